@@ -1,0 +1,181 @@
+/**
+ * Typed request/reply over core NATS.
+ *
+ * An endpoint is declared once (subject + request schema + result schema + default timeout).
+ * `request()` validates what it sends and what it gets back; `serve()` validates what arrives,
+ * answers with the one error envelope, and never lets a bad message take the service down.
+ */
+import { z } from 'zod';
+import {
+  errors as natsErrors,
+  headers as natsHeaders,
+  type Msg,
+  type MsgHdrs,
+  type NatsConnection,
+  type Subscription,
+} from '@nats-io/nats-core';
+import { describeIssues, ErrorBodySchema, ServiceError, toServiceError } from './errors.js';
+
+export interface Endpoint<Req extends z.ZodType = z.ZodType, Res extends z.ZodType = z.ZodType> {
+  readonly subject: string;
+  readonly request: Req;
+  readonly result: Res;
+  /** How long a caller waits by default before `service-unavailable`. */
+  readonly timeoutMs: number;
+}
+
+export function endpoint<Req extends z.ZodType, Res extends z.ZodType>(
+  subject: string,
+  request: Req,
+  result: Res,
+  timeoutMs = 5_000,
+): Endpoint<Req, Res> {
+  return { subject, request, result, timeoutMs };
+}
+
+export type RequestOf<E extends Endpoint> = z.input<E['request']>;
+export type ParsedRequestOf<E extends Endpoint> = z.output<E['request']>;
+export type ResultOf<E extends Endpoint> = z.output<E['result']>;
+
+/** Header that carries the SIP Call-ID (or any correlation id) so every service can log it. */
+export const CORRELATION_HEADER = 'Vm-Call-Id';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export function encodeJson(value: unknown): Uint8Array {
+  return encoder.encode(JSON.stringify(value));
+}
+
+/** Parses JSON and validates it; any failure is a `bad-request` naming what was wrong. */
+export function decodeJson<S extends z.ZodType>(schema: S, data: Uint8Array, what: string): z.output<S> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(decoder.decode(data));
+  } catch {
+    throw new ServiceError('bad-request', `${what}: payload is not valid JSON`);
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) throw new ServiceError('bad-request', `${what}: ${describeIssues(parsed.error)}`);
+  return parsed.data;
+}
+
+export interface RequestOptions {
+  timeoutMs?: number;
+  /** Correlation id propagated in a header, for logs. */
+  callId?: string;
+}
+
+/** Maps NATS transport failures to the envelope's kinds. */
+export function natsFailure(error: unknown, subject: string, timeoutMs: number): ServiceError {
+  const noResponders =
+    error instanceof natsErrors.NoRespondersError ||
+    (error instanceof natsErrors.RequestError && error.isNoResponders());
+  if (noResponders) return new ServiceError('service-unavailable', `nobody is serving ${subject}`, { cause: error });
+  if (error instanceof natsErrors.TimeoutError || (error instanceof Error && error.cause instanceof natsErrors.TimeoutError)) {
+    return new ServiceError('service-unavailable', `${subject} did not answer within ${timeoutMs} ms`, { cause: error });
+  }
+  if (error instanceof natsErrors.ClosedConnectionError || error instanceof natsErrors.DrainingConnectionError) {
+    return new ServiceError('service-unavailable', `NATS connection is closed (${subject})`, { cause: error });
+  }
+  return toServiceError(error);
+}
+
+/** Sends a validated request and returns the validated result, or throws a ServiceError. */
+export async function request<E extends Endpoint>(
+  nc: NatsConnection,
+  ep: E,
+  payload: RequestOf<E>,
+  options: RequestOptions = {},
+): Promise<ResultOf<E>> {
+  const checked = ep.request.safeParse(payload);
+  if (!checked.success) throw new ServiceError('bad-request', `${ep.subject}: ${describeIssues(checked.error)}`);
+  const timeoutMs = options.timeoutMs ?? ep.timeoutMs;
+  let msg: Msg;
+  try {
+    msg = await nc.request(ep.subject, encodeJson(checked.data), {
+      timeout: timeoutMs,
+      headers: correlationHeaders(options.callId),
+    });
+  } catch (error) {
+    throw natsFailure(error, ep.subject, timeoutMs);
+  }
+  return decodeReply(ep, msg.data);
+}
+
+function correlationHeaders(callId: string | undefined): MsgHdrs | undefined {
+  if (callId === undefined) return undefined;
+  const h = natsHeaders();
+  h.set(CORRELATION_HEADER, callId);
+  return h;
+}
+
+const replyEnvelope = (result: z.ZodType) =>
+  z.discriminatedUnion('ok', [
+    z.strictObject({ ok: z.literal(true), result }),
+    z.strictObject({ ok: z.literal(false), error: ErrorBodySchema }),
+  ]);
+
+function decodeReply<E extends Endpoint>(ep: E, data: Uint8Array): ResultOf<E> {
+  let envelope;
+  try {
+    envelope = decodeJson(replyEnvelope(ep.result), data, `reply from ${ep.subject}`);
+  } catch (error) {
+    // A malformed reply is the answering service's bug, not the caller's bad request.
+    throw new ServiceError('internal', toServiceError(error).message);
+  }
+  if (!envelope.ok) throw new ServiceError(envelope.error.kind, envelope.error.message);
+  return envelope.result as ResultOf<E>;
+}
+
+export interface ServeContext {
+  readonly subject: string;
+  readonly callId: string | undefined;
+  readonly headers: MsgHdrs | undefined;
+}
+
+export interface ServeOptions {
+  /** Queue group: instances of one service share the work. */
+  queue?: string;
+  /** Called for every failed request (bad input included) so the service can log and count it. */
+  onError?: (error: ServiceError, context: ServeContext) => void;
+  /** Called for every answered request with its outcome and duration, for metrics. */
+  onDone?: (outcome: 'ok' | ServiceError['kind'], seconds: number, context: ServeContext) => void;
+}
+
+export type Handler<E extends Endpoint> = (req: ParsedRequestOf<E>, context: ServeContext) => Promise<ResultOf<E>>;
+
+/** Serves an endpoint: each message is handled concurrently and always answered. */
+export function serve<E extends Endpoint>(
+  nc: NatsConnection,
+  ep: E,
+  handler: Handler<E>,
+  options: ServeOptions = {},
+): Subscription {
+  return nc.subscribe(ep.subject, {
+    ...(options.queue !== undefined ? { queue: options.queue } : {}),
+    callback: (subError, msg) => {
+      if (subError) return; // the subscription itself failed (permissions); nothing to answer
+      void answer(ep, msg, handler, options);
+    },
+  });
+}
+
+async function answer<E extends Endpoint>(ep: E, msg: Msg, handler: Handler<E>, options: ServeOptions): Promise<void> {
+  const started = process.hrtime.bigint();
+  const context: ServeContext = { subject: msg.subject, callId: msg.headers?.get(CORRELATION_HEADER) || undefined, headers: msg.headers };
+  let reply: unknown;
+  let outcome: 'ok' | ServiceError['kind'] = 'ok';
+  try {
+    const req = decodeJson(ep.request, msg.data, ep.subject) as ParsedRequestOf<E>;
+    const result = await handler(req, context);
+    reply = { ok: true, result: ep.result.parse(result) };
+  } catch (error) {
+    const failure = toServiceError(error);
+    outcome = failure.kind;
+    options.onError?.(failure, context);
+    reply = { ok: false, error: failure.toBody() };
+  }
+  options.onDone?.(outcome, Number(process.hrtime.bigint() - started) / 1e9, context);
+  if (msg.reply) msg.respond(encodeJson(reply));
+}

@@ -1,0 +1,119 @@
+/**
+ * The storage API (SPEC §6): messages and greetings per mailbox, reachable only over NATS.
+ * Audio travels by staging (writes) and ranged chunk reads (see audio.ts), never in these payloads.
+ */
+import { z } from 'zod';
+import { endpoint } from './rpc.js';
+import { SUBJECTS } from './subjects.js';
+import { GreetingTypeSchema, MailboxSchema, MessageIdSchema, SenderSchema } from './ids.js';
+import { StagedAudioSchema } from './audio.js';
+
+/** Instances of the storage service share requests in this queue group. */
+export const STORAGE_QUEUE = 'storage';
+
+export const IsoTimeSchema = z.iso.datetime({ offset: true });
+
+export const CodecSchema = z
+  .string()
+  .min(1)
+  .max(32)
+  .regex(/^[A-Za-z0-9._/-]+$/, 'is not a codec name');
+
+export const MailboxCountsSchema = z.strictObject({
+  new: z.number().int().nonnegative(),
+  saved: z.number().int().nonnegative(),
+  urgentNew: z.number().int().nonnegative(),
+  urgentSaved: z.number().int().nonnegative(),
+});
+export type MailboxCounts = z.infer<typeof MailboxCountsSchema>;
+
+export const MessageInfoSchema = z.strictObject({
+  id: MessageIdSchema,
+  mailbox: MailboxSchema,
+  /** Caller identity (the From URI, or P-App-Param `snd`). */
+  sender: SenderSchema,
+  /** When the recording started. */
+  recordedAt: IsoTimeSchema,
+  durationMs: z.number().int().nonnegative(),
+  /** The caller's codec; the stored audio is always WAV. */
+  codec: CodecSchema,
+  urgent: z.boolean(),
+  /** Heard: a read message counts as saved, an unread one as new. */
+  read: z.boolean(),
+  /** Size of the stored audio in bytes. */
+  size: z.number().int().nonnegative(),
+});
+export type MessageInfo = z.infer<typeof MessageInfoSchema>;
+
+export const GreetingInfoSchema = z.strictObject({
+  mailbox: MailboxSchema,
+  type: GreetingTypeSchema,
+  size: z.number().int().nonnegative(),
+  updatedAt: IsoTimeSchema,
+});
+export type GreetingInfo = z.infer<typeof GreetingInfoSchema>;
+
+const MessageRefSchema = z.strictObject({ mailbox: MailboxSchema, id: MessageIdSchema });
+const GreetingRefSchema = z.strictObject({ mailbox: MailboxSchema, type: GreetingTypeSchema });
+
+export const CreateMessageRequestSchema = z.strictObject({
+  mailbox: MailboxSchema,
+  sender: SenderSchema,
+  recordedAt: IsoTimeSchema,
+  durationMs: z.number().int().nonnegative(),
+  codec: CodecSchema,
+  urgent: z.boolean().default(false),
+  audio: StagedAudioSchema,
+  /**
+   * Makes create idempotent: the same key (with the same recordedAt) always yields the same
+   * message id, so a retry after a crash stores the message once. Use the staged audio name.
+   */
+  idempotencyKey: z.string().min(1).max(128).optional(),
+  /** Per-mailbox quota from the caller's profile; overrides the configured default. 0 = none. */
+  maxMessages: z.number().int().nonnegative().optional(),
+});
+export type CreateMessageRequest = z.input<typeof CreateMessageRequestSchema>;
+
+export const StorageApi = {
+  createMessage: endpoint(
+    SUBJECTS.storage.messageCreate,
+    CreateMessageRequestSchema,
+    z.strictObject({ message: MessageInfoSchema, counts: MailboxCountsSchema, created: z.boolean() }),
+    // Ingesting an hour of audio from staging takes a while on a slow store.
+    120_000,
+  ),
+  getMessage: endpoint(SUBJECTS.storage.messageGet, MessageRefSchema, z.strictObject({ message: MessageInfoSchema })),
+  deleteMessage: endpoint(
+    SUBJECTS.storage.messageDelete,
+    MessageRefSchema,
+    z.strictObject({ deleted: z.boolean(), counts: MailboxCountsSchema }),
+  ),
+  markMessage: endpoint(
+    SUBJECTS.storage.messageMark,
+    z.strictObject({ mailbox: MailboxSchema, id: MessageIdSchema, read: z.boolean() }),
+    z.strictObject({ message: MessageInfoSchema, counts: MailboxCountsSchema }),
+  ),
+  listMailbox: endpoint(
+    SUBJECTS.storage.mailboxList,
+    z.strictObject({ mailbox: MailboxSchema }),
+    z.strictObject({ messages: z.array(MessageInfoSchema) }),
+    15_000,
+  ),
+  countMailbox: endpoint(
+    SUBJECTS.storage.mailboxCount,
+    z.strictObject({ mailbox: MailboxSchema }),
+    z.strictObject({ counts: MailboxCountsSchema }),
+  ),
+  putGreeting: endpoint(
+    SUBJECTS.storage.greetingPut,
+    z.strictObject({ mailbox: MailboxSchema, type: GreetingTypeSchema, audio: StagedAudioSchema }),
+    z.strictObject({ greeting: GreetingInfoSchema }),
+    60_000,
+  ),
+  getGreeting: endpoint(SUBJECTS.storage.greetingGet, GreetingRefSchema, z.strictObject({ greeting: GreetingInfoSchema })),
+  deleteGreeting: endpoint(
+    SUBJECTS.storage.greetingDelete,
+    GreetingRefSchema,
+    z.strictObject({ deleted: z.boolean() }),
+  ),
+} as const;

@@ -1,0 +1,51 @@
+/**
+ * JetStream streams of the platform. Work that must not be lost (mailbox events for MWI, mail)
+ * goes through these; each service that produces or consumes a stream calls `ensureStreams`
+ * at start-up with the ones it needs, so start order does not matter.
+ */
+import { RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
+import { SUBJECTS } from './subjects.js';
+
+const DAY_NS = 24 * 3600 * 1_000_000_000;
+const MINUTE_NS = 60 * 1_000_000_000;
+
+export const STREAMS = {
+  /** Mailbox changes, for MWI. Kept a week so a signaling outage catches up. */
+  mailbox: {
+    name: 'VM_MAILBOX',
+    subjects: [SUBJECTS.mailbox.changed],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    max_age: 7 * DAY_NS,
+    duplicate_window: 2 * MINUTE_NS,
+  },
+  /** The durable mail outbox: a message leaves it only when it was sent or reported failed. */
+  mail: {
+    name: 'VM_MAIL',
+    subjects: [SUBJECTS.mail.send, SUBJECTS.mail.failed],
+    retention: RetentionPolicy.Workqueue,
+    storage: StorageType.File,
+    max_age: 14 * DAY_NS,
+    duplicate_window: 10 * MINUTE_NS,
+  },
+} as const satisfies Record<string, Partial<StreamConfig> & { name: string; subjects: string[] }>;
+
+export type StreamName = keyof typeof STREAMS;
+
+/** Creates the streams, or updates them to this configuration when they exist. */
+export async function ensureStreams(jsm: JetStreamManager, names: readonly StreamName[]): Promise<void> {
+  for (const key of names) {
+    const config = STREAMS[key];
+    try {
+      await jsm.streams.info(config.name);
+      await jsm.streams.update(config.name, { ...config, subjects: [...config.subjects] });
+    } catch (error) {
+      if (!isStreamNotFound(error)) throw error;
+      await jsm.streams.add({ ...config, subjects: [...config.subjects] });
+    }
+  }
+}
+
+function isStreamNotFound(error: unknown): boolean {
+  return error instanceof Error && /stream not found/i.test(error.message);
+}

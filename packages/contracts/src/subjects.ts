@@ -1,0 +1,60 @@
+/**
+ * Every NATS subject of the platform, in one place.
+ *
+ * Naming: `vm.<owner>.<thing>.<verb>` for requests to the service that owns the thing,
+ * `vm.<stream>.<event>` for events. Mailbox and call identities never appear as subject tokens
+ * (domains contain dots); they travel in payloads. Per-instance subjects end in the instance id,
+ * for commands that must reach the one instance holding a SIP dialog or an rtpengine session.
+ */
+export const SUBJECTS = {
+  storage: {
+    messageCreate: 'vm.storage.message.create',
+    messageGet: 'vm.storage.message.get',
+    messageDelete: 'vm.storage.message.delete',
+    messageMark: 'vm.storage.message.mark',
+    mailboxList: 'vm.storage.mailbox.list',
+    mailboxCount: 'vm.storage.mailbox.count',
+    greetingPut: 'vm.storage.greeting.put',
+    greetingGet: 'vm.storage.greeting.get',
+    greetingDelete: 'vm.storage.greeting.delete',
+    /** Ranged reads of message and greeting audio; raw bytes in the reply body. */
+    audioRead: 'vm.storage.audio.read',
+  },
+  /** JetStream: one event per change of a mailbox's messages (stream VM_MAILBOX). */
+  mailbox: {
+    changed: 'vm.mailbox.changed',
+  },
+  /** Call lifecycle events from signaling and media, per application (sketch; see call.ts). */
+  call: {
+    started: (app: string) => `vm.call.${app}.started`,
+    digit: (app: string) => `vm.call.${app}.digit`,
+    playbackFinished: (app: string) => `vm.call.${app}.playback-finished`,
+    recordingFinished: (app: string) => `vm.call.${app}.recording-finished`,
+    ended: (app: string) => `vm.call.${app}.ended`,
+    /** Wildcard for observers (tests, audit): every event of every application. */
+    all: 'vm.call.>',
+  },
+  /** Requests to the media service (sketch; see media.ts). */
+  media: {
+    /** Any media instance may open a session (queue group); the reply names the instance. */
+    sessionOpen: 'vm.media.session.open',
+    play: (instance: string) => `vm.media.${instance}.play`,
+    stopPlayback: (instance: string) => `vm.media.${instance}.stop-playback`,
+    recordStart: (instance: string) => `vm.media.${instance}.record.start`,
+    recordStop: (instance: string) => `vm.media.${instance}.record.stop`,
+    sessionClose: (instance: string) => `vm.media.${instance}.session.close`,
+  },
+  /** Requests to the signaling instance that holds a call's dialog (sketch; see call.ts). */
+  signaling: {
+    hangup: (instance: string) => `vm.signaling.${instance}.hangup`,
+    finalReply: (instance: string) => `vm.signaling.${instance}.final-reply`,
+  },
+  /** JetStream: the durable mail outbox (stream VM_MAIL; sketch, see mail.ts). */
+  mail: {
+    send: 'vm.mail.send',
+    failed: 'vm.mail.failed',
+  },
+} as const;
+
+/** An instance id that is safe as a subject token: letters, digits, `_` and `-`. */
+export const INSTANCE_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;

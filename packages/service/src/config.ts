@@ -1,0 +1,101 @@
+/**
+ * Configuration from environment variables, validated at start-up.
+ *
+ * A service declares its variables as a zod object keyed by the variable names; `loadConfig`
+ * checks them all at once and reports every bad one by name, so an operator fixes a broken
+ * deployment in one pass instead of one restart per typo.
+ */
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+}
+
+type EnvShape = Record<string, z.ZodType>;
+
+export function loadConfig<S extends EnvShape>(shape: S, env: NodeJS.ProcessEnv = process.env): z.output<z.ZodObject<S>> {
+  // Empty values count as unset, so `FOO=` in a compose file falls back to the default.
+  const present = Object.fromEntries(
+    Object.keys(shape).flatMap((key) => {
+      const value = env[key];
+      return value === undefined || value === '' ? [] : [[key, value]];
+    }),
+  );
+  const parsed = z.object(shape).safeParse(present);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) => {
+    const variable = String(issue.path[0] ?? '(environment)');
+    const value = env[variable];
+    const shown = value === undefined || value === '' ? 'unset' : `"${value.length > 60 ? `${value.slice(0, 60)}…` : value}"`;
+    return `${variable} (${shown}): ${issue.message}`;
+  });
+  throw new ConfigError(problems);
+}
+
+/** Building blocks for environment variables: strings in, typed values out, clear messages. */
+export const env = {
+  string: () => z.string().min(1),
+  port: () =>
+    z.coerce
+      .number({ error: 'must be a port number' })
+      .int('must be a whole number')
+      .min(0, 'must be between 0 and 65535')
+      .max(65535, 'must be between 0 and 65535'),
+  integer: (min = 0, max = Number.MAX_SAFE_INTEGER) =>
+    z.coerce
+      .number({ error: 'must be a number' })
+      .int('must be a whole number')
+      .min(min, `must be at least ${min}`)
+      .max(max, `must be at most ${max}`),
+  boolean: () =>
+    z
+      .string()
+      .transform((value, ctx) => {
+        const v = value.trim().toLowerCase();
+        if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+        if (['0', 'false', 'no', 'off'].includes(v)) return false;
+        ctx.addIssue({ code: 'custom', message: 'must be true or false' });
+        return z.NEVER;
+      }),
+  url: (protocols: readonly string[]) =>
+    z.string().refine((value) => {
+      try {
+        return protocols.includes(new URL(value).protocol.replace(/:$/, ''));
+      } catch {
+        return false;
+      }
+    }, `must be a URL (${protocols.join(', ')})`),
+  /** Comma-separated list, entries trimmed, empties dropped. */
+  list: () => z.string().transform((value) => value.split(',').map((s) => s.trim()).filter((s) => s.length > 0)),
+  oneOf: <T extends readonly [string, ...string[]]>(values: T) =>
+    z.enum(values, { error: `must be one of ${values.join(', ')}` }),
+};
+
+/** What every service reads, whatever it does. */
+export const commonConfigShape = {
+  /** Comma-separated NATS server URLs. */
+  NATS_URL: env.list().default(['nats://127.0.0.1:4222']),
+  /** Port of the HTTP server with /healthz, /readyz and /metrics; 0 picks a free one. */
+  HTTP_PORT: env.port().default(0),
+  HTTP_HOST: env.string().default('0.0.0.0'),
+  LOG_LEVEL: env.oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const).default('info'),
+  /** Unique per instance; defaults to the host name plus a random suffix (subject-token safe). */
+  INSTANCE_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'may contain only letters, digits, _ and - (at most 64)')
+    .default(() => defaultInstanceId()),
+  /** How long a graceful shutdown may take before the process exits anyway. */
+  SHUTDOWN_TIMEOUT_MS: env.integer(0, 600_000).default(20_000),
+};
+
+export type CommonConfig = z.output<z.ZodObject<typeof commonConfigShape>>;
+
+function defaultInstanceId(): string {
+  const host = hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 40) || 'host';
+  return `${host}-${randomBytes(3).toString('hex')}`;
+}

@@ -1,0 +1,85 @@
+/**
+ * The HTTP side of every service: /healthz (the process is alive), /readyz (it can do its job
+ * now: every readiness check passes) and /metrics (Prometheus text format).
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
+
+export type ReadinessCheck = () => boolean | Promise<boolean>;
+
+export class Readiness {
+  readonly #checks = new Map<string, ReadinessCheck>();
+  #stopping = false;
+
+  /** Registers a named check; a check that throws counts as failing. */
+  add(name: string, check: ReadinessCheck): void {
+    this.#checks.set(name, check);
+  }
+
+  /** From now on /readyz says no, so load balancers stop sending work during shutdown. */
+  markStopping(): void {
+    this.#stopping = true;
+  }
+
+  async evaluate(): Promise<{ ready: boolean; checks: Record<string, boolean> }> {
+    const checks: Record<string, boolean> = { accepting: !this.#stopping };
+    for (const [name, check] of this.#checks) {
+      try {
+        checks[name] = await check();
+      } catch {
+        checks[name] = false;
+      }
+    }
+    return { ready: Object.values(checks).every(Boolean), checks };
+  }
+}
+
+export interface HealthServer {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+export async function startHealthServer(options: {
+  host: string;
+  port: number;
+  readiness: Readiness;
+  registry: Registry;
+}): Promise<HealthServer> {
+  const server: Server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    const reply = (status: number, type: string, body: string) => {
+      res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+      res.end(body);
+    };
+    if (req.method !== 'GET' && req.method !== 'HEAD') return reply(405, 'text/plain', 'method not allowed\n');
+    if (path === '/healthz') return reply(200, 'application/json', '{"ok":true}\n');
+    if (path === '/readyz') {
+      void options.readiness.evaluate().then(
+        ({ ready, checks }) => reply(ready ? 200 : 503, 'application/json', `${JSON.stringify({ ok: ready, checks })}\n`),
+        () => reply(503, 'application/json', '{"ok":false}\n'),
+      );
+      return;
+    }
+    if (path === '/metrics') {
+      void options.registry.metrics().then(
+        (text) => reply(200, options.registry.contentType, text),
+        (error: unknown) => reply(500, 'text/plain', `${String(error)}\n`),
+      );
+      return;
+    }
+    reply(404, 'text/plain', 'not found\n');
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

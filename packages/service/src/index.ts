@@ -1,0 +1,7 @@
+export * from './config.js';
+export * from './logger.js';
+export * from './health.js';
+export * from './metrics.js';
+export * from './nats.js';
+export * from './lifecycle.js';
+export * from './keyed-mutex.js';

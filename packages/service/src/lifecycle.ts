@@ -1,0 +1,91 @@
+/**
+ * How every service runs: validate configuration, start logging, health and metrics, connect to
+ * NATS, start the service's own work; on SIGTERM/SIGINT stop taking work, let what is in flight
+ * finish (bounded by SHUTDOWN_TIMEOUT_MS), drain NATS and exit.
+ */
+import type { NatsConnection } from '@nats-io/nats-core';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { z } from 'zod';
+import { commonConfigShape, ConfigError, loadConfig, type CommonConfig } from './config.js';
+import { createLogger } from './logger.js';
+import { Readiness, startHealthServer } from './health.js';
+import { createRegistry } from './metrics.js';
+import { connectNats } from './nats.js';
+
+export interface ServiceContext<C> {
+  readonly config: C & CommonConfig;
+  readonly log: Logger;
+  readonly nc: NatsConnection;
+  readonly registry: Registry;
+  readonly readiness: Readiness;
+}
+
+export interface RunningService {
+  /** Stop taking new work and finish (or hand back) what is in flight. */
+  stop(): Promise<void>;
+}
+
+export interface ServiceDefinition<S extends Record<string, z.ZodType>> {
+  name: string;
+  /** Environment variables of this service, on top of the common ones. */
+  config: S;
+  start(context: ServiceContext<z.output<z.ZodObject<S>>>): Promise<RunningService>;
+}
+
+/** Exit status for a configuration error (sysexits EX_CONFIG), so orchestrators can tell it apart. */
+export const EXIT_CONFIG = 78;
+
+export async function runService<S extends Record<string, z.ZodType>>(definition: ServiceDefinition<S>): Promise<void> {
+  let config;
+  try {
+    config = loadConfig({ ...commonConfigShape, ...definition.config });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${definition.name}: ${error.message}\n`);
+    process.exit(EXIT_CONFIG);
+  }
+  const common = config as unknown as CommonConfig;
+  const log = createLogger(definition.name, common.INSTANCE_ID, common.LOG_LEVEL);
+  const registry = createRegistry(definition.name, common.INSTANCE_ID);
+  const readiness = new Readiness();
+  const health = await startHealthServer({ host: common.HTTP_HOST, port: common.HTTP_PORT, readiness, registry });
+  log.info({ httpPort: health.port }, 'health and metrics listening');
+
+  const nats = await connectNats({ servers: common.NATS_URL, name: `${definition.name}/${common.INSTANCE_ID}`, log });
+  readiness.add('nats', nats.connected);
+
+  const running = await definition.start({
+    config: config as z.output<z.ZodObject<S>> & CommonConfig,
+    log,
+    nc: nats.nc,
+    registry,
+    readiness,
+  });
+  log.info('started');
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    readiness.markStopping();
+    const deadline = setTimeout(() => {
+      log.error({ timeoutMs: common.SHUTDOWN_TIMEOUT_MS }, 'shutdown took too long; exiting');
+      process.exit(1);
+    }, common.SHUTDOWN_TIMEOUT_MS);
+    deadline.unref();
+    try {
+      await running.stop();
+      await nats.nc.drain();
+      await health.close();
+      log.info('stopped');
+      process.exit(0);
+    } catch (error) {
+      log.error({ err: String(error) }, 'shutdown failed');
+      process.exit(1);
+    }
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}

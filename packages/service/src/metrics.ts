@@ -1,0 +1,41 @@
+/** Prometheus metrics: one registry per service with the process defaults and request metrics. */
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import type { ServeOptions } from '@sipvm/contracts';
+import type { Logger } from 'pino';
+import { callLogger } from './logger.js';
+
+export function createRegistry(service: string, instance: string): Registry {
+  const registry = new Registry();
+  registry.setDefaultLabels({ service, instance });
+  collectDefaultMetrics({ register: registry });
+  return registry;
+}
+
+/**
+ * Hooks for `serve()`: every answered request is counted and timed by subject and outcome,
+ * and every failure is logged (bad requests at warn, the rest at error).
+ */
+export function requestInstrumentation(registry: Registry, log: Logger): Required<Pick<ServeOptions, 'onDone' | 'onError'>> {
+  const duration = new Histogram({
+    name: 'sipvm_request_duration_seconds',
+    help: 'Time to answer a NATS request, by subject and outcome',
+    labelNames: ['subject', 'outcome'],
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+    registers: [registry],
+  });
+  const failures = new Counter({
+    name: 'sipvm_request_failures_total',
+    help: 'NATS requests answered with an error, by subject and kind',
+    labelNames: ['subject', 'kind'],
+    registers: [registry],
+  });
+  return {
+    onDone: (outcome, seconds, context) => duration.observe({ subject: context.subject, outcome }, seconds),
+    onError: (error, context) => {
+      failures.inc({ subject: context.subject, kind: error.kind });
+      const line = { subject: context.subject, kind: error.kind, err: error.message };
+      if (error.kind === 'internal') callLogger(log, context.callId).error({ ...line, stack: error.stack }, 'request failed');
+      else callLogger(log, context.callId).warn(line, 'request refused');
+    },
+  };
+}

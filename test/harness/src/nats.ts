@@ -1,0 +1,44 @@
+/** A real nats-server with JetStream (Debian package `nats-server`) on a free loopback port. */
+import { startProcess, type Started } from './process.js';
+import { freePort } from './ports.js';
+import { tempDir } from './tmp.js';
+
+export interface NatsServer {
+  readonly url: string;
+  readonly port: number;
+  /** Stops the server, keeping its JetStream store, so `start()` brings the same state back. */
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  /** Stops it for good and removes its store. */
+  close(): Promise<void>;
+}
+
+export const NATS_BIN = process.env.NATS_SERVER_BIN ?? 'nats-server';
+
+export async function startNats(): Promise<NatsServer> {
+  const port = await freePort();
+  const store = await tempDir('nats');
+  let proc: Started | undefined;
+  const start = async () => {
+    proc = await startProcess({
+      name: 'nats-server',
+      command: NATS_BIN,
+      args: ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', store.path, '--max_payload', '1048576'],
+      ready: (output) => output().includes('Server is ready'),
+    });
+  };
+  await start();
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    port,
+    start,
+    stop: async () => {
+      await proc?.stop();
+      proc = undefined;
+    },
+    close: async () => {
+      await proc?.stop();
+      await store.remove();
+    },
+  };
+}

@@ -1,0 +1,29 @@
+/** Free loopback ports, asked of the kernel (bind to port 0), never guessed. */
+import { createServer } from 'node:net';
+import { createSocket } from 'node:dgram';
+
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** A port free for both TCP and UDP (SIP listens on both). */
+export async function freeTcpUdpPort(host = '127.0.0.1'): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = await freePort(host);
+    const free = await new Promise<boolean>((resolve) => {
+      const socket = createSocket('udp4');
+      socket.once('error', () => resolve(false));
+      socket.bind(port, host, () => socket.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error('no port free for both TCP and UDP');
+}

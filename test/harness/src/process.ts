@@ -1,0 +1,105 @@
+/**
+ * Child processes for tests: started with a readiness condition, their output kept for failure
+ * reports, and always stopped (SIGTERM, then SIGKILL) — also when the test process exits early.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+
+export interface Started {
+  readonly name: string;
+  readonly pid: number;
+  /** Everything the process printed so far (stdout and stderr, interleaved). */
+  output(): string;
+  /** Resolves when the process has exited (by itself or stopped). */
+  readonly exited: Promise<number | null>;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+  /** SIGKILL, no goodbye: for crash tests. */
+  kill(): Promise<void>;
+}
+
+export interface StartOptions {
+  name: string;
+  command: string;
+  args?: string[];
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Resolves when the process is ready; may look at the output so far. */
+  ready: (output: () => string) => boolean | Promise<boolean>;
+  timeoutMs?: number;
+}
+
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
+export async function startProcess(options: StartOptions): Promise<Started> {
+  const child = spawn(options.command, options.args ?? [], {
+    env: options.env ?? process.env,
+    cwd: options.cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  running.add(child);
+  let log = '';
+  const append = (chunk: Buffer) => {
+    log += chunk.toString();
+    if (log.length > 2_000_000) log = log.slice(-1_000_000);
+  };
+  child.stdout?.on('data', append);
+  child.stderr?.on('data', append);
+  const exited = new Promise<number | null>((resolve) => {
+    child.once('exit', (code) => {
+      running.delete(child);
+      resolve(code);
+    });
+    child.once('error', (error) => {
+      append(Buffer.from(`\n[spawn error] ${error.message}\n`));
+      running.delete(child);
+      resolve(null);
+    });
+  });
+  let gone = false;
+  void exited.then(() => (gone = true));
+
+  const output = () => log;
+  const deadline = Date.now() + (options.timeoutMs ?? 15_000);
+  for (;;) {
+    if (gone) throw new Error(`${options.name} exited before it was ready:\n${tail(log)}`);
+    if (await options.ready(output)) break;
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`${options.name} was not ready within ${options.timeoutMs ?? 15_000} ms:\n${tail(log)}`);
+    }
+    await sleep(50);
+  }
+
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
+    if (gone) return;
+    child.kill(signal);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  return {
+    name: options.name,
+    pid: child.pid ?? -1,
+    output,
+    exited,
+    stop,
+    kill: () => stop('SIGKILL'),
+  };
+}
+
+export function tail(text: string, lines = 40): string {
+  return text.split('\n').slice(-lines).join('\n');
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Polls until `check` is true or the time is up. */
+export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(25);
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * A real S3-compatible server on loopback, as its own process: `s3rver` (npm). It speaks the S3
+ * REST API over HTTP, so the AWS SDK signs real requests and streams real bodies to it.
+ * It does not check secrets or conditional writes (DESIGN.md); tests must not rely on either.
+ */
+import { createRequire } from 'node:module';
+import { connect } from 'node:net';
+import { startProcess, type Started } from './process.js';
+import { freePort } from './ports.js';
+import { tempDir } from './tmp.js';
+
+export interface S3Server {
+  readonly endpoint: string;
+  readonly port: number;
+  readonly bucket: string;
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly region: string;
+  /** Environment for the storage service to use this server. */
+  readonly env: Record<string, string>;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const require = createRequire(import.meta.url);
+
+export async function startS3(bucket = 'voicemail'): Promise<S3Server> {
+  const port = await freePort();
+  const dir = await tempDir('s3');
+  const bin = require.resolve('s3rver/bin/s3rver.js');
+  let proc: Started | undefined;
+  const start = async () => {
+    proc = await startProcess({
+      name: 's3rver',
+      command: process.execPath,
+      args: [bin, '--address', '127.0.0.1', '--port', String(port), '--directory', dir.path, '--configure-bucket', bucket, '--silent'],
+      ready: () => canConnect(port),
+    });
+  };
+  await start();
+  const endpoint = `http://127.0.0.1:${port}`;
+  const credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', region: 'us-east-1' };
+  return {
+    endpoint,
+    port,
+    bucket,
+    ...credentials,
+    env: {
+      STORAGE_BACKEND: 's3',
+      S3_ENDPOINT: endpoint,
+      S3_BUCKET: bucket,
+      S3_REGION: credentials.region,
+      S3_FORCE_PATH_STYLE: 'true',
+      AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+    },
+    start,
+    stop: async () => {
+      await proc?.stop();
+      proc = undefined;
+    },
+    close: async () => {
+      await proc?.stop();
+      await dir.remove();
+    },
+  };
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}

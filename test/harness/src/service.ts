@@ -1,0 +1,43 @@
+/**
+ * The platform's own services as real processes (their compiled `dist/main.js`), configured by
+ * environment like in production, ready when their /readyz says so.
+ */
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { startProcess, type Started } from './process.js';
+import { freePort } from './ports.js';
+
+export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+export interface RunningServiceProcess extends Started {
+  readonly httpPort: number;
+  readyz(): Promise<{ status: number; body: unknown }>;
+}
+
+export async function startService(
+  service: 'storage' | 'media' | 'signaling' | 'voicemail' | 'voicebox',
+  env: Record<string, string>,
+  options: { waitReady?: boolean; timeoutMs?: number } = {},
+): Promise<RunningServiceProcess> {
+  const httpPort = await freePort();
+  const readyz = async () => {
+    const res = await fetch(`http://127.0.0.1:${httpPort}/readyz`);
+    return { status: res.status, body: (await res.json()) as unknown };
+  };
+  const started = await startProcess({
+    name: service,
+    command: process.execPath,
+    args: [join(REPO_ROOT, 'services', service, 'dist', 'main.js')],
+    env: { ...process.env, LOG_LEVEL: 'info', ...env, HTTP_PORT: String(httpPort), HTTP_HOST: '127.0.0.1' },
+    ready: async (output) => {
+      if (options.waitReady === false) return output().includes('health and metrics listening');
+      try {
+        return (await readyz()).status === 200;
+      } catch {
+        return false;
+      }
+    },
+    timeoutMs: options.timeoutMs ?? 20_000,
+  });
+  return { ...started, httpPort, readyz };
+}
