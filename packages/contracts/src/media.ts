@@ -1,26 +1,40 @@
 /**
- * Requests to the media service (rtpengine owner).
+ * Requests to the media service, the only owner of rtpengine.
  *
- * SKETCH: the media issue extends and completes these. A session is opened by signaling on any
- * media instance; every later command goes to that instance (SUBJECTS.media.*(instance)).
+ * A session is opened by signaling on any media instance (queue group); the reply names the
+ * instance, and every later command for that call goes to it (SUBJECTS.media.*(instance)).
+ * Playback completion and digits come back as call events (see call.ts), per application.
  */
 import { z } from 'zod';
 import { endpoint } from './rpc.js';
 import { SUBJECTS } from './subjects.js';
-import { CallIdSchema, GreetingTypeSchema, LanguageSchema, MailboxSchema, MessageIdSchema } from './ids.js';
+import { CallIdSchema, GreetingTypeSchema, LanguageSchema, MailboxIdSchema, MailboxSchema, MessageIdSchema } from './ids.js';
 import { ApplicationSchema, CallRefSchema, InstanceIdSchema } from './call.js';
 import { StagedAudioSchema } from './audio.js';
+import { IsoTimeSchema } from './storage.js';
 
 export const MEDIA_QUEUE = 'media';
 
-/** What can be played: a prompt of the platform's set, stored audio, or a beep. */
+export const PromptNameSchema = z.string().regex(/^[a-z0-9_]{1,64}$/, 'is not a prompt name');
+
+/** What can be played into a call. */
 export const PlayableSchema = z.discriminatedUnion('kind', [
-  z.strictObject({ kind: z.literal('prompt'), name: z.string().regex(/^[a-z0-9_]{1,64}$/), language: LanguageSchema }),
+  /**
+   * A prompt of the platform's set. With `domain`, an operator's recording for that domain is
+   * preferred (SPEC §2: domain default → platform default for the language → platform default).
+   */
+  z.strictObject({ kind: z.literal('prompt'), name: PromptNameSchema, language: LanguageSchema, domain: MailboxIdSchema.optional() }),
+  /** A number spoken in the language (message counts), composed from the prompt set. */
+  z.strictObject({ kind: z.literal('number'), value: z.number().int().min(0).max(9999), language: LanguageSchema }),
   z.strictObject({ kind: z.literal('message'), mailbox: MailboxSchema, id: MessageIdSchema }),
   z.strictObject({ kind: z.literal('greeting'), mailbox: MailboxSchema, type: GreetingTypeSchema }),
   z.strictObject({ kind: z.literal('beep') }),
+  /** Audio staged by media itself (e.g. a just-recorded greeting played back for confirmation). */
+  z.strictObject({ kind: z.literal('staged'), audio: StagedAudioSchema }),
 ]);
 export type Playable = z.infer<typeof PlayableSchema>;
+
+const SessionRefSchema = z.strictObject({ callRef: CallRefSchema });
 
 export const OpenSessionRequestSchema = z.strictObject({
   callRef: CallRefSchema,
@@ -29,17 +43,61 @@ export const OpenSessionRequestSchema = z.strictObject({
   sdpOffer: z.string().min(1).max(16_384),
 });
 
+export const RecordingSchema = z.strictObject({
+  audio: StagedAudioSchema,
+  startedAt: IsoTimeSchema,
+  durationMs: z.number().int().nonnegative(),
+  /** The caller's codec, e.g. PCMU; the staged audio is WAV. */
+  codec: z.string(),
+});
+export type Recording = z.infer<typeof RecordingSchema>;
+
 export const MediaApi = {
   openSession: endpoint(
     SUBJECTS.media.sessionOpen,
     OpenSessionRequestSchema,
     z.strictObject({ mediaInstance: InstanceIdSchema, sdpAnswer: z.string(), codec: z.string() }),
   ),
+  /** Re-INVITE (hold, unhold, codec change): a new offer for the same session. */
+  updateSession: (instance: string) =>
+    endpoint(
+      SUBJECTS.media.sessionUpdate(instance),
+      z.strictObject({ callRef: CallRefSchema, sdpOffer: z.string().min(1).max(16_384) }),
+      z.strictObject({ sdpAnswer: z.string() }),
+    ),
+  /** Ends the rtpengine session; a recording still running is stopped and discarded. Idempotent. */
+  closeSession: (instance: string) =>
+    endpoint(SUBJECTS.media.sessionClose(instance), SessionRefSchema, z.strictObject({ closed: z.boolean() })),
+  /**
+   * Plays items one after the other. `replace` stops what is playing; `enqueue` appends.
+   * Replies at once; `playback-finished` with the same playbackId follows when it ends.
+   */
+  play: (instance: string) =>
+    endpoint(
+      SUBJECTS.media.play(instance),
+      z.strictObject({
+        callRef: CallRefSchema,
+        playbackId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+        items: z.array(PlayableSchema).min(1).max(64),
+        mode: z.enum(['replace', 'enqueue']).default('replace'),
+      }),
+      z.strictObject({ playbackId: z.string(), durationMs: z.number().int().nonnegative() }),
+      15_000,
+    ),
+  stopPlayback: (instance: string) =>
+    endpoint(SUBJECTS.media.stopPlayback(instance), SessionRefSchema, z.strictObject({ stopped: z.boolean() })),
+  startRecording: (instance: string) =>
+    endpoint(
+      SUBJECTS.media.recordStart(instance),
+      z.strictObject({ callRef: CallRefSchema, maxDurationMs: z.number().int().positive().max(3_600_000) }),
+      z.strictObject({ startedAt: IsoTimeSchema }),
+    ),
+  /** Stops recording and stages the WAV (unless `discard`); null when nothing was recorded. */
+  stopRecording: (instance: string) =>
+    endpoint(
+      SUBJECTS.media.recordStop(instance),
+      z.strictObject({ callRef: CallRefSchema, discard: z.boolean().default(false) }),
+      z.strictObject({ recording: RecordingSchema.nullable() }),
+      60_000,
+    ),
 } as const;
-
-export const RecordingResultSchema = z.strictObject({
-  callRef: CallRefSchema,
-  audio: StagedAudioSchema,
-  durationMs: z.number().int().nonnegative(),
-  codec: z.string(),
-});

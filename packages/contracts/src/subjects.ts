@@ -38,6 +38,7 @@ export const SUBJECTS = {
   media: {
     /** Any media instance may open a session (queue group); the reply names the instance. */
     sessionOpen: 'vm.media.session.open',
+    sessionUpdate: (instance: string) => `vm.media.${instance}.session.update`,
     play: (instance: string) => `vm.media.${instance}.play`,
     stopPlayback: (instance: string) => `vm.media.${instance}.stop-playback`,
     recordStart: (instance: string) => `vm.media.${instance}.record.start`,
