@@ -13,11 +13,11 @@ export const STORAGE_QUEUE = 'storage';
 
 export const IsoTimeSchema = z.iso.datetime({ offset: true });
 
+/** An RTP codec name as in SDP, optionally with clock rate and channels: PCMU, G722, opus/48000/2. */
 export const CodecSchema = z
   .string()
-  .min(1)
   .max(32)
-  .regex(/^[A-Za-z0-9._/-]+$/, 'is not a codec name');
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_-]*(?:\/\d{1,6}(?:\/\d{1,2})?)?$/, 'is not a codec name');
 
 export const MailboxCountsSchema = z.strictObject({
   new: z.number().int().nonnegative(),

@@ -5,3 +5,4 @@ export * from './metrics.js';
 export * from './nats.js';
 export * from './lifecycle.js';
 export * from './keyed-mutex.js';
+export * from './in-flight.js';

@@ -54,6 +54,8 @@ export async function runService<S extends Record<string, z.ZodType>>(definition
 
   const nats = await connectNats({ servers: common.NATS_URL, name: `${definition.name}/${common.INSTANCE_ID}`, log });
   readiness.add('nats', nats.connected);
+  let started = false;
+  readiness.add('started', () => started);
 
   const running = await definition.start({
     config: config as z.output<z.ZodObject<S>> & CommonConfig,
@@ -62,6 +64,9 @@ export async function runService<S extends Record<string, z.ZodType>>(definition
     registry,
     readiness,
   });
+  // Subscriptions are registered with the server once flushed; only then is the service ready.
+  await nats.nc.flush();
+  started = true;
   log.info('started');
 
   let stopping = false;

@@ -23,7 +23,7 @@ export async function startNats(): Promise<NatsServer> {
     proc = await startProcess({
       name: 'nats-server',
       command: NATS_BIN,
-      args: ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', store.path, '--max_payload', '1048576'],
+      args: ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', store.path],
       ready: (output) => output().includes('Server is ready'),
     });
   };

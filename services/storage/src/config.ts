@@ -1,0 +1,29 @@
+/** The storage service's environment variables (documented in the README). */
+import { z } from 'zod';
+import { env } from '@sipvm/service';
+
+export const storageConfig = {
+  /** `local` (a folder, the embedded default) or `s3` (S3-compatible object storage). */
+  STORAGE_BACKEND: env.oneOf(['local', 's3'] as const).default('local'),
+  /** Folder of the local backend. */
+  STORAGE_DIR: env.string().default('/var/lib/sipvm/storage'),
+  S3_BUCKET: env.string().optional(),
+  /** Key prefix inside the bucket, e.g. `voicemail/`. */
+  S3_PREFIX: z
+    .string()
+    .regex(/^(?:[A-Za-z0-9._-]+\/)*$/, 'must be empty or end with / (e.g. voicemail/)')
+    .default(''),
+  /** Endpoint of a non-AWS S3 (MinIO, Ceph RGW); unset for AWS. */
+  S3_ENDPOINT: env.url(['http', 'https']).optional(),
+  S3_REGION: env.string().default('us-east-1'),
+  /** Path-style addressing (bucket in the path), needed by most MinIO and Ceph set-ups. */
+  S3_FORCE_PATH_STYLE: env.boolean().default(false),
+  S3_CONNECT_TIMEOUT_MS: env.integer(100, 60_000).default(1_000),
+  S3_REQUEST_TIMEOUT_MS: env.integer(1_000, 600_000).default(30_000),
+  /** Default maximum number of messages per mailbox (a request may override it); 0 = unlimited. */
+  STORAGE_MAX_MESSAGES: env.integer(0).default(0),
+  /** Saved messages are deleted this many days after they were heard; 0 = never. */
+  STORAGE_RETENTION_SAVED_DAYS: env.integer(0, 36_500).default(0),
+  /** How often readiness re-checks that the backend is reachable. */
+  STORAGE_HEALTH_INTERVAL_MS: env.integer(500, 600_000).default(5_000),
+};

@@ -1,0 +1,170 @@
+/**
+ * The embedded backend: objects as files under one folder.
+ * Writes go to a temporary file in the same folder tree and are renamed (or hard-linked, for
+ * `ifAbsent`) into place, so a crash mid-write never leaves a partial object visible.
+ */
+import { createWriteStream } from 'node:fs';
+import { access, link, mkdir, open, readdir, readFile, rename, stat, unlink, constants } from 'node:fs/promises';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
+import { Readable, Transform } from 'node:stream';
+import { ServiceError } from '@sipvm/contracts';
+import type { BlobInfo, BlobStore } from './blobs.js';
+
+const TMP = '.tmp';
+
+export class LocalBlobStore implements BlobStore {
+  readonly root: string;
+  readonly description: string;
+
+  constructor(root: string) {
+    this.root = resolve(root);
+    this.description = `folder ${this.root}`;
+  }
+
+  async init(): Promise<void> {
+    await this.#guard('create the storage folder', () => mkdir(join(this.root, TMP), { recursive: true }));
+  }
+
+  async put(key: string, body: AsyncIterable<Uint8Array>, size: number, options: { ifAbsent?: boolean } = {}): Promise<boolean> {
+    const target = this.#path(key);
+    const temp = join(this.root, TMP, `${randomBytes(8).toString('hex')}.part`);
+    let written = 0;
+    const counter = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        written += chunk.length;
+        done(null, chunk);
+      },
+    });
+    try {
+      await this.#guard(`write ${key}`, async () => {
+        await mkdir(dirname(target), { recursive: true });
+        await pipeline(Readable.from(body), counter, createWriteStream(temp, { flags: 'wx' }));
+        const handle = await open(temp, 'r');
+        await handle.sync();
+        await handle.close();
+      });
+      if (written !== size) throw new ServiceError('bad-request', `${key}: got ${written} bytes, expected ${size}`);
+      if (options.ifAbsent) {
+        try {
+          await link(temp, target);
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+          throw this.#unavailable(`write ${key}`, error);
+        }
+        return true;
+      }
+      await this.#guard(`write ${key}`, () => rename(temp, target));
+      return true;
+    } finally {
+      await unlink(temp).catch(() => undefined);
+    }
+  }
+
+  async get(key: string): Promise<Uint8Array | null> {
+    try {
+      return await readFile(this.#path(key));
+    } catch (error) {
+      if (isMissing(error)) return null;
+      throw this.#unavailable(`read ${key}`, error);
+    }
+  }
+
+  async read(key: string, offset: number, length: number): Promise<{ bytes: Uint8Array; totalSize: number } | null> {
+    let handle;
+    try {
+      handle = await open(this.#path(key), 'r');
+    } catch (error) {
+      if (isMissing(error)) return null;
+      throw this.#unavailable(`read ${key}`, error);
+    }
+    try {
+      const { size } = await handle.stat();
+      const wanted = Math.max(0, Math.min(length, size - offset));
+      const bytes = Buffer.alloc(wanted);
+      let got = 0;
+      while (got < wanted) {
+        const { bytesRead } = await handle.read(bytes, got, wanted - got, offset + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      return { bytes: bytes.subarray(0, got), totalSize: size };
+    } catch (error) {
+      throw this.#unavailable(`read ${key}`, error);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async head(key: string): Promise<BlobInfo | null> {
+    try {
+      const s = await stat(this.#path(key));
+      return { key, size: s.size, modified: s.mtime };
+    } catch (error) {
+      if (isMissing(error)) return null;
+      throw this.#unavailable(`stat ${key}`, error);
+    }
+  }
+
+  async list(prefix: string): Promise<BlobInfo[]> {
+    const start = this.#path(prefix);
+    const found: BlobInfo[] = [];
+    const walk = async (dir: string): Promise<void> => {
+      let entries;
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch (error) {
+        if (isMissing(error)) return;
+        throw this.#unavailable(`list ${prefix}`, error);
+      }
+      for (const entry of entries) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory()) await walk(path);
+        else if (entry.isFile()) {
+          const info = await this.head(relative(this.root, path).split(sep).join('/'));
+          if (info) found.push(info);
+        }
+      }
+    };
+    await walk(start);
+    return found;
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await unlink(this.#path(key));
+    } catch (error) {
+      if (!isMissing(error)) throw this.#unavailable(`delete ${key}`, error);
+    }
+  }
+
+  async ping(): Promise<void> {
+    await this.#guard('reach the storage folder', () => access(join(this.root, TMP), constants.W_OK));
+  }
+
+  /** Keys are built from validated ids; this is the second line of defence against escaping the root. */
+  #path(key: string): string {
+    const path = resolve(this.root, key);
+    if (path !== this.root && !path.startsWith(this.root + sep)) throw new ServiceError('bad-request', `key escapes the storage folder: ${key}`);
+    return path;
+  }
+
+  async #guard<T>(what: string, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      if (error instanceof ServiceError) throw error;
+      throw this.#unavailable(what, error);
+    }
+  }
+
+  #unavailable(what: string, error: unknown): ServiceError {
+    return new ServiceError('storage-unavailable', `cannot ${what} in ${this.description}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+function isMissing(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}

@@ -1,0 +1,374 @@
+/**
+ * Mailboxes, messages and greetings (SPEC §6), written once over a BlobStore.
+ *
+ * Why it is safe under concurrency and crashes:
+ * - A message exists when its metadata object exists. Audio (and the urgent marker) are written
+ *   first, the metadata last and only if absent: a crash in between leaves nothing visible, and
+ *   two writers can never both own one id.
+ * - Flags are marker objects (see layout.ts): a mark is one idempotent write or delete.
+ * - Changes to one mailbox are serialised in this process (quota check, metadata write, count,
+ *   event), so events leave this instance in the order the changes happened.
+ */
+import { z } from 'zod';
+import {
+  IsoTimeSchema,
+  ServiceError,
+  type AudioChunk,
+  type AudioChunkRequest,
+  type AudioRef,
+  type GreetingInfo,
+  type GreetingType,
+  type Mailbox,
+  type MailboxChangedEvent,
+  type MailboxCounts,
+  type MessageId,
+  type MessageInfo,
+  type StagedAudio,
+  MessageIdSchema,
+  CodecSchema,
+  SenderSchema,
+  CreateMessageRequestSchema,
+} from '@sipvm/contracts';
+import { KeyedMutex, type Logger } from '@sipvm/service';
+import { bytesOf, type BlobInfo, type BlobStore } from './blobs.js';
+import {
+  classifyMailboxKey,
+  greetingKey,
+  mailboxPrefix,
+  messageAudioKey,
+  messageMetaKey,
+  readMarkerKey,
+  urgentMarkerKey,
+} from './layout.js';
+import { newMessageId } from './message-id.js';
+
+/** What is stored in messages/<id>.json. Read back through this schema: a damaged file is refused, not trusted. */
+const StoredMessageSchema = z.strictObject({
+  version: z.literal(1),
+  id: MessageIdSchema,
+  sender: SenderSchema,
+  recordedAt: IsoTimeSchema,
+  durationMs: z.number().int().nonnegative(),
+  codec: CodecSchema,
+  urgent: z.boolean(),
+  size: z.number().int().nonnegative(),
+});
+type StoredMessage = z.infer<typeof StoredMessageSchema>;
+
+export type MailboxChange = Pick<MailboxChangedEvent, 'mailbox' | 'change' | 'messageId' | 'counts'>;
+
+export interface MailboxStoreOptions {
+  /** Default maximum number of messages per mailbox; 0 = unlimited. */
+  maxMessages: number;
+  /** Saved (heard) messages older than this many days are deleted; 0 = kept forever. */
+  retentionSavedDays: number;
+  /** Opens staged audio for ingestion. */
+  openStaged: (staged: StagedAudio) => Promise<AsyncIterable<Uint8Array>>;
+  /** Called after every change, inside the mailbox's critical section. */
+  onChange: (change: MailboxChange) => Promise<void>;
+  log: Logger;
+}
+
+type CreateMessage = z.output<typeof CreateMessageRequestSchema>;
+
+const EMPTY = new Uint8Array(0);
+const DAY_MS = 24 * 3600 * 1000;
+
+export class MailboxStore {
+  readonly #blobs: BlobStore;
+  readonly #options: MailboxStoreOptions;
+  readonly #locks = new KeyedMutex();
+
+  constructor(blobs: BlobStore, options: MailboxStoreOptions) {
+    this.#blobs = blobs;
+    this.#options = options;
+  }
+
+  // ------------------------------------------------------------------ messages
+
+  async createMessage(req: CreateMessage): Promise<{ message: MessageInfo; counts: MailboxCounts; created: boolean }> {
+    const { mailbox } = req;
+    const recordedAt = new Date(req.recordedAt);
+    const idempotent = req.idempotencyKey !== undefined;
+
+    for (let attempt = 0; ; attempt++) {
+      const id = newMessageId(recordedAt, mailbox, req.idempotencyKey);
+      if (idempotent) {
+        const existing = await this.#readMeta(mailbox, id);
+        if (existing) return { message: await this.#info(mailbox, existing), counts: await this.countMailbox(mailbox), created: false };
+      }
+      // Audio first: invisible until the metadata exists. A random id must not overwrite anything.
+      const audio = await this.#options.openStaged(req.audio);
+      const fresh = await this.#blobs.put(messageAudioKey(mailbox, id), audio, req.audio.size, { ifAbsent: !idempotent });
+      if (!fresh) {
+        if (attempt < 3) continue; // a 48-bit collision within one millisecond: draw again
+        throw new ServiceError('internal', 'could not allocate a unique message id');
+      }
+      if (req.urgent) await this.#blobs.put(urgentMarkerKey(mailbox, id), bytesOf(EMPTY), 0);
+
+      const stored: StoredMessage = {
+        version: 1,
+        id,
+        sender: req.sender,
+        recordedAt: recordedAt.toISOString(),
+        durationMs: req.durationMs,
+        codec: req.codec,
+        urgent: req.urgent,
+        size: req.audio.size,
+      };
+      const outcome = await this.#locks.run(lockKey(mailbox), async () => {
+        const limit = req.maxMessages ?? this.#options.maxMessages;
+        if (limit > 0) {
+          const { messages } = await this.#scan(mailbox);
+          if (messages.size >= limit) return 'quota' as const;
+        }
+        const metaBytes = new TextEncoder().encode(JSON.stringify(stored));
+        const written = await this.#blobs.put(messageMetaKey(mailbox, id), bytesOf(metaBytes), metaBytes.length, { ifAbsent: true });
+        if (!written) return 'exists' as const;
+        const counts = await this.#countLocked(mailbox);
+        await this.#options.onChange({ mailbox, change: 'message-created', messageId: id, counts });
+        return { counts };
+      });
+      if (outcome === 'quota') {
+        await this.#removeMessageObjects(mailbox, id);
+        throw new ServiceError('quota-exceeded', `mailbox ${mailbox.uid}@${mailbox.did} is full (${req.maxMessages ?? this.#options.maxMessages} messages)`);
+      }
+      if (outcome === 'exists') {
+        // Only an idempotent retry racing itself gets here: the other one stored it.
+        const existing = await this.#readMeta(mailbox, id);
+        if (!existing) throw new ServiceError('internal', `message ${id} vanished while being created`);
+        return { message: await this.#info(mailbox, existing), counts: await this.countMailbox(mailbox), created: false };
+      }
+      return { message: { ...toInfo(mailbox, stored), read: false }, counts: outcome.counts, created: true };
+    }
+  }
+
+  async getMessage(mailbox: Mailbox, id: MessageId): Promise<MessageInfo> {
+    const stored = await this.#readMeta(mailbox, id);
+    if (!stored) throw await this.#notFound(mailbox, id);
+    return this.#info(mailbox, stored);
+  }
+
+  /** Deleting a message that is not there is not an error (`deleted: false`). */
+  async deleteMessage(mailbox: Mailbox, id: MessageId): Promise<{ deleted: boolean; counts: MailboxCounts }> {
+    return this.#locks.run(lockKey(mailbox), async () => {
+      const existed = (await this.#blobs.head(messageMetaKey(mailbox, id))) !== null;
+      await this.#removeMessageObjects(mailbox, id);
+      const counts = await this.#countLocked(mailbox);
+      if (existed) await this.#options.onChange({ mailbox, change: 'message-deleted', messageId: id, counts });
+      return { deleted: existed, counts };
+    });
+  }
+
+  async markMessage(mailbox: Mailbox, id: MessageId, read: boolean): Promise<{ message: MessageInfo; counts: MailboxCounts }> {
+    return this.#locks.run(lockKey(mailbox), async () => {
+      const stored = await this.#readMeta(mailbox, id);
+      if (!stored) throw await this.#notFound(mailbox, id);
+      const wasRead = (await this.#blobs.head(readMarkerKey(mailbox, id))) !== null;
+      if (read && !wasRead) await this.#blobs.put(readMarkerKey(mailbox, id), bytesOf(EMPTY), 0);
+      if (!read && wasRead) await this.#blobs.delete(readMarkerKey(mailbox, id));
+      const counts = await this.#countLocked(mailbox);
+      if (read !== wasRead) {
+        await this.#options.onChange({ mailbox, change: read ? 'message-read' : 'message-unread', messageId: id, counts });
+      }
+      return { message: { ...toInfo(mailbox, stored), read }, counts };
+    });
+  }
+
+  /** Newest first. */
+  async listMailbox(mailbox: Mailbox): Promise<MessageInfo[]> {
+    const { scan } = await this.#locks.run(lockKey(mailbox), () => this.#scanLocked(mailbox));
+    const infos = await mapLimited([...scan.messages], 16, async (id) => {
+      const stored = await this.#readMeta(mailbox, id);
+      return stored ? { ...toInfo(mailbox, stored), read: scan.read.has(id) } : null;
+    });
+    return infos
+      .filter((info): info is MessageInfo => info !== null)
+      .sort((a, b) => (a.recordedAt === b.recordedAt ? b.id.localeCompare(a.id) : b.recordedAt.localeCompare(a.recordedAt)));
+  }
+
+  async countMailbox(mailbox: Mailbox): Promise<MailboxCounts> {
+    return this.#locks.run(lockKey(mailbox), () => this.#countLocked(mailbox));
+  }
+
+  // ------------------------------------------------------------------ greetings
+
+  async putGreeting(mailbox: Mailbox, type: GreetingType, staged: StagedAudio): Promise<GreetingInfo> {
+    const key = greetingKey(mailbox, type);
+    await this.#blobs.put(key, await this.#options.openStaged(staged), staged.size);
+    return this.getGreeting(mailbox, type);
+  }
+
+  async getGreeting(mailbox: Mailbox, type: GreetingType): Promise<GreetingInfo> {
+    const info = await this.#blobs.head(greetingKey(mailbox, type));
+    if (!info) throw new ServiceError('greeting-not-found', `no ${type} greeting for ${mailbox.uid}@${mailbox.did}`);
+    return { mailbox, type, size: info.size, updatedAt: info.modified.toISOString() };
+  }
+
+  async deleteGreeting(mailbox: Mailbox, type: GreetingType): Promise<{ deleted: boolean }> {
+    const key = greetingKey(mailbox, type);
+    const existed = (await this.#blobs.head(key)) !== null;
+    await this.#blobs.delete(key);
+    return { deleted: existed };
+  }
+
+  // ------------------------------------------------------------------ audio
+
+  async readAudio(req: AudioChunkRequest): Promise<AudioChunk> {
+    const key = audioKey(req.audio);
+    const chunk = await this.#blobs.read(key, req.offset, req.length);
+    if (chunk) return chunk;
+    if (req.audio.kind === 'greeting') {
+      throw new ServiceError('greeting-not-found', `no ${req.audio.type} greeting for ${req.audio.mailbox.uid}@${req.audio.mailbox.did}`);
+    }
+    throw await this.#notFound(req.audio.mailbox, req.audio.id);
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  /** One listing of the mailbox folder: which messages exist, which are read, which urgent. */
+  async #scan(mailbox: Mailbox): Promise<Scan> {
+    const prefix = mailboxPrefix(mailbox);
+    const messages = new Set<string>();
+    const read = new Map<string, BlobInfo>();
+    const urgent = new Set<string>();
+    for (const blob of await this.#blobs.list(prefix)) {
+      const entry = classifyMailboxKey(prefix, blob.key);
+      if (entry?.kind === 'message') messages.add(entry.id);
+      else if (entry?.kind === 'read') read.set(entry.id, blob);
+      else if (entry?.kind === 'urgent') urgent.add(entry.id);
+    }
+    return { messages, read, urgent };
+  }
+
+  /**
+   * One listing: applies retention, reports expired messages, and counts. Every count goes
+   * through here, so retention needs no scheduler and costs nothing when nothing expired.
+   */
+  async #scanLocked(mailbox: Mailbox): Promise<{ scan: Scan; counts: MailboxCounts }> {
+    const scan = await this.#scan(mailbox);
+    const expired = await this.#expire(mailbox, scan);
+    const counts = countsOf(scan);
+    for (const id of expired) {
+      this.#options.log.info({ mailbox, messageId: id }, 'saved message expired');
+      await this.#options.onChange({ mailbox, change: 'message-expired', messageId: id, counts });
+    }
+    return { scan, counts };
+  }
+
+  async #countLocked(mailbox: Mailbox): Promise<MailboxCounts> {
+    return (await this.#scanLocked(mailbox)).counts;
+  }
+
+  /** Retention: deletes saved messages whose read marker is older than the limit, and drops them from `scan`. */
+  async #expire(mailbox: Mailbox, scan: Scan): Promise<MessageId[]> {
+    const days = this.#options.retentionSavedDays;
+    if (days <= 0) return [];
+    const cutoff = Date.now() - days * DAY_MS;
+    const expired: MessageId[] = [];
+    for (const [id, marker] of scan.read) {
+      if (marker.modified.getTime() >= cutoff || !scan.messages.has(id)) continue;
+      await this.#removeMessageObjects(mailbox, id as MessageId);
+      scan.messages.delete(id);
+      scan.read.delete(id);
+      scan.urgent.delete(id);
+      expired.push(id as MessageId);
+    }
+    return expired;
+  }
+
+  /** Metadata first, so the message disappears at once; then the rest. Idempotent. */
+  async #removeMessageObjects(mailbox: Mailbox, id: MessageId): Promise<void> {
+    await this.#blobs.delete(messageMetaKey(mailbox, id));
+    await Promise.all([
+      this.#blobs.delete(messageAudioKey(mailbox, id)),
+      this.#blobs.delete(readMarkerKey(mailbox, id)),
+      this.#blobs.delete(urgentMarkerKey(mailbox, id)),
+    ]);
+  }
+
+  async #readMeta(mailbox: Mailbox, id: MessageId): Promise<StoredMessage | null> {
+    const bytes = await this.#blobs.get(messageMetaKey(mailbox, id));
+    if (!bytes) return null;
+    const parsed = StoredMessageSchema.safeParse(safeJson(bytes));
+    if (!parsed.success || parsed.data.id !== id) {
+      this.#options.log.error({ mailbox, messageId: id }, 'message metadata is damaged; treating the message as missing');
+      return null;
+    }
+    return parsed.data;
+  }
+
+  async #info(mailbox: Mailbox, stored: StoredMessage): Promise<MessageInfo> {
+    const read = (await this.#blobs.head(readMarkerKey(mailbox, stored.id))) !== null;
+    return { ...toInfo(mailbox, stored), read };
+  }
+
+  async #notFound(mailbox: Mailbox, id: MessageId): Promise<ServiceError> {
+    const { messages } = await this.#scan(mailbox);
+    return messages.size === 0
+      ? new ServiceError('mailbox-not-found', `mailbox ${mailbox.uid}@${mailbox.did} has no messages`)
+      : new ServiceError('message-not-found', `message ${id} is not in mailbox ${mailbox.uid}@${mailbox.did}`);
+  }
+}
+
+function toInfo(mailbox: Mailbox, stored: StoredMessage): Omit<MessageInfo, 'read'> & { read: boolean } {
+  return {
+    id: stored.id,
+    mailbox,
+    sender: stored.sender,
+    recordedAt: stored.recordedAt,
+    durationMs: stored.durationMs,
+    codec: stored.codec,
+    urgent: stored.urgent,
+    read: false,
+    size: stored.size,
+  };
+}
+
+interface Scan {
+  messages: Set<string>;
+  /** Read markers by message id; a marker's modification time is when the message was saved. */
+  read: Map<string, BlobInfo>;
+  urgent: Set<string>;
+}
+
+function countsOf({ messages, read, urgent }: Scan): MailboxCounts {
+  const counts: MailboxCounts = { new: 0, saved: 0, urgentNew: 0, urgentSaved: 0 };
+  for (const id of messages) {
+    const heard = read.has(id);
+    if (heard) counts.saved++;
+    else counts.new++;
+    if (urgent.has(id)) {
+      if (heard) counts.urgentSaved++;
+      else counts.urgentNew++;
+    }
+  }
+  return counts;
+}
+
+function audioKey(ref: AudioRef): string {
+  return ref.kind === 'message' ? messageAudioKey(ref.mailbox, ref.id) : greetingKey(ref.mailbox, ref.type);
+}
+
+const lockKey = (m: Mailbox): string => `${m.did}/${m.uid}`;
+
+function safeJson(bytes: Uint8Array): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    return undefined;
+  }
+}
+
+async function mapLimited<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await work(items[index] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}

@@ -1,0 +1,76 @@
+/**
+ * The storage service: the only owner of bytes at rest (messages and greetings), in S3 or a
+ * local folder, reachable only over NATS.
+ */
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { ensureStreams, openStagedAudio, stagingBucket } from '@sipvm/contracts';
+import { ConfigError, EXIT_CONFIG, runService } from '@sipvm/service';
+import { storageConfig } from './config.js';
+import { LocalBlobStore } from './local-blobs.js';
+import { S3BlobStore } from './s3-blobs.js';
+import type { BlobStore } from './blobs.js';
+import { MailboxStore } from './mailbox-store.js';
+import { mailboxEventPublisher } from './mailbox-events.js';
+import { serveStorageApi } from './api.js';
+
+await runService({
+  name: 'storage',
+  config: storageConfig,
+  async start({ config, log, nc, registry, readiness }) {
+    let blobs: BlobStore;
+    if (config.STORAGE_BACKEND === 's3') {
+      if (!config.S3_BUCKET) {
+        process.stderr.write(`storage: ${new ConfigError(['S3_BUCKET (unset): is required when STORAGE_BACKEND=s3']).message}\n`);
+        process.exit(EXIT_CONFIG);
+      }
+      blobs = new S3BlobStore({
+        bucket: config.S3_BUCKET,
+        prefix: config.S3_PREFIX,
+        endpoint: config.S3_ENDPOINT,
+        region: config.S3_REGION,
+        forcePathStyle: config.S3_FORCE_PATH_STYLE,
+        connectTimeoutMs: config.S3_CONNECT_TIMEOUT_MS,
+        requestTimeoutMs: config.S3_REQUEST_TIMEOUT_MS,
+      });
+    } else {
+      const local = new LocalBlobStore(config.STORAGE_DIR);
+      await local.init();
+      blobs = local;
+    }
+    log.info({ backend: blobs.description }, 'storage backend');
+
+    // Readiness follows the backend: checked in the background, never on the request path.
+    let backendUp = false;
+    const checkBackend = async () => {
+      try {
+        await blobs.ping();
+        if (!backendUp) log.info({ backend: blobs.description }, 'storage backend reachable');
+        backendUp = true;
+      } catch (error) {
+        if (backendUp) log.error({ err: String(error) }, 'storage backend unreachable');
+        backendUp = false;
+      }
+    };
+    await checkBackend();
+    const healthTimer = setInterval(() => void checkBackend(), config.STORAGE_HEALTH_INTERVAL_MS);
+    readiness.add('backend', () => backendUp);
+
+    await ensureStreams(await jetstreamManager(nc), ['mailbox']);
+    const staging = await stagingBucket(nc);
+    const store = new MailboxStore(blobs, {
+      maxMessages: config.STORAGE_MAX_MESSAGES,
+      retentionSavedDays: config.STORAGE_RETENTION_SAVED_DAYS,
+      openStaged: async (staged) => openStagedAudio(staging, staged),
+      onChange: mailboxEventPublisher(jetstream(nc), log, registry),
+      log,
+    });
+    const api = serveStorageApi(nc, store, log, registry);
+
+    return {
+      async stop() {
+        clearInterval(healthTimer);
+        await api.stop();
+      },
+    };
+  },
+});

@@ -1,0 +1,184 @@
+/**
+ * The production backend: S3-compatible object storage (AWS S3, MinIO, Ceph RGW).
+ *
+ * Only what all three have is used: single PUT with a known length (atomic by S3's semantics,
+ * up to 5 GB: an hour of wideband WAV is ~115 MB), ranged GET, HEAD, ListObjectsV2, DELETE,
+ * and `If-None-Match: *` for create-if-absent. Checksums are only sent where the service
+ * requires them: the SDK's default aws-chunked trailing checksums are not understood by every
+ * S3-compatible server.
+ */
+import { Readable } from 'node:stream';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+} from '@aws-sdk/client-s3';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { ServiceError } from '@sipvm/contracts';
+import type { BlobInfo, BlobStore } from './blobs.js';
+
+export interface S3Options {
+  bucket: string;
+  /** Key prefix inside the bucket, e.g. `voicemail/`; empty for the bucket root. */
+  prefix: string;
+  endpoint?: string;
+  region: string;
+  forcePathStyle: boolean;
+  /** Connect timeout; an unreachable S3 fails fast instead of holding calls. */
+  connectTimeoutMs: number;
+  /** Per-request socket timeout. */
+  requestTimeoutMs: number;
+  accessKeyId?: string;
+  secretAccessKey?: string;
+}
+
+export class S3BlobStore implements BlobStore {
+  readonly description: string;
+  readonly #client: S3Client;
+  readonly #bucket: string;
+  readonly #prefix: string;
+
+  constructor(options: S3Options) {
+    this.#bucket = options.bucket;
+    this.#prefix = options.prefix;
+    this.description = `s3://${options.bucket}/${options.prefix}${options.endpoint ? ` at ${options.endpoint}` : ''}`;
+    this.#client = new S3Client({
+      region: options.region,
+      forcePathStyle: options.forcePathStyle,
+      ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+      ...(options.accessKeyId && options.secretAccessKey
+        ? { credentials: { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey } }
+        : {}),
+      maxAttempts: 2,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      requestHandler: new NodeHttpHandler({
+        connectionTimeout: options.connectTimeoutMs,
+        requestTimeout: options.requestTimeoutMs,
+      }),
+    });
+  }
+
+  async put(key: string, body: AsyncIterable<Uint8Array>, size: number, options: { ifAbsent?: boolean } = {}): Promise<boolean> {
+    try {
+      await this.#client.send(
+        new PutObjectCommand({
+          Bucket: this.#bucket,
+          Key: this.#prefix + key,
+          Body: Readable.from(body),
+          ContentLength: size,
+          ContentType: key.endsWith('.json') ? 'application/json' : key.endsWith('.wav') ? 'audio/wav' : 'application/octet-stream',
+          ...(options.ifAbsent ? { IfNoneMatch: '*' } : {}),
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (options.ifAbsent && httpStatus(error) === 412) return false;
+      throw this.#unavailable(`write ${key}`, error);
+    }
+  }
+
+  async get(key: string): Promise<Uint8Array | null> {
+    try {
+      const res = await this.#client.send(new GetObjectCommand({ Bucket: this.#bucket, Key: this.#prefix + key }));
+      return res.Body ? await res.Body.transformToByteArray() : new Uint8Array(0);
+    } catch (error) {
+      if (isNotFound(error)) return null;
+      throw this.#unavailable(`read ${key}`, error);
+    }
+  }
+
+  async read(key: string, offset: number, length: number): Promise<{ bytes: Uint8Array; totalSize: number } | null> {
+    try {
+      const res = await this.#client.send(
+        new GetObjectCommand({ Bucket: this.#bucket, Key: this.#prefix + key, Range: `bytes=${offset}-${offset + length - 1}` }),
+      );
+      const bytes = res.Body ? await res.Body.transformToByteArray() : new Uint8Array(0);
+      const total = /\/(\d+)$/.exec(res.ContentRange ?? '')?.[1];
+      return { bytes, totalSize: total !== undefined ? Number(total) : (res.ContentLength ?? bytes.length) };
+    } catch (error) {
+      if (isNotFound(error)) return null;
+      // Reading at or past the end (or any range of an empty object) is 416: an empty chunk.
+      if (httpStatus(error) === 416) {
+        const info = await this.head(key);
+        return info ? { bytes: new Uint8Array(0), totalSize: info.size } : null;
+      }
+      throw this.#unavailable(`read ${key}`, error);
+    }
+  }
+
+  async head(key: string): Promise<BlobInfo | null> {
+    try {
+      const res = await this.#client.send(new HeadObjectCommand({ Bucket: this.#bucket, Key: this.#prefix + key }));
+      return { key, size: res.ContentLength ?? 0, modified: res.LastModified ?? new Date(0) };
+    } catch (error) {
+      if (isNotFound(error)) return null;
+      throw this.#unavailable(`stat ${key}`, error);
+    }
+  }
+
+  async list(prefix: string): Promise<BlobInfo[]> {
+    const found: BlobInfo[] = [];
+    let token: string | undefined;
+    try {
+      do {
+        const res = await this.#client.send(
+          new ListObjectsV2Command({ Bucket: this.#bucket, Prefix: this.#prefix + prefix, ContinuationToken: token }),
+        );
+        for (const item of res.Contents ?? []) {
+          if (item.Key === undefined) continue;
+          found.push({ key: item.Key.slice(this.#prefix.length), size: item.Size ?? 0, modified: item.LastModified ?? new Date(0) });
+        }
+        token = res.IsTruncated ? res.NextContinuationToken : undefined;
+      } while (token);
+    } catch (error) {
+      throw this.#unavailable(`list ${prefix}`, error);
+    }
+    return found;
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await this.#client.send(new DeleteObjectCommand({ Bucket: this.#bucket, Key: this.#prefix + key }));
+    } catch (error) {
+      if (!isNotFound(error)) throw this.#unavailable(`delete ${key}`, error);
+    }
+  }
+
+  async ping(): Promise<void> {
+    try {
+      await this.#client.send(new HeadBucketCommand({ Bucket: this.#bucket }));
+    } catch (error) {
+      throw this.#unavailable('reach the bucket', error);
+    }
+  }
+
+  close(): void {
+    this.#client.destroy();
+  }
+
+  #unavailable(what: string, error: unknown): ServiceError {
+    const status = httpStatus(error);
+    const name = error instanceof Error ? error.name : 'Error';
+    const detail = error instanceof Error ? error.message || name : String(error);
+    return new ServiceError(
+      'storage-unavailable',
+      `cannot ${what} in ${this.description}: ${status ? `HTTP ${status} ` : ''}${name === detail ? detail : `${name}: ${detail}`}`,
+      { cause: error },
+    );
+  }
+}
+
+function httpStatus(error: unknown): number | undefined {
+  return error instanceof S3ServiceException ? error.$metadata.httpStatusCode : undefined;
+}
+
+function isNotFound(error: unknown): boolean {
+  if (!(error instanceof S3ServiceException)) return false;
+  return error.name === 'NoSuchKey' || error.name === 'NotFound' || (httpStatus(error) === 404 && error.name !== 'NoSuchBucket');
+}
