@@ -9,7 +9,8 @@ import { z } from 'zod';
 
 /** Mailbox owner and domain ids (uid/did, or usr/dom when no canonical id is given). */
 export const MAILBOX_ID_MAX = 128;
-const mailboxIdPattern = /^[A-Za-z0-9][A-Za-z0-9._@+=~-]*$/;
+// A leading + is allowed: E.164 numbers (+4930…) are common SIP users.
+const mailboxIdPattern = /^[A-Za-z0-9+][A-Za-z0-9._@+=~-]*$/;
 
 const noDotDot = (value: string): boolean => !value.includes('..');
 
@@ -17,7 +18,7 @@ export const MailboxIdSchema = z
   .string()
   .min(1, 'must not be empty')
   .max(MAILBOX_ID_MAX, `must be at most ${MAILBOX_ID_MAX} characters`)
-  .regex(mailboxIdPattern, 'may contain only letters, digits and . _ @ + = ~ - and must start with a letter or digit')
+  .regex(mailboxIdPattern, 'may contain only letters, digits and . _ @ + = ~ - and must start with a letter, digit or +')
   .refine(noDotDot, 'must not contain ".."');
 
 /** A mailbox: the domain id (did) and the user id (uid) within it. */

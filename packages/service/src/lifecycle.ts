@@ -30,6 +30,11 @@ export interface ServiceDefinition<S extends Record<string, z.ZodType>> {
   name: string;
   /** Environment variables of this service, on top of the common ones. */
   config: S;
+  /**
+   * Checks that involve several variables (e.g. S3_BUCKET is required when STORAGE_BACKEND=s3).
+   * Returns problems worded like the others: `VARIABLE (value): what is wrong`.
+   */
+  check?: (config: z.output<z.ZodObject<S>>) => string[];
   start(context: ServiceContext<z.output<z.ZodObject<S>>>): Promise<RunningService>;
 }
 
@@ -40,6 +45,8 @@ export async function runService<S extends Record<string, z.ZodType>>(definition
   let config;
   try {
     config = loadConfig({ ...commonConfigShape, ...definition.config });
+    const problems = definition.check?.(config as z.output<z.ZodObject<S>>) ?? [];
+    if (problems.length > 0) throw new ConfigError(problems);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     process.stderr.write(`${definition.name}: ${error.message}\n`);

@@ -4,7 +4,7 @@
  */
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { ensureStreams, openStagedAudio, stagingBucket } from '@sipvm/contracts';
-import { ConfigError, EXIT_CONFIG, runService } from '@sipvm/service';
+import { runService } from '@sipvm/service';
 import { storageConfig } from './config.js';
 import { LocalBlobStore } from './local-blobs.js';
 import { S3BlobStore } from './s3-blobs.js';
@@ -16,15 +16,12 @@ import { serveStorageApi } from './api.js';
 await runService({
   name: 'storage',
   config: storageConfig,
+  check: (config) => (config.STORAGE_BACKEND === 's3' && !config.S3_BUCKET ? ['S3_BUCKET (unset): is required when STORAGE_BACKEND=s3'] : []),
   async start({ config, log, nc, registry, readiness }) {
     let blobs: BlobStore;
     if (config.STORAGE_BACKEND === 's3') {
-      if (!config.S3_BUCKET) {
-        process.stderr.write(`storage: ${new ConfigError(['S3_BUCKET (unset): is required when STORAGE_BACKEND=s3']).message}\n`);
-        process.exit(EXIT_CONFIG);
-      }
       blobs = new S3BlobStore({
-        bucket: config.S3_BUCKET,
+        bucket: config.S3_BUCKET ?? '',
         prefix: config.S3_PREFIX,
         endpoint: config.S3_ENDPOINT,
         region: config.S3_REGION,
