@@ -1,0 +1,29 @@
+// The deployment files cannot be run here (no Docker engine), so they are checked with what can
+// run: docker-compose's own validation and kustomize's rendering. Each check says loudly when its
+// tool is missing instead of passing silently.
+import { it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const has = (tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
+
+it('docker-compose.yml is a valid Compose file', (t) => {
+  if (!has('docker-compose')) return t.skip('SKIPPED: docker-compose is not installed (apt-get install docker-compose)');
+  const result = spawnSync('docker-compose', ['-f', join(root, 'docker-compose.yml'), 'config', '-q'], { encoding: 'utf8' });
+  assert.equal(result.status, 0, result.stderr);
+});
+
+it('deploy/k8s renders with kustomize, every Deployment with probes', (t) => {
+  if (!has('kubectl')) return t.skip('SKIPPED: kubectl is not installed');
+  const result = spawnSync('kubectl', ['kustomize', join(root, 'deploy', 'k8s')], { encoding: 'utf8' });
+  assert.equal(result.status, 0, result.stderr);
+  const deployments = result.stdout.split('\n---\n').filter((doc) => /^kind: Deployment$/m.test(doc));
+  assert.ok(deployments.length > 0);
+  for (const doc of deployments) {
+    assert.match(doc, /readinessProbe:/);
+    assert.match(doc, /livenessProbe:/);
+  }
+});

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs what the platform and its tests need on Debian 12 with Node.js 20, when missing:
+# Debian packages (nats-server, rtpengine, sipp, sox, espeak-ng, ffmpeg; docker-compose and
+# kubectl only to validate the deployment files) and the npm dependencies. Cheap when everything is there already, so `npm start` and `npm test` call it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian package → a file it installs, to tell whether it is there.
+packages=(
+  "nats-server:/usr/sbin/nats-server"
+  "rtpengine-daemon:/usr/bin/rtpengine"
+  "sip-tester:/usr/bin/sipp"
+  "sox:/usr/bin/sox"
+  "espeak-ng:/usr/bin/espeak-ng"
+  "ffmpeg:/usr/bin/ffmpeg"
+  "docker-compose:/usr/bin/docker-compose"
+  "kubernetes-client:/usr/bin/kubectl"
+)
+missing=()
+for entry in "${packages[@]}"; do
+  [ -e "${entry#*:}" ] || missing+=("${entry%%:*}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${missing[*]}" >&2
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "setup: need root (or sudo) to install ${missing[*]}" >&2; exit 1; }
+    sudo="sudo"
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  # No recommends: rtpengine's kernel module (DKMS) is not used; it runs in userspace.
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm dependencies: a clean install when the lock file changed since the last one.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: installing npm dependencies (npm ci)" >&2
+  npm ci --no-audit --no-fund
+fi
