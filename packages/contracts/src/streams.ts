@@ -19,14 +19,23 @@ export const STREAMS = {
     max_age: 7 * DAY_NS,
     duplicate_window: 2 * MINUTE_NS,
   },
-  /** The durable mail outbox: a message leaves it only when it was sent or reported failed. */
+  /** The durable mail outbox: a job leaves it only when it was sent or reported failed. */
   mail: {
     name: 'VM_MAIL',
-    subjects: [SUBJECTS.mail.send, SUBJECTS.mail.failed],
+    subjects: [SUBJECTS.mail.send],
     retention: RetentionPolicy.Workqueue,
     storage: StorageType.File,
     max_age: 14 * DAY_NS,
     duplicate_window: 10 * MINUTE_NS,
+  },
+  /** Mails that could not be delivered, for operators (and alerting) to act on. Kept 30 days. */
+  mailFailed: {
+    name: 'VM_MAIL_FAILED',
+    subjects: [SUBJECTS.mail.failed],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    max_age: 30 * DAY_NS,
+    duplicate_window: 2 * MINUTE_NS,
   },
 } as const satisfies Record<string, Partial<StreamConfig> & { name: string; subjects: string[] }>;
 

@@ -33,3 +33,10 @@ it('reports every bad variable at once, by name, with its value', () => {
     },
   );
 });
+
+it('reads durations and lists of durations', () => {
+  const config = loadConfig({ ONE: env.duration(), MANY: env.durations() }, { ONE: '1.5s', MANY: '200ms, 30s,2m,1h' });
+  assert.deepEqual(config, { ONE: 1500, MANY: [200, 30_000, 120_000, 3_600_000] });
+  assert.throws(() => loadConfig({ ONE: env.duration() }, { ONE: 'soon' }), /ONE \("soon"\): must be a duration/);
+  assert.throws(() => loadConfig({ MANY: env.durations() }, { MANY: '1s,x' }), /MANY \("1s,x"\): must be a comma-separated list of durations/);
+});

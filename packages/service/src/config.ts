@@ -72,9 +72,38 @@ export const env = {
     }, `must be a URL (${protocols.join(', ')})`),
   /** Comma-separated list, entries trimmed, empties dropped. */
   list: () => z.string().transform((value) => value.split(',').map((s) => s.trim()).filter((s) => s.length > 0)),
+  /** A duration: 250ms, 30s, 5m, 2h (a bare number is milliseconds). Out: milliseconds. */
+  duration: () =>
+    z.string().transform((value, ctx) => {
+      const ms = parseDuration(value);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: 'must be a duration such as 250ms, 30s, 5m or 2h' });
+        return z.NEVER;
+      }
+      return ms;
+    }),
+  /** Comma-separated durations, e.g. 30s,2m,10m. Out: milliseconds. */
+  durations: () =>
+    z.string().transform((value, ctx) => {
+      const parts = value.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+      const values = parts.map(parseDuration);
+      if (parts.length === 0 || values.some((v) => v === undefined)) {
+        ctx.addIssue({ code: 'custom', message: 'must be a comma-separated list of durations such as 30s,2m,10m' });
+        return z.NEVER;
+      }
+      return values as number[];
+    }),
   oneOf: <T extends readonly [string, ...string[]]>(values: T) =>
     z.enum(values, { error: `must be one of ${values.join(', ')}` }),
 };
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+export function parseDuration(value: string): number | undefined {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(value);
+  if (!match) return undefined;
+  return Math.round(Number(match[1]) * (DURATION_UNITS[match[2] ?? 'ms'] ?? 1));
+}
 
 /** What every service reads, whatever it does. */
 export const commonConfigShape = {

@@ -26,7 +26,7 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
-export interface ServiceDefinition<S extends Record<string, z.ZodType>> {
+export interface ServiceDefinition<S extends Record<string, z.ZodType>, P = undefined> {
   name: string;
   /** Environment variables of this service, on top of the common ones. */
   config: S;
@@ -35,18 +35,25 @@ export interface ServiceDefinition<S extends Record<string, z.ZodType>> {
    * Returns problems worded like the others: `VARIABLE (value): what is wrong`.
    */
   check?: (config: z.output<z.ZodObject<S>>) => string[];
-  start(context: ServiceContext<z.output<z.ZodObject<S>>>): Promise<RunningService>;
+  /**
+   * Loads what the service needs from disk (templates, key maps, …) before anything connects,
+   * so a broken file stops it at once. Throwing a ConfigError exits with EX_CONFIG.
+   */
+  prepare?: (config: z.output<z.ZodObject<S>>) => Promise<P>;
+  start(context: ServiceContext<z.output<z.ZodObject<S>>> & { prepared: P }): Promise<RunningService>;
 }
 
 /** Exit status for a configuration error (sysexits EX_CONFIG), so orchestrators can tell it apart. */
 export const EXIT_CONFIG = 78;
 
-export async function runService<S extends Record<string, z.ZodType>>(definition: ServiceDefinition<S>): Promise<void> {
+export async function runService<S extends Record<string, z.ZodType>, P = undefined>(definition: ServiceDefinition<S, P>): Promise<void> {
   let config;
+  let prepared: P;
   try {
     config = loadConfig({ ...commonConfigShape, ...definition.config });
     const problems = definition.check?.(config as z.output<z.ZodObject<S>>) ?? [];
     if (problems.length > 0) throw new ConfigError(problems);
+    prepared = (await definition.prepare?.(config as z.output<z.ZodObject<S>>)) as P;
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     process.stderr.write(`${definition.name}: ${error.message}\n`);
@@ -70,6 +77,7 @@ export async function runService<S extends Record<string, z.ZodType>>(definition
     nc: nats.nc,
     registry,
     readiness,
+    prepared,
   });
   // Subscriptions are registered with the server once flushed; only then is the service ready.
   await nats.nc.flush();

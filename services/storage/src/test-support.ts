@@ -20,6 +20,7 @@ import {
   type StagedAudio,
 } from '@sipvm/contracts';
 import { startNats, startService, type NatsServer, type RunningServiceProcess } from '@sipvm/harness';
+export { longWav, smallWav, wavHeader } from '@sipvm/harness';
 
 export interface StorageRig {
   nats: NatsServer;
@@ -59,55 +60,6 @@ let staged = 0;
 export async function stage(staging: ObjectStore, audio: Uint8Array | AsyncIterable<Uint8Array>): Promise<StagedAudio> {
   const source = audio instanceof Uint8Array ? (async function* () { yield audio; })() : audio;
   return stageAudio(staging, `test-${process.pid}-${Date.now()}-${staged++}`, source);
-}
-
-/** A WAV file of `seconds` of 8 kHz mono 16-bit audio: a header and a deterministic signal. */
-export function wavHeader(dataBytes: number, sampleRate = 8000): Uint8Array {
-  const h = Buffer.alloc(44);
-  h.write('RIFF', 0);
-  h.writeUInt32LE(36 + dataBytes, 4);
-  h.write('WAVEfmt ', 8);
-  h.writeUInt32LE(16, 16);
-  h.writeUInt16LE(1, 20);
-  h.writeUInt16LE(1, 22);
-  h.writeUInt32LE(sampleRate, 24);
-  h.writeUInt32LE(sampleRate * 2, 28);
-  h.writeUInt16LE(2, 32);
-  h.writeUInt16LE(16, 34);
-  h.write('data', 36);
-  h.writeUInt32LE(dataBytes, 40);
-  return h;
-}
-
-export function smallWav(seconds = 1, salt = 0): Uint8Array {
-  const samples = Math.round(8000 * seconds);
-  const data = Buffer.alloc(samples * 2);
-  for (let i = 0; i < samples; i++) data.writeInt16LE(Math.round(8000 * Math.sin((i + salt) / 3)), i * 2);
-  return Buffer.concat([wavHeader(data.length), data]);
-}
-
-/** A long WAV produced chunk by chunk (never whole in memory), with its SHA-256 and size. */
-export function longWav(seconds: number): { chunks: AsyncIterable<Uint8Array>; size: number; sha256: Promise<string> } {
-  const dataBytes = 8000 * 2 * seconds;
-  const hash = createHash('sha256');
-  let resolve!: (digest: string) => void;
-  const sha256 = new Promise<string>((r) => (resolve = r));
-  async function* chunks() {
-    const header = wavHeader(dataBytes);
-    hash.update(header);
-    yield header;
-    const chunk = Buffer.alloc(64 * 1024);
-    let sample = 0;
-    for (let written = 0; written < dataBytes; written += chunk.length) {
-      const n = Math.min(chunk.length, dataBytes - written);
-      for (let i = 0; i < n; i += 2) chunk.writeInt16LE(((sample++ * 7919) % 65536) - 32768, i);
-      const part = Buffer.from(chunk.subarray(0, n));
-      hash.update(part);
-      yield part;
-    }
-    resolve(hash.digest('hex'));
-  }
-  return { chunks: chunks(), size: 44 + dataBytes, sha256 };
 }
 
 export async function readAll(nc: NatsConnection, ref: AudioRef): Promise<Buffer> {

@@ -4,3 +4,5 @@ export * from './tmp.js';
 export * from './nats.js';
 export * from './s3.js';
 export * from './service.js';
+export * from './smtp.js';
+export * from './wav-fixtures.js';

@@ -1,0 +1,209 @@
+/**
+ * The mail sender: a durable JetStream consumer on the outbox (stream VM_MAIL).
+ *
+ * - A job is acknowledged only after the SMTP server accepted the mail, so a sender that dies
+ *   mid-way leaves the job to be delivered again (by itself after a restart, or by another
+ *   instance: they share the durable consumer).
+ * - Before sending, the sent-ledger (a KV bucket) is checked: a job whose mail was accepted but
+ *   whose acknowledgement was lost is not mailed twice.
+ * - A failure is retried after the configured delays (across restarts: the delay lives in
+ *   JetStream); when they are spent, or when retrying cannot help (a 5xx for the recipient),
+ *   the job is reported on VM_MAIL_FAILED, logged and counted — never dropped silently.
+ */
+import { Readable } from 'node:stream';
+import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
+import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/nats-core';
+import type { ObjectStore } from '@nats-io/obj';
+import type { Transporter } from 'nodemailer';
+import { Counter, type Registry } from 'prom-client';
+import {
+  decodeJson,
+  encodeJson,
+  ensureStreams,
+  MailJobSchema,
+  openStagedAudio,
+  STREAMS,
+  SUBJECTS,
+  toServiceError,
+  type MailFailedEvent,
+  type MailJob,
+} from '@sipvm/contracts';
+import { callLogger, InFlight, type Logger } from '@sipvm/service';
+import type { TemplateSet } from './template-set.js';
+import { renderTemplate } from './template.js';
+import { mailVariables } from './variables.js';
+import { isPermanentSmtpFailure } from './smtp.js';
+
+export const MAILER_CONSUMER = 'mailer';
+export const SENT_LEDGER_BUCKET = 'vm-mail-sent';
+/** Long enough to outlive every redelivery of a job (its retry budget is below 7 days). */
+const SENT_LEDGER_TTL_MS = 8 * 24 * 3600 * 1000;
+/** A job not acknowledged in this time is delivered again (a sender that died). */
+const ACK_WAIT_MS = 120_000;
+
+export interface OutboxOptions {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  staging: ObjectStore;
+  templates: TemplateSet;
+  transport: Transporter;
+  retryDelaysMs: readonly number[];
+  concurrency: number;
+  timeZone: string;
+  extraKeys: readonly string[];
+  log: Logger;
+  registry: Registry;
+}
+
+export async function startMailOutbox(options: OutboxOptions): Promise<{ stop(): Promise<void> }> {
+  const { js, jsm, log } = options;
+  await ensureStreams(jsm, ['mail', 'mailFailed']);
+  await jsm.consumers.add(STREAMS.mail.name, {
+    durable_name: MAILER_CONSUMER,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    filter_subject: SUBJECTS.mail.send,
+    ack_wait: ACK_WAIT_MS * 1_000_000,
+    max_ack_pending: 1_000,
+  });
+  const ledger = await new Kvm(options.nc).create(SENT_LEDGER_BUCKET, { ttl: SENT_LEDGER_TTL_MS });
+  const metrics = {
+    sent: new Counter({ name: 'sipvm_mail_sent_total', help: 'Mails accepted by the SMTP server', registers: [options.registry] }),
+    retried: new Counter({ name: 'sipvm_mail_retries_total', help: 'Delivery attempts that failed and will be retried', registers: [options.registry] }),
+    failed: new Counter({ name: 'sipvm_mail_failed_total', help: 'Mails reported undeliverable', labelNames: ['outcome'], registers: [options.registry] }),
+  };
+
+  const consumer = await js.consumers.get(STREAMS.mail.name, MAILER_CONSUMER);
+  const messages = await consumer.consume({ max_messages: options.concurrency });
+  const inFlight = new InFlight();
+  const loop = (async () => {
+    for await (const msg of messages) {
+      while (inFlight.size >= options.concurrency) await inFlight.idle();
+      void inFlight.track(deliver(msg, options, ledger, metrics));
+    }
+  })();
+  log.info({ retries: options.retryDelaysMs.length, concurrency: options.concurrency }, 'mail outbox started');
+
+  return {
+    async stop() {
+      await messages.close();
+      await loop;
+      await inFlight.idle();
+    },
+  };
+}
+
+type Metrics = { sent: Counter; retried: Counter; failed: Counter<'outcome'> };
+
+async function deliver(msg: JsMsg, options: OutboxOptions, ledger: KV, metrics: Metrics): Promise<void> {
+  let job: MailJob;
+  try {
+    job = decodeJson(MailJobSchema, msg.data, 'mail job');
+  } catch (error) {
+    options.log.error({ err: toServiceError(error).message, seq: msg.seq }, 'mail job is malformed; reported and removed');
+    await report(options, metrics, msg, null, 'rejected', toServiceError(error).message);
+    return;
+  }
+  const log = callLogger(options.log, job.mailId).child({ mailId: job.mailId, to: job.to });
+  const attempt = msg.info.deliveryCount;
+
+  if (await alreadySent(ledger, job.mailId)) {
+    log.info('mail was already accepted by SMTP; not sending it again');
+    msg.ack();
+    return;
+  }
+  const keepAlive = setInterval(() => msg.working(), ACK_WAIT_MS / 3);
+  try {
+    const info = await send(job, options);
+    await ledger.put(job.mailId, encodeJson({ at: new Date().toISOString(), response: info }));
+    msg.ack();
+    metrics.sent.inc();
+    log.info({ attempt, smtp: info }, 'mail sent');
+  } catch (error) {
+    const reason = describe(error);
+    if (isPermanentSmtpFailure(error) || isUnsendable(error)) {
+      log.error({ attempt, reason }, 'mail rejected; reported as undeliverable');
+      await report(options, metrics, msg, job, 'rejected', reason);
+    } else if (attempt > options.retryDelaysMs.length) {
+      log.error({ attempt, reason }, 'mail retry budget spent; reported as undeliverable');
+      await report(options, metrics, msg, job, 'budget-spent', reason);
+    } else {
+      const delay = options.retryDelaysMs[attempt - 1] ?? 0;
+      log.warn({ attempt, retryInMs: delay, reason }, 'mail not sent; will retry');
+      metrics.retried.inc();
+      msg.nak(delay);
+    }
+  } finally {
+    clearInterval(keepAlive);
+  }
+}
+
+async function send(job: MailJob, options: OutboxOptions): Promise<string> {
+  const template = options.templates.select(job.did, job.language);
+  const mail = renderTemplate(template, mailVariables(job, { timeZone: options.timeZone, extraKeys: options.extraKeys }));
+  const fromDomain = /@([^>\s]+)>?\s*$/.exec(mail.from)?.[1] ?? 'sipvm.invalid';
+  const attachment = job.attachment
+    ? [{
+        filename: `voicemail-${job.messageId ?? job.mailId}.wav`,
+        contentType: 'audio/wav',
+        content: Readable.fromWeb((await openStagedAudio(options.staging, job.attachment)) as NodeReadableStream<Uint8Array>),
+      }]
+    : [];
+  const result = await options.transport.sendMail({
+    from: mail.from,
+    to: mail.to,
+    subject: mail.subject,
+    text: mail.text,
+    ...(mail.html !== undefined ? { html: mail.html } : {}),
+    headers: mail.headers,
+    // Stable across retries, so a duplicate (should one ever slip through) is recognisable.
+    messageId: `<${job.mailId}@${fromDomain}>`,
+    date: new Date(job.recordedAt),
+    attachments: attachment,
+  });
+  return String(result.response ?? 'accepted');
+}
+
+async function report(options: OutboxOptions, metrics: Metrics, msg: JsMsg, job: MailJob | null, outcome: MailFailedEvent['outcome'], reason: string) {
+  metrics.failed.inc({ outcome });
+  if (job) {
+    const event: MailFailedEvent = {
+      mailId: job.mailId,
+      to: job.to,
+      did: job.did,
+      uid: job.uid,
+      attempts: msg.info.deliveryCount,
+      reason: reason.slice(0, 2048),
+      outcome,
+      at: new Date().toISOString(),
+    };
+    try {
+      await options.js.publish(SUBJECTS.mail.failed, encodeJson(event), { msgID: `failed-${job.mailId}` });
+    } catch (error) {
+      // Keep the job: it is retried (and reported) later rather than lost unreported.
+      options.log.error({ mailId: job.mailId, err: describe(error) }, 'cannot report failed mail; keeping it');
+      msg.nak(30_000);
+      return;
+    }
+  }
+  msg.term(reason.slice(0, 200));
+}
+
+async function alreadySent(ledger: KV, mailId: string): Promise<boolean> {
+  const entry = await ledger.get(mailId);
+  return entry !== null && entry.operation === 'PUT';
+}
+
+/** Failures of the job itself (its audio expired or broken): retrying cannot help. */
+function isUnsendable(error: unknown): boolean {
+  const failure = toServiceError(error);
+  return failure.kind === 'bad-request' || error instanceof Error && error.name === 'TemplateError';
+}
+
+function describe(error: unknown): string {
+  const { response, code, message } = error as { response?: string; code?: string; message?: string };
+  return [code, response ?? message].filter(Boolean).join(': ') || String(error);
+}

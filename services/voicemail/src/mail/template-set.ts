@@ -1,0 +1,68 @@
+/**
+ * All mail templates, loaded and checked once at start-up, and the choice of one per mail:
+ * did + language → did → default + language → default (SPEC §3). Languages fall back from
+ * `de-AT` to `de`. The templates shipped in services/voicemail/templates are always there;
+ * an operator's folder (MAIL_TEMPLATE_DIR) adds to them and overrides them by name.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { checkVariables, parseTemplate, TemplateError, type MailTemplate } from './template.js';
+
+export const BUILTIN_TEMPLATE_DIR = new URL('../../templates/', import.meta.url).pathname;
+
+export class TemplateSet {
+  readonly #templates: ReadonlyMap<string, MailTemplate>;
+
+  private constructor(templates: Map<string, MailTemplate>) {
+    this.#templates = templates;
+  }
+
+  /** Loads every `*.template` (and its `.html` sibling) from the folders, later folders winning. */
+  static async load(dirs: readonly string[], knownVariables: ReadonlySet<string>): Promise<TemplateSet> {
+    const templates = new Map<string, MailTemplate>();
+    const problems: string[] = [];
+    for (const dir of dirs) {
+      let names: string[];
+      try {
+        names = (await readdir(dir)).filter((name) => name.endsWith('.template')).sort();
+      } catch (error) {
+        problems.push(`${dir}: cannot read the template folder (${(error as Error).message})`);
+        continue;
+      }
+      for (const file of names) {
+        const name = file.slice(0, -'.template'.length);
+        const path = join(dir, file);
+        try {
+          const html = await readFile(join(dir, `${name}.html`), 'utf8').catch(() => undefined);
+          const template = parseTemplate(path, await readFile(path, 'utf8'), html);
+          checkVariables(template, knownVariables);
+          templates.set(name, template);
+        } catch (error) {
+          problems.push(error instanceof TemplateError ? error.message : `${path}: ${(error as Error).message}`);
+        }
+      }
+    }
+    if (!templates.has('default')) problems.push(`no default.template in ${dirs.join(' or ')}`);
+    if (problems.length > 0) throw new TemplateError(problems.join('\n'));
+    return new TemplateSet(templates);
+  }
+
+  /** The template for a domain id and language, by the fallback order above. */
+  select(did: string, language: string | undefined): MailTemplate {
+    for (const name of candidates(did, language)) {
+      const template = this.#templates.get(name);
+      if (template) return template;
+    }
+    // load() guarantees a default
+    throw new TemplateError('no default template');
+  }
+
+  get names(): string[] {
+    return [...this.#templates.keys()].sort();
+  }
+}
+
+function candidates(did: string, language: string | undefined): string[] {
+  const languages = language === undefined ? [] : [...new Set([language, language.split('-')[0] ?? language])];
+  return [...languages.map((l) => `${did}_${l}`), did, ...languages.map((l) => `default_${l}`), 'default'];
+}

@@ -1,0 +1,88 @@
+import { it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { checkVariables, parseTemplate, renderTemplate, TemplateError } from './template.js';
+import { BUILTIN_TEMPLATE_DIR, TemplateSet } from './template-set.js';
+import { formatDate, knownVariables, mailVariables } from './variables.js';
+
+// SEMS's own default template format, byte for byte as SEMS ships it (spaces or not after the colon).
+const SEMS_TEMPLATE = `subject: Voice message from: %from%
+from:voicemail@%domain%
+to:%email%
+header:X-Content: Voicemail
+
+Hello %user%@%domain%,
+
+%from% left a voice message for you (100%% free).
+`;
+
+it('parses a SEMS .template as it is and renders it', () => {
+  const template = parseTemplate('default.template', SEMS_TEMPLATE);
+  const mail = renderTemplate(template, { from: 'sip:bob@example.net', domain: 'iptel.org', email: 'alice@mymail.org', user: 'alice' });
+  assert.equal(mail.subject, 'Voice message from: sip:bob@example.net');
+  assert.equal(mail.from, 'voicemail@iptel.org');
+  assert.equal(mail.to, 'alice@mymail.org');
+  assert.deepEqual(mail.headers, [{ key: 'X-Content', value: 'Voicemail' }]);
+  assert.equal(mail.text, 'Hello alice@iptel.org,\n\nsip:bob@example.net left a voice message for you (100% free).\n');
+});
+
+it('refuses templates that would send a broken mail', () => {
+  assert.throws(() => parseTemplate('t', 'subject: x\nfrom: a@b.c\n\nbody'), /missing or empty "to:"/);
+  assert.throws(() => parseTemplate('t', 'subject: x\nfrom: a@b.c\nto: %email%\nbcc: eve@x.org\n\nbody'), /unknown line "bcc: eve@x.org"/);
+  assert.throws(() => parseTemplate('t', 'subject: x\nfrom: a@b.c\nto: %email%\n\n   \n'), /the body is empty/);
+  assert.throws(() => parseTemplate('t', 'subject: x\nfrom: a@b.c\nto: %email%'), /no empty line/);
+  assert.throws(() => checkVariables(parseTemplate('t', 'subject: 50% off\nfrom: a@b.c\nto: %email%\n\nx'), knownVariables([])), /"%" must start a %variable%/);
+});
+
+it('names unknown variables, and accepts configured extra ones', () => {
+  const template = parseTemplate('acme.template', 'subject: for %user%\nfrom: a@b.c\nto: %email%\n\nDear %name%, from %sendr%');
+  assert.throws(() => checkVariables(template, knownVariables([])), (error: unknown) => {
+    assert.ok(error instanceof TemplateError);
+    assert.match(error.message, /acme\.template: unknown variables %name%, %sendr%/);
+    return true;
+  });
+  assert.throws(() => checkVariables(template, knownVariables(['name'])), /unknown variable %sendr%/);
+});
+
+it('keeps values from injecting headers, and escapes them in HTML', () => {
+  const template = parseTemplate('t', 'subject: from %sender%\nfrom: a@b.c\nto: %email%\n\nx', '<p>%sender%</p>');
+  const mail = renderTemplate(template, { sender: 'x\r\nBcc: eve@evil.org <script>', email: 'a@b.c' });
+  assert.equal(mail.subject, 'from x Bcc: eve@evil.org <script>');
+  assert.equal(mail.html, '<p>x\r\nBcc: eve@evil.org &lt;script&gt;</p>');
+});
+
+it('chooses did+language, then did, then default+language, then default', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'sipvm-templates-'));
+  const write = (name: string, subject: string) => writeFile(join(dir, `${name}.template`), `subject: ${subject}\nfrom: a@b.c\nto: %email%\n\nbody\n`);
+  await write('example.org_de', 'example de');
+  await write('example.org', 'example');
+  await write('default_fr', 'default fr');
+  const set = await TemplateSet.load([BUILTIN_TEMPLATE_DIR, dir], knownVariables([]));
+  assert.equal(set.select('example.org', 'de').subject, 'example de');
+  assert.equal(set.select('example.org', 'de-AT').subject, 'example de');
+  assert.equal(set.select('example.org', 'fr').subject, 'example');
+  assert.equal(set.select('other.org', 'fr').subject, 'default fr');
+  assert.match(set.select('other.org', 'de').subject, /^Sprachnachricht von/);
+  assert.match(set.select('other.org', undefined).subject, /^Voice message from/);
+});
+
+it('computes the documented variables from a mail job', () => {
+  const variables = mailVariables(
+    {
+      mailId: 'mail-0001', to: 'alice@mymail.org', user: 'alice', domain: 'iptel.org', uid: 'u-1', did: 'd-1', language: 'en',
+      sender: 'sip:+4930123@carrier.example;user=phone', recordedAt: '2026-11-23T08:18:47.000Z', durationMs: 83_400,
+      messageId: '20261123T081847000Z-0123456789ab', extra: { name: 'Alice' }, enqueuedAt: '2026-11-23T08:20:00.000Z',
+    },
+    { timeZone: 'Europe/Berlin', extraKeys: ['name', 'company'] },
+  );
+  assert.deepEqual(variables, {
+    user: 'alice', domain: 'iptel.org', uid: 'u-1', did: 'd-1', email: 'alice@mymail.org',
+    sender: 'sip:+4930123@carrier.example;user=phone', from: 'sip:+4930123@carrier.example;user=phone',
+    from_user: '+4930123', from_domain: 'carrier.example', to: 'sip:alice@iptel.org',
+    ts: '1795421927', date: '2026-11-23 09:18:47 CET', vmsg_length: '83', duration: '1:23',
+    msgid: '20261123T081847000Z-0123456789ab', name: 'Alice', company: '',
+  });
+  assert.equal(formatDate(new Date('2026-07-01T12:00:00Z'), 'Europe/Berlin'), '2026-07-01 14:00:00 CEST');
+});

@@ -1,0 +1,63 @@
+/**
+ * The template variables of a voice-message mail (SPEC §3), computed in one place from a mail
+ * job. SEMS's own names (from, to, from_user, from_domain) are kept so SEMS templates work.
+ */
+import type { MailJob } from '@sipvm/contracts';
+
+export const STANDARD_VARIABLES = [
+  'user', 'domain', 'uid', 'did', 'email',
+  'sender', 'from', 'from_user', 'from_domain', 'to',
+  'ts', 'date', 'vmsg_length', 'duration', 'msgid',
+] as const;
+
+/** The variables a template may use: the standard ones plus the configured extra keys. */
+export function knownVariables(extraKeys: readonly string[]): Set<string> {
+  return new Set<string>([...STANDARD_VARIABLES, ...extraKeys]);
+}
+
+export function mailVariables(job: MailJob, options: { timeZone: string; extraKeys: readonly string[] }): Record<string, string> {
+  const recorded = new Date(job.recordedAt);
+  const seconds = Math.round(job.durationMs / 1000);
+  const { user: fromUser, domain: fromDomain } = splitUri(job.sender);
+  const variables: Record<string, string> = {
+    user: job.user,
+    domain: job.domain,
+    uid: job.uid,
+    did: job.did,
+    email: job.to,
+    sender: job.sender,
+    from: job.sender,
+    from_user: fromUser,
+    from_domain: fromDomain,
+    to: `sip:${job.user}@${job.domain}`,
+    ts: String(Math.floor(recorded.getTime() / 1000)),
+    date: formatDate(recorded, options.timeZone),
+    vmsg_length: String(seconds),
+    duration: `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, '0')}`,
+    msgid: job.messageId ?? job.mailId,
+  };
+  // Configured extras only; a key the proxy sent but nobody configured is not a variable.
+  for (const key of options.extraKeys) variables[key] = job.extra[key] ?? '';
+  return variables;
+}
+
+/** 2026-11-23 09:18:47 CET, in the configured zone. */
+export function formatDate(time: Date, timeZone: string): string {
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat('en-GB', {
+      timeZone,
+      year: 'numeric', month: '2-digit', day: '2-digit',
+      hour: '2-digit', minute: '2-digit', second: '2-digit',
+      hourCycle: 'h23', timeZoneName: 'short',
+    })
+      .formatToParts(time)
+      .map((p) => [p.type, p.value]),
+  );
+  return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}:${parts.second} ${parts.timeZoneName}`;
+}
+
+/** user and host of sip:user@host;params (or of a bare number, which has no host). */
+function splitUri(uri: string): { user: string; domain: string } {
+  const match = /^(?:sips?:|tel:)?([^@;>]*)(?:@([^;>:]*))?/i.exec(uri.replace(/^.*</, ''));
+  return { user: match?.[1] ?? '', domain: match?.[2] ?? '' };
+}

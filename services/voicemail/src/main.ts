@@ -1,0 +1,48 @@
+/**
+ * The voicemail service. Today it runs the mail sender (the durable outbox of SPEC §3);
+ * the leave-a-message call flow joins it here.
+ */
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { stagingBucket } from '@sipvm/contracts';
+import { ConfigError, runService } from '@sipvm/service';
+import { checkMailConfig, mailConfig } from './mail/config.js';
+import { BUILTIN_TEMPLATE_DIR, TemplateSet } from './mail/template-set.js';
+import { TemplateError } from './mail/template.js';
+import { knownVariables } from './mail/variables.js';
+import { createSmtpTransport } from './mail/smtp.js';
+import { startMailOutbox } from './mail/outbox.js';
+
+await runService({
+  name: 'voicemail',
+  config: mailConfig,
+  check: checkMailConfig,
+  async prepare(config) {
+    const dirs = [BUILTIN_TEMPLATE_DIR, ...(config.MAIL_TEMPLATE_DIR ? [config.MAIL_TEMPLATE_DIR] : [])];
+    try {
+      return { templates: await TemplateSet.load(dirs, knownVariables(config.MAIL_EXTRA_VARIABLES)) };
+    } catch (error) {
+      // A broken template is a configuration error (SPEC §3): found at start-up, not per mail.
+      if (error instanceof TemplateError) throw new ConfigError(error.message.split('\n').map((line) => `mail template ${line}`));
+      throw error;
+    }
+  },
+  async start({ config, log, nc, registry, prepared: { templates } }) {
+    log.info({ templates: templates.names }, 'mail templates loaded');
+
+    const outbox = await startMailOutbox({
+      nc,
+      js: jetstream(nc),
+      jsm: await jetstreamManager(nc),
+      staging: await stagingBucket(nc),
+      templates,
+      transport: createSmtpTransport(config),
+      retryDelaysMs: config.MAIL_RETRY_DELAYS,
+      concurrency: config.MAIL_CONCURRENCY,
+      timeZone: config.MAIL_TIME_ZONE,
+      extraKeys: config.MAIL_EXTRA_VARIABLES,
+      log,
+      registry,
+    });
+    return { stop: () => outbox.stop() };
+  },
+});

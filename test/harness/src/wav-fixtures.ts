@@ -1,0 +1,56 @@
+/**
+ * Audio fixtures for tests: WAV files of 8 kHz mono 16-bit PCM with deterministic content, small
+ * ones in memory and long ones produced chunk by chunk (never whole in memory) with their hash.
+ */
+import { createHash } from 'node:crypto';
+
+/** The 44-byte header of a PCM WAV file with `dataBytes` of 16-bit mono samples. */
+export function wavHeader(dataBytes: number, sampleRate = 8000): Uint8Array {
+  const h = Buffer.alloc(44);
+  h.write('RIFF', 0);
+  h.writeUInt32LE(36 + dataBytes, 4);
+  h.write('WAVEfmt ', 8);
+  h.writeUInt32LE(16, 16);
+  h.writeUInt16LE(1, 20);
+  h.writeUInt16LE(1, 22);
+  h.writeUInt32LE(sampleRate, 24);
+  h.writeUInt32LE(sampleRate * 2, 28);
+  h.writeUInt16LE(2, 32);
+  h.writeUInt16LE(16, 34);
+  h.write('data', 36);
+  h.writeUInt32LE(dataBytes, 40);
+  return h;
+}
+
+/** `seconds` of a deterministic signal (a tone shifted by `salt`). */
+export function smallWav(seconds = 1, salt = 0): Uint8Array {
+  const samples = Math.round(8000 * seconds);
+  const data = Buffer.alloc(samples * 2);
+  for (let i = 0; i < samples; i++) data.writeInt16LE(Math.round(8000 * Math.sin((i + salt) / 3)), i * 2);
+  return Buffer.concat([wavHeader(data.length), data]);
+}
+
+/** A long WAV produced chunk by chunk (never whole in memory), with its SHA-256 and size. */
+export function longWav(seconds: number): { chunks: AsyncIterable<Uint8Array>; size: number; sha256: Promise<string> } {
+  const dataBytes = 8000 * 2 * seconds;
+  const hash = createHash('sha256');
+  let resolve!: (digest: string) => void;
+  const sha256 = new Promise<string>((r) => (resolve = r));
+  async function* chunks() {
+    const header = wavHeader(dataBytes);
+    hash.update(header);
+    yield header;
+    const chunk = Buffer.alloc(64 * 1024);
+    let sample = 0;
+    for (let written = 0; written < dataBytes; written += chunk.length) {
+      const n = Math.min(chunk.length, dataBytes - written);
+      for (let i = 0; i < n; i += 2) chunk.writeInt16LE(((sample++ * 7919) % 65536) - 32768, i);
+      const part = Buffer.from(chunk.subarray(0, n));
+      hash.update(part);
+      yield part;
+    }
+    resolve(hash.digest('hex'));
+  }
+  return { chunks: chunks(), size: 44 + dataBytes, sha256 };
+}
+
