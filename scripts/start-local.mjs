@@ -28,6 +28,14 @@ const components = [
     env: { STORAGE_BACKEND: 'local', STORAGE_DIR: join(home, 'storage'), HTTP_PORT: '9101' },
     ready: /"msg":"started"/,
   },
+  {
+    // Mails go to SMTP_HOST:SMTP_PORT (default 127.0.0.1:25); without a relay there they are
+    // retried, then reported on vm.mail.failed.
+    name: 'voicemail',
+    command: service('voicemail'),
+    env: { HTTP_PORT: '9103' },
+    ready: /"msg":"started"/,
+  },
 ];
 
 mkdirSync(home, { recursive: true });
@@ -93,7 +101,7 @@ process.on('SIGTERM', () => void stopAll(0));
 
 try {
   for (const component of components) await start(component);
-  console.log(`\nsipvm is running (state in ${home}). NATS: ${natsUrl}. Health: http://127.0.0.1:9101/readyz (storage). Ctrl-C stops it.\n`);
+  console.log(`\nsipvm is running (state in ${home}). NATS: ${natsUrl}. Health: http://127.0.0.1:9101/readyz (storage), :9103 (voicemail). Ctrl-C stops it.\n`);
 } catch (error) {
   console.error(String(error.message ?? error));
   await stopAll(1);
