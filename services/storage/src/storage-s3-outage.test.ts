@@ -23,14 +23,16 @@ after(async () => {
 it('fails fast while S3 is unreachable and recovers when it returns', async () => {
   const mailbox = { did: 'example.org', uid: 'outage' };
   const wav = smallWav(1);
-  const { message } = await request(rig.nc, StorageApi.createMessage, {
-    mailbox,
-    sender: 'sip:bob@example.org',
-    recordedAt: new Date().toISOString(),
-    durationMs: 1000,
-    codec: 'PCMU',
-    audio: await stage(rig.staging, wav),
-  });
+  const create = async () =>
+    request(rig.nc, StorageApi.createMessage, {
+      mailbox,
+      sender: 'sip:bob@example.org',
+      recordedAt: new Date().toISOString(),
+      durationMs: 1000,
+      codec: 'PCMU',
+      audio: await stage(rig.staging, wav),
+    });
+  const { message } = await create();
 
   await s3.stop();
   const refused = await request(rig.nc, StorageApi.countMailbox, { mailbox }).then(
@@ -40,17 +42,7 @@ it('fails fast while S3 is unreachable and recovers when it returns', async () =
   // The storage service answered (a NATS time-out would be service-unavailable), naming the cause.
   assert.ok(isServiceError(refused, 'storage-unavailable'), `got ${refused.kind}: ${refused.message}`);
   assert.match(refused.message, /s3:\/\/voicemail/);
-  await assert.rejects(
-    request(rig.nc, StorageApi.createMessage, {
-      mailbox,
-      sender: 'sip:bob@example.org',
-      recordedAt: new Date().toISOString(),
-      durationMs: 1000,
-      codec: 'PCMU',
-      audio: await stage(rig.staging, wav),
-    }),
-    (e) => isServiceError(e, 'storage-unavailable'),
-  );
+  await assert.rejects(create(), (e) => isServiceError(e, 'storage-unavailable'));
   const health = await fetch(`http://127.0.0.1:${rig.service.httpPort}/healthz`);
   assert.equal(health.status, 200, 'the process is alive');
   await waitFor(async () => (await rig.service.readyz()).status === 503, 10_000, '/readyz to report the outage');
