@@ -9,3 +9,4 @@ export * from './streams.js';
 export * from './call.js';
 export * from './media.js';
 export * from './mail.js';
+export * from './voicemail.js';

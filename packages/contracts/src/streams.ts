@@ -19,6 +19,15 @@ export const STREAMS = {
     max_age: 7 * DAY_NS,
     duplicate_window: 2 * MINUTE_NS,
   },
+  /** Finished recordings waiting to be stored and mailed: a deposit leaves only when done. */
+  deposits: {
+    name: 'VM_DEPOSITS',
+    subjects: [SUBJECTS.voicemail.deposit],
+    retention: RetentionPolicy.Workqueue,
+    storage: StorageType.File,
+    max_age: 7 * DAY_NS,
+    duplicate_window: 30 * MINUTE_NS,
+  },
   /** The durable mail outbox: a job leaves it only when it was sent or reported failed. */
   mail: {
     name: 'VM_MAIL',

@@ -50,7 +50,14 @@ export const SUBJECTS = {
     hangup: (instance: string) => `vm.signaling.${instance}.hangup`,
     finalReply: (instance: string) => `vm.signaling.${instance}.final-reply`,
   },
-  /** JetStream: the durable mail outbox (stream VM_MAIL; sketch, see mail.ts). */
+  /** The voicemail application (see voicemail.ts). */
+  voicemail: {
+    /** JetStream: finished recordings handed over for storing and mailing (stream VM_DEPOSITS). */
+    deposit: 'vm.voicemail.deposit',
+    /** Core NATS: what became of each deposit. */
+    depositOutcome: 'vm.voicemail.deposit-outcome',
+  },
+  /** JetStream: the durable mail outbox (stream VM_MAIL, see mail.ts). */
   mail: {
     send: 'vm.mail.send',
     failed: 'vm.mail.failed',

@@ -6,3 +6,4 @@ export * from './nats.js';
 export * from './lifecycle.js';
 export * from './keyed-mutex.js';
 export * from './in-flight.js';
+export * from './durable-worker.js';

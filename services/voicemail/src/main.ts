@@ -1,6 +1,6 @@
 /**
- * The voicemail service. Today it runs the mail sender (the durable outbox of SPEC §3);
- * the leave-a-message call flow joins it here.
+ * The voicemail service: turns finished recordings into messages (the deposit step) and sends
+ * mail from the durable outbox (SPEC §2, §3). The leave-a-message call flow joins it here.
  */
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { stagingBucket } from '@sipvm/contracts';
@@ -11,10 +11,12 @@ import { TemplateError } from './mail/template.js';
 import { knownVariables } from './mail/variables.js';
 import { createSmtpTransport } from './mail/smtp.js';
 import { startMailOutbox } from './mail/outbox.js';
+import { depositConfig } from './deposit/config.js';
+import { startDepositProcessor } from './deposit/processor.js';
 
 await runService({
   name: 'voicemail',
-  config: mailConfig,
+  config: { ...mailConfig, ...depositConfig },
   check: checkMailConfig,
   async prepare(config) {
     const dirs = [BUILTIN_TEMPLATE_DIR, ...(config.MAIL_TEMPLATE_DIR ? [config.MAIL_TEMPLATE_DIR] : [])];
@@ -29,11 +31,15 @@ await runService({
   async start({ config, log, nc, registry, prepared: { templates } }) {
     log.info({ templates: templates.names }, 'mail templates loaded');
 
+    const js = jetstream(nc);
+    const jsm = await jetstreamManager(nc);
+    const staging = await stagingBucket(nc);
+    const deposits = await startDepositProcessor({ nc, js, jsm, staging, config, log, registry });
     const outbox = await startMailOutbox({
       nc,
-      js: jetstream(nc),
-      jsm: await jetstreamManager(nc),
-      staging: await stagingBucket(nc),
+      js,
+      jsm,
+      staging,
       templates,
       transport: createSmtpTransport(config),
       retryDelaysMs: config.MAIL_RETRY_DELAYS,
@@ -43,6 +49,11 @@ await runService({
       log,
       registry,
     });
-    return { stop: () => outbox.stop() };
+    return {
+      async stop() {
+        await deposits.stop();
+        await outbox.stop();
+      },
+    };
   },
 });

@@ -12,7 +12,7 @@
  */
 import { Readable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
-import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import type { JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { ObjectStore } from '@nats-io/obj';
@@ -20,6 +20,7 @@ import type { Transporter } from 'nodemailer';
 import { Counter, type Registry } from 'prom-client';
 import {
   decodeJson,
+  discardStagedAudio,
   encodeJson,
   ensureStreams,
   MailJobSchema,
@@ -30,7 +31,7 @@ import {
   type MailFailedEvent,
   type MailJob,
 } from '@sipvm/contracts';
-import { callLogger, InFlight, type Logger } from '@sipvm/service';
+import { callLogger, retryDelay, startDurableWorker, type Logger, type WorkOutcome } from '@sipvm/service';
 import type { TemplateSet } from './template-set.js';
 import { renderTemplate } from './template.js';
 import { mailVariables } from './variables.js';
@@ -40,7 +41,7 @@ export const MAILER_CONSUMER = 'mailer';
 export const SENT_LEDGER_BUCKET = 'vm-mail-sent';
 /** Long enough to outlive every redelivery of a job (its retry budget is below 7 days). */
 const SENT_LEDGER_TTL_MS = 8 * 24 * 3600 * 1000;
-/** A job not acknowledged in this time is delivered again (a sender that died). */
+/** A job not finished in this time is delivered again (a sender that died). */
 const ACK_WAIT_MS = 120_000;
 
 export interface OutboxOptions {
@@ -61,83 +62,68 @@ export interface OutboxOptions {
 export async function startMailOutbox(options: OutboxOptions): Promise<{ stop(): Promise<void> }> {
   const { js, jsm, log } = options;
   await ensureStreams(jsm, ['mail', 'mailFailed']);
-  await jsm.consumers.add(STREAMS.mail.name, {
-    durable_name: MAILER_CONSUMER,
-    ack_policy: AckPolicy.Explicit,
-    deliver_policy: DeliverPolicy.All,
-    filter_subject: SUBJECTS.mail.send,
-    ack_wait: ACK_WAIT_MS * 1_000_000,
-    max_ack_pending: 1_000,
-  });
   const ledger = await new Kvm(options.nc).create(SENT_LEDGER_BUCKET, { ttl: SENT_LEDGER_TTL_MS });
-  const metrics = {
+  const metrics: Metrics = {
     sent: new Counter({ name: 'sipvm_mail_sent_total', help: 'Mails accepted by the SMTP server', registers: [options.registry] }),
     retried: new Counter({ name: 'sipvm_mail_retries_total', help: 'Delivery attempts that failed and will be retried', registers: [options.registry] }),
     failed: new Counter({ name: 'sipvm_mail_failed_total', help: 'Mails reported undeliverable', labelNames: ['outcome'], registers: [options.registry] }),
   };
-
-  const consumer = await js.consumers.get(STREAMS.mail.name, MAILER_CONSUMER);
-  const messages = await consumer.consume({ max_messages: options.concurrency });
-  const inFlight = new InFlight();
-  const loop = (async () => {
-    for await (const msg of messages) {
-      while (inFlight.size >= options.concurrency) await inFlight.idle();
-      void inFlight.track(deliver(msg, options, ledger, metrics));
-    }
-  })();
+  const worker = await startDurableWorker({
+    js,
+    jsm,
+    stream: STREAMS.mail.name,
+    consumer: MAILER_CONSUMER,
+    filterSubject: SUBJECTS.mail.send,
+    concurrency: options.concurrency,
+    ackWaitMs: ACK_WAIT_MS,
+    log,
+    handle: (msg) => deliver(msg, options, ledger, metrics),
+  });
   log.info({ retries: options.retryDelaysMs.length, concurrency: options.concurrency }, 'mail outbox started');
-
-  return {
-    async stop() {
-      await messages.close();
-      await loop;
-      await inFlight.idle();
-    },
-  };
+  return worker;
 }
 
 type Metrics = { sent: Counter; retried: Counter; failed: Counter<'outcome'> };
 
-async function deliver(msg: JsMsg, options: OutboxOptions, ledger: KV, metrics: Metrics): Promise<void> {
+async function deliver(msg: JsMsg, options: OutboxOptions, ledger: KV, metrics: Metrics): Promise<WorkOutcome> {
   let job: MailJob;
   try {
     job = decodeJson(MailJobSchema, msg.data, 'mail job');
   } catch (error) {
-    options.log.error({ err: toServiceError(error).message, seq: msg.seq }, 'mail job is malformed; reported and removed');
-    await report(options, metrics, msg, null, 'rejected', toServiceError(error).message);
-    return;
+    const reason = toServiceError(error).message;
+    options.log.error({ err: reason, seq: msg.seq }, 'mail job is malformed; removed');
+    metrics.failed.inc({ outcome: 'rejected' });
+    return { kind: 'drop', reason };
   }
   const log = callLogger(options.log, job.mailId).child({ mailId: job.mailId, to: job.to });
   const attempt = msg.info.deliveryCount;
 
   if (await alreadySent(ledger, job.mailId)) {
     log.info('mail was already accepted by SMTP; not sending it again');
-    msg.ack();
-    return;
+    await discardAttachment(options, job, log);
+    return { kind: 'done' };
   }
-  const keepAlive = setInterval(() => msg.working(), ACK_WAIT_MS / 3);
   try {
     const info = await send(job, options);
     await ledger.put(job.mailId, encodeJson({ at: new Date().toISOString(), response: info }));
-    msg.ack();
     metrics.sent.inc();
     log.info({ attempt, smtp: info }, 'mail sent');
+    await discardAttachment(options, job, log);
+    return { kind: 'done' };
   } catch (error) {
     const reason = describe(error);
     if (isPermanentSmtpFailure(error) || isUnsendable(error)) {
       log.error({ attempt, reason }, 'mail rejected; reported as undeliverable');
-      await report(options, metrics, msg, job, 'rejected', reason);
-    } else if (attempt > options.retryDelaysMs.length) {
-      log.error({ attempt, reason }, 'mail retry budget spent; reported as undeliverable');
-      await report(options, metrics, msg, job, 'budget-spent', reason);
-    } else {
-      const delay = options.retryDelaysMs[attempt - 1] ?? 0;
-      log.warn({ attempt, retryInMs: delay, reason }, 'mail not sent; will retry');
-      metrics.retried.inc();
-      msg.nak(delay);
+      return report(options, metrics, attempt, job, 'rejected', reason, log);
     }
-  } finally {
-    clearInterval(keepAlive);
+    if (attempt > options.retryDelaysMs.length) {
+      log.error({ attempt, reason }, 'mail retry budget spent; reported as undeliverable');
+      return report(options, metrics, attempt, job, 'budget-spent', reason, log);
+    }
+    const delayMs = retryDelay(options.retryDelaysMs, attempt);
+    log.warn({ attempt, retryInMs: delayMs, reason }, 'mail not sent; will retry');
+    metrics.retried.inc();
+    return { kind: 'retry', delayMs };
   }
 }
 
@@ -167,29 +153,43 @@ async function send(job: MailJob, options: OutboxOptions): Promise<string> {
   return String(result.response ?? 'accepted');
 }
 
-async function report(options: OutboxOptions, metrics: Metrics, msg: JsMsg, job: MailJob | null, outcome: MailFailedEvent['outcome'], reason: string) {
-  metrics.failed.inc({ outcome });
-  if (job) {
-    const event: MailFailedEvent = {
-      mailId: job.mailId,
-      to: job.to,
-      did: job.did,
-      uid: job.uid,
-      attempts: msg.info.deliveryCount,
-      reason: reason.slice(0, 2048),
-      outcome,
-      at: new Date().toISOString(),
-    };
-    try {
-      await options.js.publish(SUBJECTS.mail.failed, encodeJson(event), { msgID: `failed-${job.mailId}` });
-    } catch (error) {
-      // Keep the job: it is retried (and reported) later rather than lost unreported.
-      options.log.error({ mailId: job.mailId, err: describe(error) }, 'cannot report failed mail; keeping it');
-      msg.nak(30_000);
-      return;
-    }
+async function report(
+  options: OutboxOptions,
+  metrics: Metrics,
+  attempts: number,
+  job: MailJob,
+  outcome: MailFailedEvent['outcome'],
+  reason: string,
+  log: Logger,
+): Promise<WorkOutcome> {
+  const event: MailFailedEvent = {
+    mailId: job.mailId,
+    to: job.to,
+    did: job.did,
+    uid: job.uid,
+    attempts,
+    reason: reason.slice(0, 2048),
+    outcome,
+    at: new Date().toISOString(),
+  };
+  try {
+    await options.js.publish(SUBJECTS.mail.failed, encodeJson(event), { msgID: `failed-${job.mailId}` });
+  } catch (error) {
+    // Keep the job: it is reported later rather than lost unreported.
+    log.error({ err: describe(error) }, 'cannot report failed mail; keeping it');
+    return { kind: 'retry', delayMs: 30_000 };
   }
-  msg.term(reason.slice(0, 200));
+  metrics.failed.inc({ outcome });
+  await discardAttachment(options, job, log);
+  return { kind: 'drop', reason };
+}
+
+/** The mail sender owns a queued mail's staged audio: once the mail is settled, it goes. */
+async function discardAttachment(options: OutboxOptions, job: MailJob, log: Logger): Promise<void> {
+  if (!job.attachment) return;
+  await discardStagedAudio(options.staging, job.attachment).catch((error: unknown) =>
+    log.warn({ err: describe(error) }, 'cannot remove the staged attachment; it expires by itself'),
+  );
 }
 
 async function alreadySent(ledger: KV, mailId: string): Promise<boolean> {

@@ -1,0 +1,205 @@
+/**
+ * Takes deposits (finished recordings) from VM_DEPOSITS and makes them messages: checks the
+ * audio (too short or silent → discarded), stores it (mode box/both) and queues its mail
+ * (mode voicemail/both). Every step is idempotent by depositId, so a deposit taken again after
+ * a crash is stored and mailed once. A deposit is never dropped for a passing failure: storage
+ * or NATS trouble retries it, the last delay repeating, until it works.
+ */
+import type { JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
+import type { ObjectStore } from '@nats-io/obj';
+import { Counter, type Registry } from 'prom-client';
+import {
+  decodeJson,
+  DepositSchema,
+  discardStagedAudio,
+  encodeJson,
+  enqueueMail,
+  ensureStreams,
+  isServiceError,
+  openStagedAudio,
+  request,
+  StorageApi,
+  STREAMS,
+  SUBJECTS,
+  toServiceError,
+  type Deposit,
+  type DepositOutcome,
+} from '@sipvm/contracts';
+import { callLogger, retryDelay, startDurableWorker, type Logger, type WorkOutcome } from '@sipvm/service';
+import { checkWav, NotPcmWavError } from './audio-check.js';
+import type { DepositConfig } from './config.js';
+
+export const DEPOSIT_CONSUMER = 'voicemail-deposits';
+const ACK_WAIT_MS = 120_000;
+
+export interface DepositProcessorOptions {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  staging: ObjectStore;
+  config: DepositConfig;
+  log: Logger;
+  registry: Registry;
+}
+
+export async function startDepositProcessor(options: DepositProcessorOptions): Promise<{ stop(): Promise<void> }> {
+  await ensureStreams(options.jsm, ['deposits', 'mail', 'mailFailed']);
+  const outcomes = new Counter({
+    name: 'sipvm_deposits_total',
+    help: 'Recordings handed over, by what became of them',
+    labelNames: ['outcome'],
+    registers: [options.registry],
+  });
+  const retries = new Counter({
+    name: 'sipvm_deposit_retries_total',
+    help: 'Deposit attempts that failed (storage or NATS trouble) and will be retried',
+    registers: [options.registry],
+  });
+  return startDurableWorker({
+    js: options.js,
+    jsm: options.jsm,
+    stream: STREAMS.deposits.name,
+    consumer: DEPOSIT_CONSUMER,
+    filterSubject: SUBJECTS.voicemail.deposit,
+    concurrency: options.config.VM_DEPOSIT_CONCURRENCY,
+    ackWaitMs: ACK_WAIT_MS,
+    log: options.log,
+    handle: async (msg) => {
+      const result = await handleDeposit(msg, options);
+      if (result.kind === 'retry') retries.inc();
+      else if (result.outcome) outcomes.inc({ outcome: result.outcome });
+      return result;
+    },
+  });
+}
+
+type Handled = WorkOutcome & { outcome?: DepositOutcome['outcome'] };
+
+async function handleDeposit(msg: JsMsg, options: DepositProcessorOptions): Promise<Handled> {
+  let deposit: Deposit;
+  try {
+    deposit = decodeJson(DepositSchema, msg.data, 'deposit');
+  } catch (error) {
+    // A malformed deposit is a producer bug; keep a loud trace of it, it cannot become a message.
+    options.log.error({ err: toServiceError(error).message, seq: msg.seq }, 'malformed deposit removed');
+    return { kind: 'drop', reason: 'malformed deposit', outcome: 'failed' };
+  }
+  const log = callLogger(options.log, deposit.depositId).child({ depositId: deposit.depositId, mailbox: `${deposit.uid}@${deposit.did}`, mode: deposit.mode });
+  const attempt = msg.info.deliveryCount;
+  const retry = (why: unknown): Handled => {
+    const delayMs = retryDelay(options.config.VM_DEPOSIT_RETRY_DELAYS, attempt);
+    log.warn({ attempt, retryInMs: delayMs, err: toServiceError(why).message }, 'deposit not finished; will retry');
+    return { kind: 'retry', delayMs };
+  };
+
+  try {
+    // 1. What is in it. (A deposit retried after it was stored may find its audio gone; storage has it.)
+    const check = await checkAudio(deposit, options);
+    if (check.kind === 'discard') {
+      log.info({ reason: check.reason, durationMs: check.durationMs, loudestDbfs: check.loudestDbfs }, 'recording discarded');
+      await discardStagedAudio(options.staging, deposit.audio).catch(() => undefined);
+      await announce(options, { depositId: deposit.depositId, outcome: check.outcome, reason: check.reason, at: now() });
+      return { kind: 'done', outcome: check.outcome };
+    }
+
+    // 2. Into the mailbox.
+    let messageId: string | undefined;
+    if (deposit.mode === 'box' || deposit.mode === 'both') {
+      try {
+        const stored = await request(options.nc, StorageApi.createMessage, {
+          mailbox: { did: deposit.did, uid: deposit.uid },
+          sender: deposit.sender,
+          recordedAt: deposit.recordedAt,
+          durationMs: check.durationMs,
+          codec: deposit.codec,
+          urgent: deposit.urgent,
+          audio: deposit.audio,
+          idempotencyKey: deposit.depositId,
+          ...(deposit.maxMessages !== undefined ? { maxMessages: deposit.maxMessages } : {}),
+        });
+        messageId = stored.message.id;
+        log.info({ messageId, created: stored.created, counts: stored.counts }, 'message stored');
+      } catch (error) {
+        if (!isServiceError(error, 'quota-exceeded')) throw error;
+        // The mailbox is full: nothing to retry. In mode both the mail still goes out.
+        log.error({ err: error.message }, 'mailbox full; message not stored');
+        if (deposit.mode === 'box') {
+          await discardStagedAudio(options.staging, deposit.audio).catch(() => undefined);
+          await announce(options, { depositId: deposit.depositId, outcome: 'failed', reason: error.message, at: now() });
+          return { kind: 'done', outcome: 'failed' };
+        }
+      }
+    }
+
+    // 3. Into the mail outbox (which then owns the staged audio), or the audio is no longer needed.
+    if ((deposit.mode === 'voicemail' || deposit.mode === 'both') && deposit.email !== undefined) {
+      await enqueueMail(options.js, {
+        mailId: deposit.depositId,
+        to: deposit.email,
+        user: deposit.user,
+        domain: deposit.domain,
+        uid: deposit.uid,
+        did: deposit.did,
+        ...(deposit.language !== undefined ? { language: deposit.language } : {}),
+        sender: deposit.sender,
+        recordedAt: deposit.recordedAt,
+        durationMs: check.durationMs,
+        ...(messageId !== undefined ? { messageId } : {}),
+        attachment: deposit.audio,
+        extra: deposit.extra,
+        enqueuedAt: now(),
+      });
+      log.info('mail queued');
+    } else {
+      await discardStagedAudio(options.staging, deposit.audio).catch(() => undefined);
+    }
+    const outcome = deposit.mode === 'box' ? 'stored' : deposit.mode === 'voicemail' ? 'mailed' : messageId ? 'stored-and-mailed' : 'mailed';
+    await announce(options, { depositId: deposit.depositId, outcome, ...(messageId ? { messageId } : {}), at: now() });
+    return { kind: 'done', outcome };
+  } catch (error) {
+    if (isServiceError(error, 'bad-request')) {
+      // Retrying cannot help (its staged audio expired before it was stored): say so loudly.
+      log.error({ err: error.message }, 'deposit cannot become a message');
+      await announce(options, { depositId: deposit.depositId, outcome: 'failed', reason: error.message, at: now() });
+      return { kind: 'drop', reason: error.message, outcome: 'failed' };
+    }
+    return retry(error);
+  }
+}
+
+type Check =
+  | { kind: 'keep'; durationMs: number }
+  | { kind: 'discard'; outcome: 'discarded-short' | 'discarded-silent'; reason: string; durationMs: number; loudestDbfs: number };
+
+async function checkAudio(deposit: Deposit, options: DepositProcessorOptions): Promise<Check> {
+  let result;
+  try {
+    result = await checkWav(await openStagedAudio(options.staging, deposit.audio));
+  } catch (error) {
+    if (error instanceof NotPcmWavError) {
+      // Not analysable (a codec the recorder kept as is): trust the recorder's duration, keep it.
+      options.log.warn({ depositId: deposit.depositId, err: error.message }, 'recording is not 16-bit PCM WAV; not checked for silence');
+      return deposit.durationMs < options.config.VM_MIN_MESSAGE_MS
+        ? { kind: 'discard', outcome: 'discarded-short', reason: `${deposit.durationMs} ms is shorter than the ${options.config.VM_MIN_MESSAGE_MS} ms minimum`, durationMs: deposit.durationMs, loudestDbfs: NaN }
+        : { kind: 'keep', durationMs: deposit.durationMs };
+    }
+    // Staged audio gone on a retry: an earlier attempt stored or queued it already.
+    if (isServiceError(error, 'bad-request')) return { kind: 'keep', durationMs: deposit.durationMs };
+    throw error;
+  }
+  const loudestDbfs = Math.round(result.loudestFrameDbfs * 10) / 10;
+  if (result.durationMs < options.config.VM_MIN_MESSAGE_MS) {
+    return { kind: 'discard', outcome: 'discarded-short', reason: `${result.durationMs} ms is shorter than the ${options.config.VM_MIN_MESSAGE_MS} ms minimum`, durationMs: result.durationMs, loudestDbfs };
+  }
+  if (result.loudestFrameDbfs < options.config.VM_SILENCE_THRESHOLD_DBFS) {
+    return { kind: 'discard', outcome: 'discarded-silent', reason: `no sound above ${options.config.VM_SILENCE_THRESHOLD_DBFS} dBFS (loudest ${loudestDbfs} dBFS)`, durationMs: result.durationMs, loudestDbfs };
+  }
+  return { kind: 'keep', durationMs: result.durationMs };
+}
+
+async function announce(options: DepositProcessorOptions, outcome: DepositOutcome): Promise<void> {
+  options.nc.publish(SUBJECTS.voicemail.depositOutcome, encodeJson(outcome));
+}
+
+const now = () => new Date().toISOString();
