@@ -10,3 +10,4 @@ export * from './call.js';
 export * from './media.js';
 export * from './mail.js';
 export * from './voicemail.js';
+export * from './mwi.js';

@@ -6,3 +6,5 @@ export * from './s3.js';
 export * from './service.js';
 export * from './smtp.js';
 export * from './wav-fixtures.js';
+export * from './drachtio.js';
+export * from './sipp.js';

@@ -1,0 +1,39 @@
+/**
+ * MWI subscriptions (SPEC §7, RFC 3265/3842): the SUBSCRIBE dialogs of phones that asked for
+ * `message-summary`, kept in a NATS KV bucket so that any signaling instance can refresh them
+ * and send their NOTIFYs (a NOTIFY is built from this record alone: Call-ID, tags, target, route
+ * set and CSeq). Records carry their own expiry; the bucket's max age only collects leftovers.
+ */
+import { z } from 'zod';
+import { CallIdSchema, MailboxSchema } from './ids.js';
+import { IsoTimeSchema } from './storage.js';
+import { InstanceIdSchema } from './call.js';
+
+export const MWI_SUBSCRIPTIONS_BUCKET = 'vm_mwi_subscriptions';
+
+const SipTokenSchema = z.string().min(1).max(128).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces');
+// eslint-disable-next-line no-control-regex -- refusing control characters is the point
+const SipUriTextSchema = z.string().min(1).max(512).regex(/^[^\x00-\x1f\x7f]+$/, 'must not contain control characters');
+
+export const MwiSubscriptionSchema = z.strictObject({
+  mailbox: MailboxSchema,
+  callId: CallIdSchema,
+  /** Our tag (the To tag of our 2xx to the SUBSCRIBE, the From tag of our NOTIFYs). */
+  localTag: SipTokenSchema,
+  /** The subscriber's From tag. */
+  remoteTag: SipTokenSchema,
+  /** The To header value of the SUBSCRIBE without tag (our identity in NOTIFYs' From). */
+  localUri: SipUriTextSchema,
+  /** The From header value of the SUBSCRIBE without tag (the To of our NOTIFYs). */
+  remoteUri: SipUriTextSchema,
+  /** The subscriber's Contact URI: the Request-URI of our NOTIFYs. */
+  remoteTarget: SipUriTextSchema,
+  /** Record-Route of the SUBSCRIBE, in the order our NOTIFYs' Route headers take. */
+  routeSet: z.array(SipUriTextSchema).max(16),
+  /** CSeq of the last NOTIFY sent in this dialog. */
+  cseq: z.number().int().nonnegative(),
+  expiresAt: IsoTimeSchema,
+  /** The signaling instance that accepted the subscription (for logs). */
+  instance: InstanceIdSchema,
+});
+export type MwiSubscription = z.infer<typeof MwiSubscriptionSchema>;

@@ -1,0 +1,121 @@
+/**
+ * A real drachtio-server on loopback, on free ports, with its own temporary config file (it
+ * refuses to start without one). Found through DRACHTIO_BIN, else on PATH; `drachtioBinary()`
+ * tells whether there is one, so end-to-end tests can skip loudly where there is none.
+ */
+import { accessSync, constants } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { delimiter, join } from 'node:path';
+import { startProcess, type Started } from './process.js';
+import { freePort, freeTcpUdpPort } from './ports.js';
+import { tempDir } from './tmp.js';
+
+/** The drachtio binary to use, or undefined when there is none (DRACHTIO_BIN, else PATH). */
+export function drachtioBinary(): string | undefined {
+  const explicit = process.env.DRACHTIO_BIN;
+  if (explicit) return isExecutable(explicit) ? explicit : undefined;
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (dir === '') continue;
+    const candidate = join(dir, 'drachtio');
+    if (isExecutable(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+/** Why end-to-end SIP tests cannot run here, or undefined when they can. */
+export function drachtioMissingReason(): string | undefined {
+  if (drachtioBinary() !== undefined) return undefined;
+  return process.env.DRACHTIO_BIN
+    ? `DRACHTIO_BIN=${process.env.DRACHTIO_BIN} is not an executable file`
+    : 'no drachtio-server binary: set DRACHTIO_BIN or put drachtio on PATH (see DEVELOPERS.md)';
+}
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface DrachtioServer {
+  /** SIP port (UDP and TCP) on 127.0.0.1. */
+  readonly sipPort: number;
+  /** Where drachtio-srf connects: host, port, secret. */
+  readonly admin: { host: string; port: number; secret: string };
+  output(): string;
+  /** Stops it, keeping ports and config, so `start()` brings the same server back. */
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  /** Stops it for good and removes its config. */
+  close(): Promise<void>;
+}
+
+export async function startDrachtio(options: { secret?: string; logLevel?: 'info' | 'debug' | 'warning' | 'error' } = {}): Promise<DrachtioServer> {
+  const bin = drachtioBinary();
+  if (bin === undefined) throw new Error(drachtioMissingReason());
+  const dir = await tempDir('drachtio');
+  const sipPort = await freeTcpUdpPort();
+  const adminPort = await freePort();
+  const secret = options.secret ?? 'sipvm-test';
+  const config = join(dir.path, 'drachtio.conf.xml');
+  await writeFile(
+    config,
+    `<drachtio>
+  <admin port="${adminPort}" secret="${secret}">127.0.0.1</admin>
+  <sip><contacts><contact>sip:127.0.0.1:${sipPort};transport=udp,tcp</contact></contacts></sip>
+  <cdrs>false</cdrs>
+  <logging><console/><sofia-loglevel>3</sofia-loglevel><loglevel>${options.logLevel ?? 'info'}</loglevel></logging>
+</drachtio>
+`,
+  );
+  let proc: Started | undefined;
+  let previous = '';
+  const start = async () => {
+    proc = await startProcess({
+      name: 'drachtio',
+      command: bin,
+      args: [
+        '-f', config,
+        '--contact', `sip:127.0.0.1:${sipPort};transport=udp,tcp`,
+        '--address', '127.0.0.1',
+        '--port', String(adminPort),
+        '--secret', secret,
+        '--loglevel', options.logLevel ?? 'info',
+        '--stdout',
+      ],
+      ready: async () => (await tcpOpen(adminPort)) && (await tcpOpen(sipPort)),
+      timeoutMs: 15_000,
+    });
+  };
+  await start();
+  return {
+    sipPort,
+    admin: { host: '127.0.0.1', port: adminPort, secret },
+    output: () => previous + (proc?.output() ?? ''),
+    start,
+    stop: async () => {
+      previous += proc?.output() ?? '';
+      await proc?.stop();
+      proc = undefined;
+    },
+    close: async () => {
+      await proc?.stop();
+      proc = undefined;
+      await dir.remove();
+    },
+  };
+}
+
+async function tcpOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
