@@ -8,6 +8,9 @@ import { SUBJECTS } from './subjects.js';
 import { GreetingTypeSchema, MailboxSchema, MessageIdSchema, SenderSchema } from './ids.js';
 import { StagedAudioSchema } from './audio.js';
 
+/** Most messages one list reply carries (each entry is at most ~700 bytes of JSON). */
+export const LIST_PAGE_MAX = 1_000;
+
 /** Instances of the storage service share requests in this queue group. */
 export const STORAGE_QUEUE = 'storage';
 
@@ -93,10 +96,18 @@ export const StorageApi = {
     z.strictObject({ mailbox: MailboxSchema, id: MessageIdSchema, read: z.boolean() }),
     z.strictObject({ message: MessageInfoSchema, counts: MailboxCountsSchema }),
   ),
+  /**
+   * Newest first, a page at a time: a reply must fit in one NATS message (1 MiB), and a
+   * message's entry is a few hundred bytes, so pages hold at most LIST_PAGE_MAX messages.
+   */
   listMailbox: endpoint(
     SUBJECTS.storage.mailboxList,
-    z.strictObject({ mailbox: MailboxSchema }),
-    z.strictObject({ messages: z.array(MessageInfoSchema) }),
+    z.strictObject({
+      mailbox: MailboxSchema,
+      offset: z.number().int().nonnegative().default(0),
+      limit: z.number().int().positive().max(LIST_PAGE_MAX).default(LIST_PAGE_MAX),
+    }),
+    z.strictObject({ messages: z.array(MessageInfoSchema), total: z.number().int().nonnegative() }),
     15_000,
   ),
   countMailbox: endpoint(

@@ -11,7 +11,7 @@ import { commonConfigShape, ConfigError, loadConfig, type CommonConfig } from '.
 import { createLogger } from './logger.js';
 import { Readiness, startHealthServer } from './health.js';
 import { createRegistry } from './metrics.js';
-import { connectNats } from './nats.js';
+import { connectNats, type NatsHandle } from './nats.js';
 
 export interface ServiceContext<C> {
   readonly config: C & CommonConfig;
@@ -63,13 +63,15 @@ export async function runService<S extends Record<string, z.ZodType>, P = undefi
   const log = createLogger(definition.name, common.INSTANCE_ID, common.LOG_LEVEL);
   const registry = createRegistry(definition.name, common.INSTANCE_ID);
   const readiness = new Readiness();
+  // Not ready until start-up has finished: registered before /readyz can be asked.
+  let started = false;
+  readiness.add('started', () => started);
+  let nats: NatsHandle | undefined;
+  readiness.add('nats', () => nats?.connected() ?? false);
   const health = await startHealthServer({ host: common.HTTP_HOST, port: common.HTTP_PORT, readiness, registry });
   log.info({ httpPort: health.port }, 'health and metrics listening');
 
-  const nats = await connectNats({ servers: common.NATS_URL, name: `${definition.name}/${common.INSTANCE_ID}`, log });
-  readiness.add('nats', nats.connected);
-  let started = false;
-  readiness.add('started', () => started);
+  nats = await connectNats({ servers: common.NATS_URL, name: `${definition.name}/${common.INSTANCE_ID}`, log });
 
   const running = await definition.start({
     config: config as z.output<z.ZodObject<S>> & CommonConfig,

@@ -17,7 +17,7 @@ export function serveStorageApi(nc: NatsConnection, store: MailboxStore, log: Lo
     on(StorageApi.getMessage, async (req) => ({ message: await store.getMessage(req.mailbox, req.id) })),
     on(StorageApi.deleteMessage, (req) => store.deleteMessage(req.mailbox, req.id)),
     on(StorageApi.markMessage, (req) => store.markMessage(req.mailbox, req.id, req.read)),
-    on(StorageApi.listMailbox, async (req) => ({ messages: await store.listMailbox(req.mailbox) })),
+    on(StorageApi.listMailbox, (req) => store.listMailbox(req.mailbox, req.offset, req.limit)),
     on(StorageApi.countMailbox, async (req) => ({ counts: await store.countMailbox(req.mailbox) })),
     on(StorageApi.putGreeting, async (req) => ({ greeting: await store.putGreeting(req.mailbox, req.type, req.audio) })),
     on(StorageApi.getGreeting, async (req) => ({ greeting: await store.getGreeting(req.mailbox, req.type) })),

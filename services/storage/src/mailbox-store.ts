@@ -175,16 +175,15 @@ export class MailboxStore {
     });
   }
 
-  /** Newest first. */
-  async listMailbox(mailbox: Mailbox): Promise<MessageInfo[]> {
+  /** Newest first (ids start with the recording time), `limit` messages from `offset`. */
+  async listMailbox(mailbox: Mailbox, offset: number, limit: number): Promise<{ messages: MessageInfo[]; total: number }> {
     const { scan } = await this.#locks.run(lockKey(mailbox), () => this.#scanLocked(mailbox));
-    const infos = await mapLimited([...scan.messages], 16, async (id) => {
+    const page = [...scan.messages].sort().reverse().slice(offset, offset + limit);
+    const infos = await mapLimited(page, 16, async (id) => {
       const stored = await this.#readMeta(mailbox, id);
       return stored ? { ...toInfo(mailbox, stored), read: scan.read.has(id) } : null;
     });
-    return infos
-      .filter((info): info is MessageInfo => info !== null)
-      .sort((a, b) => (a.recordedAt === b.recordedAt ? b.id.localeCompare(a.id) : b.recordedAt.localeCompare(a.recordedAt)));
+    return { messages: infos.filter((info): info is MessageInfo => info !== null), total: scan.messages.size };
   }
 
   async countMailbox(mailbox: Mailbox): Promise<MailboxCounts> {

@@ -163,15 +163,31 @@ export class S3BlobStore implements BlobStore {
   }
 
   #unavailable(what: string, error: unknown): ServiceError {
-    const status = httpStatus(error);
-    const name = error instanceof Error ? error.name : 'Error';
-    const detail = error instanceof Error ? error.message || name : String(error);
-    return new ServiceError(
-      'storage-unavailable',
-      `cannot ${what} in ${this.description}: ${status ? `HTTP ${status} ` : ''}${name === detail ? detail : `${name}: ${detail}`}`,
-      { cause: error },
-    );
+    return new ServiceError('storage-unavailable', `cannot ${what} in ${this.description}: ${describeFailure(error)}`, { cause: error });
   }
+}
+
+/** The S3 error codes of refused credentials, and what an operator should check for each. */
+const REFUSALS: Record<string, string> = {
+  SignatureDoesNotMatch: 'the request signature does not match: wrong secret key for this access key (AWS_SECRET_ACCESS_KEY)',
+  InvalidAccessKeyId: 'the access key is unknown to the server (AWS_ACCESS_KEY_ID)',
+  AccessDenied: 'access denied: the credentials are not allowed this operation on the bucket',
+  ExpiredToken: 'the credentials have expired',
+  RequestTimeTooSkewed: "this machine's clock is too far from the server's",
+};
+
+/** Why an S3 call failed, in words an operator can act on. */
+function describeFailure(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const status = httpStatus(error);
+  // The SDK says "UnknownError" (name "Unknown") when a response has no readable body, as HEAD
+  // responses never do: only the status is known then.
+  const name = error.name === 'Unknown' ? '' : error.name;
+  const message = error.message === 'UnknownError' || error.message === name ? '' : error.message;
+  const code = [status ? `HTTP ${status}` : '', name].filter(Boolean).join(' ');
+  const refusal = REFUSALS[name] ?? (status === 403 ? 'access denied: check the access key, the secret key and the permissions on the bucket' : undefined);
+  if (refusal) return `${refusal} (${code}${message ? `: ${message}` : ''})`;
+  return [code, message].filter(Boolean).join(': ') || 'Error';
 }
 
 function httpStatus(error: unknown): number | undefined {

@@ -6,7 +6,7 @@ import { after, before, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from '@nats-io/transport-node';
 import { request, stagingBucket, StorageApi } from '@sipvm/contracts';
-import { tempDir, waitFor } from '@sipvm/harness';
+import { freePort, sleep, startService, tempDir, waitFor } from '@sipvm/harness';
 import { lastMailboxEvent, smallWav, stage, startStorageRig, type StorageRig } from './test-support.js';
 
 let dir: Awaited<ReturnType<typeof tempDir>>;
@@ -43,4 +43,19 @@ it('survives a NATS outage and serves again when NATS returns', async () => {
   assert.equal(created, true);
   assert.equal(counts.new, 1);
   assert.deepEqual((await lastMailboxEvent(rig.nc))?.mailbox, mailbox);
+});
+
+it('is not ready before it ever reached NATS', async () => {
+  const unreachable = `nats://127.0.0.1:${await freePort()}`;
+  const service = await startService('storage', { NATS_URL: unreachable, STORAGE_BACKEND: 'local', STORAGE_DIR: dir.path }, { waitReady: false });
+  try {
+    for (let i = 0; i < 10; i++) {
+      const { status, body } = await service.readyz();
+      assert.equal(status, 503, JSON.stringify(body));
+      assert.deepEqual(body, { ok: false, checks: { accepting: true, started: false, nats: false } });
+      await sleep(50);
+    }
+  } finally {
+    await service.stop();
+  }
 });

@@ -181,7 +181,8 @@ export function describeStorageConformance(backend: BackendUnderTest): void {
       const older = await create(mailbox, { recordedAt: '2026-01-01T00:00:00.000Z', sender: 'sip:old@example.org', seconds: 1 });
       const newer = await create(mailbox, { recordedAt: '2026-06-01T00:00:00.000Z', sender: 'tel:+491701234567', seconds: 2 });
       await request(rig.nc, StorageApi.markMessage, { mailbox, id: older.message.id, read: true });
-      const { messages } = await request(rig.nc, StorageApi.listMailbox, { mailbox });
+      const { messages, total } = await request(rig.nc, StorageApi.listMailbox, { mailbox });
+      assert.equal(total, 2);
       assert.deepEqual(
         messages.map((m: MessageInfo) => [m.id, m.sender, m.durationMs, m.read, m.size]),
         [
@@ -189,6 +190,22 @@ export function describeStorageConformance(backend: BackendUnderTest): void {
           [older.message.id, 'sip:old@example.org', 1000, true, older.message.size],
         ],
       );
+    });
+
+    it('lists a large mailbox a page at a time, newest first', async () => {
+      const mailbox = freshMailbox();
+      const times = Array.from({ length: 7 }, (_, i) => `2026-02-0${i + 1}T00:00:00.000Z`);
+      const ids = [];
+      for (const recordedAt of times) ids.push((await create(mailbox, { recordedAt })).message.id);
+      const newestFirst = [...ids].reverse();
+      const pages = [];
+      for (let offset = 0; offset < 7; offset += 3) {
+        const page = await request(rig.nc, StorageApi.listMailbox, { mailbox, offset, limit: 3 });
+        assert.equal(page.total, 7);
+        pages.push(...page.messages.map((m: MessageInfo) => m.id));
+      }
+      assert.deepEqual(pages, newestFirst);
+      await assert.rejects(request(rig.nc, StorageApi.listMailbox, { mailbox, limit: 5000 }), (e) => isServiceError(e, 'bad-request'));
     });
 
     it('deletes a message with its audio; a deleted message is gone for good', async () => {
