@@ -66,12 +66,13 @@ export async function runService<S extends Record<string, z.ZodType>, P = undefi
   // Not ready until start-up has finished: registered before /readyz can be asked.
   let started = false;
   readiness.add('started', () => started);
-  let nats: NatsHandle | undefined;
-  readiness.add('nats', () => nats?.connected() ?? false);
+  const natsRef: { handle?: NatsHandle } = {};
+  readiness.add('nats', () => natsRef.handle?.connected() ?? false);
   const health = await startHealthServer({ host: common.HTTP_HOST, port: common.HTTP_PORT, readiness, registry });
   log.info({ httpPort: health.port }, 'health and metrics listening');
 
-  nats = await connectNats({ servers: common.NATS_URL, name: `${definition.name}/${common.INSTANCE_ID}`, log });
+  const nats = await connectNats({ servers: common.NATS_URL, name: `${definition.name}/${common.INSTANCE_ID}`, log });
+  natsRef.handle = nats;
 
   const running = await definition.start({
     config: config as z.output<z.ZodObject<S>> & CommonConfig,
