@@ -15,6 +15,10 @@ packages=(
   "ffmpeg:/usr/bin/ffmpeg"
   "docker-compose:/usr/bin/docker-compose"
   "kubernetes-client:/usr/bin/kubectl"
+  # Ceph's RADOS Gateway: the real S3 the storage tests check signatures and conditional writes against.
+  "radosgw:/usr/bin/radosgw"
+  "ceph-mon:/usr/bin/ceph-mon"
+  "ceph-osd:/usr/bin/ceph-osd"
 )
 missing=()
 for entry in "${packages[@]}"; do

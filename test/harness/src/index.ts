@@ -6,5 +6,8 @@ export * from './s3.js';
 export * from './service.js';
 export * from './smtp.js';
 export * from './wav-fixtures.js';
+export * from './ceph.js';
 export * from './drachtio.js';
 export * from './sipp.js';
+export * from './rtpengine.js';
+export * from './rtp/index.js';
