@@ -9,5 +9,3 @@ export * from './wav-fixtures.js';
 export * from './ceph.js';
 export * from './drachtio.js';
 export * from './sipp.js';
-export * from './rtpengine.js';
-export * from './rtp/index.js';
