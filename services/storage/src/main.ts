@@ -37,20 +37,21 @@ await runService({
     log.info({ backend: blobs.description }, 'storage backend');
 
     // Readiness follows the backend: checked in the background, never on the request path.
-    let backendUp = false;
+    // undefined until the first check, so the first failure (wrong credentials, no bucket) is logged too.
+    let backendUp: boolean | undefined;
     const checkBackend = async () => {
       try {
         await blobs.ping();
-        if (!backendUp) log.info({ backend: blobs.description }, 'storage backend reachable');
+        if (backendUp !== true) log.info({ backend: blobs.description }, 'storage backend reachable');
         backendUp = true;
       } catch (error) {
-        if (backendUp) log.error({ err: String(error) }, 'storage backend unreachable');
+        if (backendUp !== false) log.error({ err: error instanceof Error ? error.message : String(error) }, 'storage backend unreachable');
         backendUp = false;
       }
     };
     await checkBackend();
     const healthTimer = setInterval(() => void checkBackend(), config.STORAGE_HEALTH_INTERVAL_MS);
-    readiness.add('backend', () => backendUp);
+    readiness.add('backend', () => backendUp === true);
 
     await ensureStreams(await jetstreamManager(nc), ['mailbox']);
     const staging = await stagingBucket(nc);
