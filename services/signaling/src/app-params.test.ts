@@ -114,7 +114,8 @@ describe('resolveAppParams', () => {
     assert.deepEqual(p.extra, { company: 'ACME Inc' });
   });
   for (const [header, message] of [
-    ['usr=../etc', /usr: must not contain "\.\."/],
+    ['usr=a..b', /^P-App-Param usr: must not contain "\.\."$/],
+    ['usr=../etc', /^P-App-Param usr: may contain only/],
     ['uid=a/b', /uid: may contain only/],
     ['did=' + 'x'.repeat(200), /did: must be at most 128/],
     ['eml=a@b.org,c@d.org', /eml: must be a single e-mail address/],

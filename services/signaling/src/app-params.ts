@@ -187,11 +187,10 @@ export function resolveAppParams(
 
 const SHORT_NAME: Record<string, string> = Object.fromEntries(Object.entries(KEYS).map(([field, [short]]) => [field, short]));
 
+/** The first problem only, with the short key name: it goes into a SIP reason phrase. */
 function describeWithShortNames(error: z.ZodError): string {
-  const renamed = new z.ZodError(
-    error.issues.map((issue) => ({ ...issue, path: issue.path.map((p) => (typeof p === 'string' ? (SHORT_NAME[p] ?? p) : p)) })),
-  );
-  return describeIssues(renamed);
+  const first = error.issues.slice(0, 1).map((issue) => ({ ...issue, path: issue.path.map((p) => (typeof p === 'string' ? (SHORT_NAME[p] ?? p) : p)) }));
+  return describeIssues(new z.ZodError(first));
 }
 
 /** Shows a fragment of hostile input safely in a SIP reason or a log line. */

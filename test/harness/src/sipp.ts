@@ -2,7 +2,7 @@
  * sipp (Debian `sip-tester`) runs one scenario file against a target, bounded in calls (-m) and
  * time (-timeout), and reports its exit code (0: every call passed) and the messages it saw.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { freeTcpUdpPort } from './ports.js';
@@ -13,8 +13,10 @@ export const SIPP_BIN = process.env.SIPP_BIN ?? 'sipp';
 export interface SippOptions {
   /** Path of the scenario XML. */
   scenario: string;
-  /** host:port of the SIP server under test. */
-  target: string;
+  /** host:port of the SIP server under test; unset for a scenario that only answers (UAS). */
+  target?: string;
+  /** Local SIP port; default a free one. */
+  port?: number;
   /** Number of calls (-m); default 1. */
   calls?: number;
   /** Whole-run bound in seconds (-timeout); default 20. */
@@ -39,13 +41,20 @@ export interface SippResult {
   readonly port: number;
 }
 
+/** Why sipp cannot run here, or undefined when it can. */
+export function sippMissingReason(): string | undefined {
+  const result = spawnSync(SIPP_BIN, ['-v'], { encoding: 'utf8', timeout: 5_000 });
+  if (result.error) return `no sipp (${SIPP_BIN}): install Debian's sip-tester or set SIPP_BIN`;
+  return undefined;
+}
+
 /** Runs sipp to the end and collects what it saw. */
 export async function runSipp(options: SippOptions): Promise<SippResult> {
   const dir = await tempDir('sipp');
-  const port = await freeTcpUdpPort();
+  const port = options.port ?? (await freeTcpUdpPort());
   const timeout = options.timeoutSeconds ?? 20;
   const args = [
-    options.target,
+    ...(options.target !== undefined ? [options.target] : []),
     '-sf', options.scenario,
     '-i', '127.0.0.1',
     '-p', String(port),

@@ -1,0 +1,344 @@
+/**
+ * INVITE and dialog handling (SPEC §1, §8): choose the application, validate its parameters, get
+ * the SDP answer from media, answer, and turn SIP into call events. CANCEL before the answer ends
+ * in 487, an INVITE without SDP in 488, an unknown application or bad parameters in a 4xx with a
+ * reason saying what is wrong, an outage of NATS or media in 503. BYE from either side, or a
+ * hangup command, ends the call everywhere: the dialog, the media session and the applications.
+ */
+import { randomBytes } from 'node:crypto';
+import type { NatsConnection } from '@nats-io/nats-core';
+import {
+  CallEndedEventSchema,
+  CallIdSchema,
+  CallStartedEventSchema,
+  DigitEventSchema,
+  encodeJson,
+  isServiceError,
+  MediaApi,
+  request,
+  SUBJECTS,
+  toServiceError,
+  type Application,
+  type AppParams,
+  type CallEndedEvent,
+} from '@sipvm/contracts';
+import { callLogger, type Logger } from '@sipvm/service';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { z } from 'zod';
+import { AppParamError, printable, resolveAppParams } from './app-params.js';
+import { selectApplication, type MappingRule } from './app-selection.js';
+import type { SignalingConfig } from './config.js';
+import { digitFromInfo } from './dtmf.js';
+import { header, parseUri, reply, uriOf, type SipDialog, type SipRequest, type SipResponse, type Srf } from './sip-stack.js';
+import { APP_HEADERS, type TrustedSources } from './trust.js';
+
+type EndReason = CallEndedEvent['reason'];
+
+interface Call {
+  readonly callRef: string;
+  readonly callId: string;
+  readonly app: Application;
+  readonly mediaInstance: string;
+  readonly log: Logger;
+  phase: 'early' | 'answered' | 'ended';
+  dialog?: SipDialog;
+  /** The INVITE's response, while the call is in early media. */
+  res?: SipResponse;
+  finalReply?: { code: number; reason: string };
+  earlyTimer?: NodeJS.Timeout;
+}
+
+export interface CallsOptions {
+  srf: Srf;
+  nc: NatsConnection;
+  log: Logger;
+  registry: Registry;
+  config: SignalingConfig;
+  instanceId: string;
+  trust: TrustedSources;
+  mapping: readonly MappingRule[];
+  /** Why new calls cannot be taken now (NATS down, shutting down), or undefined. */
+  unavailable: () => string | undefined;
+}
+
+const SDP_TYPE = 'application/sdp';
+
+export class Calls {
+  readonly #o: CallsOptions;
+  readonly #calls = new Map<string, Call>();
+  readonly #invites: Counter<'outcome'>;
+  readonly #ended: Counter<'reason'>;
+
+  constructor(options: CallsOptions) {
+    this.#o = options;
+    this.#invites = new Counter({
+      name: 'sipvm_sip_invites_total',
+      help: 'New INVITEs by outcome (answered, early-media, or the SIP status sent)',
+      labelNames: ['outcome'],
+      registers: [options.registry],
+    });
+    this.#ended = new Counter({ name: 'sipvm_calls_ended_total', help: 'Calls ended, by reason', labelNames: ['reason'], registers: [options.registry] });
+    const calls = this.#calls;
+    new Gauge({
+      name: 'sipvm_calls_active',
+      help: 'Calls held by this instance',
+      registers: [options.registry],
+      collect() {
+        this.set(calls.size);
+      },
+    });
+  }
+
+  get size(): number {
+    return this.#calls.size;
+  }
+
+  /** Handles a new INVITE; never throws (every failure becomes a SIP reply). */
+  async onInvite(req: SipRequest, res: SipResponse): Promise<void> {
+    const log = callLogger(this.#o.log, req.get('Call-ID'));
+    let canceled = false;
+    req.on('cancel', () => {
+      canceled = true;
+    });
+    const refuse = (status: number, reason: string, headers: Record<string, string> = {}) => {
+      this.#invites.inc({ outcome: String(status) });
+      log.info({ status, reason, source: req.source_address }, 'INVITE refused');
+      reply(res, status, reason, headers);
+    };
+    try {
+      const down = this.#o.unavailable();
+      if (down) return refuse(503, `Service Unavailable (${down})`, { 'Retry-After': '5' });
+
+      const callId = CallIdSchema.safeParse(req.get('Call-ID'));
+      if (!callId.success) return refuse(400, 'Bad Call-ID');
+
+      const trusted = this.#o.trust.has(req.source_address);
+      const hasAppHeaders = APP_HEADERS.some((name) => header(req, name) !== undefined);
+      if (!trusted && hasAppHeaders) {
+        if (this.#o.config.UNTRUSTED_APP_HEADERS === 'refuse') return refuse(403, 'Forbidden (P-App headers from untrusted source)');
+        log.warn({ source: req.source_address }, 'ignoring P-App headers from an untrusted source');
+      }
+      const appHeader = (name: (typeof APP_HEADERS)[number]) => (trusted ? header(req, name) : undefined);
+
+      const contentType = (header(req, 'Content-Type') ?? '').split(';')[0]?.trim().toLowerCase();
+      if (!req.body || req.body.trim() === '' || contentType !== SDP_TYPE) return refuse(488, 'Not Acceptable Here (SDP offer required)');
+
+      const ruri = parseUri(req.uri);
+      const appParam = ruri?.params.app;
+      const selection = selectApplication(
+        {
+          appName: appHeader('P-App-Name'),
+          ruri: req.uri,
+          ruriUser: ruri?.user,
+          ruriAppParam: typeof appParam === 'string' ? appParam : undefined,
+        },
+        this.#o.config.APP_FALLBACKS,
+        this.#o.mapping,
+      );
+      if (!selection.ok) return refuse(selection.status, selection.reason);
+      const app = selection.app;
+
+      let params: AppParams;
+      let finalReply: { code: number; reason: string } | undefined;
+      try {
+        params = resolveAppParams(
+          appHeader('P-App-Param'),
+          app,
+          { ruriUser: ruri?.user, ruriHost: ruri?.host, fromUri: uriOf(req.get('From') ?? '') },
+          {
+            defaultMode: this.#o.config.DEFAULT_MODE,
+            defaultLanguage: this.#o.config.DEFAULT_LANGUAGE,
+            extraKeys: this.#o.config.APP_PARAM_EXTRA_KEYS,
+          },
+        );
+        finalReply = parseFinalReply(appHeader('P-Final-Reply-Code'), appHeader('P-Final-Reply-Reason'));
+      } catch (error) {
+        if (error instanceof AppParamError) return refuse(400, `Bad Request (${error.message})`);
+        throw error;
+      }
+
+      const callRef = randomBytes(12).toString('hex');
+      const callLog = log.child({ callRef, app });
+      let media;
+      try {
+        media = await request(
+          this.#o.nc,
+          MediaApi.openSession,
+          { callRef, callId: callId.data, app, sdpOffer: req.body },
+          { callId: callId.data, timeoutMs: this.#o.config.MEDIA_TIMEOUT_MS },
+        );
+      } catch (error) {
+        const failure = toServiceError(error);
+        callLog.warn({ kind: failure.kind, err: failure.message }, 'media could not open a session');
+        if (canceled) return this.#invites.inc({ outcome: '487' });
+        if (failure.kind === 'bad-request') return refuse(488, 'Not Acceptable Here (media refused the offer)');
+        return refuse(503, 'Service Unavailable (media)', { 'Retry-After': '5' });
+      }
+
+      const call: Call = { callRef, callId: callId.data, app, mediaInstance: media.mediaInstance, log: callLog, phase: 'early', finalReply };
+      if (canceled) {
+        await this.#closeMedia(call);
+        this.#invites.inc({ outcome: '487' });
+        return reply(res, 487, 'Request Terminated');
+      }
+      this.#calls.set(callRef, call);
+
+      const earlyMedia = app === 'voicemail' && params.mode === 'ann' && this.#o.config.ANN_EARLY_MEDIA;
+      if (earlyMedia) {
+        call.res = res;
+        call.finalReply ??= { code: this.#o.config.ANN_FINAL_REPLY_CODE, reason: this.#o.config.ANN_FINAL_REPLY_REASON };
+        req.on('cancel', () => void this.#end(call, 'cancelled', 'remote'));
+        res.send(183, 'Session Progress', { headers: { 'Content-Type': SDP_TYPE }, body: media.sdpAnswer });
+        call.earlyTimer = setTimeout(() => void this.#end(call, 'media-timeout', 'local'), this.#o.config.ANN_EARLY_MEDIA_TIMEOUT_MS);
+        this.#invites.inc({ outcome: 'early-media' });
+      } else {
+        let dialog: SipDialog;
+        try {
+          dialog = await this.#o.srf.createUAS(req, res, { localSdp: media.sdpAnswer, headers: { 'Content-Type': SDP_TYPE } });
+        } catch (error) {
+          // CANCEL (drachtio-server answers it with 487) or the caller went away.
+          this.#calls.delete(callRef);
+          call.phase = 'ended';
+          await this.#closeMedia(call);
+          this.#invites.inc({ outcome: canceled ? '487' : 'failed' });
+          callLog.info({ err: String(error), canceled }, 'call not answered');
+          return;
+        }
+        call.dialog = dialog;
+        call.phase = 'answered';
+        this.#watchDialog(call, dialog);
+        this.#invites.inc({ outcome: 'answered' });
+      }
+      this.#publish(CallStartedEventSchema, SUBJECTS.call.started(app), {
+        callRef,
+        callId: callId.data,
+        at: new Date().toISOString(),
+        app,
+        params,
+        signalingInstance: this.#o.instanceId,
+        mediaInstance: media.mediaInstance,
+        codec: media.codec.slice(0, 32),
+        ...(finalReply ?? call.finalReply ? { finalReply: finalReply ?? call.finalReply } : {}),
+      });
+      callLog.info({ mode: params.mode, mailbox: { uid: params.uid, did: params.did }, selectedBy: selection.by, earlyMedia }, 'call started');
+    } catch (error) {
+      log.error({ err: String(error), stack: (error as Error).stack }, 'INVITE handling failed');
+      if (!res.finalResponseSent) refuse(500, 'Server Internal Error');
+    }
+  }
+
+  #watchDialog(call: Call, dialog: SipDialog): void {
+    dialog.on('destroy', () => void this.#end(call, 'caller-hangup', 'remote'));
+    dialog.on('info', (req, res) => {
+      const body = req.body ?? '';
+      const digit = digitFromInfo(header(req, 'Content-Type'), body);
+      if (digit === undefined && body.trim() !== '') {
+        res.send(415, 'Unsupported Media Type', { headers: { Accept: 'application/dtmf-relay, application/dtmf' } });
+        return;
+      }
+      res.send(200);
+      if (digit === undefined) return;
+      call.log.debug({ digit }, 'digit from SIP INFO');
+      this.#publish(DigitEventSchema, SUBJECTS.call.digit(call.app), {
+        callRef: call.callRef,
+        callId: call.callId,
+        at: new Date().toISOString(),
+        digit,
+        source: 'sip-info',
+      });
+    });
+    dialog.on('modify', (req, res) => void this.#onReinvite(call, dialog, req, res));
+  }
+
+  /** Re-INVITE (hold, unhold, codec change): media answers the new offer; no offer gets our last SDP. */
+  async #onReinvite(call: Call, dialog: SipDialog, req: SipRequest, res: SipResponse): Promise<void> {
+    const offer = req.body?.trim() ? req.body : undefined;
+    if (offer === undefined) {
+      res.send(200, { headers: { 'Content-Type': SDP_TYPE }, body: dialog.local.sdp });
+      return;
+    }
+    try {
+      const { sdpAnswer } = await request(this.#o.nc, MediaApi.updateSession(call.mediaInstance), { callRef: call.callRef, sdpOffer: offer }, { callId: call.callId });
+      res.send(200, { headers: { 'Content-Type': SDP_TYPE }, body: sdpAnswer });
+      call.log.info('re-INVITE answered');
+    } catch (error) {
+      const failure = toServiceError(error);
+      call.log.warn({ kind: failure.kind, err: failure.message }, 're-INVITE refused');
+      if (failure.kind === 'bad-request') res.send(488, 'Not Acceptable Here', {});
+      else res.send(500, 'Server Internal Error', { headers: { 'Retry-After': '3' } });
+    }
+  }
+
+  /** Hangup command: BYE when answered, the final reply while in early media. */
+  async hangup(callRef: string, reason: string | undefined): Promise<boolean> {
+    const call = this.#calls.get(callRef);
+    if (!call) return false;
+    call.log.info({ reason }, 'hangup requested');
+    return this.#end(call, 'app-hangup', 'local');
+  }
+
+  /** After an early-media announcement: the final error reply. False when not in early media. */
+  async finalReply(callRef: string, code: number, reason: string): Promise<boolean> {
+    const call = this.#calls.get(callRef);
+    if (!call || call.phase !== 'early') return false;
+    call.finalReply = { code, reason: reason.replace(/[^\x20-\x7e]/g, ' ') };
+    return this.#end(call, 'app-hangup', 'local');
+  }
+
+  /** Ends every call (shutdown). */
+  async endAll(): Promise<void> {
+    await Promise.all([...this.#calls.values()].map((call) => this.#end(call, 'error', 'local')));
+  }
+
+  /** Ends a call once: the SIP side (unless the peer ended it), media, and the ended event. */
+  async #end(call: Call, reason: EndReason, by: 'local' | 'remote'): Promise<boolean> {
+    if (call.phase === 'ended') return false;
+    const wasEarly = call.phase === 'early';
+    call.phase = 'ended';
+    this.#calls.delete(call.callRef);
+    clearTimeout(call.earlyTimer);
+    if (by === 'local') {
+      try {
+        if (wasEarly && call.res) {
+          const final = call.finalReply ?? { code: this.#o.config.ANN_FINAL_REPLY_CODE, reason: this.#o.config.ANN_FINAL_REPLY_REASON };
+          reply(call.res, final.code, final.reason);
+        } else if (call.dialog) {
+          await new Promise<void>((resolve) => call.dialog?.destroy({ headers: {} }, () => resolve()));
+        }
+      } catch (error) {
+        call.log.warn({ err: String(error) }, 'ending the SIP side failed');
+      }
+    }
+    await this.#closeMedia(call);
+    this.#ended.inc({ reason });
+    this.#publish(CallEndedEventSchema, SUBJECTS.call.ended(call.app), { callRef: call.callRef, callId: call.callId, at: new Date().toISOString(), reason });
+    call.log.info({ reason, by }, 'call ended');
+    return true;
+  }
+
+  async #closeMedia(call: Pick<Call, 'callRef' | 'callId' | 'mediaInstance' | 'log'>): Promise<void> {
+    try {
+      await request(this.#o.nc, MediaApi.closeSession(call.mediaInstance), { callRef: call.callRef }, { callId: call.callId });
+    } catch (error) {
+      // Media closes sessions it no longer hears about on its own; a lost close is not fatal.
+      call.log.warn({ err: toServiceError(error).message, kind: isServiceError(error) ? error.kind : 'internal' }, 'media session close failed');
+    }
+  }
+
+  #publish<S extends z.ZodType>(schema: S, subject: string, event: z.input<S>): void {
+    try {
+      this.#o.nc.publish(subject, encodeJson(schema.parse(event)));
+    } catch (error) {
+      this.#o.log.error({ subject, err: String(error) }, 'call event could not be published');
+    }
+  }
+}
+
+/** P-Final-Reply-Code / -Reason (SEMS early_announce): a 3xx–6xx code and printable text. */
+export function parseFinalReply(code: string | undefined, reason: string | undefined): { code: number; reason: string } | undefined {
+  if (code === undefined) return undefined;
+  if (!/^\s*[3-6]\d\d\s*$/.test(code)) throw new AppParamError(`P-Final-Reply-Code "${printable(code, 8)}" is not a 3xx-6xx code`);
+  const text = (reason ?? '').trim();
+  if (text.length > 128 || /[^\x20-\x7e]/.test(text)) throw new AppParamError('P-Final-Reply-Reason must be printable text of at most 128 characters');
+  return { code: Number(code.trim()), reason: text || 'Unavailable' };
+}

@@ -1,0 +1,83 @@
+/**
+ * The signaling service: the only one that speaks SIP. drachtio-srf on drachtio-server takes the
+ * calls (calls.ts), the applications' commands arrive over NATS (commands.ts), and mailbox events
+ * become MWI NOTIFYs (mwi-notifier.ts, mwi-subscriptions.ts).
+ *
+ * It keeps running through outages: without NATS or drachtio-server /readyz says so, new calls
+ * get 503, and both connections come back by themselves.
+ */
+import type { NatsConnection } from '@nats-io/nats-core';
+import { ConfigError, runService } from '@sipvm/service';
+import { loadMappingFile, MappingFileError, type MappingRule } from './app-selection.js';
+import { Calls } from './calls.js';
+import { serveCommands } from './commands.js';
+import { checkSignalingConfig, signalingConfig } from './config.js';
+import { startMwiNotifier } from './mwi-notifier.js';
+import { MwiSubscriptions } from './mwi-subscriptions.js';
+import { connectDrachtio, onRequest, reply } from './sip-stack.js';
+import { TrustedSources } from './trust.js';
+
+await runService({
+  name: 'signaling',
+  config: signalingConfig,
+  check: checkSignalingConfig,
+  async prepare(config): Promise<{ mapping: MappingRule[] }> {
+    if (config.APP_MAPPING_FILE === undefined) return { mapping: [] };
+    try {
+      return { mapping: await loadMappingFile(config.APP_MAPPING_FILE) };
+    } catch (error) {
+      if (error instanceof MappingFileError) throw new ConfigError([`APP_MAPPING_FILE ("${config.APP_MAPPING_FILE}"): ${error.message}`]);
+      throw error;
+    }
+  },
+  async start({ config, log, nc, registry, readiness, prepared }) {
+    const natsUp = watchNats(nc);
+    const sip = connectDrachtio({ host: config.DRACHTIO_HOST, port: config.DRACHTIO_PORT, secret: config.DRACHTIO_SECRET, log });
+    readiness.add('drachtio', () => sip.connected());
+    let stopping = false;
+    const unavailable = () => (stopping ? 'shutting down' : natsUp() ? undefined : 'message bus unreachable');
+    const trust = new TrustedSources(config.TRUSTED_PROXIES);
+    log.info(
+      { trustedProxies: config.TRUSTED_PROXIES, untrusted: config.UNTRUSTED_APP_HEADERS, fallbacks: config.APP_FALLBACKS, mappingRules: prepared.mapping.length },
+      'application selection',
+    );
+
+    const calls = new Calls({ srf: sip.srf, nc, log, registry, config, instanceId: config.INSTANCE_ID, trust, mapping: prepared.mapping, unavailable });
+    const subscriptions = await MwiSubscriptions.open({ srf: sip.srf, nc, log, config, instanceId: config.INSTANCE_ID, trust, unavailable });
+    onRequest(sip.srf, 'invite', (req, res) => void calls.onInvite(req, res));
+    onRequest(sip.srf, 'subscribe', (req, res) => void subscriptions.onSubscribe(req, res));
+    // OPTIONS: proxies' health checks. 200 only while new calls would be taken.
+    onRequest(sip.srf, 'options', (req, res) => {
+      const down = unavailable();
+      if (down) reply(res, 503, `Service Unavailable (${down})`);
+      else reply(res, 200, 'OK', { Allow: 'INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, SUBSCRIBE, NOTIFY', Accept: 'application/sdp' });
+    });
+    const commands = serveCommands(nc, config.INSTANCE_ID, calls, log, registry);
+    const mwi = await startMwiNotifier({ srf: sip.srf, nc, log, registry, config, subscriptions, sipUp: () => sip.connected() });
+
+    return {
+      async stop() {
+        stopping = true;
+        await mwi.stop();
+        // Calls in progress may finish within the shutdown time; what is left is ended cleanly.
+        const deadline = Date.now() + Math.max(0, config.SHUTDOWN_TIMEOUT_MS - 3_000);
+        while (calls.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
+        await calls.endAll();
+        for (const sub of commands) sub.unsubscribe();
+        sip.close();
+      },
+    };
+  },
+});
+
+/** True while the NATS connection is up (the service kit's own flag is not exposed to services). */
+function watchNats(nc: NatsConnection): () => boolean {
+  let up = true;
+  void (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === 'disconnect') up = false;
+      else if (status.type === 'reconnect') up = true;
+    }
+  })();
+  return () => up && !nc.isClosed() && !nc.isDraining();
+}

@@ -1,0 +1,275 @@
+/**
+ * SUBSCRIBE/NOTIFY for `message-summary` (SPEC §7, RFC 3265/3842). A subscription is a KV record
+ * (contracts `MwiSubscription`) holding everything a NOTIFY needs, so any signaling instance can
+ * accept a refresh or notify the phone. Expires is honoured (423 below the minimum, cut to the
+ * maximum), `Expires: 0` ends it with a final NOTIFY, and the first NOTIFY carries the counts
+ * storage reports now.
+ */
+import { createHash } from 'node:crypto';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { Kvm, type KV } from '@nats-io/kv';
+import {
+  decodeJson,
+  encodeJson,
+  MWI_SUBSCRIPTIONS_BUCKET,
+  MwiSubscriptionSchema,
+  request,
+  StorageApi,
+  toServiceError,
+  type Mailbox,
+  type MailboxCounts,
+  type MwiSubscription,
+} from '@sipvm/contracts';
+import { callLogger, type Logger } from '@sipvm/service';
+import { AppParamError, resolveAppParams } from './app-params.js';
+import type { SignalingConfig } from './config.js';
+import { MESSAGE_SUMMARY_EVENT, MESSAGE_SUMMARY_TYPE, mailboxUri, messageSummary } from './mwi-summary.js';
+import { header, parseUri, reply, sendRequest, tagOf, uriOf, withoutTag, type SipRequest, type SipResponse, type Srf } from './sip-stack.js';
+import { APP_HEADERS, type TrustedSources } from './trust.js';
+
+/** A key for KV: `<mailbox hash>.<subscription hash>`, both safe tokens. */
+const hash = (...parts: string[]) => createHash('sha256').update(parts.join('\0')).digest('base64url').slice(0, 24).replace(/[^A-Za-z0-9]/g, 'x');
+const mailboxKey = (mailbox: Mailbox) => hash(mailbox.did, mailbox.uid);
+const subscriptionKey = (callId: string, remoteTag: string) => hash(callId, remoteTag);
+
+export interface MwiSubscriptionsOptions {
+  srf: Srf;
+  nc: NatsConnection;
+  log: Logger;
+  config: SignalingConfig;
+  instanceId: string;
+  trust: TrustedSources;
+  unavailable: () => string | undefined;
+}
+
+export class MwiSubscriptions {
+  readonly #o: MwiSubscriptionsOptions;
+  readonly #kv: KV;
+
+  private constructor(options: MwiSubscriptionsOptions, kv: KV) {
+    this.#o = options;
+    this.#kv = kv;
+  }
+
+  static async open(options: MwiSubscriptionsOptions): Promise<MwiSubscriptions> {
+    // Records carry their own expiry; the bucket's age limit only removes what nobody refreshed.
+    const kv = await new Kvm(options.nc).create(MWI_SUBSCRIPTIONS_BUCKET, { ttl: options.config.MWI_MAX_EXPIRES * 2_000, history: 1 });
+    return new MwiSubscriptions(options, kv);
+  }
+
+  /** Handles a SUBSCRIBE, new or in-dialog; never throws. */
+  async onSubscribe(req: SipRequest, res: SipResponse): Promise<void> {
+    const log = callLogger(this.#o.log, req.get('Call-ID'));
+    try {
+      const event = (header(req, 'Event') ?? '').split(';')[0]?.trim().toLowerCase();
+      if (event !== MESSAGE_SUMMARY_EVENT) return reply(res, 489, 'Bad Event', { 'Allow-Events': MESSAGE_SUMMARY_EVENT });
+      const down = this.#o.unavailable();
+      if (down) return reply(res, 503, `Service Unavailable (${down})`, { 'Retry-After': '5' });
+
+      const requested = header(req, 'Expires');
+      let expires = requested === undefined ? this.#o.config.MWI_DEFAULT_EXPIRES : Number(requested.trim());
+      if (!Number.isInteger(expires) || expires < 0) return reply(res, 400, 'Bad Request (Expires)');
+      if (expires > 0 && expires < this.#o.config.MWI_MIN_EXPIRES) {
+        return reply(res, 423, 'Interval Too Brief', { 'Min-Expires': String(this.#o.config.MWI_MIN_EXPIRES) });
+      }
+      expires = Math.min(expires, this.#o.config.MWI_MAX_EXPIRES);
+
+      const callId = req.get('Call-ID');
+      const remoteTag = tagOf(req.get('From') ?? '');
+      if (remoteTag === undefined) return reply(res, 400, 'Bad Request (From tag missing)');
+      const inDialog = tagOf(req.get('To') ?? '') !== undefined;
+      const key = inDialog ? await this.#findKey(callId, remoteTag) : undefined;
+      if (inDialog && key === undefined) return reply(res, 481, 'Subscription Does Not Exist');
+
+      let record: MwiSubscription;
+      if (key !== undefined) {
+        const existing = await this.#get(key);
+        if (!existing) return reply(res, 481, 'Subscription Does Not Exist');
+        record = { ...existing.record, expiresAt: new Date(Date.now() + expires * 1000).toISOString() };
+        const contact = req.has('Contact') ? uriOf(req.get('Contact')) : '';
+        if (contact) record.remoteTarget = contact;
+        reply(res, 200, 'OK', { Expires: String(expires) });
+      } else {
+        const mailbox = this.#mailboxOf(req, res);
+        if (!mailbox) return;
+        const contact = req.has('Contact') ? uriOf(req.get('Contact')) : '';
+        if (!contact) return reply(res, 400, 'Bad Request (Contact missing)');
+        const localTag = await sendWithTag(res, expires);
+        record = MwiSubscriptionSchema.parse({
+          mailbox,
+          callId,
+          localTag,
+          remoteTag,
+          localUri: withoutTag(req.get('To')),
+          remoteUri: withoutTag(req.get('From')),
+          remoteTarget: contact,
+          routeSet: req.has('Record-Route') ? splitHeaderList(req.get('Record-Route')) : [],
+          cseq: 0,
+          expiresAt: new Date(Date.now() + expires * 1000).toISOString(),
+          instance: this.#o.instanceId,
+        });
+      }
+      const recordKey = key ?? `${mailboxKey(record.mailbox)}.${subscriptionKey(callId, remoteTag)}`;
+      if (expires === 0) {
+        await this.#kv.delete(recordKey);
+        log.info({ mailbox: record.mailbox }, 'MWI subscription ended by the subscriber');
+        await this.#notify(recordKey, record, await this.#counts(record.mailbox, log), 'terminated;reason=timeout');
+        return;
+      }
+      await this.#kv.put(recordKey, encodeJson(record));
+      log.info({ mailbox: record.mailbox, expires, refresh: key !== undefined }, 'MWI subscription accepted');
+      await this.notifyKey(recordKey, await this.#counts(record.mailbox, log));
+    } catch (error) {
+      log.error({ err: String(error), stack: (error as Error).stack }, 'SUBSCRIBE handling failed');
+      reply(res, 500, 'Server Internal Error');
+    }
+  }
+
+  /** NOTIFYs every live subscription of a mailbox; true when all went out (or there were none). */
+  async notifyMailbox(mailbox: Mailbox, counts: MailboxCounts): Promise<boolean> {
+    let allSent = true;
+    for (const key of await this.#keys(`${mailboxKey(mailbox)}.*`)) {
+      if (!(await this.notifyKey(key, counts))) allSent = false;
+    }
+    return allSent;
+  }
+
+  /** NOTIFYs one subscription with the next CSeq; removes it when expired or gone at the phone. */
+  async notifyKey(key: string, counts: MailboxCounts | undefined): Promise<boolean> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const current = await this.#get(key);
+      if (!current) return true;
+      const remaining = Math.floor((Date.parse(current.record.expiresAt) - Date.now()) / 1000);
+      if (remaining <= 0) {
+        await this.#kv.delete(key);
+        return true;
+      }
+      const next = { ...current.record, cseq: current.record.cseq + 1 };
+      try {
+        await this.#kv.update(key, encodeJson(next), current.revision);
+      } catch {
+        continue; // another instance notified in between: take its CSeq
+      }
+      return this.#notify(key, next, counts, `active;expires=${remaining}`);
+    }
+    return false;
+  }
+
+  async #notify(key: string, record: MwiSubscription, counts: MailboxCounts | undefined, state: string): Promise<boolean> {
+    const log = callLogger(this.#o.log, record.callId);
+    const headers: Record<string, string> = {
+      'Call-ID': record.callId,
+      From: `${record.localUri};tag=${record.localTag}`,
+      To: `${record.remoteUri};tag=${record.remoteTag}`,
+      CSeq: `${record.cseq + (state.startsWith('terminated') ? 1 : 0)} NOTIFY`,
+      Event: MESSAGE_SUMMARY_EVENT,
+      'Subscription-State': state,
+    };
+    if (record.routeSet.length > 0) headers.Route = record.routeSet.join(', ');
+    if (counts) headers['Content-Type'] = MESSAGE_SUMMARY_TYPE;
+    try {
+      const account = mailboxUri(this.#o.config.MWI_TARGET_TEMPLATE, record.mailbox);
+      const response = await sendRequest(this.#o.srf, record.remoteTarget, {
+        method: 'NOTIFY',
+        headers,
+        ...(counts ? { body: messageSummary(account, counts) } : {}),
+      });
+      if (response.status === 481 || response.status === 404 || response.status === 410) {
+        await this.#kv.delete(key);
+        log.info({ status: response.status }, 'MWI subscription gone at the phone; removed');
+        return true;
+      }
+      if (response.status >= 300) log.warn({ status: response.status, reason: response.reason }, 'NOTIFY refused');
+      return response.status < 500;
+    } catch (error) {
+      log.warn({ err: String(error) }, 'NOTIFY failed');
+      return false;
+    }
+  }
+
+  /** The mailbox of a new subscription: P-App-Param uid/did from a proxy, else the R-URI. */
+  #mailboxOf(req: SipRequest, res: SipResponse): Mailbox | undefined {
+    const trusted = this.#o.trust.has(req.source_address);
+    if (!trusted && APP_HEADERS.some((name) => header(req, name) !== undefined) && this.#o.config.UNTRUSTED_APP_HEADERS === 'refuse') {
+      reply(res, 403, 'Forbidden (P-App headers from untrusted source)');
+      return undefined;
+    }
+    const ruri = parseUri(req.uri);
+    try {
+      const params = resolveAppParams(
+        trusted ? header(req, 'P-App-Param') : undefined,
+        'voicebox',
+        { ruriUser: ruri?.user, ruriHost: ruri?.host, fromUri: uriOf(req.get('From') ?? '') },
+        { defaultMode: this.#o.config.DEFAULT_MODE, defaultLanguage: this.#o.config.DEFAULT_LANGUAGE, extraKeys: [] },
+      );
+      return { uid: params.uid, did: params.did };
+    } catch (error) {
+      if (!(error instanceof AppParamError)) throw error;
+      reply(res, 400, `Bad Request (${error.message})`);
+      return undefined;
+    }
+  }
+
+  async #counts(mailbox: Mailbox, log: Logger): Promise<MailboxCounts | undefined> {
+    try {
+      return (await request(this.#o.nc, StorageApi.countMailbox, { mailbox })).counts;
+    } catch (error) {
+      // RFC 3265: the first NOTIFY goes out anyway; without a body it says "state unknown".
+      log.warn({ err: toServiceError(error).message }, 'mailbox counts unavailable; NOTIFY without body');
+      return undefined;
+    }
+  }
+
+  async #findKey(callId: string, remoteTag: string): Promise<string | undefined> {
+    const keys = await this.#keys(`*.${subscriptionKey(callId, remoteTag)}`);
+    return keys[0];
+  }
+
+  async #keys(filter: string): Promise<string[]> {
+    const keys: string[] = [];
+    for await (const key of await this.#kv.keys(filter)) keys.push(key);
+    return keys;
+  }
+
+  async #get(key: string): Promise<{ record: MwiSubscription; revision: number } | undefined> {
+    const entry = await this.#kv.get(key);
+    if (!entry || entry.operation !== 'PUT') return undefined;
+    try {
+      return { record: decodeJson(MwiSubscriptionSchema, entry.value, `KV ${key}`), revision: entry.revision };
+    } catch (error) {
+      this.#o.log.error({ key, err: String(error) }, 'bad MWI subscription record; removed');
+      await this.#kv.delete(key);
+      return undefined;
+    }
+  }
+}
+
+/** Sends 200 to a new SUBSCRIBE and returns the To tag drachtio-server put on it. */
+function sendWithTag(res: SipResponse, expires: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    res.send(200, 'OK', { headers: { Expires: String(expires) } }, (error: unknown, msg) => {
+      if (error) return reject(error instanceof Error ? error : new Error(String(error)));
+      const tag = tagOf(msg.get('To'));
+      if (tag === undefined) return reject(new Error('drachtio-server sent 200 to SUBSCRIBE without a To tag'));
+      resolve(tag);
+    });
+  });
+}
+
+/** Splits a comma-separated header list (Record-Route), respecting <…>. */
+export function splitHeaderList(value: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i];
+    if (c === '<') depth++;
+    else if (c === '>') depth = Math.max(0, depth - 1);
+    else if (c === ',' && depth === 0) {
+      parts.push(value.slice(start, i).trim());
+      start = i + 1;
+    }
+  }
+  parts.push(value.slice(start).trim());
+  return parts.filter((p) => p.length > 0);
+}

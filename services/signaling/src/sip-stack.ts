@@ -1,0 +1,153 @@
+/**
+ * The one module that touches drachtio-srf: the connection to drachtio-server (reconnecting
+ * forever, feeding readiness) and typed wrappers where the package's own types are wrong or loose
+ * (`srf.request`, responses with a reason phrase, parsed headers). Everything else imports from here.
+ */
+import Srf from 'drachtio-srf';
+import type { Logger } from '@sipvm/service';
+
+export type SipRequest = Srf.SrfRequest & { canceled?: boolean };
+export type SipResponse = Srf.SrfResponse;
+export type SipDialog = Srf.Dialog;
+export type { Srf };
+
+export interface SipStack {
+  readonly srf: Srf;
+  /** True while drachtio-server is connected and has accepted our secret. */
+  connected(): boolean;
+  close(): void;
+}
+
+export function connectDrachtio(options: { host: string; port: number; secret: string; log: Logger }): SipStack {
+  const srf = new Srf();
+  let up = false;
+  srf.connect({
+    host: options.host,
+    port: options.port,
+    secret: options.secret,
+    // Reconnect forever, at most every 2 s (the package's default backoff grows without bound).
+    reconnect: { retryMaxDelay: 2_000 },
+  } as Srf.SrfConfig);
+  srf.on('connect', (error: Error | null | undefined, hostPort: string) => {
+    if (error) {
+      options.log.error({ err: String(error) }, 'drachtio-server refused the connection');
+      return;
+    }
+    up = true;
+    options.log.info({ drachtio: `${options.host}:${options.port}`, sip: hostPort }, 'drachtio-server connected');
+  });
+  srf.on('error', (error: Error) => {
+    if (up) options.log.warn({ err: error.message }, 'drachtio-server connection error');
+    else options.log.debug({ err: error.message }, 'drachtio-server not reachable yet');
+  });
+  // 'close' is not in the package's event types, but it is emitted (lib/srf.js).
+  (srf as unknown as NodeJSEmitter).on('close', () => {
+    if (up) options.log.warn('drachtio-server disconnected; reconnecting');
+    up = false;
+  });
+  return {
+    srf,
+    connected: () => up,
+    close: () => {
+      up = false;
+      srf.disconnect();
+    },
+  };
+}
+
+interface NodeJSEmitter {
+  on(event: string, listener: (...args: unknown[]) => void): unknown;
+}
+
+export interface OutgoingRequest {
+  method: 'NOTIFY' | 'OPTIONS';
+  headers: Record<string, string>;
+  body?: string;
+  /** Send via this proxy (a SIP URI) instead of resolving the Request-URI. */
+  proxy?: string;
+}
+
+export interface FinalResponse {
+  status: number;
+  reason: string;
+}
+
+/** Sends a request outside any dialog drachtio knows and resolves with its final response. */
+export async function sendRequest(srf: Srf, uri: string, request: OutgoingRequest, timeoutMs = 32_000): Promise<FinalResponse> {
+  const send = srf.request as unknown as (uri: string, opts: Record<string, unknown>) => Promise<SentRequest>;
+  const sent = await send.call(srf, uri, {
+    method: request.method,
+    headers: request.headers,
+    ...(request.body !== undefined ? { body: request.body } : {}),
+    ...(request.proxy !== undefined ? { proxy: request.proxy } : {}),
+  });
+  return new Promise<FinalResponse>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no final response to ${request.method} within ${timeoutMs} ms`)), timeoutMs);
+    sent.on('response', (res: { status: number; reason: string }) => {
+      if (res.status < 200) return;
+      clearTimeout(timer);
+      resolve({ status: res.status, reason: res.reason });
+    });
+  });
+}
+
+interface SentRequest {
+  on(event: 'response', listener: (res: { status: number; reason: string }) => void): void;
+}
+
+/** Sends a final (or provisional) response with a reason phrase and headers. */
+export function reply(res: SipResponse, status: number, reason: string, headers: Record<string, string> = {}, body?: string): void {
+  if (res.finalResponseSent) return;
+  res.send(status, reason, { headers, ...(body !== undefined ? { body } : {}) });
+}
+
+/** A header's value, or undefined when absent or empty. */
+export function header(msg: Srf.SipMessage, name: string): string | undefined {
+  if (!msg.has(name)) return undefined;
+  const value = msg.get(name);
+  return value === undefined || value === '' ? undefined : value;
+}
+
+export interface ParsedUri {
+  user: string | undefined;
+  host: string | undefined;
+  params: Record<string, string | null>;
+}
+
+/** Parses a SIP URI; undefined when it is not one. */
+export function parseUri(uri: string): ParsedUri | undefined {
+  try {
+    const parsed = Srf.parseUri(uri) as Partial<Srf.ParseUriResult> | undefined;
+    if (!parsed || typeof parsed !== 'object') return undefined;
+    return { user: parsed.user || undefined, host: parsed.host || undefined, params: parsed.params ?? {} };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The URI inside a name-addr (`"Bob" <sip:bob@x>;tag=1` → `sip:bob@x`), or the addr-spec itself. */
+export function uriOf(nameAddr: string): string {
+  const angle = /<([^>]*)>/.exec(nameAddr);
+  if (angle?.[1] !== undefined) return angle[1].trim();
+  return nameAddr.split(';')[0]?.trim() ?? '';
+}
+
+/** The `tag` parameter of a From/To header. */
+export function tagOf(nameAddr: string): string | undefined {
+  const afterUri = nameAddr.includes('>') ? nameAddr.slice(nameAddr.lastIndexOf('>')) : nameAddr;
+  return /;\s*tag=([^;\s>]+)/i.exec(afterUri)?.[1];
+}
+
+/** A From/To header without its tag parameter. */
+export function withoutTag(nameAddr: string): string {
+  const cut = nameAddr.includes('>') ? nameAddr.lastIndexOf('>') + 1 : 0;
+  return (nameAddr.slice(0, cut) + nameAddr.slice(cut).replace(/;\s*tag=[^;\s>]+/i, '')).trim();
+}
+
+type Handler = (req: SipRequest, res: SipResponse) => void;
+
+/** Registers the handler of new (out-of-dialog) requests of one method. */
+export function onRequest(srf: Srf, method: 'invite' | 'options' | 'subscribe' | 'info' | 'bye' | 'notify', handler: Handler): void {
+  const router = srf as unknown as Record<typeof method, (handler: Handler) => void>;
+  router[method].call(srf, handler);
+}

@@ -1,0 +1,132 @@
+/**
+ * The signaling rig for end-to-end tests: a real nats-server, a real drachtio-server, the
+ * signaling service as a process (its dist/main.js), the FAKE media responder (see media-fake.ts)
+ * and, when asked, the real storage service. Everything on loopback with free ports.
+ */
+import { join } from 'node:path';
+import { connect } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { SUBJECTS } from '@sipvm/contracts';
+import {
+  drachtioMissingReason,
+  REPO_ROOT,
+  runSipp,
+  sippMissingReason,
+  startDrachtio,
+  startNats,
+  startService,
+  tempDir,
+  waitFor,
+  type DrachtioServer,
+  type NatsServer,
+  type RunningServiceProcess,
+  type SippOptions,
+  type SippResult,
+} from '@sipvm/harness';
+import { startMediaResponderFake, type MediaResponderFake } from './media-fake.js';
+
+export const SCENARIOS = join(REPO_ROOT, 'test', 'sip', 'scenarios');
+
+/** Why these tests cannot run here; printed loudly and the tests are skipped. */
+export function e2eSkipReason(): string | undefined {
+  const reason = drachtioMissingReason() ?? sippMissingReason();
+  if (reason) {
+    process.stderr.write(`\n${'!'.repeat(78)}\n!! SIP END-TO-END TESTS SKIPPED: ${reason}\n${'!'.repeat(78)}\n\n`);
+  }
+  return reason;
+}
+
+export interface CallEventSeen {
+  subject: string;
+  event: Record<string, unknown>;
+}
+
+export interface SignalingRig {
+  nats: NatsServer;
+  drachtio: DrachtioServer;
+  signaling: RunningServiceProcess;
+  storage: RunningServiceProcess | undefined;
+  nc: NatsConnection;
+  media: MediaResponderFake;
+  /** Every call event published so far. */
+  events: CallEventSeen[];
+  /** host:port of drachtio-server's SIP side. */
+  target: string;
+  sipp(scenario: string, options?: Partial<SippOptions>): Promise<SippResult>;
+  waitForEvent(predicate: (e: CallEventSeen) => boolean, what: string, timeoutMs?: number): Promise<CallEventSeen>;
+  stop(): Promise<void>;
+}
+
+export async function startSignalingRig(env: Record<string, string> = {}, options: { storage?: boolean } = {}): Promise<SignalingRig> {
+  const nats = await startNats();
+  const drachtio = await startDrachtio();
+  const dir = await tempDir('e2e');
+  const storage = options.storage
+    ? await startService('storage', { NATS_URL: nats.url, STORAGE_BACKEND: 'local', STORAGE_DIR: dir.path })
+    : undefined;
+  const nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+  const media = startMediaResponderFake(nc);
+  const events: CallEventSeen[] = [];
+  nc.subscribe(SUBJECTS.call.all, {
+    callback: (_err, msg) => {
+      events.push({ subject: msg.subject, event: msg.json<Record<string, unknown>>() });
+    },
+  });
+  await nc.flush();
+  const signaling = await startService('signaling', {
+    NATS_URL: nats.url,
+    DRACHTIO_HOST: drachtio.admin.host,
+    DRACHTIO_PORT: String(drachtio.admin.port),
+    DRACHTIO_SECRET: drachtio.admin.secret,
+    SHUTDOWN_TIMEOUT_MS: '5000',
+    ...env,
+  });
+  const target = `127.0.0.1:${drachtio.sipPort}`;
+  return {
+    nats,
+    drachtio,
+    signaling,
+    storage,
+    nc,
+    media,
+    events,
+    target,
+    sipp: (scenario, more = {}) =>
+      runSipp({
+        scenario: join(SCENARIOS, scenario),
+        target,
+        timeoutSeconds: 20,
+        ...more,
+        keys: { app_name: '', app_param: '', ruri_params: '', ...more.keys },
+      }),
+    async waitForEvent(predicate, what, timeoutMs = 10_000) {
+      let found: CallEventSeen | undefined;
+      await waitFor(() => (found = events.find(predicate)) !== undefined, timeoutMs, what);
+      return found as CallEventSeen;
+    },
+    async stop() {
+      media.stop();
+      await nc.close().catch(() => undefined);
+      await signaling.stop();
+      await storage?.stop();
+      await drachtio.close();
+      await nats.close();
+      await dir.remove();
+    },
+  };
+}
+
+/** The status line of each SIP response in a sipp trace, e.g. ["100 Trying", "404 Unknown …"]. */
+export function responsesIn(messages: string): string[] {
+  return [...messages.matchAll(/^SIP\/2\.0 (\d{3} [^\r\n]*)/gm)].map((m) => m[1] ?? '');
+}
+
+/** Explains a failed sipp run: its exit code, errors and trace. */
+export function sippReport(result: SippResult, rig?: SignalingRig): string {
+  return [
+    `sipp exit code ${result.exitCode}`,
+    `--- errors ---\n${result.errors.slice(-3000)}`,
+    `--- messages ---\n${result.messages.slice(-6000)}`,
+    ...(rig ? [`--- signaling ---\n${rig.signaling.output().slice(-4000)}`] : []),
+  ].join('\n');
+}

@@ -1,0 +1,167 @@
+/**
+ * Calls through a real drachtio-server, driven by sipp: every reply code of SPEC §8 / issue 4,
+ * SIP INFO digits reaching the call events, re-INVITE, BYE from either side, and the trust of
+ * P-App headers. Media is the FAKE responder (media-fake.ts).
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { CallEndedEventSchema, CallStartedEventSchema, DigitEventSchema, request, SignalingApi } from '@sipvm/contracts';
+import { e2eSkipReason, responsesIn, sippReport, startSignalingRig, type SignalingRig } from './rig.js';
+
+const skip = e2eSkipReason();
+const PROXY_PARAMS = "usr=alice;dom=example.org;uid=u-alice;did=d-example;eml='alice@example.org';snd='sip:bob@caller.example.org';lng=de;";
+
+describe('signaling calls through drachtio-server', { skip }, () => {
+  let rig: SignalingRig;
+  before(async () => {
+    rig = await startSignalingRig();
+  });
+  after(async () => {
+    await rig?.stop();
+  });
+
+  it('answers OPTIONS with 200', async () => {
+    const result = await rig.sipp('options.xml');
+    assert.equal(result.exitCode, 0, sippReport(result, rig));
+    assert.ok(responsesIn(result.messages).some((r) => r.startsWith('200')), sippReport(result));
+  });
+
+  it('answers a call, passes INFO digits, answers a re-INVITE, and ends everything on the caller\'s BYE', async () => {
+    const result = await rig.sipp('call-info-reinvite-bye.xml', { keys: { app_name: 'voicemail', app_param: PROXY_PARAMS } });
+    assert.equal(result.exitCode, 0, sippReport(result, rig));
+
+    const started = CallStartedEventSchema.parse((await rig.waitForEvent((e) => e.subject === 'vm.call.voicemail.started', 'call started')).event);
+    assert.deepEqual(
+      { ...started.params },
+      {
+        user: 'alice',
+        domain: 'example.org',
+        uid: 'u-alice',
+        did: 'd-example',
+        sender: 'sip:bob@caller.example.org',
+        email: 'alice@example.org',
+        mode: 'voicemail',
+        language: 'de',
+        greetingType: 'vm',
+        extra: {},
+      },
+    );
+    assert.equal(started.mediaInstance, 'media-fake-1');
+    const mine = (e: { event: Record<string, unknown> }) => e.event.callRef === started.callRef;
+    await rig.waitForEvent((e) => e.subject === 'vm.call.voicemail.ended' && mine(e), 'call ended');
+    const digits = rig.events.filter((e) => e.subject === 'vm.call.voicemail.digit' && mine(e)).map((e) => DigitEventSchema.parse(e.event));
+    assert.deepEqual(digits.map((d) => [d.digit, d.source]), [['5', 'sip-info'], ['#', 'sip-info']]);
+    const ended = CallEndedEventSchema.parse(rig.events.find((e) => e.subject === 'vm.call.voicemail.ended' && mine(e))?.event);
+    assert.equal(ended.reason, 'caller-hangup');
+
+    // The re-INVITE's offer went to media, and its answer came back in the 200.
+    assert.equal(rig.media.updated.filter((u) => u.callRef === started.callRef).length, 1);
+    assert.match(rig.media.updated[0]?.sdpOffer ?? '', /a=sendonly/);
+    assert.match(result.messages, /o=sipvm-fake 1 2 IN IP4/, 'the re-INVITE was answered with media\'s new SDP');
+    assert.ok(rig.media.closed.includes(started.callRef), 'the media session was closed');
+  });
+
+  it('ends the call with BYE when the application hangs up', async () => {
+    const running = rig.sipp('call-remote-bye.xml', { keys: { app_name: 'voicebox', app_param: 'usr=carol;dom=example.org' } });
+    const started = CallStartedEventSchema.parse(
+      (await rig.waitForEvent((e) => e.subject === 'vm.call.voicebox.started' && (e.event.params as { user?: string }).user === 'carol', 'voicebox call started')).event,
+    );
+    const { ended } = await request(rig.nc, SignalingApi.hangup(started.signalingInstance), { callRef: started.callRef, reason: 'goodbye' });
+    assert.equal(ended, true);
+    const result = await running;
+    assert.equal(result.exitCode, 0, sippReport(result, rig));
+    const endedEvent = await rig.waitForEvent((e) => e.subject === 'vm.call.voicebox.ended' && e.event.callRef === started.callRef, 'call ended');
+    assert.equal(endedEvent.event.reason, 'app-hangup');
+    assert.ok(rig.media.closed.includes(started.callRef));
+    // Idempotent: a second hangup finds no call.
+    assert.deepEqual(await request(rig.nc, SignalingApi.hangup(started.signalingInstance), { callRef: started.callRef }), { ended: false });
+  });
+
+  it('answers CANCEL before the answer with 487 and opens no call', async () => {
+    const before = rig.events.length;
+    const result = await rig.sipp('invite-cancel.xml', {
+      keys: { app_name: 'voicemail', app_param: PROXY_PARAMS },
+      args: ['-cid_str', 'slow-%u-%p@%s'],
+    });
+    assert.equal(result.exitCode, 0, sippReport(result, rig));
+    assert.ok(responsesIn(result.messages).some((r) => r.startsWith('487')), sippReport(result));
+    await new Promise((resolve) => setTimeout(resolve, 1_800)); // the slow media answer arrives, and is closed
+    assert.equal(rig.events.slice(before).filter((e) => e.subject.endsWith('.started')).length, 0, 'no call started');
+    const opened = rig.media.opened.filter((o) => o.callId.startsWith('slow-'));
+    assert.equal(opened.length, 1);
+    assert.ok(rig.media.closed.includes(opened[0]?.callRef ?? ''), 'the late media session was closed');
+  });
+
+  const refused = async (scenario: string, keys: Record<string, string>): Promise<string> => {
+    const result = await rig.sipp(scenario, { keys });
+    assert.equal(result.exitCode, 0, sippReport(result, rig));
+    const finals = responsesIn(result.messages).filter((r) => !r.startsWith('1'));
+    assert.equal(finals.length >= 1, true, sippReport(result));
+    return finals[0] ?? '';
+  };
+
+  it('refuses an INVITE without SDP with 488', async () => {
+    assert.match(await refused('invite-refused-without-sdp.xml', { app_name: 'voicemail', app_param: PROXY_PARAMS }), /^488 Not Acceptable Here \(SDP offer required\)/);
+  });
+
+  it('refuses an unknown application with 404 naming it', async () => {
+    assert.equal(await refused('invite-refused-with-sdp.xml', { app_name: 'conference', app_param: '' }), '404 Unknown Application "conference" (P-App-Name)');
+  });
+
+  it('refuses a request no application matches with 404', async () => {
+    assert.equal(await refused('invite-refused-with-sdp.xml', { app_name: '', app_param: '' }), '404 No Application For This Request-URI');
+  });
+
+  it('selects the application from the R-URI user when there is no P-App-Name', async () => {
+    const result = await rig.sipp('call-info-reinvite-bye.xml', { service: 'voicebox', keys: { app_name: '', app_param: 'dom=example.org' } });
+    assert.equal(result.exitCode, 0, sippReport(result, rig));
+    await rig.waitForEvent((e) => e.subject === 'vm.call.voicebox.started' && (e.event.params as { user?: string }).user === 'voicebox', 'voicebox call');
+  });
+
+  for (const [param, reason] of [
+    ['usr=../../etc', /^400 Bad Request \(P-App-Param usr: may contain only letters, digits and/],
+    ['uid=a..b', /^400 Bad Request \(P-App-Param uid: must not contain "\.\."\)$/],
+    ["eml='a@b.org, c@d.org'", /^400 Bad Request \(P-App-Param eml: must be a single e-mail address/],
+    ["usr='unterminated", /^400 Bad Request \(P-App-Param usr: unterminated single quote\)/],
+    ['mod=both', /^400 Bad Request \(P-App-Param eml is required in mode both\)/],
+  ] as const) {
+    it(`refuses bad parameters (${param}) with 400 saying what is wrong`, async () => {
+      assert.match(await refused('invite-refused-with-sdp.xml', { app_name: 'voicemail', app_param: param }), reason);
+    });
+  }
+});
+
+describe('P-App headers from an untrusted source', { skip }, () => {
+  for (const policy of ['refuse', 'ignore'] as const) {
+    describe(`UNTRUSTED_APP_HEADERS=${policy}`, () => {
+      let rig: SignalingRig;
+      before(async () => {
+        // sipp calls from 127.0.0.1, which is not the trusted proxy here.
+        rig = await startSignalingRig({ TRUSTED_PROXIES: '192.0.2.10', UNTRUSTED_APP_HEADERS: policy });
+      });
+      after(async () => {
+        await rig?.stop();
+      });
+      if (policy === 'refuse') {
+        it('refuses the call with 403', async () => {
+          const result = await rig.sipp('invite-refused-with-sdp.xml', { keys: { app_name: 'voicemail', app_param: 'usr=mallory;eml=m@evil.example' } });
+          assert.equal(result.exitCode, 0, sippReport(result, rig));
+          assert.ok(responsesIn(result.messages).includes('403 Forbidden (P-App headers from untrusted source)'), sippReport(result));
+          assert.equal(rig.events.length, 0);
+        });
+      } else {
+        it('ignores the headers: the R-URI decides, and the parameters are the defaults', async () => {
+          const result = await rig.sipp('call-info-reinvite-bye.xml', {
+            service: 'voicebox',
+            keys: { app_name: 'voicemail', app_param: 'usr=mallory;dom=evil.example;mod=box' },
+          });
+          assert.equal(result.exitCode, 0, sippReport(result, rig));
+          const started = CallStartedEventSchema.parse((await rig.waitForEvent((e) => e.subject.endsWith('.started'), 'call started')).event);
+          assert.equal(started.app, 'voicebox');
+          assert.equal(started.params.user, 'voicebox');
+          assert.equal(started.params.domain, '127.0.0.1');
+        });
+      }
+    });
+  }
+});
