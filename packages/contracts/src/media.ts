@@ -52,6 +52,9 @@ export const RecordingSchema = z.strictObject({
 });
 export type Recording = z.infer<typeof RecordingSchema>;
 
+const StopRecordingRequestSchema = z.strictObject({ callRef: CallRefSchema, discard: z.boolean().default(false) });
+const StopRecordingResultSchema = z.strictObject({ recording: RecordingSchema.nullable() });
+
 export const MediaApi = {
   openSession: endpoint(
     SUBJECTS.media.sessionOpen,
@@ -65,7 +68,11 @@ export const MediaApi = {
       z.strictObject({ callRef: CallRefSchema, sdpOffer: z.string().min(1).max(16_384) }),
       z.strictObject({ sdpAnswer: z.string() }),
     ),
-  /** Ends the rtpengine session; a recording still running is stopped and discarded. Idempotent. */
+  /**
+   * Ends the rtpengine session. Idempotent. A recording still running is stopped (rtpengine stops
+   * writing) but kept until its state expires, so `stopRecording` after a hang-up still delivers it
+   * (a message is never lost when the caller hangs up first); pass `discard` to drop it.
+   */
   closeSession: (instance: string) =>
     endpoint(SUBJECTS.media.sessionClose(instance), SessionRefSchema, z.strictObject({ closed: z.boolean() })),
   /**
@@ -92,12 +99,25 @@ export const MediaApi = {
       z.strictObject({ callRef: CallRefSchema, maxDurationMs: z.number().int().positive().max(3_600_000) }),
       z.strictObject({ startedAt: IsoTimeSchema }),
     ),
-  /** Stops recording and stages the WAV (unless `discard`); null when nothing was recorded. */
+  /**
+   * Stops recording and stages the WAV (unless `discard`); null when nothing was recorded.
+   * Safe to repeat: a second stop returns the same staged recording.
+   * The WAV is 8 kHz mono 16-bit for every caller codec (PCMU, PCMA, G722, opus).
+   */
   stopRecording: (instance: string) =>
-    endpoint(
-      SUBJECTS.media.recordStop(instance),
-      z.strictObject({ callRef: CallRefSchema, discard: z.boolean().default(false) }),
-      z.strictObject({ recording: RecordingSchema.nullable() }),
-      60_000,
-    ),
+    endpoint(SUBJECTS.media.recordStop(instance), StopRecordingRequestSchema, StopRecordingResultSchema, 60_000),
+  /** The same, answered by any media instance beside the rtpengine that recorded (after a restart). */
+  stopRecordingAnywhere: endpoint(SUBJECTS.media.recordStopAny, StopRecordingRequestSchema, StopRecordingResultSchema, 60_000),
 } as const;
+
+/**
+ * Published on SUBJECTS.call.recordingFinished(app) when media stopped a recording by itself
+ * (its maximum length was reached). The app then calls `stopRecording` to get the WAV.
+ */
+export const RecordingFinishedEventSchema = z.strictObject({
+  callRef: CallRefSchema,
+  callId: CallIdSchema,
+  at: IsoTimeSchema,
+  reason: z.enum(['max-duration']),
+});
+export type RecordingFinishedEvent = z.infer<typeof RecordingFinishedEventSchema>;

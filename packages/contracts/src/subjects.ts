@@ -44,6 +44,11 @@ export const SUBJECTS = {
     recordStart: (instance: string) => `vm.media.${instance}.record.start`,
     recordStop: (instance: string) => `vm.media.${instance}.record.stop`,
     sessionClose: (instance: string) => `vm.media.${instance}.session.close`,
+    /**
+     * Any media instance beside the same rtpengine (queue group): stops and delivers a recording
+     * whose instance is gone (restarted, crashed). Recording state lives in NATS KV.
+     */
+    recordStopAny: 'vm.media.record.stop',
   },
   /** Requests to the signaling instance that holds a call's dialog (sketch; see call.ts). */
   signaling: {

@@ -9,3 +9,5 @@ export * from './wav-fixtures.js';
 export * from './ceph.js';
 export * from './drachtio.js';
 export * from './sipp.js';
+export * from './rtpengine.js';
+export * from './rtp/index.js';

@@ -1,0 +1,25 @@
+/** The media API on NATS (contracts/media.ts): every request validated by `serve`, every failure one envelope. */
+import type { NatsConnection, Subscription } from '@nats-io/nats-core';
+import { MEDIA_QUEUE, MediaApi, serve } from '@sipvm/contracts';
+import { requestInstrumentation, type Logger } from '@sipvm/service';
+import type { Registry } from 'prom-client';
+import type { Sessions } from './sessions.js';
+
+export function serveMediaApi(nc: NatsConnection, instance: string, sessions: Sessions, log: Logger, registry: Registry): Subscription[] {
+  const hooks = requestInstrumentation(registry, log);
+  return [
+    serve(
+      nc,
+      MediaApi.openSession,
+      async (req) => ({ mediaInstance: instance, ...(await sessions.open(req)) }),
+      { ...hooks, queue: MEDIA_QUEUE },
+    ),
+    serve(nc, MediaApi.updateSession(instance), (req) => sessions.update(req.callRef, req.sdpOffer), hooks),
+    serve(nc, MediaApi.closeSession(instance), (req) => sessions.close(req.callRef), hooks),
+    serve(nc, MediaApi.play(instance), (req) => sessions.play(req), hooks),
+    serve(nc, MediaApi.stopPlayback(instance), (req) => sessions.stopPlayback(req.callRef), hooks),
+    serve(nc, MediaApi.startRecording(instance), (req) => sessions.startRecording(req.callRef, req.maxDurationMs), hooks),
+    serve(nc, MediaApi.stopRecording(instance), (req) => sessions.stopRecording(req.callRef, req.discard), hooks),
+    serve(nc, MediaApi.stopRecordingAnywhere, (req) => sessions.stopRecording(req.callRef, req.discard), { ...hooks, queue: MEDIA_QUEUE }),
+  ];
+}

@@ -1,0 +1,51 @@
+/** Environment variables of the media service (on top of the common ones of every service). */
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { env } from '@sipvm/service';
+
+/** Where built prompts go by default: services/media/prompts/build (not committed). */
+export const DEFAULT_PROMPTS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'prompts', 'build');
+
+const hostPort = () =>
+  z.string().transform((value, ctx) => {
+    const match = /^(.+):(\d{1,5})$/.exec(value.trim());
+    const port = Number(match?.[2]);
+    if (!match || port > 65535) {
+      ctx.addIssue({ code: 'custom', message: 'must be host:port, e.g. 127.0.0.1:22222' });
+      return z.NEVER;
+    }
+    return { host: match[1]!, port };
+  });
+
+export const mediaConfig = {
+  /** rtpengine's ng control address (UDP). */
+  RTPENGINE_NG: hostPort().default({ host: '127.0.0.1', port: 22222 }),
+  /** How long one ng command may take before rtpengine counts as down. */
+  RTPENGINE_TIMEOUT_MS: env.integer(100, 60_000).default(1_500),
+  /** Interval of the background ping that tells whether rtpengine is up. */
+  RTPENGINE_PROBE_INTERVAL_MS: env.integer(100, 60_000).default(1_000),
+  /** rtpengine's `recording-dir` (it writes pcaps/ below it); shared with rtpengine. */
+  RTPENGINE_RECORDING_DIR: env.string().default('/var/spool/rtpengine'),
+  /** Where media puts audio for rtpengine to play (fetched greetings/messages, composed prompts); shared with rtpengine. */
+  MEDIA_PLAY_DIR: env.string().default('/var/tmp/sipvm-media'),
+  /** Where rtpengine sends DTMF reports (its `dtmf-log-dest`): media listens here (UDP). */
+  MEDIA_DTMF_LISTEN: hostPort().default({ host: '127.0.0.1', port: 22223 }),
+  /** Address of the discard socket that is the other leg of every call (rtpengine sends caller audio there). */
+  MEDIA_SINK_HOST: env.string().default('127.0.0.1'),
+  /** Detect in-band DTMF too (rtpengine `block DTMF` with `detect DTMF`). */
+  MEDIA_INBAND_DTMF: env.boolean().default(false),
+  /** Built platform prompts (<dir>/<lang>/<name>.wav); built at start when missing or outdated. */
+  PROMPTS_DIR: env.string().default(DEFAULT_PROMPTS_DIR),
+  /** Operators' recordings: <dir>/<domain>/<lang>/<name>.wav and <dir>/<lang>/<name>.wav win over built ones. */
+  PROMPTS_OVERRIDE_DIR: env.string().optional(),
+  /** Language used when a prompt does not exist in the requested one. */
+  PROMPTS_DEFAULT_LANGUAGE: env.string().default('en'),
+  /** Build missing prompts at start with espeak-ng and sox (false: a missing prompt set is a start-up error). */
+  PROMPTS_BUILD: env.boolean().default(true),
+  /** How long a recording's state is kept (so a stop after a restart still finds it). */
+  RECORDING_STATE_TTL_MS: env.integer(60_000).default(6 * 3_600_000),
+  /** Frequency and length of the beep. */
+  BEEP_HZ: env.integer(100, 3_900).default(880),
+  BEEP_MS: env.integer(50, 2_000).default(250),
+};

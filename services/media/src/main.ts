@@ -1,0 +1,107 @@
+/**
+ * The media service: the only owner of rtpengine. It opens one-legged media sessions for calls,
+ * plays prompts, greetings and messages into them, records callers into WAVs staged for storage,
+ * and turns rtpengine's DTMF reports into digit events.
+ */
+import { createSocket } from 'node:dgram';
+import type { ObjectStore } from '@nats-io/obj';
+import { stagingBucket } from '@sipvm/contracts';
+import { ConfigError, runService } from '@sipvm/service';
+import { Gauge } from 'prom-client';
+import { mediaConfig } from './config.js';
+import { Rtpengine } from './rtpengine.js';
+import { MediaState } from './state.js';
+import { Recorder } from './recorder.js';
+import { Sessions } from './sessions.js';
+import { listenForDtmf } from './dtmf.js';
+import { serveMediaApi } from './api.js';
+import { buildPrompts, promptsUpToDate } from './prompt-builder.js';
+import { loadCatalog } from './prompts.js';
+
+await runService({
+  name: 'media',
+  config: mediaConfig,
+  async prepare(config) {
+    // The prompt set must be there before the first call: build it now, or refuse to start.
+    await loadCatalog();
+    if (!(await promptsUpToDate(config.PROMPTS_DIR))) {
+      if (!config.PROMPTS_BUILD) throw new ConfigError([`PROMPTS_DIR (${config.PROMPTS_DIR}): prompts are missing or outdated and PROMPTS_BUILD is false`]);
+      try {
+        await buildPrompts(config.PROMPTS_DIR);
+      } catch (error) {
+        throw new ConfigError([`PROMPTS_DIR (${config.PROMPTS_DIR}): cannot build prompts: ${error instanceof Error ? error.message : String(error)}`]);
+      }
+    }
+    return undefined;
+  },
+  async start({ config, log, nc, registry, readiness }) {
+    await Sessions.preparePlayDir(config.MEDIA_PLAY_DIR);
+    const rtpengine = new Rtpengine({
+      host: config.RTPENGINE_NG.host,
+      port: config.RTPENGINE_NG.port,
+      timeoutMs: config.RTPENGINE_TIMEOUT_MS,
+      probeIntervalMs: config.RTPENGINE_PROBE_INTERVAL_MS,
+      log,
+    });
+    await rtpengine.start();
+    readiness.add('rtpengine', () => rtpengine.up);
+
+    const state = await MediaState.open(nc, config.RECORDING_STATE_TTL_MS);
+    let staging: ObjectStore | undefined;
+    const getStaging = async () => (staging ??= await stagingBucket(nc));
+
+    const sink = createSocket('udp4');
+    await new Promise<void>((resolve) => sink.bind(0, config.MEDIA_SINK_HOST, resolve));
+    sink.on('message', () => undefined); // the other leg of every call: caller audio ends here
+
+    const recorder = new Recorder({
+      rtpengine,
+      state,
+      recordingDir: config.RTPENGINE_RECORDING_DIR,
+      staging: getStaging,
+      log,
+      // `sessions` is declared below; the callback runs only after start-up.
+      onMaxDuration: (recording) => sessions.recordingReachedMax(recording),
+    });
+    const sessions: Sessions = new Sessions({
+      instance: config.INSTANCE_ID,
+      nc,
+      rtpengine,
+      state,
+      recorder,
+      sources: {
+        nc,
+        prompts: { built: config.PROMPTS_DIR, override: config.PROMPTS_OVERRIDE_DIR, defaultLanguage: config.PROMPTS_DEFAULT_LANGUAGE },
+        staging: getStaging,
+        beep: { hz: config.BEEP_HZ, ms: config.BEEP_MS },
+      },
+      playDir: config.MEDIA_PLAY_DIR,
+      sink: { host: config.MEDIA_SINK_HOST, port: sink.address().port },
+      inbandDtmf: config.MEDIA_INBAND_DTMF,
+      log,
+    });
+    const live = sessions;
+    new Gauge({ name: 'sipvm_media_sessions', help: 'Media sessions open on this instance', registers: [registry], collect() { this.set(live.count); } });
+
+    const dtmf = await listenForDtmf(config.MEDIA_DTMF_LISTEN, (report) => void live.digit(report).catch((error: unknown) => log.error({ err: String(error) }, 'digit event failed')), log);
+    const subscriptions = serveMediaApi(nc, config.INSTANCE_ID, live, log, registry);
+
+    const sweep = () => void recorder.sweep(config.RECORDING_STATE_TTL_MS).catch((error: unknown) => log.warn({ err: String(error) }, 'pcap sweep failed'));
+    sweep();
+    const sweeper = setInterval(sweep, 3_600_000);
+    sweeper.unref();
+    log.info({ rtpengine: rtpengine.description, up: rtpengine.up, dtmf: config.MEDIA_DTMF_LISTEN, sinkPort: sink.address().port }, 'media ready');
+
+    return {
+      async stop() {
+        for (const sub of subscriptions) sub.unsubscribe();
+        clearInterval(sweeper);
+        await live.detachAll();
+        recorder.close();
+        rtpengine.close();
+        dtmf.close();
+        sink.close();
+      },
+    };
+  },
+});

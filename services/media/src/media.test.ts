@@ -1,0 +1,219 @@
+/**
+ * The media service against real rtpengine and nats-server: recordings of each codec, prompts
+ * that reach the caller, digits, playback queueing, and what happens when rtpengine is gone.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isServiceError, MediaApi, request } from '@sipvm/contracts';
+import { correlation, dominantFrequency, rms, toneShare, wavSamples, type EndpointCodec } from '@sipvm/harness';
+import { APP, openCall, readStaged, startMediaRig, waitForFinished, type MediaRig } from './test-support.js';
+import { DEFAULT_PROMPTS_DIR } from './config.js';
+
+let rig: MediaRig;
+before(async () => {
+  rig = await startMediaRig();
+});
+after(async () => {
+  await rig?.stop();
+});
+
+const api = () => ({
+  play: MediaApi.play('media-a'),
+  stopPlayback: MediaApi.stopPlayback('media-a'),
+  startRecording: MediaApi.startRecording('media-a'),
+  stopRecording: MediaApi.stopRecording('media-a'),
+  close: MediaApi.closeSession('media-a'),
+});
+
+describe('recording', () => {
+  /** Records 1.5 s of a 1 kHz tone from a caller with `codec` and analyses the staged WAV. */
+  async function recordTone(codec: EndpointCodec) {
+    const call = await openCall(rig.nc, codec);
+    assert.equal(call.codec, codec);
+    await call.endpoint.sendSilence(200);
+    await request(rig.nc, api().startRecording, { callRef: call.callRef, maxDurationMs: 60_000 });
+    await call.endpoint.sendTone(1000, 1500);
+    const { recording } = await request(rig.nc, api().stopRecording, { callRef: call.callRef });
+    await request(rig.nc, api().close, { callRef: call.callRef });
+    call.endpoint.close();
+    assert.ok(recording, `${codec}: a recording`);
+    const wav = wavSamples(await readStaged(rig.nc, recording.audio));
+    return { recording, wav };
+  }
+
+  for (const codec of ['PCMU', 'PCMA', 'G722', 'opus'] as const) {
+    test(`a 1 kHz tone from a ${codec} caller is a 1 kHz tone in the 8 kHz WAV`, async () => {
+      const { recording, wav } = await recordTone(codec);
+      assert.equal(wav.rate, 8000);
+      assert.equal(recording.codec, codec);
+      // The middle second, away from the edges of the recording.
+      const middle = wav.samples.subarray(2000, 10000);
+      const peak = dominantFrequency(middle);
+      const share = toneShare(middle, 1000);
+      console.log(`${codec}: ${recording.durationMs} ms recorded, dominant ${peak} Hz, 1 kHz share ${share.toFixed(3)}`);
+      assert.ok(Math.abs(peak - 1000) <= 10, `${codec}: dominant frequency ${peak} Hz`);
+      assert.ok(share > 0.8, `${codec}: 1 kHz carries ${share} of the power`);
+      assert.ok(recording.durationMs >= 1300 && recording.durationMs <= 2000, `${codec}: ${recording.durationMs} ms`);
+    });
+  }
+
+  test('stop twice returns the same recording; discard leaves nothing', async () => {
+    const call = await openCall(rig.nc, 'PCMU');
+    await request(rig.nc, api().startRecording, { callRef: call.callRef, maxDurationMs: 60_000 });
+    await call.endpoint.sendTone(1000, 400);
+    const first = await request(rig.nc, api().stopRecording, { callRef: call.callRef });
+    const second = await request(rig.nc, api().stopRecording, { callRef: call.callRef });
+    assert.deepEqual(second, first);
+    await request(rig.nc, api().startRecording, { callRef: call.callRef, maxDurationMs: 60_000 });
+    await call.endpoint.sendTone(1000, 300);
+    assert.deepEqual(await request(rig.nc, api().stopRecording, { callRef: call.callRef, discard: true }), { recording: null });
+    await request(rig.nc, api().close, { callRef: call.callRef });
+    call.endpoint.close();
+  });
+
+  test('a caller who hangs up first still leaves the recording, cut at the maximum length', async () => {
+    const call = await openCall(rig.nc, 'PCMA');
+    await request(rig.nc, api().startRecording, { callRef: call.callRef, maxDurationMs: 1000 });
+    await call.endpoint.sendTone(1000, 1600);
+    await request(rig.nc, api().close, { callRef: call.callRef });
+    const { recording } = await request(rig.nc, api().stopRecording, { callRef: call.callRef });
+    call.endpoint.close();
+    assert.ok(recording);
+    assert.ok(recording.durationMs <= 1000 && recording.durationMs >= 800, `${recording.durationMs} ms`);
+  });
+});
+
+describe('playback', () => {
+  test('a played prompt reaches the caller (correlation with the source above 0.9)', async () => {
+    const call = await openCall(rig.nc, 'PCMU');
+    await call.endpoint.sendSilence(100);
+    const reply = await request(rig.nc, api().play, {
+      callRef: call.callRef,
+      playbackId: 'greet1',
+      items: [{ kind: 'prompt', name: 'default_greeting', language: 'en' }],
+    });
+    const finished = await waitForFinished(rig, 'greet1', reply.durationMs + 5000);
+    assert.equal(finished.reason, 'completed');
+    assert.equal(finished.callRef, call.callRef);
+    const received = await call.endpoint.receivedPcm();
+    const source = wavSamples(await readFile(join(DEFAULT_PROMPTS_DIR, 'en', 'default_greeting.wav'))).samples;
+    const { value, lag } = correlation(received, source, 4000);
+    console.log(`prompt default_greeting: ${source.length} samples sent, ${received.length} received, correlation ${value.toFixed(4)} at lag ${lag}`);
+    assert.ok(value > 0.9, `correlation ${value}`);
+    await request(rig.nc, api().close, { callRef: call.callRef });
+    call.endpoint.close();
+  });
+
+  test('queued items finish in order; replace and stop report "stopped"', async () => {
+    const call = await openCall(rig.nc, 'PCMA');
+    const play = (playbackId: string, mode: 'replace' | 'enqueue', items: Parameters<typeof request<ReturnType<typeof MediaApi.play>>>[2]['items']) =>
+      request(rig.nc, api().play, { callRef: call.callRef, playbackId, items, mode });
+    await play('q1', 'enqueue', [{ kind: 'beep' }]);
+    await play('q2', 'enqueue', [{ kind: 'number', value: 42, language: 'de' }, { kind: 'prompt', name: 'new_messages', language: 'de' }]);
+    assert.equal((await waitForFinished(rig, 'q2')).reason, 'completed');
+    const order = rig.finished.filter((e) => e.callRef === call.callRef).map((e) => `${e.playbackId}:${e.reason}`);
+    assert.deepEqual(order, ['q1:completed', 'q2:completed']);
+
+    await play('long1', 'replace', [{ kind: 'prompt', name: 'help', language: 'en' }]);
+    await play('long2', 'enqueue', [{ kind: 'prompt', name: 'help', language: 'de' }]);
+    await play('short', 'replace', [{ kind: 'beep' }]);
+    assert.equal((await waitForFinished(rig, 'long1')).reason, 'stopped');
+    assert.equal((await waitForFinished(rig, 'long2')).reason, 'stopped');
+    assert.equal((await waitForFinished(rig, 'short')).reason, 'completed');
+
+    await play('cut', 'replace', [{ kind: 'prompt', name: 'help', language: 'en' }]);
+    assert.deepEqual(await request(rig.nc, api().stopPlayback, { callRef: call.callRef }), { stopped: true });
+    assert.equal((await waitForFinished(rig, 'cut', 2000)).reason, 'stopped');
+    assert.deepEqual(await request(rig.nc, api().stopPlayback, { callRef: call.callRef }), { stopped: false });
+    await request(rig.nc, api().close, { callRef: call.callRef });
+    call.endpoint.close();
+  });
+
+  test('an unknown prompt or session is a bad request', async () => {
+    const call = await openCall(rig.nc, 'PCMU');
+    await assert.rejects(
+      request(rig.nc, api().play, { callRef: call.callRef, playbackId: 'x', items: [{ kind: 'prompt', name: 'no_such_prompt', language: 'en' }] }),
+      (e) => isServiceError(e, 'bad-request') && /no_such_prompt/.test(e.message),
+    );
+    await request(rig.nc, api().close, { callRef: call.callRef });
+    await assert.rejects(
+      request(rig.nc, api().play, { callRef: call.callRef, playbackId: 'x', items: [{ kind: 'beep' }] }),
+      (e) => isServiceError(e, 'bad-request'),
+    );
+    call.endpoint.close();
+  });
+});
+
+describe('digits', () => {
+  test('0123456789*# sent as RFC 4733 arrive as digit events, in order, once each', async () => {
+    const call = await openCall(rig.nc, 'PCMU');
+    await call.endpoint.sendSilence(100);
+    await call.endpoint.sendDigits('0123456789*#', { durationMs: 100, gapMs: 60 });
+    await call.endpoint.sendSilence(300);
+    const mine = () => rig.digits.filter((d) => d.callRef === call.callRef);
+    await rig.nc.flush();
+    assert.deepEqual(mine().map((d) => d.digit).join(''), '0123456789*#');
+    assert.ok(mine().every((d) => d.source === 'rfc4733' && d.callId === call.callId));
+    await request(rig.nc, api().close, { callRef: call.callRef });
+    call.endpoint.close();
+  });
+});
+
+describe('sessions', () => {
+  test('an offer without a recordable codec, or without audio, is refused clearly', async () => {
+    const sdp = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n';
+    await assert.rejects(
+      request(rig.nc, MediaApi.openSession, { callRef: 'abcdef0123', callId: 'x@y', app: APP, sdpOffer: sdp }),
+      (e) => isServiceError(e, 'bad-request') && /G729/.test(e.message),
+    );
+    await assert.rejects(
+      request(rig.nc, MediaApi.openSession, { callRef: 'abcdef0124', callId: 'x@y', app: APP, sdpOffer: 'v=0\r\n' }),
+      (e) => isServiceError(e, 'bad-request') && /m=audio/.test(e.message),
+    );
+  });
+
+  test('rtpengine gone: open fails fast with service-unavailable, the service stays up and recovers', async () => {
+    await rig.rtpengine.stop();
+    const started = Date.now();
+    const call = openCall(rig.nc, 'PCMU');
+    await assert.rejects(call, (e) => isServiceError(e, 'service-unavailable') && /rtpengine/.test(e.message));
+    const took = Date.now() - started;
+    console.log(`open with rtpengine down failed after ${took} ms`);
+    assert.ok(took < 2000, `failed after ${took} ms`);
+    const health = await fetch(`http://127.0.0.1:${rig.media.httpPort}/healthz`);
+    assert.equal(health.status, 200);
+    assert.equal((await rig.media.readyz()).status, 503);
+
+    await rig.rtpengine.start();
+    const back = await openCall(rig.nc, 'PCMU');
+    assert.equal(back.codec, 'PCMU');
+    await request(rig.nc, api().close, { callRef: back.callRef });
+    back.endpoint.close();
+    assert.equal((await rig.media.readyz()).status, 200);
+  });
+
+  test('a recording survives the media instance: another instance stops and delivers it', async () => {
+    const call = await openCall(rig.nc, 'PCMU');
+    await request(rig.nc, api().startRecording, { callRef: call.callRef, maxDurationMs: 60_000 });
+    await call.endpoint.sendTone(1000, 800);
+    await rig.media.kill();
+    const second = await rig.startMedia({ INSTANCE_ID: 'media-b' });
+    try {
+      await call.endpoint.sendTone(1000, 400);
+      const { recording } = await request(rig.nc, MediaApi.stopRecordingAnywhere, { callRef: call.callRef });
+      assert.ok(recording);
+      const wav = wavSamples(await readStaged(rig.nc, recording.audio));
+      assert.ok(recording.durationMs >= 1000, `${recording.durationMs} ms`);
+      assert.ok(Math.abs(dominantFrequency(wav.samples.subarray(800, 8800)) - 1000) <= 10);
+      assert.ok(rms(wav.samples) > 1000);
+    } finally {
+      await second.stop();
+      rig.media = await rig.startMedia();
+    }
+    // The restarted first instance takes its session over from the stored state and closes it.
+    assert.deepEqual(await request(rig.nc, api().close, { callRef: call.callRef }), { closed: true });
+    call.endpoint.close();
+  });
+});

@@ -1,0 +1,171 @@
+/**
+ * Recording the caller: rtpengine writes the caller's RTP into a pcap (`recording-method = pcap`);
+ * on stop we turn it into a WAV and stage it for storage. The state lives in NATS KV, so any
+ * instance beside the same rtpengine can stop a recording that another (or a previous) one started.
+ */
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ObjectStore } from '@nats-io/obj';
+import { ServiceError, stageAudio, type Recording } from '@sipvm/contracts';
+import { sleep } from './util.js';
+import type { Logger } from '@sipvm/service';
+import type { Rtpengine } from './rtpengine.js';
+import type { MediaState, RecordingState, SessionState } from './state.js';
+import { rtpPacketsOfPcap } from './pcap.js';
+import { pcmOfRtp } from './transcribe.js';
+import { durationMs, encodeWav, RATE } from './wav.js';
+
+export interface RecorderOptions {
+  rtpengine: Rtpengine;
+  state: MediaState;
+  recordingDir: string;
+  staging: () => Promise<ObjectStore>;
+  log: Logger;
+  /** Told when a recording reached its maximum length and rtpengine stopped it. */
+  onMaxDuration: (recording: RecordingState) => void;
+}
+
+export class Recorder {
+  readonly #timers = new Map<string, NodeJS.Timeout>();
+  constructor(private readonly o: RecorderOptions) {}
+
+  get pcapDir(): string {
+    return join(this.o.recordingDir, 'pcaps');
+  }
+
+  async start(session: SessionState, maxDurationMs: number): Promise<{ startedAt: string }> {
+    const existing = await this.o.state.getRecording(session.callRef);
+    if (existing?.state === 'recording') return { startedAt: existing.startedAt };
+    if (existing) await this.#forget(existing);
+    const earlierPcaps = await this.#pcapsOf(session.callRef);
+    await this.o.rtpengine.command('startRecording', { 'call-id': session.callRef, 'from-tag': 'caller' });
+    const recording: RecordingState = {
+      callRef: session.callRef,
+      callId: session.callId,
+      app: session.app,
+      codec: session.codec,
+      payloadType: session.payloadType,
+      startedAt: new Date().toISOString(),
+      maxDurationMs,
+      earlierPcaps,
+      state: 'recording',
+    };
+    await this.o.state.putRecording(recording);
+    this.#armTimer(recording);
+    return { startedAt: recording.startedAt };
+  }
+
+  /** rtpengine stops writing, the pcap stays for a later `stop` (call closed, maximum reached). */
+  async halt(callRef: string): Promise<void> {
+    clearTimeout(this.#timers.get(callRef));
+    this.#timers.delete(callRef);
+    const recording = await this.o.state.getRecording(callRef);
+    if (recording?.state !== 'recording') return;
+    await this.#stopRtpengine(callRef);
+    await this.o.state.putRecording({ ...recording, state: 'stopped' });
+  }
+
+  /** Stops, converts and stages the recording; null when there is none. Safe to repeat. */
+  async stop(callRef: string, discard: boolean): Promise<Recording | null> {
+    clearTimeout(this.#timers.get(callRef));
+    this.#timers.delete(callRef);
+    const recording = await this.o.state.getRecording(callRef);
+    if (!recording) return null;
+    if (recording.state === 'delivered') return discard ? null : (recording.delivered ?? null);
+    if (recording.state === 'recording') await this.#stopRtpengine(callRef);
+    if (discard) {
+      await this.#forget(recording);
+      return null;
+    }
+    const files = await this.#newPcaps(recording);
+    const packets = [];
+    for (const file of files) packets.push(...rtpPacketsOfPcap(await readFile(join(this.pcapDir, file))));
+    let pcm = await pcmOfRtp(recording.codec, recording.payloadType, packets);
+    const maxBytes = Math.floor((recording.maxDurationMs / 1000) * RATE) * 2;
+    if (pcm.length > maxBytes) pcm = pcm.subarray(0, maxBytes);
+    const name = `recording-${callRef}-${Date.parse(recording.startedAt)}.wav`;
+    const staged = await stageAudio(await this.o.staging(), name, (async function* () {
+      yield encodeWav(pcm);
+    })());
+    const delivered: Recording = { audio: staged, startedAt: recording.startedAt, durationMs: durationMs(pcm.length), codec: recording.codec };
+    await this.o.state.putRecording({ ...recording, state: 'delivered', delivered });
+    await this.#removePcaps(files);
+    this.o.log.info({ callRef, callId: recording.callId, durationMs: delivered.durationMs, codec: recording.codec, packets: packets.length }, 'recording staged');
+    return delivered;
+  }
+
+  /** After a restart: re-arm maximum-length timers of recordings this rtpengine still writes. */
+  resume(recording: RecordingState): void {
+    if (recording.state === 'recording') this.#armTimer(recording);
+  }
+
+  close(): void {
+    for (const timer of this.#timers.values()) clearTimeout(timer);
+    this.#timers.clear();
+  }
+
+  #armTimer(recording: RecordingState): void {
+    const left = Date.parse(recording.startedAt) + recording.maxDurationMs - Date.now();
+    const timer = setTimeout(() => {
+      this.#timers.delete(recording.callRef);
+      void this.halt(recording.callRef).then(
+        () => this.o.onMaxDuration(recording),
+        (error: unknown) => this.o.log.error({ callRef: recording.callRef, err: String(error) }, 'cannot stop recording at its maximum length'),
+      );
+    }, Math.max(0, left));
+    timer.unref();
+    this.#timers.set(recording.callRef, timer);
+  }
+
+  async #stopRtpengine(callRef: string): Promise<void> {
+    try {
+      await this.o.rtpengine.command('stopRecording', { 'call-id': callRef, 'from-tag': 'caller' });
+    } catch (error) {
+      // The call may be gone already (closed); its pcap is complete then.
+      if (error instanceof ServiceError && error.kind === 'service-unavailable') throw error;
+    }
+  }
+
+  async #pcapsOf(callRef: string): Promise<string[]> {
+    const names = await readdir(this.pcapDir).catch(() => [] as string[]);
+    return names.filter((n) => n.startsWith(`${callRef}-`) && n.endsWith('.pcap'));
+  }
+
+  /** The pcaps written since the recording started, oldest first, once rtpengine has closed them. */
+  async #newPcaps(recording: RecordingState): Promise<string[]> {
+    const earlier = new Set(recording.earlierPcaps);
+    for (let attempt = 0; ; attempt++) {
+      const files = (await this.#pcapsOf(recording.callRef)).filter((n) => !earlier.has(n));
+      if (files.length > 0 || attempt >= 20) {
+        const withTimes = await Promise.all(files.map(async (n) => ({ n, t: (await stat(join(this.pcapDir, n))).mtimeMs })));
+        return withTimes.sort((a, b) => a.t - b.t).map((f) => f.n);
+      }
+      await sleep(50);
+    }
+  }
+
+  async #removePcaps(files: string[]): Promise<void> {
+    await Promise.all(files.map(async (file) => {
+      await rm(join(this.pcapDir, file), { force: true });
+      await rm(join(this.o.recordingDir, 'metadata', `rtpengine-meta-${file.replace(/\.pcap$/, '.txt')}`), { force: true });
+    }));
+  }
+
+  async #forget(recording: RecordingState): Promise<void> {
+    if (recording.state !== 'delivered') await this.#removePcaps(await this.#newPcaps({ ...recording }).catch(() => []));
+    await this.o.state.deleteRecording(recording.callRef);
+  }
+
+  /** Removes pcaps nobody claimed within `maxAgeMs` (their state expired with the KV TTL). */
+  async sweep(maxAgeMs: number): Promise<number> {
+    const names = await readdir(this.pcapDir).catch(() => [] as string[]);
+    const old = [];
+    for (const name of names) {
+      const info = await stat(join(this.pcapDir, name)).catch(() => undefined);
+      if (info && Date.now() - info.mtimeMs > maxAgeMs) old.push(name);
+    }
+    await this.#removePcaps(old);
+    return old.length;
+  }
+}
+

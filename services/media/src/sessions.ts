@@ -1,0 +1,236 @@
+/**
+ * The media sessions of this instance: one rtpengine call per SIP call, with the caller on one side
+ * and our discard socket on the other (DESIGN: a fresh answer pointing at a sink, no `blackhole`,
+ * no `publish`). rtpengine's call-id is the callRef, so DTMF reports and pcap names carry it.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { NatsConnection } from '@nats-io/nats-core';
+import {
+  DigitEventSchema,
+  encodeJson,
+  PlaybackFinishedEventSchema,
+  RecordingFinishedEventSchema,
+  ServiceError,
+  SUBJECTS,
+  type Application,
+  type Playable,
+  type Recording,
+} from '@sipvm/contracts';
+import { callLogger, KeyedMutex, type Logger } from '@sipvm/service';
+import type { Rtpengine } from './rtpengine.js';
+import { chooseCodec, parseAudioOffer, sinkAnswer } from './sdp.js';
+import type { MediaState, RecordingState, SessionState } from './state.js';
+import { Player, type FinishReason } from './player.js';
+import type { Recorder } from './recorder.js';
+import { composePcm, type PlayableSources } from './playables.js';
+import { durationMs, encodeWav } from './wav.js';
+import { digitOfEvent, type DtmfReport } from './dtmf.js';
+
+export interface SessionsOptions {
+  instance: string;
+  nc: NatsConnection;
+  rtpengine: Rtpengine;
+  state: MediaState;
+  recorder: Recorder;
+  sources: PlayableSources;
+  playDir: string;
+  sink: { host: string; port: number };
+  inbandDtmf: boolean;
+  log: Logger;
+}
+
+interface LiveSession {
+  state: SessionState;
+  player: Player;
+  version: number;
+}
+
+export class Sessions {
+  readonly #live = new Map<string, LiveSession>();
+  readonly #mutex = new KeyedMutex();
+  #playFiles = 0;
+
+  constructor(private readonly o: SessionsOptions) {}
+
+  get count(): number {
+    return this.#live.size;
+  }
+
+  async open(req: { callRef: string; callId: string; app: Application; sdpOffer: string }): Promise<{ sdpAnswer: string; codec: string }> {
+    return this.#mutex.run(req.callRef, async () => {
+      const known = this.#live.get(req.callRef);
+      if (known) return { sdpAnswer: known.state.sdpAnswer, codec: known.state.codec };
+      const offer = parseAudioOffer(req.sdpOffer);
+      const codec = chooseCodec(offer);
+      await this.o.rtpengine.ensureUp();
+      const callRef = req.callRef;
+      await this.o.rtpengine.command('offer', {
+        'call-id': callRef,
+        'from-tag': 'caller',
+        sdp: req.sdpOffer,
+        replace: ['origin', 'session-connection'],
+        ICE: 'remove',
+      });
+      let sdpAnswer: string;
+      try {
+        const answer = await this.o.rtpengine.command('answer', {
+          'call-id': callRef,
+          'from-tag': 'caller',
+          'to-tag': 'sink',
+          sdp: sinkAnswer(codec, offer.telephoneEvent, this.o.sink, 1),
+        });
+        if (typeof answer.sdp !== 'string') throw new ServiceError('internal', 'rtpengine answered without SDP');
+        sdpAnswer = answer.sdp;
+        if (this.o.inbandDtmf) await this.o.rtpengine.command('blockDTMF', { 'call-id': callRef, 'from-tag': 'caller', flags: ['detect DTMF'] });
+      } catch (error) {
+        await this.#deleteCall(callRef);
+        throw error;
+      }
+      const state: SessionState = {
+        callRef,
+        callId: req.callId,
+        app: req.app,
+        codec: codec.name,
+        payloadType: codec.payloadType,
+        instance: this.o.instance,
+        sdpAnswer,
+        openedAt: new Date().toISOString(),
+      };
+      try {
+        await this.o.state.putSession(state);
+      } catch (error) {
+        await this.#deleteCall(callRef);
+        throw error;
+      }
+      this.#live.set(callRef, { state, player: this.#player(state), version: 1 });
+      callLogger(this.o.log, req.callId).info({ callRef, codec: codec.name }, 'media session opened');
+      return { sdpAnswer, codec: codec.name };
+    });
+  }
+
+  async update(callRef: string, sdpOffer: string): Promise<{ sdpAnswer: string }> {
+    return this.#mutex.run(callRef, async () => {
+      const session = await this.#session(callRef);
+      const offer = parseAudioOffer(sdpOffer);
+      const codec = offer.codecs.find((c) => c.payloadType === session.state.payloadType) ?? chooseCodec(offer);
+      await this.o.rtpengine.command('offer', { 'call-id': callRef, 'from-tag': 'caller', sdp: sdpOffer, replace: ['origin', 'session-connection'], ICE: 'remove' });
+      session.version++;
+      const answer = await this.o.rtpengine.command('answer', {
+        'call-id': callRef,
+        'from-tag': 'caller',
+        'to-tag': 'sink',
+        sdp: sinkAnswer(codec, offer.telephoneEvent, this.o.sink, session.version),
+      });
+      if (typeof answer.sdp !== 'string') throw new ServiceError('internal', 'rtpengine answered without SDP');
+      return { sdpAnswer: answer.sdp };
+    });
+  }
+
+  /** Ends the rtpengine call; a running recording is halted and kept for a later stop. */
+  async close(callRef: string): Promise<{ closed: boolean }> {
+    return this.#mutex.run(callRef, async () => {
+      const live = this.#live.get(callRef);
+      this.#live.delete(callRef);
+      await live?.player.close();
+      await this.o.recorder.halt(callRef);
+      const existed = await this.#deleteCall(callRef);
+      await this.o.state.deleteSession(callRef);
+      if (live) callLogger(this.o.log, live.state.callId).info({ callRef }, 'media session closed');
+      return { closed: existed || live !== undefined };
+    });
+  }
+
+  async play(req: { callRef: string; playbackId: string; items: Playable[]; mode: 'replace' | 'enqueue' }): Promise<{ playbackId: string; durationMs: number }> {
+    const session = await this.#session(req.callRef);
+    const pcm = await composePcm(req.items, this.o.sources);
+    const file = join(this.o.playDir, `${req.callRef}-${req.playbackId}-${this.#playFiles++}.wav`);
+    await writeFile(file, encodeWav(pcm));
+    const ms = durationMs(pcm.length);
+    await this.#mutex.run(req.callRef, () => session.player.play({ playbackId: req.playbackId, file, durationMs: ms }, req.mode));
+    return { playbackId: req.playbackId, durationMs: ms };
+  }
+
+  async stopPlayback(callRef: string): Promise<{ stopped: boolean }> {
+    const session = await this.#session(callRef);
+    return { stopped: await this.#mutex.run(callRef, () => session.player.stop()) };
+  }
+
+  async startRecording(callRef: string, maxDurationMs: number): Promise<{ startedAt: string }> {
+    return this.#mutex.run(callRef, async () => this.o.recorder.start((await this.#session(callRef)).state, maxDurationMs));
+  }
+
+  async stopRecording(callRef: string, discard: boolean): Promise<{ recording: Recording | null }> {
+    return this.#mutex.run(callRef, async () => ({ recording: await this.o.recorder.stop(callRef, discard) }));
+  }
+
+  /** A DTMF report from rtpengine becomes a digit event for the call's application. */
+  async digit(report: DtmfReport): Promise<void> {
+    const state = this.#live.get(report.callid)?.state ?? (await this.o.state.getSession(report.callid).catch(() => undefined));
+    if (!state) {
+      this.o.log.warn({ callRef: report.callid }, 'DTMF report for an unknown call; ignored');
+      return;
+    }
+    const event = DigitEventSchema.parse({
+      callRef: state.callRef,
+      callId: state.callId,
+      at: new Date().toISOString(),
+      digit: digitOfEvent(report.event),
+      source: report.type === undefined || report.type === 'DTMF' ? 'rfc4733' : 'inband',
+    });
+    this.o.nc.publish(SUBJECTS.call.digit(state.app), encodeJson(event));
+    callLogger(this.o.log, state.callId).debug({ callRef: state.callRef, digit: event.digit }, 'digit');
+  }
+
+  recordingReachedMax(recording: RecordingState): void {
+    const event = RecordingFinishedEventSchema.parse({ callRef: recording.callRef, callId: recording.callId, at: new Date().toISOString(), reason: 'max-duration' });
+    this.o.nc.publish(SUBJECTS.call.recordingFinished(recording.app), encodeJson(event));
+  }
+
+  /**
+   * Shutdown: playbacks end (reported as stopped), but rtpengine calls and recordings stay, so the
+   * callers keep their audio path and the next run of this instance (or any instance, for
+   * recordings) takes the calls over from their stored state.
+   */
+  async detachAll(): Promise<void> {
+    const live = [...this.#live.values()];
+    this.#live.clear();
+    await Promise.allSettled(live.map((session) => session.player.close()));
+  }
+
+  async #session(callRef: string): Promise<LiveSession> {
+    const live = this.#live.get(callRef);
+    if (live) return live;
+    // Opened by a previous run of this instance: take it over from its stored state.
+    const state = await this.o.state.getSession(callRef);
+    if (!state) throw new ServiceError('bad-request', `no media session for call ${callRef} (closed or never opened)`);
+    const adopted = { state, player: this.#player(state), version: 1 };
+    this.#live.set(callRef, adopted);
+    return adopted;
+  }
+
+  #player(state: SessionState): Player {
+    const log = callLogger(this.o.log, state.callId);
+    return new Player(state.callRef, this.o.rtpengine, (playbackId, reason) => this.#finished(state, playbackId, reason), log);
+  }
+
+  #finished(state: SessionState, playbackId: string, reason: FinishReason): void {
+    const event = PlaybackFinishedEventSchema.parse({ callRef: state.callRef, callId: state.callId, at: new Date().toISOString(), playbackId, reason });
+    this.o.nc.publish(SUBJECTS.call.playbackFinished(state.app), encodeJson(event));
+  }
+
+  /** Deletes the rtpengine call; false when rtpengine did not know it. */
+  async #deleteCall(callRef: string): Promise<boolean> {
+    try {
+      await this.o.rtpengine.command('delete', { 'call-id': callRef });
+      return true;
+    } catch (error) {
+      if (error instanceof ServiceError && error.kind === 'service-unavailable') throw error;
+      return false;
+    }
+  }
+
+  static async preparePlayDir(dir: string): Promise<void> {
+    await mkdir(dir, { recursive: true });
+  }
+}

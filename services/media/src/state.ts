@@ -1,0 +1,102 @@
+/**
+ * What must outlive one media process lives in a NATS KV bucket, keyed by callRef: the session
+ * (so digits and commands still find their call after a restart) and the recording (so a restarted
+ * or second instance can stop it and deliver the WAV). Everything else is rebuilt from these.
+ */
+import type { NatsConnection } from '@nats-io/nats-core';
+import { Kvm, type KV } from '@nats-io/kv';
+import { z } from 'zod';
+import { ApplicationSchema, CallIdSchema, CallRefSchema, IsoTimeSchema, RecordingSchema, ServiceError } from '@sipvm/contracts';
+import { RECORDABLE } from './sdp.js';
+
+export const MEDIA_STATE_BUCKET = 'vm-media-state';
+
+export const SessionStateSchema = z.strictObject({
+  callRef: CallRefSchema,
+  callId: CallIdSchema,
+  app: ApplicationSchema,
+  codec: z.enum(RECORDABLE),
+  payloadType: z.number().int().min(0).max(127),
+  instance: z.string(),
+  sdpAnswer: z.string(),
+  openedAt: IsoTimeSchema,
+});
+export type SessionState = z.infer<typeof SessionStateSchema>;
+
+export const RecordingStateSchema = z.strictObject({
+  callRef: CallRefSchema,
+  callId: CallIdSchema,
+  app: ApplicationSchema,
+  codec: z.enum(RECORDABLE),
+  payloadType: z.number().int().min(0).max(127),
+  startedAt: IsoTimeSchema,
+  maxDurationMs: z.number().int().positive(),
+  /** rtpengine's pcaps of this call that existed before this recording started. */
+  earlierPcaps: z.array(z.string()),
+  /** `recording`: rtpengine records; `stopped`: rtpengine stopped (max length or call closed), pcap waits. */
+  state: z.enum(['recording', 'stopped', 'delivered']),
+  /** Set once delivered, so a repeated stop returns the same recording. */
+  delivered: RecordingSchema.optional(),
+});
+export type RecordingState = z.infer<typeof RecordingStateSchema>;
+
+export class MediaState {
+  private constructor(private readonly kv: KV) {}
+
+  static async open(nc: NatsConnection, ttlMs: number): Promise<MediaState> {
+    const kv = await new Kvm(nc).create(MEDIA_STATE_BUCKET, { ttl: ttlMs, history: 1, description: 'media sessions and recordings by callRef' });
+    return new MediaState(kv);
+  }
+
+  putSession(s: SessionState) {
+    return this.#put(`session.${s.callRef}`, s);
+  }
+  getSession(callRef: string) {
+    return this.#get(`session.${callRef}`, SessionStateSchema);
+  }
+  deleteSession(callRef: string) {
+    return this.#delete(`session.${callRef}`);
+  }
+  putRecording(r: RecordingState) {
+    return this.#put(`recording.${r.callRef}`, r);
+  }
+  getRecording(callRef: string) {
+    return this.#get(`recording.${callRef}`, RecordingStateSchema);
+  }
+  deleteRecording(callRef: string) {
+    return this.#delete(`recording.${callRef}`);
+  }
+
+  async #put(key: string, value: unknown): Promise<void> {
+    try {
+      await this.kv.put(key, JSON.stringify(value));
+    } catch (error) {
+      throw unavailable(key, error);
+    }
+  }
+
+  async #get<S extends z.ZodType>(key: string, schema: S): Promise<z.output<S> | undefined> {
+    let entry;
+    try {
+      entry = await this.kv.get(key);
+    } catch (error) {
+      throw unavailable(key, error);
+    }
+    if (!entry || entry.operation !== 'PUT' || entry.length === 0) return undefined;
+    const parsed = schema.safeParse(entry.json());
+    if (!parsed.success) throw new ServiceError('internal', `media state ${key} is malformed`);
+    return parsed.data;
+  }
+
+  async #delete(key: string): Promise<void> {
+    try {
+      await this.kv.purge(key);
+    } catch (error) {
+      throw unavailable(key, error);
+    }
+  }
+}
+
+function unavailable(key: string, error: unknown): ServiceError {
+  return new ServiceError('service-unavailable', `media state ${key} cannot be reached in NATS: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+}

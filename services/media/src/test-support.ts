@@ -1,0 +1,136 @@
+/**
+ * What the media tests share: real nats-server, real rtpengine (userspace, pcap recording, DTMF
+ * reports to media), the media service as a process, and a client that calls it as signaling and
+ * the applications do, collecting the call events it publishes.
+ */
+import { randomBytes } from 'node:crypto';
+import { connect } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/nats-core';
+import {
+  decodeJson,
+  DigitEventSchema,
+  MediaApi,
+  openStagedAudio,
+  PlaybackFinishedEventSchema,
+  request,
+  stagingBucket,
+  SUBJECTS,
+  type DigitEvent,
+  type PlaybackFinishedEvent,
+  type StagedAudio,
+} from '@sipvm/contracts';
+import {
+  freePort,
+  RtpEndpoint,
+  startNats,
+  startRtpengine,
+  startService,
+  waitFor,
+  type EndpointCodec,
+  type NatsServer,
+  type RtpengineProcess,
+  type RunningServiceProcess,
+} from '@sipvm/harness';
+import { DEFAULT_PROMPTS_DIR } from './config.js';
+import { buildPrompts } from './prompt-builder.js';
+
+export interface MediaRig {
+  nats: NatsServer;
+  rtpengine: RtpengineProcess;
+  media: RunningServiceProcess;
+  mediaEnv: Record<string, string>;
+  nc: NatsConnection;
+  digits: DigitEvent[];
+  finished: PlaybackFinishedEvent[];
+  startMedia(env?: Record<string, string>): Promise<RunningServiceProcess>;
+  stop(): Promise<void>;
+}
+
+export const APP = 'voicemail' as const;
+
+export async function startMediaRig(options: { ports?: number; env?: Record<string, string> } = {}): Promise<MediaRig> {
+  // Built once per machine (the stamp says when it is current); the service would build it too.
+  await buildPrompts(DEFAULT_PROMPTS_DIR);
+  const nats = await startNats();
+  const dtmfPort = await freePort();
+  const rtpengine = await startRtpengine({ dtmfLogDest: { host: '127.0.0.1', port: dtmfPort }, ports: options.ports ?? 400 });
+  const mediaEnv = {
+    NATS_URL: nats.url,
+    RTPENGINE_NG: rtpengine.ng,
+    RTPENGINE_RECORDING_DIR: rtpengine.recordingDir,
+    MEDIA_PLAY_DIR: rtpengine.playDir,
+    MEDIA_DTMF_LISTEN: `127.0.0.1:${dtmfPort}`,
+    RTPENGINE_TIMEOUT_MS: '500',
+    RTPENGINE_PROBE_INTERVAL_MS: '250',
+    INSTANCE_ID: 'media-a',
+    ...options.env,
+  };
+  const nc = await connect({ servers: nats.url });
+  const digits: DigitEvent[] = [];
+  const finished: PlaybackFinishedEvent[] = [];
+  nc.subscribe(SUBJECTS.call.digit(APP), { callback: (_e, msg) => {
+      digits.push(decodeJson(DigitEventSchema, msg.data, 'digit'));
+    } });
+  nc.subscribe(SUBJECTS.call.playbackFinished(APP), {
+    callback: (_e, msg) => {
+      finished.push(decodeJson(PlaybackFinishedEventSchema, msg.data, 'playback-finished'));
+    },
+  });
+  const rig: MediaRig = {
+    nats,
+    rtpengine,
+    mediaEnv,
+    nc,
+    digits,
+    finished,
+    media: await startService('media', mediaEnv),
+    async startMedia(env = {}) {
+      return startService('media', { ...mediaEnv, ...env });
+    },
+    async stop() {
+      await nc.close();
+      await rig.media.stop();
+      await rtpengine.close();
+      await nats.close();
+    },
+  };
+  return rig;
+}
+
+export const newCallRef = () => randomBytes(8).toString('hex');
+
+export interface TestCall {
+  callRef: string;
+  callId: string;
+  endpoint: RtpEndpoint;
+  instance: string;
+  codec: string;
+}
+
+/** A caller with the given codec, its media session opened like signaling does. */
+export async function openCall(nc: NatsConnection, codec: EndpointCodec): Promise<TestCall> {
+  const endpoint = await RtpEndpoint.create(codec);
+  const callRef = newCallRef();
+  const callId = `${callRef}@test`;
+  let opened;
+  try {
+    opened = await request(nc, MediaApi.openSession, { callRef, callId, app: APP, sdpOffer: endpoint.sdp() });
+  } catch (error) {
+    endpoint.close();
+    throw error;
+  }
+  endpoint.setRemote(opened.sdpAnswer);
+  return { callRef, callId, endpoint, instance: opened.mediaInstance, codec: opened.codec };
+}
+
+export async function readStaged(nc: NatsConnection, audio: StagedAudio): Promise<Buffer> {
+  const stream = await openStagedAudio(await stagingBucket(nc), audio);
+  const parts: Uint8Array[] = [];
+  for await (const chunk of stream) parts.push(chunk);
+  return Buffer.concat(parts);
+}
+
+export async function waitForFinished(rig: MediaRig, playbackId: string, timeoutMs = 15_000): Promise<PlaybackFinishedEvent> {
+  await waitFor(() => rig.finished.some((e) => e.playbackId === playbackId), timeoutMs, `playback ${playbackId} to finish`);
+  return rig.finished.find((e) => e.playbackId === playbackId)!;
+}

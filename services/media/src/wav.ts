@@ -1,0 +1,82 @@
+/** WAV files as the platform uses them: PCM, 16-bit, mono, 8 kHz unless said otherwise. */
+import { ServiceError } from '@sipvm/contracts';
+
+export const RATE = 8000;
+
+export interface PcmWav {
+  sampleRate: number;
+  channels: number;
+  bitsPerSample: number;
+  /** The PCM bytes of the data chunk. */
+  data: Buffer;
+}
+
+/** Reads the fmt and data chunks of a RIFF/WAVE file, skipping any other chunks. */
+export function parseWav(bytes: Buffer, what = 'WAV'): PcmWav {
+  if (bytes.length < 12 || bytes.toString('ascii', 0, 4) !== 'RIFF' || bytes.toString('ascii', 8, 12) !== 'WAVE') {
+    throw new ServiceError('bad-request', `${what} is not a RIFF/WAVE file`);
+  }
+  let fmt: { format: number; channels: number; sampleRate: number; bits: number } | undefined;
+  let offset = 12;
+  while (offset + 8 <= bytes.length) {
+    const id = bytes.toString('ascii', offset, offset + 4);
+    const size = bytes.readUInt32LE(offset + 4);
+    const body = offset + 8;
+    if (id === 'fmt ' && size >= 16) {
+      fmt = { format: bytes.readUInt16LE(body), channels: bytes.readUInt16LE(body + 2), sampleRate: bytes.readUInt32LE(body + 4), bits: bytes.readUInt16LE(body + 14) };
+    } else if (id === 'data') {
+      if (!fmt) throw new ServiceError('bad-request', `${what} has data before its fmt chunk`);
+      // Streams written before their length was known say 0 or 0xffffffff: take the rest.
+      const length = size === 0 || size === 0xffffffff || body + size > bytes.length ? bytes.length - body : size;
+      if (fmt.format !== 1 && fmt.format !== 0xfffe) throw new ServiceError('bad-request', `${what} is not PCM (format ${fmt.format})`);
+      return { sampleRate: fmt.sampleRate, channels: fmt.channels, bitsPerSample: fmt.bits, data: bytes.subarray(body, body + length - (length % 2)) };
+    }
+    offset = body + size + (size % 2);
+  }
+  throw new ServiceError('bad-request', `${what} has no data chunk`);
+}
+
+export function isPlatformFormat(wav: PcmWav): boolean {
+  return wav.sampleRate === RATE && wav.channels === 1 && wav.bitsPerSample === 16;
+}
+
+export function wavHeader(dataBytes: number, sampleRate = RATE): Buffer {
+  const h = Buffer.alloc(44);
+  h.write('RIFF', 0);
+  h.writeUInt32LE(36 + dataBytes, 4);
+  h.write('WAVEfmt ', 8);
+  h.writeUInt32LE(16, 16);
+  h.writeUInt16LE(1, 20);
+  h.writeUInt16LE(1, 22);
+  h.writeUInt32LE(sampleRate, 24);
+  h.writeUInt32LE(sampleRate * 2, 28);
+  h.writeUInt16LE(2, 32);
+  h.writeUInt16LE(16, 34);
+  h.write('data', 36);
+  h.writeUInt32LE(dataBytes, 40);
+  return h;
+}
+
+export function encodeWav(pcm: Buffer, sampleRate = RATE): Buffer {
+  return Buffer.concat([wavHeader(pcm.length, sampleRate), pcm]);
+}
+
+export function durationMs(pcmBytes: number, sampleRate = RATE): number {
+  return Math.round((pcmBytes / 2 / sampleRate) * 1000);
+}
+
+/** A sine tone with 5 ms fades, as 16-bit PCM. */
+export function tone(frequency: number, ms: number, amplitude = 0.4): Buffer {
+  const n = Math.round((RATE * ms) / 1000);
+  const fade = Math.round(RATE * 0.005);
+  const pcm = Buffer.alloc(n * 2);
+  for (let i = 0; i < n; i++) {
+    const envelope = Math.min(1, i / fade, (n - 1 - i) / fade);
+    pcm.writeInt16LE(Math.round(32767 * amplitude * envelope * Math.sin((2 * Math.PI * frequency * i) / RATE)), i * 2);
+  }
+  return pcm;
+}
+
+export function silence(ms: number): Buffer {
+  return Buffer.alloc(Math.round((RATE * ms) / 1000) * 2);
+}
