@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isServiceError, MediaApi, request } from '@sipvm/contracts';
-import { correlation, dominantFrequency, rms, toneShare, wavSamples, type EndpointCodec } from '@sipvm/harness';
+import { correlation, dominantFrequency, rms, toneShare, waitFor, wavSamples, type EndpointCodec } from '@sipvm/harness';
 import { APP, openCall, readStaged, startMediaRig, waitForFinished, type MediaRig } from './test-support.js';
 import { DEFAULT_PROMPTS_DIR } from './config.js';
 
@@ -187,6 +187,9 @@ describe('sessions', () => {
     assert.equal((await rig.media.readyz()).status, 503);
 
     await rig.rtpengine.start();
+    const restarted = Date.now();
+    await waitFor(async () => (await rig.media.readyz()).status === 200, 5000, 'media to see rtpengine again');
+    console.log(`media ready again ${Date.now() - restarted} ms after rtpengine started`);
     const back = await openCall(rig.nc, 'PCMU');
     assert.equal(back.codec, 'PCMU');
     await request(rig.nc, api().close, { callRef: back.callRef });

@@ -59,6 +59,8 @@ export class Rtpengine {
   readonly #log: Logger;
   #up = false;
   #lastProbe = 0;
+  #lastSuccess = 0;
+  #probing: Promise<boolean> | undefined;
   #probe: NodeJS.Timeout | undefined;
   readonly description: string;
 
@@ -82,17 +84,33 @@ export class Rtpengine {
   }
 
   async probe(): Promise<boolean> {
-    this.#lastProbe = Date.now();
+    // One probe at a time; a late failure must not undo a success that came after it started.
+    this.#probing ??= this.#probeOnce().finally(() => (this.#probing = undefined));
+    return this.#probing;
+  }
+
+  async #probeOnce(): Promise<boolean> {
+    const started = Date.now();
+    this.#lastProbe = started;
     try {
       const reply = await this.#send('ping', {});
-      const ok = reply.result === 'pong';
-      if (ok && !this.#up) this.#log.info({ rtpengine: this.description }, 'rtpengine reachable');
-      this.#up = ok;
+      if (reply.result !== 'pong') throw new Error(`ping answered ${String(reply.result)}`);
+      this.#markUp();
     } catch (error) {
-      if (this.#up) this.#log.error({ rtpengine: this.description, err: String(error) }, 'rtpengine unreachable');
-      this.#up = false;
+      if (this.#lastSuccess < started) this.#markDown(error);
     }
     return this.#up;
+  }
+
+  #markUp(): void {
+    this.#lastSuccess = Date.now();
+    if (!this.#up) this.#log.info({ rtpengine: this.description }, 'rtpengine reachable');
+    this.#up = true;
+  }
+
+  #markDown(error: unknown): void {
+    if (this.#up) this.#log.error({ rtpengine: this.description, err: errorText(error) }, 'rtpengine unreachable');
+    this.#up = false;
   }
 
   /** Fails at once while the probe says rtpengine is down (asking again only if the last probe is old). */
@@ -105,10 +123,12 @@ export class Rtpengine {
   /** Sends a command; an rtpengine `error` result or no answer becomes a ServiceError. */
   async command(name: NgCommand, params: Record<string, unknown>): Promise<NgReply> {
     let reply: NgReply;
+    const started = Date.now();
     try {
       reply = await this.#send(name, params);
+      this.#markUp();
     } catch (error) {
-      this.#up = false;
+      if (this.#lastSuccess < started) this.#markDown(error);
       throw new ServiceError('service-unavailable', `${this.description} did not answer ${name}: ${errorText(error)}`, { cause: error });
     }
     if (reply.result === 'error') {
