@@ -1,0 +1,41 @@
+/**
+ * 100 concurrent calls with playback and recording: no errors, every recording holds the tone,
+ * every playback completes, and afterwards rtpengine holds no call (correctness, not speed:
+ * timings are printed by bench/media-sessions.bench.mjs).
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createLogger } from '@sipvm/service';
+import { MediaApi, request } from '@sipvm/contracts';
+import { openCall, startMediaRig, type MediaRig } from './test-support.js';
+import { runConcurrentCalls } from './load.js';
+import { Rtpengine } from './rtpengine.js';
+
+let rig: MediaRig;
+before(async () => {
+  rig = await startMediaRig({ ports: 1000, env: { LOG_LEVEL: 'warn' } });
+});
+after(async () => {
+  await rig?.stop();
+});
+
+test('100 concurrent sessions with playback and recording: no errors, no call left in rtpengine', async () => {
+  const started = Date.now();
+  const outcomes = await runConcurrentCalls(rig, 100);
+  const failures = outcomes.filter((o) => !o.ok);
+  console.log(`100 calls in ${Date.now() - started} ms; failures: ${failures.length}`);
+  assert.deepEqual(failures, []);
+  const [host, port] = rig.rtpengine.ng.split(':');
+  const rtpengine = new Rtpengine({ host: host!, port: Number(port), timeoutMs: 2000, probeIntervalMs: 60_000, log: createLogger('test', 'load', 'silent') });
+  try {
+    assert.deepEqual(await rtpengine.callIds(), []);
+    // The check itself sees calls when there are some.
+    const call = await openCall(rig.nc, 'PCMU');
+    assert.deepEqual(await rtpengine.callIds(), [call.callRef]);
+    await request(rig.nc, MediaApi.closeSession(call.instance), { callRef: call.callRef });
+    call.endpoint.close();
+    assert.deepEqual(await rtpengine.callIds(), []);
+  } finally {
+    rtpengine.close();
+  }
+});
