@@ -2,10 +2,11 @@
  * G.711 for the test endpoint, written independently of the media service's decoder (a bug shared
  * by both sides would otherwise go unnoticed): the classic segment-search encoders and decoders.
  */
-const SEG_END = [0xff, 0x1ff, 0x3ff, 0x7ff, 0xfff, 0x1fff, 0x3fff, 0x7fff];
+const SEG_ULAW_END = [0x3f, 0x7f, 0xff, 0x1ff, 0x3ff, 0x7ff, 0xfff, 0x1fff];
+const SEG_ALAW_END = [0x1f, 0x3f, 0x7f, 0xff, 0x1ff, 0x3ff, 0x7ff, 0xfff];
 
-function segment(value: number): number {
-  for (let i = 0; i < SEG_END.length; i++) if (value <= SEG_END[i]!) return i;
+function segment(value: number, ends: number[]): number {
+  for (let i = 0; i < ends.length; i++) if (value <= ends[i]!) return i;
   return 8;
 }
 
@@ -18,7 +19,7 @@ export function linearToUlaw(sample: number): number {
     mask = 0x7f;
   }
   pcm = Math.min(pcm, 8159) + (BIAS >> 2);
-  const seg = segment(pcm);
+  const seg = segment(pcm, SEG_ULAW_END);
   if (seg >= 8) return 0x7f ^ mask;
   return ((seg << 4) | ((pcm >> (seg + 1)) & 0x0f)) ^ mask;
 }
@@ -38,7 +39,7 @@ export function linearToAlaw(sample: number): number {
     mask = 0x55;
     pcm = -pcm - 1;
   }
-  const seg = segment(pcm);
+  const seg = segment(pcm, SEG_ALAW_END);
   if (seg >= 8) return 0x7f ^ mask;
   const aval = (seg << 4) | (seg < 2 ? (pcm >> 1) & 0x0f : (pcm >> seg) & 0x0f);
   return aval ^ mask;

@@ -1,0 +1,58 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { linearToAlaw, linearToUlaw, tonePcm } from '@sipvm/harness';
+import { rtpPacketsOfPcap, type RtpPacket } from './pcap.js';
+import { pcmOfRtp } from './transcribe.js';
+
+/** A pcap (raw IP link type, as rtpengine writes with recording-format = raw) of RTP packets. */
+function pcapOf(packets: { pt: number; seq: number; ts: number; ssrc?: number; payload: Buffer }[]): Buffer {
+  const header = Buffer.alloc(24);
+  header.writeUInt32LE(0xa1b2c3d4, 0);
+  header.writeUInt16LE(2, 4);
+  header.writeUInt16LE(4, 6);
+  header.writeUInt32LE(65535, 16);
+  header.writeUInt32LE(101, 20);
+  const records = packets.map((p) => {
+    const rtp = Buffer.concat([Buffer.alloc(12), p.payload]);
+    rtp[0] = 0x80;
+    rtp[1] = p.pt;
+    rtp.writeUInt16BE(p.seq, 2);
+    rtp.writeUInt32BE(p.ts >>> 0, 4);
+    rtp.writeUInt32BE(p.ssrc ?? 7, 8);
+    const ip = Buffer.alloc(28);
+    ip[0] = 0x45;
+    ip[9] = 17;
+    const frame = Buffer.concat([ip, rtp]);
+    const record = Buffer.alloc(16);
+    record.writeUInt32LE(frame.length, 8);
+    record.writeUInt32LE(frame.length, 12);
+    return Buffer.concat([record, frame]);
+  });
+  return Buffer.concat([header, ...records]);
+}
+
+const frames = (bytes: number[]) => Array.from({ length: bytes.length / 160 }, (_, i) => Buffer.from(bytes.slice(i * 160, i * 160 + 160)));
+
+test('G.711 from a pcap: decoded by timestamp, DTMF packets left out, gaps silent, wrap-around handled', async () => {
+  const tone = tonePcm(1000, 200);
+  for (const [codec, encode, pt] of [['PCMU', linearToUlaw, 0], ['PCMA', linearToAlaw, 8]] as const) {
+    const payloads = frames(Array.from(tone, encode));
+    const start = 0xffffff00; // the timestamp wraps inside the stream
+    const packets: { pt: number; seq: number; ts: number; payload: Buffer }[] = payloads.map((payload, i) => ({ pt: pt as number, seq: (65530 + i) & 0xffff, ts: start + i * 160 + (i >= 5 ? 800 : 0), payload }));
+    packets.splice(5, 0, { pt: 101, seq: 1, ts: start + 800, payload: Buffer.from([5, 0x8a, 0, 160]) });
+    const parsed: RtpPacket[] = [...rtpPacketsOfPcap(pcapOf(packets))];
+    assert.equal(parsed.length, 11);
+    const pcm = await pcmOfRtp(codec, pt, parsed);
+    const samples = new Int16Array(pcm.buffer, pcm.byteOffset, pcm.length / 2);
+    assert.equal(samples.length, 1600 + 800, `${codec}: 200 ms of tone and 100 ms of gap`);
+    const gap = samples.subarray(800, 1600);
+    assert.ok(gap.every((s) => s === 0), `${codec}: the gap is silent`);
+    const error = Math.max(...Array.from(samples.subarray(0, 800), (s, i) => Math.abs(s - tone[i]!)));
+    assert.ok(error < 1100, `${codec}: decoded within G.711's quantisation (${error})`);
+  }
+});
+
+test('a pcap cut short by a crash yields the packets before the cut', () => {
+  const file = pcapOf([{ pt: 0, seq: 1, ts: 0, payload: Buffer.alloc(160, 0xff) }, { pt: 0, seq: 2, ts: 160, payload: Buffer.alloc(160, 0xff) }]);
+  assert.equal([...rtpPacketsOfPcap(file.subarray(0, file.length - 10))].length, 1);
+});
