@@ -19,6 +19,18 @@ export const STREAMS = {
     max_age: 7 * DAY_NS,
     duplicate_window: 2 * MINUTE_NS,
   },
+  /**
+   * Caller hang-ups of voicemail calls, captured from signaling's call events, so the recording
+   * is handed over by whichever voicemail instance is alive (the one running the call may not be).
+   */
+  voicemailCallEnds: {
+    name: 'VM_VOICEMAIL_CALL_ENDS',
+    subjects: [SUBJECTS.call.ended('voicemail')],
+    retention: RetentionPolicy.Workqueue,
+    storage: StorageType.File,
+    max_age: 1 * DAY_NS,
+    duplicate_window: 2 * MINUTE_NS,
+  },
   /** Finished recordings waiting to be stored and mailed: a deposit leaves only when done. */
   deposits: {
     name: 'VM_DEPOSITS',

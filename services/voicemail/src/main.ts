@@ -1,6 +1,6 @@
 /**
- * The voicemail service: turns finished recordings into messages (the deposit step) and sends
- * mail from the durable outbox (SPEC §2, §3). The leave-a-message call flow joins it here.
+ * The voicemail service (SPEC §2, §3): runs leave-a-message calls, turns finished recordings into
+ * messages (the deposit step) and sends mail from the durable outbox.
  */
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { stagingBucket } from '@sipvm/contracts';
@@ -13,10 +13,12 @@ import { createSmtpTransport } from './mail/smtp.js';
 import { startMailOutbox } from './mail/outbox.js';
 import { depositConfig } from './deposit/config.js';
 import { startDepositProcessor } from './deposit/processor.js';
+import { callConfig } from './call/config.js';
+import { startCallRunner } from './call/call-runner.js';
 
 await runService({
   name: 'voicemail',
-  config: { ...mailConfig, ...depositConfig },
+  config: { ...mailConfig, ...depositConfig, ...callConfig },
   check: checkMailConfig,
   async prepare(config) {
     const dirs = [BUILTIN_TEMPLATE_DIR, ...(config.MAIL_TEMPLATE_DIR ? [config.MAIL_TEMPLATE_DIR] : [])];
@@ -49,8 +51,10 @@ await runService({
       log,
       registry,
     });
+    const calls = await startCallRunner({ nc, js, jsm, config, log });
     return {
       async stop() {
+        await calls.stop();
         await deposits.stop();
         await outbox.stop();
       },

@@ -40,7 +40,7 @@ it('a caller who hangs up before the beep leaves nothing', () => {
 
 it('the maximum length keeps the message whole, then beeps, says goodbye and hangs up', () => {
   const { actions } = run('box', [finished, finished, { kind: 'recording-limit' }, { kind: 'digit', digit: '#' }, finished]);
-  assert.deepEqual(actions, ['play:greeting', 'play:beep', 'start-recording', 'finish-recording', 'play:beep+goodbye', 'hangup']);
+  assert.deepEqual(actions, ['play:greeting', 'play:beep', 'start-recording', 'finish-recording', 'play:beep+max_length_reached', 'hangup']);
 });
 
 it('ann plays the greeting and hangs up, recording nothing; # does not skip it', () => {

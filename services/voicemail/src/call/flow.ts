@@ -85,7 +85,7 @@ export function onEvent(state: CallState, event: CallEvent, settings: FlowSettin
         return { state: { ...state, phase: 'done' }, actions: [{ kind: 'finish-recording' }, { kind: 'hangup', reason: 'message recorded' }] };
       }
       if (event.kind === 'recording-limit') {
-        const { next, action } = play([{ kind: 'beep' }, { kind: 'prompt', name: 'goodbye', language: settings.language }], 'goodbye');
+        const { next, action } = play([{ kind: 'beep' }, { kind: 'prompt', name: 'max_length_reached', language: settings.language }], 'goodbye');
         return { state: next, actions: [{ kind: 'finish-recording' }, action] };
       }
       return { state, actions: [] };
