@@ -72,7 +72,8 @@ export const signalingConfig = {
   /** Subscription lengths for SUBSCRIBE: shorter requests get 423, longer ones are cut. */
   MWI_MIN_EXPIRES: env.integer(1, 86_400).default(60),
   MWI_MAX_EXPIRES: env.integer(60, 86_400).default(3_600),
-  MWI_DEFAULT_EXPIRES: env.integer(1, 86_400).default(3_600),
+  /** Subscription length when a SUBSCRIBE has no Expires; default MWI_MAX_EXPIRES. */
+  MWI_DEFAULT_EXPIRES: env.integer(1, 86_400).optional(),
   /** Mailbox events handled at once by this instance (1 keeps NOTIFYs in event order). */
   MWI_CONCURRENCY: env.integer(1, 64).default(1),
   /** Name of the durable JetStream consumer shared by all signaling instances. */
@@ -86,7 +87,8 @@ export function checkSignalingConfig(config: SignalingConfig): string[] {
   if (config.MWI_MIN_EXPIRES > config.MWI_MAX_EXPIRES) {
     problems.push(`MWI_MIN_EXPIRES (${config.MWI_MIN_EXPIRES}): must not be more than MWI_MAX_EXPIRES (${config.MWI_MAX_EXPIRES})`);
   }
-  if (config.MWI_DEFAULT_EXPIRES < config.MWI_MIN_EXPIRES || config.MWI_DEFAULT_EXPIRES > config.MWI_MAX_EXPIRES) {
+  const byDefault = config.MWI_DEFAULT_EXPIRES;
+  if (byDefault !== undefined && (byDefault < config.MWI_MIN_EXPIRES || byDefault > config.MWI_MAX_EXPIRES)) {
     problems.push(`MWI_DEFAULT_EXPIRES (${config.MWI_DEFAULT_EXPIRES}): must be between MWI_MIN_EXPIRES and MWI_MAX_EXPIRES`);
   }
   return problems;

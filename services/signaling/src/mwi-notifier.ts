@@ -88,6 +88,7 @@ export async function startMwiNotifier(options: MwiNotifierOptions): Promise<{ s
       return { kind: 'drop', reason: 'bad mailbox event' };
     }
     const deliveries = msg.info.deliveryCount;
+    options.log.debug({ eventId: event.eventId, mailbox: event.mailbox, change: event.change, counts: event.counts, deliveries }, 'mailbox event');
     if (!options.sipUp()) return { kind: 'retry', delayMs: retryDelay(RETRY_SCHEDULE_MS, 1) };
     let counts = event.counts;
     if (deliveries > 1) {

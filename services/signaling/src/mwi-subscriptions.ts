@@ -67,7 +67,7 @@ export class MwiSubscriptions {
       if (down) return reply(res, 503, `Service Unavailable (${down})`, { 'Retry-After': '5' });
 
       const requested = header(req, 'Expires');
-      let expires = requested === undefined ? this.#o.config.MWI_DEFAULT_EXPIRES : Number(requested.trim());
+      let expires = requested === undefined ? (this.#o.config.MWI_DEFAULT_EXPIRES ?? this.#o.config.MWI_MAX_EXPIRES) : Number(requested.trim());
       if (!Number.isInteger(expires) || expires < 0) return reply(res, 400, 'Bad Request (Expires)');
       if (expires > 0 && expires < this.#o.config.MWI_MIN_EXPIRES) {
         return reply(res, 423, 'Interval Too Brief', { 'Min-Expires': String(this.#o.config.MWI_MIN_EXPIRES) });

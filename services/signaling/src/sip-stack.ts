@@ -72,21 +72,32 @@ export interface FinalResponse {
   reason: string;
 }
 
-/** Sends a request outside any dialog drachtio knows and resolves with its final response. */
-export async function sendRequest(srf: Srf, uri: string, request: OutgoingRequest, timeoutMs = 32_000): Promise<FinalResponse> {
-  const send = srf.request as unknown as (uri: string, opts: Record<string, unknown>) => Promise<SentRequest>;
-  const sent = await send.call(srf, uri, {
-    method: request.method,
-    headers: request.headers,
-    ...(request.body !== undefined ? { body: request.body } : {}),
-    ...(request.proxy !== undefined ? { proxy: request.proxy } : {}),
-  });
+/**
+ * Sends a request outside any dialog drachtio knows and resolves with its final response.
+ * The response listener is attached inside the send callback: on loopback the response can
+ * arrive in the same read as drachtio's acknowledgement, before an `await` would resume.
+ */
+export function sendRequest(srf: Srf, uri: string, request: OutgoingRequest, timeoutMs = 32_000): Promise<FinalResponse> {
+  const send = srf.request as unknown as (uri: string, opts: Record<string, unknown>, callback: (error: unknown, sent: SentRequest) => void) => void;
   return new Promise<FinalResponse>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no final response to ${request.method} within ${timeoutMs} ms`)), timeoutMs);
-    sent.on('response', (res: { status: number; reason: string }) => {
-      if (res.status < 200) return;
-      clearTimeout(timer);
-      resolve({ status: res.status, reason: res.reason });
+    const options = {
+      method: request.method,
+      headers: request.headers,
+      ...(request.body !== undefined ? { body: request.body } : {}),
+      ...(request.proxy !== undefined ? { proxy: request.proxy } : {}),
+    };
+    send.call(srf, uri, options, (error, sent) => {
+      if (error) {
+        clearTimeout(timer);
+        reject(error instanceof Error ? error : new Error(String(error)));
+        return;
+      }
+      sent.on('response', (res) => {
+        if (res.status < 200) return;
+        clearTimeout(timer);
+        resolve({ status: res.status, reason: res.reason });
+      });
     });
   });
 }

@@ -54,6 +54,10 @@ export interface SignalingRig {
   target: string;
   sipp(scenario: string, options?: Partial<SippOptions>): Promise<SippResult>;
   waitForEvent(predicate: (e: CallEventSeen) => boolean, what: string, timeoutMs?: number): Promise<CallEventSeen>;
+  /** Waits for a condition; on timeout the error carries the logs of signaling and drachtio. */
+  waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs?: number): Promise<void>;
+  /** The tails of the signaling and drachtio-server logs, for failure messages. */
+  explain(): string;
   stop(): Promise<void>;
 }
 
@@ -82,7 +86,7 @@ export async function startSignalingRig(env: Record<string, string> = {}, option
     ...env,
   });
   const target = `127.0.0.1:${drachtio.sipPort}`;
-  return {
+  const rig: SignalingRig = {
     nats,
     drachtio,
     signaling,
@@ -101,8 +105,18 @@ export async function startSignalingRig(env: Record<string, string> = {}, option
       }),
     async waitForEvent(predicate, what, timeoutMs = 10_000) {
       let found: CallEventSeen | undefined;
-      await waitFor(() => (found = events.find(predicate)) !== undefined, timeoutMs, what);
+      await rig.waitFor(() => (found = events.find(predicate)) !== undefined, what, timeoutMs);
       return found as CallEventSeen;
+    },
+    async waitFor(check, what, timeoutMs = 10_000) {
+      try {
+        await waitFor(check, timeoutMs, what);
+      } catch (error) {
+        throw new Error(`${(error as Error).message}\n${rig.explain()}`);
+      }
+    },
+    explain() {
+      return `--- signaling ---\n${signaling.output().slice(-5000)}\n--- drachtio ---\n${drachtio.output().slice(-5000)}`;
     },
     async stop() {
       media.stop();
@@ -114,6 +128,7 @@ export async function startSignalingRig(env: Record<string, string> = {}, option
       await dir.remove();
     },
   };
+  return rig;
 }
 
 /** The status line of each SIP response in a sipp trace, e.g. ["100 Trying", "404 Unknown …"]. */

@@ -1,0 +1,91 @@
+/**
+ * MWI end to end (SPEC §7): a phone SUBSCRIBEs through drachtio-server and gets 200 and a NOTIFY
+ * with the counts the real storage service reports; a new message in storage becomes a NOTIFY
+ * in that dialog and an unsolicited NOTIFY through the configured proxy (a sipp UAS here);
+ * un-SUBSCRIBE ends the dialog. Media is not involved.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Kvm } from '@nats-io/kv';
+import { MWI_SUBSCRIPTIONS_BUCKET, MwiSubscriptionSchema, request, stageAudio, stagingBucket, StorageApi, type Mailbox } from '@sipvm/contracts';
+import { freeTcpUdpPort, runSipp, smallWav } from '@sipvm/harness';
+import { join } from 'node:path';
+import { e2eSkipReason, SCENARIOS, sippReport, startSignalingRig, type SignalingRig } from './rig.js';
+
+const skip = e2eSkipReason();
+const mailbox: Mailbox = { did: 'example.org', uid: 'alice' };
+
+describe('MWI through drachtio-server', { skip }, () => {
+  let rig: SignalingRig;
+  let proxyPort: number;
+  before(async () => {
+    proxyPort = await freeTcpUdpPort();
+    rig = await startSignalingRig({ MWI_PROXY: `sip:127.0.0.1:${proxyPort}`, MWI_MIN_EXPIRES: '60', MWI_MAX_EXPIRES: '900' }, { storage: true });
+  });
+  after(async () => {
+    await rig?.stop();
+  });
+
+  let staged = 0;
+  const newMessage = async (urgent: boolean) => {
+    const staging = await stagingBucket(rig.nc);
+    const audio = await stageAudio(staging, `mwi-test-${process.pid}-${staged++}`, (async function* () { yield smallWav(1); })());
+    const { counts } = await request(rig.nc, StorageApi.createMessage, {
+      mailbox,
+      sender: 'sip:bob@caller.example.org',
+      recordedAt: new Date().toISOString(),
+      durationMs: 1000,
+      codec: 'PCMU',
+      urgent,
+      audio,
+    }, { timeoutMs: 10_000 });
+    return counts;
+  };
+
+  it('refuses a subscription shorter than MWI_MIN_EXPIRES with 423', async () => {
+    const result = await rig.sipp('mwi-subscribe-too-brief.xml', { service: 'alice', keys: { mwi_domain: 'example.org' } });
+    assert.equal(result.exitCode, 0, sippReport(result, rig));
+    assert.match(result.messages, /^Min-Expires: 60\r?$/m);
+  });
+
+  it('SUBSCRIBE gets 200 and the current counts; a mailbox change NOTIFYs subscribers and the proxy; un-SUBSCRIBE ends it', async () => {
+    // The proxy of unsolicited NOTIFYs: one NOTIFY per mailbox change, two changes.
+    const proxy = runSipp({ scenario: join(SCENARIOS, 'mwi-unsolicited-uas.xml'), port: proxyPort, calls: 2, timeoutSeconds: 40 });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.deepEqual(await newMessage(false), { new: 1, saved: 0, urgentNew: 0, urgentSaved: 0 });
+
+    const phone = rig.sipp('mwi-subscribe.xml', { service: 'alice', timeoutSeconds: 40, keys: { mwi_domain: 'example.org', expires: '3600' } });
+    const kv = await new Kvm(rig.nc).open(MWI_SUBSCRIPTIONS_BUCKET);
+    const notified = async () => {
+      for await (const key of await kv.keys()) {
+        const entry = await kv.get(key);
+        if (entry?.operation === 'PUT' && MwiSubscriptionSchema.parse(entry.json()).cseq >= 1) return true;
+      }
+      return false;
+    };
+    await rig.waitFor(notified, 'the subscription to be stored and first notified');
+    assert.deepEqual(await newMessage(true), { new: 2, saved: 0, urgentNew: 1, urgentSaved: 0 });
+
+    const phoneResult = await phone;
+    assert.equal(phoneResult.exitCode, 0, sippReport(phoneResult, rig));
+    // Expires is cut to MWI_MAX_EXPIRES.
+    assert.match(phoneResult.messages, /^Expires: 900\r?$/m);
+    const notifies = phoneResult.messages.split(/-{10,}/).filter((m) => /^\s*NOTIFY /m.test(m) && /received/.test(m));
+    assert.equal(notifies.length, 3, phoneResult.messages);
+    assert.match(notifies[0] ?? '', /Subscription-State: active;expires=\d+/);
+    assert.match(notifies[0] ?? '', /Messages-Waiting: yes\r?\nMessage-Account: sip:alice@example.org\r?\nVoice-Message: 1\/0 \(0\/0\)/);
+    assert.match(notifies[1] ?? '', /Voice-Message: 2\/0 \(1\/0\)/);
+    assert.match(notifies[2] ?? '', /Subscription-State: terminated/);
+    const cseqs = notifies.map((n) => Number(/^CSeq: (\d+) NOTIFY/m.exec(n)?.[1]));
+    assert.ok(cseqs[0]! < cseqs[1]! && cseqs[1]! < cseqs[2]!, `NOTIFY CSeqs increase: ${cseqs.join(', ')}`);
+    await rig.waitFor(async () => !(await notified()), 'the subscription to be removed', 5_000);
+
+    const proxyResult = await proxy;
+    assert.equal(proxyResult.exitCode, 0, sippReport(proxyResult, rig));
+    const unsolicited = proxyResult.messages.split(/-{10,}/).filter((m) => /^\s*NOTIFY sip:alice@example\.org SIP\/2\.0/m.test(m));
+    assert.equal(unsolicited.length, 2, proxyResult.messages);
+    assert.match(unsolicited[0] ?? '', /Event: message-summary/);
+    assert.match(unsolicited[0] ?? '', /Voice-Message: 1\/0 \(0\/0\)/);
+    assert.match(unsolicited[1] ?? '', /Voice-Message: 2\/0 \(1\/0\)/);
+  });
+});
