@@ -1,0 +1,57 @@
+/**
+ * A signaling instance that loses NATS or drachtio-server keeps running, says so in /readyz,
+ * refuses new calls with 503 (while NATS is away; without drachtio-server no call can reach it),
+ * and takes calls again when they return — by itself, without a restart.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { e2eSkipReason, responsesIn, sippReport, startSignalingRig, type SignalingRig } from './rig.js';
+
+const skip = e2eSkipReason();
+
+describe('signaling through outages', { skip }, () => {
+  let rig: SignalingRig;
+  before(async () => {
+    rig = await startSignalingRig();
+  });
+  after(async () => {
+    await rig?.stop();
+  });
+
+  const readyChecks = async () => (await rig.signaling.readyz()).body as { ok: boolean; checks: Record<string, boolean> };
+  const alive = async () => (await fetch(`http://127.0.0.1:${rig.signaling.httpPort}/healthz`)).status === 200;
+  const callWorks = async (user: string) => {
+    const result = await rig.sipp('call-info-reinvite-bye.xml', { keys: { app_name: 'voicebox', app_param: `usr=${user};dom=example.org` } });
+    assert.equal(result.exitCode, 0, sippReport(result, rig));
+    await rig.waitForEvent((e) => e.subject === 'vm.call.voicebox.started' && (e.event.params as { user?: string }).user === user, `${user}'s call`);
+  };
+
+  it('loses NATS: not ready, 503 to INVITE and OPTIONS; back to normal when NATS returns', async () => {
+    await rig.nats.stop();
+    await rig.waitFor(async () => (await readyChecks()).checks.nats === false, '/readyz to report NATS down');
+    assert.equal((await rig.signaling.readyz()).status, 503);
+    assert.equal(await alive(), true);
+
+    const invite = await rig.sipp('invite-refused-with-sdp.xml', { keys: { app_name: 'voicebox', app_param: 'usr=dave;dom=example.org' } });
+    assert.equal(invite.exitCode, 0, sippReport(invite, rig));
+    assert.ok(responsesIn(invite.messages).includes('503 Service Unavailable (message bus unreachable)'), sippReport(invite));
+    const options = await rig.sipp('options.xml');
+    assert.notEqual(options.exitCode, 0, 'OPTIONS must not get 200 while calls are refused');
+    assert.ok(responsesIn(options.messages).some((r) => r.startsWith('503')), sippReport(options));
+
+    await rig.nats.start();
+    await rig.waitFor(async () => (await rig.signaling.readyz()).status === 200, '/readyz to recover after NATS', 20_000);
+    await callWorks('after-nats');
+  });
+
+  it('loses drachtio-server: not ready, keeps running, reconnects when it returns', async () => {
+    await rig.drachtio.stop();
+    await rig.waitFor(async () => (await readyChecks()).checks.drachtio === false, '/readyz to report drachtio down');
+    assert.equal(await alive(), true);
+    assert.equal(rig.signaling.output().includes('drachtio-server disconnected'), true);
+
+    await rig.drachtio.start();
+    await rig.waitFor(async () => (await rig.signaling.readyz()).status === 200, '/readyz to recover after drachtio', 20_000);
+    await callWorks('after-drachtio');
+  });
+});
