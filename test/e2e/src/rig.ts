@@ -1,6 +1,7 @@
 /**
  * The signaling rig for end-to-end tests: a real nats-server, a real drachtio-server, the
- * signaling service as a process (its dist/main.js), the FAKE media responder (see media-fake.ts)
+ * signaling service as a process (its dist/main.js), the real media service with a real
+ * rtpengine (or, where a test needs media to answer late, the FAKE responder of media-fake.ts),
  * and, when asked, the real storage service. Everything on loopback with free ports.
  */
 import { join } from 'node:path';
@@ -9,7 +10,10 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { SUBJECTS } from '@sipvm/contracts';
 import {
   drachtioMissingReason,
+  freePort,
   REPO_ROOT,
+  startRtpengine,
+  type RtpengineProcess,
   runSipp,
   sippMissingReason,
   startDrachtio,
@@ -36,6 +40,12 @@ export function e2eSkipReason(): string | undefined {
   return reason;
 }
 
+/** A request to media seen on the wire (every NATS subscriber sees it, the service answers it). */
+export interface MediaRequestSeen {
+  subject: string;
+  request: { callRef?: string; callId?: string; sdpOffer?: string };
+}
+
 export interface CallEventSeen {
   subject: string;
   event: Record<string, unknown>;
@@ -47,7 +57,10 @@ export interface SignalingRig {
   signaling: RunningServiceProcess;
   storage: RunningServiceProcess | undefined;
   nc: NatsConnection;
-  media: MediaResponderFake;
+  /** The fake, when the rig runs with `media: 'fake'`. */
+  mediaFake: MediaResponderFake | undefined;
+  /** Every request to media (open, update, close, …), whoever answers them. */
+  mediaRequests: MediaRequestSeen[];
   /** Every call event published so far. */
   events: CallEventSeen[];
   /** host:port of drachtio-server's SIP side. */
@@ -61,7 +74,14 @@ export interface SignalingRig {
   stop(): Promise<void>;
 }
 
-export async function startSignalingRig(env: Record<string, string> = {}, options: { storage?: boolean } = {}): Promise<SignalingRig> {
+export interface RigOptions {
+  /** The real media service with rtpengine (default), or the fake that can answer late. */
+  media?: 'real' | 'fake';
+  /** Start the real storage service too. */
+  storage?: boolean;
+}
+
+export async function startSignalingRig(env: Record<string, string> = {}, options: RigOptions = {}): Promise<SignalingRig> {
   const nats = await startNats();
   const drachtio = await startDrachtio();
   const dir = await tempDir('e2e');
@@ -69,7 +89,34 @@ export async function startSignalingRig(env: Record<string, string> = {}, option
     ? await startService('storage', { NATS_URL: nats.url, STORAGE_BACKEND: 'local', STORAGE_DIR: dir.path })
     : undefined;
   const nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
-  const media = startMediaResponderFake(nc);
+  const mediaRequests: MediaRequestSeen[] = [];
+  nc.subscribe('vm.media.>', {
+    callback: (_err, msg) => {
+      mediaRequests.push({ subject: msg.subject, request: msg.json<MediaRequestSeen['request']>() });
+    },
+  });
+  let rtpengine: RtpengineProcess | undefined;
+  let mediaService: RunningServiceProcess | undefined;
+  let mediaFake: MediaResponderFake | undefined;
+  if (options.media === 'fake') {
+    mediaFake = startMediaResponderFake(nc);
+  } else {
+    const dtmfPort = await freePort();
+    rtpengine = await startRtpengine({ dtmfLogDest: { host: '127.0.0.1', port: dtmfPort }, ports: 40 });
+    mediaService = await startService(
+      'media',
+      {
+        NATS_URL: nats.url,
+        RTPENGINE_NG: rtpengine.ng,
+        RTPENGINE_RECORDING_DIR: rtpengine.recordingDir,
+        MEDIA_PLAY_DIR: rtpengine.playDir,
+        MEDIA_DTMF_LISTEN: `127.0.0.1:${dtmfPort}`,
+        INSTANCE_ID: 'media-e2e',
+      },
+      // The first start on a machine builds the prompt set.
+      { timeoutMs: 180_000 },
+    );
+  }
   const events: CallEventSeen[] = [];
   nc.subscribe(SUBJECTS.call.all, {
     callback: (_err, msg) => {
@@ -92,7 +139,8 @@ export async function startSignalingRig(env: Record<string, string> = {}, option
     signaling,
     storage,
     nc,
-    media,
+    mediaFake,
+    mediaRequests,
     events,
     target,
     sipp: (scenario, more = {}) =>
@@ -116,12 +164,18 @@ export async function startSignalingRig(env: Record<string, string> = {}, option
       }
     },
     explain() {
-      return `--- signaling ---\n${signaling.output().slice(-5000)}\n--- drachtio ---\n${drachtio.output().slice(-5000)}`;
+      return [
+        `--- signaling ---\n${signaling.output().slice(-5000)}`,
+        `--- drachtio ---\n${drachtio.output().slice(-4000)}`,
+        ...(mediaService ? [`--- media ---\n${mediaService.output().slice(-3000)}`] : []),
+      ].join('\n');
     },
     async stop() {
-      media.stop();
+      mediaFake?.stop();
       await nc.close().catch(() => undefined);
       await signaling.stop();
+      await mediaService?.stop();
+      await rtpengine?.close();
       await storage?.stop();
       await drachtio.close();
       await nats.close();
@@ -142,6 +196,6 @@ export function sippReport(result: SippResult, rig?: SignalingRig): string {
     `sipp exit code ${result.exitCode}`,
     `--- errors ---\n${result.errors.slice(-3000)}`,
     `--- messages ---\n${result.messages.slice(-6000)}`,
-    ...(rig ? [`--- signaling ---\n${rig.signaling.output().slice(-4000)}`] : []),
+    ...(rig ? [rig.explain()] : []),
   ].join('\n');
 }
