@@ -184,3 +184,39 @@ describe('P-App headers from an untrusted source', { skip }, () => {
     });
   }
 });
+
+describe('ann mode with early media (ANN_EARLY_MEDIA=true)', { skip }, () => {
+  let rig: SignalingRig;
+  before(async () => {
+    rig = await startSignalingRig({ ANN_EARLY_MEDIA: 'true', ANN_EARLY_MEDIA_TIMEOUT_MS: '3000' });
+  });
+  after(async () => {
+    await rig?.stop();
+  });
+
+  it('sends 183 with SDP, then the final reply the application asks for', async () => {
+    const running = rig.sipp('invite-early-media-405.xml', { keys: { app_param: 'usr=erin;dom=example.org;mod=ann' } });
+    const started = CallStartedEventSchema.parse(
+      (await rig.waitForEvent((e) => e.subject === 'vm.call.voicemail.started' && (e.event.params as { user?: string }).user === 'erin', 'ann call')).event,
+    );
+    assert.equal(started.params.mode, 'ann');
+    assert.deepEqual(started.finalReply, { code: 405, reason: 'Prohibited' });
+    const { sent } = await request(rig.nc, SignalingApi.finalReply(started.signalingInstance), { callRef: started.callRef, code: 405, reason: 'Prohibited' });
+    assert.equal(sent, true);
+    const result = await running;
+    assert.equal(result.exitCode, 0, sippReport(result, rig));
+    assert.ok(responsesIn(result.messages).includes('405 Prohibited'), sippReport(result));
+    assert.match(result.messages.split(/-{10,}/).find((m) => /^SIP\/2\.0 183/m.test(m)) ?? '', /^m=audio /m, '183 carries the SDP answer');
+    const ended = await rig.waitForEvent((e) => e.subject === 'vm.call.voicemail.ended' && e.event.callRef === started.callRef, 'call ended');
+    assert.equal(ended.event.reason, 'app-hangup');
+    assert.equal(mediaRequests(rig, 'session.close', started.callRef).length, 1);
+  });
+
+  it('sends the final reply by itself when the application does not finish in time', async () => {
+    const result = await rig.sipp('invite-early-media-405.xml', { keys: { app_param: 'usr=frank;dom=example.org;mod=3' } });
+    assert.equal(result.exitCode, 0, sippReport(result, rig));
+    const started = rig.events.find((e) => e.subject === 'vm.call.voicemail.started' && (e.event.params as { user?: string }).user === 'frank');
+    const ended = await rig.waitForEvent((e) => e.subject === 'vm.call.voicemail.ended' && e.event.callRef === started?.event.callRef, 'call ended');
+    assert.equal(ended.event.reason, 'media-timeout');
+  });
+});
