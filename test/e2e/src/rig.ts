@@ -66,6 +66,10 @@ export interface SignalingRig {
   /** host:port of drachtio-server's SIP side. */
   target: string;
   sipp(scenario: string, options?: Partial<SippOptions>): Promise<SippResult>;
+  /** The signaling service again (e.g. after stopping it), on the rig's drachtio-server. */
+  restartSignaling(): Promise<void>;
+  /** Another signaling instance with its own drachtio-server on the same NATS (another node). */
+  addNode(env?: Record<string, string>): Promise<{ drachtio: DrachtioServer; signaling: RunningServiceProcess }>;
   waitForEvent(predicate: (e: CallEventSeen) => boolean, what: string, timeoutMs?: number): Promise<CallEventSeen>;
   /** Waits for a condition; on timeout the error carries the logs of signaling and drachtio. */
   waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs?: number): Promise<void>;
@@ -75,8 +79,8 @@ export interface SignalingRig {
 }
 
 export interface RigOptions {
-  /** The real media service with rtpengine (default), or the fake that can answer late. */
-  media?: 'real' | 'fake';
+  /** The real media service with rtpengine (default), the fake that can answer late, or none (MWI). */
+  media?: 'real' | 'fake' | 'none';
   /** Start the real storage service too. */
   storage?: boolean;
 }
@@ -100,7 +104,7 @@ export async function startSignalingRig(env: Record<string, string> = {}, option
   let mediaFake: MediaResponderFake | undefined;
   if (options.media === 'fake') {
     mediaFake = startMediaResponderFake(nc);
-  } else {
+  } else if (options.media !== 'none') {
     const dtmfPort = await freePort();
     rtpengine = await startRtpengine({ dtmfLogDest: { host: '127.0.0.1', port: dtmfPort }, ports: 40 });
     mediaService = await startService(
@@ -124,14 +128,18 @@ export async function startSignalingRig(env: Record<string, string> = {}, option
     },
   });
   await nc.flush();
-  const signaling = await startService('signaling', {
-    NATS_URL: nats.url,
-    DRACHTIO_HOST: drachtio.admin.host,
-    DRACHTIO_PORT: String(drachtio.admin.port),
-    DRACHTIO_SECRET: drachtio.admin.secret,
-    SHUTDOWN_TIMEOUT_MS: '5000',
-    ...env,
-  });
+  const startSignaling = (server: DrachtioServer, more: Record<string, string> = {}) =>
+    startService('signaling', {
+      NATS_URL: nats.url,
+      DRACHTIO_HOST: server.admin.host,
+      DRACHTIO_PORT: String(server.admin.port),
+      DRACHTIO_SECRET: server.admin.secret,
+      SHUTDOWN_TIMEOUT_MS: '5000',
+      ...env,
+      ...more,
+    });
+  const signaling = await startSignaling(drachtio);
+  const others: { stop(): Promise<void> }[] = [];
   const target = `127.0.0.1:${drachtio.sipPort}`;
   const rig: SignalingRig = {
     nats,
@@ -143,6 +151,16 @@ export async function startSignalingRig(env: Record<string, string> = {}, option
     mediaRequests,
     events,
     target,
+    async restartSignaling() {
+      await rig.signaling.stop();
+      rig.signaling = await startSignaling(drachtio);
+    },
+    async addNode(more = {}) {
+      const server = await startDrachtio();
+      const instance = await startSignaling(server, more);
+      others.push(instance, { stop: () => server.close() });
+      return { drachtio: server, signaling: instance };
+    },
     sipp: (scenario, more = {}) =>
       runSipp({
         scenario: join(SCENARIOS, scenario),
@@ -165,7 +183,7 @@ export async function startSignalingRig(env: Record<string, string> = {}, option
     },
     explain() {
       return [
-        `--- signaling ---\n${signaling.output().slice(-5000)}`,
+        `--- signaling ---\n${rig.signaling.output().slice(-5000)}`,
         `--- drachtio ---\n${drachtio.output().slice(-4000)}`,
         ...(mediaService ? [`--- media ---\n${mediaService.output().slice(-3000)}`] : []),
       ].join('\n');
@@ -173,7 +191,8 @@ export async function startSignalingRig(env: Record<string, string> = {}, option
     async stop() {
       mediaFake?.stop();
       await nc.close().catch(() => undefined);
-      await signaling.stop();
+      await rig.signaling.stop();
+      for (const other of others) await other.stop();
       await mediaService?.stop();
       await rtpengine?.close();
       await storage?.stop();

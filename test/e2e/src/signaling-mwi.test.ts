@@ -7,7 +7,20 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Kvm } from '@nats-io/kv';
-import { MWI_SUBSCRIPTIONS_BUCKET, MwiSubscriptionSchema, request, stageAudio, stagingBucket, StorageApi, type Mailbox } from '@sipvm/contracts';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import {
+  encodeJson,
+  ensureStreams,
+  MWI_SUBSCRIPTIONS_BUCKET,
+  MwiSubscriptionSchema,
+  request,
+  stageAudio,
+  stagingBucket,
+  StorageApi,
+  SUBJECTS,
+  type Mailbox,
+  type MailboxChangedEvent,
+} from '@sipvm/contracts';
 import { freeTcpUdpPort, runSipp, smallWav } from '@sipvm/harness';
 import { join } from 'node:path';
 import { e2eSkipReason, SCENARIOS, sippReport, startSignalingRig, type SignalingRig } from './rig.js';
@@ -20,7 +33,7 @@ describe('MWI through drachtio-server', { skip }, () => {
   let proxyPort: number;
   before(async () => {
     proxyPort = await freeTcpUdpPort();
-    rig = await startSignalingRig({ MWI_PROXY: `sip:127.0.0.1:${proxyPort}`, MWI_MIN_EXPIRES: '60', MWI_MAX_EXPIRES: '900' }, { storage: true });
+    rig = await startSignalingRig({ MWI_PROXY: `sip:127.0.0.1:${proxyPort}`, MWI_MIN_EXPIRES: '60', MWI_MAX_EXPIRES: '900' }, { storage: true, media: 'none' });
   });
   after(async () => {
     await rig?.stop();
@@ -87,5 +100,66 @@ describe('MWI through drachtio-server', { skip }, () => {
     assert.match(unsolicited[0] ?? '', /Event: message-summary/);
     assert.match(unsolicited[0] ?? '', /Voice-Message: 1\/0 \(0\/0\)/);
     assert.match(unsolicited[1] ?? '', /Voice-Message: 2\/0 \(1\/0\)/);
+  });
+});
+
+describe('MWI subscriptions outlive the instance that accepted them', { skip }, () => {
+  let rig: SignalingRig;
+  before(async () => {
+    rig = await startSignalingRig({}, { media: 'none' });
+  });
+  after(async () => {
+    await rig?.stop();
+  });
+
+  // drachtio-server ties a SUBSCRIBE dialog to the application connection that answered it, so a
+  // refresh through the same drachtio-server after that instance is gone gets 481 from drachtio
+  // itself (the phone then subscribes anew). What KV buys is the node failure: another node
+  // notifies, and a node that comes back (drachtio-server and signaling) takes the dialog over.
+  it('another node NOTIFYs from the KV record, and a restarted node takes the un-SUBSCRIBE', async () => {
+    const nodeB = await rig.addNode();
+    const phone = rig.sipp('mwi-subscribe.xml', { service: 'grace', timeoutSeconds: 40, keys: { mwi_domain: 'example.org', expires: '600' } });
+    const kv = await new Kvm(rig.nc).open(MWI_SUBSCRIPTIONS_BUCKET);
+    const cseq = async () => {
+      for await (const key of await kv.keys()) {
+        const entry = await kv.get(key);
+        if (entry?.operation === 'PUT') return MwiSubscriptionSchema.parse(entry.json()).cseq;
+      }
+      return 0;
+    };
+    await rig.waitFor(async () => (await cseq()) >= 1, 'the subscription to be stored and first notified');
+
+    // The node that accepted the subscription goes away; the mailbox changes.
+    await rig.signaling.stop();
+    await rig.drachtio.stop();
+    const js = jetstream(rig.nc);
+    await ensureStreams(await jetstreamManager(rig.nc), ['mailbox']);
+    const event: MailboxChangedEvent = {
+      eventId: `handover-${process.pid}`,
+      mailbox: { did: 'example.org', uid: 'grace' },
+      change: 'message-created',
+      messageId: '20261123T081847123Z-3fa9c0d2b4e1',
+      counts: { new: 3, saved: 1, urgentNew: 0, urgentSaved: 1 },
+      at: new Date().toISOString(),
+    };
+    await js.publish(SUBJECTS.mailbox.changed, encodeJson(event), { msgID: event.eventId });
+    await rig.waitFor(async () => (await cseq()) >= 2, 'node B to notify');
+    await rig.drachtio.start();
+    await rig.restartSignaling();
+
+    const result = await phone;
+    assert.equal(result.exitCode, 0, `${sippReport(result, rig)}\n--- node B ---\n${nodeB.signaling.output().slice(-3000)}`);
+    // sipp answers to the address it called (node A), not to the Via, so node B retransmits its
+    // NOTIFY: count each CSeq once.
+    const byCseq = new Map<string, string>();
+    for (const m of result.messages.split(/-{10,}/).filter((m) => /^\s*NOTIFY /m.test(m) && /received/.test(m))) {
+      byCseq.set(/^CSeq: (\d+) NOTIFY/m.exec(m)?.[1] ?? '', m);
+    }
+    const notifies = [...byCseq.values()];
+    assert.equal(notifies.length, 3, result.messages);
+    assert.match(notifies[1] ?? '', /Voice-Message: 3\/1 \(0\/1\)/);
+    assert.match(notifies[1] ?? '', new RegExp(`^Via: SIP/2\\.0/UDP 127\\.0\\.0\\.1:${nodeB.drachtio.sipPort}`, 'm'), 'sent by node B');
+    assert.match(notifies[2] ?? '', /Subscription-State: terminated/);
+    await rig.waitFor(async () => (await cseq()) === 0, 'the subscription to be removed');
   });
 });
