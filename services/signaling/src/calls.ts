@@ -30,6 +30,7 @@ import { selectApplication, type MappingRule } from './app-selection.js';
 import type { SignalingConfig } from './config.js';
 import { digitFromInfo } from './dtmf.js';
 import { header, parseUri, reply, uriOf, type SipDialog, type SipRequest, type SipResponse, type Srf } from './sip-stack.js';
+import { expiryMs, negotiateSessionTimer, type SessionTimer } from './session-timer.js';
 import { APP_HEADERS, type TrustedSources } from './trust.js';
 
 type EndReason = CallEndedEvent['reason'];
@@ -46,6 +47,10 @@ interface Call {
   res?: SipResponse;
   finalReply?: { code: number; reason: string };
   earlyTimer?: NodeJS.Timeout;
+  /** RFC 4028, when the caller asked for it. */
+  sessionTimer?: SessionTimer;
+  sessionTimeout?: NodeJS.Timeout;
+  sessionRefresh?: NodeJS.Timeout;
 }
 
 export interface CallsOptions {
@@ -123,6 +128,13 @@ export class Calls {
       const contentType = (header(req, 'Content-Type') ?? '').split(';')[0]?.trim().toLowerCase();
       if (!req.body || req.body.trim() === '' || contentType !== SDP_TYPE) return refuse(488, 'Not Acceptable Here (SDP offer required)');
 
+      const timers = negotiateSessionTimer({
+        sessionExpires: header(req, 'Session-Expires') ?? header(req, 'x'),
+        minSe: header(req, 'Min-SE'),
+        supported: header(req, 'Supported') ?? header(req, 'k'),
+      });
+      if (!timers.ok) return refuse(timers.status, timers.reason, timers.headers);
+
       const ruri = parseUri(req.uri);
       const appParam = ruri?.params.app;
       const selection = selectApplication(
@@ -175,7 +187,7 @@ export class Calls {
         return refuse(503, 'Service Unavailable (media)', { 'Retry-After': '5' });
       }
 
-      const call: Call = { callRef, callId: callId.data, app, mediaInstance: media.mediaInstance, log: callLog, phase: 'early', finalReply };
+      const call: Call = { callRef, callId: callId.data, app, mediaInstance: media.mediaInstance, log: callLog, phase: 'early', finalReply, sessionTimer: timers.timer };
       if (canceled) {
         await this.#closeMedia(call);
         this.#invites.inc({ outcome: '487' });
@@ -194,7 +206,7 @@ export class Calls {
       } else {
         let dialog: SipDialog;
         try {
-          dialog = await this.#o.srf.createUAS(req, res, { localSdp: media.sdpAnswer, headers: { 'Content-Type': SDP_TYPE } });
+          dialog = await this.#o.srf.createUAS(req, res, { localSdp: media.sdpAnswer, headers: { 'Content-Type': SDP_TYPE, ...timers.headers } });
         } catch (error) {
           // CANCEL (drachtio-server answers it with 487) or the caller went away.
           this.#calls.delete(callRef);
@@ -229,6 +241,12 @@ export class Calls {
 
   #watchDialog(call: Call, dialog: SipDialog): void {
     dialog.on('destroy', () => void this.#end(call, 'caller-hangup', 'remote'));
+    this.#armSessionTimer(call, dialog);
+    // Every re-INVITE reaches 'modify' (no 'refresh'/'hold' listeners), and re-arms the timer there.
+    dialog.on('update', (req, res) => {
+      this.#armSessionTimer(call, dialog);
+      res.send(200, req.body?.trim() ? { headers: { 'Content-Type': SDP_TYPE }, body: dialog.local.sdp } : {});
+    });
     dialog.on('info', (req, res) => {
       const body = req.body ?? '';
       const digit = digitFromInfo(header(req, 'Content-Type'), body);
@@ -252,6 +270,7 @@ export class Calls {
 
   /** Re-INVITE (hold, unhold, codec change): media answers the new offer; no offer gets our last SDP. */
   async #onReinvite(call: Call, dialog: SipDialog, req: SipRequest, res: SipResponse): Promise<void> {
+    this.#armSessionTimer(call, dialog);
     const offer = req.body?.trim() ? req.body : undefined;
     if (offer === undefined) {
       res.send(200, { headers: { 'Content-Type': SDP_TYPE }, body: dialog.local.sdp });
@@ -266,6 +285,29 @@ export class Calls {
       call.log.warn({ kind: failure.kind, err: failure.message }, 're-INVITE refused');
       if (failure.kind === 'bad-request') res.send(488, 'Not Acceptable Here', {});
       else res.send(500, 'Server Internal Error', { headers: { 'Retry-After': '3' } });
+    }
+  }
+
+  /**
+   * (Re)starts the session timer: the caller refreshes, or the call ends a little before the
+   * interval is over; with us as refresher, a re-INVITE with our SDP goes out at half the interval.
+   */
+  #armSessionTimer(call: Call, dialog: SipDialog): void {
+    const timer = call.sessionTimer;
+    if (!timer || call.phase === 'ended') return;
+    clearTimeout(call.sessionTimeout);
+    clearTimeout(call.sessionRefresh);
+    call.sessionTimeout = setTimeout(() => {
+      call.log.warn({ interval: timer.interval }, 'session not refreshed in time (RFC 4028)');
+      void this.#end(call, 'media-timeout', 'local');
+    }, expiryMs(timer));
+    if (timer.refresher === 'uas') {
+      call.sessionRefresh = setTimeout(() => {
+        dialog.modify(dialog.local.sdp).then(
+          () => this.#armSessionTimer(call, dialog),
+          (error: unknown) => call.log.warn({ err: String(error) }, 'session refresh failed'),
+        );
+      }, (timer.interval * 1000) / 2);
     }
   }
 
@@ -297,6 +339,8 @@ export class Calls {
     call.phase = 'ended';
     this.#calls.delete(call.callRef);
     clearTimeout(call.earlyTimer);
+    clearTimeout(call.sessionTimeout);
+    clearTimeout(call.sessionRefresh);
     if (by === 'local') {
       try {
         if (wasEarly && call.res) {

@@ -167,7 +167,7 @@ export async function startSignalingRig(env: Record<string, string> = {}, option
         target,
         timeoutSeconds: 20,
         ...more,
-        keys: { app_name: '', app_param: '', ruri_params: '', ...more.keys },
+        keys: { app_name: '', app_param: '', ruri_params: '', session_expires: '1800', ...more.keys },
       }),
     async waitForEvent(predicate, what, timeoutMs = 10_000) {
       let found: CallEventSeen | undefined;

@@ -31,8 +31,12 @@ describe('signaling calls through drachtio-server', { skip }, () => {
   });
 
   it('answers a call, passes INFO digits, answers a re-INVITE, and ends everything on the caller\'s BYE', async () => {
-    const result = await rig.sipp('call-info-reinvite-bye.xml', { keys: { app_name: 'voicemail', app_param: PROXY_PARAMS } });
+    const result = await rig.sipp('call-info-reinvite-bye.xml', { keys: { app_name: 'voicemail', app_param: PROXY_PARAMS, session_expires: '1800;refresher=uac' } });
     assert.equal(result.exitCode, 0, sippReport(result, rig));
+    // The caller asked for a session timer (RFC 4028) and refreshes it itself.
+    const answer = result.messages.split(/-{10,}/).find((m) => /^SIP\/2\.0 200 OK/m.test(m) && /^CSeq: 1 INVITE/m.test(m)) ?? '';
+    assert.match(answer, /^Session-Expires: 1800;refresher=uac\r?$/m, sippReport(result));
+    assert.match(answer, /^Require: timer\r?$/m);
 
     const started = CallStartedEventSchema.parse((await rig.waitForEvent((e) => e.subject === 'vm.call.voicemail.started', 'call started')).event);
     assert.deepEqual(
@@ -95,6 +99,13 @@ describe('signaling calls through drachtio-server', { skip }, () => {
 
   it('refuses an INVITE without SDP with 488', async () => {
     assert.match(await refused('invite-refused-without-sdp.xml', { app_name: 'voicemail', app_param: PROXY_PARAMS }), /^488 Not Acceptable Here \(SDP offer required\)/);
+  });
+
+  it('refuses a session interval below Min-SE with 422', async () => {
+    const result = await rig.sipp('invite-refused-with-sdp.xml', { keys: { app_name: 'voicemail', app_param: PROXY_PARAMS, session_expires: '30' } });
+    assert.equal(result.exitCode, 0, sippReport(result, rig));
+    assert.ok(responsesIn(result.messages).includes('422 Session Interval Too Small'), sippReport(result));
+    assert.match(result.messages, /^Min-SE: 90\r?$/m);
   });
 
   it('refuses an unknown application with 404 naming it', async () => {
