@@ -5,6 +5,8 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { encodeJson, ensureStreams, STREAMS, SUBJECTS, type MailboxChangedEvent } from '@sipvm/contracts';
 import { e2eSkipReason, responsesIn, sippReport, startSignalingRig, type SignalingRig } from './rig.js';
 
 const skip = e2eSkipReason();
@@ -42,6 +44,23 @@ describe('signaling through outages', { skip }, () => {
     await rig.nats.start();
     await rig.waitFor(async () => (await rig.signaling.readyz()).status === 200, '/readyz to recover after NATS', 20_000);
     await callWorks('after-nats');
+
+    // The MWI consumer works again too: a mailbox event is taken and acknowledged.
+    const jsm = await jetstreamManager(rig.nc);
+    await ensureStreams(jsm, ['mailbox']);
+    const event: MailboxChangedEvent = {
+      eventId: `after-nats-${process.pid}`,
+      mailbox: { did: 'example.org', uid: 'after-nats' },
+      change: 'message-read',
+      messageId: '20261123T081847123Z-3fa9c0d2b4e1',
+      counts: { new: 0, saved: 1, urgentNew: 0, urgentSaved: 0 },
+      at: new Date().toISOString(),
+    };
+    const { seq } = await jetstream(rig.nc).publish(SUBJECTS.mailbox.changed, encodeJson(event), { msgID: event.eventId });
+    await rig.waitFor(async () => {
+      const info = await jsm.consumers.info(STREAMS.mailbox.name, 'signaling-mwi');
+      return info.ack_floor.stream_seq >= seq;
+    }, 'the MWI consumer to acknowledge the event', 15_000);
   });
 
   it('loses drachtio-server: not ready, keeps running, reconnects when it returns', async () => {
