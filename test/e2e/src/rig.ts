@@ -5,6 +5,7 @@
  * and, when asked, the real storage service. Everything on loopback with free ports.
  */
 import { join } from 'node:path';
+import { it } from 'node:test';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { SUBJECTS } from '@sipvm/contracts';
@@ -31,11 +32,15 @@ import { startMediaResponderFake, type MediaResponderFake } from './media-fake.j
 
 export const SCENARIOS = join(REPO_ROOT, 'test', 'sip', 'scenarios');
 
-/** Why these tests cannot run here; printed loudly and the tests are skipped. */
+/**
+ * Why these tests cannot run here, or undefined. When they cannot, it says so loudly and counts a
+ * skipped test in the file's summary (a skipped suite alone would not show in the counts).
+ */
 export function e2eSkipReason(): string | undefined {
   const reason = drachtioMissingReason() ?? sippMissingReason();
   if (reason) {
     process.stderr.write(`\n${'!'.repeat(78)}\n!! SIP END-TO-END TESTS SKIPPED: ${reason}\n${'!'.repeat(78)}\n\n`);
+    it('SIP end-to-end tests need drachtio-server and sipp', { skip: reason }, () => undefined);
   }
   return reason;
 }
