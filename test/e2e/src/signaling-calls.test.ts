@@ -7,6 +7,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { CallEndedEventSchema, CallStartedEventSchema, DigitEventSchema, request, SignalingApi } from '@sipvm/contracts';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { tempDir } from '@sipvm/harness';
 import { e2eSkipReason, responsesIn, sippReport, startSignalingRig, type SignalingRig } from './rig.js';
 
 const mediaRequests = (rig: SignalingRig, what: 'session.open' | 'session.update' | 'session.close', callRef?: string) =>
@@ -194,6 +197,30 @@ describe('P-App headers from an untrusted source', { skip }, () => {
       }
     });
   }
+});
+
+describe('application from the mapping file (APP_MAPPING_FILE)', { skip }, () => {
+  let rig: SignalingRig;
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  before(async () => {
+    dir = await tempDir('signaling-mapping');
+    const file = join(dir.path, 'apps.map');
+    await writeFile(file, '# access numbers\n^sip:1001@ => annrecorder\n^sip:(voicebox)-[0-9]+@ => \\1\n');
+    rig = await startSignalingRig({ APP_MAPPING_FILE: file, APP_FALLBACKS: 'mapping' });
+  });
+  after(async () => {
+    await rig?.stop();
+    await dir?.remove();
+  });
+
+  it('maps the R-URI to an application, capture groups included', async () => {
+    for (const [service, app] of [['1001', 'annrecorder'], ['voicebox-7', 'voicebox']] as const) {
+      const result = await rig.sipp('call-info-reinvite-bye.xml', { service, keys: { app_param: 'dom=example.org' } });
+      assert.equal(result.exitCode, 0, sippReport(result, rig));
+      const started = await rig.waitForEvent((e) => e.subject === `vm.call.${app}.started`, `${app} call`);
+      assert.equal((started.event.params as { user?: string }).user, service);
+    }
+  });
 });
 
 describe('ann mode with early media (ANN_EARLY_MEDIA=true)', { skip }, () => {
