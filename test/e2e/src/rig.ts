@@ -5,7 +5,7 @@
  * and, when asked, the real storage service. Everything on loopback with free ports.
  */
 import { join } from 'node:path';
-import { it } from 'node:test';
+import { after, before, it } from 'node:test';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { SUBJECTS } from '@sipvm/contracts';
@@ -207,6 +207,30 @@ export async function startSignalingRig(env: Record<string, string> = {}, option
     },
   };
   return rig;
+}
+
+/**
+ * A rig for the enclosing describe(): started before its tests, stopped after them. The object
+ * returned stands for the rig (it forwards to the one started), so tests use it directly.
+ * `env` may be computed when the rig starts (e.g. from a port chosen then).
+ */
+export function useSignalingRig(
+  env: Record<string, string> | (() => Promise<Record<string, string>>) = {},
+  options: RigOptions = {},
+): SignalingRig {
+  let current: SignalingRig | undefined;
+  before(async () => {
+    current = await startSignalingRig(typeof env === 'function' ? await env() : env, options);
+  });
+  after(async () => {
+    await current?.stop();
+  });
+  return new Proxy({} as SignalingRig, {
+    get: (_target, property) => {
+      if (!current) throw new Error('the signaling rig is not started (use it inside tests)');
+      return Reflect.get(current, property) as unknown;
+    },
+  });
 }
 
 /** The status line of each SIP response in a sipp trace, e.g. ["100 Trying", "404 Unknown …"]. */

@@ -4,13 +4,13 @@
  * P-App headers. Media is the real media service with rtpengine, except in the CANCEL test, which
  * needs media to answer late and so uses the FAKE responder (media-fake.ts).
  */
-import { after, before, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { CallEndedEventSchema, CallStartedEventSchema, DigitEventSchema, request, SignalingApi } from '@sipvm/contracts';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tempDir } from '@sipvm/harness';
-import { e2eSkipReason, responsesIn, sippReport, startSignalingRig, type SignalingRig } from './rig.js';
+import { e2eSkipReason, responsesIn, sippReport, useSignalingRig, type SignalingRig } from './rig.js';
 
 const mediaRequests = (rig: SignalingRig, what: 'session.open' | 'session.update' | 'session.close', callRef?: string) =>
   rig.mediaRequests.filter((r) => r.subject.endsWith(what) && (callRef === undefined || r.request.callRef === callRef));
@@ -19,13 +19,7 @@ const skip = e2eSkipReason();
 const PROXY_PARAMS = "usr=alice;dom=example.org;uid=u-alice;did=d-example;eml='alice@example.org';snd='sip:bob@caller.example.org';lng=de;";
 
 describe('signaling calls through drachtio-server', { skip }, () => {
-  let rig: SignalingRig;
-  before(async () => {
-    rig = await startSignalingRig();
-  });
-  after(async () => {
-    await rig?.stop();
-  });
+  const rig = useSignalingRig();
 
   it('answers OPTIONS with 200', async () => {
     const result = await rig.sipp('options.xml');
@@ -139,13 +133,7 @@ describe('signaling calls through drachtio-server', { skip }, () => {
 });
 
 describe('CANCEL before the answer (FAKE media that answers late)', { skip }, () => {
-  let rig: SignalingRig;
-  before(async () => {
-    rig = await startSignalingRig({}, { media: 'fake' });
-  });
-  after(async () => {
-    await rig?.stop();
-  });
+  const rig = useSignalingRig({}, { media: 'fake' });
 
   it('answers CANCEL before the answer with 487 and opens no call', async () => {
     const before = rig.events.length;
@@ -167,14 +155,8 @@ describe('CANCEL before the answer (FAKE media that answers late)', { skip }, ()
 describe('P-App headers from an untrusted source', { skip }, () => {
   for (const policy of ['refuse', 'ignore'] as const) {
     describe(`UNTRUSTED_APP_HEADERS=${policy}`, () => {
-      let rig: SignalingRig;
-      before(async () => {
-        // sipp calls from 127.0.0.1, which is not the trusted proxy here.
-        rig = await startSignalingRig({ TRUSTED_PROXIES: '192.0.2.10', UNTRUSTED_APP_HEADERS: policy });
-      });
-      after(async () => {
-        await rig?.stop();
-      });
+      // sipp calls from 127.0.0.1, which is not the trusted proxy here.
+      const rig = useSignalingRig({ TRUSTED_PROXIES: '192.0.2.10', UNTRUSTED_APP_HEADERS: policy });
       if (policy === 'refuse') {
         it('refuses the call with 403', async () => {
           const result = await rig.sipp('invite-refused-with-sdp.xml', { keys: { app_name: 'voicemail', app_param: 'usr=mallory;eml=m@evil.example' } });
@@ -200,16 +182,14 @@ describe('P-App headers from an untrusted source', { skip }, () => {
 });
 
 describe('application from the mapping file (APP_MAPPING_FILE)', { skip }, () => {
-  let rig: SignalingRig;
-  let dir: Awaited<ReturnType<typeof tempDir>>;
-  before(async () => {
+  let dir: Awaited<ReturnType<typeof tempDir>> | undefined;
+  const rig = useSignalingRig(async () => {
     dir = await tempDir('signaling-mapping');
     const file = join(dir.path, 'apps.map');
     await writeFile(file, '# access numbers\n^sip:1001@ => annrecorder\n^sip:(voicebox)-[0-9]+@ => \\1\n');
-    rig = await startSignalingRig({ APP_MAPPING_FILE: file, APP_FALLBACKS: 'mapping' });
+    return { APP_MAPPING_FILE: file, APP_FALLBACKS: 'mapping' };
   });
   after(async () => {
-    await rig?.stop();
     await dir?.remove();
   });
 
@@ -224,13 +204,7 @@ describe('application from the mapping file (APP_MAPPING_FILE)', { skip }, () =>
 });
 
 describe('ann mode with early media (ANN_EARLY_MEDIA=true)', { skip }, () => {
-  let rig: SignalingRig;
-  before(async () => {
-    rig = await startSignalingRig({ ANN_EARLY_MEDIA: 'true', ANN_EARLY_MEDIA_TIMEOUT_MS: '3000' });
-  });
-  after(async () => {
-    await rig?.stop();
-  });
+  const rig = useSignalingRig({ ANN_EARLY_MEDIA: 'true', ANN_EARLY_MEDIA_TIMEOUT_MS: '3000' });
 
   it('sends 183 with SDP, then the final reply the application asks for', async () => {
     const running = rig.sipp('invite-early-media-405.xml', { keys: { app_param: 'usr=erin;dom=example.org;mod=ann' } });

@@ -4,7 +4,7 @@
  * in that dialog and an unsolicited NOTIFY through the configured proxy (a sipp UAS here);
  * un-SUBSCRIBE ends the dialog. Media is not involved.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Kvm } from '@nats-io/kv';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
@@ -23,21 +23,17 @@ import {
 } from '@sipvm/contracts';
 import { freeTcpUdpPort, runSipp, smallWav } from '@sipvm/harness';
 import { join } from 'node:path';
-import { e2eSkipReason, SCENARIOS, sippReport, startSignalingRig, type SignalingRig } from './rig.js';
+import { e2eSkipReason, SCENARIOS, sippReport, useSignalingRig } from './rig.js';
 
 const skip = e2eSkipReason();
 const mailbox: Mailbox = { did: 'example.org', uid: 'alice' };
 
 describe('MWI through drachtio-server', { skip }, () => {
-  let rig: SignalingRig;
-  let proxyPort: number;
-  before(async () => {
+  let proxyPort = 0;
+  const rig = useSignalingRig(async () => {
     proxyPort = await freeTcpUdpPort();
-    rig = await startSignalingRig({ MWI_PROXY: `sip:127.0.0.1:${proxyPort}`, MWI_MIN_EXPIRES: '60', MWI_MAX_EXPIRES: '900' }, { storage: true, media: 'none' });
-  });
-  after(async () => {
-    await rig?.stop();
-  });
+    return { MWI_PROXY: `sip:127.0.0.1:${proxyPort}`, MWI_MIN_EXPIRES: '60', MWI_MAX_EXPIRES: '900' };
+  }, { storage: true, media: 'none' });
 
   let staged = 0;
   const newMessage = async (urgent: boolean) => {
@@ -104,13 +100,7 @@ describe('MWI through drachtio-server', { skip }, () => {
 });
 
 describe('MWI subscriptions outlive the instance that accepted them', { skip }, () => {
-  let rig: SignalingRig;
-  before(async () => {
-    rig = await startSignalingRig({}, { media: 'none' });
-  });
-  after(async () => {
-    await rig?.stop();
-  });
+  const rig = useSignalingRig({}, { media: 'none' });
 
   // drachtio-server ties a SUBSCRIBE dialog to the application connection that answered it, so a
   // refresh through the same drachtio-server after that instance is gone gets 481 from drachtio

@@ -3,22 +3,16 @@
  * refuses new calls with 503 (while NATS is away; without drachtio-server no call can reach it),
  * and takes calls again when they return — by itself, without a restart.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { encodeJson, ensureStreams, STREAMS, SUBJECTS, type MailboxChangedEvent } from '@sipvm/contracts';
-import { e2eSkipReason, responsesIn, sippReport, startSignalingRig, type SignalingRig } from './rig.js';
+import { e2eSkipReason, responsesIn, sippReport, useSignalingRig } from './rig.js';
 
 const skip = e2eSkipReason();
 
 describe('signaling through outages', { skip }, () => {
-  let rig: SignalingRig;
-  before(async () => {
-    rig = await startSignalingRig();
-  });
-  after(async () => {
-    await rig?.stop();
-  });
+  const rig = useSignalingRig();
 
   const readyChecks = async () => (await rig.signaling.readyz()).body as { ok: boolean; checks: Record<string, boolean> };
   const alive = async () => (await fetch(`http://127.0.0.1:${rig.signaling.httpPort}/healthz`)).status === 200;
