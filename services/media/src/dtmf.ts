@@ -44,6 +44,7 @@ export async function listenForDtmf(
       log.warn({ report: data.toString('utf8').slice(0, 300) }, 'DTMF report not understood; ignored');
       return;
     }
+    log.debug({ report: parsed.data }, 'DTMF report');
     onReport(parsed.data);
   });
   await new Promise<void>((resolve, reject) => {

@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isServiceError, MediaApi, request } from '@sipvm/contracts';
+import { decodeJson, isServiceError, MediaApi, RecordingFinishedEventSchema, request, SUBJECTS } from '@sipvm/contracts';
 import { correlation, dominantFrequency, rms, toneShare, waitFor, wavSamples, type EndpointCodec } from '@sipvm/harness';
 import { APP, openCall, readStaged, startMediaRig, waitForFinished, type MediaRig } from './test-support.js';
 import { DEFAULT_PROMPTS_DIR } from './config.js';
@@ -161,7 +161,63 @@ describe('digits', () => {
   });
 });
 
+describe('in-band DTMF (MEDIA_INBAND_DTMF=true)', () => {
+  test('tones in the audio and RFC 4733 events both arrive as digits', async () => {
+    await rig.media.stop();
+    rig.media = await rig.startMedia({ MEDIA_INBAND_DTMF: 'true' });
+    try {
+      const call = await openCall(rig.nc, 'PCMA');
+      await call.endpoint.sendSilence(100);
+      await call.endpoint.sendInbandDigits('159', { durationMs: 150 });
+      await call.endpoint.sendDigits('##', { gapMs: 100 });
+      await call.endpoint.sendSilence(300);
+      await rig.nc.flush();
+      // rtpengine reports each RFC 4733 digit a second time from the audio; media drops that echo.
+      assert.equal(rig.digits.filter((d) => d.callRef === call.callRef).map((d) => d.digit).join(''), '159##');
+      await request(rig.nc, api().close, { callRef: call.callRef });
+      call.endpoint.close();
+    } finally {
+      await rig.media.stop();
+      rig.media = await rig.startMedia();
+    }
+  });
+});
+
 describe('sessions', () => {
+  test('a re-INVITE (new offer) gets an answer and the call goes on', async () => {
+    const call = await openCall(rig.nc, 'PCMU');
+    const { sdpAnswer } = await request(rig.nc, MediaApi.updateSession('media-a'), { callRef: call.callRef, sdpOffer: call.endpoint.sdp().replace('a=sendrecv', 'a=sendonly') });
+    assert.match(sdpAnswer, /^m=audio \d+ RTP\/AVP 0/m);
+    assert.match(sdpAnswer, /^a=recvonly/m);
+    call.endpoint.setRemote(sdpAnswer);
+    await request(rig.nc, api().startRecording, { callRef: call.callRef, maxDurationMs: 60_000 });
+    await call.endpoint.sendTone(1000, 500);
+    const { recording } = await request(rig.nc, api().stopRecording, { callRef: call.callRef });
+    assert.ok(recording && recording.durationMs >= 400);
+    await request(rig.nc, api().close, { callRef: call.callRef });
+    call.endpoint.close();
+  });
+
+  test('the maximum length stops the recording by itself and says so', async () => {
+    const call = await openCall(rig.nc, 'PCMU');
+    const events: unknown[] = [];
+    const sub = rig.nc.subscribe(SUBJECTS.call.recordingFinished(APP), { callback: (_e, msg) => {
+      events.push(decodeJson(RecordingFinishedEventSchema, msg.data, 'recording-finished'));
+    } });
+    try {
+      await request(rig.nc, api().startRecording, { callRef: call.callRef, maxDurationMs: 500 });
+      await call.endpoint.sendTone(1000, 900);
+      await waitFor(() => events.length > 0, 3000, 'recording-finished');
+      assert.deepEqual(events.map((e) => (e as { callRef: string; reason: string }).reason), ['max-duration']);
+      const { recording } = await request(rig.nc, api().stopRecording, { callRef: call.callRef });
+      assert.ok(recording && recording.durationMs <= 500 && recording.durationMs >= 350, `${recording?.durationMs} ms`);
+    } finally {
+      sub.unsubscribe();
+      await request(rig.nc, api().close, { callRef: call.callRef });
+      call.endpoint.close();
+    }
+  });
+
   test('an offer without a recordable codec, or without audio, is refused clearly', async () => {
     const sdp = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n';
     await assert.rejects(

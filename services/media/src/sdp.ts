@@ -16,8 +16,12 @@ export interface AudioCodec {
   lines: string[];
 }
 
+export type Direction = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
+
 export interface OfferedAudio {
   codecs: AudioCodec[];
+  /** The caller's direction (media level, else session level): hold is sendonly or inactive. */
+  direction: Direction;
   /** telephone-event/8000 (RFC 4733), when offered. */
   telephoneEvent: AudioCodec | undefined;
 }
@@ -48,7 +52,9 @@ export function parseAudioOffer(sdp: string): OfferedAudio {
     return { payloadType: pt, name: known?.[0] ?? `PT${pt}`, clockRate: known?.[1] ?? 8000, channels: 1, lines: own };
   });
   const telephoneEvent = codecs.find((c) => c.name.toLowerCase() === 'telephone-event' && c.clockRate === 8000);
-  return { codecs: codecs.filter((c) => c !== telephoneEvent), telephoneEvent };
+  const directionOf = (ls: string[]) => ls.map((l) => /^a=(sendrecv|sendonly|recvonly|inactive)$/.exec(l)?.[1]).find(Boolean) as Direction | undefined;
+  const direction = directionOf(section) ?? directionOf(lines.slice(0, mIndex)) ?? 'sendrecv';
+  return { codecs: codecs.filter((c) => c !== telephoneEvent), telephoneEvent, direction };
 }
 
 /** The caller's first offered codec that we can record (the caller's preference wins). */
@@ -61,8 +67,16 @@ export function chooseCodec(offer: OfferedAudio): AudioCodec & { name: Recordabl
   throw new ServiceError('bad-request', `no codec in the offer can be recorded (offered: ${offered}; supported: ${RECORDABLE.join(', ')})`);
 }
 
+const ANSWER_DIRECTION: Record<Direction, Direction> = { sendrecv: 'sendrecv', sendonly: 'recvonly', recvonly: 'sendonly', inactive: 'inactive' };
+
 /** The answer of the sink leg: the chosen codec (and telephone-event) at our discard socket. */
-export function sinkAnswer(codec: AudioCodec, telephoneEvent: AudioCodec | undefined, sink: { host: string; port: number }, version: number): string {
+export function sinkAnswer(
+  codec: AudioCodec,
+  telephoneEvent: AudioCodec | undefined,
+  sink: { host: string; port: number },
+  version: number,
+  offerDirection: Direction = 'sendrecv',
+): string {
   const pts = [codec.payloadType, ...(telephoneEvent ? [telephoneEvent.payloadType] : [])];
   const rtpmap = (c: AudioCodec) =>
     c.lines.length > 0 ? c.lines : [`a=rtpmap:${c.payloadType} ${c.name}/${c.clockRate}${c.channels > 1 ? `/${c.channels}` : ''}`];
@@ -76,7 +90,7 @@ export function sinkAnswer(codec: AudioCodec, telephoneEvent: AudioCodec | undef
     ...rtpmap(codec),
     ...(telephoneEvent ? rtpmap(telephoneEvent) : []),
     'a=ptime:20',
-    'a=sendrecv',
+    `a=${ANSWER_DIRECTION[offerDirection]}`,
     '',
   ].join('\r\n');
 }

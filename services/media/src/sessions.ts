@@ -27,6 +27,8 @@ import { composePcm, type PlayableSources } from './playables.js';
 import { durationMs, encodeWav } from './wav.js';
 import { digitOfEvent, type DtmfReport } from './dtmf.js';
 
+const DUPLICATE_WINDOW_MS = 150;
+
 export interface SessionsOptions {
   instance: string;
   nc: NatsConnection;
@@ -49,6 +51,7 @@ interface LiveSession {
 export class Sessions {
   readonly #live = new Map<string, LiveSession>();
   readonly #mutex = new KeyedMutex();
+  readonly #lastDigit = new Map<string, { event: number; at: number }>();
   #playFiles = 0;
 
   constructor(private readonly o: SessionsOptions) {}
@@ -78,11 +81,14 @@ export class Sessions {
           'call-id': callRef,
           'from-tag': 'caller',
           'to-tag': 'sink',
-          sdp: sinkAnswer(codec, offer.telephoneEvent, this.o.sink, 1),
+          sdp: sinkAnswer(codec, offer.telephoneEvent, this.o.sink, 1, offer.direction),
         });
         if (typeof answer.sdp !== 'string') throw new ServiceError('internal', 'rtpengine answered without SDP');
         sdpAnswer = answer.sdp;
-        if (this.o.inbandDtmf) await this.o.rtpengine.command('blockDTMF', { 'call-id': callRef, 'from-tag': 'caller', flags: ['detect DTMF'] });
+        // Measured on 10.5: in-band detection needs `detect DTMF` together with a DTMF-security mode.
+        if (this.o.inbandDtmf) {
+          await this.o.rtpengine.command('blockDTMF', { 'call-id': callRef, 'from-tag': 'caller', flags: ['detect DTMF'], 'DTMF-security': 'silence' });
+        }
       } catch (error) {
         await this.#deleteCall(callRef);
         throw error;
@@ -120,7 +126,7 @@ export class Sessions {
         'call-id': callRef,
         'from-tag': 'caller',
         'to-tag': 'sink',
-        sdp: sinkAnswer(codec, offer.telephoneEvent, this.o.sink, session.version),
+        sdp: sinkAnswer(codec, offer.telephoneEvent, this.o.sink, session.version, offer.direction),
       });
       if (typeof answer.sdp !== 'string') throw new ServiceError('internal', 'rtpengine answered without SDP');
       return { sdpAnswer: answer.sdp };
@@ -132,6 +138,7 @@ export class Sessions {
     return this.#mutex.run(callRef, async () => {
       const live = this.#live.get(callRef);
       this.#live.delete(callRef);
+      this.#lastDigit.delete(callRef);
       await live?.player.close();
       await this.o.recorder.halt(callRef);
       const existed = await this.#deleteCall(callRef);
@@ -166,6 +173,7 @@ export class Sessions {
 
   /** A DTMF report from rtpengine becomes a digit event for the call's application. */
   async digit(report: DtmfReport): Promise<void> {
+    if (this.#isEcho(report)) return;
     const state = this.#live.get(report.callid)?.state ?? (await this.o.state.getSession(report.callid).catch(() => undefined));
     if (!state) {
       this.o.log.warn({ callRef: report.callid }, 'DTMF report for an unknown call; ignored');
@@ -180,6 +188,19 @@ export class Sessions {
     });
     this.o.nc.publish(SUBJECTS.call.digit(state.app), encodeJson(event));
     callLogger(this.o.log, state.callId).debug({ callRef: state.callRef, digit: event.digit }, 'digit');
+  }
+
+  /**
+   * With in-band detection on, rtpengine 10.5 reports an RFC 4733 digit twice: as the event and,
+   * 60–80 ms later, from the audio. The same digit of the same call within this window is dropped
+   * (a person pressing a key twice takes well over 150 ms: tone plus pause).
+   */
+  #isEcho(report: DtmfReport): boolean {
+    if (!this.o.inbandDtmf) return false;
+    const now = Date.now();
+    const last = this.#lastDigit.get(report.callid);
+    this.#lastDigit.set(report.callid, { event: report.event, at: now });
+    return last !== undefined && last.event === report.event && now - last.at < DUPLICATE_WINDOW_MS;
   }
 
   recordingReachedMax(recording: RecordingState): void {

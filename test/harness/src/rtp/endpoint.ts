@@ -36,6 +36,12 @@ export interface ReceivedPacket {
 }
 
 const DTMF_EVENTS = '0123456789*#ABCD';
+const ROWS = [697, 770, 852, 941];
+const COLUMNS = [1209, 1336, 1477, 1633];
+const KEYPAD = ['123A', '456B', '789C', '*0#D'];
+const DTMF_FREQUENCIES: Record<string, [number, number]> = Object.fromEntries(
+  KEYPAD.flatMap((row, r) => [...row].map((key, c) => [key, [ROWS[r]!, COLUMNS[c]!] as [number, number]])),
+);
 
 export class RtpEndpoint {
   readonly received: ReceivedPacket[] = [];
@@ -141,6 +147,18 @@ export class RtpEndpoint {
         this.#send(TELEPHONE_EVENT_PT, payload, i === 1);
       }
       this.#timestamp = (this.#timestamp + packets * 20 * clock) >>> 0;
+      await this.sendSilence(options.gapMs ?? 100);
+    }
+  }
+
+  /** Digits as in-band DTMF tones (the two frequencies of each key) in the audio codec. */
+  async sendInbandDigits(digits: string, options: { durationMs?: number; gapMs?: number } = {}): Promise<void> {
+    for (const digit of digits) {
+      const pair = DTMF_FREQUENCIES[digit.toUpperCase()];
+      if (!pair) throw new Error(`not a DTMF digit: ${digit}`);
+      const a = tonePcm(pair[0], options.durationMs ?? 120, 0.25);
+      const b = tonePcm(pair[1], options.durationMs ?? 120, 0.25);
+      await this.sendPcm(a.map((x, i) => x + b[i]!));
       await this.sendSilence(options.gapMs ?? 100);
     }
   }
