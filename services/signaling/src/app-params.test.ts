@@ -97,7 +97,7 @@ describe('resolveAppParams', () => {
     assert.deepEqual([q.sender, q.email], ['sip:short@x.org', 's@x.org']);
   });
   it('maps SEMS mode numbers and names, case-insensitively', () => {
-    assert.deepEqual(['0', '1', '2', '3', 'BOX', 'Ann'].map(parseMode), ['voicemail', 'both', 'box', 'ann', 'box', 'ann']);
+    assert.deepEqual(['0', '1', '2', '3', 'BOX', 'Ann'].map(parseMode), ['voicemail', 'box', 'both', 'ann', 'box', 'ann']);
     assert.throws(() => parseMode('4'), /mod "4" is not one of voicemail, box, both, ann or 0-3/);
   });
   it('treats empty values as not given (unset proxy AVPs)', () => {

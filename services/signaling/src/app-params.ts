@@ -110,8 +110,8 @@ function pick(pairs: ReadonlyMap<string, string>, [short, long]: readonly [strin
   return value === '' ? undefined : value;
 }
 
-/** SEMS voicemail mode numbers (AnswerMachine: 0 voicemail, 1 both, 2 box, 3 ann) and names. */
-const SEMS_MODE_NUMBERS: Record<string, VoicemailMode> = { '0': 'voicemail', '1': 'both', '2': 'box', '3': 'ann' };
+/** SEMS voicemail mode numbers (AnswerMachine.h: MODE_VOICEMAIL 0, MODE_BOX 1, MODE_BOTH 2, MODE_ANN 3) and names. */
+const SEMS_MODE_NUMBERS: Record<string, VoicemailMode> = { '0': 'voicemail', '1': 'box', '2': 'both', '3': 'ann' };
 
 export function parseMode(value: string): VoicemailMode {
   const v = value.trim().toLowerCase();
