@@ -26,6 +26,12 @@ export interface DurableWorkerOptions {
   concurrency: number;
   /** A job not finished in this time (and not kept alive) goes to another instance. */
   ackWaitMs: number;
+  /**
+   * When the consumer is first created, start with new messages instead of the whole stream:
+   * for notifications (MWI), where replaying a week of old events on a first deploy helps nobody.
+   * Work queues (mail, deposits) keep the default: every job counts.
+   */
+  deliverNewOnly?: boolean;
   log: Logger;
   handle: (msg: JsMsg) => Promise<WorkOutcome>;
 }
@@ -37,7 +43,7 @@ export async function startDurableWorker(options: DurableWorkerOptions): Promise
   await options.jsm.consumers.add(options.stream, {
     durable_name: options.consumer,
     ack_policy: AckPolicy.Explicit,
-    deliver_policy: DeliverPolicy.All,
+    deliver_policy: options.deliverNewOnly ? DeliverPolicy.New : DeliverPolicy.All,
     filter_subject: options.filterSubject,
     ack_wait: options.ackWaitMs * 1_000_000,
     max_ack_pending: 1_000,

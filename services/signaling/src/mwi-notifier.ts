@@ -114,6 +114,7 @@ export async function startMwiNotifier(options: MwiNotifierOptions): Promise<{ s
     stream: STREAMS.mailbox.name,
     consumer: options.config.MWI_CONSUMER,
     filterSubject: SUBJECTS.mailbox.changed,
+    deliverNewOnly: true,
     concurrency: options.config.MWI_CONCURRENCY,
     ackWaitMs: 60_000,
     log: options.log,
