@@ -40,34 +40,33 @@ export class Player {
 
   /** Stops what plays and drops the queue; true when something was playing. */
   async stop(): Promise<boolean> {
+    return this.#drain(true);
+  }
+
+  /** The call is gone: everything pending ends as stopped, nothing more is sent to rtpengine. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#drain(false);
+  }
+
+  async #drain(stopMedia: boolean): Promise<boolean> {
     const current = this.#current;
     const dropped = this.#queue;
     this.#queue = [];
     this.#current = undefined;
     if (current) {
       clearTimeout(current.timer);
-      try {
-        await this.rtpengine.command('stopMedia', { 'call-id': this.callRef, 'from-tag': 'caller' });
-      } catch (error) {
-        this.log.warn({ err: String(error) }, 'stop media failed');
+      if (stopMedia) {
+        try {
+          await this.rtpengine.command('stopMedia', { 'call-id': this.callRef, 'from-tag': 'caller' });
+        } catch (error) {
+          this.log.warn({ err: String(error) }, 'stop media failed');
+        }
       }
       this.#done(current.playback, 'stopped');
     }
     for (const playback of dropped) this.#done(playback, 'stopped');
     return current !== undefined;
-  }
-
-  async close(): Promise<void> {
-    this.#closed = true;
-    const current = this.#current;
-    const dropped = this.#queue;
-    this.#queue = [];
-    this.#current = undefined;
-    if (current) {
-      clearTimeout(current.timer);
-      this.#done(current.playback, 'stopped');
-    }
-    for (const playback of dropped) this.#done(playback, 'stopped');
   }
 
   async #next(): Promise<void> {

@@ -68,20 +68,11 @@ export class MediaState {
   }
 
   async #put(key: string, value: unknown): Promise<void> {
-    try {
-      await this.kv.put(key, JSON.stringify(value));
-    } catch (error) {
-      throw unavailable(key, error);
-    }
+    await this.#reach(key, () => this.kv.put(key, JSON.stringify(value)));
   }
 
   async #get<S extends z.ZodType>(key: string, schema: S): Promise<z.output<S> | undefined> {
-    let entry;
-    try {
-      entry = await this.kv.get(key);
-    } catch (error) {
-      throw unavailable(key, error);
-    }
+    const entry = await this.#reach(key, () => this.kv.get(key));
     if (!entry || entry.operation !== 'PUT' || entry.length === 0) return undefined;
     const parsed = schema.safeParse(entry.json());
     if (!parsed.success) throw new ServiceError('internal', `media state ${key} is malformed`);
@@ -89,8 +80,13 @@ export class MediaState {
   }
 
   async #delete(key: string): Promise<void> {
+    await this.#reach(key, () => this.kv.purge(key));
+  }
+
+  /** A KV operation whose failure is `service-unavailable` (NATS is the problem, not the request). */
+  async #reach<T>(key: string, operation: () => Promise<T>): Promise<T> {
     try {
-      await this.kv.purge(key);
+      return await operation();
     } catch (error) {
       throw unavailable(key, error);
     }
