@@ -5,6 +5,7 @@
  */
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { hostname } from 'node:os';
 import type { ObjectStore } from '@nats-io/obj';
 import { ServiceError, stageAudio, type Recording } from '@sipvm/contracts';
 import { sleep } from './util.js';
@@ -29,6 +30,11 @@ export class Recorder {
   readonly #timers = new Map<string, NodeJS.Timeout>();
   constructor(private readonly o: RecorderOptions) {}
 
+  /** This media instance's rtpengine, as recorded in the state of the recordings it starts. */
+  get #identity(): string {
+    return `${hostname()}/${this.o.rtpengine.description}`;
+  }
+
   get pcapDir(): string {
     return join(this.o.recordingDir, 'pcaps');
   }
@@ -47,6 +53,7 @@ export class Recorder {
       payloadType: session.payloadType,
       startedAt: new Date().toISOString(),
       maxDurationMs,
+      recorder: this.#identity,
       earlierPcaps,
       state: 'recording',
     };
@@ -72,12 +79,16 @@ export class Recorder {
     const recording = await this.o.state.getRecording(callRef);
     if (!recording) return null;
     if (recording.state === 'delivered') return discard ? null : (recording.delivered ?? null);
+    if (recording.recorder !== this.#identity) {
+      throw new ServiceError('service-unavailable', `recording of ${callRef} is on ${recording.recorder}; only a media instance beside that rtpengine can deliver it`);
+    }
     if (recording.state === 'recording') await this.#stopRtpengine(callRef);
     if (discard) {
       await this.#forget(recording);
       return null;
     }
     const files = await this.#newPcaps(recording);
+    if (files.length === 0) throw new ServiceError('internal', `rtpengine wrote no pcap for the recording of ${callRef} in ${this.pcapDir}`);
     const packets = [];
     for (const file of files) packets.push(...rtpPacketsOfPcap(await readFile(join(this.pcapDir, file))));
     let pcm = await pcmOfRtp(recording.codec, recording.payloadType, packets);

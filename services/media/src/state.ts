@@ -31,6 +31,8 @@ export const RecordingStateSchema = z.strictObject({
   payloadType: z.number().int().min(0).max(127),
   startedAt: IsoTimeSchema,
   maxDurationMs: z.number().int().positive(),
+  /** Which rtpengine writes the pcap (host name and ng address): only media beside it can deliver. */
+  recorder: z.string(),
   /** rtpengine's pcaps of this call that existed before this recording started. */
   earlierPcaps: z.array(z.string()),
   /** `recording`: rtpengine records; `stopped`: rtpengine stopped (max length or call closed), pcap waits. */
