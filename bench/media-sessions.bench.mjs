@@ -3,10 +3,8 @@
 // session and of stopping a recording (pcap → WAV → staging), and the calls left in rtpengine.
 // Asserts nothing about speed; the correctness of 100 calls is a test (services/media).
 //   npm run bench -- media           (BENCH_CALLS=100, BENCH_TONE_MS=1000)
-import { startMediaRig } from '../services/media/dist/test-support.js';
+import { callsInRtpengine, startMediaRig } from '../services/media/dist/test-support.js';
 import { runConcurrentCalls } from '../services/media/dist/load.js';
-import { Rtpengine } from '../services/media/dist/rtpengine.js';
-import { createLogger } from '@sipvm/service';
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 100);
 const TONE_MS = Number(process.env.BENCH_TONE_MS ?? 1000);
@@ -22,10 +20,7 @@ try {
   const outcomes = await runConcurrentCalls(rig, CALLS, TONE_MS);
   const wall = performance.now() - started;
   const ok = outcomes.filter((o) => o.ok);
-  const [host, port] = rig.rtpengine.ng.split(':');
-  const rtpengine = new Rtpengine({ host, port: Number(port), timeoutMs: 2000, probeIntervalMs: 60_000, log: createLogger('bench', 'media', 'silent') });
-  const left = (await rtpengine.callIds()).length;
-  rtpengine.close();
+  const left = (await callsInRtpengine(rig)).length;
   console.log(`calls: ${CALLS} concurrent (arriving over 1 s), ${TONE_MS} ms recorded each, wall ${ms(wall)}`);
   console.log(`ok: ${ok.length}, failed: ${CALLS - ok.length}${CALLS - ok.length ? ` (first: ${outcomes.find((o) => !o.ok)?.error})` : ''}`);
   const open = ok.map((o) => o.openMs);

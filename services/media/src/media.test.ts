@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decodeJson, isServiceError, MediaApi, RecordingFinishedEventSchema, request, SUBJECTS } from '@sipvm/contracts';
 import { correlation, dominantFrequency, rms, toneShare, waitFor, wavSamples, type EndpointCodec } from '@sipvm/harness';
-import { APP, openCall, readStaged, startMediaRig, waitForFinished, type MediaRig } from './test-support.js';
+import { APP, callsInRtpengine, openCall, readStaged, startMediaRig, waitForFinished, type MediaRig } from './test-support.js';
 import { DEFAULT_PROMPTS_DIR } from './config.js';
 
 let rig: MediaRig;
@@ -251,6 +251,21 @@ describe('sessions', () => {
     await request(rig.nc, api().close, { callRef: back.callRef });
     back.endpoint.close();
     assert.equal((await rig.media.readyz()).status, 200);
+  });
+
+  test('graceful shutdown: playback ends as stopped, the call stays in rtpengine and the next run closes it', async () => {
+    const call = await openCall(rig.nc, 'PCMU');
+    await request(rig.nc, api().play, { callRef: call.callRef, playbackId: 'longhelp', items: [{ kind: 'prompt', name: 'help', language: 'de' }] });
+    await rig.media.stop();
+    assert.equal((await waitForFinished(rig, 'longhelp', 2000)).reason, 'stopped');
+    try {
+      assert.ok((await callsInRtpengine(rig)).includes(call.callRef), 'the caller keeps its audio path');
+      rig.media = await rig.startMedia();
+      assert.deepEqual(await request(rig.nc, api().close, { callRef: call.callRef }), { closed: true });
+      assert.ok(!(await callsInRtpengine(rig)).includes(call.callRef));
+    } finally {
+      call.endpoint.close();
+    }
   });
 
   test('a recording survives the media instance: another instance stops and delivers it', async () => {

@@ -5,11 +5,9 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createLogger } from '@sipvm/service';
 import { MediaApi, request } from '@sipvm/contracts';
-import { openCall, startMediaRig, type MediaRig } from './test-support.js';
+import { callsInRtpengine, openCall, startMediaRig, type MediaRig } from './test-support.js';
 import { runConcurrentCalls } from './load.js';
-import { Rtpengine } from './rtpengine.js';
 
 let rig: MediaRig;
 before(async () => {
@@ -25,17 +23,11 @@ test('100 concurrent sessions with playback and recording: no errors, no call le
   const failures = outcomes.filter((o) => !o.ok);
   console.log(`100 calls in ${Date.now() - started} ms; failures: ${failures.length}`);
   assert.deepEqual(failures, []);
-  const [host, port] = rig.rtpengine.ng.split(':');
-  const rtpengine = new Rtpengine({ host: host!, port: Number(port), timeoutMs: 2000, probeIntervalMs: 60_000, log: createLogger('test', 'load', 'silent') });
-  try {
-    assert.deepEqual(await rtpengine.callIds(), []);
-    // The check itself sees calls when there are some.
-    const call = await openCall(rig.nc, 'PCMU');
-    assert.deepEqual(await rtpengine.callIds(), [call.callRef]);
-    await request(rig.nc, MediaApi.closeSession(call.instance), { callRef: call.callRef });
-    call.endpoint.close();
-    assert.deepEqual(await rtpengine.callIds(), []);
-  } finally {
-    rtpengine.close();
-  }
+  assert.deepEqual(await callsInRtpengine(rig), []);
+  // The check itself sees calls when there are some.
+  const call = await openCall(rig.nc, 'PCMU');
+  assert.deepEqual(await callsInRtpengine(rig), [call.callRef]);
+  await request(rig.nc, MediaApi.closeSession(call.instance), { callRef: call.callRef });
+  call.endpoint.close();
+  assert.deepEqual(await callsInRtpengine(rig), []);
 });

@@ -97,3 +97,17 @@ test("an operator's recording for the domain wins, then the language's, then the
   const f = dominantFrequency(german);
   assert.ok(Math.abs(f - 700) > 20 && Math.abs(f - 1300) > 20, `German goodbye is speech, not an override tone (${f} Hz)`);
 });
+
+test('a just-recorded greeting is played back from staging before it is kept (annrecorder)', async () => {
+  const call = await openCall(rig.nc, 'G722');
+  await request(rig.nc, MediaApi.startRecording(call.instance), { callRef: call.callRef, maxDurationMs: 60_000 });
+  await call.endpoint.sendTone(450, 1000);
+  const { recording } = await request(rig.nc, MediaApi.stopRecording(call.instance), { callRef: call.callRef });
+  await request(rig.nc, MediaApi.closeSession(call.instance), { callRef: call.callRef });
+  call.endpoint.close();
+  assert.ok(recording);
+  const heard = await hear([{ kind: 'staged', audio: recording.audio }]);
+  const peak = dominantFrequency(heard.subarray(1000, 7000));
+  console.log(`staged recording played back: dominant ${peak} Hz`);
+  assert.ok(Math.abs(peak - 450) <= 10, `${peak} Hz`);
+});

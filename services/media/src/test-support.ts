@@ -33,6 +33,8 @@ import {
 } from '@sipvm/harness';
 import { DEFAULT_PROMPTS_DIR } from './config.js';
 import { buildPrompts } from './prompt-builder.js';
+import { Rtpengine } from './rtpengine.js';
+import { createLogger } from '@sipvm/service';
 
 export interface MediaRig {
   nats: NatsServer;
@@ -133,4 +135,15 @@ export async function readStaged(nc: NatsConnection, audio: StagedAudio): Promis
 export async function waitForFinished(rig: MediaRig, playbackId: string, timeoutMs = 15_000): Promise<PlaybackFinishedEvent> {
   await waitFor(() => rig.finished.some((e) => e.playbackId === playbackId), timeoutMs, `playback ${playbackId} to finish`);
   return rig.finished.find((e) => e.playbackId === playbackId)!;
+}
+
+/** The calls rtpengine holds right now (ng `list`), asked directly, not through media. */
+export async function callsInRtpengine(rig: MediaRig): Promise<string[]> {
+  const [host = '127.0.0.1', port] = rig.rtpengine.ng.split(':');
+  const rtpengine = new Rtpengine({ host, port: Number(port), timeoutMs: 2000, probeIntervalMs: 60_000, log: createLogger('test', 'rtpengine-list', 'silent') });
+  try {
+    return await rtpengine.callIds();
+  } finally {
+    rtpengine.close();
+  }
 }
