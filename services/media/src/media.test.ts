@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decodeJson, isServiceError, MediaApi, RecordingFinishedEventSchema, request, SUBJECTS } from '@sipvm/contracts';
-import { correlation, dominantFrequency, rms, toneShare, waitFor, wavSamples, type EndpointCodec } from '@sipvm/harness';
-import { APP, callsInRtpengine, openCall, readStaged, startMediaRig, waitForFinished, type MediaRig } from './test-support.js';
+import { correlation, dominantFrequency, rms, toneShare, waitFor, wavSamples } from '@sipvm/harness';
+import { APP, callsInRtpengine, openCall, readStaged, recordTone, startMediaRig, waitForFinished, type MediaRig } from './test-support.js';
 import { DEFAULT_PROMPTS_DIR } from './config.js';
 
 let rig: MediaRig;
@@ -29,23 +29,10 @@ const api = () => ({
 
 describe('recording', () => {
   /** Records 1.5 s of a 1 kHz tone from a caller with `codec` and analyses the staged WAV. */
-  async function recordTone(codec: EndpointCodec) {
-    const call = await openCall(rig.nc, codec);
-    assert.equal(call.codec, codec);
-    await call.endpoint.sendSilence(200);
-    await request(rig.nc, api().startRecording, { callRef: call.callRef, maxDurationMs: 60_000 });
-    await call.endpoint.sendTone(1000, 1500);
-    const { recording } = await request(rig.nc, api().stopRecording, { callRef: call.callRef });
-    await request(rig.nc, api().close, { callRef: call.callRef });
-    call.endpoint.close();
-    assert.ok(recording, `${codec}: a recording`);
-    const wav = wavSamples(await readStaged(rig.nc, recording.audio));
-    return { recording, wav };
-  }
-
   for (const codec of ['PCMU', 'PCMA', 'G722', 'opus'] as const) {
     test(`a 1 kHz tone from a ${codec} caller is a 1 kHz tone in the 8 kHz WAV`, async () => {
-      const { recording, wav } = await recordTone(codec);
+      const recording = await recordTone(rig.nc, codec, 1000, 1500);
+      const wav = wavSamples(await readStaged(rig.nc, recording.audio));
       assert.equal(wav.rate, 8000);
       assert.equal(recording.codec, codec);
       // The middle second, away from the edges of the recording.

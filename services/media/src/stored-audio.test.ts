@@ -9,7 +9,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MediaApi, request, stageAudio, stagingBucket, StorageApi } from '@sipvm/contracts';
 import { correlation, dominantFrequency, startService, tempDir, tonePcm, type RunningServiceProcess } from '@sipvm/harness';
-import { openCall, startMediaRig, waitForFinished, type MediaRig } from './test-support.js';
+import { openCall, recordTone, startMediaRig, waitForFinished, type MediaRig } from './test-support.js';
 import { encodeWav } from './wav.js';
 
 let rig: MediaRig;
@@ -56,13 +56,7 @@ test('a personal greeting from storage is played to the caller', async () => {
 });
 
 test('a recording stored as a message plays back as recorded', async () => {
-  const call = await openCall(rig.nc, 'PCMA');
-  await request(rig.nc, MediaApi.startRecording(call.instance), { callRef: call.callRef, maxDurationMs: 60_000 });
-  await call.endpoint.sendTone(600, 1200);
-  const { recording } = await request(rig.nc, MediaApi.stopRecording(call.instance), { callRef: call.callRef });
-  await request(rig.nc, MediaApi.closeSession(call.instance), { callRef: call.callRef });
-  call.endpoint.close();
-  assert.ok(recording);
+  const recording = await recordTone(rig.nc, 'PCMA', 600, 1200);
   const mailbox = { did: 'example.com', uid: 'bob' };
   const { message } = await request(rig.nc, StorageApi.createMessage, {
     mailbox,
@@ -99,13 +93,7 @@ test("an operator's recording for the domain wins, then the language's, then the
 });
 
 test('a just-recorded greeting is played back from staging before it is kept (annrecorder)', async () => {
-  const call = await openCall(rig.nc, 'G722');
-  await request(rig.nc, MediaApi.startRecording(call.instance), { callRef: call.callRef, maxDurationMs: 60_000 });
-  await call.endpoint.sendTone(450, 1000);
-  const { recording } = await request(rig.nc, MediaApi.stopRecording(call.instance), { callRef: call.callRef });
-  await request(rig.nc, MediaApi.closeSession(call.instance), { callRef: call.callRef });
-  call.endpoint.close();
-  assert.ok(recording);
+  const recording = await recordTone(rig.nc, 'G722', 450, 1000);
   const heard = await hear([{ kind: 'staged', audio: recording.audio }]);
   const peak = dominantFrequency(heard.subarray(1000, 7000));
   console.log(`staged recording played back: dominant ${peak} Hz`);

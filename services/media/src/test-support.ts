@@ -17,6 +17,7 @@ import {
   SUBJECTS,
   type DigitEvent,
   type PlaybackFinishedEvent,
+  type Recording,
   type StagedAudio,
 } from '@sipvm/contracts';
 import {
@@ -145,5 +146,21 @@ export async function callsInRtpengine(rig: MediaRig): Promise<string[]> {
     return await rtpengine.callIds();
   } finally {
     rtpengine.close();
+  }
+}
+
+/** A whole recorded call: a caller with `codec` sends a tone while recorded, then hangs up. */
+export async function recordTone(nc: NatsConnection, codec: EndpointCodec, hz: number, ms: number): Promise<Recording> {
+  const call = await openCall(nc, codec);
+  try {
+    await call.endpoint.sendSilence(200);
+    await request(nc, MediaApi.startRecording(call.instance), { callRef: call.callRef, maxDurationMs: 60_000 });
+    await call.endpoint.sendTone(hz, ms);
+    const { recording } = await request(nc, MediaApi.stopRecording(call.instance), { callRef: call.callRef });
+    await request(nc, MediaApi.closeSession(call.instance), { callRef: call.callRef });
+    if (!recording) throw new Error(`${codec}: no recording`);
+    return recording;
+  } finally {
+    call.endpoint.close();
   }
 }
