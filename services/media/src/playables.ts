@@ -4,12 +4,12 @@
  * staged by the platform, and the beep. Items of one request are joined into one file, so
  * rtpengine plays them without gaps and one timer tells when all of them are done.
  */
-import { readFile } from 'node:fs/promises';
+import { open, readFile, rm } from 'node:fs/promises';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { ObjectStore } from '@nats-io/obj';
-import { openStagedAudio, readAudio, type Playable } from '@sipvm/contracts';
+import { openStagedAudio, readAudio, ServiceError, type Playable } from '@sipvm/contracts';
 import { findPrompt, numberPieces, type PromptDirs } from './prompts.js';
-import { isPlatformFormat, parseWav, silence, tone } from './wav.js';
+import { isPlatformFormat, parseWav, scanWav, silence, tone, wavHeader } from './wav.js';
 import { runFilter } from './ffmpeg.js';
 
 export interface PlayableSources {
@@ -22,16 +22,72 @@ export interface PlayableSources {
 /** Pause between the items of one request (not between the pieces of a number). */
 const GAP_MS = 80;
 
-export async function composePcm(items: Playable[], sources: PlayableSources): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for (const [index, item] of items.entries()) {
-    if (index > 0) parts.push(silence(GAP_MS));
-    parts.push(await pcmOf(item, sources));
+/**
+ * Writes the items as one WAV file and returns its PCM byte count. Stored greetings, messages and
+ * staged audio are streamed chunk by chunk into the file, never held whole in memory.
+ */
+export async function composeWavFile(items: Playable[], sources: PlayableSources, file: string): Promise<number> {
+  const out = await open(file, 'w');
+  let position = 44;
+  const append = async (bytes: Uint8Array) => {
+    await out.write(bytes, 0, bytes.length, position);
+    position += bytes.length;
+  };
+  try {
+    for (const [index, item] of items.entries()) {
+      if (index > 0) await append(silence(GAP_MS));
+      if (item.kind === 'message' || item.kind === 'greeting') {
+        const ref = item.kind === 'message' ? { kind: item.kind, mailbox: item.mailbox, id: item.id } : { kind: item.kind, mailbox: item.mailbox, type: item.type };
+        await streamPcm(readAudio(sources.nc, ref), append, `${item.kind} of ${item.mailbox.uid}@${item.mailbox.did}`);
+      } else if (item.kind === 'staged') {
+        await streamPcm(await openStagedAudio(await sources.staging(), item.audio), append, `staged audio ${item.audio.name}`);
+      } else {
+        await append(await pcmOf(item, sources));
+      }
+    }
+    await out.write(wavHeader(position - 44), 0, 44, 0);
+  } catch (error) {
+    await out.close();
+    await rm(file, { force: true });
+    throw error;
   }
-  return Buffer.concat(parts);
+  await out.close();
+  return position - 44;
 }
 
-async function pcmOf(item: Playable, sources: PlayableSources): Promise<Buffer> {
+/** The PCM of a streamed WAV, appended as it arrives (converted whole only if not 8 kHz mono 16-bit). */
+export async function streamPcm(chunks: AsyncIterable<Uint8Array>, append: (bytes: Uint8Array) => Promise<void>, what: string): Promise<void> {
+  const iterator = chunks[Symbol.asyncIterator]();
+  const rest = { [Symbol.asyncIterator]: () => iterator };
+  let head = Buffer.alloc(0);
+  let layout;
+  while (!(layout = scanWav(head, what))) {
+    const next = await iterator.next();
+    if (next.done) throw new ServiceError('bad-request', `${what} has no data chunk`);
+    head = Buffer.concat([head, next.value]);
+    if (head.length > 1024 * 1024) throw new ServiceError('bad-request', `${what} has no data chunk in its first MiB`);
+  }
+  if (!isPlatformFormat(layout)) {
+    const all = [head];
+    for await (const chunk of rest) all.push(Buffer.from(chunk));
+    await append(await pcmOfWav(Buffer.concat(all), what));
+    return;
+  }
+  let left = layout.dataSize ?? Number.POSITIVE_INFINITY;
+  const take = async (bytes: Uint8Array) => {
+    const part = bytes.subarray(0, Math.min(bytes.length, left));
+    left -= part.length;
+    if (part.length > 0) await append(part);
+  };
+  await take(head.subarray(layout.dataOffset));
+  for await (const chunk of rest) {
+    if (left <= 0) break;
+    await take(chunk);
+  }
+}
+
+/** Audio that is small (prompts, numbers, the beep): read whole. */
+async function pcmOf(item: Extract<Playable, { kind: 'prompt' | 'number' | 'beep' }>, sources: PlayableSources): Promise<Buffer> {
   switch (item.kind) {
     case 'prompt':
       return pcmOfWav(await readFile(await findPrompt(sources.prompts, item.name, item.language, item.domain)), `prompt ${item.name}`);
@@ -42,19 +98,6 @@ async function pcmOf(item: Playable, sources: PlayableSources): Promise<Buffer> 
     }
     case 'beep':
       return tone(sources.beep.hz, sources.beep.ms);
-    case 'message':
-    case 'greeting': {
-      const chunks: Uint8Array[] = [];
-      const ref = item.kind === 'message' ? { kind: item.kind, mailbox: item.mailbox, id: item.id } : { kind: item.kind, mailbox: item.mailbox, type: item.type };
-      for await (const chunk of readAudio(sources.nc, ref)) chunks.push(chunk);
-      return pcmOfWav(Buffer.concat(chunks), `${item.kind} of ${item.mailbox.uid}@${item.mailbox.did}`);
-    }
-    case 'staged': {
-      const stream = await openStagedAudio(await sources.staging(), item.audio);
-      const chunks: Uint8Array[] = [];
-      for await (const chunk of stream) chunks.push(chunk);
-      return pcmOfWav(Buffer.concat(chunks), `staged audio ${item.audio.name}`);
-    }
   }
 }
 

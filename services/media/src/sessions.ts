@@ -3,7 +3,7 @@
  * and our discard socket on the other (DESIGN: a fresh answer pointing at a sink, no `blackhole`,
  * no `publish`). rtpengine's call-id is the callRef, so DTMF reports and pcap names carry it.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/nats-core';
 import {
@@ -23,8 +23,8 @@ import { chooseCodec, parseAudioOffer, sinkAnswer } from './sdp.js';
 import type { MediaState, RecordingState, SessionState } from './state.js';
 import { Player, type FinishReason } from './player.js';
 import type { Recorder } from './recorder.js';
-import { composePcm, type PlayableSources } from './playables.js';
-import { durationMs, encodeWav } from './wav.js';
+import { composeWavFile, type PlayableSources } from './playables.js';
+import { durationMs } from './wav.js';
 import { digitOfEvent, type DtmfReport } from './dtmf.js';
 
 const DUPLICATE_WINDOW_MS = 150;
@@ -150,10 +150,8 @@ export class Sessions {
 
   async play(req: { callRef: string; playbackId: string; items: Playable[]; mode: 'replace' | 'enqueue' }): Promise<{ playbackId: string; durationMs: number }> {
     const session = await this.#session(req.callRef);
-    const pcm = await composePcm(req.items, this.o.sources);
     const file = join(this.o.playDir, `${req.callRef}-${req.playbackId}-${this.#playFiles++}.wav`);
-    await writeFile(file, encodeWav(pcm));
-    const ms = durationMs(pcm.length);
+    const ms = durationMs(await composeWavFile(req.items, this.o.sources, file));
     await this.#mutex.run(req.callRef, () => session.player.play({ playbackId: req.playbackId, file, durationMs: ms }, req.mode));
     return { playbackId: req.playbackId, durationMs: ms };
   }

@@ -11,9 +11,23 @@ export interface PcmWav {
   data: Buffer;
 }
 
-/** Reads the fmt and data chunks of a RIFF/WAVE file, skipping any other chunks. */
-export function parseWav(bytes: Buffer, what = 'WAV'): PcmWav {
-  if (bytes.length < 12 || bytes.toString('ascii', 0, 4) !== 'RIFF' || bytes.toString('ascii', 8, 12) !== 'WAVE') {
+export interface WavLayout {
+  sampleRate: number;
+  channels: number;
+  bitsPerSample: number;
+  /** Where the PCM starts. */
+  dataOffset: number;
+  /** PCM bytes the header announces; undefined when unknown (a stream written before its end). */
+  dataSize: number | undefined;
+}
+
+/**
+ * Finds the fmt and data chunks at the start of a RIFF/WAVE file, skipping other chunks;
+ * undefined while `bytes` is too short to tell (more of the file is needed).
+ */
+export function scanWav(bytes: Buffer, what = 'WAV'): WavLayout | undefined {
+  if (bytes.length < 12) return undefined;
+  if (bytes.toString('ascii', 0, 4) !== 'RIFF' || bytes.toString('ascii', 8, 12) !== 'WAVE') {
     throw new ServiceError('bad-request', `${what} is not a RIFF/WAVE file`);
   }
   let fmt: { format: number; channels: number; sampleRate: number; bits: number } | undefined;
@@ -22,21 +36,34 @@ export function parseWav(bytes: Buffer, what = 'WAV'): PcmWav {
     const id = bytes.toString('ascii', offset, offset + 4);
     const size = bytes.readUInt32LE(offset + 4);
     const body = offset + 8;
-    if (id === 'fmt ' && size >= 16) {
+    if (id === 'fmt ') {
+      if (body + 16 > bytes.length) return undefined;
       fmt = { format: bytes.readUInt16LE(body), channels: bytes.readUInt16LE(body + 2), sampleRate: bytes.readUInt32LE(body + 4), bits: bytes.readUInt16LE(body + 14) };
     } else if (id === 'data') {
       if (!fmt) throw new ServiceError('bad-request', `${what} has data before its fmt chunk`);
-      // Streams written before their length was known say 0 or 0xffffffff: take the rest.
-      const length = size === 0 || size === 0xffffffff || body + size > bytes.length ? bytes.length - body : size;
       if (fmt.format !== 1 && fmt.format !== 0xfffe) throw new ServiceError('bad-request', `${what} is not PCM (format ${fmt.format})`);
-      return { sampleRate: fmt.sampleRate, channels: fmt.channels, bitsPerSample: fmt.bits, data: bytes.subarray(body, body + length - (length % 2)) };
+      return { sampleRate: fmt.sampleRate, channels: fmt.channels, bitsPerSample: fmt.bits, dataOffset: body, dataSize: size === 0 || size === 0xffffffff ? undefined : size };
     }
     offset = body + size + (size % 2);
   }
-  throw new ServiceError('bad-request', `${what} has no data chunk`);
+  return undefined;
 }
 
-export function isPlatformFormat(wav: PcmWav): boolean {
+/** Reads the fmt and data chunks of a whole RIFF/WAVE file. */
+export function parseWav(bytes: Buffer, what = 'WAV'): PcmWav {
+  const layout = scanWav(bytes, what);
+  if (!layout) throw new ServiceError('bad-request', `${what} has no data chunk`);
+  const available = bytes.length - layout.dataOffset;
+  const length = Math.min(layout.dataSize ?? available, available);
+  return {
+    sampleRate: layout.sampleRate,
+    channels: layout.channels,
+    bitsPerSample: layout.bitsPerSample,
+    data: bytes.subarray(layout.dataOffset, layout.dataOffset + length - (length % 2)),
+  };
+}
+
+export function isPlatformFormat(wav: Pick<PcmWav, 'sampleRate' | 'channels' | 'bitsPerSample'>): boolean {
   return wav.sampleRate === RATE && wav.channels === 1 && wav.bitsPerSample === 16;
 }
 
