@@ -71,7 +71,7 @@ export const MediaApi = {
   /**
    * Ends the rtpengine session. Idempotent. A recording still running is stopped (rtpengine stops
    * writing) but kept until its state expires, so `stopRecording` after a hang-up still delivers it
-   * (a message is never lost when the caller hangs up first); pass `discard` to drop it.
+   * (a message is never lost when the caller hangs up first); `stopRecording` with `discard` drops it.
    */
   closeSession: (instance: string) =>
     endpoint(SUBJECTS.media.sessionClose(instance), SessionRefSchema, z.strictObject({ closed: z.boolean() })),
