@@ -7,7 +7,6 @@ import { createSocket } from 'node:dgram';
 import type { ObjectStore } from '@nats-io/obj';
 import { stagingBucket } from '@sipvm/contracts';
 import { ConfigError, runService } from '@sipvm/service';
-import { Gauge } from 'prom-client';
 import { mediaConfig } from './config.js';
 import { Rtpengine } from './rtpengine.js';
 import { MediaState } from './state.js';
@@ -15,6 +14,7 @@ import { Recorder } from './recorder.js';
 import { Sessions } from './sessions.js';
 import { listenForDtmf } from './dtmf.js';
 import { serveMediaApi } from './api.js';
+import { mediaMetrics } from './metrics.js';
 import { buildPrompts, promptsUpToDate } from './prompt-builder.js';
 import { loadCatalog } from './prompts.js';
 
@@ -78,10 +78,10 @@ await runService({
       playDir: config.MEDIA_PLAY_DIR,
       sink: { host: config.MEDIA_SINK_HOST, port: sink.address().port },
       inbandDtmf: config.MEDIA_INBAND_DTMF,
+      metrics: mediaMetrics(registry, () => sessions.count),
       log,
     });
     const live = sessions;
-    new Gauge({ name: 'sipvm_media_sessions', help: 'Media sessions open on this instance', registers: [registry], collect() { this.set(live.count); } });
 
     const dtmf = await listenForDtmf(config.MEDIA_DTMF_LISTEN, (report) => void live.digit(report).catch((error: unknown) => log.error({ err: String(error) }, 'digit event failed')), log);
     const subscriptions = serveMediaApi(nc, config.INSTANCE_ID, live, log, registry);

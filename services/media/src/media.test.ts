@@ -143,6 +143,10 @@ describe('digits', () => {
     await rig.nc.flush();
     assert.deepEqual(mine().map((d) => d.digit).join(''), '0123456789*#');
     assert.ok(mine().every((d) => d.source === 'rfc4733' && d.callId === call.callId));
+    const metrics = await (await fetch(`http://127.0.0.1:${rig.media.httpPort}/metrics`)).text();
+    const counted = Number(/^sipvm_media_digits_total\{source="rfc4733"[^}]*\} (\d+)/m.exec(metrics)?.[1]);
+    assert.ok(counted >= 12, `digits counted: ${counted}`);
+    assert.match(metrics, /^sipvm_media_sessions\{[^}]*\} 1$/m);
     await request(rig.nc, api().close, { callRef: call.callRef });
     call.endpoint.close();
   });

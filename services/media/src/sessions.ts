@@ -26,6 +26,7 @@ import type { Recorder } from './recorder.js';
 import { composeWavFile, type PlayableSources } from './playables.js';
 import { durationMs } from './wav.js';
 import { digitOfEvent, type DtmfReport } from './dtmf.js';
+import type { MediaMetrics } from './metrics.js';
 
 const DUPLICATE_WINDOW_MS = 150;
 
@@ -39,6 +40,7 @@ export interface SessionsOptions {
   playDir: string;
   sink: { host: string; port: number };
   inbandDtmf: boolean;
+  metrics: MediaMetrics;
   log: Logger;
 }
 
@@ -166,7 +168,11 @@ export class Sessions {
   }
 
   async stopRecording(callRef: string, discard: boolean): Promise<{ recording: Recording | null }> {
-    return this.#mutex.run(callRef, async () => ({ recording: await this.o.recorder.stop(callRef, discard) }));
+    return this.#mutex.run(callRef, async () => {
+      const recording = await this.o.recorder.stop(callRef, discard);
+      if (recording) this.o.metrics.recordings.inc({ codec: recording.codec });
+      return { recording };
+    });
   }
 
   /** A DTMF report from rtpengine becomes a digit event for the call's application. */
@@ -185,6 +191,7 @@ export class Sessions {
       source: report.type === undefined || report.type === 'DTMF' ? 'rfc4733' : 'inband',
     });
     this.o.nc.publish(SUBJECTS.call.digit(state.app), encodeJson(event));
+    this.o.metrics.digits.inc({ source: event.source });
     callLogger(this.o.log, state.callId).debug({ callRef: state.callRef, digit: event.digit }, 'digit');
   }
 
@@ -236,6 +243,7 @@ export class Sessions {
   #finished(state: SessionState, playbackId: string, reason: FinishReason): void {
     const event = PlaybackFinishedEventSchema.parse({ callRef: state.callRef, callId: state.callId, at: new Date().toISOString(), playbackId, reason });
     this.o.nc.publish(SUBJECTS.call.playbackFinished(state.app), encodeJson(event));
+    this.o.metrics.playbacks.inc({ reason });
   }
 
   /** Deletes the rtpengine call; false when rtpengine did not know it. */
