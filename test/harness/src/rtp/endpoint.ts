@@ -51,13 +51,16 @@ export class RtpEndpoint {
   readonly #ssrc = Math.floor(Math.random() * 0xffffffff) >>> 0;
   /** When the next packet is due (ms, performance clock): pacing across consecutive sends. */
   #due = 0;
+  /** Where the last RTP packet came from, for symmetric RTP (latching). */
+  #lastSource: { host: string; port: number } | undefined;
 
   private constructor(
     private readonly socket: Socket,
     readonly codec: EndpointCodec,
   ) {
-    socket.on('message', (data) => {
+    socket.on('message', (data, from) => {
       if (data.length < 12 || data[0]! >> 6 !== 2) return;
+      this.#lastSource = { host: from.address, port: from.port };
       const header = 12 + (data[0]! & 0x0f) * 4;
       this.received.push({
         payloadType: data[1]! & 0x7f,
@@ -110,6 +113,20 @@ export class RtpEndpoint {
     const port = Number(/^m=audio (\d+)/m.exec(sdp)?.[1]);
     if (!host || !port) throw new Error(`no audio address in SDP:\n${sdp}`);
     this.#remote = { host, port };
+  }
+
+  /**
+   * Takes the remote address from the first RTP packet that arrives (symmetric RTP), for calls
+   * whose SDP answer went to another program (sipp doing the signaling).
+   */
+  async latchRemote(timeoutMs = 10_000): Promise<{ host: string; port: number }> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.#lastSource) {
+      if (Date.now() > deadline) throw new Error(`no RTP arrived within ${timeoutMs} ms to latch onto`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    this.#remote = this.#lastSource;
+    return this.#remote;
   }
 
   /** Sends 8 kHz 16-bit PCM in real time (20 ms packets) in our codec. */

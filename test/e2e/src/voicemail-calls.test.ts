@@ -1,0 +1,229 @@
+/**
+ * Leaving a message, end to end (issue 5): sipp places the call through a real drachtio-server
+ * with the seeds' header style, the project's RTP endpoint is the caller's phone (it speaks a
+ * 1 kHz tone and presses keys as RFC 4733 events), and the real signaling, media (rtpengine),
+ * voicemail and storage services and an SMTP server do the rest. Each test checks what a user
+ * would: what was stored, what was mailed, what the caller heard.
+ */
+import { after, before, beforeEach, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  DepositOutcomeSchema,
+  readAudio,
+  request,
+  stageAudio,
+  stagingBucket,
+  StorageApi,
+  SUBJECTS,
+  type DepositOutcome,
+} from '@sipvm/contracts';
+import {
+  dominantFrequency,
+  rms,
+  RtpEndpoint,
+  sleep,
+  startService,
+  startSmtp,
+  tonePcm,
+  toneShare,
+  wavHeader,
+  wavSamples,
+  type RunningServiceProcess,
+  type SmtpSink,
+} from '@sipvm/harness';
+import { e2eSkipReason, sippReport, useSignalingRig, type CallEventSeen } from './rig.js';
+
+const skip = e2eSkipReason();
+const TONE = 1000;
+
+/** The seeds' P-App-Param style (SEMS route fragment), with the trailing `;`. */
+const appParam = (uid: string, mode: string, extra = '') =>
+  `mod=${mode};eml='${uid}@mymail.org';usr=${uid};snd='sip:bob@caller.example.org';dom=example.org;uid=${uid};did=example.org;${extra}`;
+
+describe('voicemail: leaving a message end to end', { skip }, () => {
+  const rig = useSignalingRig({}, { storage: true });
+  let smtp: SmtpSink;
+  let voicemail: RunningServiceProcess;
+  const outcomes: DepositOutcome[] = [];
+  const startVoicemail = () =>
+    startService('voicemail', { NATS_URL: rig.nats.url, ...smtp.env, VM_MIN_MESSAGE_MS: '3000', VM_MAX_MESSAGE_MS: '6000', MAIL_RETRY_DELAYS: '500ms' });
+
+  before(async () => {
+    smtp = await startSmtp();
+    voicemail = await startVoicemail();
+    rig.nc.subscribe(SUBJECTS.voicemail.depositOutcome, {
+      callback: (_e, msg) => {
+        outcomes.push(DepositOutcomeSchema.parse(msg.json()));
+      },
+    });
+  });
+  beforeEach(() => {
+    smtp.messages.length = 0;
+  });
+  after(async () => {
+    await voicemail?.stop();
+    await smtp?.close();
+  });
+
+  /** Places a call; `caller` plays the caller's part once the platform's audio has arrived. */
+  async function call(params: string, caller: (phone: RtpEndpoint, events: () => CallEventSeen[]) => Promise<void>, scenario = 'voicemail-platform-bye.xml', args: string[] = []) {
+    const phone = await RtpEndpoint.create('PCMU');
+    const from = rig.events.length;
+    const sipp = rig.sipp(scenario, { keys: { app_name: 'voicemail', app_param: params, rtp_port: String(phone.port) }, timeoutSeconds: 90, args });
+    try {
+      await phone.latchRemote(15_000);
+      await caller(phone, () => rig.events.slice(from));
+      const result = await sipp;
+      assert.equal(result.exitCode, 0, sippReport(result, rig));
+      return phone;
+    } finally {
+      await sipp.catch(() => undefined);
+      phone.close();
+    }
+  }
+
+  /** Waits until the playback `id` of this call has finished (greeting p1, beep p2, …). */
+  const playbackDone = (events: () => CallEventSeen[], id: string) =>
+    rig.waitFor(() => events().some((e) => e.subject === 'vm.call.voicemail.playback-finished' && e.event.playbackId === id), `playback ${id} to finish`, 30_000);
+
+  /** Skips the greeting with #, waits for the beep, speaks the tone for `ms`. */
+  const leaveMessage = (ms: number, end: 'hash' | 'none' = 'hash') => async (phone: RtpEndpoint, events: () => CallEventSeen[]) => {
+    await phone.sendDigits('#');
+    await playbackDone(events, 'p2'); // the beep; recording starts now
+    await sleep(200);
+    await phone.sendTone(TONE, ms);
+    if (end === 'hash') await phone.sendDigits('#');
+  };
+
+  const outcomeAfter = async (from: number) => {
+    await rig.waitFor(() => outcomes.length > from, 'the deposit outcome', 20_000);
+    return outcomes[from]!;
+  };
+  const mailbox = async (uid: string) => (await request(rig.nc, StorageApi.listMailbox, { mailbox: { did: 'example.org', uid } })).messages;
+  const storedAudio = async (uid: string, id: string) => {
+    const parts: Uint8Array[] = [];
+    for await (const chunk of readAudio(rig.nc, { kind: 'message', mailbox: { did: 'example.org', uid }, id })) parts.push(chunk);
+    return wavSamples(Buffer.concat(parts)).samples;
+  };
+
+  it('box: stores one message whose audio is the tone the caller sent, and mails nothing', async () => {
+    const from = outcomes.length;
+    await call(appParam('boxuser', 'box'), leaveMessage(4_000));
+    assert.equal((await outcomeAfter(from)).outcome, 'stored');
+    const [message, ...more] = await mailbox('boxuser');
+    assert.equal(more.length, 0);
+    assert.equal(message?.sender, 'sip:bob@caller.example.org');
+    assert.equal(message?.codec, 'PCMU');
+    assert.ok(message!.durationMs >= 3_500 && message!.durationMs <= 5_500, `duration ${message?.durationMs}`);
+    const samples = await storedAudio('boxuser', message!.id);
+    assert.ok(toneShare(samples, TONE) > 0.5, `the stored audio is not the ${TONE} Hz tone (share ${toneShare(samples, TONE)})`);
+    await sleep(500);
+    assert.equal(smtp.messages.length, 0);
+  });
+
+  it('voicemail (SEMS mode 0): mails the message with the tone attached and stores nothing', async () => {
+    const from = outcomes.length;
+    await call(appParam('mailuser', '0'), leaveMessage(4_000));
+    assert.equal((await outcomeAfter(from)).outcome, 'mailed');
+    const [mail] = await smtp.waitForMessages(1);
+    assert.equal((Array.isArray(mail?.to) ? mail?.to[0] : mail?.to)?.text, 'mailuser@mymail.org');
+    const attachment = mail?.attachments[0];
+    assert.equal(attachment?.contentType, 'audio/wav');
+    assert.ok(toneShare(wavSamples(attachment!.content).samples, TONE) > 0.5, 'the attached audio is not the tone');
+    assert.deepEqual(await mailbox('mailuser'), []);
+  });
+
+  it('both: stores and mails the same message', async () => {
+    const from = outcomes.length;
+    await call(appParam('bothuser', 'both'), leaveMessage(4_000));
+    const outcome = await outcomeAfter(from);
+    assert.equal(outcome.outcome, 'stored-and-mailed');
+    const [mail] = await smtp.waitForMessages(1);
+    const [message] = await mailbox('bothuser');
+    assert.equal(mail?.headers.get('x-voicemail-message-id'), message?.id);
+    assert.ok(toneShare(await storedAudio('bothuser', message!.id), TONE) > 0.5);
+  });
+
+  it('keeps the message when the caller hangs up instead of pressing #', async () => {
+    const from = outcomes.length;
+    await call(appParam('hangup', 'box'), leaveMessage(4_000, 'none'), 'voicemail-caller-bye.xml', ['-d', '6000']);
+    assert.equal((await outcomeAfter(from)).outcome, 'stored');
+    const [message] = await mailbox('hangup');
+    assert.ok(toneShare(await storedAudio('hangup', message!.id), TONE) > 0.5);
+  });
+
+  it('discards a 2-second message when the minimum is 3 seconds', async () => {
+    const from = outcomes.length;
+    await call(appParam('shortmsg', 'both'), leaveMessage(2_000));
+    assert.equal((await outcomeAfter(from)).outcome, 'discarded-short');
+    assert.deepEqual(await mailbox('shortmsg'), []);
+    await sleep(500);
+    assert.equal(smtp.messages.length, 0);
+  });
+
+  it('keeps a message that reaches the maximum length whole, then says goodbye and hangs up', async () => {
+    const from = outcomes.length;
+    // 6 s maximum; the caller would speak for 9 s, but the platform ends the call.
+    await call(appParam('longmsg', 'box'), async (phone, events) => {
+      await phone.sendDigits('#');
+      await playbackDone(events, 'p2');
+      await sleep(200);
+      await phone.sendTone(TONE, 9_000);
+    });
+    assert.equal((await outcomeAfter(from)).outcome, 'stored');
+    const [message] = await mailbox('longmsg');
+    assert.ok(message!.durationMs >= 5_500 && message!.durationMs <= 6_500, `duration ${message?.durationMs}`);
+    const samples = await storedAudio('longmsg', message!.id);
+    assert.ok(toneShare(samples, TONE) > 0.5);
+  });
+
+  it('loses nothing and duplicates nothing when the voicemail service dies while the caller speaks', async () => {
+    const from = outcomes.length;
+    await call(
+      appParam('crashuser', 'both'),
+      async (phone, events) => {
+        await phone.sendDigits('#');
+        await playbackDone(events, 'p2');
+        await sleep(200);
+        const speaking = phone.sendTone(TONE, 4_000);
+        await sleep(1_000);
+        await voicemail.kill(); // mid-message: nobody runs the call any more
+        await speaking; // the caller finishes and hangs up (sipp -d)
+      },
+      'voicemail-caller-bye.xml',
+      ['-d', '6000'],
+    );
+    voicemail = await startVoicemail();
+    assert.equal((await outcomeAfter(from)).outcome, 'stored-and-mailed');
+    await smtp.waitForMessages(1);
+    await sleep(1_500);
+    const messages = await mailbox('crashuser');
+    assert.equal(messages.length, 1, 'stored once');
+    assert.equal(smtp.messages.length, 1, 'mailed once');
+    assert.ok(toneShare(await storedAudio('crashuser', messages[0]!.id), TONE) > 0.5);
+  });
+
+  it('ann: plays the announcement and hangs up, recording nothing', async () => {
+    const from = outcomes.length;
+    const phone = await call(appParam('annuser', 'ann'), async () => undefined);
+    const heard = await phone.receivedPcm();
+    assert.ok(heard.length > 8000, `the caller heard ${heard.length / 8000} s`);
+    assert.ok(rms(heard) > 300, 'the announcement was silent');
+    await sleep(1_000);
+    assert.equal(outcomes.length, from, 'something was handed over');
+    assert.deepEqual(await mailbox('annuser'), []);
+  });
+
+  it('plays the personal greeting of type busy when typ=busy', async () => {
+    // The caller's own "busy" greeting: 2 seconds of 600 Hz, recorded earlier.
+    const pcm = tonePcm(600, 2_000, 0.5);
+    const wav = Buffer.concat([wavHeader(pcm.length * 2), Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength)]);
+    const staging = await stagingBucket(rig.nc);
+    const audio = await stageAudio(staging, `busy-greeting-${Date.now()}`, (async function* () { yield wav; })());
+    await request(rig.nc, StorageApi.putGreeting, { mailbox: { did: 'example.org', uid: 'busyuser' }, type: 'busy', audio });
+    const phone = await call(appParam('busyuser', 'ann', 'typ=busy;'), async () => undefined);
+    const heard = await phone.receivedPcm();
+    assert.ok(Math.abs(dominantFrequency(heard) - 600) < 30, `the caller heard ${dominantFrequency(heard)} Hz, not the 600 Hz greeting`);
+    assert.ok(toneShare(heard, 600) > 0.5);
+  });
+});
