@@ -231,7 +231,9 @@ class CallRunner {
             break;
           case 'final-reply': {
             const reply = record.finalReply ?? { code: 480, reason: 'Temporarily Unavailable' };
-            await request(this.o.nc, SignalingApi.finalReply(record.signalingInstance), { callRef: record.callRef, code: reply.code, reason: reply.reason }, opts);
+            const { sent } = await request(this.o.nc, SignalingApi.finalReply(record.signalingInstance), { callRef: record.callRef, code: reply.code, reason: reply.reason }, opts);
+            // Not in early media after all (the call was answered): end it the ordinary way.
+            if (!sent) await request(this.o.nc, SignalingApi.hangup(record.signalingInstance), { callRef: record.callRef, reason: 'announcement played' }, opts);
             break;
           }
         }
