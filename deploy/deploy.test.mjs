@@ -16,12 +16,12 @@ it('docker-compose.yml is a valid Compose file', (t) => {
   assert.equal(result.status, 0, result.stderr);
 });
 
-it('deploy/k8s renders with kustomize, every Deployment with probes', (t) => {
+it('deploy/k8s renders with kustomize, every workload with probes', (t) => {
   if (!has('kubectl')) return t.skip('SKIPPED: kubectl is not installed');
   const result = spawnSync('kubectl', ['kustomize', join(root, 'deploy', 'k8s')], { encoding: 'utf8' });
   assert.equal(result.status, 0, result.stderr);
-  const deployments = result.stdout.split('\n---\n').filter((doc) => /^kind: Deployment$/m.test(doc));
-  assert.ok(deployments.length > 0);
+  const deployments = result.stdout.split('\n---\n').filter((doc) => /^kind: (Deployment|DaemonSet)$/m.test(doc));
+  assert.equal(deployments.length, 4, 'storage, voicemail, media, signaling');
   for (const doc of deployments) {
     assert.match(doc, /readinessProbe:/);
     assert.match(doc, /livenessProbe:/);

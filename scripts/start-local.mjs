@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 // Starts the whole platform on this machine as local processes — the same layout as
-// docker-compose.yml, without containers: nats-server with JetStream, then each service.
-// State lives under .local/ (override with SIPVM_HOME). Ctrl-C stops everything in reverse order.
+// docker-compose.yml, without containers: nats-server with JetStream, rtpengine, drachtio-server,
+// then each service. State lives under .local/ (override with SIPVM_HOME). Ctrl-C stops
+// everything in reverse order.
 //
-// Environment: SIPVM_HOME (state folder, default .local), NATS_PORT (4222), and every service's
-// own variables (see the README), which are passed through.
-import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+// Environment: SIPVM_HOME (state folder, default .local), NATS_PORT (4222), SIP_PORT (5060, on
+// 127.0.0.1: point your proxy there), DRACHTIO_BIN (drachtio-server, else found on PATH; without
+// it SIP is not started and the rest runs), and every service's own variables (see the README),
+// which are passed through.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 
 const root = resolve(new URL('..', import.meta.url).pathname);
@@ -14,6 +17,38 @@ const home = resolve(process.env.SIPVM_HOME ?? join(root, '.local'));
 const natsPort = process.env.NATS_PORT ?? '4222';
 const natsUrl = `nats://127.0.0.1:${natsPort}`;
 const service = (name) => [process.execPath, join(root, 'services', name, 'dist', 'main.js')];
+const sipPort = process.env.SIP_PORT ?? '5060';
+const onPath = (bin) => spawnSync('sh', ['-c', `command -v "${bin}"`], { encoding: 'utf8' }).stdout.trim();
+const drachtio = process.env.DRACHTIO_BIN ?? onPath('drachtio');
+
+// rtpengine beside media (DESIGN: same host, shared folders), in userspace, recording pcaps.
+const media = { ng: '127.0.0.1:22222', dtmf: '127.0.0.1:22223', recordings: join(home, 'rtpengine', 'recordings'), play: join(home, 'media', 'play') };
+mkdirSync(media.recordings, { recursive: true });
+mkdirSync(media.play, { recursive: true });
+writeFileSync(join(home, 'rtpengine', 'rtpengine.conf'), [
+  '[rtpengine]',
+  'table = -1',
+  'interface = 127.0.0.1',
+  `listen-ng = ${media.ng}`,
+  'port-min = 30000',
+  'port-max = 30399',
+  `recording-dir = ${media.recordings}`,
+  'recording-method = pcap',
+  'recording-format = raw',
+  `dtmf-log-dest = ${media.dtmf}`,
+  'delete-delay = 0',
+  'log-stderr = true',
+  'foreground = true',
+  '',
+].join('\n'));
+mkdirSync(join(home, 'drachtio'), { recursive: true });
+writeFileSync(join(home, 'drachtio', 'drachtio.conf.xml'), `<drachtio>
+  <admin port="9022" secret="cymru">127.0.0.1</admin>
+  <sip><contacts><contact>sip:127.0.0.1:${sipPort};transport=udp,tcp</contact></contacts></sip>
+  <cdrs>false</cdrs>
+  <logging><console/><sofia-loglevel>3</sofia-loglevel><loglevel>info</loglevel></logging>
+</drachtio>
+`);
 
 /** What runs, in start order. `port` is the health/metrics port of a service. */
 const components = [
@@ -28,6 +63,39 @@ const components = [
     env: { STORAGE_BACKEND: 'local', STORAGE_DIR: join(home, 'storage'), HTTP_PORT: '9101' },
     ready: /"msg":"started"/,
   },
+  {
+    name: 'rtpengine',
+    command: ['rtpengine', `--config-file=${join(home, 'rtpengine', 'rtpengine.conf')}`, '--config-section=rtpengine', `--pidfile=${join(home, 'rtpengine', 'rtpengine.pid')}`],
+    ready: /Startup complete/,
+  },
+  {
+    name: 'media',
+    command: service('media'),
+    env: {
+      RTPENGINE_NG: media.ng,
+      RTPENGINE_RECORDING_DIR: media.recordings,
+      MEDIA_PLAY_DIR: media.play,
+      MEDIA_DTMF_LISTEN: media.dtmf,
+      PROMPTS_DIR: join(home, 'prompts'),
+      HTTP_PORT: '9102',
+    },
+    ready: /"msg":"started"/,
+  },
+  ...(drachtio
+    ? [
+        {
+          name: 'drachtio',
+          command: [drachtio, '-f', join(home, 'drachtio', 'drachtio.conf.xml'), '--contact', `sip:127.0.0.1:${sipPort};transport=udp,tcp`, '--port', '9022', '--secret', 'cymru'],
+          ready: /Starting|listening|drachtio/i,
+        },
+        {
+          name: 'signaling',
+          command: service('signaling'),
+          env: { DRACHTIO_HOST: '127.0.0.1', DRACHTIO_PORT: '9022', DRACHTIO_SECRET: 'cymru', HTTP_PORT: '9104' },
+          ready: /"msg":"started"/,
+        },
+      ]
+    : []),
   {
     // Mails go to SMTP_HOST:SMTP_PORT (default 127.0.0.1:25); without a relay there they are
     // retried, then reported on vm.mail.failed.
@@ -100,8 +168,10 @@ process.on('SIGINT', () => void stopAll(0));
 process.on('SIGTERM', () => void stopAll(0));
 
 try {
+  if (!drachtio) console.warn('drachtio-server not found (set DRACHTIO_BIN or put it on PATH): starting without SIP');
   for (const component of components) await start(component);
-  console.log(`\nsipvm is running (state in ${home}). NATS: ${natsUrl}. Health: http://127.0.0.1:9101/readyz (storage), :9103 (voicemail). Ctrl-C stops it.\n`);
+  console.log(`\nsipvm is running (state in ${home}). NATS: ${natsUrl}.${drachtio ? ` SIP: 127.0.0.1:${sipPort} (udp, tcp).` : ' No SIP (no drachtio-server).'}`);
+  console.log('Health and metrics: http://127.0.0.1:9101/readyz (storage), :9102 (media), :9103 (voicemail)' + (drachtio ? ', :9104 (signaling)' : '') + '. Ctrl-C stops it.\n');
 } catch (error) {
   console.error(String(error.message ?? error));
   await stopAll(1);
