@@ -10,14 +10,12 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
-import { accessSync, constants } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { delimiter, join } from 'node:path';
-import { startProcess, tail, type Started } from './process.js';
-import { freePort } from './ports.js';
+import { isExecutable, startProcess, tail, type Started } from './process.js';
+import { canConnect, freePort } from './ports.js';
 import { tempDir } from './tmp.js';
-import type { S3Server } from './s3.js';
+import { s3ServiceEnv, type S3Server } from './s3.js';
 
 /** The binaries used, all from the Debian packages in {@link CEPH_INSTALL}. */
 const CEPH_BINARIES = ['ceph-mon', 'ceph-osd', 'radosgw', 'radosgw-admin', 'ceph', 'ceph-authtool', 'monmaptool'];
@@ -138,15 +136,7 @@ export async function startCephRgw(bucket = 'voicemail'): Promise<S3Server> {
     port,
     bucket,
     ...credentials,
-    env: {
-      STORAGE_BACKEND: 's3',
-      S3_ENDPOINT: endpoint,
-      S3_BUCKET: bucket,
-      S3_REGION: credentials.region,
-      S3_FORCE_PATH_STYLE: 'true',
-      AWS_ACCESS_KEY_ID: credentials.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
-    },
+    env: s3ServiceEnv({ endpoint, bucket, ...credentials }),
     start: async () => {
       if (closed) throw new Error('Ceph RGW was closed');
       if (!rgw) await startRgw();
@@ -263,26 +253,6 @@ const sha256Hex = (text: string) => createHash('sha256').update(text).digest('he
 async function answersHttp(endpoint: string): Promise<boolean> {
   try {
     await (await fetch(endpoint, { signal: AbortSignal.timeout(2_000) })).arrayBuffer();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
     return true;
   } catch {
     return false;

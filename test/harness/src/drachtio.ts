@@ -3,12 +3,10 @@
  * refuses to start without one). Found through DRACHTIO_BIN, else on PATH; `drachtioBinary()`
  * tells whether there is one, so end-to-end tests can skip loudly where there is none.
  */
-import { accessSync, constants } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { delimiter, join } from 'node:path';
-import { startProcess, type Started } from './process.js';
-import { freePort, freeTcpUdpPort } from './ports.js';
+import { isExecutable, startProcess, type Started } from './process.js';
+import { canConnect, freePort, freeTcpUdpPort } from './ports.js';
 import { tempDir } from './tmp.js';
 
 /** The drachtio binary to use, or undefined when there is none (DRACHTIO_BIN, else PATH). */
@@ -29,15 +27,6 @@ export function drachtioMissingReason(): string | undefined {
   return process.env.DRACHTIO_BIN
     ? `DRACHTIO_BIN=${process.env.DRACHTIO_BIN} is not an executable file`
     : 'no drachtio-server binary: set DRACHTIO_BIN or put drachtio on PATH (see DEVELOPERS.md)';
-}
-
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export interface DrachtioServer {
@@ -86,7 +75,7 @@ export async function startDrachtio(options: { secret?: string; logLevel?: 'info
         '--loglevel', options.logLevel ?? 'info',
         '--stdout',
       ],
-      ready: async () => (await tcpOpen(adminPort)) && (await tcpOpen(sipPort)),
+      ready: async () => (await canConnect(adminPort)) && (await canConnect(sipPort)),
       timeoutMs: 15_000,
     });
   };
@@ -107,15 +96,4 @@ export async function startDrachtio(options: { secret?: string; logLevel?: 'info
       await dir.remove();
     },
   };
-}
-
-async function tcpOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }

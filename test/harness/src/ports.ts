@@ -1,5 +1,5 @@
 /** Free loopback ports, asked of the kernel (bind to port 0), never guessed. */
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
 
 export async function freePort(host = '127.0.0.1'): Promise<number> {
@@ -26,4 +26,16 @@ export async function freeTcpUdpPort(host = '127.0.0.1'): Promise<number> {
     if (free) return port;
   }
   throw new Error('no port free for both TCP and UDP');
+}
+
+/** Whether something accepts TCP connections on the port now (a server's readiness probe). */
+export function canConnect(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
 }

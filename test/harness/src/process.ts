@@ -3,6 +3,7 @@
  * reports, and always stopped (SIGTERM, then SIGKILL) — also when the test process exits early.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
 
 export interface Started {
   readonly name: string;
@@ -101,5 +102,15 @@ export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(25);
+  }
+}
+
+/** Whether the path is a file this process may execute. */
+export function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
   }
 }

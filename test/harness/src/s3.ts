@@ -4,9 +4,8 @@
  * It does not check secrets or conditional writes (DESIGN.md); tests must not rely on either.
  */
 import { createRequire } from 'node:module';
-import { connect } from 'node:net';
 import { startProcess, type Started } from './process.js';
-import { freePort } from './ports.js';
+import { canConnect, freePort } from './ports.js';
 import { tempDir } from './tmp.js';
 
 export interface S3Server {
@@ -24,6 +23,19 @@ export interface S3Server {
 }
 
 const require = createRequire(import.meta.url);
+
+/** Environment for the storage service to use an S3 server. */
+export function s3ServiceEnv(s3: { endpoint: string; bucket: string; region: string; accessKeyId: string; secretAccessKey: string }): Record<string, string> {
+  return {
+    STORAGE_BACKEND: 's3',
+    S3_ENDPOINT: s3.endpoint,
+    S3_BUCKET: s3.bucket,
+    S3_REGION: s3.region,
+    S3_FORCE_PATH_STYLE: 'true',
+    AWS_ACCESS_KEY_ID: s3.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+  };
+}
 
 export async function startS3(bucket = 'voicemail'): Promise<S3Server> {
   const port = await freePort();
@@ -46,15 +58,7 @@ export async function startS3(bucket = 'voicemail'): Promise<S3Server> {
     port,
     bucket,
     ...credentials,
-    env: {
-      STORAGE_BACKEND: 's3',
-      S3_ENDPOINT: endpoint,
-      S3_BUCKET: bucket,
-      S3_REGION: credentials.region,
-      S3_FORCE_PATH_STYLE: 'true',
-      AWS_ACCESS_KEY_ID: credentials.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
-    },
+    env: s3ServiceEnv({ endpoint, bucket, ...credentials }),
     start,
     stop: async () => {
       await proc?.stop();
@@ -65,15 +69,4 @@ export async function startS3(bucket = 'voicemail'): Promise<S3Server> {
       await dir.remove();
     },
   };
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
