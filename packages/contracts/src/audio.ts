@@ -87,6 +87,29 @@ export async function discardStagedAudio(bucket: ObjectStore, staged: StagedAudi
   await bucket.delete(staged.name);
 }
 
+// ---------------------------------------------------------------- the platform's audio format
+
+/**
+ * The 44-byte header of a PCM WAV file: 16-bit mono at `sampleRate` (the platform stores and plays
+ * 8 kHz), for `dataBytes` of samples. One writer for media's recordings and the tests' fixtures.
+ */
+export function wavHeader(dataBytes: number, sampleRate = 8000): Buffer {
+  const h = Buffer.alloc(44);
+  h.write('RIFF', 0);
+  h.writeUInt32LE(36 + dataBytes, 4);
+  h.write('WAVEfmt ', 8);
+  h.writeUInt32LE(16, 16);
+  h.writeUInt16LE(1, 20); // PCM
+  h.writeUInt16LE(1, 22); // mono
+  h.writeUInt32LE(sampleRate, 24);
+  h.writeUInt32LE(sampleRate * 2, 28);
+  h.writeUInt16LE(2, 32);
+  h.writeUInt16LE(16, 34);
+  h.write('data', 36);
+  h.writeUInt32LE(dataBytes, 40);
+  return h;
+}
+
 // ---------------------------------------------------------------- ranged reads
 
 /** What can be read: a message's audio or a personal greeting. */

@@ -1,5 +1,5 @@
 /** WAV files as the platform uses them: PCM, 16-bit, mono, 8 kHz unless said otherwise. */
-import { ServiceError } from '@sipvm/contracts';
+import { ServiceError, wavHeader } from '@sipvm/contracts';
 
 export const RATE = 8000;
 
@@ -67,22 +67,8 @@ export function isPlatformFormat(wav: Pick<PcmWav, 'sampleRate' | 'channels' | '
   return wav.sampleRate === RATE && wav.channels === 1 && wav.bitsPerSample === 16;
 }
 
-export function wavHeader(dataBytes: number, sampleRate = RATE): Buffer {
-  const h = Buffer.alloc(44);
-  h.write('RIFF', 0);
-  h.writeUInt32LE(36 + dataBytes, 4);
-  h.write('WAVEfmt ', 8);
-  h.writeUInt32LE(16, 16);
-  h.writeUInt16LE(1, 20);
-  h.writeUInt16LE(1, 22);
-  h.writeUInt32LE(sampleRate, 24);
-  h.writeUInt32LE(sampleRate * 2, 28);
-  h.writeUInt16LE(2, 32);
-  h.writeUInt16LE(16, 34);
-  h.write('data', 36);
-  h.writeUInt32LE(dataBytes, 40);
-  return h;
-}
+/** The platform's WAV header (one writer, in the contracts). */
+export { wavHeader };
 
 export function encodeWav(pcm: Buffer, sampleRate = RATE): Buffer {
   return Buffer.concat([wavHeader(pcm.length, sampleRate), pcm]);

@@ -5,7 +5,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
-import { isExecutable, startProcess, type Started } from './process.js';
+import { isExecutable, startRestartable } from './process.js';
 import { canConnect, freePort, freeTcpUdpPort } from './ports.js';
 import { tempDir } from './tmp.js';
 
@@ -60,10 +60,8 @@ export async function startDrachtio(options: { secret?: string; logLevel?: 'info
 </drachtio>
 `,
   );
-  let proc: Started | undefined;
-  let previous = '';
-  const start = async () => {
-    proc = await startProcess({
+  const server = await startRestartable(
+    {
       name: 'drachtio',
       command: bin,
       args: [
@@ -77,23 +75,15 @@ export async function startDrachtio(options: { secret?: string; logLevel?: 'info
       ],
       ready: async () => (await canConnect(adminPort)) && (await canConnect(sipPort)),
       timeoutMs: 15_000,
-    });
-  };
-  await start();
+    },
+    dir,
+  );
   return {
     sipPort,
     admin: { host: '127.0.0.1', port: adminPort, secret },
-    output: () => previous + (proc?.output() ?? ''),
-    start,
-    stop: async () => {
-      previous += proc?.output() ?? '';
-      await proc?.stop();
-      proc = undefined;
-    },
-    close: async () => {
-      await proc?.stop();
-      proc = undefined;
-      await dir.remove();
-    },
+    output: server.output,
+    start: server.start,
+    stop: server.stop,
+    close: server.close,
   };
 }

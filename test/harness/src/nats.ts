@@ -1,5 +1,5 @@
 /** A real nats-server with JetStream (Debian package `nats-server`) on a free loopback port. */
-import { startProcess, type Started } from './process.js';
+import { startRestartable } from './process.js';
 import { freePort } from './ports.js';
 import { tempDir } from './tmp.js';
 
@@ -18,27 +18,14 @@ export const NATS_BIN = process.env.NATS_SERVER_BIN ?? 'nats-server';
 export async function startNats(): Promise<NatsServer> {
   const port = await freePort();
   const store = await tempDir('nats');
-  let proc: Started | undefined;
-  const start = async () => {
-    proc = await startProcess({
+  const server = await startRestartable(
+    {
       name: 'nats-server',
       command: NATS_BIN,
       args: ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', store.path],
       ready: (output) => output().includes('Server is ready'),
-    });
-  };
-  await start();
-  return {
-    url: `nats://127.0.0.1:${port}`,
-    port,
-    start,
-    stop: async () => {
-      await proc?.stop();
-      proc = undefined;
     },
-    close: async () => {
-      await proc?.stop();
-      await store.remove();
-    },
-  };
+    store,
+  );
+  return { url: `nats://127.0.0.1:${port}`, port, start: server.start, stop: server.stop, close: server.close };
 }

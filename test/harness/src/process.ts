@@ -114,3 +114,37 @@ export function isExecutable(path: string): boolean {
     return false;
   }
 }
+
+/** A server a test can take away and bring back with the same options (an outage), then close for good. */
+export interface Restartable {
+  /** Everything it printed, across restarts. */
+  output(): string;
+  /** Stops it, keeping its folder (its data survives), so `start()` brings the same server back. */
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  /** Stops it for good and removes its folder. */
+  close(): Promise<void>;
+}
+
+export async function startRestartable(options: StartOptions, folder: { remove(): Promise<void> }): Promise<Restartable> {
+  let proc: Started | undefined;
+  let previous = '';
+  const start = async () => {
+    proc = await startProcess(options);
+  };
+  const stop = async () => {
+    previous += proc?.output() ?? '';
+    await proc?.stop();
+    proc = undefined;
+  };
+  await start();
+  return {
+    output: () => previous + (proc?.output() ?? ''),
+    start,
+    stop,
+    async close() {
+      await stop();
+      await folder.remove();
+    },
+  };
+}

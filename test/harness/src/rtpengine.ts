@@ -7,7 +7,7 @@ import { createSocket } from 'node:dgram';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { freePort } from './ports.js';
-import { startProcess, type Started } from './process.js';
+import { startRestartable } from './process.js';
 import { tempDir } from './tmp.js';
 
 export const RTPENGINE_BIN = process.env.RTPENGINE_BIN ?? 'rtpengine';
@@ -83,32 +83,24 @@ export async function startRtpengine(options: RtpengineOptions): Promise<Rtpengi
       '',
     ].join('\n'),
   );
-  let proc: Started | undefined;
-  const start = async () => {
-    proc = await startProcess({
+  const server = await startRestartable(
+    {
       name: 'rtpengine',
       command: RTPENGINE_BIN,
       args: [`--config-file=${config}`, '--config-section=rtpengine', `--pidfile=${join(dir.path, 'rtpengine.pid')}`],
       ready: (output) => output().includes('Startup complete'),
-    });
-  };
-  await start();
+    },
+    dir,
+  );
   return {
     ng: `127.0.0.1:${ngPort}`,
     ngPort,
     recordingDir,
     playDir,
     portRange: range,
-    output: () => proc?.output() ?? '',
-    start,
-    stop: async () => {
-      await proc?.stop();
-      proc = undefined;
-    },
-    close: async () => {
-      await proc?.stop();
-      proc = undefined;
-      await dir.remove();
-    },
+    output: server.output,
+    start: server.start,
+    stop: server.stop,
+    close: server.close,
   };
 }

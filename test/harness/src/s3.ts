@@ -4,7 +4,7 @@
  * It does not check secrets or conditional writes (DESIGN.md); tests must not rely on either.
  */
 import { createRequire } from 'node:module';
-import { startProcess, type Started } from './process.js';
+import { startRestartable } from './process.js';
 import { canConnect, freePort } from './ports.js';
 import { tempDir } from './tmp.js';
 
@@ -41,16 +41,15 @@ export async function startS3(bucket = 'voicemail'): Promise<S3Server> {
   const port = await freePort();
   const dir = await tempDir('s3');
   const bin = require.resolve('s3rver/bin/s3rver.js');
-  let proc: Started | undefined;
-  const start = async () => {
-    proc = await startProcess({
+  const server = await startRestartable(
+    {
       name: 's3rver',
       command: process.execPath,
       args: [bin, '--address', '127.0.0.1', '--port', String(port), '--directory', dir.path, '--configure-bucket', bucket, '--silent'],
       ready: () => canConnect(port),
-    });
-  };
-  await start();
+    },
+    dir,
+  );
   const endpoint = `http://127.0.0.1:${port}`;
   const credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', region: 'us-east-1' };
   return {
@@ -59,14 +58,8 @@ export async function startS3(bucket = 'voicemail'): Promise<S3Server> {
     bucket,
     ...credentials,
     env: s3ServiceEnv({ endpoint, bucket, ...credentials }),
-    start,
-    stop: async () => {
-      await proc?.stop();
-      proc = undefined;
-    },
-    close: async () => {
-      await proc?.stop();
-      await dir.remove();
-    },
+    start: server.start,
+    stop: server.stop,
+    close: server.close,
   };
 }

@@ -3,24 +3,9 @@
  * ones in memory and long ones produced chunk by chunk (never whole in memory) with their hash.
  */
 import { createHash } from 'node:crypto';
+import { wavHeader } from '@sipvm/contracts';
 
-/** The 44-byte header of a PCM WAV file with `dataBytes` of 16-bit mono samples. */
-export function wavHeader(dataBytes: number, sampleRate = 8000): Uint8Array {
-  const h = Buffer.alloc(44);
-  h.write('RIFF', 0);
-  h.writeUInt32LE(36 + dataBytes, 4);
-  h.write('WAVEfmt ', 8);
-  h.writeUInt32LE(16, 16);
-  h.writeUInt16LE(1, 20);
-  h.writeUInt16LE(1, 22);
-  h.writeUInt32LE(sampleRate, 24);
-  h.writeUInt32LE(sampleRate * 2, 28);
-  h.writeUInt16LE(2, 32);
-  h.writeUInt16LE(16, 34);
-  h.write('data', 36);
-  h.writeUInt32LE(dataBytes, 40);
-  return h;
-}
+export { wavHeader };
 
 /** `seconds` of a deterministic signal (a tone shifted by `salt`). */
 export function smallWav(seconds = 1, salt = 0): Uint8Array {
