@@ -17,6 +17,8 @@ export interface ServiceContext<C> {
   readonly config: C & CommonConfig;
   readonly log: Logger;
   readonly nc: NatsConnection;
+  /** Whether NATS is reachable now (not reconnecting), e.g. to refuse new work while it is not. */
+  readonly natsConnected: () => boolean;
   readonly registry: Registry;
   readonly readiness: Readiness;
 }
@@ -78,6 +80,7 @@ export async function runService<S extends Record<string, z.ZodType>, P = undefi
     config: config as z.output<z.ZodObject<S>> & CommonConfig,
     log,
     nc: nats.nc,
+    natsConnected: nats.connected,
     registry,
     readiness,
     prepared,

@@ -6,7 +6,6 @@
  * It keeps running through outages: without NATS or drachtio-server /readyz says so, new calls
  * get 503, and both connections come back by themselves.
  */
-import type { NatsConnection } from '@nats-io/nats-core';
 import { ConfigError, runService } from '@sipvm/service';
 import { loadMappingFile, MappingFileError, type MappingRule } from './app-selection.js';
 import { Calls } from './calls.js';
@@ -30,12 +29,11 @@ await runService({
       throw error;
     }
   },
-  async start({ config, log, nc, registry, readiness, prepared }) {
-    const natsUp = watchNats(nc);
+  async start({ config, log, nc, natsConnected, registry, readiness, prepared }) {
     const sip = connectDrachtio({ host: config.DRACHTIO_HOST, port: config.DRACHTIO_PORT, secret: config.DRACHTIO_SECRET, log });
     readiness.add('drachtio', () => sip.connected());
     let stopping = false;
-    const unavailable = () => (stopping ? 'shutting down' : natsUp() ? undefined : 'message bus unreachable');
+    const unavailable = () => (stopping ? 'shutting down' : natsConnected() ? undefined : 'message bus unreachable');
     const trust = new TrustedSources(config.TRUSTED_PROXIES);
     log.info(
       { trustedProxies: config.TRUSTED_PROXIES, untrusted: config.UNTRUSTED_APP_HEADERS, fallbacks: config.APP_FALLBACKS, mappingRules: prepared.mapping.length },
@@ -69,15 +67,3 @@ await runService({
     };
   },
 });
-
-/** True while the NATS connection is up (the service kit's own flag is not exposed to services). */
-function watchNats(nc: NatsConnection): () => boolean {
-  let up = true;
-  void (async () => {
-    for await (const status of nc.status()) {
-      if (status.type === 'disconnect') up = false;
-      else if (status.type === 'reconnect') up = true;
-    }
-  })();
-  return () => up && !nc.isClosed() && !nc.isDraining();
-}
