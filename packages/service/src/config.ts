@@ -93,9 +93,20 @@ export const env = {
       }
       return values as number[];
     }),
+  /** An IANA time zone such as Europe/Berlin (what Intl knows on this Node.js). */
+  timeZone: () => z.string().refine(isTimeZone, 'must be an IANA time zone such as Europe/Berlin'),
   oneOf: <T extends readonly [string, ...string[]]>(values: T) =>
     z.enum(values, { error: `must be one of ${values.join(', ')}` }),
 };
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 

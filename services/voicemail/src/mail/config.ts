@@ -1,15 +1,6 @@
 /** Environment variables of the mail sender (documented in the README). */
-import { z } from 'zod';
+import type { z } from 'zod';
 import { env } from '@sipvm/service';
-
-const validTimeZone = (zone: string) => {
-  try {
-    new Intl.DateTimeFormat('en', { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 export const mailConfig = {
   SMTP_HOST: env.string().default('127.0.0.1'),
@@ -28,7 +19,7 @@ export const mailConfig = {
   /** Folder with the operator's `.template` files; they add to and override the built-in ones. */
   MAIL_TEMPLATE_DIR: env.string().optional(),
   /** Time zone of %date% in mails. */
-  MAIL_TIME_ZONE: z.string().refine(validTimeZone, 'must be an IANA time zone such as Europe/Berlin').default('UTC'),
+  MAIL_TIME_ZONE: env.timeZone().default('UTC'),
   /** P-App-Param keys (beyond the standard ones) that templates may use as %variables%. */
   MAIL_EXTRA_VARIABLES: env
     .list()
