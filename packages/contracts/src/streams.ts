@@ -31,6 +31,19 @@ export const STREAMS = {
     max_age: 1 * DAY_NS,
     duplicate_window: 2 * MINUTE_NS,
   },
+  /**
+   * Inactivity timers of voicebox and annrecorder calls. A timer is a message delivered again
+   * and again (negative ack with a delay) until it is due, so it fires on whichever instance is
+   * alive, not only on the one that armed it.
+   */
+  voiceboxTimers: {
+    name: 'VM_VOICEBOX_TIMERS',
+    subjects: [SUBJECTS.voicebox.timer],
+    retention: RetentionPolicy.Workqueue,
+    storage: StorageType.File,
+    max_age: 1 * DAY_NS,
+    duplicate_window: 2 * MINUTE_NS,
+  },
   /** Finished recordings waiting to be stored and mailed: a deposit leaves only when done. */
   deposits: {
     name: 'VM_DEPOSITS',

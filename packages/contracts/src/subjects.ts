@@ -62,6 +62,11 @@ export const SUBJECTS = {
     /** Core NATS: what became of each deposit. */
     depositOutcome: 'vm.voicemail.deposit-outcome',
   },
+  /** The voicebox and annrecorder applications (see voicebox.ts). */
+  voicebox: {
+    /** JetStream: the inactivity timers of calls waiting for a key (stream VM_VOICEBOX_TIMERS). */
+    timer: 'vm.voicebox.timer',
+  },
   /** JetStream: the durable mail outbox (stream VM_MAIL, see mail.ts). */
   mail: {
     send: 'vm.mail.send',
