@@ -1,0 +1,84 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Digit, StagedAudio } from '@sipvm/contracts';
+import { onAnnrecorderEvent, startAnnrecorder, type AnnrecorderSettings } from './flow.js';
+import type { Action, CallEvent } from '../call/turn.js';
+
+const settings: AnnrecorderSettings = { voice: { language: 'en' }, inputTimeoutMs: 10_000, maxGreetingMs: 120_000, minGreetingMs: 1_000 };
+const audio: StagedAudio = { name: 'greeting-1', size: 32_044 };
+const recorded = (durationMs: number): CallEvent => ({ kind: 'recorded', recording: { audio, durationMs } });
+const personal = { personal: true, greeting: { kind: 'greeting' as const, mailbox: { did: 'example.org', uid: 'alice' }, type: 'busy' } };
+
+type Step = CallEvent | Digit | 'finish' | 'timeout';
+
+function run(steps: Step[], current: Parameters<typeof startAnnrecorder>[0] = personal) {
+  let { state, actions } = startAnnrecorder(current, settings);
+  const all: Action[] = [...actions];
+  for (const step of steps) {
+    const event: CallEvent =
+      step === 'finish' ? { kind: 'playback-finished', playbackId: state.playbackId }
+      : step === 'timeout' ? { kind: 'timeout', timerId: state.timerId }
+      : typeof step === 'string' ? { kind: 'digit', digit: step }
+      : step;
+    ({ state, actions } = onAnnrecorderEvent(state, event, settings));
+    all.push(...actions);
+  }
+  return { state, said: all.map((a) => (a.kind === 'play' ? `play:${a.items.map((i) => (i.kind === 'prompt' ? i.name : i.kind)).join('+')}` : a.kind)) };
+}
+
+describe('annrecorder flow', () => {
+  it('hear the current greeting, record after the beep until a key, hear it back, 1 keeps it', () => {
+    const { said, state } = run(['finish', '5', 'finish', '#', recorded(3_000), '1', 'finish']);
+    assert.deepEqual(said, [
+      'play:ann_welcome+ann_current_greeting+greeting+ann_press_any_key',
+      'arm-timer',
+      'play:beep',
+      'start-recording',
+      'stop-recording',
+      'play:ann_you_recorded+staged+ann_confirm',
+      'keep-greeting',
+      'discard-staged',
+      'play:ann_saved+goodbye',
+      'hangup',
+    ]);
+    assert.equal(state.phase, 'done');
+  });
+
+  it('without a personal greeting it plays the default callers hear', () => {
+    const { said } = run([], { personal: false, greeting: { kind: 'prompt', name: 'default_greeting', language: 'en' } });
+    assert.deepEqual(said, ['play:ann_welcome+ann_default_greeting+default_greeting+ann_press_any_key']);
+  });
+
+  it('2 records again, 3 deletes the greeting (back to the default)', () => {
+    const again = run(['1', 'finish', '1', recorded(3_000), '2', 'finish', '1', recorded(2_000), '3', 'finish']).said;
+    assert.deepEqual(again.slice(5), ['discard-staged', 'play:beep', 'start-recording', 'stop-recording', 'play:ann_you_recorded+staged+ann_confirm', 'delete-greeting', 'discard-staged', 'play:ann_deleted+goodbye', 'hangup']);
+  });
+
+  it('the maximum length ends the recording like a key does', () => {
+    const { said } = run(['1', 'finish', { kind: 'recording-limit' }]);
+    assert.equal(said.at(-1), 'stop-recording');
+  });
+
+  it('too short (or nothing recorded): not offered, the caller records again', () => {
+    const { said } = run(['1', 'finish', '1', recorded(400), 'finish', '1', { kind: 'recorded', recording: null }]);
+    assert.deepEqual(said.slice(4), ['discard-staged', 'play:ann_too_short+beep', 'start-recording', 'stop-recording', 'play:ann_too_short+beep']);
+  });
+
+  it('a timeout while deciding keeps nothing (fix: SEMS saves on timeout)', () => {
+    const { said } = run(['1', 'finish', '1', recorded(3_000), 'finish', 'timeout', 'finish']);
+    assert.deepEqual(said.slice(-5), ['play:ann_you_recorded+staged+ann_confirm', 'arm-timer', 'discard-staged', 'play:ann_not_saved+goodbye', 'hangup']);
+    assert.ok(!said.includes('keep-greeting'));
+  });
+
+  it('hang-up while recording or deciding changes nothing and throws the recording away', () => {
+    assert.deepEqual(run(['1', 'finish', { kind: 'ended' }]).said.slice(-1), ['stop-recording']);
+    const deciding = run(['1', 'finish', '1', recorded(3_000), { kind: 'ended' }]).said;
+    assert.deepEqual(deciding.slice(-1), ['discard-staged']);
+    assert.ok(!deciding.includes('keep-greeting') && !deciding.includes('delete-greeting'));
+  });
+
+  it('an invalid key while deciding repeats the choices; failing to keep tells the caller', () => {
+    assert.deepEqual(run(['1', 'finish', '1', recorded(3_000), '9']).said.at(-1), 'play:invalid_key+ann_confirm');
+    assert.deepEqual(run(['1', 'finish', '1', recorded(3_000), '1', { kind: 'failed', action: 'keep-greeting' }]).said.at(-1), 'play:technical_problem');
+  });
+});

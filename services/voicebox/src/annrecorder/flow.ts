@@ -1,0 +1,115 @@
+/**
+ * The record-your-greeting call, as a pure state machine (SPEC §5). No I/O here.
+ *
+ *   intro ("welcome", the current greeting, "press any key") ──(key)──► beep ──► recording
+ *   recording ──(key, or maximum length)──► stopping ──(recorded)──► confirm
+ *   confirm: 1 keep · 2 record again · 3 delete (back to the default) · timeout: nothing changes
+ *   A recording too short to be a greeting is not offered: "too short", beep, record again.
+ *   Hang-up before `1` or `3` changes nothing (**fix**: SEMS saves on timeout).
+ */
+import type { Playable } from '@sipvm/contracts';
+import { prompt, type Voice } from '../voicebox/speech.js';
+import { FIRST_TURN, finishes, nothingToSay, play, timesOut, wait, type Action, type CallEvent, type RecordedGreeting, type Step, type Turn } from '../call/turn.js';
+
+export const ANNRECORDER_PHASES = ['intro', 'beep', 'recording', 'stopping', 'confirm', 'goodbye', 'done'] as const;
+export type AnnrecorderPhase = (typeof ANNRECORDER_PHASES)[number];
+
+export interface AnnrecorderState extends Turn {
+  phase: AnnrecorderPhase;
+  /** The new greeting, staged, while the caller decides. */
+  recording?: RecordedGreeting | undefined;
+}
+
+export interface AnnrecorderSettings {
+  voice: Voice;
+  inputTimeoutMs: number;
+  maxGreetingMs: number;
+  minGreetingMs: number;
+}
+
+/** `current` is the personal greeting when there is one, else the default callers hear. */
+export function startAnnrecorder(current: { personal: boolean; greeting: Playable }, settings: AnnrecorderSettings): Step<AnnrecorderState> {
+  const p = (name: string) => prompt(settings.voice, name);
+  const { state, action } = play<AnnrecorderState>({ ...FIRST_TURN, phase: 'intro' }, [
+    p('ann_welcome'),
+    p(current.personal ? 'ann_current_greeting' : 'ann_default_greeting'),
+    current.greeting,
+    p('ann_press_any_key'),
+  ]);
+  return { state, actions: [action] };
+}
+
+export function onAnnrecorderEvent(state: AnnrecorderState, event: CallEvent, settings: AnnrecorderSettings): Step<AnnrecorderState> {
+  if (state.phase === 'done') return { state, actions: [] };
+  const p = (name: string) => prompt(settings.voice, name);
+  const say = (s: AnnrecorderState, phase: AnnrecorderPhase, items: Playable[], before: Action[] = []): Step<AnnrecorderState> => {
+    const { state: next, action } = play({ ...s, phase }, items);
+    return { state: next, actions: [...before, action] };
+  };
+  const unchanged: Step<AnnrecorderState> = { state, actions: [] };
+  /** Drops the staged recording, if there is one. */
+  const discard: Action[] = state.recording ? [{ kind: 'discard-staged', audio: state.recording.audio }] : [];
+  const recordAgain = (s: AnnrecorderState, items: Playable[], before: Action[] = []) => say({ ...s, recording: undefined }, 'beep', [...items, { kind: 'beep' }], before);
+
+  switch (event.kind) {
+    case 'ended': {
+      // Hung up before confirming: nothing is kept, nothing is changed.
+      const stop: Action[] = state.phase === 'recording' || state.phase === 'stopping' ? [{ kind: 'stop-recording', discard: true }] : [];
+      return { state: { ...state, phase: 'done', recording: undefined }, actions: [...stop, ...discard] };
+    }
+    case 'failed':
+      if (nothingToSay(state.phase, event)) return { state: { ...state, phase: 'done' }, actions: [{ kind: 'hangup', reason: 'technical problem' }] };
+      return say({ ...state, recording: undefined }, 'goodbye', [p('technical_problem')], discard);
+    case 'timeout':
+      if (!timesOut(state, event)) return unchanged;
+      return say({ ...state, recording: undefined }, 'goodbye', [p(state.recording ? 'ann_not_saved' : 'no_input_goodbye'), ...(state.recording ? [p('goodbye')] : [])], discard);
+    default:
+      break;
+  }
+
+  switch (state.phase) {
+    case 'intro':
+      if (finishes(state, event)) return waitForKey(state, settings);
+      if (event.kind === 'digit') return recordAgain(state, []);
+      return unchanged;
+    case 'beep':
+      if (!finishes(state, event)) return unchanged;
+      return { state: { ...state, phase: 'recording', waiting: false }, actions: [{ kind: 'start-recording', maxMs: settings.maxGreetingMs }] };
+    case 'recording':
+      if (event.kind === 'digit' || event.kind === 'recording-limit') {
+        return { state: { ...state, phase: 'stopping' }, actions: [{ kind: 'stop-recording', discard: false }] };
+      }
+      return unchanged;
+    case 'stopping': {
+      if (event.kind !== 'recorded') return unchanged;
+      const { recording } = event;
+      if (!recording || recording.durationMs < settings.minGreetingMs) {
+        return recordAgain(state, [p('ann_too_short')], recording ? [{ kind: 'discard-staged', audio: recording.audio }] : []);
+      }
+      return say({ ...state, recording }, 'confirm', [p('ann_you_recorded'), { kind: 'staged', audio: recording.audio }, p('ann_confirm')]);
+    }
+    case 'confirm': {
+      if (finishes(state, event)) return waitForKey(state, settings);
+      if (event.kind !== 'digit' || !state.recording) return unchanged;
+      const { audio } = state.recording;
+      switch (event.digit) {
+        case '1':
+          // Kept first, then confirmed: if storing fails the caller hears so instead.
+          return say({ ...state, recording: undefined }, 'goodbye', [p('ann_saved'), p('goodbye')], [{ kind: 'keep-greeting', audio }, { kind: 'discard-staged', audio }]);
+        case '2':
+          return recordAgain(state, [], [{ kind: 'discard-staged', audio }]);
+        case '3':
+          return say({ ...state, recording: undefined }, 'goodbye', [p('ann_deleted'), p('goodbye')], [{ kind: 'delete-greeting' }, { kind: 'discard-staged', audio }]);
+        default:
+          return say(state, 'confirm', [p('invalid_key'), p('ann_confirm')]);
+      }
+    }
+    case 'goodbye':
+      return finishes(state, event) ? { state: { ...state, phase: 'done' }, actions: [{ kind: 'hangup', reason: 'annrecorder call ended' }] } : unchanged;
+  }
+}
+
+function waitForKey(state: AnnrecorderState, settings: AnnrecorderSettings): Step<AnnrecorderState> {
+  const { state: next, action } = wait(state, settings.inputTimeoutMs);
+  return { state: next, actions: [action] };
+}

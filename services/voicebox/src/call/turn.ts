@@ -1,0 +1,103 @@
+/**
+ * What the voicebox and annrecorder flows and the call runner say to each other.
+ *
+ * The flows (voicebox/flow.ts, annrecorder/flow.ts) are pure: given the call's state and what just
+ * happened, they return the next state and the actions to carry out. The runner (runner.ts) turns
+ * NATS events into `CallEvent`s, carries the actions out, and feeds the results of those that have
+ * one (a mailbox listing, a PIN check, a recording) back as events.
+ */
+import type { Digit, MessageId, Playable, StagedAudio } from '@sipvm/contracts';
+
+/** A message as the voicebox keeps it for the length of a call. */
+export interface MailboxEntry {
+  id: MessageId;
+  sender: string;
+  recordedAt: string;
+  /** Heard (saved) now: set when its playback begins. */
+  read: boolean;
+  /** New when the call loaded it: decides "first/next new message" vs "saved". */
+  wasNew: boolean;
+  deleted: boolean;
+}
+
+export interface RecordedGreeting {
+  audio: StagedAudio;
+  durationMs: number;
+}
+
+export type CallEvent =
+  | { kind: 'playback-finished'; playbackId: string }
+  | { kind: 'digit'; digit: Digit }
+  /** An inactivity timer ran out (stale unless it is the call's current one). */
+  | { kind: 'timeout'; timerId: number }
+  /** Media stopped a recording at its maximum length. */
+  | { kind: 'recording-limit' }
+  /** The caller hung up (or the call failed). */
+  | { kind: 'ended' }
+  // Results of the runner's work:
+  | { kind: 'mailbox-loaded'; messages: MailboxEntry[] }
+  | { kind: 'pin-checked'; outcome: 'right' | 'wrong' | 'locked' }
+  | { kind: 'recorded'; recording: RecordedGreeting | null }
+  /**
+   * An action failed (storage, media): the caller hears about a technical problem, unless it was
+   * playing the goodbye that failed; then the call just ends.
+   */
+  | { kind: 'failed'; action: Action['kind'] };
+
+export type Action =
+  | { kind: 'play'; playbackId: string; items: Playable[] }
+  | { kind: 'stop-playback' }
+  | { kind: 'arm-timer'; timerId: number; ms: number }
+  | { kind: 'hangup'; reason: string }
+  | { kind: 'start-recording'; maxMs: number }
+  /** Stops the recording; unless discarded, the result comes back as `recorded`. */
+  | { kind: 'stop-recording'; discard: boolean }
+  /** Lists the mailbox; the result comes back as `mailbox-loaded`. */
+  | { kind: 'load-mailbox' }
+  /** Checks the PIN (lock-out, constant-time compare); the result comes back as `pin-checked`. */
+  | { kind: 'check-pin'; entered: string }
+  | { kind: 'mark-read'; id: MessageId }
+  | { kind: 'delete-message'; id: MessageId }
+  | { kind: 'keep-greeting'; audio: StagedAudio }
+  | { kind: 'delete-greeting' }
+  | { kind: 'discard-staged'; audio: StagedAudio };
+
+/** The bookkeeping every flow state carries: which playback it waits for, which timer is armed. */
+export interface Turn {
+  /** The playback whose end the flow waits for; finished events of others are stale. */
+  playbackId: string;
+  playbacks: number;
+  /** Generation of the inactivity timer; a timeout with another id is stale. */
+  timerId: number;
+  /** Nothing is playing and the flow waits for a key: the current timer is armed. */
+  waiting: boolean;
+}
+
+export const FIRST_TURN: Turn = { playbackId: 'p0', playbacks: 0, timerId: 0, waiting: false };
+
+/** Plays `items` (replacing whatever plays); the flow now waits for this playback. */
+export function play<S extends Turn>(state: S, items: Playable[]): { state: S; action: Action } {
+  const playbacks = state.playbacks + 1;
+  const playbackId = `p${playbacks}`;
+  return { state: { ...state, playbacks, playbackId, waiting: false }, action: { kind: 'play', playbackId, items } };
+}
+
+/** Starts waiting for a key, with a fresh inactivity timer. */
+export function wait<S extends Turn>(state: S, ms: number): { state: S; action: Action } {
+  const timerId = state.timerId + 1;
+  return { state: { ...state, timerId, waiting: true }, action: { kind: 'arm-timer', timerId, ms } };
+}
+
+/** Whether the event ends the playback the flow waits for. */
+export const finishes = (state: Turn, event: CallEvent): boolean => event.kind === 'playback-finished' && event.playbackId === state.playbackId;
+
+/** A failure that leaves nothing to say: playing the goodbye itself failed. */
+export const nothingToSay = (phase: string, event: CallEvent): boolean => event.kind === 'failed' && event.action === 'play' && phase === 'goodbye';
+
+/** Whether the event is the current inactivity timer running out while the flow waits. */
+export const timesOut = (state: Turn, event: CallEvent): boolean => event.kind === 'timeout' && state.waiting && event.timerId === state.timerId;
+
+export interface Step<S> {
+  state: S;
+  actions: Action[];
+}

@@ -1,0 +1,39 @@
+/** Environment variables of the voicebox and annrecorder applications (documented in the README). */
+import { z } from 'zod';
+import { env } from '@sipvm/service';
+import { parseKeyMap } from './voicebox/keys.js';
+
+export const voiceboxConfig = {
+  /** How long the caller may stay silent where a key is expected; then goodbye and hang-up. */
+  VOICEBOX_INPUT_TIMEOUT_MS: env.duration().pipe(z.number().min(1_000, 'must be at least 1s').max(600_000, 'must be at most 10m')).default(10_000),
+  /** Wrong PINs in one call before goodbye. */
+  VOICEBOX_PIN_TRIES: env.integer(1, 10).default(3),
+  /** Wrong PINs for one mailbox (across calls, within VOICEBOX_LOCK_MS of each other) that lock it. */
+  VOICEBOX_LOCK_AFTER: env.integer(1, 100).default(6),
+  /** How long a locked mailbox refuses every PIN, the right one included. */
+  VOICEBOX_LOCK_MS: env.duration().pipe(z.number().min(1_000, 'must be at least 1s').max(86_400_000, 'must be at most 24h')).default(900_000),
+  /** Order within new and within saved messages (new always come first). */
+  VOICEBOX_ORDER: env.oneOf(['newest-first', 'oldest-first'] as const).default('newest-first'),
+  /** Speak time and caller before every message, or only when the caller asks (key 5). */
+  VOICEBOX_ENVELOPE: env.oneOf(['on-request', 'always'] as const).default('on-request'),
+  /** Key map overrides, `command=key` pairs (see src/voicebox/keys.ts), e.g. previous=8,next=9. */
+  VOICEBOX_KEYS: z
+    .string()
+    .default('')
+    .transform((value, ctx) => {
+      try {
+        return parseKeyMap(value);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
+    }),
+  /** Time zone in which the envelope says when a message arrived. */
+  VOICEBOX_TIME_ZONE: env.timeZone().default('UTC'),
+  /** Longest greeting annrecorder records. */
+  ANNRECORDER_MAX_GREETING_MS: env.duration().pipe(z.number().min(5_000, 'must be at least 5s').max(600_000, 'must be at most 10m')).default(120_000),
+  /** A shorter recording is not offered for keeping ("too short, please try again"). */
+  ANNRECORDER_MIN_GREETING_MS: env.duration().pipe(z.number().min(0).max(60_000, 'must be at most 1m')).default(1_000),
+};
+
+export type VoiceboxConfig = z.output<z.ZodObject<typeof voiceboxConfig>>;

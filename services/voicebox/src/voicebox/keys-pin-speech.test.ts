@@ -1,0 +1,47 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { commandFor, DEFAULT_KEYS, parseKeyMap } from './keys.js';
+import { pinMatches, sealPin } from './pin.js';
+import { callerDigits, envelope, summary } from './speech.js';
+
+describe('key map', () => {
+  it('keeps SEMS defaults and takes single overrides', () => {
+    assert.deepEqual([commandFor(DEFAULT_KEYS, '1'), commandFor(DEFAULT_KEYS, '2'), commandFor(DEFAULT_KEYS, '3'), commandFor(DEFAULT_KEYS, '4')], ['repeat', 'save', 'delete', 'startOver']);
+    const keys = parseKeyMap('previous=8, Next = 9');
+    assert.equal(commandFor(keys, '8'), 'previous');
+    assert.equal(commandFor(keys, '7'), undefined);
+  });
+  it('refuses unknown commands, non-DTMF keys and two commands on one key, naming them', () => {
+    assert.throws(() => parseKeyMap('rewind=8'), /"rewind" is not a command/);
+    assert.throws(() => parseKeyMap('next=x'), /"x" is not a DTMF key/);
+    assert.throws(() => parseKeyMap('next=1'), /key 1 is given to both repeat and next/);
+  });
+});
+
+describe('PIN', () => {
+  it('matches only the same digits, and keeps no plain PIN', () => {
+    const sealed = sealPin('1234');
+    assert.ok(!JSON.stringify(sealed).includes('1234'));
+    assert.ok(pinMatches('1234', sealed));
+    for (const wrong of ['', '123', '12345', '4321', '1234#']) assert.ok(!pinMatches(wrong, sealed), wrong);
+  });
+});
+
+describe('what the voicebox says', () => {
+  const names = (items: ReturnType<typeof summary>) => items.map((i) => (i.kind === 'prompt' ? i.name : i.kind === 'number' ? i.value : i.kind));
+  it('counts with singular, plural, none, and numbers in the language', () => {
+    assert.deepEqual(names(summary({ language: 'de' }, { new: 21, saved: 1 })), ['you_have', 21, 'new_messages', 'and', 'one_saved_message']);
+    assert.deepEqual(names(summary({ language: 'en' }, { new: 0, saved: 2 })), ['you_have', 'no_count', 'new_messages', 'and', 2, 'saved_messages']);
+    const de = summary({ language: 'de', domain: 'example.org' }, { new: 3, saved: 0 });
+    assert.ok(de.every((i) => i.kind !== 'prompt' || (i.language === 'de' && i.domain === 'example.org')));
+  });
+  it('the envelope in the configured time zone, German word order, caller digits or unknown', () => {
+    const message = { recordedAt: '2026-11-23T22:30:00.000Z', sender: 'sip:+4930123@example.org' };
+    assert.deepEqual(names(envelope({ language: 'de' }, message, 'Europe/Berlin')), [
+      'envelope_received', 'day_1', 23, 'month_11', 'envelope_at', 23, 'envelope_oclock', 30, 'envelope_from', 'num_4', 'num_9', 'num_3', 'num_0', 'num_1', 'num_2', 'num_3',
+    ]);
+    assert.deepEqual(names(envelope({ language: 'en' }, { ...message, sender: 'sip:alice@example.org' }, 'UTC')).slice(-7), ['month_11', 23, 'envelope_at', 22, 30, 'envelope_from', 'envelope_unknown_caller']);
+    assert.deepEqual(callerDigits('tel:+49301'), ['4', '9', '3', '0', '1']);
+    assert.equal(callerDigits('"Bob" <sip:bob@x>'), undefined);
+  });
+});

@@ -1,0 +1,95 @@
+/**
+ * PIN checks (SPEC §4): compared in constant time, and a mailbox locked for a while after
+ * repeated failures. The failure count lives in NATS KV, so the lock holds across calls and
+ * across instances; every change is a compare-and-set, so concurrent calls cannot lose a failure.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { Kvm, type KV } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { z } from 'zod';
+import { encodeJson, type Mailbox } from '@sipvm/contracts';
+
+export const PIN_FAILURES_BUCKET = 'vm-voicebox-pin-failures';
+/** Entries are garbage after a day at most (the lock and the failure window are shorter). */
+const BUCKET_TTL_MS = 24 * 3600 * 1000;
+
+/**
+ * The PIN as the call keeps it: salted and hashed, so the plain PIN is not copied into the call
+ * state. Hashing also gives both sides of the comparison the same length.
+ */
+export function sealPin(pin: string): { salt: string; hash: string } {
+  const salt = randomBytes(16).toString('hex');
+  return { salt, hash: pinHash(pin, salt) };
+}
+
+export function pinMatches(entered: string, sealed: { salt: string; hash: string }): boolean {
+  return timingSafeEqual(Buffer.from(pinHash(entered, sealed.salt), 'hex'), Buffer.from(sealed.hash, 'hex'));
+}
+
+const pinHash = (pin: string, salt: string) => createHash('sha256').update(`${salt}:${pin}`).digest('hex');
+
+const FailuresSchema = z.object({
+  failures: z.number().int().nonnegative(),
+  lastFailureAt: z.number(),
+  lockedUntil: z.number().optional(),
+});
+type Failures = z.infer<typeof FailuresSchema>;
+
+export interface LockoutPolicy {
+  /** Wrong PINs (within `lockMs` of each other) that lock the mailbox. */
+  lockAfter: number;
+  lockMs: number;
+}
+
+export class PinLockout {
+  private constructor(
+    private readonly kv: KV,
+    private readonly policy: LockoutPolicy,
+  ) {}
+
+  static async open(nc: NatsConnection, policy: LockoutPolicy): Promise<PinLockout> {
+    return new PinLockout(await new Kvm(nc).create(PIN_FAILURES_BUCKET, { ttl: BUCKET_TTL_MS, history: 1 }), policy);
+  }
+
+  async isLocked(mailbox: Mailbox, now = Date.now()): Promise<boolean> {
+    const entry = await this.kv.get(keyOf(mailbox));
+    if (!entry || entry.operation !== 'PUT') return false;
+    return (FailuresSchema.parse(entry.json()).lockedUntil ?? 0) > now;
+  }
+
+  /** Counts a wrong PIN; true when this one locked the mailbox. */
+  async failed(mailbox: Mailbox, now = Date.now()): Promise<boolean> {
+    return this.change(mailbox, (current) => {
+      const recent = current && now - current.lastFailureAt < this.policy.lockMs && !(current.lockedUntil && current.lockedUntil <= now);
+      const failures = (recent ? current.failures : 0) + 1;
+      return failures >= this.policy.lockAfter
+        ? { failures: 0, lastFailureAt: now, lockedUntil: now + this.policy.lockMs }
+        : { failures, lastFailureAt: now };
+    }).then((next) => next?.lockedUntil === now + this.policy.lockMs);
+  }
+
+  /** The right PIN: the failures so far are forgiven. */
+  async succeeded(mailbox: Mailbox): Promise<void> {
+    await this.kv.delete(keyOf(mailbox));
+  }
+
+  private async change(mailbox: Mailbox, next: (current: Failures | undefined) => Failures): Promise<Failures | undefined> {
+    const key = keyOf(mailbox);
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const entry = await this.kv.get(key);
+      const current = entry?.operation === 'PUT' ? FailuresSchema.parse(entry.json()) : undefined;
+      const value = next(current);
+      try {
+        if (entry) await this.kv.update(key, encodeJson(value), entry.revision);
+        else await this.kv.create(key, encodeJson(value));
+        return value;
+      } catch {
+        // Another call failed at the same moment: count again on its result.
+      }
+    }
+    throw new Error('PIN failures of this mailbox kept changing');
+  }
+}
+
+/** Mailbox ids may hold characters KV keys may not (+, @, ~): the key is their base64url. */
+const keyOf = (mailbox: Mailbox) => Buffer.from(`${mailbox.did}\n${mailbox.uid}`).toString('base64url');
