@@ -83,3 +83,17 @@ export function wavSamples(wav: Uint8Array): { rate: number; samples: Int16Array
   }
   throw new Error('not a WAV file with a data chunk');
 }
+
+/**
+ * The largest share of `frequency` in any window of `windowMs` (hops of half a window): whether a
+ * tone was heard somewhere in a longer recording of prompts and messages.
+ */
+export function peakToneShare(pcm: Int16Array, frequency: number, windowMs = 200, rate = 8000): number {
+  const size = Math.round((rate * windowMs) / 1000);
+  let peak = 0;
+  for (let start = 0; start + size <= pcm.length; start += Math.max(1, size >> 1)) {
+    const window = pcm.subarray(start, start + size);
+    if (rms(window) > 100) peak = Math.max(peak, toneShare(window, frequency, rate));
+  }
+  return peak;
+}
