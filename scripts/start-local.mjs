@@ -104,6 +104,14 @@ const components = [
     env: { HTTP_PORT: '9103' },
     ready: /"msg":"started"/,
   },
+  {
+    // The voicebox and annrecorder applications; they need only NATS (storage, media and
+    // signaling are reached through it).
+    name: 'voicebox',
+    command: service('voicebox'),
+    env: { HTTP_PORT: '9105' },
+    ready: /"msg":"started"/,
+  },
 ];
 
 mkdirSync(home, { recursive: true });
@@ -171,7 +179,7 @@ try {
   if (!drachtio) console.warn('drachtio-server not found (set DRACHTIO_BIN or put it on PATH): starting without SIP');
   for (const component of components) await start(component);
   console.log(`\nsipvm is running (state in ${home}). NATS: ${natsUrl}.${drachtio ? ` SIP: 127.0.0.1:${sipPort} (udp, tcp).` : ' No SIP (no drachtio-server).'}`);
-  console.log('Health and metrics: http://127.0.0.1:9101/readyz (storage), :9102 (media), :9103 (voicemail)' + (drachtio ? ', :9104 (signaling)' : '') + '. Ctrl-C stops it.\n');
+  console.log('Health and metrics: http://127.0.0.1:9101/readyz (storage), :9102 (media), :9103 (voicemail)' + (drachtio ? ', :9104 (signaling)' : '') + ', :9105 (voicebox). Ctrl-C stops it.\n');
 } catch (error) {
   console.error(String(error.message ?? error));
   await stopAll(1);
