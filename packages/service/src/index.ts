@@ -7,3 +7,4 @@ export * from './lifecycle.js';
 export * from './keyed-mutex.js';
 export * from './in-flight.js';
 export * from './durable-worker.js';
+export * from './call-events.js';

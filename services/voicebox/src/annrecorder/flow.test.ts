@@ -1,26 +1,20 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Digit, StagedAudio } from '@sipvm/contracts';
+import type { StagedAudio } from '@sipvm/contracts';
 import { onAnnrecorderEvent, startAnnrecorder, type AnnrecorderSettings } from './flow.js';
 import type { Action, CallEvent } from '../call/turn.js';
+import { eventFor, type ScriptStep } from '../call/test-steps.js';
 
 const settings: AnnrecorderSettings = { voice: { language: 'en' }, inputTimeoutMs: 10_000, maxGreetingMs: 120_000, minGreetingMs: 1_000 };
 const audio: StagedAudio = { name: 'greeting-1', size: 32_044 };
 const recorded = (durationMs: number): CallEvent => ({ kind: 'recorded', recording: { audio, durationMs } });
 const personal = { personal: true, greeting: { kind: 'greeting' as const, mailbox: { did: 'example.org', uid: 'alice' }, type: 'busy' } };
 
-type Step = CallEvent | Digit | 'finish' | 'timeout';
-
-function run(steps: Step[], current: Parameters<typeof startAnnrecorder>[0] = personal) {
+function run(steps: ScriptStep[], current: Parameters<typeof startAnnrecorder>[0] = personal) {
   let { state, actions } = startAnnrecorder(current, settings);
   const all: Action[] = [...actions];
   for (const step of steps) {
-    const event: CallEvent =
-      step === 'finish' ? { kind: 'playback-finished', playbackId: state.playbackId }
-      : step === 'timeout' ? { kind: 'timeout', timerId: state.timerId }
-      : typeof step === 'string' ? { kind: 'digit', digit: step }
-      : step;
-    ({ state, actions } = onAnnrecorderEvent(state, event, settings));
+    ({ state, actions } = onAnnrecorderEvent(state, eventFor(step, state), settings));
     all.push(...actions);
   }
   return { state, said: all.map((a) => (a.kind === 'play' ? `play:${a.items.map((i) => (i.kind === 'prompt' ? i.name : i.kind)).join('+')}` : a.kind)) };

@@ -9,17 +9,14 @@
  */
 import { Kvm, type KV } from '@nats-io/kv';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
-import type { NatsConnection, Subscription } from '@nats-io/nats-core';
+import type { NatsConnection } from '@nats-io/nats-core';
 import type { ObjectStore } from '@nats-io/obj';
 import { Counter, type Registry } from 'prom-client';
 import { z } from 'zod';
 import {
   AppParamsSchema,
   armVoiceboxTimer,
-  CallEndedEventSchema,
-  CallStartedEventSchema,
   decodeJson,
-  DigitEventSchema,
   discardStagedAudio,
   encodeJson,
   ensureStreams,
@@ -28,8 +25,6 @@ import {
   MediaApi,
   MessageIdSchema,
   PlayableSchema,
-  PlaybackFinishedEventSchema,
-  RecordingFinishedEventSchema,
   request,
   SignalingApi,
   StagedAudioSchema,
@@ -43,7 +38,7 @@ import {
   type MessageInfo,
   type Playable,
 } from '@sipvm/contracts';
-import { callLogger, KeyedMutex, startDurableWorker, type Logger } from '@sipvm/service';
+import { callLogger, KeyedMutex, startDurableWorker, subscribeCallEvents, type Logger } from '@sipvm/service';
 import type { VoiceboxConfig } from '../config.js';
 import { onVoiceboxEvent, playOrder, startVoicebox, VOICEBOX_PHASES, type VoiceboxSettings } from '../voicebox/flow.js';
 import { onAnnrecorderEvent, startAnnrecorder, ANNRECORDER_PHASES, type AnnrecorderSettings } from '../annrecorder/flow.js';
@@ -124,31 +119,21 @@ export async function startCallRunner(options: CallRunnerOptions): Promise<{ sto
   const runner = new CallRunner(options, calls, lockout);
   // Events of one call are handled one after the other here (digits keep their order).
   const perCall = new KeyedMutex();
-  const on = <T extends { callRef: string }>(subject: string, parse: (data: Uint8Array) => T, handle: (event: T) => Promise<void>): Subscription =>
-    nc.subscribe(subject, {
+  const subscriptions = APPS.flatMap((app) =>
+    subscribeCallEvents(nc, {
+      app,
       queue: VOICEBOX_QUEUE,
-      callback: (_error, msg) => {
-        let event: T;
-        try {
-          event = parse(msg.data);
-        } catch (error) {
-          log.warn({ subject, err: toServiceError(error).message }, 'call event refused');
-          return;
-        }
-        void perCall.run(event.callRef, () => handle(event)).catch((error: unknown) => log.error({ subject, err: String(error) }, 'call event failed'));
+      log,
+      perCall,
+      handlers: {
+        started: (e) => runner.started(e),
+        digit: (e) => runner.apply(e.callRef, { kind: 'digit', digit: e.digit }),
+        playbackFinished: (e) => runner.apply(e.callRef, { kind: 'playback-finished', playbackId: e.playbackId }),
+        recordingFinished: (e) => runner.apply(e.callRef, { kind: 'recording-limit' }),
+        ended: (e) => runner.apply(e.callRef, { kind: 'ended' }),
       },
-    });
-  const subscriptions = APPS.flatMap((app) => [
-    on(SUBJECTS.call.started(app), (d) => decodeJson(CallStartedEventSchema, d, 'call started'), (e) => runner.started(e)),
-    on(SUBJECTS.call.digit(app), (d) => decodeJson(DigitEventSchema, d, 'digit'), (e) => runner.apply(e.callRef, { kind: 'digit', digit: e.digit })),
-    on(SUBJECTS.call.playbackFinished(app), (d) => decodeJson(PlaybackFinishedEventSchema, d, 'playback finished'), (e) =>
-      runner.apply(e.callRef, { kind: 'playback-finished', playbackId: e.playbackId }),
-    ),
-    on(SUBJECTS.call.recordingFinished(app), (d) => decodeJson(RecordingFinishedEventSchema, d, 'recording finished'), (e) =>
-      runner.apply(e.callRef, { kind: 'recording-limit' }),
-    ),
-    on(SUBJECTS.call.ended(app), (d) => decodeJson(CallEndedEventSchema, d, 'call ended'), (e) => runner.apply(e.callRef, { kind: 'ended' })),
-  ]);
+    }),
+  );
   const timers = await startDurableWorker({
     js: options.js,
     jsm: options.jsm,

@@ -1,9 +1,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Digit, MessageInfo } from '@sipvm/contracts';
+import type { MessageInfo } from '@sipvm/contracts';
 import { onVoiceboxEvent, playOrder, startVoicebox, type VoiceboxSettings, type VoiceboxState } from './flow.js';
 import { DEFAULT_KEYS } from './keys.js';
 import type { Action, CallEvent } from '../call/turn.js';
+import { eventFor, type ScriptStep } from '../call/test-steps.js';
 
 const settings: VoiceboxSettings = {
   mailbox: { did: 'example.org', uid: 'alice' },
@@ -27,19 +28,12 @@ const message = (n: number, read: boolean): MessageInfo => ({
   size: 48_044,
 });
 
-type Step = CallEvent | Digit | 'finish' | 'timeout';
-
 /** Runs a call through steps ('finish' = the current playback ends), describing every action. */
-function run(steps: Step[], situation = { pinRequired: false, locked: false }, s: VoiceboxSettings = settings) {
+function run(steps: ScriptStep[], situation = { pinRequired: false, locked: false }, s: VoiceboxSettings = settings) {
   let { state, actions } = startVoicebox(situation, s);
   const all: Action[] = [...actions];
   for (const step of steps) {
-    const event: CallEvent =
-      step === 'finish' ? { kind: 'playback-finished', playbackId: state.playbackId }
-      : step === 'timeout' ? { kind: 'timeout', timerId: state.timerId }
-      : typeof step === 'string' ? { kind: 'digit', digit: step }
-      : step;
-    ({ state, actions } = onVoiceboxEvent(state, event, s));
+    ({ state, actions } = onVoiceboxEvent(state, eventFor(step, state), s));
     all.push(...actions);
   }
   return { state, said: all.map(described) };

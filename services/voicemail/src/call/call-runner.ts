@@ -9,22 +9,18 @@
  */
 import { Kvm, type KV } from '@nats-io/kv';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
-import type { NatsConnection, Subscription } from '@nats-io/nats-core';
+import type { NatsConnection } from '@nats-io/nats-core';
 import { z } from 'zod';
 import {
   AppParamsSchema,
   CallEndedEventSchema,
-  CallStartedEventSchema,
   decodeJson,
-  DigitEventSchema,
   encodeJson,
   ensureStreams,
   isServiceError,
   MediaApi,
   PlayableSchema,
-  PlaybackFinishedEventSchema,
   publishDeposit,
-  RecordingFinishedEventSchema,
   request,
   SignalingApi,
   StorageApi,
@@ -34,7 +30,7 @@ import {
   type CallStartedEvent,
   type Playable,
 } from '@sipvm/contracts';
-import { callLogger, startDurableWorker, type Logger } from '@sipvm/service';
+import { callLogger, startDurableWorker, subscribeCallEvents, type Logger } from '@sipvm/service';
 import { onEvent, startCall, type Action, type CallEvent, type CallState } from './flow.js';
 import type { CallConfig } from './config.js';
 
@@ -77,30 +73,17 @@ export async function startCallRunner(options: CallRunnerOptions): Promise<{ sto
   await ensureStreams(options.jsm, ['voicemailCallEnds', 'deposits']);
   const calls = await new Kvm(nc).create(CALLS_BUCKET, { ttl: CALL_TTL_MS });
   const runner = new CallRunner(options, calls);
-  const on = <T>(subject: string, parse: (data: Uint8Array) => T, handle: (event: T) => Promise<void>): Subscription =>
-    nc.subscribe(subject, {
-      queue: VOICEMAIL_QUEUE,
-      callback: (_error, msg) => {
-        let event: T;
-        try {
-          event = parse(msg.data);
-        } catch (error) {
-          log.warn({ subject, err: toServiceError(error).message }, 'call event refused');
-          return;
-        }
-        void handle(event).catch((error: unknown) => log.error({ subject, err: String(error) }, 'call event failed'));
-      },
-    });
-  const subscriptions = [
-    on(SUBJECTS.call.started(APP), (d) => decodeJson(CallStartedEventSchema, d, 'call started'), (e) => runner.started(e)),
-    on(SUBJECTS.call.digit(APP), (d) => decodeJson(DigitEventSchema, d, 'digit'), (e) => runner.apply(e.callRef, { kind: 'digit', digit: e.digit })),
-    on(SUBJECTS.call.playbackFinished(APP), (d) => decodeJson(PlaybackFinishedEventSchema, d, 'playback finished'), (e) =>
-      runner.apply(e.callRef, { kind: 'playback-finished', playbackId: e.playbackId }),
-    ),
-    on(SUBJECTS.call.recordingFinished(APP), (d) => decodeJson(RecordingFinishedEventSchema, d, 'recording finished'), (e) =>
-      runner.apply(e.callRef, { kind: 'recording-limit' }),
-    ),
-  ];
+  const subscriptions = subscribeCallEvents(nc, {
+    app: APP,
+    queue: VOICEMAIL_QUEUE,
+    log,
+    handlers: {
+      started: (e) => runner.started(e),
+      digit: (e) => runner.apply(e.callRef, { kind: 'digit', digit: e.digit }),
+      playbackFinished: (e) => runner.apply(e.callRef, { kind: 'playback-finished', playbackId: e.playbackId }),
+      recordingFinished: (e) => runner.apply(e.callRef, { kind: 'recording-limit' }),
+    },
+  });
   // Hang-ups: durable, so the message is handed over whoever is alive.
   const ends = await startDurableWorker({
     js: options.js,

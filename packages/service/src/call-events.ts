@@ -1,0 +1,69 @@
+/**
+ * An application's share of the call events (call.ts): subscribed in its queue group, validated
+ * at the edge, and handed over one call at a time — events of one call run in the order they
+ * arrived here (a PIN's digits stay in order), events of different calls run side by side.
+ */
+import type { NatsConnection, Subscription } from '@nats-io/nats-core';
+import type { Logger } from 'pino';
+import {
+  CallEndedEventSchema,
+  CallStartedEventSchema,
+  decodeJson,
+  DigitEventSchema,
+  PlaybackFinishedEventSchema,
+  RecordingFinishedEventSchema,
+  SUBJECTS,
+  toServiceError,
+  type Application,
+  type CallEndedEvent,
+  type CallStartedEvent,
+  type DigitEvent,
+  type PlaybackFinishedEvent,
+  type RecordingFinishedEvent,
+} from '@sipvm/contracts';
+import { KeyedMutex } from './keyed-mutex.js';
+
+export interface CallEventHandlers {
+  started(event: CallStartedEvent): Promise<void>;
+  digit(event: DigitEvent): Promise<void>;
+  playbackFinished(event: PlaybackFinishedEvent): Promise<void>;
+  recordingFinished(event: RecordingFinishedEvent): Promise<void>;
+  /** Left out where hang-ups are taken from a durable stream instead (voicemail). */
+  ended?(event: CallEndedEvent): Promise<void>;
+}
+
+export interface CallEventOptions {
+  app: Application;
+  queue: string;
+  log: Logger;
+  handlers: CallEventHandlers;
+  /** Shared with other work on the same calls (e.g. timers) that must not overtake events. */
+  perCall?: KeyedMutex;
+}
+
+export function subscribeCallEvents(nc: NatsConnection, options: CallEventOptions): Subscription[] {
+  const { app, log, handlers } = options;
+  const perCall = options.perCall ?? new KeyedMutex();
+  const on = <T extends { callRef: string }>(subject: string, parse: (data: Uint8Array) => T, handle: (event: T) => Promise<void>): Subscription =>
+    nc.subscribe(subject, {
+      queue: options.queue,
+      callback: (_error, msg) => {
+        let event: T;
+        try {
+          event = parse(msg.data);
+        } catch (error) {
+          log.warn({ subject, err: toServiceError(error).message }, 'call event refused');
+          return;
+        }
+        void perCall.run(event.callRef, () => handle(event)).catch((error: unknown) => log.error({ subject, err: String(error) }, 'call event failed'));
+      },
+    });
+  const { ended } = handlers;
+  return [
+    on(SUBJECTS.call.started(app), (d) => decodeJson(CallStartedEventSchema, d, 'call started'), (e) => handlers.started(e)),
+    on(SUBJECTS.call.digit(app), (d) => decodeJson(DigitEventSchema, d, 'digit'), (e) => handlers.digit(e)),
+    on(SUBJECTS.call.playbackFinished(app), (d) => decodeJson(PlaybackFinishedEventSchema, d, 'playback finished'), (e) => handlers.playbackFinished(e)),
+    on(SUBJECTS.call.recordingFinished(app), (d) => decodeJson(RecordingFinishedEventSchema, d, 'recording finished'), (e) => handlers.recordingFinished(e)),
+    ...(ended ? [on(SUBJECTS.call.ended(app), (d) => decodeJson(CallEndedEventSchema, d, 'call ended'), (e) => ended(e))] : []),
+  ];
+}

@@ -1,0 +1,12 @@
+/** For the flows' tests: a call scripted as short steps ('finish' = the current playback ends). */
+import type { Digit } from '@sipvm/contracts';
+import type { CallEvent, Turn } from './turn.js';
+
+export type ScriptStep = CallEvent | Digit | 'finish' | 'timeout';
+
+export function eventFor(step: ScriptStep, state: Turn): CallEvent {
+  if (step === 'finish') return { kind: 'playback-finished', playbackId: state.playbackId };
+  if (step === 'timeout') return { kind: 'timeout', timerId: state.timerId };
+  if (typeof step === 'string') return { kind: 'digit', digit: step };
+  return step;
+}
