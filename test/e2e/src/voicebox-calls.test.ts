@@ -251,4 +251,24 @@ describe('voicebox and annrecorder end to end', { skip }, () => {
     assert.ok(!messages.some((m) => m.id === id), 'the message was not deleted after the instance died');
     assert.match(voicebox.output(), /message deleted/);
   });
+
+  it('a caller who says nothing hears goodbye, from another instance when the one that armed the timer died', async (t) => {
+    const mailbox = { did: DOMAIN, uid: 'silent' };
+    await deposit(mailbox, 450, '2026-11-20T08:00:00.000Z');
+    const from = rig.mediaRequests.length;
+    let second: RunningServiceProcess | undefined;
+    let waitingSince = 0;
+    await call('voicebox', appParam('silent'), async (_phone, played) => {
+      await played('p4'); // the menu prompt ended: the inactivity timer runs from now
+      waitingSince = Date.now();
+      second = await startService('voicebox', voiceboxEnv());
+      await voicebox.kill();
+      // No key: sipp waits for the platform's BYE.
+    });
+    const waited = Date.now() - waitingSince;
+    voicebox = second!;
+    assert.equal(playedPrompts(from).at(-1), 'no_input_goodbye');
+    t.diagnostic(`the call ended ${waited} ms after the wait began (8 s timeout, then the goodbye prompt)`);
+    assert.ok(waited >= 8_000, `goodbye after ${waited} ms, before the 8 s timeout`);
+  });
 });
