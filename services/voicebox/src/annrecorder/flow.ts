@@ -7,18 +7,20 @@
  *   A recording too short to be a greeting is not offered: "too short", beep, record again.
  *   Hang-up before `1` or `3` changes nothing (**fix**: SEMS saves on timeout).
  */
+import { z } from 'zod';
 import type { Playable } from '@sipvm/contracts';
 import { prompt, type Voice } from '../voicebox/speech.js';
-import { FIRST_TURN, finishes, nothingToSay, play, timesOut, wait, type Action, type CallEvent, type RecordedGreeting, type Step, type Turn } from '../call/turn.js';
+import { FIRST_TURN, finishes, nothingToSay, play, RecordedGreetingSchema, timesOut, TurnSchema, wait, type Action, type CallEvent, type Step } from '../call/turn.js';
 
 export const ANNRECORDER_PHASES = ['intro', 'beep', 'recording', 'stopping', 'confirm', 'goodbye', 'done'] as const;
 export type AnnrecorderPhase = (typeof ANNRECORDER_PHASES)[number];
 
-export interface AnnrecorderState extends Turn {
-  phase: AnnrecorderPhase;
+export const AnnrecorderStateSchema = TurnSchema.extend({
+  phase: z.enum(ANNRECORDER_PHASES),
   /** The new greeting, staged, while the caller decides. */
-  recording?: RecordedGreeting | undefined;
-}
+  recording: RecordedGreetingSchema.optional(),
+});
+export type AnnrecorderState = z.infer<typeof AnnrecorderStateSchema>;
 
 export interface AnnrecorderSettings {
   voice: Voice;

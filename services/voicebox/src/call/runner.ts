@@ -14,7 +14,6 @@ import type { ObjectStore } from '@nats-io/obj';
 import { Counter, type Registry } from 'prom-client';
 import { z } from 'zod';
 import {
-  AppParamsSchema,
   armVoiceboxTimer,
   decodeJson,
   discardStagedAudio,
@@ -23,11 +22,9 @@ import {
   isServiceError,
   MailboxSchema,
   MediaApi,
-  MessageIdSchema,
   PlayableSchema,
   request,
   SignalingApi,
-  StagedAudioSchema,
   StorageApi,
   STREAMS,
   SUBJECTS,
@@ -40,32 +37,16 @@ import {
 } from '@sipvm/contracts';
 import { callLogger, KeyedMutex, startDurableWorker, subscribeCallEvents, type Logger } from '@sipvm/service';
 import type { VoiceboxConfig } from '../config.js';
-import { onVoiceboxEvent, playOrder, startVoicebox, VOICEBOX_PHASES, type VoiceboxSettings } from '../voicebox/flow.js';
-import { onAnnrecorderEvent, startAnnrecorder, ANNRECORDER_PHASES, type AnnrecorderSettings } from '../annrecorder/flow.js';
+import { onVoiceboxEvent, playOrder, startVoicebox, VoiceboxStateSchema, type VoiceboxSettings } from '../voicebox/flow.js';
+import { AnnrecorderStateSchema, onAnnrecorderEvent, startAnnrecorder, type AnnrecorderSettings } from '../annrecorder/flow.js';
 import { pinMatches, PinLockout, sealPin } from '../voicebox/pin.js';
 import { prompt, type Voice } from '../voicebox/speech.js';
-import type { Action, CallEvent, Step } from './turn.js';
+import type { Action, CallEvent } from './turn.js';
 
 export const CALLS_BUCKET = 'vm-voicebox-calls';
 export const VOICEBOX_QUEUE = 'voicebox';
 const APPS = ['voicebox', 'annrecorder'] as const;
 const CALL_TTL_MS = 4 * 3600 * 1000;
-
-const TurnShape = {
-  playbackId: z.string(),
-  playbacks: z.number().int(),
-  timerId: z.number().int(),
-  waiting: z.boolean(),
-};
-const EntrySchema = z.object({
-  id: MessageIdSchema,
-  sender: z.string(),
-  recordedAt: z.string(),
-  read: z.boolean(),
-  wasNew: z.boolean(),
-  deleted: z.boolean(),
-});
-const RecordedSchema = z.object({ audio: StagedAudioSchema, durationMs: z.number().int().nonnegative() });
 
 const CommonShape = {
   callRef: z.string(),
@@ -82,21 +63,13 @@ const CallRecordSchema = z.discriminatedUnion('app', [
     app: z.literal('voicebox'),
     ...CommonShape,
     pin: z.object({ salt: z.string(), hash: z.string() }).optional(),
-    state: z.object({
-      ...TurnShape,
-      phase: z.enum(VOICEBOX_PHASES),
-      entered: z.string(),
-      tries: z.number().int(),
-      welcome: z.boolean(),
-      messages: z.array(EntrySchema),
-      cursor: z.number().int(),
-    }),
+    state: VoiceboxStateSchema,
   }),
   z.object({
     app: z.literal('annrecorder'),
     ...CommonShape,
     greetingType: z.string(),
-    state: z.object({ ...TurnShape, phase: z.enum(ANNRECORDER_PHASES), recording: RecordedSchema.optional() }),
+    state: AnnrecorderStateSchema,
   }),
 ]);
 type CallRecord = z.infer<typeof CallRecordSchema>;
@@ -181,7 +154,7 @@ class CallRunner {
   async started(event: CallStartedEvent): Promise<void> {
     const log = callLogger(this.o.log, event.callId).child({ callRef: event.callRef });
     if (event.app !== 'voicebox' && event.app !== 'annrecorder') return;
-    const params = AppParamsSchema.parse(event.params);
+    const { params } = event;
     const mailbox: Mailbox = { did: params.did, uid: params.uid };
     const common = {
       callRef: event.callRef,
@@ -246,8 +219,8 @@ class CallRunner {
 
   private decide(record: CallRecord, event: CallEvent): { next: CallRecord; actions: Action[] } {
     if (record.app === 'voicebox') {
-      const step: Step<CallRecord['state']> = onVoiceboxEvent(record.state, event, this.voiceboxSettings(record));
-      return { next: { ...record, state: step.state } as CallRecord, actions: step.actions };
+      const step = onVoiceboxEvent(record.state, event, this.voiceboxSettings(record));
+      return { next: { ...record, state: step.state }, actions: step.actions };
     }
     const step = onAnnrecorderEvent(record.state, event, this.annrecorderSettings(record));
     return { next: { ...record, state: step.state }, actions: step.actions };

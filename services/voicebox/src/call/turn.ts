@@ -6,24 +6,24 @@
  * NATS events into `CallEvent`s, carries the actions out, and feeds the results of those that have
  * one (a mailbox listing, a PIN check, a recording) back as events.
  */
-import type { Digit, MessageId, Playable, StagedAudio } from '@sipvm/contracts';
+import { z } from 'zod';
+import { MessageIdSchema, StagedAudioSchema, type Digit, type MessageId, type Playable, type StagedAudio } from '@sipvm/contracts';
 
 /** A message as the voicebox keeps it for the length of a call. */
-export interface MailboxEntry {
-  id: MessageId;
-  sender: string;
-  recordedAt: string;
+export const MailboxEntrySchema = z.object({
+  id: MessageIdSchema,
+  sender: z.string(),
+  recordedAt: z.string(),
   /** Heard (saved) now: set when its playback begins. */
-  read: boolean;
+  read: z.boolean(),
   /** New when the call loaded it: decides "first/next new message" vs "saved". */
-  wasNew: boolean;
-  deleted: boolean;
-}
+  wasNew: z.boolean(),
+  deleted: z.boolean(),
+});
+export type MailboxEntry = z.infer<typeof MailboxEntrySchema>;
 
-export interface RecordedGreeting {
-  audio: StagedAudio;
-  durationMs: number;
-}
+export const RecordedGreetingSchema = z.object({ audio: StagedAudioSchema, durationMs: z.number().int().nonnegative() });
+export type RecordedGreeting = z.infer<typeof RecordedGreetingSchema>;
 
 export type CallEvent =
   | { kind: 'playback-finished'; playbackId: string }
@@ -62,16 +62,20 @@ export type Action =
   | { kind: 'delete-greeting' }
   | { kind: 'discard-staged'; audio: StagedAudio };
 
-/** The bookkeeping every flow state carries: which playback it waits for, which timer is armed. */
-export interface Turn {
+/**
+ * The bookkeeping every flow state carries: which playback it waits for, which timer is armed.
+ * Flow states extend this schema; the runner keeps them in KV and validates them when read back.
+ */
+export const TurnSchema = z.object({
   /** The playback whose end the flow waits for; finished events of others are stale. */
-  playbackId: string;
-  playbacks: number;
+  playbackId: z.string(),
+  playbacks: z.number().int(),
   /** Generation of the inactivity timer; a timeout with another id is stale. */
-  timerId: number;
+  timerId: z.number().int(),
   /** Nothing is playing and the flow waits for a key: the current timer is armed. */
-  waiting: boolean;
-}
+  waiting: z.boolean(),
+});
+export type Turn = z.infer<typeof TurnSchema>;
 
 export const FIRST_TURN: Turn = { playbackId: 'p0', playbacks: 0, timerId: 0, waiting: false };
 

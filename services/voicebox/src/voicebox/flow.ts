@@ -9,26 +9,28 @@
  *   message ends → the menu prompt → wait for a key; after the last message → end ("no more
  *   messages", start over or exit). Every wait has a timeout that says goodbye.
  */
+import { z } from 'zod';
 import type { Mailbox, MessageInfo, Playable } from '@sipvm/contracts';
 import { commandFor, type KeyMap, type MenuCommand } from './keys.js';
 import { envelope, prompt, summary, type Voice } from './speech.js';
-import { FIRST_TURN, finishes, nothingToSay, play, timesOut, wait, type Action, type CallEvent, type MailboxEntry, type Step, type Turn } from '../call/turn.js';
+import { FIRST_TURN, finishes, MailboxEntrySchema, nothingToSay, play, timesOut, TurnSchema, wait, type Action, type CallEvent, type MailboxEntry, type Step } from '../call/turn.js';
 
 export const VOICEBOX_PHASES = ['pin', 'checking-pin', 'loading', 'summary', 'announce', 'message', 'menu', 'end', 'goodbye', 'done'] as const;
 export type VoiceboxPhase = (typeof VOICEBOX_PHASES)[number];
 
-export interface VoiceboxState extends Turn {
-  phase: VoiceboxPhase;
+export const VoiceboxStateSchema = TurnSchema.extend({
+  phase: z.enum(VOICEBOX_PHASES),
   /** PIN digits entered so far. */
-  entered: string;
+  entered: z.string(),
   /** Wrong PINs in this call. */
-  tries: number;
+  tries: z.number().int(),
   /** Welcome not said yet (it is said with the PIN prompt, or with the summary). */
-  welcome: boolean;
-  messages: MailboxEntry[];
+  welcome: z.boolean(),
+  messages: z.array(MailboxEntrySchema),
   /** Index of the current message in `messages`. */
-  cursor: number;
-}
+  cursor: z.number().int(),
+});
+export type VoiceboxState = z.infer<typeof VoiceboxStateSchema>;
 
 export interface VoiceboxSettings {
   mailbox: Mailbox;

@@ -59,13 +59,14 @@ export class PinLockout {
 
   /** Counts a wrong PIN; true when this one locked the mailbox. */
   async failed(mailbox: Mailbox, now = Date.now()): Promise<boolean> {
-    return this.change(mailbox, (current) => {
+    const next = await this.change(mailbox, (current) => {
       const recent = current && now - current.lastFailureAt < this.policy.lockMs && !(current.lockedUntil && current.lockedUntil <= now);
       const failures = (recent ? current.failures : 0) + 1;
       return failures >= this.policy.lockAfter
         ? { failures: 0, lastFailureAt: now, lockedUntil: now + this.policy.lockMs }
         : { failures, lastFailureAt: now };
-    }).then((next) => next?.lockedUntil === now + this.policy.lockMs);
+    });
+    return next.lockedUntil !== undefined;
   }
 
   /** The right PIN: the failures so far are forgiven. */
@@ -73,7 +74,7 @@ export class PinLockout {
     await this.kv.delete(keyOf(mailbox));
   }
 
-  private async change(mailbox: Mailbox, next: (current: Failures | undefined) => Failures): Promise<Failures | undefined> {
+  private async change(mailbox: Mailbox, next: (current: Failures | undefined) => Failures): Promise<Failures> {
     const key = keyOf(mailbox);
     for (let attempt = 0; attempt < 10; attempt++) {
       const entry = await this.kv.get(key);
