@@ -10,7 +10,7 @@
 import { z } from 'zod';
 import type { Playable } from '@sipvm/contracts';
 import { prompt, type Voice } from '../voicebox/speech.js';
-import { FIRST_TURN, finishes, nothingToSay, play, RecordedGreetingSchema, timesOut, TurnSchema, wait, type Action, type CallEvent, type Step } from '../call/turn.js';
+import { FIRST_TURN, finishes, nothingToSay, RecordedGreetingSchema, say, timesOut, TurnSchema, wait, type Action, type CallEvent, type Step } from '../call/turn.js';
 
 export const ANNRECORDER_PHASES = ['intro', 'beep', 'recording', 'stopping', 'confirm', 'goodbye', 'done'] as const;
 export type AnnrecorderPhase = (typeof ANNRECORDER_PHASES)[number];
@@ -32,22 +32,17 @@ export interface AnnrecorderSettings {
 /** `current` is the personal greeting when there is one, else the default callers hear. */
 export function startAnnrecorder(current: { personal: boolean; greeting: Playable }, settings: AnnrecorderSettings): Step<AnnrecorderState> {
   const p = (name: string) => prompt(settings.voice, name);
-  const { state, action } = play<AnnrecorderState>({ ...FIRST_TURN, phase: 'intro' }, [
+  return say<AnnrecorderState>({ ...FIRST_TURN, phase: 'intro' }, 'intro', [
     p('ann_welcome'),
     p(current.personal ? 'ann_current_greeting' : 'ann_default_greeting'),
     current.greeting,
     p('ann_press_any_key'),
   ]);
-  return { state, actions: [action] };
 }
 
 export function onAnnrecorderEvent(state: AnnrecorderState, event: CallEvent, settings: AnnrecorderSettings): Step<AnnrecorderState> {
   if (state.phase === 'done') return { state, actions: [] };
   const p = (name: string) => prompt(settings.voice, name);
-  const say = (s: AnnrecorderState, phase: AnnrecorderPhase, items: Playable[], before: Action[] = []): Step<AnnrecorderState> => {
-    const { state: next, action } = play({ ...s, phase }, items);
-    return { state: next, actions: [...before, action] };
-  };
   const unchanged: Step<AnnrecorderState> = { state, actions: [] };
   /** Drops the staged recording, if there is one. */
   const discard: Action[] = state.recording ? [{ kind: 'discard-staged', audio: state.recording.audio }] : [];
@@ -71,7 +66,7 @@ export function onAnnrecorderEvent(state: AnnrecorderState, event: CallEvent, se
 
   switch (state.phase) {
     case 'intro':
-      if (finishes(state, event)) return waitForKey(state, settings);
+      if (finishes(state, event)) return wait(state, settings.inputTimeoutMs);
       if (event.kind === 'digit') return recordAgain(state, []);
       return unchanged;
     case 'beep':
@@ -91,7 +86,7 @@ export function onAnnrecorderEvent(state: AnnrecorderState, event: CallEvent, se
       return say({ ...state, recording }, 'confirm', [p('ann_you_recorded'), { kind: 'staged', audio: recording.audio }, p('ann_confirm')]);
     }
     case 'confirm': {
-      if (finishes(state, event)) return waitForKey(state, settings);
+      if (finishes(state, event)) return wait(state, settings.inputTimeoutMs);
       if (event.kind !== 'digit' || !state.recording) return unchanged;
       const { audio } = state.recording;
       switch (event.digit) {
@@ -109,9 +104,4 @@ export function onAnnrecorderEvent(state: AnnrecorderState, event: CallEvent, se
     case 'goodbye':
       return finishes(state, event) ? { state: { ...state, phase: 'done' }, actions: [{ kind: 'hangup', reason: 'annrecorder call ended' }] } : unchanged;
   }
-}
-
-function waitForKey(state: AnnrecorderState, settings: AnnrecorderSettings): Step<AnnrecorderState> {
-  const { state: next, action } = wait(state, settings.inputTimeoutMs);
-  return { state: next, actions: [action] };
 }

@@ -79,17 +79,20 @@ export type Turn = z.infer<typeof TurnSchema>;
 
 export const FIRST_TURN: Turn = { playbackId: 'p0', playbacks: 0, timerId: 0, waiting: false };
 
-/** Plays `items` (replacing whatever plays); the flow now waits for this playback. */
-export function play<S extends Turn>(state: S, items: Playable[]): { state: S; action: Action } {
+/**
+ * Moves to `phase` and plays `items` there (replacing whatever plays), after the actions `before`;
+ * the flow now waits for this playback.
+ */
+export function say<S extends Turn & { phase: string }>(state: S, phase: S['phase'], items: Playable[], before: Action[] = []): Step<S> {
   const playbacks = state.playbacks + 1;
   const playbackId = `p${playbacks}`;
-  return { state: { ...state, playbacks, playbackId, waiting: false }, action: { kind: 'play', playbackId, items } };
+  return { state: { ...state, phase, playbacks, playbackId, waiting: false }, actions: [...before, { kind: 'play', playbackId, items }] };
 }
 
 /** Starts waiting for a key, with a fresh inactivity timer. */
-export function wait<S extends Turn>(state: S, ms: number): { state: S; action: Action } {
+export function wait<S extends Turn>(state: S, ms: number): Step<S> {
   const timerId = state.timerId + 1;
-  return { state: { ...state, timerId, waiting: true }, action: { kind: 'arm-timer', timerId, ms } };
+  return { state: { ...state, timerId, waiting: true }, actions: [{ kind: 'arm-timer', timerId, ms }] };
 }
 
 /** Whether the event ends the playback the flow waits for. */

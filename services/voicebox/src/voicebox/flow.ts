@@ -13,7 +13,7 @@ import { z } from 'zod';
 import type { Mailbox, MessageInfo, Playable } from '@sipvm/contracts';
 import { commandFor, type KeyMap, type MenuCommand } from './keys.js';
 import { envelope, prompt, summary, type Voice } from './speech.js';
-import { FIRST_TURN, finishes, MailboxEntrySchema, nothingToSay, play, timesOut, TurnSchema, wait, type Action, type CallEvent, type MailboxEntry, type Step } from '../call/turn.js';
+import { FIRST_TURN, finishes, MailboxEntrySchema, nothingToSay, say, timesOut, TurnSchema, wait, type Action, type CallEvent, type MailboxEntry, type Step } from '../call/turn.js';
 
 export const VOICEBOX_PHASES = ['pin', 'checking-pin', 'loading', 'summary', 'announce', 'message', 'menu', 'end', 'goodbye', 'done'] as const;
 export type VoiceboxPhase = (typeof VOICEBOX_PHASES)[number];
@@ -61,26 +61,15 @@ const PIN_MAX = 16;
 
 export function startVoicebox(situation: { pinRequired: boolean; locked: boolean }, settings: VoiceboxSettings): Step<VoiceboxState> {
   const state: VoiceboxState = { ...FIRST_TURN, phase: 'loading', entered: '', tries: 0, welcome: true, messages: [], cursor: 0 };
-  const say = (s: VoiceboxState, phase: VoiceboxPhase, names: string[]) => {
-    const { state: next, action } = play({ ...s, phase }, names.map((n) => prompt(settings.voice, n)));
-    return { state: next, actions: [action] };
-  };
-  if (situation.locked) return say(state, 'goodbye', ['mailbox_locked']);
-  if (situation.pinRequired) return say({ ...state, welcome: false }, 'pin', ['welcome_voicebox', 'enter_pin']);
+  const p = (name: string) => prompt(settings.voice, name);
+  if (situation.locked) return say(state, 'goodbye', [p('mailbox_locked')]);
+  if (situation.pinRequired) return say({ ...state, welcome: false }, 'pin', [p('welcome_voicebox'), p('enter_pin')]);
   return { state, actions: [{ kind: 'load-mailbox' }] };
 }
 
 export function onVoiceboxEvent(state: VoiceboxState, event: CallEvent, settings: VoiceboxSettings): Step<VoiceboxState> {
   if (state.phase === 'done') return { state, actions: [] };
   const p = (name: string) => prompt(settings.voice, name);
-  const say = (s: VoiceboxState, phase: VoiceboxPhase, items: Playable[], before: Action[] = []): Step<VoiceboxState> => {
-    const { state: next, action } = play({ ...s, phase }, items);
-    return { state: next, actions: [...before, action] };
-  };
-  const waitForKey = (s: VoiceboxState): Step<VoiceboxState> => {
-    const { state: next, action } = wait(s, settings.inputTimeoutMs);
-    return { state: next, actions: [action] };
-  };
   const unchanged: Step<VoiceboxState> = { state, actions: [] };
 
   switch (event.kind) {
@@ -101,7 +90,7 @@ export function onVoiceboxEvent(state: VoiceboxState, event: CallEvent, settings
 
   switch (state.phase) {
     case 'pin':
-      return pinEntry(state, event, settings, say, waitForKey);
+      return pinEntry(state, event, settings);
     case 'checking-pin':
       if (event.kind !== 'pin-checked') return unchanged;
       if (event.outcome === 'locked') return say(state, 'goodbye', [p('mailbox_locked')]);
@@ -121,19 +110,19 @@ export function onVoiceboxEvent(state: VoiceboxState, event: CallEvent, settings
       return say(next, 'summary', [...welcome, ...summary(settings.voice, counts)]);
     }
     case 'summary':
-      if (finishes(state, event)) return announce(state, 0, [], settings, say);
+      if (finishes(state, event)) return announce(state, 0, [], settings);
       if (event.kind === 'digit') {
         const command = commandFor(settings.keys, event.digit);
-        if (command === 'skip' || command === 'next') return announce(state, 0, [], settings, say);
+        if (command === 'skip' || command === 'next') return announce(state, 0, [], settings);
         if (command === 'exit') return say(state, 'goodbye', [p('goodbye')]);
       }
       return unchanged;
     case 'announce':
     case 'message':
     case 'menu':
-      return messageMenu(state, event, settings, say, waitForKey);
+      return messageMenu(state, event, settings);
     case 'end':
-      if (finishes(state, event)) return waitForKey(state);
+      if (finishes(state, event)) return wait(state, settings.inputTimeoutMs);
       if (event.kind !== 'digit') return unchanged;
       switch (commandFor(settings.keys, event.digit)) {
         case 'startOver':
@@ -142,7 +131,7 @@ export function onVoiceboxEvent(state: VoiceboxState, event: CallEvent, settings
           return say(state, 'goodbye', [p('goodbye')]);
         case 'previous': {
           const previous = lastIndexBefore(state.messages, state.messages.length);
-          if (previous !== undefined) return announce(state, previous, [], settings, say);
+          if (previous !== undefined) return announce(state, previous, [], settings);
           break;
         }
         default:
@@ -152,10 +141,8 @@ export function onVoiceboxEvent(state: VoiceboxState, event: CallEvent, settings
   }
 }
 
-type Say = (s: VoiceboxState, phase: VoiceboxPhase, items: Playable[], before?: Action[]) => Step<VoiceboxState>;
-
-function pinEntry(state: VoiceboxState, event: CallEvent, settings: VoiceboxSettings, say: Say, waitForKey: (s: VoiceboxState) => Step<VoiceboxState>): Step<VoiceboxState> {
-  if (finishes(state, event)) return waitForKey(state);
+function pinEntry(state: VoiceboxState, event: CallEvent, settings: VoiceboxSettings): Step<VoiceboxState> {
+  if (finishes(state, event)) return wait(state, settings.inputTimeoutMs);
   if (event.kind !== 'digit') return { state, actions: [] };
   if (event.digit === '#') {
     return { state: { ...state, phase: 'checking-pin', entered: '', waiting: false, timerId: state.timerId + 1 }, actions: [{ kind: 'check-pin', entered: state.entered }] };
@@ -165,41 +152,41 @@ function pinEntry(state: VoiceboxState, event: CallEvent, settings: VoiceboxSett
   const entered = state.entered.length > PIN_MAX ? state.entered : state.entered + event.digit;
   // The first digit cuts the prompt short; every digit restarts the wait for the next.
   if (!state.waiting) return { state: { ...state, entered }, actions: [{ kind: 'stop-playback' }] };
-  return waitForKey({ ...state, entered });
+  return wait({ ...state, entered }, settings.inputTimeoutMs);
 }
 
-function messageMenu(state: VoiceboxState, event: CallEvent, settings: VoiceboxSettings, say: Say, waitForKey: (s: VoiceboxState) => Step<VoiceboxState>): Step<VoiceboxState> {
+function messageMenu(state: VoiceboxState, event: CallEvent, settings: VoiceboxSettings): Step<VoiceboxState> {
   const p = (name: string) => prompt(settings.voice, name);
   const current = state.messages[state.cursor];
   if (!current) return say(state, 'goodbye', [p('technical_problem')]);
   if (finishes(state, event)) {
     switch (state.phase) {
       case 'announce':
-        return hear(state, settings, say);
+        return hear(state, settings);
       case 'message':
         return say(state, 'menu', [p('message_menu')]);
       default:
-        return waitForKey(state);
+        return wait(state, settings.inputTimeoutMs);
     }
   }
   if (event.kind !== 'digit') return { state, actions: [] };
   const command: MenuCommand | undefined = commandFor(settings.keys, event.digit);
   switch (command) {
     case 'repeat':
-      return hear(state, settings, say);
+      return hear(state, settings);
     case 'save': {
       const marked = current.read ? [] : [{ kind: 'mark-read', id: current.id } as Action];
       const messages = withEntry(state.messages, state.cursor, { read: true });
-      return advance({ ...state, messages }, [p('message_saved')], settings, say, marked);
+      return advance({ ...state, messages }, [p('message_saved')], settings, marked);
     }
     case 'delete': {
       const messages = withEntry(state.messages, state.cursor, { deleted: true });
-      return advance({ ...state, messages }, [p('message_deleted')], settings, say, [{ kind: 'delete-message', id: current.id }]);
+      return advance({ ...state, messages }, [p('message_deleted')], settings, [{ kind: 'delete-message', id: current.id }]);
     }
     case 'next':
-      return advance(state, [], settings, say);
+      return advance(state, [], settings);
     case 'previous':
-      return announce(state, lastIndexBefore(state.messages, state.cursor) ?? state.cursor, [], settings, say);
+      return announce(state, lastIndexBefore(state.messages, state.cursor) ?? state.cursor, [], settings);
     case 'startOver':
       return startOver(state);
     case 'envelope':
@@ -216,7 +203,7 @@ function messageMenu(state: VoiceboxState, event: CallEvent, settings: VoiceboxS
 }
 
 /** Plays the current message; a new one counts as heard (read) once its playback has begun. */
-function hear(state: VoiceboxState, settings: VoiceboxSettings, say: Say): Step<VoiceboxState> {
+function hear(state: VoiceboxState, settings: VoiceboxSettings): Step<VoiceboxState> {
   const current = state.messages[state.cursor]!;
   const step = say(state, 'message', [{ kind: 'message', mailbox: settings.mailbox, id: current.id }]);
   if (current.read) return step;
@@ -227,7 +214,7 @@ function hear(state: VoiceboxState, settings: VoiceboxSettings, say: Say): Step<
 }
 
 /** Announces message `index` ("first new message" …); the message follows when it ends. */
-function announce(state: VoiceboxState, index: number, prefix: Playable[], settings: VoiceboxSettings, say: Say, before: Action[] = []): Step<VoiceboxState> {
+function announce(state: VoiceboxState, index: number, prefix: Playable[], settings: VoiceboxSettings, before: Action[] = []): Step<VoiceboxState> {
   const entry = state.messages[index]!;
   const first = !state.messages.slice(0, index).some((m) => m.wasNew === entry.wasNew);
   const label = `${first ? 'first' : 'next'}_${entry.wasNew ? 'new' : 'saved'}_message`;
@@ -236,9 +223,9 @@ function announce(state: VoiceboxState, index: number, prefix: Playable[], setti
 }
 
 /** On to the next message that is still there, or to "no more messages". */
-function advance(state: VoiceboxState, prefix: Playable[], settings: VoiceboxSettings, say: Say, before: Action[] = []): Step<VoiceboxState> {
+function advance(state: VoiceboxState, prefix: Playable[], settings: VoiceboxSettings, before: Action[] = []): Step<VoiceboxState> {
   const next = state.messages.findIndex((m, i) => i > state.cursor && !m.deleted);
-  if (next >= 0) return announce(state, next, prefix, settings, say, before);
+  if (next >= 0) return announce(state, next, prefix, settings, before);
   return say({ ...state, cursor: state.messages.length - 1 }, 'end', [...prefix, prompt(settings.voice, 'no_more_messages')], before);
 }
 
