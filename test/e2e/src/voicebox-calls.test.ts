@@ -25,9 +25,8 @@ import {
   runSipp,
   sleep,
   startService,
-  tonePcm,
+  toneWav,
   toneShare,
-  wavHeader,
   type RunningServiceProcess,
 } from '@sipvm/harness';
 import { e2eSkipReason, SCENARIOS, sippReport, useSignalingRig, type CallEventSeen } from './rig.js';
@@ -68,8 +67,7 @@ describe('voicebox and annrecorder end to end', { skip }, () => {
   /** A message of `seconds` of a tone, deposited in the mailbox the way voicemail stores one. */
   let deposited = 0;
   async function deposit(mailbox: Mailbox, frequency: number, recordedAt: string): Promise<string> {
-    const pcm = tonePcm(frequency, 2_000, 0.5);
-    const wav = Buffer.concat([wavHeader(pcm.length * 2), Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength)]);
+    const wav = toneWav(frequency, 2_000);
     const audio = await stageAudio(await stagingBucket(rig.nc), `vb-e2e-${process.pid}-${deposited++}`, (async function* () { yield wav; })());
     const { message } = await request(rig.nc, StorageApi.createMessage, { mailbox, sender: 'sip:+4930555@caller.example.org', recordedAt, durationMs: 2_000, codec: 'PCMU', audio });
     return message.id;
@@ -213,8 +211,7 @@ describe('voicebox and annrecorder end to end', { skip }, () => {
 
   it('a hang-up before confirming keeps the old greeting', async () => {
     const mailbox = { did: DOMAIN, uid: 'hesitant' };
-    const pcm = tonePcm(700, 1_500, 0.5);
-    const wav = Buffer.concat([wavHeader(pcm.length * 2), Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength)]);
+    const wav = toneWav(700, 1_500);
     const audio = await stageAudio(await stagingBucket(rig.nc), `vb-e2e-greeting-${process.pid}`, (async function* () { yield wav; })());
     const before = (await request(rig.nc, StorageApi.putGreeting, { mailbox, type: 'vm', audio })).greeting;
     const phone = await RtpEndpoint.create('PCMU');

@@ -24,9 +24,8 @@ import {
   sleep,
   startService,
   startSmtp,
-  tonePcm,
+  toneWav,
   toneShare,
-  wavHeader,
   wavSamples,
   type RunningServiceProcess,
   type SmtpSink,
@@ -216,8 +215,7 @@ describe('voicemail: leaving a message end to end', { skip }, () => {
 
   it('plays the personal greeting of type busy when typ=busy', async () => {
     // The caller's own "busy" greeting: 2 seconds of 600 Hz, recorded earlier.
-    const pcm = tonePcm(600, 2_000, 0.5);
-    const wav = Buffer.concat([wavHeader(pcm.length * 2), Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength)]);
+    const wav = toneWav(600, 2_000);
     const staging = await stagingBucket(rig.nc);
     const audio = await stageAudio(staging, `busy-greeting-${Date.now()}`, (async function* () { yield wav; })());
     await request(rig.nc, StorageApi.putGreeting, { mailbox: { did: 'example.org', uid: 'busyuser' }, type: 'busy', audio });

@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { wavHeader } from '@sipvm/contracts';
+import { tonePcm } from './rtp/endpoint.js';
 
 export { wavHeader };
 
@@ -13,6 +14,12 @@ export function smallWav(seconds = 1, salt = 0): Uint8Array {
   const data = Buffer.alloc(samples * 2);
   for (let i = 0; i < samples; i++) data.writeInt16LE(Math.round(8000 * Math.sin((i + salt) / 3)), i * 2);
   return Buffer.concat([wavHeader(data.length), data]);
+}
+
+/** A WAV of a pure tone: a message or greeting whose playback a test can recognise at the phone. */
+export function toneWav(frequency: number, ms: number, amplitude = 0.5): Buffer {
+  const pcm = tonePcm(frequency, ms, amplitude);
+  return Buffer.concat([wavHeader(pcm.length * 2), Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength)]);
 }
 
 /** A long WAV produced chunk by chunk (never whole in memory), with its SHA-256 and size. */
