@@ -61,6 +61,16 @@ export const MediaApi = {
     OpenSessionRequestSchema,
     z.strictObject({ mediaInstance: InstanceIdSchema, sdpAnswer: z.string(), codec: z.string() }),
   ),
+  /**
+   * Whether a media instance can open a session now (its rtpengine answers). Signaling asks this
+   * so that its readiness and its OPTIONS answer, which proxies route by, mean "a call would work".
+   */
+  status: endpoint(
+    SUBJECTS.media.status,
+    z.strictObject({}),
+    z.strictObject({ mediaInstance: InstanceIdSchema, ready: z.boolean() }),
+    1_000,
+  ),
   /** Re-INVITE (hold, unhold, codec change): a new offer for the same session. */
   updateSession: (instance: string) =>
     endpoint(
