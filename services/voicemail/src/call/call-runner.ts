@@ -141,7 +141,7 @@ class CallRunner {
       log.warn('call already started (duplicate event)');
       return;
     }
-    log.info({ mode, greeting: greeting.kind, mailbox: `${params.uid}@${params.did}` }, 'voicemail call started');
+    log.debug({ mode, greeting: greeting.kind, mailbox: `${params.uid}@${params.did}` }, 'voicemail call started');
     await this.execute(record, actions, log);
   }
 
@@ -262,6 +262,6 @@ class CallRunner {
       audio: recording.audio,
       extra: params.extra,
     });
-    log.info({ depositId: recording.audio.name, durationMs: recording.durationMs }, 'message handed over');
+    log.debug({ depositId: recording.audio.name, durationMs: recording.durationMs }, 'message handed over');
   }
 }
