@@ -22,7 +22,7 @@ build() { DOCKER_BUILDKIT=1 ${DOCKER_BUILD:-docker build} -q "$@" >/dev/null; }
 
 case $kind in
   debian)
-    mirror=${DEBIAN_MIRROR:-$(sed -n 's/^URIs: *\([^ ]*debian\)$/\1/p; s/^deb \(http[^ ]*debian\) .*/\1/p' /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null | head -1)}
+    mirror=${DEBIAN_MIRROR:-$(sed -n 's/^URIs: *\([^ ]*debian\)$/\1/p; s/^deb \(http[^ ]*debian\) .*/\1/p' /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null | head -1 || true)}
     command -v debootstrap >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >/dev/null; }
     suite=bookworm
     debootstrap --variant=minbase "$suite" "$work/root" "${mirror:-http://deb.debian.org/debian}" > "$work/debootstrap.log" 2>&1 \
