@@ -75,7 +75,8 @@ const components = [
   },
   {
     name: 'rtpengine',
-    command: ['rtpengine', `--config-file=${join(home, 'rtpengine', 'rtpengine.conf')}`, '--config-section=rtpengine', `--pidfile=${join(home, 'rtpengine', 'rtpengine.pid')}`],
+    // No core file: rtpengine 10.5 can crash on SIGTERM with recordings open (the pcaps stay).
+    command: ['sh', '-c', 'ulimit -c 0 && exec "$0" "$@"', 'rtpengine', `--config-file=${join(home, 'rtpengine', 'rtpengine.conf')}`, '--config-section=rtpengine', `--pidfile=${join(home, 'rtpengine', 'rtpengine.pid')}`],
     // At log level notice rtpengine prints nothing when it is up: ask it (ng `ping`).
     ready: () => ngPing(media.ng),
   },
@@ -152,6 +153,10 @@ function start(component) {
     const child = spawn(command, args, {
       env: { NATS_URL: natsUrl, HTTP_HOST: '127.0.0.1', ...process.env, ...component.env },
       stdio: ['ignore', 'pipe', 'pipe'],
+      // Own process group and working folder: Ctrl-C reaches only this script, which stops media
+      // before rtpengine (reverse start order), and nothing a component drops lands in the checkout.
+      detached: true,
+      cwd: home,
     });
     running.push({ component, child });
     let ready = false;
@@ -200,7 +205,8 @@ async function stopAll(code) {
     if (child.exitCode !== null || child.signalCode !== null) continue;
     child.kill('SIGTERM');
     await new Promise((done) => {
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      // Longer than a service's own shutdown bound (SHUTDOWN_TIMEOUT_MS, 20 s by default).
+      const timer = setTimeout(() => child.kill('SIGKILL'), 25_000);
       child.once('exit', () => {
         clearTimeout(timer);
         done();
