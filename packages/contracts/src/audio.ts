@@ -91,6 +91,42 @@ export async function discardStagedAudio(bucket: ObjectStore, staged: StagedAudi
 // ---------------------------------------------------------------- the platform's audio format
 
 /**
+ * The level of the loudest 20 ms frame of 16-bit samples, in dBFS (−Infinity for digital
+ * silence): what tells a message of silence or line noise from speech. Fed sample by sample, so
+ * a recording can be measured as it is converted or as it streams by.
+ */
+export class LoudestFrame {
+  readonly #frameSize: number;
+  #sum = 0;
+  #count = 0;
+  #loudest = 0; // mean square of the loudest frame
+
+  constructor(samplesPerSecond = 8000) {
+    this.#frameSize = Math.max(1, Math.round(samplesPerSecond / 50));
+  }
+
+  add(sample: number): void {
+    this.#sum += sample * sample;
+    if (++this.#count === this.#frameSize) this.#closeFrame();
+  }
+
+  addAll(samples: Int16Array): void {
+    for (const sample of samples) this.add(sample);
+  }
+
+  get dbfs(): number {
+    const loudest = this.#count > 0 ? Math.max(this.#loudest, this.#sum / this.#count) : this.#loudest;
+    return loudest === 0 ? -Infinity : 10 * Math.log10(loudest / (32768 * 32768));
+  }
+
+  #closeFrame(): void {
+    this.#loudest = Math.max(this.#loudest, this.#sum / this.#count);
+    this.#sum = 0;
+    this.#count = 0;
+  }
+}
+
+/**
  * The 44-byte header of a PCM WAV file: 16-bit mono at `sampleRate` (the platform stores and plays
  * 8 kHz), for `dataBytes` of samples. One writer for media's recordings and the tests' fixtures.
  */

@@ -11,4 +11,4 @@ export * from './media.js';
 export * from './mail.js';
 export * from './voicemail.js';
 export * from './mwi.js';
-export * from './voicebox.js';
+export * from './call-timers.js';

@@ -41,6 +41,8 @@ export const DepositSchema = z
     durationMs: z.number().int().nonnegative(),
     codec: CodecSchema,
     audio: StagedAudioSchema,
+    /** As measured by media (RecordingSchema); without it the audio is read to measure it. */
+    loudestDbfs: z.number().min(-120).max(0).optional(),
     extra: ExtraVariablesSchema.default({}),
     /** Per-mailbox quota from the profile, passed on to storage. */
     maxMessages: z.number().int().nonnegative().optional(),
