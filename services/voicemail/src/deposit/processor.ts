@@ -175,7 +175,11 @@ type Check =
 async function checkAudio(deposit: Deposit, options: DepositProcessorOptions): Promise<Check> {
   let result;
   try {
-    result = await checkWav(await openStagedAudio(options.staging, deposit.audio));
+    // Media measured it while converting: no need to read the audio back (an object store read per message).
+    result =
+      deposit.loudestDbfs !== undefined
+        ? { durationMs: deposit.durationMs, loudestFrameDbfs: deposit.loudestDbfs }
+        : await checkWav(await openStagedAudio(options.staging, deposit.audio));
   } catch (error) {
     if (error instanceof NotPcmWavError) {
       // Not analysable (a codec the recorder kept as is): trust the recorder's duration, keep it.
