@@ -3,6 +3,7 @@ export * from './errors.js';
 export * from './subjects.js';
 export * from './rpc.js';
 export * from './audio.js';
+export * from './staging.js';
 export * from './storage.js';
 export * from './mailbox-events.js';
 export * from './streams.js';

@@ -10,7 +10,7 @@ import { endpoint, instanceEndpoint } from './rpc.js';
 import { SUBJECTS } from './subjects.js';
 import { CallIdSchema, GreetingTypeSchema, LanguageSchema, MailboxIdSchema, MailboxSchema, MessageIdSchema } from './ids.js';
 import { ApplicationSchema, CallRefSchema, InstanceIdSchema } from './call.js';
-import { StagedAudioSchema } from './audio.js';
+import { StagedAudioSchema } from './staging.js';
 import { IsoTimeSchema } from './storage.js';
 
 export const MEDIA_QUEUE = 'media';

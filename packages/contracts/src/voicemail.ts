@@ -13,7 +13,7 @@
 import { z } from 'zod';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { EmailAddressSchema, LanguageSchema, MailboxIdSchema, SenderSchema } from './ids.js';
-import { StagedAudioSchema } from './audio.js';
+import { StagedAudioSchema } from './staging.js';
 import { CodecSchema, IsoTimeSchema } from './storage.js';
 import { VoicemailModeSchema } from './call.js';
 import { ExtraVariablesSchema } from './mail.js';

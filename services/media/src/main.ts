@@ -4,8 +4,7 @@
  * and turns rtpengine's DTMF reports into digit events.
  */
 import { createSocket } from 'node:dgram';
-import type { ObjectStore } from '@nats-io/obj';
-import { stagingBucket } from '@sipvm/contracts';
+import { stagingBucket, type StagingBucket } from '@sipvm/contracts';
 import { ConfigError, runService } from '@sipvm/service';
 import { mediaConfig } from './config.js';
 import { Rtpengine } from './rtpengine.js';
@@ -47,7 +46,7 @@ await runService({
     readiness.add('rtpengine', () => rtpengine.up);
 
     const state = await MediaState.open(nc, config.RECORDING_STATE_TTL_MS);
-    let staging: ObjectStore | undefined;
+    let staging: StagingBucket | undefined;
     const getStaging = async () => (staging ??= await stagingBucket(nc));
 
     const playFiles = await PlayFiles.open({

@@ -7,8 +7,7 @@
 import { open, readFile } from 'node:fs/promises';
 import { removeFile } from './util.js';
 import type { NatsConnection } from '@nats-io/nats-core';
-import type { ObjectStore } from '@nats-io/obj';
-import { openStagedAudio, readAudio, ServiceError, type Playable } from '@sipvm/contracts';
+import { openStagedAudio, readAudio, ServiceError, type Playable, type StagingBucket } from '@sipvm/contracts';
 import { numberPieces, type PromptFiles } from './prompts.js';
 import { isPlatformFormat, parseWav, scanWav, silence, tone, wavHeader } from './wav.js';
 import { runFilter } from './ffmpeg.js';
@@ -16,7 +15,7 @@ import { runFilter } from './ffmpeg.js';
 export interface PlayableSources {
   nc: NatsConnection;
   prompts: PromptFiles;
-  staging: () => Promise<ObjectStore>;
+  staging: () => Promise<StagingBucket>;
   beep: { hz: number; ms: number };
 }
 

@@ -6,8 +6,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
-import type { ObjectStore } from '@nats-io/obj';
-import { LoudestFrame, ServiceError, stageAudio, type Recording } from '@sipvm/contracts';
+import { LoudestFrame, ServiceError, stageAudio, type Recording, type StagingBucket } from '@sipvm/contracts';
 import { removeFile, sleep } from './util.js';
 import type { Logger } from '@sipvm/service';
 import type { Rtpengine } from './rtpengine.js';
@@ -20,7 +19,7 @@ export interface RecorderOptions {
   rtpengine: Rtpengine;
   state: MediaState;
   recordingDir: string;
-  staging: () => Promise<ObjectStore>;
+  staging: () => Promise<StagingBucket>;
   log: Logger;
   /** Told when a recording reached its maximum length and rtpengine stopped it. */
   onMaxDuration: (recording: RecordingState) => void;

@@ -5,7 +5,6 @@
  * VM_VOICEBOX_TIMERS, so a menu that waits for a key times out on whichever instance is alive.
  */
 import type { NatsConnection } from '@nats-io/nats-core';
-import type { ObjectStore } from '@nats-io/obj';
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import { z } from 'zod';
@@ -22,6 +21,7 @@ import {
   type Mailbox,
   type MessageInfo,
   type Playable,
+  type StagingBucket,
 } from '@sipvm/contracts';
 import { CallBaseShape, type ActionContext, type CallApplication, type Step } from '@sipvm/service';
 import type { VoiceboxConfig } from '../config.js';
@@ -59,7 +59,7 @@ export type VoiceboxCall = z.infer<typeof VoiceboxCallSchema>;
 
 export interface VoiceboxApplicationOptions {
   nc: NatsConnection;
-  staging: ObjectStore;
+  staging: StagingBucket;
   config: VoiceboxConfig;
   lockout: PinLockout;
   registry: Registry;
