@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/nats-core';
-import type { KV } from '@nats-io/kv';
+import { KvWatchInclude, type KV } from '@nats-io/kv';
 import {
   decodeJson,
   encodeJson,
@@ -43,9 +43,48 @@ export interface MwiSubscriptionsOptions {
   unavailable: () => string | undefined;
 }
 
+/**
+ * Which subscriptions exist, by mailbox and by dialog, as this instance has seen them in the KV
+ * bucket (a watch, started before a first listing, so no key is ever missing; one that is gone
+ * already costs a read that finds nothing). Every mailbox event asks it instead of listing the
+ * bucket: most mailboxes have no subscriber, and a listing per new message was a JetStream
+ * consumer per message.
+ */
+class SubscriptionIndex {
+  readonly #byMailbox = new Map<string, Set<string>>();
+  readonly #byDialog = new Map<string, string>();
+
+  add(key: string): void {
+    const [mailbox, dialog] = key.split('.');
+    if (mailbox === undefined || dialog === undefined) return;
+    let keys = this.#byMailbox.get(mailbox);
+    if (!keys) this.#byMailbox.set(mailbox, (keys = new Set()));
+    keys.add(key);
+    this.#byDialog.set(dialog, key);
+  }
+
+  remove(key: string): void {
+    const [mailbox, dialog] = key.split('.');
+    if (mailbox === undefined || dialog === undefined) return;
+    const keys = this.#byMailbox.get(mailbox);
+    keys?.delete(key);
+    if (keys?.size === 0) this.#byMailbox.delete(mailbox);
+    if (this.#byDialog.get(dialog) === key) this.#byDialog.delete(dialog);
+  }
+
+  ofMailbox(mailbox: string): string[] {
+    return [...(this.#byMailbox.get(mailbox) ?? [])];
+  }
+
+  ofDialog(dialog: string): string | undefined {
+    return this.#byDialog.get(dialog);
+  }
+}
+
 export class MwiSubscriptions {
   readonly #o: MwiSubscriptionsOptions;
   readonly #kv: KV;
+  readonly #index = new SubscriptionIndex();
 
   private constructor(options: MwiSubscriptionsOptions, kv: KV) {
     this.#o = options;
@@ -55,7 +94,20 @@ export class MwiSubscriptions {
   static async open(options: MwiSubscriptionsOptions): Promise<MwiSubscriptions> {
     // Records carry their own expiry; the bucket's age limit only removes what nobody refreshed.
     const kv = await openKv(options.nc, MWI_SUBSCRIPTIONS_BUCKET, { ttl: options.config.MWI_MAX_EXPIRES * 2_000, history: 1 });
-    return new MwiSubscriptions(options, kv);
+    const subscriptions = new MwiSubscriptions(options, kv);
+    await subscriptions.#follow();
+    return subscriptions;
+  }
+
+  async #follow(): Promise<void> {
+    const changes = await this.#kv.watch({ key: '>', include: KvWatchInclude.UpdatesOnly });
+    void (async () => {
+      for await (const entry of changes) {
+        if (entry.operation === 'PUT') this.#index.add(entry.key);
+        else this.#index.remove(entry.key);
+      }
+    })();
+    for await (const key of await this.#kv.keys()) this.#index.add(key);
   }
 
   /** Handles a SUBSCRIBE, new or in-dialog; never throws. */
@@ -79,7 +131,7 @@ export class MwiSubscriptions {
       const remoteTag = tagOf(req.get('From') ?? '');
       if (remoteTag === undefined) return reply(res, 400, 'Bad Request (From tag missing)');
       const inDialog = tagOf(req.get('To') ?? '') !== undefined;
-      const key = inDialog ? await this.#findKey(callId, remoteTag) : undefined;
+      const key = inDialog ? this.#findKey(callId, remoteTag) : undefined;
       if (inDialog && key === undefined) return reply(res, 481, 'Subscription Does Not Exist');
 
       let record: MwiSubscription;
@@ -129,7 +181,7 @@ export class MwiSubscriptions {
   /** NOTIFYs every live subscription of a mailbox; true when all went out (or there were none). */
   async notifyMailbox(mailbox: Mailbox, counts: MailboxCounts): Promise<boolean> {
     let allSent = true;
-    for (const key of await this.#keys(`${mailboxKey(mailbox)}.*`)) {
+    for (const key of this.#index.ofMailbox(mailboxKey(mailbox))) {
       if (!(await this.notifyKey(key, counts))) allSent = false;
     }
     return allSent;
@@ -221,15 +273,8 @@ export class MwiSubscriptions {
     }
   }
 
-  async #findKey(callId: string, remoteTag: string): Promise<string | undefined> {
-    const keys = await this.#keys(`*.${subscriptionKey(callId, remoteTag)}`);
-    return keys[0];
-  }
-
-  async #keys(filter: string): Promise<string[]> {
-    const keys: string[] = [];
-    for await (const key of await this.#kv.keys(filter)) keys.push(key);
-    return keys;
+  #findKey(callId: string, remoteTag: string): string | undefined {
+    return this.#index.ofDialog(subscriptionKey(callId, remoteTag));
   }
 
   async #get(key: string): Promise<{ record: MwiSubscription; revision: number } | undefined> {
