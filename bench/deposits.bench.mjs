@@ -4,7 +4,7 @@
 //   npm run bench -- deposits                       10, 20, 40 and 50 calls/s, 40 s of calls each
 //   npm run bench -- deposits --rate 40 --calls 1600 --hold 8
 //
-// sipp places the calls (bench/sip/deposit.xml): P-App-Name voicemail, P-App-Param
+// sipp places the calls (test/sip/scenarios/voicemail-deposit.xml, through the harness's runSippLoad): P-App-Name voicemail, P-App-Param
 // mod=box;usr=alice;dom=example.org;snd=bob-N@… (a sender per call), PCMU speech from the answer
 // on, hang-up `--hold` seconds after the 200 OK. The mailbox gets a personal greeting of
 // `--greeting-ms` first (0: keep whatever greeting the platform has).
@@ -20,8 +20,8 @@
 //   --drain-s S (how long to wait for the queue to empty, 120)
 //   --processes checkout|all|PATH (whose CPU and memory to count: by default the processes of this
 //     checkout's `npm start`; `all` for every platform process on the machine, e.g. containers)
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -38,6 +38,7 @@ import {
   STREAMS,
   SUBJECTS,
 } from '@sipvm/contracts';
+import { runSippLoad, speechWav } from '@sipvm/harness';
 import { platformProcesses, sampleProcesses, cpuSeconds } from './lib/processes.mjs';
 
 const { values: options } = parseArgs({
@@ -75,7 +76,7 @@ const nc = await connect({ servers: options.nats, name: 'bench-deposits', maxRec
 const jsm = await jetstreamManager(nc);
 
 try {
-  const speech = await makeSpeech(join(work, 'speech.wav'), SPEECH_S);
+  const speech = await speechWav(join(work, 'speech.wav'), SPEECH_S);
   if (greetingMs > 0) await putGreeting(greetingMs);
   console.log(`target ${options.target}, mailbox ${mailbox.uid}@${mailbox.did}, hold ${holdS} s, greeting ${greetingMs > 0 ? `${greetingMs} ms (personal)` : 'the platform default'}`);
   const rows = [];
@@ -196,95 +197,28 @@ async function waitForDrain(seen, timeoutMs) {
 }
 
 async function runSipp(rate, calls, speech) {
-  const dir = await mkdtemp(join(work, 'sipp-'));
-  // sipp reads rtp_stream's file name literally (no [keyword]s there): write it in.
-  const scenario = join(dir, 'deposit.xml');
-  await writeFile(scenario, (await readFile(new URL('./sip/deposit.xml', import.meta.url), 'utf8')).replaceAll('[speech]', speech));
-  const args = [
-    options.target,
-    '-sf', scenario,
-    '-i', '127.0.0.1',
-    '-p', '0',
-    '-r', String(rate),
-    '-m', String(calls),
-    '-l', options.limit,
-    '-d', String(holdS * 1000),
-    '-timeout', `${Math.ceil(calls / rate + holdS + 60)}s`,
-    '-timeout_error',
-    '-nostdin',
-    '-key', 'mailbox_user', mailbox.uid,
-    '-key', 'mailbox_domain', mailbox.did,
-    '-key', 'mode', 'box',
-    '-trace_rtt', '-rtt_freq', '1',
-    '-trace_counts', '-trace_stat', '-fd', '1',
-    '-trace_err', '-error_file', join(dir, 'errors.log'),
-  ];
-  // Many concurrent calls: sipp needs a socket pair per call for its RTP streams.
-  const child = spawn('sh', ['-c', 'ulimit -n 65536 2>/dev/null; exec sipp "$@"', 'sipp', ...args], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (chunk) => (stderr += chunk));
-  const sampler = sampleProcesses([{ pid: child.pid, role: 'sipp' }]);
+  let sampler;
+  let pid;
   let lastCpu = 0;
-  const cpuWatch = setInterval(() => (lastCpu = cpuSeconds(child.pid) ?? lastCpu), 500);
-  const code = await new Promise((resolve) => child.once('exit', resolve));
+  const cpuWatch = setInterval(() => (lastCpu = (pid && cpuSeconds(pid)) || lastCpu), 500);
+  const result = await runSippLoad({
+    target: options.target,
+    rate,
+    calls,
+    limit: Number(options.limit),
+    holdMs: holdS * 1000,
+    speech,
+    mailbox,
+    mode: 'box',
+    onSpawn: (spawned) => {
+      pid = spawned;
+      sampler = sampleProcesses([{ pid, role: 'sipp' }]);
+    },
+  });
   clearInterval(cpuWatch);
-  const sippCost = sampler.stop().get('sipp');
-  const files = await readdir(dir);
-  const read = async (suffix) => {
-    const name = files.find((f) => f.endsWith(suffix));
-    return name ? readFile(join(dir, name), 'utf8') : '';
-  };
-  const counts = lastCsvRow(await read('_counts.csv'));
-  const stats = lastCsvRow(await read('_.csv'));
-  const column = (row, pattern) => Number(Object.entries(row).find(([k]) => pattern.test(k))?.[1] ?? 0);
-  const rtt = (await read('_rtt.csv'))
-    .split('\n')
-    .slice(1)
-    .map((line) => Number(line.split(';')[1]))
-    .filter((v) => Number.isFinite(v) && v > 0);
-  const errors = (await readFile(join(dir, 'errors.log'), 'utf8').catch(() => '')) + stderr;
-  const failures = summarizeErrors(errors);
-  if (code !== 0 && code !== 1) console.log(`sipp exited with ${code}: ${stderr.slice(-500)}`);
-  return {
-    created: column(stats, /^TotalCallCreated$/),
-    answered: column(counts, /^\d+_200_Recv$/),
-    refused: column(counts, /^\d+_503_Recv$/),
-    failed: column(stats, /^FailedCall\(C\)$/),
-    failures,
-    inviteToAnswerMs: rtt,
-    // sipp's stat CSV gives response time in ms; its CPU from /proc (its threads included).
-    cpuSeconds: Math.max(lastCpu, sippCost?.cpuSeconds ?? 0),
-    peakRssBytes: sippCost?.peakRssBytes ?? 0,
-  };
-}
-
-/** The last data row of a sipp CSV (semicolon-separated, header first) as { column: value }. */
-function lastCsvRow(text) {
-  const lines = text.split('\n').filter((l) => l.trim() !== '');
-  if (lines.length < 2) return {};
-  const header = lines[0].split(';');
-  const values = lines.at(-1).split(';');
-  return Object.fromEntries(header.map((h, i) => [h.trim(), values[i]?.trim()]));
-}
-
-function summarizeErrors(text) {
-  const kinds = new Map();
-  for (const line of text.split('\n')) {
-    const m = /(Aborting call[^:]*|Call-Id '[^']*' .*?)(?:while expecting '([^']+)')?.*received '([^\r\n']{0,60})/.exec(line) ?? /^\S+\s+\S+\s+\S+:\s*(.{0,80})/.exec(line);
-    if (!m) continue;
-    const key = m[3] ? `expected ${m[2] ?? '?'}, got ${m[3]}` : m[1];
-    kinds.set(key, (kinds.get(key) ?? 0) + 1);
-  }
-  return [...kinds].sort((a, b) => b[1] - a[1]).slice(0, 4).map(([k, n]) => `${n} × ${k}`).join('; ');
-}
-
-/** 12 s or so of speech as 8 kHz µ-law WAV, the caller's side of every call. */
-async function makeSpeech(file, seconds) {
-  const raw = join(work, 'speech-raw.wav');
-  const text = 'Hello, this is Bob calling about the delivery tomorrow morning. Please call me back when you can, my number is five five five, one two three four. Thanks, bye.';
-  run('espeak-ng', ['-v', 'en', '-s', '150', '-w', raw, text]);
-  run('sox', [raw, '-r', '8000', '-c', '1', '-e', 'u-law', file, 'repeat', '3', 'trim', '0', String(seconds)]);
-  return file;
+  const cost = sampler?.stop().get('sipp');
+  if (result.exitCode !== 0 && result.exitCode !== 1) console.log(`sipp exited with ${result.exitCode}`);
+  return { ...result, cpuSeconds: Math.max(lastCpu, cost?.cpuSeconds ?? 0), peakRssBytes: cost?.peakRssBytes ?? 0 };
 }
 
 /** A personal greeting of exactly `ms` for the mailbox, through storage like any greeting. */

@@ -28,6 +28,7 @@ import type { z } from 'zod';
 import { AppParamError, printable, resolveAppParams } from './app-params.js';
 import { selectApplication, type MappingRule } from './app-selection.js';
 import type { SignalingConfig } from './config.js';
+import type { Admission } from './admission.js';
 import type { MediaAvailability } from './media-availability.js';
 import { digitFromInfo } from './dtmf.js';
 import { header, parseUri, reply, uriOf, type SipDialog, type SipRequest, type SipResponse, type Srf } from './sip-stack.js';
@@ -63,10 +64,12 @@ export interface CallsOptions {
   instanceId: string;
   trust: TrustedSources;
   mapping: readonly MappingRule[];
-  /** Why new calls cannot be taken now (NATS or media down, shutting down), or undefined. */
+  /** Why new calls cannot be taken now (NATS or media down, overload, shutting down), or undefined. */
   unavailable: () => string | undefined;
   /** Told when media failed a call, so that the next INVITE does not wait for the next probe. */
   media: MediaAvailability;
+  /** Told how long media took to answer each offer. */
+  admission: Admission;
 }
 
 const SDP_TYPE = 'application/sdp';
@@ -74,6 +77,8 @@ const SDP_TYPE = 'application/sdp';
 export class Calls {
   readonly #o: CallsOptions;
   readonly #calls = new Map<string, Call>();
+  /** INVITEs let in and not yet answered or refused: they count against the cap too. */
+  #admitted = 0;
   readonly #invites: Counter<'outcome'>;
   readonly #ended: Counter<'reason'>;
 
@@ -101,6 +106,11 @@ export class Calls {
     return this.#calls.size;
   }
 
+  /** Why a new call would be refused now (outage, overload, capacity), or undefined. */
+  refusal(): string | undefined {
+    return this.#o.unavailable() ?? this.#o.admission.refusal(this.#calls.size + this.#admitted);
+  }
+
   /** Handles a new INVITE; never throws (every failure becomes a SIP reply). */
   async onInvite(req: SipRequest, res: SipResponse): Promise<void> {
     const log = callLogger(this.#o.log, req.get('Call-ID'));
@@ -113,9 +123,26 @@ export class Calls {
       log.info({ status, reason, source: req.source_address }, 'INVITE refused');
       reply(res, status, reason, headers);
     };
+    const retryAfter = { 'Retry-After': String(this.#o.config.RETRY_AFTER_S) };
+    const down = this.refusal();
+    if (down) return refuse(503, `Service Unavailable (${down})`, retryAfter);
+    this.#admitted++;
     try {
-      const down = this.#o.unavailable();
-      if (down) return refuse(503, `Service Unavailable (${down})`, { 'Retry-After': '5' });
+      await this.#answer(req, res, log, refuse, retryAfter, () => canceled);
+    } finally {
+      this.#admitted--;
+    }
+  }
+
+  async #answer(
+    req: SipRequest,
+    res: SipResponse,
+    log: Logger,
+    refuse: (status: number, reason: string, headers?: Record<string, string>) => void,
+    retryAfter: Record<string, string>,
+    isCanceled: () => boolean,
+  ): Promise<void> {
+    try {
 
       const callId = CallIdSchema.safeParse(req.get('Call-ID'));
       if (!callId.success) return refuse(400, 'Bad Call-ID');
@@ -175,6 +202,7 @@ export class Calls {
       const callRef = randomBytes(12).toString('hex');
       const callLog = log.child({ callRef, app });
       let media;
+      const asked = performance.now();
       try {
         media = await request(
           this.#o.nc,
@@ -185,14 +213,15 @@ export class Calls {
       } catch (error) {
         const failure = toServiceError(error);
         callLog.warn({ kind: failure.kind, err: failure.message }, 'media could not open a session');
-        if (canceled) return this.#invites.inc({ outcome: '487' });
+        if (isCanceled()) return this.#invites.inc({ outcome: '487' });
         if (failure.kind === 'bad-request') return refuse(488, 'Not Acceptable Here (media refused the offer)');
         void this.#o.media.probe();
-        return refuse(503, 'Service Unavailable (media)', { 'Retry-After': '5' });
+        return refuse(503, 'Service Unavailable (media)', retryAfter);
       }
+      this.#o.admission.mediaAnswered(performance.now() - asked);
 
       const call: Call = { callRef, callId: callId.data, app, mediaInstance: media.mediaInstance, log: callLog, phase: 'early', finalReply, sessionTimer: timers.timer };
-      if (canceled) {
+      if (isCanceled()) {
         await this.#closeMedia(call);
         this.#invites.inc({ outcome: '487' });
         return reply(res, 487, 'Request Terminated');
@@ -216,8 +245,8 @@ export class Calls {
           this.#calls.delete(callRef);
           call.phase = 'ended';
           await this.#closeMedia(call);
-          this.#invites.inc({ outcome: canceled ? '487' : 'failed' });
-          callLog.info({ err: String(error), canceled }, 'call not answered');
+          this.#invites.inc({ outcome: isCanceled() ? '487' : 'failed' });
+          callLog.info({ err: String(error), canceled: isCanceled() }, 'call not answered');
           return;
         }
         call.dialog = dialog;

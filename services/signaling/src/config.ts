@@ -62,6 +62,16 @@ export const signalingConfig = {
   ANN_EARLY_MEDIA_TIMEOUT_MS: env.integer(1_000, 600_000).default(120_000),
   /** How long to wait for media's SDP answer before 503. */
   MEDIA_TIMEOUT_MS: env.integer(100, 60_000).default(5_000),
+  /** Calls this instance holds at most; beyond, new INVITEs get 503 (0: no cap). */
+  MAX_CALLS: env.integer(0, 1_000_000).default(0),
+  /** Overloaded when the event loop runs this late (99th percentile over a window); 0: not measured. */
+  OVERLOAD_LOOP_DELAY_MS: env.integer(0, 60_000).default(100),
+  /** Overloaded when media takes this long to answer an offer (90th percentile over a window); 0: not measured. */
+  OVERLOAD_MEDIA_ANSWER_MS: env.integer(0, 60_000).default(250),
+  /** The window of both measurements. */
+  OVERLOAD_WINDOW_MS: env.integer(100, 60_000).default(1_000),
+  /** Retry-After of every 503 to a new call (outage, overload, capacity). */
+  RETRY_AFTER_S: env.integer(1, 3_600).default(5),
   /** How often to ask whether media can take a call (readiness and OPTIONS follow the answer). */
   MEDIA_PROBE_INTERVAL_MS: env.integer(100, 60_000).default(1_000),
   /** Proxy for unsolicited MWI NOTIFYs (SEMS style), e.g. sip:proxy.example.org:5060; unset: none. */

@@ -12,6 +12,8 @@ import { Calls } from './calls.js';
 import { serveCommands } from './commands.js';
 import { checkSignalingConfig, signalingConfig } from './config.js';
 import { startMwiNotifier } from './mwi-notifier.js';
+import { Admission } from './admission.js';
+import { registerAdmissionMetrics } from './metrics.js';
 import { MediaAvailability } from './media-availability.js';
 import { MwiSubscriptions } from './mwi-subscriptions.js';
 import { connectDrachtio, onRequest, reply } from './sip-stack.js';
@@ -39,20 +41,31 @@ await runService({
     let stopping = false;
     // SUBSCRIBE needs only the bus; a call needs media as well.
     const unavailable = () => (stopping ? 'shutting down' : natsConnected() ? undefined : 'message bus unreachable');
-    const unavailableForCalls = () => unavailable() ?? (media.available ? undefined : 'media unavailable');
+    const admission = new Admission(
+      {
+        maxCalls: config.MAX_CALLS,
+        maxLoopDelayMs: config.OVERLOAD_LOOP_DELAY_MS,
+        maxMediaAnswerMs: config.OVERLOAD_MEDIA_ANSWER_MS,
+        windowMs: config.OVERLOAD_WINDOW_MS,
+      },
+      (overloaded, measured) =>
+        overloaded ? log.warn(measured, 'overloaded: new calls get 503 until it passes') : log.info(measured, 'no longer overloaded: taking calls'),
+    );
+    registerAdmissionMetrics(registry, admission);
+    const unavailableForCalls = (): string | undefined => unavailable() ?? (media.available ? undefined : 'media unavailable');
     const trust = new TrustedSources(config.TRUSTED_PROXIES);
     log.info(
       { trustedProxies: config.TRUSTED_PROXIES, untrusted: config.UNTRUSTED_APP_HEADERS, fallbacks: config.APP_FALLBACKS, mappingRules: prepared.mapping.length },
       'application selection',
     );
 
-    const calls = new Calls({ srf: sip.srf, nc, log, registry, config, instanceId: config.INSTANCE_ID, trust, mapping: prepared.mapping, unavailable: unavailableForCalls, media });
+    const calls = new Calls({ srf: sip.srf, nc, log, registry, config, instanceId: config.INSTANCE_ID, trust, mapping: prepared.mapping, unavailable: unavailableForCalls, media, admission });
     const subscriptions = await MwiSubscriptions.open({ srf: sip.srf, nc, log, config, instanceId: config.INSTANCE_ID, trust, unavailable });
     onRequest(sip.srf, 'invite', (req, res) => void calls.onInvite(req, res));
     onRequest(sip.srf, 'subscribe', (req, res) => void subscriptions.onSubscribe(req, res));
     // OPTIONS: proxies' health checks. 200 only while new calls would be taken.
     onRequest(sip.srf, 'options', (req, res) => {
-      const down = unavailableForCalls();
+      const down = calls.refusal();
       if (down) reply(res, 503, `Service Unavailable (${down})`);
       else reply(res, 200, 'OK', { Allow: 'INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, SUBSCRIBE, NOTIFY', Accept: 'application/sdp' });
     });
@@ -63,6 +76,7 @@ await runService({
       async stop() {
         stopping = true;
         media.stop();
+        admission.stop();
         await mwi.stop();
         // Calls in progress may finish within the shutdown time; what is left is ended cleanly.
         const deadline = Date.now() + Math.max(0, config.SHUTDOWN_TIMEOUT_MS - 3_000);

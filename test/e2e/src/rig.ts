@@ -93,6 +93,8 @@ export interface RigOptions {
   media?: 'real' | 'fake';
   /** Start the real storage service too. */
   storage?: boolean;
+  /** rtpengine's port range (4 per call at once); default 40. */
+  rtpPorts?: number;
 }
 
 export async function startSignalingRig(env: Record<string, string> = {}, options: RigOptions = {}): Promise<SignalingRig> {
@@ -116,7 +118,7 @@ export async function startSignalingRig(env: Record<string, string> = {}, option
     mediaFake = startMediaResponderFake(nc);
   } else {
     const dtmfPort = await freePort();
-    rtpengine = await startRtpengine({ dtmfLogDest: { host: '127.0.0.1', port: dtmfPort }, ports: 40 });
+    rtpengine = await startRtpengine({ dtmfLogDest: { host: '127.0.0.1', port: dtmfPort }, ports: options.rtpPorts ?? 40 });
     mediaService = await startService(
       'media',
       {

@@ -9,5 +9,6 @@ export * from './wav-fixtures.js';
 export * from './ceph.js';
 export * from './drachtio.js';
 export * from './sipp.js';
+export * from './sipp-load.js';
 export * from './rtpengine.js';
 export * from './rtp/index.js';

@@ -22,7 +22,8 @@ export interface CallBase {
 
 /** What happens in every call. */
 export type CallEvent =
-  | { kind: 'playback-finished'; playbackId: string; recordingStartedAt?: string | undefined }
+  /** `stopped`: replaced, stopped on request, or the call closed; `failed`: it could not be played. */
+  | { kind: 'playback-finished'; playbackId: string; reason?: 'completed' | 'stopped' | 'failed' | undefined; recordingStartedAt?: string | undefined }
   | { kind: 'digit'; digit: Digit }
   /** An inactivity timer ran out (stale unless it is the call's current one). */
   | { kind: 'timeout'; timerId: number }

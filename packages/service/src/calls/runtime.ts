@@ -105,7 +105,7 @@ export async function startCallRuntime<R extends CallBase, A extends { kind: str
       handlers: {
         started: (e) => runner.start(e),
         digit: (e) => runner.apply(e.callRef, { kind: 'digit', digit: e.digit }),
-        playbackFinished: (e) => runner.apply(e.callRef, { kind: 'playback-finished', playbackId: e.playbackId, recordingStartedAt: e.recordingStartedAt }),
+        playbackFinished: (e) => runner.apply(e.callRef, { kind: 'playback-finished', playbackId: e.playbackId, reason: e.reason, recordingStartedAt: e.recordingStartedAt }),
         recordingFinished: (e) => runner.apply(e.callRef, { kind: 'recording-limit' }),
         ...(app.durableEnds ? {} : { ended: (e) => runner.apply(e.callRef, { kind: 'ended' }) }),
       },

@@ -67,6 +67,9 @@ it('a caller who hangs up while recording leaves the message', () => {
 
 it('a caller who hangs up during the greeting: media is asked (it may have just started recording), nothing else', () => {
   assert.deepEqual(run('box', [{ kind: 'ended' }]).actions, ['play:greeting+beep then record', 'hand-over']);
+  // The greeting reported as stopped (the call closed) before the end arrives starts nothing.
+  const stopped = (s: VoicemailState): Event => ({ kind: 'playback-finished', playbackId: s.playbackId, reason: 'stopped' });
+  assert.deepEqual(run('box', [stopped, { kind: 'ended' }]).actions, ['play:greeting+beep then record', 'hand-over']);
 });
 
 it('the maximum length keeps the message whole, then beeps, says goodbye and hangs up', () => {

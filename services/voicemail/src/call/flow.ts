@@ -72,6 +72,8 @@ export function onEvent(state: VoicemailState, event: Event, settings: FlowSetti
   };
   const record = { maxDurationMs: settings.maxMessageMs };
   const finishedCurrent = event.kind === 'playback-finished' && event.playbackId === state.playbackId;
+  // Stopped before its end: the call is closing (its end comes next); nothing starts now.
+  if (finishedCurrent && event.reason === 'stopped') return stay;
 
   switch (state.phase) {
     case 'greeting':
