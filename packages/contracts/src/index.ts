@@ -12,3 +12,4 @@ export * from './mail.js';
 export * from './voicemail.js';
 export * from './mwi.js';
 export * from './voicebox.js';
+export * from './webhooks.js';

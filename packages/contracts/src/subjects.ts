@@ -67,6 +67,11 @@ export const SUBJECTS = {
     /** JetStream: the inactivity timers of calls waiting for a key (stream VM_VOICEBOX_TIMERS). */
     timer: 'vm.voicebox.timer',
   },
+  /** JetStream: webhook deliveries of the web service (streams VM_WEBHOOKS, VM_WEBHOOKS_FAILED; see webhooks.ts). */
+  webhook: {
+    deliver: 'vm.webhook.deliver',
+    failed: 'vm.webhook.failed',
+  },
   /** JetStream: the durable mail outbox (stream VM_MAIL, see mail.ts). */
   mail: {
     send: 'vm.mail.send',

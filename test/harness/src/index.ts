@@ -11,3 +11,5 @@ export * from './drachtio.js';
 export * from './sipp.js';
 export * from './rtpengine.js';
 export * from './rtp/index.js';
+export * from './web.js';
+export * from './messages.js';
