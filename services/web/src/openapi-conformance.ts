@@ -80,6 +80,15 @@ export class OpenApiConformance {
     assert.ok(validate(answer.json), `${method} ${template} ${status}: the body does not match the document: ${this.#ajv.errorsText(validate.errors)}\n${JSON.stringify(answer.json).slice(0, 2000)}`);
   }
 
+  /** Checks a webhook body a receiver got against the document's `webhooks`. */
+  checkWebhook(name: string, body: unknown): void {
+    const operation = ((this.document.webhooks as Record<string, Json>)[name]?.post ?? {}) as Json;
+    const schema = ((operation.requestBody as Json | undefined)?.content as Record<string, Json> | undefined)?.['application/json']?.schema as Json | undefined;
+    assert.ok(schema, `webhook ${name} is not in the document`);
+    const validate = this.#ajv.compile(typeof schema.$ref === 'string' ? { $ref: `openapi${schema.$ref}` } : schema);
+    assert.ok(validate(body), `webhook ${name}: the body does not match the document: ${this.#ajv.errorsText(validate.errors)}`);
+  }
+
   #resolve(ref: string): Json {
     let node: unknown = this.document;
     for (const part of ref.replace(/^#\//, '').split('/')) node = (node as Json)[part];
