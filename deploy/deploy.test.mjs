@@ -26,7 +26,7 @@ it('deploy/k8s renders with kustomize, every workload with probes', (t) => {
   const result = spawnSync('kubectl', ['kustomize', join(root, 'deploy', 'k8s')], { encoding: 'utf8' });
   assert.equal(result.status, 0, result.stderr);
   const deployments = result.stdout.split('\n---\n').filter((doc) => /^kind: (Deployment|DaemonSet)$/m.test(doc));
-  assert.equal(deployments.length, 5, 'storage, voicemail, voicebox, media, signaling');
+  assert.equal(deployments.length, 6, 'storage, voicemail, voicebox, media, signaling, web');
   for (const name of services) assert.equal(deployments.filter((doc) => runs(name).test(doc)).length, 1, `one workload runs ${name}`);
   for (const doc of deployments) {
     assert.match(doc, /readinessProbe:/);
