@@ -7,6 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Mailbox } from '@sipvm/contracts';
 import { HttpError } from './http/problem.js';
 import { operatorKeyMatches, type AudioLink, type AudioResource, type MailboxToken, type Scope, type TokenSigner } from './tokens.js';
+import type { Revocations } from './revocations.js';
 
 export type Principal =
   | { kind: 'operator' }
@@ -29,6 +30,7 @@ export class Authenticator {
   constructor(
     private readonly operatorKey: string,
     private readonly signer: TokenSigner,
+    private readonly revocations: Revocations,
   ) {}
 
   /** The principal the request proves, or a 401 naming what is missing or wrong (never echoing it). */
@@ -43,6 +45,7 @@ export class Authenticator {
       const bearer = /^Bearer\s+(\S+)\s*$/i.exec(authorization)?.[1];
       const token = bearer === undefined ? undefined : this.signer.verifyToken(bearer);
       if (!token) throw new HttpError(401, 'the token is invalid or has expired', { 'www-authenticate': 'Bearer realm="sipvm", error="invalid_token"' });
+      if (this.revocations.revoked(token)) throw new HttpError(401, 'the token has been withdrawn', { 'www-authenticate': 'Bearer realm="sipvm", error="invalid_token"' });
       return { kind: 'mailbox', token };
     }
     const linkText = query.get('link');

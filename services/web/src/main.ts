@@ -12,6 +12,7 @@ import { readSecret } from './secrets.js';
 import { loadWebhookTargets, type WebhookTargets } from './webhooks/targets.js';
 import { TokenSigner } from './tokens.js';
 import { Authenticator } from './auth.js';
+import { Revocations } from './revocations.js';
 import { RateLimiter } from './rate-limit.js';
 import { startWebServer, type Route } from './http/server.js';
 import { sendJson } from './http/problem.js';
@@ -53,12 +54,13 @@ await runService({
     const jsm = await jetstreamManager(nc);
     const staging = await stagingBucket(nc);
     const signer = new TokenSigner(prepared.tokenSecrets);
+    const revocations = await Revocations.open(nc, log);
     const deps = { nc, staging, signer, config };
     const openApi = openApiDocument();
     const routes: Route[] = [
       ...prepared.inbox,
       { method: 'GET', path: '/api/v1/openapi.json', access: { kind: 'public' }, handle: async ({ res }) => sendJson(res, 200, openApi) },
-      ...tokenRoutes(signer, config),
+      ...tokenRoutes(signer, revocations, config),
       ...messageRoutes(deps),
       ...greetingRoutes(deps),
     ];
@@ -72,7 +74,7 @@ await runService({
       host: config.WEB_HOST,
       port: config.WEB_PORT,
       routes,
-      authenticator: new Authenticator(prepared.operatorKey, signer),
+      authenticator: new Authenticator(prepared.operatorKey, signer, revocations),
       perAddress: new RateLimiter(config.WEB_RATE_PER_ADDRESS),
       perToken: new RateLimiter(config.WEB_RATE_PER_TOKEN),
       trustedProxies: config.WEB_TRUSTED_PROXIES,
@@ -83,6 +85,7 @@ await runService({
     return {
       async stop() {
         await server.close();
+        revocations.stop();
         for (const worker of workers) await worker.stop();
       },
     };

@@ -103,6 +103,16 @@ export function openApiDocument(): Json {
           responses: { '201': { description: 'The token; give it (or inboxUrl) to the mailbox owner.', content: json('TokenIssued') }, ...failures('BadRequest', 'Unauthorized', 'Forbidden', 'UnsupportedMediaType', 'TooManyRequests') },
         },
       },
+      '/api/v1/mailboxes/{did}/{uid}/tokens': {
+        parameters: MAILBOX_PARAMETERS,
+        delete: {
+          operationId: 'withdrawTokens',
+          tags: ['tokens'],
+          summary: "Withdraw every token of a mailbox issued so far (operator only)",
+          security: [{ operatorKey: [] }],
+          responses: { '200': { description: 'From now on those tokens are refused, by every instance.', content: json('TokensWithdrawn') }, ...failures('BadRequest', 'Unauthorized', 'Forbidden', 'TooManyRequests', 'Unavailable') },
+        },
+      },
       '/api/v1/me': {
         get: {
           operationId: 'whoAmI',

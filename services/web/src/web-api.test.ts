@@ -158,6 +158,37 @@ describe('web API', () => {
     assert.equal((await rig.call('GET', '/api/v1/mailboxes/example.org/..%2Fbob/messages', { token: aliceToken })).status, 400);
   });
 
+  it('withdraws a mailbox\'s tokens at once and on every instance, and issues new ones right after', async () => {
+    const carol = { did: 'example.org', uid: 'carol' };
+    const CAROL = mailboxPath(carol);
+    const sameSecrets = { NATS_URL: rig.nats.url, WEB_OPERATOR_KEY: rig.web.operatorKey, WEB_TOKEN_SECRET: rig.web.tokenSecret };
+    const statusOn = (web: { url: string }, token: string) => fetch(`${web.url}${CAROL}/messages`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.status);
+    const old = await rig.web.issueToken(carol);
+    const second = await startWebService(sameSecrets);
+    try {
+      assert.equal(await statusOn(second, old), 200, 'another instance accepts the token');
+      assert.equal((await rig.call('DELETE', `${CAROL}/tokens`, { token: old })).status, 403, 'a token cannot do it');
+      const withdrawn = await rig.call('DELETE', `${CAROL}/tokens`, { operatorKey: rig.web.operatorKey });
+      assert.equal(withdrawn.status, 200);
+      const refused = await rig.call('GET', `${CAROL}/messages`, { token: old });
+      assert.equal(refused.status, 401);
+      assert.match((refused.json as { detail: string }).detail, /withdrawn/);
+      await waitFor(async () => (await statusOn(second, old)) === 401, 5_000, 'the other instance to refuse it too');
+      const fresh = await rig.web.issueToken(carol);
+      assert.equal((await rig.call('GET', `${CAROL}/messages`, { token: fresh })).status, 200, 'a token issued after it works at once');
+      assert.equal(await statusOn(second, fresh), 200);
+      assert.equal((await rig.call('GET', `${ALICE}/messages`, { token: aliceToken })).status, 200, 'other mailboxes keep theirs');
+    } finally {
+      await second.stop();
+    }
+    const third = await startWebService(sameSecrets);
+    try {
+      assert.equal(await statusOn(third, old), 401, 'an instance started later knows the withdrawal from the start');
+    } finally {
+      await third.stop();
+    }
+  });
+
   it('treats the mailbox domain case-insensitively, in tokens and in paths', async () => {
     const shouting = await rig.web.issueToken({ did: 'EXAMPLE.Org', uid: 'alice' });
     assert.equal((await rig.call('GET', `${ALICE}/messages`, { token: shouting })).status, 200);

@@ -12,6 +12,8 @@ export interface RunningWebService {
   /** http://127.0.0.1:<port>, the API and the inbox. */
   readonly url: string;
   readonly operatorKey: string;
+  /** What signs its tokens: another instance given the same one accepts them. */
+  readonly tokenSecret: string;
   /** A mailbox token from the operator route (every scope unless `scopes` says otherwise). */
   issueToken(mailbox: Mailbox, options?: { scopes?: string[]; ttlSeconds?: number }): Promise<string>;
   /** Stops and starts it again with the same environment, port and secrets. */
@@ -21,12 +23,13 @@ export interface RunningWebService {
 
 export async function startWebService(env: Record<string, string>): Promise<RunningWebService> {
   const port = await freePort();
-  const operatorKey = randomBytes(32).toString('hex');
+  const operatorKey = env.WEB_OPERATOR_KEY || randomBytes(32).toString('hex');
+  const tokenSecret = env.WEB_TOKEN_SECRET || randomBytes(32).toString('hex');
   const serviceEnv = {
     WEB_PORT: String(port),
     WEB_HOST: '127.0.0.1',
     WEB_OPERATOR_KEY: operatorKey,
-    WEB_TOKEN_SECRET: randomBytes(32).toString('hex'),
+    WEB_TOKEN_SECRET: tokenSecret,
     SHUTDOWN_TIMEOUT_MS: '5000',
     ...env,
   };
@@ -35,6 +38,7 @@ export async function startWebService(env: Record<string, string>): Promise<Runn
     process: await startService('web', serviceEnv),
     url,
     operatorKey,
+    tokenSecret,
     async issueToken(mailbox, options = {}) {
       const response = await fetch(`${url}/api/v1/tokens`, {
         method: 'POST',

@@ -83,6 +83,11 @@ export const TokenIssuedSchema = z.strictObject({
   /** Opens the web inbox with this token (in the fragment, which browsers never send to servers). */
   inboxUrl: z.string(),
 });
+export const TokensWithdrawnSchema = z.strictObject({
+  mailbox: MailboxSchema,
+  /** Tokens of the mailbox issued up to this second are refused from now on (its audio links expire by themselves). */
+  notBefore: IsoTimeSchema,
+});
 export const WhoAmISchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('operator') }),
   z.strictObject({ kind: z.literal('mailbox'), mailbox: MailboxSchema, scopes: z.array(ScopeSchema), expiresAt: IsoTimeSchema }),
@@ -110,6 +115,7 @@ export const NAMED_SCHEMAS = {
   GreetingDeleted: GreetingDeletedSchema,
   TokenRequest: TokenRequestSchema,
   TokenIssued: TokenIssuedSchema,
+  TokensWithdrawn: TokensWithdrawnSchema,
   WhoAmI: WhoAmISchema,
   Problem: ProblemSchema,
   WebhookBody: WebhookBodySchema,
