@@ -6,9 +6,13 @@
 //
 // Environment: SIPVM_HOME (state folder, default .local), NATS_PORT (4222), SIP_PORT (5060, on
 // 127.0.0.1: point your proxy there), DRACHTIO_BIN (drachtio-server, else found on PATH; without
-// it SIP is not started and the rest runs), and every service's own variables (see the README),
-// which are passed through.
+// it SIP is not started and the rest runs), RTP_PORT_MIN/RTP_PORT_MAX (rtpengine's range,
+// 20000–29999), RTPENGINE_LOG_LEVEL (5, notice; 6 logs every ng command), DRACHTIO_LOG_LEVEL
+// (notice: no SIP messages in the log, which carry PINs; info or debug print them),
+// SIPVM_NODE_ARGS (extra node arguments for the services, e.g. for profiling), and
+// every service's own variables (see the README), which are passed through.
 import { spawn, spawnSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { resolve, join } from 'node:path';
@@ -17,11 +21,15 @@ const root = resolve(new URL('..', import.meta.url).pathname);
 const home = resolve(process.env.SIPVM_HOME ?? join(root, '.local'));
 const natsPort = process.env.NATS_PORT ?? '4222';
 const natsUrl = `nats://127.0.0.1:${natsPort}`;
-const service = (name) => [process.execPath, join(root, 'services', name, 'dist', 'main.js')];
+// SIPVM_NODE_ARGS: extra node arguments for every service, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
+const nodeArgs = (process.env.SIPVM_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+const service = (name) => [process.execPath, ...nodeArgs, join(root, 'services', name, 'dist', 'main.js')];
 const sipPort = process.env.SIP_PORT ?? '5060';
 const onPath = (bin) => spawnSync('sh', ['-c', `command -v "${bin}"`], { encoding: 'utf8' }).stdout.trim();
 const drachtio = process.env.DRACHTIO_BIN ?? onPath('drachtio');
 
+// RTP: 4 ports per call. The default range (below Linux's ephemeral ports) holds 2500 calls.
+const rtpPorts = { min: Number(process.env.RTP_PORT_MIN ?? 20000), max: Number(process.env.RTP_PORT_MAX ?? 29999) };
 // rtpengine beside media (DESIGN: same host, shared folders), in userspace, recording pcaps.
 const media = { ng: '127.0.0.1:22222', dtmf: '127.0.0.1:22223', recordings: join(home, 'rtpengine', 'recordings'), play: join(home, 'media', 'play') };
 mkdirSync(media.recordings, { recursive: true });
@@ -31,13 +39,15 @@ writeFileSync(join(home, 'rtpengine', 'rtpengine.conf'), [
   'table = -1',
   'interface = 127.0.0.1',
   `listen-ng = ${media.ng}`,
-  'port-min = 30000',
-  'port-max = 30399',
+  `port-min = ${rtpPorts.min}`,
+  `port-max = ${rtpPorts.max}`,
   `recording-dir = ${media.recordings}`,
   'recording-method = pcap',
   'recording-format = raw',
   `dtmf-log-dest = ${media.dtmf}`,
   'delete-delay = 0',
+  // notice: no line per ng command (media pings every second); `info` logs every command and SDP.
+  `log-level = ${process.env.RTPENGINE_LOG_LEVEL ?? '5'}`,
   'log-stderr = true',
   'foreground = true',
   '',
@@ -47,7 +57,7 @@ writeFileSync(join(home, 'drachtio', 'drachtio.conf.xml'), `<drachtio>
   <admin port="9022" secret="cymru">127.0.0.1</admin>
   <sip><contacts><contact>sip:127.0.0.1:${sipPort};transport=udp,tcp</contact></contacts></sip>
   <cdrs>false</cdrs>
-  <logging><console/><sofia-loglevel>3</sofia-loglevel><loglevel>info</loglevel></logging>
+  <logging><console/><sofia-loglevel>${process.env.DRACHTIO_LOG_LEVEL === 'debug' ? 9 : 0}</sofia-loglevel><loglevel>${process.env.DRACHTIO_LOG_LEVEL ?? 'notice'}</loglevel></logging>
 </drachtio>
 `);
 
@@ -77,8 +87,10 @@ const components = [
   },
   {
     name: 'rtpengine',
-    command: ['rtpengine', `--config-file=${join(home, 'rtpengine', 'rtpengine.conf')}`, '--config-section=rtpengine', `--pidfile=${join(home, 'rtpengine', 'rtpengine.pid')}`],
-    ready: /Startup complete/,
+    // No core file: rtpengine 10.5 can crash on SIGTERM with recordings open (the pcaps stay).
+    command: ['sh', '-c', 'ulimit -c 0 && exec "$0" "$@"', 'rtpengine', `--config-file=${join(home, 'rtpengine', 'rtpengine.conf')}`, '--config-section=rtpengine', `--pidfile=${join(home, 'rtpengine', 'rtpengine.pid')}`],
+    // At log level notice rtpengine prints nothing when it is up: ask it (ng `ping`).
+    ready: () => ngPing(media.ng),
   },
   {
     name: 'media',
@@ -133,6 +145,23 @@ const components = [
   },
 ];
 
+/** Whether rtpengine answers an ng `ping` at host:port within a second. */
+function ngPing(address) {
+  const [host, port] = address.split(':');
+  return new Promise((resolvePing) => {
+    const socket = createSocket('udp4');
+    const done = (up) => {
+      clearTimeout(timer);
+      socket.close();
+      resolvePing(up);
+    };
+    const timer = setTimeout(() => done(false), 1_000);
+    socket.on('message', (reply) => done(reply.toString().includes('pong')));
+    socket.on('error', () => done(false));
+    socket.send('start-local d7:command4:pinge', Number(port), host);
+  });
+}
+
 mkdirSync(home, { recursive: true });
 const running = [];
 let stopping = false;
@@ -143,16 +172,31 @@ function start(component) {
     const child = spawn(command, args, {
       env: { NATS_URL: natsUrl, HTTP_HOST: '127.0.0.1', ...process.env, ...component.env },
       stdio: ['ignore', 'pipe', 'pipe'],
+      // Own process group and working folder: Ctrl-C reaches only this script, which stops media
+      // before rtpengine (reverse start order), and nothing a component drops lands in the checkout.
+      detached: true,
+      cwd: home,
     });
     running.push({ component, child });
     let ready = false;
+    const becameReady = () => {
+      if (ready) return;
+      ready = true;
+      resolveStart();
+    };
     const onLine = (line) => {
       process.stdout.write(`${component.name.padEnd(9)}| ${line}\n`);
-      if (!ready && component.ready.test(line)) {
-        ready = true;
-        resolveStart();
-      }
+      if (component.ready instanceof RegExp && component.ready.test(line)) becameReady();
     };
+    if (typeof component.ready === 'function') {
+      const poll = async () => {
+        while (!ready && child.exitCode === null && !stopping) {
+          if (await component.ready()) return becameReady();
+          await new Promise((resolveWait) => setTimeout(resolveWait, 200));
+        }
+      };
+      void poll();
+    }
     for (const stream of [child.stdout, child.stderr]) {
       let buffered = '';
       stream.on('data', (chunk) => {
@@ -180,7 +224,8 @@ async function stopAll(code) {
     if (child.exitCode !== null || child.signalCode !== null) continue;
     child.kill('SIGTERM');
     await new Promise((done) => {
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      // Longer than a service's own shutdown bound (SHUTDOWN_TIMEOUT_MS, 20 s by default).
+      const timer = setTimeout(() => child.kill('SIGKILL'), 25_000);
       child.once('exit', () => {
         clearTimeout(timer);
         done();

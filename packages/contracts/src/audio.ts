@@ -15,6 +15,7 @@ import { GreetingTypeSchema, MailboxSchema, MessageIdSchema } from './ids.js';
 import { ErrorBodySchema, ServiceError, toServiceError } from './errors.js';
 import { decodeJson, encodeJson, natsFailure } from './rpc.js';
 import { SUBJECTS } from './subjects.js';
+import { jetStreamReplicas } from './streams.js';
 
 // ---------------------------------------------------------------- staging (writes)
 
@@ -33,7 +34,7 @@ export type StagedAudio = z.infer<typeof StagedAudioSchema>;
 
 export async function stagingBucket(nc: NatsConnection): Promise<ObjectStore> {
   // create() binds to the bucket when it exists, with the same settings.
-  return new Objm(nc).create(STAGING_BUCKET, { ttl: STAGING_TTL_MS * 1_000_000, description: 'audio on its way to storage' });
+  return new Objm(nc).create(STAGING_BUCKET, { ttl: STAGING_TTL_MS * 1_000_000, replicas: jetStreamReplicas(), description: 'audio on its way to storage' });
 }
 
 /** Streams audio into the staging bucket under `name`. */

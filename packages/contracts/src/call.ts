@@ -15,7 +15,7 @@ import {
 } from './ids.js';
 import { IsoTimeSchema } from './storage.js';
 import { INSTANCE_ID_PATTERN, SUBJECTS } from './subjects.js';
-import { endpoint } from './rpc.js';
+import { instanceEndpoint } from './rpc.js';
 
 export const APPLICATIONS = ['voicemail', 'voicebox', 'annrecorder'] as const;
 export const ApplicationSchema = z.enum(APPLICATIONS);
@@ -96,17 +96,15 @@ export type PlaybackFinishedEvent = z.infer<typeof PlaybackFinishedEventSchema>;
 /** Commands to the signaling instance that holds a call's dialog. */
 export const SignalingApi = {
   /** Ends the call with BYE (answered) or a final error reply (not yet answered). Idempotent. */
-  hangup: (instance: string) =>
-    endpoint(
-      SUBJECTS.signaling.hangup(instance),
-      z.strictObject({ callRef: CallRefSchema, reason: z.string().max(128).optional() }),
-      z.strictObject({ ended: z.boolean() }),
-    ),
+  hangup: instanceEndpoint(
+    SUBJECTS.signaling.hangup,
+    z.strictObject({ callRef: CallRefSchema, reason: z.string().max(128).optional() }),
+    z.strictObject({ ended: z.boolean() }),
+  ),
   /** After an early-media announcement: the final error reply (P-Final-Reply-Code/-Reason). */
-  finalReply: (instance: string) =>
-    endpoint(
-      SUBJECTS.signaling.finalReply(instance),
-      z.strictObject({ callRef: CallRefSchema, code: z.number().int().min(300).max(699), reason: z.string().max(128) }),
-      z.strictObject({ sent: z.boolean() }),
-    ),
+  finalReply: instanceEndpoint(
+    SUBJECTS.signaling.finalReply,
+    z.strictObject({ callRef: CallRefSchema, code: z.number().int().min(300).max(699), reason: z.string().max(128) }),
+    z.strictObject({ sent: z.boolean() }),
+  ),
 } as const;

@@ -6,7 +6,7 @@
  * Playback completion and digits come back as call events (see call.ts), per application.
  */
 import { z } from 'zod';
-import { endpoint } from './rpc.js';
+import { endpoint, instanceEndpoint } from './rpc.js';
 import { SUBJECTS } from './subjects.js';
 import { CallIdSchema, GreetingTypeSchema, LanguageSchema, MailboxIdSchema, MailboxSchema, MessageIdSchema } from './ids.js';
 import { ApplicationSchema, CallRefSchema, InstanceIdSchema } from './call.js';
@@ -61,51 +61,55 @@ export const MediaApi = {
     OpenSessionRequestSchema,
     z.strictObject({ mediaInstance: InstanceIdSchema, sdpAnswer: z.string(), codec: z.string() }),
   ),
+  /**
+   * Whether a media instance can open a session now (its rtpengine answers). Signaling asks this
+   * so that its readiness and its OPTIONS answer, which proxies route by, mean "a call would work".
+   */
+  status: endpoint(
+    SUBJECTS.media.status,
+    z.strictObject({}),
+    z.strictObject({ mediaInstance: InstanceIdSchema, ready: z.boolean() }),
+    1_000,
+  ),
   /** Re-INVITE (hold, unhold, codec change): a new offer for the same session. */
-  updateSession: (instance: string) =>
-    endpoint(
-      SUBJECTS.media.sessionUpdate(instance),
-      z.strictObject({ callRef: CallRefSchema, sdpOffer: z.string().min(1).max(16_384) }),
-      z.strictObject({ sdpAnswer: z.string() }),
-    ),
+  updateSession: instanceEndpoint(
+    SUBJECTS.media.sessionUpdate,
+    z.strictObject({ callRef: CallRefSchema, sdpOffer: z.string().min(1).max(16_384) }),
+    z.strictObject({ sdpAnswer: z.string() }),
+  ),
   /**
    * Ends the rtpengine session. Idempotent. A recording still running is stopped (rtpengine stops
    * writing) but kept until its state expires, so `stopRecording` after a hang-up still delivers it
    * (a message is never lost when the caller hangs up first); `stopRecording` with `discard` drops it.
    */
-  closeSession: (instance: string) =>
-    endpoint(SUBJECTS.media.sessionClose(instance), SessionRefSchema, z.strictObject({ closed: z.boolean() })),
+  closeSession: instanceEndpoint(SUBJECTS.media.sessionClose, SessionRefSchema, z.strictObject({ closed: z.boolean() })),
   /**
    * Plays items one after the other. `replace` stops what is playing; `enqueue` appends.
    * Replies at once; `playback-finished` with the same playbackId follows when it ends.
    */
-  play: (instance: string) =>
-    endpoint(
-      SUBJECTS.media.play(instance),
-      z.strictObject({
-        callRef: CallRefSchema,
-        playbackId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
-        items: z.array(PlayableSchema).min(1).max(64),
-        mode: z.enum(['replace', 'enqueue']).default('replace'),
-      }),
-      z.strictObject({ playbackId: z.string(), durationMs: z.number().int().nonnegative() }),
-      15_000,
-    ),
-  stopPlayback: (instance: string) =>
-    endpoint(SUBJECTS.media.stopPlayback(instance), SessionRefSchema, z.strictObject({ stopped: z.boolean() })),
-  startRecording: (instance: string) =>
-    endpoint(
-      SUBJECTS.media.recordStart(instance),
-      z.strictObject({ callRef: CallRefSchema, maxDurationMs: z.number().int().positive().max(3_600_000) }),
-      z.strictObject({ startedAt: IsoTimeSchema }),
-    ),
+  play: instanceEndpoint(
+    SUBJECTS.media.play,
+    z.strictObject({
+      callRef: CallRefSchema,
+      playbackId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+      items: z.array(PlayableSchema).min(1).max(64),
+      mode: z.enum(['replace', 'enqueue']).default('replace'),
+    }),
+    z.strictObject({ playbackId: z.string(), durationMs: z.number().int().nonnegative() }),
+    15_000,
+  ),
+  stopPlayback: instanceEndpoint(SUBJECTS.media.stopPlayback, SessionRefSchema, z.strictObject({ stopped: z.boolean() })),
+  startRecording: instanceEndpoint(
+    SUBJECTS.media.recordStart,
+    z.strictObject({ callRef: CallRefSchema, maxDurationMs: z.number().int().positive().max(3_600_000) }),
+    z.strictObject({ startedAt: IsoTimeSchema }),
+  ),
   /**
    * Stops recording and stages the WAV (unless `discard`); null when nothing was recorded.
    * Safe to repeat: a second stop returns the same staged recording.
    * The WAV is 8 kHz mono 16-bit for every caller codec (PCMU, PCMA, G722, opus).
    */
-  stopRecording: (instance: string) =>
-    endpoint(SUBJECTS.media.recordStop(instance), StopRecordingRequestSchema, StopRecordingResultSchema, 60_000),
+  stopRecording: instanceEndpoint(SUBJECTS.media.recordStop, StopRecordingRequestSchema, StopRecordingResultSchema, 60_000),
   /** The same, answered by any media instance beside the rtpengine that recorded (after a restart). */
   stopRecordingAnywhere: endpoint(SUBJECTS.media.recordStopAny, StopRecordingRequestSchema, StopRecordingResultSchema, 60_000),
 } as const;

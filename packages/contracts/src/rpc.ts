@@ -33,6 +33,19 @@ export function endpoint<Req extends z.ZodType, Res extends z.ZodType>(
   return { subject, request, result, timeoutMs };
 }
 
+/**
+ * An endpoint served by one named instance (the one holding a call's dialog or rtpengine
+ * session): `api(instance)` gives its endpoint. The schemas are built once, here, not per call.
+ */
+export function instanceEndpoint<Req extends z.ZodType, Res extends z.ZodType>(
+  subject: (instance: string) => string,
+  request: Req,
+  result: Res,
+  timeoutMs?: number,
+): (instance: string) => Endpoint<Req, Res> {
+  return (instance) => endpoint(subject(instance), request, result, timeoutMs);
+}
+
 export type RequestOf<E extends Endpoint> = z.input<E['request']>;
 export type ParsedRequestOf<E extends Endpoint> = z.output<E['request']>;
 export type ResultOf<E extends Endpoint> = z.output<E['result']>;
@@ -110,11 +123,19 @@ function correlationHeaders(callId: string | undefined): MsgHdrs | undefined {
   return h;
 }
 
-const replyEnvelope = (result: z.ZodType) =>
-  z.discriminatedUnion('ok', [
-    z.strictObject({ ok: z.literal(true), result }),
-    z.strictObject({ ok: z.literal(false), error: ErrorBodySchema }),
-  ]);
+/** The reply schema of each result schema, built once: building a zod schema is not cheap. */
+const envelopes = new WeakMap<z.ZodType, z.ZodType>();
+function replyEnvelope(result: z.ZodType) {
+  let envelope = envelopes.get(result);
+  if (!envelope) {
+    envelope = z.discriminatedUnion('ok', [
+      z.strictObject({ ok: z.literal(true), result }),
+      z.strictObject({ ok: z.literal(false), error: ErrorBodySchema }),
+    ]);
+    envelopes.set(result, envelope);
+  }
+  return envelope as z.ZodType<{ ok: true; result: unknown } | { ok: false; error: z.infer<typeof ErrorBodySchema> }>;
+}
 
 function decodeReply<E extends Endpoint>(ep: E, data: Uint8Array): ResultOf<E> {
   let envelope;

@@ -4,6 +4,8 @@
  * at start-up with the ones it needs, so start order does not matter.
  */
 import { RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { Kvm, type KV, type KvOptions } from '@nats-io/kv';
 import { SUBJECTS } from './subjects.js';
 
 const DAY_NS = 24 * 3600 * 1_000_000_000;
@@ -93,10 +95,28 @@ export const STREAMS = {
 
 export type StreamName = keyof typeof STREAMS;
 
+/**
+ * How many copies JetStream keeps of every stream, KV bucket and object store the platform creates:
+ * 1 on one server, 3 on a three-server cluster. The service kit sets it once at start-up from
+ * JETSTREAM_REPLICAS; it applies when a stream or bucket is created (streams are also updated to it).
+ */
+let replicas = 1;
+export function setJetStreamReplicas(count: number): void {
+  replicas = count;
+}
+export function jetStreamReplicas(): number {
+  return replicas;
+}
+
+/** Opens a KV bucket, creating it with the platform's replica count when it does not exist. */
+export function openKv(nc: NatsConnection, bucket: string, options: Partial<KvOptions>): Promise<KV> {
+  return new Kvm(nc).create(bucket, { ...options, replicas });
+}
+
 /** Creates the streams, or updates them to this configuration when they exist. */
 export async function ensureStreams(jsm: JetStreamManager, names: readonly StreamName[]): Promise<void> {
   for (const key of names) {
-    const config = STREAMS[key];
+    const config = { ...STREAMS[key], num_replicas: replicas };
     try {
       await jsm.streams.info(config.name);
       await jsm.streams.update(config.name, { ...config, subjects: [...config.subjects] });

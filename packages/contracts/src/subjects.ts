@@ -38,6 +38,8 @@ export const SUBJECTS = {
   media: {
     /** Any media instance may open a session (queue group); the reply names the instance. */
     sessionOpen: 'vm.media.session.open',
+    /** Any media instance (queue group): whether it can take a call now (signaling's readiness). */
+    status: 'vm.media.status',
     sessionUpdate: (instance: string) => `vm.media.${instance}.session.update`,
     play: (instance: string) => `vm.media.${instance}.play`,
     stopPlayback: (instance: string) => `vm.media.${instance}.stop-playback`,

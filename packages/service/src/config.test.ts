@@ -1,6 +1,6 @@
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, env, loadConfig } from './config.js';
+import { commonConfigShape, ConfigError, env, loadConfig } from './config.js';
 
 const shape = {
   PORT: env.port().default(8080),
@@ -39,4 +39,17 @@ it('reads durations and lists of durations', () => {
   assert.deepEqual(config, { ONE: 1500, MANY: [200, 30_000, 120_000, 3_600_000] });
   assert.throws(() => loadConfig({ ONE: env.duration() }, { ONE: 'soon' }), /ONE \("soon"\): must be a duration/);
   assert.throws(() => loadConfig({ MANY: env.durations() }, { MANY: '1s,x' }), /MANY \("1s,x"\): must be a comma-separated list of durations/);
+});
+
+it('turns a Kubernetes node name into an instance id, and refuses one with nothing usable', () => {
+  assert.equal(loadConfig(commonConfigShape, { INSTANCE_ID: 'ip-10-0-3-17.eu-west-1.compute.internal' }).INSTANCE_ID, 'ip-10-0-3-17-eu-west-1-compute-internal');
+  assert.equal(loadConfig(commonConfigShape, { INSTANCE_ID: 'n'.repeat(80) }).INSTANCE_ID, 'n'.repeat(64));
+  assert.match(loadConfig(commonConfigShape, {}).INSTANCE_ID, /^[A-Za-z0-9_-]{1,64}$/);
+  assert.throws(() => loadConfig(commonConfigShape, { INSTANCE_ID: ' ' }), /INSTANCE_ID \(" "\): must contain a letter or digit/);
+});
+
+it('takes the JetStream replica count, 1 unless told', () => {
+  assert.equal(loadConfig(commonConfigShape, {}).JETSTREAM_REPLICAS, 1);
+  assert.equal(loadConfig(commonConfigShape, { JETSTREAM_REPLICAS: '3' }).JETSTREAM_REPLICAS, 3);
+  assert.throws(() => loadConfig(commonConfigShape, { JETSTREAM_REPLICAS: '0' }), /JETSTREAM_REPLICAS \("0"\): must be at least 1/);
 });

@@ -124,18 +124,28 @@ export const commonConfigShape = {
   HTTP_PORT: env.port().default(0),
   HTTP_HOST: env.string().default('0.0.0.0'),
   LOG_LEVEL: env.oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const).default('info'),
-  /** Unique per instance; defaults to the host name plus a random suffix (subject-token safe). */
+  /**
+   * Unique per instance; defaults to the host name plus a random suffix. Any other character than
+   * letters, digits, _ and - becomes -, so a Kubernetes node name (`node-1.example.org`) works.
+   */
   INSTANCE_ID: z
     .string()
-    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'may contain only letters, digits, _ and - (at most 64)')
+    .transform(instanceIdFrom)
+    .pipe(z.string().min(1, 'must contain a letter or digit'))
     .default(() => defaultInstanceId()),
+  /** Copies of every JetStream stream, KV bucket and object store created: 1 on one server, 3 on a cluster. */
+  JETSTREAM_REPLICAS: env.integer(1, 5).default(1),
   /** How long a graceful shutdown may take before the process exits anyway. */
   SHUTDOWN_TIMEOUT_MS: env.integer(0, 600_000).default(20_000),
 };
 
 export type CommonConfig = z.output<z.ZodObject<typeof commonConfigShape>>;
 
+/** An instance id (a NATS subject token: letters, digits, _ and -, at most 64) made from any name. */
+export function instanceIdFrom(name: string): string {
+  return name.trim().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64);
+}
+
 function defaultInstanceId(): string {
-  const host = hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 40) || 'host';
-  return `${host}-${randomBytes(3).toString('hex')}`;
+  return `${instanceIdFrom(hostname()).slice(0, 40) || 'host'}-${randomBytes(3).toString('hex')}`;
 }

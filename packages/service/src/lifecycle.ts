@@ -7,6 +7,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { z } from 'zod';
+import { setJetStreamReplicas } from '@sipvm/contracts';
 import { commonConfigShape, ConfigError, loadConfig, type CommonConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { Readiness, startHealthServer } from './health.js';
@@ -62,6 +63,7 @@ export async function runService<S extends Record<string, z.ZodType>, P = undefi
     process.exit(EXIT_CONFIG);
   }
   const common = config as unknown as CommonConfig;
+  setJetStreamReplicas(common.JETSTREAM_REPLICAS);
   const log = createLogger(definition.name, common.INSTANCE_ID, common.LOG_LEVEL);
   const registry = createRegistry(definition.name, common.INSTANCE_ID);
   const readiness = new Readiness();

@@ -5,7 +5,14 @@ import { requestInstrumentation, type Logger } from '@sipvm/service';
 import type { Registry } from 'prom-client';
 import type { Sessions } from './sessions.js';
 
-export function serveMediaApi(nc: NatsConnection, instance: string, sessions: Sessions, log: Logger, registry: Registry): Subscription[] {
+export function serveMediaApi(
+  nc: NatsConnection,
+  instance: string,
+  sessions: Sessions,
+  ready: () => boolean,
+  log: Logger,
+  registry: Registry,
+): Subscription[] {
   const hooks = requestInstrumentation(registry, log);
   return [
     serve(
@@ -14,6 +21,7 @@ export function serveMediaApi(nc: NatsConnection, instance: string, sessions: Se
       async (req) => ({ mediaInstance: instance, ...(await sessions.open(req)) }),
       { ...hooks, queue: MEDIA_QUEUE },
     ),
+    serve(nc, MediaApi.status, async () => ({ mediaInstance: instance, ready: ready() }), { queue: MEDIA_QUEUE }),
     serve(nc, MediaApi.updateSession(instance), (req) => sessions.update(req.callRef, req.sdpOffer), hooks),
     serve(nc, MediaApi.closeSession(instance), (req) => sessions.close(req.callRef), hooks),
     serve(nc, MediaApi.play(instance), (req) => sessions.play(req), hooks),

@@ -84,7 +84,7 @@ await runService({
     const live = sessions;
 
     const dtmf = await listenForDtmf(config.MEDIA_DTMF_LISTEN, (report) => void live.digit(report).catch((error: unknown) => log.error({ err: String(error) }, 'digit event failed')), log);
-    const subscriptions = serveMediaApi(nc, config.INSTANCE_ID, live, log, registry);
+    const subscriptions = serveMediaApi(nc, config.INSTANCE_ID, live, () => rtpengine.up, log, registry);
 
     const sweep = () => void recorder.sweep(config.RECORDING_STATE_TTL_MS).catch((error: unknown) => log.warn({ err: String(error) }, 'pcap sweep failed'));
     sweep();

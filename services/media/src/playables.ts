@@ -4,7 +4,8 @@
  * staged by the platform, and the beep. Items of one request are joined into one file, so
  * rtpengine plays them without gaps and one timer tells when all of them are done.
  */
-import { open, readFile, rm } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
+import { removeFile } from './util.js';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { ObjectStore } from '@nats-io/obj';
 import { openStagedAudio, readAudio, ServiceError, type Playable } from '@sipvm/contracts';
@@ -48,7 +49,7 @@ export async function composeWavFile(items: Playable[], sources: PlayableSources
     await out.write(wavHeader(position - 44), 0, 44, 0);
   } catch (error) {
     await out.close();
-    await rm(file, { force: true });
+    await removeFile(file);
     throw error;
   }
   await out.close();

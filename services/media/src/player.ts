@@ -4,7 +4,7 @@
  * `stopPlayback` stop the current one (`stop media`) and everything queued behind it.
  * Every accepted play request ends with exactly one playback-finished report.
  */
-import { rm } from 'node:fs/promises';
+import { removeFile } from './util.js';
 import type { Logger } from '@sipvm/service';
 import type { Rtpengine } from './rtpengine.js';
 
@@ -95,7 +95,7 @@ export class Player {
   }
 
   #done(playback: QueuedPlayback, reason: FinishReason): void {
-    void rm(playback.file, { force: true });
+    void removeFile(playback.file).catch(() => undefined);
     this.finished(playback.playbackId, reason);
   }
 }

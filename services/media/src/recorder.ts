@@ -3,12 +3,12 @@
  * on stop we turn it into a WAV and stage it for storage. The state lives in NATS KV, so any
  * instance beside the same rtpengine can stop a recording that another (or a previous) one started.
  */
-import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
 import type { ObjectStore } from '@nats-io/obj';
 import { ServiceError, stageAudio, type Recording } from '@sipvm/contracts';
-import { sleep } from './util.js';
+import { removeFile, sleep } from './util.js';
 import type { Logger } from '@sipvm/service';
 import type { Rtpengine } from './rtpengine.js';
 import type { MediaState, RecordingState, SessionState } from './state.js';
@@ -101,7 +101,7 @@ export class Recorder {
     const delivered: Recording = { audio: staged, startedAt: recording.startedAt, durationMs: durationMs(pcm.length), codec: recording.codec };
     await this.o.state.putRecording({ ...recording, state: 'delivered', delivered });
     await this.#removePcaps(files);
-    this.o.log.info({ callRef, callId: recording.callId, durationMs: delivered.durationMs, codec: recording.codec, packets: packets.length }, 'recording staged');
+    this.o.log.debug({ callRef, callId: recording.callId, durationMs: delivered.durationMs, codec: recording.codec, packets: packets.length }, 'recording staged');
     return delivered;
   }
 
@@ -157,8 +157,8 @@ export class Recorder {
 
   async #removePcaps(files: string[]): Promise<void> {
     await Promise.all(files.map(async (file) => {
-      await rm(join(this.pcapDir, file), { force: true });
-      await rm(join(this.o.recordingDir, 'metadata', `rtpengine-meta-${file.replace(/\.pcap$/, '.txt')}`), { force: true });
+      await removeFile(join(this.pcapDir, file));
+      await removeFile(join(this.o.recordingDir, 'metadata', `rtpengine-meta-${file.replace(/\.pcap$/, '.txt')}`));
     }));
   }
 

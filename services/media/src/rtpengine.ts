@@ -31,6 +31,7 @@ type NgCommand =
   | 'playMedia'
   | 'stopMedia'
   | 'blockDTMF'
+  | 'blockMedia'
   | 'statistics';
 
 interface RawClient {

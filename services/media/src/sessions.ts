@@ -87,10 +87,7 @@ export class Sessions {
         });
         if (typeof answer.sdp !== 'string') throw new ServiceError('internal', 'rtpengine answered without SDP');
         sdpAnswer = answer.sdp;
-        // Measured on 10.5: in-band detection needs `detect DTMF` together with a DTMF-security mode.
-        if (this.o.inbandDtmf) {
-          await this.o.rtpengine.command('blockDTMF', { 'call-id': callRef, 'from-tag': 'caller', flags: ['detect DTMF'], 'DTMF-security': 'silence' });
-        }
+        await this.#keepCallerAudioHere(callRef);
       } catch (error) {
         await this.#deleteCall(callRef);
         throw error;
@@ -112,7 +109,7 @@ export class Sessions {
         throw error;
       }
       this.#live.set(callRef, { state, player: this.#player(state), version: 1 });
-      callLogger(this.o.log, req.callId).info({ callRef, codec: codec.name }, 'media session opened');
+      callLogger(this.o.log, req.callId).debug({ callRef, codec: codec.name }, 'media session opened');
       return { sdpAnswer, codec: codec.name };
     });
   }
@@ -131,8 +128,24 @@ export class Sessions {
         sdp: sinkAnswer(codec, offer.telephoneEvent, this.o.sink, session.version, offer.direction),
       });
       if (typeof answer.sdp !== 'string') throw new ServiceError('internal', 'rtpengine answered without SDP');
+      await this.#keepCallerAudioHere(callRef);
       return { sdpAnswer: answer.sdp };
     });
+  }
+
+  /**
+   * The caller's audio is recorded and scanned for digits inside rtpengine; nothing needs it at the
+   * sink. Measured on 10.5: `block media` stops the forwarding (50 packets a second per call that
+   * rtpengine would send and we would read) and keeps recording, RFC 4733 digits and playback;
+   * in-band detection needs the audio path, so there it is `detect DTMF` (with a DTMF-security
+   * mode, which it needs) instead.
+   */
+  async #keepCallerAudioHere(callRef: string): Promise<void> {
+    if (this.o.inbandDtmf) {
+      await this.o.rtpengine.command('blockDTMF', { 'call-id': callRef, 'from-tag': 'caller', flags: ['detect DTMF'], 'DTMF-security': 'silence' });
+    } else {
+      await this.o.rtpengine.command('blockMedia', { 'call-id': callRef, 'from-tag': 'caller' });
+    }
   }
 
   /** Ends the rtpengine call; a running recording is halted and kept for a later stop. */
@@ -145,7 +158,7 @@ export class Sessions {
       await this.o.recorder.halt(callRef);
       const existed = await this.#deleteCall(callRef);
       await this.o.state.deleteSession(callRef);
-      if (live) callLogger(this.o.log, live.state.callId).info({ callRef }, 'media session closed');
+      if (live) callLogger(this.o.log, live.state.callId).debug({ callRef }, 'media session closed');
       return { closed: existed || live !== undefined };
     });
   }

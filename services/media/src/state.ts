@@ -4,9 +4,9 @@
  * or second instance can stop it and deliver the WAV). Everything else is rebuilt from these.
  */
 import type { NatsConnection } from '@nats-io/nats-core';
-import { Kvm, type KV } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
 import { z } from 'zod';
-import { ApplicationSchema, CallIdSchema, CallRefSchema, IsoTimeSchema, RecordingSchema, ServiceError } from '@sipvm/contracts';
+import { ApplicationSchema, CallIdSchema, CallRefSchema, IsoTimeSchema, RecordingSchema, ServiceError, openKv } from '@sipvm/contracts';
 import { RECORDABLE } from './sdp.js';
 
 export const MEDIA_STATE_BUCKET = 'vm-media-state';
@@ -46,7 +46,7 @@ export class MediaState {
   private constructor(private readonly kv: KV) {}
 
   static async open(nc: NatsConnection, ttlMs: number): Promise<MediaState> {
-    const kv = await new Kvm(nc).create(MEDIA_STATE_BUCKET, { ttl: ttlMs, history: 1, description: 'media sessions and recordings by callRef' });
+    const kv = await openKv(nc, MEDIA_STATE_BUCKET, { ttl: ttlMs, history: 1, description: 'media sessions and recordings by callRef' });
     return new MediaState(kv);
   }
 

@@ -28,6 +28,7 @@ import type { z } from 'zod';
 import { AppParamError, printable, resolveAppParams } from './app-params.js';
 import { selectApplication, type MappingRule } from './app-selection.js';
 import type { SignalingConfig } from './config.js';
+import type { MediaAvailability } from './media-availability.js';
 import { digitFromInfo } from './dtmf.js';
 import { header, parseUri, reply, uriOf, type SipDialog, type SipRequest, type SipResponse, type Srf } from './sip-stack.js';
 import { expiryMs, negotiateSessionTimer, type SessionTimer } from './session-timer.js';
@@ -62,8 +63,10 @@ export interface CallsOptions {
   instanceId: string;
   trust: TrustedSources;
   mapping: readonly MappingRule[];
-  /** Why new calls cannot be taken now (NATS down, shutting down), or undefined. */
+  /** Why new calls cannot be taken now (NATS or media down, shutting down), or undefined. */
   unavailable: () => string | undefined;
+  /** Told when media failed a call, so that the next INVITE does not wait for the next probe. */
+  media: MediaAvailability;
 }
 
 const SDP_TYPE = 'application/sdp';
@@ -184,6 +187,7 @@ export class Calls {
         callLog.warn({ kind: failure.kind, err: failure.message }, 'media could not open a session');
         if (canceled) return this.#invites.inc({ outcome: '487' });
         if (failure.kind === 'bad-request') return refuse(488, 'Not Acceptable Here (media refused the offer)');
+        void this.#o.media.probe();
         return refuse(503, 'Service Unavailable (media)', { 'Retry-After': '5' });
       }
 

@@ -62,6 +62,8 @@ export const signalingConfig = {
   ANN_EARLY_MEDIA_TIMEOUT_MS: env.integer(1_000, 600_000).default(120_000),
   /** How long to wait for media's SDP answer before 503. */
   MEDIA_TIMEOUT_MS: env.integer(100, 60_000).default(5_000),
+  /** How often to ask whether media can take a call (readiness and OPTIONS follow the answer). */
+  MEDIA_PROBE_INTERVAL_MS: env.integer(100, 60_000).default(1_000),
   /** Proxy for unsolicited MWI NOTIFYs (SEMS style), e.g. sip:proxy.example.org:5060; unset: none. */
   MWI_PROXY: sipUri('sip:proxy.example.org:5060').optional(),
   /** Request-URI of unsolicited NOTIFYs; {uid} and {did} are replaced by the mailbox ids. */

@@ -12,6 +12,7 @@ import { Calls } from './calls.js';
 import { serveCommands } from './commands.js';
 import { checkSignalingConfig, signalingConfig } from './config.js';
 import { startMwiNotifier } from './mwi-notifier.js';
+import { MediaAvailability } from './media-availability.js';
 import { MwiSubscriptions } from './mwi-subscriptions.js';
 import { connectDrachtio, onRequest, reply } from './sip-stack.js';
 import { TrustedSources } from './trust.js';
@@ -32,21 +33,26 @@ await runService({
   async start({ config, log, nc, natsConnected, registry, readiness, prepared }) {
     const sip = connectDrachtio({ host: config.DRACHTIO_HOST, port: config.DRACHTIO_PORT, secret: config.DRACHTIO_SECRET, log });
     readiness.add('drachtio', () => sip.connected());
+    const media = new MediaAvailability({ nc, log, intervalMs: config.MEDIA_PROBE_INTERVAL_MS });
+    await media.start();
+    readiness.add('media', () => media.available);
     let stopping = false;
+    // SUBSCRIBE needs only the bus; a call needs media as well.
     const unavailable = () => (stopping ? 'shutting down' : natsConnected() ? undefined : 'message bus unreachable');
+    const unavailableForCalls = () => unavailable() ?? (media.available ? undefined : 'media unavailable');
     const trust = new TrustedSources(config.TRUSTED_PROXIES);
     log.info(
       { trustedProxies: config.TRUSTED_PROXIES, untrusted: config.UNTRUSTED_APP_HEADERS, fallbacks: config.APP_FALLBACKS, mappingRules: prepared.mapping.length },
       'application selection',
     );
 
-    const calls = new Calls({ srf: sip.srf, nc, log, registry, config, instanceId: config.INSTANCE_ID, trust, mapping: prepared.mapping, unavailable });
+    const calls = new Calls({ srf: sip.srf, nc, log, registry, config, instanceId: config.INSTANCE_ID, trust, mapping: prepared.mapping, unavailable: unavailableForCalls, media });
     const subscriptions = await MwiSubscriptions.open({ srf: sip.srf, nc, log, config, instanceId: config.INSTANCE_ID, trust, unavailable });
     onRequest(sip.srf, 'invite', (req, res) => void calls.onInvite(req, res));
     onRequest(sip.srf, 'subscribe', (req, res) => void subscriptions.onSubscribe(req, res));
     // OPTIONS: proxies' health checks. 200 only while new calls would be taken.
     onRequest(sip.srf, 'options', (req, res) => {
-      const down = unavailable();
+      const down = unavailableForCalls();
       if (down) reply(res, 503, `Service Unavailable (${down})`);
       else reply(res, 200, 'OK', { Allow: 'INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, SUBSCRIBE, NOTIFY', Accept: 'application/sdp' });
     });
@@ -56,6 +62,7 @@ await runService({
     return {
       async stop() {
         stopping = true;
+        media.stop();
         await mwi.stop();
         // Calls in progress may finish within the shutdown time; what is left is ended cleanly.
         const deadline = Date.now() + Math.max(0, config.SHUTDOWN_TIMEOUT_MS - 3_000);

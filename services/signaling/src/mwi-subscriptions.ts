@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { Kvm, type KV } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
 import {
   decodeJson,
   encodeJson,
@@ -19,6 +19,7 @@ import {
   type Mailbox,
   type MailboxCounts,
   type MwiSubscription,
+  openKv,
 } from '@sipvm/contracts';
 import { callLogger, type Logger } from '@sipvm/service';
 import { AppParamError, resolveAppParams } from './app-params.js';
@@ -53,7 +54,7 @@ export class MwiSubscriptions {
 
   static async open(options: MwiSubscriptionsOptions): Promise<MwiSubscriptions> {
     // Records carry their own expiry; the bucket's age limit only removes what nobody refreshed.
-    const kv = await new Kvm(options.nc).create(MWI_SUBSCRIPTIONS_BUCKET, { ttl: options.config.MWI_MAX_EXPIRES * 2_000, history: 1 });
+    const kv = await openKv(options.nc, MWI_SUBSCRIPTIONS_BUCKET, { ttl: options.config.MWI_MAX_EXPIRES * 2_000, history: 1 });
     return new MwiSubscriptions(options, kv);
   }
 

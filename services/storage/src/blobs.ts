@@ -24,6 +24,8 @@ export interface BlobStore {
   head(key: string): Promise<BlobInfo | null>;
   /** Every object under a prefix (recursively), in no particular order. */
   list(prefix: string): Promise<BlobInfo[]>;
+  /** The keys under a prefix, like `list` without sizes and times: what counting needs, cheaper. */
+  keys(prefix: string): Promise<string[]>;
   delete(key: string): Promise<void>;
   /** Throws when the backend cannot be reached. */
   ping(): Promise<void>;

@@ -108,8 +108,13 @@ export class LocalBlobStore implements BlobStore {
   }
 
   async list(prefix: string): Promise<BlobInfo[]> {
-    const start = this.#path(prefix);
-    const found: BlobInfo[] = [];
+    const infos = await Promise.all((await this.keys(prefix)).map((key) => this.head(key)));
+    return infos.filter((info): info is BlobInfo => info !== null);
+  }
+
+  /** Directory listings only: no stat per file (a mailbox of thousands is counted in a few ms). */
+  async keys(prefix: string): Promise<string[]> {
+    const found: string[] = [];
     const walk = async (dir: string): Promise<void> => {
       let entries;
       try {
@@ -121,13 +126,10 @@ export class LocalBlobStore implements BlobStore {
       for (const entry of entries) {
         const path = join(dir, entry.name);
         if (entry.isDirectory()) await walk(path);
-        else if (entry.isFile()) {
-          const info = await this.head(relative(this.root, path).split(sep).join('/'));
-          if (info) found.push(info);
-        }
+        else if (entry.isFile()) found.push(relative(this.root, path).split(sep).join('/'));
       }
     };
-    await walk(start);
+    await walk(this.#path(prefix));
     return found;
   }
 

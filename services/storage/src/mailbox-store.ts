@@ -30,7 +30,7 @@ import {
   CreateMessageRequestSchema,
 } from '@sipvm/contracts';
 import { KeyedMutex, type Logger } from '@sipvm/service';
-import { bytesOf, type BlobInfo, type BlobStore } from './blobs.js';
+import { bytesOf, type BlobStore } from './blobs.js';
 import {
   classifyMailboxKey,
   greetingKey,
@@ -225,17 +225,32 @@ export class MailboxStore {
 
   // ------------------------------------------------------------------ internals
 
-  /** One listing of the mailbox folder: which messages exist, which are read, which urgent. */
+  /**
+   * Listings of the mailbox's metadata and marker folders (not its audio): which messages exist,
+   * which are read, which urgent. Only retention needs to know when a message was read.
+   */
   async #scan(mailbox: Mailbox): Promise<Scan> {
     const prefix = mailboxPrefix(mailbox);
+    const withTimes = this.#options.retentionSavedDays > 0;
+    const [metas, readMarkers, urgentMarkers] = await Promise.all([
+      this.#blobs.keys(`${prefix}messages/`),
+      withTimes ? this.#blobs.list(`${prefix}read/`) : this.#blobs.keys(`${prefix}read/`).then((keys) => keys.map((key) => ({ key, modified: undefined }))),
+      this.#blobs.keys(`${prefix}urgent/`),
+    ]);
     const messages = new Set<string>();
-    const read = new Map<string, BlobInfo>();
+    const read = new Map<string, Date | undefined>();
     const urgent = new Set<string>();
-    for (const blob of await this.#blobs.list(prefix)) {
-      const entry = classifyMailboxKey(prefix, blob.key);
+    for (const key of metas) {
+      const entry = classifyMailboxKey(prefix, key);
       if (entry?.kind === 'message') messages.add(entry.id);
-      else if (entry?.kind === 'read') read.set(entry.id, blob);
-      else if (entry?.kind === 'urgent') urgent.add(entry.id);
+    }
+    for (const marker of readMarkers) {
+      const entry = classifyMailboxKey(prefix, marker.key);
+      if (entry?.kind === 'read') read.set(entry.id, marker.modified);
+    }
+    for (const key of urgentMarkers) {
+      const entry = classifyMailboxKey(prefix, key);
+      if (entry?.kind === 'urgent') urgent.add(entry.id);
     }
     return { messages, read, urgent };
   }
@@ -265,8 +280,8 @@ export class MailboxStore {
     if (days <= 0) return [];
     const cutoff = Date.now() - days * DAY_MS;
     const expired: MessageId[] = [];
-    for (const [id, marker] of scan.read) {
-      if (marker.modified.getTime() >= cutoff || !scan.messages.has(id)) continue;
+    for (const [id, readAt] of scan.read) {
+      if (readAt === undefined || readAt.getTime() >= cutoff || !scan.messages.has(id)) continue;
       await this.#removeMessageObjects(mailbox, id as MessageId);
       scan.messages.delete(id);
       scan.read.delete(id);
@@ -326,8 +341,8 @@ function toInfo(mailbox: Mailbox, stored: StoredMessage): Omit<MessageInfo, 'rea
 
 interface Scan {
   messages: Set<string>;
-  /** Read markers by message id; a marker's modification time is when the message was saved. */
-  read: Map<string, BlobInfo>;
+  /** Read markers by message id, with when the message was saved (listed only for retention). */
+  read: Map<string, Date | undefined>;
   urgent: Set<string>;
 }
 

@@ -142,6 +142,10 @@ export class S3BlobStore implements BlobStore {
     return found;
   }
 
+  async keys(prefix: string): Promise<string[]> {
+    return (await this.list(prefix)).map((info) => info.key);
+  }
+
   async delete(key: string): Promise<void> {
     try {
       await this.#client.send(new DeleteObjectCommand({ Bucket: this.#bucket, Key: this.#prefix + key }));

@@ -4,10 +4,10 @@
  * times live in a NATS KV bucket that every instance watches into memory, so checking a token
  * stays a lookup in a map (no request per HTTP request), and a new instance starts with them all.
  */
-import { Kvm, type KV } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { z } from 'zod';
-import { encodeJson, normaliseMailbox, type Mailbox } from '@sipvm/contracts';
+import { encodeJson, normaliseMailbox, openKv, type Mailbox } from '@sipvm/contracts';
 import type { Logger } from '@sipvm/service';
 import type { MailboxToken } from './tokens.js';
 
@@ -32,7 +32,7 @@ export class Revocations {
   ) {}
 
   static async open(nc: NatsConnection, log: Logger): Promise<Revocations> {
-    const revocations = new Revocations(await new Kvm(nc).create(REVOCATIONS_BUCKET, { history: 1 }), log);
+    const revocations = new Revocations(await openKv(nc, REVOCATIONS_BUCKET, { history: 1 }), log);
     await revocations.#follow();
     return revocations;
   }

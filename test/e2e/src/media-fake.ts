@@ -1,7 +1,8 @@
 /**
  * FAKE media service, for signaling's end-to-end tests while the real one (services/media with
  * rtpengine) is not available: it answers openSession / updateSession / closeSession on the
- * contract's subjects with a fixed, valid SDP answer and records what it was asked. It plays no
+ * contract's subjects with a fixed, valid SDP answer and records what it was asked (and says it is
+ * ready when signaling asks, so signaling takes calls). It plays no
  * audio and opens no RTP port. Calls whose Call-ID starts with `slow-` are answered after
  * `slowMs`, so a CANCEL can arrive before the answer.
  */
@@ -39,6 +40,7 @@ export function startMediaResponderFake(nc: NatsConnection, options: { slowMs?: 
   const closed: string[] = [];
   const sessions = new Set<string>();
   const subs: Subscription[] = [
+    serve(nc, MediaApi.status, async () => ({ mediaInstance: FAKE_MEDIA_INSTANCE, ready: true }), { queue: MEDIA_QUEUE }),
     serve(
       nc,
       MediaApi.openSession,

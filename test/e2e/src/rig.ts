@@ -61,6 +61,8 @@ export interface SignalingRig {
   drachtio: DrachtioServer;
   signaling: RunningServiceProcess;
   storage: RunningServiceProcess | undefined;
+  /** rtpengine behind the real media service (undefined with the fake). */
+  rtpengine: RtpengineProcess | undefined;
   nc: NatsConnection;
   /** The fake, when the rig runs with `media: 'fake'`. */
   mediaFake: MediaResponderFake | undefined;
@@ -84,8 +86,11 @@ export interface SignalingRig {
 }
 
 export interface RigOptions {
-  /** The real media service with rtpengine (default), the fake that can answer late, or none (MWI). */
-  media?: 'real' | 'fake' | 'none';
+  /**
+   * The real media service with rtpengine (default), or the fake that can answer late (also the
+   * cheap choice where no call needs audio: signaling is ready only while some media answers).
+   */
+  media?: 'real' | 'fake';
   /** Start the real storage service too. */
   storage?: boolean;
 }
@@ -109,7 +114,7 @@ export async function startSignalingRig(env: Record<string, string> = {}, option
   let mediaFake: MediaResponderFake | undefined;
   if (options.media === 'fake') {
     mediaFake = startMediaResponderFake(nc);
-  } else if (options.media !== 'none') {
+  } else {
     const dtmfPort = await freePort();
     rtpengine = await startRtpengine({ dtmfLogDest: { host: '127.0.0.1', port: dtmfPort }, ports: 40 });
     mediaService = await startService(
@@ -151,6 +156,7 @@ export async function startSignalingRig(env: Record<string, string> = {}, option
     drachtio,
     signaling,
     storage,
+    rtpengine,
     nc,
     mediaFake,
     mediaRequests,

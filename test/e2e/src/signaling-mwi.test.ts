@@ -33,7 +33,7 @@ describe('MWI through drachtio-server', { skip }, () => {
   const rig = useSignalingRig(async () => {
     proxyPort = await freeTcpUdpPort();
     return { MWI_PROXY: `sip:127.0.0.1:${proxyPort}`, MWI_MIN_EXPIRES: '60', MWI_MAX_EXPIRES: '900' };
-  }, { storage: true, media: 'none' });
+  }, { storage: true, media: 'fake' });
 
   let staged = 0;
   const newMessage = async (urgent: boolean) => {
@@ -102,7 +102,7 @@ describe('MWI through drachtio-server', { skip }, () => {
 });
 
 describe('MWI subscriptions outlive the instance that accepted them', { skip }, () => {
-  const rig = useSignalingRig({}, { media: 'none' });
+  const rig = useSignalingRig({}, { media: 'fake' });
 
   // drachtio-server ties a SUBSCRIBE dialog to the application connection that answered it, so a
   // refresh through the same drachtio-server after that instance is gone gets 481 from drachtio

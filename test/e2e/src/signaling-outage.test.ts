@@ -1,7 +1,8 @@
 /**
  * A signaling instance that loses NATS or drachtio-server keeps running, says so in /readyz,
  * refuses new calls with 503 (while NATS is away; without drachtio-server no call can reach it),
- * and takes calls again when they return — by itself, without a restart.
+ * and takes calls again when they return — by itself, without a restart. "Taking calls again"
+ * includes media: signaling is ready, and answers OPTIONS with 200, only while media answers.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -36,7 +37,14 @@ describe('signaling through outages', { skip }, () => {
     assert.ok(responsesIn(options.messages).some((r) => r.startsWith('503')), sippReport(options));
 
     await rig.nats.start();
+    // Back to normal = signaling would take a call: NATS is back for it and for media, and media
+    // answers (its readiness includes that), so OPTIONS says 200 again. The test's own
+    // connection, which watches for the call's events, must be back too.
     await rig.waitFor(async () => (await rig.signaling.readyz()).status === 200, '/readyz to recover after NATS', 20_000);
+    assert.deepEqual((await readyChecks()).checks, { accepting: true, started: true, nats: true, drachtio: true, media: true });
+    await rig.waitFor(() => !rig.nc.isClosed() && rig.nc.flush().then(() => true, () => false), 'the test to reconnect to NATS', 20_000);
+    const optionsBack = await rig.sipp('options.xml');
+    assert.equal(optionsBack.exitCode, 0, sippReport(optionsBack, rig));
     await callWorks('after-nats');
 
     // The MWI consumer works again too: a mailbox event is taken and acknowledged.
@@ -57,11 +65,30 @@ describe('signaling through outages', { skip }, () => {
     }, 'the MWI consumer to acknowledge the event', 15_000);
   });
 
+  it('loses media (its rtpengine): not ready, 503 to INVITE and OPTIONS; back when rtpengine returns', async () => {
+    const rtpengine = rig.rtpengine;
+    assert.ok(rtpengine, 'the rig runs the real media service');
+    await rtpengine.stop();
+    await rig.waitFor(async () => (await readyChecks()).checks.media === false, '/readyz to report media unavailable');
+    assert.equal(await alive(), true);
+    // What a proxy's health check sees: 503 for as long as rtpengine is away.
+    const options = await rig.sipp('options.xml');
+    assert.ok(responsesIn(options.messages).includes('503 Service Unavailable (media unavailable)'), sippReport(options));
+    const invite = await rig.sipp('invite-refused-with-sdp.xml', { keys: { app_name: 'voicebox', app_param: 'usr=erin;dom=example.org' } });
+    assert.equal(invite.exitCode, 0, sippReport(invite, rig));
+    assert.ok(responsesIn(invite.messages).includes('503 Service Unavailable (media unavailable)'), sippReport(invite));
+
+    await rtpengine.start();
+    await rig.waitFor(async () => (await rig.signaling.readyz()).status === 200, '/readyz to recover after rtpengine', 20_000);
+    await callWorks('after-media');
+  });
+
   it('loses drachtio-server: not ready, keeps running, reconnects when it returns', async () => {
     await rig.drachtio.stop();
     await rig.waitFor(async () => (await readyChecks()).checks.drachtio === false, '/readyz to report drachtio down');
     assert.equal(await alive(), true);
-    assert.equal(rig.signaling.output().includes('drachtio-server disconnected'), true);
+    // The log line travels through a pipe: it may arrive a moment after /readyz changed.
+    await rig.waitFor(() => rig.signaling.output().includes('drachtio-server disconnected'), 'signaling to log the loss of drachtio-server');
 
     await rig.drachtio.start();
     await rig.waitFor(async () => (await rig.signaling.readyz()).status === 200, '/readyz to recover after drachtio', 20_000);

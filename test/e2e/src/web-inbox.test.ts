@@ -195,7 +195,7 @@ describe('the web inbox in the browser', { skip: skipBrowser }, () => {
 const skipSip = e2eSkipReason();
 
 describe('a delete in the browser moves MWI', { skip: skipSip ?? skipBrowser }, () => {
-  const rig = useSignalingRig({}, { storage: true, media: 'none' });
+  const rig = useSignalingRig({}, { storage: true, media: 'fake' });
   let web: RunningWebService;
   let browser: Browser;
 

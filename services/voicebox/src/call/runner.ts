@@ -7,7 +7,7 @@
  * that dies mid-menu is simply not asked again. Inactivity timers are JetStream messages that come
  * back until they are due (see contracts/voicebox.ts), so they too fire wherever someone is alive.
  */
-import { Kvm, type KV } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { ObjectStore } from '@nats-io/obj';
@@ -34,6 +34,7 @@ import {
   type Mailbox,
   type MessageInfo,
   type Playable,
+  openKv,
 } from '@sipvm/contracts';
 import { callLogger, KeyedMutex, startDurableWorker, subscribeCallEvents, type Logger } from '@sipvm/service';
 import type { VoiceboxConfig } from '../config.js';
@@ -87,7 +88,7 @@ export interface CallRunnerOptions {
 export async function startCallRunner(options: CallRunnerOptions): Promise<{ stop(): Promise<void> }> {
   const { nc, log } = options;
   await ensureStreams(options.jsm, ['voiceboxTimers']);
-  const calls = await new Kvm(nc).create(CALLS_BUCKET, { ttl: CALL_TTL_MS });
+  const calls = await openKv(nc, CALLS_BUCKET, { ttl: CALL_TTL_MS });
   const lockout = await PinLockout.open(nc, { lockAfter: options.config.VOICEBOX_LOCK_AFTER, lockMs: options.config.VOICEBOX_LOCK_MS });
   const runner = new CallRunner(options, calls, lockout);
   // Events of one call are handled one after the other here (digits keep their order).

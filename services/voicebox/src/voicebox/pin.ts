@@ -4,10 +4,10 @@
  * across instances; every change is a compare-and-set, so concurrent calls cannot lose a failure.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { Kvm, type KV } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { z } from 'zod';
-import { encodeJson, type Mailbox } from '@sipvm/contracts';
+import { encodeJson, type Mailbox, openKv } from '@sipvm/contracts';
 
 export const PIN_FAILURES_BUCKET = 'vm-voicebox-pin-failures';
 /** Entries are garbage after a day at most (the lock and the failure window are shorter). */
@@ -48,7 +48,7 @@ export class PinLockout {
   ) {}
 
   static async open(nc: NatsConnection, policy: LockoutPolicy): Promise<PinLockout> {
-    return new PinLockout(await new Kvm(nc).create(PIN_FAILURES_BUCKET, { ttl: BUCKET_TTL_MS, history: 1 }), policy);
+    return new PinLockout(await openKv(nc, PIN_FAILURES_BUCKET, { ttl: BUCKET_TTL_MS, history: 1 }), policy);
   }
 
   async isLocked(mailbox: Mailbox, now = Date.now()): Promise<boolean> {

@@ -7,7 +7,7 @@
  * a JetStream stream and taken with a durable consumer: the recording is stopped and handed over
  * (deposit) even when the instance that was running the call died.
  */
-import { Kvm, type KV } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { z } from 'zod';
@@ -29,6 +29,7 @@ import {
   toServiceError,
   type CallStartedEvent,
   type Playable,
+  openKv,
 } from '@sipvm/contracts';
 import { callLogger, startDurableWorker, subscribeCallEvents, type Logger } from '@sipvm/service';
 import { onEvent, startCall, type Action, type CallEvent, type CallState } from './flow.js';
@@ -71,7 +72,7 @@ export interface CallRunnerOptions {
 export async function startCallRunner(options: CallRunnerOptions): Promise<{ stop(): Promise<void> }> {
   const { nc, log } = options;
   await ensureStreams(options.jsm, ['voicemailCallEnds', 'deposits']);
-  const calls = await new Kvm(nc).create(CALLS_BUCKET, { ttl: CALL_TTL_MS });
+  const calls = await openKv(nc, CALLS_BUCKET, { ttl: CALL_TTL_MS });
   const runner = new CallRunner(options, calls);
   const subscriptions = subscribeCallEvents(nc, {
     app: APP,
@@ -141,7 +142,7 @@ class CallRunner {
       log.warn('call already started (duplicate event)');
       return;
     }
-    log.info({ mode, greeting: greeting.kind, mailbox: `${params.uid}@${params.did}` }, 'voicemail call started');
+    log.debug({ mode, greeting: greeting.kind, mailbox: `${params.uid}@${params.did}` }, 'voicemail call started');
     await this.execute(record, actions, log);
   }
 
@@ -262,6 +263,6 @@ class CallRunner {
       audio: recording.audio,
       extra: params.extra,
     });
-    log.info({ depositId: recording.audio.name, durationMs: recording.durationMs }, 'message handed over');
+    log.debug({ depositId: recording.audio.name, durationMs: recording.durationMs }, 'message handed over');
   }
 }

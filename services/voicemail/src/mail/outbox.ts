@@ -13,7 +13,7 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import type { JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
-import { Kvm, type KV } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { ObjectStore } from '@nats-io/obj';
 import type { Transporter } from 'nodemailer';
@@ -30,6 +30,7 @@ import {
   toServiceError,
   type MailFailedEvent,
   type MailJob,
+  openKv,
 } from '@sipvm/contracts';
 import { callLogger, retryDelay, startDurableWorker, type Logger, type WorkOutcome } from '@sipvm/service';
 import type { TemplateSet } from './template-set.js';
@@ -62,7 +63,7 @@ export interface OutboxOptions {
 export async function startMailOutbox(options: OutboxOptions): Promise<{ stop(): Promise<void> }> {
   const { js, jsm, log } = options;
   await ensureStreams(jsm, ['mail', 'mailFailed']);
-  const ledger = await new Kvm(options.nc).create(SENT_LEDGER_BUCKET, { ttl: SENT_LEDGER_TTL_MS });
+  const ledger = await openKv(options.nc, SENT_LEDGER_BUCKET, { ttl: SENT_LEDGER_TTL_MS });
   const metrics: Metrics = {
     sent: new Counter({ name: 'sipvm_mail_sent_total', help: 'Mails accepted by the SMTP server', registers: [options.registry] }),
     retried: new Counter({ name: 'sipvm_mail_retries_total', help: 'Delivery attempts that failed and will be retried', registers: [options.registry] }),

@@ -1,0 +1,320 @@
+// Deposit benchmark: callers leave voicemails in the RUNNING platform (`npm start`, compose, …)
+// at given rates, and this prints, per rate, what became of every call and what it cost.
+//
+//   npm run bench -- deposits                       10, 20, 40 and 50 calls/s, 40 s of calls each
+//   npm run bench -- deposits --rate 40 --calls 1600 --hold 8
+//
+// sipp places the calls (bench/sip/deposit.xml): P-App-Name voicemail, P-App-Param
+// mod=box;usr=alice;dom=example.org;snd=bob-N@… (a sender per call), PCMU speech from the answer
+// on, hang-up `--hold` seconds after the 200 OK. The mailbox gets a personal greeting of
+// `--greeting-ms` first (0: keep whatever greeting the platform has).
+//
+// Per rate it prints: answered / refused (503) / failed calls (sipp's view); messages stored (the
+// mailbox count before and after, once the deposit queue is empty) and every answered call that
+// was not stored, with the reason; INVITE→200, answer→recording start and caller hang-up→stored
+// (p50/p99); CPU seconds per call and peak RSS of each platform process (and of sipp).
+//
+// Options: --rate 10,20,40,50  --calls N (default 40 s worth)  --limit N (concurrent calls, sipp -l)
+//   --hold S (8)  --greeting-ms MS (2500)  --target host:port (127.0.0.1:$SIP_PORT or :5060)
+//   --nats URL ($NATS_URL or nats://127.0.0.1:4222)  --user alice  --domain example.org
+//   --drain-s S (how long to wait for the queue to empty, 120)
+//   --processes checkout|all|PATH (whose CPU and memory to count: by default the processes of this
+//     checkout's `npm start`; `all` for every platform process on the machine, e.g. containers)
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import {
+  CallEndedEventSchema,
+  CallStartedEventSchema,
+  DepositOutcomeSchema,
+  request,
+  stageAudio,
+  stagingBucket,
+  StorageApi,
+  STREAMS,
+  SUBJECTS,
+} from '@sipvm/contracts';
+import { platformProcesses, sampleProcesses, cpuSeconds } from './lib/processes.mjs';
+
+const { values: options } = parseArgs({
+  options: {
+    rate: { type: 'string', default: '10,20,40,50' },
+    calls: { type: 'string' },
+    limit: { type: 'string', default: '10000' },
+    hold: { type: 'string', default: '8' },
+    'greeting-ms': { type: 'string', default: '2500' },
+    target: { type: 'string', default: `127.0.0.1:${process.env.SIP_PORT ?? '5060'}` },
+    nats: { type: 'string', default: process.env.NATS_URL ?? 'nats://127.0.0.1:4222' },
+    user: { type: 'string', default: 'alice' },
+    domain: { type: 'string', default: 'example.org' },
+    'drain-s': { type: 'string', default: '120' },
+    processes: { type: 'string', default: 'checkout' },
+  },
+});
+const rates = options.rate.split(',').map(Number);
+const holdS = Number(options.hold);
+const greetingMs = Number(options['greeting-ms']);
+const mailbox = { did: options.domain, uid: options.user };
+const SPEECH_S = holdS + 4; // the caller speaks for the whole call
+const CHECKOUT = new URL('..', import.meta.url).pathname.replace(/\/$/, '');
+
+if (spawnSync('sipp', ['-v']).error) {
+  console.error('deposits: sipp is not installed (Debian sip-tester; `npm run setup` installs it)');
+  process.exit(1);
+}
+
+const work = await mkdtemp(join(tmpdir(), 'sipvm-bench-deposits-'));
+const nc = await connect({ servers: options.nats, name: 'bench-deposits', maxReconnectAttempts: -1 }).catch((error) => {
+  console.error(`deposits: cannot reach NATS at ${options.nats} (is the platform running? \`npm start\`): ${error.message}`);
+  process.exit(1);
+});
+const jsm = await jetstreamManager(nc);
+
+try {
+  const speech = await makeSpeech(join(work, 'speech.wav'), SPEECH_S);
+  if (greetingMs > 0) await putGreeting(greetingMs);
+  console.log(`target ${options.target}, mailbox ${mailbox.uid}@${mailbox.did}, hold ${holdS} s, greeting ${greetingMs > 0 ? `${greetingMs} ms (personal)` : 'the platform default'}`);
+  const rows = [];
+  for (const rate of rates) {
+    const calls = Number(options.calls ?? rate * 40);
+    rows.push(await runRate(rate, calls, speech));
+  }
+  console.log('\n| calls/s | calls | answered | refused | failed | stored | lost | INVITE→200 p50/p99 | answer→recording p50/p99 | hang-up→stored p50/p99 | CPU s/call |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const r of rows) console.log(r.markdown);
+} finally {
+  await nc.close();
+  await rm(work, { recursive: true, force: true });
+}
+
+async function runRate(rate, calls, speech) {
+  console.log(`\n## ${rate} calls/s × ${calls}`);
+  const before = (await request(nc, StorageApi.countMailbox, { mailbox })).counts;
+  const seen = observeCalls();
+  const processes = platformProcesses(options.processes === 'all' ? undefined : options.processes === 'checkout' ? CHECKOUT : options.processes);
+  const sampler = sampleProcesses(processes);
+  const started = Date.now();
+  const sipp = await runSipp(rate, calls, speech);
+  const sippDone = Date.now();
+  const drained = await waitForDrain(seen, Number(options['drain-s']) * 1000);
+  const costs = sampler.stop();
+  const wallS = (Date.now() - started) / 1000;
+  seen.stop();
+  const after = (await request(nc, StorageApi.countMailbox, { mailbox })).counts;
+  const stored = after.new + after.saved - (before.new + before.saved);
+
+  const byRef = seen.calls;
+  const answered = [...byRef.values()];
+  const lost = answered.filter((c) => c.outcome !== 'stored' && c.outcome !== 'stored-and-mailed');
+  const reasons = new Map();
+  for (const c of lost) {
+    const why = c.outcome ? `${c.outcome}${c.reason ? ` (${c.reason.replace(/[0-9]+/g, 'N')})` : ''}` : c.depositAt ? 'deposit without outcome' : c.endedAt ? 'no recording handed over' : 'call never ended';
+    reasons.set(why, (reasons.get(why) ?? 0) + 1);
+  }
+  const answerToRecording = answered.filter((c) => c.recordingAt).map((c) => c.recordingAt - c.answeredAt);
+  const hangupToStored = answered.filter((c) => c.storedAt && c.endedAt).map((c) => c.storedAt - c.endedAt);
+
+  console.log(`sipp: ${sipp.created} calls placed, ${sipp.answered} answered, ${sipp.refused} refused (503), ${sipp.failed} failed${sipp.failures ? ` — ${sipp.failures}` : ''}`);
+  console.log(`platform: ${answered.length} voicemail calls started, ${stored} messages stored (mailbox ${before.new + before.saved} → ${after.new + after.saved}), ${lost.length} answered calls not stored${drained ? '' : ' — QUEUE DID NOT EMPTY in time'}`);
+  for (const [why, n] of [...reasons].sort((a, b) => b[1] - a[1])) console.log(`  not stored: ${n} × ${why}`);
+  console.log(`INVITE→200:          ${percentiles(sipp.inviteToAnswerMs)}`);
+  console.log(`answer→recording:    ${percentiles(answerToRecording)}   (greeting ${greetingMs > 0 ? greetingMs : '?'} ms + beep)`);
+  console.log(`hang-up→stored:      ${percentiles(hangupToStored)}`);
+  console.log(`sipp ran ${((sippDone - started) / 1000).toFixed(1)} s, queue empty ${((Date.now() - sippDone) / 1000).toFixed(1)} s later`);
+  const perCall = (s) => (answered.length > 0 ? s / answered.length : NaN);
+  let total = 0;
+  console.log('process                  CPU s/call   mean % core   peak RSS MB');
+  const lines = [...costs].sort((a, b) => b[1].cpuSeconds - a[1].cpuSeconds);
+  for (const [role, cost] of lines) {
+    total += cost.cpuSeconds;
+    console.log(`${`${role}${cost.count > 1 ? ` ×${cost.count}` : ''}`.padEnd(24)} ${perCall(cost.cpuSeconds).toFixed(4).padStart(10)} ${((100 * cost.cpuSeconds) / wallS).toFixed(1).padStart(13)} ${(cost.peakRssBytes / 2 ** 20).toFixed(0).padStart(13)}`);
+  }
+  console.log(`${'platform total'.padEnd(24)} ${perCall(total).toFixed(4).padStart(10)} ${((100 * total) / wallS).toFixed(1).padStart(13)}`);
+  console.log(`${'sipp (the callers)'.padEnd(24)} ${perCall(sipp.cpuSeconds).toFixed(4).padStart(10)} ${((100 * sipp.cpuSeconds) / wallS).toFixed(1).padStart(13)} ${(sipp.peakRssBytes / 2 ** 20).toFixed(0).padStart(13)}`);
+  const p = (values) => `${fmt(pct(values, 50))} / ${fmt(pct(values, 99))}`;
+  return {
+    markdown: `| ${rate} | ${sipp.created} | ${sipp.answered} | ${sipp.refused} | ${sipp.failed} | ${stored} | ${lost.length} | ${p(sipp.inviteToAnswerMs)} | ${p(answerToRecording)} | ${p(hangupToStored)} | ${perCall(total).toFixed(4)} |`,
+  };
+}
+
+/** Every voicemail call of the run by callRef: answer, recording start, hang-up, outcome. */
+function observeCalls() {
+  const calls = new Map();
+  const depositPattern = /^recording-([A-Za-z0-9]+)-(\d+)\.wav$/;
+  const subs = [
+    nc.subscribe(SUBJECTS.call.started('voicemail'), {
+      callback: (_e, msg) => {
+        const event = CallStartedEventSchema.parse(msg.json());
+        calls.set(event.callRef, { answeredAt: Date.parse(event.at) });
+      },
+    }),
+    nc.subscribe(SUBJECTS.call.ended('voicemail'), {
+      callback: (_e, msg) => {
+        const event = CallEndedEventSchema.parse(msg.json());
+        const call = calls.get(event.callRef);
+        if (call) call.endedAt = Date.parse(event.at);
+      },
+    }),
+    nc.subscribe(SUBJECTS.voicemail.depositOutcome, {
+      callback: (_e, msg) => {
+        const outcome = DepositOutcomeSchema.parse(msg.json());
+        const [, callRef, recordingStart] = depositPattern.exec(outcome.depositId) ?? [];
+        const call = callRef && calls.get(callRef);
+        if (!call) return;
+        call.recordingAt = Number(recordingStart);
+        call.depositAt = Date.parse(outcome.at);
+        call.outcome = outcome.outcome;
+        call.reason = outcome.reason;
+        if (outcome.outcome.startsWith('stored')) call.storedAt = Date.parse(outcome.at);
+      },
+    }),
+  ];
+  return { calls, stop: () => subs.forEach((s) => s.unsubscribe()) };
+}
+
+/** Until every call ended and the hand-over queues are empty (or the deadline passed). */
+async function waitForDrain(seen, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  let quietSince = Date.now();
+  let last = -1;
+  while (Date.now() < deadline) {
+    const open = [...seen.calls.values()].filter((c) => c.endedAt === undefined).length;
+    const queued = (await jsm.streams.info(STREAMS.deposits.name)).state.messages + (await jsm.streams.info(STREAMS.voicemailCallEnds.name)).state.messages;
+    const outcomes = [...seen.calls.values()].filter((c) => c.outcome).length;
+    if (outcomes !== last) {
+      last = outcomes;
+      quietSince = Date.now();
+    }
+    if (open === 0 && queued === 0 && Date.now() - quietSince > 2_000) return true;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  return false;
+}
+
+async function runSipp(rate, calls, speech) {
+  const dir = await mkdtemp(join(work, 'sipp-'));
+  // sipp reads rtp_stream's file name literally (no [keyword]s there): write it in.
+  const scenario = join(dir, 'deposit.xml');
+  await writeFile(scenario, (await readFile(new URL('./sip/deposit.xml', import.meta.url), 'utf8')).replaceAll('[speech]', speech));
+  const args = [
+    options.target,
+    '-sf', scenario,
+    '-i', '127.0.0.1',
+    '-p', '0',
+    '-r', String(rate),
+    '-m', String(calls),
+    '-l', options.limit,
+    '-d', String(holdS * 1000),
+    '-timeout', `${Math.ceil(calls / rate + holdS + 60)}s`,
+    '-timeout_error',
+    '-nostdin',
+    '-key', 'mailbox_user', mailbox.uid,
+    '-key', 'mailbox_domain', mailbox.did,
+    '-key', 'mode', 'box',
+    '-trace_rtt', '-rtt_freq', '1',
+    '-trace_counts', '-trace_stat', '-fd', '1',
+    '-trace_err', '-error_file', join(dir, 'errors.log'),
+  ];
+  // Many concurrent calls: sipp needs a socket pair per call for its RTP streams.
+  const child = spawn('sh', ['-c', 'ulimit -n 65536 2>/dev/null; exec sipp "$@"', 'sipp', ...args], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk) => (stderr += chunk));
+  const sampler = sampleProcesses([{ pid: child.pid, role: 'sipp' }]);
+  let lastCpu = 0;
+  const cpuWatch = setInterval(() => (lastCpu = cpuSeconds(child.pid) ?? lastCpu), 500);
+  const code = await new Promise((resolve) => child.once('exit', resolve));
+  clearInterval(cpuWatch);
+  const sippCost = sampler.stop().get('sipp');
+  const files = await readdir(dir);
+  const read = async (suffix) => {
+    const name = files.find((f) => f.endsWith(suffix));
+    return name ? readFile(join(dir, name), 'utf8') : '';
+  };
+  const counts = lastCsvRow(await read('_counts.csv'));
+  const stats = lastCsvRow(await read('_.csv'));
+  const column = (row, pattern) => Number(Object.entries(row).find(([k]) => pattern.test(k))?.[1] ?? 0);
+  const rtt = (await read('_rtt.csv'))
+    .split('\n')
+    .slice(1)
+    .map((line) => Number(line.split(';')[1]))
+    .filter((v) => Number.isFinite(v) && v > 0);
+  const errors = (await readFile(join(dir, 'errors.log'), 'utf8').catch(() => '')) + stderr;
+  const failures = summarizeErrors(errors);
+  if (code !== 0 && code !== 1) console.log(`sipp exited with ${code}: ${stderr.slice(-500)}`);
+  return {
+    created: column(stats, /^TotalCallCreated$/),
+    answered: column(counts, /^\d+_200_Recv$/),
+    refused: column(counts, /^\d+_503_Recv$/),
+    failed: column(stats, /^FailedCall\(C\)$/),
+    failures,
+    inviteToAnswerMs: rtt,
+    // sipp's stat CSV gives response time in ms; its CPU from /proc (its threads included).
+    cpuSeconds: Math.max(lastCpu, sippCost?.cpuSeconds ?? 0),
+    peakRssBytes: sippCost?.peakRssBytes ?? 0,
+  };
+}
+
+/** The last data row of a sipp CSV (semicolon-separated, header first) as { column: value }. */
+function lastCsvRow(text) {
+  const lines = text.split('\n').filter((l) => l.trim() !== '');
+  if (lines.length < 2) return {};
+  const header = lines[0].split(';');
+  const values = lines.at(-1).split(';');
+  return Object.fromEntries(header.map((h, i) => [h.trim(), values[i]?.trim()]));
+}
+
+function summarizeErrors(text) {
+  const kinds = new Map();
+  for (const line of text.split('\n')) {
+    const m = /(Aborting call[^:]*|Call-Id '[^']*' .*?)(?:while expecting '([^']+)')?.*received '([^\r\n']{0,60})/.exec(line) ?? /^\S+\s+\S+\s+\S+:\s*(.{0,80})/.exec(line);
+    if (!m) continue;
+    const key = m[3] ? `expected ${m[2] ?? '?'}, got ${m[3]}` : m[1];
+    kinds.set(key, (kinds.get(key) ?? 0) + 1);
+  }
+  return [...kinds].sort((a, b) => b[1] - a[1]).slice(0, 4).map(([k, n]) => `${n} × ${k}`).join('; ');
+}
+
+/** 12 s or so of speech as 8 kHz µ-law WAV, the caller's side of every call. */
+async function makeSpeech(file, seconds) {
+  const raw = join(work, 'speech-raw.wav');
+  const text = 'Hello, this is Bob calling about the delivery tomorrow morning. Please call me back when you can, my number is five five five, one two three four. Thanks, bye.';
+  run('espeak-ng', ['-v', 'en', '-s', '150', '-w', raw, text]);
+  run('sox', [raw, '-r', '8000', '-c', '1', '-e', 'u-law', file, 'repeat', '3', 'trim', '0', String(seconds)]);
+  return file;
+}
+
+/** A personal greeting of exactly `ms` for the mailbox, through storage like any greeting. */
+async function putGreeting(ms) {
+  const raw = join(work, 'greeting-raw.wav');
+  const file = join(work, 'greeting.wav');
+  run('espeak-ng', ['-v', 'en', '-s', '160', '-w', raw, 'Hello, this is Alice. Please leave a message after the tone.']);
+  run('sox', [raw, '-r', '8000', '-c', '1', '-b', '16', '-e', 'signed-integer', file, 'pad', '0', '10', 'trim', '0', String(ms / 1000)]);
+  const bytes = await readFile(file);
+  const audio = await stageAudio(await stagingBucket(nc), `bench-greeting-${Date.now()}.wav`, (async function* () {
+    yield bytes;
+  })());
+  await request(nc, StorageApi.putGreeting, { mailbox, type: 'vm', audio });
+}
+
+function run(command, args) {
+  const result = spawnSync(command, args, { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`${command} failed: ${result.error?.message ?? result.stderr}`);
+}
+
+function pct(values, p) {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+function fmt(ms) {
+  return Number.isFinite(ms) ? (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.round(ms)} ms`) : '—';
+}
+
+function percentiles(values) {
+  return `p50 ${fmt(pct(values, 50))}  p99 ${fmt(pct(values, 99))}  max ${fmt(values.length ? Math.max(...values) : NaN)}  (n=${values.length})`;
+}

@@ -1,0 +1,32 @@
+#!/bin/bash
+# Starts drachtio-server from environment variables. The admin secret goes into a config file
+# readable by this user only, never onto the command line (where `ps` shows it).
+#   SIP_IP, SIP_PORT, SIP_TRANSPORTS   where SIP is received (contact sip:IP:PORT;transport=…)
+#   SIP_EXTERNAL_IP                    address written into SIP messages when behind NAT (optional)
+#   DRACHTIO_ADMIN_ADDRESS/_PORT       where services/signaling connects
+#   DRACHTIO_SECRET                    shared secret of that connection (required)
+#   DRACHTIO_LOGLEVEL                  notice (default: no SIP messages), warning, error, info or
+#                                      debug (info and debug print every SIP message, PINs included)
+#   DRACHTIO_SOFIA_LOGLEVEL            0-9, the SIP stack's own log
+# Extra arguments are passed to drachtio.
+set -euo pipefail
+: "${DRACHTIO_SECRET:?DRACHTIO_SECRET must be set}"
+# Calls hold sockets: use the whole file-descriptor allowance the container was given.
+ulimit -n "$(ulimit -Hn)"
+ulimit -c 0
+config=$(mktemp -d)/drachtio.conf.xml
+umask 077
+cat > "$config" <<XML
+<drachtio>
+  <admin port="${DRACHTIO_ADMIN_PORT}" secret="${DRACHTIO_SECRET}">${DRACHTIO_ADMIN_ADDRESS}</admin>
+  <sip><contacts></contacts></sip>
+  <cdrs>false</cdrs>
+  <logging><console/><sofia-loglevel>${DRACHTIO_SOFIA_LOGLEVEL}</sofia-loglevel><loglevel>${DRACHTIO_LOGLEVEL}</loglevel></logging>
+</drachtio>
+XML
+args=(-f "$config" --contact "sip:${SIP_IP}:${SIP_PORT};transport=${SIP_TRANSPORTS}"
+      --address "$DRACHTIO_ADMIN_ADDRESS" --port "$DRACHTIO_ADMIN_PORT"
+      --loglevel "$DRACHTIO_LOGLEVEL" --sofia-loglevel "$DRACHTIO_SOFIA_LOGLEVEL")
+if [ -n "${SIP_EXTERNAL_IP:-}" ]; then args+=(--external-ip "$SIP_EXTERNAL_IP"); fi
+unset DRACHTIO_SECRET
+exec drachtio "${args[@]}" "$@"

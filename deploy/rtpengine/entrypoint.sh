@@ -1,0 +1,22 @@
+#!/bin/bash
+# Starts rtpengine in userspace from environment variables (the image's ENV lists the defaults):
+#   RTP_INTERFACE             rtpengine's --interface: the address RTP is received on, or
+#                             LOCAL!ADVERTISED behind NAT (e.g. 10.0.0.5!203.0.113.7)
+#   RTP_PORT_MIN, RTP_PORT_MAX the RTP port range: 4 ports per call
+#   RTPENGINE_NG              ng control (UDP), used by services/media (its RTPENGINE_NG)
+#   RTPENGINE_CLI             rtpengine-ctl's TCP port, used by the health check and the drain
+#   RTPENGINE_DTMF_LOG_DEST   where DTMF reports go (media's MEDIA_DTMF_LISTEN)
+#   RTPENGINE_RECORDING_DIR   pcaps for media (its RTPENGINE_RECORDING_DIR, a shared folder)
+#   RTPENGINE_LOG_LEVEL       syslog level, 5 (notice) by default; 7 for debug
+# Extra arguments are passed to rtpengine.
+set -euo pipefail
+# Four sockets and a pcap per call: use the whole file-descriptor allowance the container was given.
+ulimit -n "$(ulimit -Hn)"
+# No core dumps: rtpengine 10.5 can crash on SIGTERM with recordings open; the pcaps written so far
+# stay for media, a core file would only fill the disk.
+ulimit -c 0
+exec rtpengine --config-file=none --foreground --log-stderr --pidfile=none --table=-1 \
+  --interface="$RTP_INTERFACE" --port-min="$RTP_PORT_MIN" --port-max="$RTP_PORT_MAX" \
+  --listen-ng="$RTPENGINE_NG" --listen-cli="$RTPENGINE_CLI" --dtmf-log-dest="$RTPENGINE_DTMF_LOG_DEST" \
+  --recording-dir="$RTPENGINE_RECORDING_DIR" --recording-method=pcap --recording-format=raw \
+  --delete-delay=0 --log-level="$RTPENGINE_LOG_LEVEL" "$@"
