@@ -1,94 +1,55 @@
 /**
- * Moving audio between services without NATS payload limits.
+ * Moving audio between services without NATS payload limits, and the platform's audio format.
  *
- * Writes go through a staging bucket (a JetStream object store): the producer streams the
- * recording in, chunk by chunk, and hands over only its name. The bytes are then durable in NATS,
- * so a consumer that dies mid-way can start again from the staged copy (nothing lost).
- *
- * Reads are ranged chunk requests on core NATS (`readAudio`): stateless, so any storage instance
- * answers any chunk, and at most `window × chunkSize` bytes are in flight.
+ * Writes go through staging (staging.ts): the producer streams the recording in and hands over
+ * only its name. Reads of stored audio are ranged chunk requests on core NATS (`readAudio`):
+ * stateless, so any storage instance answers any chunk, and at most `window × chunkSize` bytes are
+ * in flight.
  */
 import { z } from 'zod';
 import { headers as natsHeaders, type Msg, type NatsConnection, type Subscription } from '@nats-io/nats-core';
-import { Objm, type ObjectStore } from '@nats-io/obj';
 import { GreetingTypeSchema, MailboxSchema, MessageIdSchema } from './ids.js';
 import { ErrorBodySchema, ServiceError, toServiceError } from './errors.js';
 import { decodeJson, encodeJson, natsFailure } from './rpc.js';
 import { SUBJECTS } from './subjects.js';
-import { jetStreamReplicas } from './streams.js';
-
-// ---------------------------------------------------------------- staging (writes)
-
-/** The object store bucket that carries recordings and greetings on their way to storage. */
-export const STAGING_BUCKET = 'vm-staging';
-/** Staged audio older than this is removed by NATS itself; consumers finish long before. */
-export const STAGING_TTL_MS = 7 * 24 * 3600 * 1000;
-
-export const StagedAudioSchema = z.strictObject({
-  /** Object name in the staging bucket. */
-  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'is not a staged audio name'),
-  /** Size in bytes, as staged. */
-  size: z.number().int().nonnegative(),
-});
-export type StagedAudio = z.infer<typeof StagedAudioSchema>;
-
-export async function stagingBucket(nc: NatsConnection): Promise<ObjectStore> {
-  // create() binds to the bucket when it exists, with the same settings.
-  return new Objm(nc).create(STAGING_BUCKET, { ttl: STAGING_TTL_MS * 1_000_000, replicas: jetStreamReplicas(), description: 'audio on its way to storage' });
-}
-
-/** Streams audio into the staging bucket under `name`. */
-export async function stageAudio(
-  bucket: ObjectStore,
-  name: string,
-  audio: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>,
-): Promise<StagedAudio> {
-  const stream = audio instanceof ReadableStream ? audio : ReadableStream.from(audio);
-  try {
-    const info = await bucket.put({ name }, stream);
-    return StagedAudioSchema.parse({ name, size: info.size });
-  } catch (error) {
-    throw new ServiceError('service-unavailable', `cannot stage audio ${name}: ${toServiceError(error).message}`, { cause: error });
-  }
-}
-
-/** Opens staged audio as a stream; `message-not-found`-like errors are `bad-request` (the name was wrong). */
-export async function openStagedAudio(bucket: ObjectStore, staged: StagedAudio): Promise<ReadableStream<Uint8Array>> {
-  let result;
-  try {
-    result = await bucket.get(staged.name);
-  } catch (error) {
-    throw new ServiceError('service-unavailable', `cannot read staged audio ${staged.name}: ${toServiceError(error).message}`, { cause: error });
-  }
-  if (result === null) throw new ServiceError('bad-request', `staged audio ${staged.name} does not exist (expired or never staged)`);
-  if (result.info.size !== staged.size) {
-    throw new ServiceError('bad-request', `staged audio ${staged.name} has ${result.info.size} bytes, not ${staged.size}`);
-  }
-  // The object store checks the SHA-256 digest at the end and reports a mismatch on `error`.
-  const digestCheck = result.error;
-  const reader = result.data.getReader();
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const { done, value } = await reader.read();
-      if (!done) {
-        controller.enqueue(value);
-        return;
-      }
-      const problem = await digestCheck;
-      if (problem) controller.error(new ServiceError('service-unavailable', `staged audio ${staged.name} is corrupt: ${problem.message}`));
-      else controller.close();
-    },
-    cancel(reason) {
-      return reader.cancel(reason);
-    },
-  });
-}
-
-export async function discardStagedAudio(bucket: ObjectStore, staged: StagedAudio): Promise<void> {
-  await bucket.delete(staged.name);
-}
 
 // ---------------------------------------------------------------- the platform's audio format
+
+/**
+ * The level of the loudest 20 ms frame of 16-bit samples, in dBFS (−Infinity for digital
+ * silence): what tells a message of silence or line noise from speech. Fed sample by sample, so
+ * a recording can be measured as it is converted or as it streams by.
+ */
+export class LoudestFrame {
+  readonly #frameSize: number;
+  #sum = 0;
+  #count = 0;
+  #loudest = 0; // mean square of the loudest frame
+
+  constructor(samplesPerSecond = 8000) {
+    this.#frameSize = Math.max(1, Math.round(samplesPerSecond / 50));
+  }
+
+  add(sample: number): void {
+    this.#sum += sample * sample;
+    if (++this.#count === this.#frameSize) this.#closeFrame();
+  }
+
+  addAll(samples: Int16Array): void {
+    for (const sample of samples) this.add(sample);
+  }
+
+  get dbfs(): number {
+    const loudest = this.#count > 0 ? Math.max(this.#loudest, this.#sum / this.#count) : this.#loudest;
+    return loudest === 0 ? -Infinity : 10 * Math.log10(loudest / (32768 * 32768));
+  }
+
+  #closeFrame(): void {
+    this.#loudest = Math.max(this.#loudest, this.#sum / this.#count);
+    this.#sum = 0;
+    this.#count = 0;
+  }
+}
 
 /**
  * The 44-byte header of a PCM WAV file: 16-bit mono at `sampleRate` (the platform stores and plays

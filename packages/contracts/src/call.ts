@@ -90,6 +90,8 @@ export const PlaybackFinishedEventSchema = z.strictObject({
   ...CallBase,
   playbackId: z.string(),
   reason: z.enum(['completed', 'stopped', 'failed']),
+  /** When the recording asked for with `thenRecord` started; absent if it could not be started. */
+  recordingStartedAt: IsoTimeSchema.optional(),
 });
 export type PlaybackFinishedEvent = z.infer<typeof PlaybackFinishedEventSchema>;
 

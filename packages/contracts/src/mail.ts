@@ -10,7 +10,7 @@
 import { z } from 'zod';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { EmailAddressSchema, LanguageSchema, MailboxIdSchema, MessageIdSchema, SenderSchema } from './ids.js';
-import { StagedAudioSchema } from './audio.js';
+import { StagedAudioSchema } from './staging.js';
 import { IsoTimeSchema } from './storage.js';
 import { SUBJECTS } from './subjects.js';
 import { encodeJson } from './rpc.js';

@@ -10,7 +10,7 @@ import { endpoint, instanceEndpoint } from './rpc.js';
 import { SUBJECTS } from './subjects.js';
 import { CallIdSchema, GreetingTypeSchema, LanguageSchema, MailboxIdSchema, MailboxSchema, MessageIdSchema } from './ids.js';
 import { ApplicationSchema, CallRefSchema, InstanceIdSchema } from './call.js';
-import { StagedAudioSchema } from './audio.js';
+import { StagedAudioSchema } from './staging.js';
 import { IsoTimeSchema } from './storage.js';
 
 export const MEDIA_QUEUE = 'media';
@@ -27,7 +27,11 @@ export const PlayableSchema = z.discriminatedUnion('kind', [
   /** A number spoken in the language (message counts), composed from the prompt set. */
   z.strictObject({ kind: z.literal('number'), value: z.number().int().min(0).max(9999), language: LanguageSchema }),
   z.strictObject({ kind: z.literal('message'), mailbox: MailboxSchema, id: MessageIdSchema }),
-  z.strictObject({ kind: z.literal('greeting'), mailbox: MailboxSchema, type: GreetingTypeSchema }),
+  /**
+   * A personal greeting. With `version` (storage's `updatedAt` of it), media may play the copy it
+   * fetched before for the same version instead of fetching it again.
+   */
+  z.strictObject({ kind: z.literal('greeting'), mailbox: MailboxSchema, type: GreetingTypeSchema, version: z.string().max(64).optional() }),
   z.strictObject({ kind: z.literal('beep') }),
   /** Audio staged by media itself (e.g. a just-recorded greeting played back for confirmation). */
   z.strictObject({ kind: z.literal('staged'), audio: StagedAudioSchema }),
@@ -49,6 +53,11 @@ export const RecordingSchema = z.strictObject({
   durationMs: z.number().int().nonnegative(),
   /** The caller's codec, e.g. PCMU; the staged audio is WAV. */
   codec: z.string(),
+  /**
+   * Level of the loudest 20 ms frame in dBFS (−120 for digital silence), measured while the
+   * recording was converted, so nobody needs to read the audio again to tell silence from speech.
+   */
+  loudestDbfs: z.number().min(-120).max(0).optional(),
 });
 export type Recording = z.infer<typeof RecordingSchema>;
 
@@ -94,6 +103,12 @@ export const MediaApi = {
       playbackId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
       items: z.array(PlayableSchema).min(1).max(64),
       mode: z.enum(['replace', 'enqueue']).default('replace'),
+      /**
+       * Start recording the caller the moment this playback completes (a greeting and its beep):
+       * no round trip between the beep and the first word. Not when it is stopped or replaced.
+       * `playback-finished` then says when the recording started.
+       */
+      thenRecord: z.strictObject({ maxDurationMs: z.number().int().positive().max(3_600_000) }).optional(),
     }),
     z.strictObject({ playbackId: z.string(), durationMs: z.number().int().nonnegative() }),
     15_000,

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { endpoint } from './rpc.js';
 import { SUBJECTS } from './subjects.js';
 import { GreetingTypeSchema, MailboxSchema, MessageIdSchema, SenderSchema } from './ids.js';
-import { StagedAudioSchema } from './audio.js';
+import { StagedAudioSchema } from './staging.js';
 
 /** Most messages one list reply carries (each entry is at most ~700 bytes of JSON). */
 export const LIST_PAGE_MAX = 1_000;

@@ -55,6 +55,19 @@ export const STREAMS = {
     max_age: 7 * DAY_NS,
     duplicate_window: 30 * MINUTE_NS,
   },
+  /**
+   * Audio on its way to storage (staging.ts): a staged file is the messages of its own subject,
+   * read by direct get and purged when it has arrived. Kept a week at most, for long outages.
+   */
+  staging: {
+    name: 'VM_STAGING',
+    subjects: [SUBJECTS.staging.all],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    max_age: 7 * DAY_NS,
+    allow_direct: true,
+    duplicate_window: 2 * MINUTE_NS,
+  },
   /** The durable mail outbox: a job leaves it only when it was sent or reported failed. */
   mail: {
     name: 'VM_MAIL',

@@ -69,6 +69,11 @@ export const SUBJECTS = {
     /** JetStream: the inactivity timers of calls waiting for a key (stream VM_VOICEBOX_TIMERS). */
     timer: 'vm.voicebox.timer',
   },
+  /** JetStream: audio on its way to storage, one subject per staged file (stream VM_STAGING, see staging.ts). */
+  staging: {
+    file: (token: string) => `vm.staging.${token}`,
+    all: 'vm.staging.>',
+  },
   /** JetStream: webhook deliveries of the web service (streams VM_WEBHOOKS, VM_WEBHOOKS_FAILED; see webhooks.ts). */
   webhook: {
     deliver: 'vm.webhook.deliver',

@@ -13,7 +13,7 @@
 import { z } from 'zod';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { EmailAddressSchema, LanguageSchema, MailboxIdSchema, SenderSchema } from './ids.js';
-import { StagedAudioSchema } from './audio.js';
+import { StagedAudioSchema } from './staging.js';
 import { CodecSchema, IsoTimeSchema } from './storage.js';
 import { VoicemailModeSchema } from './call.js';
 import { ExtraVariablesSchema } from './mail.js';
@@ -41,6 +41,8 @@ export const DepositSchema = z
     durationMs: z.number().int().nonnegative(),
     codec: CodecSchema,
     audio: StagedAudioSchema,
+    /** As measured by media (RecordingSchema); without it the audio is read to measure it. */
+    loudestDbfs: z.number().min(-120).max(0).optional(),
     extra: ExtraVariablesSchema.default({}),
     /** Per-mailbox quota from the profile, passed on to storage. */
     maxMessages: z.number().int().nonnegative().optional(),

@@ -8,3 +8,4 @@ export * from './keyed-mutex.js';
 export * from './in-flight.js';
 export * from './durable-worker.js';
 export * from './call-events.js';
+export * from './calls/index.js';

@@ -29,6 +29,14 @@ export const mediaConfig = {
   RTPENGINE_RECORDING_DIR: env.string().default('/var/spool/rtpengine'),
   /** Where media puts audio for rtpengine to play (fetched greetings/messages, composed prompts); shared with rtpengine. */
   MEDIA_PLAY_DIR: env.string().default('/var/tmp/sipvm-media'),
+  /**
+   * Audio that plays the same for every call (prompts, the beep, a mailbox's greeting of one
+   * version) is kept in MEDIA_PLAY_DIR/kept up to this many MiB, least recently played out first;
+   * 0 writes a file for every playback.
+   */
+  MEDIA_PLAY_CACHE_MB: env.integer(0, 65_536).default(64),
+  /** Operators' new prompt recordings are noticed within this time (prompt lookups are kept that long). */
+  PROMPTS_LOOKUP_TTL_MS: env.integer(0, 3_600_000).default(30_000),
   /** Where rtpengine sends DTMF reports (its `dtmf-log-dest`): media listens here (UDP). */
   MEDIA_DTMF_LISTEN: hostPort().default({ host: '127.0.0.1', port: 22223 }),
   /** Address of the discard socket that is the other leg of every call (rtpengine sends caller audio there). */

@@ -4,8 +4,7 @@
  * and turns rtpengine's DTMF reports into digit events.
  */
 import { createSocket } from 'node:dgram';
-import type { ObjectStore } from '@nats-io/obj';
-import { stagingBucket } from '@sipvm/contracts';
+import { stagingBucket, type StagingBucket } from '@sipvm/contracts';
 import { ConfigError, runService } from '@sipvm/service';
 import { mediaConfig } from './config.js';
 import { Rtpengine } from './rtpengine.js';
@@ -16,7 +15,8 @@ import { listenForDtmf } from './dtmf.js';
 import { serveMediaApi } from './api.js';
 import { mediaMetrics } from './metrics.js';
 import { buildPrompts, promptsUpToDate } from './prompt-builder.js';
-import { loadCatalog } from './prompts.js';
+import { loadCatalog, PromptFiles } from './prompts.js';
+import { PlayFiles } from './play-files.js';
 
 await runService({
   name: 'media',
@@ -35,7 +35,6 @@ await runService({
     return undefined;
   },
   async start({ config, log, nc, registry, readiness }) {
-    await Sessions.preparePlayDir(config.MEDIA_PLAY_DIR);
     const rtpengine = new Rtpengine({
       host: config.RTPENGINE_NG.host,
       port: config.RTPENGINE_NG.port,
@@ -47,8 +46,22 @@ await runService({
     readiness.add('rtpengine', () => rtpengine.up);
 
     const state = await MediaState.open(nc, config.RECORDING_STATE_TTL_MS);
-    let staging: ObjectStore | undefined;
+    let staging: StagingBucket | undefined;
     const getStaging = async () => (staging ??= await stagingBucket(nc));
+
+    const playFiles = await PlayFiles.open({
+      dir: config.MEDIA_PLAY_DIR,
+      maxKeptBytes: config.MEDIA_PLAY_CACHE_MB * 1024 * 1024,
+      sources: {
+        nc,
+        prompts: new PromptFiles(
+          { built: config.PROMPTS_DIR, override: config.PROMPTS_OVERRIDE_DIR, defaultLanguage: config.PROMPTS_DEFAULT_LANGUAGE },
+          config.PROMPTS_LOOKUP_TTL_MS,
+        ),
+        staging: getStaging,
+        beep: { hz: config.BEEP_HZ, ms: config.BEEP_MS },
+      },
+    });
 
     const sink = createSocket('udp4');
     await new Promise<void>((resolve) => sink.bind(0, config.MEDIA_SINK_HOST, resolve));
@@ -69,13 +82,7 @@ await runService({
       rtpengine,
       state,
       recorder,
-      sources: {
-        nc,
-        prompts: { built: config.PROMPTS_DIR, override: config.PROMPTS_OVERRIDE_DIR, defaultLanguage: config.PROMPTS_DEFAULT_LANGUAGE },
-        staging: getStaging,
-        beep: { hz: config.BEEP_HZ, ms: config.BEEP_MS },
-      },
-      playDir: config.MEDIA_PLAY_DIR,
+      playFiles,
       sink: { host: config.MEDIA_SINK_HOST, port: sink.address().port },
       inbandDtmf: config.MEDIA_INBAND_DTMF,
       metrics: mediaMetrics(registry, () => sessions.count),

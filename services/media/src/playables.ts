@@ -7,16 +7,15 @@
 import { open, readFile } from 'node:fs/promises';
 import { removeFile } from './util.js';
 import type { NatsConnection } from '@nats-io/nats-core';
-import type { ObjectStore } from '@nats-io/obj';
-import { openStagedAudio, readAudio, ServiceError, type Playable } from '@sipvm/contracts';
-import { findPrompt, numberPieces, type PromptDirs } from './prompts.js';
+import { openStagedAudio, readAudio, ServiceError, type Playable, type StagingBucket } from '@sipvm/contracts';
+import { numberPieces, type PromptFiles } from './prompts.js';
 import { isPlatformFormat, parseWav, scanWav, silence, tone, wavHeader } from './wav.js';
 import { runFilter } from './ffmpeg.js';
 
 export interface PlayableSources {
   nc: NatsConnection;
-  prompts: PromptDirs;
-  staging: () => Promise<ObjectStore>;
+  prompts: PromptFiles;
+  staging: () => Promise<StagingBucket>;
   beep: { hz: number; ms: number };
 }
 
@@ -91,15 +90,52 @@ export async function streamPcm(chunks: AsyncIterable<Uint8Array>, append: (byte
 async function pcmOf(item: Extract<Playable, { kind: 'prompt' | 'number' | 'beep' }>, sources: PlayableSources): Promise<Buffer> {
   switch (item.kind) {
     case 'prompt':
-      return pcmOfWav(await readFile(await findPrompt(sources.prompts, item.name, item.language, item.domain)), `prompt ${item.name}`);
+      return pcmOfWav(await readFile((await sources.prompts.find(item.name, item.language, item.domain)).path), `prompt ${item.name}`);
     case 'number': {
-      const pieces = numberPieces(item.value, item.language);
-      const files = await Promise.all(pieces.map((name) => findPrompt(sources.prompts, name, item.language)));
-      return Buffer.concat(await Promise.all(files.map(async (file) => pcmOfWav(await readFile(file), file))));
+      const files = await numberFiles(item.value, item.language, sources.prompts);
+      return Buffer.concat(await Promise.all(files.map(async (file) => pcmOfWav(await readFile(file.path), file.path))));
     }
     case 'beep':
       return tone(sources.beep.hz, sources.beep.ms);
   }
+}
+
+function numberFiles(value: number, language: string, prompts: PromptFiles) {
+  return Promise.all(numberPieces(value, language).map((name) => prompts.find(name, language)));
+}
+
+/**
+ * What makes the audio of `items` what it is, when it cannot change under the same description:
+ * prompts by the file found and its time, numbers likewise, the beep by its tone, a greeting by
+ * the version storage gave it. Undefined when an item has no such identity (a message, staged
+ * audio, a greeting without version): then its audio is fetched for each playback.
+ */
+export async function identityOf(items: Playable[], sources: PlayableSources): Promise<string | undefined> {
+  const parts: string[] = [];
+  for (const item of items) {
+    switch (item.kind) {
+      case 'prompt': {
+        const file = await sources.prompts.find(item.name, item.language, item.domain);
+        parts.push(`prompt:${file.path}@${file.modifiedMs}`);
+        break;
+      }
+      case 'number': {
+        const files = await numberFiles(item.value, item.language, sources.prompts);
+        parts.push(`number:${files.map((f) => `${f.path}@${f.modifiedMs}`).join(',')}`);
+        break;
+      }
+      case 'beep':
+        parts.push(`beep:${sources.beep.hz}:${sources.beep.ms}`);
+        break;
+      case 'greeting':
+        if (item.version === undefined) return undefined;
+        parts.push(`greeting:${item.mailbox.did}/${item.mailbox.uid}/${item.type}@${item.version}`);
+        break;
+      default:
+        return undefined;
+    }
+  }
+  return parts.join('|');
 }
 
 /** PCM of a WAV in the platform's format, converting any other WAV with ffmpeg. */

@@ -14,6 +14,10 @@ export interface QueuedPlayback {
   playbackId: string;
   file: string;
   durationMs: number;
+  /** Written for this playback only: removed when it is over. */
+  temporary: boolean;
+  /** Record the caller from the moment this playback completes. */
+  thenRecord?: { maxDurationMs: number };
 }
 
 export class Player {
@@ -24,7 +28,7 @@ export class Player {
   constructor(
     private readonly callRef: string,
     private readonly rtpengine: Rtpengine,
-    private readonly finished: (playbackId: string, reason: FinishReason) => void,
+    private readonly finished: (playback: QueuedPlayback, reason: FinishReason) => void,
     private readonly log: Logger,
   ) {}
 
@@ -95,7 +99,7 @@ export class Player {
   }
 
   #done(playback: QueuedPlayback, reason: FinishReason): void {
-    void removeFile(playback.file).catch(() => undefined);
-    this.finished(playback.playbackId, reason);
+    if (playback.temporary) void removeFile(playback.file).catch(() => undefined);
+    this.finished(playback, reason);
   }
 }

@@ -4,7 +4,7 @@
  *   <override>/<domain>/<lang>/<name>.wav → <override>/<lang>/<name>.wav → <built>/<lang>/<name>.wav
  * and the same again in the default language.
  */
-import { access, readFile } from 'node:fs/promises';
+import { access, readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
@@ -35,6 +35,36 @@ export interface PromptDirs {
 }
 
 const exists = (path: string) => access(path).then(() => true, () => false);
+
+/** A prompt's file as found, and when it last changed (a new recording is new audio). */
+export interface PromptFile {
+  path: string;
+  modifiedMs: number;
+}
+
+/**
+ * Prompt lookups for the call path: the answer of `findPrompt` kept for `ttlMs`, so that a prompt
+ * played on every call does not cost a walk through the override folders each time. An operator's
+ * new or removed recording is heard at the latest `ttlMs` later.
+ */
+export class PromptFiles {
+  readonly #found = new Map<string, { file: PromptFile; until: number }>();
+
+  constructor(
+    readonly dirs: PromptDirs,
+    private readonly ttlMs = 30_000,
+  ) {}
+
+  async find(name: string, language: string, domain?: string): Promise<PromptFile> {
+    const key = `${name}\0${language}\0${domain ?? ''}`;
+    const known = this.#found.get(key);
+    if (known && known.until > Date.now()) return known.file;
+    const path = await findPrompt(this.dirs, name, language, domain);
+    const file = { path, modifiedMs: (await stat(path)).mtimeMs };
+    this.#found.set(key, { file, until: Date.now() + this.ttlMs });
+    return file;
+  }
+}
 
 /** The file to play for a prompt, by the lookup order above. */
 export async function findPrompt(dirs: PromptDirs, name: string, language: string, domain?: string): Promise<string> {

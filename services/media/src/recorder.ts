@@ -6,8 +6,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
-import type { ObjectStore } from '@nats-io/obj';
-import { ServiceError, stageAudio, type Recording } from '@sipvm/contracts';
+import { LoudestFrame, ServiceError, stageAudio, type Recording, type StagingBucket } from '@sipvm/contracts';
 import { removeFile, sleep } from './util.js';
 import type { Logger } from '@sipvm/service';
 import type { Rtpengine } from './rtpengine.js';
@@ -20,7 +19,7 @@ export interface RecorderOptions {
   rtpengine: Rtpengine;
   state: MediaState;
   recordingDir: string;
-  staging: () => Promise<ObjectStore>;
+  staging: () => Promise<StagingBucket>;
   log: Logger;
   /** Told when a recording reached its maximum length and rtpengine stopped it. */
   onMaxDuration: (recording: RecordingState) => void;
@@ -62,14 +61,15 @@ export class Recorder {
     return { startedAt: recording.startedAt };
   }
 
-  /** rtpengine stops writing, the pcap stays for a later `stop` (call closed, maximum reached). */
+  /**
+   * rtpengine stops writing, the pcap stays for a later `stop` (call closed, maximum reached). The
+   * stored state still says `recording`: a `stop` asks rtpengine to stop again, which is harmless,
+   * and this saves a write per call.
+   */
   async halt(callRef: string): Promise<void> {
     clearTimeout(this.#timers.get(callRef));
     this.#timers.delete(callRef);
-    const recording = await this.o.state.getRecording(callRef);
-    if (recording?.state !== 'recording') return;
     await this.#stopRtpengine(callRef);
-    await this.o.state.putRecording({ ...recording, state: 'stopped' });
   }
 
   /** Stops, converts and stages the recording; null when there is none. Safe to repeat. */
@@ -98,7 +98,13 @@ export class Recorder {
     const staged = await stageAudio(await this.o.staging(), name, (async function* () {
       yield encodeWav(pcm);
     })());
-    const delivered: Recording = { audio: staged, startedAt: recording.startedAt, durationMs: durationMs(pcm.length), codec: recording.codec };
+    const delivered: Recording = {
+      audio: staged,
+      startedAt: recording.startedAt,
+      durationMs: durationMs(pcm.length),
+      codec: recording.codec,
+      loudestDbfs: loudestDbfsOf(pcm),
+    };
     await this.o.state.putRecording({ ...recording, state: 'delivered', delivered });
     await this.#removePcaps(files);
     this.o.log.debug({ callRef, callId: recording.callId, durationMs: delivered.durationMs, codec: recording.codec, packets: packets.length }, 'recording staged');
@@ -180,3 +186,9 @@ export class Recorder {
   }
 }
 
+/** The loudest 20 ms of 16-bit PCM, floored at the −120 dBFS the contract carries for silence. */
+function loudestDbfsOf(pcm: Buffer): number {
+  const meter = new LoudestFrame(RATE);
+  for (let i = 0; i + 1 < pcm.length; i += 2) meter.add(pcm.readInt16LE(i));
+  return Math.max(-120, Math.round(meter.dbfs * 10) / 10);
+}

@@ -3,8 +3,6 @@
  * and our discard socket on the other (DESIGN: a fresh answer pointing at a sink, no `blackhole`,
  * no `publish`). rtpengine's call-id is the callRef, so DTMF reports and pcap names carry it.
  */
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/nats-core';
 import {
   DigitEventSchema,
@@ -21,10 +19,9 @@ import { callLogger, KeyedMutex, type Logger } from '@sipvm/service';
 import type { Rtpengine } from './rtpengine.js';
 import { chooseCodec, parseAudioOffer, sinkAnswer } from './sdp.js';
 import type { MediaState, RecordingState, SessionState } from './state.js';
-import { Player, type FinishReason } from './player.js';
+import { Player, type FinishReason, type QueuedPlayback } from './player.js';
 import type { Recorder } from './recorder.js';
-import { composeWavFile, type PlayableSources } from './playables.js';
-import { durationMs } from './wav.js';
+import type { PlayFiles } from './play-files.js';
 import { digitOfEvent, type DtmfReport } from './dtmf.js';
 import type { MediaMetrics } from './metrics.js';
 
@@ -36,8 +33,7 @@ export interface SessionsOptions {
   rtpengine: Rtpengine;
   state: MediaState;
   recorder: Recorder;
-  sources: PlayableSources;
-  playDir: string;
+  playFiles: PlayFiles;
   sink: { host: string; port: number };
   inbandDtmf: boolean;
   metrics: MediaMetrics;
@@ -54,7 +50,6 @@ export class Sessions {
   readonly #live = new Map<string, LiveSession>();
   readonly #mutex = new KeyedMutex();
   readonly #lastDigit = new Map<string, { event: number; at: number }>();
-  #playFiles = 0;
 
   constructor(private readonly o: SessionsOptions) {}
 
@@ -163,12 +158,18 @@ export class Sessions {
     });
   }
 
-  async play(req: { callRef: string; playbackId: string; items: Playable[]; mode: 'replace' | 'enqueue' }): Promise<{ playbackId: string; durationMs: number }> {
+  async play(req: {
+    callRef: string;
+    playbackId: string;
+    items: Playable[];
+    mode: 'replace' | 'enqueue';
+    thenRecord?: { maxDurationMs: number } | undefined;
+  }): Promise<{ playbackId: string; durationMs: number }> {
     const session = await this.#session(req.callRef);
-    const file = join(this.o.playDir, `${req.callRef}-${req.playbackId}-${this.#playFiles++}.wav`);
-    const ms = durationMs(await composeWavFile(req.items, this.o.sources, file));
-    await this.#mutex.run(req.callRef, () => session.player.play({ playbackId: req.playbackId, file, durationMs: ms }, req.mode));
-    return { playbackId: req.playbackId, durationMs: ms };
+    const file = await this.o.playFiles.fileFor(req.items, `${req.callRef}-${req.playbackId}`);
+    const playback = { playbackId: req.playbackId, file: file.path, durationMs: file.durationMs, temporary: file.temporary, ...(req.thenRecord ? { thenRecord: req.thenRecord } : {}) };
+    await this.#mutex.run(req.callRef, () => session.player.play(playback, req.mode));
+    return { playbackId: req.playbackId, durationMs: file.durationMs };
   }
 
   async stopPlayback(callRef: string): Promise<{ stopped: boolean }> {
@@ -250,11 +251,27 @@ export class Sessions {
 
   #player(state: SessionState): Player {
     const log = callLogger(this.o.log, state.callId);
-    return new Player(state.callRef, this.o.rtpengine, (playbackId, reason) => this.#finished(state, playbackId, reason), log);
+    return new Player(state.callRef, this.o.rtpengine, (playback, reason) => void this.#finished(state, playback, reason), log);
   }
 
-  #finished(state: SessionState, playbackId: string, reason: FinishReason): void {
-    const event = PlaybackFinishedEventSchema.parse({ callRef: state.callRef, callId: state.callId, at: new Date().toISOString(), playbackId, reason });
+  /** Reports a playback's end, after starting the recording it asked for (so the report can say when). */
+  async #finished(state: SessionState, playback: QueuedPlayback, reason: FinishReason): Promise<void> {
+    let recordingStartedAt: string | undefined;
+    if (reason === 'completed' && playback.thenRecord) {
+      try {
+        recordingStartedAt = (await this.startRecording(state.callRef, playback.thenRecord.maxDurationMs)).startedAt;
+      } catch (error) {
+        callLogger(this.o.log, state.callId).error({ callRef: state.callRef, err: String(error) }, 'recording after the playback could not start');
+      }
+    }
+    const event = PlaybackFinishedEventSchema.parse({
+      callRef: state.callRef,
+      callId: state.callId,
+      at: new Date().toISOString(),
+      playbackId: playback.playbackId,
+      reason,
+      ...(recordingStartedAt ? { recordingStartedAt } : {}),
+    });
     this.o.nc.publish(SUBJECTS.call.playbackFinished(state.app), encodeJson(event));
     this.o.metrics.playbacks.inc({ reason });
   }
@@ -270,7 +287,4 @@ export class Sessions {
     }
   }
 
-  static async preparePlayDir(dir: string): Promise<void> {
-    await mkdir(dir, { recursive: true });
-  }
 }

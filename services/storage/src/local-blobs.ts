@@ -115,7 +115,8 @@ export class LocalBlobStore implements BlobStore {
   /** Directory listings only: no stat per file (a mailbox of thousands is counted in a few ms). */
   async keys(prefix: string): Promise<string[]> {
     const found: string[] = [];
-    const walk = async (dir: string): Promise<void> => {
+    // Keys are built as strings alongside the paths: no path arithmetic per file.
+    const walk = async (dir: string, keyPrefix: string): Promise<void> => {
       let entries;
       try {
         entries = await readdir(dir, { withFileTypes: true });
@@ -124,12 +125,12 @@ export class LocalBlobStore implements BlobStore {
         throw this.#unavailable(`list ${prefix}`, error);
       }
       for (const entry of entries) {
-        const path = join(dir, entry.name);
-        if (entry.isDirectory()) await walk(path);
-        else if (entry.isFile()) found.push(relative(this.root, path).split(sep).join('/'));
+        if (entry.isDirectory()) await walk(join(dir, entry.name), `${keyPrefix}${entry.name}/`);
+        else if (entry.isFile()) found.push(keyPrefix + entry.name);
       }
     };
-    await walk(this.#path(prefix));
+    const start = this.#path(prefix);
+    await walk(start, prefix.endsWith('/') || prefix === '' ? prefix : `${relative(this.root, start).split(sep).join('/')}/`);
     return found;
   }
 

@@ -5,7 +5,6 @@
 import { createHash } from 'node:crypto';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
-import type { ObjectStore } from '@nats-io/obj';
 import { jetstreamManager } from '@nats-io/jetstream';
 import {
   encodeJson,
@@ -18,6 +17,7 @@ import {
   type AudioRef,
   type MailboxChangedEvent,
   type StagedAudio,
+  type StagingBucket,
 } from '@sipvm/contracts';
 import { startNats, startService, type NatsServer, type RunningServiceProcess } from '@sipvm/harness';
 export { longWav, smallWav, wavHeader } from '@sipvm/harness';
@@ -26,7 +26,7 @@ export interface StorageRig {
   nats: NatsServer;
   service: RunningServiceProcess;
   nc: NatsConnection;
-  staging: ObjectStore;
+  staging: StagingBucket;
   /** Starts the storage service again with the same environment (after a kill). */
   restartService(): Promise<void>;
   stop(): Promise<void>;
@@ -39,7 +39,7 @@ export async function startStorageRig(env: Record<string, string>): Promise<Stor
     nats,
     service: await startService('storage', serviceEnv),
     nc: await connect({ servers: nats.url }),
-    staging: undefined as unknown as ObjectStore,
+    staging: undefined as unknown as StagingBucket,
     async restartService() {
       await rig.service.stop();
       rig.service = await startService('storage', serviceEnv);
@@ -57,7 +57,7 @@ export async function startStorageRig(env: Record<string, string>): Promise<Stor
 let staged = 0;
 
 /** Stages `audio` under a fresh name. */
-export async function stage(staging: ObjectStore, audio: Uint8Array | AsyncIterable<Uint8Array>): Promise<StagedAudio> {
+export async function stage(staging: StagingBucket, audio: Uint8Array | AsyncIterable<Uint8Array>): Promise<StagedAudio> {
   const source = audio instanceof Uint8Array ? (async function* () { yield audio; })() : audio;
   return stageAudio(staging, `test-${process.pid}-${Date.now()}-${staged++}`, source);
 }

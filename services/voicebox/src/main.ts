@@ -5,9 +5,10 @@
  */
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { stagingBucket } from '@sipvm/contracts';
-import { runService } from '@sipvm/service';
+import { runService, startCallRuntime } from '@sipvm/service';
 import { voiceboxConfig } from './config.js';
-import { startCallRunner } from './call/runner.js';
+import { voiceboxApplication } from './call/app.js';
+import { PinLockout } from './voicebox/pin.js';
 
 await runService({
   name: 'voicebox',
@@ -16,7 +17,9 @@ await runService({
     const js = jetstream(nc);
     const jsm = await jetstreamManager(nc);
     const staging = await stagingBucket(nc);
-    const calls = await startCallRunner({ nc, js, jsm, staging, config, log, registry });
+    const lockout = await PinLockout.open(nc, { lockAfter: config.VOICEBOX_LOCK_AFTER, lockMs: config.VOICEBOX_LOCK_MS });
+    const app = voiceboxApplication({ nc, staging, config, lockout, registry });
+    const calls = await startCallRuntime({ nc, js, jsm, log, registry, app });
     log.info({ keys: config.VOICEBOX_KEYS, inputTimeoutMs: config.VOICEBOX_INPUT_TIMEOUT_MS }, 'voicebox and annrecorder ready');
     return { stop: () => calls.stop() };
   },

@@ -4,7 +4,7 @@
  */
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { stagingBucket } from '@sipvm/contracts';
-import { ConfigError, runService } from '@sipvm/service';
+import { ConfigError, runService, startCallRuntime } from '@sipvm/service';
 import { checkMailConfig, mailConfig } from './mail/config.js';
 import { BUILTIN_TEMPLATE_DIR, TemplateSet } from './mail/template-set.js';
 import { TemplateError } from './mail/template.js';
@@ -14,7 +14,7 @@ import { startMailOutbox } from './mail/outbox.js';
 import { depositConfig } from './deposit/config.js';
 import { startDepositProcessor } from './deposit/processor.js';
 import { callConfig } from './call/config.js';
-import { startCallRunner } from './call/call-runner.js';
+import { voicemailApplication } from './call/app.js';
 
 await runService({
   name: 'voicemail',
@@ -51,7 +51,7 @@ await runService({
       log,
       registry,
     });
-    const calls = await startCallRunner({ nc, js, jsm, config, log });
+    const calls = await startCallRuntime({ nc, js, jsm, log, registry, app: voicemailApplication({ nc, config }) });
     return {
       async stop() {
         await calls.stop();

@@ -7,7 +7,7 @@ import { eventFor, type ScriptStep } from '../call/test-steps.js';
 
 const settings: AnnrecorderSettings = { voice: { language: 'en' }, inputTimeoutMs: 10_000, maxGreetingMs: 120_000, minGreetingMs: 1_000 };
 const audio: StagedAudio = { name: 'greeting-1', size: 32_044 };
-const recorded = (durationMs: number): CallEvent => ({ kind: 'recorded', recording: { audio, durationMs } });
+const recorded = (durationMs: number): CallEvent => ({ kind: 'recorded', recording: { audio, durationMs, startedAt: '2026-11-28T10:00:00.000Z', codec: 'PCMU' } });
 const personal = { personal: true, greeting: { kind: 'greeting' as const, mailbox: { did: 'example.org', uid: 'alice' }, type: 'busy' } };
 
 function run(steps: ScriptStep[], current: Parameters<typeof startAnnrecorder>[0] = personal) {

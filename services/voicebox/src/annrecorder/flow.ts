@@ -83,7 +83,8 @@ export function onAnnrecorderEvent(state: AnnrecorderState, event: CallEvent, se
       if (!recording || recording.durationMs < settings.minGreetingMs) {
         return recordAgain(state, [p('ann_too_short')], recording ? [{ kind: 'discard-staged', audio: recording.audio }] : []);
       }
-      return say({ ...state, recording }, 'confirm', [p('ann_you_recorded'), { kind: 'staged', audio: recording.audio }, p('ann_confirm')]);
+      const kept = { audio: recording.audio, durationMs: recording.durationMs };
+      return say({ ...state, recording: kept }, 'confirm', [p('ann_you_recorded'), { kind: 'staged', audio: recording.audio }, p('ann_confirm')]);
     }
     case 'confirm': {
       if (finishes(state, event)) return wait(state, settings.inputTimeoutMs);

@@ -2,12 +2,14 @@
  * What the voicebox and annrecorder flows and the call runner say to each other.
  *
  * The flows (voicebox/flow.ts, annrecorder/flow.ts) are pure: given the call's state and what just
- * happened, they return the next state and the actions to carry out. The runner (runner.ts) turns
- * NATS events into `CallEvent`s, carries the actions out, and feeds the results of those that have
- * one (a mailbox listing, a PIN check, a recording) back as events.
+ * happened, they return the next state and the actions to carry out. The call runtime (service kit)
+ * turns NATS events into `CallEvent`s and carries the common actions out; app.ts does the rest, and
+ * the results of those that have one (a mailbox listing, a PIN check, a recording) come back as
+ * events.
  */
 import { z } from 'zod';
-import { MessageIdSchema, StagedAudioSchema, type Digit, type MessageId, type Playable, type StagedAudio } from '@sipvm/contracts';
+import { MessageIdSchema, StagedAudioSchema, type MessageId, type Playable, type StagedAudio } from '@sipvm/contracts';
+import type { CallAction, CallEvent as RuntimeEvent } from '@sipvm/service';
 
 /** A message as the voicebox keeps it for the length of a call. */
 export const MailboxEntrySchema = z.object({
@@ -25,33 +27,14 @@ export type MailboxEntry = z.infer<typeof MailboxEntrySchema>;
 export const RecordedGreetingSchema = z.object({ audio: StagedAudioSchema, durationMs: z.number().int().nonnegative() });
 export type RecordedGreeting = z.infer<typeof RecordedGreetingSchema>;
 
+/** What happens in a call (the runtime's events), and what the runner's own work found out. */
 export type CallEvent =
-  | { kind: 'playback-finished'; playbackId: string }
-  | { kind: 'digit'; digit: Digit }
-  /** An inactivity timer ran out (stale unless it is the call's current one). */
-  | { kind: 'timeout'; timerId: number }
-  /** Media stopped a recording at its maximum length. */
-  | { kind: 'recording-limit' }
-  /** The caller hung up (or the call failed). */
-  | { kind: 'ended' }
-  // Results of the runner's work:
+  | RuntimeEvent
   | { kind: 'mailbox-loaded'; messages: MailboxEntry[] }
-  | { kind: 'pin-checked'; outcome: 'right' | 'wrong' | 'locked' }
-  | { kind: 'recorded'; recording: RecordedGreeting | null }
-  /**
-   * An action failed (storage, media): the caller hears about a technical problem, unless it was
-   * playing the goodbye that failed; then the call just ends.
-   */
-  | { kind: 'failed'; action: Action['kind'] };
+  | { kind: 'pin-checked'; outcome: 'right' | 'wrong' | 'locked' };
 
-export type Action =
-  | { kind: 'play'; playbackId: string; items: Playable[] }
-  | { kind: 'stop-playback' }
-  | { kind: 'arm-timer'; timerId: number; ms: number }
-  | { kind: 'hangup'; reason: string }
-  | { kind: 'start-recording'; maxMs: number }
-  /** Stops the recording; unless discarded, the result comes back as `recorded`. */
-  | { kind: 'stop-recording'; discard: boolean }
+/** The voicebox's and annrecorder's own actions (the runtime carries out the common ones). */
+export type VoiceboxAction =
   /** Lists the mailbox; the result comes back as `mailbox-loaded`. */
   | { kind: 'load-mailbox' }
   /** Checks the PIN (lock-out, constant-time compare); the result comes back as `pin-checked`. */
@@ -61,6 +44,8 @@ export type Action =
   | { kind: 'keep-greeting'; audio: StagedAudio }
   | { kind: 'delete-greeting' }
   | { kind: 'discard-staged'; audio: StagedAudio };
+
+export type Action = CallAction | VoiceboxAction;
 
 /**
  * The bookkeeping every flow state carries: which playback it waits for, which timer is armed.

@@ -1,3 +1,5 @@
+import { LoudestFrame } from '@sipvm/contracts';
+
 /**
  * What a recording really contains, read from its WAV as it streams by: the true duration (from
  * the sample count, not from what the recorder believed) and the loudest 20 ms frame, so a
@@ -20,18 +22,7 @@ export async function checkWav(chunks: AsyncIterable<Uint8Array>): Promise<Audio
   let format: { channels: number; rate: number } | undefined;
   let dataLeft = -1;
   let samples = 0;
-  let frameSize = 0;
-  let frameSum = 0;
-  let frameCount = 0;
-  let loudest = 0; // mean square of the loudest frame
-  const take = (sample: number) => {
-    frameSum += sample * sample;
-    if (++frameCount === frameSize) {
-      loudest = Math.max(loudest, frameSum / frameCount);
-      frameSum = 0;
-      frameCount = 0;
-    }
-  };
+  let loudness: LoudestFrame | undefined;
 
   for await (const chunk of chunks) {
     buffered = buffered.length === 0 ? Buffer.from(chunk) : Buffer.concat([buffered, chunk]);
@@ -59,22 +50,18 @@ export async function checkWav(chunks: AsyncIterable<Uint8Array>): Promise<Audio
             throw new NotPcmWavError(`unsupported WAV format ${audioFormat}, ${bits} bits, ${channels} channels`);
           }
           format = { channels, rate };
-          frameSize = Math.max(1, Math.round((rate * channels) / 50));
+          loudness = new LoudestFrame(rate * channels);
         }
         offset += 8 + size + (size % 2);
       }
       if (dataLeft < 0) continue;
     }
     const usable = Math.min(buffered.length - (buffered.length % 2), dataLeft);
-    for (let i = 0; i < usable; i += 2) take(buffered.readInt16LE(i));
+    for (let i = 0; i < usable; i += 2) loudness?.add(buffered.readInt16LE(i));
     samples += usable / 2;
     dataLeft -= usable;
     buffered = buffered.subarray(usable);
   }
-  if (!format) throw new NotPcmWavError('no fmt chunk');
-  if (frameCount > 0) loudest = Math.max(loudest, frameSum / frameCount);
-  return {
-    durationMs: Math.round((samples / format.channels / format.rate) * 1000),
-    loudestFrameDbfs: loudest === 0 ? -Infinity : 10 * Math.log10(loudest / (32768 * 32768)),
-  };
+  if (!format || !loudness) throw new NotPcmWavError('no fmt chunk');
+  return { durationMs: Math.round((samples / format.channels / format.rate) * 1000), loudestFrameDbfs: loudness.dbfs };
 }

@@ -9,7 +9,6 @@ import { createHash } from 'node:crypto';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstream } from '@nats-io/jetstream';
-import type { ObjectStore } from '@nats-io/obj';
 import {
   DepositOutcomeSchema,
   publishDeposit,
@@ -21,6 +20,8 @@ import {
   SUBJECTS,
   type DepositInput,
   type DepositOutcome,
+  type StagingBucket,
+  isStaged,
 } from '@sipvm/contracts';
 import {
   smallWav,
@@ -47,7 +48,7 @@ describe('deposits: recordings become messages', () => {
   let storage: RunningServiceProcess;
   let voicemail: RunningServiceProcess;
   let nc: NatsConnection;
-  let staging: ObjectStore;
+  let staging: StagingBucket;
   let vmEnv: Record<string, string>;
   let storageEnv: Record<string, string>;
   const outcomes: DepositOutcome[] = [];
@@ -89,11 +90,7 @@ describe('deposits: recordings become messages', () => {
       ...(mode === 'box' ? {} : { email: `${uid}@mymail.org` }),
     };
   };
-  /** Whether staged audio is still there (a deleted object leaves a tombstone). */
-  const isStaged = async (name: string) => {
-    const info = await staging.info(name);
-    return info !== null && !info.deleted;
-  };
+  const stillStaged = (name: string) => isStaged(staging, name);
   const outcomeOf = async (depositId: string) => {
     await waitFor(() => outcomes.some((o) => o.depositId === depositId), 15_000, `the outcome of ${depositId}`);
     return outcomes.find((o) => o.depositId === depositId);
@@ -118,7 +115,7 @@ describe('deposits: recordings become messages', () => {
     assert.equal(sha(await audioOf('boxonly', message?.id ?? '')), sha(wav));
     await sleep(500);
     assert.equal(smtp.messages.length, 0);
-    assert.equal(await isStaged(d.audio.name), false, 'the staged audio was cleaned up');
+    assert.equal(await stillStaged(d.audio.name), false, 'the staged audio was cleaned up');
   });
 
   it('voicemail: mails the recording and stores nothing', async () => {
@@ -129,7 +126,7 @@ describe('deposits: recordings become messages', () => {
     const [mail] = await smtp.waitForMessages(1);
     assert.equal(sha(mail?.attachments[0]?.content ?? Buffer.alloc(0)), sha(wav));
     assert.deepEqual(await mailboxOf('mailonly'), []);
-    await waitFor(async () => !(await isStaged(d.audio.name)), 5_000, 'the mail sender to clean up the staged audio');
+    await waitFor(async () => !(await stillStaged(d.audio.name)), 5_000, 'the mail sender to clean up the staged audio');
   });
 
   it('both: stores and mails, the mail naming the stored message', async () => {

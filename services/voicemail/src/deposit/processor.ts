@@ -7,7 +7,6 @@
  */
 import type { JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
-import type { ObjectStore } from '@nats-io/obj';
 import { Counter, type Registry } from 'prom-client';
 import {
   decodeJson,
@@ -25,6 +24,7 @@ import {
   toServiceError,
   type Deposit,
   type DepositOutcome,
+  type StagingBucket,
 } from '@sipvm/contracts';
 import { callLogger, retryDelay, startDurableWorker, type Logger, type WorkOutcome } from '@sipvm/service';
 import { checkWav, NotPcmWavError } from './audio-check.js';
@@ -37,7 +37,7 @@ export interface DepositProcessorOptions {
   nc: NatsConnection;
   js: JetStreamClient;
   jsm: JetStreamManager;
-  staging: ObjectStore;
+  staging: StagingBucket;
   config: DepositConfig;
   log: Logger;
   registry: Registry;
@@ -175,7 +175,11 @@ type Check =
 async function checkAudio(deposit: Deposit, options: DepositProcessorOptions): Promise<Check> {
   let result;
   try {
-    result = await checkWav(await openStagedAudio(options.staging, deposit.audio));
+    // Media measured it while converting: no need to read the audio back (an object store read per message).
+    result =
+      deposit.loudestDbfs !== undefined
+        ? { durationMs: deposit.durationMs, loudestFrameDbfs: deposit.loudestDbfs }
+        : await checkWav(await openStagedAudio(options.staging, deposit.audio));
   } catch (error) {
     if (error instanceof NotPcmWavError) {
       // Not analysable (a codec the recorder kept as is): trust the recorder's duration, keep it.

@@ -12,7 +12,6 @@ import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import type { ObjectStore } from '@nats-io/obj';
 import {
   enqueueMail,
   MailFailedEventSchema,
@@ -21,6 +20,7 @@ import {
   STREAMS,
   type MailFailedEvent,
   type MailJobInput,
+  type StagingBucket,
 } from '@sipvm/contracts';
 import {
   REPO_ROOT,
@@ -38,7 +38,7 @@ import {
 const RETRIES = '400ms,400ms,400ms,400ms,400ms';
 let counter = 0;
 
-async function stage(staging: ObjectStore, wav: Uint8Array) {
+async function stage(staging: StagingBucket, wav: Uint8Array) {
   return stageAudio(staging, `mail-test-${process.pid}-${counter++}`, (async function* () { yield wav; })());
 }
 
@@ -75,7 +75,7 @@ describe('mail outbox', () => {
   let smtp: SmtpSink;
   let sender: RunningServiceProcess;
   let nc: NatsConnection;
-  let staging: ObjectStore;
+  let staging: StagingBucket;
   let env: Record<string, string>;
 
   before(async () => {

@@ -15,7 +15,6 @@ import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import type { JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
-import type { ObjectStore } from '@nats-io/obj';
 import type { Transporter } from 'nodemailer';
 import { Counter, type Registry } from 'prom-client';
 import {
@@ -31,6 +30,7 @@ import {
   type MailFailedEvent,
   type MailJob,
   openKv,
+  type StagingBucket,
 } from '@sipvm/contracts';
 import { callLogger, retryDelay, startDurableWorker, type Logger, type WorkOutcome } from '@sipvm/service';
 import type { TemplateSet } from './template-set.js';
@@ -49,7 +49,7 @@ export interface OutboxOptions {
   nc: NatsConnection;
   js: JetStreamClient;
   jsm: JetStreamManager;
-  staging: ObjectStore;
+  staging: StagingBucket;
   templates: TemplateSet;
   transport: Transporter;
   retryDelaysMs: readonly number[];

@@ -1,7 +1,6 @@
 /** What the API's routes need, and the audio links they hand out. */
 import type { NatsConnection } from '@nats-io/nats-core';
-import type { ObjectStore } from '@nats-io/obj';
-import type { Mailbox } from '@sipvm/contracts';
+import type { Mailbox, StagingBucket } from '@sipvm/contracts';
 import type { Principal } from '../auth.js';
 import type { WebConfig } from '../config.js';
 import type { TokenSigner } from '../tokens.js';
@@ -9,7 +8,7 @@ import type { LinkMaker } from './views.js';
 
 export interface ApiDeps {
   nc: NatsConnection;
-  staging: ObjectStore;
+  staging: StagingBucket;
   signer: TokenSigner;
   config: WebConfig;
 }

@@ -1,6 +1,6 @@
 /**
  * Routes of a mailbox's personal greetings, per type: list, play or download, upload (WAV,
- * checked, staged through the `vm-staging` object store like every other producer) and delete.
+ * checked, staged with `stageAudio` (stream VM_STAGING) like every other producer's audio) and delete.
  */
 import { randomUUID } from 'node:crypto';
 import { discardStagedAudio, isServiceError, request, stageAudio, StorageApi, type GreetingInfo, type Mailbox } from '@sipvm/contracts';

@@ -1,0 +1,9 @@
+import { MediaApi, request } from '@sipvm/contracts';
+import type { CallAction } from '../call.js';
+import { callOptions, type ActionContext } from './context.js';
+
+/** Starts recording the caller now (media stops it at `maxMs` and says so). */
+export async function startRecording(action: Extract<CallAction, { kind: 'start-recording' }>, context: ActionContext): Promise<void> {
+  const { call } = context;
+  await request(context.nc, MediaApi.startRecording(call.mediaInstance), { callRef: call.callRef, maxDurationMs: action.maxMs }, callOptions(context));
+}

@@ -1,0 +1,61 @@
+/**
+ * What every call flow and the call runtime share: the call's identity as kept in its record, the
+ * events every flow gets, and the actions the runtime carries out for every flow. Applications add
+ * their own actions (storage work, a hand-over) and the events those produce.
+ */
+import { z } from 'zod';
+import type { Digit, Playable, Recording } from '@sipvm/contracts';
+
+/** Who holds the call: what every action needs to reach its dialog and its media session. */
+export const CallBaseShape = {
+  callRef: z.string(),
+  callId: z.string(),
+  signalingInstance: z.string(),
+  mediaInstance: z.string(),
+};
+export interface CallBase {
+  callRef: string;
+  callId: string;
+  signalingInstance: string;
+  mediaInstance: string;
+}
+
+/** What happens in every call. */
+export type CallEvent =
+  | { kind: 'playback-finished'; playbackId: string; recordingStartedAt?: string | undefined }
+  | { kind: 'digit'; digit: Digit }
+  /** An inactivity timer ran out (stale unless it is the call's current one). */
+  | { kind: 'timeout'; timerId: number }
+  /** Media stopped a recording at its maximum length. */
+  | { kind: 'recording-limit' }
+  /** The caller hung up (or the call failed). */
+  | { kind: 'ended' }
+  /** The result of `stop-recording` (unless discarded): null when nothing was recorded. */
+  | { kind: 'recorded'; recording: Recording | null }
+  /** An action failed (media, storage, …); the actions after it were not carried out. */
+  | { kind: 'failed'; action: string };
+
+/** What every flow may ask for. */
+export type CallAction =
+  /** Plays the items, replacing what plays; with `thenRecord` the recording starts when it completes. */
+  | { kind: 'play'; playbackId: string; items: Playable[]; thenRecord?: { maxDurationMs: number } | undefined }
+  | { kind: 'stop-playback' }
+  | { kind: 'arm-timer'; timerId: number; ms: number }
+  | { kind: 'hangup'; reason: string }
+  /** After an early-media announcement: the final error reply instead of a BYE. */
+  | { kind: 'final-reply'; code: number; reason: string }
+  | { kind: 'start-recording'; maxMs: number }
+  /** Stops the recording; unless discarded, the result comes back as `recorded`. */
+  | { kind: 'stop-recording'; discard: boolean };
+
+export const CALL_ACTION_KINDS = ['play', 'stop-playback', 'arm-timer', 'hangup', 'final-reply', 'start-recording', 'stop-recording'] as const;
+
+export function isCallAction(action: { kind: string }): action is CallAction {
+  return (CALL_ACTION_KINDS as readonly string[]).includes(action.kind);
+}
+
+/** A flow's answer to an event: the call's next record and what to do. */
+export interface Step<R, A> {
+  record: R;
+  actions: A[];
+}

@@ -1,0 +1,87 @@
+/**
+ * The files rtpengine plays. The items of one play request are joined into one WAV (playables.ts).
+ * When the items name audio that cannot change under the same description — prompts, numbers,
+ * the beep, a greeting of a given version — the file is kept and played again for the next call
+ * that asks for the same items, instead of being fetched, joined and written anew: a mailbox's
+ * greeting and beep are the same for every caller. Kept files are bounded in bytes, least recently
+ * played out first; everything else is written for one playback and removed after it.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Playable } from '@sipvm/contracts';
+import { composeWavFile, identityOf, type PlayableSources } from './playables.js';
+import { removeFile } from './util.js';
+import { durationMs } from './wav.js';
+
+export interface PlayFile {
+  path: string;
+  durationMs: number;
+  /** Written for this playback only: remove it when the playback is over. */
+  temporary: boolean;
+}
+
+interface Kept {
+  path: string;
+  bytes: number;
+  durationMs: number;
+}
+
+export class PlayFiles {
+  readonly #kept = new Map<string, Kept>();
+  readonly #writing = new Map<string, Promise<Kept>>();
+  #keptBytes = 0;
+  #written = 0;
+
+  private constructor(private readonly o: { dir: string; sources: PlayableSources; maxKeptBytes: number }) {}
+
+  /** The folder shared with rtpengine; files kept by an earlier run are removed (their identity is unknown now). */
+  static async open(options: { dir: string; sources: PlayableSources; maxKeptBytes: number }): Promise<PlayFiles> {
+    const keptDir = join(options.dir, 'kept');
+    await mkdir(keptDir, { recursive: true });
+    for (const name of await readdir(keptDir)) await removeFile(join(keptDir, name));
+    return new PlayFiles(options);
+  }
+
+  get keptBytes(): number {
+    return this.#keptBytes;
+  }
+
+  async fileFor(items: Playable[], name: string): Promise<PlayFile> {
+    const identity = this.o.maxKeptBytes > 0 ? await identityOf(items, this.o.sources) : undefined;
+    if (identity === undefined) {
+      const path = join(this.o.dir, `${name}-${this.#written++}.wav`);
+      return { path, durationMs: durationMs(await composeWavFile(items, this.o.sources, path)), temporary: true };
+    }
+    const known = this.#kept.get(identity);
+    if (known) {
+      // Most recently played last: the eviction order.
+      this.#kept.delete(identity);
+      this.#kept.set(identity, known);
+      return { path: known.path, durationMs: known.durationMs, temporary: false };
+    }
+    let writing = this.#writing.get(identity);
+    if (!writing) {
+      writing = this.#keep(identity, items).finally(() => this.#writing.delete(identity));
+      this.#writing.set(identity, writing);
+    }
+    const kept = await writing;
+    return { path: kept.path, durationMs: kept.durationMs, temporary: false };
+  }
+
+  async #keep(identity: string, items: Playable[]): Promise<Kept> {
+    const path = join(this.o.dir, 'kept', `${createHash('sha1').update(identity).digest('hex')}.wav`);
+    const bytes = await composeWavFile(items, this.o.sources, path);
+    const kept = { path, bytes: bytes + 44, durationMs: durationMs(bytes) };
+    this.#kept.set(identity, kept);
+    this.#keptBytes += kept.bytes;
+    for (const [oldest, entry] of this.#kept) {
+      if (this.#keptBytes <= this.o.maxKeptBytes || oldest === identity) break;
+      this.#kept.delete(oldest);
+      this.#keptBytes -= entry.bytes;
+      // A playback that started from it goes on: rtpengine has the file open.
+      await removeFile(entry.path);
+    }
+    return kept;
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * The voicemail application on the call runtime: what a call's record holds, how a call starts
+ * (which greeting), and the one action of its own, the hand-over of the recorded message.
+ *
+ * Hang-ups come from the JetStream stream VM_VOICEMAIL_CALL_ENDS, so the recording is handed over
+ * by whichever instance is alive, and a hand-over that fails is retried until it works.
+ */
+import { z } from 'zod';
+import {
+  AppParamsSchema,
+  isServiceError,
+  PlayableSchema,
+  publishDeposit,
+  request,
+  StorageApi,
+  toServiceError,
+  type CallStartedEvent,
+  type Playable,
+  type VoicemailMode,
+} from '@sipvm/contracts';
+import { CallBaseShape, recordingOf, type ActionContext, type CallApplication, type Step } from '@sipvm/service';
+import type { NatsConnection } from '@nats-io/nats-core';
+import type { Logger } from 'pino';
+import { onEvent, startCall, VoicemailStateSchema, type Action, type Event, type FlowSettings, type HandOver } from './flow.js';
+import type { CallConfig } from './config.js';
+
+export const CALLS_BUCKET = 'vm-voicemail-calls';
+export const VOICEMAIL_QUEUE = 'voicemail';
+
+/** Everything about a call the flow and its actions need, as kept in the KV bucket. */
+export const VoicemailCallSchema = z.object({
+  ...CallBaseShape,
+  codec: z.string(),
+  params: AppParamsSchema,
+  finalReply: z.object({ code: z.number(), reason: z.string() }).optional(),
+  greeting: PlayableSchema,
+  state: VoicemailStateSchema,
+});
+export type VoicemailCall = z.infer<typeof VoicemailCallSchema>;
+
+/** The final reply after an early-media announcement when the proxy named none. */
+const DEFAULT_FINAL_REPLY = { code: 480, reason: 'Temporarily Unavailable' };
+
+export function voicemailApplication(options: { nc: NatsConnection; config: CallConfig }): CallApplication<VoicemailCall, HandOver, Event> {
+  const settingsOf = (call: Pick<VoicemailCall, 'greeting' | 'params' | 'finalReply'>, mode: VoicemailMode): FlowSettings => ({
+    greeting: call.greeting,
+    language: call.params.language ?? 'en',
+    earlyMedia: call.finalReply !== undefined && mode === 'ann',
+    finalReply: call.finalReply ?? DEFAULT_FINAL_REPLY,
+    maxMessageMs: options.config.VM_MAX_MESSAGE_MS,
+  });
+  return {
+    name: 'voicemail',
+    apps: ['voicemail'],
+    queue: VOICEMAIL_QUEUE,
+    bucket: CALLS_BUCKET,
+    record: VoicemailCallSchema,
+    durableEnds: { stream: 'voicemailCallEnds', consumer: 'voicemail-call-ends' },
+
+    async start(event: CallStartedEvent, log: Logger): Promise<Step<VoicemailCall, Action>> {
+      const mode = event.params.mode ?? 'voicemail';
+      const greeting = await greetingFor(options.nc, event, mode, log);
+      const call = {
+        callRef: event.callRef,
+        callId: event.callId,
+        signalingInstance: event.signalingInstance,
+        mediaInstance: event.mediaInstance,
+        codec: event.codec,
+        params: event.params,
+        ...(event.finalReply ? { finalReply: event.finalReply } : {}),
+        greeting,
+      };
+      const first = startCall(mode, settingsOf(call, mode));
+      log.debug({ mode, greeting: greeting.kind, mailbox: `${event.params.uid}@${event.params.did}` }, 'voicemail call started');
+      return { record: { ...call, state: first.record }, actions: first.actions };
+    },
+
+    decide(call: VoicemailCall, event: Event): Step<VoicemailCall, Action> {
+      const step = onEvent(call.state, event, settingsOf(call, call.state.mode));
+      return { record: step.record === call.state ? call : { ...call, state: step.record }, actions: step.actions };
+    },
+
+    async perform(_action: HandOver, call: VoicemailCall, context: ActionContext): Promise<Event[]> {
+      await handOver(call, context);
+      return [{ kind: 'handed-over' }];
+    },
+
+    // The message is at stake: a failed hand-over is taken again, never just reported.
+    onFailure: (action) => (action.kind === 'hand-over' ? 'retry' : undefined),
+  };
+}
+
+/** The caller's personal greeting of the requested type, else the domain/platform default prompt. */
+async function greetingFor(nc: NatsConnection, event: CallStartedEvent, mode: string, log: Logger): Promise<Playable> {
+  const mailbox = { did: event.params.did, uid: event.params.uid };
+  const type = event.params.greetingType;
+  try {
+    const { greeting } = await request(nc, StorageApi.getGreeting, { mailbox, type }, { callId: event.callId, timeoutMs: 2_000 });
+    // Its version lets media play the copy it fetched for an earlier caller.
+    return { kind: 'greeting', mailbox, type, version: greeting.updatedAt };
+  } catch (error) {
+    if (!isServiceError(error, 'greeting-not-found')) log.warn({ err: toServiceError(error).message }, 'cannot look up the personal greeting; playing the default');
+    return { kind: 'prompt', name: mode === 'ann' ? 'default_greeting_ann' : 'default_greeting', language: event.params.language ?? 'en', domain: event.params.did };
+  }
+}
+
+/** Stops the recording and hands the message over (a deposit); throws when it cannot, to be retried. */
+async function handOver(call: VoicemailCall, context: ActionContext): Promise<void> {
+  const recording = await recordingOf(context);
+  if (!recording) {
+    context.log.info('nothing was recorded');
+    return;
+  }
+  const { params } = call;
+  if (call.state.mode === 'ann') return; // announcements record nothing
+  await publishDeposit(context.js, {
+    depositId: recording.audio.name,
+    mode: call.state.mode,
+    user: params.user,
+    domain: params.domain,
+    uid: params.uid,
+    did: params.did,
+    ...(params.email !== undefined ? { email: params.email } : {}),
+    ...(params.language !== undefined ? { language: params.language } : {}),
+    sender: params.sender,
+    recordedAt: recording.startedAt,
+    durationMs: recording.durationMs,
+    codec: recording.codec,
+    audio: recording.audio,
+    ...(recording.loudestDbfs !== undefined ? { loudestDbfs: recording.loudestDbfs } : {}),
+    extra: params.extra,
+  });
+  context.log.debug({ depositId: recording.audio.name, durationMs: recording.durationMs }, 'message handed over');
+}
