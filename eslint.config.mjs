@@ -19,4 +19,9 @@ export default tseslint.config(
     files: ['**/*.mjs'],
     languageOptions: { globals: globals.node },
   },
+  {
+    // The web inbox: plain ES modules run by the browser, no build step.
+    files: ['services/web/public/**/*.js'],
+    languageOptions: { globals: globals.browser, sourceType: 'module' },
+  },
 );

@@ -80,6 +80,7 @@ describe('docker compose: the platform in containers takes a voicemail call', ()
       MEDIA_HTTP_PORT: String(await freePort()),
       SIGNALING_HTTP_PORT: String(await freePort()),
       MAILDEV_WEB_PORT: String(await freePort()),
+      WEB_PORT: String(await freePort()),
       S3_PORT: String(await freePort()),
       S3_ACCESS_KEY: S3_KEYS.accessKeyId,
       S3_SECRET_KEY: S3_KEYS.secretAccessKey,
@@ -156,7 +157,7 @@ describe('docker compose: the platform in containers takes a voicemail call', ()
   }
 
   it('stores the message in the local folder and the mail reaches the catcher, attachment and all', async () => {
-    await platformReady(['nats', 'storage', 'rtpengine', 'media', 'drachtio', 'signaling', 'maildev', 'voicemail', 'voicebox']);
+    await platformReady(['nats', 'storage', 'rtpengine', 'media', 'drachtio', 'signaling', 'maildev', 'voicemail', 'voicebox', 'web']);
     await leaveMessage("mod=both;eml='alice@example.org';usr=alice;snd='sip:bob@caller.example.org';dom=example.org;");
     const message = await storedMessage('alice');
     assert.equal(message.sender, 'sip:bob@caller.example.org');
@@ -170,6 +171,18 @@ describe('docker compose: the platform in containers takes a voicemail call', ()
     assert.ok(wav && wav.size > 40_000, `a WAV of about 3 s is attached (${JSON.stringify(mail.attachments)})`);
     const files = compose(['exec', '-T', 'storage', 'find', '/var/lib/sipvm/storage', '-name', `${message.id}.*`]);
     assert.match(files, new RegExp(`/audio/${message.id}\\.wav$`, 'm'), 'the audio is in the storage volume');
+
+    // The web API: the operator key made on the web-secrets volume issues a token that lists and plays the message.
+    const web = `http://127.0.0.1:${env.WEB_PORT}`;
+    const operatorKey = compose(['exec', '-T', 'web', 'cat', '/var/lib/sipvm/web/operator-key']).trim();
+    const issued = await fetch(`${web}/api/v1/tokens`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-operator-key': operatorKey }, body: JSON.stringify({ mailbox: mailboxOf('alice') }) });
+    assert.equal(issued.status, 201);
+    const { token } = await issued.json();
+    const list = await (await fetch(`${web}/api/v1/mailboxes/example.org/alice/messages`, { headers: { authorization: `Bearer ${token}` } })).json();
+    assert.deepEqual(list.messages.map((m) => m.id), [message.id]);
+    const audio = await fetch(`${web}${list.messages[0].audioUrl}`);
+    assert.equal(audio.status, 200);
+    assert.equal((await audio.arrayBuffer()).byteLength, message.size, 'the web API plays the stored message');
   });
 
   it('with the s3 profile, stores the message in Ceph RGW’s bucket', async () => {

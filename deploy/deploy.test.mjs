@@ -110,7 +110,7 @@ describe('deploy/k8s', { skip: has('kubectl') ? false : 'SKIPPED: kubectl is not
 
   it('takes secrets only from the generator: no placeholder Secret in the manifests', () => {
     const secrets = ofKind('Secret');
-    assert.deepEqual(secrets.map((s) => s.metadata.name.replace(/-[a-z0-9]{10}$/, '')).sort(), ['drachtio', 'storage-s3', 'voicemail-smtp']);
+    assert.deepEqual(secrets.map((s) => s.metadata.name.replace(/-[a-z0-9]{10}$/, '')).sort(), ['drachtio', 'storage-s3', 'voicemail-smtp', 'web']);
     const drachtio = secrets.find((s) => s.metadata.name.startsWith('drachtio-'));
     assert.ok(Buffer.from(drachtio.data.DRACHTIO_SECRET, 'base64').length >= 32, 'a generated drachtio secret');
   });

@@ -15,6 +15,8 @@ packages=(
   "ffmpeg:/usr/bin/ffmpeg"
   "docker-compose:/usr/bin/docker-compose"
   "kubernetes-client:/usr/bin/kubectl"
+  # Headless Chromium: the web inbox's browser tests (driven by playwright-core).
+  "chromium:/usr/bin/chromium"
   # Ceph's RADOS Gateway: the real S3 the storage tests check signatures and conditional writes against.
   "radosgw:/usr/bin/radosgw"
   "ceph-mon:/usr/bin/ceph-mon"

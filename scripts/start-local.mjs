@@ -13,7 +13,8 @@
 // every service's own variables (see the README), which are passed through.
 import { spawn, spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { resolve, join } from 'node:path';
 
 const root = resolve(new URL('..', import.meta.url).pathname);
@@ -59,6 +60,17 @@ writeFileSync(join(home, 'drachtio', 'drachtio.conf.xml'), `<drachtio>
   <logging><console/><sofia-loglevel>${process.env.DRACHTIO_LOG_LEVEL === 'debug' ? 9 : 0}</sofia-loglevel><loglevel>${process.env.DRACHTIO_LOG_LEVEL ?? 'notice'}</loglevel></logging>
 </drachtio>
 `);
+
+// The web service's secrets: made once under .local/web/ unless the environment names its own.
+const webPort = process.env.WEB_PORT ?? '8080';
+const webSecrets = {};
+for (const [name, file] of [['WEB_OPERATOR_KEY', 'operator-key'], ['WEB_TOKEN_SECRET', 'token-secret']]) {
+  if (process.env[name] || process.env[`${name}_FILE`]) continue;
+  const path = join(home, 'web', file);
+  mkdirSync(join(home, 'web'), { recursive: true, mode: 0o700 });
+  if (!existsSync(path)) writeFileSync(path, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+  webSecrets[`${name}_FILE`] = path;
+}
 
 /** What runs, in start order. `port` is the health/metrics port of a service. */
 const components = [
@@ -122,6 +134,13 @@ const components = [
     name: 'voicebox',
     command: service('voicebox'),
     env: { HTTP_PORT: '9105' },
+    ready: /"msg":"started"/,
+  },
+  {
+    // The HTTP API, the web inbox and webhooks (services/web/README.md), on 127.0.0.1:WEB_PORT.
+    name: 'web',
+    command: service('web'),
+    env: { HTTP_PORT: '9106', WEB_PORT: webPort, ...webSecrets },
     ready: /"msg":"started"/,
   },
 ];
@@ -224,7 +243,8 @@ try {
   if (!drachtio) console.warn('drachtio-server not found (set DRACHTIO_BIN or put it on PATH): starting without SIP');
   for (const component of components) await start(component);
   console.log(`\nsipvm is running (state in ${home}). NATS: ${natsUrl}.${drachtio ? ` SIP: 127.0.0.1:${sipPort} (udp, tcp).` : ' No SIP (no drachtio-server).'}`);
-  console.log('Health and metrics: http://127.0.0.1:9101/readyz (storage), :9102 (media), :9103 (voicemail)' + (drachtio ? ', :9104 (signaling)' : '') + ', :9105 (voicebox). Ctrl-C stops it.\n');
+  console.log('Health and metrics: http://127.0.0.1:9101/readyz (storage), :9102 (media), :9103 (voicemail)' + (drachtio ? ', :9104 (signaling)' : '') + ', :9105 (voicebox), :9106 (web). Ctrl-C stops it.');
+  console.log(`Web inbox and HTTP API: http://127.0.0.1:${webPort}/ (issue a mailbox token with the operator key${webSecrets.WEB_OPERATOR_KEY_FILE ? ` in ${webSecrets.WEB_OPERATOR_KEY_FILE}` : ''}; see the README).\n`);
 } catch (error) {
   console.error(String(error.message ?? error));
   await stopAll(1);

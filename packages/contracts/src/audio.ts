@@ -72,6 +72,45 @@ export function wavHeader(dataBytes: number, sampleRate = 8000): Buffer {
   return h;
 }
 
+export interface WavLayout {
+  sampleRate: number;
+  channels: number;
+  bitsPerSample: number;
+  /** Where the PCM starts. */
+  dataOffset: number;
+  /** PCM bytes the header announces; undefined when unknown (a stream written before its end). */
+  dataSize: number | undefined;
+}
+
+/**
+ * Finds the fmt and data chunks at the start of a RIFF/WAVE file, skipping other chunks;
+ * undefined while `bytes` is too short to tell (more of the file is needed). One reader for
+ * media's playback and the web service's uploads.
+ */
+export function scanWav(bytes: Buffer, what = 'WAV'): WavLayout | undefined {
+  if (bytes.length < 12) return undefined;
+  if (bytes.toString('ascii', 0, 4) !== 'RIFF' || bytes.toString('ascii', 8, 12) !== 'WAVE') {
+    throw new ServiceError('bad-request', `${what} is not a RIFF/WAVE file`);
+  }
+  let fmt: { format: number; channels: number; sampleRate: number; bits: number } | undefined;
+  let offset = 12;
+  while (offset + 8 <= bytes.length) {
+    const id = bytes.toString('ascii', offset, offset + 4);
+    const size = bytes.readUInt32LE(offset + 4);
+    const body = offset + 8;
+    if (id === 'fmt ') {
+      if (body + 16 > bytes.length) return undefined;
+      fmt = { format: bytes.readUInt16LE(body), channels: bytes.readUInt16LE(body + 2), sampleRate: bytes.readUInt32LE(body + 4), bits: bytes.readUInt16LE(body + 14) };
+    } else if (id === 'data') {
+      if (!fmt) throw new ServiceError('bad-request', `${what} has data before its fmt chunk`);
+      if (fmt.format !== 1 && fmt.format !== 0xfffe) throw new ServiceError('bad-request', `${what} is not PCM (format ${fmt.format})`);
+      return { sampleRate: fmt.sampleRate, channels: fmt.channels, bitsPerSample: fmt.bits, dataOffset: body, dataSize: size === 0 || size === 0xffffffff ? undefined : size };
+    }
+    offset = body + size + (size % 2);
+  }
+  return undefined;
+}
+
 // ---------------------------------------------------------------- ranged reads
 
 /** What can be read: a message's audio or a personal greeting. */
@@ -106,11 +145,15 @@ export interface ReadAudioOptions {
   /** Chunk requests kept in flight at once. */
   window?: number;
   timeoutMs?: number;
+  /** First byte to read (an HTTP Range): default 0. */
+  start?: number;
+  /** Stop before this byte: default the end of the audio. */
+  end?: number;
 }
 
 /**
- * Reads audio from storage as an ordered stream of chunks.
- * The first chunk tells the size; the rest are requested `window` at a time.
+ * Reads audio from storage as an ordered stream of chunks, from `start` to `end` (the whole audio
+ * by default). The first chunk tells the size; the rest are requested `window` at a time.
  */
 export async function* readAudio(
   nc: NatsConnection,
@@ -120,17 +163,21 @@ export async function* readAudio(
   const chunkSize = Math.min(options.chunkSize ?? AUDIO_CHUNK_MAX, AUDIO_CHUNK_MAX);
   const window = Math.max(1, options.window ?? 4);
   const timeoutMs = options.timeoutMs ?? 10_000;
-  const fetchChunk = (offset: number): Promise<AudioChunk> =>
-    requestChunk(nc, { audio, offset, length: chunkSize }, timeoutMs);
+  const start = options.start ?? 0;
+  const wantedEnd = options.end ?? Number.POSITIVE_INFINITY;
+  if (wantedEnd <= start) return;
+  const fetchChunk = (offset: number, length: number): Promise<AudioChunk> =>
+    requestChunk(nc, { audio, offset, length }, timeoutMs);
 
-  const first = await fetchChunk(0);
+  const first = await fetchChunk(start, Math.min(chunkSize, wantedEnd - start));
   if (first.bytes.length > 0) yield first.bytes;
-  const total = first.totalSize;
+  const size = first.totalSize;
+  const end = Math.min(size, wantedEnd);
   const pending: Promise<AudioChunk>[] = [];
-  let next = first.bytes.length;
+  let next = start + first.bytes.length;
   const refill = () => {
-    while (pending.length < window && next < total) {
-      pending.push(fetchChunk(next));
+    while (pending.length < window && next < end) {
+      pending.push(fetchChunk(next, Math.min(chunkSize, end - next)));
       next += chunkSize;
     }
   };
@@ -138,7 +185,7 @@ export async function* readAudio(
   try {
     while (pending.length > 0) {
       const chunk = await pending.shift()!;
-      if (chunk.totalSize !== total) throw new ServiceError('storage-unavailable', 'audio changed while it was being read');
+      if (chunk.totalSize !== size) throw new ServiceError('storage-unavailable', 'audio changed while it was being read');
       refill();
       yield chunk.bytes;
     }

@@ -1,6 +1,6 @@
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
-import { EmailAddressSchema, GreetingTypeSchema, MailboxIdSchema, MessageIdSchema, SenderSchema } from './ids.js';
+import { EmailAddressSchema, GreetingTypeSchema, MailboxIdSchema, MessageIdSchema, normaliseMailbox, SenderSchema } from './ids.js';
 
 const hostile = ['', '..', '../x', 'a/b', '/', 'a\\b', 'x\u0000', 'cr\rlf', 'new\nline', 'tab\t', 'a'.repeat(129), ' lead', '.dot', '-dash', 'a..b', 'ü'];
 
@@ -29,4 +29,9 @@ it('accepts one e-mail address and nothing that could inject headers or add reci
 it('keeps senders printable', () => {
   assert.equal(SenderSchema.safeParse('sip:+4930123@carrier.example;user=phone').success, true);
   assert.equal(SenderSchema.safeParse('sip:a@b\r\nX-Evil: 1').success, false);
+});
+
+it('treats a mailbox domain case-insensitively and its user exactly', () => {
+  assert.deepEqual(normaliseMailbox({ did: 'Example.ORG', uid: 'Alice' }), { did: 'example.org', uid: 'Alice' });
+  assert.deepEqual(normaliseMailbox({ did: 'example.org', uid: '+4930123' }), { did: 'example.org', uid: '+4930123' });
 });

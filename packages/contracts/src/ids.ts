@@ -28,6 +28,15 @@ export const MailboxSchema = z.strictObject({
 });
 export type Mailbox = z.infer<typeof MailboxSchema>;
 
+/**
+ * The one rule for when two mailbox identities are the same mailbox: the domain compares
+ * case-insensitively (it is a host name, RFC 3261 §19.1.4), the user exactly (SIP user parts are
+ * case-sensitive). Apply it wherever a mailbox enters from outside, before comparing or storing.
+ */
+export function normaliseMailbox(mailbox: Mailbox): Mailbox {
+  return { did: mailbox.did.toLowerCase(), uid: mailbox.uid };
+}
+
 /** Personal greeting type (SEMS `typ`): vm, busy, away, unavailable, … */
 export const GreetingTypeSchema = z
   .string()

@@ -13,3 +13,4 @@ export * from './mail.js';
 export * from './voicemail.js';
 export * from './mwi.js';
 export * from './call-timers.js';
+export * from './webhooks.js';

@@ -86,6 +86,24 @@ export const STREAMS = {
     max_age: 30 * DAY_NS,
     duplicate_window: 2 * MINUTE_NS,
   },
+  /** Webhook deliveries, one per (mailbox event, target): a delivery leaves only when accepted or reported failed. */
+  webhooks: {
+    name: 'VM_WEBHOOKS',
+    subjects: [SUBJECTS.webhook.deliver],
+    retention: RetentionPolicy.Workqueue,
+    storage: StorageType.File,
+    max_age: 7 * DAY_NS,
+    duplicate_window: 30 * MINUTE_NS,
+  },
+  /** Webhook deliveries that could not be made within their budget, for operators to act on. Kept 30 days. */
+  webhooksFailed: {
+    name: 'VM_WEBHOOKS_FAILED',
+    subjects: [SUBJECTS.webhook.failed],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    max_age: 30 * DAY_NS,
+    duplicate_window: 2 * MINUTE_NS,
+  },
 } as const satisfies Record<string, Partial<StreamConfig> & { name: string; subjects: string[] }>;
 
 export type StreamName = keyof typeof STREAMS;

@@ -74,6 +74,11 @@ export const SUBJECTS = {
     file: (token: string) => `vm.staging.${token}`,
     all: 'vm.staging.>',
   },
+  /** JetStream: webhook deliveries of the web service (streams VM_WEBHOOKS, VM_WEBHOOKS_FAILED; see webhooks.ts). */
+  webhook: {
+    deliver: 'vm.webhook.deliver',
+    failed: 'vm.webhook.failed',
+  },
   /** JetStream: the durable mail outbox (stream VM_MAIL, see mail.ts). */
   mail: {
     send: 'vm.mail.send',

@@ -1,5 +1,5 @@
 /** WAV files as the platform uses them: PCM, 16-bit, mono, 8 kHz unless said otherwise. */
-import { ServiceError, wavHeader } from '@sipvm/contracts';
+import { scanWav, ServiceError, wavHeader, type WavLayout } from '@sipvm/contracts';
 
 export const RATE = 8000;
 
@@ -11,43 +11,8 @@ export interface PcmWav {
   data: Buffer;
 }
 
-export interface WavLayout {
-  sampleRate: number;
-  channels: number;
-  bitsPerSample: number;
-  /** Where the PCM starts. */
-  dataOffset: number;
-  /** PCM bytes the header announces; undefined when unknown (a stream written before its end). */
-  dataSize: number | undefined;
-}
-
-/**
- * Finds the fmt and data chunks at the start of a RIFF/WAVE file, skipping other chunks;
- * undefined while `bytes` is too short to tell (more of the file is needed).
- */
-export function scanWav(bytes: Buffer, what = 'WAV'): WavLayout | undefined {
-  if (bytes.length < 12) return undefined;
-  if (bytes.toString('ascii', 0, 4) !== 'RIFF' || bytes.toString('ascii', 8, 12) !== 'WAVE') {
-    throw new ServiceError('bad-request', `${what} is not a RIFF/WAVE file`);
-  }
-  let fmt: { format: number; channels: number; sampleRate: number; bits: number } | undefined;
-  let offset = 12;
-  while (offset + 8 <= bytes.length) {
-    const id = bytes.toString('ascii', offset, offset + 4);
-    const size = bytes.readUInt32LE(offset + 4);
-    const body = offset + 8;
-    if (id === 'fmt ') {
-      if (body + 16 > bytes.length) return undefined;
-      fmt = { format: bytes.readUInt16LE(body), channels: bytes.readUInt16LE(body + 2), sampleRate: bytes.readUInt32LE(body + 4), bits: bytes.readUInt16LE(body + 14) };
-    } else if (id === 'data') {
-      if (!fmt) throw new ServiceError('bad-request', `${what} has data before its fmt chunk`);
-      if (fmt.format !== 1 && fmt.format !== 0xfffe) throw new ServiceError('bad-request', `${what} is not PCM (format ${fmt.format})`);
-      return { sampleRate: fmt.sampleRate, channels: fmt.channels, bitsPerSample: fmt.bits, dataOffset: body, dataSize: size === 0 || size === 0xffffffff ? undefined : size };
-    }
-    offset = body + size + (size % 2);
-  }
-  return undefined;
-}
+/** The RIFF/WAVE scanner lives in the contracts, beside the header writer. */
+export { scanWav, type WavLayout };
 
 /** Reads the fmt and data chunks of a whole RIFF/WAVE file. */
 export function parseWav(bytes: Buffer, what = 'WAV'): PcmWav {

@@ -12,3 +12,5 @@ export * from './sipp.js';
 export * from './sipp-load.js';
 export * from './rtpengine.js';
 export * from './rtp/index.js';
+export * from './web.js';
+export * from './messages.js';

@@ -15,7 +15,7 @@ export interface RunningServiceProcess extends Started {
 }
 
 export async function startService(
-  service: 'storage' | 'media' | 'signaling' | 'voicemail' | 'voicebox',
+  service: 'storage' | 'media' | 'signaling' | 'voicemail' | 'voicebox' | 'web',
   env: Record<string, string>,
   options: { waitReady?: boolean; timeoutMs?: number } = {},
 ): Promise<RunningServiceProcess> {

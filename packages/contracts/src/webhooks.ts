@@ -1,0 +1,62 @@
+/**
+ * Webhooks on a new message (the web service). A mailbox event `message-created` (stream
+ * VM_MAILBOX) becomes one delivery per configured target on the work queue VM_WEBHOOKS; the web
+ * service posts it, signed, and retries it with backoff across restarts. A delivery that keeps
+ * failing is reported on VM_WEBHOOKS_FAILED when its budget is spent — never dropped silently.
+ *
+ * The body is built once, when the delivery is queued, so every attempt posts the same bytes;
+ * the target's URL and secret stay in the web service's configuration, never in NATS.
+ */
+import { z } from 'zod';
+import { MailboxSchema, MessageIdSchema, SenderSchema } from './ids.js';
+import { CodecSchema, IsoTimeSchema, MailboxCountsSchema } from './storage.js';
+
+/** A target's name in the configuration (and in metrics and failure reports). */
+export const WebhookTargetNameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'may contain only letters, digits, _ and - (at most 64)');
+
+/** What a receiver gets: the JSON body of a `message.created` webhook (documented in the web service's OpenAPI). */
+export const WebhookBodySchema = z.strictObject({
+  type: z.literal('message.created'),
+  /** Unique per delivery to one target and stable across its attempts: receivers de-duplicate by it. */
+  deliveryId: z.string().min(1).max(160),
+  /** The mailbox event it came from (the same for every target). */
+  eventId: z.string().min(1).max(64),
+  occurredAt: IsoTimeSchema,
+  mailbox: MailboxSchema,
+  message: z.strictObject({
+    id: MessageIdSchema,
+    /** The details, unless the message was gone (deleted) before the delivery was queued. */
+    sender: SenderSchema.optional(),
+    recordedAt: IsoTimeSchema.optional(),
+    durationMs: z.number().int().nonnegative().optional(),
+    codec: CodecSchema.optional(),
+    urgent: z.boolean().optional(),
+    size: z.number().int().nonnegative().optional(),
+  }),
+  /** The mailbox's counts right after the message arrived. */
+  counts: MailboxCountsSchema,
+});
+export type WebhookBody = z.infer<typeof WebhookBodySchema>;
+
+/** A job on VM_WEBHOOKS: post `body` to the target named `target`. */
+export const WebhookDeliverySchema = z.strictObject({
+  target: WebhookTargetNameSchema,
+  body: WebhookBodySchema,
+  queuedAt: IsoTimeSchema,
+});
+export type WebhookDelivery = z.infer<typeof WebhookDeliverySchema>;
+
+/** On VM_WEBHOOKS_FAILED: a delivery given up after its retry budget. */
+export const WebhookFailedEventSchema = z.strictObject({
+  target: WebhookTargetNameSchema,
+  deliveryId: z.string().min(1).max(160),
+  mailbox: MailboxSchema,
+  messageId: MessageIdSchema,
+  attempts: z.number().int().nonnegative(),
+  /** The last failure: the HTTP status and what the receiver said, or the network error. */
+  reason: z.string().max(2048),
+  /** `budget-spent` after the last retry; `target-removed` when the target left the configuration. */
+  outcome: z.enum(['budget-spent', 'target-removed']),
+  at: IsoTimeSchema,
+});
+export type WebhookFailedEvent = z.infer<typeof WebhookFailedEventSchema>;

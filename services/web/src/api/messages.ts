@@ -1,0 +1,90 @@
+/** Routes of a mailbox's messages: list with counts, one message, its audio, mark read/unread, delete. */
+import { request, StorageApi, type Mailbox } from '@sipvm/contracts';
+import { z } from 'zod';
+import { HttpError, sendJson } from '../http/problem.js';
+import { readJson } from '../http/body.js';
+import type { RequestContext, Route } from '../http/server.js';
+import { sendAudio } from './audio.js';
+import { linksFor, type ApiDeps } from './deps.js';
+import { MarkRequestSchema, messageView } from './views.js';
+
+const MAILBOX = '/api/v1/mailboxes/{did}/{uid}';
+const PageSchema = z.strictObject({
+  offset: z.coerce.number().int().nonnegative().default(0),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+/** The handler's mailbox: routes under {did}/{uid} always have one. */
+const mailboxOf = (context: RequestContext): Mailbox => context.mailbox!;
+
+export function messageRoutes(deps: ApiDeps): Route[] {
+  const { nc } = deps;
+  return [
+    {
+      method: 'GET',
+      path: `${MAILBOX}/messages`,
+      access: { kind: 'mailbox', scope: 'messages:read' },
+      async handle(context) {
+        const mailbox = mailboxOf(context);
+        const page = PageSchema.safeParse(Object.fromEntries(context.query));
+        if (!page.success) throw new HttpError(400, 'offset must be 0 or more and limit 1 to 1000');
+        const [list, { counts }] = await Promise.all([
+          request(nc, StorageApi.listMailbox, { mailbox, offset: page.data.offset, limit: page.data.limit }),
+          request(nc, StorageApi.countMailbox, { mailbox }),
+        ]);
+        const link = linksFor(deps, context.principal, mailbox);
+        sendJson(context.res, 200, { mailbox, counts, total: list.total, ...page.data, messages: list.messages.map((m) => messageView(m, link)) });
+      },
+    },
+    {
+      method: 'GET',
+      path: `${MAILBOX}/messages/{id}`,
+      access: { kind: 'mailbox', scope: 'messages:read' },
+      async handle(context) {
+        const mailbox = mailboxOf(context);
+        const { message } = await request(nc, StorageApi.getMessage, { mailbox, id: context.params.id! });
+        sendJson(context.res, 200, messageView(message, linksFor(deps, context.principal, mailbox)));
+      },
+    },
+    {
+      method: 'GET',
+      path: `${MAILBOX}/messages/{id}/audio`,
+      access: { kind: 'mailbox', scope: 'messages:read', audio: (params) => ({ kind: 'message', id: params.id! }) },
+      async handle(context) {
+        const mailbox = mailboxOf(context);
+        const { message } = await request(nc, StorageApi.getMessage, { mailbox, id: context.params.id! });
+        await sendAudio(nc, context, {
+          ref: { kind: 'message', mailbox, id: message.id },
+          size: message.size,
+          // A message's audio is written once and never changes: its id is a strong tag.
+          etag: `"${message.id}"`,
+          filename: `${message.id}.wav`,
+        });
+      },
+    },
+    {
+      method: 'PATCH',
+      path: `${MAILBOX}/messages/{id}`,
+      access: { kind: 'mailbox', scope: 'messages:write' },
+      async handle(context) {
+        const mailbox = mailboxOf(context);
+        const { read } = await readJson(context.req, MarkRequestSchema);
+        // Through storage, which publishes the mailbox event MWI follows, as a change on the phone does.
+        const { message, counts } = await request(nc, StorageApi.markMessage, { mailbox, id: context.params.id!, read });
+        context.log.info({ messageId: message.id, read }, 'message marked');
+        sendJson(context.res, 200, { message: messageView(message, linksFor(deps, context.principal, mailbox)), counts });
+      },
+    },
+    {
+      method: 'DELETE',
+      path: `${MAILBOX}/messages/{id}`,
+      access: { kind: 'mailbox', scope: 'messages:write' },
+      async handle(context) {
+        const mailbox = mailboxOf(context);
+        const { deleted, counts } = await request(nc, StorageApi.deleteMessage, { mailbox, id: context.params.id! });
+        context.log.info({ messageId: context.params.id, deleted }, 'message deleted');
+        sendJson(context.res, 200, { deleted, counts });
+      },
+    },
+  ];
+}
