@@ -139,7 +139,7 @@ describe('deploy/k8s', { skip: has('kubectl') ? false : 'SKIPPED: kubectl is not
     assert.ok(pod.initContainers.some((c) => c.volumeMounts.some((m) => m.name === 'recordings') && /chown 1000:1000/.test(c.command.join(' '))), 'the folder is handed to uid 1000');
   });
 
-  it('runs NATS as a three-server cluster and creates every stream, KV bucket and object store with three replicas', () => {
+  it('runs NATS as a three-server cluster and creates every stream and KV bucket with three replicas', () => {
     const nats = named('StatefulSet', 'nats');
     assert.equal(nats.spec.replicas, 3);
     assert.ok(nats.spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution, 'one server per node');

@@ -109,7 +109,7 @@ export const STREAMS = {
 export type StreamName = keyof typeof STREAMS;
 
 /**
- * How many copies JetStream keeps of every stream, KV bucket and object store the platform creates:
+ * How many copies JetStream keeps of every stream and KV bucket the platform creates:
  * 1 on one server, 3 on a three-server cluster. The service kit sets it once at start-up from
  * JETSTREAM_REPLICAS; it applies when a stream or bucket is created (streams are also updated to it).
  */

@@ -4,7 +4,7 @@
  *
  * When a recording ends — `#`, hang-up, maximum length — the voicemail application publishes a
  * deposit on JetStream (stream VM_DEPOSITS). From then on the message is durable twice over: the
- * audio is staged in the object store and the deposit is in a stream. A voicemail instance takes
+ * audio is staged (staging.ts) and the deposit is in a stream. A voicemail instance takes
  * it (durable consumer, explicit ack), discards it if too short or silent, stores it (mode box or
  * both, idempotent by depositId) and queues the mail (mode voicemail or both, de-duplicated by
  * the same id), and only then acknowledges it. An instance that dies half-way leaves the deposit

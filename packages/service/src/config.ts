@@ -133,7 +133,7 @@ export const commonConfigShape = {
     .transform(instanceIdFrom)
     .pipe(z.string().min(1, 'must contain a letter or digit'))
     .default(() => defaultInstanceId()),
-  /** Copies of every JetStream stream, KV bucket and object store created: 1 on one server, 3 on a cluster. */
+  /** Copies of every JetStream stream and KV bucket created: 1 on one server, 3 on a cluster. */
   JETSTREAM_REPLICAS: env.integer(1, 5).default(1),
   /** How long a graceful shutdown may take before the process exits anyway. */
   SHUTDOWN_TIMEOUT_MS: env.integer(0, 600_000).default(20_000),
