@@ -1,4 +1,4 @@
-/** A real nats-server with JetStream (Debian package `nats-server`) on a free loopback port. */
+/** A real nats-server with JetStream (Debian package `nats-server`) on a free loopback port, or a cluster of them. */
 import { startRestartable } from './process.js';
 import { freePort } from './ports.js';
 import { tempDir } from './tmp.js';
@@ -8,7 +8,11 @@ export interface NatsServer {
   readonly port: number;
   /** Stops the server, keeping its JetStream store, so `start()` brings the same state back. */
   stop(): Promise<void>;
+  /** SIGKILL: a crash (its store stays for `start()`). */
+  kill(): Promise<void>;
   start(): Promise<void>;
+  pid(): number | undefined;
+  output(): string;
   /** Stops it for good and removes its store. */
   close(): Promise<void>;
 }
@@ -27,5 +31,71 @@ export async function startNats(): Promise<NatsServer> {
     },
     store,
   );
-  return { url: `nats://127.0.0.1:${port}`, port, start: server.start, stop: server.stop, close: server.close };
+  return { url: `nats://127.0.0.1:${port}`, port, ...server };
+}
+
+export interface NatsCluster {
+  readonly servers: NatsServer[];
+  /** Every server's URL, comma-separated (NATS_URL of the services). */
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * `size` clustered nats-servers with JetStream on loopback (routes between them, one store each),
+ * ready once each says its JetStream is healthy (the cluster has a meta leader): streams and KV
+ * buckets with up to `size` replicas can be created.
+ */
+export async function startNatsCluster(size = 3): Promise<NatsCluster> {
+  const nodes = await Promise.all(
+    Array.from({ length: size }, async (_, i) => ({
+      name: `n${i + 1}`,
+      port: await freePort(),
+      routePort: await freePort(),
+      monitorPort: await freePort(),
+      store: await tempDir(`nats-n${i + 1}`),
+    })),
+  );
+  const routes = nodes.map((n) => `nats-route://127.0.0.1:${n.routePort}`).join(',');
+  const servers = await Promise.all(
+    nodes.map(async (node): Promise<NatsServer> => {
+      const server = await startRestartable(
+        {
+          name: `nats-server ${node.name}`,
+          command: NATS_BIN,
+          args: [
+            '-js', '-sd', node.store.path,
+            '--server_name', node.name,
+            '-a', '127.0.0.1', '-p', String(node.port),
+            '-m', String(node.monitorPort),
+            '--cluster_name', 'sipvm-test',
+            '--cluster', `nats://127.0.0.1:${node.routePort}`,
+            '--routes', routes,
+          ],
+          ready: (output) => output().includes('Server is ready') && jetStreamHealthy(node.monitorPort),
+          timeoutMs: 30_000,
+        },
+        node.store,
+      );
+      return { url: `nats://127.0.0.1:${node.port}`, port: node.port, ...server };
+    }),
+  );
+  return {
+    servers,
+    url: servers.map((s) => s.url).join(','),
+    async close() {
+      await Promise.all(servers.map((s) => s.close()));
+    },
+  };
+}
+
+/** The monitoring endpoint's /healthz: 200 once JetStream works (in a cluster: a meta leader is known). */
+async function jetStreamHealthy(monitorPort: number): Promise<boolean> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${monitorPort}/healthz`, { signal: AbortSignal.timeout(1_000) });
+    await res.arrayBuffer();
+    return res.ok;
+  } catch {
+    return false;
+  }
 }

@@ -121,7 +121,11 @@ export interface Restartable {
   output(): string;
   /** Stops it, keeping its folder (its data survives), so `start()` brings the same server back. */
   stop(): Promise<void>;
+  /** The same with SIGKILL, no goodbye (a crash). */
+  kill(): Promise<void>;
   start(): Promise<void>;
+  /** Its process id while it runs. */
+  pid(): number | undefined;
   /** Stops it for good and removes its folder. */
   close(): Promise<void>;
 }
@@ -132,16 +136,18 @@ export async function startRestartable(options: StartOptions, folder: { remove()
   const start = async () => {
     proc = await startProcess(options);
   };
-  const stop = async () => {
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
     previous += proc?.output() ?? '';
-    await proc?.stop();
+    await proc?.stop(signal);
     proc = undefined;
   };
   await start();
   return {
     output: () => previous + (proc?.output() ?? ''),
     start,
-    stop,
+    stop: () => stop(),
+    kill: () => stop('SIGKILL'),
+    pid: () => proc?.pid,
     async close() {
       await stop();
       await folder.remove();
