@@ -2,7 +2,7 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { env } from '@sipvm/service';
+import { env, mediaNodeShape } from '@sipvm/service';
 
 /** Where built prompts go by default: services/media/prompts/build (not committed). */
 export const DEFAULT_PROMPTS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'prompts', 'build');
@@ -19,6 +19,7 @@ const hostPort = () =>
   });
 
 export const mediaConfig = {
+  ...mediaNodeShape,
   /** rtpengine's ng control address (UDP). */
   RTPENGINE_NG: hostPort().default({ host: '127.0.0.1', port: 22222 }),
   /** How long one ng command may take before rtpengine counts as down. */

@@ -18,6 +18,8 @@ export const SessionStateSchema = z.strictObject({
   codec: z.enum(RECORDABLE),
   payloadType: z.number().int().min(0).max(127),
   instance: z.string(),
+  /** The media node (its rtpengine holds the call); absent in state written before nodes existed. */
+  node: z.string().optional(),
   sdpAnswer: z.string(),
   openedAt: IsoTimeSchema,
 });
@@ -58,6 +60,15 @@ export class MediaState {
   }
   deleteSession(callRef: string) {
     return this.#delete(`session.${callRef}`);
+  }
+  /** Every open session of every node (a scan: for recovery, not for calls). */
+  async sessions(): Promise<SessionState[]> {
+    const keys: string[] = [];
+    await this.#reach('session.*', async () => {
+      for await (const key of await this.kv.keys('session.*')) keys.push(key);
+    });
+    const found = await Promise.all(keys.map((key) => this.#get(key, SessionStateSchema).catch(() => undefined)));
+    return found.filter((s): s is SessionState => s !== undefined);
   }
   putRecording(r: RecordingState) {
     return this.#put(`recording.${r.callRef}`, r);

@@ -206,7 +206,7 @@ export class Calls {
       try {
         media = await request(
           this.#o.nc,
-          MediaApi.openSession,
+          MediaApi.openSession(this.#o.config.MEDIA_NODE),
           { callRef, callId: callId.data, app, sdpOffer: req.body },
           { callId: callId.data, timeoutMs: this.#o.config.MEDIA_TIMEOUT_MS },
         );
@@ -262,6 +262,7 @@ export class Calls {
         params,
         signalingInstance: this.#o.instanceId,
         mediaInstance: media.mediaInstance,
+        mediaNode: this.#o.config.MEDIA_NODE,
         codec: media.codec.slice(0, 32),
         ...(finalReply ?? call.finalReply ? { finalReply: finalReply ?? call.finalReply } : {}),
       });

@@ -65,6 +65,7 @@ export function voicemailApplication(options: { nc: NatsConnection; config: Call
         callId: event.callId,
         signalingInstance: event.signalingInstance,
         mediaInstance: event.mediaInstance,
+        mediaNode: event.mediaNode,
         codec: event.codec,
         params: event.params,
         ...(event.finalReply ? { finalReply: event.finalReply } : {}),
