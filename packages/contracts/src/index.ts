@@ -14,3 +14,4 @@ export * from './voicemail.js';
 export * from './mwi.js';
 export * from './call-timers.js';
 export * from './webhooks.js';
+export * from './call-ends.js';

@@ -5,10 +5,10 @@
  */
 import type { NatsConnection } from '@nats-io/nats-core';
 import {
-  CallEndedEventSchema,
   DigitEventSchema,
   encodeJson,
   PlaybackFinishedEventSchema,
+  publishCallEnded,
   RecordingFinishedEventSchema,
   ServiceError,
   SUBJECTS,
@@ -265,8 +265,7 @@ export class Sessions {
         await live?.player.close();
         await this.o.recorder.halt(orphan.callRef).catch(() => undefined);
         await this.o.state.deleteSession(orphan.callRef);
-        const event = CallEndedEventSchema.parse({ callRef: orphan.callRef, callId: orphan.callId, at: new Date().toISOString(), reason: 'media-timeout' });
-        this.o.nc.publish(SUBJECTS.call.ended(orphan.app), encodeJson(event));
+        await publishCallEnded(this.o.nc, orphan.app, { callRef: orphan.callRef, callId: orphan.callId, at: new Date().toISOString(), reason: 'media-timeout' });
         callLogger(this.o.log, orphan.callId).warn({ callRef: orphan.callRef, openedAt: orphan.openedAt }, 'rtpengine lost the call: ended');
         ended++;
       });

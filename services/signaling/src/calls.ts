@@ -8,13 +8,13 @@
 import { randomBytes } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/nats-core';
 import {
-  CallEndedEventSchema,
   CallIdSchema,
   CallStartedEventSchema,
   DigitEventSchema,
   encodeJson,
   isServiceError,
   MediaApi,
+  publishCallEnded,
   request,
   SUBJECTS,
   toServiceError,
@@ -22,7 +22,7 @@ import {
   type AppParams,
   type CallEndedEvent,
 } from '@sipvm/contracts';
-import { callLogger, type Logger } from '@sipvm/service';
+import { callLogger, InFlight, type Logger } from '@sipvm/service';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { z } from 'zod';
 import { AppParamError, printable, resolveAppParams } from './app-params.js';
@@ -77,6 +77,7 @@ const SDP_TYPE = 'application/sdp';
 export class Calls {
   readonly #o: CallsOptions;
   readonly #calls = new Map<string, Call>();
+  readonly #endsInFlight = new InFlight();
   /** INVITEs let in and not yet answered or refused: they count against the cap too. */
   #admitted = 0;
   readonly #invites: Counter<'outcome'>;
@@ -361,9 +362,10 @@ export class Calls {
     return this.#end(call, 'app-hangup', 'local');
   }
 
-  /** Ends every call (shutdown). */
+  /** Ends every call (shutdown), and waits until every end is published. */
   async endAll(): Promise<void> {
     await Promise.all([...this.#calls.values()].map((call) => this.#end(call, 'error', 'local')));
+    await this.#endsInFlight.idle();
   }
 
   /** Ends a call once: the SIP side (unless the peer ended it), media, and the ended event. */
@@ -389,7 +391,12 @@ export class Calls {
     }
     await this.#closeMedia(call);
     this.#ended.inc({ reason });
-    this.#publish(CallEndedEventSchema, SUBJECTS.call.ended(call.app), { callRef: call.callRef, callId: call.callId, at: new Date().toISOString(), reason });
+    // Not waited for here (a hang-up command's reply must not wait out a NATS election), but before shutdown.
+    void this.#endsInFlight.track(
+      publishCallEnded(this.#o.nc, call.app, { callRef: call.callRef, callId: call.callId, at: new Date().toISOString(), reason }).catch((error: unknown) =>
+        call.log.error({ err: toServiceError(error).message }, 'the end of the call could not be published'),
+      ),
+    );
     call.log.info({ reason, by }, 'call ended');
     return true;
   }
