@@ -2,14 +2,20 @@
  * What must outlive one media process lives in a NATS KV bucket, keyed by callRef: the session
  * (so digits and commands still find their call after a restart) and the recording (so a restarted
  * or second instance can stop it and deliver the WAV). Everything else is rebuilt from these.
+ *
+ * While the bucket has no leader (a NATS server died) the operations of calls in progress wait,
+ * up to PATIENCE_MS, so that a recording whose audio rtpengine is already writing is not given up.
+ * Opening a session does not wait: a new call is better refused (the proxy tries another node).
  */
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { KV } from '@nats-io/kv';
 import { z } from 'zod';
 import { ApplicationSchema, CallIdSchema, CallRefSchema, IsoTimeSchema, RecordingSchema, ServiceError, openKv } from '@sipvm/contracts';
+import { untilAvailable } from '@sipvm/service';
 import { RECORDABLE } from './sdp.js';
 
 export const MEDIA_STATE_BUCKET = 'vm-media-state';
+const PATIENCE_MS = 10_000;
 
 export const SessionStateSchema = z.strictObject({
   callRef: CallRefSchema,
@@ -53,7 +59,7 @@ export class MediaState {
   }
 
   putSession(s: SessionState) {
-    return this.#put(`session.${s.callRef}`, s);
+    return this.#put(`session.${s.callRef}`, s, 0);
   }
   getSession(callRef: string) {
     return this.#get(`session.${callRef}`, SessionStateSchema);
@@ -80,8 +86,8 @@ export class MediaState {
     return this.#delete(`recording.${callRef}`);
   }
 
-  async #put(key: string, value: unknown): Promise<void> {
-    await this.#reach(key, () => this.kv.put(key, JSON.stringify(value)));
+  async #put(key: string, value: unknown, patienceMs = PATIENCE_MS): Promise<void> {
+    await this.#reach(key, () => this.kv.put(key, JSON.stringify(value)), patienceMs);
   }
 
   async #get<S extends z.ZodType>(key: string, schema: S): Promise<z.output<S> | undefined> {
@@ -97,9 +103,9 @@ export class MediaState {
   }
 
   /** A KV operation whose failure is `service-unavailable` (NATS is the problem, not the request). */
-  async #reach<T>(key: string, operation: () => Promise<T>): Promise<T> {
+  async #reach<T>(key: string, operation: () => Promise<T>, patienceMs = PATIENCE_MS): Promise<T> {
     try {
-      return await operation();
+      return await untilAvailable(operation, { deadlineMs: patienceMs });
     } catch (error) {
       throw unavailable(key, error);
     }
