@@ -14,3 +14,5 @@ export * from './rtpengine.js';
 export * from './rtp/index.js';
 export * from './web.js';
 export * from './messages.js';
+export * from './kamailio.js';
+export * from './cluster.js';

@@ -68,9 +68,8 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
             '--server_name', node.name,
             '-a', '127.0.0.1', '-p', String(node.port),
             '-m', String(node.monitorPort),
-            '--cluster_name', 'sipvm-test',
-            '--cluster', `nats://127.0.0.1:${node.routePort}`,
-            '--routes', routes,
+            // One server alone is no cluster: it would wait for routes to itself forever.
+            ...(size > 1 ? ['--cluster_name', 'sipvm-test', '--cluster', `nats://127.0.0.1:${node.routePort}`, '--routes', routes] : []),
           ],
           ready: (output) => output().includes('Server is ready') && jetStreamHealthy(node.monitorPort),
           timeoutMs: 30_000,

@@ -10,8 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from './service.js';
 import { SIPP_BIN } from './sipp.js';
+import { freeTcpUdpPort } from './ports.js';
 
 export const DEPOSIT_SCENARIO = join(REPO_ROOT, 'test', 'sip', 'scenarios', 'voicemail-deposit.xml');
+/** A plain call to the mailbox's owner through a proxy (deploy/kamailio/), which sends it to voicemail. */
+export const PROXIED_DEPOSIT_SCENARIO = join(REPO_ROOT, 'test', 'sip', 'scenarios', 'proxied-deposit.xml');
 
 export interface SippLoadOptions {
   /** host:port of the SIP server. */
@@ -27,6 +30,13 @@ export interface SippLoadOptions {
   mailbox: { uid: string; did: string };
   /** P-App-Param mode, e.g. box. */
   mode?: string;
+  /**
+   * The scenario: straight to the platform with P-App headers (the default), or through a proxy
+   * that adds them (`PROXIED_DEPOSIT_SCENARIO`).
+   */
+  scenario?: string;
+  /** sipp's SIP port; default a free one. */
+  port?: number;
   /** Told sipp's process id when it starts (a benchmark measures what sipp costs). */
   onSpawn?: (pid: number) => void;
 }
@@ -52,12 +62,12 @@ export async function runSippLoad(options: SippLoadOptions): Promise<SippLoadRes
   try {
     // sipp reads rtp_stream's file name literally (no [keyword]s there): write it in.
     const scenario = join(dir, 'deposit.xml');
-    await writeFile(scenario, (await readFile(DEPOSIT_SCENARIO, 'utf8')).replaceAll('[speech]', options.speech));
+    await writeFile(scenario, (await readFile(options.scenario ?? DEPOSIT_SCENARIO, 'utf8')).replaceAll('[speech]', options.speech));
     const args = [
       options.target,
       '-sf', scenario,
       '-i', '127.0.0.1',
-      '-p', '0',
+      '-p', String(options.port ?? (await freeTcpUdpPort())),
       '-r', String(options.rate),
       '-m', String(options.calls),
       '-l', String(options.limit ?? 10_000),
