@@ -34,6 +34,8 @@ export interface ClusterOptions {
   signalingEnv?: Record<string, string>;
   /** Added to the voicebox service. */
   voiceboxEnv?: Record<string, string>;
+  /** Added to the voicemail service (e.g. VM_DEPOSIT_CONCURRENCY). */
+  voicemailEnv?: Record<string, string>;
   /** Log level of the platform's services; default warn (info for the nodes' signaling). */
   logLevel?: string;
 }
@@ -106,7 +108,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     const storage = await startService('storage', { ...natsEnv, ...(s3 ? s3.env : { STORAGE_BACKEND: 'local', STORAGE_DIR: folder!.path }) });
     stops.push(() => storage.stop());
     const [voicemail, voicebox] = await Promise.all([
-      startService('voicemail', { ...natsEnv, SMTP_PORT: '9' }),
+      startService('voicemail', { ...natsEnv, SMTP_PORT: '9', ...options.voicemailEnv }),
       startService('voicebox', { ...natsEnv, ...options.voiceboxEnv }),
     ]);
     stops.push(() => voicemail.stop(), () => voicebox.stop());
@@ -138,6 +140,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         { role: 'voicemail', pid: voicemail.pid },
         { role: 'voicebox', pid: voicebox.pid },
         { role: 'kamailio', pid: proxy.pid() },
+        ...(s3?.pids?.() ?? []),
       ],
       explain: () =>
         [

@@ -37,6 +37,11 @@ export interface SippLoadOptions {
   scenario?: string;
   /** sipp's SIP port; default a free one. */
   port?: number;
+  /**
+   * Mailbox users called in turn, one per call (sipp -inf), instead of `mailbox.uid` for every
+   * call: many mailboxes, as in life, rather than one that every caller fills.
+   */
+  users?: string[];
   /** Told sipp's process id when it starts (a benchmark measures what sipp costs). */
   onSpawn?: (pid: number) => void;
 }
@@ -62,7 +67,14 @@ export async function runSippLoad(options: SippLoadOptions): Promise<SippLoadRes
   try {
     // sipp reads rtp_stream's file name literally (no [keyword]s there): write it in.
     const scenario = join(dir, 'deposit.xml');
-    await writeFile(scenario, (await readFile(options.scenario ?? DEPOSIT_SCENARIO, 'utf8')).replaceAll('[speech]', options.speech));
+    let text = (await readFile(options.scenario ?? DEPOSIT_SCENARIO, 'utf8')).replaceAll('[speech]', options.speech);
+    const injection: string[] = [];
+    if (options.users?.length) {
+      text = text.replaceAll('[mailbox_user]', '[field0]');
+      await writeFile(join(dir, 'users.csv'), ['SEQUENTIAL', ...options.users.map((user) => `${user};`)].join('\n') + '\n');
+      injection.push('-inf', join(dir, 'users.csv'));
+    }
+    await writeFile(scenario, text);
     const args = [
       options.target,
       '-sf', scenario,
@@ -81,6 +93,7 @@ export async function runSippLoad(options: SippLoadOptions): Promise<SippLoadRes
       '-trace_rtt', '-rtt_freq', '1',
       '-trace_counts', '-trace_stat', '-fd', '1',
       '-trace_err', '-error_file', join(dir, 'errors.log'),
+      ...injection,
     ];
     // Many concurrent calls: sipp needs a socket per call for its RTP stream.
     const child = spawn('sh', ['-c', 'ulimit -n 65536 2>/dev/null; exec "$0" "$@"', SIPP_BIN, ...args], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
