@@ -7,7 +7,8 @@
 // Environment: SIPVM_HOME (state folder, default .local), NATS_PORT (4222), SIP_PORT (5060, on
 // 127.0.0.1: point your proxy there), DRACHTIO_BIN (drachtio-server, else found on PATH; without
 // it SIP is not started and the rest runs), RTP_PORT_MIN/RTP_PORT_MAX (rtpengine's range,
-// 20000–29999), RTPENGINE_LOG_LEVEL (5, notice; 6 logs every ng command), DRACHTIO_LOG_LEVEL
+// 20000–29999), RTPENGINE_LOG_LEVEL (5, notice; 6 logs every ng command), RTPENGINE_THREADS
+// (its worker threads; default one per core), DRACHTIO_LOG_LEVEL
 // (notice: no SIP messages in the log, which carry PINs; info or debug print them),
 // SIPVM_NODE_ARGS (extra node arguments for the services, e.g. for profiling), and
 // every service's own variables (see the README), which are passed through.
@@ -48,6 +49,7 @@ writeFileSync(join(home, 'rtpengine', 'rtpengine.conf'), [
   'delete-delay = 0',
   // notice: no line per ng command (media pings every second); `info` logs every command and SDP.
   `log-level = ${process.env.RTPENGINE_LOG_LEVEL ?? '5'}`,
+  ...(process.env.RTPENGINE_THREADS ? [`num-threads = ${process.env.RTPENGINE_THREADS}`] : []),
   'log-stderr = true',
   'foreground = true',
   '',
