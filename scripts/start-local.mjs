@@ -170,8 +170,9 @@ let stopping = false;
 
 function start(component) {
   return new Promise((resolveStart, rejectStart) => {
-    const [command, ...args] = component.command;
-    const child = spawn(command, args, {
+    // Every component may open as many files as the system allows this user (rtpengine holds
+    // about five per call; a default soft limit of 1024 would end near 200 calls).
+    const child = spawn('sh', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"', ...component.command], {
       env: { NATS_URL: natsUrl, HTTP_HOST: '127.0.0.1', ...process.env, ...component.env },
       stdio: ['ignore', 'pipe', 'pipe'],
       // Own process group and working folder: Ctrl-C reaches only this script, which stops media
@@ -208,7 +209,7 @@ function start(component) {
         lines.forEach(onLine);
       });
     }
-    child.on('error', (error) => rejectStart(new Error(`${component.name}: cannot start ${command}: ${error.message}`)));
+    child.on('error', (error) => rejectStart(new Error(`${component.name}: cannot start ${component.command[0]}: ${error.message}`)));
     child.on('exit', (code, signal) => {
       if (!ready) rejectStart(new Error(`${component.name} exited before it was ready (${signal ?? code})`));
       else if (!stopping) {
