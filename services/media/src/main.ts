@@ -93,6 +93,9 @@ await runService({
     const dtmf = await listenForDtmf(config.MEDIA_DTMF_LISTEN, (report) => void live.digit(report).catch((error: unknown) => log.error({ err: String(error) }, 'digit event failed')), log);
     const subscriptions = serveMediaApi(nc, config.INSTANCE_ID, live, () => rtpengine.up, log, registry);
 
+    const resumed = await recorder.resume();
+    if (resumed > 0) log.info({ recordings: resumed }, 'recordings of an earlier run resumed (their maximum length still holds)');
+
     const sweep = () => void recorder.sweep(config.RECORDING_STATE_TTL_MS).catch((error: unknown) => log.warn({ err: String(error) }, 'pcap sweep failed'));
     sweep();
     const sweeper = setInterval(sweep, 3_600_000);

@@ -120,9 +120,17 @@ export class Recorder {
     return delivered;
   }
 
-  /** After a restart: re-arm maximum-length timers of recordings this rtpengine still writes. */
-  resume(recording: RecordingState): void {
-    if (recording.state === 'recording') this.#armTimer(recording);
+  /**
+   * After a restart: the recordings this rtpengine still writes get their maximum-length timers
+   * back (one that ran out meanwhile ends at once), so none records forever. Returns how many.
+   */
+  async resume(): Promise<number> {
+    const mine = (await this.o.state.recordings()).filter((r) => r.state === 'recording' && r.recorder === this.#identity && !this.#timers.has(r.callRef));
+    for (const recording of mine) {
+      this.#mine.set(recording.callRef, recording);
+      this.#armTimer(recording);
+    }
+    return mine.length;
   }
 
   close(): void {
