@@ -41,7 +41,7 @@ export function e2eSkipReason(): string | undefined {
 /** A request to media seen on the wire (every NATS subscriber sees it, the service answers it). */
 export interface MediaRequestSeen {
   subject: string;
-  request: { callRef?: string; callId?: string; sdpOffer?: string };
+  request: { callRef?: string; callId?: string; sdpOffer?: string; playbackId?: string };
 }
 
 export interface CallEventSeen {
