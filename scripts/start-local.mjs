@@ -4,7 +4,8 @@
 // then each service. State lives under .local/ (override with SIPVM_HOME). Ctrl-C stops
 // everything in reverse order.
 //
-// Environment: SIPVM_HOME (state folder, default .local), NATS_PORT (4222), SIP_PORT (5060, on
+// Environment: SIPVM_HOME (state folder, default .local), NATS_PORT (4222), NATS_MONITOR_PORT
+// (8222, on 127.0.0.1), SIP_PORT (5060, on
 // 127.0.0.1: point your proxy there), DRACHTIO_BIN (drachtio-server, else found on PATH; without
 // it SIP is not started and the rest runs), RTP_PORT_MIN/RTP_PORT_MAX (rtpengine's range,
 // 20000–29999), RTPENGINE_LOG_LEVEL (5, notice; 6 logs every ng command), RTPENGINE_THREADS
@@ -78,7 +79,8 @@ for (const [name, file] of [['WEB_OPERATOR_KEY', 'operator-key'], ['WEB_TOKEN_SE
 const components = [
   {
     name: 'nats',
-    command: ['nats-server', '-js', '-a', '127.0.0.1', '-p', natsPort, '-sd', join(home, 'nats')],
+    // Monitoring (/varz, /jsz) on loopback: what operators and the deposit benchmark read.
+    command: ['nats-server', '-js', '-a', '127.0.0.1', '-p', natsPort, '-m', process.env.NATS_MONITOR_PORT ?? '8222', '-sd', join(home, 'nats')],
     ready: /Server is ready/,
   },
   {
