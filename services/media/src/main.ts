@@ -106,7 +106,13 @@ await runService({
 
     return {
       async stop() {
-        for (const sub of subscriptions) sub.unsubscribe();
+        // No new calls; the calls in progress may end within the shutdown time (signaling drains
+        // the same way), and what is left is detached: rtpengine keeps the calls, the next run of
+        // this instance takes them over.
+        for (const sub of subscriptions.intake) sub.unsubscribe();
+        const deadline = Date.now() + Math.max(0, config.SHUTDOWN_TIMEOUT_MS - 3_000);
+        while (live.count > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
+        for (const sub of subscriptions.calls) sub.unsubscribe();
         clearInterval(sweeper);
         await live.detachAll();
         recorder.close();

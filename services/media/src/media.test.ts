@@ -244,6 +244,24 @@ describe('sessions', () => {
     assert.equal((await rig.media.readyz()).status, 200);
   });
 
+  test('draining: a stopping instance takes no new call, serves the calls it has, and leaves when they end', async () => {
+    const call = await openCall(rig.nc, 'PCMU');
+    const stopping = rig.media.stop(); // SIGTERM
+    try {
+      await waitFor(async () => (await rig.media.readyz().catch(() => ({ status: 0 }))).status !== 200, 5_000, 'media to say it is not ready');
+      await assert.rejects(openCall(rig.nc, 'PCMU'), (e) => isServiceError(e, 'service-unavailable'), 'a new call was taken while draining');
+      // The call in progress is still served.
+      await request(rig.nc, api().play, { callRef: call.callRef, playbackId: 'drain', items: [{ kind: 'beep' }] });
+      assert.equal((await waitForFinished(rig, 'drain', 3_000)).reason, 'completed');
+      await request(rig.nc, api().close, { callRef: call.callRef });
+      await stopping;
+      assert.match(rig.media.output(), /"msg":"stopped"/);
+    } finally {
+      call.endpoint.close();
+      rig.media = await rig.startMedia();
+    }
+  });
+
   test('graceful shutdown: playback ends as stopped, the call stays in rtpengine and the next run closes it', async () => {
     const call = await openCall(rig.nc, 'PCMU');
     await request(rig.nc, api().play, { callRef: call.callRef, playbackId: 'longhelp', items: [{ kind: 'prompt', name: 'help', language: 'de' }] });
