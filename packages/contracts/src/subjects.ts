@@ -56,6 +56,7 @@ export const SUBJECTS = {
   signaling: {
     hangup: (instance: string) => `vm.signaling.${instance}.hangup`,
     finalReply: (instance: string) => `vm.signaling.${instance}.final-reply`,
+    transfer: (instance: string) => `vm.signaling.${instance}.transfer`,
   },
   /** The voicemail application (see voicemail.ts). */
   voicemail: {

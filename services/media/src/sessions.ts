@@ -20,7 +20,7 @@ import type { Rtpengine } from './rtpengine.js';
 import { chooseCodec, parseAudioOffer, sinkAnswer } from './sdp.js';
 import type { MediaState, RecordingState, SessionState } from './state.js';
 import { Player, type FinishReason, type QueuedPlayback } from './player.js';
-import type { Recorder } from './recorder.js';
+import type { Recorder, RecordingLimits } from './recorder.js';
 import type { PlayFiles } from './play-files.js';
 import { digitOfEvent, type DtmfReport } from './dtmf.js';
 import type { MediaMetrics } from './metrics.js';
@@ -163,7 +163,7 @@ export class Sessions {
     playbackId: string;
     items: Playable[];
     mode: 'replace' | 'enqueue';
-    thenRecord?: { maxDurationMs: number } | undefined;
+    thenRecord?: RecordingLimits | undefined;
   }): Promise<{ playbackId: string; durationMs: number }> {
     const session = await this.#session(req.callRef);
     const file = await this.o.playFiles.fileFor(req.items, `${req.callRef}-${req.playbackId}`);
@@ -177,8 +177,8 @@ export class Sessions {
     return { stopped: await this.#mutex.run(callRef, () => session.player.stop()) };
   }
 
-  async startRecording(callRef: string, maxDurationMs: number): Promise<{ startedAt: string }> {
-    return this.#mutex.run(callRef, async () => this.o.recorder.start((await this.#session(callRef)).state, maxDurationMs));
+  async startRecording(callRef: string, limits: RecordingLimits): Promise<{ startedAt: string }> {
+    return this.#mutex.run(callRef, async () => this.o.recorder.start((await this.#session(callRef)).state, limits.maxDurationMs, limits.endOnSilence));
   }
 
   async stopRecording(callRef: string, discard: boolean): Promise<{ recording: Recording | null }> {
@@ -223,7 +223,19 @@ export class Sessions {
   }
 
   recordingReachedMax(recording: RecordingState): void {
-    const event = RecordingFinishedEventSchema.parse({ callRef: recording.callRef, callId: recording.callId, at: new Date().toISOString(), reason: 'max-duration' });
+    this.#recordingFinished(recording, { reason: 'max-duration' });
+  }
+
+  /** Silence went on long enough: the recording ends (in the call's turn) and the app is told. */
+  async recordingFellSilent(callRef: string, speech: boolean): Promise<void> {
+    const ended = await this.#mutex.run(callRef, () => this.o.recorder.endBySilence(callRef));
+    if (!ended) return;
+    callLogger(this.o.log, ended.callId).debug({ callRef, speech }, 'silence ended the recording');
+    this.#recordingFinished(ended, { reason: 'silence', speech });
+  }
+
+  #recordingFinished(recording: RecordingState, why: { reason: 'max-duration' } | { reason: 'silence'; speech: boolean }): void {
+    const event = RecordingFinishedEventSchema.parse({ callRef: recording.callRef, callId: recording.callId, at: new Date().toISOString(), ...why });
     this.o.nc.publish(SUBJECTS.call.recordingFinished(recording.app), encodeJson(event));
   }
 
@@ -259,7 +271,7 @@ export class Sessions {
     let recordingStartedAt: string | undefined;
     if (reason === 'completed' && playback.thenRecord) {
       try {
-        recordingStartedAt = (await this.startRecording(state.callRef, playback.thenRecord.maxDurationMs)).startedAt;
+        recordingStartedAt = (await this.startRecording(state.callRef, playback.thenRecord)).startedAt;
       } catch (error) {
         callLogger(this.o.log, state.callId).error({ callRef: state.callRef, err: String(error) }, 'recording after the playback could not start');
       }
