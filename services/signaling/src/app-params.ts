@@ -100,6 +100,7 @@ const KEYS = {
   language: ['lng', 'language'],
   greetingType: ['typ', 'type'],
   pin: ['pin', 'pin'],
+  operator: ['opr', 'operator'],
 } as const satisfies Record<string, readonly [string, string]>;
 
 const KNOWN_KEYS: ReadonlySet<string> = new Set(Object.values(KEYS).flat());
@@ -172,6 +173,7 @@ export function resolveAppParams(
     language: pick(pairs, KEYS.language) ?? policy.defaultLanguage,
     greetingType: pick(pairs, KEYS.greetingType) ?? DEFAULT_GREETING_TYPE,
     pin: pick(pairs, KEYS.pin),
+    operator: pick(pairs, KEYS.operator),
     extra,
   };
   // Keys not given are left out rather than set to undefined (events carry no empty fields).

@@ -21,6 +21,7 @@ import {
   type Application,
   type AppParams,
   type CallEndedEvent,
+  type TransferMethod,
 } from '@sipvm/contracts';
 import { callLogger, type Logger } from '@sipvm/service';
 import { Counter, Gauge, type Registry } from 'prom-client';
@@ -34,6 +35,7 @@ import { digitFromInfo } from './dtmf.js';
 import { header, parseUri, reply, uriOf, type SipDialog, type SipRequest, type SipResponse, type Srf } from './sip-stack.js';
 import { expiryMs, negotiateSessionTimer, type SessionTimer } from './session-timer.js';
 import { APP_HEADERS, type TrustedSources } from './trust.js';
+import { referCaller, type TransferOutcome } from './transfer.js';
 
 type EndReason = CallEndedEvent['reason'];
 
@@ -358,6 +360,20 @@ export class Calls {
     if (!call || call.phase !== 'early') return false;
     call.finalReply = { code, reason: reason.replace(/[^\x20-\x7e]/g, ' ') };
     return this.#end(call, 'app-hangup', 'local');
+  }
+
+  /**
+   * Transfers an answered caller (transfer.ts) and says how it went. A transferred call's dialog
+   * ends here (`transferred`); a failed transfer leaves the call to its application.
+   */
+  async transfer(callRef: string, target: string, method: TransferMethod): Promise<TransferOutcome> {
+    const call = this.#calls.get(callRef);
+    if (!call?.dialog || call.phase !== 'answered') return { outcome: 'failed', reason: 'no answered call to transfer' };
+    call.log.info({ target, method }, 'transfer requested');
+    const result = await referCaller(call.dialog, target, { timeoutMs: this.#o.config.TRANSFER_TIMEOUT_MS, log: call.log });
+    call.log.info({ target, method, ...result }, result.outcome === 'transferred' ? 'caller transferred' : 'transfer failed');
+    if (result.outcome === 'transferred') await this.#end(call, 'transferred', 'local');
+    return result;
   }
 
   /** Ends every call (shutdown). */

@@ -155,6 +155,19 @@ export function withoutTag(nameAddr: string): string {
   return (nameAddr.slice(0, cut) + nameAddr.slice(cut).replace(/;\s*tag=[^;\s>]+/i, '')).trim();
 }
 
+export interface InDialogRequest {
+  method: 'REFER' | 'INFO' | 'NOTIFY';
+  headers: Record<string, string>;
+  body?: string;
+}
+
+/** Sends a request inside a dialog and resolves with its final response (the package types `opts` as a whole request). */
+export async function requestInDialog(dialog: SipDialog, request: InDialogRequest): Promise<FinalResponse> {
+  const send = dialog.request as unknown as (opts: InDialogRequest) => Promise<{ status: number; reason: string }>;
+  const res = await send.call(dialog, request);
+  return { status: res.status, reason: res.reason };
+}
+
 type Handler = (req: SipRequest, res: SipResponse) => void;
 
 /** Registers the handler of new (out-of-dialog) requests of one method. */
