@@ -143,6 +143,26 @@ export const MediaApi = {
    * The WAV is 8 kHz mono 16-bit for every caller codec (PCMU, PCMA, G722, opus).
    */
   stopRecording: instanceEndpoint(SUBJECTS.media.recordStop, StopRecordingRequestSchema, StopRecordingResultSchema, 60_000),
+  /**
+   * Connecting the caller to another party (a transfer by `bridge`, see call.ts): an SDP offer for
+   * the call the platform places to it — rtpengine's side that faces away from the caller, in the
+   * caller's codec. `callerSdp` is the caller's current SDP. If that call fails, `updateSession`
+   * with the caller's SDP puts the session back as it was.
+   */
+  bridgeOffer: instanceEndpoint(
+    SUBJECTS.media.bridgeOffer,
+    z.strictObject({ callRef: CallRefSchema, callerSdp: z.string().min(1).max(16_384) }),
+    z.strictObject({ sdpOffer: z.string() }),
+  ),
+  /**
+   * The party answered (`sdpAnswer`, its SDP): what plays stops and the caller and the party hear
+   * each other through rtpengine. Replies with the SDP for the caller (for a re-INVITE meanwhile).
+   */
+  bridge: instanceEndpoint(
+    SUBJECTS.media.bridge,
+    z.strictObject({ callRef: CallRefSchema, sdpAnswer: z.string().min(1).max(16_384) }),
+    z.strictObject({ sdpAnswer: z.string() }),
+  ),
   /** The same, answered by any media instance beside the rtpengine that recorded (after a restart). */
   stopRecordingAnywhere: endpoint(SUBJECTS.media.recordStopAny, StopRecordingRequestSchema, StopRecordingResultSchema, 60_000),
 } as const;

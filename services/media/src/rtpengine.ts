@@ -31,7 +31,9 @@ type NgCommand =
   | 'playMedia'
   | 'stopMedia'
   | 'blockDTMF'
+  | 'unblockDTMF'
   | 'blockMedia'
+  | 'unblockMedia'
   | 'statistics';
 
 interface RawClient {

@@ -143,6 +143,40 @@ export class Sessions {
     }
   }
 
+  /**
+   * A transfer by bridge, step one: rtpengine's offer toward the party the caller is connected to
+   * (the side our sink had), limited to the caller's codec (no transcoding: rtpengine relays).
+   */
+  async bridgeOffer(callRef: string, callerSdp: string): Promise<{ sdpOffer: string }> {
+    return this.#mutex.run(callRef, async () => {
+      const session = await this.#session(callRef);
+      parseAudioOffer(callerSdp);
+      const offer = await this.o.rtpengine.command('offer', {
+        'call-id': callRef,
+        'from-tag': 'caller',
+        sdp: callerSdp,
+        replace: ['origin', 'session-connection'],
+        ICE: 'remove',
+        codec: { strip: ['all'], except: [session.state.codec, 'telephone-event'] },
+      });
+      if (typeof offer.sdp !== 'string') throw new ServiceError('internal', 'rtpengine offered no SDP');
+      return { sdpOffer: offer.sdp };
+    });
+  }
+
+  /** Step two: the party answered; nothing plays any more and the caller's audio goes to the party. */
+  async bridge(callRef: string, sdpAnswer: string): Promise<{ sdpAnswer: string }> {
+    return this.#mutex.run(callRef, async () => {
+      const session = await this.#session(callRef);
+      await session.player.stop();
+      const answer = await this.o.rtpengine.command('answer', { 'call-id': callRef, 'from-tag': 'caller', 'to-tag': 'sink', sdp: sdpAnswer });
+      if (typeof answer.sdp !== 'string') throw new ServiceError('internal', 'rtpengine answered without SDP');
+      await this.o.rtpengine.command(this.o.inbandDtmf ? 'unblockDTMF' : 'unblockMedia', { 'call-id': callRef, 'from-tag': 'caller' });
+      callLogger(this.o.log, session.state.callId).debug({ callRef }, 'caller bridged');
+      return { sdpAnswer: answer.sdp };
+    });
+  }
+
   /** Ends the rtpengine call; a running recording is halted and kept for a later stop. */
   async close(callRef: string): Promise<{ closed: boolean }> {
     return this.#mutex.run(callRef, async () => {
