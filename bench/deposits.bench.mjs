@@ -16,6 +16,9 @@
 //
 // Options: --rate 10,20,40,50  --calls N (default 40 s worth)  --limit N (concurrent calls, sipp -l)
 //   --hold S (8)  --greeting-ms MS (2500)  --target host:port (127.0.0.1:$SIP_PORT or :5060)
+//   --silence S (P-App-Param sil=S: S seconds of silence end each message; media listens to every
+//     recording live)  --speech S (the callers speak S seconds from the answer, then stay silent
+//     until the platform or the hold time ends the call; default: they speak the whole call)
 //   --nats URL ($NATS_URL or nats://127.0.0.1:4222)  --user alice  --domain example.org
 //   --drain-s S (how long to wait for the queue to empty, 120)
 //   --processes checkout|all|PATH (whose CPU and memory to count: by default the processes of this
@@ -31,6 +34,7 @@ import {
   CallEndedEventSchema,
   CallStartedEventSchema,
   DepositOutcomeSchema,
+  RecordingFinishedEventSchema,
   request,
   stageAudio,
   stagingBucket,
@@ -54,13 +58,17 @@ const { values: options } = parseArgs({
     domain: { type: 'string', default: 'example.org' },
     'drain-s': { type: 'string', default: '120' },
     processes: { type: 'string', default: 'checkout' },
+    silence: { type: 'string' },
+    speech: { type: 'string' },
   },
 });
 const rates = options.rate.split(',').map(Number);
 const holdS = Number(options.hold);
 const greetingMs = Number(options['greeting-ms']);
 const mailbox = { did: options.domain, uid: options.user };
-const SPEECH_S = holdS + 4; // the caller speaks for the whole call
+const SPEECH_S = holdS + 4; // the caller's audio lasts the whole call
+const speakingS = options.speech === undefined ? SPEECH_S : Number(options.speech);
+const silenceS = options.silence === undefined ? undefined : Number(options.silence);
 const CHECKOUT = new URL('..', import.meta.url).pathname.replace(/\/$/, '');
 
 if (spawnSync('sipp', ['-v']).error) {
@@ -76,9 +84,10 @@ const nc = await connect({ servers: options.nats, name: 'bench-deposits', maxRec
 const jsm = await jetstreamManager(nc);
 
 try {
-  const speech = await speechWav(join(work, 'speech.wav'), SPEECH_S);
+  const speech = await callerAudio();
   if (greetingMs > 0) await putGreeting(greetingMs);
   console.log(`target ${options.target}, mailbox ${mailbox.uid}@${mailbox.did}, hold ${holdS} s, greeting ${greetingMs > 0 ? `${greetingMs} ms (personal)` : 'the platform default'}`);
+  console.log(`callers speak ${speakingS >= SPEECH_S ? 'the whole call' : `${speakingS} s, then stay silent`}; ${silenceS === undefined ? 'silence does not end messages (no sil)' : `sil=${silenceS}: ${silenceS} s of silence end a message`}`);
   const rows = [];
   for (const rate of rates) {
     const calls = Number(options.calls ?? rate * 40);
@@ -122,6 +131,8 @@ async function runRate(rate, calls, speech) {
   console.log(`sipp: ${sipp.created} calls placed, ${sipp.answered} answered, ${sipp.refused} refused (503), ${sipp.failed} failed${sipp.failures ? ` — ${sipp.failures}` : ''}`);
   console.log(`platform: ${answered.length} voicemail calls started, ${stored} messages stored (mailbox ${before.new + before.saved} → ${after.new + after.saved}), ${lost.length} answered calls not stored${drained ? '' : ' — QUEUE DID NOT EMPTY in time'}`);
   for (const [why, n] of [...reasons].sort((a, b) => b[1] - a[1])) console.log(`  not stored: ${n} × ${why}`);
+  const bySilence = answered.filter((c) => c.silenceAt).length;
+  if (silenceS !== undefined) console.log(`silence ended ${bySilence} of ${answered.length} messages`);
   console.log(`INVITE→200:          ${percentiles(sipp.inviteToAnswerMs)}`);
   console.log(`answer→recording:    ${percentiles(answerToRecording)}   (greeting ${greetingMs > 0 ? greetingMs : '?'} ms + beep)`);
   console.log(`hang-up→stored:      ${percentiles(hangupToStored)}`);
@@ -158,6 +169,13 @@ function observeCalls() {
         const event = CallEndedEventSchema.parse(msg.json());
         const call = calls.get(event.callRef);
         if (call) call.endedAt = Date.parse(event.at);
+      },
+    }),
+    nc.subscribe(SUBJECTS.call.recordingFinished('voicemail'), {
+      callback: (_e, msg) => {
+        const event = RecordingFinishedEventSchema.parse(msg.json());
+        const call = calls.get(event.callRef);
+        if (call && event.reason === 'silence') call.silenceAt = Date.parse(event.at);
       },
     }),
     nc.subscribe(SUBJECTS.voicemail.depositOutcome, {
@@ -210,6 +228,7 @@ async function runSipp(rate, calls, speech) {
     speech,
     mailbox,
     mode: 'box',
+    ...(silenceS !== undefined ? { moreParams: `sil=${silenceS}` } : {}),
     onSpawn: (spawned) => {
       pid = spawned;
       sampler = sampleProcesses([{ pid, role: 'sipp' }]);
@@ -219,6 +238,15 @@ async function runSipp(rate, calls, speech) {
   const cost = sampler?.stop().get('sipp');
   if (result.exitCode !== 0 && result.exitCode !== 1) console.log(`sipp exited with ${result.exitCode}`);
   return { ...result, cpuSeconds: Math.max(lastCpu, cost?.cpuSeconds ?? 0), peakRssBytes: cost?.peakRssBytes ?? 0 };
+}
+
+/** The callers' audio: speech for the whole call, or `--speech` seconds of it and then silence. */
+async function callerAudio() {
+  if (speakingS >= SPEECH_S) return speechWav(join(work, 'speech.wav'), SPEECH_S);
+  const speech = await speechWav(join(work, 'speech-only.wav'), speakingS);
+  const file = join(work, 'speech.wav');
+  run('sox', [speech, file, 'pad', '0', String(SPEECH_S - speakingS)]);
+  return file;
 }
 
 /** A personal greeting of exactly `ms` for the mailbox, through storage like any greeting. */

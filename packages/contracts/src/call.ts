@@ -44,6 +44,8 @@ export const AppParamsSchema = z.strictObject({
   pin: z.string().regex(/^[0-9]{1,16}$/, 'must be 1 to 16 digits').optional(),
   /** Where `0` transfers the caller (voicemail); else the domain's configured operator. */
   operator: SipUriSchema.optional(),
+  /** Seconds of silence that end a recording (voicemail), 0 for never; else the domain's or the platform's setting. */
+  maxSilenceS: z.number({ error: 'must be whole seconds, 0 to 600' }).int('must be whole seconds, 0 to 600').min(0, 'must be whole seconds, 0 to 600').max(600, 'must be whole seconds, 0 to 600').optional(),
   /** Extra keys listed in configuration (mail template variables). */
   extra: z.record(z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/), z.string().max(512)).default({}),
 });

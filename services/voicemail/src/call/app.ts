@@ -53,7 +53,7 @@ export function voicemailApplication(options: VoicemailApplicationOptions): Call
   const settingsOf = (call: Pick<VoicemailCall, 'greeting' | 'params' | 'finalReply'>, mode: VoicemailMode): FlowSettings => {
     // P-App-Param first (the proxy knows the mailbox), then the domain's configuration, then the platform's.
     const domain = domains.of(call.params.did);
-    const silenceMs = domain.maxSilenceMs ?? config.VM_MAX_SILENCE_MS;
+    const silenceMs = call.params.maxSilenceS !== undefined ? call.params.maxSilenceS * 1000 : (domain.maxSilenceMs ?? config.VM_MAX_SILENCE_MS);
     const operator = call.params.operator ?? domain.operator ?? config.VM_OPERATOR_URI;
     return {
       greeting: call.greeting,
