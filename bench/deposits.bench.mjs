@@ -12,7 +12,8 @@
 // Per rate it prints: answered / refused (503) / failed calls (sipp's view); messages stored (the
 // mailbox count before and after, once the deposit queue is empty) and every answered call that
 // was not stored, with the reason; INVITE→200, answer→recording start and caller hang-up→stored
-// (p50/p99); CPU seconds per call and peak RSS of each platform process (and of sipp).
+// (p50/p99; from the silence that ended a message, where one did); CPU seconds per call and peak
+// RSS of each platform process (and of sipp).
 //
 // Options: --rate 10,20,40,50  --calls N (default 40 s worth)  --limit N (concurrent calls, sipp -l)
 //   --hold S (8)  --greeting-ms MS (2500)  --target host:port (127.0.0.1:$SIP_PORT or :5060)
@@ -126,13 +127,17 @@ async function runRate(rate, calls, speech) {
     reasons.set(why, (reasons.get(why) ?? 0) + 1);
   }
   const answerToRecording = answered.filter((c) => c.recordingAt).map((c) => c.recordingAt - c.answeredAt);
-  const hangupToStored = answered.filter((c) => c.storedAt && c.endedAt).map((c) => c.storedAt - c.endedAt);
+  // Where silence ended the message, it is handed over then (the caller hears the closing after it).
+  const hangupToStored = answered.filter((c) => c.storedAt && c.endedAt).map((c) => c.storedAt - (c.silenceAt ?? c.endedAt));
 
   console.log(`sipp: ${sipp.created} calls placed, ${sipp.answered} answered, ${sipp.refused} refused (503), ${sipp.failed} failed${sipp.failures ? ` — ${sipp.failures}` : ''}`);
   console.log(`platform: ${answered.length} voicemail calls started, ${stored} messages stored (mailbox ${before.new + before.saved} → ${after.new + after.saved}), ${lost.length} answered calls not stored${drained ? '' : ' — QUEUE DID NOT EMPTY in time'}`);
   for (const [why, n] of [...reasons].sort((a, b) => b[1] - a[1])) console.log(`  not stored: ${n} × ${why}`);
   const bySilence = answered.filter((c) => c.silenceAt).length;
-  if (silenceS !== undefined) console.log(`silence ended ${bySilence} of ${answered.length} messages`);
+  if (silenceS !== undefined) {
+    const lengths = stored > 0 ? (await request(nc, StorageApi.listMailbox, { mailbox, limit: Math.min(stored, 1000) })).messages.map((m) => m.durationMs) : [];
+    console.log(`silence ended ${bySilence} of ${answered.length} messages; stored lengths ${percentiles(lengths)} (the speech after the beep, without the silence)`);
+  }
   console.log(`INVITE→200:          ${percentiles(sipp.inviteToAnswerMs)}`);
   console.log(`answer→recording:    ${percentiles(answerToRecording)}   (greeting ${greetingMs > 0 ? greetingMs : '?'} ms + beep)`);
   console.log(`hang-up→stored:      ${percentiles(hangupToStored)}`);

@@ -2,8 +2,10 @@
  * Sustained silence, heard while the caller is recorded (SPEC §2: silence ends the recording).
  *
  * The caller's audio reaches no socket of ours: media blocks it in rtpengine (sessions.ts), which
- * records it into a pcap. So the watch reads each watched recording's pcap as it grows — the new
- * bytes of every file once per poll, no packet more on the wire — and measures each G.711 frame.
+ * records it into a pcap. So the watch reads each watched recording's pcap as it grows — no packet
+ * more on the wire — and measures its G.711 frames. A pcap is read only when its silence could have
+ * lasted long enough (`silenceMs` after the last loud frame heard), so a caller who speaks costs a
+ * read about every `silenceMs`, and a read measures frames newest first until a loud one.
  * rtpengine writes pcaps through stdio's buffer (4 KiB: about 0.4 s of PCMU), so the watch hears
  * the caller up to that much late, and it looks once per poll: silence ends a recording between
  * `silenceMs` and `silenceMs` + poll + 0.4 s after the last loud frame. G.722 and Opus would need
@@ -108,6 +110,9 @@ export class SilenceWatch {
   poll(): void {
     const now = this.#now();
     for (const watch of [...this.#watches.values()]) {
+      // Nothing in the file can end the recording before its silence could have lasted long enough:
+      // while the caller speaks, a pcap is read about once per `silenceMs`, not once per poll.
+      if (now - watch.lastLoudAtMs < watch.endOnSilence.silenceMs) continue;
       try {
         this.#listen(watch);
       } catch (error) {
@@ -127,19 +132,30 @@ export class SilenceWatch {
     this.#stopTimer();
   }
 
+  /**
+   * Reads what the pcap gained and moves `lastLoudAtMs` to its newest loud frame. Frames are
+   * measured newest first and only until a loud one is found: while the caller speaks that is the
+   * first one, and only silence costs a look at every frame.
+   */
   #listen(watch: Watch): void {
     const power = POWER[watch.codec];
     for (;;) {
       const read = readSync(watch.fd, this.#buffer, 0, READ_SIZE, watch.offset);
       if (read === 0) return;
       watch.offset += read;
+      const frames: { payload: Buffer; atMs: number }[] = [];
       for (const { packet, atMs } of watch.reader.read(this.#buffer.subarray(0, read))) {
-        if (packet.payloadType !== watch.payloadType || packet.payload.length === 0) continue;
+        if (packet.payloadType === watch.payloadType && packet.payload.length > 0) frames.push({ payload: packet.payload, atMs });
+      }
+      for (let f = frames.length - 1; f >= 0; f--) {
+        const { payload, atMs } = frames[f]!;
+        if (atMs <= watch.lastLoudAtMs) break;
         let sum = 0;
-        for (const byte of packet.payload) sum += power[byte]!;
-        if (sum / packet.payload.length >= watch.threshold && atMs > watch.lastLoudAtMs) {
+        for (let i = 0; i < payload.length; i++) sum += power[payload[i]!]!;
+        if (sum / payload.length >= watch.threshold) {
           watch.lastLoudAtMs = atMs;
           watch.speech = true;
+          break;
         }
       }
       if (read < READ_SIZE) return;
