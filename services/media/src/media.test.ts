@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { decodeJson, isServiceError, MediaApi, RecordingFinishedEventSchema, request, SUBJECTS } from '@sipvm/contracts';
+import { decodeJson, isServiceError, MediaApi, RecordingFinishedEventSchema, request, SUBJECTS, type RecordingFinishedEvent } from '@sipvm/contracts';
 import { correlation, dominantFrequency, rms, toneShare, waitFor, wavSamples } from '@sipvm/harness';
 import { APP, callsInRtpengine, openCall, readStaged, recordTone, startMediaRig, waitForFinished, type MediaRig } from './test-support.js';
 import { DEFAULT_PROMPTS_DIR } from './config.js';
@@ -314,6 +314,34 @@ describe('sessions', () => {
       assert.deepEqual(await request(rig.nc, api().close, { callRef: call.callRef }), { closed: true });
       assert.ok(!(await callsInRtpengine(rig)).includes(call.callRef));
     } finally {
+      call.endpoint.close();
+    }
+  });
+
+  test('a recording whose media instance restarts still ends at its maximum length', async () => {
+    const call = await openCall(rig.nc, 'PCMU');
+    const ends: RecordingFinishedEvent[] = [];
+    const sub = rig.nc.subscribe(SUBJECTS.call.recordingFinished(APP), {
+      callback: (_e, msg) => {
+        ends.push(decodeJson(RecordingFinishedEventSchema, msg.data, 'recording-finished'));
+      },
+    });
+    try {
+      await request(rig.nc, api().startRecording, { callRef: call.callRef, maxDurationMs: 2_000 });
+      await call.endpoint.sendTone(1000, 600);
+      // SIGKILL: nothing handed over; the next run of the instance finds the recording in KV.
+      await rig.media.kill();
+      rig.media = await rig.startMedia();
+      assert.equal(ends.length, 0, 'the maximum was not reached before the restart');
+      const tone = call.endpoint.sendTone(1000, 2_000);
+      await waitFor(() => ends.some((e) => e.callRef === call.callRef), 10_000, 'the restarted instance to end the recording at its maximum');
+      await tone;
+      assert.equal(ends.find((e) => e.callRef === call.callRef)?.reason, 'max-duration');
+      const { recording } = await request(rig.nc, api().stopRecording, { callRef: call.callRef });
+      assert.ok(recording && recording.durationMs <= 2_000 && recording.durationMs >= 1_500, `${recording?.durationMs} ms recorded of a 2000 ms maximum`);
+    } finally {
+      sub.unsubscribe();
+      await request(rig.nc, api().close, { callRef: call.callRef });
       call.endpoint.close();
     }
   });

@@ -73,6 +73,16 @@ export class MediaState {
     return this.#delete(`recording.${callRef}`);
   }
 
+  /** Every recording in the bucket (after a restart: which ones this rtpengine still writes). */
+  async recordings(): Promise<RecordingState[]> {
+    const keys: string[] = [];
+    await this.#reach('recording.*', async () => {
+      for await (const key of await this.kv.keys('recording.*')) keys.push(key);
+    });
+    const found = await Promise.all(keys.map((key) => this.#get(key, RecordingStateSchema).catch(() => undefined)));
+    return found.filter((r): r is RecordingState => r !== undefined);
+  }
+
   async #put(key: string, value: unknown): Promise<void> {
     await this.#reach(key, () => this.kv.put(key, JSON.stringify(value)));
   }

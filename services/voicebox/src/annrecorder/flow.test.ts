@@ -38,6 +38,18 @@ describe('annrecorder flow', () => {
     assert.equal(state.phase, 'done');
   });
 
+  it('the beep ends in the recording: media starts it, the flow only follows', () => {
+    const afterKey = onAnnrecorderEvent(startAnnrecorder(personal, settings).state, { kind: 'digit', digit: '5' }, settings);
+    const beep = afterKey.actions.find((a) => a.kind === 'play');
+    assert.deepEqual(beep?.kind === 'play' ? beep.thenRecord : undefined, { maxDurationMs: settings.maxGreetingMs });
+    const ended = { kind: 'playback-finished' as const, playbackId: afterKey.state.playbackId, recordingStartedAt: '2026-11-28T10:00:00.000Z' };
+    const recording = onAnnrecorderEvent(afterKey.state, ended, settings);
+    assert.equal(recording.state.phase, 'recording');
+    assert.deepEqual(recording.actions, [], 'nothing more to ask: media is recording');
+    // A hang-up during the beep may find the recording just started: it is stopped and dropped.
+    assert.deepEqual(onAnnrecorderEvent(afterKey.state, { kind: 'ended' }, settings).actions, [{ kind: 'stop-recording', discard: true }]);
+  });
+
   it('without a personal greeting it plays the default callers hear', () => {
     const { said } = run([], { personal: false, greeting: { kind: 'prompt', name: 'default_greeting', language: 'en' } });
     assert.deepEqual(said, ['play:ann_welcome+ann_default_greeting+default_greeting+ann_press_any_key']);
