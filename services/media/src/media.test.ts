@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decodeJson, isServiceError, MediaApi, RecordingFinishedEventSchema, request, SUBJECTS, type RecordingFinishedEvent } from '@sipvm/contracts';
 import { correlation, dominantFrequency, rms, toneShare, waitFor, wavSamples } from '@sipvm/harness';
-import { APP, callsInRtpengine, openCall, readStaged, recordTone, startMediaRig, waitForFinished, type MediaRig } from './test-support.js';
+import { APP, callsInRtpengine, openCall, readStaged, recordTone, startMediaRig, waitForFinished, type MediaRig } from '../test/support.js';
 import { DEFAULT_PROMPTS_DIR } from './config.js';
 
 let rig: MediaRig;
@@ -331,8 +331,8 @@ describe('sessions', () => {
       await call.endpoint.sendTone(1000, 600);
       // SIGKILL: nothing handed over; the next run of the instance finds the recording in KV.
       await rig.media.kill();
+      assert.equal(ends.length, 0, 'the instance that started it did not end it: it is gone');
       rig.media = await rig.startMedia();
-      assert.equal(ends.length, 0, 'the maximum was not reached before the restart');
       const tone = call.endpoint.sendTone(1000, 2_000);
       await waitFor(() => ends.some((e) => e.callRef === call.callRef), 10_000, 'the restarted instance to end the recording at its maximum');
       await tone;

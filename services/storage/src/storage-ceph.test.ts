@@ -10,8 +10,8 @@ import { connect } from '@nats-io/transport-node';
 import { isServiceError, request, stagingBucket, StorageApi, type ServiceError } from '@sipvm/contracts';
 import { CEPH_INSTALL, cephMissing, prerequisite, startCephRgw, startNats, startService, waitFor, type S3Server } from '@sipvm/harness';
 import { S3BlobStore } from './s3-blobs.js';
-import { describeStorageConformance } from './storage.conformance.js';
-import { smallWav, stage } from './test-support.js';
+import { describeStorageConformance } from '../test/conformance.js';
+import { smallWav, stage } from '../test/support.js';
 
 const missing = cephMissing();
 const skip = prerequisite('Ceph RGW storage tests', missing.length > 0 ? `Ceph RGW is not installed (missing ${missing.join(', ')}); install it with: ${CEPH_INSTALL}` : undefined) ?? false;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { StagedAudio } from '@sipvm/contracts';
 import { onAnnrecorderEvent, startAnnrecorder, type AnnrecorderSettings } from './flow.js';
 import type { Action, CallEvent } from '../call/turn.js';
-import { eventFor, type ScriptStep } from '../call/test-steps.js';
+import { eventFor, type ScriptStep } from '../../test/steps.js';
 
 const settings: AnnrecorderSettings = { voice: { language: 'en' }, inputTimeoutMs: 10_000, maxGreetingMs: 120_000, minGreetingMs: 1_000 };
 const audio: StagedAudio = { name: 'greeting-1', size: 32_044 };

@@ -32,9 +32,9 @@ import {
   type RtpengineProcess,
   type RunningServiceProcess,
 } from '@sipvm/harness';
-import { DEFAULT_PROMPTS_DIR } from './config.js';
-import { buildPrompts } from './prompt-builder.js';
-import { Rtpengine } from './rtpengine.js';
+import { DEFAULT_PROMPTS_DIR } from '../src/config.js';
+import { buildPrompts } from '../src/prompt-builder.js';
+import { Rtpengine } from '../src/rtpengine.js';
 import { createLogger } from '@sipvm/service';
 
 export interface MediaRig {
