@@ -6,16 +6,20 @@
 //
 // sipp places the calls (test/sip/scenarios/voicemail-deposit.xml, through the harness's runSippLoad): P-App-Name voicemail, P-App-Param
 // mod=box;usr=alice;dom=example.org;snd=bob-N@… (a sender per call), PCMU speech from the answer
-// on, hang-up `--hold` seconds after the 200 OK. The mailbox gets a personal greeting of
-// `--greeting-ms` first (0: keep whatever greeting the platform has).
+// on, hang-up `--hold` seconds after the 200 OK (unless the platform hangs up first). The mailbox
+// gets a personal greeting of `--greeting-ms` first (0: keep whatever greeting the platform has).
 //
 // Per rate it prints: answered / refused (503) / failed calls (sipp's view); messages stored (the
 // mailbox count before and after, once the deposit queue is empty) and every answered call that
 // was not stored, with the reason; INVITE→200, answer→recording start and caller hang-up→stored
-// (p50/p99); CPU seconds per call and peak RSS of each platform process (and of sipp).
+// (p50/p99; from the silence that ended a message, where one did); CPU seconds per call and peak
+// RSS of each platform process (and of sipp).
 //
 // Options: --rate 10,20,40,50  --calls N (default 40 s worth)  --limit N (concurrent calls, sipp -l)
 //   --hold S (8)  --greeting-ms MS (2500)  --target host:port (127.0.0.1:$SIP_PORT or :5060)
+//   --silence S (P-App-Param sil=S: S seconds of silence end each message; media listens to every
+//     recording live)  --speech S (the callers speak S seconds from the answer, then stay silent
+//     until the platform or the hold time ends the call; default: they speak the whole call)
 //   --nats URL ($NATS_URL or nats://127.0.0.1:4222)  --user alice  --domain example.org
 //   --drain-s S (how long to wait for the queue to empty, 120)
 //   --processes checkout|all|PATH (whose CPU and memory to count: by default the processes of this
@@ -33,6 +37,7 @@ import {
   CallEndedEventSchema,
   CallStartedEventSchema,
   DepositOutcomeSchema,
+  RecordingFinishedEventSchema,
   request,
   stageAudio,
   stagingBucket,
@@ -56,6 +61,8 @@ const { values: options } = parseArgs({
     domain: { type: 'string', default: 'example.org' },
     'drain-s': { type: 'string', default: '120' },
     processes: { type: 'string', default: 'checkout' },
+    silence: { type: 'string' },
+    speech: { type: 'string' },
     'nats-monitor': { type: 'string', default: 'http://127.0.0.1:8222' },
     'media-metrics': { type: 'string', default: 'http://127.0.0.1:9102/metrics' },
   },
@@ -64,7 +71,9 @@ const rates = options.rate.split(',').map(Number);
 const holdS = Number(options.hold);
 const greetingMs = Number(options['greeting-ms']);
 const mailbox = { did: options.domain, uid: options.user };
-const SPEECH_S = holdS + 4; // the caller speaks for the whole call
+const SPEECH_S = holdS + 4; // the caller's audio lasts the whole call
+const speakingS = options.speech === undefined ? SPEECH_S : Number(options.speech);
+const silenceS = options.silence === undefined ? undefined : Number(options.silence);
 const CHECKOUT = new URL('..', import.meta.url).pathname.replace(/\/$/, '');
 
 if (spawnSync('sipp', ['-v']).error) {
@@ -80,9 +89,10 @@ const nc = await connect({ servers: options.nats, name: 'bench-deposits', maxRec
 const jsm = await jetstreamManager(nc);
 
 try {
-  const speech = await speechWav(join(work, 'speech.wav'), SPEECH_S);
+  const speech = await callerAudio();
   if (greetingMs > 0) await putGreeting(greetingMs);
   console.log(`target ${options.target}, mailbox ${mailbox.uid}@${mailbox.did}, hold ${holdS} s, greeting ${greetingMs > 0 ? `${greetingMs} ms (personal)` : 'the platform default'}`);
+  console.log(`callers speak ${speakingS >= SPEECH_S ? 'the whole call' : `${speakingS} s, then stay silent`}; ${silenceS === undefined ? 'silence does not end messages (no sil)' : `sil=${silenceS}: ${silenceS} s of silence end a message`}`);
   const rows = [];
   for (const rate of rates) {
     const calls = Number(options.calls ?? rate * 40);
@@ -125,11 +135,17 @@ async function runRate(rate, calls, speech) {
     reasons.set(why, (reasons.get(why) ?? 0) + 1);
   }
   const answerToRecording = answered.filter((c) => c.recordingAt).map((c) => c.recordingAt - c.answeredAt);
-  const hangupToStored = answered.filter((c) => c.storedAt && c.endedAt).map((c) => c.storedAt - c.endedAt);
+  // Where silence ended the message, it is handed over then (the caller hears the closing after it).
+  const hangupToStored = answered.filter((c) => c.storedAt && c.endedAt).map((c) => c.storedAt - (c.silenceAt ?? c.endedAt));
 
   console.log(`sipp: ${sipp.created} calls placed, ${sipp.answered} answered, ${sipp.refused} refused (503), ${sipp.failed} failed${sipp.failures ? ` — ${sipp.failures}` : ''}`);
   console.log(`platform: ${answered.length} voicemail calls started, ${stored} messages stored (mailbox ${before.new + before.saved} → ${after.new + after.saved}), ${lost.length} answered calls not stored${drained ? '' : ' — QUEUE DID NOT EMPTY in time'}`);
   for (const [why, n] of [...reasons].sort((a, b) => b[1] - a[1])) console.log(`  not stored: ${n} × ${why}`);
+  const bySilence = answered.filter((c) => c.silenceAt).length;
+  if (silenceS !== undefined) {
+    const lengths = stored > 0 ? (await request(nc, StorageApi.listMailbox, { mailbox, limit: Math.min(stored, 1000) })).messages.map((m) => m.durationMs) : [];
+    console.log(`silence ended ${bySilence} of ${answered.length} messages; stored lengths ${percentiles(lengths)} (the speech after the beep, without the silence)`);
+  }
   console.log(`INVITE→200:          ${percentiles(sipp.inviteToAnswerMs)}`);
   console.log(`answer→recording:    ${percentiles(answerToRecording)}   (greeting ${greetingMs > 0 ? greetingMs : '?'} ms + beep)`);
   console.log(`hang-up→stored:      ${percentiles(hangupToStored)}`);
@@ -206,6 +222,13 @@ function observeCalls() {
         if (call) call.endedAt = Date.parse(event.at);
       },
     }),
+    nc.subscribe(SUBJECTS.call.recordingFinished('voicemail'), {
+      callback: (_e, msg) => {
+        const event = RecordingFinishedEventSchema.parse(msg.json());
+        const call = calls.get(event.callRef);
+        if (call && event.reason === 'silence') call.silenceAt = Date.parse(event.at);
+      },
+    }),
     nc.subscribe(SUBJECTS.voicemail.depositOutcome, {
       callback: (_e, msg) => {
         const outcome = DepositOutcomeSchema.parse(msg.json());
@@ -256,6 +279,7 @@ async function runSipp(rate, calls, speech) {
     speech,
     mailbox,
     mode: 'box',
+    ...(silenceS !== undefined ? { moreParams: `sil=${silenceS}` } : {}),
     onSpawn: (spawned) => {
       pid = spawned;
       sampler = sampleProcesses([{ pid, role: 'sipp' }]);
@@ -265,6 +289,15 @@ async function runSipp(rate, calls, speech) {
   const cost = sampler?.stop().get('sipp');
   if (result.exitCode !== 0 && result.exitCode !== 1) console.log(`sipp exited with ${result.exitCode}`);
   return { ...result, cpuSeconds: Math.max(lastCpu, cost?.cpuSeconds ?? 0), peakRssBytes: cost?.peakRssBytes ?? 0 };
+}
+
+/** The callers' audio: speech for the whole call, or `--speech` seconds of it and then silence. */
+async function callerAudio() {
+  if (speakingS >= SPEECH_S) return speechWav(join(work, 'speech.wav'), SPEECH_S);
+  const speech = await speechWav(join(work, 'speech-only.wav'), speakingS);
+  const file = join(work, 'speech.wav');
+  run('sox', [speech, file, 'pad', '0', String(SPEECH_S - speakingS)]);
+  return file;
 }
 
 /** A personal greeting of exactly `ms` for the mailbox, through storage like any greeting. */

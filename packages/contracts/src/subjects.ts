@@ -46,6 +46,8 @@ export const SUBJECTS = {
     recordStart: (instance: string) => `vm.media.${instance}.record.start`,
     recordStop: (instance: string) => `vm.media.${instance}.record.stop`,
     sessionClose: (instance: string) => `vm.media.${instance}.session.close`,
+    bridgeOffer: (instance: string) => `vm.media.${instance}.bridge.offer`,
+    bridge: (instance: string) => `vm.media.${instance}.bridge.connect`,
     /**
      * Any media instance beside the same rtpengine (queue group): stops and delivers a recording
      * whose instance is gone (restarted, crashed). Recording state lives in NATS KV.
@@ -56,6 +58,7 @@ export const SUBJECTS = {
   signaling: {
     hangup: (instance: string) => `vm.signaling.${instance}.hangup`,
     finalReply: (instance: string) => `vm.signaling.${instance}.final-reply`,
+    transfer: (instance: string) => `vm.signaling.${instance}.transfer`,
   },
   /** The voicemail application (see voicemail.ts). */
   voicemail: {

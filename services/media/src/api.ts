@@ -29,8 +29,10 @@ export function serveMediaApi(
     serve(nc, MediaApi.closeSession(instance), (req) => sessions.close(req.callRef), hooks),
     serve(nc, MediaApi.play(instance), (req) => sessions.play(req), hooks),
     serve(nc, MediaApi.stopPlayback(instance), (req) => sessions.stopPlayback(req.callRef), hooks),
-    serve(nc, MediaApi.startRecording(instance), (req) => sessions.startRecording(req.callRef, req.maxDurationMs), hooks),
+    serve(nc, MediaApi.startRecording(instance), (req) => sessions.startRecording(req.callRef, req), hooks),
     serve(nc, MediaApi.stopRecording(instance), (req) => sessions.stopRecording(req.callRef, req.discard), hooks),
+    serve(nc, MediaApi.bridgeOffer(instance), (req) => sessions.bridgeOffer(req.callRef, req.callerSdp), hooks),
+    serve(nc, MediaApi.bridge(instance), (req) => sessions.bridge(req.callRef, req.sdpAnswer), hooks),
     serve(nc, MediaApi.stopRecordingAnywhere, (req) => sessions.stopRecording(req.callRef, req.discard), { ...hooks, queue: MEDIA_QUEUE }),
   ];
   return { intake, calls };

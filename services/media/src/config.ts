@@ -52,6 +52,8 @@ export const mediaConfig = {
   PROMPTS_BUILD: env.boolean().default(true),
   /** How long a recording's state is kept (so a stop after a restart still finds it). */
   RECORDING_STATE_TTL_MS: env.integer(60_000).default(6 * 3_600_000),
+  /** How often recordings that end on silence are listened to (their pcaps read as they grow). */
+  MEDIA_SILENCE_POLL_MS: env.integer(50, 5_000).default(250),
   /** Frequency and length of the beep. */
   BEEP_HZ: env.integer(100, 3_900).default(880),
   BEEP_MS: env.integer(50, 2_000).default(250),

@@ -75,8 +75,10 @@ await runService({
       recordingDir: config.RTPENGINE_RECORDING_DIR,
       staging: getStaging,
       log,
-      // `sessions` is declared below; the callback runs only after start-up.
+      // `sessions` is declared below; the callbacks run only after start-up.
       onMaxDuration: (recording) => sessions.recordingReachedMax(recording),
+      silencePollMs: config.MEDIA_SILENCE_POLL_MS,
+      onSilence: (callRef, speech) => void sessions.recordingFellSilent(callRef, speech).catch((error: unknown) => log.error({ callRef, err: String(error) }, 'cannot end the recording on silence')),
     });
     const sessions: Sessions = new Sessions({
       instance: config.INSTANCE_ID,

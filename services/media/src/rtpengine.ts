@@ -31,7 +31,9 @@ export type NgCommand =
   | 'playMedia'
   | 'stopMedia'
   | 'blockDTMF'
+  | 'unblockDTMF'
   | 'blockMedia'
+  | 'unblockMedia'
   | 'statistics';
 
 interface RawClient {

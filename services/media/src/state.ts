@@ -6,7 +6,7 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { KV } from '@nats-io/kv';
 import { z } from 'zod';
-import { ApplicationSchema, CallIdSchema, CallRefSchema, IsoTimeSchema, RecordingSchema, ServiceError, openKv } from '@sipvm/contracts';
+import { ApplicationSchema, CallIdSchema, CallRefSchema, EndOnSilenceSchema, IsoTimeSchema, RecordingSchema, ServiceError, openKv } from '@sipvm/contracts';
 import { RECORDABLE } from './sdp.js';
 
 export const MEDIA_STATE_BUCKET = 'vm-media-state';
@@ -31,6 +31,10 @@ export const RecordingStateSchema = z.strictObject({
   payloadType: z.number().int().min(0).max(127),
   startedAt: IsoTimeSchema,
   maxDurationMs: z.number().int().positive(),
+  /** Sustained silence ends it (silence.ts). */
+  endOnSilence: EndOnSilenceSchema.optional(),
+  /** Set when silence ended it: it is delivered without the trailing silence. */
+  endedBy: z.enum(['silence']).optional(),
   /** Which rtpengine writes the pcap (host name and ng address): only media beside it can deliver. */
   recorder: z.string(),
   /** rtpengine's pcaps of this call that existed before this recording started. */

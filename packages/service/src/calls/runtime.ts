@@ -108,7 +108,7 @@ export async function startCallRuntime<R extends CallBase, A extends { kind: str
         started: (e) => runner.start(e),
         digit: (e) => runner.apply(e.callRef, { kind: 'digit', digit: e.digit }),
         playbackFinished: (e) => runner.apply(e.callRef, { kind: 'playback-finished', playbackId: e.playbackId, reason: e.reason, recordingStartedAt: e.recordingStartedAt }),
-        recordingFinished: (e) => runner.apply(e.callRef, { kind: 'recording-limit' }),
+        recordingFinished: (e) => runner.apply(e.callRef, e.reason === 'silence' ? { kind: 'silence', speech: e.speech ?? false } : { kind: 'recording-limit' }),
         ...(app.durableEnds ? {} : { ended: (e) => runner.apply(e.callRef, { kind: 'ended' }) }),
       },
     }),
