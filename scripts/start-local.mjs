@@ -4,13 +4,18 @@
 // then each service. State lives under .local/ (override with SIPVM_HOME). Ctrl-C stops
 // everything in reverse order.
 //
-// Environment: SIPVM_HOME (state folder, default .local), NATS_PORT (4222), SIP_PORT (5060, on
+// Environment: SIPVM_HOME (state folder, default .local), NATS_PORT (4222), NATS_MONITOR_PORT
+// (8222, on 127.0.0.1), SIP_PORT (5060, on
 // 127.0.0.1: point your proxy there), DRACHTIO_BIN (drachtio-server, else found on PATH; without
 // it SIP is not started and the rest runs), RTP_PORT_MIN/RTP_PORT_MAX (rtpengine's range,
-// 20000–29999), RTPENGINE_LOG_LEVEL (5, notice; 6 logs every ng command), DRACHTIO_LOG_LEVEL
+// 20000–29999), RTPENGINE_LOG_LEVEL (5, notice; 6 logs every ng command), RTPENGINE_THREADS
+// (its worker threads; default one per core), DRACHTIO_LOG_LEVEL
 // (notice: no SIP messages in the log, which carry PINs; info or debug print them),
-// SIPVM_NODE_ARGS (extra node arguments for the services, e.g. for profiling), and
-// every service's own variables (see the README), which are passed through.
+// SIPVM_NODE_ARGS (extra node arguments for the services, e.g. for profiling), SIPVM_PORT_OFFSET
+// (added to the fixed local ports — health 9101–9106, drachtio's 9022, rtpengine's 22222/22223 —
+// so that a second platform runs beside the first; give it its own NATS_PORT, SIP_PORT, WEB_PORT,
+// RTP range and SIPVM_HOME too), and every service's own variables (see the README), which are
+// passed through.
 import { spawn, spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -25,13 +30,16 @@ const natsUrl = `nats://127.0.0.1:${natsPort}`;
 const nodeArgs = (process.env.SIPVM_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 const service = (name) => [process.execPath, ...nodeArgs, join(root, 'services', name, 'dist', 'main.js')];
 const sipPort = process.env.SIP_PORT ?? '5060';
+const portOffset = Number(process.env.SIPVM_PORT_OFFSET ?? 0);
+/** One of the fixed local ports, moved by SIPVM_PORT_OFFSET. */
+const port = (base) => String(base + portOffset);
 const onPath = (bin) => spawnSync('sh', ['-c', `command -v "${bin}"`], { encoding: 'utf8' }).stdout.trim();
 const drachtio = process.env.DRACHTIO_BIN ?? onPath('drachtio');
 
 // RTP: 4 ports per call. The default range (below Linux's ephemeral ports) holds 2500 calls.
 const rtpPorts = { min: Number(process.env.RTP_PORT_MIN ?? 20000), max: Number(process.env.RTP_PORT_MAX ?? 29999) };
 // rtpengine beside media (DESIGN: same host, shared folders), in userspace, recording pcaps.
-const media = { ng: '127.0.0.1:22222', dtmf: '127.0.0.1:22223', recordings: join(home, 'rtpengine', 'recordings'), play: join(home, 'media', 'play') };
+const media = { ng: `127.0.0.1:${port(22222)}`, dtmf: `127.0.0.1:${port(22223)}`, recordings: join(home, 'rtpengine', 'recordings'), play: join(home, 'media', 'play') };
 mkdirSync(media.recordings, { recursive: true });
 mkdirSync(media.play, { recursive: true });
 writeFileSync(join(home, 'rtpengine', 'rtpengine.conf'), [
@@ -48,13 +56,14 @@ writeFileSync(join(home, 'rtpengine', 'rtpengine.conf'), [
   'delete-delay = 0',
   // notice: no line per ng command (media pings every second); `info` logs every command and SDP.
   `log-level = ${process.env.RTPENGINE_LOG_LEVEL ?? '5'}`,
+  ...(process.env.RTPENGINE_THREADS ? [`num-threads = ${process.env.RTPENGINE_THREADS}`] : []),
   'log-stderr = true',
   'foreground = true',
   '',
 ].join('\n'));
 mkdirSync(join(home, 'drachtio'), { recursive: true });
 writeFileSync(join(home, 'drachtio', 'drachtio.conf.xml'), `<drachtio>
-  <admin port="9022" secret="cymru">127.0.0.1</admin>
+  <admin port="${port(9022)}" secret="cymru">127.0.0.1</admin>
   <sip><contacts><contact>sip:127.0.0.1:${sipPort};transport=udp,tcp</contact></contacts></sip>
   <cdrs>false</cdrs>
   <logging><console/><sofia-loglevel>${process.env.DRACHTIO_LOG_LEVEL === 'debug' ? 9 : 0}</sofia-loglevel><loglevel>${process.env.DRACHTIO_LOG_LEVEL ?? 'notice'}</loglevel></logging>
@@ -76,13 +85,14 @@ for (const [name, file] of [['WEB_OPERATOR_KEY', 'operator-key'], ['WEB_TOKEN_SE
 const components = [
   {
     name: 'nats',
-    command: ['nats-server', '-js', '-a', '127.0.0.1', '-p', natsPort, '-sd', join(home, 'nats')],
+    // Monitoring (/varz, /jsz) on loopback: what operators and the deposit benchmark read.
+    command: ['nats-server', '-js', '-a', '127.0.0.1', '-p', natsPort, '-m', process.env.NATS_MONITOR_PORT ?? '8222', '-sd', join(home, 'nats')],
     ready: /Server is ready/,
   },
   {
     name: 'storage',
     command: service('storage'),
-    env: { STORAGE_BACKEND: 'local', STORAGE_DIR: join(home, 'storage'), HTTP_PORT: '9101' },
+    env: { STORAGE_BACKEND: 'local', STORAGE_DIR: join(home, 'storage'), HTTP_PORT: port(9101) },
     ready: /"msg":"started"/,
   },
   {
@@ -101,7 +111,7 @@ const components = [
       MEDIA_PLAY_DIR: media.play,
       MEDIA_DTMF_LISTEN: media.dtmf,
       PROMPTS_DIR: join(home, 'prompts'),
-      HTTP_PORT: '9102',
+      HTTP_PORT: port(9102),
     },
     ready: /"msg":"started"/,
   },
@@ -109,13 +119,13 @@ const components = [
     ? [
         {
           name: 'drachtio',
-          command: [drachtio, '-f', join(home, 'drachtio', 'drachtio.conf.xml'), '--contact', `sip:127.0.0.1:${sipPort};transport=udp,tcp`, '--port', '9022', '--secret', 'cymru'],
+          command: [drachtio, '-f', join(home, 'drachtio', 'drachtio.conf.xml'), '--contact', `sip:127.0.0.1:${sipPort};transport=udp,tcp`, '--port', port(9022), '--secret', 'cymru'],
           ready: /Starting|listening|drachtio/i,
         },
         {
           name: 'signaling',
           command: service('signaling'),
-          env: { DRACHTIO_HOST: '127.0.0.1', DRACHTIO_PORT: '9022', DRACHTIO_SECRET: 'cymru', HTTP_PORT: '9104' },
+          env: { DRACHTIO_HOST: '127.0.0.1', DRACHTIO_PORT: port(9022), DRACHTIO_SECRET: 'cymru', HTTP_PORT: port(9104) },
           ready: /"msg":"started"/,
         },
       ]
@@ -125,7 +135,7 @@ const components = [
     // retried, then reported on vm.mail.failed.
     name: 'voicemail',
     command: service('voicemail'),
-    env: { HTTP_PORT: '9103' },
+    env: { HTTP_PORT: port(9103) },
     ready: /"msg":"started"/,
   },
   {
@@ -133,14 +143,14 @@ const components = [
     // signaling are reached through it).
     name: 'voicebox',
     command: service('voicebox'),
-    env: { HTTP_PORT: '9105' },
+    env: { HTTP_PORT: port(9105) },
     ready: /"msg":"started"/,
   },
   {
     // The HTTP API, the web inbox and webhooks (services/web/README.md), on 127.0.0.1:WEB_PORT.
     name: 'web',
     command: service('web'),
-    env: { HTTP_PORT: '9106', WEB_PORT: webPort, ...webSecrets },
+    env: { HTTP_PORT: port(9106), WEB_PORT: webPort, ...webSecrets },
     ready: /"msg":"started"/,
   },
 ];
@@ -168,8 +178,9 @@ let stopping = false;
 
 function start(component) {
   return new Promise((resolveStart, rejectStart) => {
-    const [command, ...args] = component.command;
-    const child = spawn(command, args, {
+    // Every component may open as many files as the system allows this user (rtpengine holds
+    // about five per call; a default soft limit of 1024 would end near 200 calls).
+    const child = spawn('sh', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"', ...component.command], {
       env: { NATS_URL: natsUrl, HTTP_HOST: '127.0.0.1', ...process.env, ...component.env },
       stdio: ['ignore', 'pipe', 'pipe'],
       // Own process group and working folder: Ctrl-C reaches only this script, which stops media
@@ -206,7 +217,7 @@ function start(component) {
         lines.forEach(onLine);
       });
     }
-    child.on('error', (error) => rejectStart(new Error(`${component.name}: cannot start ${command}: ${error.message}`)));
+    child.on('error', (error) => rejectStart(new Error(`${component.name}: cannot start ${component.command[0]}: ${error.message}`)));
     child.on('exit', (code, signal) => {
       if (!ready) rejectStart(new Error(`${component.name} exited before it was ready (${signal ?? code})`));
       else if (!stopping) {
@@ -243,7 +254,7 @@ try {
   if (!drachtio) console.warn('drachtio-server not found (set DRACHTIO_BIN or put it on PATH): starting without SIP');
   for (const component of components) await start(component);
   console.log(`\nsipvm is running (state in ${home}). NATS: ${natsUrl}.${drachtio ? ` SIP: 127.0.0.1:${sipPort} (udp, tcp).` : ' No SIP (no drachtio-server).'}`);
-  console.log('Health and metrics: http://127.0.0.1:9101/readyz (storage), :9102 (media), :9103 (voicemail)' + (drachtio ? ', :9104 (signaling)' : '') + ', :9105 (voicebox), :9106 (web). Ctrl-C stops it.');
+  console.log(`Health and metrics: http://127.0.0.1:${port(9101)}/readyz (storage), :${port(9102)} (media), :${port(9103)} (voicemail)` + (drachtio ? `, :${port(9104)} (signaling)` : '') + `, :${port(9105)} (voicebox), :${port(9106)} (web). Ctrl-C stops it.`);
   console.log(`Web inbox and HTTP API: http://127.0.0.1:${webPort}/ (issue a mailbox token with the operator key${webSecrets.WEB_OPERATOR_KEY_FILE ? ` in ${webSecrets.WEB_OPERATOR_KEY_FILE}` : ''}; see the README).\n`);
 } catch (error) {
   console.error(String(error.message ?? error));

@@ -8,6 +8,7 @@ import {
   CallEndedEventSchema,
   CallStartedEventSchema,
   DepositOutcomeSchema,
+  RecordingFinishedEventSchema,
   request,
   stageAudio,
   stagingBucket,
@@ -18,7 +19,7 @@ import {
 import { runSippLoad } from '@sipvm/harness';
 import { cpuSeconds, sampleProcesses } from './processes.mjs';
 
-/** Every voicemail call by callRef: answer, signaling instance, hang-up, recording start, outcome. */
+/** Every voicemail call by callRef: answer, signaling instance, hang-up, silence, recording start, outcome. */
 export function observeCalls(nc) {
   const calls = new Map();
   const depositPattern = /^recording-([A-Za-z0-9]+)-(\d+)\.wav$/;
@@ -34,6 +35,13 @@ export function observeCalls(nc) {
         const event = CallEndedEventSchema.parse(msg.json());
         const call = calls.get(event.callRef);
         if (call) call.endedAt = Date.parse(event.at);
+      },
+    }),
+    nc.subscribe(SUBJECTS.call.recordingFinished('voicemail'), {
+      callback: (_e, msg) => {
+        const event = RecordingFinishedEventSchema.parse(msg.json());
+        const call = calls.get(event.callRef);
+        if (call && event.reason === 'silence') call.silenceAt = Date.parse(event.at);
       },
     }),
     nc.subscribe(SUBJECTS.voicemail.depositOutcome, {
@@ -117,7 +125,7 @@ export async function putGreeting(nc, mailboxes, ms, workDir) {
   }
 }
 
-function run(command, args) {
+export function run(command, args) {
   const result = spawnSync(command, args, { encoding: 'utf8' });
   if (result.status !== 0) throw new Error(`${command} failed: ${result.error?.message ?? result.stderr}`);
 }

@@ -12,6 +12,7 @@ import {
   LanguageSchema,
   MailboxIdSchema,
   SenderSchema,
+  SipUriSchema,
 } from './ids.js';
 import { IsoTimeSchema } from './storage.js';
 import { DEFAULT_MEDIA_NODE, INSTANCE_ID_PATTERN, SUBJECTS } from './subjects.js';
@@ -41,6 +42,10 @@ export const AppParamsSchema = z.strictObject({
   language: LanguageSchema.optional(),
   greetingType: GreetingTypeSchema,
   pin: z.string().regex(/^[0-9]{1,16}$/, 'must be 1 to 16 digits').optional(),
+  /** Where `0` transfers the caller (voicemail); else the domain's configured operator. */
+  operator: SipUriSchema.optional(),
+  /** Seconds of silence that end a recording (voicemail), 0 for never; else the domain's or the platform's setting. */
+  maxSilenceS: z.number({ error: 'must be whole seconds, 0 to 600' }).int('must be whole seconds, 0 to 600').min(0, 'must be whole seconds, 0 to 600').max(600, 'must be whole seconds, 0 to 600').optional(),
   /** Extra keys listed in configuration (mail template variables). */
   extra: z.record(z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/), z.string().max(512)).default({}),
 });
@@ -83,7 +88,8 @@ export const DigitEventSchema = z.strictObject({
 });
 export type DigitEvent = z.infer<typeof DigitEventSchema>;
 
-export const CALL_END_REASONS = ['caller-hangup', 'app-hangup', 'media-timeout', 'error', 'cancelled'] as const;
+/** `transferred`: the caller went on to another party (REFER accepted and carried out). */
+export const CALL_END_REASONS = ['caller-hangup', 'app-hangup', 'transferred', 'media-timeout', 'error', 'cancelled'] as const;
 
 export const CallEndedEventSchema = z.strictObject({
   ...CallBase,
@@ -100,6 +106,19 @@ export const PlaybackFinishedEventSchema = z.strictObject({
 });
 export type PlaybackFinishedEvent = z.infer<typeof PlaybackFinishedEventSchema>;
 
+/**
+ * How a caller is transferred: `refer` asks the caller's side to call the target (REFER, RFC 3515;
+ * the caller's phone or the carrier's SBC carries it out); `bridge` has the platform call the
+ * target through its outbound proxy and connect the caller to that call (for callers that cannot
+ * take a REFER, e.g. PSTN gateways).
+ */
+export const TRANSFER_METHODS = ['refer', 'bridge'] as const;
+export const TransferMethodSchema = z.enum(TRANSFER_METHODS);
+export type TransferMethod = z.infer<typeof TransferMethodSchema>;
+
+/** Longest a transfer command may take: signaling's own bound (TRANSFER_TIMEOUT_MS) stays below it. */
+export const TRANSFER_REPLY_TIMEOUT_MS = 75_000;
+
 /** Commands to the signaling instance that holds a call's dialog. */
 export const SignalingApi = {
   /** Ends the call with BYE (answered) or a final error reply (not yet answered). Idempotent. */
@@ -113,5 +132,22 @@ export const SignalingApi = {
     SUBJECTS.signaling.finalReply,
     z.strictObject({ callRef: CallRefSchema, code: z.number().int().min(300).max(699), reason: z.string().max(128) }),
     z.strictObject({ sent: z.boolean() }),
+  ),
+  /**
+   * Transfers the caller to `target` and replies when the outcome is known. `transferred`: with
+   * `refer` the caller's side reached the target (or accepted the REFER and the wait ran out) and
+   * the platform's dialog has ended (call ended, reason `transferred`); with `bridge` the target
+   * answered and the caller is connected to it (the call ends when either side hangs up).
+   * `failed`: the call goes on as before, `status` says why when SIP did.
+   */
+  transfer: instanceEndpoint(
+    SUBJECTS.signaling.transfer,
+    z.strictObject({ callRef: CallRefSchema, target: SipUriSchema, method: TransferMethodSchema }),
+    z.strictObject({
+      outcome: z.enum(['transferred', 'failed']),
+      status: z.number().int().min(100).max(699).optional(),
+      reason: z.string().max(128).optional(),
+    }),
+    TRANSFER_REPLY_TIMEOUT_MS,
   ),
 } as const;

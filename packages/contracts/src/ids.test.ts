@@ -1,6 +1,6 @@
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
-import { EmailAddressSchema, GreetingTypeSchema, MailboxIdSchema, MessageIdSchema, normaliseMailbox, SenderSchema } from './ids.js';
+import { EmailAddressSchema, GreetingTypeSchema, MailboxIdSchema, MessageIdSchema, normaliseMailbox, SenderSchema, SipUriSchema } from './ids.js';
 
 const hostile = ['', '..', '../x', 'a/b', '/', 'a\\b', 'x\u0000', 'cr\rlf', 'new\nline', 'tab\t', 'a'.repeat(129), ' lead', '.dot', '-dash', 'a..b', 'ü'];
 
@@ -34,4 +34,39 @@ it('keeps senders printable', () => {
 it('treats a mailbox domain case-insensitively and its user exactly', () => {
   assert.deepEqual(normaliseMailbox({ did: 'Example.ORG', uid: 'Alice' }), { did: 'example.org', uid: 'Alice' });
   assert.deepEqual(normaliseMailbox({ did: 'example.org', uid: '+4930123' }), { did: 'example.org', uid: '+4930123' });
+});
+
+it('accepts the SIP URIs an operator is reached at, and nothing that could break out of a header', () => {
+  for (const value of [
+    'sip:operator@example.org',
+    'sips:0@pbx.example.org:5061',
+    'sip:+4930123456@carrier.example;user=phone',
+    'sip:operator@10.0.0.5:5080;transport=tcp',
+    'sip:attendant@[2001:db8::1]:5060',
+    'sip:example.org',
+    'SIP:Operator%20Desk@Example.ORG',
+  ]) {
+    assert.equal(SipUriSchema.safeParse(value).success, true, value);
+  }
+  for (const value of [
+    '',
+    'operator@example.org',
+    'tel:+4930123',
+    'http://example.org',
+    'sip:op@example.org?Replaces=abc%40x',
+    'sip:op@example.org>;x=<sip:evil@x',
+    '<sip:op@example.org>',
+    'sip:op@example.org, sip:eve@x.org',
+    'sip:op@example.org\r\nX-Evil: 1',
+    'sip:op erator@example.org',
+    'sip:op:secret@example.org',
+    'sip:"op"@example.org',
+    'sip:op@example.org:0',
+    'sip:op@example.org:70000',
+    'sip:op@-bad-.org',
+    'sip:op@%41.org',
+    `sip:${'a'.repeat(250)}@example.org`,
+  ]) {
+    assert.equal(SipUriSchema.safeParse(value).success, false, JSON.stringify(value));
+  }
 });

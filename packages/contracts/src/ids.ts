@@ -87,3 +87,28 @@ export const EmailAddressSchema = z
     /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/,
     'must be a single e-mail address (local@domain)',
   );
+
+/**
+ * A SIP URI the platform sends a call to (the operator: REFER's Refer-To, or the Request-URI of a
+ * call it places): `sip:` or `sips:`, an optional user, a host name, IPv4 or [IPv6] address, an
+ * optional port and `;name=value` parameters. Deliberately narrower than RFC 3261: no password,
+ * no `?headers` (they would travel into the transferred call, e.g. a Replaces), no spaces, quotes,
+ * angle brackets or commas — nothing that could break out of `<…>` in a header.
+ */
+export const SIP_URI_MAX = 256;
+const sipUser = "(?:[A-Za-z0-9\\-_.!~*'&=+$,]|%[0-9A-Fa-f]{2})+";
+const hostName = '[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\\.?';
+const ipv4 = '(?:(?:25[0-5]|2[0-4]\\d|1?\\d?\\d)\\.){3}(?:25[0-5]|2[0-4]\\d|1?\\d?\\d)';
+const ipv6 = '\\[[0-9A-Fa-f:.]{2,45}\\]';
+const uriParam = "(?:;[A-Za-z0-9\\-_.!~*'%]+(?:=[A-Za-z0-9\\-_.!~*'%+:]+)?)";
+const sipUriPattern = new RegExp(`^sips?:(?:${sipUser}@)?(?:${ipv4}|${hostName}|${ipv6})(?::[0-9]{1,5})?${uriParam}*$`, 'i');
+
+export const SipUriSchema = z
+  .string()
+  .max(SIP_URI_MAX, `must be at most ${SIP_URI_MAX} characters`)
+  .regex(sipUriPattern, 'must be a SIP URI such as sip:operator@example.org (no headers, spaces or quotes)')
+  .refine((uri) => {
+    const hostPort = uri.replace(/^sips?:/i, '').replace(/^[^@;]*@/, '').split(';')[0] ?? '';
+    const port = /:(\d+)$/.exec(hostPort)?.[1];
+    return port === undefined || (Number(port) >= 1 && Number(port) <= 65535);
+  }, 'has a port outside 1-65535');

@@ -43,6 +43,24 @@ export type Playable = z.infer<typeof PlayableSchema>;
 
 const SessionRefSchema = z.strictObject({ callRef: CallRefSchema });
 
+/**
+ * Sustained silence ends the recording: media watches the caller's audio while it is recorded and
+ * stops the recording once no 20 ms frame was as loud as `thresholdDbfs` for `silenceMs`
+ * (`recording-finished` with reason `silence`); the recording is then delivered without that
+ * trailing silence. Applies to G.711 callers (PCMU, PCMA); other codecs record as before.
+ */
+export const EndOnSilenceSchema = z.strictObject({
+  silenceMs: z.number().int().min(500).max(600_000),
+  thresholdDbfs: z.number().min(-120).max(0),
+});
+export type EndOnSilence = z.infer<typeof EndOnSilenceSchema>;
+
+/** What a recording is asked for: its maximum length and, optionally, the silence that ends it. */
+const RecordingLimitsShape = {
+  maxDurationMs: z.number().int().positive().max(3_600_000),
+  endOnSilence: EndOnSilenceSchema.optional(),
+};
+
 export const OpenSessionRequestSchema = z.strictObject({
   callRef: CallRefSchema,
   callId: CallIdSchema,
@@ -113,7 +131,7 @@ export const MediaApi = {
        * no round trip between the beep and the first word. Not when it is stopped or replaced.
        * `playback-finished` then says when the recording started.
        */
-      thenRecord: z.strictObject({ maxDurationMs: z.number().int().positive().max(3_600_000) }).optional(),
+      thenRecord: z.strictObject(RecordingLimitsShape).optional(),
     }),
     z.strictObject({ playbackId: z.string(), durationMs: z.number().int().nonnegative() }),
     15_000,
@@ -121,7 +139,7 @@ export const MediaApi = {
   stopPlayback: instanceEndpoint(SUBJECTS.media.stopPlayback, SessionRefSchema, z.strictObject({ stopped: z.boolean() })),
   startRecording: instanceEndpoint(
     SUBJECTS.media.recordStart,
-    z.strictObject({ callRef: CallRefSchema, maxDurationMs: z.number().int().positive().max(3_600_000) }),
+    z.strictObject({ callRef: CallRefSchema, ...RecordingLimitsShape }),
     z.strictObject({ startedAt: IsoTimeSchema }),
   ),
   /**
@@ -130,18 +148,41 @@ export const MediaApi = {
    * The WAV is 8 kHz mono 16-bit for every caller codec (PCMU, PCMA, G722, opus).
    */
   stopRecording: instanceEndpoint(SUBJECTS.media.recordStop, StopRecordingRequestSchema, StopRecordingResultSchema, 60_000),
+  /**
+   * Connecting the caller to another party (a transfer by `bridge`, see call.ts): an SDP offer for
+   * the call the platform places to it — rtpengine's side that faces away from the caller, in the
+   * caller's codec. `callerSdp` is the caller's current SDP. If that call fails, `updateSession`
+   * with the caller's SDP puts the session back as it was.
+   */
+  bridgeOffer: instanceEndpoint(
+    SUBJECTS.media.bridgeOffer,
+    z.strictObject({ callRef: CallRefSchema, callerSdp: z.string().min(1).max(16_384) }),
+    z.strictObject({ sdpOffer: z.string() }),
+  ),
+  /**
+   * The party answered (`sdpAnswer`, its SDP): what plays stops and the caller and the party hear
+   * each other through rtpengine. Replies with the SDP for the caller (for a re-INVITE meanwhile).
+   */
+  bridge: instanceEndpoint(
+    SUBJECTS.media.bridge,
+    z.strictObject({ callRef: CallRefSchema, sdpAnswer: z.string().min(1).max(16_384) }),
+    z.strictObject({ sdpAnswer: z.string() }),
+  ),
   /** The same, answered by any media instance of the node whose rtpengine recorded (after a restart). */
   stopRecordingOnNode: instanceEndpoint(SUBJECTS.media.recordStopOnNode, StopRecordingRequestSchema, StopRecordingResultSchema, 60_000),
 } as const;
 
 /**
- * Published on SUBJECTS.call.recordingFinished(app) when media stopped a recording by itself
- * (its maximum length was reached). The app then calls `stopRecording` to get the WAV.
+ * Published on SUBJECTS.call.recordingFinished(app) when media stopped a recording by itself: its
+ * maximum length was reached, or sustained silence ended it (`endOnSilence`). The app then calls
+ * `stopRecording` to get the WAV.
  */
 export const RecordingFinishedEventSchema = z.strictObject({
   callRef: CallRefSchema,
   callId: CallIdSchema,
   at: IsoTimeSchema,
-  reason: z.enum(['max-duration']),
+  reason: z.enum(['max-duration', 'silence']),
+  /** With `silence`: whether anything louder than the threshold was heard before it. */
+  speech: z.boolean().optional(),
 });
 export type RecordingFinishedEvent = z.infer<typeof RecordingFinishedEventSchema>;

@@ -48,6 +48,8 @@ export const SUBJECTS = {
     recordStart: (instance: string) => `vm.media.${instance}.record.start`,
     recordStop: (instance: string) => `vm.media.${instance}.record.stop`,
     sessionClose: (instance: string) => `vm.media.${instance}.session.close`,
+    bridgeOffer: (instance: string) => `vm.media.${instance}.bridge.offer`,
+    bridge: (instance: string) => `vm.media.${instance}.bridge.connect`,
     /**
      * Any media instance of the node, beside the rtpengine that wrote the pcap (queue group):
      * stops and delivers a recording whose instance is gone (restarted, crashed). Recording state
@@ -59,6 +61,7 @@ export const SUBJECTS = {
   signaling: {
     hangup: (instance: string) => `vm.signaling.${instance}.hangup`,
     finalReply: (instance: string) => `vm.signaling.${instance}.final-reply`,
+    transfer: (instance: string) => `vm.signaling.${instance}.transfer`,
   },
   /** The voicemail application (see voicemail.ts). */
   voicemail: {

@@ -16,9 +16,10 @@ export function serveMediaApi(
   ready: () => boolean,
   log: Logger,
   registry: Registry,
-): Subscription[] {
+): { intake: Subscription[]; calls: Subscription[] } {
   const hooks = requestInstrumentation(registry, log);
-  return [
+  // New calls, and the question whether this instance takes them: the first to go at shutdown.
+  const intake = [
     serve(
       nc,
       MediaApi.openSession(node),
@@ -26,12 +27,17 @@ export function serveMediaApi(
       { ...hooks, queue: MEDIA_QUEUE },
     ),
     serve(nc, MediaApi.status(node), async () => ({ mediaInstance: instance, ready: ready() }), { queue: MEDIA_QUEUE }),
+  ];
+  const calls = [
     serve(nc, MediaApi.updateSession(instance), (req) => sessions.update(req.callRef, req.sdpOffer), hooks),
     serve(nc, MediaApi.closeSession(instance), (req) => sessions.close(req.callRef), hooks),
     serve(nc, MediaApi.play(instance), (req) => sessions.play(req), hooks),
     serve(nc, MediaApi.stopPlayback(instance), (req) => sessions.stopPlayback(req.callRef), hooks),
-    serve(nc, MediaApi.startRecording(instance), (req) => sessions.startRecording(req.callRef, req.maxDurationMs), hooks),
+    serve(nc, MediaApi.startRecording(instance), (req) => sessions.startRecording(req.callRef, req), hooks),
     serve(nc, MediaApi.stopRecording(instance), (req) => sessions.stopRecording(req.callRef, req.discard), hooks),
+    serve(nc, MediaApi.bridgeOffer(instance), (req) => sessions.bridgeOffer(req.callRef, req.callerSdp), hooks),
+    serve(nc, MediaApi.bridge(instance), (req) => sessions.bridge(req.callRef, req.sdpAnswer), hooks),
     serve(nc, MediaApi.stopRecordingOnNode(node), (req) => sessions.stopRecording(req.callRef, req.discard), { ...hooks, queue: MEDIA_QUEUE }),
   ];
+  return { intake, calls };
 }

@@ -1,11 +1,10 @@
 /** Environment variables of the media service (on top of the common ones of every service). */
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { z } from 'zod';
-import { env, mediaNodeShape } from '@sipvm/service';
+import { env, mediaNodeShape, packageRoot } from '@sipvm/service';
 
 /** Where built prompts go by default: services/media/prompts/build (not committed). */
-export const DEFAULT_PROMPTS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'prompts', 'build');
+export const DEFAULT_PROMPTS_DIR = join(packageRoot(import.meta.url), 'prompts', 'build');
 
 const hostPort = () =>
   z.string().transform((value, ctx) => {
@@ -54,6 +53,8 @@ export const mediaConfig = {
   PROMPTS_BUILD: env.boolean().default(true),
   /** How long a recording's state is kept (so a stop after a restart still finds it). */
   RECORDING_STATE_TTL_MS: env.integer(60_000).default(6 * 3_600_000),
+  /** How often recordings that end on silence are listened to (their pcaps read as they grow). */
+  MEDIA_SILENCE_POLL_MS: env.integer(50, 5_000).default(250),
   /** Frequency and length of the beep. */
   BEEP_HZ: env.integer(100, 3_900).default(880),
   BEEP_MS: env.integer(50, 2_000).default(250),

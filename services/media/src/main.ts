@@ -13,7 +13,7 @@ import { Recorder } from './recorder.js';
 import { Sessions } from './sessions.js';
 import { listenForDtmf } from './dtmf.js';
 import { serveMediaApi } from './api.js';
-import { mediaMetrics } from './metrics.js';
+import { mediaMetrics, rtpengineLatency } from './metrics.js';
 import { buildPrompts, promptsUpToDate } from './prompt-builder.js';
 import { loadCatalog, PromptFiles } from './prompts.js';
 import { PlayFiles } from './play-files.js';
@@ -35,12 +35,14 @@ await runService({
     return undefined;
   },
   async start({ config, log, nc, registry, readiness }) {
+    const ngLatency = rtpengineLatency(registry);
     const rtpengine = new Rtpengine({
       host: config.RTPENGINE_NG.host,
       port: config.RTPENGINE_NG.port,
       timeoutMs: config.RTPENGINE_TIMEOUT_MS,
       probeIntervalMs: config.RTPENGINE_PROBE_INTERVAL_MS,
       log,
+      timed: (command, outcome, seconds) => ngLatency.observe({ command, outcome }, seconds),
     });
     await rtpengine.start();
     readiness.add('rtpengine', () => rtpengine.up);
@@ -73,8 +75,10 @@ await runService({
       recordingDir: config.RTPENGINE_RECORDING_DIR,
       staging: getStaging,
       log,
-      // `sessions` is declared below; the callback runs only after start-up.
+      // `sessions` is declared below; the callbacks run only after start-up.
       onMaxDuration: (recording) => sessions.recordingReachedMax(recording),
+      silencePollMs: config.MEDIA_SILENCE_POLL_MS,
+      onSilence: (callRef, speech) => void sessions.recordingFellSilent(callRef, speech).catch((error: unknown) => log.error({ callRef, err: String(error) }, 'cannot end the recording on silence')),
     });
     const sessions: Sessions = new Sessions({
       instance: config.INSTANCE_ID,
@@ -103,6 +107,9 @@ await runService({
     rtpengine.whenReachable(endOrphans);
     if (rtpengine.up) endOrphans();
 
+    const resumed = await recorder.resume();
+    if (resumed > 0) log.info({ recordings: resumed }, 'recordings of an earlier run resumed (their maximum length still holds)');
+
     const sweep = () => void recorder.sweep(config.RECORDING_STATE_TTL_MS).catch((error: unknown) => log.warn({ err: String(error) }, 'pcap sweep failed'));
     sweep();
     const sweeper = setInterval(sweep, 3_600_000);
@@ -111,7 +118,13 @@ await runService({
 
     return {
       async stop() {
-        for (const sub of subscriptions) sub.unsubscribe();
+        // No new calls; the calls in progress may end within the shutdown time (signaling drains
+        // the same way), and what is left is detached: rtpengine keeps the calls, the next run of
+        // this instance takes them over.
+        for (const sub of subscriptions.intake) sub.unsubscribe();
+        const deadline = Date.now() + Math.max(0, config.SHUTDOWN_TIMEOUT_MS - 3_000);
+        while (live.count > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
+        for (const sub of subscriptions.calls) sub.unsubscribe();
         clearInterval(sweeper);
         await live.detachAll();
         recorder.close();

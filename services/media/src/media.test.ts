@@ -6,9 +6,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CallEndedEventSchema, DEFAULT_MEDIA_NODE, decodeJson, isServiceError, MediaApi, RecordingFinishedEventSchema, request, SUBJECTS, type CallEndedEvent } from '@sipvm/contracts';
+import { CallEndedEventSchema, DEFAULT_MEDIA_NODE, decodeJson, isServiceError, MediaApi, RecordingFinishedEventSchema, request, SUBJECTS, type CallEndedEvent, type RecordingFinishedEvent } from '@sipvm/contracts';
 import { correlation, dominantFrequency, freePort, rms, toneShare, waitFor, wavSamples } from '@sipvm/harness';
-import { APP, callsInRtpengine, openCall, readStaged, recordTone, startMediaRig, waitForFinished, type MediaRig } from './test-support.js';
+import { APP, callsInRtpengine, openCall, readStaged, recordTone, startMediaRig, waitForFinished, type MediaRig } from '../test/support.js';
 import { DEFAULT_PROMPTS_DIR } from './config.js';
 
 let rig: MediaRig;
@@ -209,6 +209,65 @@ describe('sessions', () => {
     }
   });
 
+  for (const codec of ['PCMU', 'PCMA'] as const) {
+    test(`sustained silence ends a ${codec} recording, which keeps the speech and not the silence`, async () => {
+      const call = await openCall(rig.nc, codec);
+      const events: { reason: string; speech?: boolean; at: string }[] = [];
+      const sub = rig.nc.subscribe(SUBJECTS.call.recordingFinished(APP), { callback: (_e, msg) => {
+        const event = decodeJson(RecordingFinishedEventSchema, msg.data, 'recording-finished');
+        if (event.callRef === call.callRef) events.push(event);
+      } });
+      let quiet: Promise<void> | undefined;
+      try {
+        await request(rig.nc, api().startRecording, { callRef: call.callRef, maxDurationMs: 60_000, endOnSilence: { silenceMs: 1_500, thresholdDbfs: -50 } });
+        await call.endpoint.sendTone(1000, 2_000);
+        const spoke = Date.now();
+        // The caller's phone goes on sending (silent) packets, as phones do.
+        quiet = call.endpoint.sendSilence(4_000);
+        await waitFor(() => events.length > 0, 4_000, 'recording-finished');
+        const after = Date.parse(events[0]!.at) - spoke;
+        console.log(`${codec}: silence ended the recording ${after} ms after the caller fell silent (asked: 1500 ms)`);
+        assert.deepEqual(events.map((e) => [e.reason, e.speech]), [['silence', true]]);
+        assert.ok(after >= 1_400 && after <= 2_600, `ended ${after} ms after the speech`);
+        const { recording } = await request(rig.nc, api().stopRecording, { callRef: call.callRef });
+        assert.ok(recording);
+        // 2 s of tone and half a second of the pause after it; not the 1.5 s of silence that ended it.
+        assert.ok(recording.durationMs >= 2_300 && recording.durationMs <= 2_800, `${recording.durationMs} ms`);
+        const speech = wavSamples(await readStaged(rig.nc, recording.audio)).samples.subarray(0, 16_000);
+        assert.ok(toneShare(speech, 1000) > 0.9, `the speech is kept (1 kHz share ${toneShare(speech, 1000)})`);
+      } finally {
+        await quiet?.catch(() => undefined);
+        sub.unsubscribe();
+        await request(rig.nc, api().close, { callRef: call.callRef });
+        call.endpoint.close();
+      }
+    });
+  }
+
+  test('a caller who says nothing: silence ends the recording, which says no speech was heard and is kept whole', async () => {
+    const call = await openCall(rig.nc, 'PCMU');
+    const events: { reason: string; speech?: boolean }[] = [];
+    const sub = rig.nc.subscribe(SUBJECTS.call.recordingFinished(APP), { callback: (_e, msg) => {
+      const event = decodeJson(RecordingFinishedEventSchema, msg.data, 'recording-finished');
+      if (event.callRef === call.callRef) events.push(event);
+    } });
+    let quiet: Promise<void> | undefined;
+    try {
+      await request(rig.nc, api().startRecording, { callRef: call.callRef, maxDurationMs: 60_000, endOnSilence: { silenceMs: 1_000, thresholdDbfs: -50 } });
+      quiet = call.endpoint.sendSilence(2_500);
+      await waitFor(() => events.length > 0, 3_000, 'recording-finished');
+      assert.deepEqual(events.map((e) => [e.reason, e.speech]), [['silence', false]]);
+      const { recording } = await request(rig.nc, api().stopRecording, { callRef: call.callRef });
+      assert.ok(recording && recording.durationMs >= 700, `${recording?.durationMs} ms: silence throughout is not cut away`);
+      assert.ok(recording.loudestDbfs !== undefined && recording.loudestDbfs < -50, `loudest ${recording.loudestDbfs} dBFS`);
+    } finally {
+      await quiet?.catch(() => undefined);
+      sub.unsubscribe();
+      await request(rig.nc, api().close, { callRef: call.callRef });
+      call.endpoint.close();
+    }
+  });
+
   test('an offer without a recordable codec, or without audio, is refused clearly', async () => {
     const sdp = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n';
     await assert.rejects(
@@ -290,6 +349,24 @@ describe('sessions', () => {
     }
   });
 
+  test('draining: a stopping instance takes no new call, serves the calls it has, and leaves when they end', async () => {
+    const call = await openCall(rig.nc, 'PCMU');
+    const stopping = rig.media.stop(); // SIGTERM
+    try {
+      await waitFor(async () => (await rig.media.readyz().catch(() => ({ status: 0 }))).status !== 200, 5_000, 'media to say it is not ready');
+      await assert.rejects(openCall(rig.nc, 'PCMU'), (e) => isServiceError(e, 'service-unavailable'), 'a new call was taken while draining');
+      // The call in progress is still served.
+      await request(rig.nc, api().play, { callRef: call.callRef, playbackId: 'drain', items: [{ kind: 'beep' }] });
+      assert.equal((await waitForFinished(rig, 'drain', 3_000)).reason, 'completed');
+      await request(rig.nc, api().close, { callRef: call.callRef });
+      await stopping;
+      assert.match(rig.media.output(), /"msg":"stopped"/);
+    } finally {
+      call.endpoint.close();
+      rig.media = await rig.startMedia();
+    }
+  });
+
   test('graceful shutdown: playback ends as stopped, the call stays in rtpengine and the next run closes it', async () => {
     const call = await openCall(rig.nc, 'PCMU');
     await request(rig.nc, api().play, { callRef: call.callRef, playbackId: 'longhelp', items: [{ kind: 'prompt', name: 'help', language: 'de' }] });
@@ -301,6 +378,34 @@ describe('sessions', () => {
       assert.deepEqual(await request(rig.nc, api().close, { callRef: call.callRef }), { closed: true });
       assert.ok(!(await callsInRtpengine(rig)).includes(call.callRef));
     } finally {
+      call.endpoint.close();
+    }
+  });
+
+  test('a recording whose media instance restarts still ends at its maximum length', async () => {
+    const call = await openCall(rig.nc, 'PCMU');
+    const ends: RecordingFinishedEvent[] = [];
+    const sub = rig.nc.subscribe(SUBJECTS.call.recordingFinished(APP), {
+      callback: (_e, msg) => {
+        ends.push(decodeJson(RecordingFinishedEventSchema, msg.data, 'recording-finished'));
+      },
+    });
+    try {
+      await request(rig.nc, api().startRecording, { callRef: call.callRef, maxDurationMs: 2_000 });
+      await call.endpoint.sendTone(1000, 600);
+      // SIGKILL: nothing handed over; the next run of the instance finds the recording in KV.
+      await rig.media.kill();
+      assert.equal(ends.length, 0, 'the instance that started it did not end it: it is gone');
+      rig.media = await rig.startMedia();
+      const tone = call.endpoint.sendTone(1000, 2_000);
+      await waitFor(() => ends.some((e) => e.callRef === call.callRef), 10_000, 'the restarted instance to end the recording at its maximum');
+      await tone;
+      assert.equal(ends.find((e) => e.callRef === call.callRef)?.reason, 'max-duration');
+      const { recording } = await request(rig.nc, api().stopRecording, { callRef: call.callRef });
+      assert.ok(recording && recording.durationMs <= 2_000 && recording.durationMs >= 1_500, `${recording?.durationMs} ms recorded of a 2000 ms maximum`);
+    } finally {
+      sub.unsubscribe();
+      await request(rig.nc, api().close, { callRef: call.callRef });
       call.endpoint.close();
     }
   });

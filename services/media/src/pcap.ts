@@ -14,25 +14,68 @@ export interface RtpPacket {
 }
 
 export function* rtpPacketsOfPcap(file: Buffer): Generator<RtpPacket> {
-  if (file.length < 24) return;
+  for (const { packet } of new PcapReader().read(file)) yield packet;
+}
+
+/** An RTP packet and when rtpengine wrote it (its pcap record time, ms since the epoch). */
+export interface CapturedPacket {
+  packet: RtpPacket;
+  atMs: number;
+}
+
+/**
+ * Reads a pcap in pieces as it grows (a recording still being written): each `read` takes the
+ * next bytes of the file and returns the packets completed by them; a record cut in two waits for
+ * the rest. A whole file in one piece works the same (a record cut short by a crash is ignored).
+ */
+export class PcapReader {
+  #pending: Buffer = Buffer.alloc(0);
+  #format: PcapFormat | undefined;
+
+  *read(bytes: Buffer): Generator<CapturedPacket> {
+    let data = this.#pending.length > 0 ? Buffer.concat([this.#pending, bytes]) : bytes;
+    if (!this.#format) {
+      if (data.length < 24) {
+        this.#pending = Buffer.from(data);
+        return;
+      }
+      this.#format = formatOf(data);
+      data = data.subarray(24);
+    }
+    const { little, linkHeader, fractionsPerMs } = this.#format;
+    const u32 = (at: number) => (little ? data.readUInt32LE(at) : data.readUInt32BE(at));
+    let offset = 0;
+    while (offset + 16 <= data.length) {
+      const captured = u32(offset + 8);
+      const start = offset + 16;
+      if (start + captured > data.length) break;
+      const atMs = u32(offset) * 1000 + Math.floor(u32(offset + 4) / fractionsPerMs);
+      offset = start + captured;
+      const packet = rtpOfFrame(data.subarray(start + linkHeader, start + captured));
+      if (packet) yield { packet, atMs };
+    }
+    // Copied: the caller may reuse its read buffer.
+    this.#pending = Buffer.from(data.subarray(offset));
+  }
+}
+
+interface PcapFormat {
+  little: boolean;
+  linkHeader: number;
+  /** Record times are in µs, or in ns in the nanosecond variant. */
+  fractionsPerMs: number;
+}
+
+function formatOf(file: Buffer): PcapFormat {
   const magic = file.readUInt32LE(0);
   const little = magic === 0xa1b2c3d4 || magic === 0xa1b23c4d;
-  if (!little && file.readUInt32BE(0) !== 0xa1b2c3d4 && file.readUInt32BE(0) !== 0xa1b23c4d) {
-    throw new ServiceError('internal', 'recording is not a pcap file');
-  }
-  const u32 = (at: number) => (little ? file.readUInt32LE(at) : file.readUInt32BE(at));
-  const linkType = u32(20);
+  const big = file.readUInt32BE(0);
+  if (!little && big !== 0xa1b2c3d4 && big !== 0xa1b23c4d) throw new ServiceError('internal', 'recording is not a pcap file');
+  const nano = (little ? magic : big) === 0xa1b23c4d;
+  const linkType = little ? file.readUInt32LE(20) : file.readUInt32BE(20);
   const linkHeader = linkType === 1 ? 14 : linkType === 101 || linkType === 228 ? 0 : -1;
   if (linkHeader < 0) throw new ServiceError('internal', `pcap link type ${linkType} is not supported`);
-  let offset = 24;
-  while (offset + 16 <= file.length) {
-    const captured = u32(offset + 8);
-    const start = offset + 16;
-    offset = start + captured;
-    if (offset > file.length) break; // a record cut short by a crash: ignore the tail
-    const packet = rtpOfFrame(file.subarray(start + linkHeader, start + captured));
-    if (packet) yield packet;
-  }
+  return { little, linkHeader, fractionsPerMs: nano ? 1_000_000 : 1_000 };
 }
 
 function rtpOfFrame(ip: Buffer): RtpPacket | undefined {

@@ -7,6 +7,7 @@
 import { removeFile } from './util.js';
 import type { Logger } from '@sipvm/service';
 import type { Rtpengine } from './rtpengine.js';
+import type { RecordingLimits } from './recorder.js';
 
 export type FinishReason = 'completed' | 'stopped' | 'failed';
 
@@ -17,7 +18,7 @@ export interface QueuedPlayback {
   /** Written for this playback only: removed when it is over. */
   temporary: boolean;
   /** Record the caller from the moment this playback completes. */
-  thenRecord?: { maxDurationMs: number };
+  thenRecord?: RecordingLimits;
 }
 
 export class Player {

@@ -6,7 +6,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
-import { LoudestFrame, ServiceError, stageAudio, type Recording, type StagingBucket } from '@sipvm/contracts';
+import { LoudestFrame, ServiceError, stageAudio, type EndOnSilence, type Recording, type StagingBucket } from '@sipvm/contracts';
 import { removeFile, sleep } from './util.js';
 import type { Logger } from '@sipvm/service';
 import type { Rtpengine } from './rtpengine.js';
@@ -14,6 +14,7 @@ import type { MediaState, RecordingState, SessionState } from './state.js';
 import { rtpPacketsOfPcap } from './pcap.js';
 import { pcmOfRtp } from './transcribe.js';
 import { durationMs, encodeWav, RATE } from './wav.js';
+import { isWatchable, SilenceWatch, withoutTrailingSilence } from './silence.js';
 
 export interface RecorderOptions {
   rtpengine: Rtpengine;
@@ -23,11 +24,27 @@ export interface RecorderOptions {
   log: Logger;
   /** Told when a recording reached its maximum length and rtpengine stopped it. */
   onMaxDuration: (recording: RecordingState) => void;
+  /** How often recordings that end on silence are listened to. */
+  silencePollMs: number;
+  /** Told when a recording that ends on silence has been silent long enough (call `endBySilence`). */
+  onSilence: (callRef: string, speech: boolean) => void;
+}
+
+/** What a recording is asked for (MediaApi startRecording, play's thenRecord). */
+export interface RecordingLimits {
+  maxDurationMs: number;
+  endOnSilence?: EndOnSilence | undefined;
 }
 
 export class Recorder {
   readonly #timers = new Map<string, NodeJS.Timeout>();
-  constructor(private readonly o: RecorderOptions) {}
+  /** Recordings this instance started and has not stopped: their state without a KV read. */
+  readonly #mine = new Map<string, RecordingState>();
+  readonly #silence: SilenceWatch;
+
+  constructor(private readonly o: RecorderOptions) {
+    this.#silence = new SilenceWatch({ pcapDir: this.pcapDir, pollMs: o.silencePollMs, onSilence: o.onSilence, log: o.log });
+  }
 
   /** This media instance's rtpengine, as recorded in the state of the recordings it starts. */
   get #identity(): string {
@@ -38,11 +55,17 @@ export class Recorder {
     return join(this.o.recordingDir, 'pcaps');
   }
 
-  async start(session: SessionState, maxDurationMs: number): Promise<{ startedAt: string }> {
-    const existing = await this.o.state.getRecording(session.callRef);
+  /**
+   * Starts recording the caller. `first`: this instance opened the call and has recorded nothing
+   * in it, so there is no earlier recording to look up or earlier pcap to tell apart (the usual
+   * voicemail call: no KV read, no folder listing).
+   */
+  async start(session: SessionState, limits: RecordingLimits, first = false): Promise<{ startedAt: string }> {
+    const { maxDurationMs, endOnSilence } = limits;
+    const existing = first ? undefined : (this.#mine.get(session.callRef) ?? (await this.o.state.getRecording(session.callRef)));
     if (existing?.state === 'recording') return { startedAt: existing.startedAt };
     if (existing) await this.#forget(existing);
-    const earlierPcaps = await this.#pcapsOf(session.callRef);
+    const earlierPcaps = first ? [] : await this.#pcapsOf(session.callRef);
     await this.o.rtpengine.command('startRecording', { 'call-id': session.callRef, 'from-tag': 'caller' });
     const recording: RecordingState = {
       callRef: session.callRef,
@@ -52,13 +75,34 @@ export class Recorder {
       payloadType: session.payloadType,
       startedAt: new Date().toISOString(),
       maxDurationMs,
+      ...(endOnSilence ? { endOnSilence } : {}),
       recorder: this.#identity,
       earlierPcaps,
       state: 'recording',
     };
     await this.o.state.putRecording(recording);
+    this.#mine.set(recording.callRef, recording);
     this.#armTimer(recording);
+    await this.#listenForSilence(recording);
     return { startedAt: recording.startedAt };
+  }
+
+  /**
+   * Silence ended the recording: rtpengine stops writing and the state says so (its delivery then
+   * leaves the trailing silence out). Undefined when it was no longer recording. Run it in the call's
+   * turn, like `stop`, so the two never overlap.
+   */
+  async endBySilence(callRef: string): Promise<RecordingState | undefined> {
+    clearTimeout(this.#timers.get(callRef));
+    this.#timers.delete(callRef);
+    this.#silence.unwatch(callRef);
+    const recording = this.#mine.get(callRef) ?? (await this.o.state.getRecording(callRef));
+    if (recording?.state !== 'recording') return undefined;
+    await this.#stopRtpengine(callRef);
+    const ended: RecordingState = { ...recording, state: 'stopped', endedBy: 'silence' };
+    await this.o.state.putRecording(ended);
+    this.#mine.set(callRef, ended);
+    return ended;
   }
 
   /**
@@ -69,6 +113,7 @@ export class Recorder {
   async halt(callRef: string): Promise<void> {
     clearTimeout(this.#timers.get(callRef));
     this.#timers.delete(callRef);
+    this.#silence.unwatch(callRef);
     await this.#stopRtpengine(callRef);
   }
 
@@ -76,7 +121,9 @@ export class Recorder {
   async stop(callRef: string, discard: boolean): Promise<Recording | null> {
     clearTimeout(this.#timers.get(callRef));
     this.#timers.delete(callRef);
-    const recording = await this.o.state.getRecording(callRef);
+    this.#silence.unwatch(callRef);
+    const recording = this.#mine.get(callRef) ?? (await this.o.state.getRecording(callRef));
+    this.#mine.delete(callRef);
     if (!recording) return null;
     if (recording.state === 'delivered') return discard ? null : (recording.delivered ?? null);
     if (recording.recorder !== this.#identity) {
@@ -94,6 +141,7 @@ export class Recorder {
     let pcm = await pcmOfRtp(recording.codec, recording.payloadType, packets);
     const maxBytes = Math.floor((recording.maxDurationMs / 1000) * RATE) * 2;
     if (pcm.length > maxBytes) pcm = pcm.subarray(0, maxBytes);
+    if (recording.endedBy === 'silence' && recording.endOnSilence) pcm = withoutTrailingSilence(pcm, recording.endOnSilence.thresholdDbfs);
     const name = `recording-${callRef}-${Date.parse(recording.startedAt)}.wav`;
     const staged = await stageAudio(await this.o.staging(), name, (async function* () {
       yield encodeWav(pcm);
@@ -111,14 +159,52 @@ export class Recorder {
     return delivered;
   }
 
-  /** After a restart: re-arm maximum-length timers of recordings this rtpengine still writes. */
-  resume(recording: RecordingState): void {
-    if (recording.state === 'recording') this.#armTimer(recording);
+  /**
+   * After a restart: the recordings this rtpengine still writes get their maximum-length timers
+   * back (one that ran out meanwhile ends at once), so none records forever, and are listened to
+   * for silence again where they asked for it. Returns how many.
+   */
+  async resume(): Promise<number> {
+    const mine = (await this.o.state.recordings()).filter((r) => r.state === 'recording' && r.recorder === this.#identity && !this.#timers.has(r.callRef));
+    for (const recording of mine) {
+      this.#mine.set(recording.callRef, recording);
+      this.#armTimer(recording);
+      await this.#listenForSilence(recording);
+    }
+    return mine.length;
   }
 
   close(): void {
     for (const timer of this.#timers.values()) clearTimeout(timer);
     this.#timers.clear();
+    this.#silence.close();
+  }
+
+  /** Recordings that end on silence are listened to from their start (G.711 only: silence.ts). */
+  async #listenForSilence(recording: RecordingState): Promise<void> {
+    if (!recording.endOnSilence) return;
+    if (!isWatchable(recording.codec)) {
+      this.o.log.debug({ callRef: recording.callRef, codec: recording.codec }, 'silence is not listened for in this codec');
+      return;
+    }
+    const earlier = new Set(recording.earlierPcaps);
+    const file = (await this.#pcapsOf(recording.callRef)).find((name) => !earlier.has(name));
+    if (!file) {
+      this.o.log.warn({ callRef: recording.callRef, callId: recording.callId }, 'no pcap for the new recording; silence will not end it');
+      return;
+    }
+    try {
+      this.#silence.watch({
+        callRef: recording.callRef,
+        codec: recording.codec,
+        payloadType: recording.payloadType,
+        startedAtMs: Date.parse(recording.startedAt),
+        endOnSilence: recording.endOnSilence,
+        file,
+      });
+    } catch (error) {
+      this.o.log.warn({ callRef: recording.callRef, callId: recording.callId, err: String(error) }, 'cannot open the new recording; silence will not end it');
+    }
   }
 
   #armTimer(recording: RecordingState): void {
@@ -189,6 +275,8 @@ export class Recorder {
 /** The loudest 20 ms of 16-bit PCM, floored at the −120 dBFS the contract carries for silence. */
 function loudestDbfsOf(pcm: Buffer): number {
   const meter = new LoudestFrame(RATE);
-  for (let i = 0; i + 1 < pcm.length; i += 2) meter.add(pcm.readInt16LE(i));
+  // A sample view needs an even offset; decoders' buffers have one, others are copied once.
+  const bytes = pcm.byteOffset % 2 === 0 ? pcm : Buffer.from(pcm);
+  meter.addAll(new Int16Array(bytes.buffer, bytes.byteOffset, bytes.length >> 1));
   return Math.max(-120, Math.round(meter.dbfs * 10) / 10);
 }

@@ -21,7 +21,7 @@ import type { Rtpengine } from './rtpengine.js';
 import { chooseCodec, parseAudioOffer, sinkAnswer } from './sdp.js';
 import type { MediaState, RecordingState, SessionState } from './state.js';
 import { Player, type FinishReason, type QueuedPlayback } from './player.js';
-import type { Recorder } from './recorder.js';
+import type { Recorder, RecordingLimits } from './recorder.js';
 import type { PlayFiles } from './play-files.js';
 import { digitOfEvent, type DtmfReport } from './dtmf.js';
 import type { MediaMetrics } from './metrics.js';
@@ -47,6 +47,8 @@ interface LiveSession {
   state: SessionState;
   player: Player;
   version: number;
+  /** Opened by this instance and never recorded: nothing to look up before its first recording. */
+  fresh: boolean;
 }
 
 export class Sessions {
@@ -107,7 +109,7 @@ export class Sessions {
         await this.#deleteCall(callRef);
         throw error;
       }
-      this.#live.set(callRef, { state, player: this.#player(state), version: 1 });
+      this.#live.set(callRef, { state, player: this.#player(state), version: 1, fresh: true });
       callLogger(this.o.log, req.callId).debug({ callRef, codec: codec.name }, 'media session opened');
       return { sdpAnswer, codec: codec.name };
     });
@@ -147,6 +149,40 @@ export class Sessions {
     }
   }
 
+  /**
+   * A transfer by bridge, step one: rtpengine's offer toward the party the caller is connected to
+   * (the side our sink had), limited to the caller's codec (no transcoding: rtpengine relays).
+   */
+  async bridgeOffer(callRef: string, callerSdp: string): Promise<{ sdpOffer: string }> {
+    return this.#mutex.run(callRef, async () => {
+      const session = await this.#session(callRef);
+      parseAudioOffer(callerSdp);
+      const offer = await this.o.rtpengine.command('offer', {
+        'call-id': callRef,
+        'from-tag': 'caller',
+        sdp: callerSdp,
+        replace: ['origin', 'session-connection'],
+        ICE: 'remove',
+        codec: { strip: ['all'], except: [session.state.codec, 'telephone-event'] },
+      });
+      if (typeof offer.sdp !== 'string') throw new ServiceError('internal', 'rtpengine offered no SDP');
+      return { sdpOffer: offer.sdp };
+    });
+  }
+
+  /** Step two: the party answered; nothing plays any more and the caller's audio goes to the party. */
+  async bridge(callRef: string, sdpAnswer: string): Promise<{ sdpAnswer: string }> {
+    return this.#mutex.run(callRef, async () => {
+      const session = await this.#session(callRef);
+      await session.player.stop();
+      const answer = await this.o.rtpengine.command('answer', { 'call-id': callRef, 'from-tag': 'caller', 'to-tag': 'sink', sdp: sdpAnswer });
+      if (typeof answer.sdp !== 'string') throw new ServiceError('internal', 'rtpengine answered without SDP');
+      await this.o.rtpengine.command(this.o.inbandDtmf ? 'unblockDTMF' : 'unblockMedia', { 'call-id': callRef, 'from-tag': 'caller' });
+      callLogger(this.o.log, session.state.callId).debug({ callRef }, 'caller bridged');
+      return { sdpAnswer: answer.sdp };
+    });
+  }
+
   /** Ends the rtpengine call; a running recording is halted and kept for a later stop. */
   async close(callRef: string): Promise<{ closed: boolean }> {
     return this.#mutex.run(callRef, async () => {
@@ -167,7 +203,7 @@ export class Sessions {
     playbackId: string;
     items: Playable[];
     mode: 'replace' | 'enqueue';
-    thenRecord?: { maxDurationMs: number } | undefined;
+    thenRecord?: RecordingLimits | undefined;
   }): Promise<{ playbackId: string; durationMs: number }> {
     const session = await this.#session(req.callRef);
     const file = await this.o.playFiles.fileFor(req.items, `${req.callRef}-${req.playbackId}`);
@@ -181,8 +217,13 @@ export class Sessions {
     return { stopped: await this.#mutex.run(callRef, () => session.player.stop()) };
   }
 
-  async startRecording(callRef: string, maxDurationMs: number): Promise<{ startedAt: string }> {
-    return this.#mutex.run(callRef, async () => this.o.recorder.start((await this.#session(callRef)).state, maxDurationMs));
+  async startRecording(callRef: string, limits: RecordingLimits): Promise<{ startedAt: string }> {
+    return this.#mutex.run(callRef, async () => {
+      const session = await this.#session(callRef);
+      const started = await this.o.recorder.start(session.state, limits, session.fresh);
+      session.fresh = false;
+      return started;
+    });
   }
 
   async stopRecording(callRef: string, discard: boolean): Promise<{ recording: Recording | null }> {
@@ -227,7 +268,19 @@ export class Sessions {
   }
 
   recordingReachedMax(recording: RecordingState): void {
-    const event = RecordingFinishedEventSchema.parse({ callRef: recording.callRef, callId: recording.callId, at: new Date().toISOString(), reason: 'max-duration' });
+    this.#recordingFinished(recording, { reason: 'max-duration' });
+  }
+
+  /** Silence went on long enough: the recording ends (in the call's turn) and the app is told. */
+  async recordingFellSilent(callRef: string, speech: boolean): Promise<void> {
+    const ended = await this.#mutex.run(callRef, () => this.o.recorder.endBySilence(callRef));
+    if (!ended) return;
+    callLogger(this.o.log, ended.callId).debug({ callRef, speech }, 'silence ended the recording');
+    this.#recordingFinished(ended, { reason: 'silence', speech });
+  }
+
+  #recordingFinished(recording: RecordingState, why: { reason: 'max-duration' } | { reason: 'silence'; speech: boolean }): void {
+    const event = RecordingFinishedEventSchema.parse({ callRef: recording.callRef, callId: recording.callId, at: new Date().toISOString(), ...why });
     this.o.nc.publish(SUBJECTS.call.recordingFinished(recording.app), encodeJson(event));
   }
 
@@ -279,7 +332,7 @@ export class Sessions {
     // Opened by a previous run of this instance: take it over from its stored state.
     const state = await this.o.state.getSession(callRef);
     if (!state) throw new ServiceError('bad-request', `no media session for call ${callRef} (closed or never opened)`);
-    const adopted = { state, player: this.#player(state), version: 1 };
+    const adopted = { state, player: this.#player(state), version: 1, fresh: false };
     this.#live.set(callRef, adopted);
     return adopted;
   }
@@ -294,7 +347,7 @@ export class Sessions {
     let recordingStartedAt: string | undefined;
     if (reason === 'completed' && playback.thenRecord) {
       try {
-        recordingStartedAt = (await this.startRecording(state.callRef, playback.thenRecord.maxDurationMs)).startedAt;
+        recordingStartedAt = (await this.startRecording(state.callRef, playback.thenRecord)).startedAt;
       } catch (error) {
         callLogger(this.o.log, state.callId).error({ callRef: state.callRef, err: String(error) }, 'recording after the playback could not start');
       }

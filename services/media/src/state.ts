@@ -10,7 +10,7 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { KV } from '@nats-io/kv';
 import { z } from 'zod';
-import { ApplicationSchema, CallIdSchema, CallRefSchema, IsoTimeSchema, RecordingSchema, ServiceError, openKv } from '@sipvm/contracts';
+import { ApplicationSchema, CallIdSchema, CallRefSchema, EndOnSilenceSchema, IsoTimeSchema, RecordingSchema, ServiceError, openKv } from '@sipvm/contracts';
 import { untilAvailable } from '@sipvm/service';
 import { RECORDABLE } from './sdp.js';
 
@@ -39,6 +39,10 @@ export const RecordingStateSchema = z.strictObject({
   payloadType: z.number().int().min(0).max(127),
   startedAt: IsoTimeSchema,
   maxDurationMs: z.number().int().positive(),
+  /** Sustained silence ends it (silence.ts). */
+  endOnSilence: EndOnSilenceSchema.optional(),
+  /** Set when silence ended it: it is delivered without the trailing silence. */
+  endedBy: z.enum(['silence']).optional(),
   /** Which rtpengine writes the pcap (host name and ng address): only media beside it can deliver. */
   recorder: z.string(),
   /** rtpengine's pcaps of this call that existed before this recording started. */
@@ -68,22 +72,40 @@ export class MediaState {
     return this.#delete(`session.${callRef}`);
   }
   /** Every open session of every node (a scan: for recovery, not for calls). */
-  async sessions(): Promise<SessionState[]> {
+  sessions(): Promise<SessionState[]> {
+    return this.#all('session', SessionStateSchema);
+  }
+  /**
+   * Recordings in progress (or stopped and not yet delivered) are `recording.<callRef>`; once
+   * delivered, a recording moves to `delivered.<callRef>` (kept for a repeated stop), so that the
+   * keys under `recording.` stay as few as the recordings that are still open.
+   */
+  async putRecording(r: RecordingState): Promise<void> {
+    if (r.state !== 'delivered') return this.#put(`recording.${r.callRef}`, r);
+    await this.#put(`delivered.${r.callRef}`, r);
+    await this.#delete(`recording.${r.callRef}`);
+  }
+  async getRecording(callRef: string): Promise<RecordingState | undefined> {
+    return (await this.#get(`recording.${callRef}`, RecordingStateSchema)) ?? this.#get(`delivered.${callRef}`, RecordingStateSchema);
+  }
+  async deleteRecording(callRef: string): Promise<void> {
+    await this.#delete(`recording.${callRef}`);
+    await this.#delete(`delivered.${callRef}`);
+  }
+
+  /** The recordings still open (after a restart: which ones this rtpengine still writes). */
+  recordings(): Promise<RecordingState[]> {
+    return this.#all('recording', RecordingStateSchema);
+  }
+
+  /** Every entry under `<prefix>.`, those that cannot be read left out (a scan, not for calls). */
+  async #all<S extends z.ZodType>(prefix: string, schema: S): Promise<z.output<S>[]> {
     const keys: string[] = [];
-    await this.#reach('session.*', async () => {
-      for await (const key of await this.kv.keys('session.*')) keys.push(key);
+    await this.#reach(`${prefix}.*`, async () => {
+      for await (const key of await this.kv.keys(`${prefix}.*`)) keys.push(key);
     });
-    const found = await Promise.all(keys.map((key) => this.#get(key, SessionStateSchema).catch(() => undefined)));
-    return found.filter((s): s is SessionState => s !== undefined);
-  }
-  putRecording(r: RecordingState) {
-    return this.#put(`recording.${r.callRef}`, r);
-  }
-  getRecording(callRef: string) {
-    return this.#get(`recording.${callRef}`, RecordingStateSchema);
-  }
-  deleteRecording(callRef: string) {
-    return this.#delete(`recording.${callRef}`);
+    const found = await Promise.all(keys.map((key) => this.#get(key, schema).catch(() => undefined)));
+    return found.filter((entry) => entry !== undefined);
   }
 
   async #put(key: string, value: unknown, patienceMs = PATIENCE_MS): Promise<void> {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { linearToAlaw, linearToUlaw, tonePcm } from '@sipvm/harness';
-import { rtpPacketsOfPcap, type RtpPacket } from './pcap.js';
+import { PcapReader, rtpPacketsOfPcap, type RtpPacket } from './pcap.js';
 import { pcmOfRtp } from './transcribe.js';
 
 /** A pcap (raw IP link type, as rtpengine writes with recording-format = raw) of RTP packets. */
@@ -55,4 +55,22 @@ test('G.711 from a pcap: decoded by timestamp, DTMF packets left out, gaps silen
 test('a pcap cut short by a crash yields the packets before the cut', () => {
   const file = pcapOf([{ pt: 0, seq: 1, ts: 0, payload: Buffer.alloc(160, 0xff) }, { pt: 0, seq: 2, ts: 160, payload: Buffer.alloc(160, 0xff) }]);
   assert.equal([...rtpPacketsOfPcap(file.subarray(0, file.length - 10))].length, 1);
+});
+
+test('a pcap read in pieces as it grows yields the same packets, each with its record time', () => {
+  const packets = Array.from({ length: 30 }, (_, i) => ({ pt: 0, seq: i, ts: i * 160, payload: Buffer.alloc(160, i) }));
+  const file = pcapOf(packets);
+  for (let i = 0; i < 30; i++) {
+    file.writeUInt32LE(1_800_000_000, 24 + i * 216); // record time: seconds…
+    file.writeUInt32LE(i * 20_000, 28 + i * 216); // …and microseconds, 20 ms apart
+  }
+  const reader = new PcapReader();
+  const seen: { seq: number; atMs: number; first: number }[] = [];
+  // Pieces of awkward sizes: inside the file header, inside record headers, inside payloads.
+  for (let offset = 0, size = 7; offset < file.length; offset += size, size = (size * 3) % 509 + 1) {
+    for (const { packet, atMs } of reader.read(file.subarray(offset, offset + size))) seen.push({ seq: packet.sequence, atMs, first: packet.payload[0]! });
+  }
+  assert.deepEqual(seen.map((p) => p.seq), packets.map((p) => p.seq));
+  assert.deepEqual(seen.map((p) => p.first), packets.map((_, i) => i), 'payloads survive the reader reusing nothing of the pieces');
+  assert.deepEqual(seen.map((p) => p.atMs).slice(0, 3), [1_800_000_000_000, 1_800_000_000_020, 1_800_000_000_040]);
 });

@@ -109,6 +109,16 @@ describe('resolveAppParams', () => {
     assert.throws(() => resolveAppParams('mod=both', 'voicemail', request, policy), /eml is required in mode both/);
     assert.equal(resolveAppParams('mod=box', 'voicemail', request, policy).mode, 'box');
   });
+  it('takes the operator URI from opr (or Operator), quoted or not', () => {
+    assert.equal(resolveAppParams("usr=a;opr='sip:+4930123@example.org;user=phone'", 'voicemail', request, { ...policy, defaultMode: 'box' }).operator, 'sip:+4930123@example.org;user=phone');
+    assert.equal(resolveAppParams('usr=a;Operator=sip:op@pbx.example.org:5080;mod=box', 'voicemail', request, policy).operator, 'sip:op@pbx.example.org:5080');
+    assert.equal(resolveAppParams('usr=a;opr=;mod=box', 'voicemail', request, policy).operator, undefined);
+  });
+  it('takes the silence that ends a message from sil (or Max-Silence), in whole seconds', () => {
+    assert.equal(resolveAppParams('usr=a;sil=5;mod=box', 'voicemail', request, policy).maxSilenceS, 5);
+    assert.equal(resolveAppParams('usr=a;Max-Silence=0;mod=box', 'voicemail', request, policy).maxSilenceS, 0);
+    assert.equal(resolveAppParams('usr=a;mod=box', 'voicemail', request, policy).maxSilenceS, undefined);
+  });
   it('keeps only the configured extra keys', () => {
     const p = resolveAppParams('usr=a;company=ACME Inc;other=x', 'voicebox', request, policy);
     assert.deepEqual(p.extra, { company: 'ACME Inc' });
@@ -124,6 +134,12 @@ describe('resolveAppParams', () => {
     ['typ=VM/../x', /typ: may contain only/],
     ['pin=12a4', /pin: must be 1 to 16 digits/],
     ["snd='bob\u0007'", /snd: must not contain control characters/],
+    ["opr='sip:op@example.org?Replaces=abc'", /opr: must be a SIP URI/],
+    ["opr='sip:op@example.org>,<sip:eve@evil.org'", /opr: must be a SIP URI/],
+    ['opr=tel:+4930123', /opr: must be a SIP URI/],
+    ['sil=3s', /sil: must be whole seconds, 0 to 600/],
+    ['sil=601', /sil: must be whole seconds, 0 to 600/],
+    ['sil=-1', /sil: must be whole seconds, 0 to 600/],
   ] as const) {
     it(`refuses ${JSON.stringify(header.slice(0, 24))} with a reason naming the key`, () => {
       assert.throws(

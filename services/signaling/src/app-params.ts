@@ -100,6 +100,8 @@ const KEYS = {
   language: ['lng', 'language'],
   greetingType: ['typ', 'type'],
   pin: ['pin', 'pin'],
+  operator: ['opr', 'operator'],
+  maxSilenceS: ['sil', 'max-silence'],
 } as const satisfies Record<string, readonly [string, string]>;
 
 const KNOWN_KEYS: ReadonlySet<string> = new Set(Object.values(KEYS).flat());
@@ -108,6 +110,11 @@ const KNOWN_KEYS: ReadonlySet<string> = new Set(Object.values(KEYS).flat());
 function pick(pairs: ReadonlyMap<string, string>, [short, long]: readonly [string, string]): string | undefined {
   const value = pairs.get(short) || pairs.get(long);
   return value === '' ? undefined : value;
+}
+
+/** Whole seconds as a number (schema-checked later); anything else is kept, for the schema to refuse by name. */
+function seconds(value: string | undefined): number | string | undefined {
+  return value !== undefined && /^\d{1,6}$/.test(value) ? Number(value) : value;
 }
 
 /** SEMS voicemail mode numbers (AnswerMachine.h: MODE_VOICEMAIL 0, MODE_BOX 1, MODE_BOTH 2, MODE_ANN 3) and names. */
@@ -172,6 +179,8 @@ export function resolveAppParams(
     language: pick(pairs, KEYS.language) ?? policy.defaultLanguage,
     greetingType: pick(pairs, KEYS.greetingType) ?? DEFAULT_GREETING_TYPE,
     pin: pick(pairs, KEYS.pin),
+    operator: pick(pairs, KEYS.operator),
+    maxSilenceS: seconds(pick(pairs, KEYS.maxSilenceS)),
     extra,
   };
   // Keys not given are left out rather than set to undefined (events carry no empty fields).

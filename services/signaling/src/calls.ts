@@ -21,6 +21,7 @@ import {
   type Application,
   type AppParams,
   type CallEndedEvent,
+  type TransferMethod,
 } from '@sipvm/contracts';
 import { callLogger, InFlight, type Logger } from '@sipvm/service';
 import { Counter, Gauge, type Registry } from 'prom-client';
@@ -34,6 +35,7 @@ import { digitFromInfo } from './dtmf.js';
 import { header, parseUri, reply, uriOf, type SipDialog, type SipRequest, type SipResponse, type Srf } from './sip-stack.js';
 import { expiryMs, negotiateSessionTimer, type SessionTimer } from './session-timer.js';
 import { APP_HEADERS, type TrustedSources } from './trust.js';
+import { bridgeCaller, mediaBridge, referCaller, type TransferOutcome } from './transfer.js';
 
 type EndReason = CallEndedEvent['reason'];
 
@@ -53,6 +55,8 @@ interface Call {
   sessionTimer?: SessionTimer;
   sessionTimeout?: NodeJS.Timeout;
   sessionRefresh?: NodeJS.Timeout;
+  /** After a transfer by bridge: the call to the party the caller is connected to. */
+  bridge?: { dialog: SipDialog; ended: boolean };
 }
 
 export interface CallsOptions {
@@ -312,7 +316,11 @@ export class Calls {
       return;
     }
     try {
-      const { sdpAnswer } = await request(this.#o.nc, MediaApi.updateSession(call.mediaInstance), { callRef: call.callRef, sdpOffer: offer }, { callId: call.callId });
+      // Bridged: rtpengine takes the caller's new offer and keeps relaying to the party (whose side is not renegotiated).
+      const media = mediaBridge(this.#o.nc, call);
+      const { sdpAnswer } = call.bridge
+        ? { sdpAnswer: (await media.offer(offer), await media.connect(call.bridge.dialog.remote.sdp)) }
+        : await request(this.#o.nc, MediaApi.updateSession(call.mediaInstance), { callRef: call.callRef, sdpOffer: offer }, { callId: call.callId });
       res.send(200, { headers: { 'Content-Type': SDP_TYPE }, body: sdpAnswer });
       call.log.info('re-INVITE answered');
     } catch (error) {
@@ -362,6 +370,39 @@ export class Calls {
     return this.#end(call, 'app-hangup', 'local');
   }
 
+  /**
+   * Transfers an answered caller (transfer.ts) and says how it went. A transferred call's dialog
+   * ends here (`transferred`); a failed transfer leaves the call to its application.
+   */
+  async transfer(callRef: string, target: string, method: TransferMethod): Promise<TransferOutcome> {
+    const call = this.#calls.get(callRef);
+    if (!call?.dialog || call.phase !== 'answered') return { outcome: 'failed', reason: 'no answered call to transfer' };
+    call.log.info({ target, method }, 'transfer requested');
+    const { TRANSFER_TIMEOUT_MS: timeoutMs, TRANSFER_PROXY: proxy } = this.#o.config;
+    const result =
+      method === 'refer'
+        ? await referCaller(call.dialog, target, { timeoutMs, log: call.log })
+        : await bridgeCaller(call.dialog, target, { srf: this.#o.srf, media: mediaBridge(this.#o.nc, call), proxy, timeoutMs, log: call.log });
+    const { party, ...outcome } = result as TransferOutcome & { party?: SipDialog };
+    call.log.info({ target, method, ...outcome }, outcome.outcome === 'transferred' ? 'caller transferred' : 'transfer failed');
+    if (party) {
+      if (!this.#calls.has(callRef)) {
+        party.destroy();
+        return { outcome: 'failed', reason: 'the caller hung up' };
+      }
+      // The platform stays between the two until either hangs up.
+      const bridge = { dialog: party, ended: false };
+      call.bridge = bridge;
+      party.on('destroy', () => {
+        bridge.ended = true;
+        void this.#end(call, 'transferred', 'local');
+      });
+    } else if (outcome.outcome === 'transferred') {
+      await this.#end(call, 'transferred', 'local');
+    }
+    return outcome;
+  }
+
   /** Ends every call (shutdown), and waits until every end is published. */
   async endAll(): Promise<void> {
     await Promise.all([...this.#calls.values()].map((call) => this.#end(call, 'error', 'local')));
@@ -369,8 +410,10 @@ export class Calls {
   }
 
   /** Ends a call once: the SIP side (unless the peer ended it), media, and the ended event. */
-  async #end(call: Call, reason: EndReason, by: 'local' | 'remote'): Promise<boolean> {
+  async #end(call: Call, why: EndReason, by: 'local' | 'remote'): Promise<boolean> {
     if (call.phase === 'ended') return false;
+    // A bridged call was transferred, whoever ends it.
+    const reason = call.bridge ? 'transferred' : why;
     const wasEarly = call.phase === 'early';
     call.phase = 'ended';
     this.#calls.delete(call.callRef);
@@ -388,6 +431,11 @@ export class Calls {
       } catch (error) {
         call.log.warn({ err: String(error) }, 'ending the SIP side failed');
       }
+    }
+    const bridge = call.bridge;
+    if (bridge && !bridge.ended) {
+      bridge.ended = true;
+      await new Promise<void>((resolve) => bridge.dialog.destroy({ headers: {} }, () => resolve())).catch((error: unknown) => call.log.warn({ err: String(error) }, 'ending the bridged call failed'));
     }
     await this.#closeMedia(call);
     this.#ended.inc({ reason });

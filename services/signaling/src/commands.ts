@@ -1,4 +1,4 @@
-/** Commands from the applications to the instance holding a call (SignalingApi): hangup, final reply. */
+/** Commands from the applications to the instance holding a call (SignalingApi): hangup, final reply, transfer. */
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import { serve, SignalingApi } from '@sipvm/contracts';
 import { requestInstrumentation, type Logger } from '@sipvm/service';
@@ -10,5 +10,6 @@ export function serveCommands(nc: NatsConnection, instanceId: string, calls: Cal
   return [
     serve(nc, SignalingApi.hangup(instanceId), async (req) => ({ ended: await calls.hangup(req.callRef, req.reason) }), hooks),
     serve(nc, SignalingApi.finalReply(instanceId), async (req) => ({ sent: await calls.finalReply(req.callRef, req.code, req.reason) }), hooks),
+    serve(nc, SignalingApi.transfer(instanceId), (req) => calls.transfer(req.callRef, req.target, req.method), hooks),
   ];
 }

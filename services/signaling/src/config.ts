@@ -75,6 +75,10 @@ export const signalingConfig = {
   RETRY_AFTER_S: env.integer(1, 3_600).default(5),
   /** How often to ask whether media can take a call (readiness and OPTIONS follow the answer). */
   MEDIA_PROBE_INTERVAL_MS: env.integer(100, 60_000).default(1_000),
+  /** How long a transfer waits for its outcome (REFER: the final NOTIFY; bridge: the target's answer). */
+  TRANSFER_TIMEOUT_MS: env.integer(1_000, 60_000).default(30_000),
+  /** Outbound proxy of the calls the platform places to connect a caller (`bridge`); unset: the target's own host. */
+  TRANSFER_PROXY: sipUri('sip:proxy.example.org:5060').optional(),
   /** Proxy for unsolicited MWI NOTIFYs (SEMS style), e.g. sip:proxy.example.org:5060; unset: none. */
   MWI_PROXY: sipUri('sip:proxy.example.org:5060').optional(),
   /** Request-URI of unsolicited NOTIFYs; {uid} and {did} are replaced by the mailbox ids. */

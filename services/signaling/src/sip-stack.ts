@@ -155,6 +155,65 @@ export function withoutTag(nameAddr: string): string {
   return (nameAddr.slice(0, cut) + nameAddr.slice(cut).replace(/;\s*tag=[^;\s>]+/i, '')).trim();
 }
 
+export interface InDialogRequest {
+  method: 'REFER' | 'INFO' | 'NOTIFY';
+  headers: Record<string, string>;
+  body?: string;
+}
+
+/** Sends a request inside a dialog and resolves with its final response (the package types `opts` as a whole request). */
+export async function requestInDialog(dialog: SipDialog, request: InDialogRequest): Promise<FinalResponse> {
+  const send = dialog.request as unknown as (opts: InDialogRequest) => Promise<{ status: number; reason: string }>;
+  const res = await send.call(dialog, request);
+  return { status: res.status, reason: res.reason };
+}
+
+export interface PlaceCallOptions {
+  localSdp: string;
+  headers: Record<string, string>;
+  /** Send the INVITE to this proxy (a SIP URI) instead of resolving the Request-URI. */
+  proxy?: string | undefined;
+  /** Aborting before the final answer CANCELs the INVITE (it then fails with 487). */
+  signal: AbortSignal;
+}
+
+/**
+ * Places a call (INVITE) and resolves with its dialog once answered. A failure rejects; its SIP
+ * status, when there was one, is `statusOfFailure(error)`.
+ */
+export async function placeCall(srf: Srf, uri: string, options: PlaceCallOptions): Promise<SipDialog> {
+  let sent: { cancel(): void } | undefined;
+  const cancel = () => {
+    try {
+      sent?.cancel();
+    } catch {
+      // Already answered or gone: nothing to cancel.
+    }
+  };
+  options.signal.addEventListener('abort', cancel, { once: true });
+  try {
+    return await srf.createUAC(
+      uri,
+      { localSdp: options.localSdp, headers: options.headers, ...(options.proxy !== undefined ? { proxy: options.proxy } : {}) },
+      {
+        cbRequest: (req) => {
+          sent = req as unknown as { cancel(): void };
+          if (options.signal.aborted) cancel();
+        },
+      },
+    );
+  } finally {
+    options.signal.removeEventListener('abort', cancel);
+  }
+}
+
+/** The SIP status and reason of a failed `placeCall`, when the far end (or drachtio) gave one. */
+export function statusOfFailure(error: unknown): { status: number; reason: string } | undefined {
+  const { status, reason } = (error ?? {}) as { status?: unknown; reason?: unknown };
+  if (typeof status !== 'number') return undefined;
+  return { status, reason: typeof reason === 'string' ? reason : '' };
+}
+
 type Handler = (req: SipRequest, res: SipResponse) => void;
 
 /** Registers the handler of new (out-of-dialog) requests of one method. */

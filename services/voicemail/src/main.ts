@@ -15,6 +15,7 @@ import { depositConfig } from './deposit/config.js';
 import { startDepositProcessor } from './deposit/processor.js';
 import { callConfig } from './call/config.js';
 import { voicemailApplication } from './call/app.js';
+import { Domains } from './call/domains.js';
 
 await runService({
   name: 'voicemail',
@@ -22,16 +23,17 @@ await runService({
   check: checkMailConfig,
   async prepare(config) {
     const dirs = [BUILTIN_TEMPLATE_DIR, ...(config.MAIL_TEMPLATE_DIR ? [config.MAIL_TEMPLATE_DIR] : [])];
+    const domains = config.VM_DOMAINS_FILE ? await Domains.load(config.VM_DOMAINS_FILE) : Domains.none;
     try {
-      return { templates: await TemplateSet.load(dirs, knownVariables(config.MAIL_EXTRA_VARIABLES)) };
+      return { templates: await TemplateSet.load(dirs, knownVariables(config.MAIL_EXTRA_VARIABLES)), domains };
     } catch (error) {
       // A broken template is a configuration error (SPEC §3): found at start-up, not per mail.
       if (error instanceof TemplateError) throw new ConfigError(error.message.split('\n').map((line) => `mail template ${line}`));
       throw error;
     }
   },
-  async start({ config, log, nc, registry, prepared: { templates } }) {
-    log.info({ templates: templates.names }, 'mail templates loaded');
+  async start({ config, log, nc, registry, prepared: { templates, domains } }) {
+    log.info({ templates: templates.names, domains: domains.size }, 'mail templates and domain settings loaded');
 
     const js = jetstream(nc);
     const jsm = await jetstreamManager(nc);
@@ -51,7 +53,7 @@ await runService({
       log,
       registry,
     });
-    const calls = await startCallRuntime({ nc, js, jsm, log, registry, app: voicemailApplication({ nc, config }) });
+    const calls = await startCallRuntime({ nc, js, jsm, log, registry, app: voicemailApplication({ nc, config, domains }) });
     return {
       async stop() {
         await calls.stop();

@@ -16,3 +16,4 @@ export * from './web.js';
 export * from './messages.js';
 export * from './kamailio.js';
 export * from './cluster.js';
+export * from './prerequisites.js';

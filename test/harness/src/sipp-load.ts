@@ -42,6 +42,8 @@ export interface SippLoadOptions {
    * call: many mailboxes, as in life, rather than one that every caller fills.
    */
   users?: string[];
+  /** More P-App-Param keys for every call, e.g. `sil=3` (silence ends the message). */
+  moreParams?: string;
   /** Told sipp's process id when it starts (a benchmark measures what sipp costs). */
   onSpawn?: (pid: number) => void;
 }
@@ -65,9 +67,9 @@ export interface SippLoadResult {
 export async function runSippLoad(options: SippLoadOptions): Promise<SippLoadResult> {
   const dir = await mkdtemp(join(tmpdir(), 'sipvm-sipp-load-'));
   try {
-    // sipp reads rtp_stream's file name literally (no [keyword]s there): write it in.
+    // sipp reads rtp_stream's file name and a recv's timeout literally (no [keyword]s there): write them in.
     const scenario = join(dir, 'deposit.xml');
-    let text = (await readFile(options.scenario ?? DEPOSIT_SCENARIO, 'utf8')).replaceAll('[speech]', options.speech);
+    let text = (await readFile(options.scenario ?? DEPOSIT_SCENARIO, 'utf8')).replaceAll('[speech]', options.speech).replaceAll('[hold_ms]', String(options.holdMs));
     const injection: string[] = [];
     if (options.users?.length) {
       text = text.replaceAll('[mailbox_user]', '[field0]');
@@ -83,13 +85,13 @@ export async function runSippLoad(options: SippLoadOptions): Promise<SippLoadRes
       '-r', String(options.rate),
       '-m', String(options.calls),
       '-l', String(options.limit ?? 10_000),
-      '-d', String(options.holdMs),
       '-timeout', `${Math.ceil(options.calls / options.rate + options.holdMs / 1000 + 60)}s`,
       '-timeout_error',
       '-nostdin',
       '-key', 'mailbox_user', options.mailbox.uid,
       '-key', 'mailbox_domain', options.mailbox.did,
       '-key', 'mode', options.mode ?? 'box',
+      '-key', 'more_params', options.moreParams ? `${options.moreParams.replace(/;$/, '')};` : '',
       '-trace_rtt', '-rtt_freq', '1',
       '-trace_counts', '-trace_stat', '-fd', '1',
       '-trace_err', '-error_file', join(dir, 'errors.log'),

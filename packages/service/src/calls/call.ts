@@ -4,7 +4,7 @@
  * their own actions (storage work, a hand-over) and the events those produce.
  */
 import { z } from 'zod';
-import { DEFAULT_MEDIA_NODE, type Digit, type Playable, type Recording } from '@sipvm/contracts';
+import { DEFAULT_MEDIA_NODE, type Digit, type EndOnSilence, type Playable, type Recording, type TransferMethod } from '@sipvm/contracts';
 
 /** Who holds the call: what every action needs to reach its dialog and its media session. */
 export const CallBaseShape = {
@@ -32,27 +32,39 @@ export type CallEvent =
   | { kind: 'timeout'; timerId: number }
   /** Media stopped a recording at its maximum length. */
   | { kind: 'recording-limit' }
+  /** Media stopped a recording after sustained silence (`endOnSilence`); `speech`: something was said before it. */
+  | { kind: 'silence'; speech: boolean }
   /** The caller hung up (or the call failed). */
   | { kind: 'ended' }
   /** The result of `stop-recording` (unless discarded): null when nothing was recorded. */
   | { kind: 'recorded'; recording: Recording | null }
+  /** The result of `transfer`: `transferred` (the caller is with the target now) or `failed` (still here). */
+  | { kind: 'transfer'; outcome: 'transferred' | 'failed'; status?: number | undefined }
   /** An action failed (media, storage, …); the actions after it were not carried out. */
   | { kind: 'failed'; action: string };
+
+/** What a recording is asked for: its maximum length and, optionally, the silence that ends it. */
+export interface RecordingLimits {
+  maxDurationMs: number;
+  endOnSilence?: EndOnSilence | undefined;
+}
 
 /** What every flow may ask for. */
 export type CallAction =
   /** Plays the items, replacing what plays; with `thenRecord` the recording starts when it completes. */
-  | { kind: 'play'; playbackId: string; items: Playable[]; thenRecord?: { maxDurationMs: number } | undefined }
+  | { kind: 'play'; playbackId: string; items: Playable[]; thenRecord?: RecordingLimits | undefined }
   | { kind: 'stop-playback' }
   | { kind: 'arm-timer'; timerId: number; ms: number }
   | { kind: 'hangup'; reason: string }
   /** After an early-media announcement: the final error reply instead of a BYE. */
   | { kind: 'final-reply'; code: number; reason: string }
-  | { kind: 'start-recording'; maxMs: number }
+  | { kind: 'start-recording'; maxMs: number; endOnSilence?: EndOnSilence | undefined }
   /** Stops the recording; unless discarded, the result comes back as `recorded`. */
-  | { kind: 'stop-recording'; discard: boolean };
+  | { kind: 'stop-recording'; discard: boolean }
+  /** Transfers the caller to `target` (a SIP URI); the outcome comes back as `transfer`. */
+  | { kind: 'transfer'; target: string; method: TransferMethod };
 
-export const CALL_ACTION_KINDS = ['play', 'stop-playback', 'arm-timer', 'hangup', 'final-reply', 'start-recording', 'stop-recording'] as const;
+export const CALL_ACTION_KINDS = ['play', 'stop-playback', 'arm-timer', 'hangup', 'final-reply', 'start-recording', 'stop-recording', 'transfer'] as const;
 
 export function isCallAction(action: { kind: string }): action is CallAction {
   return (CALL_ACTION_KINDS as readonly string[]).includes(action.kind);

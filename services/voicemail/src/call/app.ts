@@ -23,6 +23,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
 import { onEvent, startCall, VoicemailStateSchema, type Action, type Event, type FlowSettings, type HandOver } from './flow.js';
 import type { CallConfig } from './config.js';
+import type { Domains } from './domains.js';
 
 export const CALLS_BUCKET = 'vm-voicemail-calls';
 export const VOICEMAIL_QUEUE = 'voicemail';
@@ -41,14 +42,32 @@ export type VoicemailCall = z.infer<typeof VoicemailCallSchema>;
 /** The final reply after an early-media announcement when the proxy named none. */
 const DEFAULT_FINAL_REPLY = { code: 480, reason: 'Temporarily Unavailable' };
 
-export function voicemailApplication(options: { nc: NatsConnection; config: CallConfig }): CallApplication<VoicemailCall, HandOver, Event> {
-  const settingsOf = (call: Pick<VoicemailCall, 'greeting' | 'params' | 'finalReply'>, mode: VoicemailMode): FlowSettings => ({
-    greeting: call.greeting,
-    language: call.params.language ?? 'en',
-    earlyMedia: call.finalReply !== undefined && mode === 'ann',
-    finalReply: call.finalReply ?? DEFAULT_FINAL_REPLY,
-    maxMessageMs: options.config.VM_MAX_MESSAGE_MS,
-  });
+export interface VoicemailApplicationOptions {
+  nc: NatsConnection;
+  config: CallConfig & { VM_SILENCE_THRESHOLD_DBFS: number };
+  domains: Domains;
+}
+
+export function voicemailApplication(options: VoicemailApplicationOptions): CallApplication<VoicemailCall, HandOver, Event> {
+  const { config, domains } = options;
+  const settingsOf = (call: Pick<VoicemailCall, 'greeting' | 'params' | 'finalReply'>, mode: VoicemailMode): FlowSettings => {
+    // P-App-Param first (the proxy knows the mailbox), then the domain's configuration, then the platform's.
+    const domain = domains.of(call.params.did);
+    const silenceMs = call.params.maxSilenceS !== undefined ? call.params.maxSilenceS * 1000 : (domain.maxSilenceMs ?? config.VM_MAX_SILENCE_MS);
+    const operator = call.params.operator ?? domain.operator ?? config.VM_OPERATOR_URI;
+    return {
+      greeting: call.greeting,
+      language: call.params.language ?? 'en',
+      earlyMedia: call.finalReply !== undefined && mode === 'ann',
+      finalReply: call.finalReply ?? DEFAULT_FINAL_REPLY,
+      maxMessageMs: config.VM_MAX_MESSAGE_MS,
+      // One idea of silence for the live watch and the deposit check (VM_SILENCE_THRESHOLD_DBFS).
+      endOnSilence: silenceMs > 0 ? { silenceMs, thresholdDbfs: Math.max(-120, config.VM_SILENCE_THRESHOLD_DBFS) } : undefined,
+      operator: operator
+        ? { uri: operator, method: domain.operatorTransfer ?? config.VM_OPERATOR_TRANSFER, recording: domain.operatorRecording ?? config.VM_OPERATOR_RECORDING }
+        : undefined,
+    };
+  };
   return {
     name: 'voicemail',
     apps: ['voicemail'],

@@ -93,3 +93,102 @@ it('does nothing once the call is done', () => {
   assert.deepEqual(onEvent(state, { kind: 'digit', digit: '#' }, settings).actions, []);
   assert.equal(onEvent(state, { kind: 'digit', digit: '#' }, settings).record, state, 'the record is not rewritten');
 });
+
+const silence = { silenceMs: 4_000, thresholdDbfs: -50 };
+const withSilence: FlowSettings = { ...settings, endOnSilence: silence };
+
+it('with silence detection on, every recording asks media to end it on silence', () => {
+  const { record, actions } = startCall('box', withSilence);
+  assert.deepEqual(actions, [{ kind: 'play', playbackId: 'p1', items: [withSilence.greeting, { kind: 'beep' }], thenRecord: { maxDurationMs: 120_000, endOnSilence: silence } }]);
+  const skipped = onEvent(record, { kind: 'digit', digit: '#' }, withSilence);
+  assert.deepEqual(skipped.actions[0], { kind: 'play', playbackId: 'p2', items: [{ kind: 'beep' }], thenRecord: { maxDurationMs: 120_000, endOnSilence: silence } });
+  const notStarted = onEvent(skipped.record, { kind: 'playback-finished', playbackId: 'p2' }, withSilence);
+  assert.deepEqual(notStarted.actions, [{ kind: 'start-recording', maxMs: 120_000, endOnSilence: silence }]);
+  // Off: nothing about silence goes to media.
+  assert.deepEqual(startCall('box', settings).actions.map((a) => (a.kind === 'play' ? a.thenRecord : undefined)), [{ maxDurationMs: 120_000 }]);
+});
+
+it('sustained silence after speech: "message recorded", the message is handed over, then the call ends', () => {
+  const { state, actions } = run('box', [finished, { kind: 'silence', speech: true }, finishedOnly], withSilence);
+  assert.deepEqual(actions, ['play:greeting+beep then record', 'play:message_recorded', 'hand-over', 'hangup']);
+  assert.equal(state.phase, 'done');
+  const hangup = run('box', [finished, { kind: 'silence', speech: true }, finishedOnly], withSilence);
+  assert.equal(hangup.state.goodbyeReason, 'silence ended the message');
+});
+
+it('silence from the start: just goodbye (no "recorded"), and the hand-over lets the deposit check discard it', () => {
+  assert.deepEqual(run('both', [finished, { kind: 'silence', speech: false }, finishedOnly], withSilence).actions, [
+    'play:greeting+beep then record',
+    'play:goodbye',
+    'hand-over',
+    'hangup',
+  ]);
+});
+
+it('a caller who hangs up during the closing: the hand-over already decided is not repeated once confirmed', () => {
+  const closing = run('box', [finished, { kind: 'silence', speech: true }], withSilence);
+  assert.deepEqual(onEvent(closing.state, { kind: 'ended' }, withSilence).actions, [{ kind: 'hand-over' }], 'not yet confirmed: again');
+  const confirmed = onEvent(closing.state, { kind: 'handed-over' }, withSilence).record;
+  assert.deepEqual(onEvent(confirmed, { kind: 'ended' }, withSilence).actions, []);
+});
+
+const operator = { uri: 'sip:operator@example.org', method: 'refer' as const, recording: 'keep' as const };
+const withOperator: FlowSettings = { ...settings, operator };
+
+it('0 without an operator is no key', () => {
+  assert.deepEqual(run('box', [{ kind: 'digit', digit: '0' }, finished, { kind: 'digit', digit: '0' }]).actions, ['play:greeting+beep then record']);
+});
+
+it('0 while recording: "connecting", the message so far is kept, then the transfer; transferred ends the flow', () => {
+  const { state, actions } = run('box', [finished, { kind: 'digit', digit: '0' }, finishedOnly, { kind: 'transfer', outcome: 'transferred' }], withOperator);
+  assert.deepEqual(actions, ['play:greeting+beep then record', 'play:connecting_operator', 'hand-over', 'transfer']);
+  assert.equal(state.phase, 'done');
+  const connecting = run('box', [finished, { kind: 'digit', digit: '0' }], withOperator).state;
+  const step = onEvent(connecting, { kind: 'playback-finished', playbackId: connecting.playbackId }, withOperator);
+  assert.deepEqual(step.actions, [{ kind: 'transfer', target: 'sip:operator@example.org', method: 'refer' }]);
+  assert.equal(step.record.phase, 'transferring');
+});
+
+it('0 while recording with the message dropped: the recording is discarded, nothing is handed over, not even at the end', () => {
+  const drop: FlowSettings = { ...settings, operator: { ...operator, recording: 'drop' } };
+  const { state, actions } = run('box', [finished, { kind: 'digit', digit: '0' }, finishedOnly, { kind: 'transfer', outcome: 'transferred' }, { kind: 'ended' }], drop);
+  assert.deepEqual(actions, ['play:greeting+beep then record', 'play:connecting_operator', 'stop-recording', 'transfer']);
+  assert.equal(state.phase, 'done');
+});
+
+it('0 during the greeting: nothing recorded yet (a recording media may just have started is dropped), then the transfer', () => {
+  const { actions } = run('voicemail', [{ kind: 'digit', digit: '0' }, { kind: 'playback-finished', playbackId: 'p1', reason: 'stopped' }, finishedOnly], withOperator);
+  assert.deepEqual(actions, ['play:greeting+beep then record', 'play:connecting_operator', 'stop-recording', 'transfer']);
+  // The caller hangs up while being transferred: nothing to hand over.
+  const transferring = run('voicemail', [{ kind: 'digit', digit: '0' }, finishedOnly], withOperator).state;
+  assert.deepEqual(onEvent(transferring, { kind: 'ended' }, withOperator).actions, []);
+});
+
+it('a transfer that fails: "cannot be reached", then the caller may leave a message after the tone', () => {
+  const failed = run('box', [finished, { kind: 'digit', digit: '0' }, finishedOnly, { kind: 'transfer', outcome: 'failed', status: 486 }, finished, { kind: 'digit', digit: '#' }], withOperator);
+  assert.deepEqual(failed.actions, [
+    'play:greeting+beep then record',
+    'play:connecting_operator',
+    'hand-over',
+    'transfer',
+    'play:operator_unavailable+leave_message_after_tone+beep then record',
+    'hangup',
+    'hand-over',
+  ]);
+  // The command itself failing (signaling unreachable) is the same to the caller.
+  const unreachable = run('box', [{ kind: 'digit', digit: '0' }, finishedOnly, { kind: 'failed', action: 'transfer' }], withOperator);
+  assert.equal(unreachable.state.phase, 'beep');
+});
+
+it('ann: 0 transfers too (nothing is recorded); a failed transfer says so and goodbye; not in early media', () => {
+  assert.deepEqual(run('ann', [{ kind: 'digit', digit: '0' }, finishedOnly, { kind: 'transfer', outcome: 'transferred' }], withOperator).actions, ['play:greeting', 'play:connecting_operator', 'transfer']);
+  const failed = run('ann', [{ kind: 'digit', digit: '0' }, finishedOnly, { kind: 'transfer', outcome: 'failed' }, finishedOnly], withOperator);
+  assert.deepEqual(failed.actions, ['play:greeting', 'play:connecting_operator', 'transfer', 'play:operator_unavailable+goodbye', 'hangup']);
+  assert.deepEqual(run('ann', [{ kind: 'digit', digit: '0' }], { ...withOperator, earlyMedia: true }).actions, ['play:greeting']);
+});
+
+it('keys other than the operator key are ignored while connecting and transferring', () => {
+  const { state, actions } = run('box', [finished, { kind: 'digit', digit: '0' }, { kind: 'digit', digit: '#' }, { kind: 'digit', digit: '0' }, { kind: 'silence', speech: true }], withOperator);
+  assert.deepEqual(actions, ['play:greeting+beep then record', 'play:connecting_operator', 'hand-over']);
+  assert.equal(state.phase, 'operator');
+});

@@ -8,24 +8,32 @@
  *   recording ──(#)──────────────► hang up, hand over
  *   recording ──(caller hangs up)──► hand over
  *   recording ──(maximum length)──► beep + goodbye, hand over ──(ends)──► hang up
+ *   recording ──(sustained silence)──► closing, hand over ──(ends)──► hang up
  *   mode ann: greeting ──(ends)──► hang up (or the final reply after early media)
+ *
+ *   greeting, beep or recording ──(0, with an operator)──► "connecting" (the message so far is
+ *     handed over, or dropped) ──(ends)──► transferring ──(transferred)──► done
+ *   transferring ──(failed)──► "cannot be reached", leave a message + beep ──► recording
+ *     (mode ann: "cannot be reached", goodbye ──► hang up)
  *
  * The beep and the recording are one step for media (`thenRecord`): nothing travels between the
  * end of the beep and the caller's first word. A hand-over decided before the call's end stays
  * `pending` in the record until it is done, so the end of the call does it again if it was lost.
  */
 import { z } from 'zod';
-import { VOICEMAIL_MODES, type Playable, type VoicemailMode } from '@sipvm/contracts';
+import { VOICEMAIL_MODES, type EndOnSilence, type Playable, type TransferMethod, type VoicemailMode } from '@sipvm/contracts';
 import type { CallAction, CallEvent, Step } from '@sipvm/service';
 
 export const VoicemailStateSchema = z.object({
-  phase: z.enum(['greeting', 'beep', 'recording', 'goodbye', 'done']),
+  phase: z.enum(['greeting', 'beep', 'recording', 'goodbye', 'operator', 'transferring', 'done']),
   mode: z.enum(VOICEMAIL_MODES),
   /** The playback the flow waits for; finished events of other playbacks are stale. */
   playbackId: z.string(),
   playbacks: z.number().int(),
   /** A hand-over was decided and not yet confirmed: the end of the call does it again. */
   handOverPending: z.boolean(),
+  /** Why the call ends once the goodbye has played. */
+  goodbyeReason: z.string().max(64).optional(),
 });
 export type VoicemailState = z.infer<typeof VoicemailStateSchema>;
 export type Phase = VoicemailState['phase'];
@@ -45,14 +53,30 @@ export interface FlowSettings {
   earlyMedia: boolean;
   finalReply: { code: number; reason: string };
   maxMessageMs: number;
+  /** Sustained silence ends the recording; undefined: it does not. */
+  endOnSilence?: EndOnSilence | undefined;
+  /** Where `0` transfers the caller, how, and what becomes of the message so far; undefined: `0` is no key. */
+  operator?: OperatorSettings | undefined;
+}
+
+export interface OperatorSettings {
+  uri: string;
+  method: TransferMethod;
+  /** What was recorded before `0`: handed over like any message, or dropped. */
+  recording: 'keep' | 'drop';
 }
 
 const BEEP: Playable = { kind: 'beep' };
 
+/** What media is asked to record: the maximum length and, when enabled, the silence that ends it. */
+function recordingLimits(settings: FlowSettings): { maxDurationMs: number; endOnSilence?: EndOnSilence } {
+  return { maxDurationMs: settings.maxMessageMs, ...(settings.endOnSilence ? { endOnSilence: settings.endOnSilence } : {}) };
+}
+
 export function startCall(mode: VoicemailMode, settings: FlowSettings): Step<VoicemailState, Action> {
   const state: VoicemailState = { phase: 'greeting', mode, playbackId: 'p1', playbacks: 1, handOverPending: false };
   if (mode === 'ann') return { record: state, actions: [{ kind: 'play', playbackId: 'p1', items: [settings.greeting] }] };
-  return { record: state, actions: [{ kind: 'play', playbackId: 'p1', items: [settings.greeting, BEEP], thenRecord: { maxDurationMs: settings.maxMessageMs } }] };
+  return { record: state, actions: [{ kind: 'play', playbackId: 'p1', items: [settings.greeting, BEEP], thenRecord: recordingLimits(settings) }] };
 }
 
 export function onEvent(state: VoicemailState, event: Event, settings: FlowSettings): Step<VoicemailState, Action> {
@@ -60,8 +84,10 @@ export function onEvent(state: VoicemailState, event: Event, settings: FlowSetti
   if (event.kind === 'handed-over') return state.handOverPending ? { record: { ...state, handOverPending: false }, actions: [] } : stay;
   if (event.kind === 'ended') {
     // The caller is gone: whatever was recorded so far is the message (media may have started
-    // recording after the beep before its report arrived here, so a greeting asks too).
-    const recording = state.mode !== 'ann' && (state.phase !== 'done' && state.phase !== 'goodbye' ? true : state.handOverPending);
+    // recording after the beep before its report arrived here, so a greeting asks too). After
+    // the recording ended (goodbye, operator) only a hand-over not yet confirmed is done again.
+    const recordingNow = state.phase === 'greeting' || state.phase === 'beep' || state.phase === 'recording';
+    const recording = state.mode !== 'ann' && (recordingNow || state.handOverPending);
     return { record: { ...state, phase: 'done' }, actions: recording ? [{ kind: 'hand-over' }] : [] };
   }
   if (state.phase === 'done') return stay;
@@ -70,7 +96,24 @@ export function onEvent(state: VoicemailState, event: Event, settings: FlowSetti
     const next: VoicemailState = { ...state, phase, playbacks, playbackId: `p${playbacks}` };
     return { record: next, actions: [{ kind: 'play', playbackId: next.playbackId, items, ...(thenRecord ? { thenRecord } : {}) }] };
   };
-  const record = { maxDurationMs: settings.maxMessageMs };
+  const prompt = (name: string): Playable => ({ kind: 'prompt', name, language: settings.language });
+  const goodbye = (items: Playable[], reason: string) => {
+    const next = play(items, 'goodbye');
+    return { ...next, record: { ...next.record, goodbyeReason: reason } };
+  };
+  const record = recordingLimits(settings);
+  const startRecording: Action = { kind: 'start-recording', maxMs: record.maxDurationMs, ...(record.endOnSilence ? { endOnSilence: record.endOnSilence } : {}) };
+  const { operator } = settings;
+  // `0` with an operator, while the greeting plays or the caller records: "connecting", then the
+  // transfer. What was recorded is handed over or dropped now; during the greeting media may have
+  // started recording a moment ago, and that is dropped.
+  if (operator && event.kind === 'digit' && event.digit === '0' && (state.phase === 'greeting' || state.phase === 'beep' || state.phase === 'recording')) {
+    if (state.mode === 'ann' && settings.earlyMedia) return stay; // no dialog to transfer yet
+    const connecting = play([prompt('connecting_operator')], 'operator');
+    if (state.mode === 'ann') return connecting;
+    if (state.phase === 'recording' && operator.recording === 'keep') return handOver(connecting.record, 'operator', connecting.actions);
+    return { ...connecting, actions: [...connecting.actions, { kind: 'stop-recording', discard: true }] };
+  }
   const finishedCurrent = event.kind === 'playback-finished' && event.playbackId === state.playbackId;
   // Stopped before its end: the call is closing (its end comes next); nothing starts now.
   if (finishedCurrent && event.reason === 'stopped') return stay;
@@ -85,26 +128,42 @@ export function onEvent(state: VoicemailState, event: Event, settings: FlowSetti
       if (finishedCurrent) {
         // Media started recording when the beep ended; if it could not, ask once more.
         const recordingStarted = event.kind === 'playback-finished' && event.recordingStartedAt !== undefined;
-        return { record: { ...state, phase: 'recording' }, actions: recordingStarted ? [] : [{ kind: 'start-recording', maxMs: settings.maxMessageMs }] };
+        return { record: { ...state, phase: 'recording' }, actions: recordingStarted ? [] : [startRecording] };
       }
       // `#` skips the greeting: the beep replaces it.
       if (state.phase === 'greeting' && event.kind === 'digit' && event.digit === '#') return play([BEEP], 'beep', record);
       if (event.kind === 'failed' && event.action === 'play') {
         // No greeting to play (its audio could not be had): the beep, at least; else record at once.
-        return state.phase === 'greeting' ? play([BEEP], 'beep', record) : { record: { ...state, phase: 'recording' }, actions: [{ kind: 'start-recording', maxMs: settings.maxMessageMs }] };
+        return state.phase === 'greeting' ? play([BEEP], 'beep', record) : { record: { ...state, phase: 'recording' }, actions: [startRecording] };
       }
       return stay;
     }
     case 'recording':
       if (event.kind === 'digit' && event.digit === '#') return handOver(state, 'done', [{ kind: 'hangup', reason: 'message recorded' }]);
       if (event.kind === 'recording-limit') {
-        const goodbye = play([BEEP, { kind: 'prompt', name: 'max_length_reached', language: settings.language }], 'goodbye');
-        return handOver(goodbye.record, 'goodbye', goodbye.actions);
+        const closing = goodbye([BEEP, prompt('max_length_reached')], 'maximum message length reached');
+        return handOver(closing.record, 'goodbye', closing.actions);
+      }
+      if (event.kind === 'silence') {
+        // A message of silence is handed over too: the deposit check discards it, as ever.
+        const closing = goodbye([prompt(event.speech ? 'message_recorded' : 'goodbye')], 'silence ended the message');
+        return handOver(closing.record, 'goodbye', closing.actions);
       }
       if (event.kind === 'failed' && event.action === 'start-recording') return end(state, { kind: 'hangup', reason: 'recording could not start' });
       return stay;
     case 'goodbye':
-      return finishedCurrent || (event.kind === 'failed' && event.action === 'play') ? end(state, { kind: 'hangup', reason: 'maximum message length reached' }) : stay;
+      return finishedCurrent || (event.kind === 'failed' && event.action === 'play') ? end(state, { kind: 'hangup', reason: state.goodbyeReason ?? 'goodbye played' }) : stay;
+    case 'operator':
+      if (!operator || !(finishedCurrent || (event.kind === 'failed' && event.action === 'play'))) return stay;
+      return { record: { ...state, phase: 'transferring' }, actions: [{ kind: 'transfer', target: operator.uri, method: operator.method }] };
+    case 'transferring': {
+      const failed = (event.kind === 'transfer' && event.outcome === 'failed') || (event.kind === 'failed' && event.action === 'transfer');
+      if (event.kind === 'transfer' && event.outcome === 'transferred') return { record: { ...state, phase: 'done' }, actions: [] };
+      if (!failed) return stay;
+      // Still here: say so, then the caller may leave a message after all (ann: goodbye).
+      if (state.mode === 'ann') return goodbye([prompt('operator_unavailable'), prompt('goodbye')], 'operator not reached');
+      return play([prompt('operator_unavailable'), prompt('leave_message_after_tone'), BEEP], 'beep', record);
+    }
   }
 }
 

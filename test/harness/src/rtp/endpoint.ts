@@ -185,9 +185,14 @@ export class RtpEndpoint {
     this.#send(payloadType, payload, false);
   }
 
-  /** What the platform played to us, decoded to 8 kHz 16-bit PCM, placed by RTP timestamp. */
-  async receivedPcm(): Promise<Int16Array> {
-    const audio = this.received.filter((p) => p.payloadType === this.info.payloadType);
+  /**
+   * What the platform played to us, decoded to 8 kHz 16-bit PCM, placed by RTP timestamp. With
+   * `sinceMs` (a Date.now() value) only what arrived from then on: one stream that started later
+   * (another party's, relayed) is placed by its own timestamps.
+   */
+  async receivedPcm(options: { sinceMs?: number } = {}): Promise<Int16Array> {
+    const since = options.sinceMs ?? 0;
+    const audio = this.received.filter((p) => p.payloadType === this.info.payloadType && p.at >= since);
     if (audio.length === 0) return new Int16Array(0);
     if (this.codec === 'PCMU' || this.codec === 'PCMA') {
       const decode = this.codec === 'PCMU' ? ulawToLinear : alawToLinear;

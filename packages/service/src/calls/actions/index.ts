@@ -8,6 +8,7 @@ import { play } from './play.js';
 import { startRecording } from './start-recording.js';
 import { stopPlayback } from './stop-playback.js';
 import { stopRecording } from './stop-recording.js';
+import { transfer } from './transfer.js';
 
 export type { ActionContext } from './context.js';
 export { recordingOf } from './stop-recording.js';
@@ -35,5 +36,7 @@ export async function perform(action: CallAction, context: ActionContext): Promi
       return [];
     case 'stop-recording':
       return stopRecording(action, context);
+    case 'transfer':
+      return transfer(action, context);
   }
 }

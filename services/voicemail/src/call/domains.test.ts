@@ -1,0 +1,44 @@
+import { it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError } from '@sipvm/service';
+import { Domains } from './domains.js';
+
+async function withFile(text: string, test: (path: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'vm-domains-'));
+  try {
+    await writeFile(join(dir, 'domains.json'), text);
+    await test(join(dir, 'domains.json'));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+it('gives each domain its settings, case-insensitively, and none to the others', async () => {
+  await withFile(JSON.stringify({ 'Example.ORG': { operator: 'sip:+4930123@example.org', operatorTransfer: 'bridge', operatorRecording: 'drop', maxSilenceMs: 5000 } }), async (path) => {
+    const domains = await Domains.load(path);
+    assert.deepEqual(domains.of('example.org'), { operator: 'sip:+4930123@example.org', operatorTransfer: 'bridge', operatorRecording: 'drop', maxSilenceMs: 5000 });
+    assert.deepEqual(domains.of('other.net'), {});
+  });
+});
+
+it('refuses a bad file with a line per problem naming the domain and the setting', async () => {
+  const bad = { 'example.org': { operator: 'sip:op@example.org?Replaces=x', maxSilenceMs: 100, colour: 'red' }, 'a/b': {} };
+  await withFile(JSON.stringify(bad), async (path) => {
+    await assert.rejects(Domains.load(path), (error) => {
+      assert.ok(error instanceof ConfigError);
+      const text = error.problems.join('\n');
+      assert.match(text, /VM_DOMAINS_FILE \(.*domains\.json\): domain "example\.org" operator: must be a SIP URI/);
+      assert.match(text, /domain "example\.org" maxSilenceMs: must be 0 \(off\) or at least 500/);
+      assert.match(text, /domain "example\.org".*colour/);
+      assert.match(text, /"a\/b"/);
+      return true;
+    });
+  });
+  await withFile('{ not json', async (path) => {
+    await assert.rejects(Domains.load(path), (error) => error instanceof ConfigError && /is not JSON/.test(error.problems[0] ?? ''));
+  });
+  await assert.rejects(Domains.load('/nonexistent/domains.json'), (error) => error instanceof ConfigError && /cannot be read/.test(error.problems[0] ?? ''));
+});

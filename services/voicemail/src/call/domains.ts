@@ -1,0 +1,72 @@
+/**
+ * The domain's configuration (VM_DOMAINS_FILE): settings of the leave-a-message call per domain,
+ * over the platform's defaults from the environment. A carrier hosting several customers gives each
+ * its own operator and policies:
+ *
+ *   { "example.org": { "operator": "sip:+4930123@example.org", "operatorTransfer": "bridge",
+ *                      "operatorRecording": "drop", "maxSilenceMs": 5000 } }
+ *
+ * Keys are domain ids (P-App-Param `did`, else `dom`), compared case-insensitively. The file is read
+ * once at start; a bad one stops the service naming the domain, the setting and what is wrong.
+ */
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { MailboxIdSchema, SipUriSchema, TransferMethodSchema } from '@sipvm/contracts';
+import { ConfigError } from '@sipvm/service';
+import { maxSilenceMs, OPERATOR_RECORDING } from './config.js';
+
+export const DomainSettingsSchema = z.strictObject({
+  operator: SipUriSchema.optional(),
+  operatorTransfer: TransferMethodSchema.optional(),
+  operatorRecording: z.enum(OPERATOR_RECORDING).optional(),
+  maxSilenceMs: maxSilenceMs().optional(),
+});
+export type DomainSettings = z.infer<typeof DomainSettingsSchema>;
+
+const DomainsFileSchema = z.record(MailboxIdSchema, DomainSettingsSchema);
+
+export class Domains {
+  private constructor(private readonly byDomain: ReadonlyMap<string, DomainSettings>) {}
+
+  static readonly none = new Domains(new Map());
+
+  static parse(json: unknown): Domains {
+    const parsed = DomainsFileSchema.parse(json);
+    return new Domains(new Map(Object.entries(parsed).map(([domain, settings]) => [domain.toLowerCase(), settings])));
+  }
+
+  /** Reads and checks the file; a problem is a ConfigError naming the file. */
+  static async load(path: string): Promise<Domains> {
+    const problem = (...what: string[]) => new ConfigError(what.map((line) => `VM_DOMAINS_FILE (${path}): ${line}`));
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (error) {
+      throw problem(`cannot be read: ${(error as Error).message}`);
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (error) {
+      throw problem(`is not JSON: ${(error as Error).message}`);
+    }
+    const result = DomainsFileSchema.safeParse(json);
+    if (!result.success) {
+      throw problem(...result.error.issues.map((issue) => {
+        const [domain, setting] = issue.path.map(String);
+        if (domain === undefined) return `must be an object of domains and their settings (${issue.message})`;
+        return `domain "${domain}"${setting !== undefined ? ` ${setting}` : ''}: ${issue.message}`;
+      }));
+    }
+    return Domains.parse(result.data);
+  }
+
+  get size(): number {
+    return this.byDomain.size;
+  }
+
+  /** The settings of a domain; empty when it has none of its own. */
+  of(did: string): DomainSettings {
+    return this.byDomain.get(did.toLowerCase()) ?? {};
+  }
+}
