@@ -25,8 +25,9 @@ import { callLogger, type Logger } from '@sipvm/service';
 import { AppParamError, resolveAppParams } from './app-params.js';
 import type { SignalingConfig } from './config.js';
 import { MESSAGE_SUMMARY_EVENT, MESSAGE_SUMMARY_TYPE, mailboxUri, messageSummary } from './mwi-summary.js';
+import { contextOf } from './request-context.js';
 import { header, parseUri, reply, sendRequest, tagOf, uriOf, withoutTag, type SipRequest, type SipResponse, type Srf } from './sip-stack.js';
-import { APP_HEADERS, type TrustedSources } from './trust.js';
+import type { TrustPolicy } from './trust.js';
 
 /** A key for KV: `<mailbox hash>.<subscription hash>`, both safe tokens. */
 const hash = (...parts: string[]) => createHash('sha256').update(parts.join('\0')).digest('base64url').slice(0, 24).replace(/[^A-Za-z0-9]/g, 'x');
@@ -39,7 +40,7 @@ export interface MwiSubscriptionsOptions {
   log: Logger;
   config: SignalingConfig;
   instanceId: string;
-  trust: TrustedSources;
+  trust: TrustPolicy;
   unavailable: () => string | undefined;
 }
 
@@ -110,9 +111,12 @@ export class MwiSubscriptions {
     for await (const key of await this.#kv.keys()) this.#index.add(key);
   }
 
-  /** Handles a SUBSCRIBE, new or in-dialog; never throws. */
+  /**
+   * Handles a SUBSCRIBE, new or in-dialog, after its steps (initLocals, trustSource: only a proxy
+   * may learn a mailbox's counts); never throws.
+   */
   async onSubscribe(req: SipRequest, res: SipResponse): Promise<void> {
-    const log = callLogger(this.#o.log, req.get('Call-ID'));
+    const { log } = contextOf(req);
     try {
       const event = (header(req, 'Event') ?? '').split(';')[0]?.trim().toLowerCase();
       if (event !== MESSAGE_SUMMARY_EVENT) return reply(res, 489, 'Bad Event', { 'Allow-Events': MESSAGE_SUMMARY_EVENT });
@@ -240,17 +244,12 @@ export class MwiSubscriptions {
     }
   }
 
-  /** The mailbox of a new subscription: P-App-Param uid/did from a proxy, else the R-URI. */
+  /** The mailbox of a new subscription: P-App-Param uid/did from the proxy, else the R-URI. */
   #mailboxOf(req: SipRequest, res: SipResponse): Mailbox | undefined {
-    const trusted = this.#o.trust.has(req.source_address);
-    if (!trusted && APP_HEADERS.some((name) => header(req, name) !== undefined) && this.#o.config.UNTRUSTED_APP_HEADERS === 'refuse') {
-      reply(res, 403, 'Forbidden (P-App headers from untrusted source)');
-      return undefined;
-    }
     const ruri = parseUri(req.uri);
     try {
       const params = resolveAppParams(
-        trusted ? header(req, 'P-App-Param') : undefined,
+        this.#o.trust.appHeader(req, 'P-App-Param'),
         'voicebox',
         { ruriUser: ruri?.user, ruriHost: ruri?.host, fromUri: uriOf(req.get('From') ?? '') },
         { defaultMode: this.#o.config.DEFAULT_MODE, defaultLanguage: this.#o.config.DEFAULT_LANGUAGE, extraKeys: [] },

@@ -156,9 +156,40 @@ export function withoutTag(nameAddr: string): string {
 }
 
 type Handler = (req: SipRequest, res: SipResponse) => void;
+type Method = 'invite' | 'options' | 'subscribe' | 'info' | 'bye' | 'notify';
 
-/** Registers the handler of new (out-of-dialog) requests of one method. */
-export function onRequest(srf: Srf, method: 'invite' | 'options' | 'subscribe' | 'info' | 'bye' | 'notify', handler: Handler): void {
+/** Registers the handler of new (out-of-dialog) requests of one method, after its steps (`useSteps`). */
+export function onRequest(srf: Srf, method: Method, handler: Handler): void {
   const router = srf as unknown as Record<typeof method, (handler: Handler) => void>;
   router[method].call(srf, handler);
+}
+
+/** Hands the request to the next step (or the handler); a step that replied does not call it. */
+export type Next = () => void;
+/** A named step of a request's handling (drachtio-srf middleware); it may be async. */
+export type Step = (req: SipRequest, res: SipResponse, next: Next) => void | Promise<void>;
+
+/**
+ * Runs these steps, in order, on every new request of `method` before its handler (drachtio-srf's
+ * `use`). A step that throws or rejects is reported to `failed`, which must reply; drachtio-srf
+ * goes no further once a final response is sent.
+ */
+export function useSteps(srf: Srf, method: Method, steps: readonly Step[], failed: (error: unknown, req: SipRequest, res: SipResponse) => void): void {
+  for (const step of steps) {
+    const run = (req: SipRequest, res: SipResponse, next: Next) => {
+      let result;
+      try {
+        result = step(req, res, next);
+      } catch (error) {
+        failed(error, req, res);
+        return;
+      }
+      if (result instanceof Promise) result.catch((error: unknown) => failed(error, req, res));
+    };
+    // drachtio-srf names its layers after the function, in its debug output.
+    Object.defineProperty(run, 'name', { value: step.name });
+    // The package types `next` as Function; ours is the call it is.
+    const use = srf.use as unknown as (method: string, step: (req: SipRequest, res: SipResponse, next: Next) => void) => void;
+    use.call(srf, method, run);
+  }
 }

@@ -6,7 +6,6 @@
  */
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
-import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { SUBJECTS } from '@sipvm/contracts';
 import {
@@ -104,7 +103,7 @@ export async function startSignalingRig(env: Record<string, string> = {}, option
   const storage = options.storage
     ? await startService('storage', { NATS_URL: nats.url, STORAGE_BACKEND: 'local', STORAGE_DIR: dir.path })
     : undefined;
-  const nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+  const nc = await nats.connect({ maxReconnectAttempts: -1, reconnectTimeWait: 250 });
   const mediaRequests: MediaRequestSeen[] = [];
   nc.subscribe('vm.media.>', {
     callback: (_err, msg) => {

@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import {
+  BUCKETS,
   AppParamsSchema,
   isServiceError,
   PlayableSchema,
@@ -24,7 +25,7 @@ import type { Logger } from 'pino';
 import { onEvent, startCall, VoicemailStateSchema, type Action, type Event, type FlowSettings, type HandOver } from './flow.js';
 import type { CallConfig } from './config.js';
 
-export const CALLS_BUCKET = 'vm-voicemail-calls';
+export const CALLS_BUCKET = BUCKETS.voicemailCalls;
 export const VOICEMAIL_QUEUE = 'voicemail';
 
 /** Everything about a call the flow and its actions need, as kept in the KV bucket. */
