@@ -94,11 +94,13 @@ export interface RigOptions {
   storage?: boolean;
   /** rtpengine's port range (4 per call at once); default 40. */
   rtpPorts?: number;
+  /** drachtio-server's log level: `info` (every SIP message; the default here) or `notice` as in production. */
+  drachtioLogLevel?: 'info' | 'notice';
 }
 
 export async function startSignalingRig(env: Record<string, string> = {}, options: RigOptions = {}): Promise<SignalingRig> {
   const nats = await startNats();
-  const drachtio = await startDrachtio();
+  const drachtio = await startDrachtio({ logLevel: options.drachtioLogLevel ?? 'info' });
   const dir = await tempDir('e2e');
   const storage = options.storage
     ? await startService('storage', { NATS_URL: nats.url, STORAGE_BACKEND: 'local', STORAGE_DIR: dir.path })

@@ -42,13 +42,15 @@ export interface DrachtioServer {
   close(): Promise<void>;
 }
 
-export async function startDrachtio(options: { secret?: string; logLevel?: 'info' | 'debug' | 'warning' | 'error' } = {}): Promise<DrachtioServer> {
+export async function startDrachtio(options: { secret?: string; logLevel?: 'info' | 'debug' | 'notice' | 'warning' | 'error' } = {}): Promise<DrachtioServer> {
   const bin = drachtioBinary();
   if (bin === undefined) throw new Error(drachtioMissingReason());
   const dir = await tempDir('drachtio');
   const sipPort = await freeTcpUdpPort();
   const adminPort = await freePort();
   const secret = options.secret ?? 'sipvm-test';
+  // notice and above: as in production, no SIP message in the log (sofia-sip silent too).
+  const quiet = !['info', 'debug', undefined].includes(options.logLevel);
   const config = join(dir.path, 'drachtio.conf.xml');
   await writeFile(
     config,
@@ -56,7 +58,7 @@ export async function startDrachtio(options: { secret?: string; logLevel?: 'info
   <admin port="${adminPort}" secret="${secret}">127.0.0.1</admin>
   <sip><contacts><contact>sip:127.0.0.1:${sipPort};transport=udp,tcp</contact></contacts></sip>
   <cdrs>false</cdrs>
-  <logging><console/><sofia-loglevel>3</sofia-loglevel><loglevel>${options.logLevel ?? 'info'}</loglevel></logging>
+  <logging><console/><sofia-loglevel>${quiet ? 0 : 3}</sofia-loglevel><loglevel>${options.logLevel ?? 'info'}</loglevel></logging>
 </drachtio>
 `,
   );
