@@ -109,7 +109,8 @@ const components = [
     ? [
         {
           name: 'drachtio',
-          command: [drachtio, '-f', join(home, 'drachtio', 'drachtio.conf.xml'), '--contact', `sip:127.0.0.1:${sipPort};transport=udp,tcp`, '--port', '9022', '--secret', 'cymru'],
+          // --disable-nat-detection: see deploy/drachtio/entrypoint.sh (a one-packet crash otherwise).
+          command: [drachtio, '-f', join(home, 'drachtio', 'drachtio.conf.xml'), '--contact', `sip:127.0.0.1:${sipPort};transport=udp,tcp`, '--port', '9022', '--secret', 'cymru', '--disable-nat-detection'],
           ready: /Starting|listening|drachtio/i,
         },
         {

@@ -9,6 +9,7 @@
  *   checkCallId        400 for a Call-ID that cannot be logged or stored
  *   trustSource        403 for anyone but a proxy (shared with SUBSCRIBE)  (trust.ts)
  *   requireSdpOffer    488 without an SDP offer
+ *   checkContact       400 unless the Contact is one SIP URI
  *   negotiateTimers    422 for a session interval below Min-SE             (session-timer.ts)
  *   selectApplication  404 when nothing selects a known application       (app-selection.ts)
  *   trustApplication   403 for a mailbox application from anyone but a proxy
@@ -22,7 +23,7 @@ import { AppParamError, printable, resolveAppParams } from './app-params.js';
 import { selectApplication as select, type MappingRule } from './app-selection.js';
 import type { Calls } from './calls.js';
 import { contextOf, need, refuse } from './request-context.js';
-import { header, parseUri, uriOf, type Step } from './sip-stack.js';
+import { header, parseUri, splitHeaderList, uriOf, type Step } from './sip-stack.js';
 import { negotiateSessionTimer } from './session-timer.js';
 import type { TrustPolicy } from './trust.js';
 
@@ -65,6 +66,16 @@ export function inviteSteps({ calls, trust, config, mapping }: InviteStepsOption
   const requireSdpOffer: Step = (req, res, next) => {
     const contentType = (header(req, 'Content-Type') ?? '').split(';')[0]?.trim().toLowerCase();
     if (!req.body || req.body.trim() === '' || contentType !== SDP_TYPE) return refuse(req, res, 488, 'Not Acceptable Here (SDP offer required)');
+    next();
+  };
+
+  // RFC 3261 §8.1.1.8: an INVITE's Contact is one SIP or SIPS URI; nothing else can be the
+  // target of our BYE. (drachtio-server 1.0.0 at 9c2dd4cb died answering, even refusing, an INVITE
+  // over UDP whose Contact has no host, such as `*` or a tel: URI, unless it runs with
+  // --disable-nat-detection, as it does everywhere here: test/e2e/src/hostile/trust.test.ts.)
+  const checkContact: Step = (req, res, next) => {
+    const contacts = req.has('Contact') ? splitHeaderList(req.get('Contact')) : [];
+    if (contacts.length !== 1 || !/^sips?:/i.test(uriOf(contacts[0] ?? ''))) return refuse(req, res, 400, 'Bad Request (Contact must be one SIP URI)');
     next();
   };
 
@@ -120,7 +131,7 @@ export function inviteSteps({ calls, trust, config, mapping }: InviteStepsOption
     next();
   };
 
-  return { initInvite, admitCall, checkCallId, requireSdpOffer, negotiateTimers, selectApplication, resolveParameters };
+  return { initInvite, admitCall, checkCallId, requireSdpOffer, checkContact, negotiateTimers, selectApplication, resolveParameters };
 }
 
 /** P-Final-Reply-Code / -Reason (SEMS early_announce): a 3xx–6xx code and printable text. */

@@ -89,6 +89,7 @@ await runService({
         invite.checkCallId,
         trust.trustSource,
         invite.requireSdpOffer,
+        invite.checkContact,
         invite.negotiateTimers,
         invite.selectApplication,
         trust.trustApplication,

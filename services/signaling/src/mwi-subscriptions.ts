@@ -10,6 +10,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { KvWatchInclude, type KV } from '@nats-io/kv';
 import {
   decodeJson,
+  describeIssues,
   encodeJson,
   MWI_SUBSCRIPTIONS_BUCKET,
   MwiSubscriptionSchema,
@@ -22,11 +23,11 @@ import {
   openKv,
 } from '@sipvm/contracts';
 import { callLogger, type Logger } from '@sipvm/service';
-import { AppParamError, resolveAppParams } from './app-params.js';
+import { AppParamError, printable, resolveAppParams } from './app-params.js';
 import type { SignalingConfig } from './config.js';
 import { MESSAGE_SUMMARY_EVENT, MESSAGE_SUMMARY_TYPE, mailboxUri, messageSummary } from './mwi-summary.js';
 import { contextOf } from './request-context.js';
-import { header, parseUri, reply, sendRequest, tagOf, uriOf, withoutTag, type SipRequest, type SipResponse, type Srf } from './sip-stack.js';
+import { header, parseUri, reply, sendRequest, splitHeaderList, tagOf, uriOf, withoutTag, type SipRequest, type SipResponse, type Srf } from './sip-stack.js';
 import type { TrustPolicy } from './trust.js';
 
 /** A key for KV: `<mailbox hash>.<subscription hash>`, both safe tokens. */
@@ -138,24 +139,30 @@ export class MwiSubscriptions {
       const key = inDialog ? this.#findKey(callId, remoteTag) : undefined;
       if (inDialog && key === undefined) return reply(res, 481, 'Subscription Does Not Exist');
 
+      // Everything the record holds is checked before the 200: a subscription is stored once accepted.
+      const checked = (candidate: MwiSubscription) => {
+        const parsed = MwiSubscriptionSchema.safeParse(candidate);
+        if (!parsed.success) reply(res, 400, `Bad Request (${printable(describeIssues(parsed.error), 80)})`);
+        return parsed.success ? parsed.data : undefined;
+      };
       let record: MwiSubscription;
       if (key !== undefined) {
         const existing = await this.#get(key);
         if (!existing) return reply(res, 481, 'Subscription Does Not Exist');
-        record = { ...existing.record, expiresAt: new Date(Date.now() + expires * 1000).toISOString() };
         const contact = req.has('Contact') ? uriOf(req.get('Contact')) : '';
-        if (contact) record.remoteTarget = contact;
+        const refreshed = checked({ ...existing.record, expiresAt: new Date(Date.now() + expires * 1000).toISOString(), ...(contact ? { remoteTarget: contact } : {}) });
+        if (!refreshed) return;
+        record = refreshed;
         reply(res, 200, 'OK', { Expires: String(expires) });
       } else {
         const mailbox = this.#mailboxOf(req, res);
         if (!mailbox) return;
         const contact = req.has('Contact') ? uriOf(req.get('Contact')) : '';
         if (!contact) return reply(res, 400, 'Bad Request (Contact missing)');
-        const localTag = await sendWithTag(res, expires);
-        record = MwiSubscriptionSchema.parse({
+        const candidate = checked({
           mailbox,
           callId,
-          localTag,
+          localTag: 'chosen-by-drachtio',
           remoteTag,
           localUri: withoutTag(req.get('To')),
           remoteUri: withoutTag(req.get('From')),
@@ -165,6 +172,16 @@ export class MwiSubscriptions {
           expiresAt: new Date(Date.now() + expires * 1000).toISOString(),
           instance: this.#o.instanceId,
         });
+        if (!candidate) return;
+        let localTag: string;
+        try {
+          localTag = await sendWithTag(res, expires);
+        } catch (error) {
+          // drachtio-server could not send the 200 (a request it cannot answer): no subscription.
+          log.warn({ err: String(error) }, 'SUBSCRIBE could not be answered; not stored');
+          return;
+        }
+        record = { ...candidate, localTag };
       }
       const recordKey = key ?? `${mailboxKey(record.mailbox)}.${subscriptionKey(callId, remoteTag)}`;
       if (expires === 0) {
@@ -299,22 +316,4 @@ function sendWithTag(res: SipResponse, expires: number): Promise<string> {
       resolve(tag);
     });
   });
-}
-
-/** Splits a comma-separated header list (Record-Route), respecting <…>. */
-export function splitHeaderList(value: string): string[] {
-  const parts: string[] = [];
-  let depth = 0;
-  let start = 0;
-  for (let i = 0; i < value.length; i++) {
-    const c = value[i];
-    if (c === '<') depth++;
-    else if (c === '>') depth = Math.max(0, depth - 1);
-    else if (c === ',' && depth === 0) {
-      parts.push(value.slice(start, i).trim());
-      start = i + 1;
-    }
-  }
-  parts.push(value.slice(start).trim());
-  return parts.filter((p) => p.length > 0);
 }

@@ -3,6 +3,7 @@
  * forever, feeding readiness) and typed wrappers where the package's own types are wrong or loose
  * (`srf.request`, responses with a reason phrase, parsed headers). Everything else imports from here.
  */
+import { format } from 'node:util';
 import Srf from 'drachtio-srf';
 import type { Logger } from '@sipvm/service';
 
@@ -19,6 +20,7 @@ export interface SipStack {
 }
 
 export function connectDrachtio(options: { host: string; port: number; secret: string; log: Logger }): SipStack {
+  consoleIntoLog(options.log);
   const srf = new Srf();
   let up = false;
   srf.connect({
@@ -53,6 +55,24 @@ export function connectDrachtio(options: { host: string; port: number; secret: s
       srf.disconnect();
     },
   };
+}
+
+/**
+ * drachtio-srf writes to the console where it gives up: a message it cannot parse (dropped, with
+ * the whole message), a middleware error. Those lines join the JSON log, with any SIP message cut
+ * to its first line: headers and bodies — P-App-Param with its PIN — never reach a log.
+ */
+export function consoleIntoLog(log: Logger): void {
+  const write = (level: 'error' | 'warn' | 'info') => (...args: unknown[]) => log[level]({ from: 'drachtio-srf' }, withoutSipMessages(format(...args)));
+  console.error = write('error');
+  console.warn = write('warn');
+  console.log = write('info');
+  console.info = write('info');
+}
+
+/** Text with every SIP message in it reduced to its start line. */
+export function withoutSipMessages(text: string): string {
+  return text.replace(/(\b[A-Za-z]+ \S+ SIP\/2\.0|SIP\/2\.0 \d{3}[^\r\n]*)[\s\S]*$/, '$1 … [rest of the SIP message not logged]');
 }
 
 interface NodeJSEmitter {
@@ -141,6 +161,29 @@ export function uriOf(nameAddr: string): string {
   const angle = /<([^>]*)>/.exec(nameAddr);
   if (angle?.[1] !== undefined) return angle[1].trim();
   return nameAddr.split(';')[0]?.trim() ?? '';
+}
+
+/** Splits a comma-separated header list (Record-Route, Contact), respecting <…> and "…". */
+export function splitHeaderList(value: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let quoted = false;
+  let start = 0;
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i];
+    if (quoted) {
+      if (c === '\\') i++;
+      else if (c === '"') quoted = false;
+    } else if (c === '"') quoted = true;
+    else if (c === '<') depth++;
+    else if (c === '>') depth = Math.max(0, depth - 1);
+    else if (c === ',' && depth === 0) {
+      parts.push(value.slice(start, i).trim());
+      start = i + 1;
+    }
+  }
+  parts.push(value.slice(start).trim());
+  return parts.filter((p) => p.length > 0);
 }
 
 /** The `tag` parameter of a From/To header. */

@@ -35,6 +35,8 @@ export interface DrachtioServer {
   /** Where drachtio-srf connects: host, port, secret. */
   readonly admin: { host: string; port: number; secret: string };
   output(): string;
+  /** Whether it runs now. */
+  alive(): boolean;
   /** Stops it, keeping ports and config, so `start()` brings the same server back. */
   stop(): Promise<void>;
   start(): Promise<void>;
@@ -73,6 +75,9 @@ export async function startDrachtio(options: { secret?: string; logLevel?: 'info
         '--port', String(adminPort),
         '--secret', secret,
         '--loglevel', options.logLevel ?? 'info',
+        // As in production (deploy/drachtio/entrypoint.sh): with NAT detection, this drachtio-server
+        // dies answering an INVITE whose Contact has no host.
+        '--disable-nat-detection',
         '--stdout',
       ],
       ready: async () => (await canConnect(adminPort)) && (await canConnect(sipPort)),
@@ -84,6 +89,7 @@ export async function startDrachtio(options: { secret?: string; logLevel?: 'info
     sipPort,
     admin: { host: '127.0.0.1', port: adminPort, secret },
     output: server.output,
+    alive: server.alive,
     start: server.start,
     stop: server.stop,
     close: server.close,

@@ -136,4 +136,15 @@ describe('a source that is not a trusted proxy', { skip }, () => {
     assert.ok(more.signaling <= 2, `signaling wrote ${more.signaling} lines`);
     assert.ok(more.drachtio <= 2, `drachtio-server wrote ${more.drachtio} lines`);
   });
+
+  it('refuses an INVITE whose Contact is not one SIP URI, which drachtio-server could not survive answering', async () => {
+    for (const contact of ['tel:+4930123', '<tel:+4930123>', '*', undefined, '<sip:a@127.0.0.1>, <sip:b@127.0.0.1>']) {
+      const message = sipRequest({ method: 'INVITE', uri: `sip:alice@${rig.target};app=voicebox`, local: proxy.local, headers: { 'Content-Type': 'application/sdp' }, body: sdpOffer() });
+      const bent = contact === undefined ? message.replace(/^Contact: .*\r\n/m, '') : message.replace(/^Contact: .*$/m, `Contact: ${contact}`);
+      const reply = final(await proxy.exchange(bent));
+      assert.equal(`${reply?.status} ${reply?.reason}`, '400 Bad Request (Contact must be one SIP URI)', `Contact ${contact}`);
+    }
+    assert.ok(rig.drachtio.alive(), 'drachtio-server is alive');
+    assert.equal(final(await invite(proxy, `sip:alice@${rig.target};app=voicebox`))?.status, 200, 'and answers the next call');
+  });
 });
