@@ -30,7 +30,7 @@ import type { TrustPolicy } from './trust.js';
 const SDP_TYPE = 'application/sdp';
 
 export interface InviteStepsOptions {
-  calls: Calls;
+  calls: Pick<Calls, 'refusal' | 'admit' | 'countInvite'>;
   trust: TrustPolicy;
   config: SignalingConfig;
   mapping: readonly MappingRule[];
