@@ -12,7 +12,7 @@
  * the seed (`<identity>.nk`, secret: the service's NATS_NKEY_FILE); the server holds no secret.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { nkeys } from '@nats-io/nats-core';
 import { grantsOf, type NatsIdentity } from './permissions.js';
 
@@ -52,21 +52,21 @@ export function natsPermissionsConfig(identities: readonly NatsIdentity[]): stri
 /** The variables permissions.conf refers to: each identity's public key. */
 export function natsKeysConfig(publicKeys: Readonly<Partial<Record<NatsIdentity, string>>>): string {
   const lines = Object.entries(publicKeys).map(([identity, key]) => `${keyVariable(identity as NatsIdentity)}: ${JSON.stringify(key)}`);
-  return ['# The public nkeys of this deployment (generated; not secret). Seeds are in <identity>.nk.', ...lines, ''].join('\n');
+  return ['# The public nkeys of this deployment (generated; not secret). Each seed stays with its service.', ...lines, ''].join('\n');
 }
 
-/** Where an identity's seed is kept in a folder of credentials. */
+/** Where an identity's seed is kept in a folder of credentials (`<identity>.nk`). */
 export const seedFile = (dir: string, identity: NatsIdentity): string => join(dir, `${identity}.nk`);
 
 /**
- * Makes an nkey for each identity that has none in `dir` yet (`<identity>.nk`, readable by its
+ * Makes an nkey for each identity that has none yet at `seedPath(identity)` (readable by its
  * owner only); keys already there are kept. Returns every identity's public key.
  */
-export function ensureNatsKeys(dir: string, identities: readonly NatsIdentity[]): Record<string, string> {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+export function ensureNatsKeys(identities: readonly NatsIdentity[], seedPath: (identity: NatsIdentity) => string): Record<string, string> {
   const publicKeys: Record<string, string> = {};
   for (const identity of identities) {
-    const file = seedFile(dir, identity);
+    const file = seedPath(identity);
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
     if (!existsSync(file)) writeFileSync(file, `${new TextDecoder().decode(nkeys.createUser().getSeed())}\n`, { mode: 0o600 });
     publicKeys[identity] = nkeys.fromSeed(readSeed(file)).getPublicKey();
   }
@@ -82,10 +82,10 @@ export function readSeed(file: string): Uint8Array {
 
 /**
  * Writes keys.conf and permissions.conf for these identities into `configDir`, making the keys
- * that are missing in `keysDir` (which may be the same folder).
+ * that are missing (by default `<configDir>/<identity>.nk`).
  */
-export function writeNatsAuth(options: { keysDir: string; configDir: string; identities: readonly NatsIdentity[] }): void {
-  const publicKeys = ensureNatsKeys(options.keysDir, options.identities);
+export function writeNatsAuth(options: { configDir: string; identities: readonly NatsIdentity[]; seedPath?: (identity: NatsIdentity) => string }): void {
+  const publicKeys = ensureNatsKeys(options.identities, options.seedPath ?? ((identity) => seedFile(options.configDir, identity)));
   mkdirSync(options.configDir, { recursive: true });
   writeFileSync(join(options.configDir, 'keys.conf'), natsKeysConfig(publicKeys));
   writeFileSync(join(options.configDir, 'permissions.conf'), natsPermissionsConfig(options.identities));

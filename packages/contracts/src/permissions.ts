@@ -53,7 +53,7 @@ export const SUBJECT_RULES: readonly SubjectRule[] = [
   rule(SUBJECTS.call.digit('voicemail'),             ['signaling', 'media'],                           ['voicemail']),
   rule(SUBJECTS.call.digit('voicebox'),              ['signaling', 'media'],                           ['voicebox']),
   rule(SUBJECTS.call.digit('annrecorder'),           ['signaling', 'media'],                           ['voicebox']),
-  rule(SUBJECTS.call.playbackFinished('voicemail'),  ['media'],                                        ['voicemail', 'bench']),
+  rule(SUBJECTS.call.playbackFinished('voicemail'),  ['media'],                                        ['voicemail']),
   rule(SUBJECTS.call.playbackFinished('voicebox'),   ['media'],                                        ['voicebox']),
   rule(SUBJECTS.call.playbackFinished('annrecorder'), ['media'],                                       ['voicebox']),
   rule(SUBJECTS.call.recordingFinished('voicemail'), ['media'],                                        ['voicemail']),
@@ -98,16 +98,18 @@ export interface StreamRule {
   readonly purge?: readonly ServiceIdentity[];
   /** Who creates and updates it; by default everyone who writes, consumes, reads or purges it. */
   readonly manage?: readonly ServiceIdentity[];
+  /** Who may only look at its state (how many messages wait). */
+  readonly inspect?: readonly ServiceIdentity[];
 }
 
 /** What the users of each stream may do besides publishing to its subjects; all of them may create it. */
 export const STREAM_RULES: Readonly<Record<StreamName, StreamRule>> = {
   mailbox:           { consume: ['signaling', 'web'] },
   // signaling's call-ended events land here by themselves: signaling publishes on core NATS.
-  voicemailCallEnds: { consume: ['voicemail'], manage: ['voicemail'] },
+  voicemailCallEnds: { consume: ['voicemail'], manage: ['voicemail'], inspect: ['bench'] },
   voiceboxTimers:    { consume: ['voicebox'] },
-  deposits:          { consume: ['voicemail'] },
-  staging:           { read: ['storage', 'media', 'voicemail'], purge: ['storage', 'voicemail', 'voicebox', 'web', 'bench'] },
+  deposits:          { consume: ['voicemail'], inspect: ['bench'] },
+  staging:           { read: ['storage', 'media', 'voicemail'], purge: ['storage', 'voicemail', 'voicebox', 'web'] },
   mail:              { consume: ['voicemail'] },
   mailFailed:        {},
   webhooks:          { consume: ['web'] },
@@ -151,7 +153,9 @@ export function grantsOf(identity: NatsIdentity): Grants {
     const writes = SUBJECT_RULES.some((r) => r.publish.includes(identity) && streamSubjects(name).some((s) => subjectMatches(r.subject, s)));
     const roles = { consume: streamRule.consume?.includes(identity), read: streamRule.read?.includes(identity), purge: streamRule.purge?.includes(identity) };
     const manage = streamRule.manage ? streamRule.manage.includes(identity) : writes || roles.consume || roles.read || roles.purge;
-    if (manage || roles.consume || roles.read || roles.purge) for (const subject of jetStreamApi(STREAMS[name].name, { ...roles, manage })) publish.add(subject);
+    if (manage || roles.consume || roles.read || roles.purge || streamRule.inspect?.includes(identity)) {
+      for (const subject of jetStreamApi(STREAMS[name].name, { ...roles, manage })) publish.add(subject);
+    }
   }
   for (const key of Object.keys(BUCKET_RULES) as BucketKey[]) {
     if (BUCKET_RULES[key] !== identity) continue;

@@ -24,7 +24,7 @@ function problems(settings: Partial<Settings>): string[] {
 it('authenticates with the nkey in NATS_NKEY_FILE and takes answers on the identity’s own inbox', () => {
   const dir = mkdtempSync(join(tmpdir(), 'sipvm-nats-'));
   try {
-    ensureNatsKeys(dir, ['storage']);
+    ensureNatsKeys(['storage'], (identity) => seedFile(dir, identity));
     const options = natsSecurity({ ...base, NATS_NKEY_FILE: seedFile(dir, 'storage') }, 'storage');
     assert.equal(typeof options.authenticator, 'function');
     assert.equal(options.inboxPrefix, '_INBOX.storage');

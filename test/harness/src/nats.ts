@@ -59,7 +59,7 @@ export async function startNats(options: NatsOptions = {}): Promise<NatsServer> 
   const port = await freePort();
   const dir = await tempDir('nats');
   const credentials = join(dir.path, 'auth');
-  writeNatsAuth({ keysDir: credentials, configDir: credentials, identities: NATS_IDENTITIES });
+  writeNatsAuth({ configDir: credentials, identities: NATS_IDENTITIES });
   const tls = options.tls;
   const config = join(dir.path, 'nats.conf');
   await writeFile(
