@@ -6,6 +6,7 @@
  *
  *   node packages/service/dist/nats-credentials.js --config DIR (--seeds DIR | --seed-dirs DIR)
  *        [--identities storage,media,…] [--no-permissions]
+ *   node packages/service/dist/nats-credentials.js --permissions-file deploy/k8s/nats-permissions.conf
  *
  *   --config DIR      writes DIR/keys.conf (public keys) and DIR/permissions.conf
  *   --seeds DIR       seeds as DIR/<identity>.nk
@@ -13,6 +14,7 @@
  *                     volume per service, so each reads its own seed only)
  *   --identities      default: every service and admin (bench only when named)
  *   --no-permissions  keys.conf only (Kubernetes ships permissions.conf with the manifests)
+ *   --permissions-file FILE   only the permissions, into FILE (the one Kubernetes ships)
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,6 +28,7 @@ const { values } = parseArgs({
     'seed-dirs': { type: 'string' },
     identities: { type: 'string', default: NATS_IDENTITIES.filter((identity) => identity !== 'bench').join(',') },
     'no-permissions': { type: 'boolean', default: false },
+    'permissions-file': { type: 'string' },
   },
 });
 
@@ -33,9 +36,14 @@ const fail = (message: string): never => {
   process.stderr.write(`nats-credentials: ${message}\n`);
   process.exit(64);
 };
-const config = values.config ?? fail('--config DIR is required');
 const identities = values.identities.split(',').map((name) => name.trim());
 for (const name of identities) if (!(NATS_IDENTITIES as readonly string[]).includes(name)) fail(`"${name}" is not an identity (${NATS_IDENTITIES.join(', ')})`);
+if (values['permissions-file'] !== undefined) {
+  writeFileSync(values['permissions-file'], natsPermissionsConfig(identities as NatsIdentity[]));
+  process.stdout.write(`nats-credentials: permissions of ${identities.join(', ')} in ${values['permissions-file']}\n`);
+  process.exit(0);
+}
+const config = values.config ?? fail('--config DIR is required');
 const seedPath =
   values.seeds !== undefined
     ? (identity: NatsIdentity) => seedFile(values.seeds as string, identity)
