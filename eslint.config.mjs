@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/node_modules/**', '.local/**', 'deploy/**/*.yaml'] },
+  { ignores: ['**/dist/**', '**/dist-test/**', '**/node_modules/**', '.local/**', 'deploy/**/*.yaml'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

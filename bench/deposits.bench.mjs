@@ -21,6 +21,8 @@
 //   --drain-s S (how long to wait for the queue to empty, 120)
 //   --processes checkout|all|PATH (whose CPU and memory to count: by default the processes of this
 //     checkout's `npm start`; `all` for every platform process on the machine, e.g. containers)
+//   --nats-monitor URL (http://127.0.0.1:8222: NATS messages per call) --media-metrics URL
+//     (http://127.0.0.1:9102/metrics: rtpengine's ng latency per command)
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -60,6 +62,8 @@ const { values: options } = parseArgs({
     domain: { type: 'string', default: 'example.org' },
     'drain-s': { type: 'string', default: '120' },
     processes: { type: 'string', default: 'checkout' },
+    'nats-monitor': { type: 'string', default: 'http://127.0.0.1:8222' },
+    'media-metrics': { type: 'string', default: 'http://127.0.0.1:9102/metrics' },
   },
 });
 const rates = options.rate.split(',').map(Number);
@@ -113,6 +117,8 @@ async function runRate(rate, calls, speech) {
   console.log(`\n## ${rate} calls/s × ${calls}`);
   const before = (await request(nc, StorageApi.countMailbox, { mailbox })).counts;
   const seen = observeCalls();
+  const natsBefore = await natsTraffic();
+  const ngBefore = await ngLatency();
   const processes = platformProcesses(options.processes === 'all' ? undefined : options.processes === 'checkout' ? CHECKOUT : options.processes);
   const sampler = sampleProcesses(processes);
   const started = Date.now();
@@ -120,6 +126,8 @@ async function runRate(rate, calls, speech) {
   const sippDone = Date.now();
   const drained = await waitForDrain(seen, Number(options['drain-s']) * 1000);
   const costs = sampler.stop();
+  const natsAfter = await natsTraffic();
+  const ngAfter = await ngLatency();
   const wallS = (Date.now() - started) / 1000;
   seen.stop();
   const after = (await request(nc, StorageApi.countMailbox, { mailbox })).counts;
@@ -143,6 +151,18 @@ async function runRate(rate, calls, speech) {
   console.log(`answer→recording:    ${percentiles(answerToRecording)}   (greeting ${greetingMs > 0 ? greetingMs : '?'} ms + beep)`);
   console.log(`hang-up→stored:      ${percentiles(hangupToStored)}`);
   console.log(`sipp ran ${((sippDone - started) / 1000).toFixed(1)} s, queue empty ${((Date.now() - sippDone) / 1000).toFixed(1)} s later`);
+  if (natsBefore && natsAfter && answered.length > 0) {
+    const per = (key) => ((natsAfter[key] - natsBefore[key]) / answered.length).toFixed(1);
+    console.log(`NATS per call: ${per('in_msgs')} messages in, ${per('out_msgs')} out (${per('in_bytes')} bytes in)`);
+  }
+  if (ngBefore && ngAfter) {
+    const lines = [...ngAfter].map(([command, a]) => {
+      const b = ngBefore.get(command) ?? { count: 0, sum: 0 };
+      const count = a.count - b.count;
+      return count > 0 ? `${command} ${((1000 * (a.sum - b.sum)) / count).toFixed(2)} ms ×${(count / Math.max(1, answered.length)).toFixed(1)}` : undefined;
+    });
+    console.log(`rtpengine ng, mean per command and commands per call: ${lines.filter(Boolean).join(', ')}`);
+  }
   const perCall = (s) => (answered.length > 0 ? s / answered.length : NaN);
   let total = 0;
   console.log('process                  CPU s/call   mean % core   peak RSS MB');
@@ -157,6 +177,32 @@ async function runRate(rate, calls, speech) {
   return {
     markdown: `| ${rate} | ${sipp.created} | ${sipp.answered} | ${sipp.refused} | ${sipp.failed} | ${stored} | ${lost.length} | ${p(sipp.inviteToAnswerMs)} | ${p(answerToRecording)} | ${p(hangupToStored)} | ${perCall(total).toFixed(4)} |`,
   };
+}
+
+/** NATS's own message counters (its monitoring port), or undefined when it has none. */
+async function natsTraffic() {
+  try {
+    const varz = await (await fetch(`${options['nats-monitor']}/varz`)).json();
+    return { in_msgs: varz.in_msgs, out_msgs: varz.out_msgs, in_bytes: varz.in_bytes };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Media's ng command latency histogram: command → { count, sum } (successful commands). */
+async function ngLatency() {
+  try {
+    const text = await (await fetch(options['media-metrics'])).text();
+    const found = new Map();
+    for (const match of text.matchAll(/^sipvm_rtpengine_command_seconds_(count|sum)\{[^}]*command="([^"]+)",outcome="ok"[^}]*\} (\S+)$/gm)) {
+      const entry = found.get(match[2]) ?? { count: 0, sum: 0 };
+      entry[match[1]] += Number(match[3]);
+      found.set(match[2], entry);
+    }
+    return found;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Every voicemail call of the run by callRef: answer, recording start, hang-up, outcome. */

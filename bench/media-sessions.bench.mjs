@@ -3,8 +3,8 @@
 // session and of stopping a recording (pcap → WAV → staging), and the calls left in rtpengine.
 // Asserts nothing about speed; the correctness of 100 calls is a test (services/media).
 //   npm run bench -- media           (BENCH_CALLS=100, BENCH_TONE_MS=1000)
-import { callsInRtpengine, startMediaRig } from '../services/media/dist/test-support.js';
-import { runConcurrentCalls } from '../services/media/dist/load.js';
+import { callsInRtpengine, startMediaRig } from '../services/media/dist-test/test/support.js';
+import { runConcurrentCalls } from '../services/media/dist-test/test/load.js';
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 100);
 const TONE_MS = Number(process.env.BENCH_TONE_MS ?? 1000);

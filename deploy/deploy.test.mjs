@@ -3,8 +3,8 @@
 // validated object by object against the Kubernetes OpenAPI schema (the npm package
 // kubernetes-models: validators generated from the upstream OpenAPI spec — types, required
 // fields, enums, formats), then against the invariants an operator relies on. Running them for real
-// is `npm run test:compose` (compose) — there is no cluster here. Each check says loudly when its
-// tool is missing instead of passing silently.
+// is `npm run test:compose` (compose) — there is no cluster here. A missing tool is a loud skip on
+// a developer's machine and a failure in CI.
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -18,6 +18,7 @@ import { DaemonSet, Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { natsPermissionsConfig, SERVICE_IDENTITIES } from '@sipvm/contracts';
+import { prerequisite } from '@sipvm/harness';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const has = (tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
@@ -25,8 +26,8 @@ const has = (tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0
 const services = readdirSync(join(root, 'services')).filter((name) => existsSync(join(root, 'services', name, 'package.json'))).sort();
 const runs = (name) => new RegExp(`services/${name}/dist/main\\.js`);
 
-it('docker-compose.yml is a valid Compose file', (t) => {
-  if (!has('docker-compose')) return t.skip('SKIPPED: docker-compose is not installed (apt-get install docker-compose)');
+const noCompose = prerequisite('the compose file check', has('docker-compose') ? undefined : 'docker-compose is not installed (apt-get install docker-compose)');
+it('docker-compose.yml is a valid Compose file', { skip: noCompose }, () => {
   const result = spawnSync('docker-compose', ['-f', join(root, 'docker-compose.yml'), '--profile', 's3', 'config'], { encoding: 'utf8' });
   assert.equal(result.status, 0, result.stderr);
   for (const name of services) assert.match(result.stdout, runs(name), `docker-compose.yml runs ${name}`);
@@ -46,7 +47,8 @@ const MODELS = {
 /** The longest message (VM_MAX_MESSAGE_MS default) a call in progress may still be recording. */
 const MAX_MESSAGE_S = 120;
 
-describe('deploy/k8s', { skip: has('kubectl') ? false : 'SKIPPED: kubectl is not installed' }, () => {
+const noKubectl = prerequisite('the Kubernetes manifest checks', has('kubectl') ? undefined : 'kubectl is not installed (apt-get install kubernetes-client)');
+describe('deploy/k8s', { skip: noKubectl }, () => {
   let objects = [];
   const ofKind = (kind) => objects.filter((o) => o.kind === kind);
   const named = (kind, name) => objects.find((o) => o.kind === kind && o.metadata.name === name);

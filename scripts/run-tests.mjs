@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Runs every compiled test file (`dist/**/*.test.js` in the workspaces), and the plain-JS
+// Runs every compiled test file (`dist-test/**/*.test.js` of the workspaces that ship code — their
+// `dist/` holds no test — and `dist/**/*.test.js` of the test workspaces), and the plain-JS
 // `*.test.mjs` files, with node's test runner.
 // Arguments narrow the run to files whose path contains one of them: `npm test -- storage`.
 // Node 20's runner takes no globs, hence this small finder.
@@ -16,7 +17,7 @@ function* walk(dir) {
     if (entry.name === 'node_modules' || entry.name.startsWith('.')) continue;
     const path = join(dir, entry.name);
     if (entry.isDirectory()) yield* walk(path);
-    else if ((entry.name.endsWith('.test.js') && path.includes('/dist/')) || entry.name.endsWith('.test.mjs')) yield path;
+    else if ((entry.name.endsWith('.test.js') && /\/dist(-test)?\//.test(path)) || entry.name.endsWith('.test.mjs')) yield path;
   }
 }
 

@@ -4,10 +4,12 @@
 // then each service. State lives under .local/ (override with SIPVM_HOME). Ctrl-C stops
 // everything in reverse order.
 //
-// Environment: SIPVM_HOME (state folder, default .local), NATS_PORT (4222), SIP_PORT (5060, on
+// Environment: SIPVM_HOME (state folder, default .local), NATS_PORT (4222), NATS_MONITOR_PORT
+// (8222, on 127.0.0.1), SIP_PORT (5060, on
 // 127.0.0.1: point your proxy there), DRACHTIO_BIN (drachtio-server, else found on PATH; without
 // it SIP is not started and the rest runs), RTP_PORT_MIN/RTP_PORT_MAX (rtpengine's range,
-// 20000–29999), RTPENGINE_LOG_LEVEL (5, notice; 6 logs every ng command), DRACHTIO_LOG_LEVEL
+// 20000–29999), RTPENGINE_LOG_LEVEL (5, notice; 6 logs every ng command), RTPENGINE_THREADS
+// (its worker threads; default one per core), DRACHTIO_LOG_LEVEL
 // (notice: no SIP messages in the log, which carry PINs; info or debug print them),
 // SIPVM_NODE_ARGS (extra node arguments for the services, e.g. for profiling), and
 // every service's own variables (see the README), which are passed through.
@@ -53,6 +55,7 @@ writeFileSync(join(home, 'rtpengine', 'rtpengine.conf'), [
   'delete-delay = 0',
   // notice: no line per ng command (media pings every second); `info` logs every command and SDP.
   `log-level = ${process.env.RTPENGINE_LOG_LEVEL ?? '5'}`,
+  ...(process.env.RTPENGINE_THREADS ? [`num-threads = ${process.env.RTPENGINE_THREADS}`] : []),
   'log-stderr = true',
   'foreground = true',
   '',
@@ -71,6 +74,8 @@ const natsAuth = join(home, 'nats', 'auth');
 writeNatsAuth({ configDir: natsAuth, identities: NATS_IDENTITIES });
 writeFileSync(join(home, 'nats', 'nats.conf'), [
   `listen: 127.0.0.1:${natsPort}`,
+  // Monitoring (/varz, /jsz) on loopback: what operators and the deposit benchmark read.
+  `http: 127.0.0.1:${process.env.NATS_MONITOR_PORT ?? '8222'}`,
   `jetstream { store_dir: ${JSON.stringify(join(home, 'nats'))} }`,
   'include ./auth/permissions.conf',
   '',
@@ -194,8 +199,9 @@ let stopping = false;
 
 function start(component) {
   return new Promise((resolveStart, rejectStart) => {
-    const [command, ...args] = component.command;
-    const child = spawn(command, args, {
+    // Every component may open as many files as the system allows this user (rtpengine holds
+    // about five per call; a default soft limit of 1024 would end near 200 calls).
+    const child = spawn('sh', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"', ...component.command], {
       env: { NATS_URL: natsUrl, HTTP_HOST: '127.0.0.1', ...process.env, ...component.env },
       stdio: ['ignore', 'pipe', 'pipe'],
       // Own process group and working folder: Ctrl-C reaches only this script, which stops media
@@ -232,7 +238,7 @@ function start(component) {
         lines.forEach(onLine);
       });
     }
-    child.on('error', (error) => rejectStart(new Error(`${component.name}: cannot start ${command}: ${error.message}`)));
+    child.on('error', (error) => rejectStart(new Error(`${component.name}: cannot start ${component.command[0]}: ${error.message}`)));
     child.on('exit', (code, signal) => {
       if (!ready) rejectStart(new Error(`${component.name} exited before it was ready (${signal ?? code})`));
       else if (!stopping) {

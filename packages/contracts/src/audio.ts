@@ -36,7 +36,20 @@ export class LoudestFrame {
   }
 
   addAll(samples: Int16Array): void {
-    for (const sample of samples) this.add(sample);
+    // The same as add() per sample, with the state in locals: this runs over every recording.
+    let sum = this.#sum;
+    let count = this.#count;
+    for (let i = 0; i < samples.length; i++) {
+      const sample = samples[i]!;
+      sum += sample * sample;
+      if (++count === this.#frameSize) {
+        this.#loudest = Math.max(this.#loudest, sum / count);
+        sum = 0;
+        count = 0;
+      }
+    }
+    this.#sum = sum;
+    this.#count = count;
   }
 
   get dbfs(): number {

@@ -13,7 +13,7 @@ export type WorkOutcome =
   | { kind: 'done' }
   /** Not now: deliver it again after `delayMs`. */
   | { kind: 'retry'; delayMs: number }
-  /** Never: remove it for good (the handler has reported why). */
+  /** Never: remove it for good (the handler has reported why; `reason` is for the caller's logs). */
   | { kind: 'drop'; reason: string };
 
 export interface DurableWorkerOptions {
@@ -59,7 +59,10 @@ export async function startDurableWorker(options: DurableWorkerOptions): Promise
       const outcome = await options.handle(msg);
       if (outcome.kind === 'done') msg.ack();
       else if (outcome.kind === 'retry') msg.nak(outcome.delayMs);
-      else msg.term(outcome.reason.slice(0, 200));
+      // Dropped jobs are acknowledged, not terminated: on a work-queue stream a terminated
+      // message is never delivered again but stays stored until its maximum age (14 days of
+      // undeliverable mail); the handler has reported it already.
+      else msg.ack();
     } catch (error) {
       options.log.error({ err: String(error), stack: (error as Error).stack, stream: options.stream, seq: msg.seq }, 'job handler failed; will retry');
       msg.nak(RETRY_AFTER_CRASH_MS);

@@ -12,9 +12,10 @@ export function serveMediaApi(
   ready: () => boolean,
   log: Logger,
   registry: Registry,
-): Subscription[] {
+): { intake: Subscription[]; calls: Subscription[] } {
   const hooks = requestInstrumentation(registry, log);
-  return [
+  // New calls, and the question whether this instance takes them: the first to go at shutdown.
+  const intake = [
     serve(
       nc,
       MediaApi.openSession,
@@ -22,6 +23,8 @@ export function serveMediaApi(
       { ...hooks, queue: MEDIA_QUEUE },
     ),
     serve(nc, MediaApi.status, async () => ({ mediaInstance: instance, ready: ready() }), { queue: MEDIA_QUEUE }),
+  ];
+  const calls = [
     serve(nc, MediaApi.updateSession(instance), (req) => sessions.update(req.callRef, req.sdpOffer), hooks),
     serve(nc, MediaApi.closeSession(instance), (req) => sessions.close(req.callRef), hooks),
     serve(nc, MediaApi.play(instance), (req) => sessions.play(req), hooks),
@@ -30,4 +33,5 @@ export function serveMediaApi(
     serve(nc, MediaApi.stopRecording(instance), (req) => sessions.stopRecording(req.callRef, req.discard), hooks),
     serve(nc, MediaApi.stopRecordingAnywhere, (req) => sessions.stopRecording(req.callRef, req.discard), { ...hooks, queue: MEDIA_QUEUE }),
   ];
+  return { intake, calls };
 }

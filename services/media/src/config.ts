@@ -1,11 +1,10 @@
 /** Environment variables of the media service (on top of the common ones of every service). */
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { z } from 'zod';
-import { env } from '@sipvm/service';
+import { env, packageRoot } from '@sipvm/service';
 
 /** Where built prompts go by default: services/media/prompts/build (not committed). */
-export const DEFAULT_PROMPTS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'prompts', 'build');
+export const DEFAULT_PROMPTS_DIR = join(packageRoot(import.meta.url), 'prompts', 'build');
 
 const hostPort = () =>
   z.string().transform((value, ctx) => {

@@ -22,7 +22,8 @@ function alawToLinear(byte: number): number {
 export const ULAW = Int16Array.from({ length: 256 }, (_, i) => ulawToLinear(i));
 export const ALAW = Int16Array.from({ length: 256 }, (_, i) => alawToLinear(i));
 
-/** Decodes G.711 bytes into `out` (16-bit little-endian) starting at sample `at`. */
-export function decodeG711(table: Int16Array, payload: Uint8Array, out: Buffer, at: number): void {
-  for (let i = 0; i < payload.length && (at + i) * 2 + 1 < out.length; i++) out.writeInt16LE(table[payload[i]!]!, (at + i) * 2);
+/** Decodes G.711 bytes into `out` (samples) starting at sample `at`. */
+export function decodeG711(table: Int16Array, payload: Uint8Array, out: Int16Array, at: number): void {
+  const n = Math.min(payload.length, out.length - at);
+  for (let i = 0; i < n; i++) out[at + i] = table[payload[i]!]!;
 }

@@ -13,7 +13,7 @@ import { Recorder } from './recorder.js';
 import { Sessions } from './sessions.js';
 import { listenForDtmf } from './dtmf.js';
 import { serveMediaApi } from './api.js';
-import { mediaMetrics } from './metrics.js';
+import { mediaMetrics, rtpengineLatency } from './metrics.js';
 import { buildPrompts, promptsUpToDate } from './prompt-builder.js';
 import { loadCatalog, PromptFiles } from './prompts.js';
 import { PlayFiles } from './play-files.js';
@@ -35,12 +35,14 @@ await runService({
     return undefined;
   },
   async start({ config, log, nc, registry, readiness }) {
+    const ngLatency = rtpengineLatency(registry);
     const rtpengine = new Rtpengine({
       host: config.RTPENGINE_NG.host,
       port: config.RTPENGINE_NG.port,
       timeoutMs: config.RTPENGINE_TIMEOUT_MS,
       probeIntervalMs: config.RTPENGINE_PROBE_INTERVAL_MS,
       log,
+      timed: (command, outcome, seconds) => ngLatency.observe({ command, outcome }, seconds),
     });
     await rtpengine.start();
     readiness.add('rtpengine', () => rtpengine.up);
@@ -93,6 +95,9 @@ await runService({
     const dtmf = await listenForDtmf(config.MEDIA_DTMF_LISTEN, (report) => void live.digit(report).catch((error: unknown) => log.error({ err: String(error) }, 'digit event failed')), log);
     const subscriptions = serveMediaApi(nc, config.INSTANCE_ID, live, () => rtpengine.up, log, registry);
 
+    const resumed = await recorder.resume();
+    if (resumed > 0) log.info({ recordings: resumed }, 'recordings of an earlier run resumed (their maximum length still holds)');
+
     const sweep = () => void recorder.sweep(config.RECORDING_STATE_TTL_MS).catch((error: unknown) => log.warn({ err: String(error) }, 'pcap sweep failed'));
     sweep();
     const sweeper = setInterval(sweep, 3_600_000);
@@ -101,7 +106,13 @@ await runService({
 
     return {
       async stop() {
-        for (const sub of subscriptions) sub.unsubscribe();
+        // No new calls; the calls in progress may end within the shutdown time (signaling drains
+        // the same way), and what is left is detached: rtpengine keeps the calls, the next run of
+        // this instance takes them over.
+        for (const sub of subscriptions.intake) sub.unsubscribe();
+        const deadline = Date.now() + Math.max(0, config.SHUTDOWN_TIMEOUT_MS - 3_000);
+        while (live.count > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
+        for (const sub of subscriptions.calls) sub.unsubscribe();
         clearInterval(sweeper);
         await live.detachAll();
         recorder.close();

@@ -6,9 +6,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { decodeJson, isServiceError, MediaApi, RecordingFinishedEventSchema, request, SUBJECTS } from '@sipvm/contracts';
+import { decodeJson, isServiceError, MediaApi, RecordingFinishedEventSchema, request, SUBJECTS, type RecordingFinishedEvent } from '@sipvm/contracts';
 import { correlation, dominantFrequency, rms, toneShare, waitFor, wavSamples } from '@sipvm/harness';
-import { APP, callsInRtpengine, openCall, readStaged, recordTone, startMediaRig, waitForFinished, type MediaRig } from './test-support.js';
+import { APP, callsInRtpengine, openCall, readStaged, recordTone, startMediaRig, waitForFinished, type MediaRig } from '../test/support.js';
 import { DEFAULT_PROMPTS_DIR } from './config.js';
 
 let rig: MediaRig;
@@ -244,6 +244,24 @@ describe('sessions', () => {
     assert.equal((await rig.media.readyz()).status, 200);
   });
 
+  test('draining: a stopping instance takes no new call, serves the calls it has, and leaves when they end', async () => {
+    const call = await openCall(rig.nc, 'PCMU');
+    const stopping = rig.media.stop(); // SIGTERM
+    try {
+      await waitFor(async () => (await rig.media.readyz().catch(() => ({ status: 0 }))).status !== 200, 5_000, 'media to say it is not ready');
+      await assert.rejects(openCall(rig.nc, 'PCMU'), (e) => isServiceError(e, 'service-unavailable'), 'a new call was taken while draining');
+      // The call in progress is still served.
+      await request(rig.nc, api().play, { callRef: call.callRef, playbackId: 'drain', items: [{ kind: 'beep' }] });
+      assert.equal((await waitForFinished(rig, 'drain', 3_000)).reason, 'completed');
+      await request(rig.nc, api().close, { callRef: call.callRef });
+      await stopping;
+      assert.match(rig.media.output(), /"msg":"stopped"/);
+    } finally {
+      call.endpoint.close();
+      rig.media = await rig.startMedia();
+    }
+  });
+
   test('graceful shutdown: playback ends as stopped, the call stays in rtpengine and the next run closes it', async () => {
     const call = await openCall(rig.nc, 'PCMU');
     await request(rig.nc, api().play, { callRef: call.callRef, playbackId: 'longhelp', items: [{ kind: 'prompt', name: 'help', language: 'de' }] });
@@ -255,6 +273,34 @@ describe('sessions', () => {
       assert.deepEqual(await request(rig.nc, api().close, { callRef: call.callRef }), { closed: true });
       assert.ok(!(await callsInRtpengine(rig)).includes(call.callRef));
     } finally {
+      call.endpoint.close();
+    }
+  });
+
+  test('a recording whose media instance restarts still ends at its maximum length', async () => {
+    const call = await openCall(rig.nc, 'PCMU');
+    const ends: RecordingFinishedEvent[] = [];
+    const sub = rig.nc.subscribe(SUBJECTS.call.recordingFinished(APP), {
+      callback: (_e, msg) => {
+        ends.push(decodeJson(RecordingFinishedEventSchema, msg.data, 'recording-finished'));
+      },
+    });
+    try {
+      await request(rig.nc, api().startRecording, { callRef: call.callRef, maxDurationMs: 2_000 });
+      await call.endpoint.sendTone(1000, 600);
+      // SIGKILL: nothing handed over; the next run of the instance finds the recording in KV.
+      await rig.media.kill();
+      assert.equal(ends.length, 0, 'the instance that started it did not end it: it is gone');
+      rig.media = await rig.startMedia();
+      const tone = call.endpoint.sendTone(1000, 2_000);
+      await waitFor(() => ends.some((e) => e.callRef === call.callRef), 10_000, 'the restarted instance to end the recording at its maximum');
+      await tone;
+      assert.equal(ends.find((e) => e.callRef === call.callRef)?.reason, 'max-duration');
+      const { recording } = await request(rig.nc, api().stopRecording, { callRef: call.callRef });
+      assert.ok(recording && recording.durationMs <= 2_000 && recording.durationMs >= 1_500, `${recording?.durationMs} ms recorded of a 2000 ms maximum`);
+    } finally {
+      sub.unsubscribe();
+      await request(rig.nc, api().close, { callRef: call.callRef });
       call.endpoint.close();
     }
   });

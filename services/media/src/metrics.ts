@@ -1,5 +1,5 @@
 /** What media counts for Prometheus, beyond the request metrics every service has. */
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 export interface MediaMetrics {
   digits: Counter<'source'>;
@@ -21,4 +21,15 @@ export function mediaMetrics(registry: Registry, openSessions: () => number): Me
     playbacks: new Counter({ name: 'sipvm_media_playbacks_total', help: 'Playbacks finished, by reason', labelNames: ['reason'], registers: [registry] }),
     recordings: new Counter({ name: 'sipvm_media_recordings_total', help: 'Recordings staged as WAV, by caller codec', labelNames: ['codec'], registers: [registry] }),
   };
+}
+
+/** How long rtpengine takes to answer each ng command: its control plane under load. */
+export function rtpengineLatency(registry: Registry): Histogram<'command' | 'outcome'> {
+  return new Histogram({
+    name: 'sipvm_rtpengine_command_seconds',
+    help: 'ng commands by command and outcome (ok, error, timeout), and how long rtpengine took',
+    labelNames: ['command', 'outcome'],
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
 }

@@ -19,7 +19,10 @@ export interface PlayableSources {
   beep: { hz: number; ms: number };
 }
 
-/** Pause between the items of one request (not between the pieces of a number). */
+/**
+ * Pause between the items of one request (not between the pieces of a number, and not before a
+ * beep: a greeting's beep follows it at once, as callers know it from answering machines).
+ */
 const GAP_MS = 80;
 
 /**
@@ -35,7 +38,7 @@ export async function composeWavFile(items: Playable[], sources: PlayableSources
   };
   try {
     for (const [index, item] of items.entries()) {
-      if (index > 0) await append(silence(GAP_MS));
+      if (index > 0 && item.kind !== 'beep') await append(silence(GAP_MS));
       if (item.kind === 'message' || item.kind === 'greeting') {
         const ref = item.kind === 'message' ? { kind: item.kind, mailbox: item.mailbox, id: item.id } : { kind: item.kind, mailbox: item.mailbox, type: item.type };
         await streamPcm(readAudio(sources.nc, ref), append, `${item.kind} of ${item.mailbox.uid}@${item.mailbox.did}`);

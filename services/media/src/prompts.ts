@@ -5,12 +5,12 @@
  * and the same again in the default language.
  */
 import { access, readFile, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { PromptNameSchema, ServiceError } from '@sipvm/contracts';
+import { packageRoot } from '@sipvm/service';
 
-export const CATALOG_FILE = join(dirname(fileURLToPath(import.meta.url)), '..', 'prompts', 'prompts.json');
+export const CATALOG_FILE = join(packageRoot(import.meta.url), 'prompts', 'prompts.json');
 
 export const PromptCatalogSchema = z.object({
   languages: z.record(z.string(), z.strictObject({ voice: z.string().min(1) })),

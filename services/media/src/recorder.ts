@@ -27,6 +27,8 @@ export interface RecorderOptions {
 
 export class Recorder {
   readonly #timers = new Map<string, NodeJS.Timeout>();
+  /** Recordings this instance started and has not stopped: their state without a KV read. */
+  readonly #mine = new Map<string, RecordingState>();
   constructor(private readonly o: RecorderOptions) {}
 
   /** This media instance's rtpengine, as recorded in the state of the recordings it starts. */
@@ -38,11 +40,16 @@ export class Recorder {
     return join(this.o.recordingDir, 'pcaps');
   }
 
-  async start(session: SessionState, maxDurationMs: number): Promise<{ startedAt: string }> {
-    const existing = await this.o.state.getRecording(session.callRef);
+  /**
+   * Starts recording the caller. `first`: this instance opened the call and has recorded nothing
+   * in it, so there is no earlier recording to look up or earlier pcap to tell apart (the usual
+   * voicemail call: no KV read, no folder listing).
+   */
+  async start(session: SessionState, maxDurationMs: number, first = false): Promise<{ startedAt: string }> {
+    const existing = first ? undefined : (this.#mine.get(session.callRef) ?? (await this.o.state.getRecording(session.callRef)));
     if (existing?.state === 'recording') return { startedAt: existing.startedAt };
     if (existing) await this.#forget(existing);
-    const earlierPcaps = await this.#pcapsOf(session.callRef);
+    const earlierPcaps = first ? [] : await this.#pcapsOf(session.callRef);
     await this.o.rtpengine.command('startRecording', { 'call-id': session.callRef, 'from-tag': 'caller' });
     const recording: RecordingState = {
       callRef: session.callRef,
@@ -57,6 +64,7 @@ export class Recorder {
       state: 'recording',
     };
     await this.o.state.putRecording(recording);
+    this.#mine.set(recording.callRef, recording);
     this.#armTimer(recording);
     return { startedAt: recording.startedAt };
   }
@@ -76,7 +84,8 @@ export class Recorder {
   async stop(callRef: string, discard: boolean): Promise<Recording | null> {
     clearTimeout(this.#timers.get(callRef));
     this.#timers.delete(callRef);
-    const recording = await this.o.state.getRecording(callRef);
+    const recording = this.#mine.get(callRef) ?? (await this.o.state.getRecording(callRef));
+    this.#mine.delete(callRef);
     if (!recording) return null;
     if (recording.state === 'delivered') return discard ? null : (recording.delivered ?? null);
     if (recording.recorder !== this.#identity) {
@@ -111,9 +120,17 @@ export class Recorder {
     return delivered;
   }
 
-  /** After a restart: re-arm maximum-length timers of recordings this rtpengine still writes. */
-  resume(recording: RecordingState): void {
-    if (recording.state === 'recording') this.#armTimer(recording);
+  /**
+   * After a restart: the recordings this rtpengine still writes get their maximum-length timers
+   * back (one that ran out meanwhile ends at once), so none records forever. Returns how many.
+   */
+  async resume(): Promise<number> {
+    const mine = (await this.o.state.recordings()).filter((r) => r.state === 'recording' && r.recorder === this.#identity && !this.#timers.has(r.callRef));
+    for (const recording of mine) {
+      this.#mine.set(recording.callRef, recording);
+      this.#armTimer(recording);
+    }
+    return mine.length;
   }
 
   close(): void {
@@ -189,6 +206,8 @@ export class Recorder {
 /** The loudest 20 ms of 16-bit PCM, floored at the −120 dBFS the contract carries for silence. */
 function loudestDbfsOf(pcm: Buffer): number {
   const meter = new LoudestFrame(RATE);
-  for (let i = 0; i + 1 < pcm.length; i += 2) meter.add(pcm.readInt16LE(i));
+  // A sample view needs an even offset; decoders' buffers have one, others are copied once.
+  const bytes = pcm.byteOffset % 2 === 0 ? pcm : Buffer.from(pcm);
+  meter.addAll(new Int16Array(bytes.buffer, bytes.byteOffset, bytes.length >> 1));
   return Math.max(-120, Math.round(meter.dbfs * 10) / 10);
 }

@@ -19,7 +19,7 @@ export interface NgReply {
   [key: string]: unknown;
 }
 
-type NgCommand =
+export type NgCommand =
   | 'offer'
   | 'answer'
   | 'delete'
@@ -52,6 +52,8 @@ export interface RtpengineOptions {
   /** Interval of the background ping. */
   probeIntervalMs: number;
   log: Logger;
+  /** Told how long each command took (`ok` or `error` when rtpengine answered, `timeout` when not). */
+  timed?: (command: NgCommand, outcome: 'ok' | 'error' | 'timeout', seconds: number) => void;
 }
 
 export class Rtpengine {
@@ -125,13 +127,16 @@ export class Rtpengine {
   async command(name: NgCommand, params: Record<string, unknown>): Promise<NgReply> {
     let reply: NgReply;
     const started = Date.now();
+    const took = () => (Date.now() - started) / 1000;
     try {
       reply = await this.#send(name, params);
       this.#markUp();
     } catch (error) {
+      this.options.timed?.(name, 'timeout', took());
       if (this.#lastSuccess < started) this.#markDown(error);
       throw new ServiceError('service-unavailable', `${this.description} did not answer ${name}: ${errorText(error)}`, { cause: error });
     }
+    this.options.timed?.(name, reply.result === 'error' ? 'error' : 'ok', took());
     if (reply.result === 'error') {
       throw new ServiceError('internal', `${this.description} refused ${name}: ${String(reply['error-reason'] ?? 'no reason given')}`);
     }

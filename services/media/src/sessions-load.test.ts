@@ -6,8 +6,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MediaApi, request } from '@sipvm/contracts';
-import { callsInRtpengine, openCall, startMediaRig, type MediaRig } from './test-support.js';
-import { runConcurrentCalls } from './load.js';
+import { callsInRtpengine, openCall, startMediaRig, type MediaRig } from '../test/support.js';
+import { runConcurrentCalls } from '../test/load.js';
 
 let rig: MediaRig;
 before(async () => {

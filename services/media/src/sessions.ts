@@ -44,6 +44,8 @@ interface LiveSession {
   state: SessionState;
   player: Player;
   version: number;
+  /** Opened by this instance and never recorded: nothing to look up before its first recording. */
+  fresh: boolean;
 }
 
 export class Sessions {
@@ -103,7 +105,7 @@ export class Sessions {
         await this.#deleteCall(callRef);
         throw error;
       }
-      this.#live.set(callRef, { state, player: this.#player(state), version: 1 });
+      this.#live.set(callRef, { state, player: this.#player(state), version: 1, fresh: true });
       callLogger(this.o.log, req.callId).debug({ callRef, codec: codec.name }, 'media session opened');
       return { sdpAnswer, codec: codec.name };
     });
@@ -178,7 +180,12 @@ export class Sessions {
   }
 
   async startRecording(callRef: string, maxDurationMs: number): Promise<{ startedAt: string }> {
-    return this.#mutex.run(callRef, async () => this.o.recorder.start((await this.#session(callRef)).state, maxDurationMs));
+    return this.#mutex.run(callRef, async () => {
+      const session = await this.#session(callRef);
+      const started = await this.o.recorder.start(session.state, maxDurationMs, session.fresh);
+      session.fresh = false;
+      return started;
+    });
   }
 
   async stopRecording(callRef: string, discard: boolean): Promise<{ recording: Recording | null }> {
@@ -244,7 +251,7 @@ export class Sessions {
     // Opened by a previous run of this instance: take it over from its stored state.
     const state = await this.o.state.getSession(callRef);
     if (!state) throw new ServiceError('bad-request', `no media session for call ${callRef} (closed or never opened)`);
-    const adopted = { state, player: this.#player(state), version: 1 };
+    const adopted = { state, player: this.#player(state), version: 1, fresh: false };
     this.#live.set(callRef, adopted);
     return adopted;
   }

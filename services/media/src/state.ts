@@ -59,14 +59,32 @@ export class MediaState {
   deleteSession(callRef: string) {
     return this.#delete(`session.${callRef}`);
   }
-  putRecording(r: RecordingState) {
-    return this.#put(`recording.${r.callRef}`, r);
+  /**
+   * Recordings in progress (or stopped and not yet delivered) are `recording.<callRef>`; once
+   * delivered, a recording moves to `delivered.<callRef>` (kept for a repeated stop), so that the
+   * keys under `recording.` stay as few as the recordings that are still open.
+   */
+  async putRecording(r: RecordingState): Promise<void> {
+    if (r.state !== 'delivered') return this.#put(`recording.${r.callRef}`, r);
+    await this.#put(`delivered.${r.callRef}`, r);
+    await this.#delete(`recording.${r.callRef}`);
   }
-  getRecording(callRef: string) {
-    return this.#get(`recording.${callRef}`, RecordingStateSchema);
+  async getRecording(callRef: string): Promise<RecordingState | undefined> {
+    return (await this.#get(`recording.${callRef}`, RecordingStateSchema)) ?? this.#get(`delivered.${callRef}`, RecordingStateSchema);
   }
-  deleteRecording(callRef: string) {
-    return this.#delete(`recording.${callRef}`);
+  async deleteRecording(callRef: string): Promise<void> {
+    await this.#delete(`recording.${callRef}`);
+    await this.#delete(`delivered.${callRef}`);
+  }
+
+  /** The recordings still open (after a restart: which ones this rtpengine still writes). */
+  async recordings(): Promise<RecordingState[]> {
+    const keys: string[] = [];
+    await this.#reach('recording.*', async () => {
+      for await (const key of await this.kv.keys('recording.*')) keys.push(key);
+    });
+    const found = await Promise.all(keys.map((key) => this.#get(key, RecordingStateSchema).catch(() => undefined)));
+    return found.filter((r): r is RecordingState => r !== undefined);
   }
 
   async #put(key: string, value: unknown): Promise<void> {

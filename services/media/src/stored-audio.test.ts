@@ -9,7 +9,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MediaApi, request, stageAudio, stagingBucket, StorageApi } from '@sipvm/contracts';
 import { correlation, dominantFrequency, startService, tempDir, tonePcm, type RunningServiceProcess } from '@sipvm/harness';
-import { openCall, recordTone, startMediaRig, waitForFinished, type MediaRig } from './test-support.js';
+import { openCall, recordTone, startMediaRig, waitForFinished, type MediaRig } from '../test/support.js';
 import { encodeWav } from './wav.js';
 
 let rig: MediaRig;

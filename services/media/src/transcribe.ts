@@ -71,7 +71,8 @@ function g711(table: Int16Array, packets: RtpPacket[]): Buffer {
     placed.push({ at, payload: p.payload });
     end = Math.max(end, at + p.payload.length);
   }
-  const out = Buffer.alloc(end * 2);
+  // Samples in the machine's order: little-endian on every platform Node runs on, as WAV wants.
+  const out = new Int16Array(end);
   for (const { at, payload } of placed) decodeG711(table, payload, out, at);
-  return out;
+  return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
 }

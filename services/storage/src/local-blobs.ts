@@ -3,12 +3,9 @@
  * Writes go to a temporary file in the same folder tree and are renamed (or hard-linked, for
  * `ifAbsent`) into place, so a crash mid-write never leaves a partial object visible.
  */
-import { createWriteStream } from 'node:fs';
 import { access, link, mkdir, open, readdir, readFile, rename, stat, unlink, constants } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { pipeline } from 'node:stream/promises';
-import { Readable, Transform } from 'node:stream';
 import { ServiceError } from '@sipvm/contracts';
 import type { BlobInfo, BlobStore } from './blobs.js';
 
@@ -17,6 +14,8 @@ const TMP = '.tmp';
 export class LocalBlobStore implements BlobStore {
   readonly root: string;
   readonly description: string;
+  /** Folders known to exist (a folder removed behind our back fails one write, then is made again). */
+  readonly #folders = new Set<string>();
 
   constructor(root: string) {
     this.root = resolve(root);
@@ -31,35 +30,48 @@ export class LocalBlobStore implements BlobStore {
     const target = this.#path(key);
     const temp = join(this.root, TMP, `${randomBytes(8).toString('hex')}.part`);
     let written = 0;
-    const counter = new Transform({
-      transform(chunk: Buffer, _encoding, done) {
-        written += chunk.length;
-        done(null, chunk);
-      },
-    });
     try {
       await this.#guard(`write ${key}`, async () => {
-        await mkdir(dirname(target), { recursive: true });
-        await pipeline(Readable.from(body), counter, createWriteStream(temp, { flags: 'wx' }));
-        const handle = await open(temp, 'r');
-        await handle.sync();
-        await handle.close();
+        await this.#folder(dirname(target));
+        // One handle from the first byte to the sync: the bytes are on disk before the name is.
+        const handle = await open(temp, 'wx');
+        try {
+          for await (const chunk of body) {
+            await handle.write(chunk);
+            written += chunk.length;
+          }
+          await handle.datasync();
+        } finally {
+          await handle.close();
+        }
       });
       if (written !== size) throw new ServiceError('bad-request', `${key}: got ${written} bytes, expected ${size}`);
-      if (options.ifAbsent) {
-        try {
-          await link(temp, target);
-        } catch (error) {
-          if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
-          throw this.#unavailable(`write ${key}`, error);
-        }
-        return true;
+      // Into place: a hard link refuses an existing name (ifAbsent), a rename replaces it.
+      const place = () => (options.ifAbsent ? link(temp, target) : rename(temp, target));
+      try {
+        await place().catch(async (error: unknown) => {
+          if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+          // Its folder was removed behind our back: make it again, once.
+          this.#folders.delete(dirname(target));
+          await this.#folder(dirname(target));
+          await place();
+        });
+      } catch (error) {
+        if (options.ifAbsent && (error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+        throw this.#unavailable(`write ${key}`, error);
       }
-      await this.#guard(`write ${key}`, () => rename(temp, target));
       return true;
     } finally {
       await unlink(temp).catch(() => undefined);
     }
+  }
+
+  /** Creates a folder once per process (mailbox folders are made on their first message). */
+  async #folder(path: string): Promise<void> {
+    if (this.#folders.has(path)) return;
+    await mkdir(path, { recursive: true });
+    this.#folders.add(path);
+    if (this.#folders.size > 100_000) this.#folders.clear();
   }
 
   async get(key: string): Promise<Uint8Array | null> {

@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { tempDir } from '@sipvm/harness';
-import { describeStorageConformance } from './storage.conformance.js';
+import { describeStorageConformance } from '../test/conformance.js';
 
 describeStorageConformance({
   name: 'local folder',

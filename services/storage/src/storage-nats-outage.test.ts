@@ -6,7 +6,7 @@ import { after, before, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { request, stagingBucket, StorageApi } from '@sipvm/contracts';
 import { freePort, sleep, startService, tempDir, waitFor } from '@sipvm/harness';
-import { lastMailboxEvent, smallWav, stage, startStorageRig, type StorageRig } from './test-support.js';
+import { lastMailboxEvent, smallWav, stage, startStorageRig, type StorageRig } from '../test/support.js';
 
 let dir: Awaited<ReturnType<typeof tempDir>>;
 let rig: StorageRig;

@@ -7,7 +7,7 @@ import { after, before, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { isServiceError, request, StorageApi, type ServiceError } from '@sipvm/contracts';
 import { startS3, waitFor, type S3Server } from '@sipvm/harness';
-import { readAll, smallWav, stage, startStorageRig, type StorageRig } from './test-support.js';
+import { readAll, smallWav, stage, startStorageRig, type StorageRig } from '../test/support.js';
 
 let s3: S3Server;
 let rig: StorageRig;

@@ -1,6 +1,6 @@
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { startS3 } from '@sipvm/harness';
-import { describeStorageConformance } from './storage.conformance.js';
+import { describeStorageConformance } from '../test/conformance.js';
 
 describeStorageConformance({
   name: 'S3 (s3rver over HTTP, signed requests)',

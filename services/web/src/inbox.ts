@@ -5,10 +5,13 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { packageRoot } from '@sipvm/service';
 import type { Route } from './http/server.js';
 import { noneMatch } from './http/ranges.js';
 
-const PUBLIC = new URL('../public/', import.meta.url);
+const PUBLIC = pathToFileURL(`${join(packageRoot(import.meta.url), 'public')}/`);
 
 const FILES: Record<string, { file: string; type: string }> = {
   '/': { file: 'index.html', type: 'text/html; charset=utf-8' },

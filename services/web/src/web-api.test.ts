@@ -11,7 +11,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request, StorageApi, wavHeader, type MessageInfo } from '@sipvm/contracts';
 import { REPO_ROOT, smallWav, startNats, startWebService, storeMessage, tempDir, toneWav, waitFor } from '@sipvm/harness';
-import { mailboxPath, startWebRig, type WebRig } from './test-support.js';
+import { mailboxPath, startWebRig, type WebRig } from '../test/support.js';
 
 const alice = { did: 'example.org', uid: 'alice' };
 const bob = { did: 'example.org', uid: 'bob' };

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { STREAMS, WebhookFailedEventSchema, type WebhookBody, type WebhookFailedEvent } from '@sipvm/contracts';
 import { smallWav, storeMessage, tempDir, waitFor } from '@sipvm/harness';
-import { startWebRig, type WebRig } from './test-support.js';
+import { startWebRig, type WebRig } from '../test/support.js';
 
 interface Received {
   path: string;

@@ -4,9 +4,8 @@
  * component updates, sync, QUIC); each browser gets a fresh profile folder. A fake microphone
  * can play a WAV file, so a recording made in the page has content a test can recognise.
  */
-import { it } from 'node:test';
 import { chromium, type BrowserContext } from 'playwright-core';
-import { isExecutable, tempDir } from '@sipvm/harness';
+import { isExecutable, prerequisite, tempDir } from '@sipvm/harness';
 
 export const CHROMIUM_BIN = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
 
@@ -26,11 +25,7 @@ const FLAGS = [
  * counts a skipped test (scripts/setup.sh installs `chromium`, so this is a machine set up by hand).
  */
 export function browserSkipReason(): string | undefined {
-  if (isExecutable(CHROMIUM_BIN)) return undefined;
-  const reason = `no Chromium at ${CHROMIUM_BIN}: install Debian's chromium (npm run setup) or set CHROMIUM_BIN`;
-  process.stderr.write(`\n${'!'.repeat(78)}\n!! BROWSER TESTS SKIPPED: ${reason}\n${'!'.repeat(78)}\n\n`);
-  it('browser tests need Chromium', { skip: reason }, () => undefined);
-  return reason;
+  return prerequisite('browser tests', isExecutable(CHROMIUM_BIN) ? undefined : `no Chromium at ${CHROMIUM_BIN}: install Debian's chromium (npm run setup) or set CHROMIUM_BIN`);
 }
 
 export interface Browser {

@@ -5,12 +5,13 @@
  * and, when asked, the real storage service. Everything on loopback with free ports.
  */
 import { join } from 'node:path';
-import { after, before, it } from 'node:test';
+import { after, before } from 'node:test';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { SUBJECTS } from '@sipvm/contracts';
 import {
   drachtioMissingReason,
   freePort,
+  prerequisite,
   REPO_ROOT,
   startRtpengine,
   type RtpengineProcess,
@@ -31,23 +32,15 @@ import { startMediaResponderFake, type MediaResponderFake } from './media-fake.j
 
 export const SCENARIOS = join(REPO_ROOT, 'test', 'sip', 'scenarios');
 
-/**
- * Why these tests cannot run here, or undefined. When they cannot, it says so loudly and counts a
- * skipped test in the file's summary (a skipped suite alone would not show in the counts).
- */
+/** Why the SIP end-to-end tests cannot run here (skipped loudly; a failure in CI), or undefined. */
 export function e2eSkipReason(): string | undefined {
-  const reason = drachtioMissingReason() ?? sippMissingReason();
-  if (reason) {
-    process.stderr.write(`\n${'!'.repeat(78)}\n!! SIP END-TO-END TESTS SKIPPED: ${reason}\n${'!'.repeat(78)}\n\n`);
-    it('SIP end-to-end tests need drachtio-server and sipp', { skip: reason }, () => undefined);
-  }
-  return reason;
+  return prerequisite('SIP end-to-end tests', drachtioMissingReason() ?? sippMissingReason());
 }
 
 /** A request to media seen on the wire (every NATS subscriber sees it, the service answers it). */
 export interface MediaRequestSeen {
   subject: string;
-  request: { callRef?: string; callId?: string; sdpOffer?: string };
+  request: { callRef?: string; callId?: string; sdpOffer?: string; playbackId?: string };
 }
 
 export interface CallEventSeen {

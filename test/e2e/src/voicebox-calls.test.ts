@@ -27,9 +27,11 @@ import {
   startService,
   toneWav,
   toneShare,
+  udpPortBound,
+  waitFor,
   type RunningServiceProcess,
 } from '@sipvm/harness';
-import { e2eSkipReason, SCENARIOS, sippReport, useSignalingRig, type CallEventSeen } from './rig.js';
+import { e2eSkipReason, SCENARIOS, sippReport, useSignalingRig, type CallEventSeen, type MediaRequestSeen } from './rig.js';
 
 const skip = e2eSkipReason();
 const DOMAIN = 'example.org';
@@ -74,16 +76,20 @@ describe('voicebox and annrecorder end to end', { skip }, () => {
   }
 
   /** Places a call to `app`; `caller` plays the caller's part. Returns what the phone heard. */
-  async function call(app: 'voicebox' | 'annrecorder' | 'voicemail', params: string, caller: (phone: RtpEndpoint, played: (id: string) => Promise<void>) => Promise<void>) {
+  async function call(app: 'voicebox' | 'annrecorder' | 'voicemail', params: string, caller: (phone: RtpEndpoint, played: (id: string) => Promise<void>, playing: (id: string) => Promise<void>) => Promise<void>) {
     const phone = await RtpEndpoint.create('PCMU');
     const from = rig.events.length;
     const sipp = rig.sipp('voicemail-platform-bye.xml', { keys: { app_name: app, app_param: params, rtp_port: String(phone.port) }, timeoutSeconds: 120 });
     const events = () => rig.events.slice(from);
+    const requestsFrom = rig.mediaRequests.length;
     const played = (id: string) =>
       rig.waitFor(() => events().some((e: CallEventSeen) => e.subject === `vm.call.${app}.playback-finished` && e.event.playbackId === id), `${app} playback ${id} to finish`, 60_000);
+    // A playback the flow asked for: from then on the call is in the state that plays it.
+    const playing = (id: string) =>
+      rig.waitFor(() => rig.mediaRequests.slice(requestsFrom).some((r) => r.subject.endsWith('.play') && r.request.playbackId === id), `${app} playback ${id} to be asked for`, 60_000);
     try {
       await phone.latchRemote(15_000);
-      await caller(phone, played);
+      await caller(phone, played, playing);
       const result = await sipp;
       assert.equal(result.exitCode, 0, sippReport(result, rig) + `\n--- voicebox ---\n${voicebox.output().slice(-4000)}`);
       return await phone.receivedPcm();
@@ -101,21 +107,22 @@ describe('voicebox and annrecorder end to end', { skip }, () => {
     const mailbox = { did: DOMAIN, uid: 'listener' };
     // The proxy of unsolicited NOTIFYs: three deposits, then read, delete, read = six changes.
     const proxy = runSipp({ scenario: join(SCENARIOS, 'mwi-unsolicited-uas.xml'), port: proxyPort, calls: 6, timeoutSeconds: 90 });
-    await sleep(300);
+    await waitFor(() => udpPortBound(proxyPort), 10_000, 'the proxy (sipp) to listen');
     const oldest = await deposit(mailbox, 450, '2026-11-20T08:00:00.000Z');
     const middle = await deposit(mailbox, 650, '2026-11-21T08:00:00.000Z');
     const newest = await deposit(mailbox, 850, '2026-11-22T08:00:00.000Z');
     const from = rig.mediaRequests.length;
 
-    const heard = await call('voicebox', appParam('listener'), async (phone, played) => {
+    const heard = await call('voicebox', appParam('listener'), async (phone, played, playing) => {
       await played('p1'); // "You have three new messages and no saved messages."
       await played('p3'); // "First new message", then the newest message
-      await sleep(300);
+      await playing('p4'); // the menu prompt
       await phone.sendDigits('3'); // delete it (during the menu prompt)
       await played('p5'); // "Message deleted. Next new message."
-      await sleep(800);
+      await playing('p6'); // the second message
+      await rig.waitFor(async () => peakToneShare(await phone.receivedPcm(), 650) > 0.8, 'the caller to hear the second message');
       await phone.sendDigits('2'); // save the second while it plays
-      await sleep(300);
+      await playing('p7'); // "Next new message" (the third)
       await phone.sendDigits('6'); // skip the third while it is announced
       await played('p8'); // "There are no more messages…"
       await phone.sendDigits('*');
@@ -172,11 +179,10 @@ describe('voicebox and annrecorder end to end', { skip }, () => {
     const mailbox = { did: DOMAIN, uid: 'greeter' };
     const GREETING = 600;
     let from = rig.mediaRequests.length;
-    const heardBack = await call('annrecorder', appParam('greeter', 'typ=busy;'), async (phone, played) => {
-      await sleep(1_000);
+    const heardBack = await call('annrecorder', appParam('greeter', 'typ=busy;'), async (phone, played, playing) => {
+      await playing('p1'); // the welcome and the current greeting
       await phone.sendDigits('5'); // any key: record now
-      await played('p2'); // the beep
-      await sleep(300);
+      await played('p2'); // the beep, at whose end media started recording
       await phone.sendTone(GREETING, 3_000);
       await phone.sendDigits('#'); // done
       await played('p3'); // "You recorded:", the greeting, "1 to keep …"
@@ -192,11 +198,10 @@ describe('voicebox and annrecorder end to end', { skip }, () => {
     assert.ok(toneShare(busy, GREETING) > 0.5);
 
     from = rig.mediaRequests.length;
-    await call('annrecorder', appParam('greeter', 'typ=busy;'), async (phone, played) => {
-      await sleep(1_000);
+    await call('annrecorder', appParam('greeter', 'typ=busy;'), async (phone, played, playing) => {
+      await playing('p1');
       await phone.sendDigits('5');
       await played('p2');
-      await sleep(300);
       await phone.sendTone(GREETING, 1_500);
       await phone.sendDigits('#');
       await rig.waitFor(() => playedPrompts(from).some((p) => p.startsWith('ann_you_recorded')), 'the recording to be played back');
@@ -216,10 +221,12 @@ describe('voicebox and annrecorder end to end', { skip }, () => {
     const before = (await request(rig.nc, StorageApi.putGreeting, { mailbox, type: 'vm', audio })).greeting;
     const phone = await RtpEndpoint.create('PCMU');
     const from = rig.events.length;
+    const requestsFrom = rig.mediaRequests.length;
+    const asked = (what: (r: MediaRequestSeen) => boolean) => rig.mediaRequests.slice(requestsFrom).some(what);
     const result = rig.sipp('voicemail-caller-bye.xml', { keys: { app_name: 'annrecorder', app_param: appParam('hesitant'), rtp_port: String(phone.port) }, args: ['-d', '9000'], timeoutSeconds: 60 });
     try {
       await phone.latchRemote(15_000);
-      await sleep(500);
+      await rig.waitFor(() => asked((r) => r.subject.endsWith('.play') && r.request.playbackId === 'p1'), 'the welcome to be played');
       await phone.sendDigits('1');
       await rig.waitFor(() => rig.events.slice(from).some((e) => e.subject === 'vm.call.annrecorder.playback-finished' && e.event.playbackId === 'p2'), 'the beep');
       await phone.sendTone(450, 2_000); // then the caller hangs up (sipp -d) without a key
@@ -227,7 +234,8 @@ describe('voicebox and annrecorder end to end', { skip }, () => {
     } finally {
       phone.close();
     }
-    await sleep(1_000);
+    // The hang-up was taken: the recording was stopped and thrown away. Only then is "unchanged" a finding.
+    await rig.waitFor(() => asked((r) => r.subject.endsWith('.record.stop') && (r.request as { discard?: boolean }).discard === true), 'the recording to be thrown away');
     assert.deepEqual((await request(rig.nc, StorageApi.getGreeting, { mailbox, type: 'vm' })).greeting, before);
   });
 

@@ -16,3 +16,4 @@ export * from './rtpengine.js';
 export * from './rtp/index.js';
 export * from './web.js';
 export * from './messages.js';
+export * from './prerequisites.js';

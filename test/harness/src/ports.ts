@@ -1,6 +1,7 @@
 /** Free loopback ports, asked of the kernel (bind to port 0), never guessed. */
 import { connect, createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
+import { readFile } from 'node:fs/promises';
 
 export async function freePort(host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -38,4 +39,11 @@ export function canConnect(port: number, host = '127.0.0.1'): Promise<boolean> {
     });
     socket.once('error', () => resolve(false));
   });
+}
+
+/** Whether a UDP socket is bound to the port now (Linux: /proc/net/udp), e.g. a sipp server's. */
+export async function udpPortBound(port: number): Promise<boolean> {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')} `;
+  const tables = await Promise.all(['/proc/net/udp', '/proc/net/udp6'].map((file) => readFile(file, 'utf8').catch(() => '')));
+  return tables.some((table) => table.split('\n').some((line) => line.trim().split(/\s+/)[1]?.endsWith(hex.trim())));
 }

@@ -14,6 +14,8 @@ export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..
 export interface RunningServiceProcess extends Started {
   readonly httpPort: number;
   readyz(): Promise<{ status: number; body: unknown }>;
+  /** A counter or gauge from its /metrics, summed over its labels (0 when absent). */
+  metric(name: string): Promise<number>;
 }
 
 export async function startService(
@@ -42,5 +44,14 @@ export async function startService(
     },
     timeoutMs: options.timeoutMs ?? 20_000,
   });
-  return { ...started, httpPort, readyz };
+  const metric = async (name: string) => {
+    const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+    let sum = 0;
+    for (const line of text.split('\n')) {
+      const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$/.exec(line);
+      if (match?.[1] === name) sum += Number(match[3]);
+    }
+    return sum;
+  };
+  return { ...started, httpPort, readyz, metric };
 }

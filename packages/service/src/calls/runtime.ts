@@ -92,6 +92,8 @@ export async function startCallRuntime<R extends CallBase, A extends { kind: str
   options: CallRuntimeOptions<R, A, E>,
 ): Promise<CallRuntime> {
   const { nc, app, log } = options;
+  // One stream subject per durable consumer: a runtime of several applications takes its hang-ups from core NATS.
+  if (app.durableEnds && app.apps.length !== 1) throw new Error(`${app.name}: durable hang-ups need exactly one application`);
   const streams = [app.durableEnds?.stream, app.timers?.stream].filter((s): s is StreamName => s !== undefined);
   await ensureStreams(options.jsm, streams);
   const records = new CallRecords(await openKv(nc, app.bucket, { ttl: RECORD_TTL_MS }), app.record);
@@ -120,7 +122,7 @@ export async function startCallRuntime<R extends CallBase, A extends { kind: str
         jsm: options.jsm,
         stream: STREAMS[app.durableEnds.stream].name,
         consumer: app.durableEnds.consumer,
-        filterSubject: app.apps.length === 1 ? SUBJECTS.call.ended(app.apps[0] as Application) : SUBJECTS.call.all,
+        filterSubject: SUBJECTS.call.ended(app.apps[0] as Application),
         concurrency: 16,
         ackWaitMs: 90_000,
         log,

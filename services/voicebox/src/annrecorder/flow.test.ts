@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { StagedAudio } from '@sipvm/contracts';
 import { onAnnrecorderEvent, startAnnrecorder, type AnnrecorderSettings } from './flow.js';
 import type { Action, CallEvent } from '../call/turn.js';
-import { eventFor, type ScriptStep } from '../call/test-steps.js';
+import { eventFor, type ScriptStep } from '../../test/steps.js';
 
 const settings: AnnrecorderSettings = { voice: { language: 'en' }, inputTimeoutMs: 10_000, maxGreetingMs: 120_000, minGreetingMs: 1_000 };
 const audio: StagedAudio = { name: 'greeting-1', size: 32_044 };
@@ -36,6 +36,18 @@ describe('annrecorder flow', () => {
       'hangup',
     ]);
     assert.equal(state.phase, 'done');
+  });
+
+  it('the beep ends in the recording: media starts it, the flow only follows', () => {
+    const afterKey = onAnnrecorderEvent(startAnnrecorder(personal, settings).state, { kind: 'digit', digit: '5' }, settings);
+    const beep = afterKey.actions.find((a) => a.kind === 'play');
+    assert.deepEqual(beep?.kind === 'play' ? beep.thenRecord : undefined, { maxDurationMs: settings.maxGreetingMs });
+    const ended = { kind: 'playback-finished' as const, playbackId: afterKey.state.playbackId, recordingStartedAt: '2026-11-28T10:00:00.000Z' };
+    const recording = onAnnrecorderEvent(afterKey.state, ended, settings);
+    assert.equal(recording.state.phase, 'recording');
+    assert.deepEqual(recording.actions, [], 'nothing more to ask: media is recording');
+    // A hang-up during the beep may find the recording just started: it is stopped and dropped.
+    assert.deepEqual(onAnnrecorderEvent(afterKey.state, { kind: 'ended' }, settings).actions, [{ kind: 'stop-recording', discard: true }]);
   });
 
   it('without a personal greeting it plays the default callers hear', () => {

@@ -1,7 +1,7 @@
 /**
  * The record-your-greeting call, as a pure state machine (SPEC §5). No I/O here.
  *
- *   intro ("welcome", the current greeting, "press any key") ──(key)──► beep ──► recording
+ *   intro ("welcome", the current greeting, "press any key") ──(key)──► beep, then recording
  *   recording ──(key, or maximum length)──► stopping ──(recorded)──► confirm
  *   confirm: 1 keep · 2 record again · 3 delete (back to the default) · timeout: nothing changes
  *   A recording too short to be a greeting is not offered: "too short", beep, record again.
@@ -46,12 +46,16 @@ export function onAnnrecorderEvent(state: AnnrecorderState, event: CallEvent, se
   const unchanged: Step<AnnrecorderState> = { state, actions: [] };
   /** Drops the staged recording, if there is one. */
   const discard: Action[] = state.recording ? [{ kind: 'discard-staged', audio: state.recording.audio }] : [];
-  const recordAgain = (s: AnnrecorderState, items: Playable[], before: Action[] = []) => say({ ...s, recording: undefined }, 'beep', [...items, { kind: 'beep' }], before);
+  // The beep ends in the recording (media starts it then: no round trip before the first word).
+  const recordAgain = (s: AnnrecorderState, items: Playable[], before: Action[] = []) =>
+    say({ ...s, recording: undefined }, 'beep', [...items, { kind: 'beep' }], before, { thenRecord: { maxDurationMs: settings.maxGreetingMs } });
 
   switch (event.kind) {
     case 'ended': {
-      // Hung up before confirming: nothing is kept, nothing is changed.
-      const stop: Action[] = state.phase === 'recording' || state.phase === 'stopping' ? [{ kind: 'stop-recording', discard: true }] : [];
+      // Hung up before confirming: nothing is kept, nothing is changed (during the beep, media may
+      // have just started the recording).
+      const recording = state.phase === 'beep' || state.phase === 'recording' || state.phase === 'stopping';
+      const stop: Action[] = recording ? [{ kind: 'stop-recording', discard: true }] : [];
       return { state: { ...state, phase: 'done', recording: undefined }, actions: [...stop, ...discard] };
     }
     case 'failed':
@@ -69,9 +73,12 @@ export function onAnnrecorderEvent(state: AnnrecorderState, event: CallEvent, se
       if (finishes(state, event)) return wait(state, settings.inputTimeoutMs);
       if (event.kind === 'digit') return recordAgain(state, []);
       return unchanged;
-    case 'beep':
+    case 'beep': {
       if (!finishes(state, event)) return unchanged;
-      return { state: { ...state, phase: 'recording', waiting: false }, actions: [{ kind: 'start-recording', maxMs: settings.maxGreetingMs }] };
+      // Media started recording when the beep ended; if it could not, ask once more.
+      const started = event.kind === 'playback-finished' && event.recordingStartedAt !== undefined;
+      return { state: { ...state, phase: 'recording', waiting: false }, actions: started ? [] : [{ kind: 'start-recording', maxMs: settings.maxGreetingMs }] };
+    }
     case 'recording':
       if (event.kind === 'digit' || event.kind === 'recording-limit') {
         return { state: { ...state, phase: 'stopping' }, actions: [{ kind: 'stop-recording', discard: false }] };

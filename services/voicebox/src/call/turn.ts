@@ -66,12 +66,19 @@ export const FIRST_TURN: Turn = { playbackId: 'p0', playbacks: 0, timerId: 0, wa
 
 /**
  * Moves to `phase` and plays `items` there (replacing whatever plays), after the actions `before`;
- * the flow now waits for this playback.
+ * the flow now waits for this playback. With `thenRecord`, media starts recording when it ends.
  */
-export function say<S extends Turn & { phase: string }>(state: S, phase: S['phase'], items: Playable[], before: Action[] = []): Step<S> {
+export function say<S extends Turn & { phase: string }>(
+  state: S,
+  phase: S['phase'],
+  items: Playable[],
+  before: Action[] = [],
+  options: { thenRecord?: { maxDurationMs: number } } = {},
+): Step<S> {
   const playbacks = state.playbacks + 1;
   const playbackId = `p${playbacks}`;
-  return { state: { ...state, phase, playbacks, playbackId, waiting: false }, actions: [...before, { kind: 'play', playbackId, items }] };
+  const play: Action = { kind: 'play', playbackId, items, ...(options.thenRecord ? { thenRecord: options.thenRecord } : {}) };
+  return { state: { ...state, phase, playbacks, playbackId, waiting: false }, actions: [...before, play] };
 }
 
 /** Starts waiting for a key, with a fresh inactivity timer. */

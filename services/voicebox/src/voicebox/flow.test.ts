@@ -4,7 +4,7 @@ import type { MessageInfo } from '@sipvm/contracts';
 import { onVoiceboxEvent, playOrder, startVoicebox, type VoiceboxSettings, type VoiceboxState } from './flow.js';
 import { DEFAULT_KEYS } from './keys.js';
 import type { Action, CallEvent } from '../call/turn.js';
-import { eventFor, type ScriptStep } from '../call/test-steps.js';
+import { eventFor, type ScriptStep } from '../../test/steps.js';
 
 const settings: VoiceboxSettings = {
   mailbox: { did: 'example.org', uid: 'alice' },

@@ -7,7 +7,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { jetstream } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import {
   DepositOutcomeSchema,
   publishDeposit,
@@ -21,10 +21,10 @@ import {
   type DepositOutcome,
   type StagingBucket,
   isStaged,
+  STREAMS,
 } from '@sipvm/contracts';
 import {
   smallWav,
-  sleep,
   startNats,
   startService,
   startSmtp,
@@ -90,6 +90,14 @@ describe('deposits: recordings become messages', () => {
     };
   };
   const stillStaged = (name: string) => isStaged(staging, name);
+  /** Mail jobs ever queued (the outbox stream's last sequence): a deposit that mails nothing leaves it as it was. */
+  const mailJobsQueued = async () => (await jetstreamManager(nc).then((jsm) => jsm.streams.info(STREAMS.mail.name))).state.last_seq;
+  /** Deposits and mail jobs all done: nothing more can be stored or sent. */
+  const allDone = async () => {
+    const jsm = await jetstreamManager(nc);
+    for (const stream of [STREAMS.deposits.name, STREAMS.mail.name]) if ((await jsm.streams.info(stream)).state.messages > 0) return false;
+    return true;
+  };
   const outcomeOf = async (depositId: string) => {
     await waitFor(() => outcomes.some((o) => o.depositId === depositId), 15_000, `the outcome of ${depositId}`);
     return outcomes.find((o) => o.depositId === depositId);
@@ -104,6 +112,7 @@ describe('deposits: recordings become messages', () => {
   it('box: stores the message with its audio and mails nothing', async () => {
     const wav = smallWav(4, 1);
     const d = await deposit('box', wav, 'boxonly');
+    const mailsBefore = await mailJobsQueued();
     await publishDeposit(jetstream(nc), d);
     const outcome = await outcomeOf(d.depositId);
     assert.equal(outcome?.outcome, 'stored');
@@ -112,7 +121,8 @@ describe('deposits: recordings become messages', () => {
     assert.equal(message?.sender, 'sip:bob@example.net');
     assert.equal(message?.durationMs, 4000, 'duration measured from the audio');
     assert.equal(sha(await audioOf('boxonly', message?.id ?? '')), sha(wav));
-    await sleep(500);
+    // The outcome comes after the deposit was finished: had it queued a mail, the outbox would show it.
+    assert.equal(await mailJobsQueued(), mailsBefore, 'no mail job was queued');
     assert.equal(smtp.messages.length, 0);
     assert.equal(await stillStaged(d.audio.name), false, 'the staged audio was cleaned up');
   });
@@ -144,12 +154,13 @@ describe('deposits: recordings become messages', () => {
   it('discards a 2-second message when the minimum is 3 seconds, and a silent one', async () => {
     const short = await deposit('both', smallWav(2, 4), 'discards');
     const silent = await deposit('both', silentWav(5), 'discards');
+    const mailsBefore = await mailJobsQueued();
     await publishDeposit(jetstream(nc), short);
     await publishDeposit(jetstream(nc), silent);
     assert.equal((await outcomeOf(short.depositId))?.outcome, 'discarded-short');
     assert.equal((await outcomeOf(silent.depositId))?.outcome, 'discarded-silent');
-    await sleep(500);
     assert.deepEqual(await mailboxOf('discards'), []);
+    assert.equal(await mailJobsQueued(), mailsBefore, 'no mail job was queued');
     assert.equal(smtp.messages.length, 0);
   });
 
@@ -167,15 +178,16 @@ describe('deposits: recordings become messages', () => {
     await storage.stop();
     const wav = smallWav(4, 6);
     const d = await deposit('both', wav, 'crash');
+    const retries = await voicemail.metric('sipvm_deposit_retries_total');
     await publishDeposit(jetstream(nc), d);
-    await sleep(800); // the voicemail service is retrying against a missing storage service
+    await waitFor(async () => (await voicemail.metric('sipvm_deposit_retries_total')) > retries, 10_000, 'the voicemail service to retry against the missing storage service');
     await voicemail.kill();
     assert.equal((await publishDeposit(jetstream(nc), d)).duplicate, true, 'the repeated hand-over is recognised');
     storage = await startService('storage', storageEnv);
     voicemail = await startService('voicemail', vmEnv);
     assert.equal((await outcomeOf(d.depositId))?.outcome, 'stored-and-mailed');
     await smtp.waitForMessages(1);
-    await sleep(1_500);
+    await waitFor(allDone, 15_000, 'every deposit and mail job to be done');
     assert.equal((await mailboxOf('crash')).length, 1, 'stored once');
     assert.equal(smtp.messages.length, 1, 'mailed once');
     assert.equal(sha(await audioOf('crash', (await mailboxOf('crash'))[0]?.id ?? '')), sha(wav));

@@ -24,7 +24,6 @@ import {
 import {
   REPO_ROOT,
   smallWav,
-  sleep,
   startNats,
   startService,
   startSmtp,
@@ -67,6 +66,12 @@ async function failedEvents(nc: NatsConnection): Promise<MailFailedEvent[]> {
     if (stored) events.push(MailFailedEventSchema.parse(stored.json()));
   }
   return events;
+}
+
+/** Whether the outbox holds no job: every mail it had was sent or reported (and acknowledged). */
+async function outboxEmpty(nc: NatsConnection): Promise<boolean> {
+  const jsm = await jetstreamManager(nc);
+  return (await jsm.streams.info(STREAMS.mail.name)).state.messages === 0;
 }
 
 describe('mail outbox', () => {
@@ -126,19 +131,21 @@ describe('mail outbox', () => {
     const second = await enqueueMail(jetstream(nc), mail);
     assert.deepEqual([first.duplicate, second.duplicate], [false, true]);
     await smtp.waitForMessages(1);
-    await sleep(1_000);
+    // Once the outbox is empty nothing more can be sent: then count.
+    await waitFor(() => outboxEmpty(nc), 10_000, 'the outbox to be empty');
     assert.equal(smtp.messages.length, 1);
   });
 
   it('delivers exactly once after an SMTP outage', async () => {
     await smtp.stop();
     const mail = job();
+    const retried = await sender.metric('sipvm_mail_retries_total');
     await enqueueMail(jetstream(nc), mail);
-    await sleep(1_000); // a few attempts fail
+    await waitFor(async () => (await sender.metric('sipvm_mail_retries_total')) >= retried + 2, 10_000, 'two attempts to fail');
     await smtp.start();
     const [received] = await smtp.waitForMessages(1, 10_000);
     assert.equal(received?.messageId, `<${mail.mailId}@example.org>`);
-    await sleep(1_500);
+    await waitFor(() => outboxEmpty(nc), 10_000, 'the outbox to be empty');
     assert.equal(smtp.messages.length, 1, 'mailed more than once');
     assert.ok(!(await failedEvents(nc)).some((e) => e.mailId === mail.mailId));
   });
@@ -153,7 +160,8 @@ describe('mail outbox', () => {
     assert.equal(report?.attempts, 6, 'one attempt plus five retries');
     assert.match(report?.reason ?? '', /ECONNECTION|ECONNREFUSED/);
     await smtp.start();
-    await sleep(1_500);
+    // Reported means removed from the outbox: once it is empty, nothing of it can be sent later.
+    await waitFor(() => outboxEmpty(nc), 10_000, 'the outbox to be empty');
     assert.equal(smtp.messages.length, 0, 'a reported mail was sent after all');
   });
 
@@ -171,15 +179,16 @@ describe('mail outbox', () => {
   it('loses and duplicates nothing when the sender is killed and restarted', async () => {
     await smtp.stop();
     const mail = job({ attachment: await stage(staging, smallWav(1, 9)) });
+    const retried = await sender.metric('sipvm_mail_retries_total');
     await enqueueMail(jetstream(nc), mail);
-    await sleep(600); // it is retrying now
+    await waitFor(async () => (await sender.metric('sipvm_mail_retries_total')) > retried, 10_000, 'an attempt to fail: it is retrying now');
     await sender.kill();
     const queuedWhileDown = job();
     await enqueueMail(jetstream(nc), queuedWhileDown);
     await smtp.start();
     sender = await startService('voicemail', env);
     await smtp.waitForMessages(2, 15_000);
-    await sleep(1_500);
+    await waitFor(() => outboxEmpty(nc), 10_000, 'the outbox to be empty');
     assert.deepEqual(smtp.messages.map((m) => m.messageId).sort(), [`<${mail.mailId}@example.org>`, `<${queuedWhileDown.mailId}@example.org>`].sort());
   });
 });

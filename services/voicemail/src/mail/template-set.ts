@@ -6,9 +6,10 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { packageRoot } from '@sipvm/service';
 import { checkVariables, parseTemplate, TemplateError, type MailTemplate } from './template.js';
 
-export const BUILTIN_TEMPLATE_DIR = new URL('../../templates/', import.meta.url).pathname;
+export const BUILTIN_TEMPLATE_DIR = `${join(packageRoot(import.meta.url), 'templates')}/`;
 
 export class TemplateSet {
   readonly #templates: ReadonlyMap<string, MailTemplate>;

@@ -5,13 +5,11 @@
  */
 import { z } from 'zod';
 import {
-  CodecSchema,
   GreetingTypeSchema,
   IsoTimeSchema,
   MailboxCountsSchema,
   MailboxSchema,
-  MessageIdSchema,
-  SenderSchema,
+  MessageInfoSchema,
   WebhookBodySchema,
   type GreetingInfo,
   type Mailbox,
@@ -26,18 +24,8 @@ const AudioLinkFields = {
   audioUrlExpiresAt: IsoTimeSchema,
 };
 
-export const MessageViewSchema = z.strictObject({
-  id: MessageIdSchema,
-  sender: SenderSchema,
-  recordedAt: IsoTimeSchema,
-  durationMs: z.number().int().nonnegative(),
-  codec: CodecSchema,
-  urgent: z.boolean(),
-  read: z.boolean(),
-  /** Bytes of the WAV. */
-  size: z.number().int().nonnegative(),
-  ...AudioLinkFields,
-});
+/** A message as storage describes it (its mailbox is the URL's), with a link to play it. */
+export const MessageViewSchema = MessageInfoSchema.omit({ mailbox: true }).extend(AudioLinkFields);
 export type MessageView = z.infer<typeof MessageViewSchema>;
 
 export const MessageListSchema = z.strictObject({

@@ -23,7 +23,7 @@ import {
   stage,
   startStorageRig,
   type StorageRig,
-} from './test-support.js';
+} from './support.js';
 
 export interface BackendUnderTest {
   name: string;

@@ -5,7 +5,7 @@
  */
 import { MediaApi, request } from '@sipvm/contracts';
 import { dominantFrequency, sleep, wavSamples, type EndpointCodec } from '@sipvm/harness';
-import { openCall, readStaged, waitForFinished, type MediaRig } from './test-support.js';
+import { openCall, readStaged, waitForFinished, type MediaRig } from './support.js';
 
 export interface CallOutcome {
   ok: boolean;

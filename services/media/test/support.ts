@@ -31,9 +31,9 @@ import {
   type RtpengineProcess,
   type RunningServiceProcess,
 } from '@sipvm/harness';
-import { DEFAULT_PROMPTS_DIR } from './config.js';
-import { buildPrompts } from './prompt-builder.js';
-import { Rtpengine } from './rtpengine.js';
+import { DEFAULT_PROMPTS_DIR } from '../src/config.js';
+import { buildPrompts } from '../src/prompt-builder.js';
+import { Rtpengine } from '../src/rtpengine.js';
 import { createLogger } from '@sipvm/service';
 
 export interface MediaRig {
@@ -64,6 +64,8 @@ export async function startMediaRig(options: { ports?: number; env?: Record<stri
     MEDIA_DTMF_LISTEN: `127.0.0.1:${dtmfPort}`,
     RTPENGINE_TIMEOUT_MS: '500',
     RTPENGINE_PROBE_INTERVAL_MS: '250',
+    // A stopping media instance waits this long, less 3 s, for its calls to end (the drain).
+    SHUTDOWN_TIMEOUT_MS: '6000',
     INSTANCE_ID: 'media-a',
     ...options.env,
   };

@@ -1,6 +1,6 @@
 /** For the flows' tests: a call scripted as short steps ('finish' = the current playback ends). */
 import type { Digit } from '@sipvm/contracts';
-import type { CallEvent, Turn } from './turn.js';
+import type { CallEvent, Turn } from '../src/call/turn.js';
 
 export type ScriptStep = CallEvent | Digit | 'finish' | 'timeout';
 
