@@ -6,10 +6,10 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { KV } from '@nats-io/kv';
 import { z } from 'zod';
-import { ApplicationSchema, CallIdSchema, CallRefSchema, EndOnSilenceSchema, IsoTimeSchema, RecordingSchema, ServiceError, openKv } from '@sipvm/contracts';
+import { ApplicationSchema, BUCKETS, CallIdSchema, CallRefSchema, EndOnSilenceSchema, IsoTimeSchema, RecordingSchema, ServiceError, openKv } from '@sipvm/contracts';
 import { RECORDABLE } from './sdp.js';
 
-export const MEDIA_STATE_BUCKET = 'vm-media-state';
+export const MEDIA_STATE_BUCKET = BUCKETS.mediaState;
 
 export const SessionStateSchema = z.strictObject({
   callRef: CallRefSchema,

@@ -35,6 +35,8 @@ export interface DrachtioServer {
   /** Where drachtio-srf connects: host, port, secret. */
   readonly admin: { host: string; port: number; secret: string };
   output(): string;
+  /** Whether it runs now. */
+  alive(): boolean;
   /** Stops it, keeping ports and config, so `start()` brings the same server back. */
   stop(): Promise<void>;
   start(): Promise<void>;
@@ -42,13 +44,15 @@ export interface DrachtioServer {
   close(): Promise<void>;
 }
 
-export async function startDrachtio(options: { secret?: string; logLevel?: 'info' | 'debug' | 'warning' | 'error' } = {}): Promise<DrachtioServer> {
+export async function startDrachtio(options: { secret?: string; logLevel?: 'info' | 'debug' | 'notice' | 'warning' | 'error' } = {}): Promise<DrachtioServer> {
   const bin = drachtioBinary();
   if (bin === undefined) throw new Error(drachtioMissingReason());
   const dir = await tempDir('drachtio');
   const sipPort = await freeTcpUdpPort();
   const adminPort = await freePort();
   const secret = options.secret ?? 'sipvm-test';
+  // notice and above: as in production, no SIP message in the log (sofia-sip silent too).
+  const quiet = !['info', 'debug', undefined].includes(options.logLevel);
   const config = join(dir.path, 'drachtio.conf.xml');
   await writeFile(
     config,
@@ -56,7 +60,7 @@ export async function startDrachtio(options: { secret?: string; logLevel?: 'info
   <admin port="${adminPort}" secret="${secret}">127.0.0.1</admin>
   <sip><contacts><contact>sip:127.0.0.1:${sipPort};transport=udp,tcp</contact></contacts></sip>
   <cdrs>false</cdrs>
-  <logging><console/><sofia-loglevel>3</sofia-loglevel><loglevel>${options.logLevel ?? 'info'}</loglevel></logging>
+  <logging><console/><sofia-loglevel>${quiet ? 0 : 3}</sofia-loglevel><loglevel>${options.logLevel ?? 'info'}</loglevel></logging>
 </drachtio>
 `,
   );
@@ -71,6 +75,9 @@ export async function startDrachtio(options: { secret?: string; logLevel?: 'info
         '--port', String(adminPort),
         '--secret', secret,
         '--loglevel', options.logLevel ?? 'info',
+        // As in production (deploy/drachtio/entrypoint.sh): with NAT detection, this drachtio-server
+        // dies answering an INVITE whose Contact has no host.
+        '--disable-nat-detection',
         '--stdout',
       ],
       ready: async () => (await canConnect(adminPort)) && (await canConnect(sipPort)),
@@ -82,6 +89,7 @@ export async function startDrachtio(options: { secret?: string; logLevel?: 'info
     sipPort,
     admin: { host: '127.0.0.1', port: adminPort, secret },
     output: server.output,
+    alive: server.alive,
     start: server.start,
     stop: server.stop,
     close: server.close,
