@@ -33,7 +33,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { request, setJetStreamReplicas, StorageApi } from '@sipvm/contracts';
 import { PROXIED_DEPOSIT_SCENARIO, speechWav, startCluster } from '@sipvm/harness';
@@ -76,7 +75,8 @@ const cluster = await startCluster({
   rtpPorts: Math.max(400, 4 * Math.ceil(rate * (holdS + 6)) * 2),
   ...(options['deposit-concurrency'] ? { voicemailEnv: { VM_DEPOSIT_CONCURRENCY: options['deposit-concurrency'] } } : {}),
 });
-const nc = await connect({ servers: cluster.nats.url.split(','), name: 'bench-cluster', maxReconnectAttempts: -1 });
+// As the benchmark's own NATS identity (packages/contracts/src/permissions.ts: bench).
+const nc = await cluster.nats.connect({ identity: 'bench', name: 'bench-cluster', maxReconnectAttempts: -1 });
 setJetStreamReplicas(Number(cluster.natsEnv.JETSTREAM_REPLICAS));
 const jsm = await jetstreamManager(nc);
 

@@ -20,7 +20,8 @@
 //   --silence S (P-App-Param sil=S: S seconds of silence end each message; media listens to every
 //     recording live)  --speech S (the callers speak S seconds from the answer, then stay silent
 //     until the platform or the hold time ends the call; default: they speak the whole call)
-//   --nats URL ($NATS_URL or nats://127.0.0.1:4222)  --user alice  --domain example.org
+//   --nats URL ($NATS_URL or nats://127.0.0.1:4222)  --nkey FILE (the bench's NATS identity:
+//     $NATS_NKEY_FILE, else npm start's .local/nats/auth/bench.nk)  --user alice  --domain example.org
 //   --drain-s S (how long to wait for the queue to empty, 120)
 //   --processes checkout|all|PATH (whose CPU and memory to count: by default the processes of this
 //     checkout's `npm start`; `all` for every platform process on the machine, e.g. containers)
@@ -31,9 +32,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { existsSync } from 'node:fs';
 import { connect } from '@nats-io/transport-node';
+import { nkeyAuthenticator } from '@nats-io/nats-core';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { request, StorageApi } from '@sipvm/contracts';
+import { inboxPrefix, readSeed, request, StorageApi } from '@sipvm/contracts';
 import { speechWav } from '@sipvm/harness';
 import { platformProcesses, sampleProcesses } from './lib/processes.mjs';
 import { notStored, observeCalls, p50p99 as p, percentiles, putGreeting, run, runSippLoadMeasured, waitForDrain } from './lib/deposits.mjs';
@@ -47,6 +50,7 @@ const { values: options } = parseArgs({
     'greeting-ms': { type: 'string', default: '2500' },
     target: { type: 'string', default: `127.0.0.1:${process.env.SIP_PORT ?? '5060'}` },
     nats: { type: 'string', default: process.env.NATS_URL ?? 'nats://127.0.0.1:4222' },
+    nkey: { type: 'string', default: process.env.NATS_NKEY_FILE ?? new URL('../.local/nats/auth/bench.nk', import.meta.url).pathname },
     user: { type: 'string', default: 'alice' },
     domain: { type: 'string', default: 'example.org' },
     'drain-s': { type: 'string', default: '120' },
@@ -72,7 +76,18 @@ if (spawnSync('sipp', ['-v']).error) {
 }
 
 const work = await mkdtemp(join(tmpdir(), 'sipvm-bench-deposits-'));
-const nc = await connect({ servers: options.nats, name: 'bench-deposits', maxReconnectAttempts: -1 }).catch((error) => {
+// NATS lets the benchmark do what its identity may (packages/contracts/src/permissions.ts: bench).
+if (!existsSync(options.nkey)) {
+  console.error(`deposits: no NATS identity at ${options.nkey} (npm start makes it; or --nkey FILE / NATS_NKEY_FILE)`);
+  process.exit(1);
+}
+const nc = await connect({
+  servers: options.nats,
+  name: 'bench-deposits',
+  maxReconnectAttempts: -1,
+  authenticator: nkeyAuthenticator(readSeed(options.nkey)),
+  inboxPrefix: inboxPrefix('bench'),
+}).catch((error) => {
   console.error(`deposits: cannot reach NATS at ${options.nats} (is the platform running? \`npm start\`): ${error.message}`);
   process.exit(1);
 });

@@ -1,7 +1,6 @@
 // Storage benchmark: the real storage service over NATS, against the local folder and S3
 // (s3rver on loopback). Prints latency percentiles and throughput; asserts nothing about speed.
 //   npm run bench -- storage         (BENCH_MESSAGES=200 by default)
-import { connect } from '@nats-io/transport-node';
 import { request, StorageApi, stageAudio, stagingBucket, readAudio } from '@sipvm/contracts';
 import { startNats, startS3, startService, tempDir } from '@sipvm/harness';
 
@@ -31,7 +30,7 @@ async function timed(fn) {
 async function run(name, env) {
   const nats = await startNats();
   const service = await startService('storage', { NATS_URL: nats.url, LOG_LEVEL: 'warn', ...env });
-  const nc = await connect({ servers: nats.url });
+  const nc = await nats.connect();
   const staging = await stagingBucket(nc);
   const mailbox = { did: 'bench.example', uid: `u${Date.now()}` };
   const audio = wav(10); // a 10-second message, 160 KB

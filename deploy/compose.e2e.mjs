@@ -13,7 +13,8 @@ import { createSocket } from 'node:dgram';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect } from '@nats-io/transport-node';
-import { readAudio, request, StorageApi, SUBJECTS } from '@sipvm/contracts';
+import { nkeyAuthenticator } from '@nats-io/nats-core';
+import { inboxPrefix, readAudio, request, StorageApi, SUBJECTS } from '@sipvm/contracts';
 import { freePort, freeTcpUdpPort, RtpEndpoint, runSipp, sleep, toneShare, waitFor, wavSamples } from '@sipvm/harness';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { buildImages } from './build-images.mjs';
@@ -91,7 +92,18 @@ describe('docker compose: the platform in containers takes a voicemail call', ()
     });
     console.log(`compose test: project ${project}, SIP 127.0.0.1:${env.SIP_PORT}, RTP ${rtp.min}-${rtp.max}, NATS ${env.NATS_PORT}, file descriptors ${env.FD_LIMIT}/${env.RTPENGINE_FD_LIMIT}`);
     compose(['up', '-d', '--no-build']);
-    nc = await connect({ servers: `nats://127.0.0.1:${env.NATS_PORT}`, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    // NATS takes only known keys (SECURITY.md): the test is the operator, with the admin key.
+    const adminSeed = compose(['run', '--rm', '--no-deps', '-T', 'nats-auth', 'cat', '/var/lib/sipvm/nats-seeds/admin/nats.nk']).trim();
+    assert.match(adminSeed, /^SU[A-Z2-7]{56}$/, 'the admin nkey made by nats-auth');
+    nc = await connect({
+      servers: `nats://127.0.0.1:${env.NATS_PORT}`,
+      authenticator: nkeyAuthenticator(new TextEncoder().encode(adminSeed)),
+      inboxPrefix: inboxPrefix('admin'),
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+    });
+    // Without it, nobody gets in.
+    await assert.rejects(connect({ servers: `nats://127.0.0.1:${env.NATS_PORT}`, maxReconnectAttempts: 0 }), /Authorization Violation/);
     nc.subscribe(SUBJECTS.call.playbackFinished('voicemail'), { callback: (_error, msg) => events.push(msg.json()) });
   });
 

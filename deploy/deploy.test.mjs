@@ -8,7 +8,7 @@
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
@@ -17,6 +17,7 @@ import { ConfigMap, Namespace, Secret, Service } from 'kubernetes-models/v1';
 import { DaemonSet, Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
+import { natsPermissionsConfig, SERVICE_IDENTITIES } from '@sipvm/contracts';
 import { prerequisite } from '@sipvm/harness';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -60,7 +61,8 @@ describe('deploy/k8s', { skip: noKubectl }, () => {
     const dir = mkdtempSync(join(tmpdir(), 'sipvm-k8s-'));
     try {
       cpSync(join(root, 'deploy', 'k8s'), dir, { recursive: true, filter: (src) => !src.includes('/secrets') });
-      const secrets = spawnSync('bash', [join(dir, 'generate-secrets.sh'), dir], { encoding: 'utf8' });
+      // The checkout's script (it makes the nkeys with this checkout's build), into the copy.
+      const secrets = spawnSync('bash', [join(root, 'deploy', 'k8s', 'generate-secrets.sh'), dir], { encoding: 'utf8' });
       assert.equal(secrets.status, 0, secrets.stderr);
       const result = spawnSync('kubectl', ['kustomize', dir], { encoding: 'utf8' });
       assert.equal(result.status, 0, result.stderr);
@@ -112,7 +114,8 @@ describe('deploy/k8s', { skip: noKubectl }, () => {
 
   it('takes secrets only from the generator: no placeholder Secret in the manifests', () => {
     const secrets = ofKind('Secret');
-    assert.deepEqual(secrets.map((s) => s.metadata.name.replace(/-[a-z0-9]{10}$/, '')).sort(), ['drachtio', 'storage-s3', 'voicemail-smtp', 'web']);
+    const natsIdentities = services.map((name) => `nats-${name}`);
+    assert.deepEqual(secrets.map((s) => s.metadata.name.replace(/-[a-z0-9]{10}$/, '')).sort(), ['drachtio', ...natsIdentities, 'storage-s3', 'voicemail-smtp', 'web'].sort());
     const drachtio = secrets.find((s) => s.metadata.name.startsWith('drachtio-'));
     assert.ok(Buffer.from(drachtio.data.DRACHTIO_SECRET, 'base64').length >= 32, 'a generated drachtio secret');
   });
@@ -167,5 +170,51 @@ describe('deploy/k8s', { skip: noKubectl }, () => {
       assert.ok(named('Deployment', name).spec.template.spec.affinity?.podAntiAffinity, `${name} spreads over nodes`);
     }
     for (const name of ['voicemail', 'voicebox', 'storage', 'nats']) assert.ok(named('PodDisruptionBudget', name), `${name} has a disruption budget`);
+  });
+
+  it('gives each service its own NATS identity and no other, and NATS the permissions generated from the table', () => {
+    assert.equal(named('ConfigMap', 'platform-config').data.NATS_NKEY_FILE, '/var/lib/sipvm/nats/nats.nk');
+    for (const name of services) {
+      const workload = workloads().find((o) => containers(o).some((c) => runs(name).test(c.command?.join(' ') ?? '')));
+      const pod = workload.spec.template.spec;
+      const secretsOf = (volumeNames) => pod.volumes.filter((v) => volumeNames.includes(v.name) && v.secret).map((v) => v.secret.secretName.replace(/-[a-z0-9]{10}$/, ''));
+      const app = containers(workload).find((c) => runs(name).test(c.command?.join(' ') ?? ''));
+      const mounted = app.volumeMounts.filter((m) => m.mountPath === '/var/lib/sipvm/nats').map((m) => m.name);
+      assert.deepEqual(secretsOf(mounted), [`nats-${name}`], `${name} mounts its own nkey`);
+      for (const other of containers(workload).filter((c) => c !== app)) {
+        assert.ok(!secretsOf((other.volumeMounts ?? []).map((m) => m.name)).some((s) => s.startsWith('nats-')), `${workload.metadata.name}/${other.name} gets no nkey`);
+      }
+      assert.equal(pod.securityContext.fsGroup, 1000, `${name}: uid 1000 may read the key (0440, group fsGroup)`);
+    }
+    const shipped = readFileSync(join(root, 'deploy', 'k8s', 'nats-permissions.conf'), 'utf8');
+    const current = natsPermissionsConfig([...SERVICE_IDENTITIES.filter((identity) => identity !== 'bench'), 'admin']);
+    assert.ok(shipped === current, 'deploy/k8s/nats-permissions.conf is stale: node packages/service/dist/nats-credentials.js --permissions-file deploy/k8s/nats-permissions.conf');
+  });
+
+  it('renders a NATS configuration nats-server accepts, authentication included', (t) => {
+    if (!has('nats-server')) return t.skip('SKIPPED: nats-server is not installed');
+    const dir = mkdtempSync(join(tmpdir(), 'sipvm-k8s-nats-'));
+    try {
+      for (const name of ['nats-config', 'nats-permissions', 'nats-keys']) {
+        const map = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name.replace(/-[a-z0-9]{10}$/, '') === name);
+        for (const [file, text] of Object.entries(map.data)) writeFileSync(join(dir, file), text);
+      }
+      const check = spawnSync('nats-server', ['-t', '-c', join(dir, 'nats.conf')], { encoding: 'utf8', env: { ...process.env, SERVER_NAME: 'nats-0' } });
+      assert.equal(check.status, 0, `${check.stdout}${check.stderr}`);
+      assert.match(readFileSync(join(dir, 'nats.conf'), 'utf8'), /include \.\/permissions\.conf/);
+      assert.equal([...readFileSync(join(dir, 'keys.conf'), 'utf8').matchAll(/^NKEY_[A-Z]+: "U[A-Z2-7]{55}"$/gm)].length, services.length + 1, 'a key per service and admin');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('trusts no broad range as SIP proxies, and refuses strangers by default', () => {
+    const config = named('ConfigMap', 'signaling-config').data;
+    for (const entry of config.TRUSTED_PROXIES.split(',')) {
+      const bits = Number(entry.split('/')[1] ?? 32);
+      assert.ok(bits >= 24, `TRUSTED_PROXIES has ${entry}: list the proxies, not a network`);
+    }
+    assert.equal(config.UNTRUSTED_CALLS, 'refuse');
+    assert.equal(config.UNTRUSTED_APP_HEADERS, 'refuse');
   });
 });

@@ -13,6 +13,8 @@ packages=(
   "sox:/usr/bin/sox"
   "espeak-ng:/usr/bin/espeak-ng"
   "ffmpeg:/usr/bin/ffmpeg"
+  # A CA of its own for the NATS TLS test.
+  "openssl:/usr/bin/openssl"
   "docker-compose:/usr/bin/docker-compose"
   "kubernetes-client:/usr/bin/kubectl"
   # Headless Chromium: the web inbox's browser tests (driven by playwright-core).

@@ -16,11 +16,16 @@
 // so that a second platform runs beside the first; give it its own NATS_PORT, SIP_PORT, WEB_PORT,
 // RTP range and SIPVM_HOME too), and every service's own variables (see the README), which are
 // passed through.
+//
+// Credentials are made on the first start and kept under .local/ (SECURITY.md): an nkey per
+// service on NATS (.local/nats/auth/<identity>.nk; admin.nk for your own tools, bench.nk for the
+// benchmarks), drachtio-server's admin secret, and the web service's operator key and token secret.
 import { spawn, spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { resolve, join } from 'node:path';
+import { NATS_IDENTITIES, seedFile, writeNatsAuth } from '@sipvm/contracts';
 
 const root = resolve(new URL('..', import.meta.url).pathname);
 const home = resolve(process.env.SIPVM_HOME ?? join(root, '.local'));
@@ -61,38 +66,57 @@ writeFileSync(join(home, 'rtpengine', 'rtpengine.conf'), [
   'foreground = true',
   '',
 ].join('\n'));
+/** A secret made once under .local/ and read back from then on. */
+function localSecret(...path) {
+  const file = join(home, ...path);
+  mkdirSync(join(file, '..'), { recursive: true, mode: 0o700 });
+  if (!existsSync(file)) writeFileSync(file, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+  return { file, value: readFileSync(file, 'utf8').trim() };
+}
+
+// NATS with authentication and the platform's permissions (packages/contracts/src/permissions.ts):
+// every service connects with its own nkey, made on the first start and kept.
+const natsAuth = join(home, 'nats', 'auth');
+writeNatsAuth({ configDir: natsAuth, identities: NATS_IDENTITIES });
+writeFileSync(join(home, 'nats', 'nats.conf'), [
+  `listen: 127.0.0.1:${natsPort}`,
+  // Monitoring (/varz, /jsz) on loopback: what operators and the deposit benchmark read.
+  `http: 127.0.0.1:${process.env.NATS_MONITOR_PORT ?? '8222'}`,
+  `jetstream { store_dir: ${JSON.stringify(join(home, 'nats'))} }`,
+  'include ./auth/permissions.conf',
+  '',
+].join('\n'));
+const natsIdentity = (name) => ({ NATS_NKEY_FILE: seedFile(natsAuth, name) });
+
+const drachtioSecret = localSecret('drachtio', 'secret').value;
 mkdirSync(join(home, 'drachtio'), { recursive: true });
 writeFileSync(join(home, 'drachtio', 'drachtio.conf.xml'), `<drachtio>
-  <admin port="${port(9022)}" secret="cymru">127.0.0.1</admin>
+  <admin port="${port(9022)}" secret="${drachtioSecret}">127.0.0.1</admin>
   <sip><contacts><contact>sip:127.0.0.1:${sipPort};transport=udp,tcp</contact></contacts></sip>
   <cdrs>false</cdrs>
   <logging><console/><sofia-loglevel>${process.env.DRACHTIO_LOG_LEVEL === 'debug' ? 9 : 0}</sofia-loglevel><loglevel>${process.env.DRACHTIO_LOG_LEVEL ?? 'notice'}</loglevel></logging>
 </drachtio>
-`);
+`, { mode: 0o600 });
 
 // The web service's secrets: made once under .local/web/ unless the environment names its own.
 const webPort = process.env.WEB_PORT ?? '8080';
 const webSecrets = {};
 for (const [name, file] of [['WEB_OPERATOR_KEY', 'operator-key'], ['WEB_TOKEN_SECRET', 'token-secret']]) {
   if (process.env[name] || process.env[`${name}_FILE`]) continue;
-  const path = join(home, 'web', file);
-  mkdirSync(join(home, 'web'), { recursive: true, mode: 0o700 });
-  if (!existsSync(path)) writeFileSync(path, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
-  webSecrets[`${name}_FILE`] = path;
+  webSecrets[`${name}_FILE`] = localSecret('web', file).file;
 }
 
 /** What runs, in start order. `port` is the health/metrics port of a service. */
 const components = [
   {
     name: 'nats',
-    // Monitoring (/varz, /jsz) on loopback: what operators and the deposit benchmark read.
-    command: ['nats-server', '-js', '-a', '127.0.0.1', '-p', natsPort, '-m', process.env.NATS_MONITOR_PORT ?? '8222', '-sd', join(home, 'nats')],
+    command: ['nats-server', '-c', join(home, 'nats', 'nats.conf')],
     ready: /Server is ready/,
   },
   {
     name: 'storage',
     command: service('storage'),
-    env: { STORAGE_BACKEND: 'local', STORAGE_DIR: join(home, 'storage'), HTTP_PORT: port(9101) },
+    env: { STORAGE_BACKEND: 'local', STORAGE_DIR: join(home, 'storage'), HTTP_PORT: port(9101), ...natsIdentity('storage') },
     ready: /"msg":"started"/,
   },
   {
@@ -112,6 +136,7 @@ const components = [
       MEDIA_DTMF_LISTEN: media.dtmf,
       PROMPTS_DIR: join(home, 'prompts'),
       HTTP_PORT: port(9102),
+      ...natsIdentity('media'),
     },
     ready: /"msg":"started"/,
   },
@@ -119,13 +144,15 @@ const components = [
     ? [
         {
           name: 'drachtio',
-          command: [drachtio, '-f', join(home, 'drachtio', 'drachtio.conf.xml'), '--contact', `sip:127.0.0.1:${sipPort};transport=udp,tcp`, '--port', port(9022), '--secret', 'cymru'],
+          // --disable-nat-detection: see deploy/drachtio/entrypoint.sh (a one-packet crash otherwise).
+          // The admin secret is in the config file, not on the command line (where `ps` shows it).
+          command: [drachtio, '-f', join(home, 'drachtio', 'drachtio.conf.xml'), '--contact', `sip:127.0.0.1:${sipPort};transport=udp,tcp`, '--port', port(9022), '--disable-nat-detection'],
           ready: /Starting|listening|drachtio/i,
         },
         {
           name: 'signaling',
           command: service('signaling'),
-          env: { DRACHTIO_HOST: '127.0.0.1', DRACHTIO_PORT: port(9022), DRACHTIO_SECRET: 'cymru', HTTP_PORT: port(9104) },
+          env: { DRACHTIO_HOST: '127.0.0.1', DRACHTIO_PORT: port(9022), DRACHTIO_SECRET: drachtioSecret, HTTP_PORT: port(9104), ...natsIdentity('signaling') },
           ready: /"msg":"started"/,
         },
       ]
@@ -135,7 +162,7 @@ const components = [
     // retried, then reported on vm.mail.failed.
     name: 'voicemail',
     command: service('voicemail'),
-    env: { HTTP_PORT: port(9103) },
+    env: { HTTP_PORT: port(9103), ...natsIdentity('voicemail') },
     ready: /"msg":"started"/,
   },
   {
@@ -143,14 +170,14 @@ const components = [
     // signaling are reached through it).
     name: 'voicebox',
     command: service('voicebox'),
-    env: { HTTP_PORT: port(9105) },
+    env: { HTTP_PORT: port(9105), ...natsIdentity('voicebox') },
     ready: /"msg":"started"/,
   },
   {
     // The HTTP API, the web inbox and webhooks (services/web/README.md), on 127.0.0.1:WEB_PORT.
     name: 'web',
     command: service('web'),
-    env: { HTTP_PORT: port(9106), WEB_PORT: webPort, ...webSecrets },
+    env: { HTTP_PORT: port(9106), WEB_PORT: webPort, ...webSecrets, ...natsIdentity('web') },
     ready: /"msg":"started"/,
   },
 ];
@@ -253,7 +280,7 @@ process.on('SIGTERM', () => void stopAll(0));
 try {
   if (!drachtio) console.warn('drachtio-server not found (set DRACHTIO_BIN or put it on PATH): starting without SIP');
   for (const component of components) await start(component);
-  console.log(`\nsipvm is running (state in ${home}). NATS: ${natsUrl}.${drachtio ? ` SIP: 127.0.0.1:${sipPort} (udp, tcp).` : ' No SIP (no drachtio-server).'}`);
+  console.log(`\nsipvm is running (state in ${home}). NATS: ${natsUrl} (your tools: nkey ${seedFile(natsAuth, 'admin')}).${drachtio ? ` SIP: 127.0.0.1:${sipPort} (udp, tcp).` : ' No SIP (no drachtio-server).'}`);
   console.log(`Health and metrics: http://127.0.0.1:${port(9101)}/readyz (storage), :${port(9102)} (media), :${port(9103)} (voicemail)` + (drachtio ? `, :${port(9104)} (signaling)` : '') + `, :${port(9105)} (voicebox), :${port(9106)} (web). Ctrl-C stops it.`);
   console.log(`Web inbox and HTTP API: http://127.0.0.1:${webPort}/ (issue a mailbox token with the operator key${webSecrets.WEB_OPERATOR_KEY_FILE ? ` in ${webSecrets.WEB_OPERATOR_KEY_FILE}` : ''}; see the README).\n`);
 } catch (error) {

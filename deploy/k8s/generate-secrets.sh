@@ -6,8 +6,14 @@
 #   secrets/voicemail-smtp.env  SMTP_USER / SMTP_PASSWORD for the relay (fill in, or keep empty)
 #   secrets/web.env             WEB_OPERATOR_KEY and WEB_TOKEN_SECRET, random (the web service's
 #                               operator key — what issues mailbox tokens — and token signing secret)
+#   secrets/nats/<service>.nk   an nkey per service: its identity on NATS (admin.nk for your own
+#                               tools, e.g. `nats --nkey secrets/nats/admin.nk`; no pod gets it)
+#   secrets/nats-keys.conf      their public keys, for the NATS servers (not secret)
+# The nkeys are made by packages/service/dist/nats-credentials.js: with node from this checkout once
+# built (npm ci && npx tsc -b), else with the sipvm/platform image (docker, after build-images.mjs).
 # Usage: deploy/k8s/generate-secrets.sh [kustomization folder, default: beside this script]
 set -euo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 dir=${1:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}/secrets
 mkdir -p "$dir" && chmod 700 "$dir"
 umask 077
@@ -16,4 +22,14 @@ random() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 [ -f "$dir/storage-s3.env" ] || printf '# AWS_ACCESS_KEY_ID=\n# AWS_SECRET_ACCESS_KEY=\n' > "$dir/storage-s3.env"
 [ -f "$dir/voicemail-smtp.env" ] || printf '# SMTP_USER=\n# SMTP_PASSWORD=\n' > "$dir/voicemail-smtp.env"
 [ -f "$dir/web.env" ] || printf 'WEB_OPERATOR_KEY=%s\nWEB_TOKEN_SECRET=%s\n' "$(random)" "$(random)" > "$dir/web.env"
+# NATS: existing keys are kept; the public keys are written again from them.
+identities=storage,media,signaling,voicemail,voicebox,web,admin
+if [ -f "$repo/packages/service/dist/nats-credentials.js" ] && command -v node >/dev/null; then
+  node "$repo/packages/service/dist/nats-credentials.js" --config "$dir" --seeds "$dir/nats" --identities "$identities" --no-permissions >/dev/null
+else
+  mkdir -p "$dir/nats"
+  docker run --rm -u "$(id -u):$(id -g)" -v "$dir:/secrets" "${SIPVM_PLATFORM_IMAGE:-sipvm/platform:0.1.0}" \
+    node packages/service/dist/nats-credentials.js --config /secrets --seeds /secrets/nats --identities "$identities" --no-permissions >/dev/null
+fi
+mv "$dir/keys.conf" "$dir/nats-keys.conf"
 echo "secrets in $dir"

@@ -7,7 +7,7 @@
  * one; the same end twice (a retry, or signaling and media both ending a call) is one message
  * (message id). Subscribers of the subject get it either way.
  */
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { jetstream, JetStreamApiCodes, JetStreamApiError, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { CallEndedEventSchema, type Application, type CallEndedEvent } from './call.js';
 import { ServiceError, toServiceError } from './errors.js';
@@ -15,7 +15,8 @@ import { encodeJson } from './rpc.js';
 import { STREAMS } from './streams.js';
 import { SUBJECTS } from './subjects.js';
 
-const CAPTURED: ReadonlySet<string> = new Set(Object.values(STREAMS).flatMap((stream) => stream.subjects));
+/** The stream that captures each such subject (by its exact name: no pattern captures an end). */
+const CAPTURED: ReadonlyMap<string, string> = new Map(Object.values(STREAMS).flatMap((stream) => stream.subjects.map((subject): [string, string] => [subject, stream.name])));
 
 /** Waits between attempts; the last repeats until the deadline. */
 const RETRY_DELAYS_MS = [100, 250, 500, 1_000, 2_000];
@@ -28,7 +29,8 @@ export async function publishCallEnded(
 ): Promise<void> {
   const subject = SUBJECTS.call.ended(app);
   const data = encodeJson(CallEndedEventSchema.parse(event));
-  if (!CAPTURED.has(subject)) {
+  const stream = CAPTURED.get(subject);
+  if (stream === undefined) {
     nc.publish(subject, data);
     return;
   }
@@ -40,7 +42,7 @@ export async function publishCallEnded(
       return;
     } catch (error) {
       // No stream at all (its application is not deployed): nobody waits for a durable copy.
-      if (await noStreamCaptures(nc, subject)) {
+      if (await streamMissing(nc, stream)) {
         nc.publish(subject, data);
         return;
       }
@@ -52,12 +54,15 @@ export async function publishCallEnded(
   }
 }
 
-/** True only when JetStream says no stream has the subject (not when it cannot say). */
-async function noStreamCaptures(nc: NatsConnection, subject: string): Promise<boolean> {
+/**
+ * True only when JetStream says the stream does not exist (not when it cannot say). Its info, not a
+ * search by subject: a publisher may look at this stream (permissions.ts) and at no other.
+ */
+async function streamMissing(nc: NatsConnection, stream: string): Promise<boolean> {
   try {
-    await (await jetstreamManager(nc, { checkAPI: false })).streams.find(subject);
+    await (await jetstreamManager(nc, { checkAPI: false })).streams.info(stream);
     return false;
   } catch (error) {
-    return error instanceof Error && /no stream matches subject/i.test(error.message);
+    return error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound;
   }
 }

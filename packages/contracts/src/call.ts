@@ -10,10 +10,12 @@ import {
   EmailAddressSchema,
   GreetingTypeSchema,
   LanguageSchema,
+  DomainIdSchema,
   MailboxIdSchema,
   SenderSchema,
   SipUriSchema,
 } from './ids.js';
+import { PinVerifierSchema } from './pin.js';
 import { IsoTimeSchema } from './storage.js';
 import { DEFAULT_MEDIA_NODE, INSTANCE_ID_PATTERN, SUBJECTS } from './subjects.js';
 import { instanceEndpoint } from './rpc.js';
@@ -33,15 +35,16 @@ export type VoicemailMode = z.infer<typeof VoicemailModeSchema>;
 /** The callee's profile from P-App-Param (SPEC §1), validated and with defaults applied. */
 export const AppParamsSchema = z.strictObject({
   user: MailboxIdSchema,
-  domain: MailboxIdSchema,
+  domain: DomainIdSchema,
   uid: MailboxIdSchema,
-  did: MailboxIdSchema,
+  did: DomainIdSchema,
   sender: SenderSchema,
   email: EmailAddressSchema.optional(),
   mode: VoicemailModeSchema.optional(),
   language: LanguageSchema.optional(),
   greetingType: GreetingTypeSchema,
-  pin: z.string().regex(/^[0-9]{1,16}$/, 'must be 1 to 16 digits').optional(),
+  /** The voicebox PIN, sealed by signaling (pin.ts): the PIN itself never travels. */
+  pin: PinVerifierSchema.optional(),
   /** Where `0` transfers the caller (voicemail); else the domain's configured operator. */
   operator: SipUriSchema.optional(),
   /** Seconds of silence that end a recording (voicemail), 0 for never; else the domain's or the platform's setting. */

@@ -21,18 +21,22 @@ export const MailboxIdSchema = z
   .regex(mailboxIdPattern, 'may contain only letters, digits and . _ @ + = ~ - and must start with a letter, digit or +')
   .refine(noDotDot, 'must not contain ".."');
 
+/**
+ * The one rule for when two mailbox identities are the same mailbox: the domain compares
+ * case-insensitively (it is a host name, RFC 3261 §19.1.4), so it is kept in lower case; the user
+ * exactly (SIP user parts are case-sensitive). Every schema that takes a domain id applies it, so
+ * a mailbox is normalised wherever it enters (P-App-Param, storage's API, the PIN lock-out, web).
+ */
+export const DomainIdSchema = MailboxIdSchema.toLowerCase();
+
 /** A mailbox: the domain id (did) and the user id (uid) within it. */
 export const MailboxSchema = z.strictObject({
-  did: MailboxIdSchema,
+  did: DomainIdSchema,
   uid: MailboxIdSchema,
 });
 export type Mailbox = z.infer<typeof MailboxSchema>;
 
-/**
- * The one rule for when two mailbox identities are the same mailbox: the domain compares
- * case-insensitively (it is a host name, RFC 3261 §19.1.4), the user exactly (SIP user parts are
- * case-sensitive). Apply it wherever a mailbox enters from outside, before comparing or storing.
- */
+/** The mailbox identity rule (DomainIdSchema) for a mailbox that did not pass through a schema. */
 export function normaliseMailbox(mailbox: Mailbox): Mailbox {
   return { did: mailbox.did.toLowerCase(), uid: mailbox.uid };
 }

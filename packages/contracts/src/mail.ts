@@ -9,7 +9,7 @@
  */
 import { z } from 'zod';
 import type { JetStreamClient } from '@nats-io/jetstream';
-import { EmailAddressSchema, LanguageSchema, MailboxIdSchema, MessageIdSchema, SenderSchema } from './ids.js';
+import { DomainIdSchema, EmailAddressSchema, LanguageSchema, MailboxIdSchema, MessageIdSchema, SenderSchema } from './ids.js';
 import { StagedAudioSchema } from './staging.js';
 import { IsoTimeSchema } from './storage.js';
 import { SUBJECTS } from './subjects.js';
@@ -31,9 +31,9 @@ export const MailJobSchema = z.strictObject({
   to: EmailAddressSchema,
   /** Mailbox user and domain as the proxy named them (usr/dom), and their canonical ids. */
   user: MailboxIdSchema,
-  domain: MailboxIdSchema,
+  domain: DomainIdSchema,
   uid: MailboxIdSchema,
-  did: MailboxIdSchema,
+  did: DomainIdSchema,
   /** Template language (P-App-Param `lng`); the default template when absent. */
   language: LanguageSchema.optional(),
   /** The caller (P-App-Param `snd`, else the From URI). */
@@ -53,7 +53,7 @@ export type MailJobInput = z.input<typeof MailJobSchema>;
 export const MailFailedEventSchema = z.strictObject({
   mailId: MailIdSchema,
   to: EmailAddressSchema,
-  did: MailboxIdSchema,
+  did: DomainIdSchema,
   uid: MailboxIdSchema,
   attempts: z.number().int().nonnegative(),
   /** The last error, as the SMTP server or the sender put it. */

@@ -5,11 +5,12 @@
  * set and CSeq). Records carry their own expiry; the bucket's max age only collects leftovers.
  */
 import { z } from 'zod';
+import { BUCKETS } from './buckets.js';
 import { CallIdSchema, MailboxSchema } from './ids.js';
 import { IsoTimeSchema } from './storage.js';
 import { InstanceIdSchema } from './call.js';
 
-export const MWI_SUBSCRIPTIONS_BUCKET = 'vm_mwi_subscriptions';
+export const MWI_SUBSCRIPTIONS_BUCKET = BUCKETS.mwiSubscriptions;
 
 const SipTokenSchema = z.string().min(1).max(128).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces');
 // eslint-disable-next-line no-control-regex -- refusing control characters is the point

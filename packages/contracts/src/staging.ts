@@ -14,6 +14,7 @@ import { z } from 'zod';
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/nats-core';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type StoredMsg } from '@nats-io/jetstream';
 import { Objm, type ObjectStore } from '@nats-io/obj';
+import { OBJECT_STORES } from './buckets.js';
 import { ServiceError, toServiceError } from './errors.js';
 import { ensureStreams, STREAMS } from './streams.js';
 import { SUBJECTS } from './subjects.js';
@@ -184,7 +185,7 @@ async function stagedMessage(bucket: StagingBucket, query: { last_by_subj: strin
  * Earlier versions staged into a JetStream object store; audio handed over before an upgrade is
  * read from there, so that nothing queued is lost.
  */
-const LEGACY_BUCKET = 'vm-staging';
+const LEGACY_BUCKET = OBJECT_STORES.legacyStaging;
 
 async function openLegacy(bucket: StagingBucket, staged: StagedAudio): Promise<ReadableStream<Uint8Array>> {
   const missing = new ServiceError('bad-request', `staged audio ${staged.name} does not exist (expired or never staged)`);

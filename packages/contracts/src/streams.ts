@@ -6,6 +6,7 @@
 import { RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { Kvm, type KV, type KvOptions } from '@nats-io/kv';
+import type { BucketName } from './buckets.js';
 import { SUBJECTS } from './subjects.js';
 
 const DAY_NS = 24 * 3600 * 1_000_000_000;
@@ -121,8 +122,8 @@ export function jetStreamReplicas(): number {
   return replicas;
 }
 
-/** Opens a KV bucket, creating it with the platform's replica count when it does not exist. */
-export function openKv(nc: NatsConnection, bucket: string, options: Partial<KvOptions>): Promise<KV> {
+/** Opens a KV bucket (one of BUCKETS), creating it with the platform's replica count when it does not exist. */
+export function openKv(nc: NatsConnection, bucket: BucketName, options: Partial<KvOptions>): Promise<KV> {
   return new Kvm(nc).create(bucket, { ...options, replicas });
 }
 

@@ -12,7 +12,7 @@
  */
 import { z } from 'zod';
 import type { JetStreamClient } from '@nats-io/jetstream';
-import { EmailAddressSchema, LanguageSchema, MailboxIdSchema, SenderSchema } from './ids.js';
+import { DomainIdSchema, EmailAddressSchema, LanguageSchema, MailboxIdSchema, SenderSchema } from './ids.js';
 import { StagedAudioSchema } from './staging.js';
 import { CodecSchema, IsoTimeSchema } from './storage.js';
 import { VoicemailModeSchema } from './call.js';
@@ -30,9 +30,9 @@ export const DepositSchema = z
     mode: VoicemailModeSchema.exclude(['ann']),
     /** Mailbox as the proxy named it (usr/dom) and its canonical ids (uid/did). */
     user: MailboxIdSchema,
-    domain: MailboxIdSchema,
+    domain: DomainIdSchema,
     uid: MailboxIdSchema,
-    did: MailboxIdSchema,
+    did: DomainIdSchema,
     email: EmailAddressSchema.optional(),
     language: LanguageSchema.optional(),
     sender: SenderSchema,

@@ -119,8 +119,18 @@ export function parseDuration(value: string): number | undefined {
 
 /** What every service reads, whatever it does. */
 export const commonConfigShape = {
-  /** Comma-separated NATS server URLs. */
+  /** Comma-separated NATS server URLs (`tls://` for TLS). */
   NATS_URL: env.list().default(['nats://127.0.0.1:4222']),
+  /** The service's own nkey seed (a file holding `SU…`): who it is on NATS (SECURITY.md). */
+  NATS_NKEY_FILE: env.string().optional(),
+  /** Or a user name and a file holding its password, for a NATS set up that way. */
+  NATS_USER: env.string().optional(),
+  NATS_PASSWORD_FILE: env.string().optional(),
+  /** TLS to NATS: the CA that signed the servers' certificates (PEM); setting it requires TLS. */
+  NATS_TLS_CA_FILE: env.string().optional(),
+  /** A client certificate and its key (PEM), for servers that verify clients (mutual TLS). */
+  NATS_TLS_CERT_FILE: env.string().optional(),
+  NATS_TLS_KEY_FILE: env.string().optional(),
   /** Port of the HTTP server with /healthz, /readyz and /metrics; 0 picks a free one. */
   HTTP_PORT: env.port().default(0),
   HTTP_HOST: env.string().default('0.0.0.0'),

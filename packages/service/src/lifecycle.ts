@@ -7,12 +7,12 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { z } from 'zod';
-import { setJetStreamReplicas } from '@sipvm/contracts';
+import { setJetStreamReplicas, type ServiceIdentity } from '@sipvm/contracts';
 import { commonConfigShape, ConfigError, loadConfig, type CommonConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { Readiness, startHealthServer } from './health.js';
 import { createRegistry } from './metrics.js';
-import { connectNats, type NatsHandle } from './nats.js';
+import { connectNats, natsSecurity, type NatsHandle } from './nats.js';
 
 export interface ServiceContext<C> {
   readonly config: C & CommonConfig;
@@ -30,7 +30,8 @@ export interface RunningService {
 }
 
 export interface ServiceDefinition<S extends Record<string, z.ZodType>, P = undefined> {
-  name: string;
+  /** Also its identity on NATS: what it may publish and subscribe to (contracts' permissions.ts). */
+  name: ServiceIdentity;
   /** Environment variables of this service, on top of the common ones. */
   config: S;
   /**
@@ -52,10 +53,12 @@ export const EXIT_CONFIG = 78;
 export async function runService<S extends Record<string, z.ZodType>, P = undefined>(definition: ServiceDefinition<S, P>): Promise<void> {
   let config;
   let prepared: P;
+  let security;
   try {
     config = loadConfig({ ...commonConfigShape, ...definition.config });
     const problems = definition.check?.(config as z.output<z.ZodObject<S>>) ?? [];
     if (problems.length > 0) throw new ConfigError(problems);
+    security = natsSecurity(config as unknown as CommonConfig, definition.name);
     prepared = (await definition.prepare?.(config as z.output<z.ZodObject<S>>)) as P;
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
@@ -75,7 +78,7 @@ export async function runService<S extends Record<string, z.ZodType>, P = undefi
   const health = await startHealthServer({ host: common.HTTP_HOST, port: common.HTTP_PORT, readiness, registry });
   log.info({ httpPort: health.port }, 'health and metrics listening');
 
-  const nats = await connectNats({ servers: common.NATS_URL, name: `${definition.name}/${common.INSTANCE_ID}`, log });
+  const nats = await connectNats({ servers: common.NATS_URL, name: `${definition.name}/${common.INSTANCE_ID}`, log, security });
   natsRef.handle = nats;
 
   const running = await definition.start({

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CallEndedEventSchema, DEFAULT_MEDIA_NODE, decodeJson, isServiceError, MediaApi, RecordingFinishedEventSchema, request, SUBJECTS, type CallEndedEvent, type RecordingFinishedEvent } from '@sipvm/contracts';
-import { correlation, dominantFrequency, freePort, rms, toneShare, waitFor, wavSamples } from '@sipvm/harness';
+import { correlation, dominantFrequency, freePort, rms, sleep, toneShare, waitFor, wavSamples } from '@sipvm/harness';
 import { APP, callsInRtpengine, openCall, readStaged, recordTone, startMediaRig, waitForFinished, type MediaRig } from '../test/support.js';
 import { DEFAULT_PROMPTS_DIR } from './config.js';
 
@@ -392,12 +392,13 @@ describe('sessions', () => {
     });
     try {
       await request(rig.nc, api().startRecording, { callRef: call.callRef, maxDurationMs: 2_000 });
-      await call.endpoint.sendTone(1000, 600);
+      // The caller speaks throughout: rtpengine records it whether media is there or not.
+      const tone = call.endpoint.sendTone(1000, 3_000);
+      await sleep(600);
       // SIGKILL: nothing handed over; the next run of the instance finds the recording in KV.
       await rig.media.kill();
       assert.equal(ends.length, 0, 'the instance that started it did not end it: it is gone');
       rig.media = await rig.startMedia();
-      const tone = call.endpoint.sendTone(1000, 2_000);
       await waitFor(() => ends.some((e) => e.callRef === call.callRef), 10_000, 'the restarted instance to end the recording at its maximum');
       await tone;
       assert.equal(ends.find((e) => e.callRef === call.callRef)?.reason, 'max-duration');

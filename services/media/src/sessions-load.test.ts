@@ -11,7 +11,8 @@ import { runConcurrentCalls } from '../test/load.js';
 
 let rig: MediaRig;
 before(async () => {
-  rig = await startMediaRig({ ports: 1000, env: { LOG_LEVEL: 'warn' } });
+  // rtpengine's ng timeout as in production (the shared rig shortens it to test outages quickly).
+  rig = await startMediaRig({ ports: 1000, env: { LOG_LEVEL: 'warn', RTPENGINE_TIMEOUT_MS: '1500' } });
 });
 after(async () => {
   await rig?.stop();

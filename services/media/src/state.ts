@@ -10,11 +10,11 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { KV } from '@nats-io/kv';
 import { z } from 'zod';
-import { ApplicationSchema, CallIdSchema, CallRefSchema, EndOnSilenceSchema, IsoTimeSchema, RecordingSchema, ServiceError, openKv } from '@sipvm/contracts';
+import { ApplicationSchema, BUCKETS, CallIdSchema, CallRefSchema, EndOnSilenceSchema, IsoTimeSchema, RecordingSchema, ServiceError, openKv } from '@sipvm/contracts';
 import { untilAvailable } from '@sipvm/service';
 import { RECORDABLE } from './sdp.js';
 
-export const MEDIA_STATE_BUCKET = 'vm-media-state';
+export const MEDIA_STATE_BUCKET = BUCKETS.mediaState;
 const PATIENCE_MS = 10_000;
 
 export const SessionStateSchema = z.strictObject({

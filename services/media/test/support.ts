@@ -4,7 +4,6 @@
  * the applications do, collecting the call events it publishes.
  */
 import { randomBytes } from 'node:crypto';
-import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import {
   DEFAULT_MEDIA_NODE,
@@ -71,7 +70,7 @@ export async function startMediaRig(options: { ports?: number; env?: Record<stri
     INSTANCE_ID: 'media-a',
     ...options.env,
   };
-  const nc = await connect({ servers: nats.url });
+  const nc = await nats.connect();
   const digits: DigitEvent[] = [];
   const finished: PlaybackFinishedEvent[] = [];
   nc.subscribe(SUBJECTS.call.digit(APP), { callback: (_e, msg) => {

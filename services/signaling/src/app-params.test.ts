@@ -87,8 +87,14 @@ describe('resolveAppParams', () => {
     const p = resolveAppParams('usr=alice;dom=example.org', 'voicebox', request, policy);
     assert.equal(p.uid, 'alice');
     assert.equal(p.did, 'example.org');
-    const q = resolveAppParams('usr=alice;dom=example.org;uid=U1;did=D1', 'voicebox', request, policy);
-    assert.deepEqual([q.user, q.domain, q.uid, q.did], ['alice', 'example.org', 'U1', 'D1']);
+    const q = resolveAppParams('usr=alice;dom=example.org;uid=U1;did=d1', 'voicebox', request, policy);
+    assert.deepEqual([q.user, q.domain, q.uid, q.did], ['alice', 'example.org', 'U1', 'd1']);
+  });
+  it('keeps domains in lower case and users exactly as given: one mailbox however the domain is spelt', () => {
+    const p = resolveAppParams('usr=Alice;dom=EXAMPLE.org;uid=U1;did=D1.Example', 'voicebox', request, policy);
+    assert.deepEqual([p.user, p.domain, p.uid, p.did], ['Alice', 'example.org', 'U1', 'd1.example']);
+    const fromRuri = resolveAppParams(undefined, 'voicebox', { ...request, ruriHost: 'IPTEL.org' }, policy);
+    assert.equal(fromRuri.did, 'iptel.org');
   });
   it('accepts long names, and the short name wins when both are given', () => {
     const p = resolveAppParams('User=long;usr=short;Domain=d.org;Language=de;Type=busy;PIN=1234;UserID=x', 'voicebox', request, policy);

@@ -15,6 +15,7 @@ import {
   AppParamsSchema,
   DEFAULT_GREETING_TYPE,
   describeIssues,
+  PinSchema,
   VOICEMAIL_MODES,
   type AppParams,
   type Application,
@@ -143,6 +144,13 @@ export interface AppParamPolicy {
   extraKeys: readonly string[];
 }
 
+/**
+ * The profile as signaling first holds it: the PIN still in clear, until it is sealed (the events
+ * carry AppParams, with the PIN's verifier only). Domains are in lower case already (DomainIdSchema).
+ */
+export type ResolvedParams = Omit<AppParams, 'pin'> & { pin?: string };
+const ResolvedParamsSchema = AppParamsSchema.extend({ pin: PinSchema.optional() });
+
 /** Modes of the voicemail application that mail the message, and so need eml. */
 const MAILING_MODES: ReadonlySet<VoicemailMode> = new Set(['voicemail', 'both']);
 
@@ -155,7 +163,7 @@ export function resolveAppParams(
   app: Application,
   request: RequestDefaults,
   policy: AppParamPolicy,
-): AppParams {
+): ResolvedParams {
   const pairs = header === undefined ? new Map<string, string>() : parseAppParamHeader(header);
   const user = pick(pairs, KEYS.user) ?? request.ruriUser;
   const domain = pick(pairs, KEYS.domain) ?? request.ruriHost;
@@ -185,7 +193,7 @@ export function resolveAppParams(
   };
   // Keys not given are left out rather than set to undefined (events carry no empty fields).
   const given = Object.fromEntries(Object.entries(candidate).filter(([, v]) => v !== undefined));
-  const parsed = AppParamsSchema.safeParse(given);
+  const parsed = ResolvedParamsSchema.safeParse(given);
   if (!parsed.success) throw new AppParamError(`P-App-Param ${describeWithShortNames(parsed.error)}`);
   const params = parsed.data;
   if (app === 'voicemail' && params.mode !== undefined && MAILING_MODES.has(params.mode) && params.email === undefined) {

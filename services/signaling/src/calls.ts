@@ -1,14 +1,12 @@
 /**
- * INVITE and dialog handling (SPEC §1, §8): choose the application, validate its parameters, get
- * the SDP answer from media, answer, and turn SIP into call events. CANCEL before the answer ends
- * in 487, an INVITE without SDP in 488, an unknown application or bad parameters in a 4xx with a
- * reason saying what is wrong, an outage of NATS or media in 503. BYE from either side, or a
- * hangup command, ends the call everywhere: the dialog, the media session and the applications.
+ * Calls (SPEC §8): once a new INVITE's steps (invite-steps.ts) have chosen the application and its
+ * parameters, get the SDP answer from media, answer, and turn SIP into call events. CANCEL before
+ * the answer ends in 487, an outage of media in 503. BYE from either side, or a hangup command,
+ * ends the call everywhere: the dialog, the media session and the applications.
  */
 import { randomBytes } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/nats-core';
 import {
-  CallIdSchema,
   CallStartedEventSchema,
   DigitEventSchema,
   encodeJson,
@@ -19,22 +17,19 @@ import {
   SUBJECTS,
   toServiceError,
   type Application,
-  type AppParams,
   type CallEndedEvent,
   type TransferMethod,
 } from '@sipvm/contracts';
-import { callLogger, InFlight, type Logger } from '@sipvm/service';
+import { InFlight, type Logger } from '@sipvm/service';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { z } from 'zod';
-import { AppParamError, printable, resolveAppParams } from './app-params.js';
-import { selectApplication, type MappingRule } from './app-selection.js';
 import type { SignalingConfig } from './config.js';
 import type { Admission } from './admission.js';
 import type { MediaAvailability } from './media-availability.js';
 import { digitFromInfo } from './dtmf.js';
-import { header, parseUri, reply, uriOf, type SipDialog, type SipRequest, type SipResponse, type Srf } from './sip-stack.js';
-import { expiryMs, negotiateSessionTimer, type SessionTimer } from './session-timer.js';
-import { APP_HEADERS, type TrustedSources } from './trust.js';
+import { contextOf, need, refuse, type RequestContext } from './request-context.js';
+import { header, reply, type SipDialog, type SipRequest, type SipResponse, type Srf } from './sip-stack.js';
+import { expiryMs, type SessionTimer } from './session-timer.js';
 import { bridgeCaller, mediaBridge, referCaller, type TransferOutcome } from './transfer.js';
 
 type EndReason = CallEndedEvent['reason'];
@@ -66,8 +61,6 @@ export interface CallsOptions {
   registry: Registry;
   config: SignalingConfig;
   instanceId: string;
-  trust: TrustedSources;
-  mapping: readonly MappingRule[];
   /** Why new calls cannot be taken now (NATS or media down, overload, shutting down), or undefined. */
   unavailable: () => string | undefined;
   /** Told when media failed a call, so that the next INVITE does not wait for the next probe. */
@@ -79,7 +72,7 @@ export interface CallsOptions {
 const SDP_TYPE = 'application/sdp';
 
 export class Calls {
-  readonly #o: CallsOptions;
+  readonly #options: CallsOptions;
   readonly #calls = new Map<string, Call>();
   readonly #endsInFlight = new InFlight();
   /** INVITEs let in and not yet answered or refused: they count against the cap too. */
@@ -88,7 +81,7 @@ export class Calls {
   readonly #ended: Counter<'reason'>;
 
   constructor(options: CallsOptions) {
-    this.#o = options;
+    this.#options = options;
     this.#invites = new Counter({
       name: 'sipvm_sip_invites_total',
       help: 'New INVITEs by outcome (answered, early-media, or the SIP status sent)',
@@ -113,169 +106,115 @@ export class Calls {
 
   /** Why a new call would be refused now (outage, overload, capacity), or undefined. */
   refusal(): string | undefined {
-    return this.#o.unavailable() ?? this.#o.admission.refusal(this.#calls.size + this.#admitted);
+    return this.#options.unavailable() ?? this.#options.admission.refusal(this.#calls.size + this.#admitted);
   }
 
-  /** Handles a new INVITE; never throws (every failure becomes a SIP reply). */
-  async onInvite(req: SipRequest, res: SipResponse): Promise<void> {
-    const log = callLogger(this.#o.log, req.get('Call-ID'));
-    let canceled = false;
-    req.on('cancel', () => {
-      canceled = true;
-    });
-    const refuse = (status: number, reason: string, headers: Record<string, string> = {}) => {
-      this.#invites.inc({ outcome: String(status) });
-      log.info({ status, reason, source: req.source_address }, 'INVITE refused');
-      reply(res, status, reason, headers);
-    };
-    const retryAfter = { 'Retry-After': String(this.#o.config.RETRY_AFTER_S) };
-    const down = this.refusal();
-    if (down) return refuse(503, `Service Unavailable (${down})`, retryAfter);
+  /** A place among the calls being answered (they count against the cap); the release is idempotent. */
+  admit(): () => void {
     this.#admitted++;
-    try {
-      await this.#answer(req, res, log, refuse, retryAfter, () => canceled);
-    } finally {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
       this.#admitted--;
+    };
+  }
+
+  countInvite(outcome: string): void {
+    this.#invites.inc({ outcome });
+  }
+
+  /**
+   * The last step of a new INVITE, once its steps (invite-steps.ts) have admitted, trusted and
+   * understood it: media's SDP answer, then 200 (or 183 for an early-media announcement), and the
+   * call-started event. Never throws: every failure becomes a SIP reply.
+   */
+  async answer(req: SipRequest, res: SipResponse): Promise<void> {
+    const context = contextOf(req);
+    try {
+      await this.#answer(req, res, context);
+    } catch (error) {
+      context.log.error({ err: String(error), stack: (error as Error).stack }, 'INVITE handling failed');
+      if (!res.finalResponseSent) refuse(req, res, 500, 'Server Internal Error');
+    } finally {
+      context.release?.();
     }
   }
 
-  async #answer(
-    req: SipRequest,
-    res: SipResponse,
-    log: Logger,
-    refuse: (status: number, reason: string, headers?: Record<string, string>) => void,
-    retryAfter: Record<string, string>,
-    isCanceled: () => boolean,
-  ): Promise<void> {
+  async #answer(req: SipRequest, res: SipResponse, context: RequestContext): Promise<void> {
+    const callId = need(context.callId, 'the Call-ID');
+    const { app, by } = need(context.selection, 'the application');
+    const params = need(context.params, 'the parameters');
+    const timers = need(context.timers, 'the session timer');
+    const isCanceled = () => context.canceled;
+    const callRef = randomBytes(12).toString('hex');
+    const callLog = context.log.child({ callRef, app });
+    let media;
+    const asked = performance.now();
     try {
-
-      const callId = CallIdSchema.safeParse(req.get('Call-ID'));
-      if (!callId.success) return refuse(400, 'Bad Call-ID');
-
-      const trusted = this.#o.trust.has(req.source_address);
-      const hasAppHeaders = APP_HEADERS.some((name) => header(req, name) !== undefined);
-      if (!trusted && hasAppHeaders) {
-        if (this.#o.config.UNTRUSTED_APP_HEADERS === 'refuse') return refuse(403, 'Forbidden (P-App headers from untrusted source)');
-        log.warn({ source: req.source_address }, 'ignoring P-App headers from an untrusted source');
-      }
-      const appHeader = (name: (typeof APP_HEADERS)[number]) => (trusted ? header(req, name) : undefined);
-
-      const contentType = (header(req, 'Content-Type') ?? '').split(';')[0]?.trim().toLowerCase();
-      if (!req.body || req.body.trim() === '' || contentType !== SDP_TYPE) return refuse(488, 'Not Acceptable Here (SDP offer required)');
-
-      const timers = negotiateSessionTimer({
-        sessionExpires: header(req, 'Session-Expires') ?? header(req, 'x'),
-        minSe: header(req, 'Min-SE'),
-        supported: header(req, 'Supported') ?? header(req, 'k'),
-      });
-      if (!timers.ok) return refuse(timers.status, timers.reason, timers.headers);
-
-      const ruri = parseUri(req.uri);
-      const appParam = ruri?.params.app;
-      const selection = selectApplication(
-        {
-          appName: appHeader('P-App-Name'),
-          ruri: req.uri,
-          ruriUser: ruri?.user,
-          ruriAppParam: typeof appParam === 'string' ? appParam : undefined,
-        },
-        this.#o.config.APP_FALLBACKS,
-        this.#o.mapping,
+      media = await request(
+        this.#options.nc,
+        MediaApi.openSession(this.#options.config.MEDIA_NODE),
+        { callRef, callId, app, sdpOffer: req.body },
+        { callId, timeoutMs: this.#options.config.MEDIA_TIMEOUT_MS },
       );
-      if (!selection.ok) return refuse(selection.status, selection.reason);
-      const app = selection.app;
-
-      let params: AppParams;
-      let finalReply: { code: number; reason: string } | undefined;
-      try {
-        params = resolveAppParams(
-          appHeader('P-App-Param'),
-          app,
-          { ruriUser: ruri?.user, ruriHost: ruri?.host, fromUri: uriOf(req.get('From') ?? '') },
-          {
-            defaultMode: this.#o.config.DEFAULT_MODE,
-            defaultLanguage: this.#o.config.DEFAULT_LANGUAGE,
-            extraKeys: this.#o.config.APP_PARAM_EXTRA_KEYS,
-          },
-        );
-        finalReply = parseFinalReply(appHeader('P-Final-Reply-Code'), appHeader('P-Final-Reply-Reason'));
-      } catch (error) {
-        if (error instanceof AppParamError) return refuse(400, `Bad Request (${error.message})`);
-        throw error;
-      }
-
-      const callRef = randomBytes(12).toString('hex');
-      const callLog = log.child({ callRef, app });
-      let media;
-      const asked = performance.now();
-      try {
-        media = await request(
-          this.#o.nc,
-          MediaApi.openSession(this.#o.config.MEDIA_NODE),
-          { callRef, callId: callId.data, app, sdpOffer: req.body },
-          { callId: callId.data, timeoutMs: this.#o.config.MEDIA_TIMEOUT_MS },
-        );
-      } catch (error) {
-        const failure = toServiceError(error);
-        callLog.warn({ kind: failure.kind, err: failure.message }, 'media could not open a session');
-        if (isCanceled()) return this.#invites.inc({ outcome: '487' });
-        if (failure.kind === 'bad-request') return refuse(488, 'Not Acceptable Here (media refused the offer)');
-        void this.#o.media.probe();
-        return refuse(503, 'Service Unavailable (media)', retryAfter);
-      }
-      this.#o.admission.mediaAnswered(performance.now() - asked);
-
-      const call: Call = { callRef, callId: callId.data, app, mediaInstance: media.mediaInstance, log: callLog, phase: 'early', finalReply, sessionTimer: timers.timer };
-      if (isCanceled()) {
-        await this.#closeMedia(call);
-        this.#invites.inc({ outcome: '487' });
-        return reply(res, 487, 'Request Terminated');
-      }
-      this.#calls.set(callRef, call);
-
-      const earlyMedia = app === 'voicemail' && params.mode === 'ann' && this.#o.config.ANN_EARLY_MEDIA;
-      if (earlyMedia) {
-        call.res = res;
-        call.finalReply ??= { code: this.#o.config.ANN_FINAL_REPLY_CODE, reason: this.#o.config.ANN_FINAL_REPLY_REASON };
-        req.on('cancel', () => void this.#end(call, 'cancelled', 'remote'));
-        res.send(183, 'Session Progress', { headers: { 'Content-Type': SDP_TYPE }, body: media.sdpAnswer });
-        call.earlyTimer = setTimeout(() => void this.#end(call, 'media-timeout', 'local'), this.#o.config.ANN_EARLY_MEDIA_TIMEOUT_MS);
-        this.#invites.inc({ outcome: 'early-media' });
-      } else {
-        let dialog: SipDialog;
-        try {
-          dialog = await this.#o.srf.createUAS(req, res, { localSdp: media.sdpAnswer, headers: { 'Content-Type': SDP_TYPE, ...timers.headers } });
-        } catch (error) {
-          // CANCEL (drachtio-server answers it with 487) or the caller went away.
-          this.#calls.delete(callRef);
-          call.phase = 'ended';
-          await this.#closeMedia(call);
-          this.#invites.inc({ outcome: isCanceled() ? '487' : 'failed' });
-          callLog.info({ err: String(error), canceled: isCanceled() }, 'call not answered');
-          return;
-        }
-        call.dialog = dialog;
-        call.phase = 'answered';
-        this.#watchDialog(call, dialog);
-        this.#invites.inc({ outcome: 'answered' });
-      }
-      this.#publish(CallStartedEventSchema, SUBJECTS.call.started(app), {
-        callRef,
-        callId: callId.data,
-        at: new Date().toISOString(),
-        app,
-        params,
-        signalingInstance: this.#o.instanceId,
-        mediaInstance: media.mediaInstance,
-        mediaNode: this.#o.config.MEDIA_NODE,
-        codec: media.codec.slice(0, 32),
-        ...(finalReply ?? call.finalReply ? { finalReply: finalReply ?? call.finalReply } : {}),
-      });
-      callLog.info({ mode: params.mode, mailbox: { uid: params.uid, did: params.did }, selectedBy: selection.by, earlyMedia }, 'call started');
     } catch (error) {
-      log.error({ err: String(error), stack: (error as Error).stack }, 'INVITE handling failed');
-      if (!res.finalResponseSent) refuse(500, 'Server Internal Error');
+      const failure = toServiceError(error);
+      callLog.warn({ kind: failure.kind, err: failure.message }, 'media could not open a session');
+      if (isCanceled()) return this.#invites.inc({ outcome: '487' });
+      if (failure.kind === 'bad-request') return refuse(req, res, 488, 'Not Acceptable Here (media refused the offer)');
+      void this.#options.media.probe();
+      return refuse(req, res, 503, 'Service Unavailable (media)', { 'Retry-After': String(this.#options.config.RETRY_AFTER_S) });
     }
+    this.#options.admission.mediaAnswered(performance.now() - asked);
+
+    const call: Call = { callRef, callId, app, mediaInstance: media.mediaInstance, log: callLog, phase: 'early', finalReply: context.finalReply, sessionTimer: timers.timer };
+    if (isCanceled()) {
+      await this.#closeMedia(call);
+      this.#invites.inc({ outcome: '487' });
+      return reply(res, 487, 'Request Terminated');
+    }
+    this.#calls.set(callRef, call);
+
+    const earlyMedia = app === 'voicemail' && params.mode === 'ann' && this.#options.config.ANN_EARLY_MEDIA;
+    if (earlyMedia) {
+      call.res = res;
+      call.finalReply ??= { code: this.#options.config.ANN_FINAL_REPLY_CODE, reason: this.#options.config.ANN_FINAL_REPLY_REASON };
+      req.on('cancel', () => void this.#end(call, 'cancelled', 'remote'));
+      res.send(183, 'Session Progress', { headers: { 'Content-Type': SDP_TYPE }, body: media.sdpAnswer });
+      call.earlyTimer = setTimeout(() => void this.#end(call, 'media-timeout', 'local'), this.#options.config.ANN_EARLY_MEDIA_TIMEOUT_MS);
+      this.#invites.inc({ outcome: 'early-media' });
+    } else {
+      let dialog: SipDialog;
+      try {
+        dialog = await this.#options.srf.createUAS(req, res, { localSdp: media.sdpAnswer, headers: { 'Content-Type': SDP_TYPE, ...timers.headers } });
+      } catch (error) {
+        // CANCEL (drachtio-server answers it with 487) or the caller went away.
+        this.#calls.delete(callRef);
+        call.phase = 'ended';
+        await this.#closeMedia(call);
+        this.#invites.inc({ outcome: isCanceled() ? '487' : 'failed' });
+        callLog.info({ err: String(error), canceled: isCanceled() }, 'call not answered');
+        return;
+      }
+      call.dialog = dialog;
+      call.phase = 'answered';
+      this.#watchDialog(call, dialog);
+      this.#invites.inc({ outcome: 'answered' });
+    }
+    this.#publish(CallStartedEventSchema, SUBJECTS.call.started(app), {
+      callRef,
+      callId,
+      at: new Date().toISOString(),
+      app,
+      params,
+      signalingInstance: this.#options.instanceId,
+      mediaInstance: media.mediaInstance,
+      mediaNode: this.#options.config.MEDIA_NODE,
+      codec: media.codec.slice(0, 32),
+      ...(call.finalReply ? { finalReply: call.finalReply } : {}),
+    });
+    callLog.info({ mode: params.mode, mailbox: { uid: params.uid, did: params.did }, selectedBy: by, earlyMedia, pin: params.pin !== undefined }, 'call started');
   }
 
   #watchDialog(call: Call, dialog: SipDialog): void {
@@ -317,10 +256,10 @@ export class Calls {
     }
     try {
       // Bridged: rtpengine takes the caller's new offer and keeps relaying to the party (whose side is not renegotiated).
-      const media = mediaBridge(this.#o.nc, call);
+      const media = mediaBridge(this.#options.nc, call);
       const { sdpAnswer } = call.bridge
         ? { sdpAnswer: (await media.offer(offer), await media.connect(call.bridge.dialog.remote.sdp)) }
-        : await request(this.#o.nc, MediaApi.updateSession(call.mediaInstance), { callRef: call.callRef, sdpOffer: offer }, { callId: call.callId });
+        : await request(this.#options.nc, MediaApi.updateSession(call.mediaInstance), { callRef: call.callRef, sdpOffer: offer }, { callId: call.callId });
       res.send(200, { headers: { 'Content-Type': SDP_TYPE }, body: sdpAnswer });
       call.log.info('re-INVITE answered');
     } catch (error) {
@@ -378,11 +317,11 @@ export class Calls {
     const call = this.#calls.get(callRef);
     if (!call?.dialog || call.phase !== 'answered') return { outcome: 'failed', reason: 'no answered call to transfer' };
     call.log.info({ target, method }, 'transfer requested');
-    const { TRANSFER_TIMEOUT_MS: timeoutMs, TRANSFER_PROXY: proxy } = this.#o.config;
+    const { TRANSFER_TIMEOUT_MS: timeoutMs, TRANSFER_PROXY: proxy } = this.#options.config;
     const result =
       method === 'refer'
         ? await referCaller(call.dialog, target, { timeoutMs, log: call.log })
-        : await bridgeCaller(call.dialog, target, { srf: this.#o.srf, media: mediaBridge(this.#o.nc, call), proxy, timeoutMs, log: call.log });
+        : await bridgeCaller(call.dialog, target, { srf: this.#options.srf, media: mediaBridge(this.#options.nc, call), proxy, timeoutMs, log: call.log });
     const { party, ...outcome } = result as TransferOutcome & { party?: SipDialog };
     call.log.info({ target, method, ...outcome }, outcome.outcome === 'transferred' ? 'caller transferred' : 'transfer failed');
     if (party) {
@@ -423,7 +362,7 @@ export class Calls {
     if (by === 'local') {
       try {
         if (wasEarly && call.res) {
-          const final = call.finalReply ?? { code: this.#o.config.ANN_FINAL_REPLY_CODE, reason: this.#o.config.ANN_FINAL_REPLY_REASON };
+          const final = call.finalReply ?? { code: this.#options.config.ANN_FINAL_REPLY_CODE, reason: this.#options.config.ANN_FINAL_REPLY_REASON };
           reply(call.res, final.code, final.reason);
         } else if (call.dialog) {
           await new Promise<void>((resolve) => call.dialog?.destroy({ headers: {} }, () => resolve()));
@@ -441,7 +380,7 @@ export class Calls {
     this.#ended.inc({ reason });
     // Not waited for here (a hang-up command's reply must not wait out a NATS election), but before shutdown.
     void this.#endsInFlight.track(
-      publishCallEnded(this.#o.nc, call.app, { callRef: call.callRef, callId: call.callId, at: new Date().toISOString(), reason }).catch((error: unknown) =>
+      publishCallEnded(this.#options.nc, call.app, { callRef: call.callRef, callId: call.callId, at: new Date().toISOString(), reason }).catch((error: unknown) =>
         call.log.error({ err: toServiceError(error).message }, 'the end of the call could not be published'),
       ),
     );
@@ -451,7 +390,7 @@ export class Calls {
 
   async #closeMedia(call: Pick<Call, 'callRef' | 'callId' | 'mediaInstance' | 'log'>): Promise<void> {
     try {
-      await request(this.#o.nc, MediaApi.closeSession(call.mediaInstance), { callRef: call.callRef }, { callId: call.callId });
+      await request(this.#options.nc, MediaApi.closeSession(call.mediaInstance), { callRef: call.callRef }, { callId: call.callId });
     } catch (error) {
       // Media closes sessions it no longer hears about on its own; a lost close is not fatal.
       call.log.warn({ err: toServiceError(error).message, kind: isServiceError(error) ? error.kind : 'internal' }, 'media session close failed');
@@ -460,18 +399,9 @@ export class Calls {
 
   #publish<S extends z.ZodType>(schema: S, subject: string, event: z.input<S>): void {
     try {
-      this.#o.nc.publish(subject, encodeJson(schema.parse(event)));
+      this.#options.nc.publish(subject, encodeJson(schema.parse(event)));
     } catch (error) {
-      this.#o.log.error({ subject, err: String(error) }, 'call event could not be published');
+      this.#options.log.error({ subject, err: String(error) }, 'call event could not be published');
     }
   }
-}
-
-/** P-Final-Reply-Code / -Reason (SEMS early_announce): a 3xx–6xx code and printable text. */
-export function parseFinalReply(code: string | undefined, reason: string | undefined): { code: number; reason: string } | undefined {
-  if (code === undefined) return undefined;
-  if (!/^\s*[3-6]\d\d\s*$/.test(code)) throw new AppParamError(`P-Final-Reply-Code "${printable(code, 8)}" is not a 3xx-6xx code`);
-  const text = (reason ?? '').trim();
-  if (text.length > 128 || /[^\x20-\x7e]/.test(text)) throw new AppParamError('P-Final-Reply-Reason must be printable text of at most 128 characters');
-  return { code: Number(code.trim()), reason: text || 'Unavailable' };
 }

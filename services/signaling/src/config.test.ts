@@ -21,6 +21,7 @@ it('exits with EX_CONFIG (78) and names each bad variable and why', () => {
     MWI_TARGET_TEMPLATE: 'sip:{did}',
     DRACHTIO_PORT: '70000',
     APP_PARAM_EXTRA_KEYS: 'Company Name',
+    UNTRUSTED_CALLS: 'everyone',
   });
   assert.equal(result.status, 78, result.stderr);
   for (const expected of [
@@ -34,9 +35,16 @@ it('exits with EX_CONFIG (78) and names each bad variable and why', () => {
     /MWI_TARGET_TEMPLATE \("sip:\{did\}"\): must be a SIP URI template containing \{uid\}/,
     /DRACHTIO_PORT \("70000"\): must be between 0 and 65535/,
     /APP_PARAM_EXTRA_KEYS \("Company Name"\): "Company Name" must be a lower-case key/,
+    /UNTRUSTED_CALLS \("everyone"\): must be one of refuse, voicemail/,
   ]) {
     assert.match(result.stderr, expected);
   }
+});
+
+it('refuses NATS credentials it cannot read before connecting anywhere', () => {
+  const result = run({ NATS_NKEY_FILE: '/nonexistent/signaling.nk' });
+  assert.equal(result.status, 78, result.stderr);
+  assert.match(result.stderr, /NATS_NKEY_FILE \("\/nonexistent\/signaling\.nk"\): cannot be read \(ENOENT\)/);
 });
 
 it('checks the MWI expiry limits against each other', () => {

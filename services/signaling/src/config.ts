@@ -26,6 +26,11 @@ export const signalingConfig = {
     .default(['127.0.0.1', '::1']),
   /** What to do with P-App-* headers from anyone else: `refuse` the call (403) or `ignore` them. */
   UNTRUSTED_APP_HEADERS: env.oneOf(['refuse', 'ignore'] as const).default('refuse'),
+  /**
+   * INVITEs from anyone else: `refuse` (403), or `voicemail`: they may leave a message, nothing
+   * more (voicebox, annrecorder and SUBSCRIBE are only ever for the proxy).
+   */
+  UNTRUSTED_CALLS: env.oneOf(['refuse', 'voicemail'] as const).default('refuse'),
   /** Order of the application fallbacks after P-App-Name: ruri-param, ruri-user, mapping. */
   APP_FALLBACKS: env
     .list()

@@ -16,8 +16,10 @@ import { Admission } from './admission.js';
 import { registerAdmissionMetrics } from './metrics.js';
 import { MediaAvailability } from './media-availability.js';
 import { MwiSubscriptions } from './mwi-subscriptions.js';
-import { connectDrachtio, onRequest, reply } from './sip-stack.js';
-import { TrustedSources } from './trust.js';
+import { inviteSteps } from './invite-steps.js';
+import { contextOf, initContext, refuse } from './request-context.js';
+import { connectDrachtio, onRequest, reply, useSteps, type SipRequest, type SipResponse } from './sip-stack.js';
+import { TrustedSources, TrustPolicy } from './trust.js';
 
 await runService({
   name: 'signaling',
@@ -53,15 +55,50 @@ await runService({
     );
     registerAdmissionMetrics(registry, admission);
     const unavailableForCalls = (): string | undefined => unavailable() ?? (media.available ? undefined : 'media unavailable');
-    const trust = new TrustedSources(config.TRUSTED_PROXIES);
+    const trust = new TrustPolicy(
+      { sources: new TrustedSources(config.TRUSTED_PROXIES), untrustedHeaders: config.UNTRUSTED_APP_HEADERS, untrustedCalls: config.UNTRUSTED_CALLS },
+      registry,
+    );
     log.info(
-      { trustedProxies: config.TRUSTED_PROXIES, untrusted: config.UNTRUSTED_APP_HEADERS, fallbacks: config.APP_FALLBACKS, mappingRules: prepared.mapping.length },
+      {
+        trustedProxies: config.TRUSTED_PROXIES,
+        untrustedHeaders: config.UNTRUSTED_APP_HEADERS,
+        untrustedCalls: config.UNTRUSTED_CALLS,
+        fallbacks: config.APP_FALLBACKS,
+        mappingRules: prepared.mapping.length,
+      },
       'application selection',
     );
 
-    const calls = new Calls({ srf: sip.srf, nc, log, registry, config, instanceId: config.INSTANCE_ID, trust, mapping: prepared.mapping, unavailable: unavailableForCalls, media, admission });
+    const calls = new Calls({ srf: sip.srf, nc, log, registry, config, instanceId: config.INSTANCE_ID, unavailable: unavailableForCalls, media, admission });
     const subscriptions = await MwiSubscriptions.open({ srf: sip.srf, nc, log, config, instanceId: config.INSTANCE_ID, trust, unavailable });
-    onRequest(sip.srf, 'invite', (req, res) => void calls.onInvite(req, res));
+    // A step that fails unexpectedly: 500, and the stack in the log.
+    const failed = (error: unknown, req: SipRequest, res: SipResponse) => {
+      contextOf(req).log.error({ err: String(error), stack: (error as Error).stack }, `${req.method} handling failed`);
+      if (!res.finalResponseSent) refuse(req, res, 500, 'Server Internal Error');
+    };
+    const initLocals = initContext(log);
+    const invite = inviteSteps({ calls, trust, config, mapping: prepared.mapping });
+    useSteps(
+      sip.srf,
+      'invite',
+      [
+        initLocals,
+        invite.initInvite,
+        invite.admitCall,
+        invite.checkCallId,
+        trust.trustSource,
+        invite.requireSdpOffer,
+        invite.checkContact,
+        invite.negotiateTimers,
+        invite.selectApplication,
+        trust.trustApplication,
+        invite.resolveParameters,
+      ],
+      failed,
+    );
+    onRequest(sip.srf, 'invite', (req, res) => void calls.answer(req, res));
+    useSteps(sip.srf, 'subscribe', [initLocals, trust.trustSource], failed);
     onRequest(sip.srf, 'subscribe', (req, res) => void subscriptions.onSubscribe(req, res));
     // OPTIONS: proxies' health checks. 200 only while new calls would be taken.
     onRequest(sip.srf, 'options', (req, res) => {

@@ -10,6 +10,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { KvWatchInclude, type KV } from '@nats-io/kv';
 import {
   decodeJson,
+  describeIssues,
   encodeJson,
   MWI_SUBSCRIPTIONS_BUCKET,
   MwiSubscriptionSchema,
@@ -22,11 +23,12 @@ import {
   openKv,
 } from '@sipvm/contracts';
 import { callLogger, type Logger } from '@sipvm/service';
-import { AppParamError, resolveAppParams } from './app-params.js';
+import { AppParamError, printable, resolveAppParams } from './app-params.js';
 import type { SignalingConfig } from './config.js';
 import { MESSAGE_SUMMARY_EVENT, MESSAGE_SUMMARY_TYPE, mailboxUri, messageSummary } from './mwi-summary.js';
-import { header, parseUri, reply, sendRequest, tagOf, uriOf, withoutTag, type SipRequest, type SipResponse, type Srf } from './sip-stack.js';
-import { APP_HEADERS, type TrustedSources } from './trust.js';
+import { contextOf } from './request-context.js';
+import { header, parseUri, reply, sendRequest, splitHeaderList, tagOf, uriOf, withoutTag, type SipRequest, type SipResponse, type Srf } from './sip-stack.js';
+import type { TrustPolicy } from './trust.js';
 
 /** A key for KV: `<mailbox hash>.<subscription hash>`, both safe tokens. */
 const hash = (...parts: string[]) => createHash('sha256').update(parts.join('\0')).digest('base64url').slice(0, 24).replace(/[^A-Za-z0-9]/g, 'x');
@@ -39,7 +41,7 @@ export interface MwiSubscriptionsOptions {
   log: Logger;
   config: SignalingConfig;
   instanceId: string;
-  trust: TrustedSources;
+  trust: TrustPolicy;
   unavailable: () => string | undefined;
 }
 
@@ -110,9 +112,12 @@ export class MwiSubscriptions {
     for await (const key of await this.#kv.keys()) this.#index.add(key);
   }
 
-  /** Handles a SUBSCRIBE, new or in-dialog; never throws. */
+  /**
+   * Handles a SUBSCRIBE, new or in-dialog, after its steps (initLocals, trustSource: only a proxy
+   * may learn a mailbox's counts); never throws.
+   */
   async onSubscribe(req: SipRequest, res: SipResponse): Promise<void> {
-    const log = callLogger(this.#o.log, req.get('Call-ID'));
+    const { log } = contextOf(req);
     try {
       const event = (header(req, 'Event') ?? '').split(';')[0]?.trim().toLowerCase();
       if (event !== MESSAGE_SUMMARY_EVENT) return reply(res, 489, 'Bad Event', { 'Allow-Events': MESSAGE_SUMMARY_EVENT });
@@ -134,24 +139,30 @@ export class MwiSubscriptions {
       const key = inDialog ? this.#findKey(callId, remoteTag) : undefined;
       if (inDialog && key === undefined) return reply(res, 481, 'Subscription Does Not Exist');
 
+      // Everything the record holds is checked before the 200: a subscription is stored once accepted.
+      const checked = (candidate: MwiSubscription) => {
+        const parsed = MwiSubscriptionSchema.safeParse(candidate);
+        if (!parsed.success) reply(res, 400, `Bad Request (${printable(describeIssues(parsed.error), 80)})`);
+        return parsed.success ? parsed.data : undefined;
+      };
       let record: MwiSubscription;
       if (key !== undefined) {
         const existing = await this.#get(key);
         if (!existing) return reply(res, 481, 'Subscription Does Not Exist');
-        record = { ...existing.record, expiresAt: new Date(Date.now() + expires * 1000).toISOString() };
         const contact = req.has('Contact') ? uriOf(req.get('Contact')) : '';
-        if (contact) record.remoteTarget = contact;
+        const refreshed = checked({ ...existing.record, expiresAt: new Date(Date.now() + expires * 1000).toISOString(), ...(contact ? { remoteTarget: contact } : {}) });
+        if (!refreshed) return;
+        record = refreshed;
         reply(res, 200, 'OK', { Expires: String(expires) });
       } else {
         const mailbox = this.#mailboxOf(req, res);
         if (!mailbox) return;
         const contact = req.has('Contact') ? uriOf(req.get('Contact')) : '';
         if (!contact) return reply(res, 400, 'Bad Request (Contact missing)');
-        const localTag = await sendWithTag(res, expires);
-        record = MwiSubscriptionSchema.parse({
+        const candidate = checked({
           mailbox,
           callId,
-          localTag,
+          localTag: 'chosen-by-drachtio',
           remoteTag,
           localUri: withoutTag(req.get('To')),
           remoteUri: withoutTag(req.get('From')),
@@ -161,6 +172,16 @@ export class MwiSubscriptions {
           expiresAt: new Date(Date.now() + expires * 1000).toISOString(),
           instance: this.#o.instanceId,
         });
+        if (!candidate) return;
+        let localTag: string;
+        try {
+          localTag = await sendWithTag(res, expires);
+        } catch (error) {
+          // drachtio-server could not send the 200 (a request it cannot answer): no subscription.
+          log.warn({ err: String(error) }, 'SUBSCRIBE could not be answered; not stored');
+          return;
+        }
+        record = { ...candidate, localTag };
       }
       const recordKey = key ?? `${mailboxKey(record.mailbox)}.${subscriptionKey(callId, remoteTag)}`;
       if (expires === 0) {
@@ -240,17 +261,12 @@ export class MwiSubscriptions {
     }
   }
 
-  /** The mailbox of a new subscription: P-App-Param uid/did from a proxy, else the R-URI. */
+  /** The mailbox of a new subscription: P-App-Param uid/did from the proxy, else the R-URI. */
   #mailboxOf(req: SipRequest, res: SipResponse): Mailbox | undefined {
-    const trusted = this.#o.trust.has(req.source_address);
-    if (!trusted && APP_HEADERS.some((name) => header(req, name) !== undefined) && this.#o.config.UNTRUSTED_APP_HEADERS === 'refuse') {
-      reply(res, 403, 'Forbidden (P-App headers from untrusted source)');
-      return undefined;
-    }
     const ruri = parseUri(req.uri);
     try {
       const params = resolveAppParams(
-        trusted ? header(req, 'P-App-Param') : undefined,
+        this.#o.trust.appHeader(req, 'P-App-Param'),
         'voicebox',
         { ruriUser: ruri?.user, ruriHost: ruri?.host, fromUri: uriOf(req.get('From') ?? '') },
         { defaultMode: this.#o.config.DEFAULT_MODE, defaultLanguage: this.#o.config.DEFAULT_LANGUAGE, extraKeys: [] },
@@ -300,22 +316,4 @@ function sendWithTag(res: SipResponse, expires: number): Promise<string> {
       resolve(tag);
     });
   });
-}
-
-/** Splits a comma-separated header list (Record-Route), respecting <…>. */
-export function splitHeaderList(value: string): string[] {
-  const parts: string[] = [];
-  let depth = 0;
-  let start = 0;
-  for (let i = 0; i < value.length; i++) {
-    const c = value[i];
-    if (c === '<') depth++;
-    else if (c === '>') depth = Math.max(0, depth - 1);
-    else if (c === ',' && depth === 0) {
-      parts.push(value.slice(start, i).trim());
-      start = i + 1;
-    }
-  }
-  parts.push(value.slice(start).trim());
-  return parts.filter((p) => p.length > 0);
 }

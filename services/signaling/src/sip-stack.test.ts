@@ -1,8 +1,7 @@
 /** The header helpers that MWI dialogs and caller identities depend on. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseUri, tagOf, uriOf, withoutTag } from './sip-stack.js';
-import { splitHeaderList } from './mwi-subscriptions.js';
+import { parseUri, splitHeaderList, tagOf, uriOf, withoutSipMessages, withoutTag } from './sip-stack.js';
 
 describe('SIP header helpers', () => {
   it('takes the URI out of a name-addr or an addr-spec', () => {
@@ -17,9 +16,18 @@ describe('SIP header helpers', () => {
   });
   it('splits Record-Route lists on commas outside <>', () => {
     assert.deepEqual(splitHeaderList('<sip:p1.example.org;lr>, <sip:p2.example.org;lr;x=a,b>'), ['<sip:p1.example.org;lr>', '<sip:p2.example.org;lr;x=a,b>']);
+    assert.deepEqual(splitHeaderList('"Doe, John \\" <x>" <sip:j@x.org>, sip:k@y.org'), ['"Doe, John \\" <x>" <sip:j@x.org>', 'sip:k@y.org']);
   });
   it('parses Request-URIs, parameters included', () => {
     assert.deepEqual(parseUri('sip:voicebox@vm.example.org:5080;app=voicemail'), { user: 'voicebox', host: 'vm.example.org', params: { app: 'voicemail' } });
     assert.equal(parseUri('not a uri')?.user, undefined);
+  });
+  it('keeps SIP messages out of console lines: their start line stays, headers and body go', () => {
+    const message = 'INVITE sip:bob@vm.example.org SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1\r\nP-App-Param: usr=bob;pin=4711\r\n\r\nv=0\r\n';
+    const line = withoutSipMessages(`Error: failed to parse sip message unable to parse incoming message: ${message}`);
+    assert.match(line, /^Error: failed to parse sip message unable to parse incoming message: INVITE sip:bob@vm\.example\.org SIP\/2\.0 … /);
+    assert.ok(!line.includes('4711') && !line.includes('P-App-Param'), line);
+    assert.equal(withoutSipMessages('SIP/2.0 200 OK\r\nTo: <sip:a@b>'), 'SIP/2.0 200 OK … [rest of the SIP message not logged]');
+    assert.equal(withoutSipMessages('no message here'), 'no message here');
   });
 });

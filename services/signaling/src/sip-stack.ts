@@ -3,6 +3,7 @@
  * forever, feeding readiness) and typed wrappers where the package's own types are wrong or loose
  * (`srf.request`, responses with a reason phrase, parsed headers). Everything else imports from here.
  */
+import { format } from 'node:util';
 import Srf from 'drachtio-srf';
 import type { Logger } from '@sipvm/service';
 
@@ -19,6 +20,7 @@ export interface SipStack {
 }
 
 export function connectDrachtio(options: { host: string; port: number; secret: string; log: Logger }): SipStack {
+  consoleIntoLog(options.log);
   const srf = new Srf();
   let up = false;
   srf.connect({
@@ -53,6 +55,24 @@ export function connectDrachtio(options: { host: string; port: number; secret: s
       srf.disconnect();
     },
   };
+}
+
+/**
+ * drachtio-srf writes to the console where it gives up: a message it cannot parse (dropped, with
+ * the whole message), a middleware error. Those lines join the JSON log, with any SIP message cut
+ * to its first line: headers and bodies — P-App-Param with its PIN — never reach a log.
+ */
+export function consoleIntoLog(log: Logger): void {
+  const write = (level: 'error' | 'warn' | 'info') => (...args: unknown[]) => log[level]({ from: 'drachtio-srf' }, withoutSipMessages(format(...args)));
+  console.error = write('error');
+  console.warn = write('warn');
+  console.log = write('info');
+  console.info = write('info');
+}
+
+/** Text with every SIP message in it reduced to its start line. */
+export function withoutSipMessages(text: string): string {
+  return text.replace(/(\b[A-Za-z]+ \S+ SIP\/2\.0|SIP\/2\.0 \d{3}[^\r\n]*)[\s\S]*$/, '$1 … [rest of the SIP message not logged]');
 }
 
 interface NodeJSEmitter {
@@ -143,6 +163,29 @@ export function uriOf(nameAddr: string): string {
   return nameAddr.split(';')[0]?.trim() ?? '';
 }
 
+/** Splits a comma-separated header list (Record-Route, Contact), respecting <…> and "…". */
+export function splitHeaderList(value: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let quoted = false;
+  let start = 0;
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i];
+    if (quoted) {
+      if (c === '\\') i++;
+      else if (c === '"') quoted = false;
+    } else if (c === '"') quoted = true;
+    else if (c === '<') depth++;
+    else if (c === '>') depth = Math.max(0, depth - 1);
+    else if (c === ',' && depth === 0) {
+      parts.push(value.slice(start, i).trim());
+      start = i + 1;
+    }
+  }
+  parts.push(value.slice(start).trim());
+  return parts.filter((p) => p.length > 0);
+}
+
 /** The `tag` parameter of a From/To header. */
 export function tagOf(nameAddr: string): string | undefined {
   const afterUri = nameAddr.includes('>') ? nameAddr.slice(nameAddr.lastIndexOf('>')) : nameAddr;
@@ -215,9 +258,40 @@ export function statusOfFailure(error: unknown): { status: number; reason: strin
 }
 
 type Handler = (req: SipRequest, res: SipResponse) => void;
+type Method = 'invite' | 'options' | 'subscribe' | 'info' | 'bye' | 'notify';
 
-/** Registers the handler of new (out-of-dialog) requests of one method. */
-export function onRequest(srf: Srf, method: 'invite' | 'options' | 'subscribe' | 'info' | 'bye' | 'notify', handler: Handler): void {
+/** Registers the handler of new (out-of-dialog) requests of one method, after its steps (`useSteps`). */
+export function onRequest(srf: Srf, method: Method, handler: Handler): void {
   const router = srf as unknown as Record<typeof method, (handler: Handler) => void>;
   router[method].call(srf, handler);
+}
+
+/** Hands the request to the next step (or the handler); a step that replied does not call it. */
+export type Next = () => void;
+/** A named step of a request's handling (drachtio-srf middleware); it may be async. */
+export type Step = (req: SipRequest, res: SipResponse, next: Next) => void | Promise<void>;
+
+/**
+ * Runs these steps, in order, on every new request of `method` before its handler (drachtio-srf's
+ * `use`). A step that throws or rejects is reported to `failed`, which must reply; drachtio-srf
+ * goes no further once a final response is sent.
+ */
+export function useSteps(srf: Srf, method: Method, steps: readonly Step[], failed: (error: unknown, req: SipRequest, res: SipResponse) => void): void {
+  for (const step of steps) {
+    const run = (req: SipRequest, res: SipResponse, next: Next) => {
+      let result;
+      try {
+        result = step(req, res, next);
+      } catch (error) {
+        failed(error, req, res);
+        return;
+      }
+      if (result instanceof Promise) result.catch((error: unknown) => failed(error, req, res));
+    };
+    // drachtio-srf names its layers after the function, in its debug output.
+    Object.defineProperty(run, 'name', { value: step.name });
+    // The package types `next` as Function; ours is the call it is.
+    const use = srf.use as unknown as (method: string, step: (req: SipRequest, res: SipResponse, next: Next) => void) => void;
+    use.call(srf, method, run);
+  }
 }

@@ -15,6 +15,8 @@ export const storageConfig = {
     .default(''),
   /** Endpoint of a non-AWS S3 (MinIO, Ceph RGW); unset for AWS. */
   S3_ENDPOINT: env.url(['http', 'https']).optional(),
+  /** Extra CA certificate (PEM) to trust for an https endpoint with a private CA. */
+  S3_CA_FILE: env.string().optional(),
   S3_REGION: env.string().default('us-east-1'),
   /** Path-style addressing (bucket in the path), needed by most MinIO and Ceph set-ups. */
   S3_FORCE_PATH_STYLE: env.boolean().default(false),

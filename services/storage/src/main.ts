@@ -4,7 +4,8 @@
  */
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { ensureStreams, openStagedAudio, stagingBucket } from '@sipvm/contracts';
-import { runService } from '@sipvm/service';
+import { readFile } from 'node:fs/promises';
+import { ConfigError, runService } from '@sipvm/service';
 import { storageConfig } from './config.js';
 import { LocalBlobStore } from './local-blobs.js';
 import { S3BlobStore } from './s3-blobs.js';
@@ -17,7 +18,15 @@ await runService({
   name: 'storage',
   config: storageConfig,
   check: (config) => (config.STORAGE_BACKEND === 's3' && !config.S3_BUCKET ? ['S3_BUCKET (unset): is required when STORAGE_BACKEND=s3'] : []),
-  async start({ config, log, nc, registry, readiness }) {
+  async prepare(config): Promise<{ s3Ca: Buffer | undefined }> {
+    if (config.S3_CA_FILE === undefined) return { s3Ca: undefined };
+    try {
+      return { s3Ca: await readFile(config.S3_CA_FILE) };
+    } catch (error) {
+      throw new ConfigError([`S3_CA_FILE ("${config.S3_CA_FILE}"): cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`]);
+    }
+  },
+  async start({ config, log, nc, registry, readiness, prepared }) {
     let blobs: BlobStore;
     if (config.STORAGE_BACKEND === 's3') {
       blobs = new S3BlobStore({
@@ -28,6 +37,7 @@ await runService({
         forcePathStyle: config.S3_FORCE_PATH_STYLE,
         connectTimeoutMs: config.S3_CONNECT_TIMEOUT_MS,
         requestTimeoutMs: config.S3_REQUEST_TIMEOUT_MS,
+        ...(prepared.s3Ca ? { ca: prepared.s3Ca } : {}),
       });
     } else {
       const local = new LocalBlobStore(config.STORAGE_DIR);

@@ -7,6 +7,8 @@
  * requires them: the SDK's default aws-chunked trailing checksums are not understood by every
  * S3-compatible server.
  */
+import { Agent as HttpsAgent } from 'node:https';
+import { rootCertificates } from 'node:tls';
 import { Readable } from 'node:stream';
 import {
   DeleteObjectCommand,
@@ -35,6 +37,8 @@ export interface S3Options {
   requestTimeoutMs: number;
   accessKeyId?: string;
   secretAccessKey?: string;
+  /** Extra CA certificates (PEM) an https endpoint may be signed by. */
+  ca?: Buffer;
 }
 
 export class S3BlobStore implements BlobStore {
@@ -60,6 +64,8 @@ export class S3BlobStore implements BlobStore {
       requestHandler: new NodeHttpHandler({
         connectionTimeout: options.connectTimeoutMs,
         requestTimeout: options.requestTimeoutMs,
+        // Node's own CAs and the operator's (S3_CA_FILE), as for SMTP and NATS.
+        ...(options.ca ? { httpsAgent: new HttpsAgent({ keepAlive: true, ca: [...rootCertificates, options.ca.toString()] }) } : {}),
       }),
     });
   }

@@ -6,7 +6,6 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { connect } from '@nats-io/transport-node';
 import { isServiceError, request, stagingBucket, StorageApi, type ServiceError } from '@sipvm/contracts';
 import { CEPH_INSTALL, cephMissing, prerequisite, startCephRgw, startNats, startService, waitFor, type S3Server } from '@sipvm/harness';
 import { S3BlobStore } from './s3-blobs.js';
@@ -96,7 +95,7 @@ if (!skip) describe('Ceph RGW (a real S3 on loopback)', () => {
       const env = { ...s3.env, S3_BUCKET: bucket, S3_PREFIX: 'service/', AWS_SECRET_ACCESS_KEY: `${s3.secretAccessKey}x`, STORAGE_HEALTH_INTERVAL_MS: '500' };
       const nats = await startNats();
       const service = await startService('storage', { ...env, NATS_URL: nats.url }, { waitReady: false });
-      const nc = await connect({ servers: nats.url });
+      const nc = await nats.connect();
       try {
         // Up and serving, but not ready: its only failing check is the backend.
         let checks: Record<string, boolean> = {};

@@ -4,7 +4,6 @@
  */
 import { after, before, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect } from '@nats-io/transport-node';
 import { request, stagingBucket, StorageApi } from '@sipvm/contracts';
 import { freePort, sleep, startService, tempDir, waitFor } from '@sipvm/harness';
 import { lastMailboxEvent, smallWav, stage, startStorageRig, type StorageRig } from '../test/support.js';
@@ -30,7 +29,7 @@ it('survives a NATS outage and serves again when NATS returns', async () => {
   await rig.nats.start();
   await waitFor(async () => (await rig.service.readyz()).status === 200, 15_000, '/readyz to recover');
   await rig.nc.close();
-  rig.nc = await connect({ servers: rig.nats.url });
+  rig.nc = await rig.nats.connect();
   rig.staging = await stagingBucket(rig.nc);
   const { created, counts } = await request(rig.nc, StorageApi.createMessage, {
     mailbox,

@@ -3,7 +3,6 @@
  * client that stages audio and calls the API exactly as other services do.
  */
 import { createHash } from 'node:crypto';
-import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstreamManager } from '@nats-io/jetstream';
 import {
@@ -38,7 +37,7 @@ export async function startStorageRig(env: Record<string, string>): Promise<Stor
   const rig: StorageRig = {
     nats,
     service: await startService('storage', serviceEnv),
-    nc: await connect({ servers: nats.url }),
+    nc: await nats.connect(),
     staging: undefined as unknown as StagingBucket,
     async restartService() {
       await rig.service.stop();

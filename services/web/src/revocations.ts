@@ -7,11 +7,11 @@
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { z } from 'zod';
-import { encodeJson, normaliseMailbox, openKv, type Mailbox } from '@sipvm/contracts';
+import { BUCKETS, encodeJson, normaliseMailbox, openKv, type Mailbox } from '@sipvm/contracts';
 import type { Logger } from '@sipvm/service';
 import type { MailboxToken } from './tokens.js';
 
-export const REVOCATIONS_BUCKET = 'vm-web-token-revocations';
+export const REVOCATIONS_BUCKET = BUCKETS.webRevocations;
 
 /** What the bucket holds per mailbox: tokens issued at or before this second are refused. */
 const RevocationSchema = z.strictObject({ notBefore: z.number().int().nonnegative() });

@@ -143,7 +143,8 @@ describe('webhooks on a new message', () => {
     assert.equal(failed?.attempts, 4);
     assert.equal(failed?.target, 'down');
     assert.match(failed?.reason ?? '', /HTTP 503: busy, try later/);
-    assert.match(rig.web.process.output(), /"msg":"webhook could not be delivered; reported on vm.webhook.failed"/);
+    // The log line follows the report, so it may still be on its way through the pipe.
+    await waitFor(() => /"msg":"webhook could not be delivered; reported on vm.webhook.failed"/.test(rig.web.process.output()), 5_000, 'the failure to be logged');
   });
 
   it('loses nothing when the service restarts in the middle', async () => {

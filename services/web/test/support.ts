@@ -3,7 +3,6 @@
  * folder) and the web service as processes, a client that checks every answer against the
  * OpenAPI document the service serves, and the mailbox events storage publishes (what MWI follows).
  */
-import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { decodeJson, MailboxChangedEventSchema, SUBJECTS, type MailboxChangedEvent } from '@sipvm/contracts';
 import {
@@ -50,7 +49,7 @@ export async function startWebRig(env: Record<string, string> = {}): Promise<Web
   const dir = await tempDir('web');
   const storage = await startService('storage', { NATS_URL: nats.url, STORAGE_BACKEND: 'local', STORAGE_DIR: dir.path });
   const web = await startWebService({ NATS_URL: nats.url, ...env });
-  const nc = await connect({ servers: nats.url });
+  const nc = await nats.connect();
   const events: MailboxChangedEvent[] = [];
   nc.subscribe(SUBJECTS.mailbox.changed, {
     callback: (_error, msg) => {

@@ -6,7 +6,6 @@
  */
 import { join } from 'node:path';
 import { after, before } from 'node:test';
-import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { SUBJECTS } from '@sipvm/contracts';
 import {
@@ -88,16 +87,18 @@ export interface RigOptions {
   storage?: boolean;
   /** rtpengine's port range (4 per call at once); default 40. */
   rtpPorts?: number;
+  /** drachtio-server's log level: `info` (every SIP message; the default here) or `notice` as in production. */
+  drachtioLogLevel?: 'info' | 'notice';
 }
 
 export async function startSignalingRig(env: Record<string, string> = {}, options: RigOptions = {}): Promise<SignalingRig> {
   const nats = await startNats();
-  const drachtio = await startDrachtio();
+  const drachtio = await startDrachtio({ logLevel: options.drachtioLogLevel ?? 'info' });
   const dir = await tempDir('e2e');
   const storage = options.storage
     ? await startService('storage', { NATS_URL: nats.url, STORAGE_BACKEND: 'local', STORAGE_DIR: dir.path })
     : undefined;
-  const nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+  const nc = await nats.connect({ maxReconnectAttempts: -1, reconnectTimeWait: 250 });
   const mediaRequests: MediaRequestSeen[] = [];
   nc.subscribe('vm.media.>', {
     callback: (_err, msg) => {

@@ -11,7 +11,6 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Kvm } from '@nats-io/kv';
-import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Page } from 'playwright-core';
 import { MWI_SUBSCRIPTIONS_BUCKET, MwiSubscriptionSchema, readAudio, request, scanWav, StorageApi, wavHeader, type AudioRef, type Mailbox, type MessageInfo } from '@sipvm/contracts';
@@ -79,7 +78,7 @@ describe('the web inbox in the browser', { skip: skipBrowser }, () => {
     dir = await tempDir('inbox');
     storage = await startService('storage', { NATS_URL: nats.url, STORAGE_BACKEND: 'local', STORAGE_DIR: join(dir.path, 'storage') });
     web = await startWebService({ NATS_URL: nats.url });
-    nc = await connect({ servers: nats.url });
+    nc = await nats.connect();
     // A sender who tries markup: the page must show it as text.
     older = (await storeMessage(nc, alice, smallWav(1), { recordedAt: new Date(Date.now() - 3_600_000), sender: '<img src=x onerror="document.body.dataset.owned=1">' })).message;
     newer = (await storeMessage(nc, alice, toneWav(440, 2500), { sender: 'sip:+4930123456@carrier.example' })).message;

@@ -37,6 +37,8 @@ export interface DrachtioServer {
   /** Where drachtio-srf connects: host, port, secret. */
   readonly admin: { host: string; port: number; secret: string };
   output(): string;
+  /** Whether it runs now. */
+  alive(): boolean;
   /** Stops it, keeping ports and config, so `start()` brings the same server back. */
   stop(): Promise<void>;
   /** SIGKILL: a crash. */
@@ -49,7 +51,8 @@ export interface DrachtioServer {
 
 export interface DrachtioOptions {
   secret?: string;
-  logLevel?: 'info' | 'debug' | 'warning' | 'error';
+  /** notice and above: as in production, no SIP message in the log. */
+  logLevel?: 'info' | 'debug' | 'notice' | 'warning' | 'error';
   /** A loopback address of its own (a node of a cluster test, e.g. 127.0.1.1); default 127.0.0.1. */
   host?: string;
 }
@@ -62,6 +65,8 @@ export async function startDrachtio(options: DrachtioOptions = {}): Promise<Drac
   const sipPort = await freeTcpUdpPort(host);
   const adminPort = await freePort(host);
   const secret = options.secret ?? 'sipvm-test';
+  // notice and above: as in production, no SIP message in the log (sofia-sip silent too).
+  const quiet = !['info', 'debug', undefined].includes(options.logLevel);
   const config = join(dir.path, 'drachtio.conf.xml');
   await writeFile(
     config,
@@ -69,7 +74,7 @@ export async function startDrachtio(options: DrachtioOptions = {}): Promise<Drac
   <admin port="${adminPort}" secret="${secret}">${host}</admin>
   <sip><contacts><contact>sip:${host}:${sipPort};transport=udp,tcp</contact></contacts></sip>
   <cdrs>false</cdrs>
-  <logging><console/><sofia-loglevel>3</sofia-loglevel><loglevel>${options.logLevel ?? 'info'}</loglevel></logging>
+  <logging><console/><sofia-loglevel>${quiet ? 0 : 3}</sofia-loglevel><loglevel>${options.logLevel ?? 'info'}</loglevel></logging>
 </drachtio>
 `,
   );
@@ -84,6 +89,9 @@ export async function startDrachtio(options: DrachtioOptions = {}): Promise<Drac
         '--port', String(adminPort),
         '--secret', secret,
         '--loglevel', options.logLevel ?? 'info',
+        // As in production (deploy/drachtio/entrypoint.sh): with NAT detection, this drachtio-server
+        // dies answering an INVITE whose Contact has no host.
+        '--disable-nat-detection',
         '--stdout',
       ],
       ready: async () => (await canConnect(adminPort, host)) && (await canConnect(sipPort, host)),
@@ -96,6 +104,7 @@ export async function startDrachtio(options: DrachtioOptions = {}): Promise<Drac
     sipPort,
     admin: { host, port: adminPort, secret },
     output: server.output,
+    alive: server.alive,
     start: server.start,
     stop: server.stop,
     kill: server.kill,

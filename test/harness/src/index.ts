@@ -10,6 +10,8 @@ export * from './ceph.js';
 export * from './drachtio.js';
 export * from './sipp.js';
 export * from './sipp-load.js';
+export * from './sip-udp.js';
+export * from './tls.js';
 export * from './rtpengine.js';
 export * from './rtp/index.js';
 export * from './web.js';

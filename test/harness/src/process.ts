@@ -119,6 +119,8 @@ export function isExecutable(path: string): boolean {
 export interface Restartable {
   /** Everything it printed, across restarts. */
   output(): string;
+  /** Whether it runs now (started and not exited). */
+  alive(): boolean;
   /** Stops it, keeping its folder (its data survives), so `start()` brings the same server back. */
   stop(): Promise<void>;
   /** The same with SIGKILL, no goodbye (a crash). */
@@ -133,8 +135,14 @@ export interface Restartable {
 export async function startRestartable(options: StartOptions, folder: { remove(): Promise<void> }): Promise<Restartable> {
   let proc: Started | undefined;
   let previous = '';
+  let exited = false;
   const start = async () => {
     proc = await startProcess(options);
+    exited = false;
+    const started = proc;
+    void started.exited.then(() => {
+      if (proc === started) exited = true;
+    });
   };
   const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
     previous += proc?.output() ?? '';
@@ -144,6 +152,7 @@ export async function startRestartable(options: StartOptions, folder: { remove()
   await start();
   return {
     output: () => previous + (proc?.output() ?? ''),
+    alive: () => proc !== undefined && !exited,
     start,
     stop: () => stop(),
     kill: () => stop('SIGKILL'),

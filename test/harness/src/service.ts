@@ -1,9 +1,11 @@
 /**
  * The platform's own services as real processes (their compiled `dist/main.js`), configured by
- * environment like in production, ready when their /readyz says so.
+ * environment like in production, ready when their /readyz says so. On a NATS server the harness
+ * started, each connects with its own identity (NATS_NKEY_FILE) unless the test names another.
  */
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { harnessSeedFile } from './nats.js';
 import { startProcess, type Started } from './process.js';
 import { freePort } from './ports.js';
 
@@ -26,11 +28,12 @@ export async function startService(
     const res = await fetch(`http://127.0.0.1:${httpPort}/readyz`);
     return { status: res.status, body: (await res.json()) as unknown };
   };
+  const seed = env.NATS_URL === undefined ? undefined : harnessSeedFile(env.NATS_URL, service);
   const started = await startProcess({
     name: service,
     command: process.execPath,
     args: [join(REPO_ROOT, 'services', service, 'dist', 'main.js')],
-    env: { ...process.env, LOG_LEVEL: 'info', ...env, HTTP_PORT: String(httpPort), HTTP_HOST: '127.0.0.1' },
+    env: { ...process.env, LOG_LEVEL: 'info', ...(seed ? { NATS_NKEY_FILE: seed } : {}), ...env, HTTP_PORT: String(httpPort), HTTP_HOST: '127.0.0.1' },
     ready: async (output) => {
       if (options.waitReady === false) return output().includes('health and metrics listening');
       try {

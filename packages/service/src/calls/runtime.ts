@@ -25,6 +25,7 @@ import {
   SUBJECTS,
   toServiceError,
   type Application,
+  type BucketName,
   type CallStartedEvent,
   type StreamName,
 } from '@sipvm/contracts';
@@ -58,7 +59,7 @@ export interface CallApplication<R extends CallBase, A extends { kind: string },
   /** Queue group shared by the instances. */
   readonly queue: string;
   /** KV bucket of the call records. */
-  readonly bucket: string;
+  readonly bucket: BucketName;
   readonly record: z.ZodType<R>;
   /** The first record and actions of a new call; undefined leaves the call alone. */
   start(event: CallStartedEvent, log: Logger): Promise<Step<R, A | CallAction> | undefined>;

@@ -9,9 +9,12 @@ import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import { z } from 'zod';
 import {
+  BUCKETS,
   discardStagedAudio,
   isServiceError,
   MailboxSchema,
+  pinMatches,
+  PinVerifierSchema,
   PlayableSchema,
   request,
   StorageApi,
@@ -27,11 +30,11 @@ import { CallBaseShape, type ActionContext, type CallApplication, type Step } fr
 import type { VoiceboxConfig } from '../config.js';
 import { onVoiceboxEvent, playOrder, startVoicebox, VoiceboxStateSchema, type VoiceboxSettings } from '../voicebox/flow.js';
 import { AnnrecorderStateSchema, onAnnrecorderEvent, startAnnrecorder, type AnnrecorderSettings } from '../annrecorder/flow.js';
-import { pinMatches, PinLockout, sealPin } from '../voicebox/pin.js';
+import { PinLockout } from '../voicebox/pin.js';
 import { prompt, type Voice } from '../voicebox/speech.js';
 import type { Action, CallEvent, VoiceboxAction } from './turn.js';
 
-export const CALLS_BUCKET = 'vm-voicebox-calls';
+export const CALLS_BUCKET = BUCKETS.voiceboxCalls;
 export const VOICEBOX_QUEUE = 'voicebox';
 
 const CommonShape = {
@@ -45,7 +48,8 @@ export const VoiceboxCallSchema = z.discriminatedUnion('app', [
   z.object({
     app: z.literal('voicebox'),
     ...CommonShape,
-    pin: z.object({ salt: z.string(), hash: z.string() }).optional(),
+    /** The PIN's verifier as signaling sealed it; the PIN itself is never here. */
+    pin: PinVerifierSchema.optional(),
     state: VoiceboxStateSchema,
   }),
   z.object({
@@ -96,7 +100,7 @@ export function voiceboxApplication(options: VoiceboxApplicationOptions): CallAp
       pinFailures.inc({ outcome: 'locked' });
       return 'locked';
     }
-    if (pinMatches(entered, call.pin)) {
+    if (await pinMatches(entered, call.pin)) {
       await lockout.succeeded(call.mailbox);
       return 'right';
     }
@@ -129,7 +133,7 @@ export function voiceboxApplication(options: VoiceboxApplicationOptions): CallAp
         language: params.language ?? 'en',
       };
       if (event.app === 'voicebox') {
-        const pin = params.pin !== undefined ? sealPin(params.pin) : undefined;
+        const pin = params.pin;
         const locked = pin !== undefined && (await lockout.isLocked(mailbox).catch(() => false));
         if (locked) log.warn({ mailbox }, 'voicebox locked after repeated wrong PINs; call refused');
         const step = startVoicebox({ pinRequired: pin !== undefined, locked }, voiceboxSettings(common));

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { commandFor, DEFAULT_KEYS, parseKeyMap } from './keys.js';
-import { pinMatches, sealPin } from './pin.js';
+import { lockoutKey } from './pin.js';
 import { callerDigits, envelope, summary } from './speech.js';
 
 describe('key map', () => {
@@ -18,12 +18,10 @@ describe('key map', () => {
   });
 });
 
-describe('PIN', () => {
-  it('matches only the same digits, and keeps no plain PIN', () => {
-    const sealed = sealPin('1234');
-    assert.ok(!JSON.stringify(sealed).includes('1234'));
-    assert.ok(pinMatches('1234', sealed));
-    for (const wrong of ['', '123', '12345', '4321', '1234#']) assert.ok(!pinMatches(wrong, sealed), wrong);
+describe('PIN lock-out', () => {
+  it('keeps one count per mailbox however its domain is spelt', () => {
+    assert.equal(lockoutKey({ did: 'EXAMPLE.org', uid: 'alice' }), lockoutKey({ did: 'example.ORG', uid: 'alice' }));
+    assert.notEqual(lockoutKey({ did: 'example.org', uid: 'Alice' }), lockoutKey({ did: 'example.org', uid: 'alice' }), 'the user part is exact');
   });
 });
 

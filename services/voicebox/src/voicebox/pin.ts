@@ -1,32 +1,17 @@
 /**
- * PIN checks (SPEC §4): compared in constant time, and a mailbox locked for a while after
- * repeated failures. The failure count lives in NATS KV, so the lock holds across calls and
- * across instances; every change is a compare-and-set, so concurrent calls cannot lose a failure.
+ * The PIN lock-out (SPEC §4): a mailbox locked for a while after repeated failures. The failure
+ * count lives in NATS KV, so the lock holds across calls and across instances; every change is a
+ * compare-and-set, so concurrent calls cannot lose a failure. (The PIN itself arrives sealed and is
+ * checked in constant time: `pinMatches` in packages/contracts/src/pin.ts.)
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { z } from 'zod';
-import { encodeJson, type Mailbox, openKv } from '@sipvm/contracts';
+import { BUCKETS, encodeJson, normaliseMailbox, type Mailbox, openKv } from '@sipvm/contracts';
 
-export const PIN_FAILURES_BUCKET = 'vm-voicebox-pin-failures';
+export const PIN_FAILURES_BUCKET = BUCKETS.pinFailures;
 /** Entries are garbage after a day at most (the lock and the failure window are shorter). */
 const BUCKET_TTL_MS = 24 * 3600 * 1000;
-
-/**
- * The PIN as the call keeps it: salted and hashed, so the plain PIN is not copied into the call
- * state. Hashing also gives both sides of the comparison the same length.
- */
-export function sealPin(pin: string): { salt: string; hash: string } {
-  const salt = randomBytes(16).toString('hex');
-  return { salt, hash: pinHash(pin, salt) };
-}
-
-export function pinMatches(entered: string, sealed: { salt: string; hash: string }): boolean {
-  return timingSafeEqual(Buffer.from(pinHash(entered, sealed.salt), 'hex'), Buffer.from(sealed.hash, 'hex'));
-}
-
-const pinHash = (pin: string, salt: string) => createHash('sha256').update(`${salt}:${pin}`).digest('hex');
 
 const FailuresSchema = z.object({
   failures: z.number().int().nonnegative(),
@@ -52,7 +37,7 @@ export class PinLockout {
   }
 
   async isLocked(mailbox: Mailbox, now = Date.now()): Promise<boolean> {
-    const entry = await this.kv.get(keyOf(mailbox));
+    const entry = await this.kv.get(lockoutKey(mailbox));
     if (!entry || entry.operation !== 'PUT') return false;
     return (FailuresSchema.parse(entry.json()).lockedUntil ?? 0) > now;
   }
@@ -71,11 +56,11 @@ export class PinLockout {
 
   /** The right PIN: the failures so far are forgiven. */
   async succeeded(mailbox: Mailbox): Promise<void> {
-    await this.kv.delete(keyOf(mailbox));
+    await this.kv.delete(lockoutKey(mailbox));
   }
 
   private async change(mailbox: Mailbox, next: (current: Failures | undefined) => Failures): Promise<Failures> {
-    const key = keyOf(mailbox);
+    const key = lockoutKey(mailbox);
     for (let attempt = 0; attempt < 10; attempt++) {
       const entry = await this.kv.get(key);
       const current = entry?.operation === 'PUT' ? FailuresSchema.parse(entry.json()) : undefined;
@@ -92,5 +77,11 @@ export class PinLockout {
   }
 }
 
-/** Mailbox ids may hold characters KV keys may not (+, @, ~): the key is their base64url. */
-const keyOf = (mailbox: Mailbox) => Buffer.from(`${mailbox.did}\n${mailbox.uid}`).toString('base64url');
+/**
+ * A mailbox's key in the bucket: one per mailbox however its domain is spelt (the identity rule,
+ * normaliseMailbox). Mailbox ids may hold characters KV keys may not (+, @, ~): the key is their base64url.
+ */
+export const lockoutKey = (mailbox: Mailbox): string => {
+  const { did, uid } = normaliseMailbox(mailbox);
+  return Buffer.from(`${did}\n${uid}`).toString('base64url');
+};

@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import {
+  BUCKETS,
   AppParamsSchema,
   isServiceError,
   PlayableSchema,
@@ -25,7 +26,7 @@ import { onEvent, startCall, VoicemailStateSchema, type Action, type Event, type
 import type { CallConfig } from './config.js';
 import type { Domains } from './domains.js';
 
-export const CALLS_BUCKET = 'vm-voicemail-calls';
+export const CALLS_BUCKET = BUCKETS.voicemailCalls;
 export const VOICEMAIL_QUEUE = 'voicemail';
 
 /** Everything about a call the flow and its actions need, as kept in the KV bucket. */

@@ -6,7 +6,6 @@
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import {
@@ -61,7 +60,7 @@ describe('deposits: recordings become messages', () => {
     storage = await startService('storage', storageEnv);
     vmEnv = { NATS_URL: nats.url, ...smtp.env, VM_MIN_MESSAGE_MS: '3000', VM_DEPOSIT_RETRY_DELAYS: '300ms', MAIL_RETRY_DELAYS: '300ms,300ms' };
     voicemail = await startService('voicemail', vmEnv);
-    nc = await connect({ servers: nats.url });
+    nc = await nats.connect();
     staging = await stagingBucket(nc);
     nc.subscribe(SUBJECTS.voicemail.depositOutcome, {
       callback: (_e, msg) => {

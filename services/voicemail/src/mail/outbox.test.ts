@@ -9,7 +9,6 @@ import { spawnSync } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import {
@@ -93,7 +92,7 @@ describe('mail outbox', () => {
     );
     env = { NATS_URL: nats.url, ...smtp.env, MAIL_RETRY_DELAYS: RETRIES, MAIL_TEMPLATE_DIR: templates, MAIL_EXTRA_VARIABLES: 'company', MAIL_TIME_ZONE: 'Europe/Berlin' };
     sender = await startService('voicemail', env);
-    nc = await connect({ servers: nats.url });
+    nc = await nats.connect();
     staging = await stagingBucket(nc);
   });
   beforeEach(() => {
@@ -199,7 +198,7 @@ describe('mail over STARTTLS with AUTH', () => {
     const nats = await startNats();
     const smtp = await startSmtp({ tls: true, auth: { user: 'vm', password: 's3cret' } });
     const sender = await startService('voicemail', { NATS_URL: nats.url, ...smtp.env });
-    const nc = await connect({ servers: nats.url });
+    const nc = await nats.connect();
     try {
       await enqueueMail(jetstream(nc), job());
       const [received] = await smtp.waitForMessages(1);

@@ -18,6 +18,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import type { Transporter } from 'nodemailer';
 import { Counter, type Registry } from 'prom-client';
 import {
+  BUCKETS,
   decodeJson,
   discardStagedAudio,
   encodeJson,
@@ -39,7 +40,7 @@ import { mailVariables } from './variables.js';
 import { isPermanentSmtpFailure } from './smtp.js';
 
 export const MAILER_CONSUMER = 'mailer';
-export const SENT_LEDGER_BUCKET = 'vm-mail-sent';
+export const SENT_LEDGER_BUCKET = BUCKETS.mailSent;
 /** Long enough to outlive every redelivery of a job (its retry budget is below 7 days). */
 const SENT_LEDGER_TTL_MS = 8 * 24 * 3600 * 1000;
 /** A job not finished in this time is delivered again (a sender that died). */

@@ -14,7 +14,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { request, setJetStreamReplicas, stageAudio, stagingBucket, StorageApi, type Mailbox } from '@sipvm/contracts';
 import {
@@ -79,7 +78,7 @@ describe('sipvm behind Kamailio: two nodes, a NATS cluster, Ceph RGW', { skip },
       signalingEnv: { SHUTDOWN_TIMEOUT_MS: '40000' },
       voiceboxEnv: { VOICEBOX_INPUT_TIMEOUT_MS: '8s' },
     });
-    nc = await connect({ servers: cluster.nats.url.split(','), maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+    nc = await cluster.nats.connect({ maxReconnectAttempts: -1, reconnectTimeWait: 100 });
     // This process stages greetings too: its streams must have the cluster's replicas (it would
     // otherwise update them to one copy, on whichever server it talks to).
     setJetStreamReplicas(Number(cluster.natsEnv.JETSTREAM_REPLICAS));

@@ -1,0 +1,32 @@
+/**
+ * Every NATS KV bucket of the platform, in one place (like the subjects and the streams), so that
+ * the NATS permissions (permissions.ts) cover each one and `openKv` opens nothing undeclared.
+ * Each bucket belongs to one service; nobody else reads or writes it.
+ */
+export const BUCKETS = {
+  /** signaling: the SUBSCRIBE dialogs of phones that asked for MWI (mwi.ts). */
+  mwiSubscriptions: 'vm_mwi_subscriptions',
+  /** media: sessions and recordings by callRef, so a restarted instance takes them over. */
+  mediaState: 'vm-media-state',
+  /** voicemail: the records of its calls (the call runtime). */
+  voicemailCalls: 'vm-voicemail-calls',
+  /** voicemail: mails the SMTP server accepted, so a redelivered job is not sent twice. */
+  mailSent: 'vm-mail-sent',
+  /** voicebox: the records of voicebox and annrecorder calls (the call runtime). */
+  voiceboxCalls: 'vm-voicebox-calls',
+  /** voicebox: wrong PINs and lock-outs per mailbox. */
+  pinFailures: 'vm-voicebox-pin-failures',
+  /** web: withdrawn mailbox tokens. */
+  webRevocations: 'vm-web-token-revocations',
+} as const;
+
+export type BucketKey = keyof typeof BUCKETS;
+export type BucketName = (typeof BUCKETS)[BucketKey];
+
+/**
+ * JetStream object stores. Staging moved to a plain stream (staging.ts); the object store earlier
+ * versions staged into is still read, so audio handed over before an upgrade is not lost.
+ */
+export const OBJECT_STORES = {
+  legacyStaging: 'vm-staging',
+} as const;
