@@ -80,6 +80,7 @@ export interface Cluster {
   sharedPids(): { role: string; pid: number | undefined }[];
   /** The last lines of every process, for a failure report. */
   explain(): string;
+  /** Stops everything; fails when NATS refused any client a subject (as `startNats`'s close does). */
   close(): Promise<void>;
 }
 
@@ -88,6 +89,8 @@ const nodeHost = (index: number) => `127.0.1.${index + 1}`;
 
 export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const stops: (() => Promise<void>)[] = [];
+  /** What NATS refused a client (a rule missing from the permission table), found as it closes. */
+  let refusedByNats: unknown;
   const closeAll = async () => {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
   };
@@ -97,7 +100,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       startNatsCluster(natsCount),
       options.storage === 'local' ? Promise.resolve(undefined) : startCephRgw(),
     ]);
-    stops.push(() => nats.close());
+    stops.push(() => nats.close().catch((error: unknown) => void (refusedByNats = error)));
     if (s3) stops.push(() => s3.close());
     const natsEnv = { NATS_URL: nats.url, JETSTREAM_REPLICAS: String(Math.min(3, natsCount)), LOG_LEVEL: options.logLevel ?? 'warn' };
     let folder: TempDir | undefined;
@@ -149,7 +152,10 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
           `--- storage ---\n${tailOf(storage.output())}`,
           `--- kamailio ---\n${tailOf(proxy.output())}`,
         ].join('\n'),
-      close: closeAll,
+      async close() {
+        await closeAll();
+        if (refusedByNats) throw refusedByNats;
+      },
     };
   } catch (error) {
     await closeAll();
