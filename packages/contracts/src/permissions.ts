@@ -56,7 +56,7 @@ export const SUBJECT_RULES: readonly SubjectRule[] = [
   rule(SUBJECTS.call.playbackFinished('voicemail'),  ['media'],                                        ['voicemail']),
   rule(SUBJECTS.call.playbackFinished('voicebox'),   ['media'],                                        ['voicebox']),
   rule(SUBJECTS.call.playbackFinished('annrecorder'), ['media'],                                       ['voicebox']),
-  rule(SUBJECTS.call.recordingFinished('voicemail'), ['media'],                                        ['voicemail']),
+  rule(SUBJECTS.call.recordingFinished('voicemail'), ['media'],                                        ['voicemail', 'bench']),
   rule(SUBJECTS.call.recordingFinished('voicebox'),  ['media'],                                        ['voicebox']),
   rule(SUBJECTS.call.recordingFinished('annrecorder'), ['media'],                                      ['voicebox']),
   rule(SUBJECTS.call.ended('voicemail'),             ['signaling'],                                    ['voicemail', 'bench']),
