@@ -43,7 +43,7 @@ const drachtio = process.env.DRACHTIO_BIN ?? onPath('drachtio');
 
 // RTP: 4 ports per call. The default range (below Linux's ephemeral ports) holds 2500 calls.
 const rtpPorts = { min: Number(process.env.RTP_PORT_MIN ?? 20000), max: Number(process.env.RTP_PORT_MAX ?? 29999) };
-// rtpengine beside media (DESIGN: same host, shared folders), in userspace, recording pcaps.
+// rtpengine beside media (docs/design.md: same host, shared folders), in userspace, recording pcaps.
 const media = { ng: `127.0.0.1:${port(22222)}`, dtmf: `127.0.0.1:${port(22223)}`, recordings: join(home, 'rtpengine', 'recordings'), play: join(home, 'media', 'play') };
 mkdirSync(media.recordings, { recursive: true });
 mkdirSync(media.play, { recursive: true });

@@ -1,7 +1,7 @@
 /**
  * Call events between signaling, media and the applications.
  *
- * SKETCH: the shape later issues extend (signaling, media, voicemail, voicebox). Each call gets a
+ * Each call gets a
  * `callRef`, a token safe for subjects and KV keys, alongside the SIP Call-ID used in logs.
  */
 import { z } from 'zod';
@@ -32,7 +32,7 @@ export const VOICEMAIL_MODES = ['voicemail', 'box', 'both', 'ann'] as const;
 export const VoicemailModeSchema = z.enum(VOICEMAIL_MODES);
 export type VoicemailMode = z.infer<typeof VoicemailModeSchema>;
 
-/** The callee's profile from P-App-Param (SPEC §1), validated and with defaults applied. */
+/** The callee's profile from P-App-Param (docs/behaviour.md §1), validated and with defaults applied. */
 export const AppParamsSchema = z.strictObject({
   user: MailboxIdSchema,
   domain: DomainIdSchema,

@@ -1,7 +1,7 @@
 /**
  * Identifiers that become parts of storage keys, file names or log lines.
  *
- * Every one is validated against a strict character set and length before use (SPEC §1):
+ * Every one is validated against a strict character set and length before use (docs/behaviour.md §1):
  * no `/`, no `..`, no control characters, nothing empty, nothing longer than its limit.
  * These are the only definitions; services never re-invent them.
  */
@@ -83,7 +83,7 @@ export const SenderSchema = z
   // eslint-disable-next-line no-control-regex -- refusing control characters is the point
   .regex(/^[^\x00-\x1f\x7f]*$/, 'must not contain control characters');
 
-/** One RFC 5322 addr-spec, no display name, no CR/LF, no list (SPEC §1 `eml`). */
+/** One RFC 5322 addr-spec, no display name, no CR/LF, no list (docs/behaviour.md §1 `eml`). */
 export const EmailAddressSchema = z
   .string()
   .max(254)

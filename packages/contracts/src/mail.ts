@@ -1,5 +1,5 @@
 /**
- * The durable mail outbox (SPEC §3).
+ * The durable mail outbox (docs/behaviour.md §3).
  *
  * A mail job is a JetStream message on SUBJECTS.mail.send (stream VM_MAIL). It carries the facts
  * of the voice message, not a rendered mail: the mail sender owns the templates, the time zone and

@@ -1,7 +1,7 @@
 /**
  * Mailbox events: published by storage (JetStream, stream VM_MAILBOX) after every change to a
  * mailbox's messages, with the counts as they are after the change. Signaling turns them into
- * MWI NOTIFYs (SPEC §7). Greeting changes are not mailbox events.
+ * MWI NOTIFYs (docs/behaviour.md §7). Greeting changes are not mailbox events.
  */
 import { z } from 'zod';
 import { MailboxSchema, MessageIdSchema } from './ids.js';

@@ -24,7 +24,7 @@ export const PromptNameSchema = z.string().regex(/^[a-z0-9_]{1,64}$/, 'is not a 
 export const PlayableSchema = z.discriminatedUnion('kind', [
   /**
    * A prompt of the platform's set. With `domain`, an operator's recording for that domain is
-   * preferred (SPEC §2: domain default → platform default for the language → platform default).
+   * preferred (docs/behaviour.md §2: domain default → platform default for the language → platform default).
    */
   z.strictObject({ kind: z.literal('prompt'), name: PromptNameSchema, language: LanguageSchema, domain: MailboxIdSchema.optional() }),
   /** A number spoken in the language (message counts), composed from the prompt set. */

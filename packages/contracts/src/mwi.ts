@@ -1,5 +1,5 @@
 /**
- * MWI subscriptions (SPEC §7, RFC 3265/3842): the SUBSCRIBE dialogs of phones that asked for
+ * MWI subscriptions (docs/behaviour.md §7, RFC 3265/3842): the SUBSCRIBE dialogs of phones that asked for
  * `message-summary`, kept in a NATS KV bucket so that any signaling instance can refresh them
  * and send their NOTIFYs (a NOTIFY is built from this record alone: Call-ID, tags, target, route
  * set and CSeq). Records carry their own expiry; the bucket's max age only collects leftovers.

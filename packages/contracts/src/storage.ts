@@ -1,5 +1,5 @@
 /**
- * The storage API (SPEC §6): messages and greetings per mailbox, reachable only over NATS.
+ * The storage API (docs/behaviour.md §6): messages and greetings per mailbox, reachable only over NATS.
  * Audio travels by staging (writes) and ranged chunk reads (see audio.ts), never in these payloads.
  */
 import { z } from 'zod';

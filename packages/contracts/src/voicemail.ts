@@ -1,5 +1,5 @@
 /**
- * The hand-over from a finished recording to storage and mail (SPEC §2 "a message is never
+ * The hand-over from a finished recording to storage and mail (docs/behaviour.md §2 "a message is never
  * lost once recorded").
  *
  * When a recording ends — `#`, hang-up, maximum length — the voicemail application publishes a
@@ -12,7 +12,7 @@
  */
 import { z } from 'zod';
 import type { JetStreamClient } from '@nats-io/jetstream';
-import { DomainIdSchema, EmailAddressSchema, LanguageSchema, MailboxIdSchema, SenderSchema } from './ids.js';
+import { DomainIdSchema, EmailAddressSchema, LanguageSchema, MailboxIdSchema, MailboxSchema, SenderSchema } from './ids.js';
 import { StagedAudioSchema } from './staging.js';
 import { CodecSchema, IsoTimeSchema } from './storage.js';
 import { VoicemailModeSchema } from './call.js';
@@ -54,6 +54,8 @@ export type DepositInput = z.input<typeof DepositSchema>;
 /** What became of a deposit, for observers (tests, audit, CDRs). Core NATS, best effort. */
 export const DepositOutcomeSchema = z.strictObject({
   depositId: DepositIdSchema,
+  /** Whose message it was (uid/did), so an observer can tell outcomes apart. */
+  mailbox: MailboxSchema.optional(),
   outcome: z.enum(['stored', 'mailed', 'stored-and-mailed', 'discarded-short', 'discarded-silent', 'failed']),
   messageId: z.string().optional(),
   reason: z.string().max(1024).optional(),

@@ -1,6 +1,6 @@
 /**
  * A worker on a JetStream durable consumer: the shape of every "work that must not be lost"
- * (DESIGN rule 3). Instances of a service share one durable consumer, so each job goes to one of
+ * (docs/design.md, rule 3). Instances of a service share one durable consumer, so each job goes to one of
  * them; a job is acknowledged only when its handler says it is done, delivered again after a
  * delay when the handler asks for a retry, and after ack-wait when the instance died mid-job.
  */

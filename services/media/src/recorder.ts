@@ -12,7 +12,7 @@ import type { Logger } from '@sipvm/service';
 import type { Rtpengine } from './rtpengine.js';
 import type { MediaState, RecordingState, SessionState } from './state.js';
 import { rtpPacketsOfPcap } from './pcap.js';
-import { pcmOfRtp } from './transcribe.js';
+import { pcmOfRtp } from './rtp-decode.js';
 import { durationMs, encodeWav, RATE } from './wav.js';
 import { isWatchable, SilenceWatch, withoutTrailingSilence } from './silence.js';
 

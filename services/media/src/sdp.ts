@@ -1,6 +1,6 @@
 /**
  * Just enough SDP for a one-legged voicemail call: find the caller's audio codecs, pick the one we
- * record, and write the fresh answer that points rtpengine's other leg at our sink (DESIGN: never
+ * record, and write the fresh answer that points rtpengine's other leg at our sink (docs/design.md: never
  * reuse rtpengine's own offer as the answer).
  */
 import { ServiceError } from '@sipvm/contracts';

@@ -1,6 +1,6 @@
 /**
  * The media sessions of this instance: one rtpengine call per SIP call, with the caller on one side
- * and our discard socket on the other (DESIGN: a fresh answer pointing at a sink, no `blackhole`,
+ * and our discard socket on the other (docs/design.md: a fresh answer pointing at a sink, no `blackhole`,
  * no `publish`). rtpengine's call-id is the callRef, so DTMF reports and pcap names carry it.
  */
 import type { NatsConnection } from '@nats-io/nats-core';

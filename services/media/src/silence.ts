@@ -1,5 +1,5 @@
 /**
- * Sustained silence, heard while the caller is recorded (SPEC §2: silence ends the recording).
+ * Sustained silence, heard while the caller is recorded (docs/behaviour.md §2: silence ends the recording).
  *
  * The caller's audio reaches no socket of ours: media blocks it in rtpengine (sessions.ts), which
  * records it into a pcap. So the watch reads each watched recording's pcap as it grows — no packet

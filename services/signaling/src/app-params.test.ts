@@ -1,4 +1,4 @@
-/** P-App-Param: every rule of SPEC §1, the SEMS seeds' examples, and a fuzz property. */
+/** P-App-Param: every rule of docs/behaviour.md §1, the SEMS seeds' examples, and a fuzz property. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
@@ -70,7 +70,7 @@ describe('parseAppParamHeader', () => {
 });
 
 describe('resolveAppParams', () => {
-  it('applies the SPEC §1 defaults when nothing is given', () => {
+  it('applies the docs/behaviour.md §1 defaults when nothing is given', () => {
     assert.deepEqual(resolveAppParams(undefined, 'voicebox', request, policy), {
       user: '1000',
       domain: 'iptel.org',

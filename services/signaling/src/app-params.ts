@@ -1,5 +1,5 @@
 /**
- * P-App-Param: the callee's profile passed by the proxy (SPEC §1), with SEMS's semantics.
+ * P-App-Param: the callee's profile passed by the proxy (docs/behaviour.md §1), with SEMS's semantics.
  *
  * Syntax: `key=value` pairs separated by `;`. Keys are case-insensitive; spaces around keys, `=`
  * and unquoted values are ignored; a value may be quoted with `'` or `"` and the quotes protect
@@ -89,7 +89,7 @@ export function parseAppParamHeader(header: string): Map<string, string> {
   return pairs;
 }
 
-/** A key as the SPEC §1 table names it: short name, long name. */
+/** A key as the docs/behaviour.md §1 table names it: short name, long name. */
 const KEYS = {
   user: ['usr', 'user'],
   domain: ['dom', 'domain'],
@@ -155,7 +155,7 @@ const ResolvedParamsSchema = AppParamsSchema.extend({ pin: PinSchema.optional() 
 const MAILING_MODES: ReadonlySet<VoicemailMode> = new Set(['voicemail', 'both']);
 
 /**
- * The validated profile for a call: header values, then the defaults of the SPEC §1 table.
+ * The validated profile for a call: header values, then the defaults of the docs/behaviour.md §1 table.
  * Throws AppParamError naming the key and what is wrong with it.
  */
 export function resolveAppParams(

@@ -1,4 +1,4 @@
-/** Application selection (SPEC §1) and source trust. */
+/** Application selection (docs/behaviour.md §1) and source trust. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { MappingFileError, parseMappingFile, selectApplication, type SelectionInput } from './app-selection.js';

@@ -1,5 +1,5 @@
 /**
- * Which application a call is for (SPEC §1): P-App-Name, else the configured fallbacks in their
+ * Which application a call is for (docs/behaviour.md §1): P-App-Name, else the configured fallbacks in their
  * order — the R-URI parameter `app=`, the R-URI user (`sip:voicebox@host`), and the mapping
  * file of `regex => application` lines matched against the whole R-URI (first match wins,
  * `\1`…`\9` substitute capture groups). Nothing found is an error with a SIP reason, never a hang.

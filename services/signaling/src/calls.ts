@@ -1,5 +1,5 @@
 /**
- * Calls (SPEC §8): once a new INVITE's steps (invite-steps.ts) have chosen the application and its
+ * Calls (docs/behaviour.md §8): once a new INVITE's steps (invite-steps.ts) have chosen the application and its
  * parameters, get the SDP answer from media, answer, and turn SIP into call events. CANCEL before
  * the answer ends in 487, an outage of media in 503. BYE from either side, or a hangup command,
  * ends the call everywhere: the dialog, the media session and the applications.

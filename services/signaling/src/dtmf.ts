@@ -1,4 +1,4 @@
-/** Digits from SIP INFO (SPEC §8): `application/dtmf-relay` (Signal=5) and `application/dtmf` (5). */
+/** Digits from SIP INFO (docs/behaviour.md §8): `application/dtmf-relay` (Signal=5) and `application/dtmf` (5). */
 import { DigitSchema, type Digit } from '@sipvm/contracts';
 
 /** Some phones send the RFC 4733 event numbers 10–15 instead of * # A–D. */

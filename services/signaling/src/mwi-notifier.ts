@@ -1,5 +1,5 @@
 /**
- * Mailbox events → MWI NOTIFYs (SPEC §7). All signaling instances share one durable consumer of
+ * Mailbox events → MWI NOTIFYs (docs/behaviour.md §7). All signaling instances share one durable consumer of
  * VM_MAILBOX with explicit acks, so each event is handled once and survives an instance dying
  * mid-way. An event becomes an unsolicited NOTIFY through the configured proxy (SEMS style) and a
  * NOTIFY in every live SUBSCRIBE dialog of the mailbox. A redelivered event asks storage for the

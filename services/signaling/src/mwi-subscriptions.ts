@@ -1,5 +1,5 @@
 /**
- * SUBSCRIBE/NOTIFY for `message-summary` (SPEC §7, RFC 3265/3842). A subscription is a KV record
+ * SUBSCRIBE/NOTIFY for `message-summary` (docs/behaviour.md §7, RFC 3265/3842). A subscription is a KV record
  * (contracts `MwiSubscription`) holding everything a NOTIFY needs, so any signaling instance can
  * accept a refresh or notify the phone. Expires is honoured (423 below the minimum, cut to the
  * maximum), `Expires: 0` ends it with a final NOTIFY, and the first NOTIFY carries the counts
@@ -84,12 +84,12 @@ class SubscriptionIndex {
 }
 
 export class MwiSubscriptions {
-  readonly #o: MwiSubscriptionsOptions;
+  readonly #options: MwiSubscriptionsOptions;
   readonly #kv: KV;
   readonly #index = new SubscriptionIndex();
 
   private constructor(options: MwiSubscriptionsOptions, kv: KV) {
-    this.#o = options;
+    this.#options = options;
     this.#kv = kv;
   }
 
@@ -121,16 +121,16 @@ export class MwiSubscriptions {
     try {
       const event = (header(req, 'Event') ?? '').split(';')[0]?.trim().toLowerCase();
       if (event !== MESSAGE_SUMMARY_EVENT) return reply(res, 489, 'Bad Event', { 'Allow-Events': MESSAGE_SUMMARY_EVENT });
-      const down = this.#o.unavailable();
+      const down = this.#options.unavailable();
       if (down) return reply(res, 503, `Service Unavailable (${down})`, { 'Retry-After': '5' });
 
       const requested = header(req, 'Expires');
-      let expires = requested === undefined ? (this.#o.config.MWI_DEFAULT_EXPIRES ?? this.#o.config.MWI_MAX_EXPIRES) : Number(requested.trim());
+      let expires = requested === undefined ? (this.#options.config.MWI_DEFAULT_EXPIRES ?? this.#options.config.MWI_MAX_EXPIRES) : Number(requested.trim());
       if (!Number.isInteger(expires) || expires < 0) return reply(res, 400, 'Bad Request (Expires)');
-      if (expires > 0 && expires < this.#o.config.MWI_MIN_EXPIRES) {
-        return reply(res, 423, 'Interval Too Brief', { 'Min-Expires': String(this.#o.config.MWI_MIN_EXPIRES) });
+      if (expires > 0 && expires < this.#options.config.MWI_MIN_EXPIRES) {
+        return reply(res, 423, 'Interval Too Brief', { 'Min-Expires': String(this.#options.config.MWI_MIN_EXPIRES) });
       }
-      expires = Math.min(expires, this.#o.config.MWI_MAX_EXPIRES);
+      expires = Math.min(expires, this.#options.config.MWI_MAX_EXPIRES);
 
       const callId = req.get('Call-ID');
       const remoteTag = tagOf(req.get('From') ?? '');
@@ -170,7 +170,7 @@ export class MwiSubscriptions {
           routeSet: req.has('Record-Route') ? splitHeaderList(req.get('Record-Route')) : [],
           cseq: 0,
           expiresAt: new Date(Date.now() + expires * 1000).toISOString(),
-          instance: this.#o.instanceId,
+          instance: this.#options.instanceId,
         });
         if (!candidate) return;
         let localTag: string;
@@ -230,7 +230,7 @@ export class MwiSubscriptions {
   }
 
   async #notify(key: string, record: MwiSubscription, counts: MailboxCounts | undefined, state: string): Promise<boolean> {
-    const log = callLogger(this.#o.log, record.callId);
+    const log = callLogger(this.#options.log, record.callId);
     const headers: Record<string, string> = {
       'Call-ID': record.callId,
       From: `${record.localUri};tag=${record.localTag}`,
@@ -242,8 +242,8 @@ export class MwiSubscriptions {
     if (record.routeSet.length > 0) headers.Route = record.routeSet.join(', ');
     if (counts) headers['Content-Type'] = MESSAGE_SUMMARY_TYPE;
     try {
-      const account = mailboxUri(this.#o.config.MWI_TARGET_TEMPLATE, record.mailbox);
-      const response = await sendRequest(this.#o.srf, record.remoteTarget, {
+      const account = mailboxUri(this.#options.config.MWI_TARGET_TEMPLATE, record.mailbox);
+      const response = await sendRequest(this.#options.srf, record.remoteTarget, {
         method: 'NOTIFY',
         headers,
         ...(counts ? { body: messageSummary(account, counts) } : {}),
@@ -266,10 +266,10 @@ export class MwiSubscriptions {
     const ruri = parseUri(req.uri);
     try {
       const params = resolveAppParams(
-        this.#o.trust.appHeader(req, 'P-App-Param'),
+        this.#options.trust.appHeader(req, 'P-App-Param'),
         'voicebox',
         { ruriUser: ruri?.user, ruriHost: ruri?.host, fromUri: uriOf(req.get('From') ?? '') },
-        { defaultMode: this.#o.config.DEFAULT_MODE, defaultLanguage: this.#o.config.DEFAULT_LANGUAGE, extraKeys: [] },
+        { defaultMode: this.#options.config.DEFAULT_MODE, defaultLanguage: this.#options.config.DEFAULT_LANGUAGE, extraKeys: [] },
       );
       return { uid: params.uid, did: params.did };
     } catch (error) {
@@ -281,7 +281,7 @@ export class MwiSubscriptions {
 
   async #counts(mailbox: Mailbox, log: Logger): Promise<MailboxCounts | undefined> {
     try {
-      return (await request(this.#o.nc, StorageApi.countMailbox, { mailbox })).counts;
+      return (await request(this.#options.nc, StorageApi.countMailbox, { mailbox })).counts;
     } catch (error) {
       // RFC 3265: the first NOTIFY goes out anyway; without a body it says "state unknown".
       log.warn({ err: toServiceError(error).message }, 'mailbox counts unavailable; NOTIFY without body');
@@ -299,7 +299,7 @@ export class MwiSubscriptions {
     try {
       return { record: decodeJson(MwiSubscriptionSchema, entry.value, `KV ${key}`), revision: entry.revision };
     } catch (error) {
-      this.#o.log.error({ key, err: String(error) }, 'bad MWI subscription record; removed');
+      this.#options.log.error({ key, err: String(error) }, 'bad MWI subscription record; removed');
       await this.#kv.delete(key);
       return undefined;
     }

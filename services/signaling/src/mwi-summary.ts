@@ -1,4 +1,4 @@
-/** The `application/simple-message-summary` body of RFC 3842 for a mailbox's counts (SPEC §7). */
+/** The `application/simple-message-summary` body of RFC 3842 for a mailbox's counts (docs/behaviour.md §7). */
 import type { Mailbox, MailboxCounts } from '@sipvm/contracts';
 
 export const MESSAGE_SUMMARY_TYPE = 'application/simple-message-summary';

@@ -1,5 +1,5 @@
 /**
- * Session timers (RFC 4028) where the caller asks for them (SPEC §8): the UAS side only. A caller
+ * Session timers (RFC 4028) where the caller asks for them (docs/behaviour.md §8): the UAS side only. A caller
  * that supports timers and sends Session-Expires gets it back with `Require: timer`; it then
  * refreshes (re-INVITE or UPDATE) and a call not refreshed in time is ended with BYE. When the
  * caller names us as refresher, we send the refreshing re-INVITEs.

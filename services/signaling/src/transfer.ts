@@ -1,5 +1,5 @@
 /**
- * Transferring a caller to another party (SignalingApi.transfer: `0` to the operator, SPEC §2).
+ * Transferring a caller to another party (SignalingApi.transfer: `0` to the operator, docs/behaviour.md §2).
  *
  * `refer` is the blind transfer of RFC 5589 §6.1: a REFER in the caller's dialog (so it passes the
  * proxy like every in-dialog request) asks the caller's side — the phone, or the carrier's SBC on

@@ -1,5 +1,5 @@
 /**
- * Trust (SPEC §1, a **fix** over SEMS): one policy for every request. Only a configured proxy is
+ * Trust (docs/behaviour.md §1, a **fix** over SEMS): one policy for every request. Only a configured proxy is
  * believed: its P-App headers choose and parameterise applications, and only through it may anyone
  * open, change or learn about a mailbox — listen to messages (voicebox, with or without a PIN),
  * record a greeting (annrecorder), subscribe to a mailbox's counts (SUBSCRIBE). A source that is

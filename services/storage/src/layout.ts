@@ -11,7 +11,7 @@
  *
  * Flags are separate objects, not fields rewritten in the metadata, so that marking a message
  * is one idempotent write that cannot race with another, and counting a mailbox is one listing
- * of its folder: no per-message reads (SPEC §6: count must be cheap).
+ * of its folder: no per-message reads (docs/behaviour.md §6: count must be cheap).
  * Every path segment comes from a validated id (contracts/ids.ts): no `/`, no `..`.
  */
 import type { GreetingType, Mailbox, MessageId } from '@sipvm/contracts';

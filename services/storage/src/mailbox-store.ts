@@ -1,5 +1,5 @@
 /**
- * Mailboxes, messages and greetings (SPEC §6), written once over a BlobStore.
+ * Mailboxes, messages and greetings (docs/behaviour.md §6), written once over a BlobStore.
  *
  * Why it is safe under concurrency and crashes:
  * - A message exists when its metadata object exists. Audio (and the urgent marker) are written

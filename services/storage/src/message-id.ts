@@ -1,7 +1,7 @@
 /**
  * Message ids: the UTC time the recording started, to the millisecond, then 12 hex digits.
  * Random digits make ids unique however many messages arrive per second from one sender
- * (SPEC §2 fix); digits derived from an idempotency key make a retried create land on the
+ * (docs/behaviour.md §2 fix); digits derived from an idempotency key make a retried create land on the
  * same id, so a message handed over twice is stored once.
  */
 import { createHash, randomBytes } from 'node:crypto';

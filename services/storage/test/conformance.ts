@@ -1,5 +1,5 @@
 /**
- * The storage conformance suite (SPEC §6): one set of tests, run against every backend through
+ * The storage conformance suite (docs/behaviour.md §6): one set of tests, run against every backend through
  * the real storage service over NATS. A backend is conformant when all of these pass.
  */
 import { after, before, describe, it } from 'node:test';

@@ -1,5 +1,5 @@
 /**
- * The voicebox service (SPEC §4, §5): runs the voicebox (listen to messages) and annrecorder
+ * The voicebox service (docs/behaviour.md §4, §5): runs the voicebox (listen to messages) and annrecorder
  * (record your greeting) applications. It keeps nothing of its own: calls live in NATS KV,
  * messages and greetings in storage, so any number of instances share the calls.
  */

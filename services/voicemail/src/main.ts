@@ -1,5 +1,5 @@
 /**
- * The voicemail service (SPEC §2, §3): runs leave-a-message calls, turns finished recordings into
+ * The voicemail service (docs/behaviour.md §2, §3): runs leave-a-message calls, turns finished recordings into
  * messages (the deposit step) and sends mail from the durable outbox.
  */
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
@@ -27,7 +27,7 @@ await runService({
     try {
       return { templates: await TemplateSet.load(dirs, knownVariables(config.MAIL_EXTRA_VARIABLES)), domains };
     } catch (error) {
-      // A broken template is a configuration error (SPEC §3): found at start-up, not per mail.
+      // A broken template is a configuration error (docs/behaviour.md §3): found at start-up, not per mail.
       if (error instanceof TemplateError) throw new ConfigError(error.message.split('\n').map((line) => `mail template ${line}`));
       throw error;
     }

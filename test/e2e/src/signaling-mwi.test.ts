@@ -1,5 +1,5 @@
 /**
- * MWI end to end (SPEC §7): a phone SUBSCRIBEs through drachtio-server and gets 200 and a NOTIFY
+ * MWI end to end (docs/behaviour.md §7): a phone SUBSCRIBEs through drachtio-server and gets 200 and a NOTIFY
  * with the counts the real storage service reports; a new message in storage becomes a NOTIFY
  * in that dialog and an unsolicited NOTIFY through the configured proxy (a sipp UAS here);
  * un-SUBSCRIBE ends the dialog. Media is not involved.
@@ -21,7 +21,7 @@ import {
   type Mailbox,
   type MailboxChangedEvent,
 } from '@sipvm/contracts';
-import { freeTcpUdpPort, runSipp, smallWav } from '@sipvm/harness';
+import { freeTcpUdpPort, runSipp, smallWav, udpPortBound, waitFor } from '@sipvm/harness';
 import { join } from 'node:path';
 import { e2eSkipReason, SCENARIOS, sippReport, useSignalingRig } from './rig.js';
 
@@ -60,7 +60,7 @@ describe('MWI through drachtio-server', { skip }, () => {
   it('SUBSCRIBE gets 200 and the current counts; a mailbox change NOTIFYs subscribers and the proxy; un-SUBSCRIBE ends it', async () => {
     // The proxy of unsolicited NOTIFYs: one NOTIFY per mailbox change, two changes.
     const proxy = runSipp({ scenario: join(SCENARIOS, 'mwi-unsolicited-uas.xml'), port: proxyPort, calls: 2, timeoutSeconds: 40 });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await waitFor(() => udpPortBound(proxyPort), 10_000, 'the proxy (sipp) to listen');
     assert.deepEqual(await newMessage(false), { new: 1, saved: 0, urgentNew: 0, urgentSaved: 0 });
 
     const phone = rig.sipp('mwi-subscribe.xml', { service: 'alice', timeoutSeconds: 40, keys: { mwi_domain: 'example.org', expires: '3600' } });

@@ -31,6 +31,7 @@ import {
   type SmtpSink,
 } from '@sipvm/harness';
 import { e2eSkipReason, sippReport, useSignalingRig, type CallEventSeen } from './rig.js';
+import { voicemailQueues, type VoicemailQueues } from './voicemail-queues.js';
 
 const skip = e2eSkipReason();
 const TONE = 1000;
@@ -43,6 +44,7 @@ describe('voicemail: leaving a message end to end', { skip }, () => {
   const rig = useSignalingRig({}, { storage: true });
   let smtp: SmtpSink;
   let voicemail: RunningServiceProcess;
+  let queues: VoicemailQueues;
   const outcomes: DepositOutcome[] = [];
   const startVoicemail = () =>
     startService('voicemail', { NATS_URL: rig.nats.url, ...smtp.env, VM_MIN_MESSAGE_MS: '3000', VM_MAX_MESSAGE_MS: '6000', MAIL_RETRY_DELAYS: '500ms' });
@@ -50,6 +52,7 @@ describe('voicemail: leaving a message end to end', { skip }, () => {
   before(async () => {
     smtp = await startSmtp();
     voicemail = await startVoicemail();
+    queues = await voicemailQueues(rig.nc);
     rig.nc.subscribe(SUBJECTS.voicemail.depositOutcome, {
       callback: (_e, msg) => {
         outcomes.push(DepositOutcomeSchema.parse(msg.json()));
@@ -81,23 +84,29 @@ describe('voicemail: leaving a message end to end', { skip }, () => {
     }
   }
 
-  /** Waits until the playback `id` of this call has finished (greeting p1, beep p2, …). */
-  const playbackDone = (events: () => CallEventSeen[], id: string) =>
-    rig.waitFor(() => events().some((e) => e.subject === 'vm.call.voicemail.playback-finished' && e.event.playbackId === id), `playback ${id} to finish`, 30_000);
+  /** Waits until the beep (p2) has ended and media has started recording after it. */
+  const recordingStarted = (events: () => CallEventSeen[]) =>
+    rig.waitFor(
+      () => events().some((e) => e.subject === 'vm.call.voicemail.playback-finished' && e.event.playbackId === 'p2' && typeof e.event.recordingStartedAt === 'string'),
+      'the beep to end and the recording to start',
+      30_000,
+    );
 
-  /** Skips the greeting with #, waits for the beep, speaks the tone for `ms`. */
+  /** Skips the greeting with #, waits for the recording after the beep, speaks the tone for `ms`. */
   const leaveMessage = (ms: number, end: 'hash' | 'none' = 'hash') => async (phone: RtpEndpoint, events: () => CallEventSeen[]) => {
     await phone.sendDigits('#');
-    await playbackDone(events, 'p2'); // the beep; recording starts now
-    await sleep(200);
+    await recordingStarted(events);
     await phone.sendTone(TONE, ms);
     if (end === 'hash') await phone.sendDigits('#');
   };
 
-  const outcomeAfter = async (from: number) => {
-    await rig.waitFor(() => outcomes.length > from, 'the deposit outcome', 20_000);
-    return outcomes[from]!;
+  /** The outcome of the message left for `uid` (each test has a mailbox of its own). */
+  const outcomeFor = async (uid: string) => {
+    await rig.waitFor(() => outcomes.some((o) => o.mailbox?.uid === uid), `the deposit outcome for ${uid}`, 20_000);
+    return outcomes.find((o) => o.mailbox?.uid === uid)!;
   };
+  const lastSeq = (stream: Parameters<VoicemailQueues['lastSeq']>[0]) => queues.lastSeq(stream);
+  const settled = (callEndsBefore: number) => queues.settled(callEndsBefore);
   const mailbox = async (uid: string) => (await request(rig.nc, StorageApi.listMailbox, { mailbox: { did: 'example.org', uid } })).messages;
   const storedAudio = async (uid: string, id: string) => {
     const parts: Uint8Array[] = [];
@@ -106,9 +115,9 @@ describe('voicemail: leaving a message end to end', { skip }, () => {
   };
 
   it('box: stores one message whose audio is the tone the caller sent, and mails nothing', async () => {
-    const from = outcomes.length;
+    const mailsBefore = await lastSeq('mail');
     await call(appParam('boxuser', 'box'), leaveMessage(4_000));
-    assert.equal((await outcomeAfter(from)).outcome, 'stored');
+    assert.equal((await outcomeFor('boxuser')).outcome, 'stored');
     const [message, ...more] = await mailbox('boxuser');
     assert.equal(more.length, 0);
     assert.equal(message?.sender, 'sip:bob@caller.example.org');
@@ -116,14 +125,14 @@ describe('voicemail: leaving a message end to end', { skip }, () => {
     assert.ok(message!.durationMs >= 3_500 && message!.durationMs <= 5_500, `duration ${message?.durationMs}`);
     const samples = await storedAudio('boxuser', message!.id);
     assert.ok(toneShare(samples, TONE) > 0.5, `the stored audio is not the ${TONE} Hz tone (share ${toneShare(samples, TONE)})`);
-    await sleep(500);
+    // The outcome is announced after the mail would have been queued: none was.
+    assert.equal(await lastSeq('mail'), mailsBefore, 'a mail was queued');
     assert.equal(smtp.messages.length, 0);
   });
 
   it('voicemail (SEMS mode 0): mails the message with the tone attached and stores nothing', async () => {
-    const from = outcomes.length;
     await call(appParam('mailuser', '0'), leaveMessage(4_000));
-    assert.equal((await outcomeAfter(from)).outcome, 'mailed');
+    assert.equal((await outcomeFor('mailuser')).outcome, 'mailed');
     const [mail] = await smtp.waitForMessages(1);
     assert.equal((Array.isArray(mail?.to) ? mail?.to[0] : mail?.to)?.text, 'mailuser@mymail.org');
     const attachment = mail?.attachments[0];
@@ -133,9 +142,8 @@ describe('voicemail: leaving a message end to end', { skip }, () => {
   });
 
   it('both: stores and mails the same message', async () => {
-    const from = outcomes.length;
     await call(appParam('bothuser', 'both'), leaveMessage(4_000));
-    const outcome = await outcomeAfter(from);
+    const outcome = await outcomeFor('bothuser');
     assert.equal(outcome.outcome, 'stored-and-mailed');
     const [mail] = await smtp.waitForMessages(1);
     const [message] = await mailbox('bothuser');
@@ -144,32 +152,29 @@ describe('voicemail: leaving a message end to end', { skip }, () => {
   });
 
   it('keeps the message when the caller hangs up instead of pressing #', async () => {
-    const from = outcomes.length;
     await call(appParam('hangup', 'box'), leaveMessage(4_000, 'none'), 'voicemail-caller-bye.xml', ['-d', '6000']);
-    assert.equal((await outcomeAfter(from)).outcome, 'stored');
+    assert.equal((await outcomeFor('hangup')).outcome, 'stored');
     const [message] = await mailbox('hangup');
     assert.ok(toneShare(await storedAudio('hangup', message!.id), TONE) > 0.5);
   });
 
   it('discards a 2-second message when the minimum is 3 seconds', async () => {
-    const from = outcomes.length;
+    const mailsBefore = await lastSeq('mail');
     await call(appParam('shortmsg', 'both'), leaveMessage(2_000));
-    assert.equal((await outcomeAfter(from)).outcome, 'discarded-short');
+    assert.equal((await outcomeFor('shortmsg')).outcome, 'discarded-short');
     assert.deepEqual(await mailbox('shortmsg'), []);
-    await sleep(500);
+    assert.equal(await lastSeq('mail'), mailsBefore, 'a mail was queued');
     assert.equal(smtp.messages.length, 0);
   });
 
   it('keeps a message that reaches the maximum length whole, then says goodbye and hangs up', async () => {
-    const from = outcomes.length;
     // 6 s maximum; the caller would speak for 9 s, but the platform ends the call.
     await call(appParam('longmsg', 'box'), async (phone, events) => {
       await phone.sendDigits('#');
-      await playbackDone(events, 'p2');
-      await sleep(200);
+      await recordingStarted(events);
       await phone.sendTone(TONE, 9_000);
     });
-    assert.equal((await outcomeAfter(from)).outcome, 'stored');
+    assert.equal((await outcomeFor('longmsg')).outcome, 'stored');
     const [message] = await mailbox('longmsg');
     assert.ok(message!.durationMs >= 5_500 && message!.durationMs <= 6_500, `duration ${message?.durationMs}`);
     const samples = await storedAudio('longmsg', message!.id);
@@ -177,15 +182,14 @@ describe('voicemail: leaving a message end to end', { skip }, () => {
   });
 
   it('loses nothing and duplicates nothing when the voicemail service dies while the caller speaks', async () => {
-    const from = outcomes.length;
+    const [endsBefore, mailsBefore] = [await lastSeq('voicemailCallEnds'), await lastSeq('mail')];
     await call(
       appParam('crashuser', 'both'),
       async (phone, events) => {
         await phone.sendDigits('#');
-        await playbackDone(events, 'p2');
-        await sleep(200);
+        await recordingStarted(events);
         const speaking = phone.sendTone(TONE, 4_000);
-        await sleep(1_000);
+        await sleep(1_000); // a second into the message
         await voicemail.kill(); // mid-message: nobody runs the call any more
         await speaking; // the caller finishes and hangs up (sipp -d)
       },
@@ -193,23 +197,26 @@ describe('voicemail: leaving a message end to end', { skip }, () => {
       ['-d', '6000'],
     );
     voicemail = await startVoicemail();
-    assert.equal((await outcomeAfter(from)).outcome, 'stored-and-mailed');
+    assert.equal((await outcomeFor('crashuser')).outcome, 'stored-and-mailed');
     await smtp.waitForMessages(1);
-    await sleep(1_500);
+    // Nothing left that could still store or mail it again: every call end, deposit and mail acknowledged.
+    await settled(endsBefore);
     const messages = await mailbox('crashuser');
     assert.equal(messages.length, 1, 'stored once');
+    assert.equal((await lastSeq('mail')) - mailsBefore, 1, 'one mail queued');
     assert.equal(smtp.messages.length, 1, 'mailed once');
     assert.ok(toneShare(await storedAudio('crashuser', messages[0]!.id), TONE) > 0.5);
   });
 
   it('ann: plays the announcement and hangs up, recording nothing', async () => {
-    const from = outcomes.length;
+    const [endsBefore, depositsBefore] = [await lastSeq('voicemailCallEnds'), await lastSeq('deposits')];
     const phone = await call(appParam('annuser', 'ann'), async () => undefined);
     const heard = await phone.receivedPcm();
     assert.ok(heard.length > 8000, `the caller heard ${heard.length / 8000} s`);
     assert.ok(rms(heard) > 300, 'the announcement was silent');
-    await sleep(1_000);
-    assert.equal(outcomes.length, from, 'something was handed over');
+    await settled(endsBefore); // voicemail has handled the call's end
+    assert.equal(await lastSeq('deposits'), depositsBefore, 'something was handed over');
+    assert.ok(!outcomes.some((o) => o.mailbox?.uid === 'annuser'), 'an outcome for an announcement');
     assert.deepEqual(await mailbox('annuser'), []);
   });
 

@@ -1,5 +1,5 @@
 /**
- * `0` to the operator, end to end (SPEC §2, issue 16): sipp is the caller's phone, which takes the
+ * `0` to the operator, end to end (docs/behaviour.md §2, issue 16): sipp is the caller's phone, which takes the
  * platform's REFER and calls the operator itself (test/sip/scenarios/voicemail-refer-caller.xml), and
  * another sipp is the operator (operator-uas.xml, or a busy one); the project's RTP endpoint sends
  * the caller's voice and keys. With `bridge` the platform calls the operator through the proxy
@@ -13,8 +13,9 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import { DepositOutcomeSchema, readAudio, request, StorageApi, SUBJECTS, type DepositOutcome } from '@sipvm/contracts';
-import { dominantFrequency, freeTcpUdpPort, RtpEndpoint, runSipp, sleep, startService, tempDir, toneShare, wavSamples, type RunningServiceProcess, type SippResult } from '@sipvm/harness';
+import { dominantFrequency, freeTcpUdpPort, RtpEndpoint, runSipp, startService, tempDir, toneShare, wavSamples, type RunningServiceProcess, type SippResult } from '@sipvm/harness';
 import { e2eSkipReason, SCENARIOS, sippReport, useSignalingRig, type CallEventSeen } from './rig.js';
+import { voicemailQueues } from './voicemail-queues.js';
 
 const skip = e2eSkipReason();
 const SPEECH = 1000;
@@ -129,18 +130,22 @@ describe('voicemail: 0 to the operator', { skip }, () => {
 
   it('REFER with the domain set to drop: the operator gets the call, the message so far is not kept', async () => {
     const port = await freeTcpUdpPort();
+    const queues = await voicemailQueues(rig.nc);
+    const endsBefore = await queues.lastSeq('voicemailCallEnds');
     const result = await call({ uid: 'dropper', domain: 'drop.example.org', opr: port, operator: operatorAt(port), caller: speakThenOperator(2_500) });
     assert.match(result.operator.messages, /^INVITE sip:operator@/m);
     assert.equal(await endOf(result), 'transferred');
     const discard = rig.mediaRequests.find((r) => r.subject.endsWith('.record.stop') && r.request.callRef === result.callRef);
     assert.equal((discard?.request as { discard?: boolean } | undefined)?.discard, true, 'media was told to drop the recording');
-    // The call is over and its record gone from voicemail; nothing was handed over for it.
-    await sleep(1_000);
+    // The call is over and voicemail has handled its end; nothing was handed over for it.
+    await queues.settled(endsBefore);
     assert.equal(outcomes.find((o) => o.depositId.includes(result.callRef)), undefined);
     assert.deepEqual(await messages('dropper', 'drop.example.org'), []);
   });
 
   it('0 during the greeting, the operator from the domain\'s configuration: transferred, nothing recorded', async () => {
+    const queues = await voicemailQueues(rig.nc);
+    const endsBefore = await queues.lastSeq('voicemailCallEnds');
     const result = await call({
       uid: 'greeted',
       domain: 'desk.example.org',
@@ -150,7 +155,7 @@ describe('voicemail: 0 to the operator', { skip }, () => {
     assert.match(result.operator.messages, new RegExp(`^INVITE sip:desk@127\\.0\\.0\\.1:${deskPort} SIP/2\\.0`, 'm'));
     assert.equal(await endOf(result), 'transferred');
     assert.ok(!result.events.some((e) => e.subject === 'vm.call.voicemail.playback-finished' && e.event.recordingStartedAt), 'no recording started');
-    await sleep(1_000);
+    await queues.settled(endsBefore);
     assert.deepEqual(await messages('greeted', 'desk.example.org'), []);
   });
 

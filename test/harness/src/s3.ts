@@ -1,7 +1,7 @@
 /**
  * A real S3-compatible server on loopback, as its own process: `s3rver` (npm). It speaks the S3
  * REST API over HTTP, so the AWS SDK signs real requests and streams real bodies to it.
- * It does not check secrets or conditional writes (DESIGN.md); tests must not rely on either.
+ * It does not check secrets or conditional writes (docs/design.md); tests must not rely on either.
  */
 import { createRequire } from 'node:module';
 import { startRestartable } from './process.js';

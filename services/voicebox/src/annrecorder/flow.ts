@@ -1,5 +1,5 @@
 /**
- * The record-your-greeting call, as a pure state machine (SPEC §5). No I/O here.
+ * The record-your-greeting call, as a pure state machine (docs/behaviour.md §5). No I/O here.
  *
  *   intro ("welcome", the current greeting, "press any key") ──(key)──► beep, then recording
  *   recording ──(key, or maximum length)──► stopping ──(recorded)──► confirm

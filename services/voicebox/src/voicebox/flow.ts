@@ -1,5 +1,5 @@
 /**
- * The listen-to-messages call, as a pure state machine (SPEC §4). No I/O here; the runner feeds it
+ * The listen-to-messages call, as a pure state machine (docs/behaviour.md §4). No I/O here; the runner feeds it
  * events and carries out its actions.
  *
  *   pin ──(digits, #)──► checking-pin ──(right)──► loading ──► summary ──► announce ⇄ message ⇄ menu

@@ -1,5 +1,5 @@
 /**
- * The voicebox key map (SPEC §4): which key does what while messages are played.
+ * The voicebox key map (docs/behaviour.md §4): which key does what while messages are played.
  *
  * SEMS's keys come first and keep their meaning (1 repeat, 2 save, 3 delete, 4 start over);
  * the rest are added where they do not clash: 5 envelope, 6 next, 7 previous, 0 help,

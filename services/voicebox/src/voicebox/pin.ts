@@ -1,5 +1,5 @@
 /**
- * The PIN lock-out (SPEC §4): a mailbox locked for a while after repeated failures. The failure
+ * The PIN lock-out (docs/behaviour.md §4): a mailbox locked for a while after repeated failures. The failure
  * count lives in NATS KV, so the lock holds across calls and across instances; every change is a
  * compare-and-set, so concurrent calls cannot lose a failure. (The PIN itself arrives sealed and is
  * checked in constant time: `pinMatches` in packages/contracts/src/pin.ts.)

@@ -1,5 +1,5 @@
 /**
- * What the voicebox says, as prompt chains: the count summary and the envelope (SPEC §4).
+ * What the voicebox says, as prompt chains: the count summary and the envelope (docs/behaviour.md §4).
  * Numbers are `number` playables, which media speaks in the call's language.
  */
 import type { MailboxCounts, Playable } from '@sipvm/contracts';

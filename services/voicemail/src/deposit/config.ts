@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { env } from '@sipvm/service';
 
 export const depositConfig = {
-  /** Messages shorter than this are discarded, not stored, not mailed (SPEC §2). */
+  /** Messages shorter than this are discarded, not stored, not mailed (docs/behaviour.md §2). */
   VM_MIN_MESSAGE_MS: env.integer(0, 600_000).default(1_000),
   /** A message whose loudest 20 ms is below this level is silence and is discarded. */
   VM_SILENCE_THRESHOLD_DBFS: z.coerce.number({ error: 'must be a number' }).max(0, 'must be 0 or below (dBFS)').default(-50),

@@ -99,7 +99,7 @@ async function handleDeposit(msg: JsMsg, options: DepositProcessorOptions): Prom
     if (check.kind === 'discard') {
       log.info({ reason: check.reason, durationMs: check.durationMs, loudestDbfs: check.loudestDbfs }, 'recording discarded');
       await discardStagedAudio(options.staging, deposit.audio).catch(() => undefined);
-      await announce(options, { depositId: deposit.depositId, outcome: check.outcome, reason: check.reason, at: now() });
+      await announce(options, deposit, { outcome: check.outcome, reason: check.reason, at: now() });
       return { kind: 'done', outcome: check.outcome };
     }
 
@@ -126,7 +126,7 @@ async function handleDeposit(msg: JsMsg, options: DepositProcessorOptions): Prom
         log.error({ err: error.message }, 'mailbox full; message not stored');
         if (deposit.mode === 'box') {
           await discardStagedAudio(options.staging, deposit.audio).catch(() => undefined);
-          await announce(options, { depositId: deposit.depositId, outcome: 'failed', reason: error.message, at: now() });
+          await announce(options, deposit, { outcome: 'failed', reason: error.message, at: now() });
           return { kind: 'done', outcome: 'failed' };
         }
       }
@@ -155,13 +155,13 @@ async function handleDeposit(msg: JsMsg, options: DepositProcessorOptions): Prom
       await discardStagedAudio(options.staging, deposit.audio).catch(() => undefined);
     }
     const outcome = deposit.mode === 'box' ? 'stored' : deposit.mode === 'voicemail' ? 'mailed' : messageId ? 'stored-and-mailed' : 'mailed';
-    await announce(options, { depositId: deposit.depositId, outcome, ...(messageId ? { messageId } : {}), at: now() });
+    await announce(options, deposit, { outcome, ...(messageId ? { messageId } : {}), at: now() });
     return { kind: 'done', outcome };
   } catch (error) {
     if (isServiceError(error, 'bad-request')) {
       // Retrying cannot help (its staged audio expired before it was stored): say so loudly.
       log.error({ err: error.message }, 'deposit cannot become a message');
-      await announce(options, { depositId: deposit.depositId, outcome: 'failed', reason: error.message, at: now() });
+      await announce(options, deposit, { outcome: 'failed', reason: error.message, at: now() });
       return { kind: 'drop', reason: error.message, outcome: 'failed' };
     }
     return retry(error);
@@ -202,8 +202,9 @@ async function checkAudio(deposit: Deposit, options: DepositProcessorOptions): P
   return { kind: 'keep', durationMs: result.durationMs };
 }
 
-async function announce(options: DepositProcessorOptions, outcome: DepositOutcome): Promise<void> {
-  options.nc.publish(SUBJECTS.voicemail.depositOutcome, encodeJson(outcome));
+async function announce(options: DepositProcessorOptions, deposit: Deposit, outcome: Omit<DepositOutcome, 'depositId' | 'mailbox'>): Promise<void> {
+  const announced: DepositOutcome = { depositId: deposit.depositId, mailbox: { did: deposit.did, uid: deposit.uid }, ...outcome };
+  options.nc.publish(SUBJECTS.voicemail.depositOutcome, encodeJson(announced));
 }
 
 const now = () => new Date().toISOString();

@@ -1,6 +1,6 @@
 /**
  * All mail templates, loaded and checked once at start-up, and the choice of one per mail:
- * did + language → did → default + language → default (SPEC §3). Languages fall back from
+ * did + language → did → default + language → default (docs/behaviour.md §3). Languages fall back from
  * `de-AT` to `de`. The templates shipped in services/voicemail/templates are always there;
  * an operator's folder (MAIL_TEMPLATE_DIR) adds to them and overrides them by name.
  */

@@ -10,7 +10,7 @@
  *
  * An HTML body may sit beside it as `<name>.html` (same variables, values HTML-escaped).
  * Every variable a template uses is checked at start-up against the known set, so a typo is a
- * configuration error, not a mail that silently lacks a value (SPEC §3 fix).
+ * configuration error, not a mail that silently lacks a value (docs/behaviour.md §3 fix).
  */
 
 export interface MailTemplate {

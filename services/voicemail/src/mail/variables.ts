@@ -1,5 +1,5 @@
 /**
- * The template variables of a voice-message mail (SPEC §3), computed in one place from a mail
+ * The template variables of a voice-message mail (docs/behaviour.md §3), computed in one place from a mail
  * job. SEMS's own names (from, to, from_user, from_domain) are kept so SEMS templates work.
  */
 import type { MailJob } from '@sipvm/contracts';

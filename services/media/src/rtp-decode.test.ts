@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { linearToAlaw, linearToUlaw, tonePcm } from '@sipvm/harness';
 import { PcapReader, rtpPacketsOfPcap, type RtpPacket } from './pcap.js';
-import { pcmOfRtp } from './transcribe.js';
+import { pcmOfRtp } from './rtp-decode.js';
 
 /** A pcap (raw IP link type, as rtpengine writes with recording-format = raw) of RTP packets. */
 function pcapOf(packets: { pt: number; seq: number; ts: number; ssrc?: number; payload: Buffer }[]): Buffer {
