@@ -59,7 +59,7 @@ export const SUBJECT_RULES: readonly SubjectRule[] = [
   rule(SUBJECTS.call.recordingFinished('voicemail'), ['media'],                                        ['voicemail', 'bench']),
   rule(SUBJECTS.call.recordingFinished('voicebox'),  ['media'],                                        ['voicebox']),
   rule(SUBJECTS.call.recordingFinished('annrecorder'), ['media'],                                      ['voicebox']),
-  // media too: the calls of a node whose rtpengine came back without them (media state.ts).
+  // media too: the calls of a node whose rtpengine came back without them (media sessions.ts).
   rule(SUBJECTS.call.ended('voicemail'),             ['signaling', 'media'],                           ['voicemail', 'bench']),
   rule(SUBJECTS.call.ended('voicebox'),              ['signaling', 'media'],                           ['voicebox']),
   rule(SUBJECTS.call.ended('annrecorder'),           ['signaling', 'media'],                           ['voicebox']),
