@@ -28,7 +28,7 @@
 //   --nats-monitor URL (http://127.0.0.1:8222: NATS messages per call) --media-metrics URL
 //     (http://127.0.0.1:9102/metrics: rtpengine's ng latency per command)
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -36,22 +36,10 @@ import { existsSync } from 'node:fs';
 import { connect } from '@nats-io/transport-node';
 import { nkeyAuthenticator } from '@nats-io/nats-core';
 import { jetstreamManager } from '@nats-io/jetstream';
-import {
-  CallEndedEventSchema,
-  CallStartedEventSchema,
-  DepositOutcomeSchema,
-  RecordingFinishedEventSchema,
-  inboxPrefix,
-  readSeed,
-  request,
-  stageAudio,
-  stagingBucket,
-  StorageApi,
-  STREAMS,
-  SUBJECTS,
-} from '@sipvm/contracts';
-import { runSippLoad, speechWav } from '@sipvm/harness';
-import { platformProcesses, sampleProcesses, cpuSeconds } from './lib/processes.mjs';
+import { inboxPrefix, readSeed, request, StorageApi } from '@sipvm/contracts';
+import { speechWav } from '@sipvm/harness';
+import { platformProcesses, sampleProcesses } from './lib/processes.mjs';
+import { notStored, observeCalls, p50p99 as p, percentiles, putGreeting, run, runSippLoadMeasured, waitForDrain } from './lib/deposits.mjs';
 
 const { values: options } = parseArgs({
   options: {
@@ -107,7 +95,7 @@ const jsm = await jetstreamManager(nc);
 
 try {
   const speech = await callerAudio();
-  if (greetingMs > 0) await putGreeting(greetingMs);
+  if (greetingMs > 0) await putGreeting(nc, [mailbox], greetingMs, work);
   console.log(`target ${options.target}, mailbox ${mailbox.uid}@${mailbox.did}, hold ${holdS} s, greeting ${greetingMs > 0 ? `${greetingMs} ms (personal)` : 'the platform default'}`);
   console.log(`callers speak ${speakingS >= SPEECH_S ? 'the whole call' : `${speakingS} s, then stay silent`}; ${silenceS === undefined ? 'silence does not end messages (no sil)' : `sil=${silenceS}: ${silenceS} s of silence end a message`}`);
   const rows = [];
@@ -126,7 +114,7 @@ try {
 async function runRate(rate, calls, speech) {
   console.log(`\n## ${rate} calls/s × ${calls}`);
   const before = (await request(nc, StorageApi.countMailbox, { mailbox })).counts;
-  const seen = observeCalls();
+  const seen = observeCalls(nc);
   const natsBefore = await natsTraffic();
   const ngBefore = await ngLatency();
   const processes = platformProcesses(options.processes === 'all' ? undefined : options.processes === 'checkout' ? CHECKOUT : options.processes);
@@ -134,7 +122,7 @@ async function runRate(rate, calls, speech) {
   const started = Date.now();
   const sipp = await runSipp(rate, calls, speech);
   const sippDone = Date.now();
-  const drained = await waitForDrain(seen, Number(options['drain-s']) * 1000);
+  const drained = await waitForDrain(jsm, seen, Number(options['drain-s']) * 1000);
   const costs = sampler.stop();
   const natsAfter = await natsTraffic();
   const ngAfter = await ngLatency();
@@ -145,12 +133,7 @@ async function runRate(rate, calls, speech) {
 
   const byRef = seen.calls;
   const answered = [...byRef.values()];
-  const lost = answered.filter((c) => c.outcome !== 'stored' && c.outcome !== 'stored-and-mailed');
-  const reasons = new Map();
-  for (const c of lost) {
-    const why = c.outcome ? `${c.outcome}${c.reason ? ` (${c.reason.replace(/[0-9]+/g, 'N')})` : ''}` : c.depositAt ? 'deposit without outcome' : c.endedAt ? 'no recording handed over' : 'call never ended';
-    reasons.set(why, (reasons.get(why) ?? 0) + 1);
-  }
+  const { lost, reasons } = notStored(answered);
   const answerToRecording = answered.filter((c) => c.recordingAt).map((c) => c.recordingAt - c.answeredAt);
   // Where silence ended the message, it is handed over then (the caller hears the closing after it).
   const hangupToStored = answered.filter((c) => c.storedAt && c.endedAt).map((c) => c.storedAt - (c.silenceAt ?? c.endedAt));
@@ -189,7 +172,6 @@ async function runRate(rate, calls, speech) {
   }
   console.log(`${'platform total'.padEnd(24)} ${perCall(total).toFixed(4).padStart(10)} ${((100 * total) / wallS).toFixed(1).padStart(13)}`);
   console.log(`${'sipp (the callers)'.padEnd(24)} ${perCall(sipp.cpuSeconds).toFixed(4).padStart(10)} ${((100 * sipp.cpuSeconds) / wallS).toFixed(1).padStart(13)} ${(sipp.peakRssBytes / 2 ** 20).toFixed(0).padStart(13)}`);
-  const p = (values) => `${fmt(pct(values, 50))} / ${fmt(pct(values, 99))}`;
   return {
     markdown: `| ${rate} | ${sipp.created} | ${sipp.answered} | ${sipp.refused} | ${sipp.failed} | ${stored} | ${lost.length} | ${p(sipp.inviteToAnswerMs)} | ${p(answerToRecording)} | ${p(hangupToStored)} | ${perCall(total).toFixed(4)} |`,
   };
@@ -221,73 +203,8 @@ async function ngLatency() {
   }
 }
 
-/** Every voicemail call of the run by callRef: answer, recording start, hang-up, outcome. */
-function observeCalls() {
-  const calls = new Map();
-  const depositPattern = /^recording-([A-Za-z0-9]+)-(\d+)\.wav$/;
-  const subs = [
-    nc.subscribe(SUBJECTS.call.started('voicemail'), {
-      callback: (_e, msg) => {
-        const event = CallStartedEventSchema.parse(msg.json());
-        calls.set(event.callRef, { answeredAt: Date.parse(event.at) });
-      },
-    }),
-    nc.subscribe(SUBJECTS.call.ended('voicemail'), {
-      callback: (_e, msg) => {
-        const event = CallEndedEventSchema.parse(msg.json());
-        const call = calls.get(event.callRef);
-        if (call) call.endedAt = Date.parse(event.at);
-      },
-    }),
-    nc.subscribe(SUBJECTS.call.recordingFinished('voicemail'), {
-      callback: (_e, msg) => {
-        const event = RecordingFinishedEventSchema.parse(msg.json());
-        const call = calls.get(event.callRef);
-        if (call && event.reason === 'silence') call.silenceAt = Date.parse(event.at);
-      },
-    }),
-    nc.subscribe(SUBJECTS.voicemail.depositOutcome, {
-      callback: (_e, msg) => {
-        const outcome = DepositOutcomeSchema.parse(msg.json());
-        const [, callRef, recordingStart] = depositPattern.exec(outcome.depositId) ?? [];
-        const call = callRef && calls.get(callRef);
-        if (!call) return;
-        call.recordingAt = Number(recordingStart);
-        call.depositAt = Date.parse(outcome.at);
-        call.outcome = outcome.outcome;
-        call.reason = outcome.reason;
-        if (outcome.outcome.startsWith('stored')) call.storedAt = Date.parse(outcome.at);
-      },
-    }),
-  ];
-  return { calls, stop: () => subs.forEach((s) => s.unsubscribe()) };
-}
-
-/** Until every call ended and the hand-over queues are empty (or the deadline passed). */
-async function waitForDrain(seen, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  let quietSince = Date.now();
-  let last = -1;
-  while (Date.now() < deadline) {
-    const open = [...seen.calls.values()].filter((c) => c.endedAt === undefined).length;
-    const queued = (await jsm.streams.info(STREAMS.deposits.name)).state.messages + (await jsm.streams.info(STREAMS.voicemailCallEnds.name)).state.messages;
-    const outcomes = [...seen.calls.values()].filter((c) => c.outcome).length;
-    if (outcomes !== last) {
-      last = outcomes;
-      quietSince = Date.now();
-    }
-    if (open === 0 && queued === 0 && Date.now() - quietSince > 2_000) return true;
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  return false;
-}
-
 async function runSipp(rate, calls, speech) {
-  let sampler;
-  let pid;
-  let lastCpu = 0;
-  const cpuWatch = setInterval(() => (lastCpu = (pid && cpuSeconds(pid)) || lastCpu), 500);
-  const result = await runSippLoad({
+  return runSippLoadMeasured({
     target: options.target,
     rate,
     calls,
@@ -297,15 +214,7 @@ async function runSipp(rate, calls, speech) {
     mailbox,
     mode: 'box',
     ...(silenceS !== undefined ? { moreParams: `sil=${silenceS}` } : {}),
-    onSpawn: (spawned) => {
-      pid = spawned;
-      sampler = sampleProcesses([{ pid, role: 'sipp' }]);
-    },
   });
-  clearInterval(cpuWatch);
-  const cost = sampler?.stop().get('sipp');
-  if (result.exitCode !== 0 && result.exitCode !== 1) console.log(`sipp exited with ${result.exitCode}`);
-  return { ...result, cpuSeconds: Math.max(lastCpu, cost?.cpuSeconds ?? 0), peakRssBytes: cost?.peakRssBytes ?? 0 };
 }
 
 /** The callers' audio: speech for the whole call, or `--speech` seconds of it and then silence. */
@@ -315,36 +224,4 @@ async function callerAudio() {
   const file = join(work, 'speech.wav');
   run('sox', [speech, file, 'pad', '0', String(SPEECH_S - speakingS)]);
   return file;
-}
-
-/** A personal greeting of exactly `ms` for the mailbox, through storage like any greeting. */
-async function putGreeting(ms) {
-  const raw = join(work, 'greeting-raw.wav');
-  const file = join(work, 'greeting.wav');
-  run('espeak-ng', ['-v', 'en', '-s', '160', '-w', raw, 'Hello, this is Alice. Please leave a message after the tone.']);
-  run('sox', [raw, '-r', '8000', '-c', '1', '-b', '16', '-e', 'signed-integer', file, 'pad', '0', '10', 'trim', '0', String(ms / 1000)]);
-  const bytes = await readFile(file);
-  const audio = await stageAudio(await stagingBucket(nc), `bench-greeting-${Date.now()}.wav`, (async function* () {
-    yield bytes;
-  })());
-  await request(nc, StorageApi.putGreeting, { mailbox, type: 'vm', audio });
-}
-
-function run(command, args) {
-  const result = spawnSync(command, args, { encoding: 'utf8' });
-  if (result.status !== 0) throw new Error(`${command} failed: ${result.error?.message ?? result.stderr}`);
-}
-
-function pct(values, p) {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-}
-
-function fmt(ms) {
-  return Number.isFinite(ms) ? (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.round(ms)} ms`) : '—';
-}
-
-function percentiles(values) {
-  return `p50 ${fmt(pct(values, 50))}  p99 ${fmt(pct(values, 99))}  max ${fmt(values.length ? Math.max(...values) : NaN)}  (n=${values.length})`;
 }

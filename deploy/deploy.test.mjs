@@ -129,7 +129,11 @@ describe('deploy/k8s', { skip: noKubectl }, () => {
       const appWait = name === 'signaling' ? Number(objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'signaling-config').data.SHUTDOWN_TIMEOUT_MS) / 1000 : 170;
       assert.ok(appWait >= MAX_MESSAGE_S + 30 && appWait < pod.terminationGracePeriodSeconds, `${app} waits ${appWait} s for its calls, within the grace period`);
       assert.deepEqual(envOf(byName[app]).INSTANCE_ID, { fieldRef: { fieldPath: 'spec.nodeName' } }, `${app}'s instance id is its node's name`);
+      assert.deepEqual(envOf(byName[app]).MEDIA_NODE, { fieldRef: { fieldPath: 'spec.nodeName' } }, `${app}'s media node is its node`);
     }
+    const sipNodes = named('DaemonSet', 'signaling').spec.template.spec.nodeSelector;
+    const mediaNodes = named('DaemonSet', 'media').spec.template.spec.nodeSelector;
+    for (const [label, value] of Object.entries(mediaNodes)) assert.equal(sipNodes[label], value, 'signaling runs only on nodes that have media');
   });
 
   it('keeps recordings in progress in a node-local folder that rtpengine and media share as one uid', () => {

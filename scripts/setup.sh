@@ -23,6 +23,8 @@ packages=(
   "radosgw:/usr/bin/radosgw"
   "ceph-mon:/usr/bin/ceph-mon"
   "ceph-osd:/usr/bin/ceph-osd"
+  # Kamailio: the SIP proxy of the cluster test (deploy/kamailio/); its dispatcher is in the main package.
+  "kamailio:/usr/sbin/kamailio"
 )
 missing=()
 for entry in "${packages[@]}"; do
@@ -39,6 +41,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   # No recommends: rtpengine's kernel module (DKMS) is not used; it runs in userspace.
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The package starts its own Kamailio on 5060 with Debian's example configuration where systemd
+  # runs; the tests start theirs. Only when this script installed it.
+  if [[ " ${missing[*]} " == *" kamailio "* ]] && command -v systemctl >/dev/null && systemctl is-active --quiet kamailio 2>/dev/null; then
+    $sudo systemctl disable --now kamailio >/dev/null 2>&1 || true
+  fi
 fi
 
 # npm dependencies: a clean install when the lock file changed since the last one.

@@ -86,3 +86,25 @@ export function sampleProcesses(processes, intervalMs = 250) {
     },
   };
 }
+
+/**
+ * The processes and every descendant of theirs, with the same role: Kamailio's workers are forked
+ * children, and a parent's CPU figure does not include its running children.
+ */
+export function withDescendants(processes) {
+  const children = new Map();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const stat = readProc(name, 'stat');
+    if (!stat) continue;
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
+  }
+  const found = [];
+  const visit = (pid, role) => {
+    found.push({ pid, role });
+    for (const child of children.get(pid) ?? []) visit(child, role);
+  };
+  for (const p of processes) if (p.pid !== undefined) visit(p.pid, p.role);
+  return found;
+}

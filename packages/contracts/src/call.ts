@@ -17,7 +17,7 @@ import {
 } from './ids.js';
 import { PinVerifierSchema } from './pin.js';
 import { IsoTimeSchema } from './storage.js';
-import { INSTANCE_ID_PATTERN, SUBJECTS } from './subjects.js';
+import { DEFAULT_MEDIA_NODE, INSTANCE_ID_PATTERN, SUBJECTS } from './subjects.js';
 import { instanceEndpoint } from './rpc.js';
 
 export const APPLICATIONS = ['voicemail', 'voicebox', 'annrecorder'] as const;
@@ -72,6 +72,11 @@ export const CallStartedEventSchema = z.strictObject({
   signalingInstance: InstanceIdSchema,
   /** The media instance holding the rtpengine session. */
   mediaInstance: InstanceIdSchema,
+  /**
+   * The media node of that session (its rtpengine): when the instance is gone, another one of the
+   * same node delivers the recording. Absent from signaling before nodes existed: the default.
+   */
+  mediaNode: InstanceIdSchema.default(DEFAULT_MEDIA_NODE),
   /** Caller's codec as negotiated, e.g. PCMU. */
   codec: z.string().max(32),
   /** From P-Final-Reply-Code / -Reason, for ann mode with early media. */

@@ -18,3 +18,4 @@ export * from './voicemail.js';
 export * from './mwi.js';
 export * from './call-timers.js';
 export * from './webhooks.js';
+export * from './call-ends.js';

@@ -1,12 +1,15 @@
 /**
  * Requests to the media service, the only owner of rtpengine.
  *
- * A session is opened by signaling on any media instance (queue group); the reply names the
- * instance, and every later command for that call goes to it (SUBJECTS.media.*(instance)).
+ * A session is opened by signaling on any media instance of its own node (queue group per node);
+ * the reply names the instance, and every later command for that call goes to it
+ * (SUBJECTS.media.*(instance)). Per node, because a node's signaling, drachtio-server, media and
+ * rtpengine take a call together: a proxy's health check of the node must mean its own media, and
+ * a recording can only be delivered beside the rtpengine that wrote it.
  * Playback completion and digits come back as call events (see call.ts), per application.
  */
 import { z } from 'zod';
-import { endpoint, instanceEndpoint } from './rpc.js';
+import { instanceEndpoint } from './rpc.js';
 import { SUBJECTS } from './subjects.js';
 import { CallIdSchema, GreetingTypeSchema, LanguageSchema, MailboxIdSchema, MailboxSchema, MessageIdSchema } from './ids.js';
 import { ApplicationSchema, CallRefSchema, InstanceIdSchema } from './call.js';
@@ -83,16 +86,18 @@ const StopRecordingRequestSchema = z.strictObject({ callRef: CallRefSchema, disc
 const StopRecordingResultSchema = z.strictObject({ recording: RecordingSchema.nullable() });
 
 export const MediaApi = {
-  openSession: endpoint(
+  /** Opens a session on a media instance of the node (`openSession(node)`). */
+  openSession: instanceEndpoint(
     SUBJECTS.media.sessionOpen,
     OpenSessionRequestSchema,
     z.strictObject({ mediaInstance: InstanceIdSchema, sdpAnswer: z.string(), codec: z.string() }),
   ),
   /**
-   * Whether a media instance can open a session now (its rtpengine answers). Signaling asks this
-   * so that its readiness and its OPTIONS answer, which proxies route by, mean "a call would work".
+   * Whether a media instance of the node can open a session now (its rtpengine answers).
+   * Signaling asks its own node, so that its readiness and its OPTIONS answer, which proxies route
+   * by, mean "a call to this node would work".
    */
-  status: endpoint(
+  status: instanceEndpoint(
     SUBJECTS.media.status,
     z.strictObject({}),
     z.strictObject({ mediaInstance: InstanceIdSchema, ready: z.boolean() }),
@@ -163,8 +168,8 @@ export const MediaApi = {
     z.strictObject({ callRef: CallRefSchema, sdpAnswer: z.string().min(1).max(16_384) }),
     z.strictObject({ sdpAnswer: z.string() }),
   ),
-  /** The same, answered by any media instance beside the rtpengine that recorded (after a restart). */
-  stopRecordingAnywhere: endpoint(SUBJECTS.media.recordStopAny, StopRecordingRequestSchema, StopRecordingResultSchema, 60_000),
+  /** The same, answered by any media instance of the node whose rtpengine recorded (after a restart). */
+  stopRecordingOnNode: instanceEndpoint(SUBJECTS.media.recordStopOnNode, StopRecordingRequestSchema, StopRecordingResultSchema, 60_000),
 } as const;
 
 /**

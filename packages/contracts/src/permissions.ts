@@ -21,7 +21,7 @@ export type ServiceIdentity = (typeof SERVICE_IDENTITIES)[number];
 export const NATS_IDENTITIES = [...SERVICE_IDENTITIES, 'admin'] as const;
 export type NatsIdentity = (typeof NATS_IDENTITIES)[number];
 
-/** Per-instance subjects (`vm.media.<instance>.play`) are granted for every instance. */
+/** Per-instance and per-node subjects (`vm.media.<instance>.play`, `vm.media.node.<node>.status`) are granted for every one. */
 const ANY = '*';
 
 export interface SubjectRule {
@@ -59,18 +59,19 @@ export const SUBJECT_RULES: readonly SubjectRule[] = [
   rule(SUBJECTS.call.recordingFinished('voicemail'), ['media'],                                        ['voicemail', 'bench']),
   rule(SUBJECTS.call.recordingFinished('voicebox'),  ['media'],                                        ['voicebox']),
   rule(SUBJECTS.call.recordingFinished('annrecorder'), ['media'],                                      ['voicebox']),
-  rule(SUBJECTS.call.ended('voicemail'),             ['signaling'],                                    ['voicemail', 'bench']),
-  rule(SUBJECTS.call.ended('voicebox'),              ['signaling'],                                    ['voicebox']),
-  rule(SUBJECTS.call.ended('annrecorder'),           ['signaling'],                                    ['voicebox']),
-  rule(SUBJECTS.media.sessionOpen,                   ['signaling'],                                    ['media']),
-  rule(SUBJECTS.media.status,                        ['signaling'],                                    ['media']),
+  // media too: the calls of a node whose rtpengine came back without them (media sessions.ts).
+  rule(SUBJECTS.call.ended('voicemail'),             ['signaling', 'media'],                           ['voicemail', 'bench']),
+  rule(SUBJECTS.call.ended('voicebox'),              ['signaling', 'media'],                           ['voicebox']),
+  rule(SUBJECTS.call.ended('annrecorder'),           ['signaling', 'media'],                           ['voicebox']),
+  rule(SUBJECTS.media.sessionOpen(ANY),              ['signaling'],                                    ['media']),
+  rule(SUBJECTS.media.status(ANY),                   ['signaling'],                                    ['media']),
   rule(SUBJECTS.media.sessionUpdate(ANY),            ['signaling'],                                    ['media']),
   rule(SUBJECTS.media.play(ANY),                     ['voicemail', 'voicebox'],                        ['media']),
   rule(SUBJECTS.media.stopPlayback(ANY),             ['voicemail', 'voicebox'],                        ['media']),
   rule(SUBJECTS.media.recordStart(ANY),              ['voicemail', 'voicebox'],                        ['media']),
   rule(SUBJECTS.media.recordStop(ANY),               ['voicemail', 'voicebox'],                        ['media']),
   rule(SUBJECTS.media.sessionClose(ANY),             ['signaling'],                                    ['media']),
-  rule(SUBJECTS.media.recordStopAny,                 ['voicemail', 'voicebox'],                        ['media']),
+  rule(SUBJECTS.media.recordStopOnNode(ANY),         ['voicemail', 'voicebox'],                        ['media']),
   rule(SUBJECTS.media.bridgeOffer(ANY),              ['signaling'],                                    ['media']),
   rule(SUBJECTS.media.bridge(ANY),                   ['signaling'],                                    ['media']),
   rule(SUBJECTS.signaling.hangup(ANY),               ['voicemail', 'voicebox'],                        ['signaling']),
@@ -108,8 +109,9 @@ export interface StreamRule {
 /** What the users of each stream may do besides publishing to its subjects; all of them may create it. */
 export const STREAM_RULES: Readonly<Record<StreamName, StreamRule>> = {
   mailbox:           { consume: ['signaling', 'web'] },
-  // signaling's call-ended events land here by themselves: signaling publishes on core NATS.
-  voicemailCallEnds: { consume: ['voicemail'], manage: ['voicemail'], inspect: ['bench'] },
+  // The ends of calls are published with JetStream's acknowledgement (call-ends.ts); a publisher
+  // that gets none asks whether the stream exists at all.
+  voicemailCallEnds: { consume: ['voicemail'], manage: ['voicemail'], inspect: ['bench', 'signaling', 'media'] },
   voiceboxTimers:    { consume: ['voicebox'] },
   deposits:          { consume: ['voicemail'], inspect: ['bench'] },
   staging:           { read: ['storage', 'media', 'voicemail'], purge: ['storage', 'voicemail', 'voicebox', 'web'] },

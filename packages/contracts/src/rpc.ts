@@ -35,7 +35,8 @@ export function endpoint<Req extends z.ZodType, Res extends z.ZodType>(
 
 /**
  * An endpoint served by one named instance (the one holding a call's dialog or rtpengine
- * session): `api(instance)` gives its endpoint. The schemas are built once, here, not per call.
+ * session), or by the instances of one media node: `api(name)` gives its endpoint. The schemas
+ * are built once, here, not per call.
  */
 export function instanceEndpoint<Req extends z.ZodType, Res extends z.ZodType>(
   subject: (instance: string) => string,

@@ -115,12 +115,11 @@ export async function stageAudio(
 
 /** Opens staged audio as a stream; audio that is not there (expired, never staged) is `bad-request`. */
 export async function openStagedAudio(bucket: StagingBucket, staged: StagedAudio): Promise<ReadableStream<Uint8Array>> {
-  const stream = STREAMS.staging.name;
   const unreachable = (error: unknown) =>
     new ServiceError('service-unavailable', `cannot read staged audio ${staged.name}: ${toServiceError(error).message}`, { cause: error });
   let last: StoredMsg | null;
   try {
-    last = await bucket.jsm.direct.getMessage(stream, { last_by_subj: subjectOf(staged.name) });
+    last = await stagedMessage(bucket, { last_by_subj: subjectOf(staged.name) });
   } catch (error) {
     throw unreachable(error);
   }
@@ -136,7 +135,7 @@ export async function openStagedAudio(bucket: StagingBucket, staged: StagedAudio
       let part: StoredMsg | null = last;
       if (next < sequences.length) {
         try {
-          part = await bucket.jsm.direct.getMessage(stream, { seq: sequences[next] as number });
+          part = await stagedMessage(bucket, { seq: sequences[next] as number });
         } catch (error) {
           controller.error(unreachable(error));
           return;
@@ -170,7 +169,16 @@ export async function discardStagedAudio(bucket: StagingBucket, staged: StagedAu
 
 /** Whether audio of that name is staged now (not yet discarded, not expired). */
 export async function isStaged(bucket: StagingBucket, name: string): Promise<boolean> {
-  return (await bucket.jsm.direct.getMessage(STREAMS.staging.name, { last_by_subj: subjectOf(name) })) !== null;
+  return (await stagedMessage(bucket, { last_by_subj: subjectOf(name) })) !== null;
+}
+
+/**
+ * A message of the staging stream: a direct get (any replica may answer: cheap), and when that
+ * finds nothing, the stream leader's answer. On a NATS cluster a follower may not yet have what
+ * was staged a moment ago, and its "not there" must not become a message dropped as expired.
+ */
+async function stagedMessage(bucket: StagingBucket, query: { last_by_subj: string } | { seq: number }): Promise<StoredMsg | null> {
+  return (await bucket.jsm.direct.getMessage(STREAMS.staging.name, query)) ?? (await bucket.jsm.streams.getMessage(STREAMS.staging.name, query));
 }
 
 /**

@@ -5,6 +5,8 @@
  * `vm.<stream>.<event>` for events. Mailbox and call identities never appear as subject tokens
  * (domains contain dots); they travel in payloads. Per-instance subjects end in the instance id,
  * for commands that must reach the one instance holding a SIP dialog or an rtpengine session.
+ * Per-node subjects carry a media node (one rtpengine, the media instances beside it and the
+ * signaling beside its drachtio-server): what must stay on the node a call's audio flows through.
  */
 export const SUBJECTS = {
   storage: {
@@ -36,10 +38,10 @@ export const SUBJECTS = {
   },
   /** Requests to the media service (sketch; see media.ts). */
   media: {
-    /** Any media instance may open a session (queue group); the reply names the instance. */
-    sessionOpen: 'vm.media.session.open',
-    /** Any media instance (queue group): whether it can take a call now (signaling's readiness). */
-    status: 'vm.media.status',
+    /** Any media instance of the node may open a session (queue group); the reply names the instance. */
+    sessionOpen: (node: string) => `vm.media.node.${node}.session.open`,
+    /** Any media instance of the node (queue group): whether it can take a call now (signaling's readiness). */
+    status: (node: string) => `vm.media.node.${node}.status`,
     sessionUpdate: (instance: string) => `vm.media.${instance}.session.update`,
     play: (instance: string) => `vm.media.${instance}.play`,
     stopPlayback: (instance: string) => `vm.media.${instance}.stop-playback`,
@@ -49,10 +51,11 @@ export const SUBJECTS = {
     bridgeOffer: (instance: string) => `vm.media.${instance}.bridge.offer`,
     bridge: (instance: string) => `vm.media.${instance}.bridge.connect`,
     /**
-     * Any media instance beside the same rtpengine (queue group): stops and delivers a recording
-     * whose instance is gone (restarted, crashed). Recording state lives in NATS KV.
+     * Any media instance of the node, beside the rtpengine that wrote the pcap (queue group):
+     * stops and delivers a recording whose instance is gone (restarted, crashed). Recording state
+     * lives in NATS KV; the pcap only on the node's disk.
      */
-    recordStopAny: 'vm.media.record.stop',
+    recordStopOnNode: (node: string) => `vm.media.node.${node}.record.stop`,
   },
   /** Requests to the signaling instance that holds a call's dialog (sketch; see call.ts). */
   signaling: {
@@ -91,3 +94,6 @@ export const SUBJECTS = {
 
 /** An instance id that is safe as a subject token: letters, digits, `_` and `-`. */
 export const INSTANCE_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** The media node of a single-node installation, which names none (MEDIA_NODE unset). */
+export const DEFAULT_MEDIA_NODE = 'default';

@@ -1,6 +1,6 @@
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
-import { commonConfigShape, ConfigError, env, loadConfig } from './config.js';
+import { commonConfigShape, ConfigError, env, loadConfig, mediaNodeShape } from './config.js';
 
 const shape = {
   PORT: env.port().default(8080),
@@ -46,6 +46,12 @@ it('turns a Kubernetes node name into an instance id, and refuses one with nothi
   assert.equal(loadConfig(commonConfigShape, { INSTANCE_ID: 'n'.repeat(80) }).INSTANCE_ID, 'n'.repeat(64));
   assert.match(loadConfig(commonConfigShape, {}).INSTANCE_ID, /^[A-Za-z0-9_-]{1,64}$/);
   assert.throws(() => loadConfig(commonConfigShape, { INSTANCE_ID: ' ' }), /INSTANCE_ID \(" "\): must contain a letter or digit/);
+});
+
+it('names the media node like an instance, one default node unless told', () => {
+  assert.equal(loadConfig(mediaNodeShape, {}).MEDIA_NODE, 'default');
+  assert.equal(loadConfig(mediaNodeShape, { MEDIA_NODE: 'worker-2.example.net' }).MEDIA_NODE, 'worker-2-example-net');
+  assert.throws(() => loadConfig(mediaNodeShape, { MEDIA_NODE: ' ' }), /MEDIA_NODE \(" "\): must contain a letter or digit/);
 });
 
 it('takes the JetStream replica count, 1 unless told', () => {

@@ -8,6 +8,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { DEFAULT_MEDIA_NODE } from '@sipvm/contracts';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -150,6 +151,20 @@ export const commonConfigShape = {
 };
 
 export type CommonConfig = z.output<z.ZodObject<typeof commonConfigShape>>;
+
+/**
+ * MEDIA_NODE, read by signaling and media: the node a pair of them serves with its drachtio-server
+ * and rtpengine. Signaling opens sessions on its own node's media, and a recording is delivered by
+ * a media instance of the node whose rtpengine wrote it. Normalised like INSTANCE_ID (a Kubernetes
+ * node name works); one node by default.
+ */
+export const mediaNodeShape = {
+  MEDIA_NODE: z
+    .string()
+    .transform(instanceIdFrom)
+    .pipe(z.string().min(1, 'must contain a letter or digit'))
+    .default(DEFAULT_MEDIA_NODE),
+};
 
 /** An instance id (a NATS subject token: letters, digits, _ and -, at most 64) made from any name. */
 export function instanceIdFrom(name: string): string {

@@ -1,4 +1,8 @@
-/** The media API on NATS (contracts/media.ts): every request validated by `serve`, every failure one envelope. */
+/**
+ * The media API on NATS (contracts/media.ts): every request validated by `serve`, every failure one
+ * envelope. Opening, status and the stop of an orphaned recording are shared by the instances of
+ * this node (queue group); the rest is this instance's.
+ */
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import { MEDIA_QUEUE, MediaApi, serve } from '@sipvm/contracts';
 import { requestInstrumentation, type Logger } from '@sipvm/service';
@@ -7,7 +11,7 @@ import type { Sessions } from './sessions.js';
 
 export function serveMediaApi(
   nc: NatsConnection,
-  instance: string,
+  { instance, node }: { instance: string; node: string },
   sessions: Sessions,
   ready: () => boolean,
   log: Logger,
@@ -18,11 +22,11 @@ export function serveMediaApi(
   const intake = [
     serve(
       nc,
-      MediaApi.openSession,
+      MediaApi.openSession(node),
       async (req) => ({ mediaInstance: instance, ...(await sessions.open(req)) }),
       { ...hooks, queue: MEDIA_QUEUE },
     ),
-    serve(nc, MediaApi.status, async () => ({ mediaInstance: instance, ready: ready() }), { queue: MEDIA_QUEUE }),
+    serve(nc, MediaApi.status(node), async () => ({ mediaInstance: instance, ready: ready() }), { queue: MEDIA_QUEUE }),
   ];
   const calls = [
     serve(nc, MediaApi.updateSession(instance), (req) => sessions.update(req.callRef, req.sdpOffer), hooks),
@@ -33,7 +37,7 @@ export function serveMediaApi(
     serve(nc, MediaApi.stopRecording(instance), (req) => sessions.stopRecording(req.callRef, req.discard), hooks),
     serve(nc, MediaApi.bridgeOffer(instance), (req) => sessions.bridgeOffer(req.callRef, req.callerSdp), hooks),
     serve(nc, MediaApi.bridge(instance), (req) => sessions.bridge(req.callRef, req.sdpAnswer), hooks),
-    serve(nc, MediaApi.stopRecordingAnywhere, (req) => sessions.stopRecording(req.callRef, req.discard), { ...hooks, queue: MEDIA_QUEUE }),
+    serve(nc, MediaApi.stopRecordingOnNode(node), (req) => sessions.stopRecording(req.callRef, req.discard), { ...hooks, queue: MEDIA_QUEUE }),
   ];
   return { intake, calls };
 }

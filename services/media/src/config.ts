@@ -1,7 +1,7 @@
 /** Environment variables of the media service (on top of the common ones of every service). */
 import { join } from 'node:path';
 import { z } from 'zod';
-import { env, packageRoot } from '@sipvm/service';
+import { env, mediaNodeShape, packageRoot } from '@sipvm/service';
 
 /** Where built prompts go by default: services/media/prompts/build (not committed). */
 export const DEFAULT_PROMPTS_DIR = join(packageRoot(import.meta.url), 'prompts', 'build');
@@ -18,6 +18,7 @@ const hostPort = () =>
   });
 
 export const mediaConfig = {
+  ...mediaNodeShape,
   /** rtpengine's ng control address (UDP). */
   RTPENGINE_NG: hostPort().default({ host: '127.0.0.1', port: 22222 }),
   /** How long one ng command may take before rtpengine counts as down. */

@@ -82,6 +82,7 @@ await runService({
     });
     const sessions: Sessions = new Sessions({
       instance: config.INSTANCE_ID,
+      node: config.MEDIA_NODE,
       nc,
       rtpengine,
       state,
@@ -95,7 +96,16 @@ await runService({
     const live = sessions;
 
     const dtmf = await listenForDtmf(config.MEDIA_DTMF_LISTEN, (report) => void live.digit(report).catch((error: unknown) => log.error({ err: String(error) }, 'digit event failed')), log);
-    const subscriptions = serveMediaApi(nc, config.INSTANCE_ID, live, () => rtpengine.up, log, registry);
+    const subscriptions = serveMediaApi(nc, { instance: config.INSTANCE_ID, node: config.MEDIA_NODE }, live, () => rtpengine.up, log, registry);
+
+    // rtpengine answering again (or at start) may be a new rtpengine: calls it lost are ended.
+    const endOrphans = () =>
+      void live.endOrphans().then(
+        (ended) => ended > 0 && log.warn({ ended }, 'calls whose media rtpengine lost were ended'),
+        (error: unknown) => log.error({ err: String(error) }, 'looking for calls rtpengine lost failed'),
+      );
+    rtpengine.whenReachable(endOrphans);
+    if (rtpengine.up) endOrphans();
 
     const resumed = await recorder.resume();
     if (resumed > 0) log.info({ recordings: resumed }, 'recordings of an earlier run resumed (their maximum length still holds)');
@@ -104,7 +114,7 @@ await runService({
     sweep();
     const sweeper = setInterval(sweep, 3_600_000);
     sweeper.unref();
-    log.info({ rtpengine: rtpengine.description, up: rtpengine.up, dtmf: config.MEDIA_DTMF_LISTEN, sinkPort: sink.address().port }, 'media ready');
+    log.info({ node: config.MEDIA_NODE, rtpengine: rtpengine.description, up: rtpengine.up, dtmf: config.MEDIA_DTMF_LISTEN, sinkPort: sink.address().port }, 'media ready');
 
     return {
       async stop() {

@@ -6,8 +6,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { decodeJson, isServiceError, MediaApi, RecordingFinishedEventSchema, request, SUBJECTS, type RecordingFinishedEvent } from '@sipvm/contracts';
-import { correlation, dominantFrequency, rms, sleep, toneShare, waitFor, wavSamples } from '@sipvm/harness';
+import { CallEndedEventSchema, DEFAULT_MEDIA_NODE, decodeJson, isServiceError, MediaApi, RecordingFinishedEventSchema, request, SUBJECTS, type CallEndedEvent, type RecordingFinishedEvent } from '@sipvm/contracts';
+import { correlation, dominantFrequency, freePort, rms, sleep, toneShare, waitFor, wavSamples } from '@sipvm/harness';
 import { APP, callsInRtpengine, openCall, readStaged, recordTone, startMediaRig, waitForFinished, type MediaRig } from '../test/support.js';
 import { DEFAULT_PROMPTS_DIR } from './config.js';
 
@@ -271,11 +271,11 @@ describe('sessions', () => {
   test('an offer without a recordable codec, or without audio, is refused clearly', async () => {
     const sdp = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n';
     await assert.rejects(
-      request(rig.nc, MediaApi.openSession, { callRef: 'abcdef0123', callId: 'x@y', app: APP, sdpOffer: sdp }),
+      request(rig.nc, MediaApi.openSession(DEFAULT_MEDIA_NODE), { callRef: 'abcdef0123', callId: 'x@y', app: APP, sdpOffer: sdp }),
       (e) => isServiceError(e, 'bad-request') && /G729/.test(e.message),
     );
     await assert.rejects(
-      request(rig.nc, MediaApi.openSession, { callRef: 'abcdef0124', callId: 'x@y', app: APP, sdpOffer: 'v=0\r\n' }),
+      request(rig.nc, MediaApi.openSession(DEFAULT_MEDIA_NODE), { callRef: 'abcdef0124', callId: 'x@y', app: APP, sdpOffer: 'v=0\r\n' }),
       (e) => isServiceError(e, 'bad-request') && /m=audio/.test(e.message),
     );
   });
@@ -301,6 +301,52 @@ describe('sessions', () => {
     await request(rig.nc, api().close, { callRef: back.callRef });
     back.endpoint.close();
     assert.equal((await rig.media.readyz()).status, 200);
+  });
+
+  test('rtpengine crashed and came back without its calls: they end, and what was recorded is still delivered', async () => {
+    const ended: CallEndedEvent[] = [];
+    const sub = rig.nc.subscribe(SUBJECTS.call.ended(APP), { callback: (_e, msg) => {
+      ended.push(decodeJson(CallEndedEventSchema, msg.data, 'call ended'));
+    } });
+    const call = await openCall(rig.nc, 'PCMU');
+    try {
+      await request(rig.nc, api().startRecording, { callRef: call.callRef, maxDurationMs: 60_000 });
+      await call.endpoint.sendTone(1000, 800);
+      await rig.rtpengine.kill();
+      await waitFor(async () => (await rig.media.readyz()).status === 503, 5000, 'media to notice rtpengine is gone');
+      assert.equal(ended.length, 0, 'nothing ends while rtpengine is away (it may come back with its calls)');
+      await rig.rtpengine.start();
+      await waitFor(() => ended.some((e) => e.callRef === call.callRef), 5000, 'the call to end');
+      assert.deepEqual(ended.map((e) => [e.callRef, e.callId, e.reason]), [[call.callRef, call.callId, 'media-timeout']]);
+      // The pcap rtpengine wrote before it died is on this node's disk: any media instance of the node delivers it.
+      const { recording } = await request(rig.nc, MediaApi.stopRecordingOnNode(DEFAULT_MEDIA_NODE), { callRef: call.callRef });
+      assert.ok(recording && recording.durationMs >= 600, `${recording?.durationMs} ms`);
+      const wav = wavSamples(await readStaged(rig.nc, recording.audio));
+      assert.ok(Math.abs(dominantFrequency(wav.samples.subarray(800, 4800)) - 1000) <= 10);
+      await assert.rejects(request(rig.nc, api().play, { callRef: call.callRef, playbackId: 'gone', items: [{ kind: 'beep' }] }), (e) => isServiceError(e, 'bad-request'));
+    } finally {
+      sub.unsubscribe();
+      call.endpoint.close();
+    }
+  });
+
+  test('sessions open on the media of the node asked, and only there', async () => {
+    // Another node's media (here beside the same rtpengine, which is all this test needs).
+    const other = await rig.startMedia({ INSTANCE_ID: 'media-x', MEDIA_NODE: 'node-x', MEDIA_DTMF_LISTEN: `127.0.0.1:${await freePort()}` });
+    try {
+      const here = await openCall(rig.nc, 'PCMU');
+      const there = await openCall(rig.nc, 'PCMU', 'node-x');
+      assert.equal(here.instance, 'media-a');
+      assert.equal(there.instance, 'media-x');
+      assert.equal((await request(rig.nc, MediaApi.status('node-x'), {})).mediaInstance, 'media-x');
+      await assert.rejects(request(rig.nc, MediaApi.status('node-y'), {}), (e) => isServiceError(e, 'service-unavailable'));
+      await request(rig.nc, api().close, { callRef: here.callRef });
+      await request(rig.nc, MediaApi.closeSession('media-x'), { callRef: there.callRef });
+      here.endpoint.close();
+      there.endpoint.close();
+    } finally {
+      await other.stop();
+    }
   });
 
   test('draining: a stopping instance takes no new call, serves the calls it has, and leaves when they end', async () => {
@@ -373,7 +419,7 @@ describe('sessions', () => {
     const second = await rig.startMedia({ INSTANCE_ID: 'media-b' });
     try {
       await call.endpoint.sendTone(1000, 400);
-      const { recording } = await request(rig.nc, MediaApi.stopRecordingAnywhere, { callRef: call.callRef });
+      const { recording } = await request(rig.nc, MediaApi.stopRecordingOnNode(DEFAULT_MEDIA_NODE), { callRef: call.callRef });
       assert.ok(recording);
       const wav = wavSamples(await readStaged(rig.nc, recording.audio));
       assert.ok(recording.durationMs >= 1000, `${recording.durationMs} ms`);

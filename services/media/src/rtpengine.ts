@@ -67,6 +67,7 @@ export class Rtpengine {
   #lastSuccess = 0;
   #probing: Promise<boolean> | undefined;
   #probe: NodeJS.Timeout | undefined;
+  #reachable: (() => void) | undefined;
   readonly description: string;
 
   constructor(readonly options: RtpengineOptions) {
@@ -107,10 +108,17 @@ export class Rtpengine {
     return this.#up;
   }
 
+  /** Told each time rtpengine answers after it did not (or for the first time): it may have restarted. */
+  whenReachable(listener: () => void): void {
+    this.#reachable = listener;
+  }
+
   #markUp(): void {
     this.#lastSuccess = Date.now();
-    if (!this.#up) this.#log.info({ rtpengine: this.description }, 'rtpengine reachable');
+    if (this.#up) return;
+    this.#log.info({ rtpengine: this.description }, 'rtpengine reachable');
     this.#up = true;
+    this.#reachable?.();
   }
 
   #markDown(error: unknown): void {

@@ -8,6 +8,7 @@ import {
   DigitEventSchema,
   encodeJson,
   PlaybackFinishedEventSchema,
+  publishCallEnded,
   RecordingFinishedEventSchema,
   ServiceError,
   SUBJECTS,
@@ -29,6 +30,8 @@ const DUPLICATE_WINDOW_MS = 150;
 
 export interface SessionsOptions {
   instance: string;
+  /** The media node: this instance's rtpengine. */
+  node: string;
   nc: NatsConnection;
   rtpengine: Rtpengine;
   state: MediaState;
@@ -96,6 +99,7 @@ export class Sessions {
         codec: codec.name,
         payloadType: codec.payloadType,
         instance: this.o.instance,
+        node: this.o.node,
         sdpAnswer,
         openedAt: new Date().toISOString(),
       };
@@ -289,6 +293,37 @@ export class Sessions {
     const live = [...this.#live.values()];
     this.#live.clear();
     await Promise.allSettled(live.map((session) => session.player.close()));
+  }
+
+  /**
+   * Ends the calls of this node whose audio path is gone: their state says they are open, but
+   * rtpengine (restarted after a crash, maybe with the whole node) does not know them. Nobody else
+   * would end them — the node's signaling and drachtio-server may have died too — so the
+   * applications are told here that they ended (`media-timeout`); a hand-over then delivers what
+   * was recorded until then from the pcap on this node's disk. Sessions opened after rtpengine's
+   * list was taken are left alone. Returns how many were ended.
+   */
+  async endOrphans(): Promise<number> {
+    const listedAt = Date.now();
+    const alive = new Set(await this.o.rtpengine.callIds());
+    const orphans = (await this.o.state.sessions()).filter(
+      (s) => s.node === this.o.node && !alive.has(s.callRef) && Date.parse(s.openedAt) < listedAt,
+    );
+    let ended = 0;
+    for (const orphan of orphans) {
+      await this.#mutex.run(orphan.callRef, async () => {
+        if (!(await this.o.state.getSession(orphan.callRef))) return; // closed meanwhile
+        const live = this.#live.get(orphan.callRef);
+        this.#live.delete(orphan.callRef);
+        await live?.player.close();
+        await this.o.recorder.halt(orphan.callRef).catch(() => undefined);
+        await this.o.state.deleteSession(orphan.callRef);
+        await publishCallEnded(this.o.nc, orphan.app, { callRef: orphan.callRef, callId: orphan.callId, at: new Date().toISOString(), reason: 'media-timeout' });
+        callLogger(this.o.log, orphan.callId).warn({ callRef: orphan.callRef, openedAt: orphan.openedAt }, 'rtpengine lost the call: ended');
+        ended++;
+      });
+    }
+    return ended;
   }
 
   async #session(callRef: string): Promise<LiveSession> {

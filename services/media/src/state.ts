@@ -2,14 +2,20 @@
  * What must outlive one media process lives in a NATS KV bucket, keyed by callRef: the session
  * (so digits and commands still find their call after a restart) and the recording (so a restarted
  * or second instance can stop it and deliver the WAV). Everything else is rebuilt from these.
+ *
+ * While the bucket has no leader (a NATS server died) the operations of calls in progress wait,
+ * up to PATIENCE_MS, so that a recording whose audio rtpengine is already writing is not given up.
+ * Opening a session does not wait: a new call is better refused (the proxy tries another node).
  */
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { KV } from '@nats-io/kv';
 import { z } from 'zod';
 import { ApplicationSchema, BUCKETS, CallIdSchema, CallRefSchema, EndOnSilenceSchema, IsoTimeSchema, RecordingSchema, ServiceError, openKv } from '@sipvm/contracts';
+import { untilAvailable } from '@sipvm/service';
 import { RECORDABLE } from './sdp.js';
 
 export const MEDIA_STATE_BUCKET = BUCKETS.mediaState;
+const PATIENCE_MS = 10_000;
 
 export const SessionStateSchema = z.strictObject({
   callRef: CallRefSchema,
@@ -18,6 +24,8 @@ export const SessionStateSchema = z.strictObject({
   codec: z.enum(RECORDABLE),
   payloadType: z.number().int().min(0).max(127),
   instance: z.string(),
+  /** The media node (its rtpengine holds the call); absent in state written before nodes existed. */
+  node: z.string().optional(),
   sdpAnswer: z.string(),
   openedAt: IsoTimeSchema,
 });
@@ -55,13 +63,17 @@ export class MediaState {
   }
 
   putSession(s: SessionState) {
-    return this.#put(`session.${s.callRef}`, s);
+    return this.#put(`session.${s.callRef}`, s, 0);
   }
   getSession(callRef: string) {
     return this.#get(`session.${callRef}`, SessionStateSchema);
   }
   deleteSession(callRef: string) {
     return this.#delete(`session.${callRef}`);
+  }
+  /** Every open session of every node (a scan: for recovery, not for calls). */
+  sessions(): Promise<SessionState[]> {
+    return this.#all('session', SessionStateSchema);
   }
   /**
    * Recordings in progress (or stopped and not yet delivered) are `recording.<callRef>`; once
@@ -82,17 +94,22 @@ export class MediaState {
   }
 
   /** The recordings still open (after a restart: which ones this rtpengine still writes). */
-  async recordings(): Promise<RecordingState[]> {
-    const keys: string[] = [];
-    await this.#reach('recording.*', async () => {
-      for await (const key of await this.kv.keys('recording.*')) keys.push(key);
-    });
-    const found = await Promise.all(keys.map((key) => this.#get(key, RecordingStateSchema).catch(() => undefined)));
-    return found.filter((r): r is RecordingState => r !== undefined);
+  recordings(): Promise<RecordingState[]> {
+    return this.#all('recording', RecordingStateSchema);
   }
 
-  async #put(key: string, value: unknown): Promise<void> {
-    await this.#reach(key, () => this.kv.put(key, JSON.stringify(value)));
+  /** Every entry under `<prefix>.`, those that cannot be read left out (a scan, not for calls). */
+  async #all<S extends z.ZodType>(prefix: string, schema: S): Promise<z.output<S>[]> {
+    const keys: string[] = [];
+    await this.#reach(`${prefix}.*`, async () => {
+      for await (const key of await this.kv.keys(`${prefix}.*`)) keys.push(key);
+    });
+    const found = await Promise.all(keys.map((key) => this.#get(key, schema).catch(() => undefined)));
+    return found.filter((entry) => entry !== undefined);
+  }
+
+  async #put(key: string, value: unknown, patienceMs = PATIENCE_MS): Promise<void> {
+    await this.#reach(key, () => this.kv.put(key, JSON.stringify(value)), patienceMs);
   }
 
   async #get<S extends z.ZodType>(key: string, schema: S): Promise<z.output<S> | undefined> {
@@ -108,9 +125,9 @@ export class MediaState {
   }
 
   /** A KV operation whose failure is `service-unavailable` (NATS is the problem, not the request). */
-  async #reach<T>(key: string, operation: () => Promise<T>): Promise<T> {
+  async #reach<T>(key: string, operation: () => Promise<T>, patienceMs = PATIENCE_MS): Promise<T> {
     try {
-      return await operation();
+      return await untilAvailable(operation, { deadlineMs: patienceMs });
     } catch (error) {
       throw unavailable(key, error);
     }

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/nats-core';
 import {
+  DEFAULT_MEDIA_NODE,
   decodeJson,
   DigitEventSchema,
   MediaApi,
@@ -111,14 +112,14 @@ export interface TestCall {
   codec: string;
 }
 
-/** A caller with the given codec, its media session opened like signaling does. */
-export async function openCall(nc: NatsConnection, codec: EndpointCodec): Promise<TestCall> {
+/** A caller with the given codec, its media session opened like signaling does (on the node's media). */
+export async function openCall(nc: NatsConnection, codec: EndpointCodec, node = DEFAULT_MEDIA_NODE): Promise<TestCall> {
   const endpoint = await RtpEndpoint.create(codec);
   const callRef = newCallRef();
   const callId = `${callRef}@test`;
   let opened;
   try {
-    opened = await request(nc, MediaApi.openSession, { callRef, callId, app: APP, sdpOffer: endpoint.sdp() });
+    opened = await request(nc, MediaApi.openSession(node), { callRef, callId, app: APP, sdpOffer: endpoint.sdp() });
   } catch (error) {
     endpoint.close();
     throw error;

@@ -7,12 +7,12 @@
 import { randomBytes } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/nats-core';
 import {
-  CallEndedEventSchema,
   CallStartedEventSchema,
   DigitEventSchema,
   encodeJson,
   isServiceError,
   MediaApi,
+  publishCallEnded,
   request,
   SUBJECTS,
   toServiceError,
@@ -20,7 +20,7 @@ import {
   type CallEndedEvent,
   type TransferMethod,
 } from '@sipvm/contracts';
-import type { Logger } from '@sipvm/service';
+import { InFlight, type Logger } from '@sipvm/service';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { z } from 'zod';
 import type { SignalingConfig } from './config.js';
@@ -74,6 +74,7 @@ const SDP_TYPE = 'application/sdp';
 export class Calls {
   readonly #options: CallsOptions;
   readonly #calls = new Map<string, Call>();
+  readonly #endsInFlight = new InFlight();
   /** INVITEs let in and not yet answered or refused: they count against the cap too. */
   #admitted = 0;
   readonly #invites: Counter<'outcome'>;
@@ -153,7 +154,7 @@ export class Calls {
     try {
       media = await request(
         this.#options.nc,
-        MediaApi.openSession,
+        MediaApi.openSession(this.#options.config.MEDIA_NODE),
         { callRef, callId, app, sdpOffer: req.body },
         { callId, timeoutMs: this.#options.config.MEDIA_TIMEOUT_MS },
       );
@@ -209,6 +210,7 @@ export class Calls {
       params,
       signalingInstance: this.#options.instanceId,
       mediaInstance: media.mediaInstance,
+      mediaNode: this.#options.config.MEDIA_NODE,
       codec: media.codec.slice(0, 32),
       ...(call.finalReply ? { finalReply: call.finalReply } : {}),
     });
@@ -340,9 +342,10 @@ export class Calls {
     return outcome;
   }
 
-  /** Ends every call (shutdown). */
+  /** Ends every call (shutdown), and waits until every end is published. */
   async endAll(): Promise<void> {
     await Promise.all([...this.#calls.values()].map((call) => this.#end(call, 'error', 'local')));
+    await this.#endsInFlight.idle();
   }
 
   /** Ends a call once: the SIP side (unless the peer ended it), media, and the ended event. */
@@ -375,7 +378,12 @@ export class Calls {
     }
     await this.#closeMedia(call);
     this.#ended.inc({ reason });
-    this.#publish(CallEndedEventSchema, SUBJECTS.call.ended(call.app), { callRef: call.callRef, callId: call.callId, at: new Date().toISOString(), reason });
+    // Not waited for here (a hang-up command's reply must not wait out a NATS election), but before shutdown.
+    void this.#endsInFlight.track(
+      publishCallEnded(this.#options.nc, call.app, { callRef: call.callRef, callId: call.callId, at: new Date().toISOString(), reason }).catch((error: unknown) =>
+        call.log.error({ err: toServiceError(error).message }, 'the end of the call could not be published'),
+      ),
+    );
     call.log.info({ reason, by }, 'call ended');
     return true;
   }

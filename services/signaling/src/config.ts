@@ -1,7 +1,7 @@
 /** The signaling service's environment variables (documented in the README). */
 import { z } from 'zod';
 import { LanguageSchema, VOICEMAIL_MODES } from '@sipvm/contracts';
-import { env } from '@sipvm/service';
+import { env, mediaNodeShape } from '@sipvm/service';
 import { APP_FALLBACKS, type AppFallback } from './app-selection.js';
 import { TrustedSources } from './trust.js';
 
@@ -9,6 +9,7 @@ const sipUri = (what: string) =>
   z.string().regex(/^sips?:[^\s<>"]+$/, `must be a SIP URI such as ${what}`);
 
 export const signalingConfig = {
+  ...mediaNodeShape,
   /** drachtio-server's admin (application) connection. */
   DRACHTIO_HOST: env.string().default('127.0.0.1'),
   DRACHTIO_PORT: env.port().default(9022),

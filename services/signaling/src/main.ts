@@ -37,7 +37,7 @@ await runService({
   async start({ config, log, nc, natsConnected, registry, readiness, prepared }) {
     const sip = connectDrachtio({ host: config.DRACHTIO_HOST, port: config.DRACHTIO_PORT, secret: config.DRACHTIO_SECRET, log });
     readiness.add('drachtio', () => sip.connected());
-    const media = new MediaAvailability({ nc, log, intervalMs: config.MEDIA_PROBE_INTERVAL_MS });
+    const media = new MediaAvailability({ nc, node: config.MEDIA_NODE, log, intervalMs: config.MEDIA_PROBE_INTERVAL_MS });
     await media.start();
     readiness.add('media', () => media.available);
     let stopping = false;

@@ -1,6 +1,7 @@
 /**
- * Whether a media instance can take a call now. A signaling instance whose NATS is up but whose
- * media is not would answer INVITEs and then fail them; so it asks media on a short interval, and
+ * Whether a media instance of this node can take a call now. A signaling instance whose NATS is up
+ * but whose media is not would answer INVITEs and then fail them; so it asks its node's media (not
+ * another node's: the proxy picks this node for its own) on a short interval, and
  * its readiness and its OPTIONS answer (what a proxy's dispatcher routes by) include the answer.
  * Media saying "not ready" counts at once; a request that fails (no answer in time, nobody
  * serving) counts only the second time in a row, so that one lost probe does not refuse calls.
@@ -13,6 +14,7 @@ import type { Logger } from '@sipvm/service';
 
 export class MediaAvailability {
   readonly #nc: NatsConnection;
+  readonly #status: ReturnType<typeof MediaApi.status>;
   readonly #log: Logger;
   readonly #intervalMs: number;
   #available = false;
@@ -22,8 +24,9 @@ export class MediaAvailability {
   #timer: NodeJS.Timeout | undefined;
   #probing: Promise<void> | undefined;
 
-  constructor(options: { nc: NatsConnection; log: Logger; intervalMs: number }) {
+  constructor(options: { nc: NatsConnection; node: string; log: Logger; intervalMs: number }) {
     this.#nc = options.nc;
+    this.#status = MediaApi.status(options.node);
     this.#log = options.log;
     this.#intervalMs = options.intervalMs;
   }
@@ -65,7 +68,7 @@ export class MediaAvailability {
     let ready: boolean;
     let why = '';
     try {
-      const status = await request(this.#nc, MediaApi.status, {}, { timeoutMs: Math.min(MediaApi.status.timeoutMs, this.#intervalMs) });
+      const status = await request(this.#nc, this.#status, {}, { timeoutMs: Math.min(this.#status.timeoutMs, this.#intervalMs) });
       this.#failuresInRow = 0;
       ready = status.ready;
       if (!ready) why = `media instance ${status.mediaInstance} cannot reach rtpengine`;

@@ -1,13 +1,13 @@
 /**
  * FAKE media service, for signaling's end-to-end tests while the real one (services/media with
  * rtpengine) is not available: it answers openSession / updateSession / closeSession on the
- * contract's subjects with a fixed, valid SDP answer and records what it was asked (and says it is
+ * contract's subjects (of the default node) with a fixed, valid SDP answer and records what it was asked (and says it is
  * ready when signaling asks, so signaling takes calls). It plays no
  * audio and opens no RTP port. Calls whose Call-ID starts with `slow-` are answered after
  * `slowMs`, so a CANCEL can arrive before the answer.
  */
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
-import { MEDIA_QUEUE, MediaApi, serve, ServiceError } from '@sipvm/contracts';
+import { DEFAULT_MEDIA_NODE, MEDIA_QUEUE, MediaApi, serve, ServiceError } from '@sipvm/contracts';
 
 export const FAKE_MEDIA_INSTANCE = 'media-fake-1';
 
@@ -40,10 +40,10 @@ export function startMediaResponderFake(nc: NatsConnection, options: { slowMs?: 
   const closed: string[] = [];
   const sessions = new Set<string>();
   const subs: Subscription[] = [
-    serve(nc, MediaApi.status, async () => ({ mediaInstance: FAKE_MEDIA_INSTANCE, ready: true }), { queue: MEDIA_QUEUE }),
+    serve(nc, MediaApi.status(DEFAULT_MEDIA_NODE), async () => ({ mediaInstance: FAKE_MEDIA_INSTANCE, ready: true }), { queue: MEDIA_QUEUE }),
     serve(
       nc,
-      MediaApi.openSession,
+      MediaApi.openSession(DEFAULT_MEDIA_NODE),
       async (req) => {
         if (req.callId.startsWith('slow-')) await new Promise((resolve) => setTimeout(resolve, options.slowMs ?? 1_500));
         if (!/^m=audio /m.test(req.sdpOffer)) throw new ServiceError('bad-request', 'no audio stream in the offer');

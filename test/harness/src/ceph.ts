@@ -150,6 +150,11 @@ export async function startCephRgw(bucket = 'voicemail'): Promise<S3Server> {
       await shutdown();
       await dir.remove();
     },
+    pids: () => [
+      { role: 'ceph-mon', pid: mon?.pid },
+      { role: 'ceph-osd', pid: osd?.pid },
+      { role: 'radosgw', pid: rgw?.pid },
+    ],
   };
 }
 

@@ -30,7 +30,9 @@ export function drachtioMissingReason(): string | undefined {
 }
 
 export interface DrachtioServer {
-  /** SIP port (UDP and TCP) on 127.0.0.1. */
+  /** The loopback address it listens on (SIP and admin). */
+  readonly host: string;
+  /** SIP port (UDP and TCP) on that address. */
   readonly sipPort: number;
   /** Where drachtio-srf connects: host, port, secret. */
   readonly admin: { host: string; port: number; secret: string };
@@ -39,17 +41,29 @@ export interface DrachtioServer {
   alive(): boolean;
   /** Stops it, keeping ports and config, so `start()` brings the same server back. */
   stop(): Promise<void>;
+  /** SIGKILL: a crash. */
+  kill(): Promise<void>;
   start(): Promise<void>;
+  pid(): number | undefined;
   /** Stops it for good and removes its config. */
   close(): Promise<void>;
 }
 
-export async function startDrachtio(options: { secret?: string; logLevel?: 'info' | 'debug' | 'notice' | 'warning' | 'error' } = {}): Promise<DrachtioServer> {
+export interface DrachtioOptions {
+  secret?: string;
+  /** notice and above: as in production, no SIP message in the log. */
+  logLevel?: 'info' | 'debug' | 'notice' | 'warning' | 'error';
+  /** A loopback address of its own (a node of a cluster test, e.g. 127.0.1.1); default 127.0.0.1. */
+  host?: string;
+}
+
+export async function startDrachtio(options: DrachtioOptions = {}): Promise<DrachtioServer> {
   const bin = drachtioBinary();
   if (bin === undefined) throw new Error(drachtioMissingReason());
+  const host = options.host ?? '127.0.0.1';
   const dir = await tempDir('drachtio');
-  const sipPort = await freeTcpUdpPort();
-  const adminPort = await freePort();
+  const sipPort = await freeTcpUdpPort(host);
+  const adminPort = await freePort(host);
   const secret = options.secret ?? 'sipvm-test';
   // notice and above: as in production, no SIP message in the log (sofia-sip silent too).
   const quiet = !['info', 'debug', undefined].includes(options.logLevel);
@@ -57,8 +71,8 @@ export async function startDrachtio(options: { secret?: string; logLevel?: 'info
   await writeFile(
     config,
     `<drachtio>
-  <admin port="${adminPort}" secret="${secret}">127.0.0.1</admin>
-  <sip><contacts><contact>sip:127.0.0.1:${sipPort};transport=udp,tcp</contact></contacts></sip>
+  <admin port="${adminPort}" secret="${secret}">${host}</admin>
+  <sip><contacts><contact>sip:${host}:${sipPort};transport=udp,tcp</contact></contacts></sip>
   <cdrs>false</cdrs>
   <logging><console/><sofia-loglevel>${quiet ? 0 : 3}</sofia-loglevel><loglevel>${options.logLevel ?? 'info'}</loglevel></logging>
 </drachtio>
@@ -70,8 +84,8 @@ export async function startDrachtio(options: { secret?: string; logLevel?: 'info
       command: bin,
       args: [
         '-f', config,
-        '--contact', `sip:127.0.0.1:${sipPort};transport=udp,tcp`,
-        '--address', '127.0.0.1',
+        '--contact', `sip:${host}:${sipPort};transport=udp,tcp`,
+        '--address', host,
         '--port', String(adminPort),
         '--secret', secret,
         '--loglevel', options.logLevel ?? 'info',
@@ -80,18 +94,21 @@ export async function startDrachtio(options: { secret?: string; logLevel?: 'info
         '--disable-nat-detection',
         '--stdout',
       ],
-      ready: async () => (await canConnect(adminPort)) && (await canConnect(sipPort)),
+      ready: async () => (await canConnect(adminPort, host)) && (await canConnect(sipPort, host)),
       timeoutMs: 15_000,
     },
     dir,
   );
   return {
+    host,
     sipPort,
-    admin: { host: '127.0.0.1', port: adminPort, secret },
+    admin: { host, port: adminPort, secret },
     output: server.output,
     alive: server.alive,
     start: server.start,
     stop: server.stop,
+    kill: server.kill,
+    pid: server.pid,
     close: server.close,
   };
 }

@@ -16,4 +16,6 @@ export * from './rtpengine.js';
 export * from './rtp/index.js';
 export * from './web.js';
 export * from './messages.js';
+export * from './kamailio.js';
+export * from './cluster.js';
 export * from './prerequisites.js';

@@ -1,9 +1,9 @@
 /**
- * A real nats-server with JetStream (Debian package `nats-server`) on a free loopback port, with
- * the platform's authentication and authorisation on, as in production: an nkey per identity and
- * the permissions generated from the table in packages/contracts (permissions.ts). Services
- * started with `startService` connect as themselves; a test connects as `admin` (sees everything)
- * or as any identity it wants to hold to that identity's permissions.
+ * A real nats-server with JetStream (Debian package `nats-server`) on a free loopback port, or a
+ * cluster of them, with the platform's authentication and authorisation on, as in production: an
+ * nkey per identity and the permissions generated from the table in packages/contracts
+ * (permissions.ts). Services started with `startService` connect as themselves; a test connects as
+ * `admin` (sees everything) or as any identity it wants to hold to that identity's permissions.
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -27,7 +27,10 @@ export interface NatsServer {
   output(): string;
   /** Stops the server, keeping its JetStream store, so `start()` brings the same state back. */
   stop(): Promise<void>;
+  /** SIGKILL: a crash (its store stays for `start()`). */
+  kill(): Promise<void>;
   start(): Promise<void>;
+  pid(): number | undefined;
   /** Stops it for good and removes its store. */
   close(): Promise<void>;
 }
@@ -58,8 +61,7 @@ const isViolation = (line: string) => / - (Publish|Subscription) Violation - /.t
 export async function startNats(options: NatsOptions = {}): Promise<NatsServer> {
   const port = await freePort();
   const dir = await tempDir('nats');
-  const credentials = join(dir.path, 'auth');
-  writeNatsAuth({ configDir: credentials, identities: NATS_IDENTITIES });
+  const credentials = writeCredentials(dir.path);
   const tls = options.tls;
   const config = join(dir.path, 'nats.conf');
   await writeFile(
@@ -70,7 +72,7 @@ export async function startNats(options: NatsOptions = {}): Promise<NatsServer> 
       ...(tls
         ? [`tls { cert_file: ${JSON.stringify(tls.certFile)}, key_file: ${JSON.stringify(tls.keyFile)}${tls.caFile ? `, ca_file: ${JSON.stringify(tls.caFile)}` : ''}${tls.verifyClients ? ', verify: true' : ''} }`]
         : []),
-      'include ./auth/permissions.conf',
+      INCLUDE_PERMISSIONS,
       '',
     ].join('\n'),
   );
@@ -84,29 +86,148 @@ export async function startNats(options: NatsOptions = {}): Promise<NatsServer> 
     dir,
   );
   const url = `${tls ? 'tls' : 'nats'}://127.0.0.1:${port}`;
-  credentialsByUrl.set(url, credentials);
+  const access = clientAccess(url, credentials);
   return {
     url,
     port,
-    seedFile: (identity) => seedFile(credentials, identity),
-    connect: ({ identity = 'admin', ...more } = {}) =>
+    ...access,
+    violations: () => violationsIn([server]),
+    output: server.output,
+    start: server.start,
+    stop: server.stop,
+    kill: server.kill,
+    pid: server.pid,
+    async close() {
+      access.forget();
+      const refused = violationsIn([server]);
+      await server.close();
+      failOnViolations(refused, options);
+    },
+  };
+}
+
+export interface NatsCluster {
+  readonly servers: NatsServer[];
+  /** Every server's URL, comma-separated (NATS_URL of the services). */
+  readonly url: string;
+  /** The nkey seed file of an identity (a service's NATS_NKEY_FILE). */
+  seedFile(identity: NatsIdentity): string;
+  /** A client of the whole cluster connected as `identity` (default `admin`). */
+  connect(options?: Partial<NodeConnectionOptions> & { identity?: NatsIdentity }): Promise<NatsConnection>;
+  /** The permission violations any server reported so far. */
+  violations(): string[];
+  close(): Promise<void>;
+}
+
+/**
+ * `size` clustered nats-servers with JetStream on loopback (routes between them, one store each,
+ * one set of identities for all), ready once each says its JetStream is healthy (the cluster has
+ * a meta leader): streams and KV buckets with up to `size` replicas can be created.
+ */
+export async function startNatsCluster(size = 3, options: Pick<NatsOptions, 'expectViolations'> = {}): Promise<NatsCluster> {
+  const dir = await tempDir('nats-cluster');
+  const credentials = writeCredentials(dir.path);
+  const nodes = await Promise.all(
+    Array.from({ length: size }, async (_, i) => ({
+      name: `n${i + 1}`,
+      port: await freePort(),
+      routePort: await freePort(),
+      monitorPort: await freePort(),
+      store: await tempDir(`nats-n${i + 1}`),
+    })),
+  );
+  const routes = nodes.map((n) => `nats-route://127.0.0.1:${n.routePort}`);
+  const servers = await Promise.all(
+    nodes.map(async (node): Promise<NatsServer> => {
+      // Beside the shared auth/ folder: the include is relative to the configuration file.
+      const config = join(dir.path, `${node.name}.conf`);
+      await writeFile(
+        config,
+        [
+          `server_name: ${node.name}`,
+          `listen: 127.0.0.1:${node.port}`,
+          `http: 127.0.0.1:${node.monitorPort}`,
+          `jetstream { store_dir: ${JSON.stringify(node.store.path)} }`,
+          // One server alone is no cluster: it would wait for routes to itself forever.
+          ...(size > 1 ? [`cluster { name: sipvm-test, listen: 127.0.0.1:${node.routePort}, routes: ${JSON.stringify(routes)} }`] : []),
+          INCLUDE_PERMISSIONS,
+          '',
+        ].join('\n'),
+      );
+      const server = await startRestartable(
+        {
+          name: `nats-server ${node.name}`,
+          command: NATS_BIN,
+          args: ['-c', config],
+          ready: (output) => output().includes('Server is ready') && jetStreamHealthy(node.monitorPort),
+          timeoutMs: 30_000,
+        },
+        node.store,
+      );
+      const url = `nats://127.0.0.1:${node.port}`;
+      const { forget: _forget, ...access } = clientAccess(url, credentials);
+      return { url, port: node.port, ...access, violations: () => violationsIn([server]), output: server.output, start: server.start, stop: server.stop, kill: server.kill, pid: server.pid, close: server.close };
+    }),
+  );
+  const url = servers.map((s) => s.url).join(',');
+  const access = clientAccess(url, credentials);
+  return {
+    servers,
+    url,
+    ...access,
+    violations: () => servers.flatMap((s) => s.violations()),
+    async close() {
+      access.forget();
+      const refused = servers.flatMap((s) => s.violations());
+      await Promise.all(servers.map((s) => s.close()));
+      await dir.remove();
+      failOnViolations(refused, options);
+    },
+  };
+}
+
+const INCLUDE_PERMISSIONS = 'include ./auth/permissions.conf';
+
+/** An nkey for every identity and the permissions from the table, in `<dir>/auth`. */
+function writeCredentials(dir: string): string {
+  const credentials = join(dir, 'auth');
+  writeNatsAuth({ configDir: credentials, identities: NATS_IDENTITIES });
+  return credentials;
+}
+
+/** How clients reach the server(s) at `url` as an identity; known to `startService` until forgotten. */
+function clientAccess(url: string, credentials: string) {
+  credentialsByUrl.set(url, credentials);
+  return {
+    seedFile: (identity: NatsIdentity) => seedFile(credentials, identity),
+    connect: ({ identity = 'admin', ...more }: Partial<NodeConnectionOptions> & { identity?: NatsIdentity } = {}) =>
       natsConnect({
-        servers: url,
+        servers: url.split(','),
         authenticator: nkeyAuthenticator(readSeed(seedFile(credentials, identity))),
         inboxPrefix: inboxPrefix(identity),
         ...more,
       }),
-    violations: () => server.output().split('\n').filter(isViolation),
-    output: server.output,
-    start: server.start,
-    stop: server.stop,
-    async close() {
-      credentialsByUrl.delete(url);
-      const refused = server.output().split('\n').filter(isViolation);
-      await server.close();
-      if (refused.length > 0 && !options.expectViolations) {
-        throw new Error(`NATS refused clients subjects the platform uses (add rules to packages/contracts/src/permissions.ts):\n${refused.join('\n')}`);
-      }
-    },
+    forget: () => credentialsByUrl.delete(url),
   };
+}
+
+function violationsIn(servers: { output(): string }[]): string[] {
+  return servers.flatMap((server) => server.output().split('\n').filter(isViolation));
+}
+
+function failOnViolations(refused: string[], options: Pick<NatsOptions, 'expectViolations'>): void {
+  if (refused.length > 0 && !options.expectViolations) {
+    throw new Error(`NATS refused clients subjects the platform uses (add rules to packages/contracts/src/permissions.ts):\n${refused.join('\n')}`);
+  }
+}
+
+/** The monitoring endpoint's /healthz: 200 once JetStream works (in a cluster: a meta leader is known). */
+async function jetStreamHealthy(monitorPort: number): Promise<boolean> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${monitorPort}/healthz`, { signal: AbortSignal.timeout(1_000) });
+    await res.arrayBuffer();
+    return res.ok;
+  } catch {
+    return false;
+  }
 }

@@ -123,7 +123,11 @@ export interface Restartable {
   alive(): boolean;
   /** Stops it, keeping its folder (its data survives), so `start()` brings the same server back. */
   stop(): Promise<void>;
+  /** The same with SIGKILL, no goodbye (a crash). */
+  kill(): Promise<void>;
   start(): Promise<void>;
+  /** Its process id while it runs. */
+  pid(): number | undefined;
   /** Stops it for good and removes its folder. */
   close(): Promise<void>;
 }
@@ -140,9 +144,9 @@ export async function startRestartable(options: StartOptions, folder: { remove()
       if (proc === started) exited = true;
     });
   };
-  const stop = async () => {
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
     previous += proc?.output() ?? '';
-    await proc?.stop();
+    await proc?.stop(signal);
     proc = undefined;
   };
   await start();
@@ -150,7 +154,9 @@ export async function startRestartable(options: StartOptions, folder: { remove()
     output: () => previous + (proc?.output() ?? ''),
     alive: () => proc !== undefined && !exited,
     start,
-    stop,
+    stop: () => stop(),
+    kill: () => stop('SIGKILL'),
+    pid: () => proc?.pid,
     async close() {
       await stop();
       await folder.remove();

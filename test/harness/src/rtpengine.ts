@@ -17,6 +17,8 @@ export interface RtpengineOptions {
   dtmfLogDest: { host: string; port: number };
   /** RTP ports to reserve: each call takes 4. Default 400. */
   ports?: number;
+  /** The loopback address for RTP and ng (a node of a cluster test, e.g. 127.0.1.1); default 127.0.0.1. */
+  host?: string;
 }
 
 export interface RtpengineProcess {
@@ -31,25 +33,28 @@ export interface RtpengineProcess {
   output(): string;
   /** Stops it, keeping its folders, so `start()` brings it back on the same ports. */
   stop(): Promise<void>;
+  /** SIGKILL: a crash (the pcaps written so far stay). */
+  kill(): Promise<void>;
   start(): Promise<void>;
+  pid(): number | undefined;
   /** Stops it for good and removes its folders. */
   close(): Promise<void>;
 }
 
-async function udpFree(port: number): Promise<boolean> {
+async function udpFree(port: number, host: string): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = createSocket('udp4');
     socket.once('error', () => resolve(false));
-    socket.bind(port, '127.0.0.1', () => socket.close(() => resolve(true)));
+    socket.bind(port, host, () => socket.close(() => resolve(true)));
   });
 }
 
 /** A range of `count` UDP ports that are free now (sampled), at a random place above 20000. */
-async function portRange(count: number): Promise<{ min: number; max: number }> {
+async function portRange(count: number, host: string): Promise<{ min: number; max: number }> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const min = 20_000 + 2 * Math.floor((Math.random() * (40_000 - count)) / 2);
     const probes = [min, min + 1, Math.floor(min + count / 2), min + count - 1];
-    if ((await Promise.all(probes.map(udpFree))).every(Boolean)) return { min, max: min + count - 1 };
+    if ((await Promise.all(probes.map((port) => udpFree(port, host)))).every(Boolean)) return { min, max: min + count - 1 };
   }
   throw new Error('no free UDP port range for rtpengine');
 }
@@ -60,16 +65,17 @@ export async function startRtpengine(options: RtpengineOptions): Promise<Rtpengi
   const playDir = join(dir.path, 'play');
   await mkdir(recordingDir, { recursive: true });
   await mkdir(playDir, { recursive: true });
-  const ngPort = await freePort();
-  const range = await portRange(options.ports ?? 400);
+  const host = options.host ?? '127.0.0.1';
+  const ngPort = await freePort(host);
+  const range = await portRange(options.ports ?? 400, host);
   const config = join(dir.path, 'rtpengine.conf');
   await writeFile(
     config,
     [
       '[rtpengine]',
       'table = -1',
-      'interface = 127.0.0.1',
-      `listen-ng = 127.0.0.1:${ngPort}`,
+      `interface = ${host}`,
+      `listen-ng = ${host}:${ngPort}`,
       `port-min = ${range.min}`,
       `port-max = ${range.max}`,
       `recording-dir = ${recordingDir}`,
@@ -93,7 +99,7 @@ export async function startRtpengine(options: RtpengineOptions): Promise<Rtpengi
     dir,
   );
   return {
-    ng: `127.0.0.1:${ngPort}`,
+    ng: `${host}:${ngPort}`,
     ngPort,
     recordingDir,
     playDir,
@@ -101,6 +107,8 @@ export async function startRtpengine(options: RtpengineOptions): Promise<Rtpengi
     output: server.output,
     start: server.start,
     stop: server.stop,
+    kill: server.kill,
+    pid: server.pid,
     close: server.close,
   };
 }

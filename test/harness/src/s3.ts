@@ -20,6 +20,8 @@ export interface S3Server {
   stop(): Promise<void>;
   start(): Promise<void>;
   close(): Promise<void>;
+  /** Its processes by role, for CPU figures (Ceph: monitor, OSD, gateway). */
+  pids?(): { role: string; pid: number | undefined }[];
 }
 
 const require = createRequire(import.meta.url);

@@ -10,8 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from './service.js';
 import { SIPP_BIN } from './sipp.js';
+import { freeTcpUdpPort } from './ports.js';
 
 export const DEPOSIT_SCENARIO = join(REPO_ROOT, 'test', 'sip', 'scenarios', 'voicemail-deposit.xml');
+/** A plain call to the mailbox's owner through a proxy (deploy/kamailio/), which sends it to voicemail. */
+export const PROXIED_DEPOSIT_SCENARIO = join(REPO_ROOT, 'test', 'sip', 'scenarios', 'proxied-deposit.xml');
 
 export interface SippLoadOptions {
   /** host:port of the SIP server. */
@@ -27,6 +30,18 @@ export interface SippLoadOptions {
   mailbox: { uid: string; did: string };
   /** P-App-Param mode, e.g. box. */
   mode?: string;
+  /**
+   * The scenario: straight to the platform with P-App headers (the default), or through a proxy
+   * that adds them (`PROXIED_DEPOSIT_SCENARIO`).
+   */
+  scenario?: string;
+  /** sipp's SIP port; default a free one. */
+  port?: number;
+  /**
+   * Mailbox users called in turn, one per call (sipp -inf), instead of `mailbox.uid` for every
+   * call: many mailboxes, as in life, rather than one that every caller fills.
+   */
+  users?: string[];
   /** More P-App-Param keys for every call, e.g. `sil=3` (silence ends the message). */
   moreParams?: string;
   /** Told sipp's process id when it starts (a benchmark measures what sipp costs). */
@@ -54,12 +69,19 @@ export async function runSippLoad(options: SippLoadOptions): Promise<SippLoadRes
   try {
     // sipp reads rtp_stream's file name and a recv's timeout literally (no [keyword]s there): write them in.
     const scenario = join(dir, 'deposit.xml');
-    await writeFile(scenario, (await readFile(DEPOSIT_SCENARIO, 'utf8')).replaceAll('[speech]', options.speech).replaceAll('[hold_ms]', String(options.holdMs)));
+    let text = (await readFile(options.scenario ?? DEPOSIT_SCENARIO, 'utf8')).replaceAll('[speech]', options.speech).replaceAll('[hold_ms]', String(options.holdMs));
+    const injection: string[] = [];
+    if (options.users?.length) {
+      text = text.replaceAll('[mailbox_user]', '[field0]');
+      await writeFile(join(dir, 'users.csv'), ['SEQUENTIAL', ...options.users.map((user) => `${user};`)].join('\n') + '\n');
+      injection.push('-inf', join(dir, 'users.csv'));
+    }
+    await writeFile(scenario, text);
     const args = [
       options.target,
       '-sf', scenario,
       '-i', '127.0.0.1',
-      '-p', '0',
+      '-p', String(options.port ?? (await freeTcpUdpPort())),
       '-r', String(options.rate),
       '-m', String(options.calls),
       '-l', String(options.limit ?? 10_000),
@@ -73,6 +95,7 @@ export async function runSippLoad(options: SippLoadOptions): Promise<SippLoadRes
       '-trace_rtt', '-rtt_freq', '1',
       '-trace_counts', '-trace_stat', '-fd', '1',
       '-trace_err', '-error_file', join(dir, 'errors.log'),
+      ...injection,
     ];
     // Many concurrent calls: sipp needs a socket per call for its RTP stream.
     const child = spawn('sh', ['-c', 'ulimit -n 65536 2>/dev/null; exec "$0" "$@"', SIPP_BIN, ...args], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });

@@ -5,12 +5,18 @@
  * The last revision this instance wrote or read is remembered, so the usual case — the same
  * instance takes the call's next event — writes without reading first; when another instance
  * changed the record meanwhile, the write is refused and the record is read again.
+ *
+ * While the bucket has no leader (a NATS server died and the cluster elects another) every
+ * operation waits, up to PATIENCE_MS: a refusal then is not another instance's change, and an event
+ * of the call must not be dropped for it.
  */
 import type { KV } from '@nats-io/kv';
 import type { z } from 'zod';
 import { encodeJson } from '@sipvm/contracts';
+import { isRevisionConflict, untilAvailable } from '../nats-patience.js';
 
 const REMEMBERED = 10_000;
+const PATIENCE_MS = 15_000;
 
 export interface Versioned<R> {
   record: R;
@@ -29,7 +35,7 @@ export class CallRecords<R> {
   async get(callRef: string, fresh = false): Promise<Versioned<R> | undefined> {
     const known = fresh ? undefined : this.#known.get(callRef);
     if (known) return known;
-    const entry = await this.kv.get(callRef);
+    const entry = await untilAvailable(() => this.kv.get(callRef), { deadlineMs: PATIENCE_MS });
     if (!entry || entry.operation !== 'PUT') {
       this.#known.delete(callRef);
       return undefined;
@@ -40,29 +46,31 @@ export class CallRecords<R> {
   /** Stores a new call; false when it exists already (a repeated start event). */
   async create(callRef: string, record: R): Promise<boolean> {
     try {
-      const revision = await this.kv.create(callRef, encodeJson(record));
+      const revision = await untilAvailable(() => this.kv.create(callRef, encodeJson(record)), { deadlineMs: PATIENCE_MS, isFinal: isRevisionConflict });
       this.#remember(callRef, { record, revision });
       return true;
-    } catch {
-      return false;
+    } catch (error) {
+      if (isRevisionConflict(error)) return false;
+      throw error;
     }
   }
 
   /** Writes `record` if the stored one is still `after`; false when someone else changed it first. */
   async replace(callRef: string, record: R, after: number): Promise<boolean> {
     try {
-      const revision = await this.kv.update(callRef, encodeJson(record), after);
+      const revision = await untilAvailable(() => this.kv.update(callRef, encodeJson(record), after), { deadlineMs: PATIENCE_MS, isFinal: isRevisionConflict });
       this.#remember(callRef, { record, revision });
       return true;
-    } catch {
+    } catch (error) {
       this.#known.delete(callRef);
-      return false;
+      if (isRevisionConflict(error)) return false;
+      throw error;
     }
   }
 
   async delete(callRef: string): Promise<void> {
     this.#known.delete(callRef);
-    await this.kv.delete(callRef);
+    await untilAvailable(() => this.kv.delete(callRef), { deadlineMs: PATIENCE_MS });
   }
 
   #remember(callRef: string, versioned: Versioned<R>): Versioned<R> {

@@ -127,6 +127,7 @@ export function voiceboxApplication(options: VoiceboxApplicationOptions): CallAp
         callId: event.callId,
         signalingInstance: event.signalingInstance,
         mediaInstance: event.mediaInstance,
+        mediaNode: event.mediaNode,
         mailbox,
         // Signaling puts its DEFAULT_LANGUAGE here when P-App-Param has no lng.
         language: params.language ?? 'en',

@@ -85,6 +85,7 @@ export function voicemailApplication(options: VoicemailApplicationOptions): Call
         callId: event.callId,
         signalingInstance: event.signalingInstance,
         mediaInstance: event.mediaInstance,
+        mediaNode: event.mediaNode,
         codec: event.codec,
         params: event.params,
         ...(event.finalReply ? { finalReply: event.finalReply } : {}),

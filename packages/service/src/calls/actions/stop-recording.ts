@@ -4,7 +4,8 @@ import { callOptions, type ActionContext } from './context.js';
 
 /**
  * Stops the recording and has it staged (or dropped, with `discard`). When the media instance that
- * held the call is gone, another one beside the same rtpengine delivers it.
+ * held the call is gone, another one of the same node (beside the rtpengine that wrote the pcap)
+ * delivers it.
  */
 export async function stopRecording(action: Extract<CallAction, { kind: 'stop-recording' }>, context: ActionContext): Promise<CallEvent[]> {
   const recording = await recordingOf(context, action.discard);
@@ -18,6 +19,6 @@ export async function recordingOf(context: ActionContext, discard = false): Prom
     return (await request(context.nc, MediaApi.stopRecording(call.mediaInstance), req, callOptions(context))).recording;
   } catch (error) {
     if (!isServiceError(error, 'service-unavailable')) throw error;
-    return (await request(context.nc, MediaApi.stopRecordingAnywhere, req, callOptions(context))).recording;
+    return (await request(context.nc, MediaApi.stopRecordingOnNode(call.mediaNode), req, callOptions(context))).recording;
   }
 }

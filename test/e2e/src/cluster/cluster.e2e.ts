@@ -1,0 +1,330 @@
+/**
+ * Horizontal scaling behind a SIP proxy (issue 14), `npm run test:cluster`: Kamailio with the
+ * project's configuration (deploy/kamailio/) in front of two nodes — each its own drachtio-server,
+ * signaling, rtpengine and media on an address of its own — with voicemail, voicebox and storage
+ * shared, three clustered NATS servers (streams and KV with three replicas) and Ceph RGW as S3.
+ * Callers are sipp and the project's RTP endpoint; they call the proxy like phones, and the proxy
+ * adds P-App-Name and P-App-Param from the callee's or caller's profile.
+ *
+ * What is checked is what an operator relies on: calls spread over the nodes; a message left on
+ * one node is heard from the other; the SEMS routes (busy → voicemail, MWI back to the phone);
+ * a drained node lets its calls finish and gets no new ones; a node killed outright or a NATS
+ * server killed loses no message that was recorded, and stores none twice.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { request, setJetStreamReplicas, stageAudio, stagingBucket, StorageApi, type Mailbox } from '@sipvm/contracts';
+import {
+  cephMissing,
+  freeTcpUdpPort,
+  kamailioMissingReason,
+  peakToneShare,
+  PROXIED_DEPOSIT_SCENARIO,
+  RtpEndpoint,
+  runSipp,
+  runSippLoad,
+  sipOptions,
+  speechWav,
+  startCluster,
+  tempDir,
+  toneWav,
+  waitFor,
+  type Cluster,
+  type SippLoadResult,
+  type TempDir,
+  type VoicemailProfile,
+} from '@sipvm/harness';
+import { e2eSkipReason, SCENARIOS } from '../rig.js';
+import { messagesBySender, observe, tally, type CallSeen, type Observer } from './observe.js';
+
+const skip = e2eSkipReason();
+const DOMAIN = 'example.org';
+const PROFILES: VoicemailProfile[] = [
+  { username: 'spread', domain: DOMAIN, mode: 'box' },
+  // uid and did of their own: the proxy passes them, storage files the messages under them.
+  { username: 'carol', domain: DOMAIN, uid: 'carol-0001', did: 'example-org', mode: 'box', lang: 'en' },
+  { username: 'dave', domain: DOMAIN, mode: 'box' },
+  { username: 'drain', domain: DOMAIN, mode: 'box' },
+  { username: 'crash', domain: DOMAIN, mode: 'box' },
+  { username: 'natsdown', domain: DOMAIN, mode: 'box' },
+];
+const mailboxOf = (username: string): Mailbox => {
+  const profile = PROFILES.find((p) => p.username === username);
+  if (!profile) throw new Error(`no profile ${username}`);
+  return { uid: profile.uid ?? profile.username, did: profile.did ?? profile.domain };
+};
+/** The message's tone; greetings are another one, so that hearing it means hearing the message. */
+const MESSAGE_HZ = 1000;
+const GREETING_HZ = 400;
+
+describe('sipvm behind Kamailio: two nodes, a NATS cluster, Ceph RGW', { skip }, () => {
+  let cluster: Cluster;
+  let nc: NatsConnection;
+  let seen: Observer;
+  let dir: TempDir;
+  let speech: string;
+
+  before(async () => {
+    const missing = [await kamailioMissingReason(), cephMissing().length > 0 ? `Ceph (${cephMissing().join(', ')})` : undefined].filter(Boolean);
+    if (missing.length > 0) throw new Error(`the cluster test needs ${missing.join(' and ')}: scripts/setup.sh installs them`);
+    dir = await tempDir('cluster');
+    speech = await speechWav(join(dir.path, 'speech.wav'), 10);
+    cluster = await startCluster({
+      profiles: PROFILES,
+      rtpPorts: 800,
+      // A drained node waits this long for its calls (they last seconds here).
+      signalingEnv: { SHUTDOWN_TIMEOUT_MS: '40000' },
+      voiceboxEnv: { VOICEBOX_INPUT_TIMEOUT_MS: '8s' },
+    });
+    nc = await cluster.nats.connect({ maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+    // This process stages greetings too: its streams must have the cluster's replicas (it would
+    // otherwise update them to one copy, on whichever server it talks to).
+    setJetStreamReplicas(Number(cluster.natsEnv.JETSTREAM_REPLICAS));
+    seen = observe(nc);
+    await nc.flush();
+    for (const username of ['spread', 'carol', 'dave', 'drain', 'crash', 'natsdown']) await shortGreeting(mailboxOf(username));
+    await nodesInRotation();
+  });
+
+  after(async () => {
+    seen?.stop();
+    await nc?.close().catch(() => undefined);
+    await cluster?.close();
+    await dir?.remove();
+  });
+
+  it('spreads 40 calls over both nodes, each taking at least 30 %, and stores every message once', async () => {
+    const mailbox = mailboxOf('spread');
+    const result = await load(mailbox, { rate: 5, calls: 40, holdMs: 3_000 });
+    assert.deepEqual(counts(result), { created: 40, answered: 40, refused: 0, failed: 0 }, result.failures);
+    const byNode = tally(seen.callsOf(mailbox), (c) => c.signalingInstance);
+    console.log(`calls per node: ${JSON.stringify(byNode)}`);
+    for (const node of cluster.nodes) assert.ok((byNode[node.signalingInstance] ?? 0) >= 12, `${node.signalingInstance} took ${byNode[node.signalingInstance] ?? 0} of 40`);
+    for (const call of seen.callsOf(mailbox)) assert.equal(call.mediaNode, `node-${call.signalingInstance.slice(-1)}`, 'a node answers with its own media');
+    const stored = await storedOnce(mailbox, 40);
+    assert.equal(stored.size, 40);
+  });
+
+  it('a message left through node A is heard in a voicebox call that lands on node B', async () => {
+    const [a, b] = cluster.nodes as [Cluster['nodes'][0], Cluster['nodes'][0]];
+    const mailbox = mailboxOf('carol');
+    await onlyNode(a);
+    const deposit = await phoneCall('erin', 'carol', async (phone, call) => {
+      await waitFor(() => call.recordingStartedAt !== undefined, 20_000, 'the beep');
+      await phone.sendTone(MESSAGE_HZ, 2_000);
+      await phone.sendDigits('#');
+    });
+    assert.deepEqual([deposit.call.signalingInstance, deposit.call.mediaNode], [a.signalingInstance, a.mediaNode]);
+    await waitFor(async () => (await messagesBySender(nc, mailbox)).get(`sip:erin@${DOMAIN}`) === 1, 20_000, 'the message in carol-0001@example-org');
+
+    await onlyNode(b);
+    try {
+      const listen = await phoneCall('carol', '1000', async (phone, call) => {
+        let played: { instance: string; playbackId: string } | undefined;
+        await waitFor(() => (played = seen.plays.find((p) => p.callRef === call.callRef && p.items.some((i) => i.kind === 'message'))) !== undefined, 30_000, 'the message to be played');
+        await waitFor(() => seen.finished.has(`voicebox/${call.callRef}/${played!.playbackId}`), 30_000, 'the message to end');
+        assert.equal(played!.instance, 'media-b', 'node B plays it');
+        await phone.sendDigits('*');
+      });
+      assert.deepEqual([listen.call.app, listen.call.signalingInstance, listen.call.mediaNode], ['voicebox', b.signalingInstance, b.mediaNode]);
+      assert.deepEqual(listen.call.mailbox, mailbox, "the caller's own mailbox, from the proxy's profile");
+      assert.ok(peakToneShare(listen.heard, MESSAGE_HZ) > 0.8, 'the message was not heard');
+    } finally {
+      await allNodes();
+    }
+  });
+
+  it('the SEMS routes: a busy phone sends its caller to voicemail, and the MWI NOTIFY reaches the phone', async () => {
+    const mailbox = mailboxOf('dave');
+    const phonePort = await freeTcpUdpPort();
+    const phone = runSipp({ scenario: join(SCENARIOS, 'phone-busy-mwi.xml'), port: phonePort, calls: 2, timeoutSeconds: 60 });
+    const registered = await runSipp({ scenario: join(SCENARIOS, 'phone-register.xml'), target: cluster.proxy.target, keys: { user: 'dave', domain: DOMAIN, contact_port: String(phonePort) } });
+    assert.equal(registered.exitCode, 0, registered.errors);
+    const caller = await phoneCall('erin', 'dave', async (rtp, call) => {
+      await waitFor(() => call.recordingStartedAt !== undefined, 20_000, 'the beep');
+      await rtp.sendTone(MESSAGE_HZ, 1_500);
+      await rtp.sendDigits('#');
+    });
+    assert.equal(caller.call.app, 'voicemail');
+    const answered = await phone;
+    assert.equal(answered.exitCode, 0, `the phone: ${answered.errors}\n${answered.messages.slice(-3000)}`);
+    assert.match(answered.messages, /^SIP\/2\.0 486 Busy Here/m);
+    assert.match(answered.messages, /^NOTIFY sip:dave@/m);
+    assert.match(answered.messages, /^Messages-Waiting: yes/m);
+    assert.match(answered.messages, /^Voice-Message: 1\/0/m);
+    assert.equal((await messagesBySender(nc, mailbox)).get(`sip:erin@${DOMAIN}`), 1);
+  });
+
+  it('drains node A: it answers OPTIONS with 503, new calls go to B, and its calls in progress finish with their messages stored', async () => {
+    const [a, b] = cluster.nodes as [Cluster['nodes'][0], Cluster['nodes'][0]];
+    const mailbox = mailboxOf('drain');
+    const running = load(mailbox, { rate: 4, calls: 24, holdMs: 8_000 });
+    await waitFor(() => seen.callsOf(mailbox).filter((c) => c.signalingInstance === a.signalingInstance).length >= 3, 15_000, 'node A to take calls');
+    const drainedAt = Date.now();
+    process.kill(a.signaling.pid, 'SIGTERM');
+    await waitFor(async () => (await sipOptions(a.host, a.drachtio.sipPort)) === 503, 5_000, 'node A to answer OPTIONS with 503');
+    await waitFor(async () => (await cluster.proxy.nodeStates())[a.sip] !== 'AP', 5_000, 'the proxy to take node A out');
+    const result = await running;
+    const exitCode = await Promise.race([a.signaling.exited, new Promise((resolve) => setTimeout(() => resolve('still running'), 45_000))]);
+
+    assert.deepEqual(counts(result), { created: 24, answered: 24, refused: 0, failed: 0 }, result.failures);
+    assert.equal(exitCode, 0, 'signaling A exits cleanly once its calls are over');
+    const calls = seen.callsOf(mailbox);
+    const onA = calls.filter((c) => c.signalingInstance === a.signalingInstance);
+    // An INVITE that reached A just before the drain is still answered there.
+    const later = calls.filter((c) => c.startedAt > drainedAt + 1_000);
+    console.log(`drain: ${onA.length} calls on A (${onA.filter((c) => c.startedAt > drainedAt).length} of them after SIGTERM), ${later.length} started later, all on ${JSON.stringify(tally(later, (c) => c.signalingInstance))}`);
+    assert.ok(later.length >= 5, `calls after the drain: ${later.length}`);
+    assert.ok(later.every((c) => c.signalingInstance === b.signalingInstance), 'a call went to the draining node');
+    const stored = await storedOnce(mailbox, 24);
+    for (const call of onA) assert.equal(stored.get(call.sender), 1, `${call.sender} (on A, in progress while it drained) has no message`);
+
+    await a.startSignaling();
+    await nodesInRotation();
+  });
+
+  it('kill -9 of everything on node A during load: every call is stored once, or failed before the beep and nothing is stored', async () => {
+    const [a, b] = cluster.nodes as [Cluster['nodes'][0], Cluster['nodes'][0]];
+    const mailbox = mailboxOf('crash');
+    const running = load(mailbox, { rate: 5, calls: 30, holdMs: 6_000 });
+    // Recording on A when it dies, for long enough to be messages (1 s is the minimum): they are on A's disk only.
+    const recordingOnA = () => seen.callsOf(mailbox).filter((c) => c.signalingInstance === a.signalingInstance && c.recordingStartedAt !== undefined && Date.now() - c.recordingStartedAt > 2_000);
+    await waitFor(() => recordingOnA().length >= 2, 20_000, 'node A to record callers');
+    const killedAt = Date.now();
+    await a.killAll();
+    const result = await running;
+    // Its supervisor brings the node back: same addresses and folders, a new media instance.
+    await a.restart();
+    await nodesInRotation();
+
+    const calls = () => seen.callsOf(mailbox);
+    const onA = () => calls().filter((c) => c.signalingInstance === a.signalingInstance);
+    // The new media finds the calls its rtpengine lost and ends them; the hand-overs follow.
+    await waitFor(() => onA().every((c) => c.endedAt !== undefined), 30_000, "node A's calls to end after its restart");
+    await waitFor(() => calls().every((c) => c.recordingStartedAt === undefined || c.outcome !== undefined), 60_000, 'an outcome for every recording');
+    const stored = await messagesBySender(nc, mailbox);
+
+    console.log(
+      `kill -9: sipp ${JSON.stringify(counts(result))}; calls on A ${onA().length} (recording at the kill: ${onA().filter((c) => c.recordingStartedAt !== undefined && c.recordingStartedAt < killedAt).length}), ` +
+        `on B ${calls().length - onA().length}; outcomes ${JSON.stringify(tally(calls(), (c) => c.outcome ?? 'none (no recording)'))}`,
+    );
+    assert.equal(result.created, 30);
+    // Every caller was answered: those A could not take any more were taken by B (the proxy retried).
+    assert.equal(result.answered, 30, result.failures);
+    assert.equal(new Set(calls().map((c) => c.sender)).size, 30, 'every caller has a call on a node');
+    for (const [sender, count] of stored) assert.equal(count, 1, `${sender} stored ${count} times`);
+    for (const call of calls()) {
+      const what = `${call.sender} on ${call.signalingInstance}, recording ${call.recordingStartedAt ? `from ${call.recordingStartedAt - killedAt} ms after the kill` : 'never started'}`;
+      if (call.recordingStartedAt !== undefined) {
+        // Heard the beep: the message is stored, unless it was too short to be one (under 1 s).
+        assert.ok(call.outcome === 'stored' || call.outcome === 'discarded-short', `${what}: ${call.outcome}`);
+        assert.equal(stored.get(call.sender) ?? 0, call.outcome === 'stored' ? 1 : 0, what);
+      } else {
+        assert.equal(call.signalingInstance, a.signalingInstance, `${what}: a call on B never reached the beep`);
+        assert.ok(call.startedAt < killedAt, what);
+        assert.equal(stored.get(call.sender), undefined, what);
+      }
+    }
+    assert.ok(onA().some((c) => c.recordingStartedAt !== undefined && c.recordingStartedAt < killedAt - 1_000 && c.outcome === 'stored'), "a message recorded on A before the kill was recovered from A's disk");
+    assert.ok(calls().some((c) => c.signalingInstance === b.signalingInstance && c.startedAt > killedAt), 'B took calls after the kill');
+  });
+
+  it('one NATS server killed during load: nothing lost, nothing doubled', async () => {
+    const mailbox = mailboxOf('natsdown');
+    const running = load(mailbox, { rate: 5, calls: 30, holdMs: 5_000 });
+    await waitFor(() => seen.callsOf(mailbox).filter((c) => c.recordingStartedAt !== undefined).length >= 5, 20_000, 'callers recording');
+    const victim = cluster.nats.servers[0]!;
+    await victim.kill();
+    const result = await running;
+    await victim.start();
+    // Every answered caller spoke past the beep: each is one message.
+    const stored = await storedOnce(mailbox, result.answered);
+    console.log(`NATS server killed: sipp ${JSON.stringify(counts(result))}, ${stored.size} messages`);
+    assert.equal(result.created, 30);
+    assert.equal(result.failed, 0, result.failures);
+    assert.equal(result.answered + result.refused, 30);
+    assert.equal(stored.size, result.answered);
+  });
+
+  // --- helpers ---
+
+  async function load(mailbox: Mailbox, o: { rate: number; calls: number; holdMs: number }): Promise<SippLoadResult> {
+    const profile = PROFILES.find((p) => mailboxOf(p.username).uid === mailbox.uid)!;
+    return runSippLoad({ target: cluster.proxy.target, ...o, speech, mailbox: { uid: profile.username, did: profile.domain }, scenario: PROXIED_DEPOSIT_SCENARIO });
+  }
+
+  function counts(result: SippLoadResult) {
+    return { created: result.created, answered: result.answered, refused: result.refused, failed: result.failed };
+  }
+
+  /** Waits for `expected` messages in the mailbox (the hand-overs are done), then checks none is doubled. */
+  async function storedOnce(mailbox: Mailbox, expected: number): Promise<Map<string, number>> {
+    let stored = new Map<string, number>();
+    const total = () => [...stored.values()].reduce((a, b) => a + b, 0);
+    await waitFor(async () => {
+      stored = await messagesBySender(nc, mailbox);
+      return total() >= expected;
+    }, 60_000, `${expected} messages in ${mailbox.uid}`).catch((error: unknown) => {
+      throw new Error(`${(error as Error).message} (${total()} there)\n${cluster.explain()}`);
+    });
+    for (const [sender, count] of stored) assert.equal(count, 1, `${sender} stored ${count} times`);
+    assert.equal(total(), expected);
+    return stored;
+  }
+
+  /**
+   * A phone call through the proxy: `caller`@example.org calls `callee` (a subscriber or a service
+   * number), the project's RTP endpoint is the phone, `during` plays the caller's part once the
+   * platform took the call; the platform hangs up. Returns what the phone heard and the call.
+   */
+  async function phoneCall(caller: string, callee: string, during: (phone: RtpEndpoint, call: CallSeen) => Promise<void>): Promise<{ heard: Int16Array; call: CallSeen }> {
+    const phone = await RtpEndpoint.create('PCMU');
+    const known = new Set(seen.calls.keys());
+    const sipp = runSipp({
+      scenario: join(SCENARIOS, 'proxied-call-platform-bye.xml'),
+      target: cluster.proxy.target,
+      keys: { caller, callee, domain: DOMAIN, rtp_port: String(phone.port) },
+      timeoutSeconds: 90,
+    });
+    try {
+      let call: CallSeen | undefined;
+      await waitFor(() => (call = [...seen.calls.values()].find((c) => !known.has(c.callRef) && c.sender === `sip:${caller}@${DOMAIN}`)) !== undefined, 15_000, `the call from ${caller} to ${callee}`);
+      await phone.latchRemote(15_000);
+      await during(phone, call!);
+      const result = await sipp;
+      assert.equal(result.exitCode, 0, `${result.errors}\n${result.messages.slice(-3000)}\n${cluster.explain()}`);
+      return { heard: await phone.receivedPcm(), call: call! };
+    } finally {
+      await sipp.catch(() => undefined);
+      phone.close();
+    }
+  }
+
+  /** A 1.5 s personal greeting, so that callers reach the beep soon. */
+  async function shortGreeting(mailbox: Mailbox): Promise<void> {
+    const wav = toneWav(GREETING_HZ, 1_500);
+    const audio = await stageAudio(await stagingBucket(nc), `cluster-greeting-${mailbox.uid}-${process.pid}`, (async function* () {
+      yield wav;
+    })());
+    await request(nc, StorageApi.putGreeting, { mailbox, type: 'vm', audio });
+  }
+
+  /** Every node is ready and the proxy sends it calls (its OPTIONS probe got 200). */
+  async function nodesInRotation(): Promise<void> {
+    await waitFor(async () => Object.values(await cluster.proxy.nodeStates()).filter((s) => s === 'AP').length === cluster.nodes.length, 30_000, 'every node in the proxy rotation');
+  }
+
+  /** The proxy sends new calls to `node` only (the others disabled, as an operator would). */
+  async function onlyNode(node: Cluster['nodes'][0]): Promise<void> {
+    for (const other of cluster.nodes) await cluster.proxy.rpc('dispatcher.set_state', other === node ? 'a' : 'd', '1', `sip:${other.sip}`);
+    const states = await cluster.proxy.nodeStates();
+    assert.ok(states[node.sip]?.startsWith('A'), JSON.stringify(states));
+  }
+
+  async function allNodes(): Promise<void> {
+    for (const node of cluster.nodes) await cluster.proxy.rpc('dispatcher.set_state', 'a', '1', `sip:${node.sip}`);
+    await nodesInRotation();
+  }
+});
