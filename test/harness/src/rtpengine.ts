@@ -94,6 +94,8 @@ export async function startRtpengine(options: RtpengineOptions): Promise<Rtpengi
       name: 'rtpengine',
       command: RTPENGINE_BIN,
       args: [`--config-file=${config}`, '--config-section=rtpengine', `--pidfile=${join(dir.path, 'rtpengine.pid')}`],
+      // A core file, should rtpengine dump one, lands in its temporary folder, not in the checkout.
+      cwd: dir.path,
       ready: (output) => output().includes('Startup complete'),
     },
     dir,
