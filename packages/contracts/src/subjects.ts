@@ -26,7 +26,7 @@ export const SUBJECTS = {
   mailbox: {
     changed: 'vm.mailbox.changed',
   },
-  /** Call lifecycle events from signaling and media, per application (sketch; see call.ts). */
+  /** Call lifecycle events from signaling and media, per application (payloads in call.ts). */
   call: {
     started: (app: string) => `vm.call.${app}.started`,
     digit: (app: string) => `vm.call.${app}.digit`,
@@ -36,7 +36,7 @@ export const SUBJECTS = {
     /** Wildcard for observers (tests, audit): every event of every application. */
     all: 'vm.call.>',
   },
-  /** Requests to the media service (sketch; see media.ts). */
+  /** Requests to the media service (payloads in media.ts). */
   media: {
     /** Any media instance of the node may open a session (queue group); the reply names the instance. */
     sessionOpen: (node: string) => `vm.media.node.${node}.session.open`,
@@ -57,7 +57,7 @@ export const SUBJECTS = {
      */
     recordStopOnNode: (node: string) => `vm.media.node.${node}.record.stop`,
   },
-  /** Requests to the signaling instance that holds a call's dialog (sketch; see call.ts). */
+  /** Requests to the signaling instance that holds a call's dialog (payloads in call.ts). */
   signaling: {
     hangup: (instance: string) => `vm.signaling.${instance}.hangup`,
     finalReply: (instance: string) => `vm.signaling.${instance}.final-reply`,

@@ -33,7 +33,7 @@ export class PlayFiles {
   #keptBytes = 0;
   #written = 0;
 
-  private constructor(private readonly o: { dir: string; sources: PlayableSources; maxKeptBytes: number }) {}
+  private constructor(private readonly options: { dir: string; sources: PlayableSources; maxKeptBytes: number }) {}
 
   /** The folder shared with rtpengine; files kept by an earlier run are removed (their identity is unknown now). */
   static async open(options: { dir: string; sources: PlayableSources; maxKeptBytes: number }): Promise<PlayFiles> {
@@ -48,10 +48,10 @@ export class PlayFiles {
   }
 
   async fileFor(items: Playable[], name: string): Promise<PlayFile> {
-    const identity = this.o.maxKeptBytes > 0 ? await identityOf(items, this.o.sources) : undefined;
+    const identity = this.options.maxKeptBytes > 0 ? await identityOf(items, this.options.sources) : undefined;
     if (identity === undefined) {
-      const path = join(this.o.dir, `${name}-${this.#written++}.wav`);
-      return { path, durationMs: durationMs(await composeWavFile(items, this.o.sources, path)), temporary: true };
+      const path = join(this.options.dir, `${name}-${this.#written++}.wav`);
+      return { path, durationMs: durationMs(await composeWavFile(items, this.options.sources, path)), temporary: true };
     }
     const known = this.#kept.get(identity);
     if (known) {
@@ -70,13 +70,13 @@ export class PlayFiles {
   }
 
   async #keep(identity: string, items: Playable[]): Promise<Kept> {
-    const path = join(this.o.dir, 'kept', `${createHash('sha1').update(identity).digest('hex')}.wav`);
-    const bytes = await composeWavFile(items, this.o.sources, path);
+    const path = join(this.options.dir, 'kept', `${createHash('sha1').update(identity).digest('hex')}.wav`);
+    const bytes = await composeWavFile(items, this.options.sources, path);
     const kept = { path, bytes: bytes + 44, durationMs: durationMs(bytes) };
     this.#kept.set(identity, kept);
     this.#keptBytes += kept.bytes;
     for (const [oldest, entry] of this.#kept) {
-      if (this.#keptBytes <= this.o.maxKeptBytes || oldest === identity) break;
+      if (this.#keptBytes <= this.options.maxKeptBytes || oldest === identity) break;
       this.#kept.delete(oldest);
       this.#keptBytes -= entry.bytes;
       // A playback that started from it goes on: rtpengine has the file open.

@@ -42,17 +42,17 @@ export class Recorder {
   readonly #mine = new Map<string, RecordingState>();
   readonly #silence: SilenceWatch;
 
-  constructor(private readonly o: RecorderOptions) {
-    this.#silence = new SilenceWatch({ pcapDir: this.pcapDir, pollMs: o.silencePollMs, onSilence: o.onSilence, log: o.log });
+  constructor(private readonly options: RecorderOptions) {
+    this.#silence = new SilenceWatch({ pcapDir: this.pcapDir, pollMs: options.silencePollMs, onSilence: options.onSilence, log: options.log });
   }
 
   /** This media instance's rtpengine, as recorded in the state of the recordings it starts. */
   get #identity(): string {
-    return `${hostname()}/${this.o.rtpengine.description}`;
+    return `${hostname()}/${this.options.rtpengine.description}`;
   }
 
   get pcapDir(): string {
-    return join(this.o.recordingDir, 'pcaps');
+    return join(this.options.recordingDir, 'pcaps');
   }
 
   /**
@@ -62,11 +62,11 @@ export class Recorder {
    */
   async start(session: SessionState, limits: RecordingLimits, first = false): Promise<{ startedAt: string }> {
     const { maxDurationMs, endOnSilence } = limits;
-    const existing = first ? undefined : (this.#mine.get(session.callRef) ?? (await this.o.state.getRecording(session.callRef)));
+    const existing = first ? undefined : (this.#mine.get(session.callRef) ?? (await this.options.state.getRecording(session.callRef)));
     if (existing?.state === 'recording') return { startedAt: existing.startedAt };
     if (existing) await this.#forget(existing);
     const earlierPcaps = first ? [] : await this.#pcapsOf(session.callRef);
-    await this.o.rtpengine.command('startRecording', { 'call-id': session.callRef, 'from-tag': 'caller' });
+    await this.options.rtpengine.command('startRecording', { 'call-id': session.callRef, 'from-tag': 'caller' });
     const recording: RecordingState = {
       callRef: session.callRef,
       callId: session.callId,
@@ -80,7 +80,7 @@ export class Recorder {
       earlierPcaps,
       state: 'recording',
     };
-    await this.o.state.putRecording(recording);
+    await this.options.state.putRecording(recording);
     this.#mine.set(recording.callRef, recording);
     this.#armTimer(recording);
     await this.#listenForSilence(recording);
@@ -96,11 +96,11 @@ export class Recorder {
     clearTimeout(this.#timers.get(callRef));
     this.#timers.delete(callRef);
     this.#silence.unwatch(callRef);
-    const recording = this.#mine.get(callRef) ?? (await this.o.state.getRecording(callRef));
+    const recording = this.#mine.get(callRef) ?? (await this.options.state.getRecording(callRef));
     if (recording?.state !== 'recording') return undefined;
     await this.#stopRtpengine(callRef);
     const ended: RecordingState = { ...recording, state: 'stopped', endedBy: 'silence' };
-    await this.o.state.putRecording(ended);
+    await this.options.state.putRecording(ended);
     this.#mine.set(callRef, ended);
     return ended;
   }
@@ -122,7 +122,7 @@ export class Recorder {
     clearTimeout(this.#timers.get(callRef));
     this.#timers.delete(callRef);
     this.#silence.unwatch(callRef);
-    const recording = this.#mine.get(callRef) ?? (await this.o.state.getRecording(callRef));
+    const recording = this.#mine.get(callRef) ?? (await this.options.state.getRecording(callRef));
     this.#mine.delete(callRef);
     if (!recording) return null;
     if (recording.state === 'delivered') return discard ? null : (recording.delivered ?? null);
@@ -143,7 +143,7 @@ export class Recorder {
     if (pcm.length > maxBytes) pcm = pcm.subarray(0, maxBytes);
     if (recording.endedBy === 'silence' && recording.endOnSilence) pcm = withoutTrailingSilence(pcm, recording.endOnSilence.thresholdDbfs);
     const name = `recording-${callRef}-${Date.parse(recording.startedAt)}.wav`;
-    const staged = await stageAudio(await this.o.staging(), name, (async function* () {
+    const staged = await stageAudio(await this.options.staging(), name, (async function* () {
       yield encodeWav(pcm);
     })());
     const delivered: Recording = {
@@ -153,9 +153,9 @@ export class Recorder {
       codec: recording.codec,
       loudestDbfs: loudestDbfsOf(pcm),
     };
-    await this.o.state.putRecording({ ...recording, state: 'delivered', delivered });
+    await this.options.state.putRecording({ ...recording, state: 'delivered', delivered });
     await this.#removePcaps(files);
-    this.o.log.debug({ callRef, callId: recording.callId, durationMs: delivered.durationMs, codec: recording.codec, packets: packets.length }, 'recording staged');
+    this.options.log.debug({ callRef, callId: recording.callId, durationMs: delivered.durationMs, codec: recording.codec, packets: packets.length }, 'recording staged');
     return delivered;
   }
 
@@ -165,7 +165,7 @@ export class Recorder {
    * for silence again where they asked for it. Returns how many.
    */
   async resume(): Promise<number> {
-    const mine = (await this.o.state.recordings()).filter((r) => r.state === 'recording' && r.recorder === this.#identity && !this.#timers.has(r.callRef));
+    const mine = (await this.options.state.recordings()).filter((r) => r.state === 'recording' && r.recorder === this.#identity && !this.#timers.has(r.callRef));
     for (const recording of mine) {
       this.#mine.set(recording.callRef, recording);
       this.#armTimer(recording);
@@ -184,13 +184,13 @@ export class Recorder {
   async #listenForSilence(recording: RecordingState): Promise<void> {
     if (!recording.endOnSilence) return;
     if (!isWatchable(recording.codec)) {
-      this.o.log.debug({ callRef: recording.callRef, codec: recording.codec }, 'silence is not listened for in this codec');
+      this.options.log.debug({ callRef: recording.callRef, codec: recording.codec }, 'silence is not listened for in this codec');
       return;
     }
     const earlier = new Set(recording.earlierPcaps);
     const file = (await this.#pcapsOf(recording.callRef)).find((name) => !earlier.has(name));
     if (!file) {
-      this.o.log.warn({ callRef: recording.callRef, callId: recording.callId }, 'no pcap for the new recording; silence will not end it');
+      this.options.log.warn({ callRef: recording.callRef, callId: recording.callId }, 'no pcap for the new recording; silence will not end it');
       return;
     }
     try {
@@ -203,7 +203,7 @@ export class Recorder {
         file,
       });
     } catch (error) {
-      this.o.log.warn({ callRef: recording.callRef, callId: recording.callId, err: String(error) }, 'cannot open the new recording; silence will not end it');
+      this.options.log.warn({ callRef: recording.callRef, callId: recording.callId, err: String(error) }, 'cannot open the new recording; silence will not end it');
     }
   }
 
@@ -212,8 +212,8 @@ export class Recorder {
     const timer = setTimeout(() => {
       this.#timers.delete(recording.callRef);
       void this.halt(recording.callRef).then(
-        () => this.o.onMaxDuration(recording),
-        (error: unknown) => this.o.log.error({ callRef: recording.callRef, err: String(error) }, 'cannot stop recording at its maximum length'),
+        () => this.options.onMaxDuration(recording),
+        (error: unknown) => this.options.log.error({ callRef: recording.callRef, err: String(error) }, 'cannot stop recording at its maximum length'),
       );
     }, Math.max(0, left));
     timer.unref();
@@ -222,7 +222,7 @@ export class Recorder {
 
   async #stopRtpengine(callRef: string): Promise<void> {
     try {
-      await this.o.rtpengine.command('stopRecording', { 'call-id': callRef, 'from-tag': 'caller' });
+      await this.options.rtpengine.command('stopRecording', { 'call-id': callRef, 'from-tag': 'caller' });
     } catch (error) {
       // The call may be gone already (closed); its pcap is complete then.
       if (error instanceof ServiceError && error.kind === 'service-unavailable') throw error;
@@ -250,13 +250,13 @@ export class Recorder {
   async #removePcaps(files: string[]): Promise<void> {
     await Promise.all(files.map(async (file) => {
       await removeFile(join(this.pcapDir, file));
-      await removeFile(join(this.o.recordingDir, 'metadata', `rtpengine-meta-${file.replace(/\.pcap$/, '.txt')}`));
+      await removeFile(join(this.options.recordingDir, 'metadata', `rtpengine-meta-${file.replace(/\.pcap$/, '.txt')}`));
     }));
   }
 
   async #forget(recording: RecordingState): Promise<void> {
     if (recording.state !== 'delivered') await this.#removePcaps(await this.#newPcaps({ ...recording }).catch(() => []));
-    await this.o.state.deleteRecording(recording.callRef);
+    await this.options.state.deleteRecording(recording.callRef);
   }
 
   /** Removes pcaps nobody claimed within `maxAgeMs` (their state expired with the KV TTL). */

@@ -56,7 +56,7 @@ export class Sessions {
   readonly #mutex = new KeyedMutex();
   readonly #lastDigit = new Map<string, { event: number; at: number }>();
 
-  constructor(private readonly o: SessionsOptions) {}
+  constructor(private readonly options: SessionsOptions) {}
 
   get count(): number {
     return this.#live.size;
@@ -68,9 +68,9 @@ export class Sessions {
       if (known) return { sdpAnswer: known.state.sdpAnswer, codec: known.state.codec };
       const offer = parseAudioOffer(req.sdpOffer);
       const codec = chooseCodec(offer);
-      await this.o.rtpengine.ensureUp();
+      await this.options.rtpengine.ensureUp();
       const callRef = req.callRef;
-      await this.o.rtpengine.command('offer', {
+      await this.options.rtpengine.command('offer', {
         'call-id': callRef,
         'from-tag': 'caller',
         sdp: req.sdpOffer,
@@ -79,11 +79,11 @@ export class Sessions {
       });
       let sdpAnswer: string;
       try {
-        const answer = await this.o.rtpengine.command('answer', {
+        const answer = await this.options.rtpengine.command('answer', {
           'call-id': callRef,
           'from-tag': 'caller',
           'to-tag': 'sink',
-          sdp: sinkAnswer(codec, offer.telephoneEvent, this.o.sink, 1, offer.direction),
+          sdp: sinkAnswer(codec, offer.telephoneEvent, this.options.sink, 1, offer.direction),
         });
         if (typeof answer.sdp !== 'string') throw new ServiceError('internal', 'rtpengine answered without SDP');
         sdpAnswer = answer.sdp;
@@ -98,19 +98,19 @@ export class Sessions {
         app: req.app,
         codec: codec.name,
         payloadType: codec.payloadType,
-        instance: this.o.instance,
-        node: this.o.node,
+        instance: this.options.instance,
+        node: this.options.node,
         sdpAnswer,
         openedAt: new Date().toISOString(),
       };
       try {
-        await this.o.state.putSession(state);
+        await this.options.state.putSession(state);
       } catch (error) {
         await this.#deleteCall(callRef);
         throw error;
       }
       this.#live.set(callRef, { state, player: this.#player(state), version: 1, fresh: true });
-      callLogger(this.o.log, req.callId).debug({ callRef, codec: codec.name }, 'media session opened');
+      callLogger(this.options.log, req.callId).debug({ callRef, codec: codec.name }, 'media session opened');
       return { sdpAnswer, codec: codec.name };
     });
   }
@@ -120,13 +120,13 @@ export class Sessions {
       const session = await this.#session(callRef);
       const offer = parseAudioOffer(sdpOffer);
       const codec = offer.codecs.find((c) => c.payloadType === session.state.payloadType) ?? chooseCodec(offer);
-      await this.o.rtpengine.command('offer', { 'call-id': callRef, 'from-tag': 'caller', sdp: sdpOffer, replace: ['origin', 'session-connection'], ICE: 'remove' });
+      await this.options.rtpengine.command('offer', { 'call-id': callRef, 'from-tag': 'caller', sdp: sdpOffer, replace: ['origin', 'session-connection'], ICE: 'remove' });
       session.version++;
-      const answer = await this.o.rtpengine.command('answer', {
+      const answer = await this.options.rtpengine.command('answer', {
         'call-id': callRef,
         'from-tag': 'caller',
         'to-tag': 'sink',
-        sdp: sinkAnswer(codec, offer.telephoneEvent, this.o.sink, session.version, offer.direction),
+        sdp: sinkAnswer(codec, offer.telephoneEvent, this.options.sink, session.version, offer.direction),
       });
       if (typeof answer.sdp !== 'string') throw new ServiceError('internal', 'rtpengine answered without SDP');
       await this.#keepCallerAudioHere(callRef);
@@ -142,10 +142,10 @@ export class Sessions {
    * mode, which it needs) instead.
    */
   async #keepCallerAudioHere(callRef: string): Promise<void> {
-    if (this.o.inbandDtmf) {
-      await this.o.rtpengine.command('blockDTMF', { 'call-id': callRef, 'from-tag': 'caller', flags: ['detect DTMF'], 'DTMF-security': 'silence' });
+    if (this.options.inbandDtmf) {
+      await this.options.rtpengine.command('blockDTMF', { 'call-id': callRef, 'from-tag': 'caller', flags: ['detect DTMF'], 'DTMF-security': 'silence' });
     } else {
-      await this.o.rtpengine.command('blockMedia', { 'call-id': callRef, 'from-tag': 'caller' });
+      await this.options.rtpengine.command('blockMedia', { 'call-id': callRef, 'from-tag': 'caller' });
     }
   }
 
@@ -157,7 +157,7 @@ export class Sessions {
     return this.#mutex.run(callRef, async () => {
       const session = await this.#session(callRef);
       parseAudioOffer(callerSdp);
-      const offer = await this.o.rtpengine.command('offer', {
+      const offer = await this.options.rtpengine.command('offer', {
         'call-id': callRef,
         'from-tag': 'caller',
         sdp: callerSdp,
@@ -175,10 +175,10 @@ export class Sessions {
     return this.#mutex.run(callRef, async () => {
       const session = await this.#session(callRef);
       await session.player.stop();
-      const answer = await this.o.rtpengine.command('answer', { 'call-id': callRef, 'from-tag': 'caller', 'to-tag': 'sink', sdp: sdpAnswer });
+      const answer = await this.options.rtpengine.command('answer', { 'call-id': callRef, 'from-tag': 'caller', 'to-tag': 'sink', sdp: sdpAnswer });
       if (typeof answer.sdp !== 'string') throw new ServiceError('internal', 'rtpengine answered without SDP');
-      await this.o.rtpengine.command(this.o.inbandDtmf ? 'unblockDTMF' : 'unblockMedia', { 'call-id': callRef, 'from-tag': 'caller' });
-      callLogger(this.o.log, session.state.callId).debug({ callRef }, 'caller bridged');
+      await this.options.rtpengine.command(this.options.inbandDtmf ? 'unblockDTMF' : 'unblockMedia', { 'call-id': callRef, 'from-tag': 'caller' });
+      callLogger(this.options.log, session.state.callId).debug({ callRef }, 'caller bridged');
       return { sdpAnswer: answer.sdp };
     });
   }
@@ -190,10 +190,10 @@ export class Sessions {
       this.#live.delete(callRef);
       this.#lastDigit.delete(callRef);
       await live?.player.close();
-      await this.o.recorder.halt(callRef);
+      await this.options.recorder.halt(callRef);
       const existed = await this.#deleteCall(callRef);
-      await this.o.state.deleteSession(callRef);
-      if (live) callLogger(this.o.log, live.state.callId).debug({ callRef }, 'media session closed');
+      await this.options.state.deleteSession(callRef);
+      if (live) callLogger(this.options.log, live.state.callId).debug({ callRef }, 'media session closed');
       return { closed: existed || live !== undefined };
     });
   }
@@ -206,7 +206,7 @@ export class Sessions {
     thenRecord?: RecordingLimits | undefined;
   }): Promise<{ playbackId: string; durationMs: number }> {
     const session = await this.#session(req.callRef);
-    const file = await this.o.playFiles.fileFor(req.items, `${req.callRef}-${req.playbackId}`);
+    const file = await this.options.playFiles.fileFor(req.items, `${req.callRef}-${req.playbackId}`);
     const playback = { playbackId: req.playbackId, file: file.path, durationMs: file.durationMs, temporary: file.temporary, ...(req.thenRecord ? { thenRecord: req.thenRecord } : {}) };
     await this.#mutex.run(req.callRef, () => session.player.play(playback, req.mode));
     return { playbackId: req.playbackId, durationMs: file.durationMs };
@@ -220,7 +220,7 @@ export class Sessions {
   async startRecording(callRef: string, limits: RecordingLimits): Promise<{ startedAt: string }> {
     return this.#mutex.run(callRef, async () => {
       const session = await this.#session(callRef);
-      const started = await this.o.recorder.start(session.state, limits, session.fresh);
+      const started = await this.options.recorder.start(session.state, limits, session.fresh);
       session.fresh = false;
       return started;
     });
@@ -228,8 +228,8 @@ export class Sessions {
 
   async stopRecording(callRef: string, discard: boolean): Promise<{ recording: Recording | null }> {
     return this.#mutex.run(callRef, async () => {
-      const recording = await this.o.recorder.stop(callRef, discard);
-      if (recording) this.o.metrics.recordings.inc({ codec: recording.codec });
+      const recording = await this.options.recorder.stop(callRef, discard);
+      if (recording) this.options.metrics.recordings.inc({ codec: recording.codec });
       return { recording };
     });
   }
@@ -237,9 +237,9 @@ export class Sessions {
   /** A DTMF report from rtpengine becomes a digit event for the call's application. */
   async digit(report: DtmfReport): Promise<void> {
     if (this.#isEcho(report)) return;
-    const state = this.#live.get(report.callid)?.state ?? (await this.o.state.getSession(report.callid).catch(() => undefined));
+    const state = this.#live.get(report.callid)?.state ?? (await this.options.state.getSession(report.callid).catch(() => undefined));
     if (!state) {
-      this.o.log.warn({ callRef: report.callid }, 'DTMF report for an unknown call; ignored');
+      this.options.log.warn({ callRef: report.callid }, 'DTMF report for an unknown call; ignored');
       return;
     }
     const event = DigitEventSchema.parse({
@@ -249,9 +249,9 @@ export class Sessions {
       digit: digitOfEvent(report.event),
       source: report.type === undefined || report.type === 'DTMF' ? 'rfc4733' : 'inband',
     });
-    this.o.nc.publish(SUBJECTS.call.digit(state.app), encodeJson(event));
-    this.o.metrics.digits.inc({ source: event.source });
-    callLogger(this.o.log, state.callId).debug({ callRef: state.callRef, digit: event.digit }, 'digit');
+    this.options.nc.publish(SUBJECTS.call.digit(state.app), encodeJson(event));
+    this.options.metrics.digits.inc({ source: event.source });
+    callLogger(this.options.log, state.callId).debug({ callRef: state.callRef, digit: event.digit }, 'digit');
   }
 
   /**
@@ -260,7 +260,7 @@ export class Sessions {
    * (a person pressing a key twice takes well over 150 ms: tone plus pause).
    */
   #isEcho(report: DtmfReport): boolean {
-    if (!this.o.inbandDtmf) return false;
+    if (!this.options.inbandDtmf) return false;
     const now = Date.now();
     const last = this.#lastDigit.get(report.callid);
     this.#lastDigit.set(report.callid, { event: report.event, at: now });
@@ -273,15 +273,15 @@ export class Sessions {
 
   /** Silence went on long enough: the recording ends (in the call's turn) and the app is told. */
   async recordingFellSilent(callRef: string, speech: boolean): Promise<void> {
-    const ended = await this.#mutex.run(callRef, () => this.o.recorder.endBySilence(callRef));
+    const ended = await this.#mutex.run(callRef, () => this.options.recorder.endBySilence(callRef));
     if (!ended) return;
-    callLogger(this.o.log, ended.callId).debug({ callRef, speech }, 'silence ended the recording');
+    callLogger(this.options.log, ended.callId).debug({ callRef, speech }, 'silence ended the recording');
     this.#recordingFinished(ended, { reason: 'silence', speech });
   }
 
   #recordingFinished(recording: RecordingState, why: { reason: 'max-duration' } | { reason: 'silence'; speech: boolean }): void {
     const event = RecordingFinishedEventSchema.parse({ callRef: recording.callRef, callId: recording.callId, at: new Date().toISOString(), ...why });
-    this.o.nc.publish(SUBJECTS.call.recordingFinished(recording.app), encodeJson(event));
+    this.options.nc.publish(SUBJECTS.call.recordingFinished(recording.app), encodeJson(event));
   }
 
   /**
@@ -305,21 +305,21 @@ export class Sessions {
    */
   async endOrphans(): Promise<number> {
     const listedAt = Date.now();
-    const alive = new Set(await this.o.rtpengine.callIds());
-    const orphans = (await this.o.state.sessions()).filter(
-      (s) => s.node === this.o.node && !alive.has(s.callRef) && Date.parse(s.openedAt) < listedAt,
+    const alive = new Set(await this.options.rtpengine.callIds());
+    const orphans = (await this.options.state.sessions()).filter(
+      (s) => s.node === this.options.node && !alive.has(s.callRef) && Date.parse(s.openedAt) < listedAt,
     );
     let ended = 0;
     for (const orphan of orphans) {
       await this.#mutex.run(orphan.callRef, async () => {
-        if (!(await this.o.state.getSession(orphan.callRef))) return; // closed meanwhile
+        if (!(await this.options.state.getSession(orphan.callRef))) return; // closed meanwhile
         const live = this.#live.get(orphan.callRef);
         this.#live.delete(orphan.callRef);
         await live?.player.close();
-        await this.o.recorder.halt(orphan.callRef).catch(() => undefined);
-        await this.o.state.deleteSession(orphan.callRef);
-        await publishCallEnded(this.o.nc, orphan.app, { callRef: orphan.callRef, callId: orphan.callId, at: new Date().toISOString(), reason: 'media-timeout' });
-        callLogger(this.o.log, orphan.callId).warn({ callRef: orphan.callRef, openedAt: orphan.openedAt }, 'rtpengine lost the call: ended');
+        await this.options.recorder.halt(orphan.callRef).catch(() => undefined);
+        await this.options.state.deleteSession(orphan.callRef);
+        await publishCallEnded(this.options.nc, orphan.app, { callRef: orphan.callRef, callId: orphan.callId, at: new Date().toISOString(), reason: 'media-timeout' });
+        callLogger(this.options.log, orphan.callId).warn({ callRef: orphan.callRef, openedAt: orphan.openedAt }, 'rtpengine lost the call: ended');
         ended++;
       });
     }
@@ -330,7 +330,7 @@ export class Sessions {
     const live = this.#live.get(callRef);
     if (live) return live;
     // Opened by a previous run of this instance: take it over from its stored state.
-    const state = await this.o.state.getSession(callRef);
+    const state = await this.options.state.getSession(callRef);
     if (!state) throw new ServiceError('bad-request', `no media session for call ${callRef} (closed or never opened)`);
     const adopted = { state, player: this.#player(state), version: 1, fresh: false };
     this.#live.set(callRef, adopted);
@@ -338,8 +338,8 @@ export class Sessions {
   }
 
   #player(state: SessionState): Player {
-    const log = callLogger(this.o.log, state.callId);
-    return new Player(state.callRef, this.o.rtpengine, (playback, reason) => void this.#finished(state, playback, reason), log);
+    const log = callLogger(this.options.log, state.callId);
+    return new Player(state.callRef, this.options.rtpengine, (playback, reason) => void this.#finished(state, playback, reason), log);
   }
 
   /** Reports a playback's end, after starting the recording it asked for (so the report can say when). */
@@ -349,7 +349,7 @@ export class Sessions {
       try {
         recordingStartedAt = (await this.startRecording(state.callRef, playback.thenRecord)).startedAt;
       } catch (error) {
-        callLogger(this.o.log, state.callId).error({ callRef: state.callRef, err: String(error) }, 'recording after the playback could not start');
+        callLogger(this.options.log, state.callId).error({ callRef: state.callRef, err: String(error) }, 'recording after the playback could not start');
       }
     }
     const event = PlaybackFinishedEventSchema.parse({
@@ -360,14 +360,14 @@ export class Sessions {
       reason,
       ...(recordingStartedAt ? { recordingStartedAt } : {}),
     });
-    this.o.nc.publish(SUBJECTS.call.playbackFinished(state.app), encodeJson(event));
-    this.o.metrics.playbacks.inc({ reason });
+    this.options.nc.publish(SUBJECTS.call.playbackFinished(state.app), encodeJson(event));
+    this.options.metrics.playbacks.inc({ reason });
   }
 
   /** Deletes the rtpengine call; false when rtpengine did not know it. */
   async #deleteCall(callRef: string): Promise<boolean> {
     try {
-      await this.o.rtpengine.command('delete', { 'call-id': callRef });
+      await this.options.rtpengine.command('delete', { 'call-id': callRef });
       return true;
     } catch (error) {
       if (error instanceof ServiceError && error.kind === 'service-unavailable') throw error;

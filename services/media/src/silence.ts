@@ -71,8 +71,8 @@ export class SilenceWatch {
   readonly #now: () => number;
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly o: SilenceWatchOptions) {
-    this.#now = o.now ?? Date.now;
+  constructor(private readonly options: SilenceWatchOptions) {
+    this.#now = options.now ?? Date.now;
   }
 
   get size(): number {
@@ -81,7 +81,7 @@ export class SilenceWatch {
 
   watch(recording: WatchedRecording): void {
     this.unwatch(recording.callRef);
-    const fd = openSync(join(this.o.pcapDir, recording.file), 'r');
+    const fd = openSync(join(this.options.pcapDir, recording.file), 'r');
     this.#watches.set(recording.callRef, {
       ...recording,
       fd,
@@ -91,7 +91,7 @@ export class SilenceWatch {
       lastLoudAtMs: recording.startedAtMs,
       speech: false,
     });
-    this.#timer ??= setInterval(() => this.poll(), this.o.pollMs);
+    this.#timer ??= setInterval(() => this.poll(), this.options.pollMs);
   }
 
   unwatch(callRef: string): void {
@@ -116,13 +116,13 @@ export class SilenceWatch {
       try {
         this.#listen(watch);
       } catch (error) {
-        this.o.log.warn({ callRef: watch.callRef, err: String(error) }, 'cannot read the recording to hear silence; not watching it any more');
+        this.options.log.warn({ callRef: watch.callRef, err: String(error) }, 'cannot read the recording to hear silence; not watching it any more');
         this.unwatch(watch.callRef);
         continue;
       }
       if (now - watch.lastLoudAtMs >= watch.endOnSilence.silenceMs) {
         this.unwatch(watch.callRef);
-        this.o.onSilence(watch.callRef, watch.speech);
+        this.options.onSilence(watch.callRef, watch.speech);
       }
     }
   }

@@ -177,16 +177,16 @@ class Runner<R extends CallBase, A extends { kind: string }, E extends { kind: s
   readonly #started: Counter<'app'>;
 
   constructor(
-    private readonly o: CallRuntimeOptions<R, A, E>,
+    private readonly options: CallRuntimeOptions<R, A, E>,
     private readonly records: CallRecords<R>,
   ) {
-    this.#started = new Counter({ name: 'sipvm_calls_started_total', help: 'Calls taken, by application', labelNames: ['app'], registers: [o.registry] });
+    this.#started = new Counter({ name: 'sipvm_calls_started_total', help: 'Calls taken, by application', labelNames: ['app'], registers: [options.registry] });
   }
 
   async start(event: CallStartedEvent): Promise<void> {
-    const { app } = this.o;
+    const { app } = this.options;
     if (!app.apps.includes(event.app)) return;
-    const log = callLogger(this.o.log, event.callId).child({ callRef: event.callRef });
+    const log = callLogger(this.options.log, event.callId).child({ callRef: event.callRef });
     const step = await app.start(event, log);
     if (!step) return;
     if (!(await this.records.create(event.callRef, step.record))) {
@@ -207,8 +207,8 @@ class Runner<R extends CallBase, A extends { kind: string }, E extends { kind: s
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       const current = await this.records.get(callRef, attempt > 0);
       if (!current) return; // not (or no longer) a call of ours
-      const log = callLogger(this.o.log, current.record.callId).child({ callRef });
-      const step = this.o.app.decide(current.record, event);
+      const log = callLogger(this.options.log, current.record.callId).child({ callRef });
+      const step = this.options.app.decide(current.record, event);
       if (event.kind === 'ended') {
         await this.#execute(step.record, step.actions, log, { last: true });
         await this.records.delete(callRef).catch(() => undefined);
@@ -219,7 +219,7 @@ class Runner<R extends CallBase, A extends { kind: string }, E extends { kind: s
       await this.#execute(step.record, step.actions, log);
       return;
     }
-    this.o.log.error({ callRef, event: event.kind }, 'call record kept changing; event dropped');
+    this.options.log.error({ callRef, event: event.kind }, 'call record kept changing; event dropped');
   }
 
   /**
@@ -228,13 +228,13 @@ class Runner<R extends CallBase, A extends { kind: string }, E extends { kind: s
    * must not be lost throws, so the event is taken again.
    */
   async #execute(record: R, actions: (A | CallAction)[], log: Logger, options: { last?: boolean } = {}): Promise<void> {
-    const context: ActionContext = { nc: this.o.nc, js: this.o.js, call: record, log, timerSubject: this.o.app.timers?.subject };
+    const context: ActionContext = { nc: this.options.nc, js: this.options.js, call: record, log, timerSubject: this.options.app.timers?.subject };
     const results: (CallEvent | E)[] = [];
     for (const action of actions) {
       try {
-        results.push(...(isCallAction(action) ? await perform(action, context) : await this.o.app.perform(action, record, context)));
+        results.push(...(isCallAction(action) ? await perform(action, context) : await this.options.app.perform(action, record, context)));
       } catch (error) {
-        const policy = this.o.app.onFailure?.(action, error) ?? defaultPolicy(action);
+        const policy = this.options.app.onFailure?.(action, error) ?? defaultPolicy(action);
         const err = toServiceError(error).message;
         if (policy === 'retry') throw error;
         if (policy === 'ignore') {
