@@ -11,15 +11,13 @@ import { jetstream, JetStreamApiCodes, JetStreamApiError, jetstreamManager } fro
 import type { NatsConnection } from '@nats-io/nats-core';
 import { CallEndedEventSchema, type Application, type CallEndedEvent } from './call.js';
 import { ServiceError, toServiceError } from './errors.js';
+import { untilAvailable } from './nats-patience.js';
 import { encodeJson } from './rpc.js';
 import { STREAMS } from './streams.js';
 import { SUBJECTS } from './subjects.js';
 
 /** The stream that captures each such subject (by its exact name: no pattern captures an end). */
 const CAPTURED: ReadonlyMap<string, string> = new Map(Object.values(STREAMS).flatMap((stream) => stream.subjects.map((subject): [string, string] => [subject, stream.name])));
-
-/** Waits between attempts; the last repeats until the deadline. */
-const RETRY_DELAYS_MS = [100, 250, 500, 1_000, 2_000];
 
 export async function publishCallEnded(
   nc: NatsConnection,
@@ -35,23 +33,25 @@ export async function publishCallEnded(
     return;
   }
   const js = jetstream(nc);
-  const deadline = Date.now() + (options.deadlineMs ?? 60_000);
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await js.publish(subject, data, { msgID: `ended-${event.callRef}` });
-      return;
-    } catch (error) {
-      // No stream at all (its application is not deployed): nobody waits for a durable copy.
-      if (await streamMissing(nc, stream)) {
-        nc.publish(subject, data);
-        return;
-      }
-      if (Date.now() >= deadline) {
-        throw new ServiceError('service-unavailable', `the end of call ${event.callRef} could not be handed to JetStream: ${toServiceError(error).message}`, { cause: error });
-      }
-      await new Promise((resolve) => setTimeout(resolve, RETRY_DELAYS_MS[Math.min(attempt, RETRY_DELAYS_MS.length - 1)]));
-    }
+  let durable: boolean;
+  try {
+    durable = await untilAvailable(
+      async () => {
+        try {
+          await js.publish(subject, data, { msgID: `ended-${event.callRef}` });
+          return true;
+        } catch (error) {
+          // No stream at all (its application is not deployed): nobody waits for a durable copy.
+          if (await streamMissing(nc, stream)) return false;
+          throw error;
+        }
+      },
+      { deadlineMs: options.deadlineMs ?? 60_000 },
+    );
+  } catch (error) {
+    throw new ServiceError('service-unavailable', `the end of call ${event.callRef} could not be handed to JetStream: ${toServiceError(error).message}`, { cause: error });
   }
+  if (!durable) nc.publish(subject, data);
 }
 
 /**

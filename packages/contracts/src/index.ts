@@ -19,3 +19,4 @@ export * from './mwi.js';
 export * from './call-timers.js';
 export * from './webhooks.js';
 export * from './call-ends.js';
+export * from './nats-patience.js';

@@ -9,5 +9,4 @@ export * from './in-flight.js';
 export * from './durable-worker.js';
 export * from './call-events.js';
 export * from './calls/index.js';
-export * from './nats-patience.js';
 export * from './package-root.js';

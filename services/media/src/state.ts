@@ -10,8 +10,7 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { KV } from '@nats-io/kv';
 import { z } from 'zod';
-import { ApplicationSchema, BUCKETS, CallIdSchema, CallRefSchema, EndOnSilenceSchema, IsoTimeSchema, RecordingSchema, ServiceError, openKv } from '@sipvm/contracts';
-import { untilAvailable } from '@sipvm/service';
+import { ApplicationSchema, BUCKETS, CallIdSchema, CallRefSchema, EndOnSilenceSchema, IsoTimeSchema, RecordingSchema, ServiceError, openKv, untilAvailable } from '@sipvm/contracts';
 import { RECORDABLE } from './sdp.js';
 
 export const MEDIA_STATE_BUCKET = BUCKETS.mediaState;

@@ -12,8 +12,7 @@
  */
 import type { KV } from '@nats-io/kv';
 import type { z } from 'zod';
-import { encodeJson } from '@sipvm/contracts';
-import { isRevisionConflict, untilAvailable } from '../nats-patience.js';
+import { encodeJson, isRevisionConflict, untilAvailable } from '@sipvm/contracts';
 
 const REMEMBERED = 10_000;
 const PATIENCE_MS = 15_000;
