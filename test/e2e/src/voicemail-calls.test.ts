@@ -105,8 +105,6 @@ describe('voicemail: leaving a message end to end', { skip }, () => {
     await rig.waitFor(() => outcomes.some((o) => o.mailbox?.uid === uid), `the deposit outcome for ${uid}`, 20_000);
     return outcomes.find((o) => o.mailbox?.uid === uid)!;
   };
-  const lastSeq = (stream: Parameters<VoicemailQueues['lastSeq']>[0]) => queues.lastSeq(stream);
-  const settled = (callEndsBefore: number) => queues.settled(callEndsBefore);
   const mailbox = async (uid: string) => (await request(rig.nc, StorageApi.listMailbox, { mailbox: { did: 'example.org', uid } })).messages;
   const storedAudio = async (uid: string, id: string) => {
     const parts: Uint8Array[] = [];
@@ -115,7 +113,7 @@ describe('voicemail: leaving a message end to end', { skip }, () => {
   };
 
   it('box: stores one message whose audio is the tone the caller sent, and mails nothing', async () => {
-    const mailsBefore = await lastSeq('mail');
+    const mailsBefore = await queues.lastSeq('mail');
     await call(appParam('boxuser', 'box'), leaveMessage(4_000));
     assert.equal((await outcomeFor('boxuser')).outcome, 'stored');
     const [message, ...more] = await mailbox('boxuser');
@@ -126,7 +124,7 @@ describe('voicemail: leaving a message end to end', { skip }, () => {
     const samples = await storedAudio('boxuser', message!.id);
     assert.ok(toneShare(samples, TONE) > 0.5, `the stored audio is not the ${TONE} Hz tone (share ${toneShare(samples, TONE)})`);
     // The outcome is announced after the mail would have been queued: none was.
-    assert.equal(await lastSeq('mail'), mailsBefore, 'a mail was queued');
+    assert.equal(await queues.lastSeq('mail'), mailsBefore, 'a mail was queued');
     assert.equal(smtp.messages.length, 0);
   });
 
@@ -159,11 +157,11 @@ describe('voicemail: leaving a message end to end', { skip }, () => {
   });
 
   it('discards a 2-second message when the minimum is 3 seconds', async () => {
-    const mailsBefore = await lastSeq('mail');
+    const mailsBefore = await queues.lastSeq('mail');
     await call(appParam('shortmsg', 'both'), leaveMessage(2_000));
     assert.equal((await outcomeFor('shortmsg')).outcome, 'discarded-short');
     assert.deepEqual(await mailbox('shortmsg'), []);
-    assert.equal(await lastSeq('mail'), mailsBefore, 'a mail was queued');
+    assert.equal(await queues.lastSeq('mail'), mailsBefore, 'a mail was queued');
     assert.equal(smtp.messages.length, 0);
   });
 
@@ -182,7 +180,7 @@ describe('voicemail: leaving a message end to end', { skip }, () => {
   });
 
   it('loses nothing and duplicates nothing when the voicemail service dies while the caller speaks', async () => {
-    const [endsBefore, mailsBefore] = [await lastSeq('voicemailCallEnds'), await lastSeq('mail')];
+    const [endsBefore, mailsBefore] = [await queues.lastSeq('voicemailCallEnds'), await queues.lastSeq('mail')];
     await call(
       appParam('crashuser', 'both'),
       async (phone, events) => {
@@ -200,22 +198,22 @@ describe('voicemail: leaving a message end to end', { skip }, () => {
     assert.equal((await outcomeFor('crashuser')).outcome, 'stored-and-mailed');
     await smtp.waitForMessages(1);
     // Nothing left that could still store or mail it again: every call end, deposit and mail acknowledged.
-    await settled(endsBefore);
+    await queues.settled(endsBefore);
     const messages = await mailbox('crashuser');
     assert.equal(messages.length, 1, 'stored once');
-    assert.equal((await lastSeq('mail')) - mailsBefore, 1, 'one mail queued');
+    assert.equal((await queues.lastSeq('mail')) - mailsBefore, 1, 'one mail queued');
     assert.equal(smtp.messages.length, 1, 'mailed once');
     assert.ok(toneShare(await storedAudio('crashuser', messages[0]!.id), TONE) > 0.5);
   });
 
   it('ann: plays the announcement and hangs up, recording nothing', async () => {
-    const [endsBefore, depositsBefore] = [await lastSeq('voicemailCallEnds'), await lastSeq('deposits')];
+    const [endsBefore, depositsBefore] = [await queues.lastSeq('voicemailCallEnds'), await queues.lastSeq('deposits')];
     const phone = await call(appParam('annuser', 'ann'), async () => undefined);
     const heard = await phone.receivedPcm();
     assert.ok(heard.length > 8000, `the caller heard ${heard.length / 8000} s`);
     assert.ok(rms(heard) > 300, 'the announcement was silent');
-    await settled(endsBefore); // voicemail has handled the call's end
-    assert.equal(await lastSeq('deposits'), depositsBefore, 'something was handed over');
+    await queues.settled(endsBefore); // voicemail has handled the call's end
+    assert.equal(await queues.lastSeq('deposits'), depositsBefore, 'something was handed over');
     assert.ok(!outcomes.some((o) => o.mailbox?.uid === 'annuser'), 'an outcome for an announcement');
     assert.deepEqual(await mailbox('annuser'), []);
   });

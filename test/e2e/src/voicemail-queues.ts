@@ -3,7 +3,7 @@
  * newest sequence unchanged means nothing was published to it, and empty queues after a call's
  * end arrived mean voicemail has handled (and acknowledged) all of it — no sleep standing in.
  */
-import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { JetStreamApiCodes, JetStreamApiError, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { STREAMS } from '@sipvm/contracts';
 import { waitFor } from '@sipvm/harness';
@@ -23,7 +23,7 @@ export async function voicemailQueues(nc: NatsConnection): Promise<VoicemailQueu
   // A stream its service has not created (no mail configured) has had nothing published to it.
   const state = async (stream: keyof typeof STREAMS) =>
     (await jsm.streams.info(STREAMS[stream].name).catch((error: unknown) => {
-      if (String(error).includes('stream not found')) return { state: { last_seq: 0, messages: 0 } };
+      if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound) return { state: { last_seq: 0, messages: 0 } };
       throw error;
     })).state;
   return {
