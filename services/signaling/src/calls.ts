@@ -28,7 +28,7 @@ import type { Admission } from './admission.js';
 import type { MediaAvailability } from './media-availability.js';
 import { digitFromInfo } from './dtmf.js';
 import { contextOf, need, refuse, type RequestContext } from './request-context.js';
-import { header, reply, type SipDialog, type SipRequest, type SipResponse, type Srf } from './sip-stack.js';
+import { header, reply, SDP_TYPE, type SipDialog, type SipRequest, type SipResponse, type Srf } from './sip-stack.js';
 import { expiryMs, type SessionTimer } from './session-timer.js';
 import { bridgeCaller, mediaBridge, referCaller, type TransferOutcome } from './transfer.js';
 
@@ -68,8 +68,6 @@ export interface CallsOptions {
   /** Told how long media took to answer each offer. */
   admission: Admission;
 }
-
-const SDP_TYPE = 'application/sdp';
 
 export class Calls {
   readonly #options: CallsOptions;

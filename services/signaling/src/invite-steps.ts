@@ -23,11 +23,9 @@ import { AppParamError, printable, resolveAppParams } from './app-params.js';
 import { selectApplication as select, type MappingRule } from './app-selection.js';
 import type { Calls } from './calls.js';
 import { contextOf, need, refuse } from './request-context.js';
-import { header, parseUri, splitHeaderList, uriOf, type Step } from './sip-stack.js';
+import { header, parseUri, SDP_TYPE, splitHeaderList, uriOf, type Step } from './sip-stack.js';
 import { negotiateSessionTimer } from './session-timer.js';
 import type { TrustPolicy } from './trust.js';
-
-const SDP_TYPE = 'application/sdp';
 
 export interface InviteStepsOptions {
   calls: Pick<Calls, 'refusal' | 'admit' | 'countInvite'>;

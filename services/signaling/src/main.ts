@@ -18,7 +18,7 @@ import { MediaAvailability } from './media-availability.js';
 import { MwiSubscriptions } from './mwi-subscriptions.js';
 import { inviteSteps } from './invite-steps.js';
 import { contextOf, initContext, refuse } from './request-context.js';
-import { connectDrachtio, onRequest, reply, useSteps, type SipRequest, type SipResponse } from './sip-stack.js';
+import { connectDrachtio, onRequest, reply, SDP_TYPE, useSteps, type SipRequest, type SipResponse } from './sip-stack.js';
 import { TrustedSources, TrustPolicy } from './trust.js';
 
 await runService({
@@ -104,7 +104,7 @@ await runService({
     onRequest(sip.srf, 'options', (req, res) => {
       const down = calls.refusal();
       if (down) reply(res, 503, `Service Unavailable (${down})`);
-      else reply(res, 200, 'OK', { Allow: 'INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, SUBSCRIBE, NOTIFY', Accept: 'application/sdp' });
+      else reply(res, 200, 'OK', { Allow: 'INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, SUBSCRIBE, NOTIFY', Accept: SDP_TYPE });
     });
     const commands = serveCommands(nc, config.INSTANCE_ID, calls, log, registry);
     const mwi = await startMwiNotifier({ srf: sip.srf, nc, log, registry, config, subscriptions, sipUp: () => sip.connected() });

@@ -126,6 +126,9 @@ interface SentRequest {
   on(event: 'response', listener: (res: { status: number; reason: string }) => void): void;
 }
 
+/** The Content-Type of an SDP body. */
+export const SDP_TYPE = 'application/sdp';
+
 /** Sends a final (or provisional) response with a reason phrase and headers. */
 export function reply(res: SipResponse, status: number, reason: string, headers: Record<string, string> = {}, body?: string): void {
   if (res.finalResponseSent) return;
