@@ -3,8 +3,15 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import type { Mailbox, StagingBucket } from '@sipvm/contracts';
 import type { Principal } from '../auth.js';
 import type { WebConfig } from '../config.js';
+import type { RequestContext } from '../http/server.js';
 import type { TokenSigner } from '../tokens.js';
 import type { LinkMaker } from './views.js';
+
+/** Where a mailbox's resources are; the server gives routes under it their mailbox. */
+export const MAILBOX_PATH = '/api/v1/mailboxes/{did}/{uid}';
+
+/** The handler's mailbox: routes under MAILBOX_PATH always have one. */
+export const mailboxOf = (context: RequestContext): Mailbox => context.mailbox!;
 
 export interface ApiDeps {
   nc: NatsConnection;

@@ -6,16 +6,13 @@ import { randomUUID } from 'node:crypto';
 import { discardStagedAudio, isServiceError, request, stageAudio, StorageApi, type GreetingInfo, type Mailbox } from '@sipvm/contracts';
 import { HttpError, sendJson } from '../http/problem.js';
 import { mediaType, readBytes } from '../http/body.js';
-import type { RequestContext, Route } from '../http/server.js';
+import type { Route } from '../http/server.js';
 import { checkGreetingWav, uploadLimit } from '../greeting-upload.js';
 import { sendAudio } from './audio.js';
-import { linksFor, type ApiDeps } from './deps.js';
+import { linksFor, mailboxOf, MAILBOX_PATH, type ApiDeps } from './deps.js';
 import { greetingView } from './views.js';
 
-const MAILBOX = '/api/v1/mailboxes/{did}/{uid}';
 const WAV_TYPES = new Set(['audio/wav', 'audio/x-wav', 'audio/wave', 'audio/vnd.wave']);
-
-const mailboxOf = (context: RequestContext): Mailbox => context.mailbox!;
 
 export function greetingRoutes(deps: ApiDeps): Route[] {
   const { nc } = deps;
@@ -30,7 +27,7 @@ export function greetingRoutes(deps: ApiDeps): Route[] {
   return [
     {
       method: 'GET',
-      path: `${MAILBOX}/greetings`,
+      path: `${MAILBOX_PATH}/greetings`,
       access: { kind: 'mailbox', scope: 'greetings:read' },
       async handle(context) {
         const mailbox = mailboxOf(context);
@@ -41,7 +38,7 @@ export function greetingRoutes(deps: ApiDeps): Route[] {
     },
     {
       method: 'GET',
-      path: `${MAILBOX}/greetings/{type}`,
+      path: `${MAILBOX_PATH}/greetings/{type}`,
       access: { kind: 'mailbox', scope: 'greetings:read', audio: (params) => ({ kind: 'greeting', type: params.type! }) },
       async handle(context) {
         const mailbox = mailboxOf(context);
@@ -60,7 +57,7 @@ export function greetingRoutes(deps: ApiDeps): Route[] {
     },
     {
       method: 'PUT',
-      path: `${MAILBOX}/greetings/{type}`,
+      path: `${MAILBOX_PATH}/greetings/{type}`,
       access: { kind: 'mailbox', scope: 'greetings:write' },
       async handle(context) {
         const mailbox = mailboxOf(context);
@@ -77,7 +74,7 @@ export function greetingRoutes(deps: ApiDeps): Route[] {
     },
     {
       method: 'DELETE',
-      path: `${MAILBOX}/greetings/{type}`,
+      path: `${MAILBOX_PATH}/greetings/{type}`,
       access: { kind: 'mailbox', scope: 'greetings:write' },
       async handle(context) {
         const mailbox = mailboxOf(context);

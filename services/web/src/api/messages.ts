@@ -1,28 +1,24 @@
 /** Routes of a mailbox's messages: list with counts, one message, its audio, mark read/unread, delete. */
-import { request, StorageApi, type Mailbox } from '@sipvm/contracts';
+import { request, StorageApi } from '@sipvm/contracts';
 import { z } from 'zod';
 import { HttpError, sendJson } from '../http/problem.js';
 import { readJson } from '../http/body.js';
-import type { RequestContext, Route } from '../http/server.js';
+import type { Route } from '../http/server.js';
 import { sendAudio } from './audio.js';
-import { linksFor, type ApiDeps } from './deps.js';
+import { linksFor, mailboxOf, MAILBOX_PATH, type ApiDeps } from './deps.js';
 import { MarkRequestSchema, messageView } from './views.js';
 
-const MAILBOX = '/api/v1/mailboxes/{did}/{uid}';
 const PageSchema = z.strictObject({
   offset: z.coerce.number().int().nonnegative().default(0),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
-
-/** The handler's mailbox: routes under {did}/{uid} always have one. */
-const mailboxOf = (context: RequestContext): Mailbox => context.mailbox!;
 
 export function messageRoutes(deps: ApiDeps): Route[] {
   const { nc } = deps;
   return [
     {
       method: 'GET',
-      path: `${MAILBOX}/messages`,
+      path: `${MAILBOX_PATH}/messages`,
       access: { kind: 'mailbox', scope: 'messages:read' },
       async handle(context) {
         const mailbox = mailboxOf(context);
@@ -38,7 +34,7 @@ export function messageRoutes(deps: ApiDeps): Route[] {
     },
     {
       method: 'GET',
-      path: `${MAILBOX}/messages/{id}`,
+      path: `${MAILBOX_PATH}/messages/{id}`,
       access: { kind: 'mailbox', scope: 'messages:read' },
       async handle(context) {
         const mailbox = mailboxOf(context);
@@ -48,7 +44,7 @@ export function messageRoutes(deps: ApiDeps): Route[] {
     },
     {
       method: 'GET',
-      path: `${MAILBOX}/messages/{id}/audio`,
+      path: `${MAILBOX_PATH}/messages/{id}/audio`,
       access: { kind: 'mailbox', scope: 'messages:read', audio: (params) => ({ kind: 'message', id: params.id! }) },
       async handle(context) {
         const mailbox = mailboxOf(context);
@@ -64,7 +60,7 @@ export function messageRoutes(deps: ApiDeps): Route[] {
     },
     {
       method: 'PATCH',
-      path: `${MAILBOX}/messages/{id}`,
+      path: `${MAILBOX_PATH}/messages/{id}`,
       access: { kind: 'mailbox', scope: 'messages:write' },
       async handle(context) {
         const mailbox = mailboxOf(context);
@@ -77,7 +73,7 @@ export function messageRoutes(deps: ApiDeps): Route[] {
     },
     {
       method: 'DELETE',
-      path: `${MAILBOX}/messages/{id}`,
+      path: `${MAILBOX_PATH}/messages/{id}`,
       access: { kind: 'mailbox', scope: 'messages:write' },
       async handle(context) {
         const mailbox = mailboxOf(context);

@@ -9,6 +9,7 @@ import { readJson } from '../http/body.js';
 import type { Route } from '../http/server.js';
 import { SCOPES, type TokenSigner } from '../tokens.js';
 import { TokenRequestSchema } from './views.js';
+import { MAILBOX_PATH } from './deps.js';
 
 export function tokenRoutes(signer: TokenSigner, revocations: Revocations, config: WebConfig): Route[] {
   return [
@@ -30,7 +31,7 @@ export function tokenRoutes(signer: TokenSigner, revocations: Revocations, confi
     },
     {
       method: 'DELETE',
-      path: '/api/v1/mailboxes/{did}/{uid}/tokens',
+      path: `${MAILBOX_PATH}/tokens`,
       access: { kind: 'operator' },
       async handle(context) {
         const mailbox = context.mailbox!;
