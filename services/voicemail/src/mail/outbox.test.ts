@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { MAIL_ACK_WAIT_MS } from './outbox.js';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import {
@@ -187,7 +188,9 @@ describe('mail outbox', () => {
     await enqueueMail(jetstream(nc), queuedWhileDown);
     await smtp.start();
     sender = await startService('voicemail', env);
-    await smtp.waitForMessages(2, 15_000);
+    // A job the killed sender held (an attempt in flight, or a batch it had pulled) comes back once
+    // its ack wait has passed: that is the promise, not 15 s.
+    await smtp.waitForMessages(2, MAIL_ACK_WAIT_MS + 15_000);
     await waitFor(() => outboxEmpty(nc), 10_000, 'the outbox to be empty');
     assert.deepEqual(smtp.messages.map((m) => m.messageId).sort(), [`<${mail.mailId}@example.org>`, `<${queuedWhileDown.mailId}@example.org>`].sort());
   });

@@ -44,7 +44,7 @@ export const SENT_LEDGER_BUCKET = BUCKETS.mailSent;
 /** Long enough to outlive every redelivery of a job (its retry budget is below 7 days). */
 const SENT_LEDGER_TTL_MS = 8 * 24 * 3600 * 1000;
 /** A job not finished in this time is delivered again (a sender that died). */
-const ACK_WAIT_MS = 120_000;
+export const MAIL_ACK_WAIT_MS = 120_000;
 
 export interface OutboxOptions {
   nc: NatsConnection;
@@ -77,7 +77,7 @@ export async function startMailOutbox(options: OutboxOptions): Promise<{ stop():
     consumer: MAILER_CONSUMER,
     filterSubject: SUBJECTS.mail.send,
     concurrency: options.concurrency,
-    ackWaitMs: ACK_WAIT_MS,
+    ackWaitMs: MAIL_ACK_WAIT_MS,
     log,
     handle: (msg) => deliver(msg, options, ledger, metrics),
   });
