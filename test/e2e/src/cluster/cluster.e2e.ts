@@ -259,6 +259,13 @@ describe('sipvm behind Kamailio: two nodes, a NATS cluster, Ceph RGW', { skip },
     return { created: result.created, answered: result.answered, refused: result.refused, failed: result.failed };
   }
 
+  /**
+   * How long a hand-over may take at worst after a crash or a NATS server's death: a call end and
+   * then a deposit whose acknowledgement was lost come back only after their consumers' ack waits
+   * (90 s in the call runtime, 120 s in the deposit processor), plus time to store.
+   */
+  const HAND_OVER_DEADLINE_MS = 90_000 + 120_000 + 30_000;
+
   /** Waits for `expected` messages in the mailbox (the hand-overs are done), then checks none is doubled. */
   async function storedOnce(mailbox: Mailbox, expected: number): Promise<Map<string, number>> {
     let stored = new Map<string, number>();
@@ -266,7 +273,7 @@ describe('sipvm behind Kamailio: two nodes, a NATS cluster, Ceph RGW', { skip },
     await waitFor(async () => {
       stored = await messagesBySender(nc, mailbox);
       return total() >= expected;
-    }, 60_000, `${expected} messages in ${mailbox.uid}`).catch((error: unknown) => {
+    }, HAND_OVER_DEADLINE_MS, `${expected} messages in ${mailbox.uid}`).catch((error: unknown) => {
       throw new Error(`${(error as Error).message} (${total()} there)\n${cluster.explain()}`);
     });
     for (const [sender, count] of stored) assert.equal(count, 1, `${sender} stored ${count} times`);
