@@ -28,6 +28,12 @@ import { e2eSkipReason, SCENARIOS, sippReport, useSignalingRig } from './rig.js'
 const skip = e2eSkipReason();
 const mailbox: Mailbox = { did: 'example.org', uid: 'alice' };
 
+/**
+ * Whether a drachtio-server put the NOTIFY with this CSeq on the wire. Signaling reserves a CSeq
+ * in KV before it sends, so the KV record alone does not prove the phone was told.
+ */
+const notifySent = (server: { output(): string }, cseq: number) => new RegExp(`^CSeq: ${cseq} NOTIFY\\r?$`, 'm').test(server.output());
+
 describe('MWI through drachtio-server', { skip }, () => {
   let proxyPort = 0;
   const rig = useSignalingRig(async () => {
@@ -73,6 +79,7 @@ describe('MWI through drachtio-server', { skip }, () => {
       return false;
     };
     await rig.waitFor(notified, 'the subscription to be stored and first notified');
+    await rig.waitFor(() => notifySent(rig.drachtio, 1), 'the first NOTIFY to be sent');
     assert.deepEqual(await newMessage(true), { new: 2, saved: 0, urgentNew: 1, urgentSaved: 0 });
 
     const phoneResult = await phone;
@@ -120,6 +127,7 @@ describe('MWI subscriptions outlive the instance that accepted them', { skip }, 
       return 0;
     };
     await rig.waitFor(async () => (await cseq()) >= 1, 'the subscription to be stored and first notified');
+    await rig.waitFor(() => notifySent(rig.drachtio, 1), 'the first NOTIFY to be sent');
 
     // The node that accepted the subscription goes away; the mailbox changes.
     await rig.signaling.stop();
@@ -135,7 +143,9 @@ describe('MWI subscriptions outlive the instance that accepted them', { skip }, 
       at: new Date().toISOString(),
     };
     await js.publish(SUBJECTS.mailbox.changed, encodeJson(event), { msgID: event.eventId });
-    await rig.waitFor(async () => (await cseq()) >= 2, 'node B to notify');
+    await rig.waitFor(async () => (await cseq()) >= 2, 'node B to take the next CSeq');
+    const byB = await cseq();
+    await rig.waitFor(() => notifySent(nodeB.drachtio, byB), 'node B to send its NOTIFY');
     // sipp answers to the address it called (node A), not to the Via, so node B would go on
     // retransmitting its NOTIFY into the phone's next transaction: node B leaves too.
     await nodeB.drachtio.stop();
