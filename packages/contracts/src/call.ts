@@ -122,6 +122,17 @@ export type TransferMethod = z.infer<typeof TransferMethodSchema>;
 /** Longest a transfer command may take: signaling's own bound (TRANSFER_TIMEOUT_MS) stays below it. */
 export const TRANSFER_REPLY_TIMEOUT_MS = 75_000;
 
+/**
+ * The start of a call, handed to its application with confirmation: signaling asks until an
+ * instance answers that it holds the call. As a bare event it was lost whenever no instance was
+ * subscribed at that moment (all reconnecting after a NATS server died, or restarting), and the
+ * caller heard silence. Answered once the call's record exists (a repeated start too); observers
+ * that are not the application may see it and never answer.
+ */
+export const CallApi = {
+  start: instanceEndpoint(SUBJECTS.call.started, CallStartedEventSchema, z.strictObject({ taken: z.literal(true) }), 3_000),
+};
+
 /** Commands to the signaling instance that holds a call's dialog. */
 export const SignalingApi = {
   /** Ends the call with BYE (answered) or a final error reply (not yet answered). Idempotent. */

@@ -80,12 +80,18 @@ export interface RequestOptions {
   callId?: string;
 }
 
+/**
+ * Whether a request found nobody serving its subject (as a NATS error or as the ServiceError
+ * `request` made of it): the service is away, or only reconnecting; nobody received the request.
+ */
+export function nobodyServing(error: unknown): boolean {
+  const cause = error instanceof ServiceError ? error.cause : error;
+  return cause instanceof natsErrors.NoRespondersError || (cause instanceof natsErrors.RequestError && cause.isNoResponders());
+}
+
 /** Maps NATS transport failures to the envelope's kinds. */
 export function natsFailure(error: unknown, subject: string, timeoutMs: number): ServiceError {
-  const noResponders =
-    error instanceof natsErrors.NoRespondersError ||
-    (error instanceof natsErrors.RequestError && error.isNoResponders());
-  if (noResponders) return new ServiceError('service-unavailable', `nobody is serving ${subject}`, { cause: error });
+  if (nobodyServing(error)) return new ServiceError('service-unavailable', `nobody is serving ${subject}`, { cause: error });
   if (error instanceof natsErrors.TimeoutError || (error instanceof Error && error.cause instanceof natsErrors.TimeoutError)) {
     return new ServiceError('service-unavailable', `${subject} did not answer within ${timeoutMs} ms`, { cause: error });
   }
@@ -181,6 +187,16 @@ export function serve<E extends Endpoint>(
       void answer(ep, msg, handler, options);
     },
   });
+}
+
+/**
+ * Answers a request received outside `serve` (a subscription that keeps its own order): the
+ * result, or the error envelope. Nothing to do for a message sent without a reply subject.
+ */
+export function respond<E extends Endpoint>(msg: Msg, ep: E, outcome: { result: ResultOf<E> } | { error: unknown }): void {
+  if (!msg.reply) return;
+  const reply = 'result' in outcome ? { ok: true, result: ep.result.parse(outcome.result) } : { ok: false, error: toServiceError(outcome.error).toBody() };
+  msg.respond(encodeJson(reply));
 }
 
 async function answer<E extends Endpoint>(ep: E, msg: Msg, handler: Handler<E>, options: ServeOptions): Promise<void> {

@@ -3,15 +3,17 @@
  * at the edge, and handed over one call at a time — events of one call run in the order they
  * arrived here (a PIN's digits stay in order), events of different calls run side by side.
  */
-import type { NatsConnection, Subscription } from '@nats-io/nats-core';
+import type { Msg, NatsConnection, Subscription } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
 import {
+  CallApi,
   CallEndedEventSchema,
   CallStartedEventSchema,
   decodeJson,
   DigitEventSchema,
   PlaybackFinishedEventSchema,
   RecordingFinishedEventSchema,
+  respond,
   SUBJECTS,
   toServiceError,
   type Application,
@@ -44,7 +46,13 @@ export interface CallEventOptions {
 export function subscribeCallEvents(nc: NatsConnection, options: CallEventOptions): Subscription[] {
   const { app, log, handlers } = options;
   const perCall = options.perCall ?? new KeyedMutex();
-  const on = <T extends { callRef: string }>(subject: string, parse: (data: Uint8Array) => T, handle: (event: T) => Promise<void>): Subscription =>
+  /** `answered`: the event is a request (the call's start), answered once it has been handled. */
+  const on = <T extends { callRef: string }>(
+    subject: string,
+    parse: (data: Uint8Array) => T,
+    handle: (event: T) => Promise<void>,
+    answered?: (msg: Msg, outcome: { result: { taken: true } } | { error: unknown }) => void,
+  ): Subscription =>
     nc.subscribe(subject, {
       queue: options.queue,
       callback: (_error, msg) => {
@@ -53,14 +61,22 @@ export function subscribeCallEvents(nc: NatsConnection, options: CallEventOption
           event = parse(msg.data);
         } catch (error) {
           log.warn({ subject, err: toServiceError(error).message }, 'call event refused');
+          answered?.(msg, { error });
           return;
         }
-        void perCall.run(event.callRef, () => handle(event)).catch((error: unknown) => log.error({ subject, err: String(error) }, 'call event failed'));
+        void perCall.run(event.callRef, () => handle(event)).then(
+          () => answered?.(msg, { result: { taken: true } }),
+          (error: unknown) => {
+            log.error({ subject, err: String(error) }, 'call event failed');
+            answered?.(msg, { error });
+          },
+        );
       },
     });
   const { ended } = handlers;
+  const start = CallApi.start(app);
   return [
-    on(SUBJECTS.call.started(app), (d) => decodeJson(CallStartedEventSchema, d, 'call started'), (e) => handlers.started(e)),
+    on(SUBJECTS.call.started(app), (d) => decodeJson(CallStartedEventSchema, d, 'call started'), (e) => handlers.started(e), (msg, outcome) => respond(msg, start, outcome)),
     on(SUBJECTS.call.digit(app), (d) => decodeJson(DigitEventSchema, d, 'digit'), (e) => handlers.digit(e)),
     on(SUBJECTS.call.playbackFinished(app), (d) => decodeJson(PlaybackFinishedEventSchema, d, 'playback finished'), (e) => handlers.playbackFinished(e)),
     on(SUBJECTS.call.recordingFinished(app), (d) => decodeJson(RecordingFinishedEventSchema, d, 'recording finished'), (e) => handlers.recordingFinished(e)),

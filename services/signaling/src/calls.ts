@@ -11,11 +11,14 @@ import {
   DigitEventSchema,
   encodeJson,
   isServiceError,
+  CallApi,
   MediaApi,
+  nobodyServing,
   publishCallEnded,
   request,
   SUBJECTS,
   toServiceError,
+  untilAvailable,
   type Application,
   type CallEndedEvent,
   type TransferMethod,
@@ -33,6 +36,13 @@ import { expiryMs, type SessionTimer } from './session-timer.js';
 import { bridgeCaller, mediaBridge, referCaller, type TransferOutcome } from './transfer.js';
 
 type EndReason = CallEndedEvent['reason'];
+
+/** How long a media instance that is reconnecting to NATS is asked again before the call is refused. */
+const MEDIA_RECONNECT_GRACE_MS = 1_000;
+/** Between two offers of a call to its application. */
+const APP_START_RETRY_MS = 250;
+
+type CallStartedEventInput = z.input<typeof CallStartedEventSchema>;
 
 interface Call {
   readonly callRef: string;
@@ -77,6 +87,7 @@ export class Calls {
   #admitted = 0;
   readonly #invites: Counter<'outcome'>;
   readonly #ended: Counter<'reason'>;
+  readonly #appStartFailures: Counter;
 
   constructor(options: CallsOptions) {
     this.#options = options;
@@ -87,6 +98,11 @@ export class Calls {
       registers: [options.registry],
     });
     this.#ended = new Counter({ name: 'sipvm_calls_ended_total', help: 'Calls ended, by reason', labelNames: ['reason'], registers: [options.registry] });
+    this.#appStartFailures = new Counter({
+      name: 'sipvm_calls_not_taken_total',
+      help: 'Answered calls that no application instance took within APP_START_TIMEOUT_MS (ended)',
+      registers: [options.registry],
+    });
     const calls = this.#calls;
     new Gauge({
       name: 'sipvm_calls_active',
@@ -148,14 +164,24 @@ export class Calls {
     const callRef = randomBytes(12).toString('hex');
     const callLog = context.log.child({ callRef, app });
     let media;
-    const asked = performance.now();
-    try {
-      media = await request(
+    const deadline = performance.now() + this.#options.config.MEDIA_TIMEOUT_MS;
+    let asked = performance.now();
+    const openSession = () => {
+      asked = performance.now();
+      return request(
         this.#options.nc,
         MediaApi.openSession(this.#options.config.MEDIA_NODE),
         { callRef, callId, app, sdpOffer: req.body },
-        { callId, timeoutMs: this.#options.config.MEDIA_TIMEOUT_MS },
+        { callId, timeoutMs: Math.max(100, deadline - asked) },
       );
+    };
+    try {
+      // Nobody serving the node's media while the last probe said it was there: media is
+      // reconnecting to NATS (a NATS server died). Nobody got the request; ask again, briefly.
+      media = await untilAvailable(openSession, {
+        deadlineMs: Math.min(MEDIA_RECONNECT_GRACE_MS, this.#options.config.MEDIA_TIMEOUT_MS),
+        isFinal: (error) => !nobodyServing(error) || isCanceled(),
+      });
     } catch (error) {
       const failure = toServiceError(error);
       callLog.warn({ kind: failure.kind, err: failure.message }, 'media could not open a session');
@@ -164,7 +190,7 @@ export class Calls {
       void this.#options.media.probe();
       return refuse(req, res, 503, 'Service Unavailable (media)', { 'Retry-After': String(this.#options.config.RETRY_AFTER_S) });
     }
-    // Time spent waiting out a NATS election is not load: admission would refuse for nothing.
+    // Waiting out a NATS election or reconnection is not load: admission would refuse for nothing.
     this.#options.admission.mediaAnswered(performance.now() - asked - (media.natsWaitMs ?? 0));
 
     const call: Call = { callRef, callId, app, mediaInstance: media.mediaInstance, log: callLog, phase: 'early', finalReply: context.finalReply, sessionTimer: timers.timer };
@@ -201,7 +227,7 @@ export class Calls {
       this.#watchDialog(call, dialog);
       this.#invites.inc({ outcome: 'answered' });
     }
-    this.#publish(CallStartedEventSchema, SUBJECTS.call.started(app), {
+    void this.#handToApplication(call, {
       callRef,
       callId,
       at: new Date().toISOString(),
@@ -214,6 +240,33 @@ export class Calls {
       ...(call.finalReply ? { finalReply: call.finalReply } : {}),
     });
     callLog.info({ mode: params.mode, mailbox: { uid: params.uid, did: params.did }, selectedBy: by, earlyMedia, pin: params.pin !== undefined }, 'call started');
+  }
+
+  /**
+   * Hands the call to its application and asks again until an instance takes it (none may be
+   * subscribed for a moment: reconnecting after a NATS server died, restarting). Nobody within
+   * APP_START_TIMEOUT_MS: the call is ended rather than left in silence.
+   */
+  async #handToApplication(call: Call, event: CallStartedEventInput): Promise<void> {
+    const deadline = performance.now() + this.#options.config.APP_START_TIMEOUT_MS;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await request(this.#options.nc, CallApi.start(call.app), event, { callId: call.callId });
+        if (attempt > 1) call.log.info({ attempts: attempt }, 'the application took the call');
+        return;
+      } catch (error) {
+        if (call.phase === 'ended') return;
+        const err = toServiceError(error).message;
+        if (performance.now() >= deadline) {
+          call.log.error({ err, attempts: attempt }, 'no application instance took the call; ending it');
+          this.#appStartFailures.inc();
+          await this.#end(call, 'error', 'local');
+          return;
+        }
+        if (attempt === 1) call.log.warn({ err }, 'the application did not take the call yet; asking again');
+        await new Promise((resolve) => setTimeout(resolve, APP_START_RETRY_MS));
+      }
+    }
   }
 
   #watchDialog(call: Call, dialog: SipDialog): void {

@@ -206,6 +206,23 @@ describe('voicemail: leaving a message end to end', { skip }, () => {
     assert.ok(toneShare(await storedAudio('crashuser', messages[0]!.id), TONE) > 0.5);
   });
 
+  it('a call answered while the voicemail service is away is taken when it is back: greeting, beep, message stored', async () => {
+    await voicemail.stop();
+    const offers = () => rig.events.filter((e) => e.subject === 'vm.call.voicemail.started' && (e.event.params as { uid?: string }).uid === 'latecomer');
+    // Back only after the call was offered and nobody took it: signaling offers it again.
+    const back = (async () => {
+      await rig.waitFor(() => offers().length >= 2, 'the call to be offered a second time', 20_000);
+      voicemail = await startVoicemail();
+    })();
+    await call(appParam('latecomer', 'box'), leaveMessage(4_000));
+    await back;
+    assert.equal((await outcomeFor('latecomer')).outcome, 'stored');
+    const [message, ...more] = await mailbox('latecomer');
+    assert.equal(more.length, 0, 'stored once, however often the call was offered');
+    assert.ok(toneShare(await storedAudio('latecomer', message!.id), TONE) > 0.5);
+    assert.match(rig.signaling.output(), /"attempts":\d+,"msg":"the application took the call"/);
+  });
+
   it('ann: plays the announcement and hangs up, recording nothing', async () => {
     const [endsBefore, depositsBefore] = [await queues.lastSeq('voicemailCallEnds'), await queues.lastSeq('deposits')];
     const phone = await call(appParam('annuser', 'ann'), async () => undefined);
