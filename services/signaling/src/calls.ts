@@ -13,12 +13,10 @@ import {
   isServiceError,
   CallApi,
   MediaApi,
-  nobodyServing,
   publishCallEnded,
   request,
   SUBJECTS,
   toServiceError,
-  untilAvailable,
   type Application,
   type CallEndedEvent,
   type TransferMethod,
@@ -37,8 +35,6 @@ import { bridgeCaller, mediaBridge, referCaller, type TransferOutcome } from './
 
 type EndReason = CallEndedEvent['reason'];
 
-/** How long a media instance that is reconnecting to NATS is asked again before the call is refused. */
-const MEDIA_RECONNECT_GRACE_MS = 1_000;
 /** Between two offers of a call to its application. */
 const APP_START_RETRY_MS = 250;
 
@@ -164,24 +160,14 @@ export class Calls {
     const callRef = randomBytes(12).toString('hex');
     const callLog = context.log.child({ callRef, app });
     let media;
-    const deadline = performance.now() + this.#options.config.MEDIA_TIMEOUT_MS;
-    let asked = performance.now();
-    const openSession = () => {
-      asked = performance.now();
-      return request(
+    const asked = performance.now();
+    try {
+      media = await request(
         this.#options.nc,
         MediaApi.openSession(this.#options.config.MEDIA_NODE),
         { callRef, callId, app, sdpOffer: req.body },
-        { callId, timeoutMs: Math.max(100, deadline - asked) },
+        { callId, timeoutMs: this.#options.config.MEDIA_TIMEOUT_MS },
       );
-    };
-    try {
-      // Nobody serving the node's media while the last probe said it was there: media is
-      // reconnecting to NATS (a NATS server died). Nobody got the request; ask again, briefly.
-      media = await untilAvailable(openSession, {
-        deadlineMs: Math.min(MEDIA_RECONNECT_GRACE_MS, this.#options.config.MEDIA_TIMEOUT_MS),
-        isFinal: (error) => !nobodyServing(error) || isCanceled(),
-      });
     } catch (error) {
       const failure = toServiceError(error);
       callLog.warn({ kind: failure.kind, err: failure.message }, 'media could not open a session');
@@ -190,8 +176,7 @@ export class Calls {
       void this.#options.media.probe();
       return refuse(req, res, 503, 'Service Unavailable (media)', { 'Retry-After': String(this.#options.config.RETRY_AFTER_S) });
     }
-    // Waiting out a NATS election or reconnection is not load: admission would refuse for nothing.
-    this.#options.admission.mediaAnswered(performance.now() - asked - (media.natsWaitMs ?? 0));
+    this.#options.admission.mediaAnswered(performance.now() - asked);
 
     const call: Call = { callRef, callId, app, mediaInstance: media.mediaInstance, log: callLog, phase: 'early', finalReply: context.finalReply, sessionTimer: timers.timer };
     if (isCanceled()) {

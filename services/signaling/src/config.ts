@@ -66,11 +66,8 @@ export const signalingConfig = {
   ANN_FINAL_REPLY_REASON: z.string().regex(/^[\x20-\x7e]{1,128}$/, 'must be printable text').default('Temporarily Unavailable'),
   /** An early-media call not finished by the application within this time gets its final reply. */
   ANN_EARLY_MEDIA_TIMEOUT_MS: env.integer(1_000, 600_000).default(120_000),
-  /**
-   * How long to wait for media's SDP answer before 503: above media's 5 s wait for a NATS
-   * election (a NATS server died), under the proxy's patience with a node (Kamailio here: 8 s).
-   */
-  MEDIA_TIMEOUT_MS: env.integer(100, 60_000).default(7_000),
+  /** How long to wait for media's SDP answer before 503. */
+  MEDIA_TIMEOUT_MS: env.integer(100, 60_000).default(5_000),
   /**
    * How long an answered call is offered to its application (voicemail, voicebox) before it is
    * ended: covers an application that is restarting or reconnecting to NATS.

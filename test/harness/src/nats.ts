@@ -107,8 +107,7 @@ export async function startNats(options: NatsOptions = {}): Promise<NatsServer> 
 }
 
 export interface NatsCluster {
-  /** Named `n1`, `n2`, … (their `server_name`, as JetStream reports leaders). */
-  readonly servers: (NatsServer & { readonly name: string })[];
+  readonly servers: NatsServer[];
   /** Every server's URL, comma-separated (NATS_URL of the services). */
   readonly url: string;
   /** The nkey seed file of an identity (a service's NATS_NKEY_FILE). */
@@ -139,7 +138,7 @@ export async function startNatsCluster(size = 3, options: Pick<NatsOptions, 'exp
   );
   const routes = nodes.map((n) => `nats-route://127.0.0.1:${n.routePort}`);
   const servers = await Promise.all(
-    nodes.map(async (node): Promise<NatsServer & { name: string }> => {
+    nodes.map(async (node): Promise<NatsServer> => {
       // Beside the shared auth/ folder: the include is relative to the configuration file.
       const config = join(dir.path, `${node.name}.conf`);
       await writeFile(
@@ -167,7 +166,7 @@ export async function startNatsCluster(size = 3, options: Pick<NatsOptions, 'exp
       );
       const url = `nats://127.0.0.1:${node.port}`;
       const { forget: _forget, ...access } = clientAccess(url, credentials);
-      return { name: node.name, url, port: node.port, ...access, violations: () => violationsIn([server]), output: server.output, start: server.start, stop: server.stop, kill: server.kill, pid: server.pid, close: server.close };
+      return { url, port: node.port, ...access, violations: () => violationsIn([server]), output: server.output, start: server.start, stop: server.stop, kill: server.kill, pid: server.pid, close: server.close };
     }),
   );
   const url = servers.map((s) => s.url).join(',');
