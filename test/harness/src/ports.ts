@@ -3,7 +3,25 @@ import { connect, createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { readFile } from 'node:fs/promises';
 
+/**
+ * Ports handed out by this process. The kernel may give the same free port to two binds in a row
+ * (each socket is closed before the next ask), and two components told the same port collide when
+ * they start (CI saw signaling's HTTP port equal to compose's published NATS port); so a port is
+ * handed out once.
+ */
+const handedOut = new Set<number>();
+
 export async function freePort(host = '127.0.0.1'): Promise<number> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = await kernelPort(host);
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error('no free port that was not handed out already');
+}
+
+function kernelPort(host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
