@@ -80,18 +80,12 @@ export interface RequestOptions {
   callId?: string;
 }
 
-/**
- * Whether a request found nobody serving its subject (as a NATS error or as the ServiceError
- * `request` made of it): the service is away, or only reconnecting; nobody received the request.
- */
-export function nobodyServing(error: unknown): boolean {
-  const cause = error instanceof ServiceError ? error.cause : error;
-  return cause instanceof natsErrors.NoRespondersError || (cause instanceof natsErrors.RequestError && cause.isNoResponders());
-}
-
 /** Maps NATS transport failures to the envelope's kinds. */
 export function natsFailure(error: unknown, subject: string, timeoutMs: number): ServiceError {
-  if (nobodyServing(error)) return new ServiceError('service-unavailable', `nobody is serving ${subject}`, { cause: error });
+  const noResponders =
+    error instanceof natsErrors.NoRespondersError ||
+    (error instanceof natsErrors.RequestError && error.isNoResponders());
+  if (noResponders) return new ServiceError('service-unavailable', `nobody is serving ${subject}`, { cause: error });
   if (error instanceof natsErrors.TimeoutError || (error instanceof Error && error.cause instanceof natsErrors.TimeoutError)) {
     return new ServiceError('service-unavailable', `${subject} did not answer within ${timeoutMs} ms`, { cause: error });
   }

@@ -17,6 +17,7 @@ import {
   request,
   SUBJECTS,
   toServiceError,
+  untilAvailable,
   type Application,
   type CallEndedEvent,
   type TransferMethod,
@@ -34,9 +35,6 @@ import { expiryMs, type SessionTimer } from './session-timer.js';
 import { bridgeCaller, mediaBridge, referCaller, type TransferOutcome } from './transfer.js';
 
 type EndReason = CallEndedEvent['reason'];
-
-/** Between two offers of a call to its application. */
-const APP_START_RETRY_MS = 250;
 
 type CallStartedEventInput = z.input<typeof CallStartedEventSchema>;
 
@@ -233,24 +231,24 @@ export class Calls {
    * APP_START_TIMEOUT_MS: the call is ended rather than left in silence.
    */
   async #handToApplication(call: Call, event: CallStartedEventInput): Promise<void> {
-    const deadline = performance.now() + this.#options.config.APP_START_TIMEOUT_MS;
-    for (let attempt = 1; ; attempt++) {
+    let attempts = 0;
+    const offer = async () => {
+      attempts++;
       try {
-        await request(this.#options.nc, CallApi.start(call.app), event, { callId: call.callId });
-        if (attempt > 1) call.log.info({ attempts: attempt }, 'the application took the call');
-        return;
+        return await request(this.#options.nc, CallApi.start(call.app), event, { callId: call.callId });
       } catch (error) {
-        if (call.phase === 'ended') return;
-        const err = toServiceError(error).message;
-        if (performance.now() >= deadline) {
-          call.log.error({ err, attempts: attempt }, 'no application instance took the call; ending it');
-          this.#appStartFailures.inc();
-          await this.#end(call, 'error', 'local');
-          return;
-        }
-        if (attempt === 1) call.log.warn({ err }, 'the application did not take the call yet; asking again');
-        await new Promise((resolve) => setTimeout(resolve, APP_START_RETRY_MS));
+        if (attempts === 1) call.log.warn({ err: toServiceError(error).message }, 'the application did not take the call yet; asking again');
+        throw error;
       }
+    };
+    try {
+      await untilAvailable(offer, { deadlineMs: this.#options.config.APP_START_TIMEOUT_MS, isFinal: () => call.phase === 'ended' });
+      if (attempts > 1) call.log.info({ attempts }, 'the application took the call');
+    } catch (error) {
+      if (call.phase === 'ended') return;
+      call.log.error({ err: toServiceError(error).message, attempts }, 'no application instance took the call; ending it');
+      this.#appStartFailures.inc();
+      await this.#end(call, 'error', 'local');
     }
   }
 
