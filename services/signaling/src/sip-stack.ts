@@ -70,9 +70,17 @@ export function consoleIntoLog(log: Logger): void {
   console.info = write('info');
 }
 
-/** Text with every SIP message in it reduced to its start line. */
+/**
+ * Text with every SIP message in it reduced to its start line. A message drachtio-srf could not
+ * parse may have a mangled start line (a form feed in the Request-URI, no `SIP/2.0`); its lines
+ * still end in CRLF, where log text and stack traces end in LF: nothing from the first CRLF on is kept.
+ */
 export function withoutSipMessages(text: string): string {
-  return text.replace(/(\b[A-Za-z]+ \S+ SIP\/2\.0|SIP\/2\.0 \d{3}[^\r\n]*)[\s\S]*$/, '$1 … [rest of the SIP message not logged]');
+  const startLine = /(\b[A-Za-z]+ [^\r\n]*?SIP\/2\.0|SIP\/2\.0 \d{3}[^\r\n]*)[\s\S]*$/;
+  let kept = text.replace(startLine, '$1');
+  const crlf = kept.indexOf('\r\n');
+  if (crlf !== -1) kept = kept.slice(0, crlf);
+  return kept === text ? text : `${kept} … [rest of the SIP message not logged]`;
 }
 
 interface NodeJSEmitter {
