@@ -26,7 +26,12 @@ import {
 import { KeyedMutex } from './keyed-mutex.js';
 
 export interface CallEventHandlers {
-  started(event: CallStartedEvent): Promise<void>;
+  /**
+   * A new call. `taken()` tells signaling at once that the call is this application's (its record
+   * exists), so that the caller is answered while the first actions start; when the handler never
+   * calls it, signaling is told once the handler is done.
+   */
+  started(event: CallStartedEvent, taken: () => void): Promise<void>;
   digit(event: DigitEvent): Promise<void>;
   playbackFinished(event: PlaybackFinishedEvent): Promise<void>;
   recordingFinished(event: RecordingFinishedEvent): Promise<void>;
@@ -46,37 +51,44 @@ export interface CallEventOptions {
 export function subscribeCallEvents(nc: NatsConnection, options: CallEventOptions): Subscription[] {
   const { app, log, handlers } = options;
   const perCall = options.perCall ?? new KeyedMutex();
-  /** `answered`: the event is a request (the call's start), answered once it has been handled. */
+  /**
+   * `answer`: the event is a request (the call's start), answered once: when the handler says the
+   * call is taken, or else when the handler is done (or failed).
+   */
   const on = <T extends { callRef: string }>(
     subject: string,
     parse: (data: Uint8Array) => T,
-    handle: (event: T) => Promise<void>,
-    answered?: (msg: Msg, outcome: { result: { taken: true } } | { error: unknown }) => void,
+    handle: (event: T, taken: () => void) => Promise<void>,
+    answer?: (msg: Msg, outcome: { result: { taken: true } } | { error: unknown }) => void,
   ): Subscription =>
     nc.subscribe(subject, {
       queue: options.queue,
       callback: (_error, msg) => {
+        let answered = false;
+        const once = (outcome: { result: { taken: true } } | { error: unknown }) => {
+          if (answered) return;
+          answered = true;
+          answer?.(msg, outcome);
+        };
+        const taken = () => once({ result: { taken: true } });
         let event: T;
         try {
           event = parse(msg.data);
         } catch (error) {
           log.warn({ subject, err: toServiceError(error).message }, 'call event refused');
-          answered?.(msg, { error });
+          once({ error });
           return;
         }
-        void perCall.run(event.callRef, () => handle(event)).then(
-          () => answered?.(msg, { result: { taken: true } }),
-          (error: unknown) => {
-            log.error({ subject, err: String(error) }, 'call event failed');
-            answered?.(msg, { error });
-          },
-        );
+        void perCall.run(event.callRef, () => handle(event, taken)).then(taken, (error: unknown) => {
+          log.error({ subject, err: String(error) }, 'call event failed');
+          once({ error });
+        });
       },
     });
   const { ended } = handlers;
   const start = CallApi.start(app);
   return [
-    on(SUBJECTS.call.started(app), (d) => decodeJson(CallStartedEventSchema, d, 'call started'), (e) => handlers.started(e), (msg, outcome) => respond(msg, start, outcome)),
+    on(SUBJECTS.call.started(app), (d) => decodeJson(CallStartedEventSchema, d, 'call started'), (e, taken) => handlers.started(e, taken), (msg, outcome) => respond(msg, start, outcome)),
     on(SUBJECTS.call.digit(app), (d) => decodeJson(DigitEventSchema, d, 'digit'), (e) => handlers.digit(e)),
     on(SUBJECTS.call.playbackFinished(app), (d) => decodeJson(PlaybackFinishedEventSchema, d, 'playback finished'), (e) => handlers.playbackFinished(e)),
     on(SUBJECTS.call.recordingFinished(app), (d) => decodeJson(RecordingFinishedEventSchema, d, 'recording finished'), (e) => handlers.recordingFinished(e)),

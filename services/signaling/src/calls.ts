@@ -94,7 +94,7 @@ export class Calls {
     this.#ended = new Counter({ name: 'sipvm_calls_ended_total', help: 'Calls ended, by reason', labelNames: ['reason'], registers: [options.registry] });
     this.#appStartFailures = new Counter({
       name: 'sipvm_calls_not_taken_total',
-      help: 'Answered calls that no application instance took within APP_START_TIMEOUT_MS (ended)',
+      help: 'Calls that no application instance took within APP_START_TIMEOUT_MS (refused with 503, or ended after early media)',
       registers: [options.registry],
     });
     const calls = this.#calls;
@@ -183,34 +183,12 @@ export class Calls {
       return reply(res, 487, 'Request Terminated');
     }
     this.#calls.set(callRef, call);
+    // Until it is answered, the call's INVITE is its SIP side: a hang-up command or an early-media
+    // announcement's end replies on it, and a CANCEL ends the call.
+    call.res = res;
+    req.on('cancel', () => void this.#end(call, 'cancelled', 'remote'));
 
-    const earlyMedia = app === 'voicemail' && params.mode === 'ann' && this.#options.config.ANN_EARLY_MEDIA;
-    if (earlyMedia) {
-      call.res = res;
-      call.finalReply ??= { code: this.#options.config.ANN_FINAL_REPLY_CODE, reason: this.#options.config.ANN_FINAL_REPLY_REASON };
-      req.on('cancel', () => void this.#end(call, 'cancelled', 'remote'));
-      res.send(183, 'Session Progress', { headers: { 'Content-Type': SDP_TYPE }, body: media.sdpAnswer });
-      call.earlyTimer = setTimeout(() => void this.#end(call, 'media-timeout', 'local'), this.#options.config.ANN_EARLY_MEDIA_TIMEOUT_MS);
-      this.#invites.inc({ outcome: 'early-media' });
-    } else {
-      let dialog: SipDialog;
-      try {
-        dialog = await this.#options.srf.createUAS(req, res, { localSdp: media.sdpAnswer, headers: { 'Content-Type': SDP_TYPE, ...timers.headers } });
-      } catch (error) {
-        // CANCEL (drachtio-server answers it with 487) or the caller went away.
-        this.#calls.delete(callRef);
-        call.phase = 'ended';
-        await this.#closeMedia(call);
-        this.#invites.inc({ outcome: isCanceled() ? '487' : 'failed' });
-        callLog.info({ err: String(error), canceled: isCanceled() }, 'call not answered');
-        return;
-      }
-      call.dialog = dialog;
-      call.phase = 'answered';
-      this.#watchDialog(call, dialog);
-      this.#invites.inc({ outcome: 'answered' });
-    }
-    void this.#handToApplication(call, {
+    const started: CallStartedEventInput = {
       callRef,
       callId,
       at: new Date().toISOString(),
@@ -221,34 +199,84 @@ export class Calls {
       mediaNode: this.#options.config.MEDIA_NODE,
       codec: media.codec.slice(0, 32),
       ...(call.finalReply ? { finalReply: call.finalReply } : {}),
-    });
-    callLog.info({ mode: params.mode, mailbox: { uid: params.uid, did: params.did }, selectedBy: by, earlyMedia, pin: params.pin !== undefined }, 'call started');
+    };
+    const earlyMedia = app === 'voicemail' && params.mode === 'ann' && this.#options.config.ANN_EARLY_MEDIA;
+    const logStarted = () =>
+      callLog.info({ mode: params.mode, mailbox: { uid: params.uid, did: params.did }, selectedBy: by, earlyMedia, pin: params.pin !== undefined }, 'call started');
+    if (earlyMedia) {
+      // The announcement is the early media: 183 first, then the application plays it.
+      call.finalReply ??= { code: this.#options.config.ANN_FINAL_REPLY_CODE, reason: this.#options.config.ANN_FINAL_REPLY_REASON };
+      res.send(183, 'Session Progress', { headers: { 'Content-Type': SDP_TYPE }, body: media.sdpAnswer });
+      call.earlyTimer = setTimeout(() => void this.#end(call, 'media-timeout', 'local'), this.#options.config.ANN_EARLY_MEDIA_TIMEOUT_MS);
+      this.#invites.inc({ outcome: 'early-media' });
+      logStarted();
+      void this.#handToApplication(call, started).then(async (taken) => {
+        if (!taken && call.phase !== 'ended') await this.#end(call, 'error', 'local');
+      });
+      return;
+    }
+    // The application takes the call before the caller is answered: while it cannot (a NATS
+    // election, every instance restarting) the caller hears ringback, not silence after the answer,
+    // and a call nobody takes is refused, so the proxy may try another node.
+    if (!(await this.#handToApplication(call, started))) {
+      if (call.phase === 'ended') {
+        // Cancelled, or ended by its application.
+        if (isCanceled()) this.#invites.inc({ outcome: '487' });
+        return;
+      }
+      refuse(req, res, 503, 'Service Unavailable (application)', { 'Retry-After': String(this.#options.config.RETRY_AFTER_S) });
+      await this.#end(call, 'error', 'remote');
+      return;
+    }
+    if (call.phase === 'ended') return;
+    delete call.res;
+    let dialog: SipDialog;
+    try {
+      dialog = await this.#options.srf.createUAS(req, res, { localSdp: media.sdpAnswer, headers: { 'Content-Type': SDP_TYPE, ...timers.headers } });
+    } catch (error) {
+      // CANCEL (drachtio-server answers it with 487) or the caller went away.
+      this.#invites.inc({ outcome: isCanceled() ? '487' : 'failed' });
+      callLog.info({ err: String(error), canceled: isCanceled() }, 'call not answered');
+      await this.#end(call, isCanceled() ? 'cancelled' : 'error', 'remote');
+      return;
+    }
+    if (isEnded(call)) {
+      // Its application hung up while the answer was on its way.
+      dialog.destroy();
+      return;
+    }
+    call.dialog = dialog;
+    call.phase = 'answered';
+    this.#watchDialog(call, dialog);
+    this.#invites.inc({ outcome: 'answered' });
+    logStarted();
   }
 
   /**
    * Hands the call to its application and asks again until an instance takes it (none may be
-   * subscribed for a moment: reconnecting after a NATS server died, restarting). Nobody within
-   * APP_START_TIMEOUT_MS: the call is ended rather than left in silence.
+   * subscribed for a moment: reconnecting after a NATS server died, restarting) or the call ends.
+   * False when no instance took it within APP_START_TIMEOUT_MS (logged and counted) or it ended.
    */
-  async #handToApplication(call: Call, event: CallStartedEventInput): Promise<void> {
+  async #handToApplication(call: Call, event: CallStartedEventInput): Promise<boolean> {
     let attempts = 0;
     const offer = async () => {
       attempts++;
       try {
         return await request(this.#options.nc, CallApi.start(call.app), event, { callId: call.callId });
       } catch (error) {
-        if (attempts === 1) call.log.warn({ err: toServiceError(error).message }, 'the application did not take the call yet; asking again');
+        if (attempts === 1 && call.phase !== 'ended') call.log.warn({ err: toServiceError(error).message }, 'the application did not take the call yet; asking again');
         throw error;
       }
     };
     try {
       await untilAvailable(offer, { deadlineMs: this.#options.config.APP_START_TIMEOUT_MS, isFinal: () => call.phase === 'ended' });
       if (attempts > 1) call.log.info({ attempts }, 'the application took the call');
+      return true;
     } catch (error) {
-      if (call.phase === 'ended') return;
-      call.log.error({ err: toServiceError(error).message, attempts }, 'no application instance took the call; ending it');
+      if (call.phase === 'ended') return false;
+      call.log.error({ err: toServiceError(error).message, attempts }, 'no application instance took the call');
       this.#appStartFailures.inc();
-      await this.#end(call, 'error', 'local');
+      return false;
     }
   }
 
@@ -439,4 +467,9 @@ export class Calls {
       this.#options.log.error({ subject, err: String(error) }, 'call event could not be published');
     }
   }
+}
+
+/** Read again after an await: the call may have ended meanwhile (narrowing does not see that). */
+function isEnded(call: Call): boolean {
+  return call.phase === 'ended';
 }

@@ -28,6 +28,7 @@ import {
   type SippOptions,
   type SippResult,
 } from '@sipvm/harness';
+import { startApplicationsFake } from './application-fake.js';
 import { startMediaResponderFake, type MediaResponderFake } from './media-fake.js';
 
 export const SCENARIOS = join(REPO_ROOT, 'test', 'sip', 'scenarios');
@@ -89,6 +90,11 @@ export interface RigOptions {
   rtpPorts?: number;
   /** drachtio-server's log level: `info` (every SIP message; the default here) or `notice` as in production. */
   drachtioLogLevel?: 'info' | 'notice';
+  /**
+   * `fake`: a stand-in takes every call (application-fake.ts), for tests of signaling alone;
+   * `none` (default): the test starts the real applications it needs, or wants calls nobody takes.
+   */
+  applications?: 'fake' | 'none';
 }
 
 export async function startSignalingRig(env: Record<string, string> = {}, options: RigOptions = {}): Promise<SignalingRig> {
@@ -127,6 +133,7 @@ export async function startSignalingRig(env: Record<string, string> = {}, option
       { timeoutMs: 180_000 },
     );
   }
+  const applicationsFake = options.applications === 'fake' ? startApplicationsFake(nc) : undefined;
   const events: CallEventSeen[] = [];
   nc.subscribe(SUBJECTS.call.all, {
     callback: (_err, msg) => {
@@ -197,6 +204,7 @@ export async function startSignalingRig(env: Record<string, string> = {}, option
     },
     async stop() {
       mediaFake?.stop();
+      applicationsFake?.stop();
       await nc.close().catch(() => undefined);
       await rig.signaling.stop();
       for (const other of others) await other.stop();

@@ -19,7 +19,7 @@ const skip = e2eSkipReason();
 const PROXY_PARAMS = "usr=alice;dom=example.org;uid=u-alice;did=d-example;eml='alice@example.org';snd='sip:bob@caller.example.org';lng=de;";
 
 describe('signaling calls through drachtio-server', { skip }, () => {
-  const rig = useSignalingRig();
+  const rig = useSignalingRig({}, { applications: 'fake' });
 
   it('answers OPTIONS with 200', async () => {
     const result = await rig.sipp('options.xml');
@@ -133,7 +133,7 @@ describe('signaling calls through drachtio-server', { skip }, () => {
 });
 
 describe('CANCEL before the answer (FAKE media that answers late)', { skip }, () => {
-  const rig = useSignalingRig({}, { media: 'fake' });
+  const rig = useSignalingRig({}, { media: 'fake', applications: 'fake' });
 
   it('answers CANCEL before the answer with 487 and opens no call', async () => {
     const before = rig.events.length;
@@ -153,6 +153,25 @@ describe('CANCEL before the answer (FAKE media that answers late)', { skip }, ()
 
 });
 
+describe('a call no application takes (no voicemail instance subscribed)', { skip }, () => {
+  const rig = useSignalingRig({ APP_START_TIMEOUT_MS: '2000' }, { media: 'fake', applications: 'none' });
+
+  it('is refused with 503 and Retry-After, never answered, and its end is published for an instance that took it late', async () => {
+    const result = await rig.sipp('invite-refused-with-sdp.xml', { keys: { app_name: 'voicemail', app_param: PROXY_PARAMS } });
+    assert.equal(result.exitCode, 0, sippReport(result, rig));
+    const finals = responsesIn(result.messages).filter((r) => !r.startsWith('1'));
+    assert.deepEqual(finals, ['503 Service Unavailable (application)'], sippReport(result));
+    assert.match(result.messages, /^Retry-After: \d+\r?$/m);
+    const offered = rig.events.find((e) => e.subject === 'vm.call.voicemail.started');
+    assert.ok(offered, 'the call was offered to voicemail');
+    const callRef = CallStartedEventSchema.parse(offered.event).callRef;
+    const ended = await rig.waitForEvent((e) => e.subject === 'vm.call.voicemail.ended' && e.event.callRef === callRef, 'the end of the call');
+    assert.equal(CallEndedEventSchema.parse(ended.event).reason, 'error');
+    await rig.waitFor(() => mediaRequests(rig, 'session.close', callRef).length === 1, 'the media session to be closed');
+    assert.match(rig.signaling.output(), /"msg":"no application instance took the call"/);
+  });
+});
+
 describe('P-App headers from an untrusted source', { skip }, () => {
   for (const policy of ['refuse', 'ignore'] as const) {
     describe(`UNTRUSTED_APP_HEADERS=${policy}`, () => {
@@ -163,7 +182,7 @@ describe('P-App headers from an untrusted source', { skip }, () => {
         TRUSTED_PROXIES: '192.0.2.10',
         UNTRUSTED_APP_HEADERS: policy,
         ...(policy === 'ignore' ? { UNTRUSTED_CALLS: 'voicemail', DEFAULT_MODE: 'box' } : {}),
-      });
+      }, { applications: 'fake' });
       if (policy === 'refuse') {
         it('refuses the call with 403', async () => {
           const result = await rig.sipp('invite-refused-with-sdp.xml', { keys: { app_name: 'voicemail', app_param: 'usr=mallory;eml=m@evil.example' } });
@@ -196,7 +215,7 @@ describe('application from the mapping file (APP_MAPPING_FILE)', { skip }, () =>
     const file = join(dir.path, 'apps.map');
     await writeFile(file, '# access numbers\n^sip:1001@ => annrecorder\n^sip:(voicebox)-[0-9]+@ => \\1\n');
     return { APP_MAPPING_FILE: file, APP_FALLBACKS: 'mapping' };
-  });
+  }, { applications: 'fake' });
   after(async () => {
     await dir?.remove();
   });
@@ -212,7 +231,7 @@ describe('application from the mapping file (APP_MAPPING_FILE)', { skip }, () =>
 });
 
 describe('ann mode with early media (ANN_EARLY_MEDIA=true)', { skip }, () => {
-  const rig = useSignalingRig({ ANN_EARLY_MEDIA: 'true', ANN_EARLY_MEDIA_TIMEOUT_MS: '3000' });
+  const rig = useSignalingRig({ ANN_EARLY_MEDIA: 'true', ANN_EARLY_MEDIA_TIMEOUT_MS: '3000' }, { applications: 'fake' });
 
   it('sends 183 with SDP, then the final reply the application asks for', async () => {
     const running = rig.sipp('invite-early-media-405.xml', { keys: { app_param: 'usr=erin;dom=example.org;mod=ann' } });

@@ -39,7 +39,7 @@ describe('MWI through drachtio-server', { skip }, () => {
   const rig = useSignalingRig(async () => {
     proxyPort = await freeTcpUdpPort();
     return { MWI_PROXY: `sip:127.0.0.1:${proxyPort}`, MWI_MIN_EXPIRES: '60', MWI_MAX_EXPIRES: '900' };
-  }, { storage: true, media: 'fake' });
+  }, { storage: true, media: 'fake', applications: 'fake' });
 
   let staged = 0;
   const newMessage = async (urgent: boolean) => {
@@ -109,7 +109,7 @@ describe('MWI through drachtio-server', { skip }, () => {
 });
 
 describe('MWI subscriptions outlive the instance that accepted them', { skip }, () => {
-  const rig = useSignalingRig({}, { media: 'fake' });
+  const rig = useSignalingRig({}, { media: 'fake', applications: 'fake' });
 
   // drachtio-server ties a SUBSCRIBE dialog to the application connection that answered it, so a
   // refresh through the same drachtio-server after that instance is gone gets 481 from drachtio

@@ -13,7 +13,7 @@ import { e2eSkipReason, responsesIn, sippReport, useSignalingRig } from './rig.j
 const skip = e2eSkipReason();
 
 describe('signaling through outages', { skip }, () => {
-  const rig = useSignalingRig();
+  const rig = useSignalingRig({}, { applications: 'fake' });
 
   const readyChecks = async () => (await rig.signaling.readyz()).body as { ok: boolean; checks: Record<string, boolean> };
   const alive = async () => (await fetch(`http://127.0.0.1:${rig.signaling.httpPort}/healthz`)).status === 200;

@@ -206,7 +206,7 @@ describe('voicemail: leaving a message end to end', { skip }, () => {
     assert.ok(toneShare(await storedAudio('crashuser', messages[0]!.id), TONE) > 0.5);
   });
 
-  it('a call answered while the voicemail service is away is taken when it is back: greeting, beep, message stored', async () => {
+  it('a call that arrives while the voicemail service is away rings until it is back: then greeting, beep, message stored', async () => {
     await voicemail.stop();
     const offers = () => rig.events.filter((e) => e.subject === 'vm.call.voicemail.started' && (e.event.params as { uid?: string }).uid === 'latecomer');
     // Back only after the call was offered and nobody took it: signaling offers it again.

@@ -194,7 +194,7 @@ describe('the web inbox in the browser', { skip: skipBrowser }, () => {
 const skipSip = e2eSkipReason();
 
 describe('a delete in the browser moves MWI', { skip: skipSip ?? skipBrowser }, () => {
-  const rig = useSignalingRig({}, { storage: true, media: 'fake' });
+  const rig = useSignalingRig({}, { storage: true, media: 'fake', applications: 'fake' });
   let web: RunningWebService;
   let browser: Browser;
 

@@ -10,11 +10,14 @@
  * operation waits, up to PATIENCE_MS: a refusal then is not another instance's change, and an event
  * of the call must not be dropped for it.
  */
+import { randomUUID } from 'node:crypto';
 import type { KV } from '@nats-io/kv';
 import type { z } from 'zod';
 import { encodeJson, isRevisionConflict, untilAvailable } from '@sipvm/contracts';
 
 const REMEMBERED = 10_000;
+/** The field of a stored record that names the create that wrote it (dropped when read). */
+const CREATED_BY = 'createdBy';
 const PATIENCE_MS = 15_000;
 
 export interface Versioned<R> {
@@ -42,15 +45,34 @@ export class CallRecords<R> {
     return this.#remember(callRef, { record: this.schema.parse(entry.json()), revision: entry.revision });
   }
 
-  /** Stores a new call; false when it exists already (a repeated start event). */
+  /**
+   * Stores a new call; false when it exists already (the start was offered again). A create whose
+   * reply was lost (the bucket's leader stored it and died) is refused when tried again: the record
+   * carries this attempt's mark, so that refusal is told apart from another instance's start.
+   */
   async create(callRef: string, record: R): Promise<boolean> {
+    const mark = randomUUID();
+    let unanswered = false;
+    const attempt = async () => {
+      try {
+        return await this.kv.create(callRef, encodeJson({ ...record, [CREATED_BY]: mark }));
+      } catch (error) {
+        if (!isRevisionConflict(error)) unanswered = true;
+        throw error;
+      }
+    };
     try {
-      const revision = await untilAvailable(() => this.kv.create(callRef, encodeJson(record)), { deadlineMs: PATIENCE_MS, isFinal: isRevisionConflict });
+      const revision = await untilAvailable(attempt, { deadlineMs: PATIENCE_MS, isFinal: isRevisionConflict });
       this.#remember(callRef, { record, revision });
       return true;
     } catch (error) {
-      if (isRevisionConflict(error)) return false;
-      throw error;
+      if (!isRevisionConflict(error)) throw error;
+      if (!unanswered) return false;
+      const entry = await untilAvailable(() => this.kv.get(callRef), { deadlineMs: PATIENCE_MS });
+      const stored: unknown = entry?.operation === 'PUT' ? entry.json() : undefined;
+      if (!entry || !isRecord(stored) || stored[CREATED_BY] !== mark) return false;
+      this.#remember(callRef, { record, revision: entry.revision });
+      return true;
     }
   }
 
@@ -78,4 +100,8 @@ export class CallRecords<R> {
     if (this.#known.size > REMEMBERED) this.#known.delete(this.#known.keys().next().value as string);
     return versioned;
   }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
 }

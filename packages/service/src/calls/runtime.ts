@@ -106,7 +106,7 @@ export async function startCallRuntime<R extends CallBase, A extends { kind: str
       log,
       perCall,
       handlers: {
-        started: (e) => runner.start(e),
+        started: (e, taken) => runner.start(e, taken),
         digit: (e) => runner.apply(e.callRef, { kind: 'digit', digit: e.digit }),
         playbackFinished: (e) => runner.apply(e.callRef, { kind: 'playback-finished', playbackId: e.playbackId, reason: e.reason, recordingStartedAt: e.recordingStartedAt }),
         recordingFinished: (e) => runner.apply(e.callRef, e.reason === 'silence' ? { kind: 'silence', speech: e.speech ?? false } : { kind: 'recording-limit' }),
@@ -183,16 +183,22 @@ class Runner<R extends CallBase, A extends { kind: string }, E extends { kind: s
     this.#started = new Counter({ name: 'sipvm_calls_started_total', help: 'Calls taken, by application', labelNames: ['app'], registers: [options.registry] });
   }
 
-  async start(event: CallStartedEvent): Promise<void> {
+  /**
+   * A new call: its record is created, signaling is told the call is taken (it answers the caller
+   * now), and the first actions run. A start offered again (signaling asks until an instance
+   * answers) finds the record and is only answered.
+   */
+  async start(event: CallStartedEvent, taken: () => void): Promise<void> {
     const { app } = this.options;
     if (!app.apps.includes(event.app)) return;
     const log = callLogger(this.options.log, event.callId).child({ callRef: event.callRef });
     const step = await app.start(event, log);
     if (!step) return;
     if (!(await this.records.create(event.callRef, step.record))) {
-      log.warn('call already started (duplicate event)');
+      log.debug('call offered again; it is taken already');
       return;
     }
+    taken();
     this.#started.inc({ app: event.app });
     await this.#execute(step.record, step.actions, log);
   }

@@ -20,7 +20,7 @@ const SECONDS = Number(process.env.SIP_FUZZ_SECONDS ?? 30);
 const SEED = Number(process.env.SIP_FUZZ_SEED ?? randomInt(2 ** 31));
 
 describe(`SIP mutation fuzzing (${SECONDS} s, SIP_FUZZ_SEED=${SEED})`, { skip }, () => {
-  const rig = useSignalingRig({}, { media: 'fake', storage: true, drachtioLogLevel: 'notice' });
+  const rig = useSignalingRig({}, { media: 'fake', storage: true, drachtioLogLevel: 'notice', applications: 'fake' });
   let proxy: SipUdpClient;
   let stranger: SipUdpClient;
   let signalingDied = false;
