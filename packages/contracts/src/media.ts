@@ -90,7 +90,16 @@ export const MediaApi = {
   openSession: instanceEndpoint(
     SUBJECTS.media.sessionOpen,
     OpenSessionRequestSchema,
-    z.strictObject({ mediaInstance: InstanceIdSchema, sdpAnswer: z.string(), codec: z.string() }),
+    z.strictObject({
+      mediaInstance: InstanceIdSchema,
+      sdpAnswer: z.string(),
+      codec: z.string(),
+      /**
+       * How long of the answer media spent waiting for NATS to elect a leader for its state (a
+       * NATS server died): not load, so admission control leaves it out.
+       */
+      natsWaitMs: z.number().int().min(0).optional(),
+    }),
   ),
   /**
    * Whether a media instance of the node can open a session now (its rtpengine answers).

@@ -62,7 +62,7 @@ export class Sessions {
     return this.#live.size;
   }
 
-  async open(req: { callRef: string; callId: string; app: Application; sdpOffer: string }): Promise<{ sdpAnswer: string; codec: string }> {
+  async open(req: { callRef: string; callId: string; app: Application; sdpOffer: string }): Promise<{ sdpAnswer: string; codec: string; natsWaitMs?: number }> {
     return this.#mutex.run(req.callRef, async () => {
       const known = this.#live.get(req.callRef);
       if (known) return { sdpAnswer: known.state.sdpAnswer, codec: known.state.codec };
@@ -103,15 +103,18 @@ export class Sessions {
         sdpAnswer,
         openedAt: new Date().toISOString(),
       };
+      let natsWaitMs: number;
       try {
-        await this.options.state.putSession(state);
+        natsWaitMs = (await this.options.state.putSession(state)).waitedMs;
       } catch (error) {
         await this.#deleteCall(callRef);
         throw error;
       }
       this.#live.set(callRef, { state, player: this.#player(state), version: 1, fresh: true });
-      callLogger(this.options.log, req.callId).debug({ callRef, codec: codec.name }, 'media session opened');
-      return { sdpAnswer, codec: codec.name };
+      const log = callLogger(this.options.log, req.callId);
+      if (natsWaitMs > 0) log.info({ callRef, natsWaitMs }, 'media session opened after waiting for NATS');
+      else log.debug({ callRef, codec: codec.name }, 'media session opened');
+      return { sdpAnswer, codec: codec.name, ...(natsWaitMs > 0 ? { natsWaitMs } : {}) };
     });
   }
 

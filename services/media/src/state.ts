@@ -5,7 +5,9 @@
  *
  * While the bucket has no leader (a NATS server died) the operations of calls in progress wait,
  * up to PATIENCE_MS, so that a recording whose audio rtpengine is already writing is not given up.
- * Opening a session does not wait: a new call is better refused (the proxy tries another node).
+ * Opening a session waits less (SESSION_OPEN_PATIENCE_MS, inside signaling's MEDIA_TIMEOUT_MS):
+ * every node shares the bucket, so refusing would not send the call to a node that can take it,
+ * and a caller who hears ringing a moment longer is better off than one who hears a failure.
  */
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { KV } from '@nats-io/kv';
@@ -15,6 +17,8 @@ import { RECORDABLE } from './sdp.js';
 
 export const MEDIA_STATE_BUCKET = BUCKETS.mediaState;
 const PATIENCE_MS = 10_000;
+/** Elections measured here take 1 to 6 s; most new calls get through, none waits past signaling's 5 s. */
+export const SESSION_OPEN_PATIENCE_MS = 3_000;
 
 export const SessionStateSchema = z.strictObject({
   callRef: CallRefSchema,
@@ -61,8 +65,17 @@ export class MediaState {
     return new MediaState(kv);
   }
 
-  putSession(s: SessionState) {
-    return this.#put(`session.${s.callRef}`, s, 0);
+  /** Stores a new session; resolves to how long it waited for the bucket to have a leader. */
+  async putSession(s: SessionState): Promise<{ waitedMs: number }> {
+    const key = `session.${s.callRef}`;
+    const started = performance.now();
+    let lastAttempt = started;
+    const attempt = () => {
+      lastAttempt = performance.now();
+      return this.kv.put(key, JSON.stringify(s));
+    };
+    await this.#reach(key, attempt, SESSION_OPEN_PATIENCE_MS);
+    return { waitedMs: Math.round(lastAttempt - started) };
   }
   getSession(callRef: string) {
     return this.#get(`session.${callRef}`, SessionStateSchema);

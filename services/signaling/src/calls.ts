@@ -174,7 +174,8 @@ export class Calls {
       void this.#options.media.probe();
       return refuse(req, res, 503, 'Service Unavailable (media)', { 'Retry-After': String(this.#options.config.RETRY_AFTER_S) });
     }
-    this.#options.admission.mediaAnswered(performance.now() - asked);
+    // Time spent waiting out a NATS election is not load: admission would refuse for nothing.
+    this.#options.admission.mediaAnswered(performance.now() - asked - (media.natsWaitMs ?? 0));
 
     const call: Call = { callRef, callId, app, mediaInstance: media.mediaInstance, log: callLog, phase: 'early', finalReply: context.finalReply, sessionTimer: timers.timer };
     if (isCanceled()) {

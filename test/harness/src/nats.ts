@@ -107,7 +107,8 @@ export async function startNats(options: NatsOptions = {}): Promise<NatsServer> 
 }
 
 export interface NatsCluster {
-  readonly servers: NatsServer[];
+  /** Named `n1`, `n2`, … (their `server_name`, as JetStream reports leaders). */
+  readonly servers: (NatsServer & { readonly name: string })[];
   /** Every server's URL, comma-separated (NATS_URL of the services). */
   readonly url: string;
   /** The nkey seed file of an identity (a service's NATS_NKEY_FILE). */
@@ -140,7 +141,7 @@ export async function startNatsCluster(size = 3, options: Pick<NatsOptions, 'exp
   /** When a server of the cluster was killed (ms since the epoch). */
   const kills: number[] = [];
   const servers = await Promise.all(
-    nodes.map(async (node): Promise<NatsServer> => {
+    nodes.map(async (node): Promise<NatsServer & { name: string }> => {
       // Beside the shared auth/ folder: the include is relative to the configuration file.
       const config = join(dir.path, `${node.name}.conf`);
       await writeFile(
@@ -172,7 +173,7 @@ export async function startNatsCluster(size = 3, options: Pick<NatsOptions, 'exp
         kills.push(Date.now());
         await server.kill();
       };
-      return { url, port: node.port, ...access, violations: () => violationsIn([server]), output: server.output, start: server.start, stop: server.stop, kill, pid: server.pid, close: server.close };
+      return { name: node.name, url, port: node.port, ...access, violations: () => violationsIn([server]), output: server.output, start: server.start, stop: server.stop, kill, pid: server.pid, close: server.close };
     }),
   );
   const url = servers.map((s) => s.url).join(',');

@@ -15,7 +15,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { request, setJetStreamReplicas, stageAudio, stagingBucket, StorageApi, type Mailbox } from '@sipvm/contracts';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { BUCKETS, request, setJetStreamReplicas, stageAudio, stagingBucket, StorageApi, type Mailbox } from '@sipvm/contracts';
 import {
   cephMissing,
   freeTcpUdpPort,
@@ -231,17 +232,22 @@ describe('sipvm behind Kamailio: two nodes, a NATS cluster, Ceph RGW', { skip },
     assert.ok(calls().some((c) => c.signalingInstance === b.signalingInstance && c.startedAt > killedAt), 'B took calls after the kill');
   });
 
-  it('one NATS server killed during load: nothing lost, nothing doubled', async () => {
+  it('the NATS server that leads media\'s state killed during load: nothing lost, nothing doubled', async () => {
     const mailbox = mailboxOf('natsdown');
     const running = load(mailbox, { rate: 5, calls: 30, holdMs: 5_000 });
     await waitFor(() => seen.callsOf(mailbox).filter((c) => c.recordingStartedAt !== undefined).length >= 5, 20_000, 'callers recording');
-    const victim = cluster.nats.servers[0]!;
+    // The server that leads media's state: every new call waits for the election (up to 3 s in media).
+    const { cluster: raft } = await (await jetstreamManager(nc)).streams.info(`KV_${BUCKETS.mediaState}`);
+    const victim = cluster.nats.servers.find((server) => server.name === raft?.leader);
+    assert.ok(victim, `media's state is led by ${raft?.leader}, not a server of the cluster`);
+    const killedAt = Date.now();
     await victim.kill();
     const result = await running;
     await victim.start();
     // Every answered caller spoke past the beep: each is one message.
     const stored = await storedOnce(mailbox, result.answered);
-    console.log(`NATS server killed: sipp ${JSON.stringify(counts(result))}, ${stored.size} messages`);
+    const afterKill = seen.callsOf(mailbox).filter((c) => c.startedAt > killedAt);
+    console.log(`NATS server killed (${victim.name}, leader of media's state): sipp ${JSON.stringify(counts(result))}, ${stored.size} messages; ${afterKill.length} calls started after the kill`);
     assert.equal(result.created, 30);
     assert.equal(result.failed, 0, result.failures);
     assert.equal(result.answered + result.refused, 30);
