@@ -16,8 +16,8 @@ import type { z } from 'zod';
 import { encodeJson, isRevisionConflict, untilAvailable } from '@sipvm/contracts';
 
 const REMEMBERED = 10_000;
-/** The field of a stored record that names the create that wrote it (dropped when read). */
-const CREATED_BY = 'createdBy';
+/** The field of a stored record that names the write that stored it (dropped when read). */
+const WRITTEN_BY = 'writtenBy';
 const PATIENCE_MS = 15_000;
 
 export interface Versioned<R> {
@@ -42,51 +42,58 @@ export class CallRecords<R> {
       this.#known.delete(callRef);
       return undefined;
     }
-    return this.#remember(callRef, { record: this.schema.parse(entry.json()), revision: entry.revision });
+    const { [WRITTEN_BY]: _mark, ...stored } = entry.json<Record<string, unknown>>();
+    return this.#remember(callRef, { record: this.schema.parse(stored), revision: entry.revision });
+  }
+
+  /** Stores a new call; false when it exists already (the start was offered again). */
+  create(callRef: string, record: R): Promise<boolean> {
+    return this.#write(callRef, record, (data) => this.kv.create(callRef, data));
+  }
+
+  /** Writes `record` if the stored one is still `after`; false when someone else changed it first. */
+  replace(callRef: string, record: R, after: number): Promise<boolean> {
+    return this.#write(callRef, record, (data) => this.kv.update(callRef, data, after));
   }
 
   /**
-   * Stores a new call; false when it exists already (the start was offered again). A create whose
-   * reply was lost (the bucket's leader stored it and died) is refused when tried again: the record
-   * carries this attempt's mark, so that refusal is told apart from another instance's start.
+   * A compare-and-set write, waiting out an election. A write whose reply was lost (the bucket's
+   * leader stored it and died) is refused when tried again, as if another instance had written
+   * first; each write's mark in the stored record tells the two apart, so that the event's actions
+   * are not dropped for a change that was this instance's own.
    */
-  async create(callRef: string, record: R): Promise<boolean> {
+  async #write(callRef: string, record: R, write: (data: Uint8Array) => Promise<number>): Promise<boolean> {
     const mark = randomUUID();
+    const data = encodeJson({ ...record, [WRITTEN_BY]: mark });
     let unanswered = false;
     const attempt = async () => {
       try {
-        return await this.kv.create(callRef, encodeJson({ ...record, [CREATED_BY]: mark }));
+        return await write(data);
       } catch (error) {
         if (!isRevisionConflict(error)) unanswered = true;
         throw error;
       }
     };
     try {
-      const revision = await untilAvailable(attempt, { deadlineMs: PATIENCE_MS, isFinal: isRevisionConflict });
-      this.#remember(callRef, { record, revision });
-      return true;
+      return this.#written(callRef, record, await untilAvailable(attempt, { deadlineMs: PATIENCE_MS, isFinal: isRevisionConflict }));
     } catch (error) {
+      this.#known.delete(callRef);
       if (!isRevisionConflict(error)) throw error;
-      if (!unanswered) return false;
-      const entry = await untilAvailable(() => this.kv.get(callRef), { deadlineMs: PATIENCE_MS });
-      const stored: unknown = entry?.operation === 'PUT' ? entry.json() : undefined;
-      if (!entry || !isRecord(stored) || stored[CREATED_BY] !== mark) return false;
-      this.#remember(callRef, { record, revision: entry.revision });
-      return true;
+      const revision = unanswered ? await this.#revisionMarked(callRef, mark) : undefined;
+      return revision === undefined ? false : this.#written(callRef, record, revision);
     }
   }
 
-  /** Writes `record` if the stored one is still `after`; false when someone else changed it first. */
-  async replace(callRef: string, record: R, after: number): Promise<boolean> {
-    try {
-      const revision = await untilAvailable(() => this.kv.update(callRef, encodeJson(record), after), { deadlineMs: PATIENCE_MS, isFinal: isRevisionConflict });
-      this.#remember(callRef, { record, revision });
-      return true;
-    } catch (error) {
-      this.#known.delete(callRef);
-      if (isRevisionConflict(error)) return false;
-      throw error;
-    }
+  #written(callRef: string, record: R, revision: number): true {
+    this.#remember(callRef, { record, revision });
+    return true;
+  }
+
+  /** The stored record's revision if the write marked `mark` wrote it. */
+  async #revisionMarked(callRef: string, mark: string): Promise<number | undefined> {
+    const entry = await untilAvailable(() => this.kv.get(callRef), { deadlineMs: PATIENCE_MS });
+    const stored: unknown = entry?.operation === 'PUT' ? entry.json() : undefined;
+    return entry && isRecord(stored) && stored[WRITTEN_BY] === mark ? entry.revision : undefined;
   }
 
   async delete(callRef: string): Promise<void> {
