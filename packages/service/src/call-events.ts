@@ -48,6 +48,9 @@ export interface CallEventOptions {
   perCall?: KeyedMutex;
 }
 
+/** How a call's start is answered: taken, or why not. */
+type StartOutcome = { result: { taken: true } } | { error: unknown };
+
 export function subscribeCallEvents(nc: NatsConnection, options: CallEventOptions): Subscription[] {
   const { app, log, handlers } = options;
   const perCall = options.perCall ?? new KeyedMutex();
@@ -59,13 +62,13 @@ export function subscribeCallEvents(nc: NatsConnection, options: CallEventOption
     subject: string,
     parse: (data: Uint8Array) => T,
     handle: (event: T, taken: () => void) => Promise<void>,
-    answer?: (msg: Msg, outcome: { result: { taken: true } } | { error: unknown }) => void,
+    answer?: (msg: Msg, outcome: StartOutcome) => void,
   ): Subscription =>
     nc.subscribe(subject, {
       queue: options.queue,
       callback: (_error, msg) => {
         let answered = false;
-        const once = (outcome: { result: { taken: true } } | { error: unknown }) => {
+        const once = (outcome: StartOutcome) => {
           if (answered) return;
           answered = true;
           answer?.(msg, outcome);

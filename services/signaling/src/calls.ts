@@ -211,16 +211,14 @@ export class Calls {
       call.earlyTimer = setTimeout(() => void this.#end(call, 'media-timeout', 'local'), this.#options.config.ANN_EARLY_MEDIA_TIMEOUT_MS);
       this.#invites.inc({ outcome: 'early-media' });
       logStarted();
-      void this.#handToApplication(call, started).then(async (taken) => {
-        if (!taken && call.phase !== 'ended') await this.#end(call, 'error', 'local');
-      });
+      void this.#handToApplication(call, started).then((taken) => taken || this.#end(call, 'error', 'local'));
       return;
     }
     // The application takes the call before the caller is answered: while it cannot (a NATS
     // election, every instance restarting) the caller hears ringback, not silence after the answer,
     // and a call nobody takes is refused, so the proxy may try another node.
     if (!(await this.#handToApplication(call, started))) {
-      if (call.phase === 'ended') {
+      if (isEnded(call)) {
         // Cancelled, or ended by its application.
         if (isCanceled()) this.#invites.inc({ outcome: '487' });
         return;
@@ -229,7 +227,7 @@ export class Calls {
       await this.#end(call, 'error', 'remote');
       return;
     }
-    if (call.phase === 'ended') return;
+    if (isEnded(call)) return;
     delete call.res;
     let dialog: SipDialog;
     try {

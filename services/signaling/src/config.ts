@@ -69,8 +69,9 @@ export const signalingConfig = {
   /** How long to wait for media's SDP answer before 503. */
   MEDIA_TIMEOUT_MS: env.integer(100, 60_000).default(5_000),
   /**
-   * How long an answered call is offered to its application (voicemail, voicebox) before it is
-   * ended: covers an application that is restarting or reconnecting to NATS.
+   * How long a call is offered to its application (voicemail, voicebox) before it is refused with
+   * 503 (an early-media announcement: ended): covers an application that is restarting, reconnecting
+   * to NATS or waiting out a NATS election. The caller is answered only once an instance took it.
    */
   APP_START_TIMEOUT_MS: env.integer(1_000, 120_000).default(15_000),
   /** Calls this instance holds at most; beyond, new INVITEs get 503 (0: no cap). */

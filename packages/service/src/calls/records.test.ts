@@ -1,7 +1,8 @@
 /**
  * Call records against a real nats-server: compare-and-set between instances, and a write whose
  * reply is lost. The loss is made by a KV that stores the write and then fails as a reply lost
- * with a dying leader does (LOST_REPLY_KV below; a real election cannot be timed this precisely).
+ * with a dying leader does (`lostReplyKv`, `lostRequestKv` below: stand-ins that inject the loss
+ * around the real KV; a real election cannot be timed this precisely).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';

@@ -37,13 +37,13 @@ export class CallRecords<R> {
   async get(callRef: string, fresh = false): Promise<Versioned<R> | undefined> {
     const known = fresh ? undefined : this.#known.get(callRef);
     if (known) return known;
-    const entry = await untilAvailable(() => this.kv.get(callRef), { deadlineMs: PATIENCE_MS });
-    if (!entry || entry.operation !== 'PUT') {
+    const stored = await this.#read(callRef);
+    if (!stored) {
       this.#known.delete(callRef);
       return undefined;
     }
-    const { [WRITTEN_BY]: _mark, ...stored } = entry.json<Record<string, unknown>>();
-    return this.#remember(callRef, { record: this.schema.parse(stored), revision: entry.revision });
+    const { [WRITTEN_BY]: _mark, ...fields } = stored.fields;
+    return this.#remember(callRef, { record: this.schema.parse(fields), revision: stored.revision });
   }
 
   /** Stores a new call; false when it exists already (the start was offered again). */
@@ -74,26 +74,24 @@ export class CallRecords<R> {
         throw error;
       }
     };
+    let revision: number;
     try {
-      return this.#written(callRef, record, await untilAvailable(attempt, { deadlineMs: PATIENCE_MS, isFinal: isRevisionConflict }));
+      revision = await untilAvailable(attempt, { deadlineMs: PATIENCE_MS, isFinal: isRevisionConflict });
     } catch (error) {
       this.#known.delete(callRef);
       if (!isRevisionConflict(error)) throw error;
-      const revision = unanswered ? await this.#revisionMarked(callRef, mark) : undefined;
-      return revision === undefined ? false : this.#written(callRef, record, revision);
+      const stored = unanswered ? await this.#read(callRef) : undefined;
+      if (stored?.fields[WRITTEN_BY] !== mark) return false;
+      revision = stored.revision;
     }
-  }
-
-  #written(callRef: string, record: R, revision: number): true {
     this.#remember(callRef, { record, revision });
     return true;
   }
 
-  /** The stored record's revision if the write marked `mark` wrote it. */
-  async #revisionMarked(callRef: string, mark: string): Promise<number | undefined> {
+  /** The stored record as written (its mark included) and its revision; undefined when there is none. */
+  async #read(callRef: string): Promise<{ fields: Record<string, unknown>; revision: number } | undefined> {
     const entry = await untilAvailable(() => this.kv.get(callRef), { deadlineMs: PATIENCE_MS });
-    const stored: unknown = entry?.operation === 'PUT' ? entry.json() : undefined;
-    return entry && isRecord(stored) && stored[WRITTEN_BY] === mark ? entry.revision : undefined;
+    return entry?.operation === 'PUT' ? { fields: entry.json<Record<string, unknown>>(), revision: entry.revision } : undefined;
   }
 
   async delete(callRef: string): Promise<void> {
@@ -107,8 +105,4 @@ export class CallRecords<R> {
     if (this.#known.size > REMEMBERED) this.#known.delete(this.#known.keys().next().value as string);
     return versioned;
   }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null;
 }
