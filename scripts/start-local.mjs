@@ -9,7 +9,8 @@
 // 127.0.0.1: point your proxy there), DRACHTIO_BIN (drachtio-server, else found on PATH; without
 // it SIP is not started and the rest runs), RTP_PORT_MIN/RTP_PORT_MAX (rtpengine's range,
 // 20000–29999), RTPENGINE_LOG_LEVEL (5, notice; 6 logs every ng command), RTPENGINE_THREADS
-// (its worker threads; default one per core), DRACHTIO_LOG_LEVEL
+// (its packet threads; default half the cores, at least one), RTPENGINE_MEDIA_THREADS (its
+// playback threads, default 1: see deploy/rtpengine/entrypoint.sh), DRACHTIO_LOG_LEVEL
 // (notice: no SIP messages in the log, which carry PINs; info or debug print them),
 // SIPVM_NODE_ARGS (extra node arguments for the services, e.g. for profiling), SIPVM_PORT_OFFSET
 // (added to the fixed local ports — health 9101–9106, drachtio's 9022, rtpengine's 22222/22223 —
@@ -24,6 +25,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { resolve, join } from 'node:path';
 import { NATS_IDENTITIES, seedFile, writeNatsAuth } from '@sipvm/contracts';
 
@@ -61,7 +63,9 @@ writeFileSync(join(home, 'rtpengine', 'rtpengine.conf'), [
   'delete-delay = 0',
   // notice: no line per ng command (media pings every second); `info` logs every command and SDP.
   `log-level = ${process.env.RTPENGINE_LOG_LEVEL ?? '5'}`,
-  ...(process.env.RTPENGINE_THREADS ? [`num-threads = ${process.env.RTPENGINE_THREADS}`] : []),
+  // Threads: deploy/rtpengine/entrypoint.sh says why these defaults.
+  `num-threads = ${process.env.RTPENGINE_THREADS ?? Math.max(1, Math.floor(availableParallelism() / 2))}`,
+  `media-num-threads = ${process.env.RTPENGINE_MEDIA_THREADS ?? 1}`,
   'log-stderr = true',
   'foreground = true',
   '',

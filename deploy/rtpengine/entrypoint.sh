@@ -8,6 +8,13 @@
 #   RTPENGINE_DTMF_LOG_DEST   where DTMF reports go (media's MEDIA_DTMF_LISTEN)
 #   RTPENGINE_RECORDING_DIR   pcaps for media (its RTPENGINE_RECORDING_DIR, a shared folder)
 #   RTPENGINE_LOG_LEVEL       syslog level, 5 (notice) by default; 7 for debug
+#   RTPENGINE_THREADS         packet threads (--num-threads); default half the cores, at least one
+#   RTPENGINE_MEDIA_THREADS   playback threads (--media-num-threads); default 1
+# Threads, measured on a 2-core box under 40 deposits a second (BENCHMARKS.md): rtpengine's
+# default (a packet thread per core, and as many playback and send-timer threads, which share one
+# timer queue and wake each other for every packet of every prompt) cost 0.0101 CPU s per call;
+# one playback thread 0.0084; one packet thread as well 0.0079. The services beside it need the
+# other cores; a media node of its own may give rtpengine more packet threads.
 # Extra arguments are passed to rtpengine.
 set -euo pipefail
 # Four sockets and a pcap per call: use the whole file-descriptor allowance the container was given.
@@ -19,4 +26,6 @@ exec rtpengine --config-file=none --foreground --log-stderr --pidfile=none --tab
   --interface="$RTP_INTERFACE" --port-min="$RTP_PORT_MIN" --port-max="$RTP_PORT_MAX" \
   --listen-ng="$RTPENGINE_NG" --listen-cli="$RTPENGINE_CLI" --dtmf-log-dest="$RTPENGINE_DTMF_LOG_DEST" \
   --recording-dir="$RTPENGINE_RECORDING_DIR" --recording-method=pcap --recording-format=raw \
+  --num-threads="${RTPENGINE_THREADS:-$(( $(nproc) / 2 > 0 ? $(nproc) / 2 : 1 ))}" \
+  --media-num-threads="${RTPENGINE_MEDIA_THREADS:-1}" \
   --delete-delay=0 --log-level="$RTPENGINE_LOG_LEVEL" "$@"

@@ -10,9 +10,9 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Playable } from '@sipvm/contracts';
-import { composeWavFile, identityOf, type PlayableSources } from './playables.js';
+import { composePlayFile, identityOf, type PlayableSources } from './playables.js';
+import { playDurationMs, playFileExtension, playHeaderBytes, type PlayFormat } from './play-format.js';
 import { removeFile } from './util.js';
-import { durationMs } from './wav.js';
 
 export interface PlayFile {
   path: string;
@@ -47,12 +47,14 @@ export class PlayFiles {
     return this.#keptBytes;
   }
 
-  async fileFor(items: Playable[], name: string): Promise<PlayFile> {
-    const identity = this.options.maxKeptBytes > 0 ? await identityOf(items, this.options.sources) : undefined;
-    if (identity === undefined) {
-      const path = join(this.options.dir, `${name}-${this.#written++}.wav`);
-      return { path, durationMs: durationMs(await composeWavFile(items, this.options.sources, path)), temporary: true };
+  /** The file of `items` in `format` (play-format.ts: by the call's codec). */
+  async fileFor(items: Playable[], name: string, format: PlayFormat): Promise<PlayFile> {
+    const described = this.options.maxKeptBytes > 0 ? await identityOf(items, this.options.sources) : undefined;
+    if (described === undefined) {
+      const path = join(this.options.dir, `${name}-${this.#written++}.${playFileExtension(format)}`);
+      return { path, durationMs: playDurationMs(format, await composePlayFile(items, this.options.sources, path, format)), temporary: true };
     }
+    const identity = `${format}|${described}`;
     const known = this.#kept.get(identity);
     if (known) {
       // Most recently played last: the eviction order.
@@ -62,17 +64,17 @@ export class PlayFiles {
     }
     let writing = this.#writing.get(identity);
     if (!writing) {
-      writing = this.#keep(identity, items).finally(() => this.#writing.delete(identity));
+      writing = this.#keep(identity, items, format).finally(() => this.#writing.delete(identity));
       this.#writing.set(identity, writing);
     }
     const kept = await writing;
     return { path: kept.path, durationMs: kept.durationMs, temporary: false };
   }
 
-  async #keep(identity: string, items: Playable[]): Promise<Kept> {
-    const path = join(this.options.dir, 'kept', `${createHash('sha1').update(identity).digest('hex')}.wav`);
-    const bytes = await composeWavFile(items, this.options.sources, path);
-    const kept = { path, bytes: bytes + 44, durationMs: durationMs(bytes) };
+  async #keep(identity: string, items: Playable[], format: PlayFormat): Promise<Kept> {
+    const path = join(this.options.dir, 'kept', `${createHash('sha1').update(identity).digest('hex')}.${playFileExtension(format)}`);
+    const bytes = await composePlayFile(items, this.options.sources, path, format);
+    const kept = { path, bytes: bytes + playHeaderBytes(format), durationMs: playDurationMs(format, bytes) };
     this.#kept.set(identity, kept);
     this.#keptBytes += kept.bytes;
     for (const [oldest, entry] of this.#kept) {

@@ -1,15 +1,17 @@
 /**
  * What a play request names, turned into one 8 kHz mono 16-bit PCM stream: prompts (with the
  * operators' recordings first), spoken numbers, greetings and messages read from storage, audio
- * staged by the platform, and the beep. Items of one request are joined into one file, so
- * rtpengine plays them without gaps and one timer tells when all of them are done.
+ * staged by the platform, and the beep. Items of one request are joined into one file, in the
+ * format rtpengine opens cheaply for the call's codec (play-format.ts), so rtpengine plays them
+ * without gaps and one timer tells when all of them are done.
  */
 import { open, readFile } from 'node:fs/promises';
 import { removeFile } from './util.js';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { openStagedAudio, readAudio, ServiceError, type Playable, type StagingBucket } from '@sipvm/contracts';
 import { numberPieces, type PromptFiles } from './prompts.js';
-import { isPlatformFormat, parseWav, scanWav, silence, tone, wavHeader } from './wav.js';
+import { isPlatformFormat, parseWav, scanWav, silence, tone } from './wav.js';
+import { pcmEncoder, playHeader, playHeaderBytes, type PlayFormat } from './play-format.js';
 import { runFilter } from './ffmpeg.js';
 
 export interface PlayableSources {
@@ -26,13 +28,16 @@ export interface PlayableSources {
 const GAP_MS = 80;
 
 /**
- * Writes the items as one WAV file and returns its PCM byte count. Stored greetings, messages and
- * staged audio are streamed chunk by chunk into the file, never held whole in memory.
+ * Writes the items as one file in `format` and returns its audio byte count. Stored greetings,
+ * messages and staged audio are streamed chunk by chunk into the file, never held whole in memory.
  */
-export async function composeWavFile(items: Playable[], sources: PlayableSources, file: string): Promise<number> {
+export async function composePlayFile(items: Playable[], sources: PlayableSources, file: string, format: PlayFormat): Promise<number> {
   const out = await open(file, 'w');
-  let position = 44;
-  const append = async (bytes: Uint8Array) => {
+  const headerBytes = playHeaderBytes(format);
+  const encode = pcmEncoder(format);
+  let position = headerBytes;
+  const append = async (pcm: Uint8Array) => {
+    const bytes = encode(pcm);
     await out.write(bytes, 0, bytes.length, position);
     position += bytes.length;
   };
@@ -48,14 +53,14 @@ export async function composeWavFile(items: Playable[], sources: PlayableSources
         await append(await pcmOf(item, sources));
       }
     }
-    await out.write(wavHeader(position - 44), 0, 44, 0);
+    await out.write(playHeader(format, position - headerBytes), 0, headerBytes, 0);
   } catch (error) {
     await out.close();
     await removeFile(file);
     throw error;
   }
   await out.close();
-  return position - 44;
+  return position - headerBytes;
 }
 
 /** The PCM of a streamed WAV, appended as it arrives (converted whole only if not 8 kHz mono 16-bit). */

@@ -23,6 +23,7 @@ import type { MediaState, RecordingState, SessionState } from './state.js';
 import { Player, type FinishReason, type QueuedPlayback } from './player.js';
 import type { Recorder, RecordingLimits } from './recorder.js';
 import type { PlayFiles } from './play-files.js';
+import { playFormatOf } from './play-format.js';
 import { digitOfEvent, type DtmfReport } from './dtmf.js';
 import type { MediaMetrics } from './metrics.js';
 
@@ -209,7 +210,7 @@ export class Sessions {
     thenRecord?: RecordingLimits | undefined;
   }): Promise<{ playbackId: string; durationMs: number }> {
     const session = await this.#session(req.callRef);
-    const file = await this.options.playFiles.fileFor(req.items, `${req.callRef}-${req.playbackId}`);
+    const file = await this.options.playFiles.fileFor(req.items, `${req.callRef}-${req.playbackId}`, playFormatOf(session.state.codec));
     const playback = { playbackId: req.playbackId, file: file.path, durationMs: file.durationMs, temporary: file.temporary, ...(req.thenRecord ? { thenRecord: req.thenRecord } : {}) };
     await this.#mutex.run(req.callRef, () => session.player.play(playback, req.mode));
     return { playbackId: req.playbackId, durationMs: file.durationMs };
