@@ -8,6 +8,8 @@ export const BUCKETS = {
   mwiSubscriptions: 'vm_mwi_subscriptions',
   /** media: sessions and recordings by callRef, so a restarted instance takes them over. */
   mediaState: 'vm-media-state',
+  /** media: recordings handed over lately, so a stop asked again returns the same recording. */
+  mediaDelivered: 'vm-media-delivered',
   /** voicemail: the records of its calls (the call runtime). */
   voicemailCalls: 'vm-voicemail-calls',
   /** voicemail: mails the SMTP server accepted, so a redelivered job is not sent twice. */

@@ -125,6 +125,7 @@ export const STREAM_RULES: Readonly<Record<StreamName, StreamRule>> = {
 export const BUCKET_RULES: Readonly<Record<BucketKey, ServiceIdentity>> = {
   mwiSubscriptions: 'signaling',
   mediaState:       'media',
+  mediaDelivered:   'media',
   voicemailCalls:   'voicemail',
   mailSent:         'voicemail',
   voiceboxCalls:    'voicebox',

@@ -1,5 +1,6 @@
 /** Debian's ffmpeg as a decoder: bytes in on stdin, bytes out on stdout. */
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { ServiceError } from '@sipvm/contracts';
 
 export const FFMPEG = process.env.FFMPEG_BIN ?? 'ffmpeg';
@@ -21,7 +22,33 @@ export function runFilter(args: string[], input: Buffer, command = FFMPEG): Prom
   });
 }
 
-/** Decodes a container or raw stream that ffmpeg knows into 8 kHz mono 16-bit PCM. */
-export function decodeToPcm(format: string, input: Buffer): Promise<Buffer> {
-  return runFilter(['-hide_banner', '-loglevel', 'error', '-f', format, '-i', 'pipe:0', '-ar', '8000', '-ac', '1', '-f', 's16le', 'pipe:1'], input);
+
+/**
+ * Decodes a stream that ffmpeg knows (`format`) into a file of 8 kHz mono 16-bit PCM, feeding it
+ * as the stream yields (ffmpeg's pace: what it has not read yet waits here, not in memory).
+ */
+export async function decodeStreamToFile(format: string, input: AsyncIterable<Uint8Array>, file: string): Promise<void> {
+  const child = spawn(FFMPEG, ['-hide_banner', '-loglevel', 'error', '-f', format, '-i', 'pipe:0', '-ar', '8000', '-ac', '1', '-f', 's16le', '-y', file], {
+    stdio: ['pipe', 'ignore', 'pipe'],
+  });
+  let err = '';
+  child.stderr.on('data', (chunk: Buffer) => (err = (err + chunk.toString()).slice(-2000)));
+  const exited = new Promise<number | null>((resolve, reject) => {
+    child.once('error', (error) => reject(new ServiceError('internal', `cannot run ${FFMPEG}: ${error.message}`)));
+    child.once('close', resolve);
+  });
+  child.stdin.on('error', () => undefined); // an early exit is reported by `close`
+  let gone = false;
+  void exited.finally(() => (gone = true)).catch(() => undefined);
+  try {
+    for await (const chunk of input) {
+      if (gone) break;
+      // Wait while ffmpeg has not taken what was written; an ffmpeg that exits takes nothing more.
+      if (!child.stdin.write(chunk)) await Promise.race([once(child.stdin, 'drain'), exited.catch(() => undefined)]);
+    }
+  } finally {
+    child.stdin.end();
+  }
+  const code = await exited;
+  if (code !== 0) throw new ServiceError('internal', `${FFMPEG} failed (${code}): ${err.trim().split('\n').slice(-3).join(' | ')}`);
 }

@@ -4,11 +4,12 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CallEndedEventSchema, DEFAULT_MEDIA_NODE, decodeJson, isServiceError, MediaApi, RecordingFinishedEventSchema, request, SUBJECTS, type CallEndedEvent, type RecordingFinishedEvent } from '@sipvm/contracts';
+import { CallEndedEventSchema, DEFAULT_MEDIA_NODE, decodeJson, isServiceError, MediaApi, openStagedAudio, RecordingFinishedEventSchema, request, stagingBucket, SUBJECTS, type CallEndedEvent, type RecordingFinishedEvent } from '@sipvm/contracts';
 import { correlation, dominantFrequency, freePort, rms, sleep, toneShare, waitFor, wavSamples } from '@sipvm/harness';
-import { APP, callsInRtpengine, openCall, readStaged, recordTone, startMediaRig, waitForFinished, type MediaRig } from '../test/support.js';
+import { APP, callsInRtpengine, openCall, readStaged, recordTone, startMediaRig, waitForFinished, writePcmuPcap, type MediaRig } from '../test/support.js';
+import { ULAW } from './g711.js';
 import { DEFAULT_PROMPTS_DIR } from './config.js';
 
 let rig: MediaRig;
@@ -415,6 +416,50 @@ describe('sessions', () => {
       await request(rig.nc, api().close, { callRef: call.callRef });
       call.endpoint.close();
     }
+  });
+
+  test('a message as long as a message may be (an hour) is delivered whole, in bounded memory', async () => {
+    const HOUR_MS = 3_600_000;
+    const call = await openCall(rig.nc, 'PCMU');
+    await request(rig.nc, api().startRecording, { callRef: call.callRef, maxDurationMs: HOUR_MS });
+    await call.endpoint.sendTone(1000, 300);
+    await request(rig.nc, api().close, { callRef: call.callRef });
+    call.endpoint.close();
+    // An hour of the caller is what rtpengine would have written: appended to its pcap.
+    const pcaps = join(rig.rtpengine.recordingDir, 'pcaps');
+    const [pcap] = (await readdir(pcaps)).filter((name) => name.startsWith(call.callRef));
+    assert.ok(pcap, 'rtpengine wrote the pcap');
+    await writePcmuPcap(join(pcaps, pcap), { packets: HOUR_MS / 20, append: true, ssrc: 0xfeed });
+    const rssMb = async () => Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${rig.media.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+    const before = await rssMb();
+    let peak = before;
+    const sampler = setInterval(() => void rssMb().then((mb) => (peak = Math.max(peak, mb)), () => undefined), 20);
+    let recording;
+    try {
+      ({ recording } = await request(rig.nc, api().stopRecording, { callRef: call.callRef }, { timeoutMs: 60_000 }));
+    } finally {
+      clearInterval(sampler);
+    }
+    console.log(`an hour-long message: delivered ${recording?.durationMs} ms, ${recording?.audio.size} bytes; media's memory ${before.toFixed(0)} MB, at most ${peak.toFixed(0)} MB while delivering`);
+    assert.ok(recording);
+    assert.equal(recording.durationMs, HOUR_MS, 'cut at the maximum, every second of it there');
+    assert.equal(recording.audio.size, 44 + HOUR_MS * 16);
+    // The old recorder held the pcap, its packets, the PCM and the WAV at once (about 200 MB here)
+    // and failed on the packets' count; this one holds a window of them.
+    assert.ok(peak - before < 64, `media grew by ${(peak - before).toFixed(0)} MB`);
+    let offset = 0;
+    let firstAppended: number | undefined;
+    for await (const chunk of await openStagedAudio(await stagingBucket(rig.nc), recording.audio)) {
+      const samples = new Int16Array(Buffer.from(chunk).buffer, 0, chunk.length >> 1);
+      if (offset === 0) {
+        // Where the appended hour begins: its first packet is 20 ms of the same µ-law byte (0).
+        firstAppended = samples.findIndex((_, i) => i > 22 && samples.subarray(i, i + 160).every((v) => v === ULAW[0]));
+        assert.ok(firstAppended > 22, 'the appended packets follow the tone');
+      }
+      offset += chunk.length;
+    }
+    assert.equal(offset, recording.audio.size);
+    await request(rig.nc, api().stopRecording, { callRef: call.callRef, discard: true });
   });
 
   test('a recording survives the media instance: another instance stops and delivers it', async () => {

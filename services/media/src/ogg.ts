@@ -33,8 +33,11 @@ function page(body: Buffer, flags: number, granule: bigint, serial: number, sequ
   return whole;
 }
 
-/** Opus packets with their RTP timestamps (48 kHz clock) into one Ogg Opus file. */
-export function oggOpus(packets: { payload: Buffer; timestamp: number }[], channels = 1): Buffer {
+/**
+ * Opus packets with their RTP timestamps (48 kHz clock) as the pages of one Ogg Opus stream, page
+ * by page: one packet is held back so that the last page can say it is the last.
+ */
+export async function* oggOpusPages(packets: AsyncIterable<{ payload: Buffer; timestamp: number }>, channels = 1): AsyncGenerator<Buffer> {
   const serial = 0x5349_5056;
   const head = Buffer.alloc(19);
   head.write('OpusHead', 0);
@@ -47,12 +50,19 @@ export function oggOpus(packets: { payload: Buffer; timestamp: number }[], chann
   tags.write('OpusTags', 0);
   tags.writeUInt32LE(vendor.length, 8);
   vendor.copy(tags, 12);
-  const pages = [page(head, 0x02, 0n, serial, 0), page(tags, 0, 0n, serial, 1)];
-  const first = packets[0]?.timestamp ?? 0;
-  packets.forEach((p, i) => {
-    const elapsed = (p.timestamp - first) >>> 0;
-    const last = i === packets.length - 1;
-    pages.push(page(p.payload, last ? 0x04 : 0, BigInt(elapsed + 960), serial, i + 2));
-  });
-  return Buffer.concat(pages);
+  yield page(head, 0x02, 0n, serial, 0);
+  yield page(tags, 0, 0n, serial, 1);
+  let first: number | undefined;
+  let sequence = 2;
+  let held: { payload: Buffer; timestamp: number } | undefined;
+  const pageOf = (p: { payload: Buffer; timestamp: number }, last: boolean) => {
+    const elapsed = (p.timestamp - (first ?? p.timestamp)) >>> 0;
+    return page(p.payload, last ? 0x04 : 0, BigInt(elapsed + 960), serial, sequence++);
+  };
+  for await (const packet of packets) {
+    first ??= packet.timestamp;
+    if (held) yield pageOf(held, false);
+    held = packet;
+  }
+  if (held) yield pageOf(held, true);
 }

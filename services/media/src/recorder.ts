@@ -3,18 +3,16 @@
  * on stop we turn it into a WAV and stage it for storage. The state lives in NATS KV, so any
  * instance beside the same rtpengine can stop a recording that another (or a previous) one started.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
-import { LoudestFrame, ServiceError, stageAudio, type EndOnSilence, type Recording, type StagingBucket } from '@sipvm/contracts';
+import { ServiceError, type EndOnSilence, type Recording, type StagingBucket } from '@sipvm/contracts';
 import { removeFile, sleep } from './util.js';
 import type { Logger } from '@sipvm/service';
 import type { Rtpengine } from './rtpengine.js';
 import type { MediaState, RecordingState, SessionState } from './state.js';
-import { rtpPacketsOfPcap } from './pcap.js';
-import { pcmOfRtp } from './rtp-decode.js';
-import { durationMs, encodeWav, RATE } from './wav.js';
-import { isWatchable, SilenceWatch, withoutTrailingSilence } from './silence.js';
+import { stageRecording } from './recording-audio.js';
+import { isWatchable, SilenceWatch } from './silence.js';
 
 export interface RecorderOptions {
   rtpengine: Rtpengine;
@@ -40,6 +38,8 @@ export class Recorder {
   readonly #timers = new Map<string, NodeJS.Timeout>();
   /** Recordings this instance started and has not stopped: their state without a KV read. */
   readonly #mine = new Map<string, RecordingState>();
+  /** Calls this instance ended in rtpengine (which closed their pcaps): no stop command to send. */
+  readonly #callsGone = new Set<string>();
   readonly #silence: SilenceWatch;
 
   constructor(private readonly options: RecorderOptions) {
@@ -93,9 +93,7 @@ export class Recorder {
    * turn, like `stop`, so the two never overlap.
    */
   async endBySilence(callRef: string): Promise<RecordingState | undefined> {
-    clearTimeout(this.#timers.get(callRef));
-    this.#timers.delete(callRef);
-    this.#silence.unwatch(callRef);
+    this.#unwatch(callRef);
     const recording = this.#mine.get(callRef) ?? (await this.options.state.getRecording(callRef));
     if (recording?.state !== 'recording') return undefined;
     await this.#stopRtpengine(callRef);
@@ -106,57 +104,71 @@ export class Recorder {
   }
 
   /**
-   * rtpengine stops writing, the pcap stays for a later `stop` (call closed, maximum reached). The
-   * stored state still says `recording`: a `stop` asks rtpengine to stop again, which is harmless,
-   * and this saves a write per call.
+   * rtpengine stops writing, the pcap stays for a later `stop` (maximum reached). The stored state
+   * still says `recording`: a `stop` asks rtpengine to stop again, which is harmless, and this
+   * saves a write per call.
    */
   async halt(callRef: string): Promise<void> {
-    clearTimeout(this.#timers.get(callRef));
-    this.#timers.delete(callRef);
-    this.#silence.unwatch(callRef);
+    this.#unwatch(callRef);
     await this.#stopRtpengine(callRef);
   }
 
-  /** Stops, converts and stages the recording; null when there is none. Safe to repeat. */
+  /**
+   * The call is about to be deleted in rtpengine, which closes its pcaps by itself: nothing to ask
+   * rtpengine now nor at the `stop` that follows. Call it before the delete.
+   */
+  callEnding(callRef: string): void {
+    this.#unwatch(callRef);
+    if (this.#mine.has(callRef)) this.#callsGone.add(callRef);
+  }
+
+  /**
+   * Stops the recording and stages it as a WAV (recording-audio.ts); null when there is none. Safe
+   * to repeat: a recording delivered lately is returned again.
+   */
   async stop(callRef: string, discard: boolean): Promise<Recording | null> {
-    clearTimeout(this.#timers.get(callRef));
-    this.#timers.delete(callRef);
-    this.#silence.unwatch(callRef);
+    this.#unwatch(callRef);
     const recording = this.#mine.get(callRef) ?? (await this.options.state.getRecording(callRef));
     this.#mine.delete(callRef);
+    const callGone = this.#callsGone.delete(callRef);
     if (!recording) return null;
     if (recording.state === 'delivered') return discard ? null : (recording.delivered ?? null);
     if (recording.recorder !== this.#identity) {
       throw new ServiceError('service-unavailable', `recording of ${callRef} is on ${recording.recorder}; only a media instance beside that rtpengine can deliver it`);
     }
-    if (recording.state === 'recording') await this.#stopRtpengine(callRef);
+    if (recording.state === 'recording' && !callGone) await this.#stopRtpengine(callRef);
     if (discard) {
       await this.#forget(recording);
       return null;
     }
     const files = await this.#newPcaps(recording);
     if (files.length === 0) throw new ServiceError('internal', `rtpengine wrote no pcap for the recording of ${callRef} in ${this.pcapDir}`);
-    const packets = [];
-    for (const file of files) packets.push(...rtpPacketsOfPcap(await readFile(join(this.pcapDir, file))));
-    let pcm = await pcmOfRtp(recording.codec, recording.payloadType, packets);
-    const maxBytes = Math.floor((recording.maxDurationMs / 1000) * RATE) * 2;
-    if (pcm.length > maxBytes) pcm = pcm.subarray(0, maxBytes);
-    if (recording.endedBy === 'silence' && recording.endOnSilence) pcm = withoutTrailingSilence(pcm, recording.endOnSilence.thresholdDbfs);
     const name = `recording-${callRef}-${Date.parse(recording.startedAt)}.wav`;
-    const staged = await stageAudio(await this.options.staging(), name, (async function* () {
-      yield encodeWav(pcm);
-    })());
-    const delivered: Recording = {
-      audio: staged,
-      startedAt: recording.startedAt,
-      durationMs: durationMs(pcm.length),
+    const staged = await stageRecording(await this.options.staging(), name, {
+      pcaps: files.map((file) => join(this.pcapDir, file)),
       codec: recording.codec,
-      loudestDbfs: loudestDbfsOf(pcm),
+      payloadType: recording.payloadType,
+      maxDurationMs: recording.maxDurationMs,
+      trailingSilenceBelowDbfs: recording.endedBy === 'silence' ? recording.endOnSilence?.thresholdDbfs : undefined,
+      scratchFile: join(this.pcapDir, `${name}.pcm`),
+    });
+    const delivered: Recording = {
+      audio: staged.audio,
+      startedAt: recording.startedAt,
+      durationMs: staged.durationMs,
+      codec: recording.codec,
+      loudestDbfs: staged.loudestDbfs,
     };
     await this.options.state.putRecording({ ...recording, state: 'delivered', delivered });
     await this.#removePcaps(files);
-    this.options.log.debug({ callRef, callId: recording.callId, durationMs: delivered.durationMs, codec: recording.codec, packets: packets.length }, 'recording staged');
+    this.options.log.debug({ callRef, callId: recording.callId, durationMs: delivered.durationMs, codec: recording.codec }, 'recording staged');
     return delivered;
+  }
+
+  #unwatch(callRef: string): void {
+    clearTimeout(this.#timers.get(callRef));
+    this.#timers.delete(callRef);
+    this.#silence.unwatch(callRef);
   }
 
   /**
@@ -270,13 +282,4 @@ export class Recorder {
     await this.#removePcaps(old);
     return old.length;
   }
-}
-
-/** The loudest 20 ms of 16-bit PCM, floored at the −120 dBFS the contract carries for silence. */
-function loudestDbfsOf(pcm: Buffer): number {
-  const meter = new LoudestFrame(RATE);
-  // A sample view needs an even offset; decoders' buffers have one, others are copied once.
-  const bytes = pcm.byteOffset % 2 === 0 ? pcm : Buffer.from(pcm);
-  meter.addAll(new Int16Array(bytes.buffer, bytes.byteOffset, bytes.length >> 1));
-  return Math.max(-120, Math.round(meter.dbfs * 10) / 10);
 }

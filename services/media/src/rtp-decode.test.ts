@@ -1,8 +1,31 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { linearToAlaw, linearToUlaw, tonePcm } from '@sipvm/harness';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PcapReader, rtpPacketsOfPcap, type RtpPacket } from './pcap.js';
-import { pcmOfRtp } from './rtp-decode.js';
+import { g711Pcm, recordedPackets, TimestampPlacer } from './rtp-decode.js';
+import { ULAW } from './g711.js';
+
+/** The PCM of a pcap as the recorder decodes it: from a file, packet by packet, joined. */
+async function decodedFile(codec: 'PCMU' | 'PCMA', payloadType: number, pcap: Buffer): Promise<Int16Array> {
+  const dir = await mkdtemp(join(tmpdir(), 'rtp-decode-'));
+  try {
+    await writeFile(join(dir, 'a.pcap'), pcap);
+    const chunks: Int16Array[] = [];
+    for await (const chunk of g711Pcm(codec, recordedPackets([join(dir, 'a.pcap')], payloadType))) chunks.push(chunk);
+    const out = new Int16Array(chunks.reduce((n, c) => n + c.length, 0));
+    let at = 0;
+    for (const chunk of chunks) {
+      out.set(chunk, at);
+      at += chunk.length;
+    }
+    return out;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
 
 /** A pcap (raw IP link type, as rtpengine writes with recording-format = raw) of RTP packets. */
 function pcapOf(packets: { pt: number; seq: number; ts: number; ssrc?: number; payload: Buffer }[]): Buffer {
@@ -42,14 +65,31 @@ test('G.711 from a pcap: decoded by timestamp, DTMF packets left out, gaps silen
     packets.splice(5, 0, { pt: 101, seq: 1, ts: start + 800, payload: Buffer.from([5, 0x8a, 0, 160]) });
     const parsed: RtpPacket[] = [...rtpPacketsOfPcap(pcapOf(packets))];
     assert.equal(parsed.length, 11);
-    const pcm = await pcmOfRtp(codec, pt, parsed);
-    const samples = new Int16Array(pcm.buffer, pcm.byteOffset, pcm.length / 2);
+    const samples = await decodedFile(codec, pt, pcapOf(packets));
     assert.equal(samples.length, 1600 + 800, `${codec}: 200 ms of tone and 100 ms of gap`);
     const gap = samples.subarray(800, 1600);
     assert.ok(gap.every((s) => s === 0), `${codec}: the gap is silent`);
     const error = Math.max(...Array.from(samples.subarray(0, 800), (s, i) => Math.abs(s - tone[i]!)));
     assert.ok(error < 1100, `${codec}: decoded within G.711's quantisation (${error})`);
   }
+});
+
+test('G.711 streamed: packets reordered within the window land where they belong; a long gap is silence; the length is known without decoding', async () => {
+  const level = (i: number) => linearToUlaw(((i % 50) - 25) * 1000);
+  // 10 s of 20 ms packets, then a gap of 5 s (longer than the 2 s the decoder holds), then 1 s more.
+  const packets = Array.from({ length: 550 }, (_, i) => ({ pt: 0, seq: i, ts: i < 500 ? i * 160 : i * 160 + 40_000, payload: Buffer.alloc(160, level(i)) }));
+  // Swap neighbours every 37 packets: the network reordered them.
+  for (let i = 10; i + 1 < packets.length; i += 37) [packets[i], packets[i + 1]] = [packets[i + 1]!, packets[i]!];
+  const samples = await decodedFile('PCMU', 0, pcapOf(packets));
+  assert.equal(samples.length, 550 * 160 + 40_000);
+  const placer = new TimestampPlacer();
+  for (const packet of rtpPacketsOfPcap(pcapOf(packets))) placer.place(packet);
+  assert.equal(placer.end, samples.length, 'the length from placing alone');
+  for (let i = 0; i < 550; i++) {
+    const at = i < 500 ? i * 160 : i * 160 + 40_000;
+    assert.equal(samples[at + 80], ULAW[level(i)], `packet ${i} in its place`);
+  }
+  assert.ok(samples.subarray(500 * 160, 500 * 160 + 40_000).every((s) => s === 0), 'the gap is silent');
 });
 
 test('a pcap cut short by a crash yields the packets before the cut', () => {

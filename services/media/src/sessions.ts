@@ -187,14 +187,14 @@ export class Sessions {
     });
   }
 
-  /** Ends the rtpengine call; a running recording is halted and kept for a later stop. */
+  /** Ends the rtpengine call; a running recording's pcap is closed with it and kept for a later stop. */
   async close(callRef: string): Promise<{ closed: boolean }> {
     return this.#mutex.run(callRef, async () => {
       const live = this.#live.get(callRef);
       this.#live.delete(callRef);
       this.#lastDigit.delete(callRef);
       await live?.player.close();
-      await this.options.recorder.halt(callRef);
+      this.options.recorder.callEnding(callRef);
       const existed = await this.#deleteCall(callRef);
       await this.options.state.deleteSession(callRef);
       if (live) callLogger(this.options.log, live.state.callId).debug({ callRef }, 'media session closed');
@@ -320,7 +320,7 @@ export class Sessions {
         const live = this.#live.get(orphan.callRef);
         this.#live.delete(orphan.callRef);
         await live?.player.close();
-        await this.options.recorder.halt(orphan.callRef).catch(() => undefined);
+        this.options.recorder.callEnding(orphan.callRef);
         await this.options.state.deleteSession(orphan.callRef);
         await publishCallEnded(this.options.nc, orphan.app, { callRef: orphan.callRef, callId: orphan.callId, at: new Date().toISOString(), reason: 'media-timeout' });
         callLogger(this.options.log, orphan.callId).warn({ callRef: orphan.callRef, openedAt: orphan.openedAt }, 'rtpengine lost the call: ended');

@@ -1,7 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tone, silence } from './wav.js';
-import { TAIL_KEPT_MS, withoutTrailingSilence } from './silence.js';
+import { TAIL_KEPT_MS, TrailingSilence } from './silence.js';
+
+/** The PCM kept of `pcm` once its trailing silence is cut, heard in chunks of `chunk` bytes. */
+function withoutTrailingSilence(pcm: Buffer, thresholdDbfs: number, chunk = 1_234): Buffer {
+  const trailing = new TrailingSilence(thresholdDbfs);
+  for (let at = 0; at < pcm.length; at += chunk) {
+    const part = Buffer.from(pcm.subarray(at, at + chunk));
+    trailing.add(new Int16Array(part.buffer, part.byteOffset, part.length >> 1));
+  }
+  return pcm.subarray(0, trailing.keep() * 2);
+}
 
 const ms = (pcm: Buffer) => (pcm.length / 2 / 8000) * 1000;
 

@@ -172,25 +172,42 @@ export class SilenceWatch {
 export const TAIL_KEPT_MS = 500;
 
 /**
- * 16-bit PCM without its trailing silence: cut `TAIL_KEPT_MS` after the end of the last 20 ms frame
- * at least as loud as `thresholdDbfs`. Audio that is silent throughout is returned whole, so that
- * the deposit check still tells it as silence rather than as too short.
+ * Where a recording's trailing silence begins, heard as its PCM streams by: the recording is kept
+ * up to `TAIL_KEPT_MS` after the end of the last 20 ms frame at least as loud as the threshold.
+ * Audio that is silent throughout is kept whole, so that the deposit check still tells it as
+ * silence rather than as too short.
  */
-export function withoutTrailingSilence(pcm: Buffer, thresholdDbfs: number): Buffer {
-  const frame = RATE / 50;
-  const samples = Math.floor(pcm.length / 2);
-  const threshold = powerOf(thresholdDbfs);
-  for (let end = samples - ((samples % frame) || frame); end >= 0; end -= frame) {
-    const size = Math.min(frame, samples - end);
-    let sum = 0;
-    for (let i = end; i < end + size; i++) {
-      const s = pcm.readInt16LE(i * 2);
-      sum += s * s;
-    }
-    if (sum / size >= threshold) {
-      const keep = Math.min(samples, end + size + Math.round((RATE * TAIL_KEPT_MS) / 1000));
-      return pcm.subarray(0, keep * 2);
+export class TrailingSilence {
+  readonly #threshold: number;
+  readonly #frame = RATE / 50;
+  #sum = 0;
+  #inFrame = 0;
+  #samples = 0;
+  #lastLoudEnd: number | undefined;
+
+  constructor(thresholdDbfs: number) {
+    this.#threshold = powerOf(thresholdDbfs);
+  }
+
+  add(samples: Int16Array): void {
+    for (let i = 0; i < samples.length; i++) {
+      const sample = samples[i]!;
+      this.#sum += sample * sample;
+      this.#samples++;
+      if (++this.#inFrame === this.#frame) this.#closeFrame();
     }
   }
-  return pcm;
+
+  /** How many samples to keep of those heard. */
+  keep(): number {
+    if (this.#inFrame > 0) this.#closeFrame();
+    if (this.#lastLoudEnd === undefined) return this.#samples;
+    return Math.min(this.#samples, this.#lastLoudEnd + Math.round((RATE * TAIL_KEPT_MS) / 1000));
+  }
+
+  #closeFrame(): void {
+    if (this.#sum / this.#inFrame >= this.#threshold) this.#lastLoudEnd = this.#samples;
+    this.#sum = 0;
+    this.#inFrame = 0;
+  }
 }

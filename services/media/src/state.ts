@@ -11,12 +11,28 @@
  */
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { KV } from '@nats-io/kv';
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { z } from 'zod';
-import { ApplicationSchema, BUCKETS, CallIdSchema, CallRefSchema, EndOnSilenceSchema, IsoTimeSchema, RecordingSchema, ServiceError, openKv, untilAvailable } from '@sipvm/contracts';
+import {
+  ApplicationSchema,
+  BUCKETS,
+  CallIdSchema,
+  CallRefSchema,
+  EndOnSilenceSchema,
+  eraseKvKey,
+  IsoTimeSchema,
+  openKv,
+  RecordingSchema,
+  ServiceError,
+  untilAvailable,
+  type BucketName,
+} from '@sipvm/contracts';
 import { RECORDABLE } from './sdp.js';
 
 export const MEDIA_STATE_BUCKET = BUCKETS.mediaState;
 const PATIENCE_MS = 10_000;
+/** How long a delivered recording is remembered: far longer than an application's hand-over retries. */
+const DELIVERED_TTL_MS = 15 * 60 * 1000;
 /** Elections measured here take 1 to 6 s; most new calls get through, none waits past signaling's 5 s. */
 export const SESSION_OPEN_PATIENCE_MS = 3_000;
 
@@ -27,8 +43,8 @@ export const SessionStateSchema = z.strictObject({
   codec: z.enum(RECORDABLE),
   payloadType: z.number().int().min(0).max(127),
   instance: z.string(),
-  /** The media node (its rtpengine holds the call); absent in state written before nodes existed. */
-  node: z.string().optional(),
+  /** The media node: its rtpengine holds the call. */
+  node: z.string(),
   sdpAnswer: z.string(),
   openedAt: IsoTimeSchema,
 });
@@ -58,11 +74,16 @@ export const RecordingStateSchema = z.strictObject({
 export type RecordingState = z.infer<typeof RecordingStateSchema>;
 
 export class MediaState {
-  private constructor(private readonly kv: KV) {}
+  private constructor(
+    private readonly kv: KV,
+    private readonly delivered: KV,
+    private readonly jsm: JetStreamManager,
+  ) {}
 
   static async open(nc: NatsConnection, ttlMs: number): Promise<MediaState> {
     const kv = await openKv(nc, MEDIA_STATE_BUCKET, { ttl: ttlMs, history: 1, description: 'media sessions and recordings by callRef' });
-    return new MediaState(kv);
+    const delivered = await openKv(nc, BUCKETS.mediaDelivered, { ttl: DELIVERED_TTL_MS, history: 1, description: 'recordings media handed over lately' });
+    return new MediaState(kv, delivered, await jetstreamManager(nc));
   }
 
   /** Stores a new session; resolves to how long it waited for the bucket to have a leader. */
@@ -78,31 +99,31 @@ export class MediaState {
     return { waitedMs: Math.round(lastAttempt - started) };
   }
   getSession(callRef: string) {
-    return this.#get(`session.${callRef}`, SessionStateSchema);
+    return this.#get(this.kv, `session.${callRef}`, SessionStateSchema);
   }
   deleteSession(callRef: string) {
-    return this.#delete(`session.${callRef}`);
+    return this.#erase(MEDIA_STATE_BUCKET, `session.${callRef}`);
   }
   /** Every open session of every node (a scan: for recovery, not for calls). */
   sessions(): Promise<SessionState[]> {
     return this.#all('session', SessionStateSchema);
   }
   /**
-   * Recordings in progress (or stopped and not yet delivered) are `recording.<callRef>`; once
-   * delivered, a recording moves to `delivered.<callRef>` (kept for a repeated stop), so that the
-   * keys under `recording.` stay as few as the recordings that are still open.
+   * A recording in progress (or stopped and not yet delivered) is `recording.<callRef>`; once
+   * delivered it moves to the bucket of delivered recordings, whose entries NATS removes after
+   * DELIVERED_TTL_MS (a stop asked again comes within seconds: the application's hand-over retries).
    */
   async putRecording(r: RecordingState): Promise<void> {
-    if (r.state !== 'delivered') return this.#put(`recording.${r.callRef}`, r);
-    await this.#put(`delivered.${r.callRef}`, r);
-    await this.#delete(`recording.${r.callRef}`);
+    if (r.state !== 'delivered') return this.#put(this.kv, `recording.${r.callRef}`, r);
+    await this.#put(this.delivered, r.callRef, r);
+    await this.#erase(MEDIA_STATE_BUCKET, `recording.${r.callRef}`);
   }
   async getRecording(callRef: string): Promise<RecordingState | undefined> {
-    return (await this.#get(`recording.${callRef}`, RecordingStateSchema)) ?? this.#get(`delivered.${callRef}`, RecordingStateSchema);
+    return (await this.#get(this.kv, `recording.${callRef}`, RecordingStateSchema)) ?? this.#get(this.delivered, callRef, RecordingStateSchema);
   }
   async deleteRecording(callRef: string): Promise<void> {
-    await this.#delete(`recording.${callRef}`);
-    await this.#delete(`delivered.${callRef}`);
+    await this.#erase(MEDIA_STATE_BUCKET, `recording.${callRef}`);
+    await this.#erase(BUCKETS.mediaDelivered, callRef);
   }
 
   /** The recordings still open (after a restart: which ones this rtpengine still writes). */
@@ -116,24 +137,25 @@ export class MediaState {
     await this.#reach(`${prefix}.*`, async () => {
       for await (const key of await this.kv.keys(`${prefix}.*`)) keys.push(key);
     });
-    const found = await Promise.all(keys.map((key) => this.#get(key, schema).catch(() => undefined)));
+    const found = await Promise.all(keys.map((key) => this.#get(this.kv, key, schema).catch(() => undefined)));
     return found.filter((entry) => entry !== undefined);
   }
 
-  async #put(key: string, value: unknown, patienceMs = PATIENCE_MS): Promise<void> {
-    await this.#reach(key, () => this.kv.put(key, JSON.stringify(value)), patienceMs);
+  async #put(kv: KV, key: string, value: unknown, patienceMs = PATIENCE_MS): Promise<void> {
+    await this.#reach(key, () => kv.put(key, JSON.stringify(value)), patienceMs);
   }
 
-  async #get<S extends z.ZodType>(key: string, schema: S): Promise<z.output<S> | undefined> {
-    const entry = await this.#reach(key, () => this.kv.get(key));
+  async #get<S extends z.ZodType>(kv: KV, key: string, schema: S): Promise<z.output<S> | undefined> {
+    const entry = await this.#reach(key, () => kv.get(key));
     if (!entry || entry.operation !== 'PUT' || entry.length === 0) return undefined;
     const parsed = schema.safeParse(entry.json());
     if (!parsed.success) throw new ServiceError('internal', `media state ${key} is malformed`);
     return parsed.data;
   }
 
-  async #delete(key: string): Promise<void> {
-    await this.#reach(key, () => this.kv.purge(key));
+  /** Removed for good, not marked deleted (eraseKvKey says why). */
+  async #erase(bucket: BucketName, key: string): Promise<void> {
+    await this.#reach(key, () => eraseKvKey(this.jsm, bucket, key));
   }
 
   /** A KV operation whose failure is `service-unavailable` (NATS is the problem, not the request). */

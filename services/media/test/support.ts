@@ -3,6 +3,7 @@
  * reports to media), the media service as a process, and a client that calls it as signaling and
  * the applications do, collecting the call events it publishes.
  */
+import { open } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/nats-core';
 import {
@@ -164,5 +165,57 @@ export async function recordTone(nc: NatsConnection, codec: EndpointCodec, hz: n
     return recording;
   } finally {
     call.endpoint.close();
+  }
+}
+
+/**
+ * Writes PCMU packets into a pcap as rtpengine does (`recording-format = raw`: raw IP frames), 20 ms
+ * each, in pieces (an hour of them is never in memory at once). A new file gets the pcap header;
+ * `append` continues one rtpengine wrote. Packet i has RTP sequence and timestamp continuing from
+ * `firstSequence` / `firstTimestamp` and carries the byte `(firstByte + i) % 251` throughout.
+ */
+export async function writePcmuPcap(
+  path: string,
+  options: { packets: number; append?: boolean; ssrc?: number; firstSequence?: number; firstTimestamp?: number; firstByte?: number },
+): Promise<void> {
+  const file = await open(path, options.append ? 'a' : 'w');
+  try {
+    if (!options.append) {
+      const header = Buffer.alloc(24);
+      header.writeUInt32LE(0xa1b2c3d4, 0);
+      header.writeUInt16LE(2, 4);
+      header.writeUInt16LE(4, 6);
+      header.writeUInt32LE(65535, 16);
+      header.writeUInt32LE(101, 20);
+      await file.write(header);
+    }
+    const frameBytes = 28 + 12 + 160;
+    const recordBytes = 16 + frameBytes;
+    const perWrite = 5_000;
+    const nowS = Math.floor(Date.now() / 1000);
+    for (let first = 0; first < options.packets; first += perWrite) {
+      const count = Math.min(perWrite, options.packets - first);
+      const block = Buffer.alloc(count * recordBytes);
+      for (let k = 0; k < count; k++) {
+        const i = first + k;
+        const at = k * recordBytes;
+        block.writeUInt32LE(nowS + Math.floor(i / 50), at);
+        block.writeUInt32LE((i % 50) * 20_000, at + 4);
+        block.writeUInt32LE(frameBytes, at + 8);
+        block.writeUInt32LE(frameBytes, at + 12);
+        block[at + 16] = 0x45; // IPv4 …
+        block[at + 16 + 9] = 17; // … UDP
+        const rtp = at + 16 + 28;
+        block[rtp] = 0x80;
+        block[rtp + 1] = 0; // PCMU
+        block.writeUInt16BE(((options.firstSequence ?? 0) + i) & 0xffff, rtp + 2);
+        block.writeUInt32BE(((options.firstTimestamp ?? 0) + i * 160) >>> 0, rtp + 4);
+        block.writeUInt32BE(options.ssrc ?? 0x1234, rtp + 8);
+        block.fill(((options.firstByte ?? 0) + i) % 251, rtp + 12, rtp + 12 + 160);
+      }
+      await file.write(block);
+    }
+  } finally {
+    await file.close();
   }
 }
