@@ -45,6 +45,7 @@ export const SUBJECT_RULES: readonly SubjectRule[] = [
   rule(SUBJECTS.storage.greetingPut,                 ['voicebox', 'web', 'bench'],                     ['storage']),
   rule(SUBJECTS.storage.greetingGet,                 ['voicemail', 'voicebox', 'web'],                 ['storage']),
   rule(SUBJECTS.storage.greetingDelete,              ['voicebox', 'web'],                              ['storage']),
+  rule(SUBJECTS.storage.greetingChanged,             ['storage'],                                      ['voicemail']),
   rule(SUBJECTS.storage.audioRead,                   ['media', 'web'],                                 ['storage']),
   rule(SUBJECTS.mailbox.changed,                     ['storage'],                                      []),
   rule(SUBJECTS.call.started('voicemail'),           ['signaling'],                                    ['voicemail', 'bench']),

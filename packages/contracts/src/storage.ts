@@ -56,6 +56,19 @@ export const GreetingInfoSchema = z.strictObject({
 });
 export type GreetingInfo = z.infer<typeof GreetingInfoSchema>;
 
+/**
+ * Said by storage whenever a greeting is recorded or deleted, so that those who keep what they
+ * looked up (voicemail's greetings.ts) ask again. Not durable: a lost one only makes a kept answer
+ * live out its time.
+ */
+export const GreetingChangedEventSchema = z.strictObject({
+  mailbox: MailboxSchema,
+  type: GreetingTypeSchema,
+  change: z.enum(['recorded', 'deleted']),
+  at: IsoTimeSchema,
+});
+export type GreetingChangedEvent = z.infer<typeof GreetingChangedEventSchema>;
+
 const MessageRefSchema = z.strictObject({ mailbox: MailboxSchema, id: MessageIdSchema });
 const GreetingRefSchema = z.strictObject({ mailbox: MailboxSchema, type: GreetingTypeSchema });
 

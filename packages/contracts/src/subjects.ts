@@ -19,6 +19,8 @@ export const SUBJECTS = {
     greetingPut: 'vm.storage.greeting.put',
     greetingGet: 'vm.storage.greeting.get',
     greetingDelete: 'vm.storage.greeting.delete',
+    /** Event (core NATS): a greeting was recorded or deleted (GreetingChangedEvent). */
+    greetingChanged: 'vm.storage.greeting.changed',
     /** Ranged reads of message and greeting audio; raw bytes in the reply body. */
     audioRead: 'vm.storage.audio.read',
   },

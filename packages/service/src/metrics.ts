@@ -15,6 +15,9 @@ export function createRegistry(service: string, instance: string): Registry {
  * Hooks for `serve()`: every answered request is counted and timed by subject and outcome,
  * and every failure is logged (bad requests at warn, the rest at error).
  */
+/** Error kinds that answer a question ("is there…?") rather than report a fault. */
+const ANSWERS = new Set<string>(['greeting-not-found', 'message-not-found', 'mailbox-not-found']);
+
 export function requestInstrumentation(registry: Registry, log: Logger): Required<Pick<ServeOptions, 'onDone' | 'onError'>> {
   const duration = new Histogram({
     name: 'sipvm_request_duration_seconds',
@@ -35,6 +38,8 @@ export function requestInstrumentation(registry: Registry, log: Logger): Require
       failures.inc({ subject: context.subject, kind: error.kind });
       const line = { subject: context.subject, kind: error.kind, err: error.message };
       if (error.kind === 'internal') callLogger(log, context.callId).error({ ...line, stack: error.stack }, 'request failed');
+      // A mailbox without a greeting or a message already deleted is an answer, not a problem.
+      else if (ANSWERS.has(error.kind)) callLogger(log, context.callId).debug(line, 'request answered: not found');
       else callLogger(log, context.callId).warn(line, 'request refused');
     },
   };

@@ -64,7 +64,10 @@ export function refuse(req: SipRequest, res: SipResponse, status: number, reason
   context.onRefused?.(status);
   // Digits are masked in the log: a malformed P-App-Param may hold a PIN where a key should be.
   const logged = { status, reason: reason.replace(/[0-9]/g, '#'), source: req.source_address, method: req.method };
-  if (context.trusted) context.log.info(logged, 'request refused');
+  // 503 is the platform's own state (overload, an outage, shutting down), whoever asked: under
+  // load it is said once per reason and interval, with how many more were refused.
+  if (status === 503) unavailableRefusals.report(context.log, logged.reason, logged, 'call refused: the platform cannot take it now');
+  else if (context.trusted) context.log.info(logged, 'request refused');
   else untrustedRefusals.report(context.log, `${req.method} ${status} ${logged.reason}`, logged);
   reply(res, status, reason, headers);
 }
@@ -88,3 +91,4 @@ export class QuietLog {
 }
 
 const untrustedRefusals = new QuietLog(10_000);
+const unavailableRefusals = new QuietLog(10_000);

@@ -1,6 +1,17 @@
 /** The storage service's NATS face: every StorageApi endpoint and ranged audio reads. */
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
-import { serve, serveAudioChunks, STORAGE_QUEUE, StorageApi, type Endpoint, type Handler } from '@sipvm/contracts';
+import {
+  encodeJson,
+  GreetingChangedEventSchema,
+  serve,
+  serveAudioChunks,
+  STORAGE_QUEUE,
+  StorageApi,
+  SUBJECTS,
+  type Endpoint,
+  type GreetingChangedEvent,
+  type Handler,
+} from '@sipvm/contracts';
 import { InFlight, requestInstrumentation, type Logger } from '@sipvm/service';
 import type { Registry } from 'prom-client';
 import type { MailboxStore } from './mailbox-store.js';
@@ -12,6 +23,9 @@ export function serveStorageApi(nc: NatsConnection, store: MailboxStore, log: Lo
   const on = <E extends Endpoint>(ep: E, handler: Handler<E>): Subscription =>
     serve(nc, ep, (req, context) => inFlight.track(handler(req, context)), options);
 
+  /** Who keeps greeting look-ups (voicemail) hears of every change at once. */
+  const announce = (event: GreetingChangedEvent) => nc.publish(SUBJECTS.storage.greetingChanged, encodeJson(GreetingChangedEventSchema.parse(event)));
+
   const subscriptions = [
     on(StorageApi.createMessage, (req) => store.createMessage(req)),
     on(StorageApi.getMessage, async (req) => ({ message: await store.getMessage(req.mailbox, req.id) })),
@@ -19,9 +33,17 @@ export function serveStorageApi(nc: NatsConnection, store: MailboxStore, log: Lo
     on(StorageApi.markMessage, (req) => store.markMessage(req.mailbox, req.id, req.read)),
     on(StorageApi.listMailbox, (req) => store.listMailbox(req.mailbox, req.offset, req.limit)),
     on(StorageApi.countMailbox, async (req) => ({ counts: await store.countMailbox(req.mailbox) })),
-    on(StorageApi.putGreeting, async (req) => ({ greeting: await store.putGreeting(req.mailbox, req.type, req.audio) })),
+    on(StorageApi.putGreeting, async (req) => {
+      const greeting = await store.putGreeting(req.mailbox, req.type, req.audio);
+      announce({ mailbox: req.mailbox, type: req.type, change: 'recorded', at: new Date().toISOString() });
+      return { greeting };
+    }),
     on(StorageApi.getGreeting, async (req) => ({ greeting: await store.getGreeting(req.mailbox, req.type) })),
-    on(StorageApi.deleteGreeting, (req) => store.deleteGreeting(req.mailbox, req.type)),
+    on(StorageApi.deleteGreeting, async (req) => {
+      const deleted = await store.deleteGreeting(req.mailbox, req.type);
+      announce({ mailbox: req.mailbox, type: req.type, change: 'deleted', at: new Date().toISOString() });
+      return deleted;
+    }),
     serveAudioChunks(nc, (req) => inFlight.track(store.readAudio(req)), {
       queue: STORAGE_QUEUE,
       onError: (error) => hooks.onError(error, { subject: 'vm.storage.audio.read', callId: undefined, headers: undefined }),

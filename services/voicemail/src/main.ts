@@ -16,6 +16,7 @@ import { startDepositProcessor } from './deposit/processor.js';
 import { callConfig } from './call/config.js';
 import { voicemailApplication } from './call/app.js';
 import { Domains } from './call/domains.js';
+import { Greetings } from './call/greetings.js';
 
 await runService({
   name: 'voicemail',
@@ -53,10 +54,13 @@ await runService({
       log,
       registry,
     });
-    const calls = await startCallRuntime({ nc, js, jsm, log, registry, app: voicemailApplication({ nc, config, domains }) });
+    const greetings = new Greetings(nc, { keepMs: config.VM_GREETING_CACHE_MS, log });
+    greetings.start();
+    const calls = await startCallRuntime({ nc, js, jsm, log, registry, app: voicemailApplication({ nc, config, domains, greetings }) });
     return {
       async stop() {
         await calls.stop();
+        greetings.stop();
         await deposits.stop();
         await outbox.stop();
       },

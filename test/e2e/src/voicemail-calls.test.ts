@@ -246,4 +246,21 @@ describe('voicemail: leaving a message end to end', { skip }, () => {
     assert.ok(Math.abs(dominantFrequency(heard) - 600) < 30, `the caller heard ${dominantFrequency(heard)} Hz, not the 600 Hz greeting`);
     assert.ok(toneShare(heard, 600) > 0.5);
   });
+
+  it('a greeting recorded after a caller heard the default is what the very next caller hears', async () => {
+    // voicemail keeps what it looked up (call/greetings.ts); storage's announcement ends that at once.
+    const first = await call(appParam('newgreeting', 'ann'), async () => undefined);
+    const before = await first.receivedPcm();
+    assert.ok(rms(before) > 300, 'the first caller heard the default greeting');
+    assert.ok(toneShare(before, 750) < 0.2, 'the first caller heard no 750 Hz tone');
+    const staging = await stagingBucket(rig.nc);
+    const audio = await stageAudio(staging, `new-greeting-${Date.now()}`, (async function* () { yield toneWav(750, 2_000); })());
+    await request(rig.nc, StorageApi.putGreeting, { mailbox: { did: 'example.org', uid: 'newgreeting' }, type: 'vm', audio });
+    const next = await call(appParam('newgreeting', 'ann'), async () => undefined);
+    const heard = await next.receivedPcm();
+    assert.ok(Math.abs(dominantFrequency(heard) - 750) < 30, `the next caller heard ${dominantFrequency(heard)} Hz, not the new 750 Hz greeting`);
+    await request(rig.nc, StorageApi.deleteGreeting, { mailbox: { did: 'example.org', uid: 'newgreeting' }, type: 'vm' });
+    const after = await (await call(appParam('newgreeting', 'ann'), async () => undefined)).receivedPcm();
+    assert.ok(toneShare(after, 750) < 0.2, 'after the greeting was deleted, the default again');
+  });
 });

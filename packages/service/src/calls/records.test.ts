@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { KV } from '@nats-io/kv';
 import { z } from 'zod';
-import { BUCKETS, openKv } from '@sipvm/contracts';
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { BUCKETS, eraseKvKey, openKv } from '@sipvm/contracts';
 import { startNats, type NatsServer } from '@sipvm/harness';
 import { CallRecords } from './records.js';
 
@@ -46,13 +47,16 @@ describe('call records', () => {
   let nats: NatsServer;
   let nc: NatsConnection;
   let kv: KV;
+  let jsm: JetStreamManager;
   let n = 0;
+  const erase = (key: string) => eraseKvKey(jsm, BUCKETS.voicemailCalls, key);
   const callRef = () => `call-${process.pid}-${++n}`;
 
   before(async () => {
     nats = await startNats();
     nc = await nats.connect();
     kv = await openKv(nc, BUCKETS.voicemailCalls, { ttl: 60_000 });
+    jsm = await jetstreamManager(nc);
   });
   after(async () => {
     await nc?.close();
@@ -61,7 +65,7 @@ describe('call records', () => {
 
   it('a second start of the same call is refused; the first record stays', async () => {
     const ref = callRef();
-    const [a, b] = [new CallRecords(kv, RecordSchema), new CallRecords(kv, RecordSchema)];
+    const [a, b] = [new CallRecords(kv, RecordSchema, erase), new CallRecords(kv, RecordSchema, erase)];
     assert.equal(await a.create(ref, { callRef: ref, phase: 'greeting' }), true);
     assert.equal(await b.create(ref, { callRef: ref, phase: 'other' }), false);
     assert.deepEqual((await b.get(ref, true))?.record, { callRef: ref, phase: 'greeting' });
@@ -69,9 +73,9 @@ describe('call records', () => {
 
   it('a create whose reply was lost is this instance\'s own: taken, with the stored revision', async () => {
     const ref = callRef();
-    const records = new CallRecords(lostReplyKv(kv, { left: 1 }), RecordSchema);
+    const records = new CallRecords(lostReplyKv(kv, { left: 1 }), RecordSchema, erase);
     assert.equal(await records.create(ref, { callRef: ref, phase: 'greeting' }), true);
-    const stored = await new CallRecords(kv, RecordSchema).get(ref, true);
+    const stored = await new CallRecords(kv, RecordSchema, erase).get(ref, true);
     assert.deepEqual(stored?.record, { callRef: ref, phase: 'greeting' }, 'the mark is not part of the record read');
     assert.equal((await records.get(ref))?.revision, stored?.revision);
     // Its next change writes on that revision.
@@ -80,25 +84,38 @@ describe('call records', () => {
 
   it('an update whose reply was lost is this instance\'s own; another instance\'s change still wins', async () => {
     const ref = callRef();
-    const plain = new CallRecords(kv, RecordSchema);
+    const plain = new CallRecords(kv, RecordSchema, erase);
     assert.equal(await plain.create(ref, { callRef: ref, phase: 'greeting' }), true);
     const first = (await plain.get(ref, true))!.revision;
-    const lossy = new CallRecords(lostReplyKv(kv, { left: 1 }), RecordSchema);
+    const lossy = new CallRecords(lostReplyKv(kv, { left: 1 }), RecordSchema, erase);
     assert.equal(await lossy.replace(ref, { callRef: ref, phase: 'recording' }, first), true);
     assert.deepEqual((await plain.get(ref, true))?.record, { callRef: ref, phase: 'recording' });
     // A write on the old revision, after someone else's change: refused, reply lost or not.
-    const late = new CallRecords(lostReplyKv(kv, { left: 1 }), RecordSchema);
+    const late = new CallRecords(lostReplyKv(kv, { left: 1 }), RecordSchema, erase);
     assert.equal(await late.replace(ref, { callRef: ref, phase: 'done' } satisfies Rec, first), false);
     assert.deepEqual((await plain.get(ref, true))?.record, { callRef: ref, phase: 'recording' });
   });
 
   it('a write that never arrived, refused when tried again because another instance wrote meanwhile, is not taken for its own', async () => {
     const ref = callRef();
-    const other = new CallRecords(kv, RecordSchema);
+    const other = new CallRecords(kv, RecordSchema, erase);
     assert.equal(await other.create(ref, { callRef: ref, phase: 'greeting' }), true);
     const first = (await other.get(ref, true))!.revision;
-    const records = new CallRecords(lostRequestKv(kv, () => other.replace(ref, { callRef: ref, phase: 'recording' }, first)), RecordSchema);
+    const records = new CallRecords(lostRequestKv(kv, () => other.replace(ref, { callRef: ref, phase: 'recording' }, first)), RecordSchema, erase);
     assert.equal(await records.replace(ref, { callRef: ref, phase: 'done' }, first), false);
     assert.deepEqual((await other.get(ref, true))?.record, { callRef: ref, phase: 'recording' });
+  });
+
+  it('a record deleted when its call ends leaves nothing in the bucket: no marker for NATS to keep', async () => {
+    const ref = callRef();
+    const records = new CallRecords(kv, RecordSchema, erase);
+    assert.equal(await records.create(ref, { callRef: ref, phase: 'greeting' }), true);
+    const { revision } = (await records.get(ref))!;
+    assert.equal(await records.replace(ref, { callRef: ref, phase: 'recording' }, revision), true);
+    await records.delete(ref);
+    assert.equal(await new CallRecords(kv, RecordSchema, erase).get(ref, true), undefined);
+    const left = await jsm.streams.getMessage(`KV_${BUCKETS.voicemailCalls}`, { last_by_subj: `$KV.${BUCKETS.voicemailCalls}.${ref}` });
+    assert.equal(left, null, 'no message of the key is kept, not even a delete marker');
+    await records.delete(ref); // twice is fine
   });
 });

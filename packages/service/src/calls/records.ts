@@ -28,9 +28,11 @@ export interface Versioned<R> {
 export class CallRecords<R> {
   readonly #known = new Map<string, Versioned<R>>();
 
+  /** `erase` removes a record for good, without a delete marker (contracts' `eraseKvKey`). */
   constructor(
     private readonly kv: KV,
     private readonly schema: z.ZodType<R>,
+    private readonly erase: (callRef: string) => Promise<void>,
   ) {}
 
   /** The record as this instance last saw it, or as stored; undefined when there is none. */
@@ -94,9 +96,10 @@ export class CallRecords<R> {
     return entry?.operation === 'PUT' ? { fields: entry.json<Record<string, unknown>>(), revision: entry.revision } : undefined;
   }
 
+  /** The call is over: its record goes, leaving nothing behind in the bucket. */
   async delete(callRef: string): Promise<void> {
     this.#known.delete(callRef);
-    await untilAvailable(() => this.kv.delete(callRef), { deadlineMs: PATIENCE_MS });
+    await untilAvailable(() => this.erase(callRef), { deadlineMs: PATIENCE_MS });
   }
 
   #remember(callRef: string, versioned: Versioned<R>): Versioned<R> {

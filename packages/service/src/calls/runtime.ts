@@ -20,6 +20,7 @@ import {
   CallTimerSchema,
   decodeJson,
   ensureStreams,
+  eraseKvKey,
   openKv,
   STREAMS,
   SUBJECTS,
@@ -96,7 +97,7 @@ export async function startCallRuntime<R extends CallBase, A extends { kind: str
   if (app.durableEnds && app.apps.length !== 1) throw new Error(`${app.name}: durable hang-ups need exactly one application`);
   const streams = [app.durableEnds?.stream, app.timers?.stream].filter((s): s is StreamName => s !== undefined);
   await ensureStreams(options.jsm, streams);
-  const records = new CallRecords(await openKv(nc, app.bucket, { ttl: RECORD_TTL_MS }), app.record);
+  const records = new CallRecords(await openKv(nc, app.bucket, { ttl: RECORD_TTL_MS }), app.record, (callRef) => eraseKvKey(options.jsm, app.bucket, callRef));
   const runner = new Runner(options, records);
   const perCall = new KeyedMutex();
   const subscriptions: Subscription[] = app.apps.flatMap((name) =>

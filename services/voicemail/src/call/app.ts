@@ -9,11 +9,8 @@ import { z } from 'zod';
 import {
   BUCKETS,
   AppParamsSchema,
-  isServiceError,
   PlayableSchema,
   publishDeposit,
-  request,
-  StorageApi,
   toServiceError,
   type CallStartedEvent,
   type Playable,
@@ -25,6 +22,7 @@ import type { Logger } from 'pino';
 import { onEvent, startCall, VoicemailStateSchema, type Action, type Event, type FlowSettings, type HandOver } from './flow.js';
 import type { CallConfig } from './config.js';
 import type { Domains } from './domains.js';
+import type { Greetings } from './greetings.js';
 
 export const CALLS_BUCKET = BUCKETS.voicemailCalls;
 export const VOICEMAIL_QUEUE = 'voicemail';
@@ -47,6 +45,7 @@ export interface VoicemailApplicationOptions {
   nc: NatsConnection;
   config: CallConfig & { VM_SILENCE_THRESHOLD_DBFS: number };
   domains: Domains;
+  greetings: Greetings;
 }
 
 export function voicemailApplication(options: VoicemailApplicationOptions): CallApplication<VoicemailCall, HandOver, Event> {
@@ -79,7 +78,7 @@ export function voicemailApplication(options: VoicemailApplicationOptions): Call
 
     async start(event: CallStartedEvent, log: Logger): Promise<Step<VoicemailCall, Action>> {
       const mode = event.params.mode ?? 'voicemail';
-      const greeting = await greetingFor(options.nc, event, mode, log);
+      const greeting = await greetingFor(options.greetings, event, mode, log);
       const call = {
         callRef: event.callRef,
         callId: event.callId,
@@ -112,17 +111,17 @@ export function voicemailApplication(options: VoicemailApplicationOptions): Call
 }
 
 /** The caller's personal greeting of the requested type, else the domain/platform default prompt. */
-async function greetingFor(nc: NatsConnection, event: CallStartedEvent, mode: string, log: Logger): Promise<Playable> {
+async function greetingFor(greetings: Greetings, event: CallStartedEvent, mode: string, log: Logger): Promise<Playable> {
   const mailbox = { did: event.params.did, uid: event.params.uid };
   const type = event.params.greetingType;
   try {
-    const { greeting } = await request(nc, StorageApi.getGreeting, { mailbox, type }, { callId: event.callId, timeoutMs: 2_000 });
+    const found = await greetings.lookup(mailbox, type, event.callId);
     // Its version lets media play the copy it fetched for an earlier caller.
-    return { kind: 'greeting', mailbox, type, version: greeting.updatedAt };
+    if ('version' in found) return { kind: 'greeting', mailbox, type, version: found.version };
   } catch (error) {
-    if (!isServiceError(error, 'greeting-not-found')) log.warn({ err: toServiceError(error).message }, 'cannot look up the personal greeting; playing the default');
-    return { kind: 'prompt', name: mode === 'ann' ? 'default_greeting_ann' : 'default_greeting', language: event.params.language ?? 'en', domain: event.params.did };
+    log.warn({ err: toServiceError(error).message }, 'cannot look up the personal greeting; playing the default');
   }
+  return { kind: 'prompt', name: mode === 'ann' ? 'default_greeting_ann' : 'default_greeting', language: event.params.language ?? 'en', domain: event.params.did };
 }
 
 /** Stops the recording and hands the message over (a deposit); throws when it cannot, to be retried. */

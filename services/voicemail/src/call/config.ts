@@ -22,6 +22,11 @@ export const callConfig = {
   VM_OPERATOR_RECORDING: env.oneOf(OPERATOR_RECORDING).default('keep'),
   /** JSON file of per-domain settings (operator, transfer, recording, silence) over the ones above. */
   VM_DOMAINS_FILE: env.string().optional(),
+  /**
+   * How long a mailbox's greeting, once looked up, is used without asking storage again (call/greetings.ts);
+   * storage's announcements end it at once when a greeting changes. 0: ask for every call.
+   */
+  VM_GREETING_CACHE_MS: env.integer(0, 3_600_000).default(60_000),
 };
 
 export type CallConfig = z.output<z.ZodObject<typeof callConfig>>;
