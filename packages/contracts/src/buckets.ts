@@ -4,6 +4,8 @@
  * Each bucket belongs to one service; nobody else reads or writes it.
  */
 export const BUCKETS = {
+  /** storage: each mailbox's new and saved counts, kept as they change (storage's mailbox-counts.ts). */
+  mailboxCounts: 'vm-mailbox-counts',
   /** signaling: the SUBSCRIBE dialogs of phones that asked for MWI (mwi.ts). */
   mwiSubscriptions: 'vm_mwi_subscriptions',
   /** media: sessions and recordings by callRef, so a restarted instance takes them over. */

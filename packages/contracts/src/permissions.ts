@@ -124,6 +124,7 @@ export const STREAM_RULES: Readonly<Record<StreamName, StreamRule>> = {
 
 /** The one service that owns each KV bucket. */
 export const BUCKET_RULES: Readonly<Record<BucketKey, ServiceIdentity>> = {
+  mailboxCounts:    'storage',
   mwiSubscriptions: 'signaling',
   mediaState:       'media',
   mediaDelivered:   'media',

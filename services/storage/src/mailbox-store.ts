@@ -8,6 +8,8 @@
  * - Flags are marker objects (see layout.ts): a mark is one idempotent write or delete.
  * - Changes to one mailbox are serialised in this process (quota check, metadata write, count,
  *   event), so events leave this instance in the order the changes happened.
+ * - Counts are kept as they change (mailbox-counts.ts), not listed: a mailbox is listed only when
+ *   someone asks for its messages, or when its kept counts may be wrong.
  */
 import { z } from 'zod';
 import {
@@ -31,6 +33,7 @@ import {
 } from '@sipvm/contracts';
 import { KeyedMutex, type Logger } from '@sipvm/service';
 import { bytesOf, type BlobStore } from './blobs.js';
+import type { CountsChange, MailboxCountKeeper } from './mailbox-counts.js';
 import {
   classifyMailboxKey,
   greetingKey,
@@ -66,6 +69,8 @@ export interface MailboxStoreOptions {
   openStaged: (staged: StagedAudio) => Promise<AsyncIterable<Uint8Array>>;
   /** Called after every change, inside the mailbox's critical section. */
   onChange: (change: MailboxChange) => Promise<void>;
+  /** Where each mailbox's counts are kept. */
+  counts: MailboxCountKeeper;
   log: Logger;
 }
 
@@ -95,7 +100,8 @@ export class MailboxStore {
       const id = newMessageId(recordedAt, mailbox, req.idempotencyKey);
       if (idempotent) {
         const existing = await this.#readMeta(mailbox, id);
-        if (existing) return { message: await this.#info(mailbox, existing), counts: await this.countMailbox(mailbox), created: false };
+        // Stored before: maybe by an attempt that died before it counted the message. Counted afresh.
+        if (existing) return { message: await this.#info(mailbox, existing), counts: await this.#recount(mailbox), created: false };
       }
       // Audio first: invisible until the metadata exists. A random id must not overwrite anything.
       const audio = await this.#options.openStaged(req.audio);
@@ -119,13 +125,13 @@ export class MailboxStore {
       const outcome = await this.#locks.run(lockKey(mailbox), async () => {
         const limit = req.maxMessages ?? this.#options.maxMessages;
         if (limit > 0) {
-          const { messages } = await this.#scan(mailbox);
-          if (messages.size >= limit) return 'quota' as const;
+          const kept = await this.#countLocked(mailbox);
+          if (kept.new + kept.saved >= limit) return 'quota' as const;
         }
         const metaBytes = new TextEncoder().encode(JSON.stringify(stored));
         const written = await this.#blobs.put(messageMetaKey(mailbox, id), bytesOf(metaBytes), metaBytes.length, { ifAbsent: true });
         if (!written) return 'exists' as const;
-        const counts = await this.#countLocked(mailbox);
+        const counts = await this.#counted(mailbox, { new: 1, urgentNew: req.urgent ? 1 : 0 });
         await this.#options.onChange({ mailbox, change: 'message-created', messageId: id, counts });
         return { counts };
       });
@@ -152,11 +158,13 @@ export class MailboxStore {
   /** Deleting a message that is not there is not an error (`deleted: false`). */
   async deleteMessage(mailbox: Mailbox, id: MessageId): Promise<{ deleted: boolean; counts: MailboxCounts }> {
     return this.#locks.run(lockKey(mailbox), async () => {
-      const existed = (await this.#blobs.head(messageMetaKey(mailbox, id))) !== null;
+      const stored = await this.#readMeta(mailbox, id);
+      const heard = stored !== null && (await this.#blobs.head(readMarkerKey(mailbox, id))) !== null;
       await this.#removeMessageObjects(mailbox, id);
-      const counts = await this.#countLocked(mailbox);
-      if (existed) await this.#options.onChange({ mailbox, change: 'message-deleted', messageId: id, counts });
-      return { deleted: existed, counts };
+      if (!stored) return { deleted: false, counts: await this.#countLocked(mailbox) };
+      const counts = await this.#counted(mailbox, heard ? { saved: -1, urgentSaved: stored.urgent ? -1 : 0 } : { new: -1, urgentNew: stored.urgent ? -1 : 0 });
+      await this.#options.onChange({ mailbox, change: 'message-deleted', messageId: id, counts });
+      return { deleted: true, counts };
     });
   }
 
@@ -165,19 +173,25 @@ export class MailboxStore {
       const stored = await this.#readMeta(mailbox, id);
       if (!stored) throw await this.#notFound(mailbox, id);
       const wasRead = (await this.#blobs.head(readMarkerKey(mailbox, id))) !== null;
-      if (read && !wasRead) await this.#blobs.put(readMarkerKey(mailbox, id), bytesOf(EMPTY), 0);
-      if (!read && wasRead) await this.#blobs.delete(readMarkerKey(mailbox, id));
-      const counts = await this.#countLocked(mailbox);
-      if (read !== wasRead) {
-        await this.#options.onChange({ mailbox, change: read ? 'message-read' : 'message-unread', messageId: id, counts });
-      }
+      if (read === wasRead) return { message: { ...toInfo(mailbox, stored), read }, counts: await this.#countLocked(mailbox) };
+      if (read) await this.#blobs.put(readMarkerKey(mailbox, id), bytesOf(EMPTY), 0);
+      else await this.#blobs.delete(readMarkerKey(mailbox, id));
+      const moved = read ? 1 : -1;
+      const urgent = stored.urgent ? moved : 0;
+      const counts = await this.#counted(mailbox, { new: -moved, saved: moved, urgentNew: -urgent, urgentSaved: urgent });
+      await this.#options.onChange({ mailbox, change: read ? 'message-read' : 'message-unread', messageId: id, counts });
       return { message: { ...toInfo(mailbox, stored), read }, counts };
     });
   }
 
   /** Newest first (ids start with the recording time), `limit` messages from `offset`. */
   async listMailbox(mailbox: Mailbox, offset: number, limit: number): Promise<{ messages: MessageInfo[]; total: number }> {
-    const { scan } = await this.#locks.run(lockKey(mailbox), () => this.#scanLocked(mailbox));
+    // The listing counts the mailbox anyway: what is kept is set to it.
+    const { scan } = await this.#locks.run(lockKey(mailbox), async () => {
+      const listed = await this.#scanLocked(mailbox);
+      await this.#options.counts.set(mailbox, listed.counts);
+      return listed;
+    });
     const page = [...scan.messages].sort().reverse().slice(offset, offset + limit);
     const infos = await mapLimited(page, 16, async (id) => {
       const stored = await this.#readMeta(mailbox, id);
@@ -256,8 +270,8 @@ export class MailboxStore {
   }
 
   /**
-   * One listing: applies retention, reports expired messages, and counts. Every count goes
-   * through here, so retention needs no scheduler and costs nothing when nothing expired.
+   * One listing: applies retention, reports expired messages, and counts. Every listing goes
+   * through here (the mailbox's messages asked for, or its counts in doubt), and so does retention.
    */
   async #scanLocked(mailbox: Mailbox): Promise<{ scan: Scan; counts: MailboxCounts }> {
     const scan = await this.#scan(mailbox);
@@ -270,8 +284,19 @@ export class MailboxStore {
     return { scan, counts };
   }
 
+  /** The kept counts (a listing only when none are kept). */
   async #countLocked(mailbox: Mailbox): Promise<MailboxCounts> {
-    return (await this.#scanLocked(mailbox)).counts;
+    return this.#options.counts.get(mailbox, async () => (await this.#scanLocked(mailbox)).counts);
+  }
+
+  /** The kept counts after a change the mailbox has just undergone. */
+  async #counted(mailbox: Mailbox, change: CountsChange): Promise<MailboxCounts> {
+    return this.#options.counts.change(mailbox, change, async () => (await this.#scanLocked(mailbox)).counts);
+  }
+
+  /** Counts the mailbox by listing it, and keeps what it found. */
+  async #recount(mailbox: Mailbox): Promise<MailboxCounts> {
+    return this.#locks.run(lockKey(mailbox), async () => this.#options.counts.set(mailbox, (await this.#scanLocked(mailbox)).counts));
   }
 
   /** Retention: deletes saved messages whose read marker is older than the limit, and drops them from `scan`. */
@@ -317,9 +342,10 @@ export class MailboxStore {
     return { ...toInfo(mailbox, stored), read };
   }
 
+  /** Called inside or outside the mailbox's critical section: reads the kept counts without taking it. */
   async #notFound(mailbox: Mailbox, id: MessageId): Promise<ServiceError> {
-    const { messages } = await this.#scan(mailbox);
-    return messages.size === 0
+    const counts = await this.#options.counts.get(mailbox, async () => countsOf(await this.#scan(mailbox)));
+    return counts.new + counts.saved === 0
       ? new ServiceError('mailbox-not-found', `mailbox ${mailbox.uid}@${mailbox.did} has no messages`)
       : new ServiceError('message-not-found', `message ${id} is not in mailbox ${mailbox.uid}@${mailbox.did}`);
   }

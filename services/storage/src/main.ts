@@ -3,7 +3,7 @@
  * local folder, reachable only over NATS.
  */
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { ensureStreams, openStagedAudio, stagingBucket } from '@sipvm/contracts';
+import { BUCKETS, ensureStreams, openKv, openStagedAudio, stagingBucket } from '@sipvm/contracts';
 import { readFile } from 'node:fs/promises';
 import { ConfigError, runService } from '@sipvm/service';
 import { storageConfig } from './config.js';
@@ -11,6 +11,7 @@ import { LocalBlobStore } from './local-blobs.js';
 import { S3BlobStore } from './s3-blobs.js';
 import type { BlobStore } from './blobs.js';
 import { MailboxStore } from './mailbox-store.js';
+import { MailboxCountKeeper } from './mailbox-counts.js';
 import { mailboxEventPublisher } from './mailbox-events.js';
 import { serveStorageApi } from './api.js';
 
@@ -70,6 +71,7 @@ await runService({
       retentionSavedDays: config.STORAGE_RETENTION_SAVED_DAYS,
       openStaged: async (staged) => openStagedAudio(staging, staged),
       onChange: mailboxEventPublisher(jetstream(nc), log, registry),
+      counts: new MailboxCountKeeper(await openKv(nc, BUCKETS.mailboxCounts, { history: 1, description: 'new and saved messages per mailbox' })),
       log,
     });
     const api = serveStorageApi(nc, store, log, registry);

@@ -1,7 +1,7 @@
 /**
- * S3 goes away and comes back: calls fail at once with storage-unavailable (not a NATS
- * time-out), the service stays up and says it is not ready, and everything works again —
- * with every stored message intact — when S3 returns.
+ * S3 goes away and comes back: calls that need it fail at once with storage-unavailable (not a
+ * NATS time-out) while counts, kept in NATS, are still answered; the service stays up and says it
+ * is not ready, and everything works again — with every stored message intact — when S3 returns.
  */
 import { after, before, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -35,14 +35,16 @@ it('fails fast while S3 is unreachable and recovers when it returns', async () =
   const { message } = await create();
 
   await s3.stop();
-  const refused = await request(rig.nc, StorageApi.countMailbox, { mailbox }).then(
-    () => assert.fail('count succeeded without S3'),
+  const refused = await request(rig.nc, StorageApi.listMailbox, { mailbox }).then(
+    () => assert.fail('listing succeeded without S3'),
     (error: unknown) => error as ServiceError,
   );
   // The storage service answered (a NATS time-out would be service-unavailable), naming the cause.
   assert.ok(isServiceError(refused, 'storage-unavailable'), `got ${refused.kind}: ${refused.message}`);
   assert.match(refused.message, /s3:\/\/voicemail/);
   await assert.rejects(create(), (e) => isServiceError(e, 'storage-unavailable'));
+  // The counts are kept in NATS, not listed from S3: MWI and the voicebox summary go on.
+  assert.deepEqual((await request(rig.nc, StorageApi.countMailbox, { mailbox })).counts, { new: 1, saved: 0, urgentNew: 0, urgentSaved: 0 });
   const health = await fetch(`http://127.0.0.1:${rig.service.httpPort}/healthz`);
   assert.equal(health.status, 200, 'the process is alive');
   await waitFor(async () => (await rig.service.readyz()).status === 503, 10_000, '/readyz to report the outage');

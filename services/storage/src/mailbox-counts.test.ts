@@ -1,0 +1,101 @@
+/**
+ * Mailbox counts kept as they change (mailbox-counts.ts), against the real storage service on a
+ * real nats-server: two storage instances sharing one mailbox keep them exact, and where the kept
+ * counts and the mailbox part (a lost entry, a deposit done again after a crash before it was
+ * counted), the mailbox is counted afresh.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { KV } from '@nats-io/kv';
+import { BUCKETS, openKv, request, StorageApi, type Mailbox } from '@sipvm/contracts';
+import { startService, tempDir, type RunningServiceProcess, type TempDir } from '@sipvm/harness';
+import { smallWav, stage, startStorageRig, type StorageRig } from '../test/support.js';
+
+describe('mailbox counts', () => {
+  let rig: StorageRig;
+  let second: RunningServiceProcess;
+  let dir: TempDir;
+  let kv: KV;
+  let n = 0;
+  const mailbox = (): Mailbox => ({ did: 'counts.example.org', uid: `user-${process.pid}-${++n}` });
+  const keyOf = (m: Mailbox) => Buffer.from(`${m.did}/${m.uid}`).toString('base64url');
+  const deposit = async (m: Mailbox, options: { key?: string; urgent?: boolean; recordedAt?: string } = {}) =>
+    request(rig.nc, StorageApi.createMessage, {
+      mailbox: m,
+      sender: 'sip:bob@example.org',
+      recordedAt: options.recordedAt ?? new Date().toISOString(),
+      durationMs: 1_000,
+      codec: 'PCMU',
+      urgent: options.urgent ?? false,
+      audio: await stage(rig.staging, smallWav()),
+      ...(options.key ? { idempotencyKey: options.key } : {}),
+    });
+  const count = async (m: Mailbox) => (await request(rig.nc, StorageApi.countMailbox, { mailbox: m })).counts;
+
+  before(async () => {
+    dir = await tempDir('storage-counts');
+    const env = { STORAGE_BACKEND: 'local', STORAGE_DIR: dir.path };
+    rig = await startStorageRig(env);
+    // A second instance on the same folder and NATS: requests go to either (queue group).
+    second = await startService('storage', { NATS_URL: rig.nats.url, STORAGE_HEALTH_INTERVAL_MS: '500', ...env });
+    kv = await openKv(rig.nc, BUCKETS.mailboxCounts, { history: 1 });
+  });
+  after(async () => {
+    await second?.stop();
+    await rig?.stop();
+    await dir?.remove();
+  });
+
+  it('two instances depositing into one mailbox at once keep its counts exact', async () => {
+    const m = mailbox();
+    await Promise.all(Array.from({ length: 40 }, (_, i) => deposit(m, { urgent: i % 4 === 0 })));
+    assert.deepEqual(await count(m), { new: 40, saved: 0, urgentNew: 10, urgentSaved: 0 });
+    const { messages } = await request(rig.nc, StorageApi.listMailbox, { mailbox: m, limit: 100 });
+    await Promise.all(messages.slice(0, 15).map((message) => request(rig.nc, StorageApi.markMessage, { mailbox: m, id: message.id, read: true })));
+    await Promise.all(messages.slice(10, 20).map((message) => request(rig.nc, StorageApi.deleteMessage, { mailbox: m, id: message.id })));
+    const heard = messages.slice(0, 10);
+    const expected = {
+      new: 40 - 20,
+      saved: heard.length,
+      urgentNew: messages.slice(20).filter((x) => x.urgent).length,
+      urgentSaved: heard.filter((x) => x.urgent).length,
+    };
+    assert.deepEqual(await count(m), expected);
+    // What a listing finds is what was kept.
+    const listed = await request(rig.nc, StorageApi.listMailbox, { mailbox: m, limit: 100 });
+    assert.equal(listed.total, expected.new + expected.saved);
+    assert.deepEqual(await count(m), expected);
+  });
+
+  it('counts lost with NATS are counted afresh, once, from the mailbox', async () => {
+    const m = mailbox();
+    for (let i = 0; i < 3; i++) await deposit(m);
+    await kv.purge(keyOf(m));
+    assert.deepEqual(await count(m), { new: 3, saved: 0, urgentNew: 0, urgentSaved: 0 });
+    await kv.purge(keyOf(m));
+    assert.deepEqual((await deposit(m)).counts, { new: 4, saved: 0, urgentNew: 0, urgentSaved: 0 }, 'a deposit without kept counts counts the mailbox');
+  });
+
+  it('a deposit done again after a crash before it was counted puts the counts right', async () => {
+    const m = mailbox();
+    await deposit(m);
+    const once = { key: `deposit-${n}`, recordedAt: new Date().toISOString() };
+    const first = await deposit(m, once);
+    assert.deepEqual(first.counts, { new: 2, saved: 0, urgentNew: 0, urgentSaved: 0 });
+    // The instance stored the message and died before counting it: the kept counts miss it.
+    await kv.put(keyOf(m), JSON.stringify({ new: 1, saved: 0, urgentNew: 0, urgentSaved: 0 }));
+    const again = await deposit(m, once);
+    assert.equal(again.created, false);
+    assert.deepEqual(again.counts, { new: 2, saved: 0, urgentNew: 0, urgentSaved: 0 });
+    assert.deepEqual(await count(m), { new: 2, saved: 0, urgentNew: 0, urgentSaved: 0 });
+  });
+
+  it('kept counts that no longer fit the mailbox (below zero) are counted afresh', async () => {
+    const m = mailbox();
+    await deposit(m);
+    const { messages } = await request(rig.nc, StorageApi.listMailbox, { mailbox: m, limit: 10 });
+    await kv.put(keyOf(m), JSON.stringify({ new: 0, saved: 0, urgentNew: 0, urgentSaved: 0 }));
+    const deleted = await request(rig.nc, StorageApi.deleteMessage, { mailbox: m, id: messages[0]!.id });
+    assert.deepEqual(deleted.counts, { new: 0, saved: 0, urgentNew: 0, urgentSaved: 0 });
+  });
+});
