@@ -50,11 +50,31 @@ export async function startDurableWorker(options: DurableWorkerOptions): Promise
   });
   const consumer = await options.js.consumers.get(options.stream, options.consumer);
   const messages = await consumer.consume({ max_messages: options.concurrency });
+  const slots = new Slots(options.concurrency);
   const inFlight = new InFlight();
+  let stopping = false;
 
-  const run = async (msg: JsMsg) => {
-    // Long jobs (an hour of audio to a slow SMTP relay) tell JetStream they are still alive.
+  /**
+   * A job from the moment it arrives: kept alive while it waits for a slot and while it runs (an
+   * hour of audio to a slow SMTP relay), done in its own slot so that a slow job holds up no other.
+   */
+  const take = async (msg: JsMsg) => {
     const keepAlive = setInterval(() => msg.working(), Math.max(1_000, options.ackWaitMs / 3));
+    keepAlive.unref();
+    try {
+      await slots.acquire();
+      try {
+        // Stopping: a job not begun goes back at once, to another instance or the next run.
+        if (stopping) msg.nak();
+        else await run(msg);
+      } finally {
+        slots.release();
+      }
+    } finally {
+      clearInterval(keepAlive);
+    }
+  };
+  const run = async (msg: JsMsg) => {
     try {
       const outcome = await options.handle(msg);
       if (outcome.kind === 'done') msg.ack();
@@ -66,24 +86,60 @@ export async function startDurableWorker(options: DurableWorkerOptions): Promise
     } catch (error) {
       options.log.error({ err: String(error), stack: (error as Error).stack, stream: options.stream, seq: msg.seq }, 'job handler failed; will retry');
       msg.nak(RETRY_AFTER_CRASH_MS);
-    } finally {
-      clearInterval(keepAlive);
     }
   };
   const loop = (async () => {
     for await (const msg of messages) {
-      while (inFlight.size >= options.concurrency) await inFlight.idle();
-      void inFlight.track(run(msg));
+      void inFlight.track(take(msg));
+      // Take no more from the consumer than can run: the rest stay with JetStream for others.
+      await slots.whenFree();
     }
   })();
 
   return {
+    /** Takes no new job, gives back those not begun, and waits for those running. */
     async stop() {
+      stopping = true;
       await messages.close();
       await loop;
       await inFlight.idle();
     },
   };
+}
+
+/** A counting semaphore: at most `size` jobs at once, each freeing its own slot. */
+export class Slots {
+  #free: number;
+  readonly #waiting: (() => void)[] = [];
+  readonly #watchers: (() => void)[] = [];
+
+  constructor(size: number) {
+    this.#free = size;
+  }
+
+  get free(): number {
+    return this.#free;
+  }
+
+  async acquire(): Promise<void> {
+    if (this.#free > 0) {
+      this.#free--;
+      return;
+    }
+    await new Promise<void>((resolve) => this.#waiting.push(resolve));
+  }
+
+  release(): void {
+    const next = this.#waiting.shift();
+    if (next) next();
+    else this.#free++;
+    for (const wake of this.#watchers.splice(0)) wake();
+  }
+
+  /** Resolves when a slot is free now or becomes free (without taking it). */
+  whenFree(): Promise<void> {
+    return this.#free > 0 && this.#waiting.length === 0 ? Promise.resolve() : new Promise((resolve) => this.#watchers.push(resolve));
+  }
 }
 
 /** The delay before attempt `attempt + 1` (1-based attempts): the schedule's last entry repeats. */
