@@ -50,12 +50,19 @@ export const GreetingTypeSchema = z
 export type GreetingType = z.infer<typeof GreetingTypeSchema>;
 export const DEFAULT_GREETING_TYPE: GreetingType = 'vm';
 
-/** Prompt and template language tag (en, de, en-GB, pt-br). */
+/**
+ * Prompt and template language, as P-App-Param `lng` carries it: a tag (en, de-AT, pt_BR) or
+ * whatever a SEMS installation calls its languages (english, german, …), which SEMS uses as a
+ * folder name. Kept as given, since it names folders; languages.ts maps it to a tag and to the
+ * folder names to look in. Refused only what cannot be a folder name.
+ */
+export const LANGUAGE_MAX = 32;
 export const LanguageSchema = z
   .string()
-  .min(2)
-  .max(16)
-  .regex(/^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$/, 'must be a language tag such as en or de-AT');
+  .min(1, 'must not be empty')
+  .max(LANGUAGE_MAX, `must be at most ${LANGUAGE_MAX} characters`)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be a language tag such as en or de-AT, or a name such as english (letters, digits, . _ -)')
+  .refine(noDotDot, 'must not contain ".."');
 export type Language = z.infer<typeof LanguageSchema>;
 
 /**
