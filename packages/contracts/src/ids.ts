@@ -84,9 +84,10 @@ export const CallIdSchema = z
 export type CallId = z.infer<typeof CallIdSchema>;
 
 /** A caller identity as stored and shown: a SIP/tel URI or a plain number, no control characters. */
+export const SENDER_MAX = 256;
 export const SenderSchema = z
   .string()
-  .max(256, 'must be at most 256 characters')
+  .max(SENDER_MAX, `must be at most ${SENDER_MAX} characters`)
   // eslint-disable-next-line no-control-regex -- refusing control characters is the point
   .regex(/^[^\x00-\x1f\x7f]*$/, 'must not contain control characters');
 

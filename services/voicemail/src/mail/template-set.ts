@@ -10,7 +10,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { languageFolders } from '@sipvm/contracts';
-import { packageRoot } from '@sipvm/service';
+import { packageRoot, utf8OrLatin1 } from '@sipvm/service';
 import { checkVariables, parseTemplate, TemplateError, type MailTemplate } from './template.js';
 
 export const BUILTIN_TEMPLATE_DIR = `${join(packageRoot(import.meta.url), 'templates')}/`;
@@ -38,8 +38,8 @@ export class TemplateSet {
         const name = file.slice(0, -'.template'.length);
         const path = join(dir, file);
         try {
-          const html = await readFile(join(dir, `${name}.html`)).then(templateText, () => undefined);
-          const template = parseTemplate(path, templateText(await readFile(path)), html);
+          const html = await readFile(join(dir, `${name}.html`)).then(utf8OrLatin1, () => undefined);
+          const template = parseTemplate(path, utf8OrLatin1(await readFile(path)), html);
           checkVariables(template, knownVariables);
           templates.set(name, template);
         } catch (error) {
@@ -70,16 +70,4 @@ export class TemplateSet {
 function candidates(did: string, language: string | undefined): string[] {
   const languages = language === undefined ? [] : languageFolders(language);
   return [...languages.map((l) => `${did}_${l}`), did, ...languages.map((l) => `default_${l}`), 'default'];
-}
-
-/**
- * A template's text: UTF-8, or else Latin-1 — SEMS sent a template's bytes as they were, and
- * older installations wrote their umlauts in Latin-1.
- */
-function templateText(bytes: Buffer): string {
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    return bytes.toString('latin1');
-  }
 }
