@@ -7,15 +7,15 @@
  */
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request, StorageApi } from '@sipvm/contracts';
 import {
   peakToneShare,
-  REPO_ROOT,
   RtpEndpoint,
+  runSemsImport,
+  SEMS_TEMPLATE_SAMPLE,
   startService,
   startSmtp,
   toneShare,
@@ -34,19 +34,7 @@ const GREETING_TONE = { englishForExampleOrg: 500, german: 700, anyLanguage: 400
 /** Imported messages and greeting, by tone. */
 const IMPORTED = { olderNew: 450, newerNew: 650, saved: 850, greeting: 300 };
 
-/** SEMS's default.template.sample, byte for byte: several headers on one header: line. */
-const SEMS_DEFAULT_TEMPLATE = `subject: Voice message from: %from%
-from:voicemail@%domain%
-to:%email%
-header:X-Content: Voicemail\\nX-Voicemail-Sender: %from%
-
-Hello %user%@%domain%,
-
-%from% left a voice message for you.
-
-The message is %vmsg_length%s long.
-`;
-const semsTemplate = (subject: string) => SEMS_DEFAULT_TEMPLATE.replace('Voice message from: %from%', subject);
+const semsTemplate = (subject: string) => SEMS_TEMPLATE_SAMPLE.replace('Voice message from: %from%', subject);
 
 describe('a SEMS installation moved over unchanged', { skip }, () => {
   // Known before the rig starts: media is started on SEMS's announce folder, which must exist then.
@@ -63,7 +51,7 @@ describe('a SEMS installation moved over unchanged', { skip }, () => {
     await greeting('german', GREETING_TONE.german);
     await greeting('', GREETING_TONE.anyLanguage);
     await mkdir(templates);
-    await writeFile(join(templates, 'default.template'), SEMS_DEFAULT_TEMPLATE);
+    await writeFile(join(templates, 'default.template'), SEMS_TEMPLATE_SAMPLE);
     await writeFile(join(templates, 'default_english.template'), semsTemplate('English voice message from %from%'));
     await writeFile(join(templates, 'default_german.template'), semsTemplate('Neue Sprachnachricht von %from%'));
     await writeFile(join(templates, 'example.org_german.template'), semsTemplate('example.org: Sprachnachricht von %from%'));
@@ -156,7 +144,7 @@ describe('a SEMS installation moved over unchanged', { skip }, () => {
     await writeSemsMessage(spool, { ...carol, ts: 1_690_000_000, sender: 'sip:old@example.net', audio: toneWav(IMPORTED.saved, 2_000), saved: true });
     await writeSemsGreeting(spool, { ...carol, type: 'vm', audio: toneWav(IMPORTED.greeting, 2_000) });
 
-    const run = await runImporter(['--from', spool]);
+    const run = await runSemsImport(rig.nats, ['--from', spool]);
     assert.equal(run.code, 0, run.output);
     assert.match(run.stdout, /messages: {2}3 imported \(2 new, 1 saved\)/, run.output);
     assert.match(run.stdout, /greetings: 1 imported/, run.output);
@@ -182,16 +170,4 @@ describe('a SEMS installation moved over unchanged', { skip }, () => {
     assert.ok(peakToneShare(greeted, IMPORTED.greeting) > 0.8, 'the imported greeting was not played');
   });
 
-  async function runImporter(args: string[]): Promise<{ code: number | null; stdout: string; output: string }> {
-    const child = spawn(process.execPath, [join(REPO_ROOT, 'services', 'storage', 'dist', 'sems-import', 'main.js'), ...args], {
-      env: { ...process.env, NATS_URL: rig.nats.url, NATS_NKEY_FILE: rig.nats.seedFile('admin') },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
-    return { code, stdout, output: `--- stdout ---\n${stdout}\n--- stderr ---\n${stderr}` };
-  }
 });

@@ -3,8 +3,11 @@
  * and times by SEMS's own rules (apps/voicemail/AnswerMachine.cpp saveBox, apps/msg_storage/
  * MsgStorage.cpp msg_new and msg_markread, apps/annrecorder/AnnRecorder.cpp).
  */
+import { spawn } from 'node:child_process';
 import { mkdir, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { NatsServer } from './nats.js';
+import { REPO_ROOT } from './service.js';
 import { linearToAlaw } from './rtp/g711.js';
 
 export interface SemsMessageFixture {
@@ -68,4 +71,42 @@ export function alawWav(pcmWav: Uint8Array): Buffer {
   header.write('data', 36);
   header.writeUInt32LE(data.length, 40);
   return Buffer.concat([header, data]);
+}
+
+/**
+ * A mail template in SEMS's format, its header lines as SEMS's default.template.sample has them
+ * (no space after some colons, two headers on one `header:` line joined by `\n`), a short body.
+ */
+export const SEMS_TEMPLATE_SAMPLE = `subject: Voice message from: %from%
+from:voicemail@%domain%
+to:%email%
+header:X-Content: Voicemail\\nX-Voicemail-Sender: %from%
+
+Hello %user%@%domain%,
+
+%from% left a voice message for you.
+
+The message is %vmsg_length%s long.
+`;
+
+export interface ImporterRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** Both, for failure messages. */
+  output: string;
+}
+
+/** The SEMS importer as an operator runs it (`npm run import:sems`: its compiled main.js), as admin on `nats`. */
+export async function runSemsImport(nats: Pick<NatsServer, 'url' | 'seedFile'>, args: string[]): Promise<ImporterRun> {
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'services', 'storage', 'dist', 'sems-import', 'main.js'), ...args], {
+    env: { ...process.env, NATS_URL: nats.url, NATS_NKEY_FILE: nats.seedFile('admin') },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  return { code, stdout, stderr, output: `--- stdout ---\n${stdout}\n--- stderr ---\n${stderr}` };
 }

@@ -6,15 +6,13 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFile, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { isServiceError, request, STREAMS, StorageApi, type Mailbox } from '@sipvm/contracts';
 import {
   alawWav,
   dominantFrequency,
-  REPO_ROOT,
+  runSemsImport,
   tempDir,
   toneWav,
   wavHeader,
@@ -54,7 +52,7 @@ describe('importing a SEMS msg_storage folder', () => {
     await storageDir?.remove();
   });
 
-  const importer = (...args: string[]) => runImporter(rig, ['--from', sems.path, ...args]);
+  const importer = (...args: string[]) => runSemsImport(rig.nats, ['--from', sems.path, ...args]);
   const counts = async (mailbox: Mailbox) => (await request(rig.nc, StorageApi.countMailbox, { mailbox })).counts;
   const times = async () => Object.fromEntries(await Promise.all(Object.entries(files).map(async ([name, path]) => [name, (await stat(path)).atimeMs] as const)));
   const lastEventSeq = async () => (await (await jetstreamManager(rig.nc)).streams.info(STREAMS.mailbox.name).catch(() => undefined))?.state.last_seq ?? 0;
@@ -145,16 +143,3 @@ describe('importing a SEMS msg_storage folder', () => {
     }
   });
 });
-
-async function runImporter(rig: StorageRig, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; output: string }> {
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'services', 'storage', 'dist', 'sems-import', 'main.js'), ...args], {
-    env: { ...process.env, NATS_URL: rig.nats.url, NATS_NKEY_FILE: rig.nats.seedFile('admin') },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
-  return { code, stdout, stderr, output: `--- stdout ---\n${stdout}\n--- stderr ---\n${stderr}` };
-}

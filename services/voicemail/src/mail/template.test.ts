@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SEMS_TEMPLATE_SAMPLE } from '@sipvm/harness';
 import { checkVariables, parseTemplate, renderTemplate, TemplateError } from './template.js';
 import { BUILTIN_TEMPLATE_DIR, TemplateSet } from './template-set.js';
 import { formatDate, knownVariables, mailVariables } from './variables.js';
@@ -28,21 +29,8 @@ it('parses a SEMS .template as it is and renders it', () => {
   assert.equal(mail.text, 'Hello alice@iptel.org,\n\nsip:bob@example.net left a voice message for you (100% free).\n');
 });
 
-// SEMS's default.template.sample (apps/voicemail), byte for byte: several headers on one line.
-const SEMS_SAMPLE = `subject: Voice message from: %from%
-from:voicemail@%domain%
-to:%email%
-header:X-Content: Voicemail\\nX-Voicemail-Sender: %from%
-
-Hello %user%@%domain%,
-
-%from% left a voice message for you.
-
-The message is %vmsg_length%s long.
-`;
-
 it('splits SEMS header: lines holding several headers separated by \\n', () => {
-  const template = parseTemplate('default.template', SEMS_SAMPLE);
+  const template = parseTemplate('default.template', SEMS_TEMPLATE_SAMPLE);
   checkVariables(template, knownVariables([]));
   const mail = renderTemplate(template, { from: 'sip:bob@example.net', domain: 'iptel.org', email: 'alice@mymail.org', user: 'alice', vmsg_length: '4.20' });
   assert.deepEqual(mail.headers, [{ key: 'X-Content', value: 'Voicemail' }, { key: 'X-Voicemail-Sender', value: 'sip:bob@example.net' }]);
