@@ -1,7 +1,7 @@
 /** Reading a SEMS msg_storage folder by SEMS's rules, from a folder built the way SEMS writes one. */
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tempDir, toneWav, writeSemsGreeting, writeSemsMessage } from '@sipvm/harness';
 import { parseImportArguments } from './arguments.js';
@@ -23,6 +23,7 @@ it('finds mailboxes, messages (new or saved by SEMS\'s access-time rule) and gre
     await writeFile(join(dir.path, 'iptel.org-prompts', 'alice', 'Away.wav'), audio);
     await mkdir(join(dir.path, 'iptel.org', 'bad user'), { recursive: true });
     await writeFile(join(dir.path, 'stray.wav'), audio);
+    await symlink(join(dir.path, 'gone.wav'), join(alice, '1700000500+sip:lost@x.wav'));
     // A display name in Latin-1, as older systems wrote it into the file name.
     await writeFile(Buffer.concat([Buffer.from(`${alice}/1700000400+"`), Buffer.from('Jürgen', 'latin1'), Buffer.from('" <sip:j@x.org>.wav')]), audio);
 
@@ -41,6 +42,7 @@ it('finds mailboxes, messages (new or saved by SEMS\'s access-time rule) and gre
     assert.deepEqual(folder.skipped.map((s) => `${s.name}: ${s.reason.split(' (')[0]}`).sort(), [
       'iptel.org-prompts/alice/Away.wav: not a greeting',
       'iptel.org/alice/1700000200+sip:empty@x.wav: empty',
+      'iptel.org/alice/1700000500+sip:lost@x.wav: cannot be read',
       'iptel.org/alice/notes.txt: not a SEMS message name',
       'iptel.org/bad user/: not a mailbox the platform can hold',
       'stray.wav: not a domain folder',

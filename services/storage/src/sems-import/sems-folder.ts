@@ -75,7 +75,8 @@ export async function readSemsFolder(root: string): Promise<SemsFolder> {
     }
     const greetings = domainName.endsWith(GREETINGS_SUFFIX) && domainName.length > GREETINGS_SUFFIX.length;
     const did = greetings ? domainName.slice(0, -GREETINGS_SUFFIX.length) : domainName;
-    for (const userEntry of await readdir(join(root, domainName), { withFileTypes: true })) {
+    const users = await readdir(join(root, domainName), { withFileTypes: true }).catch(unreadable(`${domainName}/`, skipped, []));
+    for (const userEntry of users) {
       const uid = userEntry.name;
       const where = `${domainName}/${uid}`;
       if (uid.startsWith('.')) continue;
@@ -106,12 +107,13 @@ export async function readSemsFolder(root: string): Promise<SemsFolder> {
 /** The files of a mailbox folder with their sizes and times, taken before anything is read. */
 async function filesIn(dir: Buffer, where: string, skipped: Skipped[]): Promise<{ file: SemsFile; fileName: string }[]> {
   const files: { file: SemsFile; fileName: string }[] = [];
-  for (const raw of await readdir(dir, { encoding: 'buffer' })) {
+  for (const raw of await readdir(dir, { encoding: 'buffer' }).catch(unreadable(`${where}/`, skipped, []))) {
     const fileName = utf8OrLatin1(raw);
     if (fileName.startsWith('.')) continue;
     const path = Buffer.concat([dir, Buffer.from('/'), raw]);
     const name = `${where}/${fileName}`;
-    const stats = await stat(path);
+    const stats = await stat(path).catch(unreadable(name, skipped, undefined));
+    if (stats === undefined) continue;
     if (!stats.isFile()) {
       skipped.push({ name, reason: 'not a file' });
       continue;
@@ -134,6 +136,14 @@ function addGreeting(mailbox: SemsMailbox, { file, fileName }: { file: SemsFile;
   if (file.extension !== 'wav' || !type.success) return void skipped.push({ name: file.name, reason: 'not a greeting (<type>.wav, type in lower case)' });
   if (file.size === 0) return void skipped.push({ name: file.name, reason: 'empty' });
   mailbox.greetings.push({ ...file, type: type.data });
+}
+
+/** A folder or file that cannot be read is reported, and the rest of the folder still read. */
+function unreadable<T>(name: string, skipped: Skipped[], instead: T): (error: NodeJS.ErrnoException) => T {
+  return (error) => {
+    skipped.push({ name, reason: `cannot be read (${error.code ?? error.message})` });
+    return instead;
+  };
 }
 
 /** SEMS's userdir_open: new while the access time equals the modification time (in whole seconds). */
