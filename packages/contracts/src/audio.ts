@@ -86,6 +86,8 @@ export function wavHeader(dataBytes: number, sampleRate = 8000): Buffer {
 }
 
 export interface WavLayout {
+  /** The WAVE format code: 1 PCM (0xfffe extensible), 6 A-law, 7 µ-law, … */
+  format: number;
   sampleRate: number;
   channels: number;
   bitsPerSample: number;
@@ -98,9 +100,10 @@ export interface WavLayout {
 /**
  * Finds the fmt and data chunks at the start of a RIFF/WAVE file, skipping other chunks;
  * undefined while `bytes` is too short to tell (more of the file is needed). One reader for
- * media's playback and the web service's uploads.
+ * media's playback, the web service's uploads and the SEMS importer, which takes any encoding
+ * (`pcmOnly: false`) to convert it.
  */
-export function scanWav(bytes: Buffer, what = 'WAV'): WavLayout | undefined {
+export function scanWav(bytes: Buffer, what = 'WAV', { pcmOnly = true }: { pcmOnly?: boolean } = {}): WavLayout | undefined {
   if (bytes.length < 12) return undefined;
   if (bytes.toString('ascii', 0, 4) !== 'RIFF' || bytes.toString('ascii', 8, 12) !== 'WAVE') {
     throw new ServiceError('bad-request', `${what} is not a RIFF/WAVE file`);
@@ -116,8 +119,8 @@ export function scanWav(bytes: Buffer, what = 'WAV'): WavLayout | undefined {
       fmt = { format: bytes.readUInt16LE(body), channels: bytes.readUInt16LE(body + 2), sampleRate: bytes.readUInt32LE(body + 4), bits: bytes.readUInt16LE(body + 14) };
     } else if (id === 'data') {
       if (!fmt) throw new ServiceError('bad-request', `${what} has data before its fmt chunk`);
-      if (fmt.format !== 1 && fmt.format !== 0xfffe) throw new ServiceError('bad-request', `${what} is not PCM (format ${fmt.format})`);
-      return { sampleRate: fmt.sampleRate, channels: fmt.channels, bitsPerSample: fmt.bits, dataOffset: body, dataSize: size === 0 || size === 0xffffffff ? undefined : size };
+      if (pcmOnly && fmt.format !== 1 && fmt.format !== 0xfffe) throw new ServiceError('bad-request', `${what} is not PCM (format ${fmt.format})`);
+      return { format: fmt.format, sampleRate: fmt.sampleRate, channels: fmt.channels, bitsPerSample: fmt.bits, dataOffset: body, dataSize: size === 0 || size === 0xffffffff ? undefined : size };
     }
     offset = body + size + (size % 2);
   }

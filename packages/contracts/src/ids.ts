@@ -50,12 +50,19 @@ export const GreetingTypeSchema = z
 export type GreetingType = z.infer<typeof GreetingTypeSchema>;
 export const DEFAULT_GREETING_TYPE: GreetingType = 'vm';
 
-/** Prompt and template language tag (en, de, en-GB, pt-br). */
+/**
+ * Prompt and template language, as P-App-Param `lng` carries it: a tag (en, de-AT, pt_BR) or
+ * whatever a SEMS installation calls its languages (english, german, …), which SEMS uses as a
+ * folder name. Kept as given, since it names folders; languages.ts maps it to a tag and to the
+ * folder names to look in. Refused only what cannot be a folder name.
+ */
+export const LANGUAGE_MAX = 32;
 export const LanguageSchema = z
   .string()
-  .min(2)
-  .max(16)
-  .regex(/^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$/, 'must be a language tag such as en or de-AT');
+  .min(1, 'must not be empty')
+  .max(LANGUAGE_MAX, `must be at most ${LANGUAGE_MAX} characters`)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be a language tag such as en or de-AT, or a name such as english (letters, digits, . _ -)')
+  .refine(noDotDot, 'must not contain ".."');
 export type Language = z.infer<typeof LanguageSchema>;
 
 /**
@@ -77,9 +84,10 @@ export const CallIdSchema = z
 export type CallId = z.infer<typeof CallIdSchema>;
 
 /** A caller identity as stored and shown: a SIP/tel URI or a plain number, no control characters. */
+export const SENDER_MAX = 256;
 export const SenderSchema = z
   .string()
-  .max(256, 'must be at most 256 characters')
+  .max(SENDER_MAX, `must be at most ${SENDER_MAX} characters`)
   // eslint-disable-next-line no-control-regex -- refusing control characters is the point
   .regex(/^[^\x00-\x1f\x7f]*$/, 'must not contain control characters');
 

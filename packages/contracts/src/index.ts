@@ -1,4 +1,5 @@
 export * from './ids.js';
+export * from './languages.js';
 export * from './errors.js';
 export * from './subjects.js';
 export * from './rpc.js';

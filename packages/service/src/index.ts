@@ -10,3 +10,4 @@ export * from './durable-worker.js';
 export * from './call-events.js';
 export * from './calls/index.js';
 export * from './package-root.js';
+export * from './text.js';

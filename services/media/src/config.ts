@@ -1,6 +1,7 @@
 /** Environment variables of the media service (on top of the common ones of every service). */
 import { join } from 'node:path';
 import { z } from 'zod';
+import { LanguageSchema, parseDigitOrders } from '@sipvm/contracts';
 import { env, mediaNodeShape, packageRoot } from '@sipvm/service';
 
 /** Where built prompts go by default: services/media/prompts/build (not committed). */
@@ -48,7 +49,27 @@ export const mediaConfig = {
   /** Operators' recordings: <dir>/<domain>/<lang>/<name>.wav and <dir>/<lang>/<name>.wav win over built ones. */
   PROMPTS_OVERRIDE_DIR: env.string().optional(),
   /** Language used when a prompt does not exist in the requested one. */
-  PROMPTS_DEFAULT_LANGUAGE: env.string().default('en'),
+  PROMPTS_DEFAULT_LANGUAGE: LanguageSchema.default('en'),
+  /**
+   * Where the units go in numbers, per language, over the languages' own (German, Dutch, Danish
+   * units first): `de=left,fr=right`, or SEMS voicebox.conf's `languages=` value as it is.
+   */
+  PROMPTS_DIGIT_ORDER: z
+    .string()
+    .transform((value, ctx) => {
+      const { orders, problems } = parseDigitOrders(value);
+      for (const problem of problems) ctx.addIssue({ code: 'custom', message: problem });
+      return orders;
+    })
+    .optional(),
+  /** SEMS voicemail's announce_path, played as it is: its default greetings per domain and language. */
+  SEMS_ANNOUNCE_PATH: env.string().optional(),
+  /** SEMS voicemail's default_announce: the default greeting's file name in SEMS_ANNOUNCE_PATH. */
+  SEMS_DEFAULT_ANNOUNCE: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*\.wav$/, 'must be a file name such as default_en.wav').default('default_en.wav'),
+  /** SEMS voicebox's prompt_base_path, played as it is: its prompt sets per domain and language. */
+  SEMS_VOICEBOX_PROMPT_PATH: env.string().optional(),
+  /** The folder of SEMS annrecorder's prompts (welcome.wav, your_prompt.wav, …), played as they are. */
+  SEMS_ANNRECORDER_PROMPT_PATH: env.string().optional(),
   /** Build missing prompts at start with espeak-ng and sox (false: a missing prompt set is a start-up error). */
   PROMPTS_BUILD: env.boolean().default(true),
   /** How long a recording's state is kept (so a stop after a restart still finds it). */

@@ -4,6 +4,7 @@
  * and turns rtpengine's DTMF reports into digit events.
  */
 import { createSocket } from 'node:dgram';
+import { stat } from 'node:fs/promises';
 import { stagingBucket, type StagingBucket } from '@sipvm/contracts';
 import { ConfigError, runService } from '@sipvm/service';
 import { mediaConfig } from './config.js';
@@ -32,6 +33,14 @@ await runService({
         throw new ConfigError([`PROMPTS_DIR (${config.PROMPTS_DIR}): cannot build prompts: ${error instanceof Error ? error.message : String(error)}`]);
       }
     }
+    const notFolders = await Promise.all(
+      (['SEMS_ANNOUNCE_PATH', 'SEMS_VOICEBOX_PROMPT_PATH', 'SEMS_ANNRECORDER_PROMPT_PATH'] as const).map(async (variable) => {
+        const dir = config[variable];
+        const isFolder = dir === undefined || (await stat(dir).then((s) => s.isDirectory(), () => false));
+        return isFolder ? [] : [`${variable} ("${dir}"): is not a folder`];
+      }),
+    );
+    if (notFolders.flat().length > 0) throw new ConfigError(notFolders.flat());
     return undefined;
   },
   async start({ config, log, nc, registry, readiness }) {
@@ -57,8 +66,20 @@ await runService({
       sources: {
         nc,
         prompts: new PromptFiles(
-          { built: config.PROMPTS_DIR, override: config.PROMPTS_OVERRIDE_DIR, defaultLanguage: config.PROMPTS_DEFAULT_LANGUAGE },
+          {
+            built: config.PROMPTS_DIR,
+            override: config.PROMPTS_OVERRIDE_DIR,
+            defaultLanguage: config.PROMPTS_DEFAULT_LANGUAGE,
+            digitOrders: config.PROMPTS_DIGIT_ORDER,
+            sems: {
+              announcePath: config.SEMS_ANNOUNCE_PATH,
+              defaultAnnounce: config.SEMS_DEFAULT_ANNOUNCE,
+              voiceboxPath: config.SEMS_VOICEBOX_PROMPT_PATH,
+              annrecorderPath: config.SEMS_ANNRECORDER_PROMPT_PATH,
+            },
+          },
           config.PROMPTS_LOOKUP_TTL_MS,
+          (language, defaultLanguage) => log.warn({ language, defaultLanguage }, 'no prompts in this language; playing the default language\'s'),
         ),
         staging: getStaging,
         beep: { hz: config.BEEP_HZ, ms: config.BEEP_MS },

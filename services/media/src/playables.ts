@@ -9,7 +9,7 @@ import { open, readFile } from 'node:fs/promises';
 import { removeFile } from './util.js';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { openStagedAudio, readAudio, ServiceError, type Playable, type StagingBucket } from '@sipvm/contracts';
-import { numberPieces, type PromptFiles } from './prompts.js';
+import type { PromptFiles } from './prompts.js';
 import { isPlatformFormat, parseWav, scanWav, silence, tone } from './wav.js';
 import { pcmEncoder, playHeader, playHeaderBytes, type PlayFormat } from './play-format.js';
 import { runFilter } from './ffmpeg.js';
@@ -100,16 +100,12 @@ async function pcmOf(item: Extract<Playable, { kind: 'prompt' | 'number' | 'beep
     case 'prompt':
       return pcmOfWav(await readFile((await sources.prompts.find(item.name, item.language, item.domain)).path), `prompt ${item.name}`);
     case 'number': {
-      const files = await numberFiles(item.value, item.language, sources.prompts);
+      const files = await sources.prompts.findNumber(item.value, item.language);
       return Buffer.concat(await Promise.all(files.map(async (file) => pcmOfWav(await readFile(file.path), file.path))));
     }
     case 'beep':
       return tone(sources.beep.hz, sources.beep.ms);
   }
-}
-
-function numberFiles(value: number, language: string, prompts: PromptFiles) {
-  return Promise.all(numberPieces(value, language).map((name) => prompts.find(name, language)));
 }
 
 /**
@@ -128,7 +124,7 @@ export async function identityOf(items: Playable[], sources: PlayableSources): P
         break;
       }
       case 'number': {
-        const files = await numberFiles(item.value, item.language, sources.prompts);
+        const files = await sources.prompts.findNumber(item.value, item.language);
         parts.push(`number:${files.map((f) => `${f.path}@${f.modifiedMs}`).join(',')}`);
         break;
       }

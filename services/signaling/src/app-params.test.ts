@@ -111,8 +111,8 @@ describe('resolveAppParams', () => {
     assert.deepEqual([p.mode, 'email' in p, p.uid, p.did, p.sender], ['box', false, 'alice', 'example.org', 'sip:sayer@iptel.org']);
   });
   it('requires eml in the modes that mail', () => {
-    assert.throws(() => resolveAppParams('mod=voicemail', 'voicemail', request, policy), /eml is required in mode voicemail/);
-    assert.throws(() => resolveAppParams('mod=both', 'voicemail', request, policy), /eml is required in mode both/);
+    assert.throws(() => resolveAppParams('mod=voicemail', 'voicemail', request, policy), /eml \(or P-Email-Address\) is required in mode voicemail/);
+    assert.throws(() => resolveAppParams('mod=both', 'voicemail', request, policy), /eml \(or P-Email-Address\) is required in mode both/);
     assert.equal(resolveAppParams('mod=box', 'voicemail', request, policy).mode, 'box');
   });
   it('takes the operator URI from opr (or Operator), quoted or not', () => {
@@ -124,6 +124,23 @@ describe('resolveAppParams', () => {
     assert.equal(resolveAppParams('usr=a;sil=5;mod=box', 'voicemail', request, policy).maxSilenceS, 5);
     assert.equal(resolveAppParams('usr=a;Max-Silence=0;mod=box', 'voicemail', request, policy).maxSilenceS, 0);
     assert.equal(resolveAppParams('usr=a;mod=box', 'voicemail', request, policy).maxSilenceS, undefined);
+  });
+  it('accepts every lng SEMS accepts: tags, language names, any folder name', () => {
+    for (const lng of ['en', 'de-AT', 'english', 'german', 'French', 'klingon']) {
+      assert.equal(resolveAppParams(`usr=a;lng=${lng}`, 'voicebox', request, policy).language, lng);
+    }
+  });
+  it('takes eml and lng from P-Email-Address and P-Language (the seed HOWTO), P-App-Param winning', () => {
+    const seed = { ...request, emailHeader: ' alex@iptel.org ', languageHeader: 'german' };
+    const p = resolveAppParams(undefined, 'voicemail', seed, policy);
+    assert.deepEqual([p.mode, p.email, p.language], ['voicemail', 'alex@iptel.org', 'german']);
+    const q = resolveAppParams("eml='alice@mymail.org';lng=english", 'voicemail', seed, policy);
+    assert.deepEqual([q.email, q.language], ['alice@mymail.org', 'english']);
+    const empty = resolveAppParams('mod=box', 'voicemail', { ...request, emailHeader: '', languageHeader: ' ' }, policy);
+    assert.deepEqual(['email' in empty, empty.language], [false, 'en'], 'an unset AVP gives an empty header: not given');
+    assert.throws(() => resolveAppParams(undefined, 'voicemail', { ...request, emailHeader: 'a@b.org, c@d.org' }, policy), /P-Email-Address: must be a single e-mail address/);
+    assert.throws(() => resolveAppParams(undefined, 'voicebox', { ...request, languageHeader: '../x' }, policy), /P-Language: must be a language tag/);
+    assert.throws(() => resolveAppParams('mod=both', 'voicemail', { ...request, emailHeader: '' }, policy), /eml \(or P-Email-Address\) is required/);
   });
   it('keeps only the configured extra keys', () => {
     const p = resolveAppParams('usr=a;company=ACME Inc;other=x', 'voicebox', request, policy);

@@ -135,6 +135,12 @@ export interface RequestDefaults {
   ruriHost: string | undefined;
   /** The caller's From URI (not the whole header): the default of snd. */
   fromUri: string;
+  /**
+   * P-Email-Address and P-Language, the headers SER appends in the seed HOWTO (`tw_append
+   * voicemail_headers`): the defaults of eml and lng. P-App-Param wins when both are given.
+   */
+  emailHeader?: string | undefined;
+  languageHeader?: string | undefined;
 }
 
 export interface AppParamPolicy {
@@ -170,6 +176,8 @@ export function resolveAppParams(
   if (user === undefined) throw new AppParamError('no mailbox user (P-App-Param usr, or a user in the Request-URI)');
   if (domain === undefined) throw new AppParamError('no mailbox domain (P-App-Param dom)');
   const modeValue = pick(pairs, KEYS.mode);
+  const email = withHeaderDefault(pick(pairs, KEYS.email), request.emailHeader, 'P-Email-Address');
+  const language = withHeaderDefault(pick(pairs, KEYS.language), request.languageHeader, 'P-Language');
   const extra: Record<string, string> = {};
   for (const key of policy.extraKeys) {
     if (KNOWN_KEYS.has(key)) continue;
@@ -182,9 +190,9 @@ export function resolveAppParams(
     uid: pick(pairs, KEYS.uid) ?? user,
     did: pick(pairs, KEYS.did) ?? domain,
     sender: pick(pairs, KEYS.sender) ?? request.fromUri,
-    email: pick(pairs, KEYS.email),
+    email: email.value,
     mode: modeValue === undefined ? policy.defaultMode : parseMode(modeValue),
-    language: pick(pairs, KEYS.language) ?? policy.defaultLanguage,
+    language: language.value ?? policy.defaultLanguage,
     greetingType: pick(pairs, KEYS.greetingType) ?? DEFAULT_GREETING_TYPE,
     pin: pick(pairs, KEYS.pin),
     operator: pick(pairs, KEYS.operator),
@@ -194,20 +202,34 @@ export function resolveAppParams(
   // Keys not given are left out rather than set to undefined (events carry no empty fields).
   const given = Object.fromEntries(Object.entries(candidate).filter(([, v]) => v !== undefined));
   const parsed = ResolvedParamsSchema.safeParse(given);
-  if (!parsed.success) throw new AppParamError(`P-App-Param ${describeWithShortNames(parsed.error)}`);
+  if (!parsed.success) throw new AppParamError(describeWithShortNames(parsed.error, { email: email.source, language: language.source }));
   const params = parsed.data;
   if (app === 'voicemail' && params.mode !== undefined && MAILING_MODES.has(params.mode) && params.email === undefined) {
-    throw new AppParamError(`P-App-Param eml is required in mode ${params.mode}`);
+    throw new AppParamError(`P-App-Param eml (or P-Email-Address) is required in mode ${params.mode}`);
   }
   return params;
 }
 
+/** A value from P-App-Param, else from a header of its own; the name of where it came from, for errors. */
+function withHeaderDefault(fromParam: string | undefined, header: string | undefined, headerName: string): { value: string | undefined; source: string | undefined } {
+  if (fromParam !== undefined) return { value: fromParam, source: undefined };
+  const value = header?.trim();
+  return value ? { value, source: headerName } : { value: undefined, source: undefined };
+}
+
 const SHORT_NAME: Record<string, string> = Object.fromEntries(Object.entries(KEYS).map(([field, [short]]) => [field, short]));
 
-/** The first problem only, with the short key name: it goes into a SIP reason phrase. */
-function describeWithShortNames(error: z.ZodError): string {
-  const first = error.issues.slice(0, 1).map((issue) => ({ ...issue, path: issue.path.map((p) => (typeof p === 'string' ? (SHORT_NAME[p] ?? p) : p)) }));
-  return describeIssues(new z.ZodError(first));
+/**
+ * The first problem only, named as the proxy wrote it — the P-App-Param short key, or the header
+ * the value came from: it goes into a SIP reason phrase.
+ */
+function describeWithShortNames(error: z.ZodError, headerSources: Record<string, string | undefined>): string {
+  const [first] = error.issues;
+  const field = first?.path[0];
+  const header = typeof field === 'string' ? headerSources[field] : undefined;
+  if (first && header !== undefined) return `${header}: ${first.message}`;
+  const named = error.issues.slice(0, 1).map((issue) => ({ ...issue, path: issue.path.map((p) => (typeof p === 'string' ? (SHORT_NAME[p] ?? p) : p)) }));
+  return `P-App-Param ${describeIssues(new z.ZodError(named))}`;
 }
 
 /** Shows a fragment of hostile input safely in a SIP reason or a log line. */

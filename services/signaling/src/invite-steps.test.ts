@@ -109,6 +109,19 @@ describe('the trust steps (one policy for INVITE and SUBSCRIBE)', () => {
     }
   });
 
+  it('believes P-Email-Address and P-Language (the seed HOWTO) from the proxy only, as the P-App headers', async () => {
+    const seedHeaders = { 'P-App-Name': 'voicemail', 'P-Email-Address': 'alex@iptel.org', 'P-Language': 'german' };
+    const proxy = await run(invite().chain, fakeRequest({ source: PROXY, uri: 'sip:alex@iptel.org', headers: seedHeaders }));
+    assert.equal(proxy.reply, undefined);
+    assert.deepEqual([proxy.context.params?.email, proxy.context.params?.language], ['alex@iptel.org', 'german']);
+    const refused = await run(invite({ UNTRUSTED_CALLS: 'voicemail' }).chain, fakeRequest({ source: STRANGER, uri: 'sip:voicemail@vm.example.org', headers: { 'P-Email-Address': 'eve@evil.org' } }));
+    assert.equal(refused.reply?.status, 403);
+    const { chain } = invite({ UNTRUSTED_CALLS: 'voicemail', UNTRUSTED_APP_HEADERS: 'ignore', DEFAULT_MODE: 'box' });
+    const ignored = await run(chain, fakeRequest({ source: STRANGER, uri: 'sip:voicemail@vm.example.org', headers: { 'P-Email-Address': 'eve@evil.org', 'P-Language': 'klingon' } }));
+    assert.equal(ignored.reply, undefined);
+    assert.deepEqual([ignored.context.params?.email, ignored.context.params?.language], [undefined, 'en']);
+  });
+
   it('refuses a stranger’s SUBSCRIBE, and lets the proxy’s through', async () => {
     const { trust } = invite();
     const subscribe = (source: string) => fakeRequest({ source, method: 'SUBSCRIBE', uri: 'sip:alice@example.org', headers: { Event: 'message-summary' } });

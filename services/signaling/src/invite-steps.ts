@@ -13,7 +13,7 @@
  *   negotiateTimers    422 for a session interval below Min-SE             (session-timer.ts)
  *   selectApplication  404 when nothing selects a known application       (app-selection.ts)
  *   trustApplication   403 for a mailbox application from anyone but a proxy
- *   resolveParameters  400 naming the bad P-App-Param key; the PIN sealed  (app-params.ts)
+ *   resolveParameters  400 naming the bad P-App-Param key or header; the PIN sealed  (app-params.ts)
  *
  * and then `Calls.answer` gets media's SDP answer and answers.
  */
@@ -115,7 +115,13 @@ export function inviteSteps({ calls, trust, config, mapping }: InviteStepsOption
       const { pin, ...resolved } = resolveAppParams(
         trust.appHeader(req, 'P-App-Param'),
         app,
-        { ruriUser: ruri?.user, ruriHost: ruri?.host, fromUri: uriOf(req.get('From') ?? '') },
+        {
+          ruriUser: ruri?.user,
+          ruriHost: ruri?.host,
+          fromUri: uriOf(req.get('From') ?? ''),
+          emailHeader: trust.appHeader(req, 'P-Email-Address'),
+          languageHeader: trust.appHeader(req, 'P-Language'),
+        },
         { defaultMode: config.DEFAULT_MODE, defaultLanguage: config.DEFAULT_LANGUAGE, extraKeys: config.APP_PARAM_EXTRA_KEYS },
       );
       context.finalReply = parseFinalReply(trust.appHeader(req, 'P-Final-Reply-Code'), trust.appHeader(req, 'P-Final-Reply-Reason'));

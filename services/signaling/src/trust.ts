@@ -12,8 +12,12 @@ import { Counter, type Registry } from 'prom-client';
 import { contextOf, need, refuse } from './request-context.js';
 import { header, type SipRequest, type Step } from './sip-stack.js';
 
-/** The headers a proxy uses to select and parameterise applications. */
-export const APP_HEADERS = ['P-App-Name', 'P-App-Param', 'P-Final-Reply-Code', 'P-Final-Reply-Reason'] as const;
+/**
+ * The headers a proxy uses to select and parameterise applications: SEMS's P-App headers, the
+ * early-announce reply, and the e-mail address and language SER's `tw_append` adds (the seed
+ * HOWTO's `voicemail_headers`).
+ */
+export const APP_HEADERS = ['P-App-Name', 'P-App-Param', 'P-Final-Reply-Code', 'P-Final-Reply-Reason', 'P-Email-Address', 'P-Language'] as const;
 export type AppHeader = (typeof APP_HEADERS)[number];
 
 export type UntrustedPolicy = 'ignore' | 'refuse';

@@ -95,6 +95,8 @@ export interface RigOptions {
    * `none` (default): the test starts the real applications it needs, or wants calls nobody takes.
    */
   applications?: 'fake' | 'none';
+  /** More environment of the real media service (its prompt folders, say). */
+  mediaEnv?: Record<string, string>;
 }
 
 export async function startSignalingRig(env: Record<string, string> = {}, options: RigOptions = {}): Promise<SignalingRig> {
@@ -128,6 +130,7 @@ export async function startSignalingRig(env: Record<string, string> = {}, option
         MEDIA_PLAY_DIR: rtpengine.playDir,
         MEDIA_DTMF_LISTEN: `127.0.0.1:${dtmfPort}`,
         INSTANCE_ID: 'media-e2e',
+        ...options.mediaEnv,
       },
       // The first start on a machine builds the prompt set.
       { timeoutMs: 180_000 },

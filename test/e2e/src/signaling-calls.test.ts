@@ -124,7 +124,7 @@ describe('signaling calls through drachtio-server', { skip }, () => {
     ['uid=a..b', /^400 Bad Request \(P-App-Param uid: must not contain "\.\."\)$/],
     ["eml='a@b.org, c@d.org'", /^400 Bad Request \(P-App-Param eml: must be a single e-mail address/],
     ["usr='unterminated", /^400 Bad Request \(P-App-Param usr: unterminated single quote\)/],
-    ['mod=both', /^400 Bad Request \(P-App-Param eml is required in mode both\)/],
+    ['mod=both', /^400 Bad Request \(P-App-Param eml \(or P-Email-Address\) is required in mode both\)/],
   ] as const) {
     it(`refuses bad parameters (${param}) with 400 saying what is wrong`, async () => {
       assert.match(await refused('invite-refused-with-sdp.xml', { app_name: 'voicemail', app_param: param }), reason);

@@ -6,6 +6,7 @@ export * from './s3.js';
 export * from './service.js';
 export * from './smtp.js';
 export * from './wav-fixtures.js';
+export * from './sems.js';
 export * from './ceph.js';
 export * from './drachtio.js';
 export * from './sipp.js';

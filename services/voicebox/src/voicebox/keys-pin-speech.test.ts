@@ -38,6 +38,7 @@ describe('what the voicebox says', () => {
     assert.deepEqual(names(envelope({ language: 'de' }, message, 'Europe/Berlin')), [
       'envelope_received', 'day_1', 23, 'month_11', 'envelope_at', 23, 'envelope_oclock', 30, 'envelope_from', 'num_4', 'num_9', 'num_3', 'num_0', 'num_1', 'num_2', 'num_3',
     ]);
+    assert.deepEqual(names(envelope({ language: 'german' }, message, 'Europe/Berlin')).slice(2, 4), [23, 'month_11'], 'SEMS\'s lng=german is German too');
     assert.deepEqual(names(envelope({ language: 'en' }, { ...message, sender: 'sip:alice@example.org' }, 'UTC')).slice(-7), ['month_11', 23, 'envelope_at', 22, 30, 'envelope_from', 'envelope_unknown_caller']);
     assert.deepEqual(callerDigits('tel:+49301'), ['4', '9', '3', '0', '1']);
     assert.equal(callerDigits('"Bob" <sip:bob@x>'), undefined);

@@ -2,7 +2,7 @@
  * What the voicebox says, as prompt chains: the count summary and the envelope (docs/behaviour.md §4).
  * Numbers are `number` playables, which media speaks in the call's language.
  */
-import type { MailboxCounts, Playable } from '@sipvm/contracts';
+import { primaryLanguage, type MailboxCounts, type Playable } from '@sipvm/contracts';
 
 export interface Voice {
   language: string;
@@ -47,7 +47,8 @@ export function envelope(voice: Voice, message: { recordedAt: string; sender: st
   const day = Number(parts.day);
   const hour = Number(parts.hour) % 24;
   const minute = Number(parts.minute);
-  const german = voice.language.startsWith('de');
+  // German says the day before the month and the hour before "Uhr"; lng may be `german` or `de-AT`.
+  const german = primaryLanguage(voice.language) === 'de';
   const date = german ? [number(voice, day), prompt(voice, `month_${month}`)] : [prompt(voice, `month_${month}`), number(voice, day)];
   const time = german
     ? [number(voice, hour), prompt(voice, 'envelope_oclock'), ...(minute > 0 ? [number(voice, minute)] : [])]

@@ -1,12 +1,16 @@
 /**
  * All mail templates, loaded and checked once at start-up, and the choice of one per mail:
- * did + language → did → default + language → default (docs/behaviour.md §3). Languages fall back from
- * `de-AT` to `de`. The templates shipped in services/voicemail/templates are always there;
- * an operator's folder (MAIL_TEMPLATE_DIR) adds to them and overrides them by name.
+ * did + language → did → default + language → default (docs/behaviour.md §3), as SEMS chooses
+ * (AnswerMachine.cpp). A language is tried under each of its folder names (contracts'
+ * languages.ts): `german` tries `<did>_german`, then `<did>_de`; `de-AT` tries `de-AT`, `de` and
+ * `german`. The templates shipped in services/voicemail/templates are always there; an
+ * operator's folder (MAIL_TEMPLATE_DIR, SEMS's email_template_path as it is) adds to them and
+ * overrides them by name.
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { packageRoot } from '@sipvm/service';
+import { languageFolders } from '@sipvm/contracts';
+import { packageRoot, utf8OrLatin1 } from '@sipvm/service';
 import { checkVariables, parseTemplate, TemplateError, type MailTemplate } from './template.js';
 
 export const BUILTIN_TEMPLATE_DIR = `${join(packageRoot(import.meta.url), 'templates')}/`;
@@ -34,8 +38,8 @@ export class TemplateSet {
         const name = file.slice(0, -'.template'.length);
         const path = join(dir, file);
         try {
-          const html = await readFile(join(dir, `${name}.html`), 'utf8').catch(() => undefined);
-          const template = parseTemplate(path, await readFile(path, 'utf8'), html);
+          const html = await readFile(join(dir, `${name}.html`)).then(utf8OrLatin1, () => undefined);
+          const template = parseTemplate(path, utf8OrLatin1(await readFile(path)), html);
           checkVariables(template, knownVariables);
           templates.set(name, template);
         } catch (error) {
@@ -64,6 +68,6 @@ export class TemplateSet {
 }
 
 function candidates(did: string, language: string | undefined): string[] {
-  const languages = language === undefined ? [] : [...new Set([language, language.split('-')[0] ?? language])];
+  const languages = language === undefined ? [] : languageFolders(language);
   return [...languages.map((l) => `${did}_${l}`), did, ...languages.map((l) => `default_${l}`), 'default'];
 }

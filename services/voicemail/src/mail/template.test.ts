@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SEMS_TEMPLATE_SAMPLE } from '@sipvm/harness';
 import { checkVariables, parseTemplate, renderTemplate, TemplateError } from './template.js';
 import { BUILTIN_TEMPLATE_DIR, TemplateSet } from './template-set.js';
 import { formatDate, knownVariables, mailVariables } from './variables.js';
@@ -26,6 +27,16 @@ it('parses a SEMS .template as it is and renders it', () => {
   assert.equal(mail.to, 'alice@mymail.org');
   assert.deepEqual(mail.headers, [{ key: 'X-Content', value: 'Voicemail' }]);
   assert.equal(mail.text, 'Hello alice@iptel.org,\n\nsip:bob@example.net left a voice message for you (100% free).\n');
+});
+
+it('splits SEMS header: lines holding several headers separated by \\n', () => {
+  const template = parseTemplate('default.template', SEMS_TEMPLATE_SAMPLE);
+  checkVariables(template, knownVariables([]));
+  const mail = renderTemplate(template, { from: 'sip:bob@example.net', domain: 'iptel.org', email: 'alice@mymail.org', user: 'alice', vmsg_length: '4.20' });
+  assert.deepEqual(mail.headers, [{ key: 'X-Content', value: 'Voicemail' }, { key: 'X-Voicemail-Sender', value: 'sip:bob@example.net' }]);
+  assert.match(mail.text, /The message is 4\.20s long\./);
+  assert.deepEqual(parseTemplate('t', 'subject: x\nfrom: a@b.c\nto: %email%\nheader:\n\nbody').headers, [], 'an empty header: line adds none');
+  assert.throws(() => parseTemplate('t', 'subject: x\nfrom: a@b.c\nto: %email%\nheader:X-A: 1\\nBcc eve\n\nbody'), /header must be "Name: value"/);
 });
 
 it('refuses templates that would send a broken mail', () => {
@@ -68,6 +79,23 @@ it('chooses did+language, then did, then default+language, then default', async 
   assert.match(set.select('other.org', undefined).subject, /^Voice message from/);
 });
 
+it('finds SEMS templates named by SEMS language names, and the platform\'s by tag, for the same lng', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'sipvm-templates-'));
+  const write = (name: string, subject: string | Buffer) =>
+    writeFile(join(dir, `${name}.template`), Buffer.concat([Buffer.from('subject: '), Buffer.from(subject), Buffer.from('\nfrom: a@b.c\nto: %email%\n\nbody\n')]));
+  await write('default_english', 'english');
+  await write('iptel.org_german', 'iptel german');
+  await write('default_klingon', 'klingon');
+  await write('default_french', Buffer.from('Message vocal reçu', 'latin1'));
+  const set = await TemplateSet.load([BUILTIN_TEMPLATE_DIR, dir], knownVariables([]));
+  assert.equal(set.select('iptel.org', 'english').subject, 'english');
+  assert.equal(set.select('iptel.org', 'en').subject, 'english', 'en finds english: the SEMS name of its tag');
+  assert.equal(set.select('iptel.org', 'german').subject, 'iptel german');
+  assert.match(set.select('other.org', 'german').subject, /^Sprachnachricht von/, 'german finds the platform\'s default_de');
+  assert.equal(set.select('other.org', 'klingon').subject, 'klingon');
+  assert.equal(set.select('other.org', 'fr').subject, 'Message vocal reçu', 'a Latin-1 template reads as Latin-1');
+});
+
 it('computes the documented variables from a mail job', () => {
   const variables = mailVariables(
     {
@@ -81,7 +109,7 @@ it('computes the documented variables from a mail job', () => {
     user: 'alice', domain: 'iptel.org', uid: 'u-1', did: 'd-1', email: 'alice@mymail.org',
     sender: 'sip:+4930123@carrier.example;user=phone', from: 'sip:+4930123@carrier.example;user=phone',
     from_user: '+4930123', from_domain: 'carrier.example', to: 'sip:alice@iptel.org',
-    ts: '1795421927', date: '2026-11-23 09:18:47 CET', vmsg_length: '83', duration: '1:23',
+    ts: '1795421927', date: '2026-11-23 09:18:47 CET', vmsg_length: '83.40', duration: '1:23',
     msgid: '20261123T081847000Z-0123456789ab', name: 'Alice', company: '',
   });
   assert.equal(formatDate(new Date('2026-07-01T12:00:00Z'), 'Europe/Berlin'), '2026-07-01 14:00:00 CEST');

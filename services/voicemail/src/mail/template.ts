@@ -4,7 +4,8 @@
  *   subject: Voice message from %sender%
  *   from: voicemail@%domain%
  *   to: %email%
- *   header: X-Content: Voicemail        (optional, may repeat)
+ *   header: X-Content: Voicemail        (optional, may repeat; SEMS's one line holding several
+ *                                        headers separated by a literal \n works too)
  *   <empty line>
  *   body text with %variables%; %% is a literal percent sign
  *
@@ -46,8 +47,11 @@ export function parseTemplate(source: string, content: string, html?: string): M
     }
     const value = line.slice(colon + 1).trim();
     if (key === 'header') {
-      if (!/^[A-Za-z0-9-]+:\s*\S/.test(value)) throw new TemplateError(`${source}:${index + 1}: header must be "Name: value"`);
-      headers.push(value);
+      // SEMS (EmailTemplate.cpp) turns every two-character `\n` of the line into a line break.
+      for (const one of value.split('\\n').map((h) => h.trim()).filter((h) => h !== '')) {
+        if (!/^[A-Za-z0-9-]+:\s*\S/.test(one)) throw new TemplateError(`${source}:${index + 1}: header must be "Name: value" (several separated by \\n)`);
+        headers.push(one);
+      }
     } else {
       fields[key] = value;
     }

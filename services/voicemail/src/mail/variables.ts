@@ -32,7 +32,8 @@ export function mailVariables(job: MailJob, options: { timeZone: string; extraKe
     to: `sip:${job.user}@${job.domain}`,
     ts: String(Math.floor(recorded.getTime() / 1000)),
     date: formatDate(recorded, options.timeZone),
-    vmsg_length: String(seconds),
+    // As SEMS wrote it (AnswerMachine.cpp: "%.2f" seconds), so its templates read the same.
+    vmsg_length: (job.durationMs / 1000).toFixed(2),
     duration: `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, '0')}`,
     msgid: job.messageId ?? job.mailId,
   };
