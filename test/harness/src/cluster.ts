@@ -11,6 +11,7 @@
  * add root, veth pairs and routing without changing either.
  */
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startCephRgw } from './ceph.js';
@@ -145,7 +146,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       storage: { ...natsEnv, ...(s3 ? s3.env : { STORAGE_BACKEND: 'local', STORAGE_DIR: folder!.path }) },
       voicemail: { ...natsEnv, SMTP_PORT: '9', ...options.voicemailEnv },
       voicebox: { ...natsEnv, ...options.voiceboxEnv },
-      web: { ...natsEnv, WEB_HOST: '127.0.0.1', ...options.webEnv },
+      // Every instance of web the same secrets, as a Deployment's pods share their Secret.
+      web: { ...natsEnv, WEB_HOST: '127.0.0.1', WEB_OPERATOR_KEY: randomBytes(32).toString('hex'), WEB_TOKEN_SECRET: randomBytes(32).toString('hex'), ...options.webEnv },
     };
     // Each instance of web its own API port (in Kubernetes each pod has its own address).
     const startShared = async (name: SharedService) => startService(name, name === 'web' ? { ...sharedEnv.web, WEB_PORT: String(await freePort()) } : sharedEnv[name]);
