@@ -95,13 +95,13 @@ export interface ClusterNode {
 export interface Cluster {
   readonly nats: NatsCluster;
   readonly s3: S3Server | undefined;
-  storage: RunningServiceProcess;
-  voicemail: RunningServiceProcess;
-  voicebox: RunningServiceProcess;
+  readonly storage: RunningServiceProcess;
+  readonly voicemail: RunningServiceProcess;
+  readonly voicebox: RunningServiceProcess;
   readonly nodes: ClusterNode[];
   readonly proxy: KamailioProxy;
   /** The web service, when `webEnv` asked for it. */
-  web: RunningServiceProcess | undefined;
+  readonly web: RunningServiceProcess | undefined;
   /**
    * A shared service's turn in a rolling upgrade, as a Deployment with maxSurge 1 and
    * maxUnavailable 0 does it: a new instance starts and is ready, then the old one gets SIGTERM
@@ -151,14 +151,17 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     };
     // Each instance of web its own API port (in Kubernetes each pod has its own address).
     const startShared = async (name: SharedService) => startService(name, name === 'web' ? { ...sharedEnv.web, WEB_PORT: String(await freePort()) } : sharedEnv[name]);
-    const storage = await startShared('storage');
-    stops.push(() => cluster.storage.stop());
-    const [voicemail, voicebox, web] = await Promise.all([
+    // The instances running now: a rolling upgrade replaces them (rollService).
+    const shared: Partial<Record<SharedService, RunningServiceProcess>> = {};
+    stops.push(async () => {
+      for (const service of Object.values(shared)) await service.stop();
+    });
+    shared.storage = await startShared('storage');
+    [shared.voicemail, shared.voicebox, shared.web] = await Promise.all([
       startShared('voicemail'),
       startShared('voicebox'),
       options.webEnv ? startShared('web') : Promise.resolve(undefined),
     ]);
-    stops.push(() => cluster.voicemail.stop(), () => cluster.voicebox.stop(), async () => cluster.web?.stop());
 
     // SIP over TLS: one certificate (the CA's) for the proxy and every node, by their addresses.
     const names = Array.from({ length: options.nodes ?? 2 }, (_, i) => String.fromCharCode(97 + i));
@@ -191,19 +194,25 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     const cluster: Cluster = {
       nats,
       s3,
-      storage,
-      voicemail,
-      voicebox,
-      web,
+      get storage() {
+        return shared.storage!;
+      },
+      get voicemail() {
+        return shared.voicemail!;
+      },
+      get voicebox() {
+        return shared.voicebox!;
+      },
+      get web() {
+        return shared.web;
+      },
       nodes,
       proxy,
       natsEnv,
       async rollService(name) {
-        const old = cluster[name];
+        const old = shared[name];
         if (old === undefined) throw new Error(`the cluster runs no ${name}`);
-        const fresh = await startShared(name);
-        if (name === 'web') cluster.web = fresh;
-        else cluster[name] = fresh;
+        shared[name] = await startShared(name);
         await old.stop();
       },
       sharedPids: () => [

@@ -71,7 +71,7 @@ describe('a rolling upgrade of every component under load', { skip }, () => {
       storage: 'local',
       rtpPorts: 800,
       tlsNodes: ['b'],
-      webEnv: { WEBHOOK_URL: `http://127.0.0.1:${(hooks.address() as AddressInfo).port}/sipvm`, WEBHOOK_SECRET: 'upgrade-test' },
+      webEnv: { WEBHOOK_URL: `http://127.0.0.1:${(hooks.address() as AddressInfo).port}/sipvm`, WEBHOOK_SECRET: 'upgrade-test-webhook-secret' },
     });
     nc = await cluster.nats.connect({ maxReconnectAttempts: -1, reconnectTimeWait: 100 });
     setJetStreamReplicas(Number(cluster.natsEnv.JETSTREAM_REPLICAS));
@@ -107,12 +107,13 @@ describe('a rolling upgrade of every component under load', { skip }, () => {
       scenario: PROXIED_DEPOSIT_SCENARIO,
       onSpawn: (pid) => (sippPid = pid),
     });
-    const phases: string[] = [];
+    const phases: { what: string; began: number; ended: number; detail: unknown }[] = [];
     const phase = async (what: string, step: () => Promise<unknown>) => {
       const began = Date.now();
       const detail = await step();
-      phases.push(`${what} ${((Date.now() - began) / 1000).toFixed(1)} s${detail ? ` ${JSON.stringify(detail)}` : ''}`);
+      phases.push({ what, began, ended: Date.now(), detail });
     };
+    const loadBegan = Date.now();
     try {
       await waitFor(() => seen.callsOf(MAILBOX).filter((c) => c.recordingStartedAt !== undefined).length >= 10, 30_000, 'callers recording');
       for (const node of cluster.nodes) {
@@ -137,6 +138,7 @@ describe('a rolling upgrade of every component under load', { skip }, () => {
       if (sippPid !== undefined) process.kill(sippPid, 'SIGUSR1');
     }
     const result = await load;
+    const loadSeconds = (Date.now() - loadBegan) / 1000;
 
     const calls = seen.callsOf(MAILBOX);
     await waitFor(() => calls.every((c) => c.outcome !== undefined), 120_000, 'an outcome for every call').catch((error: unknown) => {
@@ -147,15 +149,20 @@ describe('a rolling upgrade of every component under load', { skip }, () => {
     await waitFor(() => deliveries.size >= total, 60_000, `a webhook for each of ${total} messages`).catch(() => undefined);
     // What the proxy retried: each node refusal it logged, with its status.
     const retried = [...cluster.proxy.output().matchAll(/sipvm node sip:(\S+) did not take INVITE \S+ \((\d+)\)/g)].map((m) => ({ node: m[1]!, status: m[2]! }));
+    /** Calls in progress at some moment of a phase: the restart happened under load. */
+    const during = (p: (typeof phases)[0]) => calls.filter((c) => c.startedAt < p.ended && (c.endedAt ?? Infinity) > p.began).length;
     console.log(
       `upgrade: sipp ${JSON.stringify({ created: result.created, answered: result.answered, refused: result.refused, failed: result.failed })}; ` +
         `${total} messages stored (${stored.size} callers); outcomes ${JSON.stringify(tally(calls, (c) => c.outcome ?? 'none'))}; ` +
         `calls per node ${JSON.stringify(tally(calls, (c) => c.signalingInstance))}; ` +
         `INVITEs a node refused and the proxy retried on the other: ${retried.length} ${JSON.stringify(tally(retried, (r) => `${r.status}`))}; ` +
-        `webhooks ${deliveries.size} (${[...deliveries.values()].filter((n) => n > 1).length} delivered twice)\n  ${phases.join('\n  ')}`,
+        `webhooks ${deliveries.size} (${[...deliveries.values()].filter((n) => n > 1).length} delivered twice); ${loadSeconds.toFixed(0)} s of load\n  ` +
+        phases.map((p) => `${p.what}: ${((p.ended - p.began) / 1000).toFixed(1)} s, ${during(p)} calls in progress${p.detail ? ` ${JSON.stringify(p.detail)}` : ''}`).join('\n  '),
     );
 
-    assert.ok(result.created >= 200, `only ${result.created} calls during the upgrade`);
+    // A steady load, and every restart under it.
+    assert.ok(result.created >= RATE * loadSeconds * 0.7, `${result.created} calls in ${loadSeconds.toFixed(0)} s at ${RATE} a second`);
+    for (const p of phases) assert.ok(during(p) >= 5, `${p.what} was replaced with ${during(p)} calls in progress`);
     assert.deepEqual({ refused: result.refused, failed: result.failed }, { refused: 0, failed: 0 }, `callers saw a refusal or a failure: ${result.failures}\n${cluster.explain()}`);
     assert.equal(result.answered, result.created, 'every call was answered');
     assert.equal(calls.length, result.answered, 'every answered call is a call of the platform');
