@@ -51,6 +51,7 @@ import {
 } from '@sipvm/harness';
 import { e2eSkipReason, SCENARIOS } from '../rig.js';
 import { messagesBySender, observe, tally, type CallSeen, type Observer } from './observe.js';
+import { nodesInRotation as inRotation, toneGreeting } from './steps.js';
 
 const skip = e2eSkipReason();
 const DOMAIN = 'example.org';
@@ -475,16 +476,11 @@ describe('sipvm behind Kamailio: two nodes, a NATS cluster, Ceph RGW', { skip },
 
   /** A 1.5 s personal greeting, so that callers reach the beep soon. */
   async function shortGreeting(mailbox: Mailbox): Promise<void> {
-    const wav = toneWav(GREETING_HZ, 1_500);
-    const audio = await stageAudio(await stagingBucket(nc), `cluster-greeting-${mailbox.uid}-${process.pid}`, (async function* () {
-      yield wav;
-    })());
-    await request(nc, StorageApi.putGreeting, { mailbox, type: 'vm', audio });
+    await toneGreeting(nc, mailbox, GREETING_HZ);
   }
 
-  /** Every node is ready and the proxy sends it calls (its OPTIONS probe got 200). */
   async function nodesInRotation(): Promise<void> {
-    await waitFor(async () => Object.values(await cluster.proxy.nodeStates()).filter((s) => s === 'AP').length === cluster.nodes.length, 30_000, 'every node in the proxy rotation');
+    await inRotation(cluster);
   }
 
   /** The proxy sends new calls to `node` only (the others disabled, as an operator would). */

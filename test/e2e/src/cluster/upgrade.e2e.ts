@@ -18,7 +18,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { request, setJetStreamReplicas, stageAudio, stagingBucket, StorageApi, type Mailbox } from '@sipvm/contracts';
+import { setJetStreamReplicas, type Mailbox } from '@sipvm/contracts';
 import {
   kamailioMissingReason,
   PROXIED_DEPOSIT_SCENARIO,
@@ -27,13 +27,13 @@ import {
   speechWav,
   startCluster,
   tempDir,
-  toneWav,
   waitFor,
   type Cluster,
   type TempDir,
 } from '@sipvm/harness';
 import { e2eSkipReason } from '../rig.js';
 import { messagesBySender, observe, tally, type Observer } from './observe.js';
+import { nodesInRotation, toneGreeting } from './steps.js';
 
 const skip = e2eSkipReason();
 const DOMAIN = 'example.org';
@@ -77,12 +77,8 @@ describe('a rolling upgrade of every component under load', { skip }, () => {
     setJetStreamReplicas(Number(cluster.natsEnv.JETSTREAM_REPLICAS));
     seen = observe(nc);
     await nc.flush();
-    // A 1.5 s greeting: callers reach the beep soon.
-    const audio = await stageAudio(await stagingBucket(nc), `upgrade-greeting-${process.pid}`, (async function* () {
-      yield toneWav(400, 1_500);
-    })());
-    await request(nc, StorageApi.putGreeting, { mailbox: MAILBOX, type: 'vm', audio });
-    await nodesInRotation();
+    await toneGreeting(nc, MAILBOX, 400);
+    await nodesInRotation(cluster);
   });
 
   after(async () => {
@@ -119,7 +115,7 @@ describe('a rolling upgrade of every component under load', { skip }, () => {
       for (const node of cluster.nodes) {
         await phase(`node ${node.name}`, async () => {
           const { drainedMs } = await node.roll();
-          await nodesInRotation();
+          await nodesInRotation(cluster, 60_000);
           return { drainedMs };
         });
       }
@@ -175,9 +171,4 @@ describe('a rolling upgrade of every component under load', { skip }, () => {
     assert.ok(retried.every((r) => r.status === '503'), `a node refused with something other than 503: ${JSON.stringify(retried)}`);
     assert.equal(deliveries.size, total, 'one webhook per message');
   });
-
-  /** Every node is ready and the proxy sends it calls (its OPTIONS probe got 200). */
-  async function nodesInRotation(): Promise<void> {
-    await waitFor(async () => Object.values(await cluster.proxy.nodeStates()).filter((s) => s === 'AP').length === cluster.nodes.length, 60_000, 'every node in the proxy rotation');
-  }
 });
