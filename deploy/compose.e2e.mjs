@@ -62,7 +62,7 @@ describe('docker compose: the platform in containers takes a voicemail call', ()
     console.log(engine.stdout.trim());
 
     const started = Date.now();
-    const { standins } = buildImages({ profiles: ['s3'], log: (line) => console.log(line) });
+    const { standins } = buildImages({ profiles: ['s3', 'monitoring'], log: (line) => console.log(line) });
     console.log(`compose test: images built in ${((Date.now() - started) / 1000).toFixed(0)} s${standins.length ? `; stand-ins: ${standins.join(', ')}` : ''}`);
 
     const rtp = await freeUdpRange(40);
@@ -82,6 +82,13 @@ describe('docker compose: the platform in containers takes a voicemail call', ()
       SIGNALING_HTTP_PORT: String(await freePort()),
       MAILDEV_WEB_PORT: String(await freePort()),
       WEB_PORT: String(await freePort()),
+      STORAGE_HTTP_PORT: String(await freePort()),
+      VOICEMAIL_HTTP_PORT: String(await freePort()),
+      VOICEBOX_HTTP_PORT: String(await freePort()),
+      WEB_HTTP_PORT: String(await freePort()),
+      NATS_EXPORTER_PORT: String(await freePort()),
+      PROMETHEUS_PORT: String(await freePort()),
+      SCRAPE_INTERVAL: '2s',
       S3_PORT: String(await freePort()),
       S3_ACCESS_KEY: S3_KEYS.accessKeyId,
       S3_SECRET_KEY: S3_KEYS.secretAccessKey,
@@ -91,7 +98,7 @@ describe('docker compose: the platform in containers takes a voicemail call', ()
       RTPENGINE_FD_LIMIT: fdLimit(131072),
     });
     console.log(`compose test: project ${project}, SIP 127.0.0.1:${env.SIP_PORT}, RTP ${rtp.min}-${rtp.max}, NATS ${env.NATS_PORT}, file descriptors ${env.FD_LIMIT}/${env.RTPENGINE_FD_LIMIT}`);
-    compose(['up', '-d', '--no-build']);
+    compose(['up', '-d', '--no-build'], { COMPOSE_PROFILES: 'monitoring' });
     // NATS takes only known keys (SECURITY.md): the test is the operator, with the admin key.
     const adminSeed = compose(['run', '--rm', '--no-deps', '-T', 'nats-auth', 'cat', '/var/lib/sipvm/nats-seeds/admin/nats.nk']).trim();
     assert.match(adminSeed, /^SU[A-Z2-7]{56}$/, 'the admin nkey made by nats-auth');
@@ -110,7 +117,7 @@ describe('docker compose: the platform in containers takes a voicemail call', ()
   after(async () => {
     await nc?.close();
     try {
-      compose(['--profile', 's3', 'down', '-v', '--remove-orphans', '--timeout', '30']);
+      compose(['--profile', 's3', '--profile', 'monitoring', 'down', '-v', '--remove-orphans', '--timeout', '30']);
     } finally {
       if (engineStarted) spawnSync('bash', [join(root, 'deploy', 'docker-engine.sh'), 'stop'], { stdio: 'inherit' });
     }
@@ -195,6 +202,25 @@ describe('docker compose: the platform in containers takes a voicemail call', ()
     const audio = await fetch(`${web}${list.messages[0].audioUrl}`);
     assert.equal(audio.status, 200);
     assert.equal((await audio.arrayBuffer()).byteLength, message.size, 'the web API plays the stored message');
+  });
+
+  it('with the monitoring profile, Prometheus scrapes every service and NATS and has loaded the alert rules', async () => {
+    const prometheus = `http://127.0.0.1:${env.PROMETHEUS_PORT}/api/v1`;
+    const targets = async () => (await (await fetch(`${prometheus}/targets`)).json()).data.activeTargets;
+    try {
+      await waitFor(async () => {
+        const active = await targets().catch(() => []);
+        return active.length === 7 && active.every((t) => t.health === 'up');
+      }, 120_000, 'every target up');
+    } catch (error) {
+      throw new Error(`${error.message}: ${JSON.stringify((await targets().catch(() => [])).map((t) => [t.labels.job, t.health, t.lastError]))}\n${logs()}`);
+    }
+    const query = async (expr) => (await (await fetch(`${prometheus}/query?query=${encodeURIComponent(expr)}`)).json()).data.result;
+    await waitFor(async () => (await query('count(sipvm_ready == 1)'))[0]?.value[1] === '6', 60_000, 'six services ready in Prometheus');
+    await waitFor(async () => (await query('nats_jetstream_storage_max_bytes'))[0] !== undefined, 30_000, "NATS's JetStream state in Prometheus");
+    const groups = (await (await fetch(`${prometheus}/rules`)).json()).data.groups;
+    assert.deepEqual(groups.map((g) => g.name).sort(), ['sipvm-alerts', 'sipvm-recording']);
+    for (const rule of groups.flatMap((g) => g.rules)) assert.equal(rule.health, 'ok', `${rule.name}: ${rule.lastError}`);
   });
 
   it('with the s3 profile, stores the message in Ceph RGW’s bucket', async () => {

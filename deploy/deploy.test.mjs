@@ -8,7 +8,7 @@
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
@@ -17,6 +17,7 @@ import { ConfigMap, Namespace, Secret, Service } from 'kubernetes-models/v1';
 import { DaemonSet, Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
+import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { natsPermissionsConfig, SERVICE_IDENTITIES } from '@sipvm/contracts';
 import { prerequisite } from '@sipvm/harness';
 
@@ -43,7 +44,10 @@ const MODELS = {
   'apps/v1/StatefulSet': StatefulSet,
   'autoscaling/v2/HorizontalPodAutoscaler': HorizontalPodAutoscaler,
   'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
+  'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
 };
+/** The version of the platform: the tag of its image everywhere. */
+const VERSION = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version;
 /** The longest message (VM_MAX_MESSAGE_MS default) a call in progress may still be recording. */
 const MAX_MESSAGE_S = 120;
 
@@ -115,29 +119,69 @@ describe('deploy/k8s', { skip: noKubectl }, () => {
   it('takes secrets only from the generator: no placeholder Secret in the manifests', () => {
     const secrets = ofKind('Secret');
     const natsIdentities = services.map((name) => `nats-${name}`);
-    assert.deepEqual(secrets.map((s) => s.metadata.name.replace(/-[a-z0-9]{10}$/, '')).sort(), ['drachtio', ...natsIdentities, 'storage-s3', 'voicemail-smtp', 'web'].sort());
+    assert.deepEqual(secrets.map((s) => s.metadata.name.replace(/-[a-z0-9]{10}$/, '')).sort(), ['drachtio', ...natsIdentities, 'nats-cluster', 'storage-s3', 'voicemail-smtp', 'web'].sort());
     const drachtio = secrets.find((s) => s.metadata.name.startsWith('drachtio-'));
     assert.ok(Buffer.from(drachtio.data.DRACHTIO_SECRET, 'base64').length >= 32, 'a generated drachtio secret');
   });
 
-  it('drains SIP and RTP: drachtio and rtpengine outlive signaling and media until their calls end', () => {
-    for (const [name, sidecar, app] of [['signaling', 'drachtio', 'signaling'], ['media', 'rtpengine', 'media']]) {
-      const pod = named('DaemonSet', name).spec.template.spec;
-      const byName = Object.fromEntries(pod.containers.map((c) => [c.name, c]));
-      assert.ok(byName[sidecar].lifecycle?.preStop, `${sidecar} has a preStop drain`);
-      assert.ok(pod.terminationGracePeriodSeconds >= MAX_MESSAGE_S + 60, `${name}: grace ${pod.terminationGracePeriodSeconds} s covers a ${MAX_MESSAGE_S} s message and its greeting`);
-      const appWait = name === 'signaling' ? Number(objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'signaling-config').data.SHUTDOWN_TIMEOUT_MS) / 1000 : 170;
-      assert.ok(appWait >= MAX_MESSAGE_S + 30 && appWait < pod.terminationGracePeriodSeconds, `${app} waits ${appWait} s for its calls, within the grace period`);
-      assert.deepEqual(envOf(byName[app]).INSTANCE_ID, { fieldRef: { fieldPath: 'spec.nodeName' } }, `${app}'s instance id is its node's name`);
-      assert.deepEqual(envOf(byName[app]).MEDIA_NODE, { fieldRef: { fieldPath: 'spec.nodeName' } }, `${app}'s media node is its node`);
+  it('runs a node as one pod that drains at preStop: signaling and media stop taking calls and wait for theirs, drachtio and rtpengine outlive them', () => {
+    const workloads = ofKind('DaemonSet');
+    assert.deepEqual(workloads.map((o) => o.metadata.name), ['node'], 'one DaemonSet: a node is drained and upgraded as one');
+    const pod = workloads[0].spec.template.spec;
+    const byName = Object.fromEntries(pod.containers.map((c) => [c.name, c]));
+    assert.deepEqual(Object.keys(byName).sort(), ['drachtio', 'media', 'rtpengine', 'signaling']);
+    const waits = {};
+    for (const [name, port] of [['signaling', '9104'], ['media', '9102']]) {
+      const hook = byName[name].lifecycle?.preStop?.exec?.command ?? [];
+      assert.deepEqual(hook.slice(0, 4), ['node', 'packages/service/dist/drain-hook.js', '--port', port], `${name}'s preStop drains it through its health port`);
+      waits[name] = Number(hook[hook.indexOf('--wait-seconds') + 1]);
+      assert.ok(waits[name] >= MAX_MESSAGE_S + 60, `${name} waits ${waits[name]} s for its calls: a ${MAX_MESSAGE_S} s message, its greeting and the hand-over`);
+      assert.deepEqual(envOf(byName[name]).INSTANCE_ID, { fieldRef: { fieldPath: 'spec.nodeName' } }, `${name}'s instance id is its node's name`);
+      assert.deepEqual(envOf(byName[name]).MEDIA_NODE, { fieldRef: { fieldPath: 'spec.nodeName' } }, `${name}'s media node is its node`);
     }
-    const sipNodes = named('DaemonSet', 'signaling').spec.template.spec.nodeSelector;
-    const mediaNodes = named('DaemonSet', 'media').spec.template.spec.nodeSelector;
-    for (const [label, value] of Object.entries(mediaNodes)) assert.equal(sipNodes[label], value, 'signaling runs only on nodes that have media');
+    assert.match(byName.drachtio.lifecycle.preStop.exec.command.join(' '), /\/dev\/tcp\/127\.0\.0\.1\/9104/, "drachtio waits for signaling's exit");
+    assert.deepEqual(byName.rtpengine.lifecycle.preStop.exec.command, ['rtpengine-drain']);
+    assert.equal(envOf(byName.rtpengine).MEDIA_HEALTH_PORT, '9102', "rtpengine waits for media's exit");
+    // The hooks, then SIGTERM's own shutdown, all within the grace period.
+    const signalingStop = Number(objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name.startsWith('signaling-config-')).data.SHUTDOWN_TIMEOUT_MS) / 1000;
+    const mediaStop = Number(envOf(byName.media).SHUTDOWN_TIMEOUT_MS) / 1000;
+    assert.ok(waits.signaling + signalingStop < pod.terminationGracePeriodSeconds, `signaling: ${waits.signaling} s + ${signalingStop} s within ${pod.terminationGracePeriodSeconds} s`);
+    assert.ok(waits.media + mediaStop < pod.terminationGracePeriodSeconds, `media: ${waits.media} s + ${mediaStop} s within ${pod.terminationGracePeriodSeconds} s`);
+    assert.ok(Number(envOf(byName.rtpengine).DRAIN_SECONDS) < pod.terminationGracePeriodSeconds);
+    assert.deepEqual(pod.nodeSelector, { 'sipvm.io/sip': 'true', 'sipvm.io/media': 'true' });
+  });
+
+  it('rolls every shared service one new instance at a time, each ready before an old one stops', () => {
+    for (const name of ['storage', 'voicemail', 'voicebox', 'web']) {
+      const deployment = named('Deployment', name);
+      assert.deepEqual(deployment.spec.strategy, { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } }, name);
+      const stop = Number(objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name.startsWith(`${name}-config-`))?.data.SHUTDOWN_TIMEOUT_MS ?? 20_000) / 1000;
+      assert.ok(deployment.spec.template.spec.terminationGracePeriodSeconds > stop, `${name}: grace covers its ${stop} s shutdown`);
+    }
+  });
+
+  it('generates every ConfigMap with a hash of its content, so a changed value rolls the pods that read it', () => {
+    const maps = ofKind('ConfigMap');
+    for (const map of maps) assert.match(map.metadata.name, /-[a-z0-9]{10}$/, `${map.metadata.name} is generated (kustomization.yaml configMapGenerator)`);
+    const names = new Set(maps.map((m) => m.metadata.name));
+    for (const workload of workloads()) {
+      const pod = workload.spec.template.spec;
+      const referenced = [
+        ...containers(workload).flatMap((c) => (c.envFrom ?? []).map((e) => e.configMapRef?.name).filter(Boolean)),
+        ...pod.volumes.flatMap((v) => [v.configMap?.name, ...(v.projected?.sources ?? []).map((p) => p.configMap?.name)]).filter(Boolean),
+      ];
+      for (const name of referenced) assert.ok(names.has(name), `${workload.metadata.name} reads ConfigMap ${name}, which is rendered`);
+    }
+  });
+
+  it("tags the platform's image with the package version", () => {
+    for (const workload of workloads()) {
+      for (const container of containers(workload).filter((c) => c.image.startsWith('sipvm/platform'))) assert.equal(container.image, `sipvm/platform:${VERSION}`);
+    }
   });
 
   it('keeps recordings in progress in a node-local folder that rtpengine and media share as one uid', () => {
-    const pod = named('DaemonSet', 'media').spec.template.spec;
+    const pod = named('DaemonSet', 'node').spec.template.spec;
     const volume = pod.volumes.find((v) => v.name === 'recordings');
     assert.ok(volume.hostPath?.path, 'a hostPath folder');
     for (const name of ['rtpengine', 'media']) {
@@ -152,13 +196,15 @@ describe('deploy/k8s', { skip: noKubectl }, () => {
     const nats = named('StatefulSet', 'nats');
     assert.equal(nats.spec.replicas, 3);
     assert.ok(nats.spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution, 'one server per node');
-    const conf = named('ConfigMap', 'nats-config').data['nats.conf'];
-    assert.equal([...conf.matchAll(/nats:\/\/nats-\d\.nats-cluster:6222/g)].length, 3, 'routes to all three servers');
+    const conf = ofKind('ConfigMap').find((o) => o.metadata.name.startsWith('nats-config-')).data['nats.conf'];
+    const routes = Buffer.from(ofKind('Secret').find((o) => o.metadata.name.startsWith('nats-cluster-')).data['routes.conf'], 'base64').toString();
+    assert.equal([...routes.matchAll(/nats:\/\/sipvm-route:[0-9a-f]{64}@nats-\d\.nats-cluster:6222/g)].length, 3, 'routes to all three servers, with the route password');
+    assert.match(routes, /^authorization \{ user: sipvm-route, password: "[0-9a-f]{64}"/m);
     assert.match(conf, /max_payload: 1MB/);
-    assert.equal(named('ConfigMap', 'platform-config').data.JETSTREAM_REPLICAS, '3');
+    assert.equal(ofKind('ConfigMap').find((o) => o.metadata.name.startsWith('platform-config-')).data.JETSTREAM_REPLICAS, '3');
     for (const workload of workloads().filter((o) => o.metadata.name !== 'nats')) {
       const app = workload.spec.template.spec.containers.find((c) => c.image.startsWith('sipvm/platform'));
-      assert.ok(app.envFrom.some((e) => e.configMapRef?.name === 'platform-config'), `${workload.metadata.name} reads platform-config`);
+      assert.ok(app.envFrom.some((e) => e.configMapRef?.name.startsWith('platform-config-')), `${workload.metadata.name} reads platform-config`);
     }
   });
 
@@ -173,7 +219,7 @@ describe('deploy/k8s', { skip: noKubectl }, () => {
   });
 
   it('gives each service its own NATS identity and no other, and NATS the permissions generated from the table', () => {
-    assert.equal(named('ConfigMap', 'platform-config').data.NATS_NKEY_FILE, '/var/lib/sipvm/nats/nats.nk');
+    assert.equal(ofKind('ConfigMap').find((o) => o.metadata.name.startsWith('platform-config-')).data.NATS_NKEY_FILE, '/var/lib/sipvm/nats/nats.nk');
     for (const name of services) {
       const workload = workloads().find((o) => containers(o).some((c) => runs(name).test(c.command?.join(' ') ?? '')));
       const pod = workload.spec.template.spec;
@@ -182,7 +228,7 @@ describe('deploy/k8s', { skip: noKubectl }, () => {
       const mounted = app.volumeMounts.filter((m) => m.mountPath === '/var/lib/sipvm/nats').map((m) => m.name);
       assert.deepEqual(secretsOf(mounted), [`nats-${name}`], `${name} mounts its own nkey`);
       for (const other of containers(workload).filter((c) => c !== app)) {
-        assert.ok(!secretsOf((other.volumeMounts ?? []).map((m) => m.name)).some((s) => s.startsWith('nats-')), `${workload.metadata.name}/${other.name} gets no nkey`);
+        assert.ok(!secretsOf((other.volumeMounts ?? []).map((m) => m.name)).includes(`nats-${name}`), `${workload.metadata.name}/${other.name} does not get ${name}'s nkey`);
       }
       assert.equal(pod.securityContext.fsGroup, 1000, `${name}: uid 1000 may read the key (0440, group fsGroup)`);
     }
@@ -195,12 +241,21 @@ describe('deploy/k8s', { skip: noKubectl }, () => {
     if (!has('nats-server')) return t.skip('SKIPPED: nats-server is not installed');
     const dir = mkdtempSync(join(tmpdir(), 'sipvm-k8s-nats-'));
     try {
+      // As the pod's projected volume lays them out in /etc/nats (the paths in nats.conf made this folder's).
       for (const name of ['nats-config', 'nats-permissions', 'nats-keys']) {
         const map = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name.replace(/-[a-z0-9]{10}$/, '') === name);
-        for (const [file, text] of Object.entries(map.data)) writeFileSync(join(dir, file), text);
+        for (const [file, text] of Object.entries(map.data)) writeFileSync(join(dir, file), text.replaceAll('/etc/nats/', `${dir}/`));
       }
+      mkdirSync(join(dir, 'cluster'));
+      const cluster = ofKind('Secret').find((o) => o.metadata.name.startsWith('nats-cluster-'));
+      for (const [file, data] of Object.entries(cluster.data)) writeFileSync(join(dir, 'cluster', file), Buffer.from(data, 'base64'));
       const check = spawnSync('nats-server', ['-t', '-c', join(dir, 'nats.conf')], { encoding: 'utf8', env: { ...process.env, SERVER_NAME: 'nats-0' } });
       assert.equal(check.status, 0, `${check.stdout}${check.stderr}`);
+      // The route certificate is the cluster CA's and names every server.
+      const cert = spawnSync('openssl', ['verify', '-CAfile', join(dir, 'cluster', 'ca.crt'), join(dir, 'cluster', 'tls.crt')], { encoding: 'utf8' });
+      assert.equal(cert.status, 0, cert.stderr);
+      const names = spawnSync('openssl', ['x509', '-noout', '-ext', 'subjectAltName', '-in', join(dir, 'cluster', 'tls.crt')], { encoding: 'utf8' }).stdout;
+      assert.match(names, /DNS:\*\.nats-cluster\b/);
       assert.match(readFileSync(join(dir, 'nats.conf'), 'utf8'), /include \.\/permissions\.conf/);
       assert.equal([...readFileSync(join(dir, 'keys.conf'), 'utf8').matchAll(/^NKEY_[A-Z]+: "U[A-Z2-7]{55}"$/gm)].length, services.length + 1, 'a key per service and admin');
     } finally {
@@ -208,8 +263,18 @@ describe('deploy/k8s', { skip: noKubectl }, () => {
     }
   });
 
+  it('lets only NATS servers reach the route port, and clients only from the namespace and the nodes', () => {
+    const policy = named('NetworkPolicy', 'nats');
+    assert.deepEqual(policy.spec.podSelector.matchLabels, { 'app.kubernetes.io/name': 'nats' });
+    const byPort = (port) => policy.spec.ingress.filter((rule) => rule.ports.some((p) => p.port === port));
+    assert.deepEqual(byPort(6222).flatMap((rule) => rule.from), [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'nats' } } }]);
+    const clients = byPort(4222).flatMap((rule) => rule.from);
+    assert.equal(clients.filter((peer) => peer.ipBlock).length, 1, "the nodes' CIDR is the one value to set");
+    assert.ok(clients.every((peer) => peer.ipBlock || (peer.podSelector && !peer.namespaceSelector)), 'clients from this namespace and the nodes only');
+  });
+
   it('trusts no broad range as SIP proxies, and refuses strangers by default', () => {
-    const config = named('ConfigMap', 'signaling-config').data;
+    const config = ofKind('ConfigMap').find((o) => o.metadata.name.startsWith('signaling-config-')).data;
     for (const entry of config.TRUSTED_PROXIES.split(',')) {
       const bits = Number(entry.split('/')[1] ?? 32);
       assert.ok(bits >= 24, `TRUSTED_PROXIES has ${entry}: list the proxies, not a network`);

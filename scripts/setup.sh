@@ -25,6 +25,10 @@ packages=(
   "ceph-osd:/usr/bin/ceph-osd"
   # Kamailio: the SIP proxy of the cluster test (deploy/kamailio/); its dispatcher is in the main package.
   "kamailio:/usr/sbin/kamailio"
+  # Its TLS module: SIP over TLS between the proxy and the nodes.
+  "kamailio-tls-modules:/usr/lib/x86_64-linux-gnu/kamailio/modules/tls.so"
+  # Prometheus and promtool: the alert rules' unit tests (deploy/monitoring/) and `npm run monitoring`.
+  "prometheus:/usr/bin/promtool"
 )
 missing=()
 for entry in "${packages[@]}"; do
@@ -45,6 +49,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   # runs; the tests start theirs. Only when this script installed it.
   if [[ " ${missing[*]} " == *" kamailio "* ]] && command -v systemctl >/dev/null && systemctl is-active --quiet kamailio 2>/dev/null; then
     $sudo systemctl disable --now kamailio >/dev/null 2>&1 || true
+  fi
+  # Likewise Prometheus on 9090 (and its node exporter): the tests and `npm run monitoring` start theirs.
+  if [[ " ${missing[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null; then
+    for unit in prometheus prometheus-node-exporter; do
+      systemctl is-active --quiet "$unit" 2>/dev/null && $sudo systemctl disable --now "$unit" >/dev/null 2>&1 || true
+    done
   fi
 fi
 

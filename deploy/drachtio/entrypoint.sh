@@ -3,6 +3,9 @@
 # readable by this user only, never onto the command line (where `ps` shows it).
 #   SIP_IP, SIP_PORT, SIP_TRANSPORTS   where SIP is received (contact sip:IP:PORT;transport=…)
 #   SIP_EXTERNAL_IP                    address written into SIP messages when behind NAT (optional)
+#   SIP_TLS_DIR, SIP_TLS_PORT          SIP over TLS too (sips:IP:PORT;transport=tls), when SIP_TLS_DIR
+#                                      holds tls.crt, tls.key and ca.crt (a kubernetes.io/tls Secret
+#                                      with the CA): the proxy reaches the node there (SECURITY.md)
 #   DRACHTIO_ADMIN_ADDRESS/_PORT       where services/signaling connects
 #   DRACHTIO_SECRET                    shared secret of that connection (required)
 #   DRACHTIO_LOGLEVEL                  notice (default: no SIP messages), warning, error, info or
@@ -31,5 +34,10 @@ args=(-f "$config" --contact "sip:${SIP_IP}:${SIP_PORT};transport=${SIP_TRANSPOR
       --loglevel "$DRACHTIO_LOGLEVEL" --sofia-loglevel "$DRACHTIO_SOFIA_LOGLEVEL"
       --disable-nat-detection)
 if [ -n "${SIP_EXTERNAL_IP:-}" ]; then args+=(--external-ip "$SIP_EXTERNAL_IP"); fi
+# drachtio-server takes TLS only as a sips: contact.
+if [ -n "${SIP_TLS_DIR:-}" ] && [ -f "$SIP_TLS_DIR/tls.crt" ]; then
+  args+=(--contact "sips:${SIP_IP}:${SIP_TLS_PORT:-5061};transport=tls"
+         --cert-file "$SIP_TLS_DIR/tls.crt" --key-file "$SIP_TLS_DIR/tls.key" --chain-file "$SIP_TLS_DIR/ca.crt")
+fi
 unset DRACHTIO_SECRET
 exec drachtio "${args[@]}" "$@"

@@ -9,6 +9,9 @@
 #   secrets/nats/<service>.nk   an nkey per service: its identity on NATS (admin.nk for your own
 #                               tools, e.g. `nats --nkey secrets/nats/admin.nk`; no pod gets it)
 #   secrets/nats-keys.conf      their public keys, for the NATS servers (not secret)
+#   secrets/nats-cluster/       how the NATS servers know each other: routes.conf (the route user,
+#                               a random password, and the three routes with it), a CA of the
+#                               cluster's own and one certificate for the three servers (openssl)
 # The nkeys are made by packages/service/dist/nats-credentials.js: with node from this checkout once
 # built (npm ci && npx tsc -b), else with the sipvm/platform image (docker, after build-images.mjs).
 # Usage: deploy/k8s/generate-secrets.sh [kustomization folder, default: beside this script]
@@ -32,4 +35,25 @@ else
     node packages/service/dist/nats-credentials.js --config /secrets --seeds /secrets/nats --identities "$identities" --no-permissions >/dev/null
 fi
 mv "$dir/keys.conf" "$dir/nats-keys.conf"
+# NATS routes: TLS both ways with a CA that signs nothing else, and a password (config/nats.conf).
+cluster="$dir/nats-cluster"
+if [ ! -f "$cluster/routes.conf" ]; then
+  mkdir -p "$cluster"
+  password=$(random)
+  namespace=${SIPVM_NAMESPACE:-sipvm}
+  {
+    echo "authorization { user: sipvm-route, password: \"$password\", timeout: 3 }"
+    echo "routes: ["
+    for i in 0 1 2; do echo "  nats://sipvm-route:$password@nats-$i.nats-cluster:6222"; done
+    echo "]"
+  } > "$cluster/routes.conf"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 -subj "/CN=sipvm NATS cluster CA" \
+    -keyout "$cluster/ca.key" -out "$cluster/ca.crt" 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=nats-cluster" \
+    -keyout "$cluster/tls.key" -out "$cluster/tls.csr" 2>/dev/null
+  printf 'subjectAltName=DNS:*.nats-cluster,DNS:*.nats-cluster.%s.svc,DNS:*.nats-cluster.%s.svc.cluster.local\nextendedKeyUsage=serverAuth,clientAuth\n' "$namespace" "$namespace" > "$cluster/tls.ext"
+  openssl x509 -req -in "$cluster/tls.csr" -CA "$cluster/ca.crt" -CAkey "$cluster/ca.key" -CAcreateserial -days 3650 \
+    -extfile "$cluster/tls.ext" -out "$cluster/tls.crt" 2>/dev/null
+  rm -f "$cluster/tls.csr" "$cluster/tls.ext" "$cluster/ca.srl"
+fi
 echo "secrets in $dir"

@@ -1,10 +1,12 @@
 /**
  * The HTTP side of every service: /healthz (the process is alive), /readyz (it can do its job
- * now: every readiness check passes) and /metrics (Prometheus text format).
+ * now: every readiness check passes), /metrics (Prometheus text format) and /drain (GET: whether
+ * it drains and what it still holds; POST, from this host only: begin draining, drain.ts).
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Registry } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
+import type { Drain } from './drain.js';
 
 export type ReadinessCheck = () => boolean | Promise<boolean>;
 
@@ -40,18 +42,57 @@ export interface HealthServer {
   close(): Promise<void>;
 }
 
+/**
+ * `sipvm_ready` and `sipvm_draining` on every service's /metrics: what /readyz and /drain say, for
+ * alerts (a service up but not ready is as bad as one down, and a node left draining takes no call).
+ */
+function registerReadinessMetrics(registry: Registry, readiness: Readiness, drain: Drain): void {
+  new Gauge({
+    name: 'sipvm_ready',
+    help: '1 while /readyz answers 200 (every readiness check passes)',
+    registers: [registry],
+    async collect() {
+      this.set((await readiness.evaluate()).ready ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'sipvm_draining',
+    help: '1 from the moment draining began (POST /drain or SIGTERM): no new work is taken',
+    registers: [registry],
+    collect() {
+      this.set(drain.draining ? 1 : 0);
+    },
+  });
+}
+
+/** POST /drain comes from the preStop hook on this host; nobody else may take an instance out. */
+function fromThisHost(req: IncomingMessage): boolean {
+  const address = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+  return address === '::1' || address.startsWith('127.');
+}
+
 export async function startHealthServer(options: {
   host: string;
   port: number;
   readiness: Readiness;
   registry: Registry;
+  drain: Drain;
 }): Promise<HealthServer> {
+  registerReadinessMetrics(options.registry, options.readiness, options.drain);
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const reply = (status: number, type: string, body: string) => {
       res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
       res.end(body);
     };
+    if (path === '/drain') {
+      if (req.method === 'POST') {
+        if (!fromThisHost(req)) return reply(403, 'text/plain', 'draining is asked from this host only\n');
+        options.drain.start();
+        return reply(202, 'application/json', `${JSON.stringify(options.drain.status())}\n`);
+      }
+      if (req.method === 'GET') return reply(200, 'application/json', `${JSON.stringify(options.drain.status())}\n`);
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') return reply(405, 'text/plain', 'method not allowed\n');
     if (path === '/healthz') return reply(200, 'application/json', '{"ok":true}\n');
     if (path === '/readyz') {

@@ -1,6 +1,7 @@
 export * from './config.js';
 export * from './logger.js';
 export * from './health.js';
+export * from './drain.js';
 export * from './metrics.js';
 export * from './nats.js';
 export * from './lifecycle.js';

@@ -10,6 +10,7 @@ import type { z } from 'zod';
 import { setJetStreamReplicas, type ServiceIdentity } from '@sipvm/contracts';
 import { commonConfigShape, ConfigError, loadConfig, type CommonConfig } from './config.js';
 import { createLogger } from './logger.js';
+import { Drain } from './drain.js';
 import { Readiness, startHealthServer } from './health.js';
 import { createRegistry } from './metrics.js';
 import { connectNats, natsSecurity, type NatsHandle } from './nats.js';
@@ -22,6 +23,11 @@ export interface ServiceContext<C> {
   readonly natsConnected: () => boolean;
   readonly registry: Registry;
   readonly readiness: Readiness;
+  /**
+   * Begins at POST /drain (a preStop hook) or SIGTERM: the service stops taking new work
+   * (`onStart`) and says what it still holds (`track`) until `stop()` is called.
+   */
+  readonly drain: Drain;
 }
 
 export interface RunningService {
@@ -70,12 +76,17 @@ export async function runService<S extends Record<string, z.ZodType>, P = undefi
   const log = createLogger(definition.name, common.INSTANCE_ID, common.LOG_LEVEL);
   const registry = createRegistry(definition.name, common.INSTANCE_ID);
   const readiness = new Readiness();
+  const drain = new Drain();
+  drain.onStart(() => {
+    readiness.markStopping();
+    log.info('draining: no new work from now on');
+  });
   // Not ready until start-up has finished: registered before /readyz can be asked.
   let started = false;
   readiness.add('started', () => started);
   const natsRef: { handle?: NatsHandle } = {};
   readiness.add('nats', () => natsRef.handle?.connected() ?? false);
-  const health = await startHealthServer({ host: common.HTTP_HOST, port: common.HTTP_PORT, readiness, registry });
+  const health = await startHealthServer({ host: common.HTTP_HOST, port: common.HTTP_PORT, readiness, registry, drain });
   log.info({ httpPort: health.port }, 'health and metrics listening');
 
   const nats = await connectNats({ servers: common.NATS_URL, name: `${definition.name}/${common.INSTANCE_ID}`, log, security });
@@ -88,6 +99,7 @@ export async function runService<S extends Record<string, z.ZodType>, P = undefi
     natsConnected: nats.connected,
     registry,
     readiness,
+    drain,
     prepared,
   });
   // Subscriptions are registered with the server once flushed; only then is the service ready.
@@ -100,7 +112,7 @@ export async function runService<S extends Record<string, z.ZodType>, P = undefi
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
-    readiness.markStopping();
+    drain.start();
     const deadline = setTimeout(() => {
       log.error({ timeoutMs: common.SHUTDOWN_TIMEOUT_MS }, 'shutdown took too long; exiting');
       process.exit(1);

@@ -43,7 +43,7 @@ await runService({
     if (notFolders.flat().length > 0) throw new ConfigError(notFolders.flat());
     return undefined;
   },
-  async start({ config, log, nc, registry, readiness }) {
+  async start({ config, log, nc, registry, readiness, drain }) {
     const ngLatency = rtpengineLatency(registry);
     const rtpengine = new Rtpengine({
       host: config.RTPENGINE_NG.host,
@@ -118,6 +118,11 @@ await runService({
 
     const dtmf = await listenForDtmf(config.MEDIA_DTMF_LISTEN, (report) => void live.digit(report).catch((error: unknown) => log.error({ err: String(error) }, 'digit event failed')), log);
     const subscriptions = serveMediaApi(nc, { instance: config.INSTANCE_ID, node: config.MEDIA_NODE }, live, () => rtpengine.up, log, registry);
+    // Draining (preStop's POST /drain, or SIGTERM): no new session; the calls in progress keep theirs.
+    drain.track(() => live.count);
+    drain.onStart(() => {
+      for (const sub of subscriptions.intake) sub.unsubscribe();
+    });
 
     // rtpengine answering again (or at start) may be a new rtpengine: calls it lost are ended.
     const endOrphans = () =>
@@ -139,10 +144,9 @@ await runService({
 
     return {
       async stop() {
-        // No new calls; the calls in progress may end within the shutdown time (signaling drains
-        // the same way), and what is left is detached: rtpengine keeps the calls, the next run of
-        // this instance takes them over.
-        for (const sub of subscriptions.intake) sub.unsubscribe();
+        // No new calls (draining began with the SIGTERM at the latest); the calls in progress may
+        // end within the shutdown time (signaling drains the same way), and what is left is
+        // detached: rtpengine keeps the calls, the next run of this instance takes them over.
         const deadline = Date.now() + Math.max(0, config.SHUTDOWN_TIMEOUT_MS - 3_000);
         while (live.count > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
         for (const sub of subscriptions.calls) sub.unsubscribe();

@@ -34,15 +34,16 @@ await runService({
       throw error;
     }
   },
-  async start({ config, log, nc, natsConnected, registry, readiness, prepared }) {
+  async start({ config, log, nc, natsConnected, registry, readiness, drain, prepared }) {
     const sip = connectDrachtio({ host: config.DRACHTIO_HOST, port: config.DRACHTIO_PORT, secret: config.DRACHTIO_SECRET, log });
     readiness.add('drachtio', () => sip.connected());
     const media = new MediaAvailability({ nc, node: config.MEDIA_NODE, log, intervalMs: config.MEDIA_PROBE_INTERVAL_MS });
     await media.start();
     readiness.add('media', () => media.available);
-    let stopping = false;
-    // SUBSCRIBE needs only the bus; a call needs media as well.
-    const unavailable = () => (stopping ? 'shutting down' : natsConnected() ? undefined : 'message bus unreachable');
+    // Draining (preStop's POST /drain, or SIGTERM): new INVITEs, SUBSCRIBEs and OPTIONS get 503, so
+    // the proxy sends them to another node; the calls in progress go on. SUBSCRIBE needs only the
+    // bus; a call needs media as well.
+    const unavailable = () => (drain.draining ? 'draining' : natsConnected() ? undefined : 'message bus unreachable');
     const admission = new Admission(
       {
         maxCalls: config.MAX_CALLS,
@@ -71,6 +72,7 @@ await runService({
     );
 
     const calls = new Calls({ srf: sip.srf, nc, log, registry, config, instanceId: config.INSTANCE_ID, unavailable: unavailableForCalls, media, admission });
+    drain.track(() => calls.size);
     const subscriptions = await MwiSubscriptions.open({ srf: sip.srf, nc, log, config, instanceId: config.INSTANCE_ID, trust, unavailable });
     // A step that fails unexpectedly: 500, and the stack in the log.
     const failed = (error: unknown, req: SipRequest, res: SipResponse) => {
@@ -111,7 +113,6 @@ await runService({
 
     return {
       async stop() {
-        stopping = true;
         media.stop();
         admission.stop();
         await mwi.stop();

@@ -34,6 +34,8 @@ export interface DrachtioServer {
   readonly host: string;
   /** SIP port (UDP and TCP) on that address. */
   readonly sipPort: number;
+  /** SIP over TLS port on that address, when started with `tls`. */
+  readonly tlsPort: number | undefined;
   /** Where drachtio-srf connects: host, port, secret. */
   readonly admin: { host: string; port: number; secret: string };
   output(): string;
@@ -55,6 +57,8 @@ export interface DrachtioOptions {
   logLevel?: 'info' | 'debug' | 'notice' | 'warning' | 'error';
   /** A loopback address of its own (a node of a cluster test, e.g. 127.0.1.1); default 127.0.0.1. */
   host?: string;
+  /** SIP over TLS too (`sips:host:port;transport=tls`), with this certificate, key and CA chain. */
+  tls?: { certFile: string; keyFile: string; caFile: string };
 }
 
 export async function startDrachtio(options: DrachtioOptions = {}): Promise<DrachtioServer> {
@@ -64,6 +68,11 @@ export async function startDrachtio(options: DrachtioOptions = {}): Promise<Drac
   const dir = await tempDir('drachtio');
   const sipPort = await freeTcpUdpPort(host);
   const adminPort = await freePort(host);
+  const tlsPort = options.tls ? await freePort(host) : undefined;
+  // drachtio-server takes TLS only as a sips: contact.
+  const tlsArgs = options.tls
+    ? ['--contact', `sips:${host}:${tlsPort};transport=tls`, '--key-file', options.tls.keyFile, '--cert-file', options.tls.certFile, '--chain-file', options.tls.caFile]
+    : [];
   const secret = options.secret ?? 'sipvm-test';
   // notice and above: as in production, no SIP message in the log (sofia-sip silent too).
   const quiet = !['info', 'debug', undefined].includes(options.logLevel);
@@ -85,6 +94,7 @@ export async function startDrachtio(options: DrachtioOptions = {}): Promise<Drac
       args: [
         '-f', config,
         '--contact', `sip:${host}:${sipPort};transport=udp,tcp`,
+        ...tlsArgs,
         '--address', host,
         '--port', String(adminPort),
         '--secret', secret,
@@ -94,7 +104,7 @@ export async function startDrachtio(options: DrachtioOptions = {}): Promise<Drac
         '--disable-nat-detection',
         '--stdout',
       ],
-      ready: async () => (await canConnect(adminPort, host)) && (await canConnect(sipPort, host)),
+      ready: async () => (await canConnect(adminPort, host)) && (await canConnect(sipPort, host)) && (tlsPort === undefined || (await canConnect(tlsPort, host))),
       timeoutMs: 15_000,
     },
     dir,
@@ -102,6 +112,7 @@ export async function startDrachtio(options: DrachtioOptions = {}): Promise<Drac
   return {
     host,
     sipPort,
+    tlsPort,
     admin: { host, port: adminPort, secret },
     output: server.output,
     alive: server.alive,

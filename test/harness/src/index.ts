@@ -20,3 +20,4 @@ export * from './messages.js';
 export * from './kamailio.js';
 export * from './cluster.js';
 export * from './prerequisites.js';
+export * from './failing-sip-node.js';

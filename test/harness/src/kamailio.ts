@@ -34,8 +34,12 @@ export interface VoicemailProfile {
 export interface KamailioOptions {
   /** Its loopback address, e.g. 127.0.1.10. */
   host: string;
-  /** The sipvm nodes (dispatcher set 1): their SIP addresses host:port. */
+  /** The sipvm nodes (dispatcher set 1): their SIP addresses host:port, `;transport=tls` for TLS. */
   nodes: string[];
+  /** More nodes, listed disabled (`kamcmd dispatcher.set_state a …` enables one). */
+  disabledNodes?: string[];
+  /** SIP over TLS (the configuration's SIPVM_TLS) on a port of its own, with this certificate, key and CA. */
+  tls?: { certFile: string; keyFile: string; caFile: string };
   profiles: VoicemailProfile[];
   /** OPTIONS to every node this often; default 1 s. */
   pingIntervalS?: number;
@@ -48,6 +52,8 @@ export interface KamailioProxy {
   readonly port: number;
   /** host:port, where callers send. */
   readonly target: string;
+  /** Its SIP over TLS port, when started with `tls`. */
+  readonly tlsPort: number | undefined;
   /** Runs a kamcmd RPC command (e.g. `dispatcher.list`) and returns what it printed. */
   rpc(...command: string[]): Promise<string>;
   /** The dispatcher's state of each node, by host:port: `AP` (active), `IP` (inactive, probing), `DX` (disabled), … */
@@ -67,14 +73,22 @@ export async function startKamailio(options: KamailioOptions): Promise<KamailioP
   await writeFile(join(db, 'version'), 'table_name(str) table_version(int)\nvoicemail_profile:1\n');
   await writeFile(join(db, 'voicemail_profile'), profileTable(options.profiles));
   const list = join(dir.path, 'dispatcher.list');
-  await writeFile(list, options.nodes.map((node) => `1 sip:${node} 0 0\n`).join(''));
+  // Flag 4: disabled (neither probed nor chosen).
+  const entries = [...options.nodes.map((node) => `1 sip:${node} 0 0\n`), ...(options.disabledNodes ?? []).map((node) => `1 sip:${node} 4 0\n`)];
+  await writeFile(list, entries.join(''));
   const port = await freeTcpUdpPort(options.host);
+  const tlsPort = options.tls ? await freeTcpUdpPort(options.host) : undefined;
   const ctl = `unix:${join(dir.path, 'ctl')}`;
   const defines: Record<string, string | number> = {
     SIPVM_DISPATCHER_LIST: `"${list}"`,
     SIPVM_PROFILES_DB: `"profiles=>text://${db}"`,
     SIPVM_CTL_SOCKET: `"${ctl}"`,
     SIPVM_PING_INTERVAL_S: options.pingIntervalS ?? 1,
+    // The tests' callers all send from 127.0.0.1, at up to 40 calls a second (the cluster benchmark).
+    SIPVM_FLOOD_REQUESTS: 600,
+    ...(options.tls
+      ? { SIPVM_TLS: 1, SIPVM_TCP_SOURCE: options.host, SIPVM_TLS_CERT: `"${options.tls.certFile}"`, SIPVM_TLS_KEY: `"${options.tls.keyFile}"`, SIPVM_TLS_CA: `"${options.tls.caFile}"` }
+      : {}),
     ...options.defines,
   };
   const server = await startRestartable(
@@ -85,6 +99,7 @@ export async function startKamailio(options: KamailioOptions): Promise<KamailioP
         '-f', KAMAILIO_CONFIG,
         '-DD', '-E',
         '-l', `udp:${options.host}:${port}`,
+        ...(tlsPort === undefined ? [] : ['-l', `tls:${options.host}:${tlsPort}`]),
         '-Y', dir.path,
         '-P', join(dir.path, 'kamailio.pid'),
         '-m', '64', '-M', '8',
@@ -100,6 +115,7 @@ export async function startKamailio(options: KamailioOptions): Promise<KamailioP
     host: options.host,
     port,
     target: `${options.host}:${port}`,
+    tlsPort,
     rpc,
     async nodeStates() {
       const text = await rpc('dispatcher.list');

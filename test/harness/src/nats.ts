@@ -5,13 +5,15 @@
  * (permissions.ts). Services started with `startService` connect as themselves; a test connects as
  * `admin` (sees everything) or as any identity it wants to hold to that identity's permissions.
  */
-import { writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect as natsConnect, type NodeConnectionOptions } from '@nats-io/transport-node';
 import { nkeyAuthenticator, type NatsConnection } from '@nats-io/nats-core';
 import { inboxPrefix, NATS_IDENTITIES, readSeed, seedFile, writeNatsAuth, type NatsIdentity } from '@sipvm/contracts';
-import { startRestartable } from './process.js';
+import { startRestartable, waitFor } from './process.js';
 import { freePort } from './ports.js';
+import { makeTestPki } from './tls.js';
 import { tempDir } from './tmp.js';
 
 export interface NatsServer {
@@ -106,9 +108,32 @@ export async function startNats(options: NatsOptions = {}): Promise<NatsServer> 
   };
 }
 
+/** A server of a cluster. */
+export interface ClusteredNatsServer extends NatsServer {
+  /** `n1`, `n2`, … (its `server_name`, as JetStream reports leaders). */
+  readonly name: string;
+  /** Its monitoring endpoint (/varz, /jsz, /routez, /healthz), http://127.0.0.1:port. */
+  readonly monitorUrl: string;
+  /**
+   * What Kubernetes' preStop does before a NATS server is replaced: lame duck mode (SIGUSR2; its
+   * clients move to the other servers over lame_duck_duration, 30 s at least), then it exits.
+   */
+  lameDuck(): Promise<void>;
+}
+
 export interface NatsCluster {
   /** Named `n1`, `n2`, … (their `server_name`, as JetStream reports leaders). */
-  readonly servers: (NatsServer & { readonly name: string })[];
+  readonly servers: ClusteredNatsServer[];
+  /**
+   * How the servers reach each other, as Kubernetes' manifests do it: routes over TLS with
+   * certificates of the cluster's CA (verified both ways) and a route user and password.
+   */
+  readonly routes: {
+    readonly urls: string[];
+    readonly user: string;
+    readonly password: string;
+    readonly tls: { certFile: string; keyFile: string; caFile: string };
+  };
   /** Every server's URL, comma-separated (NATS_URL of the services). */
   readonly url: string;
   /** The nkey seed file of an identity (a service's NATS_NKEY_FILE). */
@@ -128,6 +153,10 @@ export interface NatsCluster {
 export async function startNatsCluster(size = 3, options: Pick<NatsOptions, 'expectViolations'> = {}): Promise<NatsCluster> {
   const dir = await tempDir('nats-cluster');
   const credentials = writeCredentials(dir.path);
+  const pki = makeTestPki(await mkdir(join(dir.path, 'pki'), { recursive: true }).then(() => join(dir.path, 'pki')));
+  const routeTls = { certFile: pki.server.certFile, keyFile: pki.server.keyFile, caFile: pki.caFile };
+  const routeUser = 'sipvm-route';
+  const routePassword = randomBytes(18).toString('base64url');
   const nodes = await Promise.all(
     Array.from({ length: size }, async (_, i) => ({
       name: `n${i + 1}`,
@@ -137,11 +166,21 @@ export async function startNatsCluster(size = 3, options: Pick<NatsOptions, 'exp
       store: await tempDir(`nats-n${i + 1}`),
     })),
   );
-  const routes = nodes.map((n) => `nats-route://127.0.0.1:${n.routePort}`);
+  const routeUrls = nodes.map((n) => `nats-route://127.0.0.1:${n.routePort}`);
+  const routes = routeUrls.map((url) => url.replace('//', `//${routeUser}:${routePassword}@`));
+  // As deploy/k8s/nats.yaml: a server joins only with the route password and a certificate of the
+  // cluster's CA, and only over TLS.
+  const clusterBlock = [
+    'cluster {',
+    '  name: sipvm-test',
+    `  routes: ${JSON.stringify(routes)}`,
+    `  authorization { user: ${routeUser}, password: ${JSON.stringify(routePassword)}, timeout: 2 }`,
+    `  tls { cert_file: ${JSON.stringify(routeTls.certFile)}, key_file: ${JSON.stringify(routeTls.keyFile)}, ca_file: ${JSON.stringify(routeTls.caFile)}, verify: true, timeout: 2 }`,
+  ];
   /** When a server of the cluster was killed (ms since the epoch). */
   const kills: number[] = [];
   const servers = await Promise.all(
-    nodes.map(async (node): Promise<NatsServer & { name: string }> => {
+    nodes.map(async (node): Promise<ClusteredNatsServer> => {
       // Beside the shared auth/ folder: the include is relative to the configuration file.
       const config = join(dir.path, `${node.name}.conf`);
       await writeFile(
@@ -151,8 +190,11 @@ export async function startNatsCluster(size = 3, options: Pick<NatsOptions, 'exp
           `listen: 127.0.0.1:${node.port}`,
           `http: 127.0.0.1:${node.monitorPort}`,
           `jetstream { store_dir: ${JSON.stringify(node.store.path)} }`,
+          // The shortest lame duck NATS allows (Kubernetes' preStop), clients moved soon after it begins.
+          'lame_duck_duration: 30s',
+          'lame_duck_grace_period: 2s',
           // One server alone is no cluster: it would wait for routes to itself forever.
-          ...(size > 1 ? [`cluster { name: sipvm-test, listen: 127.0.0.1:${node.routePort}, routes: ${JSON.stringify(routes)} }`] : []),
+          ...(size > 1 ? [...clusterBlock, `  listen: 127.0.0.1:${node.routePort}`, '}'] : []),
           INCLUDE_PERMISSIONS,
           '',
         ].join('\n'),
@@ -173,7 +215,31 @@ export async function startNatsCluster(size = 3, options: Pick<NatsOptions, 'exp
         kills.push(Date.now());
         await server.kill();
       };
-      return { name: node.name, url, port: node.port, ...access, violations: () => violationsIn([server]), output: server.output, start: server.start, stop: server.stop, kill, pid: server.pid, close: server.close };
+      const lameDuck = async () => {
+        const pid = server.pid();
+        if (pid === undefined) return;
+        // Its clients reconnect elsewhere, and answers to requests they got through it are refused
+        // as after a kill (see isReplyAcrossDeath).
+        kills.push(Date.now());
+        process.kill(pid, 'SIGUSR2');
+        await waitFor(() => !server.alive(), 90_000, `nats-server ${node.name} to leave lame duck mode`);
+        await server.stop();
+      };
+      return {
+        name: node.name,
+        url,
+        port: node.port,
+        monitorUrl: `http://127.0.0.1:${node.monitorPort}`,
+        ...access,
+        violations: () => violationsIn([server]),
+        output: server.output,
+        start: server.start,
+        stop: server.stop,
+        kill,
+        lameDuck,
+        pid: server.pid,
+        close: server.close,
+      };
     }),
   );
   const url = servers.map((s) => s.url).join(',');
@@ -181,6 +247,7 @@ export async function startNatsCluster(size = 3, options: Pick<NatsOptions, 'exp
   return {
     servers,
     url,
+    routes: { urls: routeUrls, user: routeUser, password: routePassword, tls: routeTls },
     ...access,
     violations: () => servers.flatMap((s) => s.violations()),
     async close() {

@@ -21,9 +21,9 @@ export interface RunningServiceProcess extends Started {
 export async function startService(
   service: 'storage' | 'media' | 'signaling' | 'voicemail' | 'voicebox' | 'web',
   env: Record<string, string>,
-  options: { waitReady?: boolean; timeoutMs?: number } = {},
+  options: { waitReady?: boolean; timeoutMs?: number; /** Its health and metrics port; default a free one. */ httpPort?: number } = {},
 ): Promise<RunningServiceProcess> {
-  const httpPort = await freePort();
+  const httpPort = options.httpPort ?? (await freePort());
   const readyz = async () => {
     const res = await fetch(`http://127.0.0.1:${httpPort}/readyz`);
     return { status: res.status, body: (await res.json()) as unknown };

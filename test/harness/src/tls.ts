@@ -1,6 +1,7 @@
 /**
  * A throw-away certificate authority for TLS tests (openssl, Debian's): a CA, a server
- * certificate for 127.0.0.1 and localhost, and a client certificate, all signed by that CA.
+ * certificate for 127.0.0.1 and localhost (and any more addresses asked for: a cluster's nodes and
+ * proxy), and a client certificate, all signed by that CA.
  */
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -17,7 +18,7 @@ function openssl(args: string[], cwd: string): void {
   if (result.status !== 0) throw new Error(`openssl ${args.join(' ')} failed: ${result.stderr || result.error?.message}`);
 }
 
-export function makeTestPki(dir: string): TestPki {
+export function makeTestPki(dir: string, moreAddresses: string[] = []): TestPki {
   openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2', '-subj', '/CN=sipvm test CA', '-keyout', 'ca.key', '-out', 'ca.pem'], dir);
   const issue = (name: string, subject: string, extensions: string) => {
     writeFileSync(join(dir, `${name}.ext`), extensions);
@@ -27,7 +28,7 @@ export function makeTestPki(dir: string): TestPki {
   };
   return {
     caFile: join(dir, 'ca.pem'),
-    server: issue('server', '/CN=127.0.0.1', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n'),
+    server: issue('server', '/CN=127.0.0.1', `subjectAltName=${['127.0.0.1', ...moreAddresses].map((a) => `IP:${a}`).join(',')},DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n`),
     client: issue('client', '/CN=sipvm service', 'extendedKeyUsage=clientAuth\n'),
   };
 }
