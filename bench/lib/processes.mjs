@@ -108,3 +108,26 @@ export function withDescendants(processes) {
   for (const p of processes) if (p.pid !== undefined) visit(p.pid, p.role);
   return found;
 }
+
+/** A process and all its descendants, each under its own role (processes of no known role left out). */
+export function processTree(rootPid) {
+  const children = new Map();
+  const roles = new Map();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const stat = readProc(name, 'stat');
+    if (!stat) continue;
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
+    const argv = readProc(name, 'cmdline')?.split('\0').filter(Boolean);
+    const role = argv && roleOf(argv);
+    if (role) roles.set(Number(name), role);
+  }
+  const found = [];
+  const visit = (pid) => {
+    if (roles.has(pid)) found.push({ pid, role: roles.get(pid) });
+    for (const child of children.get(pid) ?? []) visit(child);
+  };
+  visit(rootPid);
+  return found;
+}
