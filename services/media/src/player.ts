@@ -98,10 +98,11 @@ export class Player {
     return current !== undefined;
   }
 
+  /** The next queued playback; with none left, silence (the last one ended by itself in rtpengine). */
   async #next(): Promise<void> {
     const playback = this.#queue.shift();
     if (this.#closed) return;
-    if (!playback) return this.#quiet();
+    if (!playback) return this.#fill();
     const current: { playback: QueuedPlayback; timer: NodeJS.Timeout | undefined } = { playback, timer: undefined };
     this.#current = current;
     this.#silent = false;
@@ -125,13 +126,16 @@ export class Player {
     }, durationMs);
   }
 
-  /** Nothing to play: silence, where there is one (else rtpengine is told to stop). */
+  /** A playback was cut short: silence now, where there is one, else rtpengine is told to stop. */
   async #quiet(): Promise<void> {
     if (this.#closed || this.#current) return;
-    if (!this.options.silence || this.#bridged) {
-      await this.#stopMedia();
-      return;
-    }
+    if (!this.options.silence || this.#bridged) await this.#stopMedia();
+    else await this.#fill();
+  }
+
+  /** Silence while nothing plays, where there is one. */
+  async #fill(): Promise<void> {
+    if (this.#closed || this.#current || this.#bridged || !this.options.silence) return;
     try {
       const silence = await this.options.silence();
       if (this.#closed || this.#current || this.#bridged) return;
