@@ -25,6 +25,7 @@
 //   --silence S (P-App-Param sil=S: S seconds of silence end each message; media listens to every
 //     recording live)  --speech S (the callers speak S seconds from the answer, then stay silent
 //     until the platform or the hold time ends the call; default: they speak the whole call)
+//   --prefill N (N messages stored into the mailbox before the calls: a deposit into a full mailbox)
 //   --platform fresh|running (fresh: started here for each run; running: the one at --target/--nats)
 //   --drain-s S (how long to wait for the queue to empty, 120)
 //   With --platform running: --target host:port (127.0.0.1:$SIP_PORT or :5060)  --nats URL
@@ -41,7 +42,7 @@ import { existsSync } from 'node:fs';
 import { connect } from '@nats-io/transport-node';
 import { nkeyAuthenticator } from '@nats-io/nats-core';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { inboxPrefix, readSeed, request, StorageApi } from '@sipvm/contracts';
+import { inboxPrefix, readSeed, request, stageAudio, stagingBucket, StorageApi, wavHeader } from '@sipvm/contracts';
 import { speechWav } from '@sipvm/harness';
 import { platformProcesses, sampleProcesses } from './lib/processes.mjs';
 import { startPlatform } from './lib/platform.mjs';
@@ -55,6 +56,7 @@ const { values: options } = parseArgs({
     limit: { type: 'string', default: '10000' },
     hold: { type: 'string', default: '8' },
     'greeting-ms': { type: 'string', default: '0' },
+    prefill: { type: 'string', default: '0' },
     platform: { type: 'string', default: 'fresh' },
     target: { type: 'string', default: `127.0.0.1:${process.env.SIP_PORT ?? '5060'}` },
     nats: { type: 'string', default: process.env.NATS_URL ?? 'nats://127.0.0.1:4222' },
@@ -151,6 +153,7 @@ async function runRate(platform, rate, calls, runNumber) {
   // A mailbox per run on a running platform, so that its counts say what this run stored.
   const mailbox = { did: options.domain, uid: fresh ? options.user : `${options.user}-${Date.now().toString(36)}-${runNumber}` };
   if (greetingMs > 0) await putGreeting(nc, [mailbox], greetingMs, work);
+  if (Number(options.prefill) > 0) await prefill(nc, mailbox, Number(options.prefill));
   const before = (await request(nc, StorageApi.countMailbox, { mailbox })).counts;
   const seen = observeCalls(nc);
   const natsBefore = await natsTraffic(platform);
@@ -196,6 +199,8 @@ async function runRate(platform, rate, calls, runNumber) {
   console.log(`answer→recording:    ${percentiles(answerToRecording)}   (greeting ${greetingMs > 0 ? `${greetingMs} ms` : "the platform's"} + beep)`);
   console.log(`hang-up→stored:      ${percentiles(hangupToStored)}`);
   console.log(`sipp ran ${((sippDone - started) / 1000).toFixed(1)} s, queue empty ${((Date.now() - sippDone) / 1000).toFixed(1)} s later`);
+  const atOnce = mostAtOnce(answered);
+  console.log(`calls in progress at most: ${atOnce}`);
   if (natsBefore && natsAfter && answered.length > 0) {
     const per = (key) => ((natsAfter[key] - natsBefore[key]) / answered.length).toFixed(1);
     console.log(`NATS per call: ${per('in_msgs')} messages in, ${per('out_msgs')} out (${per('in_bytes')} bytes in)`);
@@ -210,11 +215,15 @@ async function runRate(platform, rate, calls, runNumber) {
   }
   const perCall = (s) => (answered.length > 0 ? s / answered.length : NaN);
   let total = 0;
-  console.log('process                  CPU s/call   mean % core   peak RSS MB');
+  console.log('process                  CPU s/call   mean % core   peak RSS MB   KB per call in progress');
+  let memoryPerCall = 0;
   for (const [role, cost] of [...costs].sort((a, b) => b[1].cpuSeconds - a[1].cpuSeconds)) {
     total += cost.cpuSeconds;
-    console.log(`${`${role}${cost.count > 1 ? ` ×${cost.count}` : ''}`.padEnd(24)} ${perCall(cost.cpuSeconds).toFixed(4).padStart(10)} ${((100 * cost.cpuSeconds) / wallS).toFixed(1).padStart(13)} ${(cost.peakRssBytes / 2 ** 20).toFixed(0).padStart(13)}`);
+    const grew = atOnce > 0 ? Math.max(0, cost.peakRssBytes - cost.startRssBytes) / atOnce : 0;
+    memoryPerCall += grew;
+    console.log(`${`${role}${cost.count > 1 ? ` ×${cost.count}` : ''}`.padEnd(24)} ${perCall(cost.cpuSeconds).toFixed(4).padStart(10)} ${((100 * cost.cpuSeconds) / wallS).toFixed(1).padStart(13)} ${(cost.peakRssBytes / 2 ** 20).toFixed(0).padStart(13)} ${(grew / 1024).toFixed(0).padStart(25)}`);
   }
+  console.log(`memory per call in progress (peak RSS above the start, over ${atOnce} calls at once): ${(memoryPerCall / 1024).toFixed(0)} KB`);
   console.log(`${'platform total'.padEnd(24)} ${perCall(total).toFixed(4).padStart(10)} ${((100 * total) / wallS).toFixed(1).padStart(13)}`);
   console.log(`${'sipp (the callers)'.padEnd(24)} ${perCall(sipp.cpuSeconds).toFixed(4).padStart(10)} ${((100 * sipp.cpuSeconds) / wallS).toFixed(1).padStart(13)} ${(sipp.peakRssBytes / 2 ** 20).toFixed(0).padStart(13)}`);
   const result = {
@@ -232,6 +241,29 @@ async function runRate(platform, rate, calls, runNumber) {
     ...result,
     markdown: `| ${rate} | ${sipp.created} | ${sipp.answered} | ${sipp.refused} | ${sipp.failed} | ${stored} | ${lost.length} | ${p(sipp.inviteToAnswerMs)} | ${p(answerToRecording)} | ${p(hangupToStored)} | ${perCall(total).toFixed(4)} |`,
   };
+}
+
+/** The most calls answered and not yet ended at one moment. */
+function mostAtOnce(calls) {
+  const changes = calls.flatMap((c) => [[c.answeredAt, 1], ...(c.endedAt ? [[c.endedAt, -1]] : [])]).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let now = 0;
+  let most = 0;
+  for (const [, change] of changes) most = Math.max(most, (now += change));
+  return most;
+}
+
+/** Stores `count` short messages into the mailbox (through storage, as deposits do). */
+async function prefill(nc, mailbox, count) {
+  const bytes = Buffer.concat([wavHeader(8000), Buffer.alloc(8000, 1)]);
+  const staging = await stagingBucket(nc);
+  const started = Date.now();
+  for (let i = 0; i < count; i += 50) {
+    await Promise.all(Array.from({ length: Math.min(50, count - i) }, async (_, k) => {
+      const audio = await stageAudio(staging, `prefill-${started}-${i + k}.wav`, (async function* () { yield bytes; })());
+      await request(nc, StorageApi.createMessage, { mailbox, sender: 'sip:prefill@example.org', recordedAt: new Date().toISOString(), durationMs: 500, codec: 'PCMU', audio });
+    }));
+  }
+  console.log(`prefilled the mailbox with ${count} messages in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 
 /** A table row: each figure's median over the runs, and its worst (the fewest answered, the most of the rest). */

@@ -62,22 +62,26 @@ function rssBytes(pid) {
 export function sampleProcesses(processes, intervalMs = 250) {
   const first = new Map(processes.map((p) => [p.pid, cpuSeconds(p.pid) ?? 0]));
   const peakRss = new Map();
+  const startRss = new Map();
   const sample = () => {
     const byRole = new Map();
     for (const p of processes) byRole.set(p.role, (byRole.get(p.role) ?? 0) + (rssBytes(p.pid) ?? 0));
-    for (const [role, bytes] of byRole) peakRss.set(role, Math.max(peakRss.get(role) ?? 0, bytes));
+    for (const [role, bytes] of byRole) {
+      peakRss.set(role, Math.max(peakRss.get(role) ?? 0, bytes));
+      if (!startRss.has(role)) startRss.set(role, bytes);
+    }
   };
   sample();
   const timer = setInterval(sample, intervalMs);
   return {
-    /** { role → { cpuSeconds, peakRssBytes, count } } since the sampler started. */
+    /** { role → { cpuSeconds, peakRssBytes, startRssBytes, count } } since the sampler started. */
     stop() {
       clearInterval(timer);
       sample();
       const result = new Map();
       for (const p of processes) {
         const used = (cpuSeconds(p.pid) ?? first.get(p.pid)) - first.get(p.pid);
-        const entry = result.get(p.role) ?? { cpuSeconds: 0, peakRssBytes: peakRss.get(p.role) ?? 0, count: 0 };
+        const entry = result.get(p.role) ?? { cpuSeconds: 0, peakRssBytes: peakRss.get(p.role) ?? 0, startRssBytes: startRss.get(p.role) ?? 0, count: 0 };
         entry.cpuSeconds += used;
         entry.count++;
         result.set(p.role, entry);
