@@ -39,6 +39,8 @@ export async function startPlatform(env = {}) {
       WEB_PORT: String(ports.web),
       RTP_PORT_MIN: '30000',
       RTP_PORT_MAX: '39999',
+      // The prompt set is built once for every fresh platform, not at each start.
+      PROMPTS_DIR: join(tmpdir(), 'sipvm-bench-prompts'),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
