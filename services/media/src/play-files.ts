@@ -58,7 +58,7 @@ export class PlayFiles {
   async silence(format: PlayFormat): Promise<PlayFile> {
     let file = this.#silences.get(format);
     if (!file) {
-      const path = join(this.options.dir, 'kept', `silence-${SILENCE_MS}ms.${playFileExtension(format)}`);
+      const path = join(this.options.dir, 'kept', `silence-${format}-${SILENCE_MS}ms.${playFileExtension(format)}`);
       file = composeSilence(path, format, SILENCE_MS).then((bytes) => ({ path, durationMs: playDurationMs(format, bytes), temporary: false }));
       this.#silences.set(format, file);
       file.catch(() => this.#silences.delete(format));
