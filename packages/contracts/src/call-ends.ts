@@ -15,6 +15,7 @@ import { untilAvailable } from './nats-patience.js';
 import { encodeJson } from './rpc.js';
 import { STREAMS } from './streams.js';
 import { SUBJECTS } from './subjects.js';
+import { withTraceHeaders } from './tracing.js';
 
 /** The stream that captures each such subject (by its exact name: no pattern captures an end). */
 const CAPTURED: ReadonlyMap<string, string> = new Map(Object.values(STREAMS).flatMap((stream) => stream.subjects.map((subject): [string, string] => [subject, stream.name])));
@@ -28,8 +29,10 @@ export async function publishCallEnded(
   const subject = SUBJECTS.call.ended(app);
   const data = encodeJson(CallEndedEventSchema.parse(event));
   const stream = CAPTURED.get(subject);
+  // The call's trace goes with its end: the hand-over of its recording joins it.
+  const headers = withTraceHeaders(undefined);
   if (stream === undefined) {
-    nc.publish(subject, data);
+    nc.publish(subject, data, headers ? { headers } : undefined);
     return;
   }
   const js = jetstream(nc);
@@ -38,7 +41,7 @@ export async function publishCallEnded(
     durable = await untilAvailable(
       async () => {
         try {
-          await js.publish(subject, data, { msgID: `ended-${event.callRef}` });
+          await js.publish(subject, data, { msgID: `ended-${event.callRef}`, ...(headers ? { headers } : {}) });
           return true;
         } catch (error) {
           // No stream at all (its application is not deployed): nobody waits for a durable copy.
