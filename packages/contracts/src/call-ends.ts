@@ -36,16 +36,16 @@ export async function publishCallEnded(
     return;
   }
   const js = jetstream(nc);
-  let durable: boolean;
   try {
-    durable = await untilAvailable(
+    await untilAvailable(
       async () => {
         try {
           await js.publish(subject, data, { msgID: `ended-${event.callRef}`, ...(headers ? { headers } : {}) });
-          return true;
         } catch (error) {
-          // No stream at all (its application is not deployed): nobody waits for a durable copy.
-          if (await streamMissing(nc, stream)) return false;
+          // No stream at all (its application is not deployed): nobody waits for a durable copy,
+          // and the subject's subscribers had this publish all the same (a publish with a reply
+          // subject): it is not sent again, which would give them the end twice.
+          if (await streamMissing(nc, stream)) return;
           throw error;
         }
       },
@@ -54,7 +54,6 @@ export async function publishCallEnded(
   } catch (error) {
     throw new ServiceError('service-unavailable', `the end of call ${event.callRef} could not be handed to JetStream: ${toServiceError(error).message}`, { cause: error });
   }
-  if (!durable) nc.publish(subject, data);
 }
 
 /**
