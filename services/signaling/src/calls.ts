@@ -206,6 +206,9 @@ export class Calls {
     call.res = res;
     req.on('cancel', () => void this.#end(call, 'cancelled', 'remote'));
 
+    // ann mode may be answered with early media: 183 with the announcement, then a final reply.
+    const earlyMedia = app === 'voicemail' && params.mode === 'ann' && this.#options.config.ANN_EARLY_MEDIA;
+    if (earlyMedia) call.finalReply ??= { code: this.#options.config.ANN_FINAL_REPLY_CODE, reason: this.#options.config.ANN_FINAL_REPLY_REASON };
     const started: CallStartedEventInput = {
       callRef,
       callId,
@@ -216,14 +219,13 @@ export class Calls {
       mediaInstance: media.mediaInstance,
       mediaNode: this.#options.config.MEDIA_NODE,
       codec: media.codec.slice(0, 32),
-      ...(call.finalReply ? { finalReply: call.finalReply } : {}),
+      earlyMedia,
+      ...(earlyMedia && call.finalReply ? { finalReply: call.finalReply } : {}),
     };
-    const earlyMedia = app === 'voicemail' && params.mode === 'ann' && this.#options.config.ANN_EARLY_MEDIA;
     const logStarted = () =>
       callLog.info({ mode: params.mode, mailbox: { uid: params.uid, did: params.did }, selectedBy: by, earlyMedia, pin: params.pin !== undefined }, 'call started');
     if (earlyMedia) {
       // The announcement is the early media: 183 first, then the application plays it.
-      call.finalReply ??= { code: this.#options.config.ANN_FINAL_REPLY_CODE, reason: this.#options.config.ANN_FINAL_REPLY_REASON };
       res.send(183, 'Session Progress', { headers: { 'Content-Type': SDP_TYPE }, body: media.sdpAnswer });
       call.earlyTimer = setTimeout(() => void this.#end(call, 'media-timeout', 'local'), this.#options.config.ANN_EARLY_MEDIA_TIMEOUT_MS);
       this.#invites.inc({ outcome: 'early-media' });
