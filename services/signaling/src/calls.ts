@@ -161,59 +161,92 @@ export class Calls {
     }
   }
 
-  /** True when the call was taken in (it ends by #end, which ends its span). */
+  /**
+   * True when the call was taken in (it ends by #end, which ends its span). The steps: media's
+   * SDP answer, the call held, the call-started event, then either early media (183, the
+   * application plays, a final reply) or the application taking the call and the 200.
+   */
   async #answer(req: SipRequest, res: SipResponse, context: RequestContext, callRef: string, span: TraceSpan | undefined): Promise<boolean> {
     const callId = need(context.callId, 'the Call-ID');
-    const { app, by } = need(context.selection, 'the application');
-    const params = need(context.params, 'the parameters');
-    const timers = need(context.timers, 'the session timer');
-    const isCanceled = () => context.canceled;
-    const callLog = context.log.child({ callRef, app });
-    let media;
-    const asked = performance.now();
-    try {
-      media = await request(
-        this.#options.nc,
-        MediaApi.openSession(this.#options.config.MEDIA_NODE),
-        { callRef, callId, app, sdpOffer: req.body },
-        { callId, timeoutMs: this.#options.config.MEDIA_TIMEOUT_MS },
-      );
-    } catch (error) {
-      const failure = toServiceError(error);
-      callLog.warn({ kind: failure.kind, err: failure.message }, 'media could not open a session');
-      if (isCanceled()) this.#invites.inc({ outcome: '487' });
-      else if (failure.kind === 'bad-request') refuse(req, res, 488, 'Not Acceptable Here (media refused the offer)');
-      else {
-        void this.#options.media.probe();
-        refuse(req, res, 503, 'Service Unavailable (media)', { 'Retry-After': String(this.#options.config.RETRY_AFTER_S) });
-      }
-      return false;
-    }
-    // Time spent waiting out a NATS election is not load: admission would refuse for nothing.
-    this.#options.admission.mediaAnswered(performance.now() - asked - (media.natsWaitMs ?? 0));
-
-    const call: Call = { callRef, callId, app, mediaInstance: media.mediaInstance, log: callLog, phase: 'early', finalReply: context.finalReply, sessionTimer: timers.timer };
-    if (isCanceled()) {
+    const { app } = need(context.selection, 'the application');
+    const log = context.log.child({ callRef, app });
+    const media = await this.#openMedia(req, res, context, { callRef, callId, app, log });
+    if (!media) return false;
+    const call: Call = {
+      callRef,
+      callId,
+      app,
+      mediaInstance: media.mediaInstance,
+      log,
+      phase: 'early',
+      finalReply: context.finalReply,
+      sessionTimer: need(context.timers, 'the session timer').timer,
+    };
+    if (context.canceled) {
       await this.#closeMedia(call);
       this.#invites.inc({ outcome: '487' });
       reply(res, 487, 'Request Terminated');
       return false;
     }
-    call.span = span;
-    this.#calls.set(callRef, call);
-    // Until it is answered, the call's INVITE is its SIP side: a hang-up command or an early-media
-    // announcement's end replies on it, and a CANCEL ends the call.
-    call.res = res;
-    req.on('cancel', () => void this.#end(call, 'cancelled', 'remote'));
+    this.#hold(call, req, res, span);
+    const started = this.#startedEvent(call, context, media);
+    if (started.earlyMedia) this.#answerInEarlyMedia(call, res, started, media.sdpAnswer, context);
+    else await this.#answerOnceTaken(call, req, res, started, media.sdpAnswer, context);
+    return true;
+  }
 
-    // ann mode may be answered with early media: 183 with the announcement, then a final reply.
-    const earlyMedia = app === 'voicemail' && params.mode === 'ann' && this.#options.config.ANN_EARLY_MEDIA;
+  /** Media's SDP answer for the INVITE's offer; on failure the INVITE is refused and undefined returned. */
+  async #openMedia(
+    req: SipRequest,
+    res: SipResponse,
+    context: RequestContext,
+    call: Pick<Call, 'callRef' | 'callId' | 'app' | 'log'>,
+  ): Promise<{ mediaInstance: string; sdpAnswer: string; codec: string } | undefined> {
+    const asked = performance.now();
+    try {
+      const media = await request(
+        this.#options.nc,
+        MediaApi.openSession(this.#options.config.MEDIA_NODE),
+        { callRef: call.callRef, callId: call.callId, app: call.app, sdpOffer: req.body },
+        { callId: call.callId, timeoutMs: this.#options.config.MEDIA_TIMEOUT_MS },
+      );
+      // Time spent waiting out a NATS election is not load: admission would refuse for nothing.
+      this.#options.admission.mediaAnswered(performance.now() - asked - (media.natsWaitMs ?? 0));
+      return media;
+    } catch (error) {
+      const failure = toServiceError(error);
+      call.log.warn({ kind: failure.kind, err: failure.message }, 'media could not open a session');
+      if (context.canceled) this.#invites.inc({ outcome: '487' });
+      else if (failure.kind === 'bad-request') refuse(req, res, 488, 'Not Acceptable Here (media refused the offer)');
+      else {
+        void this.#options.media.probe();
+        refuse(req, res, 503, 'Service Unavailable (media)', { 'Retry-After': String(this.#options.config.RETRY_AFTER_S) });
+      }
+      return undefined;
+    }
+  }
+
+  /**
+   * The call is held from here: until it is answered, its INVITE is its SIP side (a hang-up
+   * command or an early-media announcement's end replies on it, and a CANCEL ends the call).
+   */
+  #hold(call: Call, req: SipRequest, res: SipResponse, span: TraceSpan | undefined): void {
+    call.span = span;
+    call.res = res;
+    this.#calls.set(call.callRef, call);
+    req.on('cancel', () => void this.#end(call, 'cancelled', 'remote'));
+  }
+
+  /** What the application is told; ann mode may be answered with early media (a 183, then a final reply). */
+  #startedEvent(call: Call, context: RequestContext, media: { mediaInstance: string; codec: string }): CallStartedEventInput {
+    const params = need(context.params, 'the parameters');
+    const earlyMedia = call.app === 'voicemail' && params.mode === 'ann' && this.#options.config.ANN_EARLY_MEDIA;
     if (earlyMedia) call.finalReply ??= { code: this.#options.config.ANN_FINAL_REPLY_CODE, reason: this.#options.config.ANN_FINAL_REPLY_REASON };
-    const started: CallStartedEventInput = {
-      callRef,
-      callId,
+    return {
+      callRef: call.callRef,
+      callId: call.callId,
       at: new Date().toISOString(),
-      app,
+      app: call.app,
       params,
       signalingInstance: this.#options.instanceId,
       mediaInstance: media.mediaInstance,
@@ -222,53 +255,62 @@ export class Calls {
       earlyMedia,
       ...(earlyMedia && call.finalReply ? { finalReply: call.finalReply } : {}),
     };
-    const logStarted = () =>
-      callLog.info({ mode: params.mode, mailbox: { uid: params.uid, did: params.did }, selectedBy: by, earlyMedia, pin: params.pin !== undefined }, 'call started');
-    if (earlyMedia) {
-      // The announcement is the early media: 183 first, then the application plays it.
-      res.send(183, 'Session Progress', { headers: { 'Content-Type': SDP_TYPE }, body: media.sdpAnswer });
-      call.earlyTimer = setTimeout(() => void this.#end(call, 'media-timeout', 'local'), this.#options.config.ANN_EARLY_MEDIA_TIMEOUT_MS);
-      this.#invites.inc({ outcome: 'early-media' });
-      logStarted();
-      void this.#handToApplication(call, started).then((taken) => taken || this.#end(call, 'error', 'local'));
-      return true;
-    }
-    // The application takes the call before the caller is answered: while it cannot (a NATS
-    // election, every instance restarting) the caller hears ringback, not silence after the answer,
-    // and a call nobody takes is refused, so the proxy may try another node.
+  }
+
+  #logStarted(call: Call, context: RequestContext, earlyMedia: boolean): void {
+    const params = need(context.params, 'the parameters');
+    const by = need(context.selection, 'the application').by;
+    call.log.info({ mode: params.mode, mailbox: { uid: params.uid, did: params.did }, selectedBy: by, earlyMedia, pin: params.pin !== undefined }, 'call started');
+  }
+
+  /** The announcement is the early media: 183 first, then the application plays it and asks for the final reply. */
+  #answerInEarlyMedia(call: Call, res: SipResponse, started: CallStartedEventInput, sdpAnswer: string, context: RequestContext): void {
+    res.send(183, 'Session Progress', { headers: { 'Content-Type': SDP_TYPE }, body: sdpAnswer });
+    call.earlyTimer = setTimeout(() => void this.#end(call, 'media-timeout', 'local'), this.#options.config.ANN_EARLY_MEDIA_TIMEOUT_MS);
+    this.#invites.inc({ outcome: 'early-media' });
+    this.#logStarted(call, context, true);
+    void this.#handToApplication(call, started).then((taken) => taken || this.#end(call, 'error', 'local'));
+  }
+
+  /**
+   * The application takes the call before the caller is answered: while it cannot (a NATS
+   * election, every instance restarting) the caller hears ringback, not silence after the answer,
+   * and a call nobody takes is refused, so the proxy may try another node. Then the 200.
+   */
+  async #answerOnceTaken(call: Call, req: SipRequest, res: SipResponse, started: CallStartedEventInput, sdpAnswer: string, context: RequestContext): Promise<void> {
     if (!(await this.#handToApplication(call, started))) {
       if (isEnded(call)) {
         // Cancelled, or ended by its application.
-        if (isCanceled()) this.#invites.inc({ outcome: '487' });
-        return true;
+        if (context.canceled) this.#invites.inc({ outcome: '487' });
+        return;
       }
       refuse(req, res, 503, 'Service Unavailable (application)', { 'Retry-After': String(this.#options.config.RETRY_AFTER_S) });
       await this.#end(call, 'error', 'remote');
-      return true;
+      return;
     }
-    if (isEnded(call)) return true;
+    if (isEnded(call)) return;
     delete call.res;
+    const timers = need(context.timers, 'the session timer');
     let dialog: SipDialog;
     try {
-      dialog = await this.#options.srf.createUAS(req, res, { localSdp: media.sdpAnswer, headers: { 'Content-Type': SDP_TYPE, ...timers.headers } });
+      dialog = await this.#options.srf.createUAS(req, res, { localSdp: sdpAnswer, headers: { 'Content-Type': SDP_TYPE, ...timers.headers } });
     } catch (error) {
       // CANCEL (drachtio-server answers it with 487) or the caller went away.
-      this.#invites.inc({ outcome: isCanceled() ? '487' : 'failed' });
-      callLog.info({ err: String(error), canceled: isCanceled() }, 'call not answered');
-      await this.#end(call, isCanceled() ? 'cancelled' : 'error', 'remote');
-      return true;
+      this.#invites.inc({ outcome: context.canceled ? '487' : 'failed' });
+      call.log.info({ err: String(error), canceled: context.canceled }, 'call not answered');
+      await this.#end(call, context.canceled ? 'cancelled' : 'error', 'remote');
+      return;
     }
     if (isEnded(call)) {
       // Its application hung up while the answer was on its way.
       dialog.destroy();
-      return true;
+      return;
     }
     call.dialog = dialog;
     call.phase = 'answered';
     this.#watchDialog(call, dialog);
     this.#invites.inc({ outcome: 'answered' });
-    logStarted();
-    return true;
+    this.#logStarted(call, context, false);
   }
 
   /**
