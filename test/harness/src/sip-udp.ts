@@ -76,11 +76,23 @@ export class SipUdpClient {
   readonly replies: SipReply[] = [];
   /** Every request received (NOTIFYs, BYEs), answered 200 OK. */
   readonly requests: string[] = [];
+  /** What came from anywhere but `acceptFrom` and was dropped, as a NAT binding or a firewall drops it. */
+  readonly dropped: { from: string; text: string }[] = [];
+  /**
+   * When set (host:port), only packets from there are taken: a phone behind NAT that only its
+   * proxy reaches.
+   */
+  acceptFrom: string | undefined;
 
   private constructor(socket: Socket) {
     this.#socket = socket;
-    socket.on('message', (data) => {
+    socket.on('message', (data, remote) => {
       const text = data.toString('latin1');
+      const from = `${remote.address}:${remote.port}`;
+      if (this.acceptFrom !== undefined && from !== this.acceptFrom) {
+        this.dropped.push({ from, text });
+        return;
+      }
       if (/^[A-Z]+ \S+ SIP\/2\.0\r?\n/.test(text)) {
         this.requests.push(text);
         if (!text.startsWith('ACK ')) this.send(okFor(text));
