@@ -110,6 +110,7 @@ async function handleDeposit(msg: JsMsg, options: DepositProcessorOptions): Prom
         const stored = await request(options.nc, StorageApi.createMessage, {
           mailbox: { did: deposit.did, uid: deposit.uid },
           sender: deposit.sender,
+          ...(deposit.caller !== undefined ? { caller: deposit.caller } : {}),
           recordedAt: deposit.recordedAt,
           durationMs: check.durationMs,
           codec: deposit.codec,
@@ -143,6 +144,7 @@ async function handleDeposit(msg: JsMsg, options: DepositProcessorOptions): Prom
         did: deposit.did,
         ...(deposit.language !== undefined ? { language: deposit.language } : {}),
         sender: deposit.sender,
+        ...(deposit.caller !== undefined ? { caller: deposit.caller } : {}),
         recordedAt: deposit.recordedAt,
         durationMs: check.durationMs,
         ...(messageId !== undefined ? { messageId } : {}),
