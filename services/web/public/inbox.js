@@ -240,7 +240,6 @@ function greetingItem(greeting) {
   );
   // 8 kHz mono 16-bit WAV: its length follows from its size.
   if (greeting.exists && greeting.audioUrl) box.append(player(greeting.audioUrl, Math.max(0, (greeting.size ?? 44) - 44) / 16_000, `your ${title.toLowerCase()}`).node);
-  if (greeting.defaultAudioUrl) box.append(element('p', {}, 'The standard one:'), player(greeting.defaultAudioUrl, greeting.defaultDurationMs / 1000, `the standard ${title.toLowerCase()}`).node);
   if (!canWrite) return box;
 
   const actions = element('div', { class: 'actions' });

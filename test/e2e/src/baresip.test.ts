@@ -1,7 +1,8 @@
 /**
  * A real softphone through a real proxy: baresip (Debian) registered to Kamailio running the
  * shipped deploy/kamailio/kamailio.cfg, in front of the platform (one node: drachtio-server,
- * signaling, rtpengine, media; storage, voicemail, voicebox). Bob calls Alice from an opus phone;
+ * signaling, rtpengine, media; storage, voicemail, voicebox). Bob Smith (030 1234567) calls Alice
+ * from an opus phone;
  * Alice's phone is busy (it declines), so the proxy sends the call to her voicemail: the greeting,
  * `#` as an RFC 4733 event, the beep, Bob's tone, and the message is stored and mailed. Alice's
  * phone, subscribed to message-summary since it registered, sees the lamp go on; she calls the
@@ -52,7 +53,8 @@ describe('baresip through Kamailio', { skip, timeout: 240_000 }, () => {
       natsServers: 1,
       storage: 'local',
       profiles: [{ username: 'alice', domain: DOMAIN, mode: 'both', email: 'alice@example.org', pin: '4711' }],
-      voicemailEnv: smtp.env,
+      // Callers' numbers are German unless they say otherwise.
+      voicemailEnv: { ...smtp.env, VM_COUNTRY: 'DE' },
     });
     nc = await cluster.nats.connect();
   });
@@ -64,13 +66,13 @@ describe('baresip through Kamailio', { skip, timeout: 240_000 }, () => {
     await files?.remove();
   });
 
-  const phone = async (name: string, codecs: string[], audio: Buffer, register = false) => {
-    const file = join(files.path, `${name}.wav`);
+  const phone = async (name: string, displayName: string, codecs: string[], audio: Buffer, register = false) => {
+    const file = join(files.path, `${phones.length}.wav`);
     await writeFile(file, audio);
     const started = await startBaresip({
       host: `127.0.4.${phones.length + 1}`,
       aor: `sip:${name}@${DOMAIN}`,
-      displayName: name[0]!.toUpperCase() + name.slice(1),
+      displayName,
       proxy: cluster.proxy.target,
       codecs,
       audioFile: file,
@@ -85,12 +87,12 @@ describe('baresip through Kamailio', { skip, timeout: 240_000 }, () => {
   it('a busy phone sends the caller (opus) to voicemail; the message is stored and mailed with the caller\'s tone; the subscribed phone sees the lamp go on', async () => {
     // Alice's phone registers, and so subscribes to her message-summary. It says nothing (its
     // calls last as long as its audio file: 60 s of silence).
-    const alicePhone = await phone('alice', ['G722/16000/1', 'opus/48000/2'], toneWav(TONE, 60_000, 0), true);
+    const alicePhone = await phone('alice', 'Alice', ['G722/16000/1', 'opus/48000/2'], toneWav(TONE, 60_000, 0), true);
     const first = await alicePhone.waitForEvent((e) => e.type === 'MWI_NOTIFY', 'the first MWI NOTIFY', 15_000);
     assert.match(first.param ?? '', /Messages-Waiting: no/i, explain());
 
-    // Bob speaks 6 s of tone; his phone hangs up when the file ends.
-    const bob = await phone('bob', ['opus/48000/2'], toneWav(TONE, 6_000));
+    // Bob, a Berlin number, speaks 6 s of tone; his phone hangs up when the file ends.
+    const bob = await phone('0301234567', 'Bob Smith', ['opus/48000/2'], toneWav(TONE, 6_000));
     await bob.command(`dial sip:alice@${DOMAIN}`);
     await alicePhone.waitForEvent((e) => e.type === 'CALL_INCOMING', 'the call to ring at Alice\'s phone');
     await alicePhone.command('hangup');
@@ -101,13 +103,16 @@ describe('baresip through Kamailio', { skip, timeout: 240_000 }, () => {
     await bob.waitForEvent((e) => e.type === 'CALL_CLOSED', 'Bob\'s call to end', 20_000);
 
     const [mail] = await smtp.waitForMessages(1, 30_000);
-    assert.match(mail?.subject ?? '', /bob/i, explain());
+    // The caller as a person, the length in words.
+    assert.match(mail?.subject ?? '', /^Voice message from Bob Smith \(030 1234567\) \(\d seconds\)$/, explain());
+    assert.match(mail?.text ?? '', /^Bob Smith \(030 1234567\) left you a voice message of \d seconds on /m);
     const attachment = mail?.attachments[0];
     assert.ok(attachment, 'the mail has the recording attached');
     assert.ok(toneShare(wavSamples(attachment.content).samples, TONE) > 0.5, `the mailed recording is not Bob's ${TONE} Hz tone`);
     const { messages } = await request(nc, StorageApi.listMailbox, { mailbox: alice });
     assert.equal(messages.length, 1, explain());
     assert.equal(messages[0]?.codec, 'opus');
+    assert.deepEqual(messages[0]?.caller, { name: 'Bob Smith', number: '+49301234567', numberText: '030 1234567', withheld: false });
     assert.ok((messages[0]?.durationMs ?? 0) >= 2_000, `message of ${messages[0]?.durationMs} ms`);
 
     await alicePhone.waitForEvent((e) => e.type === 'MWI_NOTIFY' && /Messages-Waiting: yes/i.test(e.param ?? ''), 'the lamp to go on', 15_000);
