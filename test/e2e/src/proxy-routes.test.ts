@@ -8,7 +8,9 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { Kvm } from '@nats-io/kv';
 import {
+  MWI_SUBSCRIPTIONS_BUCKET,
   request,
   SignalingApi,
   stageAudio,
@@ -90,6 +92,29 @@ describe('in-dialog requests through Kamailio to a phone only the proxy reaches'
     const sent = sentRequests(rig.drachtio.output(), 'NOTIFY');
     assert.ok(sent.length >= 2, explain());
     for (const notify of sent) assert.match(notify, new RegExp(`^Route: <sip:${PROXY_HOST.replaceAll('.', '\\.')}[:;][^\\r\\n]*;lr`, 'm'), notify);
+  });
+
+  it('a phone that forgot its subscription answers 481: the subscription ends, quietly', async () => {
+    const kv = await new Kvm(rig.nc).open(MWI_SUBSCRIPTIONS_BUCKET);
+    const subscriptions = async () => {
+      let n = 0;
+      for await (const key of await kv.keys()) if ((await kv.get(key))?.operation === 'PUT') n++;
+      return n;
+    };
+    assert.equal(await subscriptions(), 1, 'the subscription of the test before');
+    const logFrom = rig.signaling.output().length;
+    phone.answerWith = (request) => (request.startsWith('NOTIFY ') ? 481 : 200);
+    try {
+      const staging = await stagingBucket(rig.nc);
+      const audio = await stageAudio(staging, `route-test-481-${process.pid}`, (async function* () { yield smallWav(1); })());
+      await request(rig.nc, StorageApi.createMessage, { mailbox, sender: 'sip:bob@example.org', recordedAt: new Date().toISOString(), durationMs: 1000, codec: 'PCMU', audio }, { timeoutMs: 10_000 });
+      await rig.waitFor(async () => (await subscriptions()) === 0, 'the subscription to be removed after the 481');
+    } finally {
+      phone.answerWith = () => 200;
+    }
+    const log = rig.signaling.output().slice(logFrom);
+    assert.match(log, /"status":481[^\n]*MWI subscription gone at the phone; removed/);
+    assert.doesNotMatch(log, /"level":"(warn|error)"/, log);
   });
 
   it('a REFER and a BYE reach the caller along the route set', async () => {
