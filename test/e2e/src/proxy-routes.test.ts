@@ -3,7 +3,8 @@
  * loose routing), through Kamailio running the shipped deploy/kamailio/kamailio.cfg: a phone that
  * only its proxy reaches — it drops every packet from anywhere else, as a NAT binding does —
  * subscribes to MWI and gets its NOTIFYs, and calls voicemail and gets the platform's REFER and
- * BYE, all from the proxy. What drachtio-server put on the wire carries the proxy's Route.
+ * BYE, all from the proxy. What drachtio-server put on the wire carries the proxy's Route. A NOTIFY
+ * answered 481 ends the subscription quietly; a caller who asked for privacy is kept as withheld.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -117,9 +118,9 @@ describe('in-dialog requests through Kamailio to a phone only the proxy reaches'
     assert.doesNotMatch(log, /"level":"(warn|error)"/, log);
   });
 
-  it('a REFER and a BYE reach the caller along the route set', async () => {
+  it('a REFER and a BYE reach the caller along the route set (a caller who withheld their identity)', async () => {
     const callId = `${randomBytes(8).toString('hex')}@phone`;
-    const from = `<sip:bob@example.org>;tag=${randomBytes(4).toString('hex')}`;
+    const from = `"Bob Smith" <sip:bob@example.org>;tag=${randomBytes(4).toString('hex')}`;
     const replies = await phone.exchange(
       message('INVITE', 'sip:alice@example.org', phone.local, {
         From: from,
@@ -127,6 +128,8 @@ describe('in-dialog requests through Kamailio to a phone only the proxy reaches'
         'Call-ID': callId,
         CSeq: '1 INVITE',
         Contact: `<sip:bob@${phone.local}>`,
+        // RFC 3323: the proxy still passes Bob's URI as snd; the platform keeps nothing of him.
+        Privacy: 'id',
         'Content-Type': 'application/sdp',
       }, sdpOffer(PHONE_HOST, 40_000)),
       8_000,
@@ -136,7 +139,8 @@ describe('in-dialog requests through Kamailio to a phone only the proxy reaches'
     phone.send(ackFor(ok, phone.local));
 
     const started = await rig.waitForEvent((e) => e.subject === SUBJECTS.call.started('voicemail') && e.event.callId === callId, 'the call to start');
-    const { callRef, signalingInstance } = started.event as { callRef: string; signalingInstance: string };
+    const { callRef, signalingInstance, params } = started.event as { callRef: string; signalingInstance: string; params: { sender: string; caller?: unknown } };
+    assert.deepEqual([params.sender, params.caller], ['sip:anonymous@anonymous.invalid', { withheld: true }]);
     // With REFER, the caller's side places the call; this phone accepts and never reports, so
     // the platform leaves the dialog after TRANSFER_TIMEOUT_MS: a REFER, then a BYE.
     const outcome = await request(rig.nc, SignalingApi.transfer(signalingInstance), { callRef, target: 'sip:operator@example.org', method: 'refer' }, { timeoutMs: 15_000 });
