@@ -12,6 +12,8 @@ import { randomBytes } from 'node:crypto';
 import { Kvm } from '@nats-io/kv';
 import {
   MWI_SUBSCRIPTIONS_BUCKET,
+  MwiApi,
+  MwiSubscriptionSchema,
   request,
   SignalingApi,
   stageAudio,
@@ -87,6 +89,16 @@ describe('in-dialog requests through Kamailio to a phone only the proxy reaches'
     const audio = await stageAudio(staging, `route-test-${process.pid}`, (async function* () { yield smallWav(1); })());
     await request(rig.nc, StorageApi.createMessage, { mailbox, sender: 'sip:bob@example.org', recordedAt: new Date().toISOString(), durationMs: 1000, codec: 'PCMU', audio }, { timeoutMs: 10_000 });
     await rig.waitFor(() => received('NOTIFY', callId).some((n) => /Voice-Message: 1\/0/.test(n)), 'the NOTIFY of the new message through the proxy');
+
+    // What another signaling instance does when it takes a mailbox event: it asks the one whose
+    // drachtio-server holds the dialog.
+    const kv = await new Kvm(rig.nc).open(MWI_SUBSCRIPTIONS_BUCKET);
+    let key = '';
+    for await (const k of await kv.keys()) key = k;
+    const record = MwiSubscriptionSchema.parse((await kv.get(key))?.json());
+    const asked = await request(rig.nc, MwiApi.notify(record.instance), { key, counts: { new: 7, saved: 2, urgentNew: 0, urgentSaved: 0 } });
+    assert.deepEqual(asked, { sent: true });
+    assert.ok(received('NOTIFY', callId).some((n) => /Voice-Message: 7\/2/.test(n)), explain());
 
     assert.deepEqual(phone.dropped, [], explain());
     // On drachtio-server's wire: the NOTIFY carries the proxy's Record-Route as its Route.
