@@ -22,3 +22,4 @@ export * from './webhooks.js';
 export * from './call-ends.js';
 export * from './nats-patience.js';
 export * from './caller.js';
+export * from './tracing.js';

@@ -22,3 +22,4 @@ export * from './cluster.js';
 export * from './prerequisites.js';
 export * from './failing-sip-node.js';
 export * from './baresip.js';
+export * from './otlp.js';

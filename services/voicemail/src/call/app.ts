@@ -10,7 +10,6 @@ import {
   BUCKETS,
   AppParamsSchema,
   PlayableSchema,
-  publishDeposit,
   toServiceError,
   type CallStartedEvent,
   type Playable,
@@ -24,6 +23,7 @@ import { withNumberForPeople } from './caller-number.js';
 import type { CallConfig } from './config.js';
 import type { Domains } from './domains.js';
 import type { Greetings } from './greetings.js';
+import type { DepositProcessor } from '../deposit/processor.js';
 
 export const CALLS_BUCKET = BUCKETS.voicemailCalls;
 export const VOICEMAIL_QUEUE = 'voicemail';
@@ -33,25 +33,26 @@ export const VoicemailCallSchema = z.object({
   ...CallBaseShape,
   codec: z.string(),
   params: AppParamsSchema,
-  finalReply: z.object({ code: z.number(), reason: z.string() }).optional(),
+  /** Answered with early media: it ends with this final reply (contracts' CallStartedEvent). */
+  earlyMedia: z.object({ finalReply: z.object({ code: z.number(), reason: z.string() }) }).optional(),
   greeting: PlayableSchema,
   state: VoicemailStateSchema,
 });
 export type VoicemailCall = z.infer<typeof VoicemailCallSchema>;
 
-/** The final reply after an early-media announcement when the proxy named none. */
-const DEFAULT_FINAL_REPLY = { code: 480, reason: 'Temporarily Unavailable' };
 
 export interface VoicemailApplicationOptions {
   nc: NatsConnection;
   config: CallConfig & { VM_SILENCE_THRESHOLD_DBFS: number };
   domains: Domains;
   greetings: Greetings;
+  /** Makes a recording handed over a message (or queues it for retries). */
+  deposits: Pick<DepositProcessor, 'hand'>;
 }
 
 export function voicemailApplication(options: VoicemailApplicationOptions): CallApplication<VoicemailCall, HandOver, Event> {
   const { config, domains } = options;
-  const settingsOf = (call: Pick<VoicemailCall, 'greeting' | 'params' | 'finalReply'>, mode: VoicemailMode): FlowSettings => {
+  const settingsOf = (call: Pick<VoicemailCall, 'greeting' | 'params' | 'earlyMedia'>, mode: VoicemailMode): FlowSettings => {
     // P-App-Param first (the proxy knows the mailbox), then the domain's configuration, then the platform's.
     const domain = domains.of(call.params.did);
     const silenceMs = call.params.maxSilenceS !== undefined ? call.params.maxSilenceS * 1000 : (domain.maxSilenceMs ?? config.VM_MAX_SILENCE_MS);
@@ -59,8 +60,7 @@ export function voicemailApplication(options: VoicemailApplicationOptions): Call
     return {
       greeting: call.greeting,
       language: call.params.language ?? 'en',
-      earlyMedia: call.finalReply !== undefined && mode === 'ann',
-      finalReply: call.finalReply ?? DEFAULT_FINAL_REPLY,
+      ...(call.earlyMedia && mode === 'ann' ? { earlyMedia: call.earlyMedia } : {}),
       maxMessageMs: config.VM_MAX_MESSAGE_MS,
       // One idea of silence for the live watch and the deposit check (VM_SILENCE_THRESHOLD_DBFS).
       endOnSilence: silenceMs > 0 ? { silenceMs, thresholdDbfs: Math.max(-120, config.VM_SILENCE_THRESHOLD_DBFS) } : undefined,
@@ -88,7 +88,7 @@ export function voicemailApplication(options: VoicemailApplicationOptions): Call
         mediaNode: event.mediaNode,
         codec: event.codec,
         params: event.params,
-        ...(event.finalReply ? { finalReply: event.finalReply } : {}),
+        ...(event.earlyMedia && event.finalReply ? { earlyMedia: { finalReply: event.finalReply } } : {}),
         greeting,
       };
       const first = startCall(mode, settingsOf(call, mode));
@@ -102,7 +102,7 @@ export function voicemailApplication(options: VoicemailApplicationOptions): Call
     },
 
     async perform(_action: HandOver, call: VoicemailCall, context: ActionContext): Promise<Event[]> {
-      await handOver(call, context, domains.of(call.params.did).country ?? config.VM_COUNTRY);
+      await handOver(call, context, options.deposits, domains.of(call.params.did).country ?? config.VM_COUNTRY);
       return [{ kind: 'handed-over' }];
     },
 
@@ -126,7 +126,7 @@ async function greetingFor(greetings: Greetings, event: CallStartedEvent, mode: 
 }
 
 /** Stops the recording and hands the message over (a deposit); throws when it cannot, to be retried. */
-async function handOver(call: VoicemailCall, context: ActionContext, country: string | undefined): Promise<void> {
+async function handOver(call: VoicemailCall, context: ActionContext, deposits: Pick<DepositProcessor, 'hand'>, country: string | undefined): Promise<void> {
   const recording = await recordingOf(context);
   if (!recording) {
     context.log.info('nothing was recorded');
@@ -134,7 +134,7 @@ async function handOver(call: VoicemailCall, context: ActionContext, country: st
   }
   const { params } = call;
   if (call.state.mode === 'ann') return; // announcements record nothing
-  await publishDeposit(context.js, {
+  await deposits.hand({
     depositId: recording.audio.name,
     mode: call.state.mode,
     user: params.user,
