@@ -27,6 +27,8 @@ packages=(
   "kamailio:/usr/sbin/kamailio"
   # Its TLS module: SIP over TLS between the proxy and the nodes.
   "kamailio-tls-modules:/usr/lib/x86_64-linux-gnu/kamailio/modules/tls.so"
+  # baresip, a real softphone (headless, its core modules only): the tests that call through Kamailio with it.
+  "baresip-core:/usr/bin/baresip"
   # Prometheus and promtool: the alert rules' unit tests (deploy/monitoring/) and `npm run monitoring`.
   "prometheus:/usr/bin/promtool"
 )

@@ -15,6 +15,7 @@ import {
   SenderSchema,
   SipUriSchema,
 } from './ids.js';
+import { CallerSchema } from './caller.js';
 import { PinVerifierSchema } from './pin.js';
 import { IsoTimeSchema } from './storage.js';
 import { INSTANCE_ID_PATTERN, SUBJECTS } from './subjects.js';
@@ -39,6 +40,8 @@ export const AppParamsSchema = z.strictObject({
   uid: MailboxIdSchema,
   did: DomainIdSchema,
   sender: SenderSchema,
+  /** The caller as a person (From display name, number, privacy); absent from signaling before it was known. */
+  caller: CallerSchema.optional(),
   email: EmailAddressSchema.optional(),
   mode: VoicemailModeSchema.optional(),
   language: LanguageSchema.optional(),

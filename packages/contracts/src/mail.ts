@@ -8,6 +8,7 @@
  * (stream VM_MAIL_FAILED), never dropped silently.
  */
 import { z } from 'zod';
+import { CallerSchema } from './caller.js';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { DomainIdSchema, EmailAddressSchema, LanguageSchema, MailboxIdSchema, MessageIdSchema, SenderSchema } from './ids.js';
 import { StagedAudioSchema } from './staging.js';
@@ -38,6 +39,8 @@ export const MailJobSchema = z.strictObject({
   language: LanguageSchema.optional(),
   /** The caller (P-App-Param `snd`, else the From URI). */
   sender: SenderSchema,
+  /** The caller as a person, for %caller% and its kin. */
+  caller: CallerSchema.optional(),
   recordedAt: IsoTimeSchema,
   durationMs: z.number().int().nonnegative(),
   /** The stored message's id in mode `both`; absent when the message is only mailed. */

@@ -7,8 +7,10 @@
 import { z } from 'zod';
 import { BUCKETS } from './buckets.js';
 import { CallIdSchema, MailboxSchema } from './ids.js';
-import { IsoTimeSchema } from './storage.js';
 import { InstanceIdSchema } from './call.js';
+import { instanceEndpoint } from './rpc.js';
+import { IsoTimeSchema, MailboxCountsSchema } from './storage.js';
+import { SUBJECTS } from './subjects.js';
 
 export const MWI_SUBSCRIPTIONS_BUCKET = BUCKETS.mwiSubscriptions;
 
@@ -34,7 +36,28 @@ export const MwiSubscriptionSchema = z.strictObject({
   /** CSeq of the last NOTIFY sent in this dialog. */
   cseq: z.number().int().nonnegative(),
   expiresAt: IsoTimeSchema,
-  /** The signaling instance that accepted the subscription (for logs). */
+  /** The signaling instance that accepted the subscription: its drachtio-server holds the dialog. */
   instance: InstanceIdSchema,
+  /**
+   * drachtio-server's id of the dialog (absent in records from before): a NOTIFY sent in it follows
+   * the route set (RFC 3261 §12.2.1.1), which drachtio-server does not let a request outside a
+   * dialog carry.
+   */
+  dialogId: z.string().min(1).max(512).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces').optional(),
 });
 export type MwiSubscription = z.infer<typeof MwiSubscriptionSchema>;
+
+/**
+ * NOTIFY one subscription (by its KV key) with these counts, asked of the instance that holds its
+ * dialog by whichever instance took the mailbox event. No counts: a NOTIFY without body ("state
+ * unknown"). `sent`: the NOTIFY went out and was not refused for a reason a retry can change.
+ */
+export const MwiApi = {
+  notify: instanceEndpoint(
+    SUBJECTS.signaling.mwiNotify,
+    z.strictObject({ key: z.string().min(1).max(128).regex(/^[A-Za-z0-9_.-]+$/), counts: MailboxCountsSchema.optional() }),
+    z.strictObject({ sent: z.boolean() }),
+    // A NOTIFY's transaction may take up to 32 s (timer F); beyond that the instance is as good as gone.
+    34_000,
+  ),
+} as const;

@@ -78,6 +78,7 @@ export const SUBJECT_RULES: readonly SubjectRule[] = [
   rule(SUBJECTS.signaling.hangup(ANY),               ['voicemail', 'voicebox'],                        ['signaling']),
   rule(SUBJECTS.signaling.finalReply(ANY),           ['voicemail'],                                    ['signaling']),
   rule(SUBJECTS.signaling.transfer(ANY),             ['voicemail'],                                    ['signaling']),
+  rule(SUBJECTS.signaling.mwiNotify(ANY),            ['signaling'],                                    ['signaling']),
   rule(SUBJECTS.voicemail.deposit,                   ['voicemail'],                                    []),
   rule(SUBJECTS.voicemail.depositOutcome,            ['voicemail'],                                    ['bench']),
   rule(SUBJECTS.voicebox.timer,                      ['voicebox'],                                     []),

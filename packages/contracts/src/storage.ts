@@ -3,6 +3,7 @@
  * Audio travels by staging (writes) and ranged chunk reads (see audio.ts), never in these payloads.
  */
 import { z } from 'zod';
+import { CallerSchema } from './caller.js';
 import { endpoint } from './rpc.js';
 import { SUBJECTS } from './subjects.js';
 import { GreetingTypeSchema, MailboxSchema, MessageIdSchema, SenderSchema } from './ids.js';
@@ -35,6 +36,8 @@ export const MessageInfoSchema = z.strictObject({
   mailbox: MailboxSchema,
   /** Caller identity (the From URI, or P-App-Param `snd`). */
   sender: SenderSchema,
+  /** The caller as a person; absent for messages from before it was kept. */
+  caller: CallerSchema.optional(),
   /** When the recording started. */
   recordedAt: IsoTimeSchema,
   durationMs: z.number().int().nonnegative(),
@@ -75,6 +78,7 @@ const GreetingRefSchema = z.strictObject({ mailbox: MailboxSchema, type: Greetin
 export const CreateMessageRequestSchema = z.strictObject({
   mailbox: MailboxSchema,
   sender: SenderSchema,
+  caller: CallerSchema.optional(),
   recordedAt: IsoTimeSchema,
   durationMs: z.number().int().nonnegative(),
   codec: CodecSchema,

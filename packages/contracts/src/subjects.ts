@@ -64,6 +64,8 @@ export const SUBJECTS = {
     hangup: (instance: string) => `vm.signaling.${instance}.hangup`,
     finalReply: (instance: string) => `vm.signaling.${instance}.final-reply`,
     transfer: (instance: string) => `vm.signaling.${instance}.transfer`,
+    /** NOTIFY an MWI subscription whose dialog this instance's drachtio-server holds (payloads in mwi.ts). */
+    mwiNotify: (instance: string) => `vm.signaling.${instance}.mwi-notify`,
   },
   /** The voicemail application (see voicemail.ts). */
   voicemail: {

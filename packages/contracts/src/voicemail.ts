@@ -11,6 +11,7 @@
  * to be taken again; every step is idempotent, so nothing is stored or mailed twice.
  */
 import { z } from 'zod';
+import { CallerSchema } from './caller.js';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { DomainIdSchema, EmailAddressSchema, LanguageSchema, MailboxIdSchema, MailboxSchema, SenderSchema } from './ids.js';
 import { StagedAudioSchema } from './staging.js';
@@ -36,6 +37,7 @@ export const DepositSchema = z
     email: EmailAddressSchema.optional(),
     language: LanguageSchema.optional(),
     sender: SenderSchema,
+    caller: CallerSchema.optional(),
     urgent: z.boolean().default(false),
     recordedAt: IsoTimeSchema,
     durationMs: z.number().int().nonnegative(),

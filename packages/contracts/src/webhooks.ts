@@ -8,6 +8,7 @@
  * the target's URL and secret stay in the web service's configuration, never in NATS.
  */
 import { z } from 'zod';
+import { CallerSchema } from './caller.js';
 import { MailboxSchema, MessageIdSchema, SenderSchema } from './ids.js';
 import { CodecSchema, IsoTimeSchema, MailboxCountsSchema } from './storage.js';
 
@@ -27,6 +28,7 @@ export const WebhookBodySchema = z.strictObject({
     id: MessageIdSchema,
     /** The details, unless the message was gone (deleted) before the delivery was queued. */
     sender: SenderSchema.optional(),
+    caller: CallerSchema.optional(),
     recordedAt: IsoTimeSchema.optional(),
     durationMs: z.number().int().nonnegative().optional(),
     codec: CodecSchema.optional(),

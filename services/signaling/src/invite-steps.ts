@@ -21,6 +21,7 @@ import { CallIdSchema, sealPin, type AppParams } from '@sipvm/contracts';
 import type { SignalingConfig } from './config.js';
 import { AppParamError, printable, resolveAppParams } from './app-params.js';
 import { selectApplication as select, type MappingRule } from './app-selection.js';
+import { callerOf } from './caller.js';
 import type { Calls } from './calls.js';
 import { contextOf, need, refuse } from './request-context.js';
 import { header, parseUri, SDP_TYPE, splitHeaderList, uriOf, type Step } from './sip-stack.js';
@@ -125,8 +126,11 @@ export function inviteSteps({ calls, trust, config, mapping }: InviteStepsOption
         { defaultMode: config.DEFAULT_MODE, defaultLanguage: config.DEFAULT_LANGUAGE, extraKeys: config.APP_PARAM_EXTRA_KEYS },
       );
       context.finalReply = parseFinalReply(trust.appHeader(req, 'P-Final-Reply-Code'), trust.appHeader(req, 'P-Final-Reply-Reason'));
+      // The caller as a person; a withheld one leaves no trace of who it was, the sender included.
+      const { caller, sender } = callerOf({ from: req.get('From') ?? '', privacy: header(req, 'Privacy'), sender: resolved.sender });
+      const withCaller = { ...resolved, sender, caller };
       // The PIN is sealed here, where it enters: only its verifier goes further (contracts' pin.ts).
-      params = app === 'voicebox' && pin !== undefined ? { ...resolved, pin: await sealPin(pin) } : resolved;
+      params = app === 'voicebox' && pin !== undefined ? { ...withCaller, pin: await sealPin(pin) } : withCaller;
     } catch (error) {
       if (error instanceof AppParamError) return refuse(req, res, 400, `Bad Request (${error.message})`);
       throw error;

@@ -108,7 +108,7 @@ await runService({
       if (down) reply(res, 503, `Service Unavailable (${down})`);
       else reply(res, 200, 'OK', { Allow: 'INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, SUBSCRIBE, NOTIFY', Accept: SDP_TYPE });
     });
-    const commands = serveCommands(nc, config.INSTANCE_ID, calls, log, registry);
+    const commands = serveCommands(nc, config.INSTANCE_ID, calls, subscriptions, log, registry);
     const mwi = await startMwiNotifier({ srf: sip.srf, nc, log, registry, config, subscriptions, sipUp: () => sip.connected() });
 
     return {

@@ -1,8 +1,8 @@
 /**
  * Mailbox events → MWI NOTIFYs (docs/behaviour.md §7). All signaling instances share one durable consumer of
  * VM_MAILBOX with explicit acks, so each event is handled once and survives an instance dying
- * mid-way. An event becomes an unsolicited NOTIFY through the configured proxy (SEMS style) and a
- * NOTIFY in every live SUBSCRIBE dialog of the mailbox. A redelivered event asks storage for the
+ * mid-way. An event becomes a NOTIFY in every live SUBSCRIBE dialog of the mailbox, and, for a
+ * mailbox without one, an unsolicited NOTIFY through the configured proxy (SEMS style). A redelivered event asks storage for the
  * counts of now, so a late retry never turns a lamp back to an older state.
  */
 import type { NatsConnection } from '@nats-io/nats-core';
@@ -53,6 +53,12 @@ export async function startMwiNotifier(options: MwiNotifierOptions): Promise<{ s
   const unsolicited = async (mailbox: Mailbox, counts: MailboxCounts): Promise<boolean> => {
     const proxy = options.config.MWI_PROXY;
     if (proxy === undefined) return true;
+    // A phone that subscribed hears it in its dialog; the copy through the proxy would reach it
+    // too, outside any dialog it knows, and it would answer 481.
+    if (options.subscriptions.hasSubscriber(mailbox)) {
+      sent.inc({ kind: 'unsolicited', outcome: 'subscribed' });
+      return true;
+    }
     const target = mailboxUri(options.config.MWI_TARGET_TEMPLATE, mailbox);
     try {
       const response = await sendRequest(options.srf, target, {
@@ -70,7 +76,12 @@ export async function startMwiNotifier(options: MwiNotifierOptions): Promise<{ s
       // 4xx: the proxy knows no such user or phone; retrying will not change that.
       const ok = response.status < 500 && response.status !== 408;
       sent.inc({ kind: 'unsolicited', outcome: ok ? String(response.status) : 'retry' });
-      if (response.status >= 300) options.log.info({ mailbox, status: response.status, reason: response.reason }, 'unsolicited NOTIFY refused');
+      // No phone registered (404, 480) or one that takes no unsolicited NOTIFY (481, 489): an
+      // everyday answer, counted, not a problem to log.
+      if (response.status >= 300) {
+        const everyday = [404, 480, 481, 489].includes(response.status);
+        options.log[everyday ? 'debug' : 'info']({ mailbox, status: response.status, reason: response.reason }, 'unsolicited NOTIFY refused');
+      }
       return ok;
     } catch (error) {
       sent.inc({ kind: 'unsolicited', outcome: 'error' });

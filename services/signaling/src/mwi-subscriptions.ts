@@ -13,6 +13,7 @@ import {
   describeIssues,
   encodeJson,
   MWI_SUBSCRIPTIONS_BUCKET,
+  MwiApi,
   MwiSubscriptionSchema,
   request,
   StorageApi,
@@ -27,7 +28,22 @@ import { AppParamError, printable, resolveAppParams } from './app-params.js';
 import type { SignalingConfig } from './config.js';
 import { MESSAGE_SUMMARY_EVENT, MESSAGE_SUMMARY_TYPE, mailboxUri, messageSummary } from './mwi-summary.js';
 import { contextOf } from './request-context.js';
-import { header, parseUri, reply, sendRequest, splitHeaderList, tagOf, uriOf, withoutTag, type SipRequest, type SipResponse, type Srf } from './sip-stack.js';
+import {
+  header,
+  NoSuchDialogError,
+  parseUri,
+  reply,
+  requestInStackDialog,
+  sendRequest,
+  splitHeaderList,
+  tagOf,
+  uriOf,
+  withoutTag,
+  type FinalResponse,
+  type SipRequest,
+  type SipResponse,
+  type Srf,
+} from './sip-stack.js';
 import type { TrustPolicy } from './trust.js';
 
 /** A key for KV: `<mailbox hash>.<subscription hash>`, both safe tokens. */
@@ -173,21 +189,24 @@ export class MwiSubscriptions {
           instance: this.#options.instanceId,
         });
         if (!candidate) return;
-        let localTag: string;
+        let accepted: { localTag: string; dialogId: string | undefined };
         try {
-          localTag = await sendWithTag(res, expires);
+          accepted = await sendWithTag(res, expires);
         } catch (error) {
           // drachtio-server could not send the 200 (a request it cannot answer): no subscription.
           log.warn({ err: String(error) }, 'SUBSCRIBE could not be answered; not stored');
           return;
         }
-        record = { ...candidate, localTag };
+        record = { ...candidate, localTag: accepted.localTag, ...(accepted.dialogId !== undefined ? { dialogId: accepted.dialogId } : {}) };
       }
       const recordKey = key ?? `${mailboxKey(record.mailbox)}.${subscriptionKey(callId, remoteTag)}`;
       if (expires === 0) {
         await this.#kv.delete(recordKey);
         log.info({ mailbox: record.mailbox }, 'MWI subscription ended by the subscriber');
-        await this.#notify(recordKey, record, await this.#counts(record.mailbox, log), 'terminated;reason=timeout');
+        const counts = await this.#counts(record.mailbox, log);
+        const inDialog = record.instance === this.#options.instanceId && record.dialogId !== undefined;
+        const sent = inDialog ? await this.#notifyInDialog(recordKey, record, counts, 'terminated;reason=timeout') : undefined;
+        if (sent === undefined) await this.#notify(recordKey, record, counts, 'terminated;reason=timeout');
         return;
       }
       await this.#kv.put(recordKey, encodeJson(record));
@@ -208,25 +227,120 @@ export class MwiSubscriptions {
     return allSent;
   }
 
-  /** NOTIFYs one subscription with the next CSeq; removes it when expired or gone at the phone. */
+  /** Whether any live subscription of this mailbox is known (its phones need no unsolicited NOTIFY). */
+  hasSubscriber(mailbox: Mailbox): boolean {
+    return this.#index.ofMailbox(mailboxKey(mailbox)).length > 0;
+  }
+
+  /**
+   * NOTIFYs one subscription; removes it when expired or gone at the phone. The dialog lives in the
+   * drachtio-server of the instance that accepted it, and only there does a NOTIFY follow the
+   * route set: another instance asks that one. When it is gone (its node failed), the NOTIFY goes
+   * out of the dialog from here, to the phone's Contact, with the next CSeq the record reserves.
+   */
   async notifyKey(key: string, counts: MailboxCounts | undefined): Promise<boolean> {
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const current = await this.#get(key);
-      if (!current) return true;
-      const remaining = Math.floor((Date.parse(current.record.expiresAt) - Date.now()) / 1000);
-      if (remaining <= 0) {
-        await this.#kv.delete(key);
-        return true;
-      }
-      const next = { ...current.record, cseq: current.record.cseq + 1 };
+    const current = await this.#get(key);
+    if (!current) return true;
+    const { record } = current;
+    if (record.instance !== this.#options.instanceId && record.dialogId !== undefined) {
       try {
-        await this.#kv.update(key, encodeJson(next), current.revision);
+        return (await request(this.#options.nc, MwiApi.notify(record.instance), { key, ...(counts ? { counts } : {}) }, { callId: record.callId })).sent;
+      } catch (error) {
+        const failure = toServiceError(error);
+        if (failure.kind !== 'service-unavailable') {
+          callLogger(this.#options.log, record.callId).warn({ instance: record.instance, err: failure.message }, 'MWI NOTIFY not sent by the dialog\'s instance');
+          return false;
+        }
+        // Nobody answers for that instance: its node is gone, and the dialog with it.
+      }
+    }
+    return this.notifyHere(key, counts);
+  }
+
+  /** NOTIFYs one subscription from this instance: in the dialog when its drachtio-server holds it. */
+  async notifyHere(key: string, counts: MailboxCounts | undefined): Promise<boolean> {
+    const current = await this.#get(key);
+    if (!current) return true;
+    const remaining = Math.floor((Date.parse(current.record.expiresAt) - Date.now()) / 1000);
+    if (remaining <= 0) {
+      await this.#kv.delete(key);
+      return true;
+    }
+    const state = `active;expires=${remaining}`;
+    if (current.record.instance === this.#options.instanceId && current.record.dialogId !== undefined) {
+      const sent = await this.#notifyInDialog(key, current.record, counts, state);
+      if (sent !== undefined) return sent;
+    }
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const latest = attempt === 0 ? current : await this.#get(key);
+      if (!latest) return true;
+      const next = { ...latest.record, cseq: latest.record.cseq + 1 };
+      try {
+        await this.#kv.update(key, encodeJson(next), latest.revision);
       } catch {
         continue; // another instance notified in between: take its CSeq
       }
-      return this.#notify(key, next, counts, `active;expires=${remaining}`);
+      return this.#notify(key, next, counts, state);
     }
     return false;
+  }
+
+  /**
+   * A NOTIFY in the dialog drachtio-server holds; the CSeq it chose is kept in the record, so a
+   * NOTIFY from another instance later goes on from there. Undefined when drachtio-server no
+   * longer holds the dialog (restarted): then it goes out of the dialog.
+   */
+  async #notifyInDialog(key: string, record: MwiSubscription, counts: MailboxCounts | undefined, state: string): Promise<boolean | undefined> {
+    const log = callLogger(this.#options.log, record.callId);
+    const headers: Record<string, string> = { Event: MESSAGE_SUMMARY_EVENT, 'Subscription-State': state };
+    if (counts) headers['Content-Type'] = MESSAGE_SUMMARY_TYPE;
+    let response;
+    try {
+      const account = mailboxUri(this.#options.config.MWI_TARGET_TEMPLATE, record.mailbox);
+      response = await requestInStackDialog(this.#options.srf, record.dialogId ?? '', record.remoteTarget, {
+        method: 'NOTIFY',
+        headers,
+        ...(counts ? { body: messageSummary(account, counts) } : {}),
+      });
+    } catch (error) {
+      if (error instanceof NoSuchDialogError) {
+        log.info('drachtio-server no longer holds the MWI dialog; NOTIFY goes outside it');
+        return undefined;
+      }
+      log.warn({ err: String(error) }, 'NOTIFY failed');
+      return false;
+    }
+    if (response.cseq !== undefined) await this.#keepCseq(key, response.cseq);
+    return this.#answered(key, record, response);
+  }
+
+  /** Raises the record's CSeq to one a NOTIFY went out with (never lowers it). */
+  async #keepCseq(key: string, cseq: number): Promise<void> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const current = await this.#get(key);
+      if (!current || current.record.cseq >= cseq) return;
+      try {
+        await this.#kv.update(key, encodeJson({ ...current.record, cseq }), current.revision);
+        return;
+      } catch {
+        // changed in between: read again
+      }
+    }
+  }
+
+  /**
+   * What a NOTIFY's answer means for the subscription (RFC 6665 §4.2.2): 481, 404 and 410 say the
+   * phone has no such subscription (any more), so it is removed — an everyday event, told quietly.
+   */
+  async #answered(key: string, record: MwiSubscription, response: FinalResponse): Promise<boolean> {
+    const log = callLogger(this.#options.log, record.callId);
+    if (response.status === 481 || response.status === 404 || response.status === 410) {
+      await this.#kv.delete(key);
+      log.info({ status: response.status, mailbox: record.mailbox }, 'MWI subscription gone at the phone; removed');
+      return true;
+    }
+    if (response.status >= 300) log.warn({ status: response.status, reason: response.reason }, 'NOTIFY refused');
+    return response.status < 500;
   }
 
   async #notify(key: string, record: MwiSubscription, counts: MailboxCounts | undefined, state: string): Promise<boolean> {
@@ -239,7 +353,6 @@ export class MwiSubscriptions {
       Event: MESSAGE_SUMMARY_EVENT,
       'Subscription-State': state,
     };
-    if (record.routeSet.length > 0) headers.Route = record.routeSet.join(', ');
     if (counts) headers['Content-Type'] = MESSAGE_SUMMARY_TYPE;
     try {
       const account = mailboxUri(this.#options.config.MWI_TARGET_TEMPLATE, record.mailbox);
@@ -248,13 +361,7 @@ export class MwiSubscriptions {
         headers,
         ...(counts ? { body: messageSummary(account, counts) } : {}),
       });
-      if (response.status === 481 || response.status === 404 || response.status === 410) {
-        await this.#kv.delete(key);
-        log.info({ status: response.status }, 'MWI subscription gone at the phone; removed');
-        return true;
-      }
-      if (response.status >= 300) log.warn({ status: response.status, reason: response.reason }, 'NOTIFY refused');
-      return response.status < 500;
+      return await this.#answered(key, record, response);
     } catch (error) {
       log.warn({ err: String(error) }, 'NOTIFY failed');
       return false;
@@ -306,14 +413,16 @@ export class MwiSubscriptions {
   }
 }
 
-/** Sends 200 to a new SUBSCRIBE and returns the To tag drachtio-server put on it. */
-function sendWithTag(res: SipResponse, expires: number): Promise<string> {
+/** Sends 200 to a new SUBSCRIBE; returns the To tag drachtio-server put on it and its id of the dialog. */
+function sendWithTag(res: SipResponse, expires: number): Promise<{ localTag: string; dialogId: string | undefined }> {
   return new Promise((resolve, reject) => {
     res.send(200, 'OK', { headers: { Expires: String(expires) } }, (error: unknown, msg) => {
       if (error) return reject(error instanceof Error ? error : new Error(String(error)));
-      const tag = tagOf(msg.get('To'));
-      if (tag === undefined) return reject(new Error('drachtio-server sent 200 to SUBSCRIBE without a To tag'));
-      resolve(tag);
+      const localTag = tagOf(msg.get('To'));
+      if (localTag === undefined) return reject(new Error('drachtio-server sent 200 to SUBSCRIBE without a To tag'));
+      // drachtio-srf sets it from drachtio-server's answer before this callback.
+      const dialogId = (res as { stackDialogId?: unknown }).stackDialogId;
+      resolve({ localTag, dialogId: typeof dialogId === 'string' && dialogId !== '' ? dialogId : undefined });
     });
   });
 }

@@ -132,6 +132,46 @@ export function sendRequest(srf: Srf, uri: string, request: OutgoingRequest, tim
 
 interface SentRequest {
   on(event: 'response', listener: (res: { status: number; reason: string }) => void): void;
+  get(name: string): string | undefined;
+}
+
+/** drachtio-server does not hold the dialog (restarted, or another node's). */
+export class NoSuchDialogError extends Error {}
+
+/**
+ * Sends a request in a dialog drachtio-server holds though no drachtio-srf Dialog object stands
+ * for it (a SUBSCRIBE dialog answered with `res.send`): drachtio-server builds it from the dialog
+ * — Route headers from the route set, Request-URI, tags, its own CSeq (RFC 3261 §12.2.1.1). A
+ * request outside a dialog cannot carry a Route header: drachtio-server drops it. Resolves with
+ * the final response and the CSeq the request went out with.
+ */
+export function requestInStackDialog(
+  srf: Srf,
+  dialogId: string,
+  target: string,
+  request: { method: 'NOTIFY'; headers: Record<string, string>; body?: string },
+  timeoutMs = 32_000,
+): Promise<FinalResponse & { cseq: number | undefined }> {
+  const send = srf.request as unknown as (uri: string, opts: Record<string, unknown>, callback: (error: unknown, sent: SentRequest) => void) => void;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no final response to ${request.method} within ${timeoutMs} ms`)), timeoutMs);
+    const options = { method: request.method, stackDialogId: dialogId, headers: request.headers, ...(request.body !== undefined ? { body: request.body } : {}) };
+    send.call(srf, target, options, (error, sent) => {
+      if (error) {
+        clearTimeout(timer);
+        const { code } = error as { code?: unknown };
+        const message = error instanceof Error ? error.message : String(error);
+        reject(code === 'ENODIALOG' || /unable to find dialog/i.test(message) ? new NoSuchDialogError(message) : new Error(message));
+        return;
+      }
+      const cseq = Number.parseInt(sent.get('CSeq') ?? '', 10);
+      sent.on('response', (res) => {
+        if (res.status < 200) return;
+        clearTimeout(timer);
+        resolve({ status: res.status, reason: res.reason, cseq: Number.isNaN(cseq) ? undefined : cseq });
+      });
+    });
+  });
 }
 
 /** The Content-Type of an SDP body. */

@@ -13,6 +13,7 @@
  */
 import { z } from 'zod';
 import {
+  CallerSchema,
   IsoTimeSchema,
   ServiceError,
   type AudioChunk,
@@ -55,6 +56,7 @@ const StoredMessageSchema = z.strictObject({
   codec: CodecSchema,
   urgent: z.boolean(),
   size: z.number().int().nonnegative(),
+  caller: CallerSchema.optional(),
 });
 type StoredMessage = z.infer<typeof StoredMessageSchema>;
 
@@ -121,6 +123,7 @@ export class MailboxStore {
         codec: req.codec,
         urgent: req.urgent,
         size: req.audio.size,
+        ...(req.caller !== undefined ? { caller: req.caller } : {}),
       };
       const outcome = await this.#locks.run(lockKey(mailbox), async () => {
         const limit = req.maxMessages ?? this.#options.maxMessages;
@@ -362,6 +365,7 @@ function toInfo(mailbox: Mailbox, stored: StoredMessage): Omit<MessageInfo, 'rea
     urgent: stored.urgent,
     read: false,
     size: stored.size,
+    ...(stored.caller !== undefined ? { caller: stored.caller } : {}),
   };
 }
 

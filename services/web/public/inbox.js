@@ -65,10 +65,71 @@ function element(tag, attributes = {}, ...children) {
 }
 
 const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
-const duration = (ms) => {
-  const s = Math.round(ms / 1000);
+const clock = (seconds) => {
+  const s = Math.max(0, Math.round(seconds));
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
 };
+/** A length for people: "9 seconds", "1 minute 5 seconds". */
+const spoken = (seconds) => {
+  const s = Math.max(0, Math.round(seconds));
+  const minutes = Math.floor(s / 60);
+  const rest = s % 60;
+  if (minutes === 0) return plural(rest, 'second', 'seconds');
+  return rest === 0 ? plural(minutes, 'minute', 'minutes') : `${plural(minutes, 'minute', 'minutes')} ${plural(rest, 'second', 'seconds')}`;
+};
+
+/** Who called, as a person: name and number, either alone, withheld, or the address it came from. */
+function callerText(message) {
+  const caller = message.caller;
+  if (caller?.withheld) return 'Withheld number';
+  const number = caller?.numberText ?? caller?.number;
+  if (caller?.name && number && caller.name !== number) return `${caller.name} (${number})`;
+  return caller?.name || number || message.sender || 'Unknown caller';
+}
+
+/**
+ * A player whose length is known before anything is fetched (from the message's metadata): a
+ * play/pause button and a position slider, both reachable by keyboard and named for screen
+ * readers; the <audio> element underneath loads only when played.
+ */
+function player(src, seconds, label, onPlay) {
+  const audio = element('audio', { preload: 'none', src });
+  const button = element('button', { type: 'button', class: 'play', 'aria-label': `Play ${label}` }, 'Play');
+  const position = element('input', { type: 'range', min: '0', max: String(Math.max(0.1, seconds)), step: '0.1', value: '0', 'aria-label': `Position in ${label}` });
+  const time = element('span', { class: 'time' }, `0:00 / ${clock(seconds)}`);
+  let length = seconds;
+  const show = () => {
+    position.value = String(audio.currentTime);
+    position.setAttribute('aria-valuetext', `${spoken(audio.currentTime)} of ${spoken(length)}`);
+    time.textContent = `${clock(audio.currentTime)} / ${clock(length)}`;
+  };
+  button.addEventListener('click', () => (audio.paused ? audio.play().catch(report) : audio.pause()));
+  position.addEventListener('input', () => {
+    audio.currentTime = Number(position.value);
+    show();
+  });
+  audio.addEventListener('loadedmetadata', () => {
+    if (Number.isFinite(audio.duration) && audio.duration > 0) {
+      length = audio.duration;
+      position.max = String(length);
+      show();
+    }
+  });
+  audio.addEventListener('timeupdate', show);
+  audio.addEventListener('play', () => {
+    button.textContent = 'Pause';
+    button.setAttribute('aria-label', `Pause ${label}`);
+    onPlay?.();
+  });
+  for (const stop of ['pause', 'ended']) {
+    audio.addEventListener(stop, () => {
+      button.textContent = 'Play';
+      button.setAttribute('aria-label', `Play ${label}`);
+    });
+  }
+  show();
+  return { node: element('div', { class: 'player' }, button, position, time, audio), audio };
+}
 
 function showCounts() {
   $('counts').textContent = `${plural(counts.new, 'new message', 'new messages')}, ${plural(counts.saved, 'saved message', 'saved messages')}`;
@@ -90,10 +151,10 @@ async function loadMessages() {
 
 function messageItem(message) {
   const when = new Date(message.recordedAt);
-  const title = element('h3', {}, message.sender || 'Unknown caller');
+  const who = callerText(message);
+  const title = element('h3', {}, who);
   if (!message.read) title.append(element('span', { class: 'badge unheard' }, 'new'));
   if (message.urgent) title.append(element('span', { class: 'badge' }, 'urgent'));
-  const audio = element('audio', { controls: '', preload: 'none', src: message.audioUrl, 'aria-label': `Message from ${message.sender || 'unknown caller'}` });
   const item = element('li', { class: `message${message.read ? '' : ' new'}`, 'data-id': message.id });
   const markButton = element('button', { type: 'button' }, message.read ? 'Mark as new' : 'Mark as heard');
   const mark = async (read) => {
@@ -111,7 +172,7 @@ function messageItem(message) {
     markButton.textContent = message.read ? 'Mark as new' : 'Mark as heard';
   };
   // Listening marks a message heard, as on the phone (SPEC §4).
-  audio.addEventListener('play', () => {
+  const { node: controls, audio } = player(message.audioUrl, message.durationMs / 1000, `the message from ${who}`, () => {
     if (!message.read) mark(true).catch(report);
   });
   // An audio link lives minutes: when one has expired, fresh links come with the list.
@@ -121,7 +182,7 @@ function messageItem(message) {
   markButton.addEventListener('click', () => mark(!message.read).then(() => say(message.read ? 'Marked as heard.' : 'Marked as new.'), report));
   const remove = element('button', { type: 'button' }, 'Delete');
   remove.addEventListener('click', async () => {
-    if (!confirm(`Delete the message from ${message.sender || 'unknown caller'}?`)) return;
+    if (!confirm(`Delete the message from ${who}?`)) return;
     try {
       const result = await api(`${mailboxPath()}/messages/${message.id}`, { method: 'DELETE' });
       counts = result.counts;
@@ -133,17 +194,34 @@ function messageItem(message) {
       report(error);
     }
   });
-  const download = element('a', { href: `${message.audioUrl}&download=1`, download: `${message.id}.wav` }, 'Download');
+  const download = element('a', { href: `${message.audioUrl}&download=1`, download: `${message.id}.wav`, 'aria-label': `Download the message from ${who}` }, 'Download');
   item.append(
     title,
-    element('p', {}, `${when.toLocaleString()} · ${duration(message.durationMs)}`),
-    audio,
+    element('p', {}, `${when.toLocaleString()} · ${spoken(message.durationMs / 1000)}`),
+    controls,
     element('div', { class: 'actions' }, markButton, remove, download),
   );
   return item;
 }
 
 // ------------------------------------------------------------------ greetings
+
+/**
+ * What each greeting does, for people. The API's own label wins when it gives one; a type this page
+ * does not know is shown by its name.
+ */
+const GREETING_LABELS = {
+  vm: ['Standard greeting', 'Callers hear it when you do not answer.'],
+  unavail: ['When you do not answer', 'Callers hear it when you do not answer.'],
+  busy: ['When you are busy', 'Callers hear it when you are on another call.'],
+  temp: ['Temporary greeting', 'Callers hear it instead of all others until its end date (on holiday, say).'],
+  name: ['Your name', 'Your name, as the standard phrase says it when you have no greeting of your own.'],
+};
+
+function greetingLabel(greeting) {
+  const [title, purpose] = GREETING_LABELS[greeting.type] ?? [`Greeting “${greeting.type}”`, `Callers hear it when your provider asks for the ${greeting.type} greeting.`];
+  return { title: greeting.label ?? title, purpose };
+}
 
 async function loadGreetings() {
   const { greetings } = await api(`${mailboxPath()}/greetings`);
@@ -153,11 +231,15 @@ async function loadGreetings() {
 function greetingItem(greeting) {
   const canWrite = session.scopes.includes('greetings:write');
   const box = element('div', { class: 'greeting', 'data-type': greeting.type });
+  const { title, purpose } = greetingLabel(greeting);
+  const until = greeting.until ? ` It ends ${new Date(greeting.until).toLocaleString()}.` : '';
   box.append(
-    element('h3', {}, `Greeting “${greeting.type}”`),
-    element('p', {}, greeting.exists ? `Your own greeting (${new Date(greeting.updatedAt).toLocaleString()}).` : 'The standard greeting.'),
+    element('h3', {}, title),
+    element('p', {}, `${purpose}${until}`),
+    element('p', {}, greeting.exists ? `Your own recording (${new Date(greeting.updatedAt).toLocaleString()}).` : 'You have not recorded one: callers hear the standard one of your provider.'),
   );
-  if (greeting.exists && greeting.audioUrl) box.append(element('audio', { controls: '', preload: 'none', src: greeting.audioUrl, 'aria-label': `Greeting ${greeting.type}` }));
+  // 8 kHz mono 16-bit WAV: its length follows from its size.
+  if (greeting.exists && greeting.audioUrl) box.append(player(greeting.audioUrl, Math.max(0, (greeting.size ?? 44) - 44) / 16_000, `your ${title.toLowerCase()}`).node);
   if (!canWrite) return box;
 
   const actions = element('div', { class: 'actions' });
@@ -179,9 +261,9 @@ function greetingItem(greeting) {
       report(error instanceof DOMException ? new Error('That file is not audio this browser can read.') : error);
     }
   });
-  actions.append(element('label', { for: fileId }, 'Upload a recording'), file);
+  actions.append(element('label', { for: fileId }, `Upload a recording for: ${title}`), file);
 
-  const record = element('button', { type: 'button' }, 'Record');
+  const record = element('button', { type: 'button', 'aria-label': `Record: ${title}` }, 'Record');
   let recorder;
   record.addEventListener('click', async () => {
     if (recorder) {
@@ -192,6 +274,7 @@ function greetingItem(greeting) {
       recorder = await startRecording(async (wav) => {
         recorder = undefined;
         record.textContent = 'Record';
+        record.setAttribute('aria-label', `Record: ${title}`);
         const preview = element('audio', { controls: '', src: URL.createObjectURL(wav), 'aria-label': 'Your new recording' });
         const keep = element('button', { type: 'button' }, 'Keep this recording');
         keep.addEventListener('click', () => save(wav, 'The recording').catch(report));
@@ -200,6 +283,7 @@ function greetingItem(greeting) {
         say('Recorded. Listen to it, then keep it or record again.');
       });
       record.textContent = 'Stop recording';
+      record.setAttribute('aria-label', 'Stop recording');
       say('Recording… speak now, then press Stop recording.');
     } catch (error) {
       report(error instanceof DOMException ? new Error('The microphone is not available.') : error);
@@ -208,7 +292,7 @@ function greetingItem(greeting) {
   actions.append(record);
 
   if (greeting.exists) {
-    const remove = element('button', { type: 'button' }, 'Delete greeting');
+    const remove = element('button', { type: 'button', 'aria-label': `Delete greeting: ${title}` }, 'Delete greeting');
     remove.addEventListener('click', async () => {
       if (!confirm(`Delete your ${greeting.type} greeting? Callers will hear the standard greeting.`)) return;
       try {
@@ -298,3 +382,9 @@ setInterval(() => {
 const token = takeTokenFromLink();
 if (token) openInbox(token).catch(report);
 else signOut('');
+// A link pasted into this tab changes only the fragment: no page load, so the token is taken here.
+window.addEventListener('hashchange', () => {
+  if (!new URLSearchParams(location.hash.slice(1)).has('token')) return;
+  const fresh = takeTokenFromLink();
+  if (fresh) openInbox(fresh).catch(report);
+});

@@ -18,7 +18,7 @@ const bob = { did: 'example.org', uid: 'bob' };
 const ALICE = mailboxPath(alice);
 const BOB = mailboxPath(bob);
 
-interface MessageView { id: string; read: boolean; audioUrl: string; audioUrlExpiresAt: string; size: number }
+interface MessageView { id: string; read: boolean; audioUrl: string; audioUrlExpiresAt: string; size: number; caller?: unknown }
 interface MessageList { counts: { new: number; saved: number }; total: number; messages: MessageView[] }
 
 describe('web API', () => {
@@ -32,7 +32,11 @@ describe('web API', () => {
 
   before(async () => {
     rig = await startWebRig();
-    older = (await storeMessage(rig.nc, alice, smallWav(1), { recordedAt: new Date(Date.now() - 60_000), sender: 'sip:carol@example.net' })).message;
+    older = (await storeMessage(rig.nc, alice, smallWav(1), {
+      recordedAt: new Date(Date.now() - 60_000),
+      sender: 'sip:carol@example.net',
+      caller: { name: 'Carol Jones', number: '+4930123456', numberText: '030 123456', withheld: false },
+    })).message;
     newer = (await storeMessage(rig.nc, alice, newerWav, { urgent: true })).message;
     bobs = (await storeMessage(rig.nc, bob, smallWav(2))).message;
     aliceToken = await rig.web.issueToken(alice);
@@ -61,6 +65,9 @@ describe('web API', () => {
     assert.ok(expires > Date.now() && expires <= Date.now() + 600_000 + 1_000, 'the link lives WEB_AUDIO_LINK_TTL (10 min)');
     const page = (await rig.call('GET', `${ALICE}/messages?offset=1&limit=1`, { token: aliceToken })).json as MessageList;
     assert.deepEqual(page.messages.map((m) => m.id), [older.id]);
+    // The caller as a person, beside the sender (and the answer checked against the document, as every answer is).
+    assert.deepEqual(page.messages[0]?.caller, { name: 'Carol Jones', number: '+4930123456', numberText: '030 123456', withheld: false });
+    assert.equal(list.messages[0]?.caller, undefined, 'a message stored without one has none');
     assert.equal((await rig.call('GET', `${ALICE}/messages?limit=0`, { token: aliceToken })).status, 400);
   });
 

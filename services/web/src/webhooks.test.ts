@@ -92,7 +92,7 @@ describe('webhooks on a new message', () => {
   });
 
   it('posts a signed message.created to the global target and to the targets of the mailbox\'s domain', async () => {
-    const { message, counts } = await storeMessage(rig.nc, { did: 'example.org', uid: 'alice' }, smallWav(1.5), { sender: 'sip:bob@example.net' });
+    const { message, counts } = await storeMessage(rig.nc, { did: 'example.org', uid: 'alice' }, smallWav(1.5), { sender: 'sip:bob@example.net', caller: { name: 'Bob', withheld: false } });
     await waitFor(() => receiver.at('/crm').length === 1 && receiver.at('/all').length === 1, 10_000, 'both targets to be posted');
     const [crm, all] = [receiver.at('/crm')[0]!, receiver.at('/all')[0]!];
     assert.ok(verifiedByReceiver(SECRETS.crm, crm.raw, String(crm.headers['sipvm-signature'])), 'signed with the crm secret');
@@ -104,7 +104,7 @@ describe('webhooks on a new message', () => {
     rig.conformance.checkWebhook('messageCreated', body);
     assert.equal(crm.headers['sipvm-delivery'], body.deliveryId);
     assert.deepEqual(body.mailbox, { did: 'example.org', uid: 'alice' });
-    assert.deepEqual(body.message, { id: message.id, sender: 'sip:bob@example.net', recordedAt: message.recordedAt, durationMs: 1500, codec: 'PCMU', urgent: false, size: message.size });
+    assert.deepEqual(body.message, { id: message.id, sender: 'sip:bob@example.net', caller: { name: 'Bob', withheld: false }, recordedAt: message.recordedAt, durationMs: 1500, codec: 'PCMU', urgent: false, size: message.size });
     assert.deepEqual(body.counts, counts);
     assert.notEqual(JSON.parse(all.raw).deliveryId, body.deliveryId, 'one delivery per target');
 

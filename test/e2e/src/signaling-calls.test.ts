@@ -44,6 +44,8 @@ describe('signaling calls through drachtio-server', { skip }, () => {
         uid: 'u-alice',
         did: 'd-example',
         sender: 'sip:bob@caller.example.org',
+        // From: "Bob" <sip:bob@caller.example.org>: a name, no number.
+        caller: { name: 'Bob', withheld: false },
         email: 'alice@example.org',
         mode: 'voicemail',
         language: 'de',

@@ -29,8 +29,9 @@ const skip = e2eSkipReason();
 const mailbox: Mailbox = { did: 'example.org', uid: 'alice' };
 
 /**
- * Whether a drachtio-server put the NOTIFY with this CSeq on the wire. Signaling reserves a CSeq
- * in KV before it sends, so the KV record alone does not prove the phone was told.
+ * Whether a drachtio-server put the NOTIFY with this CSeq on the wire. Out of the dialog signaling
+ * reserves a CSeq in KV before it sends, so the KV record alone does not prove the phone was told;
+ * in the dialog drachtio-server chooses the CSeq, and the record keeps it once sent.
  */
 const notifySent = (server: { output(): string }, cseq: number) => new RegExp(`^CSeq: ${cseq} NOTIFY\\r?$`, 'm').test(server.output());
 
@@ -42,11 +43,11 @@ describe('MWI through drachtio-server', { skip }, () => {
   }, { storage: true, media: 'fake', applications: 'fake' });
 
   let staged = 0;
-  const newMessage = async (urgent: boolean) => {
+  const newMessage = async (urgent: boolean, to: Mailbox = mailbox) => {
     const staging = await stagingBucket(rig.nc);
     const audio = await stageAudio(staging, `mwi-test-${process.pid}-${staged++}`, (async function* () { yield smallWav(1); })());
     const { counts } = await request(rig.nc, StorageApi.createMessage, {
-      mailbox,
+      mailbox: to,
       sender: 'sip:bob@caller.example.org',
       recordedAt: new Date().toISOString(),
       durationMs: 1000,
@@ -63,24 +64,28 @@ describe('MWI through drachtio-server', { skip }, () => {
     assert.match(result.messages, /^Min-Expires: 60\r?$/m);
   });
 
-  it('SUBSCRIBE gets 200 and the current counts; a mailbox change NOTIFYs subscribers and the proxy; un-SUBSCRIBE ends it', async () => {
-    // The proxy of unsolicited NOTIFYs: one NOTIFY per mailbox change, two changes.
+  it('SUBSCRIBE gets 200 and the current counts; a mailbox change NOTIFYs subscribers, and the proxy only for mailboxes without one; un-SUBSCRIBE ends it', async () => {
+    // The proxy of unsolicited NOTIFYs: alice's first change (no subscription yet), then bob's.
     const proxy = runSipp({ scenario: join(SCENARIOS, 'mwi-unsolicited-uas.xml'), port: proxyPort, calls: 2, timeoutSeconds: 40 });
     await waitFor(() => udpPortBound(proxyPort), 10_000, 'the proxy (sipp) to listen');
     assert.deepEqual(await newMessage(false), { new: 1, saved: 0, urgentNew: 0, urgentSaved: 0 });
 
     const phone = rig.sipp('mwi-subscribe.xml', { service: 'alice', timeoutSeconds: 40, keys: { mwi_domain: 'example.org', expires: '3600' } });
     const kv = await new Kvm(rig.nc).open(MWI_SUBSCRIPTIONS_BUCKET);
-    const notified = async () => {
+    const notifiedCseq = async () => {
       for await (const key of await kv.keys()) {
         const entry = await kv.get(key);
-        if (entry?.operation === 'PUT' && MwiSubscriptionSchema.parse(entry.json()).cseq >= 1) return true;
+        if (entry?.operation === 'PUT') return MwiSubscriptionSchema.parse(entry.json()).cseq;
       }
-      return false;
+      return 0;
     };
+    const notified = async () => (await notifiedCseq()) >= 1;
     await rig.waitFor(notified, 'the subscription to be stored and first notified');
-    await rig.waitFor(() => notifySent(rig.drachtio, 1), 'the first NOTIFY to be sent');
+    const first = await notifiedCseq();
+    await rig.waitFor(() => notifySent(rig.drachtio, first), 'the first NOTIFY to be sent');
     assert.deepEqual(await newMessage(true), { new: 2, saved: 0, urgentNew: 1, urgentSaved: 0 });
+    // Events are handled in order: an unsolicited copy of alice's change would reach the proxy before bob's.
+    await newMessage(false, { did: 'example.org', uid: 'bob' });
 
     const phoneResult = await phone;
     assert.equal(phoneResult.exitCode, 0, sippReport(phoneResult, rig));
@@ -100,11 +105,14 @@ describe('MWI through drachtio-server', { skip }, () => {
 
     const proxyResult = await proxy;
     assert.equal(proxyResult.exitCode, 0, sippReport(proxyResult, rig));
-    const unsolicited = proxyResult.messages.split(/-{10,}/).filter((m) => /^\s*NOTIFY sip:alice@example\.org SIP\/2\.0/m.test(m));
+    const unsolicited = proxyResult.messages.split(/-{10,}/).filter((m) => /^\s*NOTIFY sip:\S+ SIP\/2\.0/m.test(m) && /received/.test(m));
     assert.equal(unsolicited.length, 2, proxyResult.messages);
+    assert.match(unsolicited[0] ?? '', /NOTIFY sip:alice@example\.org /);
     assert.match(unsolicited[0] ?? '', /Event: message-summary/);
     assert.match(unsolicited[0] ?? '', /Voice-Message: 1\/0 \(0\/0\)/);
-    assert.match(unsolicited[1] ?? '', /Voice-Message: 2\/0 \(1\/0\)/);
+    // alice's phone holds a subscription when her second message arrives: no copy through the proxy.
+    assert.match(unsolicited[1] ?? '', /NOTIFY sip:bob@example\.org /);
+    assert.match(unsolicited[1] ?? '', /Voice-Message: 1\/0 \(0\/0\)/);
   });
 });
 
@@ -127,7 +135,8 @@ describe('MWI subscriptions outlive the instance that accepted them', { skip }, 
       return 0;
     };
     await rig.waitFor(async () => (await cseq()) >= 1, 'the subscription to be stored and first notified');
-    await rig.waitFor(() => notifySent(rig.drachtio, 1), 'the first NOTIFY to be sent');
+    const byA = await cseq();
+    await rig.waitFor(() => notifySent(rig.drachtio, byA), 'the first NOTIFY to be sent');
 
     // The node that accepted the subscription goes away; the mailbox changes.
     await rig.signaling.stop();
@@ -143,7 +152,8 @@ describe('MWI subscriptions outlive the instance that accepted them', { skip }, 
       at: new Date().toISOString(),
     };
     await js.publish(SUBJECTS.mailbox.changed, encodeJson(event), { msgID: event.eventId });
-    await rig.waitFor(async () => (await cseq()) >= 2, 'node B to take the next CSeq');
+    // Node A's drachtio-server held the dialog; node B sends outside it, with the next CSeq.
+    await rig.waitFor(async () => (await cseq()) > byA, 'node B to take the next CSeq');
     const byB = await cseq();
     await rig.waitFor(() => notifySent(nodeB.drachtio, byB), 'node B to send its NOTIFY');
     // sipp answers to the address it called (node A), not to the Via, so node B would go on

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Page } from 'playwright-core';
+import axe from 'axe-core';
 import { MWI_SUBSCRIPTIONS_BUCKET, MwiSubscriptionSchema, readAudio, request, scanWav, StorageApi, wavHeader, type AudioRef, type Mailbox, type MessageInfo } from '@sipvm/contracts';
 import {
   smallWav,
@@ -35,7 +36,6 @@ const alice: Mailbox = { did: 'example.org', uid: 'alice' };
 interface AudioElement {
   currentTime: number;
   duration: number;
-  play(): Promise<void>;
   addEventListener(type: string, listener: () => void, options?: { once: boolean }): void;
 }
 
@@ -72,6 +72,7 @@ describe('the web inbox in the browser', { skip: skipBrowser }, () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;
   let older: MessageInfo;
   let newer: MessageInfo;
+  let withheld: MessageInfo;
 
   before(async () => {
     nats = await startNats();
@@ -81,7 +82,11 @@ describe('the web inbox in the browser', { skip: skipBrowser }, () => {
     nc = await nats.connect();
     // A sender who tries markup: the page must show it as text.
     older = (await storeMessage(nc, alice, smallWav(1), { recordedAt: new Date(Date.now() - 3_600_000), sender: '<img src=x onerror="document.body.dataset.owned=1">' })).message;
-    newer = (await storeMessage(nc, alice, toneWav(440, 2500), { sender: 'sip:+4930123456@carrier.example' })).message;
+    withheld = (await storeMessage(nc, alice, smallWav(2), { recordedAt: new Date(Date.now() - 60_000), sender: 'sip:anonymous@anonymous.invalid', caller: { withheld: true } })).message;
+    newer = (await storeMessage(nc, alice, toneWav(440, 2500), {
+      sender: 'sip:+4930123456@carrier.example',
+      caller: { name: 'Bob Smith', number: '+4930123456', numberText: '030 123456', withheld: false },
+    })).message;
     // The fake microphone plays a 440 Hz tone.
     await writeFile(join(dir.path, 'microphone.wav'), toneWav(440, 10_000));
     browser = await openBrowser({ microphoneWav: join(dir.path, 'microphone.wav') });
@@ -100,12 +105,90 @@ describe('the web inbox in the browser', { skip: skipBrowser }, () => {
     await openInbox(page, web, await web.issueToken(alice));
     assert.equal(new URL(page.url()).hash, '', 'the token is gone from the address bar');
     assert.equal(await page.locator('#mailbox').textContent(), 'Mailbox alice@example.org');
-    assert.equal(await page.locator('#counts').textContent(), '2 new messages, 0 saved messages');
+    assert.equal(await page.locator('#counts').textContent(), '3 new messages, 0 saved messages');
     const items = page.locator('#message-list > li');
-    assert.deepEqual(await items.evaluateAll((li) => li.map((e) => e.getAttribute('data-id'))), [newer.id, older.id]);
-    assert.match((await items.nth(1).locator('h3').textContent()) ?? '', /^<img src=x onerror="document\.body\.dataset\.owned=1">/);
+    assert.deepEqual(await items.evaluateAll((li) => li.map((e) => e.getAttribute('data-id'))), [newer.id, withheld.id, older.id]);
+    assert.match((await items.nth(2).locator('h3').textContent()) ?? '', /^<img src=x onerror="document\.body\.dataset\.owned=1">/);
     assert.equal(await page.locator('#message-list img').count(), 0, 'no element was made from the sender');
     assert.equal(await page.locator('body').getAttribute('data-owned'), null, 'no script of the sender ran');
+    await page.close();
+  });
+
+  it('shows callers as people and every length before anything is played', async () => {
+    const page = await browser.context.newPage();
+    await openInbox(page, web, await web.issueToken(alice));
+    const bob = page.locator(`li[data-id="${newer.id}"]`);
+    assert.match((await bob.locator('h3').textContent()) ?? '', /^Bob Smith \(030 123456\)/);
+    assert.match((await page.locator(`li[data-id="${withheld.id}"] h3`).textContent()) ?? '', /^Withheld number/);
+    assert.match((await bob.locator('p').first().textContent()) ?? '', / · 3 seconds$/);
+    // From the message's metadata, with nothing of the audio fetched yet.
+    assert.equal(await bob.locator('.time').textContent(), '0:00 / 0:03');
+    assert.equal(await page.locator(`li[data-id="${withheld.id}"] .time`).textContent(), '0:00 / 0:02');
+    assert.equal(await bob.locator('button.play').getAttribute('aria-label'), 'Play the message from Bob Smith (030 123456)');
+    await page.close();
+  });
+
+  it('names greetings by what they do', async () => {
+    const page = await browser.context.newPage();
+    await openInbox(page, web, await web.issueToken(alice));
+    const titles = await page.locator('.greeting').evaluateAll((boxes) => boxes.map((b) => [b.getAttribute('data-type'), b.querySelector('h3')?.textContent]));
+    assert.deepEqual(titles, [['vm', 'Standard greeting'], ['busy', 'When you are busy'], ['away', 'Greeting “away”']]);
+    await page.close();
+  });
+
+  it('opens a link pasted into a tab that shows the sign-in page', async () => {
+    const page = await browser.context.newPage();
+    await page.goto(`${web.url}/`);
+    await page.locator('#sign-in:not([hidden])').waitFor();
+    // The same page with a fragment: the browser does not load it again.
+    await page.goto(`${web.url}/#token=${await web.issueToken(alice)}`);
+    await page.locator('body[data-ready="true"]').waitFor({ timeout: 15_000 });
+    assert.equal(await page.locator('#sign-in').isHidden(), true);
+    assert.equal(await page.locator('#mailbox').textContent(), 'Mailbox alice@example.org');
+    assert.equal(new URL(page.url()).hash, '', 'the token is gone from the address bar');
+    await page.close();
+  });
+
+  it('fits a phone\'s screen and passes an accessibility audit (axe-core), light and dark, signed in and out', async () => {
+    const page = await browser.context.newPage();
+    await page.setViewportSize({ width: 360, height: 740 });
+    const audit = async (what: string) => {
+      // Through the debugging protocol: the page's Content-Security-Policy refuses inline scripts, rightly.
+      await page.evaluate(`${axe.source}\n;0`);
+      const result = (await page.evaluate(`axe.run(document, { resultTypes: ['violations'] })`)) as axe.AxeResults;
+      const serious = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+      assert.deepEqual(serious.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => `${n.target.join(' ')}: ${n.failureSummary ?? ''}`).join('; ')})`), [], what);
+    };
+    for (const colorScheme of ['light', 'dark'] as const) {
+      await page.emulateMedia({ colorScheme });
+      await page.goto(`${web.url}/`);
+      await page.locator('#sign-in:not([hidden])').waitFor();
+      await audit(`the sign-in page, ${colorScheme}`);
+      await openInbox(page, web, await web.issueToken(alice));
+      await audit(`the inbox, ${colorScheme}`);
+      const width = await page.evaluate('document.documentElement.scrollWidth');
+      assert.ok(Number(width) <= 360, `nothing wider than the phone's screen (${String(width)} px)`);
+      await page.locator('#sign-out').click();
+    }
+    await openInbox(page, web, await web.issueToken(alice));
+    const small = await page.locator('button:visible').evaluateAll((buttons) => buttons.filter((b) => b.getBoundingClientRect().height < 44).map((b) => b.textContent));
+    assert.deepEqual(small, [], 'every button is a 44 px touch target');
+    await page.close();
+  });
+
+  it('plays a message from the keyboard', async () => {
+    const page = await browser.context.newPage();
+    await openInbox(page, web, await web.issueToken(alice));
+    const item = page.locator(`li[data-id="${older.id}"]`);
+    await item.locator('button.play').focus();
+    await page.keyboard.press('Enter');
+    await item.locator('button.play', { hasText: 'Pause' }).waitFor({ timeout: 5_000 });
+    await page.keyboard.press('Space');
+    await item.locator('button.play', { hasText: 'Play' }).waitFor({ timeout: 5_000 });
+    await item.locator('button', { hasText: 'Mark as new' }).waitFor({ timeout: 5_000 });
+    assert.equal((await request(nc, StorageApi.getMessage, { mailbox: alice, id: older.id })).message.read, true, 'heard, in storage');
+    await item.locator('button', { hasText: 'Mark as new' }).click();
+    await item.locator('button', { hasText: 'Mark as heard' }).waitFor({ timeout: 5_000 });
     await page.close();
   });
 
@@ -113,21 +196,23 @@ describe('the web inbox in the browser', { skip: skipBrowser }, () => {
     const page = await browser.context.newPage();
     await openInbox(page, web, await web.issueToken(alice));
     const item = page.locator(`li[data-id="${newer.id}"]`);
-    const played = await item.locator('audio').evaluate(async (element) => {
+    // Watch the <audio> element from before the click on the page's own Play button.
+    await item.locator('audio').evaluate((element) => {
       const audio = element as unknown as AudioElement;
-      const ended = new Promise<void>((resolve) => audio.addEventListener('ended', () => resolve(), { once: true }));
       const timeUpdates: number[] = [];
       audio.addEventListener('timeupdate', () => timeUpdates.push(audio.currentTime));
-      await audio.play();
-      await ended;
-      return { currentTime: audio.currentTime, duration: audio.duration, timeUpdates: timeUpdates.length };
+      (globalThis as unknown as { played: Promise<unknown> }).played = new Promise((resolve) =>
+        audio.addEventListener('ended', () => resolve({ currentTime: audio.currentTime, duration: audio.duration, timeUpdates: timeUpdates.length }), { once: true }),
+      );
     });
+    await item.locator('button.play').click();
+    const played = (await page.evaluate('globalThis.played')) as { currentTime: number; duration: number; timeUpdates: number };
     assert.ok(Math.abs(played.duration - 2.5) < 0.05, `the browser read a 2.5 s message (${played.duration})`);
     assert.ok(played.currentTime >= 2.4, `it played to the end (${played.currentTime} s)`);
     assert.ok(played.timeUpdates >= 3, 'time advanced while it played');
     await item.locator('button', { hasText: 'Mark as new' }).waitFor({ timeout: 5_000 });
     assert.equal((await request(nc, StorageApi.getMessage, { mailbox: alice, id: newer.id })).message.read, true, 'heard, in storage');
-    assert.equal(await page.locator('#counts').textContent(), '1 new message, 1 saved message');
+    assert.equal(await page.locator('#counts').textContent(), '2 new messages, 1 saved message');
 
     await item.locator('button', { hasText: 'Mark as new' }).click();
     await item.locator('button', { hasText: 'Mark as heard' }).waitFor({ timeout: 5_000 });
@@ -150,6 +235,7 @@ describe('the web inbox in the browser', { skip: skipBrowser }, () => {
     assert.ok(tone.seconds > 1.5 && tone.seconds < 4, `about two seconds recorded (${tone.seconds.toFixed(2)} s)`);
     assert.ok(Math.abs(tone.hz - 440) < 15, `the microphone's 440 Hz tone (${tone.hz.toFixed(1)} Hz)`);
     assert.equal(await vm.locator('audio').count(), 1, 'the page offers the new greeting to play');
+    assert.equal(await vm.locator('.time').textContent(), `0:00 / 0:0${Math.round(tone.seconds)}`, 'its length, before it is played');
     await page.close();
   });
 

@@ -21,4 +21,5 @@ export * from './kamailio.js';
 export * from './cluster.js';
 export * from './prerequisites.js';
 export * from './failing-sip-node.js';
+export * from './baresip.js';
 export * from './otlp.js';

@@ -76,14 +76,28 @@ export class SipUdpClient {
   readonly replies: SipReply[] = [];
   /** Every request received (NOTIFYs, BYEs), answered 200 OK. */
   readonly requests: string[] = [];
+  /** What came from anywhere but `acceptFrom` and was dropped, as a NAT binding or a firewall drops it. */
+  readonly dropped: { from: string; text: string }[] = [];
+  /**
+   * When set (host:port), only packets from there are taken: a phone behind NAT that only its
+   * proxy reaches.
+   */
+  acceptFrom: string | undefined;
+  /** The status it answers a request with (default 200): a phone that forgot a subscription says 481. */
+  answerWith: (request: string) => number = () => 200;
 
   private constructor(socket: Socket) {
     this.#socket = socket;
-    socket.on('message', (data) => {
+    socket.on('message', (data, remote) => {
       const text = data.toString('latin1');
+      const from = `${remote.address}:${remote.port}`;
+      if (this.acceptFrom !== undefined && from !== this.acceptFrom) {
+        this.dropped.push({ from, text });
+        return;
+      }
       if (/^[A-Z]+ \S+ SIP\/2\.0\r?\n/.test(text)) {
         this.requests.push(text);
-        if (!text.startsWith('ACK ')) this.send(okFor(text));
+        if (!text.startsWith('ACK ')) this.send(answerFor(text, this.answerWith(text)));
         return;
       }
       const reply = parseReply(text);
@@ -160,11 +174,13 @@ export class SipUdpClient {
   }
 }
 
-/** 200 OK to a request we received: its Via, From, To, Call-ID and CSeq. */
-function okFor(request: string): string {
+const REASONS: Record<number, string> = { 200: 'OK', 404: 'Not Found', 481: 'Call/Transaction Does Not Exist' };
+
+/** The answer to a request we received (200 OK unless told otherwise): its Via, From, To, Call-ID and CSeq. */
+function answerFor(request: string, status: number): string {
   const head = request.split(/\r?\n\r?\n/)[0] ?? '';
   const copied = head.split(/\r?\n/).filter((line) => /^(Via|v|From|f|To|t|Call-ID|i|CSeq)\s*:/i.test(line));
-  return ['SIP/2.0 200 OK', ...copied, 'Content-Length: 0', '', ''].join('\r\n');
+  return [`SIP/2.0 ${status} ${REASONS[status] ?? 'Answer'}`, ...copied, 'Content-Length: 0', '', ''].join('\r\n');
 }
 
 /** The ACK of a non-2xx final response: same Via branch, From, Call-ID and CSeq number, To with its tag. */

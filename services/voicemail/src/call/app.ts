@@ -19,6 +19,7 @@ import { CallBaseShape, recordingOf, type ActionContext, type CallApplication, t
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
 import { onEvent, startCall, VoicemailStateSchema, type Action, type Event, type FlowSettings, type HandOver } from './flow.js';
+import { withNumberForPeople } from './caller-number.js';
 import type { CallConfig } from './config.js';
 import type { Domains } from './domains.js';
 import type { Greetings } from './greetings.js';
@@ -101,7 +102,7 @@ export function voicemailApplication(options: VoicemailApplicationOptions): Call
     },
 
     async perform(_action: HandOver, call: VoicemailCall, context: ActionContext): Promise<Event[]> {
-      await handOver(call, context, options.deposits);
+      await handOver(call, context, options.deposits, domains.of(call.params.did).country ?? config.VM_COUNTRY);
       return [{ kind: 'handed-over' }];
     },
 
@@ -125,7 +126,7 @@ async function greetingFor(greetings: Greetings, event: CallStartedEvent, mode: 
 }
 
 /** Stops the recording and hands the message over (a deposit); throws when it cannot, to be retried. */
-async function handOver(call: VoicemailCall, context: ActionContext, deposits: Pick<DepositProcessor, 'hand'>): Promise<void> {
+async function handOver(call: VoicemailCall, context: ActionContext, deposits: Pick<DepositProcessor, 'hand'>, country: string | undefined): Promise<void> {
   const recording = await recordingOf(context);
   if (!recording) {
     context.log.info('nothing was recorded');
@@ -143,6 +144,7 @@ async function handOver(call: VoicemailCall, context: ActionContext, deposits: P
     ...(params.email !== undefined ? { email: params.email } : {}),
     ...(params.language !== undefined ? { language: params.language } : {}),
     sender: params.sender,
+    ...(params.caller !== undefined ? { caller: withNumberForPeople(params.caller, country) } : {}),
     recordedAt: recording.startedAt,
     durationMs: recording.durationMs,
     codec: recording.codec,

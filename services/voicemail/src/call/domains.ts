@@ -13,13 +13,15 @@ import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { MailboxIdSchema, SipUriSchema, TransferMethodSchema } from '@sipvm/contracts';
 import { ConfigError } from '@sipvm/service';
-import { maxSilenceMs, OPERATOR_RECORDING } from './config.js';
+import { countryCode, maxSilenceMs, OPERATOR_RECORDING } from './config.js';
 
 export const DomainSettingsSchema = z.strictObject({
   operator: SipUriSchema.optional(),
   operatorTransfer: TransferMethodSchema.optional(),
   operatorRecording: z.enum(OPERATOR_RECORDING).optional(),
   maxSilenceMs: maxSilenceMs().optional(),
+  /** ISO 3166 country of the domain's numbers (`DE`): callers' numbers are made E.164 and written its way. */
+  country: countryCode().optional(),
 });
 export type DomainSettings = z.infer<typeof DomainSettingsSchema>;
 

@@ -141,6 +141,7 @@ async function makeMessage(deposit: Deposit, attempt: number, options: DepositPr
         const stored = await request(options.nc, StorageApi.createMessage, {
           mailbox: { did: deposit.did, uid: deposit.uid },
           sender: deposit.sender,
+          ...(deposit.caller !== undefined ? { caller: deposit.caller } : {}),
           recordedAt: deposit.recordedAt,
           durationMs: check.durationMs,
           codec: deposit.codec,
@@ -174,6 +175,7 @@ async function makeMessage(deposit: Deposit, attempt: number, options: DepositPr
         did: deposit.did,
         ...(deposit.language !== undefined ? { language: deposit.language } : {}),
         sender: deposit.sender,
+        ...(deposit.caller !== undefined ? { caller: deposit.caller } : {}),
         recordedAt: deposit.recordedAt,
         durationMs: check.durationMs,
         ...(messageId !== undefined ? { messageId } : {}),

@@ -96,6 +96,21 @@ it('finds SEMS templates named by SEMS language names, and the platform\'s by ta
   assert.equal(set.select('other.org', 'fr').subject, 'Message vocal reçu', 'a Latin-1 template reads as Latin-1');
 });
 
+it('names the caller as a person, with the length in words of the mail\'s language', () => {
+  const job = {
+    mailId: 'mail-0002', to: 'alice@mymail.org', user: 'alice', domain: 'iptel.org', uid: 'u-1', did: 'd-1', language: 'german',
+    sender: 'sip:+4930123456@carrier.example;user=phone', caller: { name: 'Bob Smith', number: '+4930123456', numberText: '030 123456', withheld: false },
+    recordedAt: '2026-11-23T08:18:47.000Z', durationMs: 9_200, extra: {}, enqueuedAt: '2026-11-23T08:20:00.000Z',
+  };
+  const variables = mailVariables(job, { timeZone: 'Europe/Berlin', extraKeys: [] });
+  assert.equal(variables.caller, 'Bob Smith (030 123456)');
+  assert.equal(variables.caller_name, 'Bob Smith');
+  assert.equal(variables.caller_number, '030 123456');
+  assert.equal(variables.length, '9 Sekunden');
+  const withheld = mailVariables({ ...job, language: 'en', caller: { withheld: true } }, { timeZone: 'UTC', extraKeys: [] });
+  assert.deepEqual([withheld.caller, withheld.caller_name, withheld.caller_number, withheld.length], ['withheld number', '', '', '9 seconds']);
+});
+
 it('computes the documented variables from a mail job', () => {
   const variables = mailVariables(
     {
@@ -111,6 +126,8 @@ it('computes the documented variables from a mail job', () => {
     from_user: '+4930123', from_domain: 'carrier.example', to: 'sip:alice@iptel.org',
     ts: '1795421927', date: '2026-11-23 09:18:47 CET', vmsg_length: '83.40', duration: '1:23',
     msgid: '20261123T081847000Z-0123456789ab', name: 'Alice', company: '',
+    // A job from before the caller was known: the sender stands for it.
+    caller: 'sip:+4930123@carrier.example;user=phone', caller_name: '', caller_number: '', length: '1 minute, 23 seconds',
   });
   assert.equal(formatDate(new Date('2026-07-01T12:00:00Z'), 'Europe/Berlin'), '2026-07-01 14:00:00 CEST');
 });

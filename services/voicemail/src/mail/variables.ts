@@ -3,11 +3,14 @@
  * job. SEMS's own names (from, to, from_user, from_domain) are kept so SEMS templates work.
  */
 import type { MailJob } from '@sipvm/contracts';
+import { callerText, lengthInWords } from './caller-words.js';
 
 export const STANDARD_VARIABLES = [
   'user', 'domain', 'uid', 'did', 'email',
   'sender', 'from', 'from_user', 'from_domain', 'to',
   'ts', 'date', 'vmsg_length', 'duration', 'msgid',
+  // The caller as a person and the length in words, in the mail's language (caller-words.ts).
+  'caller', 'caller_name', 'caller_number', 'length',
 ] as const;
 
 /** The variables a template may use: the standard ones plus the configured extra keys. */
@@ -19,6 +22,7 @@ export function mailVariables(job: MailJob, options: { timeZone: string; extraKe
   const recorded = new Date(job.recordedAt);
   const seconds = Math.round(job.durationMs / 1000);
   const { user: fromUser, domain: fromDomain } = splitUri(job.sender);
+  const language = job.language ?? 'en';
   const variables: Record<string, string> = {
     user: job.user,
     domain: job.domain,
@@ -36,6 +40,10 @@ export function mailVariables(job: MailJob, options: { timeZone: string; extraKe
     vmsg_length: (job.durationMs / 1000).toFixed(2),
     duration: `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, '0')}`,
     msgid: job.messageId ?? job.mailId,
+    caller: callerText(job.caller, job.sender, language),
+    caller_name: job.caller?.withheld ? '' : (job.caller?.name ?? ''),
+    caller_number: job.caller?.withheld ? '' : (job.caller?.numberText ?? job.caller?.number ?? ''),
+    length: lengthInWords(job.durationMs, language),
   };
   // Configured extras only; a key the proxy sent but nobody configured is not a variable.
   for (const key of options.extraKeys) variables[key] = job.extra[key] ?? '';

@@ -123,6 +123,7 @@ export function messageView(info: MessageInfo, link: LinkMaker): MessageView {
   return {
     id: info.id,
     sender: info.sender,
+    ...(info.caller !== undefined ? { caller: info.caller } : {}),
     recordedAt: info.recordedAt,
     durationMs: info.durationMs,
     codec: info.codec,

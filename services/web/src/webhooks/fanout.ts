@@ -97,7 +97,7 @@ function webhookBody(event: MailboxChangedEvent, message: MessageInfo | undefine
     occurredAt: event.at,
     mailbox: event.mailbox,
     message: message
-      ? { id: message.id, sender: message.sender, recordedAt: message.recordedAt, durationMs: message.durationMs, codec: message.codec, urgent: message.urgent, size: message.size }
+      ? { id: message.id, sender: message.sender, ...(message.caller !== undefined ? { caller: message.caller } : {}), recordedAt: message.recordedAt, durationMs: message.durationMs, codec: message.codec, urgent: message.urgent, size: message.size }
       : { id: event.messageId },
     counts: event.counts,
   };
