@@ -6,6 +6,7 @@
  * JetStream publish that waits for the stream's acknowledgement and is tried again until it gets
  * one; the same end twice (a retry, or signaling and media both ending a call) is one message
  * (message id). Subscribers of the subject get it either way.
+ * Sequence: docs/flows/hangup-and-handover.md
  */
 import { jetstream, JetStreamApiCodes, JetStreamApiError, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';

@@ -9,6 +9,7 @@
  * both, idempotent by depositId) and queues the mail (mode voicemail or both, de-duplicated by
  * the same id), and only then acknowledges it. An instance that dies half-way leaves the deposit
  * to be taken again; every step is idempotent, so nothing is stored or mailed twice.
+ * Sequences: docs/flows/deposit.md, docs/flows/hangup-and-handover.md
  */
 import { z } from 'zod';
 import { CallerSchema } from './caller.js';

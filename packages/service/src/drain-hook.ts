@@ -9,6 +9,7 @@
  * Exit 0 once nothing is in flight, or when the service does not answer (it is gone: nothing to
  * drain); 1 when the wait ran out with work still in flight (Kubernetes records a failed hook and
  * sends SIGTERM all the same: the service then ends what is left cleanly).
+ * Sequence: docs/flows/draining.md
  */
 import { parseArgs } from 'node:util';
 import type { DrainStatus } from './drain.js';

@@ -5,6 +5,7 @@
  * OPTIONS with 503 (the proxy's dispatcher moves on), media stops opening sessions; each counts its
  * calls. The trigger is `POST /drain` on the health port, from this host only (drain-cli.ts is
  * the preStop that calls it and waits), or the first SIGTERM.
+ * Sequence: docs/flows/draining.md
  */
 export interface DrainStatus {
   draining: boolean;

@@ -2,6 +2,7 @@
  * How every service runs: validate configuration, start logging, health and metrics, connect to
  * NATS, start the service's own work; on SIGTERM/SIGINT stop taking work, let what is in flight
  * finish (bounded by SHUTDOWN_TIMEOUT_MS), drain NATS and exit.
+ * Sequence: docs/flows/draining.md
  */
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Logger } from 'pino';

@@ -2,6 +2,7 @@
  * Recording the caller: rtpengine writes the caller's RTP into a pcap (`recording-method = pcap`);
  * on stop we turn it into a WAV and stage it for storage. The state lives in NATS KV, so any
  * instance beside the same rtpengine can stop a recording that another (or a previous) one started.
+ * Sequence: docs/flows/hangup-and-handover.md
  */
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';

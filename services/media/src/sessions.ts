@@ -2,6 +2,7 @@
  * The media sessions of this instance: one rtpengine call per SIP call, with the caller on one side
  * and our discard socket on the other (docs/design.md: a fresh answer pointing at a sink, no `blackhole`,
  * no `publish`). rtpengine's call-id is the callRef, so DTMF reports and pcap names carry it.
+ * Sequences: docs/flows/deposit.md, docs/flows/hangup-and-handover.md
  */
 import type { NatsConnection } from '@nats-io/nats-core';
 import {

@@ -8,6 +8,7 @@
  * Opening a session waits less (SESSION_OPEN_PATIENCE_MS, inside signaling's MEDIA_TIMEOUT_MS):
  * every node shares the bucket, so refusing would not send the call to a node that can take it,
  * and a caller who hears ringing a moment longer is better off than one who hears a failure.
+ * Sequence: docs/flows/hangup-and-handover.md
  */
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { KV } from '@nats-io/kv';

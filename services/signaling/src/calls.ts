@@ -3,6 +3,7 @@
  * parameters, get the SDP answer from media, answer, and turn SIP into call events. CANCEL before
  * the answer ends in 487, an outage of media in 503. BYE from either side, or a hangup command,
  * ends the call everywhere: the dialog, the media session and the applications.
+ * Sequences: docs/flows/deposit.md, docs/flows/hangup-and-handover.md, docs/flows/transfer.md
  */
 import { randomBytes } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/nats-core';

@@ -16,6 +16,7 @@
  *   resolveParameters  400 naming the bad P-App-Param key or header; the PIN sealed  (app-params.ts)
  *
  * and then `Calls.answer` gets media's SDP answer and answers.
+ * Sequence: docs/flows/deposit.md
  */
 import { CallIdSchema, sealPin, type AppParams } from '@sipvm/contracts';
 import type { SignalingConfig } from './config.js';

@@ -14,6 +14,7 @@
  * the caller as From, and once the target answers, rtpengine relays between the two (media.ts
  * bridgeOffer/bridge); the platform stays in the call as a back-to-back user agent until either side
  * hangs up. A target that fails or does not answer in time leaves the caller where it was.
+ * Sequence: docs/flows/transfer.md
  */
 import type { NatsConnection } from '@nats-io/nats-core';
 import { MediaApi, request, SipUriSchema } from '@sipvm/contracts';

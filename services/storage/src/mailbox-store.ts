@@ -10,6 +10,7 @@
  *   event), so events leave this instance in the order the changes happened.
  * - Counts are kept as they change (mailbox-counts.ts), not listed: a mailbox is listed only when
  *   someone asks for its messages, or when its kept counts may be wrong.
+ * Sequence: docs/flows/deposit.md
  */
 import { z } from 'zod';
 import {

@@ -9,6 +9,7 @@
  * mailbox listing) comes back to the flow as an event. Inactivity timers are JetStream messages
  * that come back until they are due, and an application whose hang-ups must never be missed takes
  * them from a JetStream stream: both then happen wherever an instance is alive.
+ * Sequences: docs/flows/deposit.md, docs/flows/hangup-and-handover.md
  */
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';

@@ -4,6 +4,7 @@
  *
  * Hang-ups come from the JetStream stream VM_VOICEMAIL_CALL_ENDS, so the recording is handed over
  * by whichever instance is alive, and a hand-over that fails is retried until it works.
+ * Sequences: docs/flows/deposit.md, docs/flows/hangup-and-handover.md
  */
 import { z } from 'zod';
 import {

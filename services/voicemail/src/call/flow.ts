@@ -19,6 +19,7 @@
  * The beep and the recording are one step for media (`thenRecord`): nothing travels between the
  * end of the beep and the caller's first word. A hand-over decided before the call's end stays
  * `pending` in the record until it is done, so the end of the call does it again if it was lost.
+ * Sequences: docs/flows/deposit.md, docs/flows/hangup-and-handover.md, docs/flows/transfer.md
  */
 import { z } from 'zod';
 import { VOICEMAIL_MODES, type EndOnSilence, type Playable, type TransferMethod, type VoicemailMode } from '@sipvm/contracts';

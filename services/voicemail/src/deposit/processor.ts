@@ -9,6 +9,7 @@
  * whose worker retries it, the last delay repeating, until it works — it is never dropped for a
  * passing failure. (Every deposit through the queue cost a publish, a delivery, an ack and a
  * pull, and NATS a file created and removed, for what was done at once almost always.)
+ * Sequences: docs/flows/deposit.md, docs/flows/hangup-and-handover.md
  */
 import type { JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';

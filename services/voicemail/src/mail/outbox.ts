@@ -9,6 +9,7 @@
  * - A failure is retried after the configured delays (across restarts: the delay lives in
  *   JetStream); when they are spent, or when retrying cannot help (a 5xx for the recipient),
  *   the job is reported on VM_MAIL_FAILED, logged and counted — never dropped silently.
+ * Sequence: docs/flows/deposit.md
  */
 import { Readable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
