@@ -1,13 +1,18 @@
 /**
  * The work-queue worker every durable job runs on (mail, deposits, call ends, timers, MWI,
  * webhooks), against a real nats-server: a slow job holds up no other, a job whose worker died is
- * delivered again, a long job is kept alive past the ack wait, and stopping gives back what had
- * not begun.
+ * delivered again, a long job is kept alive past the ack wait (and no longer), an instance takes no
+ * more jobs than it can run and stopping waits for those running; a job asked to be retried comes
+ * back after its delay, a dropped one never, one whose handler crashed after a pause; a notification
+ * consumer starts with what is new; a job runs in the trace it was sent in.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
+import { context, propagation, SpanKind, trace } from '@opentelemetry/api';
+import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-node';
+import { setTracingEnabled, withTraceHeaders } from '@sipvm/contracts';
 import { startNats, waitFor, type NatsServer } from '@sipvm/harness';
 import { pino } from 'pino';
 import { Slots, startDurableWorker, type WorkOutcome } from './durable-worker.js';
@@ -15,7 +20,8 @@ import { Slots, startDurableWorker, type WorkOutcome } from './durable-worker.js
 const log = pino({ level: 'silent' });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-describe('durable worker', () => {
+// Each test has a work queue of its own: they run side by side.
+describe('durable worker', { concurrency: true }, () => {
   let nats: NatsServer;
   let nc: NatsConnection;
   let js: JetStreamClient;
@@ -23,10 +29,10 @@ describe('durable worker', () => {
   let n = 0;
 
   /** A fresh work queue: its stream, subject and a publisher of jobs named by their payload. */
-  const queue = async () => {
+  const queue = async (retention: RetentionPolicy = RetentionPolicy.Workqueue) => {
     const name = `JOBS_${++n}`;
     const subject = `test.jobs.${n}`;
-    await jsm.streams.add({ name, subjects: [subject], retention: RetentionPolicy.Workqueue, storage: StorageType.File });
+    await jsm.streams.add({ name, subjects: [subject], retention, storage: StorageType.File });
     return { name, subject, consumer: `workers-${n}`, publish: (job: string) => js.publish(subject, job) };
   };
 
@@ -148,7 +154,7 @@ describe('durable worker', () => {
     assert.deepEqual(deliveries, [1]);
   });
 
-  it('stopping waits for the jobs running and gives back those not begun, at once', async () => {
+  it('stopping waits for the jobs running; those waiting go to the next worker at once', async () => {
     const q = await queue();
     const finished: string[] = [];
     const first = await startDurableWorker({
@@ -172,11 +178,194 @@ describe('durable worker', () => {
       },
     });
     try {
-      // Not after the 60 s ack wait: what the first had taken and not begun was given back.
+      // Not after the 60 s ack wait: the first held none of them (it takes no more than it can run).
       await waitFor(() => rest.length === 4, 5_000, 'the other jobs, on the next worker');
       assert.deepEqual([...rest].sort(), ['job-1', 'job-2', 'job-3', 'job-4']);
     } finally {
       await second.stop();
+    }
+  });
+
+  it('takes no more jobs than it has slots: the rest stay with JetStream for the other instances', async () => {
+    const q = await queue();
+    let release = () => undefined as void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const first: string[] = [];
+    const busy = await startDurableWorker({
+      js, jsm, stream: q.name, consumer: q.consumer, filterSubject: q.subject, concurrency: 1, ackWaitMs: 30_000, log,
+      handle: async (msg): Promise<WorkOutcome> => {
+        first.push(msg.string());
+        await held;
+        return { kind: 'done' };
+      },
+    });
+    const second: string[] = [];
+    let other: { stop(): Promise<void> } | undefined;
+    try {
+      for (let i = 0; i < 4; i++) await q.publish(`job-${i}`);
+      await waitFor(() => first.length === 1, 5_000, 'the first instance to begin a job');
+      other = await startDurableWorker({
+        js, jsm, stream: q.name, consumer: q.consumer, filterSubject: q.subject, concurrency: 4, ackWaitMs: 30_000, log,
+        handle: async (msg): Promise<WorkOutcome> => {
+          second.push(msg.string());
+          return { kind: 'done' };
+        },
+      });
+      // Not after the first instance's 30 s ack wait: it never held them.
+      await waitFor(() => second.length === 3, 5_000, 'the other instance to take the three jobs waiting');
+    } finally {
+      release();
+      await other?.stop();
+      await busy.stop();
+    }
+    assert.deepEqual([...first, ...second].sort(), ['job-0', 'job-1', 'job-2', 'job-3']);
+  });
+
+  it('a job is kept alive while it runs, and no longer once it is done', async () => {
+    const q = await queue();
+    let kept = 0;
+    let doneAt = 0;
+    let keptWhenDone = 0;
+    const worker = await startDurableWorker({
+      js, jsm, stream: q.name, consumer: q.consumer, filterSubject: q.subject, concurrency: 2, ackWaitMs: 1_500, log,
+      handle: async (msg): Promise<WorkOutcome> => {
+        const working = msg.working.bind(msg);
+        msg.working = () => {
+          kept++;
+          working();
+        };
+        await sleep(2_500);
+        doneAt = Date.now();
+        keptWhenDone = kept;
+        return { kind: 'done' };
+      },
+    });
+    try {
+      await q.publish('long');
+      await waitFor(() => doneAt > 0, 8_000, 'the job');
+      await sleep(2_500);
+    } finally {
+      await worker.stop();
+    }
+    assert.ok(keptWhenDone >= 1, 'kept alive past its 1.5 s ack wait');
+    assert.equal(kept, keptWhenDone, 'nothing kept alive after the job');
+  });
+
+  it('a job asked to be retried comes back after its delay, not before; once done it is gone', async () => {
+    const q = await queue();
+    const deliveries: { count: number; at: number }[] = [];
+    const worker = await startDurableWorker({
+      js, jsm, stream: q.name, consumer: q.consumer, filterSubject: q.subject, concurrency: 2, ackWaitMs: 30_000, log,
+      handle: async (msg): Promise<WorkOutcome> => {
+        deliveries.push({ count: msg.info.deliveryCount, at: Date.now() });
+        return deliveries.length === 1 ? { kind: 'retry', delayMs: 1_500 } : { kind: 'done' };
+      },
+    });
+    try {
+      await q.publish('not yet');
+      await waitFor(async () => deliveries.length === 2 && (await jsm.streams.info(q.name)).state.messages === 0, 8_000, 'the job done on its second delivery');
+    } finally {
+      await worker.stop();
+    }
+    assert.deepEqual(deliveries.map((d) => d.count), [1, 2]);
+    const waited = deliveries[1]!.at - deliveries[0]!.at;
+    assert.ok(waited >= 1_400 && waited < 5_000, `delivered again after ${waited} ms, asked for 1500`);
+  });
+
+  it('a dropped job is removed for good: never delivered again', async () => {
+    const q = await queue();
+    const deliveries: number[] = [];
+    const worker = await startDurableWorker({
+      js, jsm, stream: q.name, consumer: q.consumer, filterSubject: q.subject, concurrency: 2, ackWaitMs: 1_000, log,
+      handle: async (msg): Promise<WorkOutcome> => {
+        deliveries.push(msg.info.deliveryCount);
+        return { kind: 'drop', reason: 'the mailbox is gone' };
+      },
+    });
+    try {
+      await q.publish('undeliverable');
+      await waitFor(async () => (await jsm.streams.info(q.name)).state.messages === 0, 5_000, 'the job removed');
+      await sleep(2_500); // past the ack wait: a job not acknowledged would be back by now
+    } finally {
+      await worker.stop();
+    }
+    assert.deepEqual(deliveries, [1]);
+  });
+
+  it('a job whose handler crashed is kept, and comes back ten seconds later, not at once', async () => {
+    const q = await queue();
+    const deliveries: number[] = [];
+    const worker = await startDurableWorker({
+      js, jsm, stream: q.name, consumer: q.consumer, filterSubject: q.subject, concurrency: 2, ackWaitMs: 60_000, log,
+      handle: async (): Promise<WorkOutcome> => {
+        deliveries.push(Date.now());
+        if (deliveries.length === 1) throw new TypeError('a bug in the handler');
+        return { kind: 'done' };
+      },
+    });
+    try {
+      await q.publish('the job');
+      await waitFor(() => deliveries.length === 2, 15_000, 'the job to come back');
+      await waitFor(async () => (await jsm.streams.info(q.name)).state.messages === 0, 5_000, 'the job done');
+    } finally {
+      await worker.stop();
+    }
+    const waited = deliveries[1]! - deliveries[0]!;
+    assert.ok(waited >= 9_500 && waited < 13_000, `delivered again after ${waited} ms`);
+  });
+
+  it('a notification consumer starts with what is new; a work queue takes what waited for it', async () => {
+    for (const deliverNewOnly of [true, false]) {
+      const q = await queue(RetentionPolicy.Limits);
+      await q.publish('old');
+      const taken: string[] = [];
+      const worker = await startDurableWorker({
+        js, jsm, stream: q.name, consumer: q.consumer, filterSubject: q.subject, concurrency: 2, ackWaitMs: 30_000, log, deliverNewOnly,
+        handle: async (msg): Promise<WorkOutcome> => {
+          taken.push(msg.string());
+          return { kind: 'done' };
+        },
+      });
+      try {
+        await q.publish('new');
+        await waitFor(() => taken.includes('new'), 5_000, 'the new job');
+        await sleep(200);
+      } finally {
+        await worker.stop();
+      }
+      assert.deepEqual(taken, deliverNewOnly ? ['new'] : ['old', 'new']);
+    }
+  });
+
+  it('runs a job in the trace it was sent in (the call whose end it is)', async () => {
+    const q = await queue();
+    const exporter = new InMemorySpanExporter();
+    const provider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    provider.register();
+    setTracingEnabled(true);
+    let worker: { stop(): Promise<void> } | undefined;
+    try {
+      worker = await startDurableWorker({
+        js, jsm, stream: q.name, consumer: q.consumer, filterSubject: q.subject, concurrency: 2, ackWaitMs: 30_000, log,
+        handle: async (): Promise<WorkOutcome> => ({ kind: 'done' }),
+      });
+      const call = trace.getTracer('test').startSpan('call');
+      const headers = context.with(trace.setSpan(context.active(), call), () => withTraceHeaders(undefined));
+      const { seq } = await js.publish(q.subject, 'traced', { headers: headers! });
+      call.end();
+      await waitFor(() => exporter.getFinishedSpans().some((s) => s.name === `${q.consumer} job`), 5_000, "the job's span");
+      const span = exporter.getFinishedSpans().find((s) => s.name === `${q.consumer} job`)!;
+      assert.equal(span.spanContext().traceId, call.spanContext().traceId, "in the call's trace");
+      assert.equal(span.parentSpanContext?.spanId, call.spanContext().spanId);
+      assert.equal(span.kind, SpanKind.CONSUMER);
+      assert.equal(span.attributes['messaging.message.id'], seq);
+    } finally {
+      await worker?.stop();
+      setTracingEnabled(false);
+      await provider.shutdown();
+      trace.disable();
+      propagation.disable();
+      context.disable();
     }
   });
 });

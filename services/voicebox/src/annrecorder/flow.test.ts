@@ -78,6 +78,7 @@ describe('annrecorder flow', () => {
 
   it('hang-up while recording or deciding changes nothing and throws the recording away', () => {
     assert.deepEqual(run(['1', 'finish', { kind: 'ended' }]).said.slice(-1), ['stop-recording']);
+    assert.deepEqual(onAnnrecorderEvent(run(['1', 'finish']).state, { kind: 'ended' }, settings).actions, [{ kind: 'stop-recording', discard: true }], 'dropped, not staged');
     const deciding = run(['1', 'finish', '1', recorded(3_000), { kind: 'ended' }]).said;
     assert.deepEqual(deciding.slice(-1), ['discard-staged']);
     assert.ok(!deciding.includes('keep-greeting') && !deciding.includes('delete-greeting'));

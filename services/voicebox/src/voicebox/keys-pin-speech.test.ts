@@ -30,8 +30,12 @@ describe('what the voicebox says', () => {
   it('counts with singular, plural, none, and numbers in the language', () => {
     assert.deepEqual(names(summary({ language: 'de' }, { new: 21, saved: 1 })), ['you_have', 21, 'new_messages', 'and', 'one_saved_message']);
     assert.deepEqual(names(summary({ language: 'en' }, { new: 0, saved: 2 })), ['you_have', 'no_count', 'new_messages', 'and', 2, 'saved_messages']);
+    // Every item in the caller's language, every prompt the domain's own recording where it has one.
     const de = summary({ language: 'de', domain: 'example.org' }, { new: 3, saved: 0 });
-    assert.ok(de.every((i) => i.kind !== 'prompt' || (i.language === 'de' && i.domain === 'example.org')));
+    assert.deepEqual(
+      de.map((i) => (i.kind === 'prompt' ? `${i.name} ${i.language} ${i.domain}` : i.kind === 'number' ? `${i.value} ${i.language}` : i.kind)),
+      ['you_have de example.org', '3 de', 'new_messages de example.org', 'and de example.org', 'no_count de example.org', 'saved_messages de example.org'],
+    );
   });
   it('the envelope in the configured time zone, German word order, caller digits or unknown', () => {
     const message = { recordedAt: '2026-11-23T22:30:00.000Z', sender: 'sip:+4930123@example.org' };
