@@ -8,6 +8,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import {
   encodeJson,
   MailboxChangedEventSchema,
+  MessageTranscribedEventSchema,
   readAudio,
   stageAudio,
   stagingBucket,
@@ -15,6 +16,7 @@ import {
   SUBJECTS,
   type AudioRef,
   type MailboxChangedEvent,
+  type MessageTranscribedEvent,
   type StagedAudio,
   type StagingBucket,
 } from '@sipvm/contracts';
@@ -94,13 +96,24 @@ export async function lastMailboxEvent(nc: NatsConnection): Promise<MailboxChang
   }
 }
 
+/** The newest transcript announcement in the VM_MAILBOX stream. */
+export async function lastTranscribedEvent(nc: NatsConnection): Promise<MessageTranscribedEvent | null> {
+  const jsm = await jetstreamManager(nc);
+  try {
+    const stored = await jsm.streams.getMessage(STREAMS.mailbox.name, { last_by_subj: SUBJECTS.mailbox.transcribed });
+    return stored ? MessageTranscribedEventSchema.parse(stored.json()) : null;
+  } catch {
+    return null;
+  }
+}
+
 export async function mailboxEvents(nc: NatsConnection): Promise<MailboxChangedEvent[]> {
   const jsm = await jetstreamManager(nc);
   const info = await jsm.streams.info(STREAMS.mailbox.name);
   const events: MailboxChangedEvent[] = [];
   for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
     const stored = await jsm.streams.getMessage(STREAMS.mailbox.name, { seq }).catch(() => null);
-    if (stored) events.push(MailboxChangedEventSchema.parse(stored.json()));
+    if (stored?.subject === SUBJECTS.mailbox.changed) events.push(MailboxChangedEventSchema.parse(stored.json()));
   }
   return events;
 }
