@@ -8,6 +8,7 @@ export const STANDARD_VARIABLES = [
   'user', 'domain', 'uid', 'did', 'email',
   'sender', 'from', 'from_user', 'from_domain', 'to',
   'ts', 'date', 'vmsg_length', 'duration', 'msgid',
+  'transcript', 'no_transcript',
 ] as const;
 
 /** The variables a template may use: the standard ones plus the configured extra keys. */
@@ -36,6 +37,9 @@ export function mailVariables(job: MailJob, options: { timeZone: string; extraKe
     vmsg_length: (job.durationMs / 1000).toFixed(2),
     duration: `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, '0')}`,
     msgid: job.messageId ?? job.mailId,
+    // What the caller said; or, for a mail that waited for it in vain, why there is none (a code: timed-out, …).
+    transcript: job.transcript?.status === 'done' ? job.transcript.text : '',
+    no_transcript: job.transcript?.status === 'none' ? job.transcript.reason : job.transcript === undefined && job.awaitTranscriptUntil !== undefined ? 'timed-out' : '',
   };
   // Configured extras only; a key the proxy sent but nobody configured is not a variable.
   for (const key of options.extraKeys) variables[key] = job.extra[key] ?? '';
