@@ -23,7 +23,8 @@ export const TEST_SENTENCES: readonly string[] = [
 export function spokenPcm(text: string, options: { voice?: string; wordsPerMinute?: number } = {}): Int16Array {
   const espeak = spawnSync('espeak-ng', ['-v', options.voice ?? 'en-us', '-s', String(options.wordsPerMinute ?? 150), '--stdout', text], { maxBuffer: 64 * 1024 * 1024 });
   if (espeak.status !== 0) throw new Error(`espeak-ng failed: ${espeak.error?.message ?? espeak.stderr.toString()}`);
-  const sox = spawnSync('sox', ['-t', 'wav', '-', '-r', '8000', '-c', '1', '-b', '16', '-e', 'signed-integer', '-t', 'raw', '-'], { input: espeak.stdout, maxBuffer: 64 * 1024 * 1024 });
+  // -R: dithered from a fixed seed, so the same text is always the same audio.
+  const sox = spawnSync('sox', ['-R', '-t', 'wav', '-', '-r', '8000', '-c', '1', '-b', '16', '-e', 'signed-integer', '-t', 'raw', '-'], { input: espeak.stdout, maxBuffer: 64 * 1024 * 1024 });
   if (sox.status !== 0) throw new Error(`sox failed: ${sox.error?.message ?? sox.stderr.toString()}`);
   const bytes = Buffer.from(sox.stdout);
   return new Int16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2);

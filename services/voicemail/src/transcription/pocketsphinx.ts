@@ -37,7 +37,9 @@ export function pocketsphinxEngine(options: PocketsphinxOptions): TranscriptionE
 
     async hear({ wavFile, workDir, signal }: HearRequest): Promise<string> {
       const raw = join(workDir, 'message.raw');
-      await run(options, options.sox, [wavFile, '-r', '16000', '-c', '1', '-b', '16', '-e', 'signed-integer', '-t', 'raw', raw], signal);
+      // -R: sox's dither (a whisper of noise where the recording is digital silence, which pocketsphinx
+      // hears better) from a fixed seed, so the same message is always heard the same way.
+      await run(options, options.sox, ['-R', wavFile, '-r', '16000', '-c', '1', '-b', '16', '-e', 'signed-integer', '-t', 'raw', raw], signal);
       // The control file names the utterance: <cepdir>/<name><cepext> is its audio.
       await writeFile(join(workDir, 'ctl'), 'message\n');
       const hypFile = join(workDir, 'hyp');
