@@ -119,7 +119,7 @@ export const STREAM_RULES: Readonly<Record<StreamName, StreamRule>> = {
   voicemailCallEnds: { consume: ['voicemail'], manage: ['voicemail'], inspect: ['bench', 'signaling', 'media'] },
   voiceboxTimers:    { consume: ['voicebox'] },
   deposits:          { consume: ['voicemail'], inspect: ['bench'] },
-  transcriptions:    { consume: ['voicemail'], inspect: ['bench'] },
+  transcriptions:    { consume: ['voicemail'] },
   staging:           { read: ['storage', 'media', 'voicemail'], purge: ['storage', 'voicemail', 'voicebox', 'web'] },
   mail:              { consume: ['voicemail'] },
   mailFailed:        {},
