@@ -138,7 +138,8 @@ const components = [
       RTPENGINE_RECORDING_DIR: media.recordings,
       MEDIA_PLAY_DIR: media.play,
       MEDIA_DTMF_LISTEN: media.dtmf,
-      PROMPTS_DIR: join(home, 'prompts'),
+      // Built on the first start (espeak-ng, sox); PROMPTS_DIR shares one set between state folders.
+      PROMPTS_DIR: process.env.PROMPTS_DIR ?? join(home, 'prompts'),
       HTTP_PORT: port(9102),
       ...natsIdentity('media'),
     },

@@ -62,22 +62,26 @@ function rssBytes(pid) {
 export function sampleProcesses(processes, intervalMs = 250) {
   const first = new Map(processes.map((p) => [p.pid, cpuSeconds(p.pid) ?? 0]));
   const peakRss = new Map();
+  const startRss = new Map();
   const sample = () => {
     const byRole = new Map();
     for (const p of processes) byRole.set(p.role, (byRole.get(p.role) ?? 0) + (rssBytes(p.pid) ?? 0));
-    for (const [role, bytes] of byRole) peakRss.set(role, Math.max(peakRss.get(role) ?? 0, bytes));
+    for (const [role, bytes] of byRole) {
+      peakRss.set(role, Math.max(peakRss.get(role) ?? 0, bytes));
+      if (!startRss.has(role)) startRss.set(role, bytes);
+    }
   };
   sample();
   const timer = setInterval(sample, intervalMs);
   return {
-    /** { role → { cpuSeconds, peakRssBytes, count } } since the sampler started. */
+    /** { role → { cpuSeconds, peakRssBytes, startRssBytes, count } } since the sampler started. */
     stop() {
       clearInterval(timer);
       sample();
       const result = new Map();
       for (const p of processes) {
         const used = (cpuSeconds(p.pid) ?? first.get(p.pid)) - first.get(p.pid);
-        const entry = result.get(p.role) ?? { cpuSeconds: 0, peakRssBytes: peakRss.get(p.role) ?? 0, count: 0 };
+        const entry = result.get(p.role) ?? { cpuSeconds: 0, peakRssBytes: peakRss.get(p.role) ?? 0, startRssBytes: startRss.get(p.role) ?? 0, count: 0 };
         entry.cpuSeconds += used;
         entry.count++;
         result.set(p.role, entry);
@@ -106,5 +110,28 @@ export function withDescendants(processes) {
     for (const child of children.get(pid) ?? []) visit(child, role);
   };
   for (const p of processes) if (p.pid !== undefined) visit(p.pid, p.role);
+  return found;
+}
+
+/** A process and all its descendants, each under its own role (processes of no known role left out). */
+export function processTree(rootPid) {
+  const children = new Map();
+  const roles = new Map();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const stat = readProc(name, 'stat');
+    if (!stat) continue;
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
+    const argv = readProc(name, 'cmdline')?.split('\0').filter(Boolean);
+    const role = argv && roleOf(argv);
+    if (role) roles.set(Number(name), role);
+  }
+  const found = [];
+  const visit = (pid) => {
+    if (roles.has(pid)) found.push({ pid, role: roles.get(pid) });
+    for (const child of children.get(pid) ?? []) visit(child);
+  };
+  visit(rootPid);
   return found;
 }

@@ -31,11 +31,3 @@ export const BUCKETS = {
 
 export type BucketKey = keyof typeof BUCKETS;
 export type BucketName = (typeof BUCKETS)[BucketKey];
-
-/**
- * JetStream object stores. Staging moved to a plain stream (staging.ts); the object store earlier
- * versions staged into is still read, so audio handed over before an upgrade is not lost.
- */
-export const OBJECT_STORES = {
-  legacyStaging: 'vm-staging',
-} as const;

@@ -12,7 +12,7 @@
  *
  * Adding a subject, a stream or a bucket is one line here.
  */
-import { BUCKETS, OBJECT_STORES, type BucketKey } from './buckets.js';
+import { BUCKETS, type BucketKey } from './buckets.js';
 import { STREAMS, type StreamName } from './streams.js';
 import { SUBJECTS } from './subjects.js';
 
@@ -141,8 +141,6 @@ export const BUCKET_RULES: Readonly<Record<BucketKey, ServiceIdentity>> = {
   webRevocations:   'web',
 };
 
-/** The legacy staging object store: read and emptied by those who read and purge staging. */
-const LEGACY_STAGING_USERS = new Set([...(STREAM_RULES.staging.read ?? []), ...(STREAM_RULES.staging.purge ?? [])]);
 
 export interface Grants {
   readonly publish: readonly string[];
@@ -177,11 +175,6 @@ export function grantsOf(identity: NatsIdentity): Grants {
     publish.add(`$KV.${bucket}.>`);
     for (const subject of jetStreamApi(`KV_${bucket}`, { manage: true, consume: true, read: true, purge: true })) publish.add(subject);
   }
-  if (LEGACY_STAGING_USERS.has(identity)) {
-    const store = OBJECT_STORES.legacyStaging;
-    publish.add(`$O.${store}.>`);
-    for (const subject of jetStreamApi(`OBJ_${store}`, { consume: true, read: true, purge: true })) publish.add(subject);
-  }
   return { publish: [...publish], subscribe: [...subscribe] };
 }
 
@@ -202,7 +195,7 @@ function jetStreamApi(stream: string, roles: { manage?: boolean | undefined; con
     );
   }
   if (roles.read) subjects.push(`$JS.API.DIRECT.GET.${stream}`, `$JS.API.DIRECT.GET.${stream}.>`, `$JS.API.STREAM.MSG.GET.${stream}`);
-  if (roles.purge) subjects.push(`$JS.API.STREAM.PURGE.${stream}`);
+  if (roles.purge) subjects.push(`$JS.API.STREAM.PURGE.${stream}`, `$JS.API.STREAM.MSG.DELETE.${stream}`);
   return subjects;
 }
 

@@ -5,16 +5,18 @@
  * A staged file is one or more messages on its own subject of the JetStream stream VM_STAGING:
  * parts of at most PART_BYTES, the last one naming the others and carrying the size and SHA-256 of
  * the whole. A recording of a minute or less is one message: staging it is one publish, reading
- * it one direct get, discarding it one purge. (A JetStream object store took a metadata lookup,
+ * it one direct get, discarding it one delete. (A JetStream object store took a metadata lookup,
  * a consumer per read and a digest in JavaScript; per message under load that was most of what
  * staging cost.) Names are free-form ids; the subject carries them base64url-encoded.
+ *
+ * Discarding deletes the parts by their stream sequences, which the reference carries: a purge by
+ * subject made nats-server 2.9 remove the stream's block file whenever it emptied and create a new
+ * one for the next recording — a file created and removed per call.
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/nats-core';
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type StoredMsg } from '@nats-io/jetstream';
-import { Objm, type ObjectStore } from '@nats-io/obj';
-import { OBJECT_STORES } from './buckets.js';
+import { jetstream, JetStreamApiCodes, JetStreamApiError, jetstreamManager, type JetStreamClient, type JetStreamManager, type StoredMsg } from '@nats-io/jetstream';
 import { ServiceError, toServiceError } from './errors.js';
 import { ensureStreams, STREAMS } from './streams.js';
 import { SUBJECTS } from './subjects.js';
@@ -24,6 +26,8 @@ export const StagedAudioSchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'is not a staged audio name'),
   /** Size in bytes, as staged. */
   size: z.number().int().nonnegative(),
+  /** The stream sequences of its parts, in order (to discard it without a purge); absent: found by name. */
+  seqs: z.array(z.number().int().positive()).max(4096).optional(),
 });
 export type StagedAudio = z.infer<typeof StagedAudioSchema>;
 
@@ -43,22 +47,12 @@ const HEADER = {
 export interface StagingBucket {
   readonly js: JetStreamClient;
   readonly jsm: JetStreamManager;
-  /** The JetStream object store earlier versions staged into, if it still exists (read-only). */
-  legacy(): Promise<ObjectStore | undefined>;
 }
 
 export async function stagingBucket(nc: NatsConnection): Promise<StagingBucket> {
   const jsm = await jetstreamManager(nc);
   await ensureStreams(jsm, ['staging']);
-  let legacy: Promise<ObjectStore | undefined> | undefined;
-  return {
-    js: jetstream(nc),
-    jsm,
-    legacy: () => (legacy ??= new Objm(nc).open(LEGACY_BUCKET).then(
-      (bucket) => bucket,
-      () => undefined,
-    )),
-  };
+  return { js: jetstream(nc), jsm };
 }
 
 const subjectOf = (name: string) => SUBJECTS.staging.file(Buffer.from(name).toString('base64url'));
@@ -72,6 +66,7 @@ export async function stageAudio(
   const subject = subjectOf(name);
   const digest = createHash('sha256');
   const earlier: number[] = [];
+  const seqs: number[] = [];
   let size = 0;
   let pending: Buffer[] = [];
   let pendingBytes = 0;
@@ -86,6 +81,7 @@ export async function stageAudio(
       headers.set(HEADER.parts, earlier.join(','));
     }
     const ack = await bucket.js.publish(subject, part, { headers });
+    seqs.push(ack.seq);
     if (!last) earlier.push(ack.seq);
   };
   try {
@@ -110,7 +106,7 @@ export async function stageAudio(
   } catch (error) {
     throw new ServiceError('service-unavailable', `cannot stage audio ${name}: ${toServiceError(error).message}`, { cause: error });
   }
-  return StagedAudioSchema.parse({ name, size });
+  return StagedAudioSchema.parse({ name, size, ...(seqs.length <= 4096 ? { seqs } : {}) });
 }
 
 /** Opens staged audio as a stream; audio that is not there (expired, never staged) is `bad-request`. */
@@ -123,7 +119,7 @@ export async function openStagedAudio(bucket: StagingBucket, staged: StagedAudio
   } catch (error) {
     throw unreachable(error);
   }
-  if (last === null) return openLegacy(bucket, staged);
+  if (last === null) throw new ServiceError('bad-request', `staged audio ${staged.name} does not exist (expired or never staged)`);
   const size = Number(last.header.get(HEADER.size));
   if (size !== staged.size) throw new ServiceError('bad-request', `staged audio ${staged.name} has ${size} bytes, not ${staged.size}`);
   const sequences = last.header.get(HEADER.parts).split(',').filter(Boolean).map(Number);
@@ -162,9 +158,18 @@ export async function openStagedAudio(bucket: StagingBucket, staged: StagedAudio
 
 /** Discards staged audio (once it is stored or sent); discarding twice is fine. */
 export async function discardStagedAudio(bucket: StagingBucket, staged: StagedAudio): Promise<void> {
-  await bucket.jsm.streams.purge(STREAMS.staging.name, { filter: subjectOf(staged.name) });
-  const legacy = await bucket.legacy();
-  if (legacy) await legacy.delete(staged.name).catch(() => undefined);
+  if (!staged.seqs) {
+    await bucket.jsm.streams.purge(STREAMS.staging.name, { filter: subjectOf(staged.name) });
+    return;
+  }
+  for (const seq of staged.seqs) {
+    try {
+      await bucket.jsm.streams.deleteMessage(STREAMS.staging.name, seq, false);
+    } catch (error) {
+      // Deleted already (discarded twice, or expired): what was asked for is so.
+      if (!(error instanceof JetStreamApiError && (error.code === JetStreamApiCodes.NoMessageFound || /no message found|not found/i.test(error.message)))) throw error;
+    }
+  }
 }
 
 /** Whether audio of that name is staged now (not yet discarded, not expired). */
@@ -179,24 +184,6 @@ export async function isStaged(bucket: StagingBucket, name: string): Promise<boo
  */
 async function stagedMessage(bucket: StagingBucket, query: { last_by_subj: string } | { seq: number }): Promise<StoredMsg | null> {
   return (await bucket.jsm.direct.getMessage(STREAMS.staging.name, query)) ?? (await bucket.jsm.streams.getMessage(STREAMS.staging.name, query));
-}
-
-/**
- * Earlier versions staged into a JetStream object store; audio handed over before an upgrade is
- * read from there, so that nothing queued is lost.
- */
-const LEGACY_BUCKET = OBJECT_STORES.legacyStaging;
-
-async function openLegacy(bucket: StagingBucket, staged: StagedAudio): Promise<ReadableStream<Uint8Array>> {
-  const missing = new ServiceError('bad-request', `staged audio ${staged.name} does not exist (expired or never staged)`);
-  const legacy = await bucket.legacy();
-  if (!legacy) throw missing;
-  const result = await legacy.get(staged.name).catch((error: unknown) => {
-    throw new ServiceError('service-unavailable', `cannot read staged audio ${staged.name}: ${toServiceError(error).message}`, { cause: error });
-  });
-  if (result === null) throw missing;
-  if (result.info.size !== staged.size) throw new ServiceError('bad-request', `staged audio ${staged.name} has ${result.info.size} bytes, not ${staged.size}`);
-  return result.data;
 }
 
 async function* streamChunks(stream: ReadableStream<Uint8Array>): AsyncIterable<Uint8Array> {

@@ -44,6 +44,12 @@ export const mediaConfig = {
   MEDIA_SINK_HOST: env.string().default('127.0.0.1'),
   /** Detect in-band DTMF too (rtpengine `block DTMF` with `detect DTMF`). */
   MEDIA_INBAND_DTMF: env.boolean().default(false),
+  /**
+   * RTP to the caller for the whole call: silence while no prompt plays (while the caller speaks
+   * their message, while voicebox waits for a key), so that no RTP inactivity timer of the phone,
+   * an SBC or a NAT on the way ends the call. false: only prompts are sent (less CPU in rtpengine).
+   */
+  MEDIA_SILENCE_TO_CALLER: env.boolean().default(true),
   /** Built platform prompts (<dir>/<lang>/<name>.wav); built at start when missing or outdated. */
   PROMPTS_DIR: env.string().default(DEFAULT_PROMPTS_DIR),
   /** Operators' recordings: <dir>/<domain>/<lang>/<name>.wav and <dir>/<lang>/<name>.wav win over built ones. */

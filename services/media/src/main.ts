@@ -111,6 +111,7 @@ await runService({
       playFiles,
       sink: { host: config.MEDIA_SINK_HOST, port: sink.address().port },
       inbandDtmf: config.MEDIA_INBAND_DTMF,
+      silenceToCaller: config.MEDIA_SILENCE_TO_CALLER,
       metrics: mediaMetrics(registry, () => sessions.count),
       log,
     });

@@ -100,6 +100,31 @@ describe('playback', () => {
     });
   }
 
+  test('between playbacks the caller hears silence, as RTP, until the next playback replaces it', async () => {
+    const call = await openCall(rig.nc, 'PCMU');
+    try {
+      const beep = await request(rig.nc, api().play, { callRef: call.callRef, playbackId: 'gap1', items: [{ kind: 'beep' }] });
+      assert.equal((await waitForFinished(rig, 'gap1', beep.durationMs + 5000)).reason, 'completed');
+      const quietFrom = Date.now();
+      await sleep(2_000);
+      const quiet = call.endpoint.received.filter((p) => p.at >= quietFrom + 200 && p.payloadType === 0);
+      console.log(`in the 1.8 s after the beep: ${quiet.length} packets, ${quiet.filter((p) => p.payload.every((b) => b === 0xff || b === 0x7f)).length} of them silence`);
+      assert.ok(quiet.length >= 80, `${quiet.length} packets in 1.8 s after the beep (50 a second expected)`);
+      assert.ok(quiet.every((p) => p.payload.every((b) => b === 0xff || b === 0x7f)), 'silence, not the beep again');
+      // The next prompt replaces the silence at once: the caller hears it, not a mix of the two.
+      const toneFrom = Date.now();
+      const second = await request(rig.nc, api().play, { callRef: call.callRef, playbackId: 'gap2', items: [{ kind: 'beep' }] });
+      await waitForFinished(rig, 'gap2', second.durationMs + 5000);
+      const heard = await call.endpoint.receivedPcm({ sinceMs: toneFrom });
+      assert.ok(Math.abs(dominantFrequency(heard) - 880) <= 20, `the second beep was heard (${dominantFrequency(heard)} Hz)`);
+      const streams = new Set(call.endpoint.received.filter((p) => p.at >= toneFrom).map((p) => p.ssrc));
+      assert.equal(streams.size, 1, 'one stream to the caller, not the silence beside the beep');
+    } finally {
+      await request(rig.nc, api().close, { callRef: call.callRef });
+      call.endpoint.close();
+    }
+  });
+
   test('queued items finish in order; replace and stop report "stopped"', async () => {
     const call = await openCall(rig.nc, 'PCMA');
     const play = (playbackId: string, mode: 'replace' | 'enqueue', items: Parameters<typeof request<ReturnType<typeof MediaApi.play>>>[2]['items']) =>

@@ -10,9 +10,12 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Playable } from '@sipvm/contracts';
-import { composePlayFile, identityOf, type PlayableSources } from './playables.js';
+import { composePlayFile, composeSilence, identityOf, type PlayableSources } from './playables.js';
 import { playDurationMs, playFileExtension, playHeaderBytes, type PlayFormat } from './play-format.js';
 import { removeFile } from './util.js';
+
+/** The length of the silence file looped while nothing else plays: rtpengine reopens it this often. */
+const SILENCE_MS = 30_000;
 
 export interface PlayFile {
   path: string;
@@ -30,6 +33,7 @@ interface Kept {
 export class PlayFiles {
   readonly #kept = new Map<string, Kept>();
   readonly #writing = new Map<string, Promise<Kept>>();
+  readonly #silences = new Map<PlayFormat, Promise<PlayFile>>();
   #keptBytes = 0;
   #written = 0;
 
@@ -45,6 +49,21 @@ export class PlayFiles {
 
   get keptBytes(): number {
     return this.#keptBytes;
+  }
+
+  /**
+   * A file of silence in `format` (SILENCE_MS long, written once per format): what rtpengine plays
+   * to a caller while nothing else plays (player.ts), looped.
+   */
+  async silence(format: PlayFormat): Promise<PlayFile> {
+    let file = this.#silences.get(format);
+    if (!file) {
+      const path = join(this.options.dir, 'kept', `silence-${format}-${SILENCE_MS}ms.${playFileExtension(format)}`);
+      file = composeSilence(path, format, SILENCE_MS).then((bytes) => ({ path, durationMs: playDurationMs(format, bytes), temporary: false }));
+      this.#silences.set(format, file);
+      file.catch(() => this.#silences.delete(format));
+    }
+    return file;
   }
 
   /** The file of `items` in `format` (play-format.ts: by the call's codec). */

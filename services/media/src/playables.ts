@@ -63,6 +63,18 @@ export async function composePlayFile(items: Playable[], sources: PlayableSource
   return position - headerBytes;
 }
 
+/** Writes `ms` of silence as one file in `format`; returns its audio byte count. */
+export async function composeSilence(file: string, format: PlayFormat, ms: number): Promise<number> {
+  const audio = pcmEncoder(format)(silence(ms));
+  const out = await open(file, 'w');
+  try {
+    await out.write(Buffer.concat([playHeader(format, audio.length), audio]));
+  } finally {
+    await out.close();
+  }
+  return audio.length;
+}
+
 /** The PCM of a streamed WAV, appended as it arrives (converted whole only if not 8 kHz mono 16-bit). */
 export async function streamPcm(chunks: AsyncIterable<Uint8Array>, append: (bytes: Uint8Array) => Promise<void>, what: string): Promise<void> {
   const iterator = chunks[Symbol.asyncIterator]();

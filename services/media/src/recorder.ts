@@ -251,6 +251,7 @@ export class Recorder {
     const earlier = new Set(recording.earlierPcaps);
     for (let attempt = 0; ; attempt++) {
       const files = (await this.#pcapsOf(recording.callRef)).filter((n) => !earlier.has(n));
+      if (files.length === 1) return files;
       if (files.length > 0 || attempt >= 20) {
         const withTimes = await Promise.all(files.map(async (n) => ({ n, t: (await stat(join(this.pcapDir, n))).mtimeMs })));
         return withTimes.sort((a, b) => a.t - b.t).map((f) => f.n);

@@ -9,6 +9,7 @@
 import { open, stat } from 'node:fs/promises';
 import { LoudestFrame, stageAudio, wavHeader, type StagedAudio, type StagingBucket } from '@sipvm/contracts';
 import { decodeToPcmFile, g711Pcm, isG711, recordedPackets, TimestampPlacer } from './rtp-decode.js';
+import type { RtpPacket } from './pcap.js';
 import type { RecordableCodec } from './sdp.js';
 import { TrailingSilence } from './silence.js';
 import { removeFile } from './util.js';
@@ -37,7 +38,7 @@ export interface StagedRecording {
 const READ_SIZE = 64 * 1024;
 
 export async function stageRecording(bucket: StagingBucket, name: string, recording: RecordingAudio): Promise<StagedRecording> {
-  const source = isG711(recording.codec) ? g711Source(recording) : await decodedSource(recording);
+  const source = isG711(recording.codec) ? await g711Source(recording) : await decodedSource(recording);
   try {
     const maxSamples = Math.floor((recording.maxDurationMs / 1000) * RATE);
     const samples = Math.min(await lengthOf(source, recording.trailingSilenceBelowDbfs), maxSamples);
@@ -77,8 +78,22 @@ async function lengthOf(source: PcmSource, trailingSilenceBelowDbfs: number | un
   return trailing.keep();
 }
 
-function g711Source(recording: RecordingAudio): PcmSource {
-  const packets = () => recordedPackets(recording.pcaps, recording.payloadType);
+/**
+ * A recording up to this size (about a minute of G.711) is read once and its packets kept for both
+ * passes; a longer one is read from disk for each, so that what is held stays bounded.
+ */
+const HELD_PCAP_BYTES = 1024 * 1024;
+
+async function g711Source(recording: RecordingAudio): Promise<PcmSource> {
+  const sizes = await Promise.all(recording.pcaps.map(async (path) => (await stat(path)).size));
+  let packets = () => recordedPackets(recording.pcaps, recording.payloadType);
+  if (sizes.reduce((a, b) => a + b, 0) <= HELD_PCAP_BYTES) {
+    const held: RtpPacket[] = [];
+    for await (const packet of packets()) held.push(packet);
+    packets = async function* () {
+      yield* held;
+    };
+  }
   return {
     pcm: () => g711Pcm(recording.codec as 'PCMU' | 'PCMA', packets()),
     async samples() {

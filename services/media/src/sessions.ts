@@ -40,6 +40,8 @@ export interface SessionsOptions {
   playFiles: PlayFiles;
   sink: { host: string; port: number };
   inbandDtmf: boolean;
+  /** RTP to the caller for the whole call: silence while nothing plays (player.ts). */
+  silenceToCaller: boolean;
   metrics: MediaMetrics;
   log: Logger;
 }
@@ -178,7 +180,7 @@ export class Sessions {
   async bridge(callRef: string, sdpAnswer: string): Promise<{ sdpAnswer: string }> {
     return this.#mutex.run(callRef, async () => {
       const session = await this.#session(callRef);
-      await session.player.stop();
+      await session.player.bridged();
       const answer = await this.options.rtpengine.command('answer', { 'call-id': callRef, 'from-tag': 'caller', 'to-tag': 'sink', sdp: sdpAnswer });
       if (typeof answer.sdp !== 'string') throw new ServiceError('internal', 'rtpengine answered without SDP');
       await this.options.rtpengine.command(this.options.inbandDtmf ? 'unblockDTMF' : 'unblockMedia', { 'call-id': callRef, 'from-tag': 'caller' });
@@ -342,8 +344,14 @@ export class Sessions {
   }
 
   #player(state: SessionState): Player {
-    const log = callLogger(this.options.log, state.callId);
-    return new Player(state.callRef, this.options.rtpengine, (playback, reason) => void this.#finished(state, playback, reason), log);
+    const format = playFormatOf(state.codec);
+    return new Player({
+      callRef: state.callRef,
+      rtpengine: this.options.rtpengine,
+      finished: (playback, reason) => void this.#finished(state, playback, reason),
+      silence: this.options.silenceToCaller ? () => this.options.playFiles.silence(format) : undefined,
+      log: callLogger(this.options.log, state.callId),
+    });
   }
 
   /** Reports a playback's end, after starting the recording it asked for (so the report can say when). */

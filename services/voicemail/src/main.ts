@@ -83,7 +83,7 @@ await runService({
     });
     const greetings = new Greetings(nc, { keepMs: config.VM_GREETING_CACHE_MS, log });
     greetings.start();
-    const calls = await startCallRuntime({ nc, js, jsm, log, registry, app: voicemailApplication({ nc, config, domains, greetings }) });
+    const calls = await startCallRuntime({ nc, js, jsm, log, registry, app: voicemailApplication({ nc, config, domains, greetings, deposits }) });
     return {
       async stop() {
         await calls.stop();

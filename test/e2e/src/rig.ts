@@ -68,6 +68,9 @@ export interface SignalingRig {
   sipp(scenario: string, options?: Partial<SippOptions>): Promise<SippResult>;
   /** The signaling service again (e.g. after stopping it), on the rig's drachtio-server. */
   restartSignaling(): Promise<void>;
+  /** Stops the storage service (`startStorage` brings it back with the same folder). */
+  stopStorage(): Promise<void>;
+  startStorage(): Promise<void>;
   /** Another signaling instance with its own drachtio-server on the same NATS (another node). */
   addNode(env?: Record<string, string>): Promise<{ drachtio: DrachtioServer; signaling: RunningServiceProcess }>;
   waitForEvent(predicate: (e: CallEventSeen) => boolean, what: string, timeoutMs?: number): Promise<CallEventSeen>;
@@ -103,9 +106,8 @@ export async function startSignalingRig(env: Record<string, string> = {}, option
   const nats = await startNats();
   const drachtio = await startDrachtio({ logLevel: options.drachtioLogLevel ?? 'info' });
   const dir = await tempDir('e2e');
-  const storage = options.storage
-    ? await startService('storage', { NATS_URL: nats.url, STORAGE_BACKEND: 'local', STORAGE_DIR: dir.path })
-    : undefined;
+  const storageEnv = { NATS_URL: nats.url, STORAGE_BACKEND: 'local', STORAGE_DIR: dir.path };
+  const storage = options.storage ? await startService('storage', storageEnv) : undefined;
   const nc = await nats.connect({ maxReconnectAttempts: -1, reconnectTimeWait: 250 });
   const mediaRequests: MediaRequestSeen[] = [];
   nc.subscribe('vm.media.>', {
@@ -172,6 +174,12 @@ export async function startSignalingRig(env: Record<string, string> = {}, option
       await rig.signaling.stop();
       rig.signaling = await startSignaling(drachtio);
     },
+    async stopStorage() {
+      await rig.storage?.stop();
+    },
+    async startStorage() {
+      rig.storage = await startService('storage', storageEnv);
+    },
     async addNode(more = {}) {
       const server = await startDrachtio();
       const instance = await startSignaling(server, more);
@@ -213,7 +221,7 @@ export async function startSignalingRig(env: Record<string, string> = {}, option
       for (const other of others) await other.stop();
       await mediaService?.stop();
       await rtpengine?.close();
-      await storage?.stop();
+      await rig.storage?.stop();
       await drachtio.close();
       await nats.close();
       await dir.remove();

@@ -114,8 +114,10 @@ describe('voicemail: leaving a message end to end', { skip }, () => {
 
   it('box: stores one message whose audio is the tone the caller sent, and mails nothing', async () => {
     const mailsBefore = await queues.lastSeq('mail');
+    const depositsBefore = await queues.lastSeq('deposits');
     await call(appParam('boxuser', 'box'), leaveMessage(4_000));
     assert.equal((await outcomeFor('boxuser')).outcome, 'stored');
+    assert.equal(await queues.lastSeq('deposits'), depositsBefore, 'made a message at once, not through the deposit queue');
     const [message, ...more] = await mailbox('boxuser');
     assert.equal(more.length, 0);
     assert.equal(message?.sender, 'sip:bob@caller.example.org');
@@ -204,6 +206,23 @@ describe('voicemail: leaving a message end to end', { skip }, () => {
     assert.equal((await queues.lastSeq('mail')) - mailsBefore, 1, 'one mail queued');
     assert.equal(smtp.messages.length, 1, 'mailed once');
     assert.ok(toneShare(await storedAudio('crashuser', messages[0]!.id), TONE) > 0.5);
+  });
+
+  it('a message left while storage is away waits in the deposit queue and is stored once storage is back', async () => {
+    const depositsBefore = await queues.lastSeq('deposits');
+    await rig.stopStorage();
+    try {
+      await call(appParam('outageuser', 'box'), leaveMessage(4_000));
+      // Made at once when storage is there; now it could not be: queued for the retries.
+      await rig.waitFor(async () => (await queues.lastSeq('deposits')) > depositsBefore, 'the deposit to be queued', 20_000);
+      assert.ok(!outcomes.some((o) => o.mailbox?.uid === 'outageuser'), 'an outcome while storage was away');
+    } finally {
+      await rig.startStorage();
+    }
+    assert.equal((await outcomeFor('outageuser')).outcome, 'stored');
+    const [message, ...more] = await mailbox('outageuser');
+    assert.equal(more.length, 0, 'stored once');
+    assert.ok(toneShare(await storedAudio('outageuser', message!.id), TONE) > 0.5);
   });
 
   it('a call that arrives while the voicemail service is away rings until it is back: then greeting, beep, message stored', async () => {

@@ -114,8 +114,10 @@ export async function runSippLoad(options: SippLoadOptions): Promise<SippLoadRes
     const inviteToAnswerMs = (await read('_rtt.csv'))
       .split('\n')
       .slice(1)
+      .filter((line) => line.includes(';'))
       .map((line) => Number(line.split(';')[1]))
-      .filter((v) => Number.isFinite(v) && v > 0);
+      // Whole milliseconds: an answer within one is 0, and counts.
+      .filter((v) => Number.isFinite(v) && v >= 0);
     const errors = (await readFile(join(dir, 'errors.log'), 'utf8').catch(() => '')) + stderr;
     return {
       exitCode,

@@ -10,7 +10,6 @@ import {
   BUCKETS,
   AppParamsSchema,
   PlayableSchema,
-  publishDeposit,
   toServiceError,
   type CallStartedEvent,
   type Playable,
@@ -23,6 +22,7 @@ import { onEvent, startCall, VoicemailStateSchema, type Action, type Event, type
 import type { CallConfig } from './config.js';
 import type { Domains } from './domains.js';
 import type { Greetings } from './greetings.js';
+import type { DepositProcessor } from '../deposit/processor.js';
 
 export const CALLS_BUCKET = BUCKETS.voicemailCalls;
 export const VOICEMAIL_QUEUE = 'voicemail';
@@ -46,6 +46,8 @@ export interface VoicemailApplicationOptions {
   config: CallConfig & { VM_SILENCE_THRESHOLD_DBFS: number };
   domains: Domains;
   greetings: Greetings;
+  /** Makes a recording handed over a message (or queues it for retries). */
+  deposits: Pick<DepositProcessor, 'hand'>;
 }
 
 export function voicemailApplication(options: VoicemailApplicationOptions): CallApplication<VoicemailCall, HandOver, Event> {
@@ -101,7 +103,7 @@ export function voicemailApplication(options: VoicemailApplicationOptions): Call
     },
 
     async perform(_action: HandOver, call: VoicemailCall, context: ActionContext): Promise<Event[]> {
-      await handOver(call, context);
+      await handOver(call, context, options.deposits);
       return [{ kind: 'handed-over' }];
     },
 
@@ -125,7 +127,7 @@ async function greetingFor(greetings: Greetings, event: CallStartedEvent, mode: 
 }
 
 /** Stops the recording and hands the message over (a deposit); throws when it cannot, to be retried. */
-async function handOver(call: VoicemailCall, context: ActionContext): Promise<void> {
+async function handOver(call: VoicemailCall, context: ActionContext, deposits: Pick<DepositProcessor, 'hand'>): Promise<void> {
   const recording = await recordingOf(context);
   if (!recording) {
     context.log.info('nothing was recorded');
@@ -133,7 +135,7 @@ async function handOver(call: VoicemailCall, context: ActionContext): Promise<vo
   }
   const { params } = call;
   if (call.state.mode === 'ann') return; // announcements record nothing
-  await publishDeposit(context.js, {
+  await deposits.hand({
     depositId: recording.audio.name,
     mode: call.state.mode,
     user: params.user,

@@ -1,9 +1,14 @@
 /**
- * Takes deposits (finished recordings) from VM_DEPOSITS and makes them messages: checks the
- * audio (too short or silent → discarded), stores it (mode box/both) and queues its mail
- * (mode voicemail/both). Every step is idempotent by depositId, so a deposit taken again after
- * a crash is stored and mailed once. A deposit is never dropped for a passing failure: storage
- * or NATS trouble retries it, the last delay repeating, until it works.
+ * Makes deposits (finished recordings) messages: checks the audio (too short or silent →
+ * discarded), stores it (mode box/both) and queues its mail (mode voicemail/both). Every step is
+ * idempotent by depositId, so a deposit taken again after a crash is stored and mailed once.
+ *
+ * A deposit is made at once, by the instance that handed the recording over (`hand`): the call's
+ * end, durable in JetStream, is acknowledged only after it, so a crash meanwhile takes it again.
+ * Only a deposit that cannot be made now (storage or NATS trouble) goes to the queue VM_DEPOSITS,
+ * whose worker retries it, the last delay repeating, until it works — it is never dropped for a
+ * passing failure. (Every deposit through the queue cost a publish, a delivery, an ack and a
+ * pull, and NATS a file created and removed, for what was done at once almost always.)
  *
  * With transcription on for the domain, it also queues a job for the transcriber once the
  * message is stored (contracts' transcription.ts): storage and MWI are done before, and a mail
@@ -22,12 +27,14 @@ import {
   ensureStreams,
   isServiceError,
   openStagedAudio,
+  publishDeposit,
   request,
   StorageApi,
   STREAMS,
   SUBJECTS,
   toServiceError,
   type Deposit,
+  type DepositInput,
   type DepositOutcome,
   type MailJobInput,
   type StagingBucket,
@@ -52,7 +59,16 @@ export interface DepositProcessorOptions {
   registry: Registry;
 }
 
-export async function startDepositProcessor(options: DepositProcessorOptions): Promise<{ stop(): Promise<void> }> {
+export interface DepositProcessor {
+  /**
+   * Makes the deposit a message now; one that cannot be made now is queued for the retries.
+   * Throws only when it could neither be made nor queued (the hand-over is then retried).
+   */
+  hand(deposit: DepositInput): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startDepositProcessor(options: DepositProcessorOptions): Promise<DepositProcessor> {
   await ensureStreams(options.jsm, ['deposits', 'mail', 'mailFailed', 'transcriptions']);
   const outcomes = new Counter({
     name: 'sipvm_deposits_total',
@@ -65,7 +81,12 @@ export async function startDepositProcessor(options: DepositProcessorOptions): P
     help: 'Deposit attempts that failed (storage or NATS trouble) and will be retried',
     registers: [options.registry],
   });
-  return startDurableWorker({
+  const counted = (result: Handled): Handled => {
+    if (result.kind === 'retry') retries.inc();
+    else if (result.outcome) outcomes.inc({ outcome: result.outcome });
+    return result;
+  };
+  const worker = await startDurableWorker({
     js: options.js,
     jsm: options.jsm,
     stream: STREAMS.deposits.name,
@@ -74,18 +95,23 @@ export async function startDepositProcessor(options: DepositProcessorOptions): P
     concurrency: options.config.VM_DEPOSIT_CONCURRENCY,
     ackWaitMs: ACK_WAIT_MS,
     log: options.log,
-    handle: async (msg) => {
-      const result = await handleDeposit(msg, options);
-      if (result.kind === 'retry') retries.inc();
-      else if (result.outcome) outcomes.inc({ outcome: result.outcome });
-      return result;
-    },
+    handle: async (msg) => counted(await handleQueued(msg, options)),
   });
+  return {
+    async hand(input) {
+      const deposit = DepositSchema.parse(input);
+      const result = counted(await makeMessage(deposit, 1, options));
+      if (result.kind !== 'retry') return;
+      // Not now: the queue's worker takes it from here, with its delays.
+      await publishDeposit(options.js, deposit);
+    },
+    stop: () => worker.stop(),
+  };
 }
 
 type Handled = WorkOutcome & { outcome?: DepositOutcome['outcome'] };
 
-async function handleDeposit(msg: JsMsg, options: DepositProcessorOptions): Promise<Handled> {
+async function handleQueued(msg: JsMsg, options: DepositProcessorOptions): Promise<Handled> {
   let deposit: Deposit;
   try {
     deposit = decodeJson(DepositSchema, msg.data, 'deposit');
@@ -94,8 +120,13 @@ async function handleDeposit(msg: JsMsg, options: DepositProcessorOptions): Prom
     options.log.error({ err: toServiceError(error).message, seq: msg.seq }, 'malformed deposit removed');
     return { kind: 'drop', reason: 'malformed deposit', outcome: 'failed' };
   }
+  // The attempt made at once when it was handed over counts as the first.
+  return makeMessage(deposit, msg.info.deliveryCount + 1, options);
+}
+
+/** One attempt (1, 2, …) at making the deposit a message. */
+async function makeMessage(deposit: Deposit, attempt: number, options: DepositProcessorOptions): Promise<Handled> {
   const log = callLogger(options.log, deposit.depositId).child({ depositId: deposit.depositId, mailbox: `${deposit.uid}@${deposit.did}`, mode: deposit.mode });
-  const attempt = msg.info.deliveryCount;
   const retry = (why: unknown): Handled => {
     const delayMs = retryDelay(options.config.VM_DEPOSIT_RETRY_DELAYS, attempt);
     log.warn({ attempt, retryInMs: delayMs, err: toServiceError(why).message }, 'deposit not finished; will retry');
