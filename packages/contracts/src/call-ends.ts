@@ -15,6 +15,7 @@ import { untilAvailable } from './nats-patience.js';
 import { encodeJson } from './rpc.js';
 import { STREAMS } from './streams.js';
 import { SUBJECTS } from './subjects.js';
+import { withTraceHeaders } from './tracing.js';
 
 /** The stream that captures each such subject (by its exact name: no pattern captures an end). */
 const CAPTURED: ReadonlyMap<string, string> = new Map(Object.values(STREAMS).flatMap((stream) => stream.subjects.map((subject): [string, string] => [subject, stream.name])));
@@ -28,21 +29,23 @@ export async function publishCallEnded(
   const subject = SUBJECTS.call.ended(app);
   const data = encodeJson(CallEndedEventSchema.parse(event));
   const stream = CAPTURED.get(subject);
+  // The call's trace goes with its end: the hand-over of its recording joins it.
+  const headers = withTraceHeaders(undefined);
   if (stream === undefined) {
-    nc.publish(subject, data);
+    nc.publish(subject, data, headers ? { headers } : undefined);
     return;
   }
   const js = jetstream(nc);
-  let durable: boolean;
   try {
-    durable = await untilAvailable(
+    await untilAvailable(
       async () => {
         try {
-          await js.publish(subject, data, { msgID: `ended-${event.callRef}` });
-          return true;
+          await js.publish(subject, data, { msgID: `ended-${event.callRef}`, ...(headers ? { headers } : {}) });
         } catch (error) {
-          // No stream at all (its application is not deployed): nobody waits for a durable copy.
-          if (await streamMissing(nc, stream)) return false;
+          // No stream at all (its application is not deployed): nobody waits for a durable copy,
+          // and the subject's subscribers had this publish all the same (a publish with a reply
+          // subject): it is not sent again, which would give them the end twice.
+          if (await streamMissing(nc, stream)) return;
           throw error;
         }
       },
@@ -51,7 +54,6 @@ export async function publishCallEnded(
   } catch (error) {
     throw new ServiceError('service-unavailable', `the end of call ${event.callRef} could not be handed to JetStream: ${toServiceError(error).message}`, { cause: error });
   }
-  if (!durable) nc.publish(subject, data);
 }
 
 /**

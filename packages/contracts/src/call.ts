@@ -17,7 +17,7 @@ import {
 } from './ids.js';
 import { PinVerifierSchema } from './pin.js';
 import { IsoTimeSchema } from './storage.js';
-import { DEFAULT_MEDIA_NODE, INSTANCE_ID_PATTERN, SUBJECTS } from './subjects.js';
+import { INSTANCE_ID_PATTERN, SUBJECTS } from './subjects.js';
 import { instanceEndpoint } from './rpc.js';
 
 export const APPLICATIONS = ['voicemail', 'voicebox', 'annrecorder'] as const;
@@ -74,14 +74,22 @@ export const CallStartedEventSchema = z.strictObject({
   mediaInstance: InstanceIdSchema,
   /**
    * The media node of that session (its rtpengine): when the instance is gone, another one of the
-   * same node delivers the recording. Absent from signaling before nodes existed: the default.
+   * same node delivers the recording.
    */
-  mediaNode: InstanceIdSchema.default(DEFAULT_MEDIA_NODE),
+  mediaNode: InstanceIdSchema,
   /** Caller's codec as negotiated, e.g. PCMU. */
   codec: z.string().max(32),
-  /** From P-Final-Reply-Code / -Reason, for ann mode with early media. */
+  /**
+   * Answered with early media (183, an announcement: signaling's ANN_EARLY_MEDIA): the call has no
+   * dialog and ends with `finalReply`, not a hang-up.
+   */
+  earlyMedia: z.boolean(),
+  /**
+   * The final reply that ends an early-media call (P-Final-Reply-Code / -Reason, else signaling's
+   * ANN_FINAL_REPLY_*): present exactly when `earlyMedia`.
+   */
   finalReply: z.strictObject({ code: z.number().int().min(300).max(699), reason: z.string().max(128) }).optional(),
-});
+}).refine((event) => event.earlyMedia === (event.finalReply !== undefined), { message: 'finalReply is given exactly when earlyMedia is', path: ['finalReply'] });
 export type CallStartedEvent = z.infer<typeof CallStartedEventSchema>;
 
 export const DigitEventSchema = z.strictObject({

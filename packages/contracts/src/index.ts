@@ -21,4 +21,5 @@ export * from './call-timers.js';
 export * from './webhooks.js';
 export * from './call-ends.js';
 export * from './nats-patience.js';
+export * from './tracing.js';
 export * from './transcription.js';

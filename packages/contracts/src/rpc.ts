@@ -15,6 +15,7 @@ import {
   type Subscription,
 } from '@nats-io/nats-core';
 import { describeIssues, ErrorBodySchema, ServiceError, toServiceError } from './errors.js';
+import { inSpan, traceOf, withTraceHeaders } from './tracing.js';
 
 export interface Endpoint<Req extends z.ZodType = z.ZodType, Res extends z.ZodType = z.ZodType> {
   readonly subject: string;
@@ -109,7 +110,7 @@ export async function request<E extends Endpoint>(
   try {
     msg = await nc.request(ep.subject, encodeJson(checked.data), {
       timeout: timeoutMs,
-      headers: correlationHeaders(options.callId),
+      headers: withTraceHeaders(correlationHeaders(options.callId)),
     });
   } catch (error) {
     throw natsFailure(error, ep.subject, timeoutMs);
@@ -200,7 +201,7 @@ async function answer<E extends Endpoint>(ep: E, msg: Msg, handler: Handler<E>, 
   let outcome: 'ok' | ServiceError['kind'] = 'ok';
   try {
     const req = decodeJson(ep.request, msg.data, ep.subject) as ParsedRequestOf<E>;
-    const result = await handler(req, context);
+    const result = await inSpan(ep.subject, traceOf(msg.headers), { 'sipvm.call_id': context.callId }, () => handler(req, context));
     reply = { ok: true, result: ep.result.parse(result) };
   } catch (error) {
     const failure = toServiceError(error);

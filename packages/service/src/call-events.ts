@@ -11,6 +11,9 @@ import {
   CallStartedEventSchema,
   decodeJson,
   DigitEventSchema,
+  inSpan,
+  SpanKind,
+  traceOf,
   PlaybackFinishedEventSchema,
   RecordingFinishedEventSchema,
   respond,
@@ -82,7 +85,8 @@ export function subscribeCallEvents(nc: NatsConnection, options: CallEventOption
           once({ error });
           return;
         }
-        void perCall.run(event.callRef, () => handle(event, taken)).then(taken, (error: unknown) => {
+        const traced = () => inSpan(subject, traceOf(msg.headers), { 'sipvm.call_ref': event.callRef }, () => handle(event, taken), SpanKind.CONSUMER);
+        void perCall.run(event.callRef, traced).then(taken, (error: unknown) => {
           log.error({ subject, err: String(error) }, 'call event failed');
           once({ error });
         });

@@ -148,6 +148,13 @@ export const commonConfigShape = {
   JETSTREAM_REPLICAS: env.integer(1, 5).default(1),
   /** How long a graceful shutdown may take before the process exits anyway. */
   SHUTDOWN_TIMEOUT_MS: env.integer(0, 600_000).default(20_000),
+  /**
+   * Per-call tracing (OpenTelemetry, tracing.ts), off unless set: an OTLP/HTTP collector's base URL
+   * (spans go to `<url>/v1/traces`), as every OpenTelemetry SDK reads it.
+   */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+  /** Or the full URL of its traces endpoint (wins over the base URL). */
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
 };
 
 export type CommonConfig = z.output<z.ZodObject<typeof commonConfigShape>>;

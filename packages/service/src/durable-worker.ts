@@ -5,6 +5,7 @@
  * delay when the handler asks for a retry, and after ack-wait when the instance died mid-job.
  */
 import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import { inSpan, SpanKind, traceOf } from '@sipvm/contracts';
 import type { Logger } from 'pino';
 import { InFlight } from './in-flight.js';
 
@@ -76,7 +77,8 @@ export async function startDurableWorker(options: DurableWorkerOptions): Promise
   };
   const run = async (msg: JsMsg) => {
     try {
-      const outcome = await options.handle(msg);
+      // The job's trace is the one it was sent in (the call whose end it is, say).
+      const outcome = await inSpan(`${options.consumer} job`, traceOf(msg.headers), { 'messaging.message.id': msg.seq }, () => options.handle(msg), SpanKind.CONSUMER);
       if (outcome.kind === 'done') msg.ack();
       else if (outcome.kind === 'retry') msg.nak(outcome.delayMs);
       // Dropped jobs are acknowledged, not terminated: on a work-queue stream a terminated

@@ -14,6 +14,7 @@ import { Drain } from './drain.js';
 import { Readiness, startHealthServer } from './health.js';
 import { createRegistry } from './metrics.js';
 import { connectNats, natsSecurity, type NatsHandle } from './nats.js';
+import { startTracing } from './tracing.js';
 
 export interface ServiceContext<C> {
   readonly config: C & CommonConfig;
@@ -74,6 +75,7 @@ export async function runService<S extends Record<string, z.ZodType>, P = undefi
   const common = config as unknown as CommonConfig;
   setJetStreamReplicas(common.JETSTREAM_REPLICAS);
   const log = createLogger(definition.name, common.INSTANCE_ID, common.LOG_LEVEL);
+  const tracing = await startTracing(definition.name, common, log);
   const registry = createRegistry(definition.name, common.INSTANCE_ID);
   const readiness = new Readiness();
   const drain = new Drain();
@@ -122,6 +124,7 @@ export async function runService<S extends Record<string, z.ZodType>, P = undefi
       await running.stop();
       await nats.nc.drain();
       await health.close();
+      await tracing.stop();
       log.info('stopped');
       process.exit(0);
     } catch (error) {

@@ -15,6 +15,10 @@ import {
   type Application,
   type Playable,
   type Recording,
+  currentTrace,
+  inTrace,
+  tracedPublish,
+  type TraceContext,
 } from '@sipvm/contracts';
 import { callLogger, KeyedMutex, type Logger } from '@sipvm/service';
 import type { Rtpengine } from './rtpengine.js';
@@ -52,6 +56,8 @@ interface LiveSession {
   version: number;
   /** Opened by this instance and never recorded: nothing to look up before its first recording. */
   fresh: boolean;
+  /** The call's trace (tracing on), which its digit, playback and recording events carry. */
+  trace?: TraceContext | undefined;
 }
 
 export class Sessions {
@@ -113,7 +119,7 @@ export class Sessions {
         await this.#deleteCall(callRef);
         throw error;
       }
-      this.#live.set(callRef, { state, player: this.#player(state), version: 1, fresh: true });
+      this.#live.set(callRef, { state, player: this.#player(state), version: 1, fresh: true, trace: currentTrace() });
       const log = callLogger(this.options.log, req.callId);
       if (natsWaitMs > 0) log.info({ callRef, natsWaitMs }, 'media session opened after waiting for NATS');
       else log.debug({ callRef, codec: codec.name }, 'media session opened');
@@ -255,7 +261,7 @@ export class Sessions {
       digit: digitOfEvent(report.event),
       source: report.type === undefined || report.type === 'DTMF' ? 'rfc4733' : 'inband',
     });
-    this.options.nc.publish(SUBJECTS.call.digit(state.app), encodeJson(event));
+    this.#publish(state.callRef, SUBJECTS.call.digit(state.app), encodeJson(event));
     this.options.metrics.digits.inc({ source: event.source });
     callLogger(this.options.log, state.callId).debug({ callRef: state.callRef, digit: event.digit }, 'digit');
   }
@@ -287,7 +293,7 @@ export class Sessions {
 
   #recordingFinished(recording: RecordingState, why: { reason: 'max-duration' } | { reason: 'silence'; speech: boolean }): void {
     const event = RecordingFinishedEventSchema.parse({ callRef: recording.callRef, callId: recording.callId, at: new Date().toISOString(), ...why });
-    this.options.nc.publish(SUBJECTS.call.recordingFinished(recording.app), encodeJson(event));
+    this.#publish(recording.callRef, SUBJECTS.call.recordingFinished(recording.app), encodeJson(event));
   }
 
   /**
@@ -372,8 +378,13 @@ export class Sessions {
       reason,
       ...(recordingStartedAt ? { recordingStartedAt } : {}),
     });
-    this.options.nc.publish(SUBJECTS.call.playbackFinished(state.app), encodeJson(event));
+    this.#publish(state.callRef, SUBJECTS.call.playbackFinished(state.app), encodeJson(event));
     this.options.metrics.playbacks.inc({ reason });
+  }
+
+  /** An event of a call, in the call's trace when there is one. */
+  #publish(callRef: string, subject: string, data: Uint8Array): void {
+    inTrace(this.#live.get(callRef)?.trace, () => this.options.nc.publish(subject, data, tracedPublish()));
   }
 
   /** Deletes the rtpengine call; false when rtpengine did not know it. */

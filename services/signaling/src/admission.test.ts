@@ -27,6 +27,25 @@ it('refuses at the configured cap, counting the calls held', () => {
   }
 });
 
+it('windows without answers from media keep the verdict (no flapping): only answers that are fast again end it', async () => {
+  const changes: boolean[] = [];
+  const admission = new Admission({ ...limits, windowMs: 50 }, (now) => changes.push(now));
+  try {
+    for (let i = 0; i < 10; i++) admission.mediaAnswered(400);
+    await new Promise((resolve) => setTimeout(resolve, 400)); // several windows, no answers in them
+    assert.deepEqual(changes, [true], 'overloaded once, and still: an empty window is no recovery');
+    // Each window lets one call through to measure media; the rest are refused.
+    assert.equal(admission.refusal(0), undefined, 'the first call of a window goes through');
+    assert.equal(admission.refusal(0), 'overloaded');
+    assert.equal(admission.refusal(0), 'overloaded');
+    admission.mediaAnswered(15);
+    await new Promise((resolve) => setTimeout(resolve, 120));
+    assert.deepEqual(changes, [true, false], 'the fast answer ended it');
+  } finally {
+    admission.stop();
+  }
+});
+
 it('turns overloaded when media answers slowly for a window, and back when it recovers', async () => {
   const changes: boolean[] = [];
   let changed: () => void = () => undefined;
@@ -47,6 +66,7 @@ it('turns overloaded when media answers slowly for a window, and back when it re
     let change = nextChange();
     for (let i = 0; i < 10; i++) admission.mediaAnswered(400);
     await change;
+    admission.refusal(0); // the window's one call let through to measure
     assert.equal(admission.refusal(0), 'overloaded');
     change = nextChange();
     // Answers keep coming in fast until a window has judged them.

@@ -43,6 +43,8 @@ export class Admission {
   #delays: number[] = [];
   #answers: number[] = [];
   #overloaded = false;
+  /** While overloaded, one call per window is let through: its answer says whether media recovered. */
+  #probeLetThrough = false;
   #last: Measurements = { loopDelayP99Ms: 0, mediaAnswerP90Ms: 0 };
 
   constructor(limits: AdmissionLimits, private readonly onChange: (overloaded: boolean, m: Measurements) => void = () => undefined) {
@@ -65,10 +67,19 @@ export class Admission {
     return this.#overloaded;
   }
 
-  /** Why a new call must be refused now, or undefined. */
+  /**
+   * Why a new call must be refused now, or undefined. While overloaded, the first call of each
+   * window is let through: without answers from media a window would know nothing of it, and it
+   * would either never recover or (counting no answers as fast ones) recover every other window.
+   */
   refusal(activeCalls: number): string | undefined {
     if (this.#limits.maxCalls > 0 && activeCalls >= this.#limits.maxCalls) return 'at capacity';
-    return this.#overloaded ? 'overloaded' : undefined;
+    if (!this.#overloaded) return undefined;
+    if (!this.#probeLetThrough && this.#limits.maxMediaAnswerMs > 0) {
+      this.#probeLetThrough = true;
+      return undefined;
+    }
+    return 'overloaded';
   }
 
   /** How long media took to answer an offer (a session open), for the next window's verdict. */
@@ -82,9 +93,12 @@ export class Admission {
   }
 
   #measure(): void {
-    this.#last = { loopDelayP99Ms: percentile(this.#delays, 99), mediaAnswerP90Ms: percentile(this.#answers, 90) };
+    // A window without answers from media says nothing of media: what the last one said stands.
+    const mediaAnswerP90Ms = this.#answers.length > 0 ? percentile(this.#answers, 90) : this.#last.mediaAnswerP90Ms;
+    this.#last = { loopDelayP99Ms: percentile(this.#delays, 99), mediaAnswerP90Ms };
     this.#delays = [];
     this.#answers = [];
+    this.#probeLetThrough = false;
     const now = overloaded(this.#limits, this.#last, this.#overloaded);
     if (now !== this.#overloaded) {
       this.#overloaded = now;

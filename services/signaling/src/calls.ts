@@ -15,11 +15,15 @@ import {
   MediaApi,
   publishCallEnded,
   request,
+  startSpan,
   SUBJECTS,
+  tracedPublish,
   toServiceError,
   untilAvailable,
+  withinSpan,
   type Application,
   type CallEndedEvent,
+  type TraceSpan,
   type TransferMethod,
 } from '@sipvm/contracts';
 import { InFlight, type Logger } from '@sipvm/service';
@@ -56,6 +60,8 @@ interface Call {
   sessionRefresh?: NodeJS.Timeout;
   /** After a transfer by bridge: the call to the party the caller is connected to. */
   bridge?: { dialog: SipDialog; ended: boolean };
+  /** The call's trace, from INVITE to hang-up (only when tracing is on). */
+  span?: TraceSpan | undefined;
 }
 
 export interface CallsOptions {
@@ -139,23 +145,29 @@ export class Calls {
    */
   async answer(req: SipRequest, res: SipResponse): Promise<void> {
     const context = contextOf(req);
+    const callRef = randomBytes(12).toString('hex');
+    // The call's trace: what it asks of media and its application, its end and its message join it.
+    const span = startSpan('call', { 'sip.call_id': context.callId, 'sipvm.call_ref': callRef, 'sipvm.app': context.selection?.app });
+    let held = false;
     try {
-      await this.#answer(req, res, context);
+      held = await withinSpan(span, () => this.#answer(req, res, context, callRef, span));
     } catch (error) {
       context.log.error({ err: String(error), stack: (error as Error).stack }, 'INVITE handling failed');
       if (!res.finalResponseSent) refuse(req, res, 500, 'Server Internal Error');
     } finally {
       context.release?.();
+      // A call that was never held (refused, cancelled) ends its trace here; one held, at its end.
+      if (!held) span?.end();
     }
   }
 
-  async #answer(req: SipRequest, res: SipResponse, context: RequestContext): Promise<void> {
+  /** True when the call was taken in (it ends by #end, which ends its span). */
+  async #answer(req: SipRequest, res: SipResponse, context: RequestContext, callRef: string, span: TraceSpan | undefined): Promise<boolean> {
     const callId = need(context.callId, 'the Call-ID');
     const { app, by } = need(context.selection, 'the application');
     const params = need(context.params, 'the parameters');
     const timers = need(context.timers, 'the session timer');
     const isCanceled = () => context.canceled;
-    const callRef = randomBytes(12).toString('hex');
     const callLog = context.log.child({ callRef, app });
     let media;
     const asked = performance.now();
@@ -169,10 +181,13 @@ export class Calls {
     } catch (error) {
       const failure = toServiceError(error);
       callLog.warn({ kind: failure.kind, err: failure.message }, 'media could not open a session');
-      if (isCanceled()) return this.#invites.inc({ outcome: '487' });
-      if (failure.kind === 'bad-request') return refuse(req, res, 488, 'Not Acceptable Here (media refused the offer)');
-      void this.#options.media.probe();
-      return refuse(req, res, 503, 'Service Unavailable (media)', { 'Retry-After': String(this.#options.config.RETRY_AFTER_S) });
+      if (isCanceled()) this.#invites.inc({ outcome: '487' });
+      else if (failure.kind === 'bad-request') refuse(req, res, 488, 'Not Acceptable Here (media refused the offer)');
+      else {
+        void this.#options.media.probe();
+        refuse(req, res, 503, 'Service Unavailable (media)', { 'Retry-After': String(this.#options.config.RETRY_AFTER_S) });
+      }
+      return false;
     }
     // Time spent waiting out a NATS election is not load: admission would refuse for nothing.
     this.#options.admission.mediaAnswered(performance.now() - asked - (media.natsWaitMs ?? 0));
@@ -181,14 +196,19 @@ export class Calls {
     if (isCanceled()) {
       await this.#closeMedia(call);
       this.#invites.inc({ outcome: '487' });
-      return reply(res, 487, 'Request Terminated');
+      reply(res, 487, 'Request Terminated');
+      return false;
     }
+    call.span = span;
     this.#calls.set(callRef, call);
     // Until it is answered, the call's INVITE is its SIP side: a hang-up command or an early-media
     // announcement's end replies on it, and a CANCEL ends the call.
     call.res = res;
     req.on('cancel', () => void this.#end(call, 'cancelled', 'remote'));
 
+    // ann mode may be answered with early media: 183 with the announcement, then a final reply.
+    const earlyMedia = app === 'voicemail' && params.mode === 'ann' && this.#options.config.ANN_EARLY_MEDIA;
+    if (earlyMedia) call.finalReply ??= { code: this.#options.config.ANN_FINAL_REPLY_CODE, reason: this.#options.config.ANN_FINAL_REPLY_REASON };
     const started: CallStartedEventInput = {
       callRef,
       callId,
@@ -199,20 +219,19 @@ export class Calls {
       mediaInstance: media.mediaInstance,
       mediaNode: this.#options.config.MEDIA_NODE,
       codec: media.codec.slice(0, 32),
-      ...(call.finalReply ? { finalReply: call.finalReply } : {}),
+      earlyMedia,
+      ...(earlyMedia && call.finalReply ? { finalReply: call.finalReply } : {}),
     };
-    const earlyMedia = app === 'voicemail' && params.mode === 'ann' && this.#options.config.ANN_EARLY_MEDIA;
     const logStarted = () =>
       callLog.info({ mode: params.mode, mailbox: { uid: params.uid, did: params.did }, selectedBy: by, earlyMedia, pin: params.pin !== undefined }, 'call started');
     if (earlyMedia) {
       // The announcement is the early media: 183 first, then the application plays it.
-      call.finalReply ??= { code: this.#options.config.ANN_FINAL_REPLY_CODE, reason: this.#options.config.ANN_FINAL_REPLY_REASON };
       res.send(183, 'Session Progress', { headers: { 'Content-Type': SDP_TYPE }, body: media.sdpAnswer });
       call.earlyTimer = setTimeout(() => void this.#end(call, 'media-timeout', 'local'), this.#options.config.ANN_EARLY_MEDIA_TIMEOUT_MS);
       this.#invites.inc({ outcome: 'early-media' });
       logStarted();
       void this.#handToApplication(call, started).then((taken) => taken || this.#end(call, 'error', 'local'));
-      return;
+      return true;
     }
     // The application takes the call before the caller is answered: while it cannot (a NATS
     // election, every instance restarting) the caller hears ringback, not silence after the answer,
@@ -221,13 +240,13 @@ export class Calls {
       if (isEnded(call)) {
         // Cancelled, or ended by its application.
         if (isCanceled()) this.#invites.inc({ outcome: '487' });
-        return;
+        return true;
       }
       refuse(req, res, 503, 'Service Unavailable (application)', { 'Retry-After': String(this.#options.config.RETRY_AFTER_S) });
       await this.#end(call, 'error', 'remote');
-      return;
+      return true;
     }
-    if (isEnded(call)) return;
+    if (isEnded(call)) return true;
     delete call.res;
     let dialog: SipDialog;
     try {
@@ -237,18 +256,19 @@ export class Calls {
       this.#invites.inc({ outcome: isCanceled() ? '487' : 'failed' });
       callLog.info({ err: String(error), canceled: isCanceled() }, 'call not answered');
       await this.#end(call, isCanceled() ? 'cancelled' : 'error', 'remote');
-      return;
+      return true;
     }
     if (isEnded(call)) {
       // Its application hung up while the answer was on its way.
       dialog.destroy();
-      return;
+      return true;
     }
     call.dialog = dialog;
     call.phase = 'answered';
     this.#watchDialog(call, dialog);
     this.#invites.inc({ outcome: 'answered' });
     logStarted();
+    return true;
   }
 
   /**
@@ -297,7 +317,7 @@ export class Calls {
       res.send(200);
       if (digit === undefined) return;
       call.log.debug({ digit }, 'digit from SIP INFO');
-      this.#publish(DigitEventSchema, SUBJECTS.call.digit(call.app), {
+      this.#publish(call, DigitEventSchema, SUBJECTS.call.digit(call.app), {
         callRef: call.callRef,
         callId: call.callId,
         at: new Date().toISOString(),
@@ -442,10 +462,12 @@ export class Calls {
     this.#ended.inc({ reason });
     // Not waited for here (a hang-up command's reply must not wait out a NATS election), but before shutdown.
     void this.#endsInFlight.track(
-      publishCallEnded(this.#options.nc, call.app, { callRef: call.callRef, callId: call.callId, at: new Date().toISOString(), reason }).catch((error: unknown) =>
+      withinSpan(call.span, () => publishCallEnded(this.#options.nc, call.app, { callRef: call.callRef, callId: call.callId, at: new Date().toISOString(), reason })).catch((error: unknown) =>
         call.log.error({ err: toServiceError(error).message }, 'the end of the call could not be published'),
       ),
     );
+    call.span?.setAttribute('sipvm.end_reason', reason);
+    call.span?.end();
     call.log.info({ reason, by }, 'call ended');
     return true;
   }
@@ -459,9 +481,10 @@ export class Calls {
     }
   }
 
-  #publish<S extends z.ZodType>(schema: S, subject: string, event: z.input<S>): void {
+  #publish<S extends z.ZodType>(call: Call, schema: S, subject: string, event: z.input<S>): void {
     try {
-      this.#options.nc.publish(subject, encodeJson(schema.parse(event)));
+      const data = encodeJson(schema.parse(event));
+      withinSpan(call.span, () => this.#options.nc.publish(subject, data, tracedPublish()));
     } catch (error) {
       this.#options.log.error({ subject, err: String(error) }, 'call event could not be published');
     }

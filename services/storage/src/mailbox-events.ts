@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { JetStreamClient } from '@nats-io/jetstream';
-import { encodeJson, SUBJECTS, type MailboxChangedEvent, type MessageTranscribedEvent } from '@sipvm/contracts';
+import { encodeJson, SUBJECTS, withTraceHeaders, type MailboxChangedEvent, type MessageTranscribedEvent } from '@sipvm/contracts';
 import type { Logger } from '@sipvm/service';
 import { Counter, type Registry } from 'prom-client';
 import type { MailboxChange, MessageTranscribed } from './mailbox-store.js';
@@ -22,7 +22,8 @@ export function mailboxEventPublisher(js: JetStreamClient, log: Logger, registry
   const publish = async (subject: string, event: MailboxChangedEvent | MessageTranscribedEvent): Promise<void> => {
     for (let attempt = 0; ; attempt++) {
       try {
-        await js.publish(subject, encodeJson(event), { msgID: event.eventId });
+        const headers = withTraceHeaders(undefined);
+        await js.publish(subject, encodeJson(event), { msgID: event.eventId, ...(headers ? { headers } : {}) });
         return;
       } catch (error) {
         const delay = RETRY_DELAYS_MS[attempt];

@@ -27,15 +27,19 @@ after(async () => {
 
 const ended = (callRef: string): CallEndedEvent => ({ callRef, callId: `${callRef}@test`, at: new Date().toISOString(), reason: 'caller-hangup' });
 
-it('reaches subscribers where no stream captures the end (no voicemail deployed)', async () => {
+it('reaches subscribers where no stream captures the end (no voicemail deployed; voicebox never has one)', async () => {
   const seen: string[] = [];
-  nc.subscribe(SUBJECTS.call.ended('voicemail'), { callback: (_e, msg) => {
-    seen.push(msg.json<CallEndedEvent>().callRef);
-  } });
+  for (const app of ['voicemail', 'voicebox'] as const) {
+    nc.subscribe(SUBJECTS.call.ended(app), { callback: (_e, msg) => {
+      seen.push(`${app}:${msg.json<CallEndedEvent>().callRef}`);
+    } });
+  }
   await nc.flush();
   await publishCallEnded(signaling, 'voicemail', ended('nostream0001'));
   await publishCallEnded(signaling, 'voicebox', ended('voicebox0001'));
-  await waitFor(() => seen.includes('nostream0001'), 2_000, 'the end');
+  await waitFor(() => seen.length >= 2, 2_000, 'both ends');
+  await nc.flush();
+  assert.deepEqual(seen.sort(), ['voicebox:voicebox0001', 'voicemail:nostream0001'], 'each end once');
 });
 
 it('is in the stream once when signaling and media both end the call, and waits for the stream through an outage', async () => {

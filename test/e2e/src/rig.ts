@@ -100,13 +100,15 @@ export interface RigOptions {
   applications?: 'fake' | 'none';
   /** More environment of the real media service (its prompt folders, say). */
   mediaEnv?: Record<string, string>;
+  /** More environment of the storage service. */
+  storageEnv?: Record<string, string>;
 }
 
 export async function startSignalingRig(env: Record<string, string> = {}, options: RigOptions = {}): Promise<SignalingRig> {
   const nats = await startNats();
   const drachtio = await startDrachtio({ logLevel: options.drachtioLogLevel ?? 'info' });
   const dir = await tempDir('e2e');
-  const storageEnv = { NATS_URL: nats.url, STORAGE_BACKEND: 'local', STORAGE_DIR: dir.path };
+  const storageEnv = { NATS_URL: nats.url, STORAGE_BACKEND: 'local', STORAGE_DIR: dir.path, ...options.storageEnv };
   const storage = options.storage ? await startService('storage', storageEnv) : undefined;
   const nc = await nats.connect({ maxReconnectAttempts: -1, reconnectTimeWait: 250 });
   const mediaRequests: MediaRequestSeen[] = [];

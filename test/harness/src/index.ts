@@ -21,5 +21,6 @@ export * from './kamailio.js';
 export * from './cluster.js';
 export * from './prerequisites.js';
 export * from './failing-sip-node.js';
+export * from './otlp.js';
 export * from './speech.js';
 export * from './transcription-server-fake.js';

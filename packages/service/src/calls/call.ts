@@ -4,7 +4,7 @@
  * their own actions (storage work, a hand-over) and the events those produce.
  */
 import { z } from 'zod';
-import { DEFAULT_MEDIA_NODE, type Digit, type EndOnSilence, type Playable, type Recording, type TransferMethod } from '@sipvm/contracts';
+import { type Digit, type EndOnSilence, type Playable, type Recording, type TransferMethod } from '@sipvm/contracts';
 
 /** Who holds the call: what every action needs to reach its dialog and its media session. */
 export const CallBaseShape = {
@@ -12,8 +12,8 @@ export const CallBaseShape = {
   callId: z.string(),
   signalingInstance: z.string(),
   mediaInstance: z.string(),
-  /** The media node of the session; records written before nodes existed are the default one. */
-  mediaNode: z.string().default(DEFAULT_MEDIA_NODE),
+  /** The media node of the session: where its recording is delivered should the instance be gone. */
+  mediaNode: z.string(),
 };
 export interface CallBase {
   callRef: string;

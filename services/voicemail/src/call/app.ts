@@ -32,14 +32,13 @@ export const VoicemailCallSchema = z.object({
   ...CallBaseShape,
   codec: z.string(),
   params: AppParamsSchema,
-  finalReply: z.object({ code: z.number(), reason: z.string() }).optional(),
+  /** Answered with early media: it ends with this final reply (contracts' CallStartedEvent). */
+  earlyMedia: z.object({ finalReply: z.object({ code: z.number(), reason: z.string() }) }).optional(),
   greeting: PlayableSchema,
   state: VoicemailStateSchema,
 });
 export type VoicemailCall = z.infer<typeof VoicemailCallSchema>;
 
-/** The final reply after an early-media announcement when the proxy named none. */
-const DEFAULT_FINAL_REPLY = { code: 480, reason: 'Temporarily Unavailable' };
 
 export interface VoicemailApplicationOptions {
   nc: NatsConnection;
@@ -52,7 +51,7 @@ export interface VoicemailApplicationOptions {
 
 export function voicemailApplication(options: VoicemailApplicationOptions): CallApplication<VoicemailCall, HandOver, Event> {
   const { config, domains } = options;
-  const settingsOf = (call: Pick<VoicemailCall, 'greeting' | 'params' | 'finalReply'>, mode: VoicemailMode): FlowSettings => {
+  const settingsOf = (call: Pick<VoicemailCall, 'greeting' | 'params' | 'earlyMedia'>, mode: VoicemailMode): FlowSettings => {
     // P-App-Param first (the proxy knows the mailbox), then the domain's configuration, then the platform's.
     const domain = domains.of(call.params.did);
     const silenceMs = call.params.maxSilenceS !== undefined ? call.params.maxSilenceS * 1000 : (domain.maxSilenceMs ?? config.VM_MAX_SILENCE_MS);
@@ -60,8 +59,7 @@ export function voicemailApplication(options: VoicemailApplicationOptions): Call
     return {
       greeting: call.greeting,
       language: call.params.language ?? 'en',
-      earlyMedia: call.finalReply !== undefined && mode === 'ann',
-      finalReply: call.finalReply ?? DEFAULT_FINAL_REPLY,
+      ...(call.earlyMedia && mode === 'ann' ? { earlyMedia: call.earlyMedia } : {}),
       maxMessageMs: config.VM_MAX_MESSAGE_MS,
       // One idea of silence for the live watch and the deposit check (VM_SILENCE_THRESHOLD_DBFS).
       endOnSilence: silenceMs > 0 ? { silenceMs, thresholdDbfs: Math.max(-120, config.VM_SILENCE_THRESHOLD_DBFS) } : undefined,
@@ -89,7 +87,7 @@ export function voicemailApplication(options: VoicemailApplicationOptions): Call
         mediaNode: event.mediaNode,
         codec: event.codec,
         params: event.params,
-        ...(event.finalReply ? { finalReply: event.finalReply } : {}),
+        ...(event.earlyMedia && event.finalReply ? { earlyMedia: { finalReply: event.finalReply } } : {}),
         greeting,
       };
       const first = startCall(mode, settingsOf(call, mode));

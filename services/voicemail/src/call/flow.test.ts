@@ -5,8 +5,6 @@ import { onEvent, startCall, type Action, type Event, type FlowSettings, type Vo
 const settings: FlowSettings = {
   greeting: { kind: 'greeting', mailbox: { did: 'example.org', uid: 'alice' }, type: 'busy', version: '2026-11-20T08:00:00.000Z' },
   language: 'en',
-  earlyMedia: false,
-  finalReply: { code: 480, reason: 'Temporarily Unavailable' },
   maxMessageMs: 120_000,
 };
 
@@ -85,7 +83,7 @@ it('a greeting that cannot be played: the beep at least, then the recording', ()
 
 it('ann plays the greeting and hangs up, recording nothing; # does not skip it', () => {
   assert.deepEqual(run('ann', [{ kind: 'digit', digit: '#' }, finishedOnly, { kind: 'ended' }]).actions, ['play:greeting', 'hangup']);
-  assert.deepEqual(run('ann', [finishedOnly], { ...settings, earlyMedia: true }).actions, ['play:greeting', 'final-reply']);
+  assert.deepEqual(run('ann', [finishedOnly], { ...settings, earlyMedia: { finalReply: { code: 480, reason: 'Temporarily Unavailable' } } }).actions, ['play:greeting', 'final-reply']);
 });
 
 it('does nothing once the call is done', () => {
@@ -184,7 +182,7 @@ it('ann: 0 transfers too (nothing is recorded); a failed transfer says so and go
   assert.deepEqual(run('ann', [{ kind: 'digit', digit: '0' }, finishedOnly, { kind: 'transfer', outcome: 'transferred' }], withOperator).actions, ['play:greeting', 'play:connecting_operator', 'transfer']);
   const failed = run('ann', [{ kind: 'digit', digit: '0' }, finishedOnly, { kind: 'transfer', outcome: 'failed' }, finishedOnly], withOperator);
   assert.deepEqual(failed.actions, ['play:greeting', 'play:connecting_operator', 'transfer', 'play:operator_unavailable+goodbye', 'hangup']);
-  assert.deepEqual(run('ann', [{ kind: 'digit', digit: '0' }], { ...withOperator, earlyMedia: true }).actions, ['play:greeting']);
+  assert.deepEqual(run('ann', [{ kind: 'digit', digit: '0' }], { ...withOperator, earlyMedia: { finalReply: { code: 480, reason: 'Temporarily Unavailable' } } }).actions, ['play:greeting']);
 });
 
 it('keys other than the operator key are ignored while connecting and transferring', () => {

@@ -49,9 +49,8 @@ export interface FlowSettings {
   /** The greeting to play: the caller's own, or the prompt chain the media service resolves. */
   greeting: Playable;
   language: string;
-  /** ann mode answered with early media: end with the final reply, not a hang-up. */
-  earlyMedia: boolean;
-  finalReply: { code: number; reason: string };
+  /** ann mode answered with early media: it ends with this final reply, not a hang-up. */
+  earlyMedia?: { finalReply: { code: number; reason: string } } | undefined;
   maxMessageMs: number;
   /** Sustained silence ends the recording; undefined: it does not. */
   endOnSilence?: EndOnSilence | undefined;
@@ -123,7 +122,7 @@ export function onEvent(state: VoicemailState, event: Event, settings: FlowSetti
     case 'beep': {
       if (state.mode === 'ann') {
         if (!finishedCurrent && !(event.kind === 'failed' && event.action === 'play')) return stay;
-        return end(state, settings.earlyMedia ? { kind: 'final-reply', ...settings.finalReply } : { kind: 'hangup', reason: 'announcement played' });
+        return end(state, settings.earlyMedia ? { kind: 'final-reply', ...settings.earlyMedia.finalReply } : { kind: 'hangup', reason: 'announcement played' });
       }
       if (finishedCurrent) {
         // Media started recording when the beep ended; if it could not, ask once more.
