@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the platform and its tests need on Debian 12 with Node.js 20, when missing:
-# Debian packages (nats-server, rtpengine, sipp, sox, espeak-ng, ffmpeg; docker-compose and
+# Debian packages (nats-server, rtpengine, sipp, sox, espeak-ng, ffmpeg, pocketsphinx; docker-compose and
 # kubectl only to validate the deployment files) and the npm dependencies. Cheap when everything is there already, so `npm start` and `npm test` call it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +13,9 @@ packages=(
   "sox:/usr/bin/sox"
   "espeak-ng:/usr/bin/espeak-ng"
   "ffmpeg:/usr/bin/ffmpeg"
+  # The offline transcription engine and its English model (voicemail's transcriber).
+  "pocketsphinx:/usr/bin/pocketsphinx_batch"
+  "pocketsphinx-en-us:/usr/share/pocketsphinx/model/en-us/en-us.lm.bin"
   # A CA of its own for the NATS TLS test.
   "openssl:/usr/bin/openssl"
   "docker-compose:/usr/bin/docker-compose"

@@ -16,6 +16,11 @@ export const BUCKETS = {
   voicemailCalls: 'vm-voicemail-calls',
   /** voicemail: mails the SMTP server accepted, so a redelivered job is not sent twice. */
   mailSent: 'vm-mail-sent',
+  /**
+   * voicemail: for each mail that waits for its transcript, who settled what it says — the
+   * transcriber (with the text, or why there is none) or the mail's deadline — so it goes out once.
+   */
+  transcriptClaims: 'vm-voicemail-transcript-claims',
   /** voicebox: the records of voicebox and annrecorder calls (the call runtime). */
   voiceboxCalls: 'vm-voicebox-calls',
   /** voicebox: wrong PINs and lock-outs per mailbox. */

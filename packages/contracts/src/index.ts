@@ -23,3 +23,4 @@ export * from './call-ends.js';
 export * from './nats-patience.js';
 export * from './caller.js';
 export * from './tracing.js';
+export * from './transcription.js';

@@ -12,7 +12,7 @@ import { CallerSchema } from './caller.js';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { DomainIdSchema, EmailAddressSchema, LanguageSchema, MailboxIdSchema, MessageIdSchema, SenderSchema } from './ids.js';
 import { StagedAudioSchema } from './staging.js';
-import { IsoTimeSchema } from './storage.js';
+import { IsoTimeSchema, TranscriptSchema } from './storage.js';
 import { SUBJECTS } from './subjects.js';
 import { encodeJson } from './rpc.js';
 import { ServiceError, toServiceError } from './errors.js';
@@ -49,6 +49,13 @@ export const MailJobSchema = z.strictObject({
   attachment: StagedAudioSchema.optional(),
   extra: ExtraVariablesSchema.default({}),
   enqueuedAt: IsoTimeSchema,
+  /** What the caller said (the domain's mail waits for it), or why there is none: `%transcript%`, `%no_transcript%`. */
+  transcript: TranscriptSchema.optional(),
+  /**
+   * The mail waits for its transcript until then: the transcriber sends it sooner, with the text;
+   * at this time it goes without one, marked "no transcript" (transcription.ts).
+   */
+  awaitTranscriptUntil: IsoTimeSchema.optional(),
 });
 export type MailJob = z.infer<typeof MailJobSchema>;
 export type MailJobInput = z.input<typeof MailJobSchema>;
@@ -69,13 +76,15 @@ export type MailFailedEvent = z.infer<typeof MailFailedEventSchema>;
 
 /**
  * Puts a mail into the outbox. Publishing the same mailId twice (a retried hand-over) is
- * de-duplicated by JetStream, so the mail is queued once.
+ * de-duplicated by JetStream, so the mail is queued once. `queueId` replaces the mailId as the
+ * de-duplication id of a second job for the same mail (the transcriber's, beside the one waiting
+ * for it); the sent-ledger, kept by mailId, still lets only one of them out.
  */
-export async function enqueueMail(js: JetStreamClient, job: MailJobInput): Promise<{ duplicate: boolean }> {
+export async function enqueueMail(js: JetStreamClient, job: MailJobInput, options: { queueId?: string } = {}): Promise<{ duplicate: boolean }> {
   const checked = MailJobSchema.safeParse(job);
   if (!checked.success) throw new ServiceError('bad-request', `mail job: ${checked.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   try {
-    const ack = await js.publish(SUBJECTS.mail.send, encodeJson(checked.data), { msgID: checked.data.mailId });
+    const ack = await js.publish(SUBJECTS.mail.send, encodeJson(checked.data), { msgID: options.queueId ?? checked.data.mailId });
     return { duplicate: ack.duplicate };
   } catch (error) {
     throw new ServiceError('service-unavailable', `cannot queue mail ${checked.data.mailId}: ${toServiceError(error).message}`, { cause: error });

@@ -6,11 +6,17 @@ import { z } from 'zod';
 import { CallerSchema } from './caller.js';
 import { endpoint } from './rpc.js';
 import { SUBJECTS } from './subjects.js';
-import { GreetingTypeSchema, MailboxSchema, MessageIdSchema, SenderSchema } from './ids.js';
+import { GreetingTypeSchema, LanguageSchema, MailboxSchema, MessageIdSchema, SenderSchema } from './ids.js';
 import { StagedAudioSchema } from './staging.js';
 
 /** Most messages one list reply carries (each entry is at most ~700 bytes of JSON). */
 export const LIST_PAGE_MAX = 1_000;
+
+/**
+ * Most messages one list reply carries when it carries their transcripts too (listMailbox with
+ * `transcripts`): a transcript may be TRANSCRIPT_MAX_CHARS long, up to three bytes a character.
+ */
+export const LIST_PAGE_MAX_WITH_TRANSCRIPTS = 50;
 
 /** Instances of the storage service share requests in this queue group. */
 export const STORAGE_QUEUE = 'storage';
@@ -31,6 +37,32 @@ export const MailboxCountsSchema = z.strictObject({
 });
 export type MailboxCounts = z.infer<typeof MailboxCountsSchema>;
 
+/** The longest transcript kept: about five minutes of speech (the transcriber cuts a longer one, marked with "…"). */
+export const TRANSCRIPT_MAX_CHARS = 5_000;
+
+/** Why a message has no transcript (docs/behaviour.md §3): short codes a mail template or an API client can word. */
+export const NO_TRANSCRIPT_REASONS = ['engine-failed', 'timed-out', 'language-not-supported', 'nothing-recognised', 'audio-unavailable'] as const;
+export type NoTranscriptReason = (typeof NO_TRANSCRIPT_REASONS)[number];
+
+/** What the caller said, as the transcription engine heard it; or that there is no transcript, and why. */
+export const TranscriptSchema = z.discriminatedUnion('status', [
+  z.strictObject({
+    status: z.literal('done'),
+    text: z.string().min(1).max(TRANSCRIPT_MAX_CHARS),
+    /** The language the engine was asked to hear (the message's, as a tag: `en`). */
+    language: LanguageSchema,
+    /** Which engine (and model) heard it: `pocketsphinx`, `whisper-1`, … */
+    engine: z.string().min(1).max(64),
+    at: IsoTimeSchema,
+  }),
+  z.strictObject({
+    status: z.literal('none'),
+    reason: z.enum(NO_TRANSCRIPT_REASONS),
+    at: IsoTimeSchema,
+  }),
+]);
+export type Transcript = z.infer<typeof TranscriptSchema>;
+
 export const MessageInfoSchema = z.strictObject({
   id: MessageIdSchema,
   mailbox: MailboxSchema,
@@ -48,6 +80,8 @@ export const MessageInfoSchema = z.strictObject({
   read: z.boolean(),
   /** Size of the stored audio in bytes. */
   size: z.number().int().nonnegative(),
+  /** What the caller said (transcription on for the domain), once the transcriber is done; lists carry it only when asked. */
+  transcript: TranscriptSchema.optional(),
 });
 export type MessageInfo = z.infer<typeof MessageInfoSchema>;
 
@@ -119,13 +153,29 @@ export const StorageApi = {
    */
   listMailbox: endpoint(
     SUBJECTS.storage.mailboxList,
-    z.strictObject({
-      mailbox: MailboxSchema,
-      offset: z.number().int().nonnegative().default(0),
-      limit: z.number().int().positive().max(LIST_PAGE_MAX).default(LIST_PAGE_MAX),
-    }),
+    z
+      .strictObject({
+        mailbox: MailboxSchema,
+        offset: z.number().int().nonnegative().default(0),
+        limit: z.number().int().positive().max(LIST_PAGE_MAX).default(LIST_PAGE_MAX),
+        /** With each message's transcript; then at most LIST_PAGE_MAX_WITH_TRANSCRIPTS a page (give `limit`). */
+        transcripts: z.boolean().default(false),
+      })
+      .refine((req) => !req.transcripts || req.limit <= LIST_PAGE_MAX_WITH_TRANSCRIPTS, {
+        message: `with transcripts, a page holds at most ${LIST_PAGE_MAX_WITH_TRANSCRIPTS} messages`,
+        path: ['limit'],
+      }),
     z.strictObject({ messages: z.array(MessageInfoSchema), total: z.number().int().nonnegative() }),
     15_000,
+  ),
+  /**
+   * Puts the transcriber's result into a stored message (its metadata), and announces it on
+   * vm.mailbox.transcribed. Setting it again replaces it. A message deleted meanwhile is not found.
+   */
+  setTranscript: endpoint(
+    SUBJECTS.storage.messageTranscript,
+    z.strictObject({ mailbox: MailboxSchema, id: MessageIdSchema, transcript: TranscriptSchema }),
+    z.strictObject({ message: MessageInfoSchema }),
   ),
   countMailbox: endpoint(
     SUBJECTS.storage.mailboxCount,

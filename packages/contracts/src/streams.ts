@@ -16,7 +16,7 @@ export const STREAMS = {
   /** Mailbox changes, for MWI. Kept a week so a signaling outage catches up. */
   mailbox: {
     name: 'VM_MAILBOX',
-    subjects: [SUBJECTS.mailbox.changed],
+    subjects: [SUBJECTS.mailbox.changed, SUBJECTS.mailbox.transcribed],
     retention: RetentionPolicy.Limits,
     storage: StorageType.File,
     max_age: 7 * DAY_NS,
@@ -54,6 +54,19 @@ export const STREAMS = {
     retention: RetentionPolicy.Workqueue,
     storage: StorageType.File,
     max_age: 7 * DAY_NS,
+    duplicate_window: 30 * MINUTE_NS,
+  },
+  /**
+   * Messages waiting for the transcriber (transcription.ts): a job leaves only when its transcript
+   * (or its absence) is settled. A day at most: the transcriber marks older jobs "no transcript"
+   * long before (TRANSCRIBE_MAX_AGE), so none expires unmarked unless no transcriber runs at all.
+   */
+  transcriptions: {
+    name: 'VM_TRANSCRIPTIONS',
+    subjects: [SUBJECTS.voicemail.transcribe],
+    retention: RetentionPolicy.Workqueue,
+    storage: StorageType.File,
+    max_age: 1 * DAY_NS,
     duplicate_window: 30 * MINUTE_NS,
   },
   /**

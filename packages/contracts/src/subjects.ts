@@ -14,6 +14,8 @@ export const SUBJECTS = {
     messageGet: 'vm.storage.message.get',
     messageDelete: 'vm.storage.message.delete',
     messageMark: 'vm.storage.message.mark',
+    /** The transcriber's result into a stored message (StorageApi.setTranscript). */
+    messageTranscript: 'vm.storage.message.transcript',
     mailboxList: 'vm.storage.mailbox.list',
     mailboxCount: 'vm.storage.mailbox.count',
     greetingPut: 'vm.storage.greeting.put',
@@ -27,6 +29,8 @@ export const SUBJECTS = {
   /** JetStream: one event per change of a mailbox's messages (stream VM_MAILBOX). */
   mailbox: {
     changed: 'vm.mailbox.changed',
+    /** A stored message got its transcript (or was marked as having none): MessageTranscribedEvent. Counts do not change: no MWI. */
+    transcribed: 'vm.mailbox.transcribed',
   },
   /** Call lifecycle events from signaling and media, per application (payloads in call.ts). */
   call: {
@@ -73,6 +77,8 @@ export const SUBJECTS = {
     deposit: 'vm.voicemail.deposit',
     /** Core NATS: what became of each deposit. */
     depositOutcome: 'vm.voicemail.deposit-outcome',
+    /** JetStream: messages waiting for the transcriber (stream VM_TRANSCRIPTIONS, see transcription.ts). */
+    transcribe: 'vm.voicemail.transcribe',
   },
   /** The voicebox and annrecorder applications (see voicebox.ts). */
   voicebox: {

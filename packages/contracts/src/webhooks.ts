@@ -1,6 +1,7 @@
 /**
- * Webhooks on a new message (the web service). A mailbox event `message-created` (stream
- * VM_MAILBOX) becomes one delivery per configured target on the work queue VM_WEBHOOKS; the web
+ * Webhooks on a new message (the web service), and on its transcript arriving. A mailbox event
+ * `message-created`, or a transcript's announcement (both on stream VM_MAILBOX), becomes one
+ * delivery per configured target on the work queue VM_WEBHOOKS; the web
  * service posts it, signed, and retries it with backoff across restarts. A delivery that keeps
  * failing is reported on VM_WEBHOOKS_FAILED when its budget is spent — never dropped silently.
  *
@@ -10,14 +11,18 @@
 import { z } from 'zod';
 import { CallerSchema } from './caller.js';
 import { MailboxSchema, MessageIdSchema, SenderSchema } from './ids.js';
-import { CodecSchema, IsoTimeSchema, MailboxCountsSchema } from './storage.js';
+import { CodecSchema, IsoTimeSchema, MailboxCountsSchema, TranscriptSchema } from './storage.js';
 
 /** A target's name in the configuration (and in metrics and failure reports). */
 export const WebhookTargetNameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'may contain only letters, digits, _ and - (at most 64)');
 
-/** What a receiver gets: the JSON body of a `message.created` webhook (documented in the web service's OpenAPI). */
+/** What webhooks tell about: a new message, and (transcription on) what its caller said. */
+export const WEBHOOK_EVENTS = ['message.created', 'message.transcribed'] as const;
+export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
+
+/** What a receiver gets: the JSON body of a webhook (documented in the web service's OpenAPI). */
 export const WebhookBodySchema = z.strictObject({
-  type: z.literal('message.created'),
+  type: z.enum(WEBHOOK_EVENTS),
   /** Unique per delivery to one target and stable across its attempts: receivers de-duplicate by it. */
   deliveryId: z.string().min(1).max(160),
   /** The mailbox event it came from (the same for every target). */
@@ -34,8 +39,10 @@ export const WebhookBodySchema = z.strictObject({
     codec: CodecSchema.optional(),
     urgent: z.boolean().optional(),
     size: z.number().int().nonnegative().optional(),
+    /** `message.transcribed`: the text, or that there is none and why (also in `message.created` if it was there already). */
+    transcript: TranscriptSchema.optional(),
   }),
-  /** The mailbox's counts right after the message arrived. */
+  /** The mailbox's counts right after the message arrived (or, for a transcript, when it did). */
   counts: MailboxCountsSchema,
 });
 export type WebhookBody = z.infer<typeof WebhookBodySchema>;

@@ -31,7 +31,8 @@ export function serveStorageApi(nc: NatsConnection, store: MailboxStore, log: Lo
     on(StorageApi.getMessage, async (req) => ({ message: await store.getMessage(req.mailbox, req.id) })),
     on(StorageApi.deleteMessage, (req) => store.deleteMessage(req.mailbox, req.id)),
     on(StorageApi.markMessage, (req) => store.markMessage(req.mailbox, req.id, req.read)),
-    on(StorageApi.listMailbox, (req) => store.listMailbox(req.mailbox, req.offset, req.limit)),
+    on(StorageApi.setTranscript, async (req) => ({ message: await store.setTranscript(req.mailbox, req.id, req.transcript) })),
+    on(StorageApi.listMailbox, (req) => store.listMailbox(req.mailbox, req.offset, req.limit, req.transcripts)),
     on(StorageApi.countMailbox, async (req) => ({ counts: await store.countMailbox(req.mailbox) })),
     on(StorageApi.putGreeting, async (req) => {
       const greeting = await store.putGreeting(req.mailbox, req.type, req.audio);

@@ -24,10 +24,13 @@ import {
   type GreetingType,
   type Mailbox,
   type MailboxChangedEvent,
+  type MessageTranscribedEvent,
   type MailboxCounts,
   type MessageId,
   type MessageInfo,
   type StagedAudio,
+  type Transcript,
+  TranscriptSchema,
   MessageIdSchema,
   CodecSchema,
   SenderSchema,
@@ -58,10 +61,13 @@ const StoredMessageSchema = z.strictObject({
   urgent: z.boolean(),
   size: z.number().int().nonnegative(),
   caller: CallerSchema.optional(),
+  /** Written after the message (setTranscript), when the transcriber is done. */
+  transcript: TranscriptSchema.optional(),
 });
 type StoredMessage = z.infer<typeof StoredMessageSchema>;
 
 export type MailboxChange = Pick<MailboxChangedEvent, 'mailbox' | 'change' | 'messageId' | 'counts'>;
+export type MessageTranscribed = Pick<MessageTranscribedEvent, 'mailbox' | 'messageId' | 'status' | 'counts'>;
 
 export interface MailboxStoreOptions {
   /** Default maximum number of messages per mailbox; 0 = unlimited. */
@@ -72,6 +78,8 @@ export interface MailboxStoreOptions {
   openStaged: (staged: StagedAudio) => Promise<AsyncIterable<Uint8Array>>;
   /** Called after every change, inside the mailbox's critical section. */
   onChange: (change: MailboxChange) => Promise<void>;
+  /** Called after a transcript was written into a message, inside the mailbox's critical section. */
+  onTranscribed?: (event: MessageTranscribed) => Promise<void>;
   /** Where each mailbox's counts are kept. */
   counts: MailboxCountKeeper;
   log: Logger;
@@ -188,8 +196,31 @@ export class MailboxStore {
     });
   }
 
-  /** Newest first (ids start with the recording time), `limit` messages from `offset`. */
-  async listMailbox(mailbox: Mailbox, offset: number, limit: number): Promise<{ messages: MessageInfo[]; total: number }> {
+  /**
+   * The transcriber's result into the message's metadata, replacing any earlier one. The only
+   * write of a message's metadata after its creation: a delete on another instance between the
+   * read and the write would bring back metadata without audio, so the audio is looked for
+   * afterwards and, when it is gone, the metadata goes too (the message stays deleted).
+   */
+  async setTranscript(mailbox: Mailbox, id: MessageId, transcript: Transcript): Promise<MessageInfo> {
+    return this.#locks.run(lockKey(mailbox), async () => {
+      const stored = await this.#readMeta(mailbox, id);
+      if (!stored) throw await this.#notFound(mailbox, id);
+      const updated: StoredMessage = { ...stored, transcript };
+      const metaBytes = new TextEncoder().encode(JSON.stringify(updated));
+      await this.#blobs.put(messageMetaKey(mailbox, id), bytesOf(metaBytes), metaBytes.length);
+      if ((await this.#blobs.head(messageAudioKey(mailbox, id))) === null) {
+        await this.#blobs.delete(messageMetaKey(mailbox, id));
+        throw await this.#notFound(mailbox, id);
+      }
+      const counts = await this.#countLocked(mailbox);
+      await this.#options.onTranscribed?.({ mailbox, messageId: id, status: transcript.status, counts });
+      return this.#info(mailbox, updated);
+    });
+  }
+
+  /** Newest first (ids start with the recording time), `limit` messages from `offset`; transcripts only when asked. */
+  async listMailbox(mailbox: Mailbox, offset: number, limit: number, transcripts = false): Promise<{ messages: MessageInfo[]; total: number }> {
     // The listing counts the mailbox anyway: what is kept is set to it.
     const { scan } = await this.#locks.run(lockKey(mailbox), async () => {
       const listed = await this.#scanLocked(mailbox);
@@ -199,7 +230,10 @@ export class MailboxStore {
     const page = [...scan.messages].sort().reverse().slice(offset, offset + limit);
     const infos = await mapLimited(page, 16, async (id) => {
       const stored = await this.#readMeta(mailbox, id);
-      return stored ? { ...toInfo(mailbox, stored), read: scan.read.has(id) } : null;
+      if (!stored) return null;
+      const info = { ...toInfo(mailbox, stored), read: scan.read.has(id) };
+      if (!transcripts) delete info.transcript;
+      return info;
     });
     return { messages: infos.filter((info): info is MessageInfo => info !== null), total: scan.messages.size };
   }
@@ -367,6 +401,7 @@ function toInfo(mailbox: Mailbox, stored: StoredMessage): Omit<MessageInfo, 'rea
     read: false,
     size: stored.size,
     ...(stored.caller !== undefined ? { caller: stored.caller } : {}),
+    ...(stored.transcript ? { transcript: stored.transcript } : {}),
   };
 }
 

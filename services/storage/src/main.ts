@@ -66,11 +66,13 @@ await runService({
 
     await ensureStreams(await jetstreamManager(nc), ['mailbox']);
     const staging = await stagingBucket(nc);
+    const events = mailboxEventPublisher(jetstream(nc), log, registry);
     const store = new MailboxStore(blobs, {
       maxMessages: config.STORAGE_MAX_MESSAGES,
       retentionSavedDays: config.STORAGE_RETENTION_SAVED_DAYS,
       openStaged: async (staged) => openStagedAudio(staging, staged),
-      onChange: mailboxEventPublisher(jetstream(nc), log, registry),
+      onChange: events.changed,
+      onTranscribed: events.transcribed,
       counts: new MailboxCountKeeper(await openKv(nc, BUCKETS.mailboxCounts, { history: 1, description: 'new and saved messages per mailbox' })),
       log,
     });

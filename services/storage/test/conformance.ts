@@ -14,6 +14,7 @@ import {
 } from '@sipvm/contracts';
 import {
   lastMailboxEvent,
+  lastTranscribedEvent,
   longWav,
   mailboxEvents,
   rawRequest,
@@ -206,6 +207,33 @@ export function describeStorageConformance(backend: BackendUnderTest): void {
       }
       assert.deepEqual(pages, newestFirst);
       await assert.rejects(request(rig.nc, StorageApi.listMailbox, { mailbox, limit: 5000 }), (e) => isServiceError(e, 'bad-request'));
+    });
+
+    it('keeps a transcript in the message, lists it only when asked, announces it and keeps it off MWI', async () => {
+      const mailbox = freshMailbox();
+      const { message } = await create(mailbox);
+      const changesBefore = (await mailboxEvents(rig.nc)).length;
+      const transcript = { status: 'done', text: 'Hello, this is Bob — call me back', language: 'en', engine: 'pocketsphinx', at: '2026-11-23T10:11:20.000Z' } as const;
+      const set = await request(rig.nc, StorageApi.setTranscript, { mailbox, id: message.id, transcript });
+      assert.deepEqual(set.message, { ...message, transcript });
+      assert.deepEqual((await request(rig.nc, StorageApi.getMessage, { mailbox, id: message.id })).message.transcript, transcript);
+      const lean = await request(rig.nc, StorageApi.listMailbox, { mailbox });
+      assert.equal(lean.messages[0]?.transcript, undefined, 'a plain listing stays lean');
+      const full = await request(rig.nc, StorageApi.listMailbox, { mailbox, limit: 50, transcripts: true });
+      assert.deepEqual(full.messages[0]?.transcript, transcript);
+      await assert.rejects(request(rig.nc, StorageApi.listMailbox, { mailbox, limit: 51, transcripts: true }), (e) => isServiceError(e, 'bad-request'));
+
+      const announced = await lastTranscribedEvent(rig.nc);
+      assert.deepEqual([announced?.messageId, announced?.status, announced?.mailbox], [message.id, 'done', mailbox]);
+      assert.deepEqual(announced?.counts, { new: 1, saved: 0, urgentNew: 0, urgentSaved: 0 });
+      assert.equal((await mailboxEvents(rig.nc)).length, changesBefore, 'no mailbox change (MWI) for a transcript');
+
+      // Marked "no transcript" instead, it says so; the message is otherwise unchanged.
+      const none = { status: 'none', reason: 'timed-out', at: '2026-11-23T10:12:00.000Z' } as const;
+      assert.deepEqual((await request(rig.nc, StorageApi.setTranscript, { mailbox, id: message.id, transcript: none })).message, { ...message, transcript: none });
+      await request(rig.nc, StorageApi.deleteMessage, { mailbox, id: message.id });
+      await assert.rejects(request(rig.nc, StorageApi.setTranscript, { mailbox, id: message.id, transcript }), (e) => isServiceError(e, 'mailbox-not-found'));
+      assert.ok(!(await listAll()).some((key) => key.includes(message.id)), 'a transcript for a deleted message brings nothing back');
     });
 
     it('deletes a message with its audio; a deleted message is gone for good', async () => {

@@ -5,9 +5,11 @@
 import { createHash } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstreamManager } from '@nats-io/jetstream';
+import type { z } from 'zod';
 import {
   encodeJson,
   MailboxChangedEventSchema,
+  MessageTranscribedEventSchema,
   readAudio,
   stageAudio,
   stagingBucket,
@@ -15,6 +17,7 @@ import {
   SUBJECTS,
   type AudioRef,
   type MailboxChangedEvent,
+  type MessageTranscribedEvent,
   type StagedAudio,
   type StagingBucket,
 } from '@sipvm/contracts';
@@ -83,16 +86,22 @@ export async function rawRequest(nc: NatsConnection, subject: string, payload: u
   return JSON.parse(new TextDecoder().decode(msg.data)) as { ok: boolean; error?: { kind: string; message: string } };
 }
 
-/** The newest mailbox event in the VM_MAILBOX stream (proves it is durable, not just published). */
-export async function lastMailboxEvent(nc: NatsConnection): Promise<MailboxChangedEvent | null> {
+/** The newest event of `subject` in the VM_MAILBOX stream (proves it is durable, not just published). */
+async function lastOnMailboxStream<S extends z.ZodType>(nc: NatsConnection, subject: string, schema: S): Promise<z.output<S> | null> {
   const jsm = await jetstreamManager(nc);
   try {
-    const stored = await jsm.streams.getMessage(STREAMS.mailbox.name, { last_by_subj: SUBJECTS.mailbox.changed });
-    return stored ? MailboxChangedEventSchema.parse(stored.json()) : null;
+    const stored = await jsm.streams.getMessage(STREAMS.mailbox.name, { last_by_subj: subject });
+    return stored ? schema.parse(stored.json()) : null;
   } catch {
     return null;
   }
 }
+
+export const lastMailboxEvent = (nc: NatsConnection): Promise<MailboxChangedEvent | null> => lastOnMailboxStream(nc, SUBJECTS.mailbox.changed, MailboxChangedEventSchema);
+
+/** The newest transcript announcement. */
+export const lastTranscribedEvent = (nc: NatsConnection): Promise<MessageTranscribedEvent | null> =>
+  lastOnMailboxStream(nc, SUBJECTS.mailbox.transcribed, MessageTranscribedEventSchema);
 
 export async function mailboxEvents(nc: NatsConnection): Promise<MailboxChangedEvent[]> {
   const jsm = await jetstreamManager(nc);
@@ -100,7 +109,7 @@ export async function mailboxEvents(nc: NatsConnection): Promise<MailboxChangedE
   const events: MailboxChangedEvent[] = [];
   for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
     const stored = await jsm.streams.getMessage(STREAMS.mailbox.name, { seq }).catch(() => null);
-    if (stored) events.push(MailboxChangedEventSchema.parse(stored.json()));
+    if (stored?.subject === SUBJECTS.mailbox.changed) events.push(MailboxChangedEventSchema.parse(stored.json()));
   }
   return events;
 }

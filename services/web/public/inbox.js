@@ -199,9 +199,25 @@ function messageItem(message) {
     title,
     element('p', {}, `${when.toLocaleString()} · ${spoken(message.durationMs / 1000)}`),
     controls,
+    ...transcriptOf(message),
     element('div', { class: 'actions' }, markButton, remove, download),
   );
   return item;
+}
+
+/** What the caller said, beside the player (as text, never as HTML); nothing while there is no word of it. */
+function transcriptOf(message) {
+  const transcript = message.transcript;
+  if (!transcript) return [];
+  if (transcript.status !== 'done') return [element('p', { class: 'transcript none' }, 'No transcript of this message.')];
+  return [
+    element(
+      'figure',
+      { class: 'transcript' },
+      element('figcaption', {}, 'Transcript (by machine, may be wrong)'),
+      element('blockquote', { lang: transcript.language }, transcript.text),
+    ),
+  ];
 }
 
 // ------------------------------------------------------------------ greetings

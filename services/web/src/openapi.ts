@@ -1,10 +1,10 @@
 /**
  * The OpenAPI 3.1 document of the HTTP API, served at /api/v1/openapi.json. The operations are
  * written here; every schema comes from api/views.ts (the schemas the handlers answer through),
- * so the two cannot drift apart. The webhook a receiver gets is described under `webhooks`.
+ * so the two cannot drift apart. The webhooks a receiver gets are described under `webhooks`.
  */
 import { z } from 'zod';
-import { GreetingTypeSchema, MailboxIdSchema, MessageIdSchema } from '@sipvm/contracts';
+import { GreetingTypeSchema, MailboxIdSchema, MessageIdSchema, type WebhookEvent } from '@sipvm/contracts';
 import { NAMED_SCHEMAS } from './api/views.js';
 import { OPERATOR_KEY_HEADER } from './auth.js';
 import { SIGNATURE_HEADER } from './webhooks/signature.js';
@@ -77,6 +77,22 @@ const audioParameters = [
   { name: 'link', in: 'query', required: false, description: 'A signed audio link (from audioUrl) instead of a header: for <audio> elements.', schema: { type: 'string' } },
   { name: 'download', in: 'query', required: false, description: '1: offered as a file to save (Content-Disposition: attachment).', schema: { type: 'string', enum: ['1'] } },
 ];
+
+/** A webhook receivers get: signed, retried, the same body schema for each event (its `type` says which). */
+const webhook = (event: WebhookEvent, summary: string) => ({
+  post: {
+    summary,
+    description: `Posted to every webhook target configured for the mailbox's domain (or for all). ${SIGNATURE_HEADER}: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>" with the target's secret>. Any 2xx acknowledges; anything else is retried with backoff until the budget is spent. Receivers de-duplicate by deliveryId (at-least-once delivery).`,
+    parameters: [
+      { name: SIGNATURE_HEADER, in: 'header', required: true, schema: { type: 'string' } },
+      { name: 'Sipvm-Event', in: 'header', required: true, schema: { type: 'string', const: event } },
+      { name: 'Sipvm-Delivery', in: 'header', required: true, schema: { type: 'string' } },
+      { name: 'Sipvm-Attempt', in: 'header', required: true, schema: { type: 'integer', minimum: 1 } },
+    ],
+    requestBody: { required: true, content: json('WebhookBody') },
+    responses: { '2XX': { description: 'Accepted; not posted again' } },
+  },
+});
 
 export function openApiDocument(): Json {
   return {
@@ -197,20 +213,11 @@ export function openApiDocument(): Json {
       },
     },
     webhooks: {
-      messageCreated: {
-        post: {
-          summary: 'A new message arrived in a mailbox',
-          description: `Posted to every webhook target configured for the mailbox's domain (or for all). ${SIGNATURE_HEADER}: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>" with the target's secret>. Any 2xx acknowledges; anything else is retried with backoff until the budget is spent. Receivers de-duplicate by deliveryId (at-least-once delivery).`,
-          parameters: [
-            { name: SIGNATURE_HEADER, in: 'header', required: true, schema: { type: 'string' } },
-            { name: 'Sipvm-Event', in: 'header', required: true, schema: { type: 'string', const: 'message.created' } },
-            { name: 'Sipvm-Delivery', in: 'header', required: true, schema: { type: 'string' } },
-            { name: 'Sipvm-Attempt', in: 'header', required: true, schema: { type: 'integer', minimum: 1 } },
-          ],
-          requestBody: { required: true, content: json('WebhookBody') },
-          responses: { '2XX': { description: 'Accepted; not posted again' } },
-        },
-      },
+      messageCreated: webhook('message.created', 'A new message arrived in a mailbox'),
+      messageTranscribed: webhook(
+        'message.transcribed',
+        'A message got its transcript (transcription on for its domain): message.transcript holds the text, or status "none" and why there is none',
+      ),
     },
     components: {
       schemas: componentSchemas(),

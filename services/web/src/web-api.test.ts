@@ -18,7 +18,7 @@ const bob = { did: 'example.org', uid: 'bob' };
 const ALICE = mailboxPath(alice);
 const BOB = mailboxPath(bob);
 
-interface MessageView { id: string; read: boolean; audioUrl: string; audioUrlExpiresAt: string; size: number; caller?: unknown }
+interface MessageView { id: string; read: boolean; audioUrl: string; audioUrlExpiresAt: string; size: number; caller?: unknown; transcript?: unknown }
 interface MessageList { counts: { new: number; saved: number }; total: number; messages: MessageView[] }
 
 describe('web API', () => {
@@ -69,6 +69,29 @@ describe('web API', () => {
     assert.deepEqual(page.messages[0]?.caller, { name: 'Carol Jones', number: '+4930123456', numberText: '030 123456', withheld: false });
     assert.equal(list.messages[0]?.caller, undefined, 'a message stored without one has none');
     assert.equal((await rig.call('GET', `${ALICE}/messages?limit=0`, { token: aliceToken })).status, 400);
+  });
+
+  it('shows what the caller said with the message, in the list (however long the page) and alone', async () => {
+    const carol = { did: 'example.org', uid: 'carol-transcripts' };
+    const token = await rig.web.issueToken(carol);
+    // 53 messages: more than storage gives with transcripts in one reply (50).
+    const stored: MessageInfo[] = [];
+    for (let i = 0; i < 53; i++) stored.push((await storeMessage(rig.nc, carol, smallWav(1), { recordedAt: new Date(Date.now() - (60 - i) * 1000) })).message);
+    const said = { status: 'done', text: 'Hi Carol, it\'s <b>Dan</b>, call me back', language: 'en', engine: 'pocketsphinx', at: new Date().toISOString() } as const;
+    const none = { status: 'none', reason: 'timed-out', at: new Date().toISOString() } as const;
+    await request(rig.nc, StorageApi.setTranscript, { mailbox: carol, id: stored[0]!.id, transcript: said });
+    await request(rig.nc, StorageApi.setTranscript, { mailbox: carol, id: stored[52]!.id, transcript: none });
+
+    const list = (await rig.call('GET', `${mailboxPath(carol)}/messages?limit=100`, { token })).json as MessageList;
+    assert.equal(list.total, 53);
+    assert.equal(list.messages.length, 53, 'the whole page, though storage answers 50 at a time');
+    assert.deepEqual(list.messages.map((m) => m.id), stored.map((m) => m.id).reverse());
+    assert.deepEqual(list.messages.at(-1)?.transcript, said, 'the oldest, from the second part');
+    assert.deepEqual(list.messages[0]?.transcript, none);
+    assert.equal(list.messages[1]?.transcript, undefined, 'not transcribed: no transcript field');
+    const one = (await rig.call('GET', `${mailboxPath(carol)}/messages/${stored[0]!.id}`, { token })).json as MessageView;
+    assert.deepEqual(one.transcript, said);
+    assert.ok((rig.conformance.document.webhooks as Record<string, unknown>).messageTranscribed);
   });
 
   it('streams a message as WAV, whole, in byte ranges, conditionally, and for HEAD', async () => {

@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { STREAMS, WebhookFailedEventSchema, type WebhookBody, type WebhookFailedEvent } from '@sipvm/contracts';
+import { request, StorageApi, STREAMS, WebhookFailedEventSchema, type WebhookBody, type WebhookFailedEvent } from '@sipvm/contracts';
 import { smallWav, storeMessage, tempDir, waitFor } from '@sipvm/harness';
 import { startWebRig, type WebRig } from '../test/support.js';
 
@@ -111,6 +111,26 @@ describe('webhooks on a new message', () => {
     await storeMessage(rig.nc, { did: 'other.example', uid: 'dave' }, smallWav(1));
     await waitFor(() => receiver.at('/all').length === 2, 10_000, 'the global target to hear of the other domain');
     assert.equal(receiver.at('/crm').length, 1, 'the crm target hears of its domain only');
+  });
+
+  it('posts message.transcribed with what the caller said when the transcript arrives, once', async () => {
+    const mailbox = { did: 'example.org', uid: 'grace' };
+    const { message } = await storeMessage(rig.nc, mailbox, smallWav(1.5), { sender: 'sip:bob@example.net' });
+    await waitFor(() => receiver.at('/crm').some((r) => (JSON.parse(r.raw) as WebhookBody).message.id === message.id), 10_000, 'message.created');
+    const transcript = { status: 'done', text: 'please call me back', language: 'en', engine: 'whisper-1', at: new Date().toISOString() } as const;
+    await request(rig.nc, StorageApi.setTranscript, { mailbox, id: message.id, transcript });
+    // Set again (a transcriber's retry): the same event, posted once.
+    await request(rig.nc, StorageApi.setTranscript, { mailbox, id: message.id, transcript });
+    const transcribed = () => receiver.at('/crm').filter((r) => r.headers['sipvm-event'] === 'message.transcribed');
+    await waitFor(() => transcribed().length === 1, 10_000, 'message.transcribed to be posted');
+    const post = transcribed()[0]!;
+    assert.ok(verifiedByReceiver(SECRETS.crm, post.raw, String(post.headers['sipvm-signature'])));
+    const body = JSON.parse(post.raw) as WebhookBody;
+    rig.conformance.checkWebhook('messageTranscribed', body);
+    assert.equal(body.type, 'message.transcribed');
+    assert.deepEqual(body.message, { id: message.id, sender: 'sip:bob@example.net', recordedAt: message.recordedAt, durationMs: 1500, codec: 'PCMU', urgent: false, size: message.size, transcript });
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    assert.equal(transcribed().length, 1, 'posted once');
   });
 
   it('retries a failing receiver with backoff until it accepts, with the same delivery', async () => {

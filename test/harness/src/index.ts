@@ -23,3 +23,5 @@ export * from './prerequisites.js';
 export * from './failing-sip-node.js';
 export * from './baresip.js';
 export * from './otlp.js';
+export * from './speech.js';
+export * from './transcription-server-fake.js';

@@ -42,3 +42,21 @@ it('refuses a bad file with a line per problem naming the domain and the setting
   });
   await assert.rejects(Domains.load('/nonexistent/domains.json'), (error) => error instanceof ConfigError && /cannot be read/.test(error.problems[0] ?? ''));
 });
+
+it('takes a domain\'s transcription policy and refuses a bad one', async () => {
+  await withFile(JSON.stringify({ 'speech.example': { transcription: 'wait', transcriptionWaitMs: 30000 }, 'quiet.example': { transcription: 'off' } }), async (path) => {
+    const domains = await Domains.load(path);
+    assert.deepEqual(domains.of('speech.example'), { transcription: 'wait', transcriptionWaitMs: 30000 });
+    assert.equal(domains.anyTranscribes, true);
+  });
+  await withFile(JSON.stringify({ 'quiet.example': { transcription: 'off' } }), async (path) => assert.equal((await Domains.load(path)).anyTranscribes, false));
+  await withFile(JSON.stringify({ 'speech.example': { transcription: 'always', transcriptionWaitMs: 3_600_000 } }), async (path) => {
+    await assert.rejects(Domains.load(path), (error) => {
+      assert.ok(error instanceof ConfigError);
+      const text = error.problems.join('\n');
+      assert.match(text, /domain "speech\.example" transcription: .*"off"\|"on"\|"wait"/);
+      assert.match(text, /domain "speech\.example" transcriptionWaitMs: must be at most 600000/);
+      return true;
+    });
+  });
+});

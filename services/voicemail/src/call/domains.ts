@@ -4,7 +4,8 @@
  * its own operator and policies:
  *
  *   { "example.org": { "operator": "sip:+4930123@example.org", "operatorTransfer": "bridge",
- *                      "operatorRecording": "drop", "maxSilenceMs": 5000 } }
+ *                      "operatorRecording": "drop", "maxSilenceMs": 5000,
+ *                      "transcription": "wait", "transcriptionWaitMs": 30000 } }
  *
  * Keys are domain ids (P-App-Param `did`, else `dom`), compared case-insensitively. The file is read
  * once at start; a bad one stops the service naming the domain, the setting and what is wrong.
@@ -14,6 +15,7 @@ import { z } from 'zod';
 import { MailboxIdSchema, SipUriSchema, TransferMethodSchema } from '@sipvm/contracts';
 import { ConfigError } from '@sipvm/service';
 import { countryCode, maxSilenceMs, OPERATOR_RECORDING } from './config.js';
+import { TRANSCRIPTION_MODES, transcriptionWaitMs } from '../transcription/config.js';
 
 export const DomainSettingsSchema = z.strictObject({
   operator: SipUriSchema.optional(),
@@ -22,6 +24,9 @@ export const DomainSettingsSchema = z.strictObject({
   maxSilenceMs: maxSilenceMs().optional(),
   /** ISO 3166 country of the domain's numbers (`DE`): callers' numbers are made E.164 and written its way. */
   country: countryCode().optional(),
+  /** `off`, `on`, or `wait` (the mail waits up to transcriptionWaitMs for the text): over VM_TRANSCRIPTION. */
+  transcription: z.enum(TRANSCRIPTION_MODES).optional(),
+  transcriptionWaitMs: transcriptionWaitMs().optional(),
 });
 export type DomainSettings = z.infer<typeof DomainSettingsSchema>;
 
@@ -65,6 +70,11 @@ export class Domains {
 
   get size(): number {
     return this.byDomain.size;
+  }
+
+  /** Whether any domain has transcription on (whatever the platform's default). */
+  get anyTranscribes(): boolean {
+    return [...this.byDomain.values()].some((settings) => settings.transcription !== undefined && settings.transcription !== 'off');
   }
 
   /** The settings of a domain; empty when it has none of its own. */

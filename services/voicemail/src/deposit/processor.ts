@@ -9,6 +9,10 @@
  * whose worker retries it, the last delay repeating, until it works — it is never dropped for a
  * passing failure. (Every deposit through the queue cost a publish, a delivery, an ack and a
  * pull, and NATS a file created and removed, for what was done at once almost always.)
+ *
+ * With transcription on for the domain, it also queues a job for the transcriber once the
+ * message is stored (contracts' transcription.ts): storage and MWI are done before, and a mail
+ * that does not wait for the text is queued as ever. Only a mail that waits is queued to wait.
  * Sequences: docs/flows/deposit.md, docs/flows/hangup-and-handover.md
  */
 import type { JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
@@ -20,6 +24,7 @@ import {
   discardStagedAudio,
   encodeJson,
   enqueueMail,
+  enqueueTranscription,
   ensureStreams,
   isServiceError,
   openStagedAudio,
@@ -32,11 +37,13 @@ import {
   type Deposit,
   type DepositInput,
   type DepositOutcome,
+  type MailJobInput,
   type StagingBucket,
 } from '@sipvm/contracts';
 import { callLogger, retryDelay, startDurableWorker, type Logger, type WorkOutcome } from '@sipvm/service';
 import { checkWav, NotPcmWavError } from './audio-check.js';
 import type { DepositConfig } from './config.js';
+import type { TranscriptionMode } from '../transcription/config.js';
 
 export const DEPOSIT_CONSUMER = 'voicemail-deposits';
 const ACK_WAIT_MS = 120_000;
@@ -47,6 +54,8 @@ export interface DepositProcessorOptions {
   jsm: JetStreamManager;
   staging: StagingBucket;
   config: DepositConfig;
+  /** The transcription of a domain's messages (VM_TRANSCRIPTION, the domain's own). */
+  transcriptionOf: (did: string) => { mode: TranscriptionMode; waitMs: number };
   log: Logger;
   registry: Registry;
 }
@@ -61,7 +70,7 @@ export interface DepositProcessor {
 }
 
 export async function startDepositProcessor(options: DepositProcessorOptions): Promise<DepositProcessor> {
-  await ensureStreams(options.jsm, ['deposits', 'mail', 'mailFailed']);
+  await ensureStreams(options.jsm, ['deposits', 'mail', 'mailFailed', 'transcriptions']);
   const outcomes = new Counter({
     name: 'sipvm_deposits_total',
     help: 'Recordings handed over, by what became of them',
@@ -166,10 +175,15 @@ async function makeMessage(deposit: Deposit, attempt: number, options: DepositPr
     }
 
     // 3. Into the mail outbox (which then owns the staged audio), or the audio is no longer needed.
-    if ((deposit.mode === 'voicemail' || deposit.mode === 'both') && deposit.email !== undefined) {
-      await enqueueMail(options.js, {
+    //    With transcription, the transcriber's job first: a mail that waits for it must find it queued.
+    const to = deposit.mode === 'voicemail' || deposit.mode === 'both' ? deposit.email : undefined;
+    const transcription = options.transcriptionOf(deposit.did);
+    const mailWaits = to !== undefined && transcription.mode === 'wait';
+    let mail: MailJobInput | undefined;
+    if (to !== undefined) {
+      mail = {
         mailId: deposit.depositId,
-        to: deposit.email,
+        to,
         user: deposit.user,
         domain: deposit.domain,
         uid: deposit.uid,
@@ -183,8 +197,24 @@ async function makeMessage(deposit: Deposit, attempt: number, options: DepositPr
         attachment: deposit.audio,
         extra: deposit.extra,
         enqueuedAt: now(),
+      };
+    }
+    // Heard when there is a stored message to put the text into, or a mail waiting for it (which keeps the staged audio until it goes).
+    if (transcription.mode !== 'off' && (messageId !== undefined || mailWaits)) {
+      await enqueueTranscription(options.js, {
+        jobId: deposit.depositId,
+        mailbox: { did: deposit.did, uid: deposit.uid },
+        ...(messageId !== undefined ? { messageId } : { audio: deposit.audio }),
+        ...(deposit.language !== undefined ? { language: deposit.language } : {}),
+        durationMs: check.durationMs,
+        ...(mailWaits ? { mail } : {}),
+        enqueuedAt: now(),
       });
-      log.info('mail queued');
+      log.info({ mailWaits }, 'transcription queued');
+    }
+    if (mail) {
+      await enqueueMail(options.js, mailWaits ? { ...mail, awaitTranscriptUntil: new Date(Date.now() + transcription.waitMs).toISOString() } : mail);
+      log.info(mailWaits ? { waitsMs: transcription.waitMs } : {}, mailWaits ? 'mail queued to wait for the transcript' : 'mail queued');
     } else {
       await discardStagedAudio(options.staging, deposit.audio).catch(() => undefined);
     }

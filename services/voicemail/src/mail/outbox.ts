@@ -39,6 +39,7 @@ import type { TemplateSet } from './template-set.js';
 import { renderTemplate } from './template.js';
 import { mailVariables } from './variables.js';
 import { isPermanentSmtpFailure } from './smtp.js';
+import type { TranscriptClaims } from '../transcription/claims.js';
 
 export const MAILER_CONSUMER = 'mailer';
 export const SENT_LEDGER_BUCKET = BUCKETS.mailSent;
@@ -58,6 +59,8 @@ export interface OutboxOptions {
   concurrency: number;
   timeZone: string;
   extraKeys: readonly string[];
+  /** Who settled each mail that waits for its transcript (transcription/claims.ts). */
+  claims: TranscriptClaims;
   log: Logger;
   registry: Registry;
 }
@@ -99,7 +102,25 @@ async function deliver(msg: JsMsg, options: OutboxOptions, ledger: KV, metrics: 
     return { kind: 'drop', reason };
   }
   const log = callLogger(options.log, job.mailId).child({ mailId: job.mailId, to: job.to });
-  const attempt = msg.info.deliveryCount;
+  // A mail that waited for its transcript was first delivered only to be told to wait: not an attempt.
+  const attempt = job.awaitTranscriptUntil !== undefined ? Math.max(1, msg.info.deliveryCount - 1) : msg.info.deliveryCount;
+
+  if (job.awaitTranscriptUntil !== undefined) {
+    const waitMs = Date.parse(job.awaitTranscriptUntil) - Date.now();
+    if (waitMs > 0) return { kind: 'retry', delayMs: waitMs };
+    let held;
+    try {
+      held = await options.claims.claim(job.mailId, { by: 'deadline' });
+    } catch (error) {
+      log.warn({ err: describe(error) }, 'cannot settle the waiting mail now; will retry');
+      return { kind: 'retry', delayMs: 5_000 };
+    }
+    if (held.by === 'transcriber') {
+      // Its twin, queued by the transcriber with the transcript, is the one that goes (and owns the attachment).
+      log.info('the transcript came in time; the mail goes with it');
+      return { kind: 'done' };
+    }
+  }
 
   if (await alreadySent(ledger, job.mailId)) {
     log.info('mail was already accepted by SMTP; not sending it again');

@@ -128,6 +128,48 @@ it('computes the documented variables from a mail job', () => {
     msgid: '20261123T081847000Z-0123456789ab', name: 'Alice', company: '',
     // A job from before the caller was known: the sender stands for it.
     caller: 'sip:+4930123@carrier.example;user=phone', caller_name: '', caller_number: '', length: '1 minute, 23 seconds',
+    transcript: '', no_transcript: '',
   });
   assert.equal(formatDate(new Date('2026-07-01T12:00:00Z'), 'Europe/Berlin'), '2026-07-01 14:00:00 CEST');
+});
+
+it('shows %if:…% blocks only when their variable is not empty, and takes a tag\'s own line with it', () => {
+  const template = parseTemplate(
+    't.template',
+    'subject: Message%if:transcript% (transcribed)%/if%\nfrom: a@b.c\nto: %email%\n\nHello.\n%if:transcript%\n  Said: %transcript%\n  %if:name%Signed: %name%%/if%\n%/if%\nBye.\n',
+  );
+  checkVariables(template, knownVariables(['name']));
+  const said = renderTemplate(template, { email: 'a@b.c', transcript: 'call me back', name: 'Bob' });
+  assert.equal(said.subject, 'Message (transcribed)');
+  assert.equal(said.text, 'Hello.\n  Said: call me back\n  Signed: Bob\nBye.\n');
+  assert.equal(renderTemplate(template, { email: 'a@b.c', transcript: 'call me back', name: '' }).text, 'Hello.\n  Said: call me back\n  \nBye.\n');
+  const silent = renderTemplate(template, { email: 'a@b.c', transcript: '', name: 'Bob' });
+  assert.equal(silent.subject, 'Message');
+  assert.equal(silent.text, 'Hello.\nBye.\n', 'nothing of the block, not even its lines');
+  assert.throws(() => checkVariables(parseTemplate('t', 'subject: x\nfrom: a@b.c\nto: %email%\n\n%if:trancsript%x%/if%'), knownVariables([])), /unknown variable %trancsript%/);
+  assert.throws(() => checkVariables(parseTemplate('t', 'subject: x\nfrom: a@b.c\nto: %email%\n\n%if:transcript%x'), knownVariables([])), /%if:…% without its %\/if%/);
+  assert.throws(() => checkVariables(parseTemplate('t', 'subject: x\nfrom: a@b.c\nto: %email%\n\nx%/if%'), knownVariables([])), /%\/if% without its %if:…%/);
+});
+
+it('puts what the caller said into the mail, or says there is none when the mail waited for it in vain', async () => {
+  const templates = await TemplateSet.load([BUILTIN_TEMPLATE_DIR], knownVariables([]));
+  const job = {
+    mailId: 'mail-0002', to: 'alice@mymail.org', user: 'alice', domain: 'iptel.org', uid: 'alice', did: 'iptel.org',
+    sender: 'sip:bob@example.net', recordedAt: '2026-11-23T08:18:47.000Z', durationMs: 7_000, extra: {}, enqueuedAt: '2026-11-23T08:20:00.000Z',
+  };
+  const text = (more: object, language?: string) =>
+    renderTemplate(templates.select('iptel.org', language), mailVariables({ ...job, ...more }, { timeZone: 'UTC', extraKeys: [] })).text;
+  const heard = { transcript: { status: 'done', text: 'please call me back tomorrow', language: 'en', engine: 'pocketsphinx', at: '2026-11-23T08:20:05.000Z' } } as const;
+
+  assert.match(text(heard), /on 2026-11-23 08:18:47 UTC\.\n\nThe caller said \(transcribed by machine, so it may be wrong\):\n"please call me back tomorrow"\n\nThe recording is attached\./);
+  assert.match(text(heard, 'de'), /\n„please call me back tomorrow“\n\nDie Aufnahme ist angehängt\./);
+  // Transcription off, or on without the mail waiting: the mail reads as it always did.
+  assert.match(text({}), /on 2026-11-23 08:18:47 UTC\.\nThe recording is attached\./);
+  assert.doesNotMatch(text({}), /transcri/i);
+  // The mail waited and nothing came (deadline), or the engine could not hear it.
+  const deadline = text({ awaitTranscriptUntil: '2026-11-23T08:21:00.000Z' });
+  assert.match(deadline, /UTC\.\nThere is no transcript of this message\.\nThe recording is attached\./);
+  assert.equal(text({ transcript: { status: 'none', reason: 'engine-failed', at: '2026-11-23T08:20:01.000Z' } }), deadline);
+  const variables = mailVariables({ ...job, transcript: { status: 'none', reason: 'language-not-supported', at: '2026-11-23T08:20:01.000Z' } }, { timeZone: 'UTC', extraKeys: [] });
+  assert.deepEqual([variables.transcript, variables.no_transcript], ['', 'language-not-supported']);
 });

@@ -12,6 +12,11 @@
  * An HTML body may sit beside it as `<name>.html` (same variables, values HTML-escaped).
  * Every variable a template uses is checked at start-up against the known set, so a typo is a
  * configuration error, not a mail that silently lacks a value (docs/behaviour.md §3 fix).
+ *
+ * Beyond SEMS: `%if:name%` … `%/if%` keeps what is between only when the variable is not empty
+ * (blocks may nest), so a template can show a part — the transcript — only in the mails that have
+ * it. A tag alone on its line takes the line with it. Neither tag is a valid variable name, so no
+ * SEMS template means anything else by it.
  */
 
 export interface MailTemplate {
@@ -77,7 +82,7 @@ export function parseTemplate(source: string, content: string, html?: string): M
 export function variablesOf(template: MailTemplate): Set<string> {
   const names = new Set<string>();
   for (const part of [template.subject, template.from, template.to, template.text, template.html ?? '', ...template.headers]) {
-    for (const token of tokenize(part, template.source)) if (token.kind === 'variable') names.add(token.name);
+    for (const token of tokenize(part, template.source)) if (token.kind === 'variable' || token.kind === 'if') names.add(token.name);
   }
   return names;
 }
@@ -101,15 +106,23 @@ export interface RenderedMail {
 
 /** Fills in the variables. Header values lose CR/LF, so no value can inject a header. */
 export function renderTemplate(template: MailTemplate, variables: Readonly<Record<string, string>>): RenderedMail {
-  const fill = (text: string, escape: (value: string) => string) =>
-    tokenize(text, template.source)
-      .map((token) => {
-        if (token.kind === 'text') return token.text;
-        const value = variables[token.name];
-        if (value === undefined) throw new TemplateError(`${template.source}: no value for %${token.name}%`);
-        return escape(value);
-      })
-      .join('');
+  const valueOf = (name: string) => {
+    const value = variables[name];
+    if (value === undefined) throw new TemplateError(`${template.source}: no value for %${name}%`);
+    return value;
+  };
+  const fill = (text: string, escape: (value: string) => string) => {
+    const out: string[] = [];
+    // Whether each open block (and the whole text, first) is shown.
+    const shown = [true];
+    for (const token of tokenize(text, template.source)) {
+      const showing = shown.at(-1) ?? true;
+      if (token.kind === 'if') shown.push(showing && valueOf(token.name) !== '');
+      else if (token.kind === 'end') shown.pop();
+      else if (showing) out.push(token.kind === 'text' ? token.text : escape(valueOf(token.name)));
+    }
+    return out.join('');
+  };
   const headerSafe = (value: string) => value.replace(/[\r\n]+/g, ' ');
   return {
     subject: fill(template.subject, headerSafe),
@@ -125,11 +138,15 @@ export function renderTemplate(template: MailTemplate, variables: Readonly<Recor
   };
 }
 
-type Token = { kind: 'text'; text: string } | { kind: 'variable'; name: string };
+type Token = { kind: 'text'; text: string } | { kind: 'variable'; name: string } | { kind: 'if'; name: string } | { kind: 'end' };
+
+/** A block tag alone on its line (indentation allowed): the line goes with it. */
+const TAG_LINE = /^[ \t]*(%if:[A-Za-z_][A-Za-z0-9_]*%|%\/if%)[ \t]*(?:\r?\n|$)/gm;
 
 function tokenize(text: string, source: string): Token[] {
   const tokens: Token[] = [];
-  let rest = text;
+  let rest = text.replace(TAG_LINE, '$1');
+  let open = 0;
   while (rest.length > 0) {
     const start = rest.indexOf('%');
     if (start < 0) {
@@ -144,12 +161,21 @@ function tokenize(text: string, source: string): Token[] {
     }
     const end = rest.indexOf('%', start + 1);
     const name = end < 0 ? '' : rest.slice(start + 1, end);
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+    const condition = /^if:([A-Za-z_][A-Za-z0-9_]*)$/.exec(name);
+    if (condition) {
+      tokens.push({ kind: 'if', name: condition[1] ?? '' });
+      open++;
+    } else if (name === '/if') {
+      if (--open < 0) throw new TemplateError(`${source}: %/if% without its %if:…%`);
+      tokens.push({ kind: 'end' });
+    } else if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+      tokens.push({ kind: 'variable', name });
+    } else {
       throw new TemplateError(`${source}: "%" must start a %variable% or be written %% (near "${rest.slice(start, start + 20)}")`);
     }
-    tokens.push({ kind: 'variable', name });
     rest = rest.slice(end + 1);
   }
+  if (open > 0) throw new TemplateError(`${source}: %if:…% without its %/if%`);
   return tokens;
 }
 

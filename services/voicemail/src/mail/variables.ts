@@ -11,6 +11,7 @@ export const STANDARD_VARIABLES = [
   'ts', 'date', 'vmsg_length', 'duration', 'msgid',
   // The caller as a person and the length in words, in the mail's language (caller-words.ts).
   'caller', 'caller_name', 'caller_number', 'length',
+  'transcript', 'no_transcript',
 ] as const;
 
 /** The variables a template may use: the standard ones plus the configured extra keys. */
@@ -44,6 +45,9 @@ export function mailVariables(job: MailJob, options: { timeZone: string; extraKe
     caller_name: job.caller?.withheld ? '' : (job.caller?.name ?? ''),
     caller_number: job.caller?.withheld ? '' : (job.caller?.numberText ?? job.caller?.number ?? ''),
     length: lengthInWords(job.durationMs, language),
+    // What the caller said; or, for a mail that waited for it in vain, why there is none (a code: timed-out, …).
+    transcript: job.transcript?.status === 'done' ? job.transcript.text : '',
+    no_transcript: job.transcript?.status === 'none' ? job.transcript.reason : job.transcript === undefined && job.awaitTranscriptUntil !== undefined ? 'timed-out' : '',
   };
   // Configured extras only; a key the proxy sent but nobody configured is not a variable.
   for (const key of options.extraKeys) variables[key] = job.extra[key] ?? '';

@@ -1,5 +1,6 @@
 /** Routes of a mailbox's messages: list with counts, one message, its audio, mark read/unread, delete. */
-import { request, StorageApi } from '@sipvm/contracts';
+import { LIST_PAGE_MAX_WITH_TRANSCRIPTS, request, StorageApi, type Mailbox, type MessageInfo } from '@sipvm/contracts';
+import type { NatsConnection } from '@nats-io/nats-core';
 import { z } from 'zod';
 import { HttpError, sendJson } from '../http/problem.js';
 import { readJson } from '../http/body.js';
@@ -25,7 +26,7 @@ export function messageRoutes(deps: ApiDeps): Route[] {
         const page = PageSchema.safeParse(Object.fromEntries(context.query));
         if (!page.success) throw new HttpError(400, 'offset must be 0 or more and limit 1 to 1000');
         const [list, { counts }] = await Promise.all([
-          request(nc, StorageApi.listMailbox, { mailbox, offset: page.data.offset, limit: page.data.limit }),
+          listWithTranscripts(nc, mailbox, page.data.offset, page.data.limit),
           request(nc, StorageApi.countMailbox, { mailbox }),
         ]);
         const link = linksFor(deps, context.principal, mailbox);
@@ -83,4 +84,21 @@ export function messageRoutes(deps: ApiDeps): Route[] {
       },
     },
   ];
+}
+
+/**
+ * A page of the mailbox with each message's transcript. Storage answers those in pages of at most
+ * LIST_PAGE_MAX_WITH_TRANSCRIPTS (a reply must fit in one NATS message), so a longer page is asked
+ * for in parts, until it is full or the mailbox has no more.
+ */
+async function listWithTranscripts(nc: NatsConnection, mailbox: Mailbox, offset: number, limit: number): Promise<{ messages: MessageInfo[]; total: number }> {
+  const messages: MessageInfo[] = [];
+  let total = 0;
+  for (let from = offset; from < offset + limit; from += LIST_PAGE_MAX_WITH_TRANSCRIPTS) {
+    const part = await request(nc, StorageApi.listMailbox, { mailbox, offset: from, limit: Math.min(LIST_PAGE_MAX_WITH_TRANSCRIPTS, offset + limit - from), transcripts: true });
+    messages.push(...part.messages);
+    total = part.total;
+    if (from + LIST_PAGE_MAX_WITH_TRANSCRIPTS >= total) break;
+  }
+  return { messages, total };
 }

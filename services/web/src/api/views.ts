@@ -10,6 +10,7 @@ import {
   MailboxCountsSchema,
   MailboxSchema,
   MessageInfoSchema,
+  TranscriptSchema,
   WebhookBodySchema,
   type GreetingInfo,
   type Mailbox,
@@ -107,6 +108,7 @@ export const NAMED_SCHEMAS = {
   WhoAmI: WhoAmISchema,
   Problem: ProblemSchema,
   WebhookBody: WebhookBodySchema,
+  Transcript: TranscriptSchema,
 } as const;
 
 // ------------------------------------------------------------------ building the answers
@@ -130,6 +132,7 @@ export function messageView(info: MessageInfo, link: LinkMaker): MessageView {
     urgent: info.urgent,
     read: info.read,
     size: info.size,
+    ...(info.transcript ? { transcript: info.transcript } : {}),
     ...link(`${mailboxPath(info.mailbox)}/messages/${info.id}/audio`, { kind: 'message', id: info.id }),
   };
 }
