@@ -142,8 +142,8 @@ describe('voicemail to text, end to end', { skip }, () => {
       const item = page.locator(`li[data-id="${id}"]`);
       assert.equal(await item.locator('figure.transcript blockquote').textContent(), transcript.text);
       assert.equal(await item.locator('figure.transcript blockquote').getAttribute('lang'), 'en');
-      // Beside the player: right after the <audio> element.
-      assert.equal(await item.locator('audio + figure.transcript').count(), 1);
+      // Beside the player: right after the inbox's player (its button, slider and <audio>).
+      assert.equal(await item.locator('div.player + figure.transcript').count(), 1);
       await page.close();
     } finally {
       await browser.close();
