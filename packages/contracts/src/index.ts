@@ -21,3 +21,4 @@ export * from './call-timers.js';
 export * from './webhooks.js';
 export * from './call-ends.js';
 export * from './nats-patience.js';
+export * from './notices.js';

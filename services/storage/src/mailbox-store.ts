@@ -9,11 +9,14 @@
  * - Changes to one mailbox are serialised in this process (quota check, metadata write, count,
  *   event), so events leave this instance in the order the changes happened.
  * - Counts are kept as they change (mailbox-counts.ts), not listed: a mailbox is listed only when
- *   someone asks for its messages, or when its kept counts may be wrong.
+ *   someone asks for its messages, when its kept counts may be wrong, or when retention is due.
+ * - Every change of a mailbox goes through here — a message left, forwarded, heard, deleted or
+ *   expired — so its counts, its MWI event and its owner's notices follow it.
  */
 import { z } from 'zod';
 import {
   IsoTimeSchema,
+  MailboxSchema,
   ServiceError,
   type AudioChunk,
   type AudioChunkRequest,
@@ -25,11 +28,15 @@ import {
   type MailboxCounts,
   type MessageId,
   type MessageInfo,
+  type MailboxNotice,
+  type MailboxOwner,
   type StagedAudio,
   MessageIdSchema,
   CodecSchema,
   SenderSchema,
   CreateMessageRequestSchema,
+  ForwardMessageRequestSchema,
+  ListCursorSchema,
 } from '@sipvm/contracts';
 import { KeyedMutex, type Logger } from '@sipvm/service';
 import { bytesOf, type BlobStore } from './blobs.js';
@@ -44,6 +51,10 @@ import {
   urgentMarkerKey,
 } from './layout.js';
 import { newMessageId } from './message-id.js';
+import { forwardedAudio } from './forwarded-audio.js';
+import { isNew, selectPage, type ListingQuery } from './listing.js';
+import { quotaCrossing } from './quota.js';
+import { expiryOf, NO_RETENTION, type RetentionPolicy } from './retention-policy.js';
 
 /** What is stored in messages/<id>.json. Read back through this schema: a damaged file is refused, not trusted. */
 const StoredMessageSchema = z.strictObject({
@@ -55,89 +66,143 @@ const StoredMessageSchema = z.strictObject({
   codec: CodecSchema,
   urgent: z.boolean(),
   size: z.number().int().nonnegative(),
+  forwardedFrom: MailboxSchema.optional(),
 });
 type StoredMessage = z.infer<typeof StoredMessageSchema>;
 
 export type MailboxChange = Pick<MailboxChangedEvent, 'mailbox' | 'change' | 'messageId' | 'counts'>;
 
 export interface MailboxStoreOptions {
-  /** Default maximum number of messages per mailbox; 0 = unlimited. */
-  maxMessages: number;
-  /** Saved (heard) messages older than this many days are deleted; 0 = kept forever. */
-  retentionSavedDays: number;
+  /** How long each mailbox's messages are kept (its domain's retention); none by default. */
+  retention?: (mailbox: Mailbox) => RetentionPolicy;
   /** Opens staged audio for ingestion. */
   openStaged: (staged: StagedAudio) => Promise<AsyncIterable<Uint8Array>>;
   /** Called after every change, inside the mailbox's critical section. */
   onChange: (change: MailboxChange) => Promise<void>;
+  /** Tells the owner (notices.ts): the mailbox passed its warning share, or is full. */
+  onNotice?: (notice: MailboxNotice) => Promise<void>;
+  /**
+   * A message of the mailbox expires at `at` (retention's schedule, retention.ts), with the owner
+   * as the newest message's profile told it; called after the change, outside the critical section.
+   */
+  onExpiry?: (mailbox: Mailbox, at: number, owner: MailboxOwner | undefined) => Promise<void>;
   /** Where each mailbox's counts are kept. */
   counts: MailboxCountKeeper;
   log: Logger;
+  /** Now, in milliseconds (a test's clock). */
+  now?: () => number;
 }
 
 type CreateMessage = z.output<typeof CreateMessageRequestSchema>;
+type ForwardMessage = z.output<typeof ForwardMessageRequestSchema>;
+export type ListQuery = Omit<ListingQuery, 'after' | 'before'> & { after?: z.infer<typeof ListCursorSchema> | undefined; before?: z.infer<typeof ListCursorSchema> | undefined };
+
+/** A message to add to a mailbox: its metadata but the id, and where its audio comes from. */
+interface NewMessage {
+  fields: Omit<StoredMessage, 'version' | 'id' | 'size'>;
+  audio: { size: number; open: () => Promise<AsyncIterable<Uint8Array>> };
+  idempotencyKey: string | undefined;
+  /** The mailbox's most messages: refused beyond it unless `admitted`; its notices either way. */
+  quota: { limit: number; admitted: boolean; warnPercent: number | undefined };
+  owner: MailboxOwner | undefined;
+}
 
 const EMPTY = new Uint8Array(0);
-const DAY_MS = 24 * 3600 * 1000;
 
 export class MailboxStore {
   readonly #blobs: BlobStore;
   readonly #options: MailboxStoreOptions;
   readonly #locks = new KeyedMutex();
+  readonly #now: () => number;
 
   constructor(blobs: BlobStore, options: MailboxStoreOptions) {
     this.#blobs = blobs;
     this.#options = options;
+    this.#now = options.now ?? Date.now;
   }
 
   // ------------------------------------------------------------------ messages
 
   async createMessage(req: CreateMessage): Promise<{ message: MessageInfo; counts: MailboxCounts; created: boolean }> {
-    const { mailbox } = req;
-    const recordedAt = new Date(req.recordedAt);
-    const idempotent = req.idempotencyKey !== undefined;
+    return this.#add(req.mailbox, {
+      fields: { sender: req.sender, recordedAt: new Date(req.recordedAt).toISOString(), durationMs: req.durationMs, codec: req.codec, urgent: req.urgent },
+      audio: { size: req.audio.size, open: () => this.#options.openStaged(req.audio) },
+      idempotencyKey: req.idempotencyKey,
+      quota: { limit: req.maxMessages ?? 0, admitted: req.admitted, warnPercent: req.quotaWarnPercent },
+      owner: req.owner,
+    });
+  }
+
+  /**
+   * A copy of a message as a new message of another mailbox of the domain, the introduction
+   * before it. It keeps the message's caller, time and urgency and is new for its owner (counted,
+   * announced for MWI). Forwarding one message to one mailbox twice gives one copy.
+   */
+  async forwardMessage(req: ForwardMessage): Promise<{ message: MessageInfo; counts: MailboxCounts }> {
+    const { mailbox: from, to } = req;
+    if (from.did !== to.did) throw new ServiceError('bad-request', `a message of ${from.did} is forwarded within ${from.did} only`);
+    if (from.uid === to.uid) throw new ServiceError('bad-request', 'a message is not forwarded to its own mailbox');
+    const original = await this.#readMeta(from, req.id);
+    if (!original) throw await this.#notFound(from, req.id);
+    const introduction = req.introduction;
+    const audio = await forwardedAudio(this.#blobs, messageAudioKey(from, req.id), introduction ? await this.#options.openStaged(introduction) : undefined);
+    const { message, counts } = await this.#add(to, {
+      fields: { sender: original.sender, recordedAt: original.recordedAt, durationMs: audio.durationMs, codec: original.codec, urgent: original.urgent, forwardedFrom: from },
+      audio: { size: audio.size, open: async () => audio.open() },
+      idempotencyKey: `forwarded:${from.uid}:${req.id}`,
+      quota: { limit: req.maxMessages ?? 0, admitted: false, warnPercent: undefined },
+      owner: undefined,
+    });
+    this.#options.log.info({ from, to, messageId: req.id, copy: message.id, introduction: introduction !== undefined }, 'message forwarded');
+    return { message, counts };
+  }
+
+  /**
+   * Adds a message: audio first (invisible until the metadata exists), then — in the mailbox's
+   * critical section — the quota, the metadata, the counts, the event and the owner's notice.
+   */
+  async #add(mailbox: Mailbox, add: NewMessage): Promise<{ message: MessageInfo; counts: MailboxCounts; created: boolean }> {
+    const recordedAt = new Date(add.fields.recordedAt);
+    const idempotent = add.idempotencyKey !== undefined;
+    const { limit, admitted } = add.quota;
 
     for (let attempt = 0; ; attempt++) {
-      const id = newMessageId(recordedAt, mailbox, req.idempotencyKey);
+      const id = newMessageId(recordedAt, mailbox, add.idempotencyKey);
       if (idempotent) {
         const existing = await this.#readMeta(mailbox, id);
         // Stored before: maybe by an attempt that died before it counted the message. Counted afresh.
         if (existing) return { message: await this.#info(mailbox, existing), counts: await this.#recount(mailbox), created: false };
       }
+      if (limit > 0 && !admitted) {
+        // Refused before any audio is written; checked again below, where it counts.
+        const kept = await this.countMailbox(mailbox);
+        if (kept.new + kept.saved >= limit) throw quotaExceeded(mailbox, limit);
+      }
       // Audio first: invisible until the metadata exists. A random id must not overwrite anything.
-      const audio = await this.#options.openStaged(req.audio);
-      const fresh = await this.#blobs.put(messageAudioKey(mailbox, id), audio, req.audio.size, { ifAbsent: !idempotent });
+      const fresh = await this.#blobs.put(messageAudioKey(mailbox, id), await add.audio.open(), add.audio.size, { ifAbsent: !idempotent });
       if (!fresh) {
         if (attempt < 3) continue; // a 48-bit collision within one millisecond: draw again
         throw new ServiceError('internal', 'could not allocate a unique message id');
       }
-      if (req.urgent) await this.#blobs.put(urgentMarkerKey(mailbox, id), bytesOf(EMPTY), 0);
+      if (add.fields.urgent) await this.#blobs.put(urgentMarkerKey(mailbox, id), bytesOf(EMPTY), 0);
 
-      const stored: StoredMessage = {
-        version: 1,
-        id,
-        sender: req.sender,
-        recordedAt: recordedAt.toISOString(),
-        durationMs: req.durationMs,
-        codec: req.codec,
-        urgent: req.urgent,
-        size: req.audio.size,
-      };
+      const stored: StoredMessage = { version: 1, id, ...add.fields, size: add.audio.size };
       const outcome = await this.#locks.run(lockKey(mailbox), async () => {
-        const limit = req.maxMessages ?? this.#options.maxMessages;
-        if (limit > 0) {
+        if (limit > 0 && !admitted) {
           const kept = await this.#countLocked(mailbox);
           if (kept.new + kept.saved >= limit) return 'quota' as const;
         }
         const metaBytes = new TextEncoder().encode(JSON.stringify(stored));
         const written = await this.#blobs.put(messageMetaKey(mailbox, id), bytesOf(metaBytes), metaBytes.length, { ifAbsent: true });
         if (!written) return 'exists' as const;
-        const counts = await this.#counted(mailbox, { new: 1, urgentNew: req.urgent ? 1 : 0 });
+        const counts = await this.#counted(mailbox, { new: 1, urgentNew: add.fields.urgent ? 1 : 0 });
         await this.#options.onChange({ mailbox, change: 'message-created', messageId: id, counts });
+        if (limit > 0) await this.#tellFill(mailbox, id, add, counts);
         return { counts };
       });
       if (outcome === 'quota') {
         await this.#removeMessageObjects(mailbox, id);
-        throw new ServiceError('quota-exceeded', `mailbox ${mailbox.uid}@${mailbox.did} is full (${req.maxMessages ?? this.#options.maxMessages} messages)`);
+        throw quotaExceeded(mailbox, limit);
       }
       if (outcome === 'exists') {
         // Only an idempotent retry racing itself gets here: the other one stored it.
@@ -145,8 +210,46 @@ export class MailboxStore {
         if (!existing) throw new ServiceError('internal', `message ${id} vanished while being created`);
         return { message: await this.#info(mailbox, existing), counts: await this.countMailbox(mailbox), created: false };
       }
+      await this.#scheduleExpiry(mailbox, recordedAt.getTime(), 'new', add.owner);
       return { message: { ...toInfo(mailbox, stored), read: false }, counts: outcome.counts, created: true };
     }
+  }
+
+  /** The owner's notice when this message took the mailbox to its warning share or its limit. */
+  async #tellFill(mailbox: Mailbox, id: MessageId, add: NewMessage, after: MailboxCounts): Promise<void> {
+    const total = after.new + after.saved;
+    const kind = quotaCrossing(add.quota.limit, add.quota.warnPercent, total - 1, total);
+    if (!kind || !this.#options.onNotice) return;
+    const notice: MailboxNotice = {
+      kind,
+      noticeId: `${kind}-${id}-${Buffer.from(`${mailbox.did}/${mailbox.uid}`).toString('base64url').slice(0, 64)}`,
+      mailbox,
+      at: new Date(this.#now()).toISOString(),
+      counts: after,
+      limit: add.quota.limit,
+      ...(add.owner ? { owner: add.owner } : {}),
+    };
+    try {
+      await this.#options.onNotice(notice);
+    } catch (error) {
+      // The message is stored; a notice that cannot be published now is logged, not worth failing the message for.
+      this.#options.log.error({ mailbox, kind, err: String(error) }, 'cannot tell the owner about the mailbox; notice lost');
+    }
+  }
+
+  /** Tells retention's schedule when a message of the mailbox expires (`new`: by its time; `saved`: from now). */
+  async #scheduleExpiry(mailbox: Mailbox, since: number, state: 'new' | 'saved', owner?: MailboxOwner): Promise<void> {
+    if (!this.#options.onExpiry) return;
+    const at = expiryOf(this.#retentionOf(mailbox), state, since);
+    if (at === undefined) return;
+    await this.#options.onExpiry(mailbox, at, owner).catch((error: unknown) =>
+      // The next change or the next listing schedules it again; the message is safe either way.
+      this.#options.log.warn({ mailbox, err: String(error) }, 'cannot schedule retention'),
+    );
+  }
+
+  #retentionOf(mailbox: Mailbox): RetentionPolicy {
+    return this.#options.retention?.(mailbox) ?? NO_RETENTION;
   }
 
   async getMessage(mailbox: Mailbox, id: MessageId): Promise<MessageInfo> {
@@ -169,7 +272,7 @@ export class MailboxStore {
   }
 
   async markMessage(mailbox: Mailbox, id: MessageId, read: boolean): Promise<{ message: MessageInfo; counts: MailboxCounts }> {
-    return this.#locks.run(lockKey(mailbox), async () => {
+    const result = await this.#locks.run(lockKey(mailbox), async () => {
       const stored = await this.#readMeta(mailbox, id);
       if (!stored) throw await this.#notFound(mailbox, id);
       const wasRead = (await this.#blobs.head(readMarkerKey(mailbox, id))) !== null;
@@ -182,47 +285,35 @@ export class MailboxStore {
       await this.#options.onChange({ mailbox, change: read ? 'message-read' : 'message-unread', messageId: id, counts });
       return { message: { ...toInfo(mailbox, stored), read }, counts };
     });
+    const { message } = result;
+    await this.#scheduleExpiry(mailbox, read ? this.#now() : Date.parse(message.recordedAt), read ? 'saved' : 'new');
+    return result;
   }
 
-  /** Newest first (ids start with the recording time), `limit` messages from `offset`. */
-  async listMailbox(mailbox: Mailbox, offset: number, limit: number): Promise<{ messages: MessageInfo[]; total: number }> {
-    // The listing counts the mailbox anyway: what is kept is set to it.
+  /**
+   * A page of the mailbox (listing.ts): newest first by default (ids start with the recording
+   * time), only new or only saved messages, urgent ones first, after or before a cursor.
+   */
+  async listMailbox(mailbox: Mailbox, query: ListQuery): Promise<{ messages: MessageInfo[]; total: number }> {
+    // The listing counts the mailbox anyway: what is kept is set to it. When it became new
+    // messages heard after `asOf` need their read markers' times.
     const { scan } = await this.#locks.run(lockKey(mailbox), async () => {
-      const listed = await this.#scanLocked(mailbox);
+      const listed = await this.#scanLocked(mailbox, { readTimes: query.asOf !== undefined });
       await this.#options.counts.set(mailbox, listed.counts);
       return listed;
     });
-    const page = [...scan.messages].sort().reverse().slice(offset, offset + limit);
-    const infos = await mapLimited(page, 16, async (id) => {
+    const { ids, total } = selectPage(scan, query);
+    const asOf = query.asOf === undefined ? undefined : Date.parse(query.asOf);
+    const infos = await mapLimited(ids, 16, async (id) => {
       const stored = await this.#readMeta(mailbox, id);
-      return stored ? { ...toInfo(mailbox, stored), read: scan.read.has(id) } : null;
+      // Read as of the asking: a message heard since `asOf` is still reported as it was then.
+      return stored ? { ...toInfo(mailbox, stored), read: !isNew(scan, id, asOf) } : null;
     });
-    return { messages: infos.filter((info): info is MessageInfo => info !== null), total: scan.messages.size };
+    return { messages: infos.filter((info): info is MessageInfo => info !== null), total };
   }
 
   async countMailbox(mailbox: Mailbox): Promise<MailboxCounts> {
     return this.#locks.run(lockKey(mailbox), () => this.#countLocked(mailbox));
-  }
-
-  // ------------------------------------------------------------------ greetings
-
-  async putGreeting(mailbox: Mailbox, type: GreetingType, staged: StagedAudio): Promise<GreetingInfo> {
-    const key = greetingKey(mailbox, type);
-    await this.#blobs.put(key, await this.#options.openStaged(staged), staged.size);
-    return this.getGreeting(mailbox, type);
-  }
-
-  async getGreeting(mailbox: Mailbox, type: GreetingType): Promise<GreetingInfo> {
-    const info = await this.#blobs.head(greetingKey(mailbox, type));
-    if (!info) throw new ServiceError('greeting-not-found', `no ${type} greeting for ${mailbox.uid}@${mailbox.did}`);
-    return { mailbox, type, size: info.size, updatedAt: info.modified.toISOString() };
-  }
-
-  async deleteGreeting(mailbox: Mailbox, type: GreetingType): Promise<{ deleted: boolean }> {
-    const key = greetingKey(mailbox, type);
-    const existed = (await this.#blobs.head(key)) !== null;
-    await this.#blobs.delete(key);
-    return { deleted: existed };
   }
 
   // ------------------------------------------------------------------ audio
@@ -240,15 +331,33 @@ export class MailboxStore {
   // ------------------------------------------------------------------ internals
 
   /**
-   * Listings of the mailbox's metadata and marker folders (not its audio): which messages exist,
-   * which are read, which urgent. Only retention needs to know when a message was read.
+   * Retention's sweep of one mailbox (retention.ts): deletes what has expired, and tells when each
+   * remaining message expires (the schedule's next date, the owner's warning).
    */
-  async #scan(mailbox: Mailbox): Promise<Scan> {
+  async sweep(mailbox: Mailbox): Promise<{ expired: number; counts: MailboxCounts; expiries: number[] }> {
+    return this.#locks.run(lockKey(mailbox), async () => {
+      const { scan, counts, expired } = await this.#scanLocked(mailbox, { readTimes: true });
+      await this.#options.counts.set(mailbox, counts);
+      const policy = this.#retentionOf(mailbox);
+      const expiries: number[] = [];
+      for (const id of scan.messages) {
+        const at = this.#expiryOfMessage(policy, scan, id);
+        if (at !== undefined) expiries.push(at);
+      }
+      return { expired: expired.length, counts, expiries: expiries.sort((a, b) => a - b) };
+    });
+  }
+
+  /**
+   * Listings of the mailbox's metadata and marker folders (not its audio): which messages exist,
+   * which are read, which urgent. Only retention and a listing "as of" a time need to know when a
+   * message was read.
+   */
+  async #scan(mailbox: Mailbox, options: { readTimes: boolean }): Promise<Scan> {
     const prefix = mailboxPrefix(mailbox);
-    const withTimes = this.#options.retentionSavedDays > 0;
     const [metas, readMarkers, urgentMarkers] = await Promise.all([
       this.#blobs.keys(`${prefix}messages/`),
-      withTimes ? this.#blobs.list(`${prefix}read/`) : this.#blobs.keys(`${prefix}read/`).then((keys) => keys.map((key) => ({ key, modified: undefined }))),
+      options.readTimes ? this.#blobs.list(`${prefix}read/`) : this.#blobs.keys(`${prefix}read/`).then((keys) => keys.map((key) => ({ key, modified: undefined }))),
       this.#blobs.keys(`${prefix}urgent/`),
     ]);
     const messages = new Set<string>();
@@ -271,17 +380,18 @@ export class MailboxStore {
 
   /**
    * One listing: applies retention, reports expired messages, and counts. Every listing goes
-   * through here (the mailbox's messages asked for, or its counts in doubt), and so does retention.
+   * through here (the mailbox's messages asked for, its counts in doubt, retention due).
    */
-  async #scanLocked(mailbox: Mailbox): Promise<{ scan: Scan; counts: MailboxCounts }> {
-    const scan = await this.#scan(mailbox);
-    const expired = await this.#expire(mailbox, scan);
+  async #scanLocked(mailbox: Mailbox, options: { readTimes?: boolean } = {}): Promise<{ scan: Scan; counts: MailboxCounts; expired: MessageId[] }> {
+    const policy = this.#retentionOf(mailbox);
+    const scan = await this.#scan(mailbox, { readTimes: options.readTimes === true || policy.savedDays > 0 });
+    const expired = await this.#expire(mailbox, scan, policy);
     const counts = countsOf(scan);
     for (const id of expired) {
-      this.#options.log.info({ mailbox, messageId: id }, 'saved message expired');
+      this.#options.log.info({ mailbox, messageId: id }, 'message expired');
       await this.#options.onChange({ mailbox, change: 'message-expired', messageId: id, counts });
     }
-    return { scan, counts };
+    return { scan, counts, expired };
   }
 
   /** The kept counts (a listing only when none are kept). */
@@ -299,14 +409,21 @@ export class MailboxStore {
     return this.#locks.run(lockKey(mailbox), async () => this.#options.counts.set(mailbox, (await this.#scanLocked(mailbox)).counts));
   }
 
-  /** Retention: deletes saved messages whose read marker is older than the limit, and drops them from `scan`. */
-  async #expire(mailbox: Mailbox, scan: Scan): Promise<MessageId[]> {
-    const days = this.#options.retentionSavedDays;
-    if (days <= 0) return [];
-    const cutoff = Date.now() - days * DAY_MS;
+  /** When a message expires by the domain's retention: a new one by its time, a saved one by when it was heard. */
+  #expiryOfMessage(policy: RetentionPolicy, scan: Scan, id: string): number | undefined {
+    if (!scan.read.has(id)) return expiryOf(policy, 'new', timeOfId(id));
+    const heard = scan.read.get(id);
+    return heard === undefined ? undefined : expiryOf(policy, 'saved', heard.getTime());
+  }
+
+  /** Retention: deletes the messages whose time is up, and drops them from `scan`. */
+  async #expire(mailbox: Mailbox, scan: Scan, policy: RetentionPolicy): Promise<MessageId[]> {
+    if (policy.newDays <= 0 && policy.savedDays <= 0) return [];
+    const now = this.#now();
     const expired: MessageId[] = [];
-    for (const [id, readAt] of scan.read) {
-      if (readAt === undefined || readAt.getTime() >= cutoff || !scan.messages.has(id)) continue;
+    for (const id of [...scan.messages]) {
+      const at = this.#expiryOfMessage(policy, scan, id);
+      if (at === undefined || at > now) continue;
       await this.#removeMessageObjects(mailbox, id as MessageId);
       scan.messages.delete(id);
       scan.read.delete(id);
@@ -344,7 +461,7 @@ export class MailboxStore {
 
   /** Called inside or outside the mailbox's critical section: reads the kept counts without taking it. */
   async #notFound(mailbox: Mailbox, id: MessageId): Promise<ServiceError> {
-    const counts = await this.#options.counts.get(mailbox, async () => countsOf(await this.#scan(mailbox)));
+    const counts = await this.#options.counts.get(mailbox, async () => countsOf(await this.#scan(mailbox, { readTimes: false })));
     return counts.new + counts.saved === 0
       ? new ServiceError('mailbox-not-found', `mailbox ${mailbox.uid}@${mailbox.did} has no messages`)
       : new ServiceError('message-not-found', `message ${id} is not in mailbox ${mailbox.uid}@${mailbox.did}`);
@@ -362,7 +479,18 @@ function toInfo(mailbox: Mailbox, stored: StoredMessage): Omit<MessageInfo, 'rea
     urgent: stored.urgent,
     read: false,
     size: stored.size,
+    ...(stored.forwardedFrom ? { forwardedFrom: stored.forwardedFrom } : {}),
   };
+}
+
+/** When a message was recorded, from its id (message-id.ts: the UTC time comes first). */
+function timeOfId(id: string): number {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})Z/.exec(id);
+  return m ? Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]), Number(m[7])) : 0;
+}
+
+function quotaExceeded(mailbox: Mailbox, limit: number): ServiceError {
+  return new ServiceError('quota-exceeded', `mailbox ${mailbox.uid}@${mailbox.did} is full (${limit} messages)`);
 }
 
 interface Scan {

@@ -4,18 +4,18 @@
  */
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { stagingBucket } from '@sipvm/contracts';
-import { ConfigError, runService, startCallRuntime } from '@sipvm/service';
+import { ConfigError, Domains, runService, startCallRuntime } from '@sipvm/service';
 import { checkMailConfig, mailConfig } from './mail/config.js';
 import { BUILTIN_TEMPLATE_DIR, TemplateSet } from './mail/template-set.js';
 import { TemplateError } from './mail/template.js';
 import { knownVariables } from './mail/variables.js';
 import { createSmtpTransport } from './mail/smtp.js';
 import { startMailOutbox } from './mail/outbox.js';
+import { startNoticeMailer } from './mail/notices.js';
 import { depositConfig } from './deposit/config.js';
 import { startDepositProcessor } from './deposit/processor.js';
 import { callConfig } from './call/config.js';
 import { voicemailApplication } from './call/app.js';
-import { Domains } from './call/domains.js';
 import { Greetings } from './call/greetings.js';
 
 await runService({
@@ -24,7 +24,7 @@ await runService({
   check: checkMailConfig,
   async prepare(config) {
     const dirs = [BUILTIN_TEMPLATE_DIR, ...(config.MAIL_TEMPLATE_DIR ? [config.MAIL_TEMPLATE_DIR] : [])];
-    const domains = config.VM_DOMAINS_FILE ? await Domains.load(config.VM_DOMAINS_FILE) : Domains.none;
+    const domains = await Domains.of(config.VM_DOMAINS_FILE);
     try {
       return { templates: await TemplateSet.load(dirs, knownVariables(config.MAIL_EXTRA_VARIABLES)), domains };
     } catch (error) {
@@ -54,6 +54,7 @@ await runService({
       log,
       registry,
     });
+    const notices = await startNoticeMailer({ js, jsm, log });
     const greetings = new Greetings(nc, { keepMs: config.VM_GREETING_CACHE_MS, log });
     greetings.start();
     const calls = await startCallRuntime({ nc, js, jsm, log, registry, app: voicemailApplication({ nc, config, domains, greetings }) });
@@ -62,6 +63,7 @@ await runService({
         await calls.stop();
         greetings.stop();
         await deposits.stop();
+        await notices.stop();
         await outbox.stop();
       },
     };

@@ -2,13 +2,20 @@
  * The template variables of a voice-message mail (docs/behaviour.md §3), computed in one place from a mail
  * job. SEMS's own names (from, to, from_user, from_domain) are kept so SEMS templates work.
  */
-import type { MailJob } from '@sipvm/contracts';
+import { primaryLanguage, type MailJob } from '@sipvm/contracts';
 
 export const STANDARD_VARIABLES = [
   'user', 'domain', 'uid', 'did', 'email',
   'sender', 'from', 'from_user', 'from_domain', 'to',
   'ts', 'date', 'vmsg_length', 'duration', 'msgid',
+  // an urgent message: the word and a space ("Urgent: "), else empty
+  'urgent',
+  // notices: messages in the mailbox, its limit, how many expire and when the first one does
+  'messages', 'limit', 'expiring', 'expires',
 ] as const;
+
+/** What `%urgent%` says, by the mail's language (primary tag); English for the others. */
+const URGENT: Readonly<Record<string, string>> = { en: 'Urgent: ', de: 'Dringend: ', fr: 'Urgent : ', es: 'Urgente: ', it: 'Urgente: ' };
 
 /** The variables a template may use: the standard ones plus the configured extra keys. */
 export function knownVariables(extraKeys: readonly string[]): Set<string> {
@@ -36,6 +43,11 @@ export function mailVariables(job: MailJob, options: { timeZone: string; extraKe
     vmsg_length: (job.durationMs / 1000).toFixed(2),
     duration: `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, '0')}`,
     msgid: job.messageId ?? job.mailId,
+    urgent: job.urgent ? (URGENT[primaryLanguage(job.language ?? 'en') ?? 'en'] ?? URGENT.en!) : '',
+    messages: String(job.notice?.messages ?? ''),
+    limit: String(job.notice?.limit ?? ''),
+    expiring: String(job.notice?.expiring ?? ''),
+    expires: job.notice?.expiresAt ? formatDate(new Date(job.notice.expiresAt), options.timeZone) : '',
   };
   // Configured extras only; a key the proxy sent but nobody configured is not a variable.
   for (const key of options.extraKeys) variables[key] = job.extra[key] ?? '';
