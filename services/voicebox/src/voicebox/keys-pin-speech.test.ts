@@ -7,9 +7,12 @@ import { callerDigits, envelope, summary } from './speech.js';
 describe('key map', () => {
   it('keeps SEMS defaults and takes single overrides', () => {
     assert.deepEqual([commandFor(DEFAULT_KEYS, '1'), commandFor(DEFAULT_KEYS, '2'), commandFor(DEFAULT_KEYS, '3'), commandFor(DEFAULT_KEYS, '4')], ['repeat', 'save', 'delete', 'startOver']);
-    const keys = parseKeyMap('previous=8, Next = 9');
-    assert.equal(commandFor(keys, '8'), 'previous');
-    assert.equal(commandFor(keys, '7'), undefined);
+    const keys = parseKeyMap('previous=9, Next = 7, forward=6');
+    assert.equal(commandFor(keys, '9'), 'previous');
+    assert.equal(commandFor(keys, '7'), 'next');
+    assert.equal(commandFor(keys, '6'), 'forward');
+    assert.equal(commandFor(keys, '8'), undefined);
+    assert.equal(commandFor(DEFAULT_KEYS, '8'), 'forward');
   });
   it('refuses unknown commands, non-DTMF keys and two commands on one key, naming them', () => {
     assert.throws(() => parseKeyMap('rewind=8'), /"rewind" is not a command/);
