@@ -22,3 +22,4 @@ export * from './webhooks.js';
 export * from './call-ends.js';
 export * from './nats-patience.js';
 export * from './notices.js';
+export * from './grammar/index.js';

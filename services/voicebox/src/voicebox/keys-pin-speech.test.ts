@@ -36,6 +36,19 @@ describe('what the voicebox says', () => {
     const de = summary({ language: 'de', domain: 'example.org' }, { new: 3, saved: 0 });
     assert.ok(de.every((i) => i.kind !== 'prompt' || (i.language === 'de' && i.domain === 'example.org')));
   });
+  it('each language its form after "no" and after a number', () => {
+    assert.deepEqual(names(summary({ language: 'fr' }, { new: 0, saved: 3 })), ['you_have', 'no_count', 'new_message', 'and', 3, 'saved_messages'], 'aucun nouveau message');
+    assert.deepEqual(names(summary({ language: 'spanish' }, { new: 0, saved: 1 })), ['you_have', 'no_count', 'new_message', 'and', 'one_saved_message']);
+    assert.deepEqual(names(summary({ language: 'it' }, { new: 2, saved: 0 })), ['you_have', 2, 'new_messages', 'and', 'no_count', 'saved_message']);
+    // A language with more forms than one and many (CLDR's rules): Polish "2 nowe", "5 nowych".
+    assert.deepEqual(names(summary({ language: 'pl' }, { new: 2, saved: 5 })), ['you_have', 2, 'new_messages_few', 'and', 5, 'saved_messages_many']);
+  });
+  it('the envelope in French, Spanish and Italian order', () => {
+    const message = { recordedAt: '2026-11-23T14:05:00.000Z', sender: 'sip:+4930@example.org' };
+    assert.deepEqual(names(envelope({ language: 'fr' }, message, 'UTC')).slice(1, 8), ['day_1', 23, 'month_11', 'envelope_at', 14, 'envelope_oclock', 5]);
+    assert.deepEqual(names(envelope({ language: 'es' }, message, 'UTC')).slice(1, 7), ['day_1', 23, 'month_11', 'envelope_at', 14, 5]);
+    assert.deepEqual(names(envelope({ language: 'it' }, { ...message, recordedAt: '2026-11-23T14:00:00.000Z' }, 'UTC')).slice(1, 7), ['day_1', 23, 'month_11', 'envelope_at', 14, 'envelope_oclock']);
+  });
   it('the envelope in the configured time zone, German word order, caller digits or unknown', () => {
     const message = { recordedAt: '2026-11-23T22:30:00.000Z', sender: 'sip:+4930123@example.org' };
     assert.deepEqual(names(envelope({ language: 'de' }, message, 'Europe/Berlin')), [
