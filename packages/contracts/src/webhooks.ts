@@ -1,6 +1,7 @@
 /**
- * Webhooks on a new message (the web service). A mailbox event `message-created` (stream
- * VM_MAILBOX) becomes one delivery per configured target on the work queue VM_WEBHOOKS; the web
+ * Webhooks on a new message and on notices about a mailbox (the web service). A mailbox event
+ * `message-created` (stream VM_MAILBOX), or a notice (stream VM_MAILBOX_NOTICES: almost full, full,
+ * messages about to expire), becomes one delivery per configured target on the work queue VM_WEBHOOKS; the web
  * service posts it, signed, and retries it with backoff across restarts. A delivery that keeps
  * failing is reported on VM_WEBHOOKS_FAILED when its budget is spent — never dropped silently.
  *
@@ -14,15 +15,33 @@ import { CodecSchema, IsoTimeSchema, MailboxCountsSchema } from './storage.js';
 /** A target's name in the configuration (and in metrics and failure reports). */
 export const WebhookTargetNameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'may contain only letters, digits, _ and - (at most 64)');
 
-/** What a receiver gets: the JSON body of a `message.created` webhook (documented in the web service's OpenAPI). */
-export const WebhookBodySchema = z.strictObject({
-  type: z.literal('message.created'),
+/** What every webhook body holds. */
+const WebhookBase = {
   /** Unique per delivery to one target and stable across its attempts: receivers de-duplicate by it. */
   deliveryId: z.string().min(1).max(160),
-  /** The mailbox event it came from (the same for every target). */
-  eventId: z.string().min(1).max(64),
+  /** The mailbox event or notice it came from (the same for every target). */
+  eventId: z.string().min(1).max(160),
   occurredAt: IsoTimeSchema,
   mailbox: MailboxSchema,
+  /** The mailbox's counts when it happened. */
+  counts: MailboxCountsSchema,
+};
+
+/**
+ * What the mailbox's owner is told (contracts' notices.ts): it passed its warning share of the most
+ * messages it holds, it is full, or messages are about to be deleted by retention.
+ */
+export const NoticeWebhookBodySchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('mailbox.almost-full'), ...WebhookBase, limit: z.number().int().positive() }),
+  z.strictObject({ type: z.literal('mailbox.full'), ...WebhookBase, limit: z.number().int().positive() }),
+  z.strictObject({ type: z.literal('messages.expiring'), ...WebhookBase, expiring: z.number().int().positive(), expiresAt: IsoTimeSchema }),
+]);
+export type NoticeWebhookBody = z.infer<typeof NoticeWebhookBodySchema>;
+
+/** What a receiver gets: a new message (`message.created`) or a notice about the mailbox (documented in the web service's OpenAPI). */
+export const MessageCreatedBodySchema = z.strictObject({
+  type: z.literal('message.created'),
+  ...WebhookBase,
   message: z.strictObject({
     id: MessageIdSchema,
     /** The details, unless the message was gone (deleted) before the delivery was queued. */
@@ -32,10 +51,11 @@ export const WebhookBodySchema = z.strictObject({
     codec: CodecSchema.optional(),
     urgent: z.boolean().optional(),
     size: z.number().int().nonnegative().optional(),
+    /** A copy forwarded from another mailbox of the domain. */
+    forwardedFrom: MailboxSchema.optional(),
   }),
-  /** The mailbox's counts right after the message arrived. */
-  counts: MailboxCountsSchema,
 });
+export const WebhookBodySchema = z.discriminatedUnion('type', [MessageCreatedBodySchema, ...NoticeWebhookBodySchema.options]);
 export type WebhookBody = z.infer<typeof WebhookBodySchema>;
 
 /** A job on VM_WEBHOOKS: post `body` to the target named `target`. */
@@ -51,7 +71,8 @@ export const WebhookFailedEventSchema = z.strictObject({
   target: WebhookTargetNameSchema,
   deliveryId: z.string().min(1).max(160),
   mailbox: MailboxSchema,
-  messageId: MessageIdSchema,
+  /** The new message, for a `message.created` delivery. */
+  messageId: MessageIdSchema.optional(),
   attempts: z.number().int().nonnegative(),
   /** The last failure: the HTTP status and what the receiver said, or the network error. */
   reason: z.string().max(2048),

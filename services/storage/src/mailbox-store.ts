@@ -21,8 +21,6 @@ import {
   type AudioChunk,
   type AudioChunkRequest,
   type AudioRef,
-  type GreetingInfo,
-  type GreetingType,
   type Mailbox,
   type MailboxChangedEvent,
   type MailboxCounts,

@@ -79,17 +79,18 @@ await runService({
       warnDays: config.STORAGE_RETENTION_WARN_DAYS,
     });
     const notify = (notice: Parameters<typeof publishNotice>[1]) => publishNotice(js, notice);
-    let retention: Retention | undefined;
+    // The store tells retention's schedule of every message that may expire; the schedule sweeps the store.
+    const schedule: { retention?: Retention } = {};
     const store = new MailboxStore(blobs, {
       retention: policy,
       openStaged,
       onChange: mailboxEventPublisher(js, log, registry),
       onNotice: notify,
-      onExpiry: (mailbox, at, owner) => retention?.expiresAt(mailbox, at, owner) ?? Promise.resolve(),
+      onExpiry: (mailbox, at, owner) => schedule.retention?.expiresAt(mailbox, at, owner) ?? Promise.resolve(),
       counts: new MailboxCountKeeper(await openKv(nc, BUCKETS.mailboxCounts, { history: 1, description: 'new and saved messages per mailbox' })),
       log,
     });
-    retention = new Retention({
+    const retention = new Retention({
       kv: await openKv(nc, BUCKETS.retention, { history: 1, description: 'when each mailbox is next due for retention' }),
       store,
       policy,
@@ -98,6 +99,7 @@ await runService({
       log,
       instance: config.INSTANCE_ID,
     });
+    schedule.retention = retention;
     const greetings = new GreetingStore(blobs, { openStaged, now: Date.now });
     const api = serveStorageApi(nc, store, greetings, log, registry);
     let sweeping: Promise<unknown> | undefined;

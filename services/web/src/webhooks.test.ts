@@ -100,7 +100,7 @@ describe('webhooks on a new message', () => {
     assert.ok(!verifiedByReceiver(SECRETS.all, crm.raw, String(crm.headers['sipvm-signature'])), 'not with another target\'s secret');
     assert.equal(crm.headers['sipvm-event'], 'message.created');
     assert.equal(crm.headers['content-type'], 'application/json');
-    const body = JSON.parse(crm.raw) as WebhookBody;
+    const body = JSON.parse(crm.raw) as Extract<WebhookBody, { type: 'message.created' }>;
     rig.conformance.checkWebhook('messageCreated', body);
     assert.equal(crm.headers['sipvm-delivery'], body.deliveryId);
     assert.deepEqual(body.mailbox, { did: 'example.org', uid: 'alice' });
@@ -155,7 +155,7 @@ describe('webhooks on a new message', () => {
     const { message: second } = await storeMessage(rig.nc, { did: 'restart.example', uid: 'grace' }, smallWav(1));
     await rig.web.restart();
     await waitFor(() => receiver.at('/restart').filter((r) => r.status === 204).length === 2, 15_000, 'both deliveries after the restart');
-    const accepted = receiver.at('/restart').filter((r) => r.status === 204).map((r) => JSON.parse(r.raw) as WebhookBody);
+    const accepted = receiver.at('/restart').filter((r) => r.status === 204).map((r) => JSON.parse(r.raw) as Extract<WebhookBody, { type: 'message.created' }>);
     assert.equal(new Set(accepted.map((b) => b.deliveryId)).size, 2);
     assert.ok(accepted.some((b) => b.message.id === second.id));
   });

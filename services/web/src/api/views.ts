@@ -7,6 +7,8 @@ import { z } from 'zod';
 import {
   GreetingTypeSchema,
   IsoTimeSchema,
+  MailboxIdSchema,
+  MessageIdSchema,
   MailboxCountsSchema,
   MailboxSchema,
   MessageInfoSchema,
@@ -41,6 +43,10 @@ export const MessageListSchema = z.strictObject({
 export const MessageChangedSchema = z.strictObject({ message: MessageViewSchema, counts: MailboxCountsSchema });
 export const MessageDeletedSchema = z.strictObject({ deleted: z.boolean(), counts: MailboxCountsSchema });
 export const MarkRequestSchema = z.strictObject({ read: z.boolean() });
+/** Forward a message to another mailbox of the same domain (its user id). */
+export const ForwardRequestSchema = z.strictObject({ to: MailboxIdSchema });
+/** The copy, a new message of the other mailbox (its details are that mailbox's owner's business). */
+export const MessageForwardedSchema = z.strictObject({ forwarded: z.strictObject({ mailbox: MailboxSchema, id: MessageIdSchema }) });
 
 export const GreetingViewSchema = z.strictObject({
   type: GreetingTypeSchema,
@@ -48,6 +54,8 @@ export const GreetingViewSchema = z.strictObject({
   exists: z.boolean(),
   size: z.number().int().nonnegative().optional(),
   updatedAt: IsoTimeSchema.optional(),
+  /** The temporary greeting (`temp`): callers hear it until then. */
+  until: IsoTimeSchema.optional(),
   audioUrl: z.string().optional(),
   audioUrlExpiresAt: IsoTimeSchema.optional(),
 });
@@ -97,6 +105,8 @@ export const NAMED_SCHEMAS = {
   MessageChanged: MessageChangedSchema,
   MessageDeleted: MessageDeletedSchema,
   MarkRequest: MarkRequestSchema,
+  ForwardRequest: ForwardRequestSchema,
+  MessageForwarded: MessageForwardedSchema,
   Greeting: GreetingViewSchema,
   GreetingList: GreetingListSchema,
   GreetingSaved: GreetingSavedSchema,
@@ -129,6 +139,7 @@ export function messageView(info: MessageInfo, link: LinkMaker): MessageView {
     urgent: info.urgent,
     read: info.read,
     size: info.size,
+    ...(info.forwardedFrom ? { forwardedFrom: info.forwardedFrom } : {}),
     ...link(`${mailboxPath(info.mailbox)}/messages/${info.id}/audio`, { kind: 'message', id: info.id }),
   };
 }
@@ -140,6 +151,7 @@ export function greetingView(mailbox: Mailbox, type: string, info: GreetingInfo 
     exists: true,
     size: info.size,
     updatedAt: info.updatedAt,
+    ...(info.until ? { until: info.until } : {}),
     ...(link ? link(`${mailboxPath(mailbox)}/greetings/${type}`, { kind: 'greeting', type }) : {}),
   };
 }

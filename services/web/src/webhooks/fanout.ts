@@ -97,7 +97,16 @@ function webhookBody(event: MailboxChangedEvent, message: MessageInfo | undefine
     occurredAt: event.at,
     mailbox: event.mailbox,
     message: message
-      ? { id: message.id, sender: message.sender, recordedAt: message.recordedAt, durationMs: message.durationMs, codec: message.codec, urgent: message.urgent, size: message.size }
+      ? {
+          id: message.id,
+          sender: message.sender,
+          recordedAt: message.recordedAt,
+          durationMs: message.durationMs,
+          codec: message.codec,
+          urgent: message.urgent,
+          size: message.size,
+          ...(message.forwardedFrom ? { forwardedFrom: message.forwardedFrom } : {}),
+        }
       : { id: event.messageId },
     counts: event.counts,
   };
