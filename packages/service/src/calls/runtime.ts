@@ -186,7 +186,11 @@ class Runner<R extends CallBase, A extends { kind: string }, E extends { kind: s
     private readonly options: CallRuntimeOptions<R, A, E>,
     private readonly records: CallRecords<R>,
   ) {
-    this.#started = new Counter({ name: 'sipvm_calls_started_total', help: 'Calls taken, by application', labelNames: ['app'], registers: [options.registry] });
+    // One counter for every runtime of the service (voicebox runs two: voicebox and annrecorder).
+    const name = 'sipvm_calls_started_total';
+    this.#started =
+      (options.registry.getSingleMetric(name) as Counter<'app'> | undefined) ??
+      new Counter({ name, help: 'Calls taken, by application', labelNames: ['app'], registers: [options.registry] });
   }
 
   /**
