@@ -21,3 +21,4 @@ export * from './kamailio.js';
 export * from './cluster.js';
 export * from './prerequisites.js';
 export * from './failing-sip-node.js';
+export * from './mailbox-fill.js';
