@@ -20,11 +20,13 @@ export const loadMailbox =
   (nc: NatsConnection, order: ListingOrder) =>
   async (_action: unknown, call: VoiceboxCall, context: ActionContext): Promise<VoiceboxEvent[]> => {
     const asOf = new Date(Date.now() - CLOCK_MARGIN_MS).toISOString();
+    // The first page is read as the mailbox is now: nothing was heard in this session yet, and
+    // storage need not look at when messages were heard (which costs it a look at each one).
     const [{ counts }, fresh] = await Promise.all([
       request(nc, StorageApi.countMailbox, { mailbox: call.mailbox }, { callId: call.callId }),
-      readPage(nc, call, order, { segment: 'new', asOf, start: { from: 'start' } }),
+      readPage(nc, call, order, { segment: 'new', start: { from: 'start' } }),
     ]);
-    const first = fresh.page.length > 0 ? fresh : await readPage(nc, call, order, { segment: 'saved', asOf, start: { from: 'start' } });
+    const first = fresh.page.length > 0 ? fresh : await readPage(nc, call, order, { segment: 'saved', start: { from: 'start' } });
     context.log.debug({ counts, segment: first.segment, page: first.page.length }, 'mailbox read');
     return [{ kind: 'mailbox-loaded', counts: { new: counts.new, saved: counts.saved }, asOf, segment: first.segment, page: first.page, more: first.more }];
   };
