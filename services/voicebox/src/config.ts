@@ -16,7 +16,7 @@ export const voiceboxConfig = {
   VOICEBOX_ORDER: env.oneOf(['newest-first', 'oldest-first'] as const).default('newest-first'),
   /** Speak time and caller before every message, or only when the caller asks (key 5). */
   VOICEBOX_ENVELOPE: env.oneOf(['on-request', 'always'] as const).default('on-request'),
-  /** Key map overrides, `command=key` pairs (see src/voicebox/keys.ts), e.g. previous=8,next=9. */
+  /** Key map overrides, `command=key` pairs (see src/voicebox/keys.ts), e.g. previous=9,next=7,forward=6. */
   VOICEBOX_KEYS: z
     .string()
     .default('')
