@@ -40,7 +40,8 @@ import {
   type RunningServiceProcess,
   type SmtpSink,
 } from '@sipvm/harness';
-import { e2eSkipReason, sippReport, useSignalingRig, type CallEventSeen } from './rig.js';
+import { e2eSkipReason, useSignalingRig } from './rig.js';
+import { callApplication, depositTone, type Caller } from './app-calls.js';
 
 const skip = e2eSkipReason();
 const DOMAIN = 'example.org';
@@ -74,35 +75,13 @@ describe('what subscribers expect, end to end', { skip }, () => {
     await proxy?.close();
   });
 
-  let deposited = 0;
   /** A message of a tone, stored the way voicemail stores one. */
-  async function deposit(mailbox: Mailbox, frequency: number, recordedAt = new Date().toISOString(), urgent = false): Promise<string> {
-    const audio = await stageAudio(await stagingBucket(rig.nc), `features-${process.pid}-${deposited++}`, (async function* () { yield toneWav(frequency, 2_000); })());
-    return (await request(rig.nc, StorageApi.createMessage, { mailbox, sender: 'sip:+4930555@caller.example.org', recordedAt, durationMs: 2_000, codec: 'PCMU', urgent, audio })).message.id;
-  }
+  const deposit = (mailbox: Mailbox, frequency: number, recordedAt = new Date().toISOString(), urgent = false) => depositTone(rig, mailbox, frequency, { recordedAt, urgent });
 
-  /** Places a call to `app`; `caller` plays the caller's part. Returns what the phone heard and the play requests. */
-  async function call(app: 'voicebox' | 'voicemail', params: string, caller: (phone: RtpEndpoint, played: (id: string) => Promise<void>, playing: (id: string) => Promise<void>) => Promise<void>) {
-    const phone = await RtpEndpoint.create('PCMU');
-    const from = rig.events.length;
-    const requestsFrom = rig.mediaRequests.length;
-    const sipp = rig.sipp('voicemail-platform-bye.xml', { keys: { app_name: app, app_param: params, rtp_port: String(phone.port) }, timeoutSeconds: 120 });
-    const events = () => rig.events.slice(from);
-    const played = (id: string) =>
-      rig.waitFor(() => events().some((e: CallEventSeen) => e.subject === `vm.call.${app}.playback-finished` && e.event.playbackId === id), `${app} playback ${id} to finish`, 60_000);
-    const playing = (id: string) =>
-      rig.waitFor(() => rig.mediaRequests.slice(requestsFrom).some((r) => r.subject.endsWith('.play') && r.request.playbackId === id), `${app} playback ${id} to be asked for`, 60_000);
-    try {
-      await phone.latchRemote(15_000);
-      await caller(phone, played, playing);
-      const result = await sipp;
-      assert.equal(result.exitCode, 0, sippReport(result, rig) + `\n--- ${app} ---\n${(app === 'voicebox' ? voicebox : voicemail).output().slice(-4000)}`);
-      const plays = rig.mediaRequests.slice(requestsFrom).filter((r) => r.subject.endsWith('.play') || r.subject.includes('.record.'));
-      return { heard: await phone.receivedPcm(), plays };
-    } finally {
-      await sipp.catch(() => undefined);
-      phone.close();
-    }
+  /** Places a call to `app`; returns what the phone heard and the play and record requests. */
+  async function call(app: 'voicebox' | 'voicemail', params: string, caller: Caller) {
+    const { heard, requests } = await callApplication(rig, app, params, caller, () => `\n--- ${app} ---\n${(app === 'voicebox' ? voicebox : voicemail).output().slice(-4000)}`);
+    return { heard, plays: requests.filter((r) => r.subject.endsWith('.play') || r.subject.includes('.record.')) };
   }
   type Item = { kind: string; name?: string; type?: string; value?: number; language?: string };
   const itemsOf = (r: { request: unknown }) => ((r.request as { items?: Item[] }).items ?? []);

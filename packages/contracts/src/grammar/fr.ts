@@ -4,7 +4,7 @@
  * (`num_60`, `num_and`, `num_11`), 95 "quatre-vingt-quinze" (`num_80`, `num_15`); "et" joins the
  * ones of 21 to 71; a hundred and a thousand take no "un".
  */
-import { cldrPlural, type Grammar } from './grammar.js';
+import { byPlaces, cldrPlural, thousandAlone, type Grammar } from './grammar.js';
 
 function frenchTens(n: number): string[] {
   if (n < 20) return [`num_${n}`];
@@ -16,17 +16,8 @@ function frenchTens(n: number): string[] {
   return [`num_${tens}`, ...(units === 1 && tens < 80 ? ['num_and'] : []), `num_${units}`];
 }
 
-function french(n: number): string[] {
-  if (n === 0) return ['num_0'];
-  const out: string[] = [];
-  const thousands = Math.floor(n / 1000);
-  const hundreds = Math.floor((n % 1000) / 100);
-  const rest = n % 100;
-  if (thousands > 0) out.push(...(thousands > 1 ? [`num_${thousands}`] : []), 'num_thousand');
-  if (hundreds > 0) out.push(...(hundreds > 1 ? [`num_${hundreds}`] : []), 'num_hundred');
-  if (rest > 0) out.push(...frenchTens(rest));
-  return out;
-}
+const french = (n: number): string[] =>
+  byPlaces(n, { thousands: thousandAlone, hundreds: (count) => [...(count > 1 ? [`num_${count}`] : []), 'num_hundred'], rest: frenchTens });
 
 export const fr: Grammar = {
   tag: 'fr',

@@ -34,24 +34,36 @@ export function cldrPlural(tag: string): (count: number) => PluralForm {
   return (count) => rules.select(count) as PluralForm;
 }
 
+/** How a language says each place of a number below 10,000 (each part only when it is not zero). */
+export interface Places {
+  thousands(count: number): string[];
+  hundreds(count: number, rest: number): string[];
+  /** 1 to 99. */
+  rest(value: number): string[];
+}
+
+/** The number prompts for `n` (0–9999), place by place as the language says them. */
+export function byPlaces(n: number, say: Places): string[] {
+  if (n === 0) return ['num_0'];
+  const thousands = Math.floor(n / 1000);
+  const hundreds = Math.floor((n % 1000) / 100);
+  const rest = n % 100;
+  return [...(thousands > 0 ? say.thousands(thousands) : []), ...(hundreds > 0 ? say.hundreds(hundreds, rest) : []), ...(rest > 0 ? say.rest(rest) : [])];
+}
+
+/** "mille", "deux mille": a thousand without "one" before it. */
+export const thousandAlone = (count: number): string[] => [...(count > 1 ? [`num_${count}`] : []), 'num_thousand'];
+
 /**
  * Tens before units ("forty-two": `num_40`, `num_2`), hundreds and thousands as "<digit> hundred"
  * (`num_4`, `num_hundred`). Any language whose numbers follow English's shape.
  */
 export function tensFirst(n: number): string[] {
-  if (n === 0) return ['num_0'];
-  const out: string[] = [];
-  const thousands = Math.floor(n / 1000);
-  const hundreds = Math.floor((n % 1000) / 100);
-  const rest = n % 100;
-  if (thousands > 0) out.push(`num_${thousands}`, 'num_thousand');
-  if (hundreds > 0) out.push(`num_${hundreds}`, 'num_hundred');
-  if (rest > 0 && rest < 20) out.push(`num_${rest}`);
-  else if (rest >= 20) {
-    out.push(`num_${rest - (rest % 10)}`);
-    if (rest % 10 > 0) out.push(`num_${rest % 10}`);
-  }
-  return out;
+  return byPlaces(n, {
+    thousands: (count) => [`num_${count}`, 'num_thousand'],
+    hundreds: (count) => [`num_${count}`, 'num_hundred'],
+    rest: (value) => (value < 20 || value % 10 === 0 ? [`num_${value}`] : [`num_${value - (value % 10)}`, `num_${value % 10}`]),
+  });
 }
 
 /**
@@ -59,20 +71,12 @@ export function tensFirst(n: number): string[] {
  * "ein" of "einundzwanzig" and "einhundert".
  */
 export function unitsFirst(n: number): string[] {
-  if (n === 0) return ['num_0'];
-  const out: string[] = [];
   const prefix = (digit: number) => (digit === 1 ? 'num_1_combined' : `num_${digit}`);
-  const thousands = Math.floor(n / 1000);
-  const hundreds = Math.floor((n % 1000) / 100);
-  const rest = n % 100;
-  if (thousands > 0) out.push(prefix(thousands), 'num_thousand');
-  if (hundreds > 0) out.push(prefix(hundreds), 'num_hundred');
-  if (rest > 0 && rest < 20) out.push(`num_${rest}`);
-  else if (rest >= 20) {
-    if (rest % 10 > 0) out.push(prefix(rest % 10), 'num_and');
-    out.push(`num_${rest - (rest % 10)}`);
-  }
-  return out;
+  return byPlaces(n, {
+    thousands: (count) => [prefix(count), 'num_thousand'],
+    hundreds: (count) => [prefix(count), 'num_hundred'],
+    rest: (value) => (value < 20 || value % 10 === 0 ? [`num_${value}`] : [prefix(value % 10), 'num_and', `num_${value - (value % 10)}`]),
+  });
 }
 
 /** A number by the digit order alone (a language without a grammar of its own, or one told otherwise). */

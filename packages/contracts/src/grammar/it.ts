@@ -4,20 +4,14 @@
  * the tens' last vowel before "uno" and "otto"); the hundreds have words of their own (`num_100`
  * "cento", `num_200` "duecento" …); a thousand is "mille", more are "<digit> mila" (`num_thousands`).
  */
-import { cldrPlural, type Grammar } from './grammar.js';
+import { byPlaces, cldrPlural, type Grammar } from './grammar.js';
 
-function italian(n: number): string[] {
-  if (n === 0) return ['num_0'];
-  const out: string[] = [];
-  const thousands = Math.floor(n / 1000);
-  const hundreds = Math.floor((n % 1000) / 100);
-  const rest = n % 100;
-  if (thousands === 1) out.push('num_thousand');
-  else if (thousands > 1) out.push(`num_${thousands}`, 'num_thousands');
-  if (hundreds > 0) out.push(`num_${hundreds * 100}`);
-  if (rest > 0) out.push(`num_${rest}`);
-  return out;
-}
+const italian = (n: number): string[] =>
+  byPlaces(n, {
+    thousands: (count) => (count === 1 ? ['num_thousand'] : [`num_${count}`, 'num_thousands']),
+    hundreds: (count) => [`num_${count * 100}`],
+    rest: (value) => [`num_${value}`],
+  });
 
 export const it: Grammar = {
   tag: 'it',
