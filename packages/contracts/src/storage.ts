@@ -11,6 +11,9 @@ import { StagedAudioSchema } from './staging.js';
 /** Most messages one list reply carries (each entry is at most ~700 bytes of JSON). */
 export const LIST_PAGE_MAX = 1_000;
 
+/** Most messages a listing is told were heard in a session (still new for it). */
+export const LIST_HEARD_MAX = 1_000;
+
 /** Instances of the storage service share requests in this queue group. */
 export const STORAGE_QUEUE = 'storage';
 
@@ -198,11 +201,11 @@ export const StorageApi = {
       offset: z.number().int().nonnegative().default(0),
       limit: z.number().int().positive().max(LIST_PAGE_MAX).default(LIST_PAGE_MAX),
       /**
-       * Only new or only saved messages. With `asOf`, a message heard after that time still counts
-       * as new: a voicebox session pages through the mailbox as it was when the session began.
+       * Only new or only saved messages. The messages of `heard` still count as new: a voicebox
+       * session pages through the mailbox as it was when it began, the messages it heard included.
        */
       filter: z.enum(['all', 'new', 'saved']).default('all'),
-      asOf: IsoTimeSchema.optional(),
+      heard: z.array(MessageIdSchema).max(LIST_HEARD_MAX).default([]),
       order: z.enum(['newest-first', 'oldest-first']).default('newest-first'),
       /** Urgent messages before the others (each group in `order`). */
       urgentFirst: z.boolean().default(false),

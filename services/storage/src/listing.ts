@@ -20,8 +20,8 @@ export interface ListingQuery {
   offset: number;
   limit: number;
   filter: 'all' | 'new' | 'saved';
-  /** Messages heard after this time count as new. */
-  asOf?: string | undefined;
+  /** Messages that still count as new (heard in the session asking). */
+  heard: readonly string[];
   order: 'newest-first' | 'oldest-first';
   urgentFirst: boolean;
   after?: ListCursor | undefined;
@@ -29,18 +29,15 @@ export interface ListingQuery {
   fromEnd: boolean;
 }
 
-/** A message counts as new when it is unread, or was heard after `asOf`. */
-export function isNew(scan: ListingScan, id: string, asOf: number | undefined): boolean {
-  if (!scan.read.has(id)) return true;
-  if (asOf === undefined) return false;
-  const heard = scan.read.get(id);
-  return heard !== undefined && heard.getTime() > asOf;
+/** A message counts as new when it is unread, or was heard in the session asking (`heard`). */
+export function isNew(scan: ListingScan, id: string, heard: ReadonlySet<string>): boolean {
+  return !scan.read.has(id) || heard.has(id);
 }
 
 /** The ids of one page, and how many messages the filter selects in all. */
 export function selectPage(scan: ListingScan, query: ListingQuery): { ids: MessageId[]; total: number } {
-  const asOf = query.asOf === undefined ? undefined : Date.parse(query.asOf);
-  const wanted = [...scan.messages].filter((id) => query.filter === 'all' || (query.filter === 'new') === isNew(scan, id, asOf));
+  const heard = new Set(query.heard);
+  const wanted = [...scan.messages].filter((id) => query.filter === 'all' || (query.filter === 'new') === isNew(scan, id, heard));
   const urgent = (id: string) => query.urgentFirst && scan.urgent.has(id);
   const compare = comparator(query);
   // Sorted as places (ids and urgency), built once: thousands of messages sort without an object per comparison.

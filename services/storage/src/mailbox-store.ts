@@ -293,19 +293,18 @@ export class MailboxStore {
    * time), only new or only saved messages, urgent ones first, after or before a cursor.
    */
   async listMailbox(mailbox: Mailbox, query: ListQuery): Promise<{ messages: MessageInfo[]; total: number }> {
-    // The listing counts the mailbox anyway: what is kept is set to it. When it became new
-    // messages heard after `asOf` need their read markers' times.
+    // The listing counts the mailbox anyway: what is kept is set to it.
     const { scan } = await this.#locks.run(lockKey(mailbox), async () => {
-      const listed = await this.#scanLocked(mailbox, { readTimes: query.asOf !== undefined });
+      const listed = await this.#scanLocked(mailbox);
       await this.#options.counts.set(mailbox, listed.counts);
       return listed;
     });
     const { ids, total } = selectPage(scan, query);
-    const asOf = query.asOf === undefined ? undefined : Date.parse(query.asOf);
+    const heard = new Set(query.heard);
     const infos = await mapLimited(ids, 16, async (id) => {
       const stored = await this.#readMeta(mailbox, id);
-      // Read as of the asking: a message heard since `asOf` is still reported as it was then.
-      return stored ? { ...toInfo(mailbox, stored), read: !isNew(scan, id, asOf) } : null;
+      // A message the session heard is still reported as it was when the session began.
+      return stored ? { ...toInfo(mailbox, stored), read: !isNew(scan, id, heard) } : null;
     });
     return { messages: infos.filter((info): info is MessageInfo => info !== null), total };
   }
@@ -348,8 +347,7 @@ export class MailboxStore {
 
   /**
    * Listings of the mailbox's metadata and marker folders (not its audio): which messages exist,
-   * which are read, which urgent. Only retention and a listing "as of" a time need to know when a
-   * message was read.
+   * which are read, which urgent. Only retention needs to know when a message was read.
    */
   async #scan(mailbox: Mailbox, options: { readTimes: boolean }): Promise<Scan> {
     const prefix = mailboxPrefix(mailbox);

@@ -83,7 +83,7 @@ describe('retention, with a clock', () => {
 
   const leave = (mailbox: Mailbox, recordedAt: number, withOwner = false) =>
     store.createMessage({ mailbox, sender: 'sip:+4930@example.net', recordedAt: new Date(recordedAt).toISOString(), durationMs: 1000, codec: 'PCMU', urgent: false, audio, admitted: false, ...(withOwner ? { owner } : {}) });
-  const ids = async (mailbox: Mailbox) => (await store.listMailbox(mailbox, { offset: 0, limit: 100, filter: 'all', order: 'oldest-first', urgentFirst: false, fromEnd: false })).messages.map((m) => [m.recordedAt.slice(5, 10), m.read]);
+  const ids = async (mailbox: Mailbox) => (await store.listMailbox(mailbox, { offset: 0, limit: 100, filter: 'all', heard: [], order: 'oldest-first', urgentFirst: false, fromEnd: false })).messages.map((m) => [m.recordedAt.slice(5, 10), m.read]);
   /** Moves the clock and sweeps; returns the mailboxes the sweep read. */
   const sweepAt = async (time: number) => {
     now = time;

@@ -31,7 +31,7 @@ export type PageStart = { from: 'start' } | { from: 'end' } | { after: ListCurso
 export type VoiceboxEvent =
   | CallEvent
   /** The mailbox at the start of the session: its counts, and the first page of its first segment. */
-  | { kind: 'mailbox-loaded'; counts: { new: number; saved: number }; asOf: string; segment: Segment; page: MailboxEntry[]; more: boolean }
+  | { kind: 'mailbox-loaded'; counts: { new: number; saved: number }; segment: Segment; page: MailboxEntry[]; more: boolean }
   /** A page asked for with `load-page`; `more`: there are messages beyond it (after it, or before it going back). */
   | { kind: 'page-loaded'; segment: Segment; direction: 'after' | 'before'; page: MailboxEntry[]; more: boolean }
   | { kind: 'pin-checked'; outcome: 'right' | 'wrong' | 'locked' }
@@ -41,8 +41,8 @@ export type VoiceboxEvent =
 export type VoiceboxAction =
   /** Counts the mailbox and reads its first page; the result comes back as `mailbox-loaded`. */
   | { kind: 'load-mailbox' }
-  /** Reads a page of a segment as the mailbox was at `asOf`; the result comes back as `page-loaded`. */
-  | { kind: 'load-page'; segment: Segment; asOf: string; start: PageStart }
+  /** Reads a page of a segment, the messages `heard` in the session still new; the result comes back as `page-loaded`. */
+  | { kind: 'load-page'; segment: Segment; heard: string[]; start: PageStart }
   /** Checks the PIN (lock-out, constant-time compare); the result comes back as `pin-checked`. */
   | { kind: 'check-pin'; entered: string }
   | { kind: 'mark-read'; id: MessageId }

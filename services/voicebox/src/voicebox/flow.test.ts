@@ -44,7 +44,6 @@ function loaded(...messages: MessageInfo[]): VoiceboxEvent {
   return {
     kind: 'mailbox-loaded',
     counts: { new: fresh.length, saved: saved.length },
-    asOf: '2026-12-01T00:00:00.000Z',
     segment: fresh.length > 0 ? 'new' : 'saved',
     page: entries(first.slice(0, PAGE_SIZE)),
     more: first.length > PAGE_SIZE,

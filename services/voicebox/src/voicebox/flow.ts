@@ -31,7 +31,7 @@ export function entryOf(message: MessageInfo, asNew: boolean): MailboxEntry {
 const PIN_MAX = 16;
 
 export function startVoicebox(situation: { pinRequired: boolean; locked: boolean }, settings: VoiceboxSettings): VoiceboxStep {
-  const state: VoiceboxState = { ...FIRST_TURN, phase: 'loading', entered: '', tries: 0, welcome: true, segment: 'new', page: [], cursor: 0, before: 0, more: false, prefix: [] };
+  const state: VoiceboxState = { ...FIRST_TURN, phase: 'loading', entered: '', tries: 0, welcome: true, heard: [], segment: 'new', page: [], cursor: 0, before: 0, more: false, prefix: [] };
   const p = (name: string) => prompt(settings.voice, name);
   if (situation.locked) return say(state, 'goodbye', [p('mailbox_locked')]);
   if (situation.pinRequired) return say({ ...state, welcome: false }, 'pin', [p('welcome_voicebox'), p('enter_pin')]);
@@ -81,7 +81,7 @@ export function onVoiceboxEvent(state: VoiceboxState, event: VoiceboxEvent, sett
     case 'loading': {
       if (event.kind !== 'mailbox-loaded') return unchanged;
       const welcome = state.welcome ? [p('welcome_voicebox')] : [];
-      const next: VoiceboxState = { ...state, welcome: false, asOf: event.asOf, segment: event.segment, page: event.page, cursor: 0, before: 0, more: event.more, prefix: [] };
+      const next: VoiceboxState = { ...state, welcome: false, heard: [], segment: event.segment, page: event.page, cursor: 0, before: 0, more: event.more, prefix: [] };
       if (event.page.length === 0) return say(next, 'goodbye', [...welcome, p('no_messages'), p('goodbye')]);
       return say(next, 'summary', [...welcome, ...summary(settings.voice, event.counts)]);
     }
@@ -157,8 +157,8 @@ function messageMenu(state: VoiceboxState, event: VoiceboxEvent, settings: Voice
     case 'repeat':
       return hear(state, settings);
     case 'save': {
-      const marked = current.read ? [] : [{ kind: 'mark-read' as const, id: current.id }];
-      return advance({ ...state, page: withEntry(state.page, state.cursor, { read: true }) }, [p('message_saved')], settings, marked);
+      if (current.read) return advance(state, [p('message_saved')], settings);
+      return advance({ ...state, page: withEntry(state.page, state.cursor, { read: true }), heard: heardNow(state, current.id) }, [p('message_saved')], settings, [{ kind: 'mark-read', id: current.id }]);
     }
     case 'delete':
       return advance({ ...state, page: withEntry(state.page, state.cursor, { deleted: true }) }, [p('message_deleted')], settings, [{ kind: 'delete-message', id: current.id }]);
@@ -189,10 +189,19 @@ function hear(state: VoiceboxState, settings: VoiceboxSettings): VoiceboxStep {
   const step = say(state, 'message', [{ kind: 'message', mailbox: settings.mailbox, id: current.id }]);
   if (current.read) return step;
   return {
-    state: { ...step.state, page: withEntry(state.page, state.cursor, { read: true }) },
+    state: { ...step.state, page: withEntry(state.page, state.cursor, { read: true }), heard: heardNow(state, current.id) },
     actions: [...step.actions, { kind: 'mark-read', id: current.id }],
   };
 }
+
+/**
+ * The messages heard in this session, with one more: they stay new for its pages. Bounded (a
+ * caller hears a few dozen); past the bound the oldest may show again among the saved ones.
+ */
+function heardNow(state: VoiceboxState, id: string): string[] {
+  return [...state.heard, id].slice(-HEARD_MAX);
+}
+const HEARD_MAX = 500;
 
 /** From the top: the mailbox is read again (messages may have arrived) and summarised. */
 function startOver(state: VoiceboxState): VoiceboxStep {

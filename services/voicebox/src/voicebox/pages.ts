@@ -73,7 +73,7 @@ export function pageLoaded(state: VoiceboxState, event: Extract<VoiceboxEvent, {
 export function loadPage(state: VoiceboxState, segment: VoiceboxState['segment'], start: Extract<Action, { kind: 'load-page' }>['start'], before: Action[] = []): VoiceboxStep {
   return {
     state: { ...state, phase: 'paging', waiting: false },
-    actions: [...before, { kind: 'load-page', segment, asOf: state.asOf ?? new Date(0).toISOString(), start }],
+    actions: [...before, { kind: 'load-page', segment, heard: state.heard, start }],
   };
 }
 

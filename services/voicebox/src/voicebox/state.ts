@@ -35,8 +35,8 @@ export const VoiceboxStateSchema = TurnSchema.extend({
   tries: z.number().int(),
   /** Welcome not said yet (it is said with the PIN prompt, or with the summary). */
   welcome: z.boolean(),
-  /** When the session read the mailbox: messages heard since still count as new (stable pages). */
-  asOf: z.string().optional(),
+  /** The messages heard in this session: they still count as new for its pages (stable pages). */
+  heard: z.array(z.string()).default([]),
   /** Which listing the page is of: new messages, then saved ones. */
   segment: z.enum(SEGMENTS),
   /** The messages around the caller: one page, whatever the size of the mailbox. */

@@ -15,7 +15,7 @@ export async function readPage(
   nc: NatsConnection,
   call: Pick<VoiceboxCall, 'mailbox' | 'callId'>,
   order: ListingOrder,
-  ask: Omit<Extract<VoiceboxAction, { kind: 'load-page' }>, 'kind' | 'asOf'> & { asOf?: string | undefined },
+  ask: Omit<Extract<VoiceboxAction, { kind: 'load-page' }>, 'kind'>,
 ): Promise<{ segment: Segment; page: MailboxEntry[]; more: boolean; direction: 'after' | 'before' }> {
   const { start } = ask;
   const backwards = 'before' in start || ('from' in start && start.from === 'end');
@@ -27,7 +27,7 @@ export async function readPage(
       mailbox: call.mailbox,
       limit: PAGE_SIZE + 1,
       filter: ask.segment,
-      ...(ask.asOf !== undefined ? { asOf: ask.asOf } : {}),
+      heard: ask.heard,
       order,
       // Urgent new messages first (docs/behaviour.md §4); saved ones in their order.
       urgentFirst: ask.segment === 'new',
