@@ -43,6 +43,7 @@ import {
   startCluster,
   tempDir,
   toneWav,
+  udpPortBound,
   waitFor,
   type Cluster,
   type SippLoadResult,
@@ -169,6 +170,8 @@ describe('sipvm behind Kamailio: two nodes, a NATS cluster, Ceph RGW', { skip },
     const phonePort = await freeTcpUdpPort();
     // Three requests reach the phone: the lamp its registration brought (no messages yet), the call it is busy for, the lamp of the message.
     const phone = runSipp({ scenario: join(SCENARIOS, 'phone-busy-mwi.xml'), port: phonePort, calls: 3, timeoutSeconds: 60 });
+    // The phone listens before it registers: the lamp its registration brings comes at once.
+    await waitFor(() => udpPortBound(phonePort), 10_000, 'the phone (sipp) to listen');
     const registered = await runSipp({ scenario: join(SCENARIOS, 'phone-register.xml'), target: cluster.proxy.target, keys: { user: 'dave', domain: DOMAIN, contact_port: String(phonePort) } });
     assert.equal(registered.exitCode, 0, registered.errors);
     const caller = await phoneCall('erin', 'dave', async (rtp, call) => {
