@@ -40,9 +40,7 @@ import { KeyedMutex, type Logger } from '@sipvm/service';
 import { bytesOf, type BlobStore } from './blobs.js';
 import type { CountsChange, MailboxCountKeeper } from './mailbox-counts.js';
 import {
-  classifyMailboxKey,
   greetingKey,
-  mailboxPrefix,
   messageAudioKey,
   messageMetaKey,
   readMarkerKey,
@@ -51,8 +49,9 @@ import {
 import { newMessageId } from './message-id.js';
 import { forwardedAudio } from './forwarded-audio.js';
 import { isNew, selectPage, type ListingQuery } from './listing.js';
-import { quotaCrossing } from './quota.js';
-import { expiryOf, NO_RETENTION, type RetentionPolicy } from './retention-policy.js';
+import { fillNotice } from './quota.js';
+import { countsOf, mapLimited, scanMailbox, type Scan } from './mailbox-scan.js';
+import { expiryOf, expiryOfMessage, NO_RETENTION, type RetentionPolicy } from './retention-policy.js';
 
 /** What is stored in messages/<id>.json. Read back through this schema: a damaged file is refused, not trusted. */
 const StoredMessageSchema = z.strictObject({
@@ -215,23 +214,13 @@ export class MailboxStore {
 
   /** The owner's notice when this message took the mailbox to its warning share or its limit. */
   async #tellFill(mailbox: Mailbox, id: MessageId, add: NewMessage, after: MailboxCounts): Promise<void> {
-    const total = after.new + after.saved;
-    const kind = quotaCrossing(add.quota.limit, add.quota.warnPercent, total - 1, total);
-    if (!kind || !this.#options.onNotice) return;
-    const notice: MailboxNotice = {
-      kind,
-      noticeId: `${kind}-${id}-${Buffer.from(`${mailbox.did}/${mailbox.uid}`).toString('base64url').slice(0, 64)}`,
-      mailbox,
-      at: new Date(this.#now()).toISOString(),
-      counts: after,
-      limit: add.quota.limit,
-      ...(add.owner ? { owner: add.owner } : {}),
-    };
+    const notice = fillNotice(mailbox, id, { ...add.quota, owner: add.owner }, after, new Date(this.#now()));
+    if (!notice || !this.#options.onNotice) return;
     try {
       await this.#options.onNotice(notice);
     } catch (error) {
       // The message is stored; a notice that cannot be published now is logged, not worth failing the message for.
-      this.#options.log.error({ mailbox, kind, err: String(error) }, 'cannot tell the owner about the mailbox; notice lost');
+      this.#options.log.error({ mailbox, kind: notice.kind, err: String(error) }, 'cannot tell the owner about the mailbox; notice lost');
     }
   }
 
@@ -338,40 +327,11 @@ export class MailboxStore {
       const policy = this.#retentionOf(mailbox);
       const expiries: number[] = [];
       for (const id of scan.messages) {
-        const at = this.#expiryOfMessage(policy, scan, id);
+        const at = expiryOfMessage(policy, scan, id);
         if (at !== undefined) expiries.push(at);
       }
       return { expired: expired.length, counts, expiries: expiries.sort((a, b) => a - b) };
     });
-  }
-
-  /**
-   * Listings of the mailbox's metadata and marker folders (not its audio): which messages exist,
-   * which are read, which urgent. Only retention needs to know when a message was read.
-   */
-  async #scan(mailbox: Mailbox, options: { readTimes: boolean }): Promise<Scan> {
-    const prefix = mailboxPrefix(mailbox);
-    const [metas, readMarkers, urgentMarkers] = await Promise.all([
-      this.#blobs.keys(`${prefix}messages/`),
-      options.readTimes ? this.#blobs.list(`${prefix}read/`) : this.#blobs.keys(`${prefix}read/`).then((keys) => keys.map((key) => ({ key, modified: undefined }))),
-      this.#blobs.keys(`${prefix}urgent/`),
-    ]);
-    const messages = new Set<string>();
-    const read = new Map<string, Date | undefined>();
-    const urgent = new Set<string>();
-    for (const key of metas) {
-      const entry = classifyMailboxKey(prefix, key);
-      if (entry?.kind === 'message') messages.add(entry.id);
-    }
-    for (const marker of readMarkers) {
-      const entry = classifyMailboxKey(prefix, marker.key);
-      if (entry?.kind === 'read') read.set(entry.id, marker.modified);
-    }
-    for (const key of urgentMarkers) {
-      const entry = classifyMailboxKey(prefix, key);
-      if (entry?.kind === 'urgent') urgent.add(entry.id);
-    }
-    return { messages, read, urgent };
   }
 
   /**
@@ -380,7 +340,7 @@ export class MailboxStore {
    */
   async #scanLocked(mailbox: Mailbox, options: { readTimes?: boolean } = {}): Promise<{ scan: Scan; counts: MailboxCounts; expired: MessageId[] }> {
     const policy = this.#retentionOf(mailbox);
-    const scan = await this.#scan(mailbox, { readTimes: options.readTimes === true || policy.savedDays > 0 });
+    const scan = await scanMailbox(this.#blobs, mailbox, { readTimes: options.readTimes === true || policy.savedDays > 0 });
     const expired = await this.#expire(mailbox, scan, policy);
     const counts = countsOf(scan);
     for (const id of expired) {
@@ -405,20 +365,13 @@ export class MailboxStore {
     return this.#locks.run(lockKey(mailbox), async () => this.#options.counts.set(mailbox, (await this.#scanLocked(mailbox)).counts));
   }
 
-  /** When a message expires by the domain's retention: a new one by its time, a saved one by when it was heard. */
-  #expiryOfMessage(policy: RetentionPolicy, scan: Scan, id: string): number | undefined {
-    if (!scan.read.has(id)) return expiryOf(policy, 'new', timeOfId(id));
-    const heard = scan.read.get(id);
-    return heard === undefined ? undefined : expiryOf(policy, 'saved', heard.getTime());
-  }
-
   /** Retention: deletes the messages whose time is up, and drops them from `scan`. */
   async #expire(mailbox: Mailbox, scan: Scan, policy: RetentionPolicy): Promise<MessageId[]> {
     if (policy.newDays <= 0 && policy.savedDays <= 0) return [];
     const now = this.#now();
     const expired: MessageId[] = [];
     for (const id of [...scan.messages]) {
-      const at = this.#expiryOfMessage(policy, scan, id);
+      const at = expiryOfMessage(policy, scan, id);
       if (at === undefined || at > now) continue;
       await this.#removeMessageObjects(mailbox, id as MessageId);
       scan.messages.delete(id);
@@ -457,7 +410,7 @@ export class MailboxStore {
 
   /** Called inside or outside the mailbox's critical section: reads the kept counts without taking it. */
   async #notFound(mailbox: Mailbox, id: MessageId): Promise<ServiceError> {
-    const counts = await this.#options.counts.get(mailbox, async () => countsOf(await this.#scan(mailbox, { readTimes: false })));
+    const counts = await this.#options.counts.get(mailbox, async () => countsOf(await scanMailbox(this.#blobs, mailbox, { readTimes: false })));
     return counts.new + counts.saved === 0
       ? new ServiceError('mailbox-not-found', `mailbox ${mailbox.uid}@${mailbox.did} has no messages`)
       : new ServiceError('message-not-found', `message ${id} is not in mailbox ${mailbox.uid}@${mailbox.did}`);
@@ -479,35 +432,8 @@ function toInfo(mailbox: Mailbox, stored: StoredMessage): Omit<MessageInfo, 'rea
   };
 }
 
-/** When a message was recorded, from its id (message-id.ts: the UTC time comes first). */
-function timeOfId(id: string): number {
-  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})Z/.exec(id);
-  return m ? Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]), Number(m[7])) : 0;
-}
-
 function quotaExceeded(mailbox: Mailbox, limit: number): ServiceError {
   return new ServiceError('quota-exceeded', `mailbox ${mailbox.uid}@${mailbox.did} is full (${limit} messages)`);
-}
-
-interface Scan {
-  messages: Set<string>;
-  /** Read markers by message id, with when the message was saved (listed only for retention). */
-  read: Map<string, Date | undefined>;
-  urgent: Set<string>;
-}
-
-function countsOf({ messages, read, urgent }: Scan): MailboxCounts {
-  const counts: MailboxCounts = { new: 0, saved: 0, urgentNew: 0, urgentSaved: 0 };
-  for (const id of messages) {
-    const heard = read.has(id);
-    if (heard) counts.saved++;
-    else counts.new++;
-    if (urgent.has(id)) {
-      if (heard) counts.urgentSaved++;
-      else counts.urgentNew++;
-    }
-  }
-  return counts;
 }
 
 function audioKey(ref: AudioRef): string {
@@ -522,17 +448,4 @@ function safeJson(bytes: Uint8Array): unknown {
   } catch {
     return undefined;
   }
-}
-
-async function mapLimited<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await work(items[index] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }

@@ -5,6 +5,7 @@
  */
 import type { Mailbox } from '@sipvm/contracts';
 import type { Domains } from '@sipvm/service';
+import { timeOfId, type Scan } from './mailbox-scan.js';
 
 export interface RetentionPolicy {
   newDays: number;
@@ -31,4 +32,11 @@ export function retentionPolicies(domains: Domains, platform: RetentionPolicy): 
       warnDays: domain.retentionWarnDays ?? platform.warnDays,
     };
   };
+}
+
+/** When a message of a scan expires: a new one by its time, a saved one by when it was heard; undefined: never (or not known). */
+export function expiryOfMessage(policy: RetentionPolicy, scan: Pick<Scan, 'read'>, id: string): number | undefined {
+  if (!scan.read.has(id)) return expiryOf(policy, 'new', timeOfId(id));
+  const heard = scan.read.get(id);
+  return heard === undefined ? undefined : expiryOf(policy, 'saved', heard.getTime());
 }
