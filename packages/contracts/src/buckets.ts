@@ -6,6 +6,13 @@
 export const BUCKETS = {
   /** storage: each mailbox's new and saved counts, kept as they change (storage's mailbox-counts.ts). */
   mailboxCounts: 'vm-mailbox-counts',
+  /**
+   * storage: retention's schedule — per mailbox when its next message expires, and by the hour
+   * which mailboxes are due, so a sweep reads only those (storage's retention.ts).
+   */
+  retention: 'vm-retention',
+  /** signaling: the lamp each mailbox was last told by unsolicited NOTIFY, refreshed at an interval (mwi-lamps.ts). */
+  mwiLamps: 'vm-mwi-lamps',
   /** signaling: the SUBSCRIBE dialogs of phones that asked for MWI (mwi.ts). */
   mwiSubscriptions: 'vm_mwi_subscriptions',
   /** media: sessions and recordings by callRef, so a restarted instance takes them over. */

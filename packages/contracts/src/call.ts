@@ -52,6 +52,8 @@ export const AppParamsSchema = z.strictObject({
   operator: SipUriSchema.optional(),
   /** Seconds of silence that end a recording (voicemail), 0 for never; else the domain's or the platform's setting. */
   maxSilenceS: z.number({ error: 'must be whole seconds, 0 to 600' }).int('must be whole seconds, 0 to 600').min(0, 'must be whole seconds, 0 to 600').max(600, 'must be whole seconds, 0 to 600').optional(),
+  /** The most messages the mailbox holds (voicemail), 0 for no limit; else the domain's or the platform's. */
+  maxMessages: z.number({ error: 'must be a number of messages, 0 to 100000' }).int('must be a number of messages, 0 to 100000').min(0, 'must be a number of messages, 0 to 100000').max(100_000, 'must be a number of messages, 0 to 100000').optional(),
   /** Extra keys listed in configuration (mail template variables). */
   extra: z.record(z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/), z.string().max(512)).default({}),
 });

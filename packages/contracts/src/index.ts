@@ -24,3 +24,5 @@ export * from './nats-patience.js';
 export * from './caller.js';
 export * from './tracing.js';
 export * from './transcription.js';
+export * from './notices.js';
+export * from './grammar/index.js';

@@ -12,6 +12,8 @@
  * a folder name, as in SEMS; it just has no tag.
  */
 
+import type { DigitOrder } from './grammar/grammar.js';
+
 /** Language names SEMS installations use for `lng` (English and native, in ASCII), by their tag. */
 const NAMES_BY_TAG: Readonly<Record<string, readonly string[]>> = {
   en: ['english'],
@@ -91,12 +93,6 @@ export function languageFolders(language: string): string[] {
   const name = primary === undefined ? undefined : NAMES_BY_TAG[primary]?.[0];
   return [...new Set([language, tag, primary, name].filter((folder): folder is string => folder !== undefined))];
 }
-
-/**
- * Where the units go in a number between the tens (SEMS voicebox.conf `digits=`): `right` as in
- * English "twenty-one", `left` as in German "einundzwanzig".
- */
-export type DigitOrder = 'left' | 'right';
 
 /** Languages whose units come first, unless configured otherwise. */
 const UNITS_FIRST: ReadonlySet<string> = new Set(['de', 'nl', 'da']);

@@ -25,6 +25,20 @@ export const ExtraVariablesSchema = z.record(
   z.string().max(512),
 );
 
+/**
+ * A mail that tells the owner about the mailbox (notices.ts) instead of bringing a message: its
+ * template is the notice's (`mailbox_almost_full`, `mailbox_full`, `messages_expiring`).
+ */
+export const MailNoticeSchema = z.strictObject({
+  kind: z.enum(['mailbox-almost-full', 'mailbox-full', 'messages-expiring']),
+  /** Messages in the mailbox now. */
+  messages: z.number().int().nonnegative(),
+  limit: z.number().int().positive().optional(),
+  expiring: z.number().int().positive().optional(),
+  expiresAt: IsoTimeSchema.optional(),
+});
+export type MailNotice = z.infer<typeof MailNoticeSchema>;
+
 export const MailJobSchema = z.strictObject({
   /** Unique per mail: the JetStream de-duplication id and the Message-ID's left part. */
   mailId: MailIdSchema,
@@ -45,6 +59,10 @@ export const MailJobSchema = z.strictObject({
   durationMs: z.number().int().nonnegative(),
   /** The stored message's id in mode `both`; absent when the message is only mailed. */
   messageId: MessageIdSchema.optional(),
+  /** The caller marked the message urgent: the subject says so and the mail has high importance. */
+  urgent: z.boolean().optional(),
+  /** A notice about the mailbox rather than a message (no attachment). */
+  notice: MailNoticeSchema.optional(),
   /** The recording, as staged; the mail goes out without attachment when absent. */
   attachment: StagedAudioSchema.optional(),
   extra: ExtraVariablesSchema.default({}),

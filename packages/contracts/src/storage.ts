@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { CallerSchema } from './caller.js';
 import { endpoint } from './rpc.js';
 import { SUBJECTS } from './subjects.js';
-import { GreetingTypeSchema, LanguageSchema, MailboxSchema, MessageIdSchema, SenderSchema } from './ids.js';
+import { DomainIdSchema, EmailAddressSchema, GreetingTypeSchema, LanguageSchema, MailboxIdSchema, MailboxSchema, MessageIdSchema, SenderSchema } from './ids.js';
 import { StagedAudioSchema } from './staging.js';
 
 /** Most messages one list reply carries (each entry is at most ~700 bytes of JSON). */
@@ -17,6 +17,9 @@ export const LIST_PAGE_MAX = 1_000;
  * `transcripts`): a transcript may be TRANSCRIPT_MAX_CHARS long, up to three bytes a character.
  */
 export const LIST_PAGE_MAX_WITH_TRANSCRIPTS = 50;
+
+/** Most messages a listing is told were heard in a session (still new for it). */
+export const LIST_HEARD_MAX = 1_000;
 
 /** Instances of the storage service share requests in this queue group. */
 export const STORAGE_QUEUE = 'storage';
@@ -82,6 +85,8 @@ export const MessageInfoSchema = z.strictObject({
   size: z.number().int().nonnegative(),
   /** What the caller said (transcription on for the domain), once the transcriber is done; lists carry it only when asked. */
   transcript: TranscriptSchema.optional(),
+  /** A copy forwarded from another mailbox (absent for a message a caller left). */
+  forwardedFrom: MailboxSchema.optional(),
 });
 export type MessageInfo = z.infer<typeof MessageInfoSchema>;
 
@@ -90,8 +95,37 @@ export const GreetingInfoSchema = z.strictObject({
   type: GreetingTypeSchema,
   size: z.number().int().nonnegative(),
   updatedAt: IsoTimeSchema,
+  /** The temporary greeting's end: callers hear it until then (absent for other greetings). */
+  until: IsoTimeSchema.optional(),
 });
 export type GreetingInfo = z.infer<typeof GreetingInfoSchema>;
+
+/**
+ * Greeting types with a meaning of their own (docs/behaviour.md §2): `temp` is the temporary
+ * greeting ("on holiday until …", played before every other one until its end), `name` the
+ * subscriber's recorded name (followed by the system's phrase when no greeting is recorded), `vm`
+ * the greeting every other type falls back to.
+ */
+export const TEMPORARY_GREETING = 'temp';
+export const NAME_GREETING = 'name';
+
+/**
+ * What callers of a mailbox hear, given the greeting type the proxy asked for: the first of the
+ * temporary greeting (set and not expired), that type's greeting, the `vm` greeting, the recorded
+ * name (followed by the system phrase), or nothing of the subscriber's own (the domain's and the
+ * platform's defaults, media's prompt chain). One answer for the whole chain, so a call costs one
+ * request. `version` is the greeting's time of recording (media keeps the audio by it);
+ * `validUntil` is when the answer changes by itself (a temporary greeting ends).
+ */
+export const ResolvedGreetingSchema = z.strictObject({
+  greeting: z.discriminatedUnion('kind', [
+    z.strictObject({ kind: z.literal('greeting'), type: GreetingTypeSchema, version: IsoTimeSchema }),
+    z.strictObject({ kind: z.literal('name'), version: IsoTimeSchema }),
+    z.strictObject({ kind: z.literal('default') }),
+  ]),
+  validUntil: IsoTimeSchema.optional(),
+});
+export type ResolvedGreeting = z.infer<typeof ResolvedGreetingSchema>;
 
 /**
  * Said by storage whenever a greeting is recorded or deleted, so that those who keep what they
@@ -107,6 +141,22 @@ export const GreetingChangedEventSchema = z.strictObject({
 export type GreetingChangedEvent = z.infer<typeof GreetingChangedEventSchema>;
 
 const MessageRefSchema = z.strictObject({ mailbox: MailboxSchema, id: MessageIdSchema });
+
+/** Where a listing stands: a message's id and whether it is urgent (its place when urgent ones come first). */
+export const ListCursorSchema = z.strictObject({ id: MessageIdSchema, urgent: z.boolean() });
+export type ListCursor = z.infer<typeof ListCursorSchema>;
+
+/**
+ * Who owns a mailbox, as the caller's profile told it: where notices about the mailbox (full,
+ * messages about to expire) are mailed, and in which language.
+ */
+export const MailboxOwnerSchema = z.strictObject({
+  user: MailboxIdSchema,
+  domain: DomainIdSchema,
+  email: EmailAddressSchema.optional(),
+  language: LanguageSchema.optional(),
+});
+export type MailboxOwner = z.infer<typeof MailboxOwnerSchema>;
 const GreetingRefSchema = z.strictObject({ mailbox: MailboxSchema, type: GreetingTypeSchema });
 
 export const CreateMessageRequestSchema = z.strictObject({
@@ -123,10 +173,31 @@ export const CreateMessageRequestSchema = z.strictObject({
    * message id, so a retry after a crash stores the message once. Use the staged audio name.
    */
   idempotencyKey: z.string().min(1).max(128).optional(),
-  /** Per-mailbox quota from the caller's profile; overrides the configured default. 0 = none. */
+  /** The mailbox's most messages (from the caller's profile, the domain or the platform). 0 = none. */
   maxMessages: z.number().int().nonnegative().optional(),
+  /**
+   * The limit was checked when the call started (the caller heard no "mailbox full"): the message
+   * is stored even if the mailbox filled up meanwhile — a recorded message is never dropped — and
+   * `maxMessages` serves only to tell the owner (`quotaWarnPercent`, `owner`).
+   */
+  admitted: z.boolean().default(false),
+  /** The owner is told (a notice) when the mailbox passes this share of `maxMessages`, and when it is full. */
+  quotaWarnPercent: z.number().int().min(1).max(100).optional(),
+  owner: MailboxOwnerSchema.optional(),
 });
 export type CreateMessageRequest = z.input<typeof CreateMessageRequestSchema>;
+
+export const ForwardMessageRequestSchema = z.strictObject({
+  mailbox: MailboxSchema,
+  id: MessageIdSchema,
+  /** The mailbox it goes to; within the same domain (storage refuses another). */
+  to: MailboxSchema,
+  /** Recorded by the one forwarding it, played before the message. */
+  introduction: StagedAudioSchema.optional(),
+  /** The receiving mailbox's most messages; refused as `quota-exceeded` when full. 0 = none. */
+  maxMessages: z.number().int().nonnegative().optional(),
+});
+export type ForwardMessageRequest = z.input<typeof ForwardMessageRequestSchema>;
 
 export const StorageApi = {
   createMessage: endpoint(
@@ -151,6 +222,16 @@ export const StorageApi = {
    * Newest first, a page at a time: a reply must fit in one NATS message (1 MiB), and a
    * message's entry is a few hundred bytes, so pages hold at most LIST_PAGE_MAX messages.
    */
+  /**
+   * A copy of a message as a new message of another mailbox of the domain (with the introduction
+   * before it), counted there and announced for MWI like any new message.
+   */
+  forwardMessage: endpoint(
+    SUBJECTS.storage.messageForward,
+    ForwardMessageRequestSchema,
+    z.strictObject({ message: MessageInfoSchema, counts: MailboxCountsSchema }),
+    60_000,
+  ),
   listMailbox: endpoint(
     SUBJECTS.storage.mailboxList,
     z
@@ -160,6 +241,20 @@ export const StorageApi = {
         limit: z.number().int().positive().max(LIST_PAGE_MAX).default(LIST_PAGE_MAX),
         /** With each message's transcript; then at most LIST_PAGE_MAX_WITH_TRANSCRIPTS a page (give `limit`). */
         transcripts: z.boolean().default(false),
+        /**
+         * Only new or only saved messages. The messages of `heard` still count as new: a voicebox
+         * session pages through the mailbox as it was when it began, the messages it heard included.
+         */
+        filter: z.enum(['all', 'new', 'saved']).default('all'),
+        heard: z.array(MessageIdSchema).max(LIST_HEARD_MAX).default([]),
+        order: z.enum(['newest-first', 'oldest-first']).default('newest-first'),
+        /** Urgent messages before the others (each group in `order`). */
+        urgentFirst: z.boolean().default(false),
+        /** The messages after this place (the next page), or before it (the previous page: the last `limit` before it). */
+        after: ListCursorSchema.optional(),
+        before: ListCursorSchema.optional(),
+        /** The last `limit` messages (the end of the listing). */
+        fromEnd: z.boolean().default(false),
       })
       .refine((req) => !req.transcripts || req.limit <= LIST_PAGE_MAX_WITH_TRANSCRIPTS, {
         message: `with transcripts, a page holds at most ${LIST_PAGE_MAX_WITH_TRANSCRIPTS} messages`,
@@ -184,11 +279,19 @@ export const StorageApi = {
   ),
   putGreeting: endpoint(
     SUBJECTS.storage.greetingPut,
-    z.strictObject({ mailbox: MailboxSchema, type: GreetingTypeSchema, audio: StagedAudioSchema }),
+    z.strictObject({
+      mailbox: MailboxSchema,
+      type: GreetingTypeSchema,
+      audio: StagedAudioSchema,
+      /** For the temporary greeting (`temp`): when it ends; required for it, refused for any other. */
+      until: IsoTimeSchema.optional(),
+    }),
     z.strictObject({ greeting: GreetingInfoSchema }),
     60_000,
   ),
   getGreeting: endpoint(SUBJECTS.storage.greetingGet, GreetingRefSchema, z.strictObject({ greeting: GreetingInfoSchema })),
+  /** Which of the mailbox's greetings callers hear for the type the proxy asked for (ResolvedGreetingSchema). */
+  resolveGreeting: endpoint(SUBJECTS.storage.greetingResolve, GreetingRefSchema, ResolvedGreetingSchema),
   deleteGreeting: endpoint(
     SUBJECTS.storage.greetingDelete,
     GreetingRefSchema,

@@ -41,11 +41,32 @@ export const STREAMS = {
    */
   voiceboxTimers: {
     name: 'VM_VOICEBOX_TIMERS',
-    subjects: [SUBJECTS.voicebox.timer],
+    subjects: [SUBJECTS.voicebox.timer, SUBJECTS.voicebox.annrecorderTimer],
     retention: RetentionPolicy.Workqueue,
     storage: StorageType.File,
     max_age: 1 * DAY_NS,
     duplicate_window: 2 * MINUTE_NS,
+  },
+  /** Timers of voicemail calls (the wait for the urgent key after a message), as for voicebox. */
+  voicemailTimers: {
+    name: 'VM_VOICEMAIL_TIMERS',
+    subjects: [SUBJECTS.voicemail.timer],
+    retention: RetentionPolicy.Workqueue,
+    storage: StorageType.File,
+    max_age: 1 * DAY_NS,
+    duplicate_window: 2 * MINUTE_NS,
+  },
+  /**
+   * What mailbox owners are told (notices.ts): kept a week, read by the mail sender (a mail, when
+   * the owner's address is known) and by web (webhooks), each with a durable consumer of its own.
+   */
+  mailboxNotices: {
+    name: 'VM_MAILBOX_NOTICES',
+    subjects: [SUBJECTS.mailbox.notice],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    max_age: 7 * DAY_NS,
+    duplicate_window: 30 * MINUTE_NS,
   },
   /** Finished recordings waiting to be stored and mailed: a deposit leaves only when done. */
   deposits: {

@@ -16,11 +16,13 @@ export const SUBJECTS = {
     messageMark: 'vm.storage.message.mark',
     /** The transcriber's result into a stored message (StorageApi.setTranscript). */
     messageTranscript: 'vm.storage.message.transcript',
+    messageForward: 'vm.storage.message.forward',
     mailboxList: 'vm.storage.mailbox.list',
     mailboxCount: 'vm.storage.mailbox.count',
     greetingPut: 'vm.storage.greeting.put',
     greetingGet: 'vm.storage.greeting.get',
     greetingDelete: 'vm.storage.greeting.delete',
+    greetingResolve: 'vm.storage.greeting.resolve',
     /** Event (core NATS): a greeting was recorded or deleted (GreetingChangedEvent). */
     greetingChanged: 'vm.storage.greeting.changed',
     /** Ranged reads of message and greeting audio; raw bytes in the reply body. */
@@ -31,6 +33,8 @@ export const SUBJECTS = {
     changed: 'vm.mailbox.changed',
     /** A stored message got its transcript (or was marked as having none): MessageTranscribedEvent. Counts do not change: no MWI. */
     transcribed: 'vm.mailbox.transcribed',
+    /** JetStream: what a mailbox's owner is told — almost full, full, messages about to expire (stream VM_MAILBOX_NOTICES, notices.ts). */
+    notice: 'vm.mailbox.notice',
   },
   /** Call lifecycle events from signaling and media, per application (payloads in call.ts). */
   call: {
@@ -79,11 +83,15 @@ export const SUBJECTS = {
     depositOutcome: 'vm.voicemail.deposit-outcome',
     /** JetStream: messages waiting for the transcriber (stream VM_TRANSCRIPTIONS, see transcription.ts). */
     transcribe: 'vm.voicemail.transcribe',
+    /** JetStream: the timers of voicemail calls waiting for a key (stream VM_VOICEMAIL_TIMERS). */
+    timer: 'vm.voicemail.timer',
   },
   /** The voicebox and annrecorder applications (see voicebox.ts). */
   voicebox: {
     /** JetStream: the inactivity timers of calls waiting for a key (stream VM_VOICEBOX_TIMERS). */
     timer: 'vm.voicebox.timer',
+    /** The same for annrecorder calls (the same stream, a consumer of its own). */
+    annrecorderTimer: 'vm.voicebox.annrecorder-timer',
   },
   /** JetStream: audio on its way to storage, one subject per staged file (stream VM_STAGING, see staging.ts). */
   staging: {

@@ -47,8 +47,10 @@ export const DepositSchema = z
     /** As measured by media (RecordingSchema); without it the audio is read to measure it. */
     loudestDbfs: z.number().min(-120).max(0).optional(),
     extra: ExtraVariablesSchema.default({}),
-    /** Per-mailbox quota from the profile, passed on to storage. */
+    /** The mailbox's most messages, checked when the call started; passed on to storage to tell the owner. */
     maxMessages: z.number().int().nonnegative().optional(),
+    /** The owner is told when the mailbox passes this share of `maxMessages` (and when it is full). */
+    quotaWarnPercent: z.number().int().min(1).max(100).optional(),
   })
   .refine((d) => d.mode === 'box' || d.email !== undefined, { message: 'modes voicemail and both need an e-mail address', path: ['email'] });
 export type Deposit = z.infer<typeof DepositSchema>;

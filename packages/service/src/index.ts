@@ -12,3 +12,4 @@ export * from './call-events.js';
 export * from './calls/index.js';
 export * from './package-root.js';
 export * from './text.js';
+export * from './domains.js';

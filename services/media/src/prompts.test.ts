@@ -7,21 +7,52 @@ import { digitOrder, parseDigitOrders } from '@sipvm/contracts';
 import { findPrompt, loadCatalog, numberPieces, PromptFiles, type PromptDirs } from './prompts.js';
 import { semsNumberPieces } from './sems-prompts.js';
 
+/** The pieces of `value` in `language`, in its own digit order. */
+const say = (value: number, language: string) => numberPieces(value, language, digitOrder(language));
+
 it('English numbers', () => {
-  assert.deepEqual(numberPieces(0, 'right'), ['num_0']);
-  assert.deepEqual(numberPieces(13, 'right'), ['num_13']);
-  assert.deepEqual(numberPieces(40, 'right'), ['num_40']);
-  assert.deepEqual(numberPieces(42, 'right'), ['num_40', 'num_2']);
-  assert.deepEqual(numberPieces(105, 'right'), ['num_1', 'num_hundred', 'num_5']);
-  assert.deepEqual(numberPieces(9999, 'right'), ['num_9', 'num_thousand', 'num_9', 'num_hundred', 'num_90', 'num_9']);
+  assert.deepEqual(say(0, 'en'), ['num_0']);
+  assert.deepEqual(say(13, 'en'), ['num_13']);
+  assert.deepEqual(say(40, 'en'), ['num_40']);
+  assert.deepEqual(say(42, 'en'), ['num_40', 'num_2']);
+  assert.deepEqual(say(105, 'en'), ['num_1', 'num_hundred', 'num_5']);
+  assert.deepEqual(say(9999, 'english'), ['num_9', 'num_thousand', 'num_9', 'num_hundred', 'num_90', 'num_9']);
 });
 
 it('German numbers: units before tens, "ein" in compounds, "eins" alone', () => {
-  assert.deepEqual(numberPieces(1, 'left'), ['num_1']);
-  assert.deepEqual(numberPieces(21, 'left'), ['num_1_combined', 'num_and', 'num_20']);
-  assert.deepEqual(numberPieces(101, 'left'), ['num_1_combined', 'num_hundred', 'num_1']);
-  assert.deepEqual(numberPieces(1234, digitOrder('de-AT')), ['num_1_combined', 'num_thousand', 'num_2', 'num_hundred', 'num_4', 'num_and', 'num_30']);
-  assert.throws(() => numberPieces(10_000, 'left'));
+  assert.deepEqual(say(1, 'de'), ['num_1']);
+  assert.deepEqual(say(21, 'de'), ['num_1_combined', 'num_and', 'num_20']);
+  assert.deepEqual(say(101, 'german'), ['num_1_combined', 'num_hundred', 'num_1']);
+  assert.deepEqual(say(1234, 'de-AT'), ['num_1_combined', 'num_thousand', 'num_2', 'num_hundred', 'num_4', 'num_and', 'num_30']);
+  assert.throws(() => say(10_000, 'de'));
+});
+
+it('French numbers: "et" for the ones of 21 to 71, sixty and eighty with ten to nineteen, no "un" before cent and mille', () => {
+  assert.deepEqual(say(21, 'fr'), ['num_20', 'num_and', 'num_1']);
+  assert.deepEqual(say(71, 'fr'), ['num_60', 'num_and', 'num_11']);
+  assert.deepEqual(say(75, 'french'), ['num_60', 'num_15']);
+  assert.deepEqual(say(81, 'fr'), ['num_80', 'num_1']);
+  assert.deepEqual(say(99, 'fr'), ['num_80', 'num_19']);
+  assert.deepEqual(say(1100, 'fr'), ['num_thousand', 'num_hundred']);
+  assert.deepEqual(say(2342, 'fr'), ['num_2', 'num_thousand', 'num_3', 'num_hundred', 'num_40', 'num_2']);
+});
+
+it('Spanish numbers: one word to 29, "y" from 31, hundreds as words, "mil" without "un"', () => {
+  assert.deepEqual(say(23, 'es'), ['num_23']);
+  assert.deepEqual(say(42, 'es'), ['num_40', 'num_and', 'num_2']);
+  assert.deepEqual(say(100, 'es'), ['num_100']);
+  assert.deepEqual(say(101, 'spanish'), ['num_100_combined', 'num_1']);
+  assert.deepEqual(say(1500, 'es'), ['num_thousand', 'num_500']);
+});
+
+it('Italian numbers: one word to 99, hundreds as words, mille and mila', () => {
+  assert.deepEqual(say(38, 'it'), ['num_38']);
+  assert.deepEqual(say(1000, 'it'), ['num_thousand']);
+  assert.deepEqual(say(2201, 'italian'), ['num_2', 'num_thousands', 'num_200', 'num_1']);
+});
+
+it("a digit order configured against the language's own speaks by the digit order alone", () => {
+  assert.deepEqual(numberPieces(42, 'fr', 'left'), ['num_2', 'num_and', 'num_40']);
 });
 
 it('SEMS counts: one file up to 20 and for whole tens, else tens and x<unit> in the digit order', () => {
@@ -34,10 +65,10 @@ it('SEMS counts: one file up to 20 and for whole tens, else tens and x<unit> in 
 
 it('every piece any number needs, and every language, is in the catalog', async () => {
   const catalog = await loadCatalog();
-  assert.deepEqual(Object.keys(catalog.languages).sort(), ['de', 'en']);
-  for (const language of ['en', 'de']) {
+  assert.deepEqual(Object.keys(catalog.languages).sort(), ['de', 'en', 'es', 'fr', 'it']);
+  for (const language of Object.keys(catalog.languages)) {
     const needed = new Set<string>();
-    for (let n = 0; n <= 9999; n++) for (const piece of numberPieces(n, digitOrder(language))) needed.add(piece);
+    for (let n = 0; n <= 9999; n++) for (const piece of say(n, language)) needed.add(piece);
     for (const piece of needed) assert.ok(catalog.prompts[piece], `${piece} is missing`);
   }
   for (const name of ['default_greeting', 'enter_pin', 'you_have', 'one_new_message', 'new_messages', 'one_saved_message', 'saved_messages', 'no_messages', 'no_more_messages', 'ann_confirm', 'goodbye']) {

@@ -12,7 +12,7 @@
 import { access, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { digitOrder, languageFolders, PromptNameSchema, ServiceError, type DigitOrder } from '@sipvm/contracts';
+import { digitOrder, grammarOf, languageFolders, numberPieces as byDigitOrder, PromptNameSchema, ServiceError, type DigitOrder } from '@sipvm/contracts';
 import { packageRoot } from '@sipvm/service';
 import { semsNumberFolders, semsNumberPieces, semsPromptCandidates, type SemsPromptDirs } from './sems-prompts.js';
 
@@ -85,7 +85,7 @@ export class PromptFiles {
     return this.#cached(`#${value}\0${language}`, async () => {
       const sems = this.dirs.sems && (await findSemsNumber(this.dirs.sems, value, order, languageFolders(language)));
       if (sems) return Promise.all(sems.map((path) => this.#file({ path, fallback: false }, language)));
-      return Promise.all(numberPieces(value, order).map((piece) => this.find(piece, language)));
+      return Promise.all(numberPieces(value, language, order).map((piece) => this.find(piece, language)));
     });
   }
 
@@ -134,44 +134,13 @@ async function findSemsNumber(dirs: SemsPromptDirs, value: number, order: DigitO
 }
 
 /**
- * The platform prompt pieces that speak `value` (0–9999): units after the tens (`right`, English
- * "forty-two") or before them (`left`, German "zweiundvierzig": `num_1_combined` for "ein", then
- * `num_and`).
+ * The platform prompt pieces that speak `value` (0–9999): the language's own way (its grammar:
+ * contracts' grammar/), unless its digit order is configured otherwise; else by the digit order —
+ * units after the tens (`right`, English "forty-two") or before them (`left`, German
+ * "zweiundvierzig": `num_1_combined` for "ein", then `num_and`).
  */
-export function numberPieces(value: number, order: DigitOrder): string[] {
+export function numberPieces(value: number, language: string, order: DigitOrder): string[] {
   if (!Number.isInteger(value) || value < 0 || value > 9999) throw new ServiceError('bad-request', `cannot speak ${value}`);
-  return order === 'left' ? unitsFirst(value) : tensFirst(value);
-}
-
-function tensFirst(n: number): string[] {
-  if (n === 0) return ['num_0'];
-  const out: string[] = [];
-  const thousands = Math.floor(n / 1000);
-  const hundreds = Math.floor((n % 1000) / 100);
-  const rest = n % 100;
-  if (thousands > 0) out.push(`num_${thousands}`, 'num_thousand');
-  if (hundreds > 0) out.push(`num_${hundreds}`, 'num_hundred');
-  if (rest > 0 && rest < 20) out.push(`num_${rest}`);
-  else if (rest >= 20) {
-    out.push(`num_${rest - (rest % 10)}`);
-    if (rest % 10 > 0) out.push(`num_${rest % 10}`);
-  }
-  return out;
-}
-
-function unitsFirst(n: number): string[] {
-  if (n === 0) return ['num_0'];
-  const out: string[] = [];
-  const prefix = (digit: number) => (digit === 1 ? 'num_1_combined' : `num_${digit}`);
-  const thousands = Math.floor(n / 1000);
-  const hundreds = Math.floor((n % 1000) / 100);
-  const rest = n % 100;
-  if (thousands > 0) out.push(prefix(thousands), 'num_thousand');
-  if (hundreds > 0) out.push(prefix(hundreds), 'num_hundred');
-  if (rest > 0 && rest < 20) out.push(`num_${rest}`);
-  else if (rest >= 20) {
-    if (rest % 10 > 0) out.push(prefix(rest % 10), 'num_and');
-    out.push(`num_${rest - (rest % 10)}`);
-  }
-  return out;
+  const grammar = grammarOf(language);
+  return grammar && grammar.digits === order ? grammar.number(value) : byDigitOrder(value, order);
 }

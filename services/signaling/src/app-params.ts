@@ -103,6 +103,7 @@ const KEYS = {
   pin: ['pin', 'pin'],
   operator: ['opr', 'operator'],
   maxSilenceS: ['sil', 'max-silence'],
+  maxMessages: ['max', 'max-messages'],
 } as const satisfies Record<string, readonly [string, string]>;
 
 const KNOWN_KEYS: ReadonlySet<string> = new Set(Object.values(KEYS).flat());
@@ -113,7 +114,7 @@ function pick(pairs: ReadonlyMap<string, string>, [short, long]: readonly [strin
   return value === '' ? undefined : value;
 }
 
-/** Whole seconds as a number (schema-checked later); anything else is kept, for the schema to refuse by name. */
+/** A whole number (seconds, messages) as a number (schema-checked later); anything else is kept, for the schema to refuse by name. */
 function seconds(value: string | undefined): number | string | undefined {
   return value !== undefined && /^\d{1,6}$/.test(value) ? Number(value) : value;
 }
@@ -197,6 +198,7 @@ export function resolveAppParams(
     pin: pick(pairs, KEYS.pin),
     operator: pick(pairs, KEYS.operator),
     maxSilenceS: seconds(pick(pairs, KEYS.maxSilenceS)),
+    maxMessages: seconds(pick(pairs, KEYS.maxMessages)),
     extra,
   };
   // Keys not given are left out rather than set to undefined (events carry no empty fields).

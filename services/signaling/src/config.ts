@@ -102,6 +102,11 @@ export const signalingConfig = {
   MWI_MAX_EXPIRES: env.integer(60, 86_400).default(3_600),
   /** Subscription length when a SUBSCRIBE has no Expires; default MWI_MAX_EXPIRES. */
   MWI_DEFAULT_EXPIRES: env.integer(1, 86_400).optional(),
+  /**
+   * Unsolicited NOTIFYs are sent again this often for every mailbox whose lamp is on (or just went
+   * out), so a phone that lost its lamp gets it back; 0: only when a mailbox changes or a phone registers.
+   */
+  MWI_REFRESH_INTERVAL_MS: env.duration().pipe(z.number().refine((ms) => ms === 0 || ms >= 10_000, 'must be 0 (off) or at least 10s').refine((ms) => ms <= 7 * 86_400_000, 'must be at most 7 days')).default(3_600_000),
   /** Mailbox events handled at once by this instance (1 keeps NOTIFYs in event order). */
   MWI_CONCURRENCY: env.integer(1, 64).default(1),
   /** Name of the durable JetStream consumer shared by all signaling instances. */

@@ -16,6 +16,9 @@ import { Admission } from './admission.js';
 import { registerAdmissionMetrics } from './metrics.js';
 import { MediaAvailability } from './media-availability.js';
 import { MwiSubscriptions } from './mwi-subscriptions.js';
+import { UnsolicitedMwi } from './mwi-unsolicited.js';
+import { onRegister } from './mwi-registrations.js';
+import { Counter } from 'prom-client';
 import { inviteSteps } from './invite-steps.js';
 import { contextOf, initContext, refuse } from './request-context.js';
 import { connectDrachtio, onRequest, reply, SDP_TYPE, useSteps, type SipRequest, type SipResponse } from './sip-stack.js';
@@ -106,16 +109,27 @@ await runService({
     onRequest(sip.srf, 'options', (req, res) => {
       const down = calls.refusal();
       if (down) reply(res, 503, `Service Unavailable (${down})`);
-      else reply(res, 200, 'OK', { Allow: 'INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, SUBSCRIBE, NOTIFY', Accept: SDP_TYPE });
+      else reply(res, 200, 'OK', { Allow: 'INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, SUBSCRIBE, NOTIFY, REGISTER', Accept: SDP_TYPE });
     });
+    const sent = new Counter({
+      name: 'sipvm_mwi_notifies_total',
+      help: 'MWI NOTIFYs by kind (unsolicited, subscription) and outcome',
+      labelNames: ['kind', 'outcome'],
+      registers: [registry],
+    });
+    const unsolicited = await UnsolicitedMwi.open({ srf: sip.srf, nc, log, config, instanceId: config.INSTANCE_ID, sent, hasSubscriber: (mailbox) => subscriptions.hasSubscriber(mailbox) });
+    // The proxy's word that a phone registered (a third-party REGISTER): its lamp at once.
+    useSteps(sip.srf, 'register', [initLocals, trust.trustSource], failed);
+    onRequest(sip.srf, 'register', onRegister({ trust, config, unsolicited }));
     const commands = serveCommands(nc, config.INSTANCE_ID, calls, subscriptions, log, registry);
-    const mwi = await startMwiNotifier({ srf: sip.srf, nc, log, registry, config, subscriptions, sipUp: () => sip.connected() });
+    const mwi = await startMwiNotifier({ srf: sip.srf, nc, log, registry, config, subscriptions, unsolicited, sent, sipUp: () => sip.connected() });
 
     return {
       async stop() {
         media.stop();
         admission.stop();
         await mwi.stop();
+        unsolicited.stop();
         // Calls in progress may finish within the shutdown time; what is left is ended cleanly.
         const deadline = Date.now() + Math.max(0, config.SHUTDOWN_TIMEOUT_MS - 3_000);
         while (calls.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));

@@ -24,14 +24,14 @@ import {
   openKv,
 } from '@sipvm/contracts';
 import { callLogger, type Logger } from '@sipvm/service';
-import { AppParamError, printable, resolveAppParams } from './app-params.js';
+import { AppParamError, printable } from './app-params.js';
+import { mailboxOfRequest } from './mwi-mailbox.js';
 import type { SignalingConfig } from './config.js';
 import { MESSAGE_SUMMARY_EVENT, MESSAGE_SUMMARY_TYPE, mailboxUri, messageSummary } from './mwi-summary.js';
 import { contextOf } from './request-context.js';
 import {
   header,
   NoSuchDialogError,
-  parseUri,
   reply,
   requestInStackDialog,
   sendRequest,
@@ -370,15 +370,8 @@ export class MwiSubscriptions {
 
   /** The mailbox of a new subscription: P-App-Param uid/did from the proxy, else the R-URI. */
   #mailboxOf(req: SipRequest, res: SipResponse): Mailbox | undefined {
-    const ruri = parseUri(req.uri);
     try {
-      const params = resolveAppParams(
-        this.#options.trust.appHeader(req, 'P-App-Param'),
-        'voicebox',
-        { ruriUser: ruri?.user, ruriHost: ruri?.host, fromUri: uriOf(req.get('From') ?? '') },
-        { defaultMode: this.#options.config.DEFAULT_MODE, defaultLanguage: this.#options.config.DEFAULT_LANGUAGE, extraKeys: [] },
-      );
-      return { uid: params.uid, did: params.did };
+      return mailboxOfRequest(req, this.#options.trust, this.#options.config);
     } catch (error) {
       if (!(error instanceof AppParamError)) throw error;
       reply(res, 400, `Bad Request (${error.message})`);

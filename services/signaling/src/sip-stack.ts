@@ -309,7 +309,7 @@ export function statusOfFailure(error: unknown): { status: number; reason: strin
 }
 
 type Handler = (req: SipRequest, res: SipResponse) => void;
-type Method = 'invite' | 'options' | 'subscribe' | 'info' | 'bye' | 'notify';
+type Method = 'invite' | 'options' | 'subscribe' | 'register' | 'info' | 'bye' | 'notify';
 
 /** Registers the handler of new (out-of-dialog) requests of one method, after its steps (`useSteps`). */
 export function onRequest(srf: Srf, method: Method, handler: Handler): void {

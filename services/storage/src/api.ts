@@ -15,8 +15,9 @@ import {
 import { InFlight, requestInstrumentation, type Logger } from '@sipvm/service';
 import type { Registry } from 'prom-client';
 import type { MailboxStore } from './mailbox-store.js';
+import type { GreetingStore } from './greetings.js';
 
-export function serveStorageApi(nc: NatsConnection, store: MailboxStore, log: Logger, registry: Registry) {
+export function serveStorageApi(nc: NatsConnection, store: MailboxStore, greetings: GreetingStore, log: Logger, registry: Registry) {
   const inFlight = new InFlight();
   const hooks = requestInstrumentation(registry, log);
   const options = { queue: STORAGE_QUEUE, ...hooks };
@@ -32,16 +33,18 @@ export function serveStorageApi(nc: NatsConnection, store: MailboxStore, log: Lo
     on(StorageApi.deleteMessage, (req) => store.deleteMessage(req.mailbox, req.id)),
     on(StorageApi.markMessage, (req) => store.markMessage(req.mailbox, req.id, req.read)),
     on(StorageApi.setTranscript, async (req) => ({ message: await store.setTranscript(req.mailbox, req.id, req.transcript) })),
-    on(StorageApi.listMailbox, (req) => store.listMailbox(req.mailbox, req.offset, req.limit, req.transcripts)),
+    on(StorageApi.forwardMessage, (req) => store.forwardMessage(req)),
+    on(StorageApi.listMailbox, ({ mailbox, ...query }) => store.listMailbox(mailbox, query)),
     on(StorageApi.countMailbox, async (req) => ({ counts: await store.countMailbox(req.mailbox) })),
     on(StorageApi.putGreeting, async (req) => {
-      const greeting = await store.putGreeting(req.mailbox, req.type, req.audio);
+      const greeting = await greetings.put(req.mailbox, req.type, req.audio, req.until);
       announce({ mailbox: req.mailbox, type: req.type, change: 'recorded', at: new Date().toISOString() });
       return { greeting };
     }),
-    on(StorageApi.getGreeting, async (req) => ({ greeting: await store.getGreeting(req.mailbox, req.type) })),
+    on(StorageApi.getGreeting, async (req) => ({ greeting: await greetings.get(req.mailbox, req.type) })),
+    on(StorageApi.resolveGreeting, (req) => greetings.resolve(req.mailbox, req.type)),
     on(StorageApi.deleteGreeting, async (req) => {
-      const deleted = await store.deleteGreeting(req.mailbox, req.type);
+      const deleted = await greetings.delete(req.mailbox, req.type);
       announce({ mailbox: req.mailbox, type: req.type, change: 'deleted', at: new Date().toISOString() });
       return deleted;
     }),

@@ -8,6 +8,7 @@
  *                                              its modification time is when it was saved
  *   mailboxes/<did>/<uid>/urgent/<id>          empty marker: the message is urgent
  *   mailboxes/<did>/<uid>/greetings/<typ>.wav  personal greeting of type <typ>
+ *   mailboxes/<did>/<uid>/greetings/<typ>.json when it ends (the temporary greeting, `temp`)
  *
  * Flags are separate objects, not fields rewritten in the metadata, so that marking a message
  * is one idempotent write that cannot race with another, and counting a mailbox is one listing
@@ -23,6 +24,7 @@ export const messageAudioKey = (m: Mailbox, id: MessageId): string => `${mailbox
 export const readMarkerKey = (m: Mailbox, id: MessageId): string => `${mailboxPrefix(m)}read/${id}`;
 export const urgentMarkerKey = (m: Mailbox, id: MessageId): string => `${mailboxPrefix(m)}urgent/${id}`;
 export const greetingKey = (m: Mailbox, type: GreetingType): string => `${mailboxPrefix(m)}greetings/${type}.wav`;
+export const greetingEndKey = (m: Mailbox, type: GreetingType): string => `${mailboxPrefix(m)}greetings/${type}.json`;
 
 export type MailboxEntry =
   | { kind: 'message'; id: string }

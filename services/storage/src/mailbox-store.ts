@@ -9,25 +9,28 @@
  * - Changes to one mailbox are serialised in this process (quota check, metadata write, count,
  *   event), so events leave this instance in the order the changes happened.
  * - Counts are kept as they change (mailbox-counts.ts), not listed: a mailbox is listed only when
- *   someone asks for its messages, or when its kept counts may be wrong.
+ *   someone asks for its messages, when its kept counts may be wrong, or when retention is due.
+ * - Every change of a mailbox goes through here — a message left, forwarded, heard, deleted or
+ *   expired — so its counts, its MWI event and its owner's notices follow it.
  * Sequence: docs/flows/deposit.md
  */
 import { z } from 'zod';
 import {
   CallerSchema,
   IsoTimeSchema,
+  MailboxSchema,
   ServiceError,
   type AudioChunk,
   type AudioChunkRequest,
   type AudioRef,
-  type GreetingInfo,
-  type GreetingType,
   type Mailbox,
   type MailboxChangedEvent,
   type MessageTranscribedEvent,
   type MailboxCounts,
   type MessageId,
   type MessageInfo,
+  type MailboxNotice,
+  type MailboxOwner,
   type StagedAudio,
   type Transcript,
   TranscriptSchema,
@@ -35,20 +38,25 @@ import {
   CodecSchema,
   SenderSchema,
   CreateMessageRequestSchema,
+  ForwardMessageRequestSchema,
+  ListCursorSchema,
 } from '@sipvm/contracts';
 import { KeyedMutex, type Logger } from '@sipvm/service';
 import { bytesOf, type BlobStore } from './blobs.js';
 import type { CountsChange, MailboxCountKeeper } from './mailbox-counts.js';
 import {
-  classifyMailboxKey,
   greetingKey,
-  mailboxPrefix,
   messageAudioKey,
   messageMetaKey,
   readMarkerKey,
   urgentMarkerKey,
 } from './layout.js';
 import { newMessageId } from './message-id.js';
+import { forwardedAudio } from './forwarded-audio.js';
+import { isNew, selectPage, type ListingQuery } from './listing.js';
+import { fillNotice } from './quota.js';
+import { countsOf, mapLimited, scanMailbox, type Scan } from './mailbox-scan.js';
+import { expiryOf, expiryOfMessage, NO_RETENTION, type RetentionPolicy } from './retention-policy.js';
 
 /** What is stored in messages/<id>.json. Read back through this schema: a damaged file is refused, not trusted. */
 const StoredMessageSchema = z.strictObject({
@@ -63,6 +71,7 @@ const StoredMessageSchema = z.strictObject({
   caller: CallerSchema.optional(),
   /** Written after the message (setTranscript), when the transcriber is done. */
   transcript: TranscriptSchema.optional(),
+  forwardedFrom: MailboxSchema.optional(),
 });
 type StoredMessage = z.infer<typeof StoredMessageSchema>;
 
@@ -70,86 +79,158 @@ export type MailboxChange = Pick<MailboxChangedEvent, 'mailbox' | 'change' | 'me
 export type MessageTranscribed = Pick<MessageTranscribedEvent, 'mailbox' | 'messageId' | 'status' | 'counts'>;
 
 export interface MailboxStoreOptions {
-  /** Default maximum number of messages per mailbox; 0 = unlimited. */
-  maxMessages: number;
-  /** Saved (heard) messages older than this many days are deleted; 0 = kept forever. */
-  retentionSavedDays: number;
+  /** How long each mailbox's messages are kept (its domain's retention); none by default. */
+  retention?: (mailbox: Mailbox) => RetentionPolicy;
   /** Opens staged audio for ingestion. */
   openStaged: (staged: StagedAudio) => Promise<AsyncIterable<Uint8Array>>;
   /** Called after every change, inside the mailbox's critical section. */
   onChange: (change: MailboxChange) => Promise<void>;
   /** Called after a transcript was written into a message, inside the mailbox's critical section. */
   onTranscribed?: (event: MessageTranscribed) => Promise<void>;
+  /** Tells the owner (notices.ts): the mailbox passed its warning share, or is full. */
+  onNotice?: (notice: MailboxNotice) => Promise<void>;
+  /**
+   * A message of the mailbox expires at `at` (retention's schedule, retention.ts), with the owner
+   * as the newest message's profile told it; called after the change, outside the critical section.
+   */
+  onExpiry?: (mailbox: Mailbox, at: number, owner: MailboxOwner | undefined) => Promise<void>;
   /** Where each mailbox's counts are kept. */
   counts: MailboxCountKeeper;
   log: Logger;
+  /** Now, in milliseconds (a test's clock). */
+  now?: () => number;
 }
 
 type CreateMessage = z.output<typeof CreateMessageRequestSchema>;
+type ForwardMessage = z.output<typeof ForwardMessageRequestSchema>;
+export type ListQuery = Omit<ListingQuery, 'after' | 'before'> & {
+  after?: z.infer<typeof ListCursorSchema> | undefined;
+  before?: z.infer<typeof ListCursorSchema> | undefined;
+  /** With each message's transcript (at most LIST_PAGE_MAX_WITH_TRANSCRIPTS a page, the contract checks). */
+  transcripts?: boolean;
+};
+
+/** A message to add to a mailbox: its metadata but the id, and where its audio comes from. */
+interface NewMessage {
+  fields: Omit<StoredMessage, 'version' | 'id' | 'size'>;
+  audio: { size: number; open: () => Promise<AsyncIterable<Uint8Array>> };
+  idempotencyKey: string | undefined;
+  /** The mailbox's most messages: refused beyond it unless `admitted`; its notices either way. */
+  quota: { limit: number; admitted: boolean; warnPercent: number | undefined };
+  owner: MailboxOwner | undefined;
+}
 
 const EMPTY = new Uint8Array(0);
-const DAY_MS = 24 * 3600 * 1000;
 
 export class MailboxStore {
   readonly #blobs: BlobStore;
   readonly #options: MailboxStoreOptions;
   readonly #locks = new KeyedMutex();
+  readonly #now: () => number;
 
   constructor(blobs: BlobStore, options: MailboxStoreOptions) {
     this.#blobs = blobs;
     this.#options = options;
+    this.#now = options.now ?? Date.now;
   }
 
   // ------------------------------------------------------------------ messages
 
   async createMessage(req: CreateMessage): Promise<{ message: MessageInfo; counts: MailboxCounts; created: boolean }> {
-    const { mailbox } = req;
-    const recordedAt = new Date(req.recordedAt);
-    const idempotent = req.idempotencyKey !== undefined;
+    return this.#add(req.mailbox, {
+      fields: {
+        sender: req.sender,
+        recordedAt: new Date(req.recordedAt).toISOString(),
+        durationMs: req.durationMs,
+        codec: req.codec,
+        urgent: req.urgent,
+        ...(req.caller !== undefined ? { caller: req.caller } : {}),
+      },
+      audio: { size: req.audio.size, open: () => this.#options.openStaged(req.audio) },
+      idempotencyKey: req.idempotencyKey,
+      quota: { limit: req.maxMessages ?? 0, admitted: req.admitted, warnPercent: req.quotaWarnPercent },
+      owner: req.owner,
+    });
+  }
+
+  /**
+   * A copy of a message as a new message of another mailbox of the domain, the introduction
+   * before it. It keeps the message's caller, time and urgency and is new for its owner (counted,
+   * announced for MWI). Forwarding one message to one mailbox twice gives one copy.
+   */
+  async forwardMessage(req: ForwardMessage): Promise<{ message: MessageInfo; counts: MailboxCounts }> {
+    const { mailbox: from, to } = req;
+    if (from.did !== to.did) throw new ServiceError('bad-request', `a message of ${from.did} is forwarded within ${from.did} only`);
+    if (from.uid === to.uid) throw new ServiceError('bad-request', 'a message is not forwarded to its own mailbox');
+    const original = await this.#readMeta(from, req.id);
+    if (!original) throw await this.#notFound(from, req.id);
+    const introduction = req.introduction;
+    const audio = await forwardedAudio(this.#blobs, messageAudioKey(from, req.id), introduction ? await this.#options.openStaged(introduction) : undefined);
+    const { message, counts } = await this.#add(to, {
+      fields: {
+        sender: original.sender,
+        recordedAt: original.recordedAt,
+        durationMs: audio.durationMs,
+        codec: original.codec,
+        urgent: original.urgent,
+        forwardedFrom: from,
+        ...(original.caller !== undefined ? { caller: original.caller } : {}),
+      },
+      audio: { size: audio.size, open: async () => audio.open() },
+      idempotencyKey: `forwarded:${from.uid}:${req.id}`,
+      quota: { limit: req.maxMessages ?? 0, admitted: false, warnPercent: undefined },
+      owner: undefined,
+    });
+    this.#options.log.info({ from, to, messageId: req.id, copy: message.id, introduction: introduction !== undefined }, 'message forwarded');
+    return { message, counts };
+  }
+
+  /**
+   * Adds a message: audio first (invisible until the metadata exists), then — in the mailbox's
+   * critical section — the quota, the metadata, the counts, the event and the owner's notice.
+   */
+  async #add(mailbox: Mailbox, add: NewMessage): Promise<{ message: MessageInfo; counts: MailboxCounts; created: boolean }> {
+    const recordedAt = new Date(add.fields.recordedAt);
+    const idempotent = add.idempotencyKey !== undefined;
+    const { limit, admitted } = add.quota;
 
     for (let attempt = 0; ; attempt++) {
-      const id = newMessageId(recordedAt, mailbox, req.idempotencyKey);
+      const id = newMessageId(recordedAt, mailbox, add.idempotencyKey);
       if (idempotent) {
         const existing = await this.#readMeta(mailbox, id);
         // Stored before: maybe by an attempt that died before it counted the message. Counted afresh.
         if (existing) return { message: await this.#info(mailbox, existing), counts: await this.#recount(mailbox), created: false };
       }
+      if (limit > 0 && !admitted) {
+        // Refused before any audio is written; checked again below, where it counts.
+        const kept = await this.countMailbox(mailbox);
+        if (kept.new + kept.saved >= limit) throw quotaExceeded(mailbox, limit);
+      }
       // Audio first: invisible until the metadata exists. A random id must not overwrite anything.
-      const audio = await this.#options.openStaged(req.audio);
-      const fresh = await this.#blobs.put(messageAudioKey(mailbox, id), audio, req.audio.size, { ifAbsent: !idempotent });
+      const fresh = await this.#blobs.put(messageAudioKey(mailbox, id), await add.audio.open(), add.audio.size, { ifAbsent: !idempotent });
       if (!fresh) {
         if (attempt < 3) continue; // a 48-bit collision within one millisecond: draw again
         throw new ServiceError('internal', 'could not allocate a unique message id');
       }
-      if (req.urgent) await this.#blobs.put(urgentMarkerKey(mailbox, id), bytesOf(EMPTY), 0);
+      if (add.fields.urgent) await this.#blobs.put(urgentMarkerKey(mailbox, id), bytesOf(EMPTY), 0);
 
-      const stored: StoredMessage = {
-        version: 1,
-        id,
-        sender: req.sender,
-        recordedAt: recordedAt.toISOString(),
-        durationMs: req.durationMs,
-        codec: req.codec,
-        urgent: req.urgent,
-        size: req.audio.size,
-        ...(req.caller !== undefined ? { caller: req.caller } : {}),
-      };
+      const stored: StoredMessage = { version: 1, id, ...add.fields, size: add.audio.size };
       const outcome = await this.#locks.run(lockKey(mailbox), async () => {
-        const limit = req.maxMessages ?? this.#options.maxMessages;
-        if (limit > 0) {
+        if (limit > 0 && !admitted) {
           const kept = await this.#countLocked(mailbox);
           if (kept.new + kept.saved >= limit) return 'quota' as const;
         }
         const metaBytes = new TextEncoder().encode(JSON.stringify(stored));
         const written = await this.#blobs.put(messageMetaKey(mailbox, id), bytesOf(metaBytes), metaBytes.length, { ifAbsent: true });
         if (!written) return 'exists' as const;
-        const counts = await this.#counted(mailbox, { new: 1, urgentNew: req.urgent ? 1 : 0 });
+        const counts = await this.#counted(mailbox, { new: 1, urgentNew: add.fields.urgent ? 1 : 0 });
         await this.#options.onChange({ mailbox, change: 'message-created', messageId: id, counts });
+        if (limit > 0) await this.#tellFill(mailbox, id, add, counts);
         return { counts };
       });
       if (outcome === 'quota') {
         await this.#removeMessageObjects(mailbox, id);
-        throw new ServiceError('quota-exceeded', `mailbox ${mailbox.uid}@${mailbox.did} is full (${req.maxMessages ?? this.#options.maxMessages} messages)`);
+        throw quotaExceeded(mailbox, limit);
       }
       if (outcome === 'exists') {
         // Only an idempotent retry racing itself gets here: the other one stored it.
@@ -157,8 +238,36 @@ export class MailboxStore {
         if (!existing) throw new ServiceError('internal', `message ${id} vanished while being created`);
         return { message: await this.#info(mailbox, existing), counts: await this.countMailbox(mailbox), created: false };
       }
+      await this.#scheduleExpiry(mailbox, recordedAt.getTime(), 'new', add.owner);
       return { message: { ...toInfo(mailbox, stored), read: false }, counts: outcome.counts, created: true };
     }
+  }
+
+  /** The owner's notice when this message took the mailbox to its warning share or its limit. */
+  async #tellFill(mailbox: Mailbox, id: MessageId, add: NewMessage, after: MailboxCounts): Promise<void> {
+    const notice = fillNotice(mailbox, id, { ...add.quota, owner: add.owner }, after, new Date(this.#now()));
+    if (!notice || !this.#options.onNotice) return;
+    try {
+      await this.#options.onNotice(notice);
+    } catch (error) {
+      // The message is stored; a notice that cannot be published now is logged, not worth failing the message for.
+      this.#options.log.error({ mailbox, kind: notice.kind, err: String(error) }, 'cannot tell the owner about the mailbox; notice lost');
+    }
+  }
+
+  /** Tells retention's schedule when a message of the mailbox expires (`new`: by its time; `saved`: from now). */
+  async #scheduleExpiry(mailbox: Mailbox, since: number, state: 'new' | 'saved', owner?: MailboxOwner): Promise<void> {
+    if (!this.#options.onExpiry) return;
+    const at = expiryOf(this.#retentionOf(mailbox), state, since);
+    if (at === undefined) return;
+    await this.#options.onExpiry(mailbox, at, owner).catch((error: unknown) =>
+      // The next change or the next listing schedules it again; the message is safe either way.
+      this.#options.log.warn({ mailbox, err: String(error) }, 'cannot schedule retention'),
+    );
+  }
+
+  #retentionOf(mailbox: Mailbox): RetentionPolicy {
+    return this.#options.retention?.(mailbox) ?? NO_RETENTION;
   }
 
   async getMessage(mailbox: Mailbox, id: MessageId): Promise<MessageInfo> {
@@ -181,7 +290,7 @@ export class MailboxStore {
   }
 
   async markMessage(mailbox: Mailbox, id: MessageId, read: boolean): Promise<{ message: MessageInfo; counts: MailboxCounts }> {
-    return this.#locks.run(lockKey(mailbox), async () => {
+    const result = await this.#locks.run(lockKey(mailbox), async () => {
       const stored = await this.#readMeta(mailbox, id);
       if (!stored) throw await this.#notFound(mailbox, id);
       const wasRead = (await this.#blobs.head(readMarkerKey(mailbox, id))) !== null;
@@ -194,6 +303,9 @@ export class MailboxStore {
       await this.#options.onChange({ mailbox, change: read ? 'message-read' : 'message-unread', messageId: id, counts });
       return { message: { ...toInfo(mailbox, stored), read }, counts };
     });
+    const { message } = result;
+    await this.#scheduleExpiry(mailbox, read ? this.#now() : Date.parse(message.recordedAt), read ? 'saved' : 'new');
+    return result;
   }
 
   /**
@@ -219,48 +331,33 @@ export class MailboxStore {
     });
   }
 
-  /** Newest first (ids start with the recording time), `limit` messages from `offset`; transcripts only when asked. */
-  async listMailbox(mailbox: Mailbox, offset: number, limit: number, transcripts = false): Promise<{ messages: MessageInfo[]; total: number }> {
+  /**
+   * A page of the mailbox (listing.ts): newest first by default (ids start with the recording
+   * time), only new or only saved messages, urgent ones first, after or before a cursor;
+   * transcripts only when asked.
+   */
+  async listMailbox(mailbox: Mailbox, query: ListQuery): Promise<{ messages: MessageInfo[]; total: number }> {
     // The listing counts the mailbox anyway: what is kept is set to it.
     const { scan } = await this.#locks.run(lockKey(mailbox), async () => {
       const listed = await this.#scanLocked(mailbox);
       await this.#options.counts.set(mailbox, listed.counts);
       return listed;
     });
-    const page = [...scan.messages].sort().reverse().slice(offset, offset + limit);
-    const infos = await mapLimited(page, 16, async (id) => {
+    const { ids, total } = selectPage(scan, query);
+    const heard = new Set(query.heard);
+    const infos = await mapLimited(ids, 16, async (id) => {
       const stored = await this.#readMeta(mailbox, id);
       if (!stored) return null;
-      const info = { ...toInfo(mailbox, stored), read: scan.read.has(id) };
-      if (!transcripts) delete info.transcript;
+      // A message the session heard is still reported as it was when the session began.
+      const info = { ...toInfo(mailbox, stored), read: !isNew(scan, id, heard) };
+      if (!query.transcripts) delete info.transcript;
       return info;
     });
-    return { messages: infos.filter((info): info is MessageInfo => info !== null), total: scan.messages.size };
+    return { messages: infos.filter((info): info is MessageInfo => info !== null), total };
   }
 
   async countMailbox(mailbox: Mailbox): Promise<MailboxCounts> {
     return this.#locks.run(lockKey(mailbox), () => this.#countLocked(mailbox));
-  }
-
-  // ------------------------------------------------------------------ greetings
-
-  async putGreeting(mailbox: Mailbox, type: GreetingType, staged: StagedAudio): Promise<GreetingInfo> {
-    const key = greetingKey(mailbox, type);
-    await this.#blobs.put(key, await this.#options.openStaged(staged), staged.size);
-    return this.getGreeting(mailbox, type);
-  }
-
-  async getGreeting(mailbox: Mailbox, type: GreetingType): Promise<GreetingInfo> {
-    const info = await this.#blobs.head(greetingKey(mailbox, type));
-    if (!info) throw new ServiceError('greeting-not-found', `no ${type} greeting for ${mailbox.uid}@${mailbox.did}`);
-    return { mailbox, type, size: info.size, updatedAt: info.modified.toISOString() };
-  }
-
-  async deleteGreeting(mailbox: Mailbox, type: GreetingType): Promise<{ deleted: boolean }> {
-    const key = greetingKey(mailbox, type);
-    const existed = (await this.#blobs.head(key)) !== null;
-    await this.#blobs.delete(key);
-    return { deleted: existed };
   }
 
   // ------------------------------------------------------------------ audio
@@ -278,48 +375,37 @@ export class MailboxStore {
   // ------------------------------------------------------------------ internals
 
   /**
-   * Listings of the mailbox's metadata and marker folders (not its audio): which messages exist,
-   * which are read, which urgent. Only retention needs to know when a message was read.
+   * Retention's sweep of one mailbox (retention.ts): deletes what has expired, and tells when each
+   * remaining message expires (the schedule's next date, the owner's warning).
    */
-  async #scan(mailbox: Mailbox): Promise<Scan> {
-    const prefix = mailboxPrefix(mailbox);
-    const withTimes = this.#options.retentionSavedDays > 0;
-    const [metas, readMarkers, urgentMarkers] = await Promise.all([
-      this.#blobs.keys(`${prefix}messages/`),
-      withTimes ? this.#blobs.list(`${prefix}read/`) : this.#blobs.keys(`${prefix}read/`).then((keys) => keys.map((key) => ({ key, modified: undefined }))),
-      this.#blobs.keys(`${prefix}urgent/`),
-    ]);
-    const messages = new Set<string>();
-    const read = new Map<string, Date | undefined>();
-    const urgent = new Set<string>();
-    for (const key of metas) {
-      const entry = classifyMailboxKey(prefix, key);
-      if (entry?.kind === 'message') messages.add(entry.id);
-    }
-    for (const marker of readMarkers) {
-      const entry = classifyMailboxKey(prefix, marker.key);
-      if (entry?.kind === 'read') read.set(entry.id, marker.modified);
-    }
-    for (const key of urgentMarkers) {
-      const entry = classifyMailboxKey(prefix, key);
-      if (entry?.kind === 'urgent') urgent.add(entry.id);
-    }
-    return { messages, read, urgent };
+  async sweep(mailbox: Mailbox): Promise<{ expired: number; counts: MailboxCounts; expiries: number[] }> {
+    return this.#locks.run(lockKey(mailbox), async () => {
+      const { scan, counts, expired } = await this.#scanLocked(mailbox, { readTimes: true });
+      await this.#options.counts.set(mailbox, counts);
+      const policy = this.#retentionOf(mailbox);
+      const expiries: number[] = [];
+      for (const id of scan.messages) {
+        const at = expiryOfMessage(policy, scan, id);
+        if (at !== undefined) expiries.push(at);
+      }
+      return { expired: expired.length, counts, expiries: expiries.sort((a, b) => a - b) };
+    });
   }
 
   /**
    * One listing: applies retention, reports expired messages, and counts. Every listing goes
-   * through here (the mailbox's messages asked for, or its counts in doubt), and so does retention.
+   * through here (the mailbox's messages asked for, its counts in doubt, retention due).
    */
-  async #scanLocked(mailbox: Mailbox): Promise<{ scan: Scan; counts: MailboxCounts }> {
-    const scan = await this.#scan(mailbox);
-    const expired = await this.#expire(mailbox, scan);
+  async #scanLocked(mailbox: Mailbox, options: { readTimes?: boolean } = {}): Promise<{ scan: Scan; counts: MailboxCounts; expired: MessageId[] }> {
+    const policy = this.#retentionOf(mailbox);
+    const scan = await scanMailbox(this.#blobs, mailbox, { readTimes: options.readTimes === true || policy.savedDays > 0 });
+    const expired = await this.#expire(mailbox, scan, policy);
     const counts = countsOf(scan);
     for (const id of expired) {
-      this.#options.log.info({ mailbox, messageId: id }, 'saved message expired');
+      this.#options.log.info({ mailbox, messageId: id }, 'message expired');
       await this.#options.onChange({ mailbox, change: 'message-expired', messageId: id, counts });
     }
-    return { scan, counts };
+    return { scan, counts, expired };
   }
 
   /** The kept counts (a listing only when none are kept). */
@@ -337,14 +423,14 @@ export class MailboxStore {
     return this.#locks.run(lockKey(mailbox), async () => this.#options.counts.set(mailbox, (await this.#scanLocked(mailbox)).counts));
   }
 
-  /** Retention: deletes saved messages whose read marker is older than the limit, and drops them from `scan`. */
-  async #expire(mailbox: Mailbox, scan: Scan): Promise<MessageId[]> {
-    const days = this.#options.retentionSavedDays;
-    if (days <= 0) return [];
-    const cutoff = Date.now() - days * DAY_MS;
+  /** Retention: deletes the messages whose time is up, and drops them from `scan`. */
+  async #expire(mailbox: Mailbox, scan: Scan, policy: RetentionPolicy): Promise<MessageId[]> {
+    if (policy.newDays <= 0 && policy.savedDays <= 0) return [];
+    const now = this.#now();
     const expired: MessageId[] = [];
-    for (const [id, readAt] of scan.read) {
-      if (readAt === undefined || readAt.getTime() >= cutoff || !scan.messages.has(id)) continue;
+    for (const id of [...scan.messages]) {
+      const at = expiryOfMessage(policy, scan, id);
+      if (at === undefined || at > now) continue;
       await this.#removeMessageObjects(mailbox, id as MessageId);
       scan.messages.delete(id);
       scan.read.delete(id);
@@ -382,7 +468,7 @@ export class MailboxStore {
 
   /** Called inside or outside the mailbox's critical section: reads the kept counts without taking it. */
   async #notFound(mailbox: Mailbox, id: MessageId): Promise<ServiceError> {
-    const counts = await this.#options.counts.get(mailbox, async () => countsOf(await this.#scan(mailbox)));
+    const counts = await this.#options.counts.get(mailbox, async () => countsOf(await scanMailbox(this.#blobs, mailbox, { readTimes: false })));
     return counts.new + counts.saved === 0
       ? new ServiceError('mailbox-not-found', `mailbox ${mailbox.uid}@${mailbox.did} has no messages`)
       : new ServiceError('message-not-found', `message ${id} is not in mailbox ${mailbox.uid}@${mailbox.did}`);
@@ -402,28 +488,12 @@ function toInfo(mailbox: Mailbox, stored: StoredMessage): Omit<MessageInfo, 'rea
     size: stored.size,
     ...(stored.caller !== undefined ? { caller: stored.caller } : {}),
     ...(stored.transcript ? { transcript: stored.transcript } : {}),
+    ...(stored.forwardedFrom ? { forwardedFrom: stored.forwardedFrom } : {}),
   };
 }
 
-interface Scan {
-  messages: Set<string>;
-  /** Read markers by message id, with when the message was saved (listed only for retention). */
-  read: Map<string, Date | undefined>;
-  urgent: Set<string>;
-}
-
-function countsOf({ messages, read, urgent }: Scan): MailboxCounts {
-  const counts: MailboxCounts = { new: 0, saved: 0, urgentNew: 0, urgentSaved: 0 };
-  for (const id of messages) {
-    const heard = read.has(id);
-    if (heard) counts.saved++;
-    else counts.new++;
-    if (urgent.has(id)) {
-      if (heard) counts.urgentSaved++;
-      else counts.urgentNew++;
-    }
-  }
-  return counts;
+function quotaExceeded(mailbox: Mailbox, limit: number): ServiceError {
+  return new ServiceError('quota-exceeded', `mailbox ${mailbox.uid}@${mailbox.did} is full (${limit} messages)`);
 }
 
 function audioKey(ref: AudioRef): string {
@@ -438,17 +508,4 @@ function safeJson(bytes: Uint8Array): unknown {
   } catch {
     return undefined;
   }
-}
-
-async function mapLimited<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await work(items[index] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }

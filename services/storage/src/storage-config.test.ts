@@ -10,11 +10,11 @@ const run = (env: Record<string, string>) =>
   spawnSync(process.execPath, [main], { env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8', timeout: 10_000 });
 
 it('exits with EX_CONFIG (78) and names each bad variable and why', () => {
-  const result = run({ STORAGE_BACKEND: 'ftp', HTTP_PORT: '99999', STORAGE_MAX_MESSAGES: '-3', S3_PREFIX: 'no-slash' });
+  const result = run({ STORAGE_BACKEND: 'ftp', HTTP_PORT: '99999', STORAGE_RETENTION_NEW_DAYS: '-3', S3_PREFIX: 'no-slash' });
   assert.equal(result.status, 78, result.stderr);
   assert.match(result.stderr, /STORAGE_BACKEND \("ftp"\): must be one of local, s3/);
   assert.match(result.stderr, /HTTP_PORT \("99999"\): must be between 0 and 65535/);
-  assert.match(result.stderr, /STORAGE_MAX_MESSAGES \("-3"\): must be at least 0/);
+  assert.match(result.stderr, /STORAGE_RETENTION_NEW_DAYS \("-3"\): must be at least 0/);
   assert.match(result.stderr, /S3_PREFIX \("no-slash"\): must be empty or end with \//);
 });
 

@@ -33,6 +33,14 @@ export interface BackendUnderTest {
 }
 
 let mailboxCounter = 0;
+
+async function waitForCondition(check: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
 const freshMailbox = (): Mailbox => ({ did: 'example.org', uid: `user${++mailboxCounter}-${Date.now()}` });
 
 export function describeStorageConformance(backend: BackendUnderTest): void {
@@ -281,6 +289,107 @@ export function describeStorageConformance(backend: BackendUnderTest): void {
       assert.equal(messages.length, 2);
       const audioObjects = (await listAll()).filter((k) => k.includes(`/${mailbox.uid}/audio/`));
       assert.equal(audioObjects.length, 2, 'the refused message left no audio behind');
+    });
+
+    it('stores an admitted message beyond the limit (the caller was let in) and tells the owner at the share and at the limit', async () => {
+      const mailbox = freshMailbox();
+      const notices: { kind: string; limit?: number; owner?: { email?: string } }[] = [];
+      const sub = rig.nc.subscribe(SUBJECTS.mailbox.notice, { callback: (_e, msg) => void notices.push(msg.json()) });
+      await rig.nc.flush();
+      const owner = { user: 'alice', domain: 'example.org', email: 'alice@example.org', language: 'de' };
+      for (let i = 0; i < 5; i++) {
+        const audio = await stage(rig.staging, smallWav(1, i));
+        await request(rig.nc, StorageApi.createMessage, {
+          mailbox, sender: 'sip:bob@example.org', recordedAt: new Date().toISOString(), durationMs: 1000, codec: 'PCMU', audio,
+          maxMessages: 4, admitted: true, quotaWarnPercent: 75, owner,
+        });
+      }
+      const { counts } = await request(rig.nc, StorageApi.countMailbox, { mailbox });
+      assert.equal(counts.new, 5, 'an admitted message is never dropped');
+      await waitForCondition(() => notices.length >= 2);
+      sub.unsubscribe();
+      assert.deepEqual(notices.map((n) => [n.kind, n.limit, n.owner?.email]), [['mailbox-almost-full', 4, 'alice@example.org'], ['mailbox-full', 4, 'alice@example.org']]);
+    });
+
+    it('forwards a message into another mailbox of the domain, with the introduction before it, counted and announced there', async () => {
+      const from = freshMailbox();
+      const to = freshMailbox();
+      const original = smallWav(2, 3);
+      const { message } = await request(rig.nc, StorageApi.createMessage, {
+        mailbox: from, sender: 'sip:+4930@example.net', recordedAt: '2026-11-20T10:00:00.000Z', durationMs: 2000, codec: 'PCMA', urgent: true, audio: await stage(rig.staging, original),
+      });
+      const introduction = smallWav(1, 9);
+      const forwarded = await request(rig.nc, StorageApi.forwardMessage, { mailbox: from, id: message.id, to, introduction: await stage(rig.staging, introduction) });
+      assert.deepEqual(forwarded.counts, { new: 1, saved: 0, urgentNew: 1, urgentSaved: 0 });
+      const copy = forwarded.message;
+      assert.deepEqual([copy.sender, copy.recordedAt, copy.codec, copy.urgent, copy.read, copy.forwardedFrom], ['sip:+4930@example.net', '2026-11-20T10:00:00.000Z', 'PCMA', true, false, from]);
+      assert.equal(copy.durationMs, 3000, 'the introduction and the message');
+      const audio = await readAll(rig.nc, { kind: 'message', mailbox: to, id: copy.id });
+      assert.ok(audio.subarray(44).equals(Buffer.concat([Buffer.from(introduction).subarray(44), Buffer.from(original).subarray(44)])), 'introduction, then the message');
+      assert.equal(audio.readUInt32LE(40), audio.length - 44, 'one WAV with the length of both');
+      const event = await lastMailboxEvent(rig.nc);
+      assert.deepEqual([event?.mailbox, event?.change, event?.messageId], [to, 'message-created', copy.id]);
+      // The original stays; a copy to another domain or to itself is refused; a full mailbox refuses it.
+      assert.equal((await request(rig.nc, StorageApi.countMailbox, { mailbox: from })).counts.new, 1);
+      await assert.rejects(request(rig.nc, StorageApi.forwardMessage, { mailbox: from, id: message.id, to: { did: 'other.example', uid: to.uid } }), (e) => isServiceError(e, 'bad-request'));
+      await assert.rejects(request(rig.nc, StorageApi.forwardMessage, { mailbox: from, id: message.id, to: from }), (e) => isServiceError(e, 'bad-request'));
+      const third = freshMailbox();
+      await create(third);
+      await assert.rejects(request(rig.nc, StorageApi.forwardMessage, { mailbox: from, id: message.id, to: third, maxMessages: 1 }), (e) => isServiceError(e, 'quota-exceeded'));
+    });
+
+    it('pages new and saved messages, urgent ones first, after and before a place, the messages heard in the session still new', async () => {
+      const mailbox = freshMailbox();
+      const at = (minute: number) => new Date(Date.UTC(2026, 10, 20, 10, minute)).toISOString();
+      const ids: string[] = [];
+      for (let minute = 1; minute <= 6; minute++) ids.push((await create(mailbox, { recordedAt: at(minute), urgent: minute === 2 })).message.id);
+      await request(rig.nc, StorageApi.markMessage, { mailbox, id: ids[0]!, read: true });
+      await request(rig.nc, StorageApi.markMessage, { mailbox, id: ids[4]!, read: true }); // heard in the session: still new for it
+      const heard = [ids[4]!];
+      const list = (query: Record<string, unknown>) => request(rig.nc, StorageApi.listMailbox, { mailbox, limit: 2, ...query });
+      const fresh = await list({ filter: 'new', heard, urgentFirst: true });
+      assert.equal(fresh.total, 5);
+      assert.deepEqual(fresh.messages.map((m) => m.id), [ids[1], ids[5]], 'the urgent one first, then newest first');
+      const next = await list({ filter: 'new', heard, urgentFirst: true, after: { id: ids[5]!, urgent: false } });
+      assert.deepEqual(next.messages.map((m) => m.id), [ids[4], ids[3]]);
+      assert.equal(next.messages[0]!.read, false, 'reported as it was when the session began');
+      const back = await list({ filter: 'new', heard, urgentFirst: true, before: { id: ids[4]!, urgent: false } });
+      assert.deepEqual(back.messages.map((m) => m.id), [ids[1], ids[5]]);
+      const last = await list({ filter: 'new', heard, urgentFirst: true, fromEnd: true });
+      assert.deepEqual(last.messages.map((m) => m.id), [ids[3], ids[2]]);
+      const saved = await list({ filter: 'saved', heard });
+      assert.deepEqual(saved.messages.map((m) => m.id), [ids[0]]);
+      const oldest = await list({ filter: 'saved', order: 'oldest-first' });
+      assert.deepEqual(oldest.messages.map((m) => m.id), [ids[0], ids[4]], 'without the session: as it is now');
+    });
+
+    it('resolves the greeting callers hear: temporary, the type asked for, vm, the name, the default', async () => {
+      const mailbox = freshMailbox();
+      const put = async (type: string, until?: string) => request(rig.nc, StorageApi.putGreeting, { mailbox, type, audio: await stage(rig.staging, smallWav(1)), ...(until ? { until } : {}) });
+      const heard = async (type: string) => {
+        const { greeting } = await request(rig.nc, StorageApi.resolveGreeting, { mailbox, type });
+        return greeting.kind === 'greeting' ? greeting.type : greeting.kind;
+      };
+      assert.equal(await heard('busy'), 'default');
+      await put('name');
+      assert.equal(await heard('busy'), 'name');
+      await put('vm');
+      assert.equal(await heard('busy'), 'vm', 'busy falls back to the subscriber\'s own vm greeting');
+      await put('busy');
+      assert.equal(await heard('busy'), 'busy');
+      assert.equal(await heard('unavail'), 'vm');
+      await assert.rejects(put('temp'), (e) => isServiceError(e, 'bad-request'), 'a temporary greeting needs its end');
+      await assert.rejects(put('temp', new Date(Date.now() - 1000).toISOString()), (e) => isServiceError(e, 'bad-request'), 'an end in the past');
+      await assert.rejects(put('busy', new Date(Date.now() + 60_000).toISOString()), (e) => isServiceError(e, 'bad-request'), 'only the temporary greeting ends');
+      const until = new Date(Date.now() + 2_000).toISOString();
+      await put('temp', until);
+      assert.equal(await heard('busy'), 'temp', 'the temporary greeting before all others');
+      assert.equal((await request(rig.nc, StorageApi.resolveGreeting, { mailbox, type: 'vm' })).validUntil, until);
+      assert.equal((await request(rig.nc, StorageApi.getGreeting, { mailbox, type: 'temp' })).greeting.until, until);
+      await new Promise((resolve) => setTimeout(resolve, 2_100));
+      assert.equal(await heard('busy'), 'busy', 'once it ended, the others again');
+      await request(rig.nc, StorageApi.deleteGreeting, { mailbox, type: 'temp' });
+      assert.ok(!(await listAll()).some((k) => k.includes(`/${mailbox.uid}/greetings/temp`)), 'the temporary greeting and its end are gone');
     });
 
     it('puts, gets, replaces and deletes greetings per type', async () => {

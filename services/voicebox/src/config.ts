@@ -16,7 +16,7 @@ export const voiceboxConfig = {
   VOICEBOX_ORDER: env.oneOf(['newest-first', 'oldest-first'] as const).default('newest-first'),
   /** Speak time and caller before every message, or only when the caller asks (key 5). */
   VOICEBOX_ENVELOPE: env.oneOf(['on-request', 'always'] as const).default('on-request'),
-  /** Key map overrides, `command=key` pairs (see src/voicebox/keys.ts), e.g. previous=8,next=9. */
+  /** Key map overrides, `command=key` pairs (see src/voicebox/keys.ts), e.g. previous=9,next=7,forward=6. */
   VOICEBOX_KEYS: z
     .string()
     .default('')
@@ -34,6 +34,14 @@ export const voiceboxConfig = {
   ANNRECORDER_MAX_GREETING_MS: env.duration().pipe(z.number().min(5_000, 'must be at least 5s').max(600_000, 'must be at most 10m')).default(120_000),
   /** A shorter recording is not offered for keeping ("too short, please try again"). */
   ANNRECORDER_MIN_GREETING_MS: env.duration().pipe(z.number().min(0).max(60_000, 'must be at most 1m')).default(1_000),
+  /** The most days a temporary greeting recorded by phone plays. */
+  ANNRECORDER_TEMPORARY_MAX_DAYS: env.integer(1, 3650).default(365),
+  /** Longest introduction recorded before a forwarded message. */
+  VOICEBOX_INTRODUCTION_MAX_MS: env.duration().pipe(z.number().min(5_000, 'must be at least 5s').max(300_000, 'must be at most 5m')).default(60_000),
+  /** The most messages of the mailbox a message is forwarded to, unless its domain says (the same setting as voicemail's). */
+  VM_MAX_MESSAGES: env.integer(0).default(0),
+  /** The platform's domains file (a domain's `maxMessages` bounds a forward to its mailboxes). */
+  VM_DOMAINS_FILE: env.string().optional(),
 };
 
 export type VoiceboxConfig = z.output<z.ZodObject<typeof voiceboxConfig>>;

@@ -5,18 +5,18 @@
  */
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { stagingBucket } from '@sipvm/contracts';
-import { ConfigError, runService, startCallRuntime } from '@sipvm/service';
+import { ConfigError, Domains, runService, startCallRuntime } from '@sipvm/service';
 import { checkMailConfig, mailConfig } from './mail/config.js';
 import { BUILTIN_TEMPLATE_DIR, TemplateSet } from './mail/template-set.js';
 import { TemplateError } from './mail/template.js';
 import { knownVariables } from './mail/variables.js';
 import { createSmtpTransport } from './mail/smtp.js';
 import { startMailOutbox } from './mail/outbox.js';
+import { startNoticeMailer } from './mail/notices.js';
 import { depositConfig } from './deposit/config.js';
 import { startDepositProcessor } from './deposit/processor.js';
 import { callConfig } from './call/config.js';
 import { voicemailApplication } from './call/app.js';
-import { Domains } from './call/domains.js';
 import { Greetings } from './call/greetings.js';
 import { checkTranscriptionConfig, transcriptionConfig, transcriptionFor } from './transcription/config.js';
 import { TranscriptClaims } from './transcription/claims.js';
@@ -29,7 +29,7 @@ await runService({
   check: (config) => [...checkMailConfig(config), ...checkTranscriptionConfig(config)],
   async prepare(config) {
     const dirs = [BUILTIN_TEMPLATE_DIR, ...(config.MAIL_TEMPLATE_DIR ? [config.MAIL_TEMPLATE_DIR] : [])];
-    const domains = config.VM_DOMAINS_FILE ? await Domains.load(config.VM_DOMAINS_FILE) : Domains.none;
+    const domains = await Domains.of(config.VM_DOMAINS_FILE);
     // The engine only where some domain has transcription on: off everywhere, nothing of it runs.
     const engine = config.VM_TRANSCRIPTION !== 'off' || domains.anyTranscribes ? await createEngine(config) : undefined;
     try {
@@ -81,6 +81,7 @@ await runService({
       log,
       registry,
     });
+    const notices = await startNoticeMailer({ js, jsm, log });
     const greetings = new Greetings(nc, { keepMs: config.VM_GREETING_CACHE_MS, log });
     greetings.start();
     const calls = await startCallRuntime({ nc, js, jsm, log, registry, app: voicemailApplication({ nc, config, domains, greetings, deposits }) });
@@ -90,6 +91,7 @@ await runService({
         greetings.stop();
         await deposits.stop();
         await transcriber?.stop();
+        await notices.stop();
         await outbox.stop();
       },
     };

@@ -33,7 +33,7 @@ export const webConfig = {
   /** Reverse proxies whose X-Forwarded-For names the client (exact addresses). */
   WEB_TRUSTED_PROXIES: env.list().default([]),
   /** The greeting types the inbox offers and the greeting list reports. */
-  WEB_GREETING_TYPES: env.list().pipe(z.array(GreetingTypeSchema).min(1, 'must name at least one greeting type')).default(['vm', 'busy', 'away']),
+  WEB_GREETING_TYPES: env.list().pipe(z.array(GreetingTypeSchema).min(1, 'must name at least one greeting type')).default(['vm', 'busy', 'away', 'temp', 'name']),
   /** Longest greeting an upload may hold (8 kHz mono 16-bit: 16 000 bytes a second). */
   WEB_GREETING_MAX_MS: duration(5_000, 600_000, '5s', '10m').default(120_000),
   /** One global webhook target (name `default`) for every domain; more in WEBHOOKS_FILE. */
@@ -48,6 +48,10 @@ export const webConfig = {
   WEBHOOK_TIMEOUT_MS: duration(100, 120_000, '100ms', '2m').default(10_000),
   /** Deliveries one instance makes at once. */
   WEBHOOK_CONCURRENCY: env.integer(1, 256).default(4),
+  /** The most messages of a mailbox a message is forwarded to, unless its domain says (voicemail's setting). */
+  VM_MAX_MESSAGES: env.integer(0).default(0),
+  /** The platform's domains file (a domain's `maxMessages` bounds a forward to its mailboxes). */
+  VM_DOMAINS_FILE: env.string().optional(),
 };
 
 export type WebConfig = z.output<z.ZodObject<typeof webConfig>>;

@@ -6,7 +6,7 @@
  */
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { stagingBucket } from '@sipvm/contracts';
-import { ConfigError, runService } from '@sipvm/service';
+import { ConfigError, Domains, runService } from '@sipvm/service';
 import { webConfig, type WebConfig } from './config.js';
 import { readSecret } from './secrets.js';
 import { loadWebhookTargets, type WebhookTargets } from './webhooks/targets.js';
@@ -22,6 +22,7 @@ import { tokenRoutes } from './api/tokens.js';
 import { messageRoutes } from './api/messages.js';
 import { greetingRoutes } from './api/greetings.js';
 import { startWebhookFanout } from './webhooks/fanout.js';
+import { startNoticeFanout } from './webhooks/notices.js';
 import { startWebhookDelivery } from './webhooks/delivery.js';
 
 interface Prepared {
@@ -29,6 +30,7 @@ interface Prepared {
   tokenSecrets: string[];
   targets: WebhookTargets;
   inbox: Route[];
+  domains: Domains;
 }
 
 /** Secrets, webhook targets and the inbox's files: all read before anything connects. */
@@ -42,7 +44,8 @@ async function prepare(config: WebConfig): Promise<Prepared> {
   const webhooks = await loadWebhookTargets(config);
   problems.push(...webhooks.problems);
   if (problems.length > 0 || !operator || !('lines' in operator) || !tokenSecret || !('lines' in tokenSecret)) throw new ConfigError(problems);
-  return { operatorKey: operator.lines[0]!, tokenSecrets: tokenSecret.lines, targets: webhooks.targets, inbox: await inboxRoutes() };
+  const domains = await Domains.of(config.VM_DOMAINS_FILE);
+  return { operatorKey: operator.lines[0]!, tokenSecrets: tokenSecret.lines, targets: webhooks.targets, inbox: await inboxRoutes(), domains };
 }
 
 await runService({
@@ -55,7 +58,7 @@ await runService({
     const staging = await stagingBucket(nc);
     const signer = new TokenSigner(prepared.tokenSecrets);
     const revocations = await Revocations.open(nc, log);
-    const deps = { nc, staging, signer, config };
+    const deps = { nc, staging, signer, config, domains: prepared.domains };
     const openApi = openApiDocument();
     const routes: Route[] = [
       ...prepared.inbox,
@@ -67,7 +70,7 @@ await runService({
     // Deliveries are worked off even with no targets left, so leftovers are reported, not stranded.
     const workers = [
       await startWebhookDelivery({ js, jsm, targets: prepared.targets, retryDelaysMs: config.WEBHOOK_RETRY_DELAYS, timeoutMs: config.WEBHOOK_TIMEOUT_MS, concurrency: config.WEBHOOK_CONCURRENCY, log, registry }),
-      ...(prepared.targets.size > 0 ? [await startWebhookFanout({ nc, js, jsm, targets: prepared.targets, log })] : []),
+      ...(prepared.targets.size > 0 ? [await startWebhookFanout({ nc, js, jsm, targets: prepared.targets, log }), await startNoticeFanout({ js, jsm, targets: prepared.targets, log })] : []),
     ];
     log.info({ targets: prepared.targets.describe(), retries: config.WEBHOOK_RETRY_DELAYS.length }, prepared.targets.size > 0 ? 'webhooks on' : 'no webhook targets configured');
     const server = await startWebServer({

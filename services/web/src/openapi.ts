@@ -177,6 +177,18 @@ export function openApiDocument(): Json {
           responses: { '200': { description: 'Whether it was there, and the new counts', content: json('MessageDeleted') }, ...failures(...MAILBOX_FAILURES) },
         },
       },
+      '/api/v1/mailboxes/{did}/{uid}/messages/{id}/forward': {
+        parameters: [...MAILBOX_PARAMETERS, MESSAGE_PARAMETER],
+        post: {
+          operationId: 'forwardMessage',
+          tags: ['messages'],
+          summary: 'Forward a message to another mailbox of the same domain; it is a new message there, with MWI',
+          description: "The copy keeps the message's caller, time and urgency. The receiving mailbox's limit (its domain's maxMessages, else VM_MAX_MESSAGES) applies: a full mailbox answers 409. Forwarding one message to one mailbox twice gives one copy.",
+          security: MAILBOX_SECURITY,
+          requestBody: { required: true, content: json('ForwardRequest') },
+          responses: { '201': { description: 'The copy in the other mailbox', content: json('MessageForwarded') }, ...failures(...MAILBOX_FAILURES, 'NotFound', 'Conflict', 'UnsupportedMediaType') },
+        },
+      },
       '/api/v1/mailboxes/{did}/{uid}/messages/{id}/audio': {
         parameters: [...MAILBOX_PARAMETERS, MESSAGE_PARAMETER],
         get: { operationId: 'getMessageAudio', tags: ['messages'], summary: 'The message as WAV, with byte ranges', security: AUDIO_SECURITY, parameters: audioParameters, responses: audioResponses() },
@@ -198,8 +210,9 @@ export function openApiDocument(): Json {
           operationId: 'putGreeting',
           tags: ['greetings'],
           summary: 'Upload the personal greeting of this type',
-          description: 'A WAV file of 16-bit PCM, mono, 8000 Hz, from 0.2 s to WEB_GREETING_MAX_MS long. Metadata chunks are dropped.',
+          description: 'A WAV file of 16-bit PCM, mono, 8000 Hz, from 0.2 s to WEB_GREETING_MAX_MS long. Metadata chunks are dropped. The temporary greeting (type temp) needs ?until= (callers hear it instead of every other greeting until then); name is the recorded name (callers without a greeting hear it and the system phrase).',
           security: MAILBOX_SECURITY,
+          parameters: [{ name: 'until', in: 'query', required: false, description: 'For type temp only: when it ends (ISO 8601 with offset).', schema: { type: 'string', format: 'date-time' } }],
           requestBody: { required: true, content: { 'audio/wav': { schema: { type: 'string', contentMediaType: 'audio/wav' } } } },
           responses: { '200': { description: 'The stored greeting', content: json('GreetingSaved') }, ...failures(...MAILBOX_FAILURES, 'TooLarge', 'UnsupportedMediaType') },
         },
@@ -213,6 +226,20 @@ export function openApiDocument(): Json {
       },
     },
     webhooks: {
+      mailboxNotice: {
+        post: {
+          summary: "A mailbox passed its warning share of the most messages it holds (mailbox.almost-full), is full (mailbox.full), or has messages its domain's retention deletes soon (messages.expiring)",
+          description: `Posted, signed and retried as messageCreated is. ${SIGNATURE_HEADER} as there; Sipvm-Event is the body's type.`,
+          parameters: [
+            { name: SIGNATURE_HEADER, in: 'header', required: true, schema: { type: 'string' } },
+            { name: 'Sipvm-Event', in: 'header', required: true, schema: { type: 'string', enum: ['mailbox.almost-full', 'mailbox.full', 'messages.expiring'] } },
+            { name: 'Sipvm-Delivery', in: 'header', required: true, schema: { type: 'string' } },
+            { name: 'Sipvm-Attempt', in: 'header', required: true, schema: { type: 'integer', minimum: 1 } },
+          ],
+          requestBody: { required: true, content: json('WebhookBody') },
+          responses: { '2XX': { description: 'Accepted; not posted again' } },
+        },
+      },
       messageCreated: webhook('message.created', 'A new message arrived in a mailbox'),
       messageTranscribed: webhook(
         'message.transcribed',

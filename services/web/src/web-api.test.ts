@@ -31,7 +31,7 @@ describe('web API', () => {
   let bobToken = '';
 
   before(async () => {
-    rig = await startWebRig();
+    rig = await startWebRig({ VM_MAX_MESSAGES: '2' });
     older = (await storeMessage(rig.nc, alice, smallWav(1), {
       recordedAt: new Date(Date.now() - 60_000),
       sender: 'sip:carol@example.net',
@@ -249,7 +249,7 @@ describe('web API', () => {
 
   it('uploads, plays and deletes greetings per type, refusing what is not an 8 kHz mono 16-bit WAV', async () => {
     const before = (await rig.call('GET', `${ALICE}/greetings`, { token: aliceToken })).json as { greetings: { type: string; exists: boolean }[] };
-    assert.deepEqual(before.greetings.map((g) => [g.type, g.exists]), [['vm', false], ['busy', false], ['away', false]]);
+    assert.deepEqual(before.greetings.map((g) => [g.type, g.exists]), [['vm', false], ['busy', false], ['away', false], ['temp', false], ['name', false]]);
     assert.equal((await rig.call('GET', `${ALICE}/greetings/busy`, { token: aliceToken })).status, 404);
 
     const hifi = toneWav(440, 1000);
@@ -275,6 +275,47 @@ describe('web API', () => {
 
     assert.deepEqual((await rig.call('DELETE', `${ALICE}/greetings/busy`, { token: aliceToken })).json, { deleted: true });
     assert.equal((await rig.call('GET', `${ALICE}/greetings/busy`, { token: aliceToken })).status, 404);
+  });
+
+  it('records the temporary greeting with its end, and refuses one without (or an end for another type)', async () => {
+    const put = (type: string, query = '') => rig.call('PUT', `${ALICE}/greetings/${type}${query}`, { token: aliceToken, body: toneWav(550, 1000), headers: { 'content-type': 'audio/wav' } });
+    assert.equal((await put('temp')).status, 400, 'no end');
+    assert.equal((await put('temp', '?until=tomorrow')).status, 400, 'not a time');
+    assert.equal((await put('busy', `?until=${new Date(Date.now() + 86_400_000).toISOString()}`)).status, 400, 'an end for another type');
+    const until = new Date(Date.now() + 3 * 86_400_000).toISOString();
+    const saved = await put('temp', `?until=${encodeURIComponent(until)}`);
+    assert.equal(saved.status, 200);
+    assert.equal((saved.json as { greeting: { until: string } }).greeting.until, until);
+    const list = (await rig.call('GET', `${ALICE}/greetings`, { token: aliceToken })).json as { greetings: { type: string; exists: boolean; until?: string }[] };
+    assert.deepEqual(list.greetings.find((g) => g.type === 'temp'), { ...list.greetings.find((g) => g.type === 'temp'), exists: true, until });
+    // What callers hear: the temporary greeting, whichever type the proxy asks for, until its end.
+    const resolved = await request(rig.nc, StorageApi.resolveGreeting, { mailbox: alice, type: 'busy' });
+    assert.equal(resolved.greeting.kind === 'greeting' && resolved.greeting.type, 'temp');
+    assert.equal(resolved.validUntil, until);
+    assert.deepEqual((await rig.call('DELETE', `${ALICE}/greetings/temp`, { token: aliceToken })).json, { deleted: true });
+  });
+
+  it('forwards a message to another mailbox of the domain: a new message there, counted; a full one is refused', async () => {
+    const forward = (token: string, from: string, id: string, to: string) => rig.call('POST', `${from}/messages/${id}/forward`, { token, json: { to } });
+    const carols = (await storeMessage(rig.nc, alice, smallWav(1), { sender: 'sip:carol@example.net' })).message;
+    const forwarded = await forward(aliceToken, ALICE, carols.id, 'forward-target');
+    assert.equal(forwarded.status, 201);
+    const { forwarded: copy } = forwarded.json as { forwarded: { mailbox: { did: string; uid: string }; id: string } };
+    assert.deepEqual(copy.mailbox, { did: 'example.org', uid: 'forward-target' });
+    const { message } = await request(rig.nc, StorageApi.getMessage, { mailbox: copy.mailbox, id: copy.id });
+    assert.equal(message.read, false);
+    assert.equal(message.sender, 'sip:carol@example.net');
+    assert.deepEqual(message.forwardedFrom, alice);
+    await waitFor(() => rig.events.some((e) => e.mailbox.uid === 'forward-target' && e.change === 'message-created'), 5_000, 'the copy to be a mailbox event (MWI, webhooks)');
+    assert.equal((await forward(aliceToken, ALICE, carols.id, 'a/b')).status, 400);
+    assert.equal((await forward(aliceToken, ALICE, carols.id, 'alice')).status, 400, 'not to itself');
+    assert.equal((await forward(aliceToken, ALICE, older.id, 'forward-target')).status, 404, 'a message that is gone');
+    // The same message to the same mailbox again: the one copy.
+    assert.equal(((await forward(aliceToken, ALICE, carols.id, 'forward-target')).json as { forwarded: { id: string } }).forwarded.id, copy.id);
+    // VM_MAX_MESSAGES is 2 here: the second message fills the mailbox, a third is refused.
+    assert.equal((await forward(aliceToken, ALICE, newer.id, 'forward-target')).status, 201);
+    assert.equal((await forward(bobToken, BOB, bobs.id, 'forward-target')).status, 409);
+    assert.deepEqual((await request(rig.nc, StorageApi.countMailbox, { mailbox: copy.mailbox })).counts, { new: 2, saved: 0, urgentNew: 1, urgentSaved: 0 });
   });
 
   it('serves the inbox with a strict content security policy and no inline script', async () => {

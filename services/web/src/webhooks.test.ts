@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { request, StorageApi, STREAMS, WebhookFailedEventSchema, type WebhookBody, type WebhookFailedEvent } from '@sipvm/contracts';
+import { request, StorageApi, STREAMS, WebhookFailedEventSchema, type MessageWebhookBody, type WebhookBody, type WebhookFailedEvent } from '@sipvm/contracts';
 import { smallWav, storeMessage, tempDir, waitFor } from '@sipvm/harness';
 import { startWebRig, type WebRig } from '../test/support.js';
 
@@ -100,7 +100,7 @@ describe('webhooks on a new message', () => {
     assert.ok(!verifiedByReceiver(SECRETS.all, crm.raw, String(crm.headers['sipvm-signature'])), 'not with another target\'s secret');
     assert.equal(crm.headers['sipvm-event'], 'message.created');
     assert.equal(crm.headers['content-type'], 'application/json');
-    const body = JSON.parse(crm.raw) as WebhookBody;
+    const body = JSON.parse(crm.raw) as MessageWebhookBody;
     rig.conformance.checkWebhook('messageCreated', body);
     assert.equal(crm.headers['sipvm-delivery'], body.deliveryId);
     assert.deepEqual(body.mailbox, { did: 'example.org', uid: 'alice' });
@@ -116,7 +116,7 @@ describe('webhooks on a new message', () => {
   it('posts message.transcribed with what the caller said when the transcript arrives, once', async () => {
     const mailbox = { did: 'example.org', uid: 'grace' };
     const { message } = await storeMessage(rig.nc, mailbox, smallWav(1.5), { sender: 'sip:bob@example.net' });
-    await waitFor(() => receiver.at('/crm').some((r) => (JSON.parse(r.raw) as WebhookBody).message.id === message.id), 10_000, 'message.created');
+    await waitFor(() => receiver.at('/crm').some((r) => (JSON.parse(r.raw) as MessageWebhookBody).message.id === message.id), 10_000, 'message.created');
     const transcript = { status: 'done', text: 'please call me back', language: 'en', engine: 'whisper-1', at: new Date().toISOString() } as const;
     await request(rig.nc, StorageApi.setTranscript, { mailbox, id: message.id, transcript });
     // Set again (a transcriber's retry): the same event, posted once.
@@ -175,7 +175,7 @@ describe('webhooks on a new message', () => {
     const { message: second } = await storeMessage(rig.nc, { did: 'restart.example', uid: 'grace' }, smallWav(1));
     await rig.web.restart();
     await waitFor(() => receiver.at('/restart').filter((r) => r.status === 204).length === 2, 15_000, 'both deliveries after the restart');
-    const accepted = receiver.at('/restart').filter((r) => r.status === 204).map((r) => JSON.parse(r.raw) as WebhookBody);
+    const accepted = receiver.at('/restart').filter((r) => r.status === 204).map((r) => JSON.parse(r.raw) as MessageWebhookBody);
     assert.equal(new Set(accepted.map((b) => b.deliveryId)).size, 2);
     assert.ok(accepted.some((b) => b.message.id === second.id));
   });

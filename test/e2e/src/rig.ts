@@ -54,6 +54,8 @@ export interface SignalingRig {
   drachtio: DrachtioServer;
   signaling: RunningServiceProcess;
   storage: RunningServiceProcess | undefined;
+  /** The storage service's folder (its local backend), when it runs. */
+  storageDir: string | undefined;
   /** rtpengine behind the real media service (undefined with the fake). */
   rtpengine: RtpengineProcess | undefined;
   nc: NatsConnection;
@@ -166,6 +168,7 @@ export async function startSignalingRig(env: Record<string, string> = {}, option
     drachtio,
     signaling,
     storage,
+    storageDir: storage ? dir.path : undefined,
     rtpengine,
     nc,
     mediaFake,

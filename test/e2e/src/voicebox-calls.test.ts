@@ -31,7 +31,8 @@ import {
   waitFor,
   type RunningServiceProcess,
 } from '@sipvm/harness';
-import { e2eSkipReason, SCENARIOS, sippReport, useSignalingRig, type CallEventSeen, type MediaRequestSeen } from './rig.js';
+import { e2eSkipReason, SCENARIOS, sippReport, useSignalingRig, type MediaRequestSeen } from './rig.js';
+import { callApplication, depositTone, type Caller } from './app-calls.js';
 
 const skip = e2eSkipReason();
 const DOMAIN = 'example.org';
@@ -66,38 +67,12 @@ describe('voicebox and annrecorder end to end', { skip }, () => {
     await voicemail?.stop();
   });
 
-  /** A message of `seconds` of a tone, deposited in the mailbox the way voicemail stores one. */
-  let deposited = 0;
-  async function deposit(mailbox: Mailbox, frequency: number, recordedAt: string): Promise<string> {
-    const wav = toneWav(frequency, 2_000);
-    const audio = await stageAudio(await stagingBucket(rig.nc), `vb-e2e-${process.pid}-${deposited++}`, (async function* () { yield wav; })());
-    const { message } = await request(rig.nc, StorageApi.createMessage, { mailbox, sender: 'sip:+4930555@caller.example.org', recordedAt, durationMs: 2_000, codec: 'PCMU', audio });
-    return message.id;
-  }
+  /** A message of a tone, deposited in the mailbox the way voicemail stores one. */
+  const deposit = (mailbox: Mailbox, frequency: number, recordedAt: string) => depositTone(rig, mailbox, frequency, { recordedAt });
 
   /** Places a call to `app`; `caller` plays the caller's part. Returns what the phone heard. */
-  async function call(app: 'voicebox' | 'annrecorder' | 'voicemail', params: string, caller: (phone: RtpEndpoint, played: (id: string) => Promise<void>, playing: (id: string) => Promise<void>) => Promise<void>) {
-    const phone = await RtpEndpoint.create('PCMU');
-    const from = rig.events.length;
-    const sipp = rig.sipp('voicemail-platform-bye.xml', { keys: { app_name: app, app_param: params, rtp_port: String(phone.port) }, timeoutSeconds: 120 });
-    const events = () => rig.events.slice(from);
-    const requestsFrom = rig.mediaRequests.length;
-    const played = (id: string) =>
-      rig.waitFor(() => events().some((e: CallEventSeen) => e.subject === `vm.call.${app}.playback-finished` && e.event.playbackId === id), `${app} playback ${id} to finish`, 60_000);
-    // A playback the flow asked for: from then on the call is in the state that plays it.
-    const playing = (id: string) =>
-      rig.waitFor(() => rig.mediaRequests.slice(requestsFrom).some((r) => r.subject.endsWith('.play') && r.request.playbackId === id), `${app} playback ${id} to be asked for`, 60_000);
-    try {
-      await phone.latchRemote(15_000);
-      await caller(phone, played, playing);
-      const result = await sipp;
-      assert.equal(result.exitCode, 0, sippReport(result, rig) + `\n--- voicebox ---\n${voicebox.output().slice(-4000)}`);
-      return await phone.receivedPcm();
-    } finally {
-      await sipp.catch(() => undefined);
-      phone.close();
-    }
-  }
+  const call = async (app: 'voicebox' | 'annrecorder' | 'voicemail', params: string, caller: Caller) =>
+    (await callApplication(rig, app, params, caller, () => `\n--- voicebox ---\n${voicebox.output().slice(-4000)}`)).heard;
 
   /** The prompt names of the items of every play request of this test so far. */
   const playedPrompts = (from: number) =>

@@ -41,10 +41,11 @@ describe('voicemail: 0 to the operator', { skip }, () => {
     const dir = await tempDir('operator');
     remove = () => dir.remove();
     const domains = join(dir.path, 'domains.json');
+    // drop and bridge take no urgent key (the domain says so): `#` after a message ends the call at once.
     await writeFile(domains, JSON.stringify({
-      'drop.example.org': { operatorRecording: 'drop' },
+      'drop.example.org': { operatorRecording: 'drop', offerUrgent: false },
       'desk.example.org': { operator: `sip:desk@127.0.0.1:${deskPort}` },
-      'bridge.example.org': { operator: 'sip:operator@operator.example.org', operatorTransfer: 'bridge' },
+      'bridge.example.org': { operator: 'sip:operator@operator.example.org', operatorTransfer: 'bridge', offerUrgent: false },
     }));
     voicemail = await startService('voicemail', { NATS_URL: rig.nats.url, VM_DOMAINS_FILE: domains, VM_MIN_MESSAGE_MS: '1000' });
     rig.nc.subscribe(SUBJECTS.voicemail.depositOutcome, { callback: (_e, msg) => void outcomes.push(DepositOutcomeSchema.parse(msg.json())) });

@@ -25,3 +25,4 @@ export * from './baresip.js';
 export * from './otlp.js';
 export * from './speech.js';
 export * from './transcription-server-fake.js';
+export * from './mailbox-fill.js';

@@ -34,6 +34,8 @@ export interface VoicemailProfile {
 export interface KamailioOptions {
   /** Its loopback address, e.g. 127.0.1.10. */
   host: string;
+  /** Its UDP port, when the nodes must know it before it starts (their MWI_PROXY); default a free one. */
+  port?: number;
   /** The sipvm nodes (dispatcher set 1): their SIP addresses host:port, `;transport=tls` for TLS. */
   nodes: string[];
   /** More nodes, listed disabled (`kamcmd dispatcher.set_state a …` enables one). */
@@ -76,7 +78,7 @@ export async function startKamailio(options: KamailioOptions): Promise<KamailioP
   // Flag 4: disabled (neither probed nor chosen).
   const entries = [...options.nodes.map((node) => `1 sip:${node} 0 0\n`), ...(options.disabledNodes ?? []).map((node) => `1 sip:${node} 4 0\n`)];
   await writeFile(list, entries.join(''));
-  const port = await freeTcpUdpPort(options.host);
+  const port = options.port ?? (await freeTcpUdpPort(options.host));
   const tlsPort = options.tls ? await freeTcpUdpPort(options.host) : undefined;
   const ctl = `unix:${join(dir.path, 'ctl')}`;
   const defines: Record<string, string | number> = {

@@ -64,12 +64,6 @@ export type CallAction =
   /** Transfers the caller to `target` (a SIP URI); the outcome comes back as `transfer`. */
   | { kind: 'transfer'; target: string; method: TransferMethod };
 
-export const CALL_ACTION_KINDS = ['play', 'stop-playback', 'arm-timer', 'hangup', 'final-reply', 'start-recording', 'stop-recording', 'transfer'] as const;
-
-export function isCallAction(action: { kind: string }): action is CallAction {
-  return (CALL_ACTION_KINDS as readonly string[]).includes(action.kind);
-}
-
 /** A flow's answer to an event: the call's next record and what to do. */
 export interface Step<R, A> {
   record: R;

@@ -1,3 +1,3 @@
 export * from './call.js';
 export * from './runtime.js';
-export { recordingOf, type ActionContext } from './actions/index.js';
+export { CALL_ACTION_KINDS, isCallAction, recordingOf, type ActionContext, type Performers } from './actions/index.js';

@@ -110,13 +110,12 @@ function scriptedApplication(script: Script, shape: Shape): CallApplication<Rec,
       const said = describeEvent(event);
       return { record: script.unchanged?.includes(said) ? record : { ...record, heard: [...record.heard, said] }, actions: reactions[said] ?? [] };
     },
-    async perform(action) {
-      if (action.kind === 'look-up') return [{ kind: 'looked-up', answer: await (script.lookUp ?? (async (q) => `answer to ${q}`))(action.question) }];
-      if (action.kind === 'hand-over') {
+    actions: {
+      'look-up': async (action) => [{ kind: 'looked-up', answer: await (script.lookUp ?? (async (q) => `answer to ${q}`))(action.question) }],
+      'hand-over': async () => {
         await script.handOver?.();
         return [];
-      }
-      throw new Error(`the scripted application has no action ${(action as { kind: string }).kind}`);
+      },
     },
     ...(script.onFailure ? { onFailure: script.onFailure } : {}),
   };

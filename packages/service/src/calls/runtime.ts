@@ -35,8 +35,8 @@ import { subscribeCallEvents } from '../call-events.js';
 import { retryDelay, startDurableWorker } from '../durable-worker.js';
 import { KeyedMutex } from '../keyed-mutex.js';
 import { callLogger } from '../logger.js';
-import { isCallAction, type CallAction, type CallBase, type CallEvent, type Step } from './call.js';
-import { perform, type ActionContext } from './actions/index.js';
+import type { CallAction, CallBase, CallEvent, Step } from './call.js';
+import { CALL_ACTIONS, isCallAction, performWith, type ActionContext, type Performers } from './actions/index.js';
 import { CallRecords } from './records.js';
 
 /** A call outlives its record in KV by at most this (a record whose end was never seen expires). */
@@ -67,8 +67,11 @@ export interface CallApplication<R extends CallBase, A extends { kind: string },
   start(event: CallStartedEvent, log: Logger): Promise<Step<R, A | CallAction> | undefined>;
   /** The flow: the call's next record and actions, given what happened. Pure. */
   decide(record: R, event: CallEvent | E): Step<R, A | CallAction>;
-  /** Carries out one of the application's own actions; what it found out comes back as events. */
-  perform(action: A, record: R, context: ActionContext): Promise<(CallEvent | E)[]>;
+  /**
+   * The application's own actions, a performer per kind (each in a file of the application's):
+   * what it found out comes back as events. Kinds of the runtime's own (`CALL_ACTIONS`) are not allowed.
+   */
+  readonly actions: Performers<A, R, CallEvent | E>;
   /** How a failed action is handled (default: `report`, but a hang-up or a discard is `ignore`d). */
   onFailure?(action: A | CallAction, error: unknown): FailurePolicy | undefined;
   /** Hang-ups taken from this stream (durable consumer) instead of core NATS. */
@@ -96,6 +99,8 @@ export async function startCallRuntime<R extends CallBase, A extends { kind: str
   const { nc, app, log } = options;
   // One stream subject per durable consumer: a runtime of several applications takes its hang-ups from core NATS.
   if (app.durableEnds && app.apps.length !== 1) throw new Error(`${app.name}: durable hang-ups need exactly one application`);
+  const shadowed = Object.keys(app.actions).filter((kind) => isCallAction({ kind }));
+  if (shadowed.length > 0) throw new Error(`${app.name}: its actions ${shadowed.join(', ')} are the runtime's own`);
   const streams = [app.durableEnds?.stream, app.timers?.stream].filter((s): s is StreamName => s !== undefined);
   await ensureStreams(options.jsm, streams);
   const records = new CallRecords(await openKv(nc, app.bucket, { ttl: RECORD_TTL_MS }), app.record, (callRef) => eraseKvKey(options.jsm, app.bucket, callRef));
@@ -182,7 +187,11 @@ class Runner<R extends CallBase, A extends { kind: string }, E extends { kind: s
     private readonly options: CallRuntimeOptions<R, A, E>,
     private readonly records: CallRecords<R>,
   ) {
-    this.#started = new Counter({ name: 'sipvm_calls_started_total', help: 'Calls taken, by application', labelNames: ['app'], registers: [options.registry] });
+    // One counter for every runtime of the service (voicebox runs two: voicebox and annrecorder).
+    const name = 'sipvm_calls_started_total';
+    this.#started =
+      (options.registry.getSingleMetric(name) as Counter<'app'> | undefined) ??
+      new Counter({ name, help: 'Calls taken, by application', labelNames: ['app'], registers: [options.registry] });
   }
 
   /**
@@ -240,7 +249,7 @@ class Runner<R extends CallBase, A extends { kind: string }, E extends { kind: s
     const results: (CallEvent | E)[] = [];
     for (const action of actions) {
       try {
-        results.push(...(isCallAction(action) ? await perform(action, context) : await this.options.app.perform(action, record, context)));
+        results.push(...(isCallAction(action) ? await performWith(CALL_ACTIONS, action, record, context) : await performWith(this.options.app.actions, action as A, record, context)));
       } catch (error) {
         const policy = this.options.app.onFailure?.(action, error) ?? defaultPolicy(action);
         const err = toServiceError(error).message;

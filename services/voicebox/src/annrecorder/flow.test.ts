@@ -1,23 +1,24 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { StagedAudio } from '@sipvm/contracts';
-import { onAnnrecorderEvent, startAnnrecorder, type AnnrecorderSettings } from './flow.js';
-import type { Action, CallEvent } from '../call/turn.js';
+import type { CallAction, CallEvent } from '@sipvm/service';
+import { onAnnrecorderEvent, startAnnrecorder, type AnnrecorderAction, type AnnrecorderSettings } from './flow.js';
 import { eventFor, type ScriptStep } from '../../test/steps.js';
 
-const settings: AnnrecorderSettings = { voice: { language: 'en' }, inputTimeoutMs: 10_000, maxGreetingMs: 120_000, minGreetingMs: 1_000 };
+type Action = CallAction | AnnrecorderAction;
+const settings: AnnrecorderSettings = { voice: { language: 'en' }, greetingType: 'busy', inputTimeoutMs: 10_000, maxGreetingMs: 120_000, minGreetingMs: 1_000, maxTemporaryDays: 365 };
 const audio: StagedAudio = { name: 'greeting-1', size: 32_044 };
 const recorded = (durationMs: number): CallEvent => ({ kind: 'recorded', recording: { audio, durationMs, startedAt: '2026-11-28T10:00:00.000Z', codec: 'PCMU' } });
 const personal = { personal: true, greeting: { kind: 'greeting' as const, mailbox: { did: 'example.org', uid: 'alice' }, type: 'busy' } };
 
-function run(steps: ScriptStep[], current: Parameters<typeof startAnnrecorder>[0] = personal) {
-  let { state, actions } = startAnnrecorder(current, settings);
+function run(steps: ScriptStep[], current: Parameters<typeof startAnnrecorder>[0] = personal, s: AnnrecorderSettings = settings) {
+  let { state, actions } = startAnnrecorder(current, s);
   const all: Action[] = [...actions];
   for (const step of steps) {
-    ({ state, actions } = onAnnrecorderEvent(state, eventFor(step, state), settings));
+    ({ state, actions } = onAnnrecorderEvent(state, eventFor(step, state), s));
     all.push(...actions);
   }
-  return { state, said: all.map((a) => (a.kind === 'play' ? `play:${a.items.map((i) => (i.kind === 'prompt' ? i.name : i.kind)).join('+')}` : a.kind)) };
+  return { state, actions: all, said: all.map((a) => (a.kind === 'play' ? `play:${a.items.map((i) => (i.kind === 'prompt' ? i.name : i.kind)).join('+')}` : a.kind)) };
 }
 
 describe('annrecorder flow', () => {
@@ -87,5 +88,36 @@ describe('annrecorder flow', () => {
   it('an invalid key while deciding repeats the choices; failing to keep tells the caller', () => {
     assert.deepEqual(run(['1', 'finish', '1', recorded(3_000), '9']).said.at(-1), 'play:invalid_key+ann_confirm');
     assert.deepEqual(run(['1', 'finish', '1', recorded(3_000), '1', { kind: 'failed', action: 'keep-greeting' }]).said.at(-1), 'play:technical_problem');
+  });
+
+  it('the temporary greeting: 1 asks for how many days, a wrong number is refused, then it is kept for those days', () => {
+    const temporary = { ...settings, greetingType: 'temp', maxTemporaryDays: 30 };
+    const none = { personal: false, greeting: { kind: 'prompt' as const, name: 'default_greeting', language: 'en' } };
+    const { said, actions, state } = run(['finish', '5', 'finish', '#', recorded(3_000), '1', '9', '9', '#', 'finish', '1', '4', '#', 'finish'], none, temporary);
+    assert.equal(said[0], 'play:ann_welcome_temporary+ann_no_temporary+ann_press_any_key', 'no default greeting is described: the temporary one has none');
+    assert.deepEqual(said.slice(-11), [
+      'play:ann_temporary_days',
+      'stop-playback', // the first digit cuts the question short
+      'stop-playback',
+      'play:invalid_key+ann_temporary_days', // 99 days: more than the 30 allowed
+      'arm-timer',
+      'arm-timer',
+      'arm-timer',
+      'keep-greeting',
+      'discard-staged',
+      'play:ann_saved+goodbye',
+      'hangup',
+    ]);
+    const kept = actions.find((a): a is Extract<Action, { kind: 'keep-greeting' }> => a.kind === 'keep-greeting');
+    assert.equal(kept?.days, 14);
+    assert.equal(state.phase, 'done');
+  });
+
+  it('the name: described as the name, kept like a greeting, no end asked', () => {
+    const name = { ...settings, greetingType: 'name' };
+    const { said, actions } = run(['finish', '5', 'finish', '#', recorded(2_000), '1', 'finish'], { personal: false, greeting: { kind: 'prompt', name: 'default_greeting', language: 'en' } }, name);
+    assert.equal(said[0], 'play:ann_welcome_name+ann_no_name+ann_press_any_key');
+    const kept = actions.find((a): a is Extract<Action, { kind: 'keep-greeting' }> => a.kind === 'keep-greeting');
+    assert.equal(kept?.days, undefined);
   });
 });

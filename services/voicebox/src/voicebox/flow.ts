@@ -1,80 +1,58 @@
 /**
- * The listen-to-messages call, as a pure state machine (docs/behaviour.md §4). No I/O here; the runner feeds it
- * events and carries out its actions.
+ * The listen-to-messages call, as a pure state machine (docs/behaviour.md §4). No I/O here; the
+ * runtime feeds it events and carries out its actions.
  *
  *   pin ──(digits, #)──► checking-pin ──(right)──► loading ──► summary ──► announce ⇄ message ⇄ menu
  *    ▲                        │ (wrong: again, until the tries are spent; locked: goodbye)
  *    └────────────────────────┘
- *   announce: "first/next new/saved message" (and the envelope when always on), then the message;
- *   message ends → the menu prompt → wait for a key; after the last message → end ("no more
- *   messages", start over or exit). Every wait has a timeout that says goodbye.
+ *   announce: "first/next urgent/new/saved message" (and the envelope when always on), then the
+ *   message; message ends → the menu prompt → wait for a key; after the last message → end ("no
+ *   more messages", start over or exit). Moving past the page held asks for the next one
+ *   (pages.ts: `paging` until it arrives). The forward key hands over to forward.ts. Every wait
+ *   has a timeout that says goodbye.
  */
-import { z } from 'zod';
-import type { Mailbox, MessageInfo, Playable } from '@sipvm/contracts';
-import { commandFor, type KeyMap, type MenuCommand } from './keys.js';
-import { envelope, prompt, summary, type Voice } from './speech.js';
-import { FIRST_TURN, finishes, MailboxEntrySchema, nothingToSay, say, timesOut, TurnSchema, wait, type Action, type CallEvent, type MailboxEntry, type Step } from '../call/turn.js';
+import type { MessageInfo } from '@sipvm/contracts';
+import { FIRST_TURN, finishes, nothingToSay, say, timesOut, wait } from '../call/turn.js';
+import { commandFor, type MenuCommand } from './keys.js';
+import { envelope, prompt, summary } from './speech.js';
+import type { MailboxEntry, VoiceboxEvent } from './events.js';
+import { advance, announce, goBack, pageLoaded } from './pages.js';
+import { onForward, startForward } from './forward.js';
+import type { VoiceboxSettings, VoiceboxState, VoiceboxStep } from './state.js';
 
-export const VOICEBOX_PHASES = ['pin', 'checking-pin', 'loading', 'summary', 'announce', 'message', 'menu', 'end', 'goodbye', 'done'] as const;
-export type VoiceboxPhase = (typeof VOICEBOX_PHASES)[number];
+export { VoiceboxStateSchema, type VoiceboxSettings, type VoiceboxState } from './state.js';
 
-export const VoiceboxStateSchema = TurnSchema.extend({
-  phase: z.enum(VOICEBOX_PHASES),
-  /** PIN digits entered so far. */
-  entered: z.string(),
-  /** Wrong PINs in this call. */
-  tries: z.number().int(),
-  /** Welcome not said yet (it is said with the PIN prompt, or with the summary). */
-  welcome: z.boolean(),
-  messages: z.array(MailboxEntrySchema),
-  /** Index of the current message in `messages`. */
-  cursor: z.number().int(),
-});
-export type VoiceboxState = z.infer<typeof VoiceboxStateSchema>;
-
-export interface VoiceboxSettings {
-  mailbox: Mailbox;
-  voice: Voice;
-  keys: KeyMap;
-  inputTimeoutMs: number;
-  pinTries: number;
-  envelope: 'on-request' | 'always';
-  timeZone: string;
-}
-
-/** The order messages are played in: new ones first, then saved; each newest (or oldest) first. */
-export function playOrder(messages: readonly MessageInfo[], order: 'newest-first' | 'oldest-first'): MailboxEntry[] {
-  const sign = order === 'newest-first' ? -1 : 1;
-  const byTime = [...messages].sort((a, b) => sign * (Date.parse(a.recordedAt) - Date.parse(b.recordedAt) || a.id.localeCompare(b.id)));
-  return [...byTime.filter((m) => !m.read), ...byTime.filter((m) => m.read)].map((m) => ({
-    id: m.id,
-    sender: m.sender,
-    recordedAt: m.recordedAt,
-    read: m.read,
-    wasNew: !m.read,
-    deleted: false,
-  }));
+/** A message of a listing as the voicebox keeps it; `asNew`: new when the session began. */
+export function entryOf(message: MessageInfo, asNew: boolean): MailboxEntry {
+  return { id: message.id, sender: message.sender, recordedAt: message.recordedAt, read: !asNew, wasNew: asNew, deleted: false, urgent: message.urgent };
 }
 
 /** The longest PIN accepted; more digits make a wrong PIN, not a longer one. */
 const PIN_MAX = 16;
 
-export function startVoicebox(situation: { pinRequired: boolean; locked: boolean }, settings: VoiceboxSettings): Step<VoiceboxState> {
-  const state: VoiceboxState = { ...FIRST_TURN, phase: 'loading', entered: '', tries: 0, welcome: true, messages: [], cursor: 0 };
+export function startVoicebox(situation: { pinRequired: boolean; locked: boolean }, settings: VoiceboxSettings): VoiceboxStep {
+  const state: VoiceboxState = { ...FIRST_TURN, phase: 'loading', entered: '', tries: 0, welcome: true, heard: [], segment: 'new', page: [], cursor: 0, before: 0, more: false, prefix: [] };
   const p = (name: string) => prompt(settings.voice, name);
   if (situation.locked) return say(state, 'goodbye', [p('mailbox_locked')]);
   if (situation.pinRequired) return say({ ...state, welcome: false }, 'pin', [p('welcome_voicebox'), p('enter_pin')]);
   return { state, actions: [{ kind: 'load-mailbox' }] };
 }
 
-export function onVoiceboxEvent(state: VoiceboxState, event: CallEvent, settings: VoiceboxSettings): Step<VoiceboxState> {
+export function onVoiceboxEvent(state: VoiceboxState, event: VoiceboxEvent, settings: VoiceboxSettings): VoiceboxStep {
   if (state.phase === 'done') return { state, actions: [] };
   const p = (name: string) => prompt(settings.voice, name);
-  const unchanged: Step<VoiceboxState> = { state, actions: [] };
+  const unchanged: VoiceboxStep = { state, actions: [] };
 
   switch (event.kind) {
-    case 'ended':
-      return { state: { ...state, phase: 'done' }, actions: [] };
+    case 'ended': {
+      // Hung up while recording an introduction: it is dropped (media may have just started it).
+      const recording = state.phase === 'forward-recording' || state.phase === 'forward-stopping';
+      const introduction = state.forward?.introduction;
+      return {
+        state: { ...state, phase: 'done' },
+        actions: [...(recording ? [{ kind: 'stop-recording' as const, discard: true }] : []), ...(introduction ? [{ kind: 'discard-staged' as const, audio: introduction.audio }] : [])],
+      };
+    }
     case 'failed':
       // Whatever failed, the caller is told; a failure while saying goodbye just ends the call.
       if (nothingToSay(state.phase, event)) return { state: { ...state, phase: 'done' }, actions: [{ kind: 'hangup', reason: 'technical problem' }] };
@@ -102,12 +80,10 @@ export function onVoiceboxEvent(state: VoiceboxState, event: CallEvent, settings
       }
     case 'loading': {
       if (event.kind !== 'mailbox-loaded') return unchanged;
-      const messages = event.messages;
       const welcome = state.welcome ? [p('welcome_voicebox')] : [];
-      const next: VoiceboxState = { ...state, welcome: false, messages, cursor: 0 };
-      if (messages.length === 0) return say(next, 'goodbye', [...welcome, p('no_messages'), p('goodbye')]);
-      const counts = { new: messages.filter((m) => !m.read).length, saved: messages.filter((m) => m.read).length };
-      return say(next, 'summary', [...welcome, ...summary(settings.voice, counts)]);
+      const next: VoiceboxState = { ...state, welcome: false, heard: [], segment: event.segment, page: event.page, cursor: 0, before: 0, more: event.more, prefix: [] };
+      if (event.page.length === 0) return say(next, 'goodbye', [...welcome, p('no_messages'), p('goodbye')]);
+      return say(next, 'summary', [...welcome, ...summary(settings.voice, event.counts)]);
     }
     case 'summary':
       if (finishes(state, event)) return announce(state, 0, [], settings);
@@ -117,10 +93,18 @@ export function onVoiceboxEvent(state: VoiceboxState, event: CallEvent, settings
         if (command === 'exit') return say(state, 'goodbye', [p('goodbye')]);
       }
       return unchanged;
+    case 'paging':
+      return event.kind === 'page-loaded' ? pageLoaded(state, event, settings) : unchanged;
     case 'announce':
     case 'message':
     case 'menu':
       return messageMenu(state, event, settings);
+    case 'forward-number':
+    case 'forward-choice':
+    case 'forward-recording':
+    case 'forward-stopping':
+    case 'forwarding':
+      return onForward(state, event, settings);
     case 'end':
       if (finishes(state, event)) return wait(state, settings.inputTimeoutMs);
       if (event.kind !== 'digit') return unchanged;
@@ -129,11 +113,9 @@ export function onVoiceboxEvent(state: VoiceboxState, event: CallEvent, settings
           return startOver(state);
         case 'exit':
           return say(state, 'goodbye', [p('goodbye')]);
-        case 'previous': {
-          const previous = lastIndexBefore(state.messages, state.messages.length);
-          if (previous !== undefined) return announce(state, previous, [], settings);
+        case 'previous':
+          if (state.page.length > 0) return goBack(state, state.page.length, settings);
           break;
-        }
         default:
           break;
       }
@@ -141,7 +123,7 @@ export function onVoiceboxEvent(state: VoiceboxState, event: CallEvent, settings
   }
 }
 
-function pinEntry(state: VoiceboxState, event: CallEvent, settings: VoiceboxSettings): Step<VoiceboxState> {
+function pinEntry(state: VoiceboxState, event: VoiceboxEvent, settings: VoiceboxSettings): VoiceboxStep {
   if (finishes(state, event)) return wait(state, settings.inputTimeoutMs);
   if (event.kind !== 'digit') return { state, actions: [] };
   if (event.digit === '#') {
@@ -155,9 +137,9 @@ function pinEntry(state: VoiceboxState, event: CallEvent, settings: VoiceboxSett
   return wait({ ...state, entered }, settings.inputTimeoutMs);
 }
 
-function messageMenu(state: VoiceboxState, event: CallEvent, settings: VoiceboxSettings): Step<VoiceboxState> {
+function messageMenu(state: VoiceboxState, event: VoiceboxEvent, settings: VoiceboxSettings): VoiceboxStep {
   const p = (name: string) => prompt(settings.voice, name);
-  const current = state.messages[state.cursor];
+  const current = state.page[state.cursor];
   if (!current) return say(state, 'goodbye', [p('technical_problem')]);
   if (finishes(state, event)) {
     switch (state.phase) {
@@ -175,22 +157,21 @@ function messageMenu(state: VoiceboxState, event: CallEvent, settings: VoiceboxS
     case 'repeat':
       return hear(state, settings);
     case 'save': {
-      const marked = current.read ? [] : [{ kind: 'mark-read', id: current.id } as Action];
-      const messages = withEntry(state.messages, state.cursor, { read: true });
-      return advance({ ...state, messages }, [p('message_saved')], settings, marked);
+      if (current.read) return advance(state, [p('message_saved')], settings);
+      return advance({ ...state, page: withEntry(state.page, state.cursor, { read: true }), heard: heardNow(state, current.id) }, [p('message_saved')], settings, [{ kind: 'mark-read', id: current.id }]);
     }
-    case 'delete': {
-      const messages = withEntry(state.messages, state.cursor, { deleted: true });
-      return advance({ ...state, messages }, [p('message_deleted')], settings, [{ kind: 'delete-message', id: current.id }]);
-    }
+    case 'delete':
+      return advance({ ...state, page: withEntry(state.page, state.cursor, { deleted: true }) }, [p('message_deleted')], settings, [{ kind: 'delete-message', id: current.id }]);
     case 'next':
       return advance(state, [], settings);
     case 'previous':
-      return announce(state, lastIndexBefore(state.messages, state.cursor) ?? state.cursor, [], settings);
+      return goBack(state, state.cursor, settings);
     case 'startOver':
       return startOver(state);
     case 'envelope':
       return say(state, 'menu', envelope(settings.voice, current, settings.timeZone));
+    case 'forward':
+      return startForward(state, settings);
     case 'help':
       return say(state, 'menu', [p('help')]);
     case 'skip':
@@ -203,42 +184,30 @@ function messageMenu(state: VoiceboxState, event: CallEvent, settings: VoiceboxS
 }
 
 /** Plays the current message; a new one counts as heard (read) once its playback has begun. */
-function hear(state: VoiceboxState, settings: VoiceboxSettings): Step<VoiceboxState> {
-  const current = state.messages[state.cursor]!;
+function hear(state: VoiceboxState, settings: VoiceboxSettings): VoiceboxStep {
+  const current = state.page[state.cursor]!;
   const step = say(state, 'message', [{ kind: 'message', mailbox: settings.mailbox, id: current.id }]);
   if (current.read) return step;
   return {
-    state: { ...step.state, messages: withEntry(state.messages, state.cursor, { read: true }) },
+    state: { ...step.state, page: withEntry(state.page, state.cursor, { read: true }), heard: heardNow(state, current.id) },
     actions: [...step.actions, { kind: 'mark-read', id: current.id }],
   };
 }
 
-/** Announces message `index` ("first new message" …); the message follows when it ends. */
-function announce(state: VoiceboxState, index: number, prefix: Playable[], settings: VoiceboxSettings, before: Action[] = []): Step<VoiceboxState> {
-  const entry = state.messages[index]!;
-  const first = !state.messages.slice(0, index).some((m) => m.wasNew === entry.wasNew);
-  const label = `${first ? 'first' : 'next'}_${entry.wasNew ? 'new' : 'saved'}_message`;
-  const items = [...prefix, prompt(settings.voice, label), ...(settings.envelope === 'always' ? envelope(settings.voice, entry, settings.timeZone) : [])];
-  return say({ ...state, cursor: index }, 'announce', items, before);
+/**
+ * The messages heard in this session, with one more: they stay new for its pages. Bounded (a
+ * caller hears a few dozen); past the bound the oldest may show again among the saved ones.
+ */
+function heardNow(state: VoiceboxState, id: string): string[] {
+  return [...state.heard, id].slice(-HEARD_MAX);
 }
-
-/** On to the next message that is still there, or to "no more messages". */
-function advance(state: VoiceboxState, prefix: Playable[], settings: VoiceboxSettings, before: Action[] = []): Step<VoiceboxState> {
-  const next = state.messages.findIndex((m, i) => i > state.cursor && !m.deleted);
-  if (next >= 0) return announce(state, next, prefix, settings, before);
-  return say({ ...state, cursor: state.messages.length - 1 }, 'end', [...prefix, prompt(settings.voice, 'no_more_messages')], before);
-}
+const HEARD_MAX = 500;
 
 /** From the top: the mailbox is read again (messages may have arrived) and summarised. */
-function startOver(state: VoiceboxState): Step<VoiceboxState> {
-  return { state: { ...state, phase: 'loading', waiting: false }, actions: [{ kind: 'stop-playback' }, { kind: 'load-mailbox' }] };
+function startOver(state: VoiceboxState): VoiceboxStep {
+  return { state: { ...state, phase: 'loading', waiting: false, prefix: [] }, actions: [{ kind: 'stop-playback' }, { kind: 'load-mailbox' }] };
 }
 
-function lastIndexBefore(messages: MailboxEntry[], index: number): number | undefined {
-  for (let i = Math.min(index, messages.length) - 1; i >= 0; i--) if (!messages[i]!.deleted) return i;
-  return undefined;
-}
-
-function withEntry(messages: MailboxEntry[], index: number, change: Partial<MailboxEntry>): MailboxEntry[] {
-  return messages.map((m, i) => (i === index ? { ...m, ...change } : m));
+function withEntry(page: MailboxEntry[], index: number, change: Partial<MailboxEntry>): MailboxEntry[] {
+  return page.map((m, i) => (i === index ? { ...m, ...change } : m));
 }

@@ -2,14 +2,14 @@
  * The voicebox key map (docs/behaviour.md §4): which key does what while messages are played.
  *
  * SEMS's keys come first and keep their meaning (1 repeat, 2 save, 3 delete, 4 start over);
- * the rest are added where they do not clash: 5 envelope, 6 next, 7 previous, 0 help,
+ * the rest are added where they do not clash: 5 envelope, 6 next, 7 previous, 8 forward, 0 help,
  * # skip to the end of the message, * exit. Operators change single keys with VOICEBOX_KEYS
- * (e.g. `previous=8,next=9`); the prompts `message_menu`, `help` and `no_more_messages` name the
+ * (e.g. `previous=9,next=7,forward=6`); the prompts `message_menu`, `help` and `no_more_messages` name the
  * default keys, so whoever changes a key records those prompts anew for their domain.
  */
 import { DIGITS, type Digit } from '@sipvm/contracts';
 
-export const MENU_COMMANDS = ['repeat', 'save', 'delete', 'startOver', 'envelope', 'next', 'previous', 'help', 'skip', 'exit'] as const;
+export const MENU_COMMANDS = ['repeat', 'save', 'delete', 'startOver', 'envelope', 'next', 'previous', 'forward', 'help', 'skip', 'exit'] as const;
 export type MenuCommand = (typeof MENU_COMMANDS)[number];
 export type KeyMap = Readonly<Record<MenuCommand, Digit>>;
 
@@ -21,6 +21,7 @@ export const DEFAULT_KEYS: KeyMap = {
   envelope: '5',
   next: '6',
   previous: '7',
+  forward: '8',
   help: '0',
   skip: '#',
   exit: '*',
@@ -32,7 +33,7 @@ export function commandFor(keys: KeyMap, digit: string): MenuCommand | undefined
 }
 
 /**
- * The default map with `command=key` overrides applied, e.g. "previous=8, next=9".
+ * The default map with `command=key` overrides applied, e.g. "previous=9, next=7, forward=6".
  * Throws a message naming the problem: an unknown command, a key that is not a DTMF key, or two
  * commands on one key.
  */

@@ -1,8 +1,10 @@
 /**
- * What the voicebox says, as prompt chains: the count summary and the envelope (docs/behaviour.md §4).
- * Numbers are `number` playables, which media speaks in the call's language.
+ * What the voicebox says, as prompt chains: the count summary and the envelope (docs/behaviour.md §4),
+ * in the order and with the noun forms of the call's language (its grammar: contracts' grammar/;
+ * English's for a language without one). Numbers are `number` playables, which media speaks in
+ * the call's language.
  */
-import { primaryLanguage, type MailboxCounts, type Playable } from '@sipvm/contracts';
+import { grammarFor, type MailboxCounts, type Playable } from '@sipvm/contracts';
 
 export interface Voice {
   language: string;
@@ -19,11 +21,17 @@ export const prompt = (voice: Voice, name: string): Playable => ({
 
 const number = (voice: Voice, value: number): Playable => ({ kind: 'number', value: Math.min(value, 9999), language: voice.language });
 
-/** "no new messages" / "one new message" / "<n> new messages", and the same for saved. */
+/**
+ * "no new messages" / "one new message" / "<n> new messages", and the same for saved: after "no"
+ * the form the language takes there ("aucun nouveau message"), after a number the form its plural
+ * rules give (`new_messages`, or `new_messages_few` … in a language that has such forms).
+ */
 function count(voice: Voice, n: number, kind: 'new' | 'saved'): Playable[] {
-  if (n === 0) return [prompt(voice, 'no_count'), prompt(voice, `${kind}_messages`)];
+  const rules = grammarFor(voice.language);
+  if (n === 0) return [prompt(voice, 'no_count'), prompt(voice, rules.zero === 'one' ? `${kind}_message` : `${kind}_messages`)];
   if (n === 1) return [prompt(voice, `one_${kind}_message`)];
-  return [number(voice, n), prompt(voice, `${kind}_messages`)];
+  const form = rules.plural(n);
+  return [number(voice, n), prompt(voice, form === 'one' ? `${kind}_message` : form === 'other' ? `${kind}_messages` : `${kind}_messages_${form}`)];
 }
 
 /** "You have three new messages and one saved message." */
@@ -47,12 +55,13 @@ export function envelope(voice: Voice, message: { recordedAt: string; sender: st
   const day = Number(parts.day);
   const hour = Number(parts.hour) % 24;
   const minute = Number(parts.minute);
-  // German says the day before the month and the hour before "Uhr"; lng may be `german` or `de-AT`.
-  const german = primaryLanguage(voice.language) === 'de';
-  const date = german ? [number(voice, day), prompt(voice, `month_${month}`)] : [prompt(voice, `month_${month}`), number(voice, day)];
-  const time = german
-    ? [number(voice, hour), prompt(voice, 'envelope_oclock'), ...(minute > 0 ? [number(voice, minute)] : [])]
-    : [number(voice, hour), minute > 0 ? number(voice, minute) : prompt(voice, 'envelope_oclock')];
+  // The language's order: "November 23" or "23. November", "14 05" or "14 Uhr 5"; lng may be `german` or `de-AT`.
+  const rules = grammarFor(voice.language);
+  const date = rules.date === 'day-month' ? [number(voice, day), prompt(voice, `month_${month}`)] : [prompt(voice, `month_${month}`), number(voice, day)];
+  const time =
+    rules.clock === 'hour-oclock-minute'
+      ? [number(voice, hour), prompt(voice, 'envelope_oclock'), ...(minute > 0 ? [number(voice, minute)] : [])]
+      : [number(voice, hour), minute > 0 ? number(voice, minute) : prompt(voice, 'envelope_oclock')];
   const digits = callerDigits(message.sender);
   return [
     prompt(voice, 'envelope_received'),

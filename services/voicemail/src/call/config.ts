@@ -1,16 +1,7 @@
 /** Environment variables of the leave-a-message call flow (documented in the README). */
 import { z } from 'zod';
 import { SipUriSchema, TRANSFER_METHODS } from '@sipvm/contracts';
-import { env } from '@sipvm/service';
-
-/** What becomes of the message recorded before the caller pressed `0`. */
-export const OPERATOR_RECORDING = ['keep', 'drop'] as const;
-
-/** A silence length: 0 (silence does not end a recording) or at least half a second. */
-export const maxSilenceMs = () => env.integer(0, 600_000).refine((ms) => ms === 0 || ms >= 500, 'must be 0 (off) or at least 500');
-
-/** An ISO 3166-1 alpha-2 country code, upper case (`DE`, `GB`, `US`). */
-export const countryCode = () => z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166 country code such as DE or US');
+import { countryCode, env, maxSilenceMs, OPERATOR_RECORDING, quotaWarnPercent } from '@sipvm/service';
 
 export const callConfig = {
   /** Longest message; at the limit the caller hears a beep and a goodbye, and the message is kept whole. */
@@ -32,6 +23,17 @@ export const callConfig = {
    * storage's announcements end it at once when a greeting changes. 0: ask for every call.
    */
   VM_GREETING_CACHE_MS: env.integer(0, 3_600_000).default(60_000),
+  /**
+   * The most messages a mailbox holds when neither P-App-Param `max` nor the domain says; 0: no
+   * limit. Checked when a call starts: the caller of a full mailbox hears "mailbox full" instead of the beep.
+   */
+  VM_MAX_MESSAGES: env.integer(0).default(0),
+  /** The owner is told when the mailbox passes this share of its most messages (and when it is full). */
+  VM_QUOTA_WARN_PERCENT: quotaWarnPercent().default(90),
+  /** After `#` the caller is offered to mark the message urgent (1); domains may say otherwise. */
+  VM_OFFER_URGENT: env.boolean().default(true),
+  /** How long the caller may think about the urgent key before the message goes as it is. */
+  VM_URGENT_WAIT_MS: env.duration().pipe(z.number().min(1_000, 'must be at least 1s').max(30_000, 'must be at most 30s')).default(4_000),
 };
 
 export type CallConfig = z.output<z.ZodObject<typeof callConfig>>;

@@ -3,9 +3,11 @@ import assert from 'node:assert/strict';
 import { onEvent, startCall, type Action, type Event, type FlowSettings, type VoicemailState } from './flow.js';
 
 const settings: FlowSettings = {
-  greeting: { kind: 'greeting', mailbox: { did: 'example.org', uid: 'alice' }, type: 'busy', version: '2026-11-20T08:00:00.000Z' },
+  greeting: [{ kind: 'greeting', mailbox: { did: 'example.org', uid: 'alice' }, type: 'busy', version: '2026-11-20T08:00:00.000Z' }],
   language: 'en',
   maxMessageMs: 120_000,
+  offerUrgent: false,
+  urgentWaitMs: 4_000,
 };
 
 const describe = (a: Action): string => {
@@ -15,8 +17,8 @@ const describe = (a: Action): string => {
 };
 
 /** Runs a call through events, collecting every action. */
-function run(mode: Parameters<typeof startCall>[0], events: (Event | ((s: VoicemailState) => Event))[], s: FlowSettings = settings) {
-  let { record: state, actions } = startCall(mode, s);
+function run(mode: Parameters<typeof startCall>[0], events: (Event | ((s: VoicemailState) => Event))[], s: FlowSettings = settings, situation = { full: false }) {
+  let { record: state, actions } = startCall(mode, s, situation);
   const all: Action[] = [...actions];
   for (const e of events) {
     const event = typeof e === 'function' ? e(state) : e;
@@ -97,7 +99,7 @@ const withSilence: FlowSettings = { ...settings, endOnSilence: silence };
 
 it('with silence detection on, every recording asks media to end it on silence', () => {
   const { record, actions } = startCall('box', withSilence);
-  assert.deepEqual(actions, [{ kind: 'play', playbackId: 'p1', items: [withSilence.greeting, { kind: 'beep' }], thenRecord: { maxDurationMs: 120_000, endOnSilence: silence } }]);
+  assert.deepEqual(actions, [{ kind: 'play', playbackId: 'p1', items: [...withSilence.greeting, { kind: 'beep' }], thenRecord: { maxDurationMs: 120_000, endOnSilence: silence } }]);
   const skipped = onEvent(record, { kind: 'digit', digit: '#' }, withSilence);
   assert.deepEqual(skipped.actions[0], { kind: 'play', playbackId: 'p2', items: [{ kind: 'beep' }], thenRecord: { maxDurationMs: 120_000, endOnSilence: silence } });
   const notStarted = onEvent(skipped.record, { kind: 'playback-finished', playbackId: 'p2' }, withSilence);
@@ -189,4 +191,36 @@ it('keys other than the operator key are ignored while connecting and transferri
   const { state, actions } = run('box', [finished, { kind: 'digit', digit: '0' }, { kind: 'digit', digit: '#' }, { kind: 'digit', digit: '0' }, { kind: 'silence', speech: true }], withOperator);
   assert.deepEqual(actions, ['play:greeting+beep then record', 'play:connecting_operator', 'hand-over']);
   assert.equal(state.phase, 'operator');
+});
+
+it('urgent offered: # stops the recording and asks; 1 marks the message urgent, says so, hands it over and hangs up', () => {
+  const offering = { ...settings, offerUrgent: true };
+  const { state, actions } = run('box', [finished, { kind: 'digit', digit: '#' }, finishedOnly, { kind: 'digit', digit: '1' }, finishedOnly], offering);
+  assert.deepEqual(actions, ['play:greeting+beep then record', 'stop-recording', 'play:urgent_offer', 'arm-timer', 'play:message_marked_urgent', 'hand-over', 'hangup']);
+  assert.equal(state.urgent, true);
+});
+
+it('urgent offered: no key in time (or another key, or a hang-up) hands the message over as it is', () => {
+  const offering = { ...settings, offerUrgent: true };
+  const timedOut = run('box', [finished, { kind: 'digit', digit: '#' }, finishedOnly, (s) => ({ kind: 'timeout', timerId: s.timerId })], offering);
+  assert.deepEqual(timedOut.actions.slice(-2), ['hangup', 'hand-over']);
+  assert.equal(timedOut.state.urgent, false);
+  const stale = run('box', [finished, { kind: 'digit', digit: '#' }, finishedOnly, { kind: 'timeout', timerId: 0 }], offering);
+  assert.deepEqual(stale.actions.slice(-1), ['arm-timer'], 'a stale timer changes nothing');
+  const hungUp = run('box', [finished, { kind: 'digit', digit: '#' }, { kind: 'ended' }], offering);
+  assert.deepEqual(hungUp.actions.slice(-1), ['hand-over'], 'the message is handed over when the caller hangs up while asked');
+  const other = run('box', [finished, { kind: 'digit', digit: '#' }, { kind: 'digit', digit: '5' }], offering);
+  assert.deepEqual(other.actions.slice(-2), ['hangup', 'hand-over']);
+});
+
+it('a full mailbox (mode box): "mailbox full" instead of the greeting and the beep, then a hang-up; nothing recorded', () => {
+  const { state, actions } = run('box', [finishedOnly], settings, { full: true });
+  assert.deepEqual(actions, ['play:mailbox_full', 'hangup']);
+  assert.equal(state.handOverPending, false);
+  assert.deepEqual(onEvent(state, { kind: 'ended' }, settings).actions, [], 'a hang-up hands nothing over');
+});
+
+it('the recorded name and the system phrase play as the greeting, then the beep', () => {
+  const name = { ...settings, greeting: [{ kind: 'greeting' as const, mailbox: { did: 'example.org', uid: 'alice' }, type: 'name' }, { kind: 'prompt' as const, name: 'name_not_available', language: 'en' }] };
+  assert.deepEqual(run('box', [], name).actions, ['play:greeting+name_not_available+beep then record']);
 });

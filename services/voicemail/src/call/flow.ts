@@ -6,10 +6,13 @@
  *   greeting+beep ──(ends: media records from that moment)──► recording
  *   greeting ──(#)──► beep ──(ends: recording)──► recording
  *   recording ──(#)──────────────► hang up, hand over
+ *   recording ──(#, urgent offered)──► "press 1 for urgent" ──(1)──► "marked urgent", hand over ──► hang up
+ *                                              └──(no key in time, another key, hang-up)──► hand over, hang up
  *   recording ──(caller hangs up)──► hand over
  *   recording ──(maximum length)──► beep + goodbye, hand over ──(ends)──► hang up
  *   recording ──(sustained silence)──► closing, hand over ──(ends)──► hang up
  *   mode ann: greeting ──(ends)──► hang up (or the final reply after early media)
+ *   a full mailbox (mode box): "the mailbox is full" ──(ends)──► hang up; nothing is recorded
  *
  *   greeting, beep or recording ──(0, with an operator)──► "connecting" (the message so far is
  *     handed over, or dropped) ──(ends)──► transferring ──(transferred)──► done
@@ -26,7 +29,7 @@ import { VOICEMAIL_MODES, type EndOnSilence, type Playable, type TransferMethod,
 import type { CallAction, CallEvent, Step } from '@sipvm/service';
 
 export const VoicemailStateSchema = z.object({
-  phase: z.enum(['greeting', 'beep', 'recording', 'goodbye', 'operator', 'transferring', 'done']),
+  phase: z.enum(['greeting', 'beep', 'recording', 'urgent', 'goodbye', 'operator', 'transferring', 'full', 'done']),
   mode: z.enum(VOICEMAIL_MODES),
   /** The playback the flow waits for; finished events of other playbacks are stale. */
   playbackId: z.string(),
@@ -35,6 +38,10 @@ export const VoicemailStateSchema = z.object({
   handOverPending: z.boolean(),
   /** Why the call ends once the goodbye has played. */
   goodbyeReason: z.string().max(64).optional(),
+  /** The caller marked the message urgent. */
+  urgent: z.boolean().default(false),
+  /** Generation of the wait for the urgent key; a timeout with another id is stale. */
+  timerId: z.number().int().default(0),
 });
 export type VoicemailState = z.infer<typeof VoicemailStateSchema>;
 export type Phase = VoicemailState['phase'];
@@ -47,8 +54,8 @@ export type HandedOver = { kind: 'handed-over' };
 export type Event = CallEvent | HandedOver;
 
 export interface FlowSettings {
-  /** The greeting to play: the caller's own, or the prompt chain the media service resolves. */
-  greeting: Playable;
+  /** The greeting to play: the caller's own, their name and the system's phrase, or the prompt chain media resolves. */
+  greeting: Playable[];
   language: string;
   /** ann mode answered with early media: it ends with this final reply, not a hang-up. */
   earlyMedia?: { finalReply: { code: number; reason: string } } | undefined;
@@ -57,6 +64,9 @@ export interface FlowSettings {
   endOnSilence?: EndOnSilence | undefined;
   /** Where `0` transfers the caller, how, and what becomes of the message so far; undefined: `0` is no key. */
   operator?: OperatorSettings | undefined;
+  /** After `#`, the caller may press 1 within `urgentWaitMs` to mark the message urgent. */
+  offerUrgent: boolean;
+  urgentWaitMs: number;
 }
 
 export interface OperatorSettings {
@@ -73,10 +83,17 @@ function recordingLimits(settings: FlowSettings): { maxDurationMs: number; endOn
   return { maxDurationMs: settings.maxMessageMs, ...(settings.endOnSilence ? { endOnSilence: settings.endOnSilence } : {}) };
 }
 
-export function startCall(mode: VoicemailMode, settings: FlowSettings): Step<VoicemailState, Action> {
-  const state: VoicemailState = { phase: 'greeting', mode, playbackId: 'p1', playbacks: 1, handOverPending: false };
-  if (mode === 'ann') return { record: state, actions: [{ kind: 'play', playbackId: 'p1', items: [settings.greeting] }] };
-  return { record: state, actions: [{ kind: 'play', playbackId: 'p1', items: [settings.greeting, BEEP], thenRecord: recordingLimits(settings) }] };
+/**
+ * The first step of a call. `full`: the mailbox holds its most messages, so a caller who could only
+ * leave one there (mode box) hears so and nothing is recorded (the app makes mode both mail only).
+ */
+export function startCall(mode: VoicemailMode, settings: FlowSettings, situation: { full: boolean } = { full: false }): Step<VoicemailState, Action> {
+  const state: VoicemailState = { phase: 'greeting', mode, playbackId: 'p1', playbacks: 1, handOverPending: false, urgent: false, timerId: 0 };
+  if (situation.full && mode === 'box') {
+    return { record: { ...state, phase: 'full' }, actions: [{ kind: 'play', playbackId: 'p1', items: [{ kind: 'prompt', name: 'mailbox_full', language: settings.language }] }] };
+  }
+  if (mode === 'ann') return { record: state, actions: [{ kind: 'play', playbackId: 'p1', items: settings.greeting }] };
+  return { record: state, actions: [{ kind: 'play', playbackId: 'p1', items: [...settings.greeting, BEEP], thenRecord: recordingLimits(settings) }] };
 }
 
 export function onEvent(state: VoicemailState, event: Event, settings: FlowSettings): Step<VoicemailState, Action> {
@@ -138,8 +155,16 @@ export function onEvent(state: VoicemailState, event: Event, settings: FlowSetti
       }
       return stay;
     }
+    case 'full':
+      return finishedCurrent || (event.kind === 'failed' && event.action === 'play') ? end(state, { kind: 'hangup', reason: 'mailbox full' }) : stay;
     case 'recording':
-      if (event.kind === 'digit' && event.digit === '#') return handOver(state, 'done', [{ kind: 'hangup', reason: 'message recorded' }]);
+      if (event.kind === 'digit' && event.digit === '#') {
+        if (!settings.offerUrgent) return handOver(state, 'done', [{ kind: 'hangup', reason: 'message recorded' }]);
+        // The message is complete: its recording stops now, and it is handed over once the caller
+        // chose (or did not); a hang-up meanwhile hands it over as it is (pending).
+        const offer = play([prompt('urgent_offer')], 'urgent');
+        return { record: { ...offer.record, handOverPending: true }, actions: [{ kind: 'stop-recording', discard: false }, ...offer.actions] };
+      }
       if (event.kind === 'recording-limit') {
         const closing = goodbye([BEEP, prompt('max_length_reached')], 'maximum message length reached');
         return handOver(closing.record, 'goodbye', closing.actions);
@@ -151,6 +176,20 @@ export function onEvent(state: VoicemailState, event: Event, settings: FlowSetti
       }
       if (event.kind === 'failed' && event.action === 'start-recording') return end(state, { kind: 'hangup', reason: 'recording could not start' });
       return stay;
+    case 'urgent': {
+      if (finishedCurrent) {
+        const timerId = state.timerId + 1;
+        return { record: { ...state, timerId }, actions: [{ kind: 'arm-timer', timerId, ms: settings.urgentWaitMs }] };
+      }
+      if (event.kind === 'digit' && event.digit === '1') {
+        const marked = goodbye([prompt('message_marked_urgent')], 'message recorded');
+        return { record: { ...marked.record, urgent: true }, actions: [...marked.actions, { kind: 'hand-over' }] };
+      }
+      const timedOut = event.kind === 'timeout' && event.timerId === state.timerId;
+      const failed = event.kind === 'failed' && event.action === 'play';
+      if (event.kind === 'digit' || timedOut || failed) return handOver({ ...state, timerId: state.timerId + 1 }, 'done', [{ kind: 'hangup', reason: 'message recorded' }]);
+      return stay;
+    }
     case 'goodbye':
       return finishedCurrent || (event.kind === 'failed' && event.action === 'play') ? end(state, { kind: 'hangup', reason: state.goodbyeReason ?? 'goodbye played' }) : stay;
     case 'operator':

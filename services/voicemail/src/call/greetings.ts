@@ -1,28 +1,28 @@
 /**
- * Which personal greeting a mailbox has, looked up in storage and kept a while: most callers reach
- * mailboxes that have none, and asking storage for every call (a request, a file looked up, a
- * refusal answered) was a tenth of what a call cost voicemail and storage. Storage announces every
- * greeting recorded or deleted (GreetingChangedEvent), which ends what is kept at once; the time
- * kept (VM_GREETING_CACHE_MS) bounds how long a lost announcement (a reconnect) can mislead.
+ * Which greeting a mailbox's callers hear, resolved by storage along the whole fallback chain in
+ * one request (StorageApi.resolveGreeting: the temporary greeting, the type the proxy asked for,
+ * `vm`, the recorded name) and kept a while: most callers reach mailboxes that have none, and asking
+ * storage for every call (a request, a folder looked at, an answer) was a tenth of what a call cost
+ * voicemail and storage. Storage announces every greeting recorded or deleted
+ * (GreetingChangedEvent), which ends what is kept of that mailbox at once; an answer also ends by
+ * itself when it says it does (a temporary greeting's end); the time kept (VM_GREETING_CACHE_MS)
+ * bounds how long a lost announcement (a reconnect) can mislead.
  */
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import {
   decodeJson,
   GreetingChangedEventSchema,
-  isServiceError,
   request,
   StorageApi,
   SUBJECTS,
   type GreetingType,
   type Mailbox,
+  type ResolvedGreeting,
 } from '@sipvm/contracts';
 import type { Logger } from '@sipvm/service';
 
-/** A mailbox's greeting of one type: its version (storage's time of recording), or none. */
-export type GreetingLookup = { version: string } | { none: true };
-
 interface Kept {
-  lookup: GreetingLookup;
+  resolved: ResolvedGreeting['greeting'];
   until: number;
 }
 
@@ -30,7 +30,8 @@ interface Kept {
 const MAX_KEPT = 50_000;
 
 export class Greetings {
-  readonly #kept = new Map<string, Kept>();
+  /** By mailbox, then by the type asked for. */
+  readonly #kept = new Map<string, Map<GreetingType, Kept>>();
   #subscription: Subscription | undefined;
 
   constructor(
@@ -44,7 +45,8 @@ export class Greetings {
       callback: (_error, msg) => {
         try {
           const event = decodeJson(GreetingChangedEventSchema, msg.data, 'greeting changed');
-          this.#kept.delete(keyOf(event.mailbox, event.type));
+          // Any greeting of the mailbox may change the answer for every type (vm, temp and name stand in for the others).
+          this.#kept.delete(keyOf(event.mailbox));
         } catch (error) {
           this.options.log.warn({ err: String(error) }, 'greeting announcement refused');
         }
@@ -56,28 +58,23 @@ export class Greetings {
     this.#subscription?.unsubscribe();
   }
 
-  /** The greeting of `type`; throws only when storage cannot be asked (the caller then plays a default). */
-  async lookup(mailbox: Mailbox, type: GreetingType, callId: string): Promise<GreetingLookup> {
-    const key = keyOf(mailbox, type);
-    const kept = this.#kept.get(key);
-    if (kept && kept.until > Date.now()) return kept.lookup;
-    let lookup: GreetingLookup;
-    try {
-      const { greeting } = await request(this.nc, StorageApi.getGreeting, { mailbox, type }, { callId, timeoutMs: 2_000 });
-      lookup = { version: greeting.updatedAt };
-    } catch (error) {
-      if (!isServiceError(error, 'greeting-not-found')) throw error;
-      lookup = { none: true };
+  /** What callers hear for `type`; throws only when storage cannot be asked (the caller then plays a default). */
+  async resolve(mailbox: Mailbox, type: GreetingType, callId: string): Promise<ResolvedGreeting['greeting']> {
+    const key = keyOf(mailbox);
+    const now = Date.now();
+    const kept = this.#kept.get(key)?.get(type);
+    if (kept && kept.until > now) return kept.resolved;
+    const { greeting, validUntil } = await request(this.nc, StorageApi.resolveGreeting, { mailbox, type }, { callId, timeoutMs: 2_000 });
+    if (this.options.keepMs > 0) {
+      const until = Math.min(now + this.options.keepMs, validUntil === undefined ? Infinity : Date.parse(validUntil));
+      const types = this.#kept.get(key) ?? new Map<GreetingType, Kept>();
+      types.set(type, { resolved: greeting, until });
+      this.#kept.delete(key);
+      this.#kept.set(key, types);
+      if (this.#kept.size > MAX_KEPT) this.#kept.delete(this.#kept.keys().next().value as string);
     }
-    if (this.options.keepMs > 0) this.#keep(key, lookup);
-    return lookup;
-  }
-
-  #keep(key: string, lookup: GreetingLookup): void {
-    this.#kept.delete(key);
-    this.#kept.set(key, { lookup, until: Date.now() + this.options.keepMs });
-    if (this.#kept.size > MAX_KEPT) this.#kept.delete(this.#kept.keys().next().value as string);
+    return greeting;
   }
 }
 
-const keyOf = (mailbox: Mailbox, type: GreetingType) => `${mailbox.did}\n${mailbox.uid}\n${type}`;
+const keyOf = (mailbox: Mailbox) => `${mailbox.did}\n${mailbox.uid}`;

@@ -144,34 +144,33 @@ async function makeMessage(deposit: Deposit, attempt: number, options: DepositPr
       return { kind: 'done', outcome: check.outcome };
     }
 
-    // 2. Into the mailbox.
+    // 2. Into the mailbox. The limit was checked when the call started (a full mailbox's caller
+    // left nothing, or mode both mails only): a recorded message is stored even if the mailbox
+    // filled up meanwhile — never recorded and then dropped.
     let messageId: string | undefined;
     if (deposit.mode === 'box' || deposit.mode === 'both') {
-      try {
-        const stored = await request(options.nc, StorageApi.createMessage, {
-          mailbox: { did: deposit.did, uid: deposit.uid },
-          sender: deposit.sender,
-          ...(deposit.caller !== undefined ? { caller: deposit.caller } : {}),
-          recordedAt: deposit.recordedAt,
-          durationMs: check.durationMs,
-          codec: deposit.codec,
-          urgent: deposit.urgent,
-          audio: deposit.audio,
-          idempotencyKey: deposit.depositId,
-          ...(deposit.maxMessages !== undefined ? { maxMessages: deposit.maxMessages } : {}),
-        });
-        messageId = stored.message.id;
-        log.info({ messageId, created: stored.created, counts: stored.counts }, 'message stored');
-      } catch (error) {
-        if (!isServiceError(error, 'quota-exceeded')) throw error;
-        // The mailbox is full: nothing to retry. In mode both the mail still goes out.
-        log.error({ err: error.message }, 'mailbox full; message not stored');
-        if (deposit.mode === 'box') {
-          await discardStagedAudio(options.staging, deposit.audio).catch(() => undefined);
-          await announce(options, deposit, { outcome: 'failed', reason: error.message, at: now() });
-          return { kind: 'done', outcome: 'failed' };
-        }
-      }
+      const stored = await request(options.nc, StorageApi.createMessage, {
+        mailbox: { did: deposit.did, uid: deposit.uid },
+        sender: deposit.sender,
+        ...(deposit.caller !== undefined ? { caller: deposit.caller } : {}),
+        recordedAt: deposit.recordedAt,
+        durationMs: check.durationMs,
+        codec: deposit.codec,
+        urgent: deposit.urgent,
+        audio: deposit.audio,
+        idempotencyKey: deposit.depositId,
+        admitted: true,
+        ...(deposit.maxMessages !== undefined ? { maxMessages: deposit.maxMessages } : {}),
+        ...(deposit.quotaWarnPercent !== undefined ? { quotaWarnPercent: deposit.quotaWarnPercent } : {}),
+        owner: {
+          user: deposit.user,
+          domain: deposit.domain,
+          ...(deposit.email !== undefined ? { email: deposit.email } : {}),
+          ...(deposit.language !== undefined ? { language: deposit.language } : {}),
+        },
+      });
+      messageId = stored.message.id;
+      log.info({ messageId, created: stored.created, counts: stored.counts, urgent: deposit.urgent }, 'message stored');
     }
 
     // 3. Into the mail outbox (which then owns the staged audio), or the audio is no longer needed.
@@ -194,6 +193,7 @@ async function makeMessage(deposit: Deposit, attempt: number, options: DepositPr
         recordedAt: deposit.recordedAt,
         durationMs: check.durationMs,
         ...(messageId !== undefined ? { messageId } : {}),
+        ...(deposit.urgent ? { urgent: true } : {}),
         attachment: deposit.audio,
         extra: deposit.extra,
         enqueuedAt: now(),

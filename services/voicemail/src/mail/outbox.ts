@@ -35,7 +35,7 @@ import {
   type StagingBucket,
 } from '@sipvm/contracts';
 import { callLogger, retryDelay, startDurableWorker, type Logger, type WorkOutcome } from '@sipvm/service';
-import type { TemplateSet } from './template-set.js';
+import { noticeTemplate, type TemplateSet } from './template-set.js';
 import { renderTemplate } from './template.js';
 import { mailVariables } from './variables.js';
 import { isPermanentSmtpFailure } from './smtp.js';
@@ -152,7 +152,7 @@ async function deliver(msg: JsMsg, options: OutboxOptions, ledger: KV, metrics: 
 }
 
 async function send(job: MailJob, options: OutboxOptions): Promise<string> {
-  const template = options.templates.select(job.did, job.language);
+  const template = options.templates.select(job.did, job.language, job.notice ? noticeTemplate(job.notice.kind) : undefined);
   const mail = renderTemplate(template, mailVariables(job, { timeZone: options.timeZone, extraKeys: options.extraKeys }));
   const fromDomain = /@([^>\s]+)>?\s*$/.exec(mail.from)?.[1] ?? 'sipvm.invalid';
   const attachment = job.attachment
@@ -168,7 +168,8 @@ async function send(job: MailJob, options: OutboxOptions): Promise<string> {
     subject: mail.subject,
     text: mail.text,
     ...(mail.html !== undefined ? { html: mail.html } : {}),
-    headers: mail.headers,
+    // An urgent message is marked for mail programs too, whatever the template says.
+    headers: job.urgent ? [...mail.headers, { key: 'Importance', value: 'high' }, { key: 'X-Priority', value: '1 (Highest)' }] : mail.headers,
     // Stable across retries, so a duplicate (should one ever slip through) is recognisable.
     messageId: `<${job.mailId}@${fromDomain}>`,
     date: new Date(job.recordedAt),

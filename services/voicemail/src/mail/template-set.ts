@@ -47,14 +47,18 @@ export class TemplateSet {
         }
       }
     }
-    if (!templates.has('default')) problems.push(`no default.template in ${dirs.join(' or ')}`);
+    for (const name of ['default', ...NOTICE_TEMPLATES]) if (!templates.has(name)) problems.push(`no ${name}.template in ${dirs.join(' or ')}`);
     if (problems.length > 0) throw new TemplateError(problems.join('\n'));
     return new TemplateSet(templates);
   }
 
-  /** The template for a domain id and language, by the fallback order above. */
-  select(did: string, language: string | undefined): MailTemplate {
-    for (const name of candidates(did, language)) {
+  /**
+   * The template for a domain id and language, by the fallback order above; for a notice
+   * (`mailbox_full`, …) the same order among that notice's templates: `<did>_<notice>_<lng>`,
+   * `<did>_<notice>`, `<notice>_<lng>`, `<notice>`.
+   */
+  select(did: string, language: string | undefined, notice?: string): MailTemplate {
+    for (const name of notice === undefined ? candidates(did, language) : noticeCandidates(did, language, notice)) {
       const template = this.#templates.get(name);
       if (template) return template;
     }
@@ -65,6 +69,15 @@ export class TemplateSet {
   get names(): string[] {
     return [...this.#templates.keys()].sort();
   }
+}
+
+/** The notices' templates, by notice kind (contracts' MailNoticeSchema); shipped with the service. */
+export const NOTICE_TEMPLATES = ['mailbox_almost_full', 'mailbox_full', 'messages_expiring'] as const;
+export const noticeTemplate = (kind: string): string => kind.replaceAll('-', '_');
+
+function noticeCandidates(did: string, language: string | undefined, notice: string): string[] {
+  const languages = language === undefined ? [] : languageFolders(language);
+  return [...languages.map((l) => `${did}_${notice}_${l}`), `${did}_${notice}`, ...languages.map((l) => `${notice}_${l}`), notice];
 }
 
 function candidates(did: string, language: string | undefined): string[] {

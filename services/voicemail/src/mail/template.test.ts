@@ -75,8 +75,8 @@ it('chooses did+language, then did, then default+language, then default', async 
   assert.equal(set.select('example.org', 'de-AT').subject, 'example de');
   assert.equal(set.select('example.org', 'fr').subject, 'example');
   assert.equal(set.select('other.org', 'fr').subject, 'default fr');
-  assert.match(set.select('other.org', 'de').subject, /^Sprachnachricht von/);
-  assert.match(set.select('other.org', undefined).subject, /^Voice message from/);
+  assert.match(set.select('other.org', 'de').subject, /^%urgent%Sprachnachricht von/);
+  assert.match(set.select('other.org', undefined).subject, /^%urgent%Voice message from/);
 });
 
 it('finds SEMS templates named by SEMS language names, and the platform\'s by tag, for the same lng', async () => {
@@ -91,7 +91,7 @@ it('finds SEMS templates named by SEMS language names, and the platform\'s by ta
   assert.equal(set.select('iptel.org', 'english').subject, 'english');
   assert.equal(set.select('iptel.org', 'en').subject, 'english', 'en finds english: the SEMS name of its tag');
   assert.equal(set.select('iptel.org', 'german').subject, 'iptel german');
-  assert.match(set.select('other.org', 'german').subject, /^Sprachnachricht von/, 'german finds the platform\'s default_de');
+  assert.match(set.select('other.org', 'german').subject, /^%urgent%Sprachnachricht von/, 'german finds the platform\'s default_de');
   assert.equal(set.select('other.org', 'klingon').subject, 'klingon');
   assert.equal(set.select('other.org', 'fr').subject, 'Message vocal reçu', 'a Latin-1 template reads as Latin-1');
 });
@@ -129,6 +129,7 @@ it('computes the documented variables from a mail job', () => {
     // A job from before the caller was known: the sender stands for it.
     caller: 'sip:+4930123@carrier.example;user=phone', caller_name: '', caller_number: '', length: '1 minute, 23 seconds',
     transcript: '', no_transcript: '',
+    urgent: '', messages: '', limit: '', expiring: '', expires: '',
   });
   assert.equal(formatDate(new Date('2026-07-01T12:00:00Z'), 'Europe/Berlin'), '2026-07-01 14:00:00 CEST');
 });
@@ -172,4 +173,31 @@ it('puts what the caller said into the mail, or says there is none when the mail
   assert.equal(text({ transcript: { status: 'none', reason: 'engine-failed', at: '2026-11-23T08:20:01.000Z' } }), deadline);
   const variables = mailVariables({ ...job, transcript: { status: 'none', reason: 'language-not-supported', at: '2026-11-23T08:20:01.000Z' } }, { timeZone: 'UTC', extraKeys: [] });
   assert.deepEqual([variables.transcript, variables.no_transcript], ['', 'language-not-supported']);
+});
+
+it('an urgent message says so in the subject, in the mail\'s language', async () => {
+  const set = await TemplateSet.load([BUILTIN_TEMPLATE_DIR], knownVariables([]));
+  const job = {
+    mailId: 'mail-0002', to: 'alice@mymail.org', user: 'alice', domain: 'iptel.org', uid: 'alice', did: 'iptel.org',
+    sender: 'sip:+4930123@carrier.example', recordedAt: '2026-11-23T08:18:47.000Z', durationMs: 5_000, urgent: true, extra: {}, enqueuedAt: '2026-11-23T08:20:00.000Z',
+  };
+  const subject = (language: string) => renderTemplate(set.select('iptel.org', language), mailVariables({ ...job, language }, { timeZone: 'UTC', extraKeys: [] })).subject;
+  assert.equal(subject('en'), 'Urgent: Voice message from sip:+4930123@carrier.example (0:05)');
+  assert.equal(subject('de'), 'Dringend: Sprachnachricht von sip:+4930123@carrier.example (0:05)');
+  assert.equal(renderTemplate(set.select('iptel.org', 'en'), mailVariables({ ...job, urgent: false, language: 'en' }, { timeZone: 'UTC', extraKeys: [] })).subject, 'Voice message from sip:+4930123@carrier.example (0:05)');
+});
+
+it('notices have templates of their own, chosen like the others, with their counts', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'sipvm-templates-'));
+  await writeFile(join(dir, 'example.org_mailbox_full.template'), 'subject: example full %limit%\nfrom: a@b.c\nto: %email%\n\nbody\n');
+  const set = await TemplateSet.load([BUILTIN_TEMPLATE_DIR, dir], knownVariables([]));
+  const job = {
+    mailId: 'notice-0001', to: 'alice@mymail.org', user: 'alice', domain: 'example.org', uid: 'alice', did: 'example.org',
+    sender: 'sip:alice@example.org', recordedAt: '2026-11-23T08:18:47.000Z', durationMs: 0, extra: {}, enqueuedAt: '2026-11-23T08:20:00.000Z',
+    notice: { kind: 'mailbox-full' as const, messages: 50, limit: 50 },
+  };
+  const render = (did: string, language: string, notice: string) => renderTemplate(set.select(did, language, notice), mailVariables({ ...job, did, language }, { timeZone: 'UTC', extraKeys: [] }));
+  assert.equal(render('example.org', 'de', 'mailbox_full').subject, 'example full 50', 'the domain\'s own first');
+  assert.equal(render('other.org', 'de', 'mailbox_full').subject, 'Ihre Sprachbox ist voll (50 Nachrichten)');
+  assert.equal(render('other.org', 'en', 'mailbox_almost_full').subject, 'Your voice mailbox is almost full (50 of 50 messages)');
 });

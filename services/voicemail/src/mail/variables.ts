@@ -2,7 +2,7 @@
  * The template variables of a voice-message mail (docs/behaviour.md §3), computed in one place from a mail
  * job. SEMS's own names (from, to, from_user, from_domain) are kept so SEMS templates work.
  */
-import type { MailJob } from '@sipvm/contracts';
+import { primaryLanguage, type MailJob } from '@sipvm/contracts';
 import { callerText, lengthInWords } from './caller-words.js';
 
 export const STANDARD_VARIABLES = [
@@ -12,7 +12,14 @@ export const STANDARD_VARIABLES = [
   // The caller as a person and the length in words, in the mail's language (caller-words.ts).
   'caller', 'caller_name', 'caller_number', 'length',
   'transcript', 'no_transcript',
+  // an urgent message: the word and a space ("Urgent: "), else empty
+  'urgent',
+  // notices: messages in the mailbox, its limit, how many expire and when the first one does
+  'messages', 'limit', 'expiring', 'expires',
 ] as const;
+
+/** What `%urgent%` says, by the mail's language (primary tag); English for the others. */
+const URGENT: Readonly<Record<string, string>> = { en: 'Urgent: ', de: 'Dringend: ', fr: 'Urgent : ', es: 'Urgente: ', it: 'Urgente: ' };
 
 /** The variables a template may use: the standard ones plus the configured extra keys. */
 export function knownVariables(extraKeys: readonly string[]): Set<string> {
@@ -48,6 +55,11 @@ export function mailVariables(job: MailJob, options: { timeZone: string; extraKe
     // What the caller said; or, for a mail that waited for it in vain, why there is none (a code: timed-out, …).
     transcript: job.transcript?.status === 'done' ? job.transcript.text : '',
     no_transcript: job.transcript?.status === 'none' ? job.transcript.reason : job.transcript === undefined && job.awaitTranscriptUntil !== undefined ? 'timed-out' : '',
+    urgent: job.urgent ? (URGENT[primaryLanguage(job.language ?? 'en') ?? 'en'] ?? URGENT.en!) : '',
+    messages: String(job.notice?.messages ?? ''),
+    limit: String(job.notice?.limit ?? ''),
+    expiring: String(job.notice?.expiring ?? ''),
+    expires: job.notice?.expiresAt ? formatDate(new Date(job.notice.expiresAt), options.timeZone) : '',
   };
   // Configured extras only; a key the proxy sent but nobody configured is not a variable.
   for (const key of options.extraKeys) variables[key] = job.extra[key] ?? '';

@@ -1,19 +1,16 @@
 /** Environment variables of transcription (documented in the README): the policy, and the engine. */
 import { tmpdir } from 'node:os';
 import { z } from 'zod';
-import { env } from '@sipvm/service';
+import { env, TRANSCRIPTION_MODES, transcriptionWaitMs, type TranscriptionMode } from '@sipvm/service';
 
 /**
- * Per domain: `off`; `on` (the message gets its transcript, the mail does not wait for it); `wait`
- * (the mail waits up to the wait time for it, then goes without, marked "no transcript").
+ * Per domain (TRANSCRIPTION_MODES, shared with the domains file): `off`; `on` (the message gets its
+ * transcript, the mail does not wait for it); `wait` (the mail waits up to the wait time for it,
+ * then goes without, marked "no transcript"). A mail is never held more than ten minutes.
  */
-export const TRANSCRIPTION_MODES = ['off', 'on', 'wait'] as const;
-export type TranscriptionMode = (typeof TRANSCRIPTION_MODES)[number];
+export { TRANSCRIPTION_MODES, type TranscriptionMode };
 
 export const TRANSCRIPTION_ENGINES = ['pocketsphinx', 'openai'] as const;
-
-/** How long a mail may wait for its transcript: a mail is never held more than ten minutes. */
-export const transcriptionWaitMs = () => env.integer(1_000, 600_000);
 
 export const transcriptionConfig = {
   /** The platform's default for every domain without its own (`transcription` in VM_DOMAINS_FILE). Off: capacity unchanged. */

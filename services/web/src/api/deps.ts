@@ -1,6 +1,7 @@
 /** What the API's routes need, and the audio links they hand out. */
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Mailbox, StagingBucket } from '@sipvm/contracts';
+import type { Domains } from '@sipvm/service';
 import type { Principal } from '../auth.js';
 import type { WebConfig } from '../config.js';
 import type { RequestContext } from '../http/server.js';
@@ -18,6 +19,8 @@ export interface ApiDeps {
   staging: StagingBucket;
   signer: TokenSigner;
   config: WebConfig;
+  /** The domains file: a domain's `maxMessages` bounds a forward to its mailboxes. */
+  domains: Domains;
 }
 
 /** Links signed for the principal asking: they expire after WEB_AUDIO_LINK_TTL, never after its token. */

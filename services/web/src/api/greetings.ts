@@ -3,7 +3,7 @@
  * checked, staged with `stageAudio` (stream VM_STAGING) like every other producer's audio) and delete.
  */
 import { randomUUID } from 'node:crypto';
-import { discardStagedAudio, isServiceError, request, stageAudio, StorageApi, type GreetingInfo, type Mailbox } from '@sipvm/contracts';
+import { discardStagedAudio, IsoTimeSchema, isServiceError, request, stageAudio, StorageApi, type GreetingInfo, type Mailbox } from '@sipvm/contracts';
 import { HttpError, sendJson } from '../http/problem.js';
 import { mediaType, readBytes } from '../http/body.js';
 import type { Route } from '../http/server.js';
@@ -63,9 +63,12 @@ export function greetingRoutes(deps: ApiDeps): Route[] {
         const mailbox = mailboxOf(context);
         const type = context.params.type!;
         if (!WAV_TYPES.has(mediaType(context.req))) throw new HttpError(415, 'a greeting is uploaded as audio/wav (16-bit PCM, mono, 8000 Hz)');
+        // The temporary greeting's end comes as ?until= (the body is the audio).
+        const until = context.query.get('until') ?? undefined;
+        if (until !== undefined && !IsoTimeSchema.safeParse(until).success) throw new HttpError(400, 'until must be a date and time (ISO 8601, with its offset)');
         const wav = checkGreetingWav(await readBytes(context.req, uploadLimit(deps.config.WEB_GREETING_MAX_MS)), deps.config.WEB_GREETING_MAX_MS);
         const staged = await stageAudio(deps.staging, `web-greeting-${randomUUID()}`, (async function* () { yield wav; })());
-        const { greeting } = await request(nc, StorageApi.putGreeting, { mailbox, type, audio: staged });
+        const { greeting } = await request(nc, StorageApi.putGreeting, { mailbox, type, audio: staged, ...(until !== undefined ? { until } : {}) });
         // Stored: the staged copy has done its job (it would expire by itself otherwise).
         await discardStagedAudio(deps.staging, staged).catch(() => undefined);
         context.log.info({ type, size: greeting.size }, 'greeting uploaded');

@@ -7,7 +7,7 @@ import { readJson } from '../http/body.js';
 import type { Route } from '../http/server.js';
 import { sendAudio } from './audio.js';
 import { linksFor, mailboxOf, MAILBOX_PATH, type ApiDeps } from './deps.js';
-import { MarkRequestSchema, messageView } from './views.js';
+import { ForwardRequestSchema, MarkRequestSchema, messageView } from './views.js';
 
 const PageSchema = z.strictObject({
   offset: z.coerce.number().int().nonnegative().default(0),
@@ -70,6 +70,22 @@ export function messageRoutes(deps: ApiDeps): Route[] {
         const { message, counts } = await request(nc, StorageApi.markMessage, { mailbox, id: context.params.id!, read });
         context.log.info({ messageId: message.id, read }, 'message marked');
         sendJson(context.res, 200, { message: messageView(message, linksFor(deps, context.principal, mailbox)), counts });
+      },
+    },
+    {
+      method: 'POST',
+      path: `${MAILBOX_PATH}/messages/{id}/forward`,
+      access: { kind: 'mailbox', scope: 'messages:write' },
+      async handle(context) {
+        const mailbox = mailboxOf(context);
+        const { to: uid } = await readJson(context.req, ForwardRequestSchema);
+        const to = { did: mailbox.did, uid };
+        // The receiving mailbox's limit as a call to it would have it: its domain's, else the platform's.
+        const maxMessages = deps.domains.of(to.did).maxMessages ?? deps.config.VM_MAX_MESSAGES;
+        // Through storage, which counts the copy and announces it (MWI, webhooks) like any new message.
+        const { message } = await request(nc, StorageApi.forwardMessage, { mailbox, id: context.params.id!, to, ...(maxMessages > 0 ? { maxMessages } : {}) });
+        context.log.info({ messageId: context.params.id, to: `${to.uid}@${to.did}`, copy: message.id }, 'message forwarded');
+        sendJson(context.res, 201, { forwarded: { mailbox: to, id: message.id } });
       },
     },
     {

@@ -7,6 +7,8 @@ import { z } from 'zod';
 import {
   GreetingTypeSchema,
   IsoTimeSchema,
+  MailboxIdSchema,
+  MessageIdSchema,
   MailboxCountsSchema,
   MailboxSchema,
   MessageInfoSchema,
@@ -42,6 +44,10 @@ export const MessageListSchema = z.strictObject({
 export const MessageChangedSchema = z.strictObject({ message: MessageViewSchema, counts: MailboxCountsSchema });
 export const MessageDeletedSchema = z.strictObject({ deleted: z.boolean(), counts: MailboxCountsSchema });
 export const MarkRequestSchema = z.strictObject({ read: z.boolean() });
+/** Forward a message to another mailbox of the same domain (its user id). */
+export const ForwardRequestSchema = z.strictObject({ to: MailboxIdSchema });
+/** The copy, a new message of the other mailbox (its details are that mailbox's owner's business). */
+export const MessageForwardedSchema = z.strictObject({ forwarded: z.strictObject({ mailbox: MailboxSchema, id: MessageIdSchema }) });
 
 export const GreetingViewSchema = z.strictObject({
   type: GreetingTypeSchema,
@@ -49,6 +55,8 @@ export const GreetingViewSchema = z.strictObject({
   exists: z.boolean(),
   size: z.number().int().nonnegative().optional(),
   updatedAt: IsoTimeSchema.optional(),
+  /** The temporary greeting (`temp`): callers hear it until then. */
+  until: IsoTimeSchema.optional(),
   audioUrl: z.string().optional(),
   audioUrlExpiresAt: IsoTimeSchema.optional(),
 });
@@ -98,6 +106,8 @@ export const NAMED_SCHEMAS = {
   MessageChanged: MessageChangedSchema,
   MessageDeleted: MessageDeletedSchema,
   MarkRequest: MarkRequestSchema,
+  ForwardRequest: ForwardRequestSchema,
+  MessageForwarded: MessageForwardedSchema,
   Greeting: GreetingViewSchema,
   GreetingList: GreetingListSchema,
   GreetingSaved: GreetingSavedSchema,
@@ -133,6 +143,7 @@ export function messageView(info: MessageInfo, link: LinkMaker): MessageView {
     read: info.read,
     size: info.size,
     ...(info.transcript ? { transcript: info.transcript } : {}),
+    ...(info.forwardedFrom ? { forwardedFrom: info.forwardedFrom } : {}),
     ...link(`${mailboxPath(info.mailbox)}/messages/${info.id}/audio`, { kind: 'message', id: info.id }),
   };
 }
@@ -144,6 +155,7 @@ export function greetingView(mailbox: Mailbox, type: string, info: GreetingInfo 
     exists: true,
     size: info.size,
     updatedAt: info.updatedAt,
+    ...(info.until ? { until: info.until } : {}),
     ...(link ? link(`${mailboxPath(mailbox)}/greetings/${type}`, { kind: 'greeting', type }) : {}),
   };
 }

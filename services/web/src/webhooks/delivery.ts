@@ -74,7 +74,7 @@ async function deliver(msg: JsMsg, options: DeliveryOptions, attempts: Metrics):
   const failure = await post(target, job, attempt, options.timeoutMs);
   if (failure === undefined) {
     attempts.inc({ target: target.name, outcome: 'delivered' });
-    log.info({ messageId: job.body.message.id }, 'webhook delivered');
+    log.info({ type: job.body.type, ...(job.body.type === 'message.created' ? { messageId: job.body.message.id } : {}) }, 'webhook delivered');
     return { kind: 'done' };
   }
   if (attempt > options.retryDelaysMs.length) return report(options, attempts, job, attempt, 'budget-spent', failure, log);
@@ -125,7 +125,7 @@ async function report(
     target: job.target,
     deliveryId: job.body.deliveryId,
     mailbox: job.body.mailbox,
-    messageId: job.body.message.id,
+    ...(job.body.type === 'message.created' ? { messageId: job.body.message.id } : {}),
     attempts: attempt,
     reason: reason.slice(0, 2048),
     outcome,

@@ -133,6 +133,7 @@ function webhookBody(type: WebhookEvent, event: AnnouncedEvent, message: Message
           urgent: message.urgent,
           size: message.size,
           ...(message.transcript ? { transcript: message.transcript } : {}),
+          ...(message.forwardedFrom ? { forwardedFrom: message.forwardedFrom } : {}),
         }
       : { id: event.messageId },
     counts: event.counts,

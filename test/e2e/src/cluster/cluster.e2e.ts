@@ -43,6 +43,7 @@ import {
   startCluster,
   tempDir,
   toneWav,
+  udpPortBound,
   waitFor,
   type Cluster,
   type SippLoadResult,
@@ -167,7 +168,10 @@ describe('sipvm behind Kamailio: two nodes, a NATS cluster, Ceph RGW', { skip },
   it('the SEMS routes: a busy phone sends its caller to voicemail, and the MWI NOTIFY reaches the phone', async () => {
     const mailbox = mailboxOf('dave');
     const phonePort = await freeTcpUdpPort();
-    const phone = runSipp({ scenario: join(SCENARIOS, 'phone-busy-mwi.xml'), port: phonePort, calls: 2, timeoutSeconds: 60 });
+    // Three requests reach the phone: the lamp its registration brought (no messages yet), the call it is busy for, the lamp of the message.
+    const phone = runSipp({ scenario: join(SCENARIOS, 'phone-busy-mwi.xml'), port: phonePort, calls: 3, timeoutSeconds: 60 });
+    // The phone listens before it registers: the lamp its registration brings comes at once.
+    await waitFor(() => udpPortBound(phonePort), 10_000, 'the phone (sipp) to listen');
     const registered = await runSipp({ scenario: join(SCENARIOS, 'phone-register.xml'), target: cluster.proxy.target, keys: { user: 'dave', domain: DOMAIN, contact_port: String(phonePort) } });
     assert.equal(registered.exitCode, 0, registered.errors);
     const caller = await phoneCall('erin', 'dave', async (rtp, call) => {
@@ -180,6 +184,7 @@ describe('sipvm behind Kamailio: two nodes, a NATS cluster, Ceph RGW', { skip },
     assert.equal(answered.exitCode, 0, `the phone: ${answered.errors}\n${answered.messages.slice(-3000)}`);
     assert.match(answered.messages, /^SIP\/2\.0 486 Busy Here/m);
     assert.match(answered.messages, /^NOTIFY sip:dave@/m);
+    assert.match(answered.messages, /^Messages-Waiting: no/m, 'the lamp came when the phone registered');
     assert.match(answered.messages, /^Messages-Waiting: yes/m);
     assert.match(answered.messages, /^Voice-Message: 1\/0/m);
     assert.equal((await messagesBySender(nc, mailbox)).get(`sip:erin@${DOMAIN}`), 1);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError } from '@sipvm/service';
+import { ConfigError } from './config.js';
 import { Domains } from './domains.js';
 
 async function withFile(text: string, test: (path: string) => Promise<void>): Promise<void> {
@@ -17,15 +17,27 @@ async function withFile(text: string, test: (path: string) => Promise<void>): Pr
 }
 
 it('gives each domain its settings, case-insensitively, and none to the others', async () => {
-  await withFile(JSON.stringify({ 'Example.ORG': { operator: 'sip:+4930123@example.org', operatorTransfer: 'bridge', operatorRecording: 'drop', maxSilenceMs: 5000 } }), async (path) => {
+  const settings = {
+    operator: 'sip:+4930123@example.org',
+    operatorTransfer: 'bridge',
+    operatorRecording: 'drop',
+    maxSilenceMs: 5000,
+    maxMessages: 100,
+    quotaWarnPercent: 80,
+    offerUrgent: false,
+    retentionNewDays: 30,
+    retentionSavedDays: 14,
+    retentionWarnDays: 3,
+  };
+  await withFile(JSON.stringify({ 'Example.ORG': settings }), async (path) => {
     const domains = await Domains.load(path);
-    assert.deepEqual(domains.of('example.org'), { operator: 'sip:+4930123@example.org', operatorTransfer: 'bridge', operatorRecording: 'drop', maxSilenceMs: 5000 });
+    assert.deepEqual(domains.of('example.org'), settings);
     assert.deepEqual(domains.of('other.net'), {});
   });
 });
 
 it('refuses a bad file with a line per problem naming the domain and the setting', async () => {
-  const bad = { 'example.org': { operator: 'sip:op@example.org?Replaces=x', maxSilenceMs: 100, colour: 'red' }, 'a/b': {} };
+  const bad = { 'example.org': { operator: 'sip:op@example.org?Replaces=x', maxSilenceMs: 100, colour: 'red', maxMessages: -1, quotaWarnPercent: 0 }, 'a/b': {} };
   await withFile(JSON.stringify(bad), async (path) => {
     await assert.rejects(Domains.load(path), (error) => {
       assert.ok(error instanceof ConfigError);
@@ -33,6 +45,8 @@ it('refuses a bad file with a line per problem naming the domain and the setting
       assert.match(text, /VM_DOMAINS_FILE \(.*domains\.json\): domain "example\.org" operator: must be a SIP URI/);
       assert.match(text, /domain "example\.org" maxSilenceMs: must be 0 \(off\) or at least 500/);
       assert.match(text, /domain "example\.org".*colour/);
+      assert.match(text, /domain "example\.org" maxMessages: must be at least 0/);
+      assert.match(text, /domain "example\.org" quotaWarnPercent: must be at least 1/);
       assert.match(text, /"a\/b"/);
       return true;
     });
