@@ -1,4 +1,4 @@
-// Cluster benchmark (issue 14): voicemail deposits through Kamailio (deploy/kamailio/) to one sipvm
+// Cluster benchmark (BENCHMARKS.md, through Kamailio): voicemail deposits through Kamailio (deploy/kamailio/) to one sipvm
 // node and to two, in one run, and what each part of the platform costs per call.
 //
 //   npm run bench -- cluster                          40 calls/s offered for 30 s, to 1 node, then 2

@@ -1,4 +1,4 @@
-// The offline transcription engine measured (issue 24): how many words Debian's pocketsphinx gets
+// The offline transcription engine measured (BENCHMARKS.md, transcription): how many words Debian's pocketsphinx gets
 // wrong in the project's own test speech (TEST_SENTENCES in test/harness/src/speech.ts, spoken by
 // espeak-ng at 8 kHz), and what it costs in CPU per second of audio.
 //

@@ -1,5 +1,5 @@
 /**
- * Under load (issue 11): many callers leave messages at once through drachtio-server and the real
+ * Under load (BENCHMARKS.md): many callers leave messages at once through drachtio-server and the real
  * services, and nothing is lost — counts, never timings (those are the deposit benchmark's). And
  * beyond capacity the platform refuses new calls with 503 and Retry-After instead of answering
  * calls it cannot record, while every call it did answer keeps its message.

@@ -1,5 +1,5 @@
 /**
- * MWI that comes back (issue 23): a phone that registers again — restarted, roamed — gets its lamp
+ * MWI that comes back (docs/behaviour.md §7): a phone that registers again — restarted, roamed — gets its lamp
  * at once, and lamps are sent again at an interval. End to end through Kamailio running the
  * shipped configuration (deploy/kamailio/kamailio.cfg) in front of a real drachtio-server and
  * signaling: the phone REGISTERs at Kamailio, Kamailio tells the node with a third-party REGISTER,

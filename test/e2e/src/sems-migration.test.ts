@@ -1,5 +1,5 @@
 /**
- * A SEMS installation moved over unchanged (issue 22), end to end through drachtio-server: the
+ * A SEMS installation moved over unchanged (docs/migrating-from-sems.md), end to end through drachtio-server: the
  * seed's subscriber profiles (lng=english, lng=german, and SER's P-Email-Address + P-Language
  * without eml), SEMS's default-greeting folder and mail templates used as they are, and a
  * msg_storage folder laid out exactly as SEMS writes it, imported with `npm run import:sems`

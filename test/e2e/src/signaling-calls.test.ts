@@ -1,5 +1,5 @@
 /**
- * Calls through a real drachtio-server, driven by sipp: every reply code of docs/behaviour.md §8 / issue 4,
+ * Calls through a real drachtio-server, driven by sipp: every reply code of docs/behaviour.md §8,
  * SIP INFO digits reaching the call events, re-INVITE, BYE from either side, and the trust of
  * P-App headers. Media is the real media service with rtpengine, except in the CANCEL test, which
  * needs media to answer late and so uses the FAKE responder (media-fake.ts).

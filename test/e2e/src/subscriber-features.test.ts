@@ -1,5 +1,5 @@
 /**
- * What subscribers of a carrier's voicemail expect (issue 23), end to end: sipp places the calls
+ * What subscribers of a carrier's voicemail expect (docs/behaviour.md), end to end: sipp places the calls
  * through a real drachtio-server, the project's RTP endpoint is the phone (it speaks tones, presses
  * keys and hears what the platform plays), and the real signaling, media (rtpengine), voicemail,
  * voicebox and storage services and an SMTP server do the rest; unsolicited NOTIFYs go to a SIP

@@ -1,5 +1,5 @@
 /**
- * Listening to messages and recording greetings, end to end (issue 6): sipp places the call
+ * Listening to messages and recording greetings, end to end (docs/behaviour.md §4, §5): sipp places the call
  * through a real drachtio-server, the project's RTP endpoint is the phone (it presses keys as
  * RFC 4733 events and hears what the platform plays), and the real signaling, media (rtpengine),
  * storage, voicebox and voicemail services do the rest. Each test checks what a user would: what

@@ -1,5 +1,5 @@
 /**
- * A voicebox session into a mailbox of 7,000 messages (issue 21): the call's record holds a page
+ * A voicebox session into a mailbox of 7,000 messages (BENCHMARKS.md, voicebox): the call's record holds a page
  * of the mailbox, not all of it, so the session works as it does into a mailbox of ten — where the
  * whole listing in the record passed NATS's 1 MB limit and the call failed. A real call through
  * drachtio-server, media with rtpengine, storage and voicebox.

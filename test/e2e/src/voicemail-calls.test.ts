@@ -1,5 +1,5 @@
 /**
- * Leaving a message, end to end (issue 5): sipp places the call through a real drachtio-server
+ * Leaving a message, end to end (docs/behaviour.md §2): sipp places the call through a real drachtio-server
  * with the seeds' header style, the project's RTP endpoint is the caller's phone (it speaks a
  * 1 kHz tone and presses keys as RFC 4733 events), and the real signaling, media (rtpengine),
  * voicemail and storage services and an SMTP server do the rest. Each test checks what a user

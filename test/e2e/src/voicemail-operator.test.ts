@@ -1,5 +1,5 @@
 /**
- * `0` to the operator, end to end (docs/behaviour.md §2, issue 16): sipp is the caller's phone, which takes the
+ * `0` to the operator, end to end (docs/behaviour.md §2): sipp is the caller's phone, which takes the
  * platform's REFER and calls the operator itself (test/sip/scenarios/voicemail-refer-caller.xml), and
  * another sipp is the operator (operator-uas.xml, or a busy one); the project's RTP endpoint sends
  * the caller's voice and keys. With `bridge` the platform calls the operator through the proxy

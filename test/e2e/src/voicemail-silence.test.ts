@@ -1,5 +1,5 @@
 /**
- * Sustained silence ends a message, end to end (docs/behaviour.md §2, issue 16): sipp places the call through
+ * Sustained silence ends a message, end to end (docs/behaviour.md §2): sipp places the call through
  * a real drachtio-server, the project's RTP endpoint is the caller's phone (it speaks a tone, then
  * goes on sending silent packets as phones do, and never hangs up), and the real signaling, media
  * (rtpengine), voicemail and storage services do the rest. What a user cares about: the call ends

@@ -1,5 +1,5 @@
 /**
- * Voicemail to text, end to end (issue 24): sipp places the call through a real drachtio-server,
+ * Voicemail to text, end to end (docs/behaviour.md §9): sipp places the call through a real drachtio-server,
  * the project's RTP endpoint speaks a sentence (espeak-ng, 8 kHz, PCMU) after the beep, and the
  * real signaling, media (rtpengine), voicemail, storage and web services and an SMTP server do the
  * rest. The mail carries what the engine heard — Debian's pocketsphinx, then an OpenAI-compatible

@@ -1,5 +1,5 @@
 /**
- * Horizontal scaling behind a SIP proxy (issue 14), `npm run test:cluster`: Kamailio with the
+ * Horizontal scaling behind a SIP proxy (deploy/kamailio/README.md), `npm run test:cluster`: Kamailio with the
  * project's configuration (deploy/kamailio/) in front of two nodes — each its own drachtio-server,
  * signaling, rtpengine and media on an address of its own; node B reached over SIP over TLS, as
  * its dispatcher entry says — with voicemail, voicebox and storage shared, three clustered NATS

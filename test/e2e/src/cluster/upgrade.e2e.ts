@@ -1,5 +1,5 @@
 /**
- * A rolling upgrade under load (issue 25), `npm run test:upgrade`: the cluster of the cluster test
+ * A rolling upgrade under load (README.md, Kubernetes), `npm run test:upgrade`: the cluster of the cluster test
  * (Kamailio in front of two nodes, node B over TLS; voicemail, voicebox, storage and web shared; three
  * clustered NATS servers) takes a steady stream of callers leaving messages through the proxy while
  * every component is replaced in turn, as Kubernetes' rolling updates do it with the manifests of

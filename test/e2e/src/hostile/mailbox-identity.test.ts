@@ -1,5 +1,5 @@
 /**
- * One mailbox however its domain is spelt (issue 12, finding 5): storage takes `EXAMPLE.ORG` and
+ * One mailbox however its domain is spelt (SECURITY.md, "Mailbox identities"): storage takes `EXAMPLE.ORG` and
  * `example.org` for the same mailbox at its API's edge, whoever sends the request — the requests
  * here are raw JSON, not passed through the contract's schemas first. The user part stays exact.
  */

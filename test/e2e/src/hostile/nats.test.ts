@@ -1,7 +1,7 @@
 /**
- * Hostile NATS clients, issue 12's finding 2: without credentials nobody connects, and each
+ * Hostile NATS clients (SECURITY.md, "NATS: an identity per service"): without credentials nobody connects, and each
  * service's credentials open only what that service needs. The expectations are written out here
- * from the issue (who may read PINs, serve storage, send mail, …), not derived from the permission
+ * from SECURITY.md (who may read PINs, serve storage, send mail, …), not derived from the permission
  * table, so this test checks the table as much as the server. Each "may" is proven by a delivery,
  * each "may not" by the server's refusal: nothing here waits for something not to happen.
  */

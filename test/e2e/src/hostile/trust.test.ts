@@ -1,5 +1,5 @@
 /**
- * Hostile SIP, issue 12's findings: nobody but the trusted proxy opens, changes or learns about a
+ * Hostile SIP (SECURITY.md, "The SIP proxy, and nobody else"): nobody but the trusted proxy opens, changes or learns about a
  * mailbox, whatever selects the application; the PIN a proxy passes never shows on the bus, in KV
  * or in a log; a flood of refused requests does not flood the logs. A stranger is 127.0.0.2 here,
  * the proxy 127.0.0.1 (the default TRUSTED_PROXIES); drachtio-server logs at `notice` as in
