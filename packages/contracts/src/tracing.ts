@@ -35,7 +35,7 @@ export function withTraceHeaders(headers: MsgHdrs | undefined): MsgHdrs | undefi
 
 /**
  * The trace a message was sent in; undefined when it carries none (then it starts no span: only
- * calls are traced, not the platform's own polls and timers).
+ * calls are traced, not the platform's own polls; a call's timers carry its trace).
  */
 export function traceOf(headers: MsgHdrs | undefined): Context | undefined {
   if (!enabled || !headers?.get('traceparent')) return undefined;

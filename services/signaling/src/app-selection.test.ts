@@ -24,6 +24,13 @@ describe('selectApplication', () => {
       reason: 'Unknown Application "conference" (P-App-Name)',
     });
   });
+  it('does not echo a P-App-Name that is no name at all (another header folded into it, say)', () => {
+    assert.deepEqual(selectApplication({ ...base, appName: 'voiceboxq?P-App-Param: usr=alice;pin=1234' }, all, mapping), {
+      ok: false,
+      status: 404,
+      reason: 'Unknown Application (not a name) (P-App-Name)',
+    });
+  });
   it('follows the configured order of fallbacks', () => {
     const input = { ...base, ruri: 'sip:voicebox@h;app=voicemail', ruriUser: 'voicebox', ruriAppParam: 'voicemail' };
     assert.deepEqual(selectApplication(input, ['ruri-param', 'ruri-user'], []), { ok: true, app: 'voicemail', by: 'ruri-param' });

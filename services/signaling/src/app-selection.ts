@@ -6,7 +6,6 @@
  */
 import { readFile } from 'node:fs/promises';
 import { APPLICATIONS, type Application } from '@sipvm/contracts';
-import { printable } from './app-params.js';
 
 export const APP_FALLBACKS = ['ruri-param', 'ruri-user', 'mapping'] as const;
 export type AppFallback = (typeof APP_FALLBACKS)[number];
@@ -104,6 +103,12 @@ export function selectApplication(input: SelectionInput, order: readonly AppFall
   return { ok: false, status: 404, reason: 'No Application For This Request-URI' };
 }
 
+/** What an application's name may look like; anything else is not echoed back (it is the sender's text, not a name). */
+const NAME_LIKE = /^[A-Za-z0-9._+-]{1,32}$/;
+
 function unknown(name: string, where: string): Selection {
-  return { ok: false, status: 404, reason: `Unknown Application "${printable(name, 32)}" (${where})` };
+  // A header value that is no name at all (a mutated request can fold other headers into it) is
+  // not repeated into the reply and the log.
+  const said = NAME_LIKE.test(name) ? `"${name}"` : '(not a name)';
+  return { ok: false, status: 404, reason: `Unknown Application ${said} (${where})` };
 }

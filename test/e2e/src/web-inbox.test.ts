@@ -132,7 +132,7 @@ describe('the web inbox in the browser', { skip: skipBrowser }, () => {
     const page = await browser.context.newPage();
     await openInbox(page, web, await web.issueToken(alice));
     const titles = await page.locator('.greeting').evaluateAll((boxes) => boxes.map((b) => [b.getAttribute('data-type'), b.querySelector('h3')?.textContent]));
-    assert.deepEqual(titles, [['vm', 'Standard greeting'], ['busy', 'When you are busy'], ['away', 'Greeting “away”']]);
+    assert.deepEqual(titles, [['vm', 'Standard greeting'], ['busy', 'When you are busy'], ['away', 'Greeting “away”'], ['temp', 'Temporary greeting'], ['name', 'Your name']]);
     await page.close();
   });
 

@@ -182,9 +182,9 @@ it('an urgent message says so in the subject, in the mail\'s language', async ()
     sender: 'sip:+4930123@carrier.example', recordedAt: '2026-11-23T08:18:47.000Z', durationMs: 5_000, urgent: true, extra: {}, enqueuedAt: '2026-11-23T08:20:00.000Z',
   };
   const subject = (language: string) => renderTemplate(set.select('iptel.org', language), mailVariables({ ...job, language }, { timeZone: 'UTC', extraKeys: [] })).subject;
-  assert.equal(subject('en'), 'Urgent: Voice message from sip:+4930123@carrier.example (0:05)');
-  assert.equal(subject('de'), 'Dringend: Sprachnachricht von sip:+4930123@carrier.example (0:05)');
-  assert.equal(renderTemplate(set.select('iptel.org', 'en'), mailVariables({ ...job, urgent: false, language: 'en' }, { timeZone: 'UTC', extraKeys: [] })).subject, 'Voice message from sip:+4930123@carrier.example (0:05)');
+  assert.equal(subject('en'), 'Urgent: Voice message from sip:+4930123@carrier.example (5 seconds)');
+  assert.equal(subject('de'), 'Dringend: Sprachnachricht von sip:+4930123@carrier.example (5 Sekunden)');
+  assert.equal(renderTemplate(set.select('iptel.org', 'en'), mailVariables({ ...job, urgent: false, language: 'en' }, { timeZone: 'UTC', extraKeys: [] })).subject, 'Voice message from sip:+4930123@carrier.example (5 seconds)');
 });
 
 it('notices have templates of their own, chosen like the others, with their counts', async () => {
