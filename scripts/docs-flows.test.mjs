@@ -66,6 +66,8 @@ function defines(source, name, extension) {
 
 /** Why a `path:name` reference is wrong, or undefined when it holds. */
 function problemOf(reference) {
+  // A NATS subject (`vm.storage.mailbox.list`) may end like a file name; subjects are checked below.
+  if (reference.startsWith('vm.')) return undefined;
   const match = FILE_REFERENCE.exec(reference);
   if (!match) return undefined;
   const [, path, name] = match;

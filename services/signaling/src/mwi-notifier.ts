@@ -5,6 +5,7 @@
  * mailbox without one, an unsolicited NOTIFY through the configured proxy (SEMS style,
  * mwi-unsolicited.ts). A redelivered event asks storage for the
  * counts of now, so a late retry never turns a lamp back to an older state.
+ * Sequence: docs/flows/mwi.md
  */
 import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream';

@@ -4,6 +4,7 @@
  * accept a refresh or notify the phone. Expires is honoured (423 below the minimum, cut to the
  * maximum), `Expires: 0` ends it with a final NOTIFY, and the first NOTIFY carries the counts
  * storage reports now.
+ * Sequence: docs/flows/mwi.md
  */
 import { createHash } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/nats-core';

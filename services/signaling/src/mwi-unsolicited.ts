@@ -9,6 +9,7 @@
  * turned off since the last refresh (`lamp.<mailbox>`). A lamp that went out is refreshed once
  * more, then forgotten. An entry is written when a mailbox's lamp changes, not on every message:
  * most mailbox events cost no write. One signaling instance refreshes at a time (a lease in the bucket).
+ * Sequence: docs/flows/mwi.md
  */
 import { createHash } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/nats-core';

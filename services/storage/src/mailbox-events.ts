@@ -3,6 +3,7 @@
  * stored messages (for webhooks). The change itself is already stored when this runs; a failed
  * publish is retried, then logged loudly and counted, because a lost event only delays an MWI lamp
  * until the next change (or loses one webhook about a transcript).
+ * Sequence: docs/flows/mwi.md
  */
 import { randomUUID } from 'node:crypto';
 import type { JetStreamClient } from '@nats-io/jetstream';

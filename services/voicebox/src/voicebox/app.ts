@@ -4,6 +4,7 @@
  * are JetStream messages on VM_VOICEBOX_TIMERS, so a menu that waits for a key times out on
  * whichever instance is alive. The record holds one page of the mailbox (pages.ts), so it stays a
  * few kilobytes however many messages the mailbox has.
+ * Sequence: docs/flows/voicebox-session.md
  */
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Logger } from 'pino';

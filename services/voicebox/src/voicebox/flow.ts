@@ -10,6 +10,7 @@
  *   more messages", start over or exit). Moving past the page held asks for the next one
  *   (pages.ts: `paging` until it arrives). The forward key hands over to forward.ts. Every wait
  *   has a timeout that says goodbye.
+ * Sequence: docs/flows/voicebox-session.md
  */
 import type { MessageInfo } from '@sipvm/contracts';
 import { FIRST_TURN, finishes, nothingToSay, say, timesOut, wait } from '../call/turn.js';
