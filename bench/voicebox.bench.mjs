@@ -87,6 +87,7 @@ async function session(mailbox) {
     mediaInstance: MEDIA,
     mediaNode: 'default',
     codec: 'PCMU',
+    earlyMedia: false,
   });
   const timeout = new Promise((_, reject) => setTimeout(() => reject(new Error(`session ${callRef} did not end in 30 s`)), 30_000));
   await Promise.race([ended, timeout]);

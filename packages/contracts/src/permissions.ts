@@ -36,7 +36,7 @@ const rule = (subject: string, publish: readonly ServiceIdentity[], subscribe: r
 
 export const SUBJECT_RULES: readonly SubjectRule[] = [
   //   subject                                       publish / ask                                     subscribe / answer
-  rule(SUBJECTS.storage.messageCreate,               ['voicemail'],                                    ['storage']),
+  rule(SUBJECTS.storage.messageCreate,               ['voicemail', 'bench'],                           ['storage']),
   rule(SUBJECTS.storage.messageGet,                  ['web'],                                          ['storage']),
   rule(SUBJECTS.storage.messageDelete,               ['voicebox', 'web'],                              ['storage']),
   rule(SUBJECTS.storage.messageMark,                 ['voicebox', 'web'],                              ['storage']),
