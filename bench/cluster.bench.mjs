@@ -82,9 +82,18 @@ const jsm = await jetstreamManager(nc);
 
 try {
   const speech = await speechWav(join(work, 'speech.wav'), holdS + 4);
-  await putGreeting(nc, ROWS.flatMap((row) => row.users.map((uid) => ({ uid, did: DOMAIN }))), Number(options['greeting-ms']), work);
-  console.log(`Kamailio at ${cluster.proxy.target}; nodes ${cluster.nodes.map((n) => `${n.signalingInstance} ${n.sip}`).join(', ')}; NATS ×${cluster.nats.servers.length}; storage ${options.storage}`);
-  console.log(`offered: ${rate} calls/s × ${options.seconds} s = ${calls} calls to ${MAILBOXES} mailboxes in turn, hold ${holdS} s, greeting ${options['greeting-ms']} ms; VM_DEPOSIT_CONCURRENCY ${options['deposit-concurrency'] ?? '4 (default)'}; machine: ${cpus().length} cores`);
+  await putGreeting(
+    nc,
+    ROWS.flatMap((row) => row.users.map((uid) => ({ uid, did: DOMAIN }))),
+    Number(options['greeting-ms']),
+    work,
+  );
+  console.log(
+    `Kamailio at ${cluster.proxy.target}; nodes ${cluster.nodes.map((n) => `${n.signalingInstance} ${n.sip}`).join(', ')}; NATS ×${cluster.nats.servers.length}; storage ${options.storage}`,
+  );
+  console.log(
+    `offered: ${rate} calls/s × ${options.seconds} s = ${calls} calls to ${MAILBOXES} mailboxes in turn, hold ${holdS} s, greeting ${options['greeting-ms']} ms; VM_DEPOSIT_CONCURRENCY ${options['deposit-concurrency'] ?? '4 (default)'}; machine: ${cpus().length} cores`,
+  );
   const results = [];
   for (const row of ROWS) {
     await setNodes(row.nodes);
@@ -144,10 +153,18 @@ async function runRow(row, speech) {
   // The calls were offered for this long; what was answered in it is the capacity.
   const offeredS = calls / rate;
 
-  console.log(`sipp: ${sipp.created} placed, ${sipp.answered} answered, ${sipp.refused} refused (503 from the proxy: no node could take it), ${sipp.failed} failed${sipp.failures ? ` — ${sipp.failures}` : ''}`);
-  console.log(`platform: ${answered.length} calls answered (${Object.entries(byNode).map(([n, k]) => `${k} on ${n}`).join(', ')}), ${stored} messages stored, ${lost.length} answered calls not stored${drained ? '' : ' — QUEUE DID NOT EMPTY in time'}`);
+  console.log(
+    `sipp: ${sipp.created} placed, ${sipp.answered} answered, ${sipp.refused} refused (503 from the proxy: no node could take it), ${sipp.failed} failed${sipp.failures ? ` — ${sipp.failures}` : ''}`,
+  );
+  console.log(
+    `platform: ${answered.length} calls answered (${Object.entries(byNode)
+      .map(([n, k]) => `${k} on ${n}`)
+      .join(', ')}), ${stored} messages stored, ${lost.length} answered calls not stored${drained ? '' : ' — QUEUE DID NOT EMPTY in time'}`,
+  );
   for (const [why, n] of [...reasons].sort((x, y) => y[1] - x[1])) console.log(`  not stored: ${n} × ${why}`);
-  console.log(`answered ${(answered.length / offeredS).toFixed(1)} calls/s; INVITE→200 ${p50p99(sipp.inviteToAnswerMs)}; hang-up→stored ${p50p99(hangupToStored)}; sipp ran ${((sippDone - started) / 1000).toFixed(1)} s, queues empty ${((Date.now() - sippDone) / 1000).toFixed(1)} s later`);
+  console.log(
+    `answered ${(answered.length / offeredS).toFixed(1)} calls/s; INVITE→200 ${p50p99(sipp.inviteToAnswerMs)}; hang-up→stored ${p50p99(hangupToStored)}; sipp ran ${((sippDone - started) / 1000).toFixed(1)} s, queues empty ${((Date.now() - sippDone) / 1000).toFixed(1)} s later`,
+  );
 
   const cpu = (role) => costs.get(role)?.cpuSeconds ?? 0;
   const perNode = cluster.nodes.map((node, i) => {
@@ -157,7 +174,8 @@ async function runRow(row, speech) {
   });
   // Servers of one role (the NATS cluster's), not the worker processes of one (Kamailio's).
   const shared = new Map();
-  for (const role of new Set(sharedProcesses.map((p) => p.role))) shared.set(role, { seconds: cpu(role), count: cluster.sharedPids().filter((p) => p.role === role).length });
+  for (const role of new Set(sharedProcesses.map((p) => p.role)))
+    shared.set(role, { seconds: cpu(role), count: cluster.sharedPids().filter((p) => p.role === role).length });
   console.log('process                       CPU s/call   % of a core');
   for (const { node, roles, seconds, calls: taken } of perNode) {
     const perCall = (value) => (taken ? (value / taken).toFixed(4) : '—');
@@ -165,9 +183,13 @@ async function runRow(row, speech) {
     console.log(`${`node ${node.name} (per call it took)`.padEnd(28)} ${perCall(seconds).padStart(11)} ${((100 * seconds) / wallS).toFixed(1).padStart(13)}`);
   }
   for (const [role, { seconds, count }] of [...shared].sort((x, y) => y[1].seconds - x[1].seconds)) {
-    console.log(`${`${role}${count > 1 ? ` ×${count}` : ''}`.padEnd(28)} ${(seconds / answered.length).toFixed(4).padStart(11)} ${((100 * seconds) / wallS).toFixed(1).padStart(13)}`);
+    console.log(
+      `${`${role}${count > 1 ? ` ×${count}` : ''}`.padEnd(28)} ${(seconds / answered.length).toFixed(4).padStart(11)} ${((100 * seconds) / wallS).toFixed(1).padStart(13)}`,
+    );
   }
-  console.log(`${'sipp (the callers)'.padEnd(28)} ${(sipp.cpuSeconds / answered.length).toFixed(4).padStart(11)} ${((100 * sipp.cpuSeconds) / wallS).toFixed(1).padStart(13)}`);
+  console.log(
+    `${'sipp (the callers)'.padEnd(28)} ${(sipp.cpuSeconds / answered.length).toFixed(4).padStart(11)} ${((100 * sipp.cpuSeconds) / wallS).toFixed(1).padStart(13)}`,
+  );
   return {
     row,
     sipp,
@@ -185,11 +207,17 @@ async function runRow(row, speech) {
 
 function report(results) {
   const [one, two] = results;
-  console.log('\n| nodes | offered | answered | refused | failed | stored | lost | answered calls/s | by node | INVITE→200 p50/p99 | hang-up→stored p50/p99 | node CPU s/call |');
+  console.log(
+    '\n| nodes | offered | answered | refused | failed | stored | lost | answered calls/s | by node | INVITE→200 p50/p99 | hang-up→stored p50/p99 | node CPU s/call |',
+  );
   console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of results) {
     console.log(
-      `| ${r.row.nodes} | ${rate}/s × ${calls} | ${r.answered} | ${r.sipp.refused} | ${r.sipp.failed} | ${r.stored} | ${r.lost} | ${r.perSecond.toFixed(1)} | ${Object.entries(r.byNode).map(([n, k]) => `${n} ${k}`).join(', ')} | ${r.inviteToAnswer} | ${r.hangupToStored} | ${r.nodeCpuPerCall.map((n) => `${n.name} ${n.perCall.toFixed(4)}`).join(', ')} |`,
+      `| ${r.row.nodes} | ${rate}/s × ${calls} | ${r.answered} | ${r.sipp.refused} | ${r.sipp.failed} | ${r.stored} | ${r.lost} | ${r.perSecond.toFixed(1)} | ${Object.entries(
+        r.byNode,
+      )
+        .map(([n, k]) => `${n} ${k}`)
+        .join(', ')} | ${r.inviteToAnswer} | ${r.hangupToStored} | ${r.nodeCpuPerCall.map((n) => `${n.name} ${n.perCall.toFixed(4)}`).join(', ')} |`,
     );
   }
   console.log(`\ntwo nodes / one node, answered calls per second: ${(two.perSecond / one.perSecond).toFixed(2)}`);
@@ -201,7 +229,9 @@ function report(results) {
   for (const [role, s] of rows) {
     const before = one.shared.get(role);
     const perInstance = s.perCall / Math.max(1, s.count);
-    console.log(`| ${role}${s.count > 1 ? ` (×${s.count}, per server)` : ''} | ${(before ? before.perCall / Math.max(1, before.count) : NaN).toFixed(4)} | ${perInstance.toFixed(4)} | ${((100 * s.coreShare) / Math.max(1, s.count)).toFixed(0)} % | ${(nodePerCall / perInstance).toFixed(1)} |`);
+    console.log(
+      `| ${role}${s.count > 1 ? ` (×${s.count}, per server)` : ''} | ${(before ? before.perCall / Math.max(1, before.count) : NaN).toFixed(4)} | ${perInstance.toFixed(4)} | ${((100 * s.coreShare) / Math.max(1, s.count)).toFixed(0)} % | ${(nodePerCall / perInstance).toFixed(1)} |`,
+    );
   }
   console.log(`| a node (drachtio, signaling, rtpengine, media) | ${one.nodeCpuPerCall[0]?.perCall.toFixed(4)} | ${nodePerCall.toFixed(4)} | — | 1 |`);
 }

@@ -98,8 +98,12 @@ const work = await mkdtemp(join(tmpdir(), 'sipvm-bench-deposits-'));
 let speechFile;
 try {
   await speech();
-  console.log(`${fresh ? `a fresh platform for each run (${runs} per rate)` : `the running platform at ${options.target}`}, hold ${holdS} s, greeting ${greetingMs > 0 ? `${greetingMs} ms (personal)` : "the platform's default"}`);
-  console.log(`callers speak ${speakingS >= SPEECH_S ? 'the whole call' : `${speakingS} s, then stay silent`}; ${silenceS === undefined ? 'silence does not end messages (no sil)' : `sil=${silenceS}: ${silenceS} s of silence end a message`}`);
+  console.log(
+    `${fresh ? `a fresh platform for each run (${runs} per rate)` : `the running platform at ${options.target}`}, hold ${holdS} s, greeting ${greetingMs > 0 ? `${greetingMs} ms (personal)` : "the platform's default"}`,
+  );
+  console.log(
+    `callers speak ${speakingS >= SPEECH_S ? 'the whole call' : `${speakingS} s, then stay silent`}; ${silenceS === undefined ? 'silence does not end messages (no sil)' : `sil=${silenceS}: ${silenceS} s of silence end a message`}`,
+  );
   const summary = [];
   for (const rate of rates) {
     const calls = Number(options.calls ?? rate * 40);
@@ -111,7 +115,9 @@ try {
     summary.push({ rate, calls, results });
   }
   console.log('\nEvery run:\n');
-  console.log('| calls/s | calls | answered | refused | failed | stored | lost | INVITE→200 p50/p99 | answer→recording p50/p99 | hang-up→stored p50/p99 | CPU s/call |');
+  console.log(
+    '| calls/s | calls | answered | refused | failed | stored | lost | INVITE→200 p50/p99 | answer→recording p50/p99 | hang-up→stored p50/p99 | CPU s/call |',
+  );
   console.log('|---|---|---|---|---|---|---|---|---|---|---|');
   for (const { results } of summary) for (const r of results) console.log(r.markdown);
   if (runs > 1) {
@@ -127,7 +133,13 @@ try {
 /** Runs `measure` on a platform: a fresh one (stopped afterwards) or the running one. */
 async function onPlatform(measure) {
   const started = fresh ? await startPlatform() : undefined;
-  const where = started ?? { target: options.target, nats: options.nats, nkey: options.nkey, natsMonitor: options['nats-monitor'], mediaMetrics: options['media-metrics'] };
+  const where = started ?? {
+    target: options.target,
+    nats: options.nats,
+    nkey: options.nkey,
+    natsMonitor: options['nats-monitor'],
+    mediaMetrics: options['media-metrics'],
+  };
   const nc = await connect({
     servers: where.nats,
     name: 'bench-deposits',
@@ -140,7 +152,9 @@ async function onPlatform(measure) {
   });
   try {
     const processes = () =>
-      started ? started.processes() : platformProcesses(options.processes === 'all' ? undefined : options.processes === 'checkout' ? CHECKOUT : options.processes);
+      started
+        ? started.processes()
+        : platformProcesses(options.processes === 'all' ? undefined : options.processes === 'checkout' ? CHECKOUT : options.processes);
     return await measure({ ...where, nc, jsm: await jetstreamManager(nc), processes });
   } finally {
     await nc.close();
@@ -187,13 +201,19 @@ async function runRate(platform, rate, calls, runNumber) {
   // Where silence ended the message, it is handed over then (the caller hears the closing after it).
   const hangupToStored = answered.filter((c) => c.storedAt && c.endedAt).map((c) => c.storedAt - (c.silenceAt ?? c.endedAt));
 
-  console.log(`sipp: ${sipp.created} calls placed, ${sipp.answered} answered, ${sipp.refused} refused (503), ${sipp.failed} failed${sipp.failures ? ` — ${sipp.failures}` : ''}`);
-  console.log(`platform: ${answered.length} voicemail calls started, ${stored} messages stored (mailbox ${before.new + before.saved} → ${after.new + after.saved}), ${lost.length} answered calls not stored${drained ? '' : ' — QUEUE DID NOT EMPTY in time'}`);
+  console.log(
+    `sipp: ${sipp.created} calls placed, ${sipp.answered} answered, ${sipp.refused} refused (503), ${sipp.failed} failed${sipp.failures ? ` — ${sipp.failures}` : ''}`,
+  );
+  console.log(
+    `platform: ${answered.length} voicemail calls started, ${stored} messages stored (mailbox ${before.new + before.saved} → ${after.new + after.saved}), ${lost.length} answered calls not stored${drained ? '' : ' — QUEUE DID NOT EMPTY in time'}`,
+  );
   for (const [why, n] of [...reasons].sort((a, b) => b[1] - a[1])) console.log(`  not stored: ${n} × ${why}`);
   if (silenceS !== undefined) {
     const bySilence = answered.filter((c) => c.silenceAt).length;
     const lengths = stored > 0 ? (await request(nc, StorageApi.listMailbox, { mailbox, limit: Math.min(stored, 1000) })).messages.map((m) => m.durationMs) : [];
-    console.log(`silence ended ${bySilence} of ${answered.length} messages; stored lengths ${percentiles(lengths)} (the speech after the beep, without the silence)`);
+    console.log(
+      `silence ended ${bySilence} of ${answered.length} messages; stored lengths ${percentiles(lengths)} (the speech after the beep, without the silence)`,
+    );
   }
   console.log(`INVITE→200:          ${percentiles(sipp.inviteToAnswerMs)}`);
   console.log(`answer→recording:    ${percentiles(answerToRecording)}   (greeting ${greetingMs > 0 ? `${greetingMs} ms` : "the platform's"} + beep)`);
@@ -221,11 +241,15 @@ async function runRate(platform, rate, calls, runNumber) {
     total += cost.cpuSeconds;
     const grew = atOnce > 0 ? Math.max(0, cost.peakRssBytes - cost.startRssBytes) / atOnce : 0;
     memoryPerCall += grew;
-    console.log(`${`${role}${cost.count > 1 ? ` ×${cost.count}` : ''}`.padEnd(24)} ${perCall(cost.cpuSeconds).toFixed(4).padStart(10)} ${((100 * cost.cpuSeconds) / wallS).toFixed(1).padStart(13)} ${(cost.peakRssBytes / 2 ** 20).toFixed(0).padStart(13)} ${(grew / 1024).toFixed(0).padStart(25)}`);
+    console.log(
+      `${`${role}${cost.count > 1 ? ` ×${cost.count}` : ''}`.padEnd(24)} ${perCall(cost.cpuSeconds).toFixed(4).padStart(10)} ${((100 * cost.cpuSeconds) / wallS).toFixed(1).padStart(13)} ${(cost.peakRssBytes / 2 ** 20).toFixed(0).padStart(13)} ${(grew / 1024).toFixed(0).padStart(25)}`,
+    );
   }
   console.log(`memory per call in progress (peak RSS above the start, over ${atOnce} calls at once): ${(memoryPerCall / 1024).toFixed(0)} KB`);
   console.log(`${'platform total'.padEnd(24)} ${perCall(total).toFixed(4).padStart(10)} ${((100 * total) / wallS).toFixed(1).padStart(13)}`);
-  console.log(`${'sipp (the callers)'.padEnd(24)} ${perCall(sipp.cpuSeconds).toFixed(4).padStart(10)} ${((100 * sipp.cpuSeconds) / wallS).toFixed(1).padStart(13)} ${(sipp.peakRssBytes / 2 ** 20).toFixed(0).padStart(13)}`);
+  console.log(
+    `${'sipp (the callers)'.padEnd(24)} ${perCall(sipp.cpuSeconds).toFixed(4).padStart(10)} ${((100 * sipp.cpuSeconds) / wallS).toFixed(1).padStart(13)} ${(sipp.peakRssBytes / 2 ** 20).toFixed(0).padStart(13)}`,
+  );
   const result = {
     answered: sipp.answered,
     refused: sipp.refused,
@@ -258,10 +282,25 @@ async function prefill(nc, mailbox, count) {
   const staging = await stagingBucket(nc);
   const started = Date.now();
   for (let i = 0; i < count; i += 50) {
-    await Promise.all(Array.from({ length: Math.min(50, count - i) }, async (_, k) => {
-      const audio = await stageAudio(staging, `prefill-${started}-${i + k}.wav`, (async function* () { yield bytes; })());
-      await request(nc, StorageApi.createMessage, { mailbox, sender: 'sip:prefill@example.org', recordedAt: new Date().toISOString(), durationMs: 500, codec: 'PCMU', audio });
-    }));
+    await Promise.all(
+      Array.from({ length: Math.min(50, count - i) }, async (_, k) => {
+        const audio = await stageAudio(
+          staging,
+          `prefill-${started}-${i + k}.wav`,
+          (async function* () {
+            yield bytes;
+          })(),
+        );
+        await request(nc, StorageApi.createMessage, {
+          mailbox,
+          sender: 'sip:prefill@example.org',
+          recordedAt: new Date().toISOString(),
+          durationMs: 500,
+          codec: 'PCMU',
+          audio,
+        });
+      }),
+    );
   }
   console.log(`prefilled the mailbox with ${count} messages in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }

@@ -101,9 +101,13 @@ rmSync(dir, { recursive: true, force: true });
 
 const perRecordingSecondUs = pollCpuUs / (calls * recordedS);
 const packets = recordings.reduce((sum, r) => sum + r.sequence, 0);
-console.log(`${calls} recordings for ${recordedS.toFixed(1)} s (${packets} packets written), ${silenceMs} ms of silence end one, polled every ${pollMs} ms (${polls} polls)`);
+console.log(
+  `${calls} recordings for ${recordedS.toFixed(1)} s (${packets} packets written), ${silenceMs} ms of silence end one, polled every ${pollMs} ms (${polls} polls)`,
+);
 console.log(`watch CPU: ${(pollCpuUs / 1000).toFixed(0)} ms in all, ${(pollCpuUs / polls / 1000).toFixed(2)} ms per poll`);
-console.log(`per recording: ${perRecordingSecondUs.toFixed(1)} µs of CPU per second recorded (${((perRecordingSecondUs * 5.5) / 1000).toFixed(3)} ms for a 5.5 s message)`);
+console.log(
+  `per recording: ${perRecordingSecondUs.toFixed(1)} µs of CPU per second recorded (${((perRecordingSecondUs * 5.5) / 1000).toFixed(3)} ms for a 5.5 s message)`,
+);
 for (const concurrent of [1_000, 4_800]) {
   console.log(`${concurrent} recordings at once: ${((perRecordingSecondUs * concurrent) / 10_000).toFixed(1)} % of a core`);
 }

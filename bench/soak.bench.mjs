@@ -47,14 +47,23 @@ const ONE = 'soak-one';
 const work = await mkdtemp(join(tmpdir(), 'sipvm-bench-soak-'));
 const platform = await startPlatform();
 // As admin: the benchmark looks into NATS's own state (the KV buckets of calls) on its own platform.
-const nc = await connect({ servers: platform.nats, name: 'bench-soak', authenticator: nkeyAuthenticator(readSeed(join(platform.home, 'nats', 'auth', 'admin.nk'))), maxReconnectAttempts: -1 });
+const nc = await connect({
+  servers: platform.nats,
+  name: 'bench-soak',
+  authenticator: nkeyAuthenticator(readSeed(join(platform.home, 'nats', 'auth', 'admin.nk'))),
+  maxReconnectAttempts: -1,
+});
 const jsm = await jetstreamManager(nc);
 try {
   const speech = await speechWav(join(work, 'speech.wav'), holdS + 4);
   const users = callers(rate * 60);
   if (Number(options['greeting-ms']) > 0) await putGreeting(nc, [{ did: options.domain, uid: ONE }], Number(options['greeting-ms']), work);
-  console.log(`soak: ${rate} calls/s for ${minutes} min on a fresh platform, hold ${holdS} s; ${Math.round(oneShare * 100)} % of the calls into one mailbox, the rest over ${spread}`);
-  console.log('\n| minute | placed | answered | refused | failed | stored | INVITE→200 p99 | hang-up→stored p50/p99 | queued (most) | CPU s/call | RSS MB: nats rtpengine media storage signaling voicemail | NATS entries of calls |');
+  console.log(
+    `soak: ${rate} calls/s for ${minutes} min on a fresh platform, hold ${holdS} s; ${Math.round(oneShare * 100)} % of the calls into one mailbox, the rest over ${spread}`,
+  );
+  console.log(
+    '\n| minute | placed | answered | refused | failed | stored | INVITE→200 p99 | hang-up→stored p50/p99 | queued (most) | CPU s/call | RSS MB: nats rtpengine media storage signaling voicemail | NATS entries of calls |',
+  );
   console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
 
   const seen = observeCalls(nc);
@@ -62,7 +71,14 @@ try {
   const roles = ['nats-server', 'rtpengine', 'media', 'storage', 'signaling', 'voicemail'];
   const rssByMinute = [];
   let queuedMost = 0;
-  const queueWatch = setInterval(() => void queued().then((n) => (queuedMost = Math.max(queuedMost, n)), () => undefined), 2_000);
+  const queueWatch = setInterval(
+    () =>
+      void queued().then(
+        (n) => (queuedMost = Math.max(queuedMost, n)),
+        () => undefined,
+      ),
+    2_000,
+  );
   const runs = [];
   const started = Date.now();
   /** Every process's CPU at each minute's start, and at the end: a minute's CPU is what it used meanwhile. */
@@ -84,7 +100,16 @@ try {
   for (let minute = 1; minute <= minutes; minute++) {
     const from = Date.now();
     runs.push(
-      runSippLoadMeasured({ target: platform.target, rate, calls: rate * 60, holdMs: holdS * 1000, speech, mailbox: { did: options.domain, uid: ONE }, users, mode: 'box' }).then((sipp) => ({ from, sipp })),
+      runSippLoadMeasured({
+        target: platform.target,
+        rate,
+        calls: rate * 60,
+        holdMs: holdS * 1000,
+        speech,
+        mailbox: { did: options.domain, uid: ONE },
+        users,
+        mode: 'box',
+      }).then((sipp) => ({ from, sipp })),
     );
     // The next minute's callers start as this minute's have been placed; the minute before is over by then.
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, started + minute * 60_000 - Date.now())));
@@ -101,7 +126,9 @@ try {
   const { lost, reasons } = notStored(answered);
   const sum = (key) => results.reduce((n, r) => n + r.sipp[key], 0);
   const delays = answered.filter((c) => c.storedAt && c.endedAt).map((c) => c.storedAt - c.endedAt);
-  console.log(`\nin all: ${sum('created')} placed, ${sum('answered')} answered, ${sum('refused')} refused, ${sum('failed')} failed; ${answered.length - lost.length} stored, ${lost.length} not${drained ? '' : ' — QUEUE DID NOT EMPTY'}`);
+  console.log(
+    `\nin all: ${sum('created')} placed, ${sum('answered')} answered, ${sum('refused')} refused, ${sum('failed')} failed; ${answered.length - lost.length} stored, ${lost.length} not${drained ? '' : ' — QUEUE DID NOT EMPTY'}`,
+  );
   for (const [why, n] of reasons) console.log(`  not stored: ${n} × ${why}`);
   console.log(`hang-up→stored over the whole soak: p50 ${fmt(pct(delays, 50))}, p99 ${fmt(pct(delays, 99))}, max ${fmt(Math.max(...delays))}`);
   const one = (await request(nc, StorageApi.countMailbox, { mailbox: { did: options.domain, uid: ONE } })).counts;

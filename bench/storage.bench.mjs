@@ -11,9 +11,18 @@ const wav = (seconds) => {
   const data = Buffer.alloc(8000 * 2 * seconds);
   for (let i = 0; i < data.length / 2; i++) data.writeInt16LE(Math.round(8000 * Math.sin(i / 3)), i * 2);
   const h = Buffer.alloc(44);
-  h.write('RIFF', 0); h.writeUInt32LE(36 + data.length, 4); h.write('WAVEfmt ', 8); h.writeUInt32LE(16, 16);
-  h.writeUInt16LE(1, 20); h.writeUInt16LE(1, 22); h.writeUInt32LE(8000, 24); h.writeUInt32LE(16000, 28);
-  h.writeUInt16LE(2, 32); h.writeUInt16LE(16, 34); h.write('data', 36); h.writeUInt32LE(data.length, 40);
+  h.write('RIFF', 0);
+  h.writeUInt32LE(36 + data.length, 4);
+  h.write('WAVEfmt ', 8);
+  h.writeUInt32LE(16, 16);
+  h.writeUInt16LE(1, 20);
+  h.writeUInt16LE(1, 22);
+  h.writeUInt32LE(8000, 24);
+  h.writeUInt32LE(16000, 28);
+  h.writeUInt16LE(2, 32);
+  h.writeUInt16LE(16, 34);
+  h.write('data', 36);
+  h.writeUInt32LE(data.length, 40);
   return Buffer.concat([h, data]);
 };
 const pct = (values, p) => {
@@ -36,10 +45,23 @@ async function run(name, env) {
   const audio = wav(10); // a 10-second message, 160 KB
   let n = 0;
   const createOne = async () => {
-    const staged = await stageAudio(staging, `bench-${n++}-${Date.now()}`, (async function* () { yield audio; })());
-    return timed(() => request(nc, StorageApi.createMessage, {
-      mailbox, sender: 'sip:bench@example.org', recordedAt: new Date().toISOString(), durationMs: 10_000, codec: 'PCMU', audio: staged,
-    }));
+    const staged = await stageAudio(
+      staging,
+      `bench-${n++}-${Date.now()}`,
+      (async function* () {
+        yield audio;
+      })(),
+    );
+    return timed(() =>
+      request(nc, StorageApi.createMessage, {
+        mailbox,
+        sender: 'sip:bench@example.org',
+        recordedAt: new Date().toISOString(),
+        durationMs: 10_000,
+        codec: 'PCMU',
+        audio: staged,
+      }),
+    );
   };
 
   const createLatencies = [];
@@ -55,12 +77,25 @@ async function run(name, env) {
   for (let i = 0; i < 10; i++) listLatencies.push((await timed(() => request(nc, StorageApi.listMailbox, { mailbox })))[0]);
 
   const big = wav(30 * 60);
-  const [stageMs, staged] = await timed(() => stageAudio(staging, `bench-big-${Date.now()}`, (async function* () {
-    for (let o = 0; o < big.length; o += 1 << 20) yield big.subarray(o, o + (1 << 20));
-  })()));
-  const [ingestMs, created] = await timed(() => request(nc, StorageApi.createMessage, {
-    mailbox, sender: 'sip:bench@example.org', recordedAt: new Date().toISOString(), durationMs: 1_800_000, codec: 'PCMU', audio: staged,
-  }));
+  const [stageMs, staged] = await timed(() =>
+    stageAudio(
+      staging,
+      `bench-big-${Date.now()}`,
+      (async function* () {
+        for (let o = 0; o < big.length; o += 1 << 20) yield big.subarray(o, o + (1 << 20));
+      })(),
+    ),
+  );
+  const [ingestMs, created] = await timed(() =>
+    request(nc, StorageApi.createMessage, {
+      mailbox,
+      sender: 'sip:bench@example.org',
+      recordedAt: new Date().toISOString(),
+      durationMs: 1_800_000,
+      codec: 'PCMU',
+      audio: staged,
+    }),
+  );
   const [readMs] = await timed(async () => {
     let bytes = 0;
     for await (const chunk of readAudio(nc, { kind: 'message', mailbox, id: created.message.id })) bytes += chunk.length;
@@ -69,11 +104,15 @@ async function run(name, env) {
   const mb = big.length / 1e6;
 
   console.log(`\n## storage: ${name}`);
-  console.log(`create (10 s message, sequential, n=${MESSAGES / 2}): p50 ${ms(pct(createLatencies, 50))}  p95 ${ms(pct(createLatencies, 95))}  p99 ${ms(pct(createLatencies, 99))}`);
-  console.log(`create (${CONCURRENCY} concurrent, n=${MESSAGES / 2}): ${((MESSAGES / 2) / (parallelMs / 1000)).toFixed(0)} messages/s`);
+  console.log(
+    `create (10 s message, sequential, n=${MESSAGES / 2}): p50 ${ms(pct(createLatencies, 50))}  p95 ${ms(pct(createLatencies, 95))}  p99 ${ms(pct(createLatencies, 99))}`,
+  );
+  console.log(`create (${CONCURRENCY} concurrent, n=${MESSAGES / 2}): ${(MESSAGES / 2 / (parallelMs / 1000)).toFixed(0)} messages/s`);
   console.log(`count  (mailbox of ${MESSAGES} messages, n=100): p50 ${ms(pct(countLatencies, 50))}  p95 ${ms(pct(countLatencies, 95))}`);
   console.log(`list   (mailbox of ${MESSAGES} messages, n=10): p50 ${ms(pct(listLatencies, 50))}  p95 ${ms(pct(listLatencies, 95))}`);
-  console.log(`30-minute message (${mb.toFixed(1)} MB): stage ${(mb / (stageMs / 1000)).toFixed(0)} MB/s, ingest ${(mb / (ingestMs / 1000)).toFixed(0)} MB/s, read back ${(mb / (readMs / 1000)).toFixed(0)} MB/s`);
+  console.log(
+    `30-minute message (${mb.toFixed(1)} MB): stage ${(mb / (stageMs / 1000)).toFixed(0)} MB/s, ingest ${(mb / (ingestMs / 1000)).toFixed(0)} MB/s, read back ${(mb / (readMs / 1000)).toFixed(0)} MB/s`,
+  );
   await nc.close();
   await service.stop();
   await nats.close();

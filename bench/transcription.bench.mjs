@@ -78,7 +78,10 @@ try {
       });
       await phone.sendDigits('#');
       await rig.waitFor(
-        () => rig.events.slice(from).some((e) => e.subject === 'vm.call.voicemail.playback-finished' && e.event.playbackId === 'p2' && typeof e.event.recordingStartedAt === 'string'),
+        () =>
+          rig.events
+            .slice(from)
+            .some((e) => e.subject === 'vm.call.voicemail.playback-finished' && e.event.playbackId === 'p2' && typeof e.event.recordingStartedAt === 'string'),
         'the recording to start',
         30_000,
       );
@@ -92,12 +95,21 @@ try {
     }
     const hungUp = performance.now();
     let message;
-    await rig.waitFor(async () => {
-      [message] = (await request(rig.nc, StorageApi.listMailbox, { mailbox, limit: 1, transcripts: true })).messages;
-      return message?.transcript !== undefined;
-    }, `the transcript of sentence ${index + 1}`, 120_000);
+    await rig.waitFor(
+      async () => {
+        [message] = (await request(rig.nc, StorageApi.listMailbox, { mailbox, limit: 1, transcripts: true })).messages;
+        return message?.transcript !== undefined;
+      },
+      `the transcript of sentence ${index + 1}`,
+      120_000,
+    );
     const transcript = message.transcript;
-    calls.push({ text: transcript.status === 'done' ? transcript.text : '', status: transcript.status, seconds: message.durationMs / 1000, settledS: (performance.now() - hungUp) / 1000 });
+    calls.push({
+      text: transcript.status === 'done' ? transcript.text : '',
+      status: transcript.status,
+      seconds: message.durationMs / 1000,
+      settledS: (performance.now() - hungUp) / 1000,
+    });
   }
   var engineCpu = await voicemail.metric('sipvm_transcription_engine_cpu_seconds_total');
   var engineAudio = await voicemail.metric('sipvm_transcription_audio_seconds_total');
@@ -118,16 +130,32 @@ const viaCall = rate(calls);
 const viaFile = rate(direct);
 const audioSeconds = sentences.map((s) => s.pcm.length / 8000);
 
-console.log(`voice: espeak-ng ${voice.voice}, ${voice.wordsPerMinute} words/min, 8 kHz; engine: pocketsphinx_batch (Debian 0.8+5prealpha, en-us model), niceness 19\n`);
+console.log(
+  `voice: espeak-ng ${voice.voice}, ${voice.wordsPerMinute} words/min, 8 kHz; engine: pocketsphinx_batch (Debian 0.8+5prealpha, en-us model), niceness 19\n`,
+);
 console.log('| # | words | audio s | WER via the call | WER direct | CPU s direct | heard through the call |');
 console.log('|---|---|---|---|---|---|---|');
 for (const [i, s] of sentences.entries()) {
-  console.log(`| ${i + 1} | ${viaCall.errors[i].words} | ${audioSeconds[i].toFixed(1)} | ${viaCall.errors[i].rate.toFixed(2)} | ${viaFile.errors[i].rate.toFixed(2)} | ${direct[i].cpu.toFixed(2)} | ${calls[i].text || `(${calls[i].status})`} |`);
+  console.log(
+    `| ${i + 1} | ${viaCall.errors[i].words} | ${audioSeconds[i].toFixed(1)} | ${viaCall.errors[i].rate.toFixed(2)} | ${viaFile.errors[i].rate.toFixed(2)} | ${direct[i].cpu.toFixed(2)} | ${calls[i].text || `(${calls[i].status})`} |`,
+  );
   void s;
 }
 const words = total(viaCall.errors, 'words');
-console.log(`\nword error rate, all ${sentences.length} sentences (${words} words): through the call ${(viaCall.overall * 100).toFixed(1)} %, straight from espeak-ng ${(viaFile.overall * 100).toFixed(1)} %`);
-console.log(`CPU per second of audio: through the call ${(engineCpu / engineAudio).toFixed(3)} s (voicemail's children: ${engineCpu.toFixed(2)} s for ${engineAudio.toFixed(1)} s of messages); direct ${(total(direct, 'cpu') / total(audioSeconds.map((a) => ({ a })), 'a')).toFixed(3)} s`);
+console.log(
+  `\nword error rate, all ${sentences.length} sentences (${words} words): through the call ${(viaCall.overall * 100).toFixed(1)} %, straight from espeak-ng ${(viaFile.overall * 100).toFixed(1)} %`,
+);
+console.log(
+  `CPU per second of audio: through the call ${(engineCpu / engineAudio).toFixed(3)} s (voicemail's children: ${engineCpu.toFixed(2)} s for ${engineAudio.toFixed(1)} s of messages); direct ${(
+    total(direct, 'cpu') /
+    total(
+      audioSeconds.map((a) => ({ a })),
+      'a',
+    )
+  ).toFixed(3)} s`,
+);
 console.log(`fixed cost of one run (model load, 1 s of silence): ${silence.cpu.toFixed(2)} CPU s, ${silence.wallS.toFixed(2)} s`);
 const settled = calls.map((c) => c.settledS).sort((a, b) => a - b);
-console.log(`caller's hang-up → transcript stored: median ${settled[Math.floor(settled.length / 2)].toFixed(1)} s, max ${settled.at(-1).toFixed(1)} s (messages of ${Math.min(...calls.map((c) => c.seconds)).toFixed(1)}–${Math.max(...calls.map((c) => c.seconds)).toFixed(1)} s)`);
+console.log(
+  `caller's hang-up → transcript stored: median ${settled[Math.floor(settled.length / 2)].toFixed(1)} s, max ${settled.at(-1).toFixed(1)} s (messages of ${Math.min(...calls.map((c) => c.seconds)).toFixed(1)}–${Math.max(...calls.map((c) => c.seconds)).toFixed(1)} s)`,
+);

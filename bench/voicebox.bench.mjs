@@ -51,8 +51,16 @@ const subs = [
     setTimeout(() => {
       if (!call) return;
       // A message plays until the caller presses a key; prompts end at once.
-      if (message && call.keys.length > 0) publish(SUBJECTS.call.digit('voicebox'), { callRef: req.callRef, callId: call.callId, at: at(), digit: call.keys.shift(), source: 'rfc4733' });
-      else publish(SUBJECTS.call.playbackFinished('voicebox'), { callRef: req.callRef, callId: call.callId, at: at(), playbackId: req.playbackId, reason: 'completed' });
+      if (message && call.keys.length > 0)
+        publish(SUBJECTS.call.digit('voicebox'), { callRef: req.callRef, callId: call.callId, at: at(), digit: call.keys.shift(), source: 'rfc4733' });
+      else
+        publish(SUBJECTS.call.playbackFinished('voicebox'), {
+          callRef: req.callRef,
+          callId: call.callId,
+          at: at(),
+          playbackId: req.playbackId,
+          reason: 'completed',
+        });
     }, 2);
     return { playbackId: req.playbackId, durationMs: 0 };
   }),
@@ -82,7 +90,16 @@ async function session(mailbox) {
     callId,
     at: at(),
     app: 'voicebox',
-    params: { user: mailbox.uid, domain: DOMAIN, uid: mailbox.uid, did: DOMAIN, sender: 'sip:bench@bench.example', greetingType: 'vm', language: 'en', extra: {} },
+    params: {
+      user: mailbox.uid,
+      domain: DOMAIN,
+      uid: mailbox.uid,
+      did: DOMAIN,
+      sender: 'sip:bench@bench.example',
+      greetingType: 'vm',
+      language: 'en',
+      extra: {},
+    },
     signalingInstance: SIGNALING,
     mediaInstance: MEDIA,
     mediaNode: 'default',
@@ -113,13 +130,19 @@ for (const [name, mailbox] of Object.entries(mailboxes)) {
   results.push({ name, messages: counts.new + counts.saved, seconds, used, record: Math.max(...sizes) });
 }
 
-console.log(`\n## voicebox sessions: summary, ${options.keys.length - 1} keys "next" while messages play, then exit; ${SESSIONS} sessions per mailbox, one at a time`);
-console.log('| mailbox | messages | voicebox CPU ms/session | storage CPU ms/session | nats-server CPU ms/session | total | call record (largest) | wall time/session |');
+console.log(
+  `\n## voicebox sessions: summary, ${options.keys.length - 1} keys "next" while messages play, then exit; ${SESSIONS} sessions per mailbox, one at a time`,
+);
+console.log(
+  '| mailbox | messages | voicebox CPU ms/session | storage CPU ms/session | nats-server CPU ms/session | total | call record (largest) | wall time/session |',
+);
 console.log('|---|---|---|---|---|---|---|---|');
 for (const r of results) {
   const per = (role) => ((r.used.get(role)?.cpuSeconds ?? 0) * 1000) / SESSIONS;
   const total = per('voicebox') + per('storage') + per('nats-server');
-  console.log(`| ${r.name} | ${r.messages} | ${per('voicebox').toFixed(1)} | ${per('storage').toFixed(1)} | ${per('nats-server').toFixed(1)} | ${total.toFixed(1)} | ${(r.record / 1024).toFixed(1)} KiB | ${((r.seconds * 1000) / SESSIONS).toFixed(0)} ms |`);
+  console.log(
+    `| ${r.name} | ${r.messages} | ${per('voicebox').toFixed(1)} | ${per('storage').toFixed(1)} | ${per('nats-server').toFixed(1)} | ${total.toFixed(1)} | ${(r.record / 1024).toFixed(1)} KiB | ${((r.seconds * 1000) / SESSIONS).toFixed(0)} ms |`,
+  );
 }
 console.log('(CPU from /proc at 10 ms resolution, summed over the sessions and divided.)');
 

@@ -42,11 +42,12 @@ function buildkitCli() {
   for (const cli of ['docker', '/usr/bin/docker']) {
     if (run(cli, ['build', '--help'], { quiet: true, env: { ...process.env, DOCKER_BUILDKIT: '1' } })) return cli;
   }
-  throw new Error('no docker CLI here builds with BuildKit: install docker-buildx, or Debian\'s docker.io (20.10)');
+  throw new Error("no docker CLI here builds with BuildKit: install docker-buildx, or Debian's docker.io (20.10)");
 }
 
 const hasImage = (image) => run('docker', ['image', 'inspect', image], { quiet: true });
-const reachable = (url) => run('git', ['ls-remote', '--exit-code', url, 'HEAD'], { quiet: true, timeout: 20_000, env: { ...process.env, GIT_TERMINAL_PROMPT: '0' } });
+const reachable = (url) =>
+  run('git', ['ls-remote', '--exit-code', url, 'HEAD'], { quiet: true, timeout: 20_000, env: { ...process.env, GIT_TERMINAL_PROMPT: '0' } });
 
 export function buildImages({ profiles = [], log = console.log } = {}) {
   const cli = buildkitCli();
@@ -82,7 +83,8 @@ export function buildImages({ profiles = [], log = console.log } = {}) {
     if (caBundle) args.push('--secret', `id=ca_bundle,src=${caBundle}`);
     if (/drachtio/.test(image) && !reachable('https://github.com/drachtio/drachtio-server.git')) {
       const binary = process.env.DRACHTIO_BIN;
-      if (!binary || !existsSync(binary)) throw new Error('GitHub cannot be reached to compile drachtio-server and DRACHTIO_BIN names no binary to stand in for the compile stage');
+      if (!binary || !existsSync(binary))
+        throw new Error('GitHub cannot be reached to compile drachtio-server and DRACHTIO_BIN names no binary to stand in for the compile stage');
       log(`build-images: GitHub cannot be reached; ${image} takes drachtio-server from ${binary} instead of compiling it (deploy/standin/README.md)`);
       if (!run('bash', [standin, 'drachtio-binary', binary], { env })) throw new Error('drachtio binary stand-in failed');
       args.push('--build-arg', 'DRACHTIO_BINARY_FROM=sipvm-standin/drachtio-binary');

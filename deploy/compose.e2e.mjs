@@ -49,11 +49,20 @@ describe('docker compose: the platform in containers takes a voicemail call', ()
   let nc;
   const events = [];
   const compose = (args, extraEnv = {}) => {
-    const result = spawnSync(composeCli[0], [...composeCli.slice(1), '-f', join(root, 'docker-compose.yml'), ...args], { cwd: root, env: { ...env, ...extraEnv }, encoding: 'utf8' });
+    const result = spawnSync(composeCli[0], [...composeCli.slice(1), '-f', join(root, 'docker-compose.yml'), ...args], {
+      cwd: root,
+      env: { ...env, ...extraEnv },
+      encoding: 'utf8',
+    });
     if (result.status !== 0) throw new Error(`${composeCli.join(' ')} ${args.join(' ')} failed:\n${result.stderr}${result.stdout}`);
     return result.stdout;
   };
-  const logs = () => spawnSync(composeCli[0], [...composeCli.slice(1), '-f', join(root, 'docker-compose.yml'), 'logs', '--no-color', '--tail', '30'], { cwd: root, env, encoding: 'utf8' }).stdout;
+  const logs = () =>
+    spawnSync(composeCli[0], [...composeCli.slice(1), '-f', join(root, 'docker-compose.yml'), 'logs', '--no-color', '--tail', '30'], {
+      cwd: root,
+      env,
+      encoding: 'utf8',
+    }).stdout;
 
   before(async () => {
     const engine = spawnSync('bash', [join(root, 'deploy', 'docker-engine.sh'), 'start'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
@@ -67,7 +76,9 @@ describe('docker compose: the platform in containers takes a voicemail call', ()
 
     const rtp = await freeUdpRange(40);
     // The file-descriptor limits the file asks for, within what this engine may grant.
-    const engineLimit = Number(spawnSync('docker', ['run', '--rm', '--entrypoint', 'sh', 'sipvm/rtpengine:10.5.3.5', '-c', 'ulimit -Hn'], { encoding: 'utf8' }).stdout.trim());
+    const engineLimit = Number(
+      spawnSync('docker', ['run', '--rm', '--entrypoint', 'sh', 'sipvm/rtpengine:10.5.3.5', '-c', 'ulimit -Hn'], { encoding: 'utf8' }).stdout.trim(),
+    );
     const fdLimit = (wanted) => String(Number.isFinite(engineLimit) && engineLimit > 0 ? Math.min(wanted, engineLimit) : wanted);
     Object.assign(env, {
       NATS_PORT: String(await freePort()),
@@ -97,7 +108,9 @@ describe('docker compose: the platform in containers takes a voicemail call', ()
       FD_LIMIT: fdLimit(65536),
       RTPENGINE_FD_LIMIT: fdLimit(131072),
     });
-    console.log(`compose test: project ${project}, SIP 127.0.0.1:${env.SIP_PORT}, RTP ${rtp.min}-${rtp.max}, NATS ${env.NATS_PORT}, file descriptors ${env.FD_LIMIT}/${env.RTPENGINE_FD_LIMIT}`);
+    console.log(
+      `compose test: project ${project}, SIP 127.0.0.1:${env.SIP_PORT}, RTP ${rtp.min}-${rtp.max}, NATS ${env.NATS_PORT}, file descriptors ${env.FD_LIMIT}/${env.RTPENGINE_FD_LIMIT}`,
+    );
     compose(['up', '-d', '--no-build'], { COMPOSE_PROFILES: 'monitoring' });
     // NATS takes only known keys (SECURITY.md): the test is the operator, with the admin key.
     const adminSeed = compose(['run', '--rm', '--no-deps', '-T', 'nats-auth', 'cat', '/var/lib/sipvm/nats-seeds/admin/nats.nk']).trim();
@@ -127,7 +140,11 @@ describe('docker compose: the platform in containers takes a voicemail call', ()
   async function platformReady(services) {
     const ready = async (port) => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.ok === true;
     const healthy = () => {
-      const ps = spawnSync('docker', ['ps', '--filter', `label=com.docker.compose.project=${project}`, '--format', '{{.Label "com.docker.compose.service"}} {{.Status}}'], { encoding: 'utf8' }).stdout;
+      const ps = spawnSync(
+        'docker',
+        ['ps', '--filter', `label=com.docker.compose.project=${project}`, '--format', '{{.Label "com.docker.compose.service"}} {{.Status}}'],
+        { encoding: 'utf8' },
+      ).stdout;
       return services.every((service) => new RegExp(`^${service} .*\\(healthy\\)`, 'm').test(ps));
     };
     try {
@@ -165,7 +182,11 @@ describe('docker compose: the platform in containers takes a voicemail call', ()
   const mailboxOf = (uid) => ({ did: 'example.org', uid });
   async function storedMessage(uid) {
     let messages = [];
-    await waitFor(async () => (messages = (await request(nc, StorageApi.listMailbox, { mailbox: mailboxOf(uid) })).messages).length > 0, 30_000, `a message in ${uid}'s mailbox`);
+    await waitFor(
+      async () => (messages = (await request(nc, StorageApi.listMailbox, { mailbox: mailboxOf(uid) })).messages).length > 0,
+      30_000,
+      `a message in ${uid}'s mailbox`,
+    );
     assert.equal(messages.length, 1);
     const [message] = messages;
     const parts = [];
@@ -183,9 +204,16 @@ describe('docker compose: the platform in containers takes a voicemail call', ()
     assert.ok(message.durationMs >= 2_500 && message.durationMs <= 4_500, `duration ${message.durationMs} ms`);
 
     let mails = [];
-    await waitFor(async () => (mails = await (await fetch(`http://127.0.0.1:${env.MAILDEV_WEB_PORT}/api/email`)).json()).length > 0, 30_000, 'the mail in MailDev');
+    await waitFor(
+      async () => (mails = await (await fetch(`http://127.0.0.1:${env.MAILDEV_WEB_PORT}/api/email`)).json()).length > 0,
+      30_000,
+      'the mail in MailDev',
+    );
     const [mail] = mails;
-    assert.deepEqual(mail.to.map((to) => to.address), ['alice@example.org']);
+    assert.deepEqual(
+      mail.to.map((to) => to.address),
+      ['alice@example.org'],
+    );
     const wav = mail.attachments.find((a) => a.contentType === 'audio/wav');
     assert.ok(wav && wav.size > 40_000, `a WAV of about 3 s is attached (${JSON.stringify(mail.attachments)})`);
     const files = compose(['exec', '-T', 'storage', 'find', '/var/lib/sipvm/storage', '-name', `${message.id}.*`]);
@@ -194,11 +222,18 @@ describe('docker compose: the platform in containers takes a voicemail call', ()
     // The web API: the operator key made on the web-secrets volume issues a token that lists and plays the message.
     const web = `http://127.0.0.1:${env.WEB_PORT}`;
     const operatorKey = compose(['exec', '-T', 'web', 'cat', '/var/lib/sipvm/web/operator-key']).trim();
-    const issued = await fetch(`${web}/api/v1/tokens`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-operator-key': operatorKey }, body: JSON.stringify({ mailbox: mailboxOf('alice') }) });
+    const issued = await fetch(`${web}/api/v1/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-operator-key': operatorKey },
+      body: JSON.stringify({ mailbox: mailboxOf('alice') }),
+    });
     assert.equal(issued.status, 201);
     const { token } = await issued.json();
     const list = await (await fetch(`${web}/api/v1/mailboxes/example.org/alice/messages`, { headers: { authorization: `Bearer ${token}` } })).json();
-    assert.deepEqual(list.messages.map((m) => m.id), [message.id]);
+    assert.deepEqual(
+      list.messages.map((m) => m.id),
+      [message.id],
+    );
     const audio = await fetch(`${web}${list.messages[0].audioUrl}`);
     assert.equal(audio.status, 200);
     assert.equal((await audio.arrayBuffer()).byteLength, message.size, 'the web API plays the stored message');
@@ -208,10 +243,14 @@ describe('docker compose: the platform in containers takes a voicemail call', ()
     const prometheus = `http://127.0.0.1:${env.PROMETHEUS_PORT}/api/v1`;
     const targets = async () => (await (await fetch(`${prometheus}/targets`)).json()).data.activeTargets;
     try {
-      await waitFor(async () => {
-        const active = await targets().catch(() => []);
-        return active.length === 7 && active.every((t) => t.health === 'up');
-      }, 120_000, 'every target up');
+      await waitFor(
+        async () => {
+          const active = await targets().catch(() => []);
+          return active.length === 7 && active.every((t) => t.health === 'up');
+        },
+        120_000,
+        'every target up',
+      );
     } catch (error) {
       throw new Error(`${error.message}: ${JSON.stringify((await targets().catch(() => [])).map((t) => [t.labels.job, t.health, t.lastError]))}\n${logs()}`);
     }
@@ -228,7 +267,8 @@ describe('docker compose: the platform in containers takes a voicemail call', ()
     await platformReady(['ceph-rgw', 'storage', 'media', 'signaling', 'voicemail']);
     // storage answers only once the bucket is reachable (its /readyz checks the backend).
     const s3 = new S3Client({ endpoint: `http://127.0.0.1:${env.S3_PORT}`, region: 'us-east-1', forcePathStyle: true, credentials: S3_KEYS });
-    const keys = async () => ((await s3.send(new ListObjectsV2Command({ Bucket: 'voicemail', Prefix: 'mailboxes/example.org/carol/' }))).Contents ?? []).map((o) => o.Key);
+    const keys = async () =>
+      ((await s3.send(new ListObjectsV2Command({ Bucket: 'voicemail', Prefix: 'mailboxes/example.org/carol/' }))).Contents ?? []).map((o) => o.Key);
     await waitFor(async () => Array.isArray(await keys().catch(() => undefined)), 120_000, 'the bucket to answer');
     await leaveMessage("mod=box;usr=carol;snd='sip:bob@caller.example.org';dom=example.org;");
     const message = await storedMessage('carol');

@@ -24,10 +24,15 @@ import { prerequisite } from '@sipvm/harness';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const has = (tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
 /** Every service of the repository (services/<name>/package.json): each must run everywhere. */
-const services = readdirSync(join(root, 'services')).filter((name) => existsSync(join(root, 'services', name, 'package.json'))).sort();
+const services = readdirSync(join(root, 'services'))
+  .filter((name) => existsSync(join(root, 'services', name, 'package.json')))
+  .sort();
 const runs = (name) => new RegExp(`services/${name}/dist/main\\.js`);
 
-const noCompose = prerequisite('the compose file check', has('docker-compose') ? undefined : 'docker-compose is not installed (apt-get install docker-compose)');
+const noCompose = prerequisite(
+  'the compose file check',
+  has('docker-compose') ? undefined : 'docker-compose is not installed (apt-get install docker-compose)',
+);
 it('docker-compose.yml is a valid Compose file', { skip: noCompose }, () => {
   const result = spawnSync('docker-compose', ['-f', join(root, 'docker-compose.yml'), '--profile', 's3', 'config'], { encoding: 'utf8' });
   assert.equal(result.status, 0, result.stderr);
@@ -99,7 +104,8 @@ describe('deploy/k8s', { skip: noKubectl }, () => {
   });
 
   it('runs every service once, each with health probes', () => {
-    for (const name of services) assert.equal(workloads().filter((o) => containers(o).some((c) => runs(name).test(c.command?.join(' ') ?? ''))).length, 1, `one workload runs ${name}`);
+    for (const name of services)
+      assert.equal(workloads().filter((o) => containers(o).some((c) => runs(name).test(c.command?.join(' ') ?? ''))).length, 1, `one workload runs ${name}`);
     for (const workload of workloads()) {
       for (const container of workload.spec.template.spec.containers) {
         assert.ok(container.readinessProbe && container.livenessProbe, `${workload.metadata.name}/${container.name} has readiness and liveness probes`);
@@ -110,7 +116,11 @@ describe('deploy/k8s', { skip: noKubectl }, () => {
   it('pins every image and pulls it only when missing', () => {
     for (const workload of workloads()) {
       for (const container of containers(workload)) {
-        assert.match(container.image, /^[^:@]+(:[0-9][\w.-]*|@sha256:[0-9a-f]{64})$/, `${workload.metadata.name}/${container.name}: ${container.image} has an exact version`);
+        assert.match(
+          container.image,
+          /^[^:@]+(:[0-9][\w.-]*|@sha256:[0-9a-f]{64})$/,
+          `${workload.metadata.name}/${container.name}: ${container.image} has an exact version`,
+        );
         assert.equal(container.imagePullPolicy, 'IfNotPresent', `${workload.metadata.name}/${container.name}`);
       }
     }
@@ -119,23 +129,40 @@ describe('deploy/k8s', { skip: noKubectl }, () => {
   it('takes secrets only from the generator: no placeholder Secret in the manifests', () => {
     const secrets = ofKind('Secret');
     const natsIdentities = services.map((name) => `nats-${name}`);
-    assert.deepEqual(secrets.map((s) => s.metadata.name.replace(/-[a-z0-9]{10}$/, '')).sort(), ['drachtio', ...natsIdentities, 'nats-cluster', 'storage-s3', 'voicemail-smtp', 'web'].sort());
+    assert.deepEqual(
+      secrets.map((s) => s.metadata.name.replace(/-[a-z0-9]{10}$/, '')).sort(),
+      ['drachtio', ...natsIdentities, 'nats-cluster', 'storage-s3', 'voicemail-smtp', 'web'].sort(),
+    );
     const drachtio = secrets.find((s) => s.metadata.name.startsWith('drachtio-'));
     assert.ok(Buffer.from(drachtio.data.DRACHTIO_SECRET, 'base64').length >= 32, 'a generated drachtio secret');
   });
 
   it('runs a node as one pod that drains at preStop: signaling and media stop taking calls and wait for theirs, drachtio and rtpengine outlive them', () => {
     const workloads = ofKind('DaemonSet');
-    assert.deepEqual(workloads.map((o) => o.metadata.name), ['node'], 'one DaemonSet: a node is drained and upgraded as one');
+    assert.deepEqual(
+      workloads.map((o) => o.metadata.name),
+      ['node'],
+      'one DaemonSet: a node is drained and upgraded as one',
+    );
     const pod = workloads[0].spec.template.spec;
     const byName = Object.fromEntries(pod.containers.map((c) => [c.name, c]));
     assert.deepEqual(Object.keys(byName).sort(), ['drachtio', 'media', 'rtpengine', 'signaling']);
     const waits = {};
-    for (const [name, port] of [['signaling', '9104'], ['media', '9102']]) {
+    for (const [name, port] of [
+      ['signaling', '9104'],
+      ['media', '9102'],
+    ]) {
       const hook = byName[name].lifecycle?.preStop?.exec?.command ?? [];
-      assert.deepEqual(hook.slice(0, 4), ['node', 'packages/service/dist/drain-hook.js', '--port', port], `${name}'s preStop drains it through its health port`);
+      assert.deepEqual(
+        hook.slice(0, 4),
+        ['node', 'packages/service/dist/drain-hook.js', '--port', port],
+        `${name}'s preStop drains it through its health port`,
+      );
       waits[name] = Number(hook[hook.indexOf('--wait-seconds') + 1]);
-      assert.ok(waits[name] >= MAX_MESSAGE_S + 60, `${name} waits ${waits[name]} s for its calls: a ${MAX_MESSAGE_S} s message, its greeting and the hand-over`);
+      assert.ok(
+        waits[name] >= MAX_MESSAGE_S + 60,
+        `${name} waits ${waits[name]} s for its calls: a ${MAX_MESSAGE_S} s message, its greeting and the hand-over`,
+      );
       assert.deepEqual(envOf(byName[name]).INSTANCE_ID, { fieldRef: { fieldPath: 'spec.nodeName' } }, `${name}'s instance id is its node's name`);
       assert.deepEqual(envOf(byName[name]).MEDIA_NODE, { fieldRef: { fieldPath: 'spec.nodeName' } }, `${name}'s media node is its node`);
     }
@@ -143,10 +170,17 @@ describe('deploy/k8s', { skip: noKubectl }, () => {
     assert.deepEqual(byName.rtpengine.lifecycle.preStop.exec.command, ['rtpengine-drain']);
     assert.equal(envOf(byName.rtpengine).MEDIA_HEALTH_PORT, '9102', "rtpengine waits for media's exit");
     // The hooks, then SIGTERM's own shutdown, all within the grace period.
-    const signalingStop = Number(objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name.startsWith('signaling-config-')).data.SHUTDOWN_TIMEOUT_MS) / 1000;
+    const signalingStop =
+      Number(objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name.startsWith('signaling-config-')).data.SHUTDOWN_TIMEOUT_MS) / 1000;
     const mediaStop = Number(envOf(byName.media).SHUTDOWN_TIMEOUT_MS) / 1000;
-    assert.ok(waits.signaling + signalingStop < pod.terminationGracePeriodSeconds, `signaling: ${waits.signaling} s + ${signalingStop} s within ${pod.terminationGracePeriodSeconds} s`);
-    assert.ok(waits.media + mediaStop < pod.terminationGracePeriodSeconds, `media: ${waits.media} s + ${mediaStop} s within ${pod.terminationGracePeriodSeconds} s`);
+    assert.ok(
+      waits.signaling + signalingStop < pod.terminationGracePeriodSeconds,
+      `signaling: ${waits.signaling} s + ${signalingStop} s within ${pod.terminationGracePeriodSeconds} s`,
+    );
+    assert.ok(
+      waits.media + mediaStop < pod.terminationGracePeriodSeconds,
+      `media: ${waits.media} s + ${mediaStop} s within ${pod.terminationGracePeriodSeconds} s`,
+    );
     assert.ok(Number(envOf(byName.rtpengine).DRAIN_SECONDS) < pod.terminationGracePeriodSeconds);
     assert.deepEqual(pod.nodeSelector, { 'sipvm.io/sip': 'true', 'sipvm.io/media': 'true' });
   });
@@ -155,7 +189,8 @@ describe('deploy/k8s', { skip: noKubectl }, () => {
     for (const name of ['storage', 'voicemail', 'voicebox', 'web']) {
       const deployment = named('Deployment', name);
       assert.deepEqual(deployment.spec.strategy, { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } }, name);
-      const stop = Number(objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name.startsWith(`${name}-config-`))?.data.SHUTDOWN_TIMEOUT_MS ?? 20_000) / 1000;
+      const stop =
+        Number(objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name.startsWith(`${name}-config-`))?.data.SHUTDOWN_TIMEOUT_MS ?? 20_000) / 1000;
       assert.ok(deployment.spec.template.spec.terminationGracePeriodSeconds > stop, `${name}: grace covers its ${stop} s shutdown`);
     }
   });
@@ -176,7 +211,8 @@ describe('deploy/k8s', { skip: noKubectl }, () => {
 
   it("tags the platform's image with the package version", () => {
     for (const workload of workloads()) {
-      for (const container of containers(workload).filter((c) => c.image.startsWith('sipvm/platform'))) assert.equal(container.image, `sipvm/platform:${VERSION}`);
+      for (const container of containers(workload).filter((c) => c.image.startsWith('sipvm/platform')))
+        assert.equal(container.image, `sipvm/platform:${VERSION}`);
     }
   });
 
@@ -186,10 +222,16 @@ describe('deploy/k8s', { skip: noKubectl }, () => {
     assert.ok(volume.hostPath?.path, 'a hostPath folder');
     for (const name of ['rtpengine', 'media']) {
       const container = pod.containers.find((c) => c.name === name);
-      assert.ok(container.volumeMounts.some((m) => m.name === 'recordings' && m.mountPath === '/var/spool/rtpengine'), `${name} mounts it`);
+      assert.ok(
+        container.volumeMounts.some((m) => m.name === 'recordings' && m.mountPath === '/var/spool/rtpengine'),
+        `${name} mounts it`,
+      );
       assert.equal(container.securityContext?.runAsUser ?? pod.securityContext.runAsUser, 1000, `${name} runs as uid 1000`);
     }
-    assert.ok(pod.initContainers.some((c) => c.volumeMounts.some((m) => m.name === 'recordings') && /chown 1000:1000/.test(c.command.join(' '))), 'the folder is handed to uid 1000');
+    assert.ok(
+      pod.initContainers.some((c) => c.volumeMounts.some((m) => m.name === 'recordings') && /chown 1000:1000/.test(c.command.join(' '))),
+      'the folder is handed to uid 1000',
+    );
   });
 
   it('runs NATS as a three-server cluster and creates every stream and KV bucket with three replicas', () => {
@@ -198,13 +240,20 @@ describe('deploy/k8s', { skip: noKubectl }, () => {
     assert.ok(nats.spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution, 'one server per node');
     const conf = ofKind('ConfigMap').find((o) => o.metadata.name.startsWith('nats-config-')).data['nats.conf'];
     const routes = Buffer.from(ofKind('Secret').find((o) => o.metadata.name.startsWith('nats-cluster-')).data['routes.conf'], 'base64').toString();
-    assert.equal([...routes.matchAll(/nats:\/\/sipvm-route:[0-9a-f]{64}@nats-\d\.nats-cluster:6222/g)].length, 3, 'routes to all three servers, with the route password');
+    assert.equal(
+      [...routes.matchAll(/nats:\/\/sipvm-route:[0-9a-f]{64}@nats-\d\.nats-cluster:6222/g)].length,
+      3,
+      'routes to all three servers, with the route password',
+    );
     assert.match(routes, /^authorization \{ user: sipvm-route, password: "[0-9a-f]{64}"/m);
     assert.match(conf, /max_payload: 1MB/);
     assert.equal(ofKind('ConfigMap').find((o) => o.metadata.name.startsWith('platform-config-')).data.JETSTREAM_REPLICAS, '3');
     for (const workload of workloads().filter((o) => o.metadata.name !== 'nats')) {
       const app = workload.spec.template.spec.containers.find((c) => c.image.startsWith('sipvm/platform'));
-      assert.ok(app.envFrom.some((e) => e.configMapRef?.name.startsWith('platform-config-')), `${workload.metadata.name} reads platform-config`);
+      assert.ok(
+        app.envFrom.some((e) => e.configMapRef?.name.startsWith('platform-config-')),
+        `${workload.metadata.name} reads platform-config`,
+      );
     }
   });
 
@@ -223,18 +272,25 @@ describe('deploy/k8s', { skip: noKubectl }, () => {
     for (const name of services) {
       const workload = workloads().find((o) => containers(o).some((c) => runs(name).test(c.command?.join(' ') ?? '')));
       const pod = workload.spec.template.spec;
-      const secretsOf = (volumeNames) => pod.volumes.filter((v) => volumeNames.includes(v.name) && v.secret).map((v) => v.secret.secretName.replace(/-[a-z0-9]{10}$/, ''));
+      const secretsOf = (volumeNames) =>
+        pod.volumes.filter((v) => volumeNames.includes(v.name) && v.secret).map((v) => v.secret.secretName.replace(/-[a-z0-9]{10}$/, ''));
       const app = containers(workload).find((c) => runs(name).test(c.command?.join(' ') ?? ''));
       const mounted = app.volumeMounts.filter((m) => m.mountPath === '/var/lib/sipvm/nats').map((m) => m.name);
       assert.deepEqual(secretsOf(mounted), [`nats-${name}`], `${name} mounts its own nkey`);
       for (const other of containers(workload).filter((c) => c !== app)) {
-        assert.ok(!secretsOf((other.volumeMounts ?? []).map((m) => m.name)).includes(`nats-${name}`), `${workload.metadata.name}/${other.name} does not get ${name}'s nkey`);
+        assert.ok(
+          !secretsOf((other.volumeMounts ?? []).map((m) => m.name)).includes(`nats-${name}`),
+          `${workload.metadata.name}/${other.name} does not get ${name}'s nkey`,
+        );
       }
       assert.equal(pod.securityContext.fsGroup, 1000, `${name}: uid 1000 may read the key (0440, group fsGroup)`);
     }
     const shipped = readFileSync(join(root, 'deploy', 'k8s', 'nats-permissions.conf'), 'utf8');
     const current = natsPermissionsConfig([...SERVICE_IDENTITIES.filter((identity) => identity !== 'bench'), 'admin']);
-    assert.ok(shipped === current, 'deploy/k8s/nats-permissions.conf is stale: node packages/service/dist/nats-credentials.js --permissions-file deploy/k8s/nats-permissions.conf');
+    assert.ok(
+      shipped === current,
+      'deploy/k8s/nats-permissions.conf is stale: node packages/service/dist/nats-credentials.js --permissions-file deploy/k8s/nats-permissions.conf',
+    );
   });
 
   it('renders a NATS configuration nats-server accepts, authentication included', (t) => {
@@ -257,7 +313,11 @@ describe('deploy/k8s', { skip: noKubectl }, () => {
       const names = spawnSync('openssl', ['x509', '-noout', '-ext', 'subjectAltName', '-in', join(dir, 'cluster', 'tls.crt')], { encoding: 'utf8' }).stdout;
       assert.match(names, /DNS:\*\.nats-cluster\b/);
       assert.match(readFileSync(join(dir, 'nats.conf'), 'utf8'), /include \.\/permissions\.conf/);
-      assert.equal([...readFileSync(join(dir, 'keys.conf'), 'utf8').matchAll(/^NKEY_[A-Z]+: "U[A-Z2-7]{55}"$/gm)].length, services.length + 1, 'a key per service and admin');
+      assert.equal(
+        [...readFileSync(join(dir, 'keys.conf'), 'utf8').matchAll(/^NKEY_[A-Z]+: "U[A-Z2-7]{55}"$/gm)].length,
+        services.length + 1,
+        'a key per service and admin',
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -267,10 +327,16 @@ describe('deploy/k8s', { skip: noKubectl }, () => {
     const policy = named('NetworkPolicy', 'nats');
     assert.deepEqual(policy.spec.podSelector.matchLabels, { 'app.kubernetes.io/name': 'nats' });
     const byPort = (port) => policy.spec.ingress.filter((rule) => rule.ports.some((p) => p.port === port));
-    assert.deepEqual(byPort(6222).flatMap((rule) => rule.from), [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'nats' } } }]);
+    assert.deepEqual(
+      byPort(6222).flatMap((rule) => rule.from),
+      [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'nats' } } }],
+    );
     const clients = byPort(4222).flatMap((rule) => rule.from);
     assert.equal(clients.filter((peer) => peer.ipBlock).length, 1, "the nodes' CIDR is the one value to set");
-    assert.ok(clients.every((peer) => peer.ipBlock || (peer.podSelector && !peer.namespaceSelector)), 'clients from this namespace and the nodes only');
+    assert.ok(
+      clients.every((peer) => peer.ipBlock || (peer.podSelector && !peer.namespaceSelector)),
+      'clients from this namespace and the nodes only',
+    );
   });
 
   it('trusts no broad range as SIP proxies, and refuses strangers by default', () => {

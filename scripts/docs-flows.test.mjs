@@ -13,7 +13,9 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const flowsDir = join(root, 'docs', 'flows');
-const pages = readdirSync(flowsDir).filter((name) => name.endsWith('.md')).sort();
+const pages = readdirSync(flowsDir)
+  .filter((name) => name.endsWith('.md'))
+  .sort();
 const sequences = pages.filter((name) => name !== 'README.md');
 const text = (path) => readFileSync(join(root, path), 'utf8');
 const page = (name) => text(join('docs', 'flows', name));
@@ -85,7 +87,15 @@ function problemOf(reference) {
 function declaredSubjects() {
   const source = text('packages/contracts/src/subjects.ts');
   const literals = [...source.matchAll(/['`](vm\.[^'`]+)['`]/g)].map((match) => match[1]);
-  return literals.map((subject) => new RegExp(`^${subject.split(/\$\{[^}]+\}/).map(escape).join('[^.\\s]+')}$`));
+  return literals.map(
+    (subject) =>
+      new RegExp(
+        `^${subject
+          .split(/\$\{[^}]+\}/)
+          .map(escape)
+          .join('[^.\\s]+')}$`,
+      ),
+  );
 }
 
 describe('docs/flows', () => {
@@ -95,7 +105,10 @@ describe('docs/flows', () => {
       assert.match(index, new RegExp(`\\]\\(${escape(name)}\\)`), `docs/flows/README.md does not link ${name}`);
       const markdown = page(name);
       assert.match(markdown, /^```mermaid\nsequenceDiagram$/m, `${name} has no mermaid sequenceDiagram`);
-      assert.ok(codeSpans(markdown).some((span) => FILE_REFERENCE.exec(span)?.[2] !== undefined), `${name} names no file:function`);
+      assert.ok(
+        codeSpans(markdown).some((span) => FILE_REFERENCE.exec(span)?.[2] !== undefined),
+        `${name} names no file:function`,
+      );
     }
   });
 

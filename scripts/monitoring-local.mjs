@@ -33,11 +33,30 @@ const values = {
 };
 const template = readFileSync(join(root, 'deploy', 'monitoring', 'prometheus.yml'), 'utf8');
 const config = join(dir, 'prometheus.yml');
-writeFileSync(config, template.replace(/\$\{([A-Z_]+)\}/g, (_, name) => values[name] ?? `\${${name}}`));
+writeFileSync(
+  config,
+  template.replace(/\$\{([A-Z_]+)\}/g, (_, name) => values[name] ?? `\${${name}}`),
+);
 
 const children = [
-  spawn(process.execPath, [join(root, 'packages', 'service', 'dist', 'nats-exporter.js'), '--nats', `http://127.0.0.1:${process.env.NATS_MONITOR_PORT ?? '8222'}`, '--host', '127.0.0.1', '--port', exporterPort], { stdio: 'inherit' }),
-  spawn('prometheus', [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${prometheusPort}`, '--log.level=warn'], { stdio: 'inherit' }),
+  spawn(
+    process.execPath,
+    [
+      join(root, 'packages', 'service', 'dist', 'nats-exporter.js'),
+      '--nats',
+      `http://127.0.0.1:${process.env.NATS_MONITOR_PORT ?? '8222'}`,
+      '--host',
+      '127.0.0.1',
+      '--port',
+      exporterPort,
+    ],
+    { stdio: 'inherit' },
+  ),
+  spawn(
+    'prometheus',
+    [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${prometheusPort}`, '--log.level=warn'],
+    { stdio: 'inherit' },
+  ),
 ];
 console.log(`monitoring: Prometheus on http://127.0.0.1:${prometheusPort} (rules: deploy/monitoring/rules.yml), NATS exporter on 127.0.0.1:${exporterPort}`);
 let stopping = false;

@@ -109,7 +109,10 @@ function mutantsOf(fileName, text) {
       for (const op of BINARY[node.operatorToken.kind] ?? []) add('operator', node.operatorToken, op);
     } else if (ts.isPrefixUnaryExpression(node) && node.operator === ts.SyntaxKind.ExclamationToken) {
       add('negation removed', node, node.operand.getText(source));
-    } else if ((ts.isPrefixUnaryExpression(node) || ts.isPostfixUnaryExpression(node)) && [ts.SyntaxKind.PlusPlusToken, ts.SyntaxKind.MinusMinusToken].includes(node.operator)) {
+    } else if (
+      (ts.isPrefixUnaryExpression(node) || ts.isPostfixUnaryExpression(node)) &&
+      [ts.SyntaxKind.PlusPlusToken, ts.SyntaxKind.MinusMinusToken].includes(node.operator)
+    ) {
       const swapped = node.operator === ts.SyntaxKind.PlusPlusToken ? '--' : '++';
       const operand = node.operand.getText(source);
       add('update', node, ts.isPrefixUnaryExpression(node) ? swapped + operand : operand + swapped);
@@ -135,7 +138,10 @@ function mutantsOf(fileName, text) {
       const condition = ts.isIfStatement(node) ? node.expression : node.condition;
       add('condition', condition, 'true');
       add('condition', condition, 'false');
-    } else if ((ts.isWhileStatement(node) || ts.isDoStatement(node) || ts.isForStatement(node)) && (ts.isForStatement(node) ? node.condition : node.expression)) {
+    } else if (
+      (ts.isWhileStatement(node) || ts.isDoStatement(node) || ts.isForStatement(node)) &&
+      (ts.isForStatement(node) ? node.condition : node.expression)
+    ) {
       add('condition', ts.isForStatement(node) ? node.condition : node.expression, 'false');
     }
     ts.forEachChild(node, visit);
@@ -146,7 +152,14 @@ function mutantsOf(fileName, text) {
     .map((m) => {
       const { line, character } = source.getLineAndCharacterOfPosition(m.start);
       const lineText = text.split('\n')[line].trim();
-      return { ...m, line: line + 1, column: character + 1, lineText, original: text.slice(m.start, m.end), mutated: text.slice(0, m.start) + m.replacement + text.slice(m.end) };
+      return {
+        ...m,
+        line: line + 1,
+        column: character + 1,
+        lineText,
+        original: text.slice(m.start, m.end),
+        mutated: text.slice(0, m.start) + m.replacement + text.slice(m.end),
+      };
     });
 }
 
@@ -258,7 +271,10 @@ for (const module of modules) {
   mutants.forEach((m, i) => (m.id = i + 1));
   console.log(`\n# ${module.name}: ${mutants.length} mutants of ${sources.join(', ')}; tests: ${module.tests.join(', ')}`);
   if (listOnly) {
-    for (const m of mutants) console.log(`${String(m.id).padStart(4)} ${basename(m.file)}:${m.line}:${m.column} ${m.operator}: ${JSON.stringify(m.original).slice(0, 80)} → ${m.replacement}`);
+    for (const m of mutants)
+      console.log(
+        `${String(m.id).padStart(4)} ${basename(m.file)}:${m.line}:${m.column} ${m.operator}: ${JSON.stringify(m.original).slice(0, 80)} → ${m.replacement}`,
+      );
     continue;
   }
   for (const file of [...sources, ...module.tests]) {
@@ -288,7 +304,9 @@ for (const module of modules) {
     process.exit(1);
   }
   const timeoutMs = Math.max(30_000, 3 * baseline.ms);
-  console.log(`baseline: tests pass in ${(baseline.ms / 1000).toFixed(1)} s; a mutant whose run takes over ${(timeoutMs / 1000).toFixed(0)} s is killed by timeout`);
+  console.log(
+    `baseline: tests pass in ${(baseline.ms / 1000).toFixed(1)} s; a mutant whose run takes over ${(timeoutMs / 1000).toFixed(0)} s is killed by timeout`,
+  );
 
   const result = { name: module.name, mutants: 0, killed: 0, timedOut: 0, survived: [], equivalent: [], killedButListed: [] };
   for (const m of mutants) {
@@ -331,14 +349,21 @@ for (const r of totals) {
     `${r.name}: ${r.mutants} mutants, ${r.killed} killed (${r.timedOut} by timeout), ${r.survived.length} survived, ${r.equivalent.length} equivalent — ` +
       `score ${score(r.killed, r.mutants)} of all, ${score(r.killed, counted)} of those not equivalent`,
   );
-  for (const m of r.survived) console.log(`  survived: ${basename(m.file)}:${m.line} ${m.operator}: ${m.lineText}  [${JSON.stringify(m.original).slice(0, 60)} → ${m.replacement}]`);
-  for (const m of r.equivalent) console.log(`  equivalent: ${basename(m.file)}:${m.line} ${m.operator}: ${m.lineText}  [${JSON.stringify(m.original).slice(0, 60)} → ${m.replacement}] — ${m.why}`);
+  for (const m of r.survived)
+    console.log(`  survived: ${basename(m.file)}:${m.line} ${m.operator}: ${m.lineText}  [${JSON.stringify(m.original).slice(0, 60)} → ${m.replacement}]`);
+  for (const m of r.equivalent)
+    console.log(
+      `  equivalent: ${basename(m.file)}:${m.line} ${m.operator}: ${m.lineText}  [${JSON.stringify(m.original).slice(0, 60)} → ${m.replacement}] — ${m.why}`,
+    );
   for (const m of r.killedButListed) {
     ok = false;
     console.log(`  listed as equivalent but killed (take it off the list): ${basename(m.file)}:${m.line} ${m.lineText}`);
   }
 }
-const listed = EQUIVALENT.filter((e) => !totals.some((r) => r.equivalent.some((m) => m.file === e.file && m.lineText === e.line && m.original === e.original && m.replacement === e.replacement)));
+const listed = EQUIVALENT.filter(
+  (e) =>
+    !totals.some((r) => r.equivalent.some((m) => m.file === e.file && m.lineText === e.line && m.original === e.original && m.replacement === e.replacement)),
+);
 if (!only && listed.length > 0 && modules.length === MODULES.length) {
   for (const e of listed) console.log(`listed as equivalent but no longer a surviving mutant: ${e.file}: ${e.line} [${e.original} → ${e.replacement}]`);
 }

@@ -30,9 +30,8 @@ if (files.length === 0) {
   process.exit(1);
 }
 console.log(`running ${files.length} test files`);
-const result = spawnSync(
-  process.execPath,
-  ['--test', '--test-reporter=spec', '--test-timeout=600000', ...passThrough, ...files],
-  { cwd: root, stdio: 'inherit' },
-);
+const result = spawnSync(process.execPath, ['--test', '--test-reporter=spec', '--test-timeout=600000', ...passThrough, ...files], {
+  cwd: root,
+  stdio: 'inherit',
+});
 process.exit(result.status ?? 1);

@@ -46,30 +46,38 @@ const drachtio = process.env.DRACHTIO_BIN ?? onPath('drachtio');
 // RTP: 4 ports per call. The default range (below Linux's ephemeral ports) holds 2500 calls.
 const rtpPorts = { min: Number(process.env.RTP_PORT_MIN ?? 20000), max: Number(process.env.RTP_PORT_MAX ?? 29999) };
 // rtpengine beside media (docs/design.md: same host, shared folders), in userspace, recording pcaps.
-const media = { ng: `127.0.0.1:${port(22222)}`, dtmf: `127.0.0.1:${port(22223)}`, recordings: join(home, 'rtpengine', 'recordings'), play: join(home, 'media', 'play') };
+const media = {
+  ng: `127.0.0.1:${port(22222)}`,
+  dtmf: `127.0.0.1:${port(22223)}`,
+  recordings: join(home, 'rtpengine', 'recordings'),
+  play: join(home, 'media', 'play'),
+};
 mkdirSync(media.recordings, { recursive: true });
 mkdirSync(media.play, { recursive: true });
-writeFileSync(join(home, 'rtpengine', 'rtpengine.conf'), [
-  '[rtpengine]',
-  'table = -1',
-  'interface = 127.0.0.1',
-  `listen-ng = ${media.ng}`,
-  `port-min = ${rtpPorts.min}`,
-  `port-max = ${rtpPorts.max}`,
-  `recording-dir = ${media.recordings}`,
-  'recording-method = pcap',
-  'recording-format = raw',
-  `dtmf-log-dest = ${media.dtmf}`,
-  'delete-delay = 0',
-  // notice: no line per ng command (media pings every second); `info` logs every command and SDP.
-  `log-level = ${process.env.RTPENGINE_LOG_LEVEL ?? '5'}`,
-  // Threads: deploy/rtpengine/entrypoint.sh says why these defaults.
-  `num-threads = ${process.env.RTPENGINE_THREADS ?? Math.max(1, Math.floor(availableParallelism() / 2))}`,
-  `media-num-threads = ${process.env.RTPENGINE_MEDIA_THREADS ?? 1}`,
-  'log-stderr = true',
-  'foreground = true',
-  '',
-].join('\n'));
+writeFileSync(
+  join(home, 'rtpengine', 'rtpengine.conf'),
+  [
+    '[rtpengine]',
+    'table = -1',
+    'interface = 127.0.0.1',
+    `listen-ng = ${media.ng}`,
+    `port-min = ${rtpPorts.min}`,
+    `port-max = ${rtpPorts.max}`,
+    `recording-dir = ${media.recordings}`,
+    'recording-method = pcap',
+    'recording-format = raw',
+    `dtmf-log-dest = ${media.dtmf}`,
+    'delete-delay = 0',
+    // notice: no line per ng command (media pings every second); `info` logs every command and SDP.
+    `log-level = ${process.env.RTPENGINE_LOG_LEVEL ?? '5'}`,
+    // Threads: deploy/rtpengine/entrypoint.sh says why these defaults.
+    `num-threads = ${process.env.RTPENGINE_THREADS ?? Math.max(1, Math.floor(availableParallelism() / 2))}`,
+    `media-num-threads = ${process.env.RTPENGINE_MEDIA_THREADS ?? 1}`,
+    'log-stderr = true',
+    'foreground = true',
+    '',
+  ].join('\n'),
+);
 /** A secret made once under .local/ and read back from then on. */
 function localSecret(...path) {
   const file = join(home, ...path);
@@ -82,30 +90,40 @@ function localSecret(...path) {
 // every service connects with its own nkey, made on the first start and kept.
 const natsAuth = join(home, 'nats', 'auth');
 writeNatsAuth({ configDir: natsAuth, identities: NATS_IDENTITIES });
-writeFileSync(join(home, 'nats', 'nats.conf'), [
-  `listen: 127.0.0.1:${natsPort}`,
-  // Monitoring (/varz, /jsz) on loopback: what operators and the deposit benchmark read.
-  `http: 127.0.0.1:${process.env.NATS_MONITOR_PORT ?? '8222'}`,
-  `jetstream { store_dir: ${JSON.stringify(join(home, 'nats'))} }`,
-  'include ./auth/permissions.conf',
-  '',
-].join('\n'));
+writeFileSync(
+  join(home, 'nats', 'nats.conf'),
+  [
+    `listen: 127.0.0.1:${natsPort}`,
+    // Monitoring (/varz, /jsz) on loopback: what operators and the deposit benchmark read.
+    `http: 127.0.0.1:${process.env.NATS_MONITOR_PORT ?? '8222'}`,
+    `jetstream { store_dir: ${JSON.stringify(join(home, 'nats'))} }`,
+    'include ./auth/permissions.conf',
+    '',
+  ].join('\n'),
+);
 const natsIdentity = (name) => ({ NATS_NKEY_FILE: seedFile(natsAuth, name) });
 
 const drachtioSecret = localSecret('drachtio', 'secret').value;
 mkdirSync(join(home, 'drachtio'), { recursive: true });
-writeFileSync(join(home, 'drachtio', 'drachtio.conf.xml'), `<drachtio>
+writeFileSync(
+  join(home, 'drachtio', 'drachtio.conf.xml'),
+  `<drachtio>
   <admin port="${port(9022)}" secret="${drachtioSecret}">127.0.0.1</admin>
   <sip><contacts><contact>sip:127.0.0.1:${sipPort};transport=udp,tcp</contact></contacts></sip>
   <cdrs>false</cdrs>
   <logging><console/><sofia-loglevel>${process.env.DRACHTIO_LOG_LEVEL === 'debug' ? 9 : 0}</sofia-loglevel><loglevel>${process.env.DRACHTIO_LOG_LEVEL ?? 'notice'}</loglevel></logging>
 </drachtio>
-`, { mode: 0o600 });
+`,
+  { mode: 0o600 },
+);
 
 // The web service's secrets: made once under .local/web/ unless the environment names its own.
 const webPort = process.env.WEB_PORT ?? '8080';
 const webSecrets = {};
-for (const [name, file] of [['WEB_OPERATOR_KEY', 'operator-key'], ['WEB_TOKEN_SECRET', 'token-secret']]) {
+for (const [name, file] of [
+  ['WEB_OPERATOR_KEY', 'operator-key'],
+  ['WEB_TOKEN_SECRET', 'token-secret'],
+]) {
   if (process.env[name] || process.env[`${name}_FILE`]) continue;
   webSecrets[`${name}_FILE`] = localSecret('web', file).file;
 }
@@ -126,7 +144,15 @@ const components = [
   {
     name: 'rtpengine',
     // No core file: rtpengine 10.5 can crash on SIGTERM with recordings open (the pcaps stay).
-    command: ['sh', '-c', 'ulimit -c 0 && exec "$0" "$@"', 'rtpengine', `--config-file=${join(home, 'rtpengine', 'rtpengine.conf')}`, '--config-section=rtpengine', `--pidfile=${join(home, 'rtpengine', 'rtpengine.pid')}`],
+    command: [
+      'sh',
+      '-c',
+      'ulimit -c 0 && exec "$0" "$@"',
+      'rtpengine',
+      `--config-file=${join(home, 'rtpengine', 'rtpengine.conf')}`,
+      '--config-section=rtpengine',
+      `--pidfile=${join(home, 'rtpengine', 'rtpengine.pid')}`,
+    ],
     // At log level notice rtpengine prints nothing when it is up: ask it (ng `ping`).
     ready: () => ngPing(media.ng),
   },
@@ -151,7 +177,16 @@ const components = [
           name: 'drachtio',
           // --disable-nat-detection: see deploy/drachtio/entrypoint.sh (a one-packet crash otherwise).
           // The admin secret is in the config file, not on the command line (where `ps` shows it).
-          command: [drachtio, '-f', join(home, 'drachtio', 'drachtio.conf.xml'), '--contact', `sip:127.0.0.1:${sipPort};transport=udp,tcp`, '--port', port(9022), '--disable-nat-detection'],
+          command: [
+            drachtio,
+            '-f',
+            join(home, 'drachtio', 'drachtio.conf.xml'),
+            '--contact',
+            `sip:127.0.0.1:${sipPort};transport=udp,tcp`,
+            '--port',
+            port(9022),
+            '--disable-nat-detection',
+          ],
           ready: /Starting|listening|drachtio/i,
         },
         {
@@ -285,9 +320,17 @@ process.on('SIGTERM', () => void stopAll(0));
 try {
   if (!drachtio) console.warn('drachtio-server not found (set DRACHTIO_BIN or put it on PATH): starting without SIP');
   for (const component of components) await start(component);
-  console.log(`\nsipvm is running (state in ${home}). NATS: ${natsUrl} (your tools: nkey ${seedFile(natsAuth, 'admin')}).${drachtio ? ` SIP: 127.0.0.1:${sipPort} (udp, tcp).` : ' No SIP (no drachtio-server).'}`);
-  console.log(`Health and metrics: http://127.0.0.1:${port(9101)}/readyz (storage), :${port(9102)} (media), :${port(9103)} (voicemail)` + (drachtio ? `, :${port(9104)} (signaling)` : '') + `, :${port(9105)} (voicebox), :${port(9106)} (web). Ctrl-C stops it.`);
-  console.log(`Web inbox and HTTP API: http://127.0.0.1:${webPort}/ (issue a mailbox token with the operator key${webSecrets.WEB_OPERATOR_KEY_FILE ? ` in ${webSecrets.WEB_OPERATOR_KEY_FILE}` : ''}; see the README).\n`);
+  console.log(
+    `\nsipvm is running (state in ${home}). NATS: ${natsUrl} (your tools: nkey ${seedFile(natsAuth, 'admin')}).${drachtio ? ` SIP: 127.0.0.1:${sipPort} (udp, tcp).` : ' No SIP (no drachtio-server).'}`,
+  );
+  console.log(
+    `Health and metrics: http://127.0.0.1:${port(9101)}/readyz (storage), :${port(9102)} (media), :${port(9103)} (voicemail)` +
+      (drachtio ? `, :${port(9104)} (signaling)` : '') +
+      `, :${port(9105)} (voicebox), :${port(9106)} (web). Ctrl-C stops it.`,
+  );
+  console.log(
+    `Web inbox and HTTP API: http://127.0.0.1:${webPort}/ (issue a mailbox token with the operator key${webSecrets.WEB_OPERATOR_KEY_FILE ? ` in ${webSecrets.WEB_OPERATOR_KEY_FILE}` : ''}; see the README).\n`,
+  );
 } catch (error) {
   console.error(String(error.message ?? error));
   await stopAll(1);

@@ -85,7 +85,13 @@ export function notStored(answered) {
   const lost = answered.filter((c) => c.outcome !== 'stored' && c.outcome !== 'stored-and-mailed');
   const reasons = new Map();
   for (const c of lost) {
-    const why = c.outcome ? `${c.outcome}${c.reason ? ` (${c.reason.replace(/[0-9]+/g, 'N')})` : ''}` : c.depositAt ? 'deposit without outcome' : c.endedAt ? 'no recording handed over' : 'call never ended';
+    const why = c.outcome
+      ? `${c.outcome}${c.reason ? ` (${c.reason.replace(/[0-9]+/g, 'N')})` : ''}`
+      : c.depositAt
+        ? 'deposit without outcome'
+        : c.endedAt
+          ? 'no recording handed over'
+          : 'call never ended';
     reasons.set(why, (reasons.get(why) ?? 0) + 1);
   }
   return { lost, reasons };
@@ -118,9 +124,13 @@ export async function putGreeting(nc, mailboxes, ms, workDir) {
   run('sox', [raw, '-r', '8000', '-c', '1', '-b', '16', '-e', 'signed-integer', file, 'pad', '0', '10', 'trim', '0', String(ms / 1000)]);
   const bytes = await readFile(file);
   for (const [i, mailbox] of mailboxes.entries()) {
-    const audio = await stageAudio(await stagingBucket(nc), `bench-greeting-${Date.now()}-${i}.wav`, (async function* () {
-      yield bytes;
-    })());
+    const audio = await stageAudio(
+      await stagingBucket(nc),
+      `bench-greeting-${Date.now()}-${i}.wav`,
+      (async function* () {
+        yield bytes;
+      })(),
+    );
     await request(nc, StorageApi.putGreeting, { mailbox, type: 'vm', audio });
   }
 }

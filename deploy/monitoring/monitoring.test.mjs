@@ -32,7 +32,11 @@ describe('the rules', { skip: noPromtool }, () => {
     // Every alert has a test.
     const alerts = [...readFileSync(join(here, 'rules.yml'), 'utf8').matchAll(/^\s+- alert: (\w+)$/gm)].map((m) => m[1]);
     const tested = new Set([...readFileSync(join(here, 'rules.test.yml'), 'utf8').matchAll(/alertname: (\w+)$/gm)].map((m) => m[1]));
-    assert.deepEqual(alerts.filter((alert) => !tested.has(alert)), [], 'alerts without a test');
+    assert.deepEqual(
+      alerts.filter((alert) => !tested.has(alert)),
+      [],
+      'alerts without a test',
+    );
   });
 });
 
@@ -92,15 +96,22 @@ describe('the rules and the dashboard read metrics that exist', () => {
       }
     }
     // The call path: rate, refusals, latencies, queue depths.
-    for (const name of ['sipvm_sip_invites_total', 'sipvm:invites_refused:ratio5m', 'sipvm_media_answer_p90_seconds', 'sipvm:handover_backlog:max']) assert.ok(shown.has(name), `the dashboard shows ${name}`);
+    for (const name of ['sipvm_sip_invites_total', 'sipvm:invites_refused:ratio5m', 'sipvm_media_answer_p90_seconds', 'sipvm:handover_backlog:max'])
+      assert.ok(shown.has(name), `the dashboard shows ${name}`);
   });
 
   it('the check can fail: an unknown metric is found', () => {
-    assert.deepEqual(metricsIn('sum by (instance) (rate(sipvm_no_such_thing_total{a="b"}[5m])) > 0').filter((name) => !known(name)), ['sipvm_no_such_thing_total']);
+    assert.deepEqual(
+      metricsIn('sum by (instance) (rate(sipvm_no_such_thing_total{a="b"}[5m])) > 0').filter((name) => !known(name)),
+      ['sipvm_no_such_thing_total'],
+    );
   });
 });
 
-const noPrometheus = prerequisite('`npm run monitoring` against a running platform', has('prometheus') ? undefined : 'prometheus is not installed (apt-get install prometheus)');
+const noPrometheus = prerequisite(
+  '`npm run monitoring` against a running platform',
+  has('prometheus') ? undefined : 'prometheus is not installed (apt-get install prometheus)',
+);
 
 describe('npm run monitoring: Debian’s Prometheus scraping the platform on this machine', { skip: noPrometheus }, () => {
   let nats;
@@ -126,12 +137,29 @@ describe('npm run monitoring: Debian’s Prometheus scraping the platform on thi
       await startService('storage', { ...env, STORAGE_BACKEND: 'local', STORAGE_DIR: join(home.path, 'storage') }, { httpPort: 9101 + offset }),
       await startService('voicemail', { ...env, SMTP_PORT: '9' }, { httpPort: 9103 + offset }),
       await startService('voicebox', env, { httpPort: 9105 + offset }),
-      await startService('web', { ...env, WEB_HOST: '127.0.0.1', WEB_PORT: String(await freePort()), WEB_OPERATOR_KEY: randomBytes(16).toString('hex'), WEB_TOKEN_SECRET: randomBytes(32).toString('hex') }, { httpPort: 9106 + offset }),
+      await startService(
+        'web',
+        {
+          ...env,
+          WEB_HOST: '127.0.0.1',
+          WEB_PORT: String(await freePort()),
+          WEB_OPERATOR_KEY: randomBytes(16).toString('hex'),
+          WEB_TOKEN_SECRET: randomBytes(32).toString('hex'),
+        },
+        { httpPort: 9106 + offset },
+      ),
     );
     const port = await freePort();
     prometheus = `http://127.0.0.1:${port}/api/v1`;
     monitoring = spawn(process.execPath, [join(root, 'scripts', 'monitoring-local.mjs')], {
-      env: { ...process.env, SIPVM_HOME: home.path, SIPVM_PORT_OFFSET: String(offset), NATS_MONITOR_PORT: new URL(nats.servers[0].monitorUrl).port, PROMETHEUS_PORT: String(port), SCRAPE_INTERVAL: '1s' },
+      env: {
+        ...process.env,
+        SIPVM_HOME: home.path,
+        SIPVM_PORT_OFFSET: String(offset),
+        NATS_MONITOR_PORT: new URL(nats.servers[0].monitorUrl).port,
+        PROMETHEUS_PORT: String(port),
+        SCRAPE_INTERVAL: '1s',
+      },
       stdio: ['ignore', 'inherit', 'inherit'],
     });
   });
@@ -169,7 +197,12 @@ describe('npm run monitoring: Debian’s Prometheus scraping the platform on thi
     assert.equal((await query('nats_up'))[0]?.value[1], '1');
     assert.ok(Number((await query('nats_jetstream_storage_max_bytes'))[0]?.value[1]) > 0, "NATS's JetStream limits");
     // The services missing are an alert on its way (it fires after 2 minutes).
-    await waitFor(async () => (await api('alerts')).alerts.some((a) => a.labels.alertname === 'SipvmServiceDown' && a.labels.job === 'sipvm-media' && a.state === 'pending'), 20_000, 'SipvmServiceDown pending for media');
+    await waitFor(
+      async () =>
+        (await api('alerts')).alerts.some((a) => a.labels.alertname === 'SipvmServiceDown' && a.labels.job === 'sipvm-media' && a.state === 'pending'),
+      20_000,
+      'SipvmServiceDown pending for media',
+    );
     for (const rule of groups.groups.flatMap((g) => g.rules)) assert.notEqual(rule.health, 'err', `${rule.name}: ${rule.lastError}`);
   });
 });

@@ -116,11 +116,23 @@ export function scanWav(bytes: Buffer, what = 'WAV', { pcmOnly = true }: { pcmOn
     const body = offset + 8;
     if (id === 'fmt ') {
       if (body + 16 > bytes.length) return undefined;
-      fmt = { format: bytes.readUInt16LE(body), channels: bytes.readUInt16LE(body + 2), sampleRate: bytes.readUInt32LE(body + 4), bits: bytes.readUInt16LE(body + 14) };
+      fmt = {
+        format: bytes.readUInt16LE(body),
+        channels: bytes.readUInt16LE(body + 2),
+        sampleRate: bytes.readUInt32LE(body + 4),
+        bits: bytes.readUInt16LE(body + 14),
+      };
     } else if (id === 'data') {
       if (!fmt) throw new ServiceError('bad-request', `${what} has data before its fmt chunk`);
       if (pcmOnly && fmt.format !== 1 && fmt.format !== 0xfffe) throw new ServiceError('bad-request', `${what} is not PCM (format ${fmt.format})`);
-      return { format: fmt.format, sampleRate: fmt.sampleRate, channels: fmt.channels, bitsPerSample: fmt.bits, dataOffset: body, dataSize: size === 0 || size === 0xffffffff ? undefined : size };
+      return {
+        format: fmt.format,
+        sampleRate: fmt.sampleRate,
+        channels: fmt.channels,
+        bitsPerSample: fmt.bits,
+        dataOffset: body,
+        dataSize: size === 0 || size === 0xffffffff ? undefined : size,
+      };
     }
     offset = body + size + (size % 2);
   }
@@ -171,19 +183,14 @@ export interface ReadAudioOptions {
  * Reads audio from storage as an ordered stream of chunks, from `start` to `end` (the whole audio
  * by default). The first chunk tells the size; the rest are requested `window` at a time.
  */
-export async function* readAudio(
-  nc: NatsConnection,
-  audio: AudioRef,
-  options: ReadAudioOptions = {},
-): AsyncGenerator<Uint8Array, void, undefined> {
+export async function* readAudio(nc: NatsConnection, audio: AudioRef, options: ReadAudioOptions = {}): AsyncGenerator<Uint8Array, void, undefined> {
   const chunkSize = Math.min(options.chunkSize ?? AUDIO_CHUNK_MAX, AUDIO_CHUNK_MAX);
   const window = Math.max(1, options.window ?? 4);
   const timeoutMs = options.timeoutMs ?? 10_000;
   const start = options.start ?? 0;
   const wantedEnd = options.end ?? Number.POSITIVE_INFINITY;
   if (wantedEnd <= start) return;
-  const fetchChunk = (offset: number, length: number): Promise<AudioChunk> =>
-    requestChunk(nc, { audio, offset, length }, timeoutMs);
+  const fetchChunk = (offset: number, length: number): Promise<AudioChunk> => requestChunk(nc, { audio, offset, length }, timeoutMs);
 
   const first = await fetchChunk(start, Math.min(chunkSize, wantedEnd - start));
   if (first.bytes.length > 0) yield first.bytes;

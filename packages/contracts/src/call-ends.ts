@@ -19,14 +19,11 @@ import { SUBJECTS } from './subjects.js';
 import { withTraceHeaders } from './tracing.js';
 
 /** The stream that captures each such subject (by its exact name: no pattern captures an end). */
-const CAPTURED: ReadonlyMap<string, string> = new Map(Object.values(STREAMS).flatMap((stream) => stream.subjects.map((subject): [string, string] => [subject, stream.name])));
+const CAPTURED: ReadonlyMap<string, string> = new Map(
+  Object.values(STREAMS).flatMap((stream) => stream.subjects.map((subject): [string, string] => [subject, stream.name])),
+);
 
-export async function publishCallEnded(
-  nc: NatsConnection,
-  app: Application,
-  event: CallEndedEvent,
-  options: { deadlineMs?: number } = {},
-): Promise<void> {
+export async function publishCallEnded(nc: NatsConnection, app: Application, event: CallEndedEvent, options: { deadlineMs?: number } = {}): Promise<void> {
   const subject = SUBJECTS.call.ended(app);
   const data = encodeJson(CallEndedEventSchema.parse(event));
   const stream = CAPTURED.get(subject);
@@ -53,7 +50,9 @@ export async function publishCallEnded(
       { deadlineMs: options.deadlineMs ?? 60_000 },
     );
   } catch (error) {
-    throw new ServiceError('service-unavailable', `the end of call ${event.callRef} could not be handed to JetStream: ${toServiceError(error).message}`, { cause: error });
+    throw new ServiceError('service-unavailable', `the end of call ${event.callRef} could not be handed to JetStream: ${toServiceError(error).message}`, {
+      cause: error,
+    });
   }
 }
 

@@ -5,16 +5,7 @@
  * `callRef`, a token safe for subjects and KV keys, alongside the SIP Call-ID used in logs.
  */
 import { z } from 'zod';
-import {
-  CallIdSchema,
-  EmailAddressSchema,
-  GreetingTypeSchema,
-  LanguageSchema,
-  DomainIdSchema,
-  MailboxIdSchema,
-  SenderSchema,
-  SipUriSchema,
-} from './ids.js';
+import { CallIdSchema, EmailAddressSchema, GreetingTypeSchema, LanguageSchema, DomainIdSchema, MailboxIdSchema, SenderSchema, SipUriSchema } from './ids.js';
 import { CallerSchema } from './caller.js';
 import { PinVerifierSchema } from './pin.js';
 import { IsoTimeSchema } from './storage.js';
@@ -51,9 +42,19 @@ export const AppParamsSchema = z.strictObject({
   /** Where `0` transfers the caller (voicemail); else the domain's configured operator. */
   operator: SipUriSchema.optional(),
   /** Seconds of silence that end a recording (voicemail), 0 for never; else the domain's or the platform's setting. */
-  maxSilenceS: z.number({ error: 'must be whole seconds, 0 to 600' }).int('must be whole seconds, 0 to 600').min(0, 'must be whole seconds, 0 to 600').max(600, 'must be whole seconds, 0 to 600').optional(),
+  maxSilenceS: z
+    .number({ error: 'must be whole seconds, 0 to 600' })
+    .int('must be whole seconds, 0 to 600')
+    .min(0, 'must be whole seconds, 0 to 600')
+    .max(600, 'must be whole seconds, 0 to 600')
+    .optional(),
   /** The most messages the mailbox holds (voicemail), 0 for no limit; else the domain's or the platform's. */
-  maxMessages: z.number({ error: 'must be a number of messages, 0 to 100000' }).int('must be a number of messages, 0 to 100000').min(0, 'must be a number of messages, 0 to 100000').max(100_000, 'must be a number of messages, 0 to 100000').optional(),
+  maxMessages: z
+    .number({ error: 'must be a number of messages, 0 to 100000' })
+    .int('must be a number of messages, 0 to 100000')
+    .min(0, 'must be a number of messages, 0 to 100000')
+    .max(100_000, 'must be a number of messages, 0 to 100000')
+    .optional(),
   /** Extra keys listed in configuration (mail template variables). */
   extra: z.record(z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/), z.string().max(512)).default({}),
 });
@@ -69,32 +70,37 @@ const CallBase = {
   at: IsoTimeSchema,
 };
 
-export const CallStartedEventSchema = z.strictObject({
-  ...CallBase,
-  app: ApplicationSchema,
-  params: AppParamsSchema,
-  /** The signaling instance holding the dialog: commands for this call go there. */
-  signalingInstance: InstanceIdSchema,
-  /** The media instance holding the rtpengine session. */
-  mediaInstance: InstanceIdSchema,
-  /**
-   * The media node of that session (its rtpengine): when the instance is gone, another one of the
-   * same node delivers the recording.
-   */
-  mediaNode: InstanceIdSchema,
-  /** Caller's codec as negotiated, e.g. PCMU. */
-  codec: z.string().max(32),
-  /**
-   * Answered with early media (183, an announcement: signaling's ANN_EARLY_MEDIA): the call has no
-   * dialog and ends with `finalReply`, not a hang-up.
-   */
-  earlyMedia: z.boolean(),
-  /**
-   * The final reply that ends an early-media call (P-Final-Reply-Code / -Reason, else signaling's
-   * ANN_FINAL_REPLY_*): present exactly when `earlyMedia`.
-   */
-  finalReply: z.strictObject({ code: z.number().int().min(300).max(699), reason: z.string().max(128) }).optional(),
-}).refine((event) => event.earlyMedia === (event.finalReply !== undefined), { message: 'finalReply is given exactly when earlyMedia is', path: ['finalReply'] });
+export const CallStartedEventSchema = z
+  .strictObject({
+    ...CallBase,
+    app: ApplicationSchema,
+    params: AppParamsSchema,
+    /** The signaling instance holding the dialog: commands for this call go there. */
+    signalingInstance: InstanceIdSchema,
+    /** The media instance holding the rtpengine session. */
+    mediaInstance: InstanceIdSchema,
+    /**
+     * The media node of that session (its rtpengine): when the instance is gone, another one of the
+     * same node delivers the recording.
+     */
+    mediaNode: InstanceIdSchema,
+    /** Caller's codec as negotiated, e.g. PCMU. */
+    codec: z.string().max(32),
+    /**
+     * Answered with early media (183, an announcement: signaling's ANN_EARLY_MEDIA): the call has no
+     * dialog and ends with `finalReply`, not a hang-up.
+     */
+    earlyMedia: z.boolean(),
+    /**
+     * The final reply that ends an early-media call (P-Final-Reply-Code / -Reason, else signaling's
+     * ANN_FINAL_REPLY_*): present exactly when `earlyMedia`.
+     */
+    finalReply: z.strictObject({ code: z.number().int().min(300).max(699), reason: z.string().max(128) }).optional(),
+  })
+  .refine((event) => event.earlyMedia === (event.finalReply !== undefined), {
+    message: 'finalReply is given exactly when earlyMedia is',
+    path: ['finalReply'],
+  });
 export type CallStartedEvent = z.infer<typeof CallStartedEventSchema>;
 
 export const DigitEventSchema = z.strictObject({

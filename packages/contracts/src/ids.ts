@@ -70,9 +70,7 @@ export type Language = z.infer<typeof LanguageSchema>;
  * and 12 random or derived hex digits (so many messages per second never collide).
  * Example: 20261123T081847123Z-3fa9c0d2b4e1
  */
-export const MessageIdSchema = z
-  .string()
-  .regex(/^\d{8}T\d{9}Z-[0-9a-f]{12}$/, 'is not a message id');
+export const MessageIdSchema = z.string().regex(/^\d{8}T\d{9}Z-[0-9a-f]{12}$/, 'is not a message id');
 export type MessageId = z.infer<typeof MessageIdSchema>;
 
 /** A SIP call id as it appears in logs and events: printable, bounded. */
@@ -120,7 +118,11 @@ export const SipUriSchema = z
   .max(SIP_URI_MAX, `must be at most ${SIP_URI_MAX} characters`)
   .regex(sipUriPattern, 'must be a SIP URI such as sip:operator@example.org (no headers, spaces or quotes)')
   .refine((uri) => {
-    const hostPort = uri.replace(/^sips?:/i, '').replace(/^[^@;]*@/, '').split(';')[0] ?? '';
+    const hostPort =
+      uri
+        .replace(/^sips?:/i, '')
+        .replace(/^[^@;]*@/, '')
+        .split(';')[0] ?? '';
     const port = /:(\d+)$/.exec(hostPort)?.[1];
     return port === undefined || (Number(port) >= 1 && Number(port) <= 65535);
   }, 'has a port outside 1-65535');

@@ -62,9 +62,7 @@ const NAMES_BY_TAG: Readonly<Record<string, readonly string[]>> = {
   ms: ['malay'],
 };
 
-const TAG_BY_NAME: ReadonlyMap<string, string> = new Map(
-  Object.entries(NAMES_BY_TAG).flatMap(([tag, names]) => names.map((name) => [name, tag] as const)),
-);
+const TAG_BY_NAME: ReadonlyMap<string, string> = new Map(Object.entries(NAMES_BY_TAG).flatMap(([tag, names]) => names.map((name) => [name, tag] as const)));
 
 /** A BCP 47-like tag: a 2–3 letter primary subtag, then subtags (`de-AT`, `pt_BR`, `zh-Hant-TW`). */
 const TAG_PATTERN = /^([A-Za-z]{2,3})((?:[-_][A-Za-z0-9]{2,8})*)$/;
@@ -118,7 +116,10 @@ export function digitOrder(language: string, configured: ReadonlyMap<string, Dig
 export function parseDigitOrders(text: string): { orders: Map<string, DigitOrder>; problems: string[] } {
   const orders = new Map<string, DigitOrder>();
   const problems: string[] = [];
-  for (const entry of text.split(/[;,]/).map((e) => e.trim()).filter((e) => e.length > 0)) {
+  for (const entry of text
+    .split(/[;,]/)
+    .map((e) => e.trim())
+    .filter((e) => e.length > 0)) {
     const match = /^([A-Za-z0-9._-]+)\s*(?:=\s*(\w+)|\(\s*(?:digits\s*=\s*(\w+))?\s*\))?$/.exec(entry);
     const order = (match?.[2] ?? match?.[3])?.toLowerCase();
     if (!match || (order !== undefined && order !== 'left' && order !== 'right')) {

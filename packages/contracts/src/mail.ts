@@ -20,10 +20,7 @@ import { ServiceError, toServiceError } from './errors.js';
 export const MailIdSchema = z.string().regex(/^[A-Za-z0-9._-]{8,128}$/, 'is not a mail id');
 
 /** Extra template variables from P-App-Param (configured keys only), e.g. `name`, `company`. */
-export const ExtraVariablesSchema = z.record(
-  z.string().regex(/^[a-z][a-z0-9_]{0,31}$/, 'is not a variable name'),
-  z.string().max(512),
-);
+export const ExtraVariablesSchema = z.record(z.string().regex(/^[a-z][a-z0-9_]{0,31}$/, 'is not a variable name'), z.string().max(512));
 
 /**
  * A mail that tells the owner about the mailbox (notices.ts) instead of bringing a message: its

@@ -106,12 +106,7 @@ export const MediaApi = {
    * Signaling asks its own node, so that its readiness and its OPTIONS answer, which proxies route
    * by, mean "a call to this node would work".
    */
-  status: instanceEndpoint(
-    SUBJECTS.media.status,
-    z.strictObject({}),
-    z.strictObject({ mediaInstance: InstanceIdSchema, ready: z.boolean() }),
-    1_000,
-  ),
+  status: instanceEndpoint(SUBJECTS.media.status, z.strictObject({}), z.strictObject({ mediaInstance: InstanceIdSchema, ready: z.boolean() }), 1_000),
   /** Re-INVITE (hold, unhold, codec change): a new offer for the same session. */
   updateSession: instanceEndpoint(
     SUBJECTS.media.sessionUpdate,

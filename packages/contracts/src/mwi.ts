@@ -14,9 +14,17 @@ import { SUBJECTS } from './subjects.js';
 
 export const MWI_SUBSCRIPTIONS_BUCKET = BUCKETS.mwiSubscriptions;
 
-const SipTokenSchema = z.string().min(1).max(128).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces');
-// eslint-disable-next-line no-control-regex -- refusing control characters is the point
-const SipUriTextSchema = z.string().min(1).max(512).regex(/^[^\x00-\x1f\x7f]+$/, 'must not contain control characters');
+const SipTokenSchema = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces');
+const SipUriTextSchema = z
+  .string()
+  .min(1)
+  .max(512)
+  // eslint-disable-next-line no-control-regex -- refusing control characters is the point
+  .regex(/^[^\x00-\x1f\x7f]+$/, 'must not contain control characters');
 
 export const MwiSubscriptionSchema = z.strictObject({
   mailbox: MailboxSchema,
@@ -43,7 +51,12 @@ export const MwiSubscriptionSchema = z.strictObject({
    * the route set (RFC 3261 §12.2.1.1), which drachtio-server does not let a request outside a
    * dialog carry.
    */
-  dialogId: z.string().min(1).max(512).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces').optional(),
+  dialogId: z
+    .string()
+    .min(1)
+    .max(512)
+    .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces')
+    .optional(),
 });
 export type MwiSubscription = z.infer<typeof MwiSubscriptionSchema>;
 
@@ -55,7 +68,14 @@ export type MwiSubscription = z.infer<typeof MwiSubscriptionSchema>;
 export const MwiApi = {
   notify: instanceEndpoint(
     SUBJECTS.signaling.mwiNotify,
-    z.strictObject({ key: z.string().min(1).max(128).regex(/^[A-Za-z0-9_.-]+$/), counts: MailboxCountsSchema.optional() }),
+    z.strictObject({
+      key: z
+        .string()
+        .min(1)
+        .max(128)
+        .regex(/^[A-Za-z0-9_.-]+$/),
+      counts: MailboxCountsSchema.optional(),
+    }),
     z.strictObject({ sent: z.boolean() }),
     // A NOTIFY's transaction may take up to 32 s (timer F); beyond that the instance is as good as gone.
     34_000,

@@ -36,14 +36,25 @@ describe('the NATS permission table', () => {
       if (OBSERVER_WILDCARDS.includes(subject)) continue;
       const rules = SUBJECT_RULES.filter((rule) => subjectMatches(subject, rule.subject));
       assert.ok(rules.length > 0, `SUBJECTS.${path} (${subject}) has no rule in permissions.ts`);
-      assert.ok(rules.some((rule) => rule.publish.length > 0), `nobody may publish SUBJECTS.${path} (${subject})`);
-      if (!onStream(subject)) assert.ok(rules.some((rule) => rule.subscribe.length > 0), `nobody may subscribe to SUBJECTS.${path} (${subject})`);
+      assert.ok(
+        rules.some((rule) => rule.publish.length > 0),
+        `nobody may publish SUBJECTS.${path} (${subject})`,
+      );
+      if (!onStream(subject))
+        assert.ok(
+          rules.some((rule) => rule.subscribe.length > 0),
+          `nobody may subscribe to SUBJECTS.${path} (${subject})`,
+        );
     }
   });
 
   it('rules nothing that is not in the contract', () => {
     const subjects = contractSubjects().map((s) => s.subject);
-    for (const rule of SUBJECT_RULES) assert.ok(subjects.some((subject) => subjectMatches(subject, rule.subject)), `${rule.subject} is in no SUBJECTS entry`);
+    for (const rule of SUBJECT_RULES)
+      assert.ok(
+        subjects.some((subject) => subjectMatches(subject, rule.subject)),
+        `${rule.subject} is in no SUBJECTS entry`,
+      );
   });
 
   it('has a rule for every stream, someone who writes it, and someone who takes what it holds where that is its purpose', () => {
@@ -68,8 +79,12 @@ describe('the NATS permission table', () => {
         assert.deepEqual({ publish, subscribe }, { publish: ['>'], subscribe: ['>'] });
         continue;
       }
-      for (const subject of [...publish, ...subscribe]) assert.ok(!['>', '*.>', 'vm.>', '$JS.API.>', '_INBOX.>'].includes(subject), `${identity} may use ${subject}`);
-      assert.deepEqual(subscribe.filter((s) => s.startsWith('_INBOX')), [`_INBOX.${identity}.>`]);
+      for (const subject of [...publish, ...subscribe])
+        assert.ok(!['>', '*.>', 'vm.>', '$JS.API.>', '_INBOX.>'].includes(subject), `${identity} may use ${subject}`);
+      assert.deepEqual(
+        subscribe.filter((s) => s.startsWith('_INBOX')),
+        [`_INBOX.${identity}.>`],
+      );
     }
   });
 

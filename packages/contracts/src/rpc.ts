@@ -6,14 +6,7 @@
  * answers with the one error envelope, and never lets a bad message take the service down.
  */
 import { z } from 'zod';
-import {
-  errors as natsErrors,
-  headers as natsHeaders,
-  type Msg,
-  type MsgHdrs,
-  type NatsConnection,
-  type Subscription,
-} from '@nats-io/nats-core';
+import { errors as natsErrors, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/nats-core';
 import { describeIssues, ErrorBodySchema, ServiceError, toServiceError } from './errors.js';
 import { inSpan, traceOf, withTraceHeaders } from './tracing.js';
 
@@ -25,12 +18,7 @@ export interface Endpoint<Req extends z.ZodType = z.ZodType, Res extends z.ZodTy
   readonly timeoutMs: number;
 }
 
-export function endpoint<Req extends z.ZodType, Res extends z.ZodType>(
-  subject: string,
-  request: Req,
-  result: Res,
-  timeoutMs = 5_000,
-): Endpoint<Req, Res> {
+export function endpoint<Req extends z.ZodType, Res extends z.ZodType>(subject: string, request: Req, result: Res, timeoutMs = 5_000): Endpoint<Req, Res> {
   return { subject, request, result, timeoutMs };
 }
 
@@ -83,9 +71,7 @@ export interface RequestOptions {
 
 /** Maps NATS transport failures to the envelope's kinds. */
 export function natsFailure(error: unknown, subject: string, timeoutMs: number): ServiceError {
-  const noResponders =
-    error instanceof natsErrors.NoRespondersError ||
-    (error instanceof natsErrors.RequestError && error.isNoResponders());
+  const noResponders = error instanceof natsErrors.NoRespondersError || (error instanceof natsErrors.RequestError && error.isNoResponders());
   if (noResponders) return new ServiceError('service-unavailable', `nobody is serving ${subject}`, { cause: error });
   if (error instanceof natsErrors.TimeoutError || (error instanceof Error && error.cause instanceof natsErrors.TimeoutError)) {
     return new ServiceError('service-unavailable', `${subject} did not answer within ${timeoutMs} ms`, { cause: error });
@@ -97,12 +83,7 @@ export function natsFailure(error: unknown, subject: string, timeoutMs: number):
 }
 
 /** Sends a validated request and returns the validated result, or throws a ServiceError. */
-export async function request<E extends Endpoint>(
-  nc: NatsConnection,
-  ep: E,
-  payload: RequestOf<E>,
-  options: RequestOptions = {},
-): Promise<ResultOf<E>> {
+export async function request<E extends Endpoint>(nc: NatsConnection, ep: E, payload: RequestOf<E>, options: RequestOptions = {}): Promise<ResultOf<E>> {
   const checked = ep.request.safeParse(payload);
   if (!checked.success) throw new ServiceError('bad-request', `${ep.subject}: ${describeIssues(checked.error)}`);
   const timeoutMs = options.timeoutMs ?? ep.timeoutMs;
@@ -130,10 +111,7 @@ const envelopes = new WeakMap<z.ZodType, z.ZodType>();
 function replyEnvelope(result: z.ZodType) {
   let envelope = envelopes.get(result);
   if (!envelope) {
-    envelope = z.discriminatedUnion('ok', [
-      z.strictObject({ ok: z.literal(true), result }),
-      z.strictObject({ ok: z.literal(false), error: ErrorBodySchema }),
-    ]);
+    envelope = z.discriminatedUnion('ok', [z.strictObject({ ok: z.literal(true), result }), z.strictObject({ ok: z.literal(false), error: ErrorBodySchema })]);
     envelopes.set(result, envelope);
   }
   return envelope as z.ZodType<{ ok: true; result: unknown } | { ok: false; error: z.infer<typeof ErrorBodySchema> }>;
@@ -169,12 +147,7 @@ export interface ServeOptions {
 export type Handler<E extends Endpoint> = (req: ParsedRequestOf<E>, context: ServeContext) => Promise<ResultOf<E>>;
 
 /** Serves an endpoint: each message is handled concurrently and always answered. */
-export function serve<E extends Endpoint>(
-  nc: NatsConnection,
-  ep: E,
-  handler: Handler<E>,
-  options: ServeOptions = {},
-): Subscription {
+export function serve<E extends Endpoint>(nc: NatsConnection, ep: E, handler: Handler<E>, options: ServeOptions = {}): Subscription {
   return nc.subscribe(ep.subject, {
     ...(options.queue !== undefined ? { queue: options.queue } : {}),
     callback: (subError, msg) => {

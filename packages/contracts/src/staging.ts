@@ -16,7 +16,15 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/nats-core';
-import { jetstream, JetStreamApiCodes, JetStreamApiError, jetstreamManager, type JetStreamClient, type JetStreamManager, type StoredMsg } from '@nats-io/jetstream';
+import {
+  jetstream,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  jetstreamManager,
+  type JetStreamClient,
+  type JetStreamManager,
+  type StoredMsg,
+} from '@nats-io/jetstream';
 import { ServiceError, toServiceError } from './errors.js';
 import { ensureStreams, STREAMS } from './streams.js';
 import { SUBJECTS } from './subjects.js';
@@ -58,11 +66,7 @@ export async function stagingBucket(nc: NatsConnection): Promise<StagingBucket> 
 const subjectOf = (name: string) => SUBJECTS.staging.file(Buffer.from(name).toString('base64url'));
 
 /** Streams audio into staging under `name`. */
-export async function stageAudio(
-  bucket: StagingBucket,
-  name: string,
-  audio: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>,
-): Promise<StagedAudio> {
+export async function stageAudio(bucket: StagingBucket, name: string, audio: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>): Promise<StagedAudio> {
   const subject = subjectOf(name);
   const digest = createHash('sha256');
   const earlier: number[] = [];
@@ -149,7 +153,8 @@ export async function openStagedAudio(bucket: StagingBucket, staged: StagedAudio
       controller.enqueue(part.data);
       if (next > sequences.length) {
         const actual = digest.digest('hex');
-        if (actual !== expected) controller.error(new ServiceError('service-unavailable', `staged audio ${staged.name} is corrupt (SHA-256 ${actual}, staged ${expected})`));
+        if (actual !== expected)
+          controller.error(new ServiceError('service-unavailable', `staged audio ${staged.name} is corrupt (SHA-256 ${actual}, staged ${expected})`));
         else controller.close();
       }
     },
@@ -167,7 +172,8 @@ export async function discardStagedAudio(bucket: StagingBucket, staged: StagedAu
       await bucket.jsm.streams.deleteMessage(STREAMS.staging.name, seq, false);
     } catch (error) {
       // Deleted already (discarded twice, or expired): what was asked for is so.
-      if (!(error instanceof JetStreamApiError && (error.code === JetStreamApiCodes.NoMessageFound || /no message found|not found/i.test(error.message)))) throw error;
+      if (!(error instanceof JetStreamApiError && (error.code === JetStreamApiCodes.NoMessageFound || /no message found|not found/i.test(error.message))))
+        throw error;
     }
   }
 }

@@ -6,7 +6,16 @@ import { z } from 'zod';
 import { CallerSchema } from './caller.js';
 import { endpoint } from './rpc.js';
 import { SUBJECTS } from './subjects.js';
-import { DomainIdSchema, EmailAddressSchema, GreetingTypeSchema, LanguageSchema, MailboxIdSchema, MailboxSchema, MessageIdSchema, SenderSchema } from './ids.js';
+import {
+  DomainIdSchema,
+  EmailAddressSchema,
+  GreetingTypeSchema,
+  LanguageSchema,
+  MailboxIdSchema,
+  MailboxSchema,
+  MessageIdSchema,
+  SenderSchema,
+} from './ids.js';
 import { StagedAudioSchema } from './staging.js';
 
 /** Most messages one list reply carries (each entry is at most ~700 bytes of JSON). */
@@ -208,11 +217,7 @@ export const StorageApi = {
     120_000,
   ),
   getMessage: endpoint(SUBJECTS.storage.messageGet, MessageRefSchema, z.strictObject({ message: MessageInfoSchema })),
-  deleteMessage: endpoint(
-    SUBJECTS.storage.messageDelete,
-    MessageRefSchema,
-    z.strictObject({ deleted: z.boolean(), counts: MailboxCountsSchema }),
-  ),
+  deleteMessage: endpoint(SUBJECTS.storage.messageDelete, MessageRefSchema, z.strictObject({ deleted: z.boolean(), counts: MailboxCountsSchema })),
   markMessage: endpoint(
     SUBJECTS.storage.messageMark,
     z.strictObject({ mailbox: MailboxSchema, id: MessageIdSchema, read: z.boolean() }),
@@ -272,11 +277,7 @@ export const StorageApi = {
     z.strictObject({ mailbox: MailboxSchema, id: MessageIdSchema, transcript: TranscriptSchema }),
     z.strictObject({ message: MessageInfoSchema }),
   ),
-  countMailbox: endpoint(
-    SUBJECTS.storage.mailboxCount,
-    z.strictObject({ mailbox: MailboxSchema }),
-    z.strictObject({ counts: MailboxCountsSchema }),
-  ),
+  countMailbox: endpoint(SUBJECTS.storage.mailboxCount, z.strictObject({ mailbox: MailboxSchema }), z.strictObject({ counts: MailboxCountsSchema })),
   putGreeting: endpoint(
     SUBJECTS.storage.greetingPut,
     z.strictObject({
@@ -292,9 +293,5 @@ export const StorageApi = {
   getGreeting: endpoint(SUBJECTS.storage.greetingGet, GreetingRefSchema, z.strictObject({ greeting: GreetingInfoSchema })),
   /** Which of the mailbox's greetings callers hear for the type the proxy asked for (ResolvedGreetingSchema). */
   resolveGreeting: endpoint(SUBJECTS.storage.greetingResolve, GreetingRefSchema, ResolvedGreetingSchema),
-  deleteGreeting: endpoint(
-    SUBJECTS.storage.greetingDelete,
-    GreetingRefSchema,
-    z.strictObject({ deleted: z.boolean() }),
-  ),
+  deleteGreeting: endpoint(SUBJECTS.storage.greetingDelete, GreetingRefSchema, z.strictObject({ deleted: z.boolean() })),
 } as const;

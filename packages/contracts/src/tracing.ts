@@ -62,7 +62,13 @@ export function tracedPublish(): { headers: MsgHdrs } | undefined {
  * Runs `work` in a span named `name`, child of `parent` (a message's trace), ended when the work
  * is, its error recorded. Without tracing, or without a trace to join, just runs `work`.
  */
-export async function inSpan<T>(name: string, parent: Context | undefined, attributes: Record<string, string | number | boolean | undefined>, work: (span: Span | undefined) => Promise<T>, kind: SpanKind = SpanKind.SERVER): Promise<T> {
+export async function inSpan<T>(
+  name: string,
+  parent: Context | undefined,
+  attributes: Record<string, string | number | boolean | undefined>,
+  work: (span: Span | undefined) => Promise<T>,
+  kind: SpanKind = SpanKind.SERVER,
+): Promise<T> {
   if (!enabled || !parent) return work(undefined);
   const span = trace.getTracer('sipvm').startSpan(name, { kind, attributes: definedOnly(attributes) }, parent);
   try {

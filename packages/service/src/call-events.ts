@@ -95,10 +95,35 @@ export function subscribeCallEvents(nc: NatsConnection, options: CallEventOption
   const { ended } = handlers;
   const start = CallApi.start(app);
   return [
-    on(SUBJECTS.call.started(app), (d) => decodeJson(CallStartedEventSchema, d, 'call started'), (e, taken) => handlers.started(e, taken), (msg, outcome) => respond(msg, start, outcome)),
-    on(SUBJECTS.call.digit(app), (d) => decodeJson(DigitEventSchema, d, 'digit'), (e) => handlers.digit(e)),
-    on(SUBJECTS.call.playbackFinished(app), (d) => decodeJson(PlaybackFinishedEventSchema, d, 'playback finished'), (e) => handlers.playbackFinished(e)),
-    on(SUBJECTS.call.recordingFinished(app), (d) => decodeJson(RecordingFinishedEventSchema, d, 'recording finished'), (e) => handlers.recordingFinished(e)),
-    ...(ended ? [on(SUBJECTS.call.ended(app), (d) => decodeJson(CallEndedEventSchema, d, 'call ended'), (e) => ended(e))] : []),
+    on(
+      SUBJECTS.call.started(app),
+      (d) => decodeJson(CallStartedEventSchema, d, 'call started'),
+      (e, taken) => handlers.started(e, taken),
+      (msg, outcome) => respond(msg, start, outcome),
+    ),
+    on(
+      SUBJECTS.call.digit(app),
+      (d) => decodeJson(DigitEventSchema, d, 'digit'),
+      (e) => handlers.digit(e),
+    ),
+    on(
+      SUBJECTS.call.playbackFinished(app),
+      (d) => decodeJson(PlaybackFinishedEventSchema, d, 'playback finished'),
+      (e) => handlers.playbackFinished(e),
+    ),
+    on(
+      SUBJECTS.call.recordingFinished(app),
+      (d) => decodeJson(RecordingFinishedEventSchema, d, 'recording finished'),
+      (e) => handlers.recordingFinished(e),
+    ),
+    ...(ended
+      ? [
+          on(
+            SUBJECTS.call.ended(app),
+            (d) => decodeJson(CallEndedEventSchema, d, 'call ended'),
+            (e) => ended(e),
+          ),
+        ]
+      : []),
   ];
 }

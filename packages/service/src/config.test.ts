@@ -42,7 +42,10 @@ it('reads durations and lists of durations', () => {
 });
 
 it('turns a Kubernetes node name into an instance id, and refuses one with nothing usable', () => {
-  assert.equal(loadConfig(commonConfigShape, { INSTANCE_ID: 'ip-10-0-3-17.eu-west-1.compute.internal' }).INSTANCE_ID, 'ip-10-0-3-17-eu-west-1-compute-internal');
+  assert.equal(
+    loadConfig(commonConfigShape, { INSTANCE_ID: 'ip-10-0-3-17.eu-west-1.compute.internal' }).INSTANCE_ID,
+    'ip-10-0-3-17-eu-west-1-compute-internal',
+  );
   assert.equal(loadConfig(commonConfigShape, { INSTANCE_ID: 'n'.repeat(80) }).INSTANCE_ID, 'n'.repeat(64));
   assert.match(loadConfig(commonConfigShape, {}).INSTANCE_ID, /^[A-Za-z0-9_-]{1,64}$/);
   assert.throws(() => loadConfig(commonConfigShape, { INSTANCE_ID: ' ' }), /INSTANCE_ID \(" "\): must contain a letter or digit/);

@@ -48,31 +48,34 @@ export const env = {
       .min(0, 'must be between 0 and 65535')
       .max(65535, 'must be between 0 and 65535'),
   integer: (min = 0, max = Number.MAX_SAFE_INTEGER) =>
-    z.coerce
-      .number({ error: 'must be a number' })
-      .int('must be a whole number')
-      .min(min, `must be at least ${min}`)
-      .max(max, `must be at most ${max}`),
+    z.coerce.number({ error: 'must be a number' }).int('must be a whole number').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`),
   boolean: () =>
-    z
-      .string()
-      .transform((value, ctx) => {
-        const v = value.trim().toLowerCase();
-        if (['1', 'true', 'yes', 'on'].includes(v)) return true;
-        if (['0', 'false', 'no', 'off'].includes(v)) return false;
-        ctx.addIssue({ code: 'custom', message: 'must be true or false' });
-        return z.NEVER;
-      }),
+    z.string().transform((value, ctx) => {
+      const v = value.trim().toLowerCase();
+      if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+      if (['0', 'false', 'no', 'off'].includes(v)) return false;
+      ctx.addIssue({ code: 'custom', message: 'must be true or false' });
+      return z.NEVER;
+    }),
   url: (protocols: readonly string[]) =>
-    z.string().refine((value) => {
-      try {
-        return protocols.includes(new URL(value).protocol.replace(/:$/, ''));
-      } catch {
-        return false;
-      }
-    }, `must be a URL (${protocols.join(', ')})`),
+    z.string().refine(
+      (value) => {
+        try {
+          return protocols.includes(new URL(value).protocol.replace(/:$/, ''));
+        } catch {
+          return false;
+        }
+      },
+      `must be a URL (${protocols.join(', ')})`,
+    ),
   /** Comma-separated list, entries trimmed, empties dropped. */
-  list: () => z.string().transform((value) => value.split(',').map((s) => s.trim()).filter((s) => s.length > 0)),
+  list: () =>
+    z.string().transform((value) =>
+      value
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0),
+    ),
   /** A duration: 250ms, 30s, 5m, 2h (a bare number is milliseconds). Out: milliseconds. */
   duration: () =>
     z.string().transform((value, ctx) => {
@@ -86,7 +89,10 @@ export const env = {
   /** Comma-separated durations, e.g. 30s,2m,10m. Out: milliseconds. */
   durations: () =>
     z.string().transform((value, ctx) => {
-      const parts = value.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+      const parts = value
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0);
       const values = parts.map(parseDuration);
       if (parts.length === 0 || values.some((v) => v === undefined)) {
         ctx.addIssue({ code: 'custom', message: 'must be a comma-separated list of durations such as 30s,2m,10m' });
@@ -96,8 +102,7 @@ export const env = {
     }),
   /** An IANA time zone such as Europe/Berlin (what Intl knows on this Node.js). */
   timeZone: () => z.string().refine(isTimeZone, 'must be an IANA time zone such as Europe/Berlin'),
-  oneOf: <T extends readonly [string, ...string[]]>(values: T) =>
-    z.enum(values, { error: `must be one of ${values.join(', ')}` }),
+  oneOf: <T extends readonly [string, ...string[]]>(values: T) => z.enum(values, { error: `must be one of ${values.join(', ')}` }),
 };
 
 function isTimeZone(zone: string): boolean {
@@ -166,16 +171,15 @@ export type CommonConfig = z.output<z.ZodObject<typeof commonConfigShape>>;
  * node name works); one node by default.
  */
 export const mediaNodeShape = {
-  MEDIA_NODE: z
-    .string()
-    .transform(instanceIdFrom)
-    .pipe(z.string().min(1, 'must contain a letter or digit'))
-    .default(DEFAULT_MEDIA_NODE),
+  MEDIA_NODE: z.string().transform(instanceIdFrom).pipe(z.string().min(1, 'must contain a letter or digit')).default(DEFAULT_MEDIA_NODE),
 };
 
 /** An instance id (a NATS subject token: letters, digits, _ and -, at most 64) made from any name. */
 export function instanceIdFrom(name: string): string {
-  return name.trim().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64);
+  return name
+    .trim()
+    .replace(/[^A-Za-z0-9_-]/g, '-')
+    .slice(0, 64);
 }
 
 function defaultInstanceId(): string {

@@ -37,7 +37,10 @@ it('gives each domain its settings, case-insensitively, and none to the others',
 });
 
 it('refuses a bad file with a line per problem naming the domain and the setting', async () => {
-  const bad = { 'example.org': { operator: 'sip:op@example.org?Replaces=x', maxSilenceMs: 100, colour: 'red', maxMessages: -1, quotaWarnPercent: 0 }, 'a/b': {} };
+  const bad = {
+    'example.org': { operator: 'sip:op@example.org?Replaces=x', maxSilenceMs: 100, colour: 'red', maxMessages: -1, quotaWarnPercent: 0 },
+    'a/b': {},
+  };
   await withFile(JSON.stringify(bad), async (path) => {
     await assert.rejects(Domains.load(path), (error) => {
       assert.ok(error instanceof ConfigError);
@@ -57,12 +60,15 @@ it('refuses a bad file with a line per problem naming the domain and the setting
   await assert.rejects(Domains.load('/nonexistent/domains.json'), (error) => error instanceof ConfigError && /cannot be read/.test(error.problems[0] ?? ''));
 });
 
-it('takes a domain\'s transcription policy and refuses a bad one', async () => {
-  await withFile(JSON.stringify({ 'speech.example': { transcription: 'wait', transcriptionWaitMs: 30000 }, 'quiet.example': { transcription: 'off' } }), async (path) => {
-    const domains = await Domains.load(path);
-    assert.deepEqual(domains.of('speech.example'), { transcription: 'wait', transcriptionWaitMs: 30000 });
-    assert.equal(domains.anyTranscribes, true);
-  });
+it("takes a domain's transcription policy and refuses a bad one", async () => {
+  await withFile(
+    JSON.stringify({ 'speech.example': { transcription: 'wait', transcriptionWaitMs: 30000 }, 'quiet.example': { transcription: 'off' } }),
+    async (path) => {
+      const domains = await Domains.load(path);
+      assert.deepEqual(domains.of('speech.example'), { transcription: 'wait', transcriptionWaitMs: 30000 });
+      assert.equal(domains.anyTranscribes, true);
+    },
+  );
   await withFile(JSON.stringify({ 'quiet.example': { transcription: 'off' } }), async (path) => assert.equal((await Domains.load(path)).anyTranscribes, false));
   await withFile(JSON.stringify({ 'speech.example': { transcription: 'always', transcriptionWaitMs: 3_600_000 } }), async (path) => {
     await assert.rejects(Domains.load(path), (error) => {

@@ -93,11 +93,13 @@ export class Domains {
     }
     const result = DomainsFileSchema.safeParse(json);
     if (!result.success) {
-      throw problem(...result.error.issues.map((issue) => {
-        const [domain, setting] = issue.path.map(String);
-        if (domain === undefined) return `must be an object of domains and their settings (${issue.message})`;
-        return `domain "${domain}"${setting !== undefined ? ` ${setting}` : ''}: ${issue.message}`;
-      }));
+      throw problem(
+        ...result.error.issues.map((issue) => {
+          const [domain, setting] = issue.path.map(String);
+          if (domain === undefined) return `must be an object of domains and their settings (${issue.message})`;
+          return `domain "${domain}"${setting !== undefined ? ` ${setting}` : ''}: ${issue.message}`;
+        }),
+      );
     }
     return Domains.parse(result.data);
   }

@@ -52,7 +52,14 @@ describe('durable worker', { concurrency: true }, () => {
     const done: string[] = [];
     let slowDone = false;
     const worker = await startDurableWorker({
-      js, jsm, stream: q.name, consumer: q.consumer, filterSubject: q.subject, concurrency: 3, ackWaitMs: 30_000, log,
+      js,
+      jsm,
+      stream: q.name,
+      consumer: q.consumer,
+      filterSubject: q.subject,
+      concurrency: 3,
+      ackWaitMs: 30_000,
+      log,
       handle: async (msg): Promise<WorkOutcome> => {
         const job = msg.string();
         if (job === 'slow') {
@@ -81,7 +88,14 @@ describe('durable worker', { concurrency: true }, () => {
     let most = 0;
     let done = 0;
     const worker = await startDurableWorker({
-      js, jsm, stream: q.name, consumer: q.consumer, filterSubject: q.subject, concurrency: 4, ackWaitMs: 30_000, log,
+      js,
+      jsm,
+      stream: q.name,
+      consumer: q.consumer,
+      filterSubject: q.subject,
+      concurrency: 4,
+      ackWaitMs: 30_000,
+      log,
       handle: async () => {
         most = Math.max(most, ++running);
         await sleep(5 + Math.random() * 30);
@@ -106,8 +120,14 @@ describe('durable worker', { concurrency: true }, () => {
     let release = () => undefined as void;
     const forever = new Promise<void>((resolve) => (release = resolve));
     await startDurableWorker({
-      js: jetstream(crashing), jsm: await jetstreamManager(crashing), stream: q.name, consumer: q.consumer, filterSubject: q.subject,
-      concurrency: 2, ackWaitMs: 2_000, log,
+      js: jetstream(crashing),
+      jsm: await jetstreamManager(crashing),
+      stream: q.name,
+      consumer: q.consumer,
+      filterSubject: q.subject,
+      concurrency: 2,
+      ackWaitMs: 2_000,
+      log,
       handle: async () => {
         started = true;
         await forever; // the process dies while it works
@@ -119,7 +139,14 @@ describe('durable worker', { concurrency: true }, () => {
     await crashing.close(); // gone, without an answer: like a killed process
     const taken: number[] = [];
     const next = await startDurableWorker({
-      js, jsm, stream: q.name, consumer: q.consumer, filterSubject: q.subject, concurrency: 2, ackWaitMs: 2_000, log,
+      js,
+      jsm,
+      stream: q.name,
+      consumer: q.consumer,
+      filterSubject: q.subject,
+      concurrency: 2,
+      ackWaitMs: 2_000,
+      log,
       handle: async (msg) => {
         taken.push(msg.info.deliveryCount);
         return { kind: 'done' };
@@ -138,7 +165,14 @@ describe('durable worker', { concurrency: true }, () => {
     const q = await queue();
     const deliveries: number[] = [];
     const worker = await startDurableWorker({
-      js, jsm, stream: q.name, consumer: q.consumer, filterSubject: q.subject, concurrency: 2, ackWaitMs: 1_500, log,
+      js,
+      jsm,
+      stream: q.name,
+      consumer: q.consumer,
+      filterSubject: q.subject,
+      concurrency: 2,
+      ackWaitMs: 1_500,
+      log,
       handle: async (msg) => {
         deliveries.push(msg.info.deliveryCount);
         await sleep(4_000);
@@ -158,7 +192,14 @@ describe('durable worker', { concurrency: true }, () => {
     const q = await queue();
     const finished: string[] = [];
     const first = await startDurableWorker({
-      js, jsm, stream: q.name, consumer: q.consumer, filterSubject: q.subject, concurrency: 1, ackWaitMs: 60_000, log,
+      js,
+      jsm,
+      stream: q.name,
+      consumer: q.consumer,
+      filterSubject: q.subject,
+      concurrency: 1,
+      ackWaitMs: 60_000,
+      log,
       handle: async (msg) => {
         await sleep(1_000);
         finished.push(msg.string());
@@ -171,7 +212,14 @@ describe('durable worker', { concurrency: true }, () => {
     assert.deepEqual(finished, ['job-0'], 'the running job finished before stop returned');
     const rest: string[] = [];
     const second = await startDurableWorker({
-      js, jsm, stream: q.name, consumer: q.consumer, filterSubject: q.subject, concurrency: 4, ackWaitMs: 60_000, log,
+      js,
+      jsm,
+      stream: q.name,
+      consumer: q.consumer,
+      filterSubject: q.subject,
+      concurrency: 4,
+      ackWaitMs: 60_000,
+      log,
       handle: async (msg) => {
         rest.push(msg.string());
         return { kind: 'done' };
@@ -192,7 +240,14 @@ describe('durable worker', { concurrency: true }, () => {
     const held = new Promise<void>((resolve) => (release = resolve));
     const first: string[] = [];
     const busy = await startDurableWorker({
-      js, jsm, stream: q.name, consumer: q.consumer, filterSubject: q.subject, concurrency: 1, ackWaitMs: 30_000, log,
+      js,
+      jsm,
+      stream: q.name,
+      consumer: q.consumer,
+      filterSubject: q.subject,
+      concurrency: 1,
+      ackWaitMs: 30_000,
+      log,
       handle: async (msg): Promise<WorkOutcome> => {
         first.push(msg.string());
         await held;
@@ -205,7 +260,14 @@ describe('durable worker', { concurrency: true }, () => {
       for (let i = 0; i < 4; i++) await q.publish(`job-${i}`);
       await waitFor(() => first.length === 1, 5_000, 'the first instance to begin a job');
       other = await startDurableWorker({
-        js, jsm, stream: q.name, consumer: q.consumer, filterSubject: q.subject, concurrency: 4, ackWaitMs: 30_000, log,
+        js,
+        jsm,
+        stream: q.name,
+        consumer: q.consumer,
+        filterSubject: q.subject,
+        concurrency: 4,
+        ackWaitMs: 30_000,
+        log,
         handle: async (msg): Promise<WorkOutcome> => {
           second.push(msg.string());
           return { kind: 'done' };
@@ -227,7 +289,14 @@ describe('durable worker', { concurrency: true }, () => {
     let doneAt = 0;
     let keptWhenDone = 0;
     const worker = await startDurableWorker({
-      js, jsm, stream: q.name, consumer: q.consumer, filterSubject: q.subject, concurrency: 2, ackWaitMs: 1_500, log,
+      js,
+      jsm,
+      stream: q.name,
+      consumer: q.consumer,
+      filterSubject: q.subject,
+      concurrency: 2,
+      ackWaitMs: 1_500,
+      log,
       handle: async (msg): Promise<WorkOutcome> => {
         const working = msg.working.bind(msg);
         msg.working = () => {
@@ -255,7 +324,14 @@ describe('durable worker', { concurrency: true }, () => {
     const q = await queue();
     const deliveries: { count: number; at: number }[] = [];
     const worker = await startDurableWorker({
-      js, jsm, stream: q.name, consumer: q.consumer, filterSubject: q.subject, concurrency: 2, ackWaitMs: 30_000, log,
+      js,
+      jsm,
+      stream: q.name,
+      consumer: q.consumer,
+      filterSubject: q.subject,
+      concurrency: 2,
+      ackWaitMs: 30_000,
+      log,
       handle: async (msg): Promise<WorkOutcome> => {
         deliveries.push({ count: msg.info.deliveryCount, at: Date.now() });
         return deliveries.length === 1 ? { kind: 'retry', delayMs: 1_500 } : { kind: 'done' };
@@ -267,7 +343,10 @@ describe('durable worker', { concurrency: true }, () => {
     } finally {
       await worker.stop();
     }
-    assert.deepEqual(deliveries.map((d) => d.count), [1, 2]);
+    assert.deepEqual(
+      deliveries.map((d) => d.count),
+      [1, 2],
+    );
     const waited = deliveries[1]!.at - deliveries[0]!.at;
     assert.ok(waited >= 1_400 && waited < 5_000, `delivered again after ${waited} ms, asked for 1500`);
   });
@@ -276,7 +355,14 @@ describe('durable worker', { concurrency: true }, () => {
     const q = await queue();
     const deliveries: number[] = [];
     const worker = await startDurableWorker({
-      js, jsm, stream: q.name, consumer: q.consumer, filterSubject: q.subject, concurrency: 2, ackWaitMs: 1_000, log,
+      js,
+      jsm,
+      stream: q.name,
+      consumer: q.consumer,
+      filterSubject: q.subject,
+      concurrency: 2,
+      ackWaitMs: 1_000,
+      log,
       handle: async (msg): Promise<WorkOutcome> => {
         deliveries.push(msg.info.deliveryCount);
         return { kind: 'drop', reason: 'the mailbox is gone' };
@@ -296,7 +382,14 @@ describe('durable worker', { concurrency: true }, () => {
     const q = await queue();
     const deliveries: number[] = [];
     const worker = await startDurableWorker({
-      js, jsm, stream: q.name, consumer: q.consumer, filterSubject: q.subject, concurrency: 2, ackWaitMs: 60_000, log,
+      js,
+      jsm,
+      stream: q.name,
+      consumer: q.consumer,
+      filterSubject: q.subject,
+      concurrency: 2,
+      ackWaitMs: 60_000,
+      log,
       handle: async (): Promise<WorkOutcome> => {
         deliveries.push(Date.now());
         if (deliveries.length === 1) throw new TypeError('a bug in the handler');
@@ -320,7 +413,15 @@ describe('durable worker', { concurrency: true }, () => {
       await q.publish('old');
       const taken: string[] = [];
       const worker = await startDurableWorker({
-        js, jsm, stream: q.name, consumer: q.consumer, filterSubject: q.subject, concurrency: 2, ackWaitMs: 30_000, log, deliverNewOnly,
+        js,
+        jsm,
+        stream: q.name,
+        consumer: q.consumer,
+        filterSubject: q.subject,
+        concurrency: 2,
+        ackWaitMs: 30_000,
+        log,
+        deliverNewOnly,
         handle: async (msg): Promise<WorkOutcome> => {
           taken.push(msg.string());
           return { kind: 'done' };
@@ -346,7 +447,14 @@ describe('durable worker', { concurrency: true }, () => {
     let worker: { stop(): Promise<void> } | undefined;
     try {
       worker = await startDurableWorker({
-        js, jsm, stream: q.name, consumer: q.consumer, filterSubject: q.subject, concurrency: 2, ackWaitMs: 30_000, log,
+        js,
+        jsm,
+        stream: q.name,
+        consumer: q.consumer,
+        filterSubject: q.subject,
+        concurrency: 2,
+        ackWaitMs: 30_000,
+        log,
         handle: async (): Promise<WorkOutcome> => ({ kind: 'done' }),
       });
       const call = trace.getTracer('test').startSpan('call');

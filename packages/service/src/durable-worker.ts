@@ -78,7 +78,13 @@ export async function startDurableWorker(options: DurableWorkerOptions): Promise
   const run = async (msg: JsMsg) => {
     try {
       // The job's trace is the one it was sent in (the call whose end it is, say).
-      const outcome = await inSpan(`${options.consumer} job`, traceOf(msg.headers), { 'messaging.message.id': msg.seq }, () => options.handle(msg), SpanKind.CONSUMER);
+      const outcome = await inSpan(
+        `${options.consumer} job`,
+        traceOf(msg.headers),
+        { 'messaging.message.id': msg.seq },
+        () => options.handle(msg),
+        SpanKind.CONSUMER,
+      );
       if (outcome.kind === 'done') msg.ack();
       else if (outcome.kind === 'retry') msg.nak(outcome.delayMs);
       // Dropped jobs are acknowledged, not terminated: on a work-queue stream a terminated

@@ -15,12 +15,19 @@ it('runs work for one key one at a time, in arrival order, and other keys freely
       log.push(`${name}-`);
     });
   await Promise.all([job('a', 'a1'), job('a', 'a2'), job('b', 'b1')]);
-  assert.deepEqual(log.filter((e) => e.startsWith('a')), ['a1+', 'a1-', 'a2+', 'a2-']);
+  assert.deepEqual(
+    log.filter((e) => e.startsWith('a')),
+    ['a1+', 'a1-', 'a2+', 'a2-'],
+  );
   assert.ok(log.indexOf('b1+') < log.indexOf('a1-'), 'key b did not wait for key a');
 });
 
 it('releases the key when the work fails', async () => {
   const mutex = new KeyedMutex();
-  await assert.rejects(mutex.run('k', async () => { throw new Error('boom'); }));
+  await assert.rejects(
+    mutex.run('k', async () => {
+      throw new Error('boom');
+    }),
+  );
   assert.equal(await mutex.run('k', async () => 42), 42);
 });

@@ -52,7 +52,12 @@ it("serves the JetStream store's use and limit, the leaders, and a consumer's ba
   const js = jetstream(nc);
   for (let i = 0; i < 5; i++) await js.publish('exporter.test', `message ${i}`);
   let text = '';
-  await waitFor(async () => sample((text = await (await fetch(url)).text()), 'nats_jetstream_consumer_pending_messages', { stream: 'EXPORTER_TEST', consumer: 'behind' }) === 5, 10_000, 'the backlog of 5');
+  await waitFor(
+    async () =>
+      sample((text = await (await fetch(url)).text()), 'nats_jetstream_consumer_pending_messages', { stream: 'EXPORTER_TEST', consumer: 'behind' }) === 5,
+    10_000,
+    'the backlog of 5',
+  );
   assert.equal(sample(text, 'nats_up'), 1);
   assert.equal(sample(text, 'nats_server_healthy'), 1);
   assert.equal(sample(text, 'nats_server_routes'), 2);

@@ -104,7 +104,9 @@ export function exposition(samples: Sample[]): string {
     if (mine.length === 0) continue;
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
     for (const [, labels, value] of mine) {
-      const text = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/[\\"]/g, (c) => `\\${c}`).replace(/\n/g, '\\n')}"`).join(',');
+      const text = Object.entries(labels)
+        .map(([k, v]) => `${k}="${v.replace(/[\\"]/g, (c) => `\\${c}`).replace(/\n/g, '\\n')}"`)
+        .join(',');
       lines.push(`${name}${text ? `{${text}}` : ''} ${value}`);
     }
   }
@@ -129,7 +131,11 @@ async function scrape(monitor: string): Promise<Parameters<typeof natsSamples>[0
 
 if (process.argv[1]?.endsWith('nats-exporter.js')) {
   const { values } = parseArgs({
-    options: { nats: { type: 'string', default: 'http://127.0.0.1:8222' }, port: { type: 'string', default: '7777' }, host: { type: 'string', default: '0.0.0.0' } },
+    options: {
+      nats: { type: 'string', default: 'http://127.0.0.1:8222' },
+      port: { type: 'string', default: '7777' },
+      host: { type: 'string', default: '0.0.0.0' },
+    },
   });
   const monitor = values.nats.replace(/\/$/, '');
   const server = createServer((req, res) => {

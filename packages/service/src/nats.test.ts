@@ -40,13 +40,31 @@ it('names the variable of every bad setting and never prints a secret', () => {
     const notASeed = join(dir, 'not-a-seed');
     writeFileSync(notASeed, 'hunter2-very-secret\n');
     const found = problems({ NATS_NKEY_FILE: notASeed, NATS_USER: 'storage', NATS_TLS_CERT_FILE: join(dir, 'missing.pem') });
-    assert.ok(found.some((p) => p.startsWith('NATS_NKEY_FILE') && p.includes('nkey user seed')), found.join('\n'));
-    assert.ok(found.some((p) => p.startsWith('NATS_NKEY_FILE and NATS_USER')), found.join('\n'));
-    assert.ok(found.some((p) => p.startsWith('NATS_USER and NATS_PASSWORD_FILE')), found.join('\n'));
-    assert.ok(found.some((p) => p.startsWith('NATS_TLS_CERT_FILE and NATS_TLS_KEY_FILE')), found.join('\n'));
-    assert.ok(found.some((p) => p.startsWith('NATS_TLS_CERT_FILE (') && p.includes('cannot be read')), found.join('\n'));
+    assert.ok(
+      found.some((p) => p.startsWith('NATS_NKEY_FILE') && p.includes('nkey user seed')),
+      found.join('\n'),
+    );
+    assert.ok(
+      found.some((p) => p.startsWith('NATS_NKEY_FILE and NATS_USER')),
+      found.join('\n'),
+    );
+    assert.ok(
+      found.some((p) => p.startsWith('NATS_USER and NATS_PASSWORD_FILE')),
+      found.join('\n'),
+    );
+    assert.ok(
+      found.some((p) => p.startsWith('NATS_TLS_CERT_FILE and NATS_TLS_KEY_FILE')),
+      found.join('\n'),
+    );
+    assert.ok(
+      found.some((p) => p.startsWith('NATS_TLS_CERT_FILE (') && p.includes('cannot be read')),
+      found.join('\n'),
+    );
     assert.ok(!found.join('\n').includes('hunter2'));
-    assert.deepEqual(problems({ NATS_NKEY_FILE: join(dir, 'nothing-here') }).map((p) => p.split(':')[0]), ['NATS_NKEY_FILE ("' + join(dir, 'nothing-here') + '")']);
+    assert.deepEqual(
+      problems({ NATS_NKEY_FILE: join(dir, 'nothing-here') }).map((p) => p.split(':')[0]),
+      ['NATS_NKEY_FILE ("' + join(dir, 'nothing-here') + '")'],
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

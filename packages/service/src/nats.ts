@@ -61,7 +61,11 @@ export function natsSecurity(config: NatsSettings, identity: NatsIdentity): Part
     problems.push('NATS_TLS_CERT_FILE and NATS_TLS_KEY_FILE: give both or neither');
   }
   const tlsFiles = { caFile: config.NATS_TLS_CA_FILE, certFile: config.NATS_TLS_CERT_FILE, keyFile: config.NATS_TLS_KEY_FILE };
-  for (const [variable, file] of [['NATS_TLS_CA_FILE', tlsFiles.caFile], ['NATS_TLS_CERT_FILE', tlsFiles.certFile], ['NATS_TLS_KEY_FILE', tlsFiles.keyFile]] as const) {
+  for (const [variable, file] of [
+    ['NATS_TLS_CA_FILE', tlsFiles.caFile],
+    ['NATS_TLS_CERT_FILE', tlsFiles.certFile],
+    ['NATS_TLS_KEY_FILE', tlsFiles.keyFile],
+  ] as const) {
     readable(variable, file);
   }
   const tlsWanted = Object.values(tlsFiles).some((file) => file !== undefined) || config.NATS_URL.some((url) => url.startsWith('tls://'));

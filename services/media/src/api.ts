@@ -20,12 +20,7 @@ export function serveMediaApi(
   const hooks = requestInstrumentation(registry, log);
   // New calls, and the question whether this instance takes them: the first to go at shutdown.
   const intake = [
-    serve(
-      nc,
-      MediaApi.openSession(node),
-      async (req) => ({ mediaInstance: instance, ...(await sessions.open(req)) }),
-      { ...hooks, queue: MEDIA_QUEUE },
-    ),
+    serve(nc, MediaApi.openSession(node), async (req) => ({ mediaInstance: instance, ...(await sessions.open(req)) }), { ...hooks, queue: MEDIA_QUEUE }),
     serve(nc, MediaApi.status(node), async () => ({ mediaInstance: instance, ready: ready() }), { queue: MEDIA_QUEUE }),
   ];
   const calls = [

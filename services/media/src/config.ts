@@ -71,7 +71,10 @@ export const mediaConfig = {
   /** SEMS voicemail's announce_path, played as it is: its default greetings per domain and language. */
   SEMS_ANNOUNCE_PATH: env.string().optional(),
   /** SEMS voicemail's default_announce: the default greeting's file name in SEMS_ANNOUNCE_PATH. */
-  SEMS_DEFAULT_ANNOUNCE: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*\.wav$/, 'must be a file name such as default_en.wav').default('default_en.wav'),
+  SEMS_DEFAULT_ANNOUNCE: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*\.wav$/, 'must be a file name such as default_en.wav')
+    .default('default_en.wav'),
   /** SEMS voicebox's prompt_base_path, played as it is: its prompt sets per domain and language. */
   SEMS_VOICEBOX_PROMPT_PATH: env.string().optional(),
   /** The folder of SEMS annrecorder's prompts (welcome.wav, your_prompt.wav, …), played as they are. */

@@ -25,11 +25,7 @@ export function digitOfEvent(event: number): Digit {
   return digit as Digit;
 }
 
-export async function listenForDtmf(
-  address: { host: string; port: number },
-  onReport: (report: DtmfReport) => void,
-  log: Logger,
-): Promise<Socket> {
+export async function listenForDtmf(address: { host: string; port: number }, onReport: (report: DtmfReport) => void, log: Logger): Promise<Socket> {
   const socket = createSocket('udp4');
   socket.on('message', (data) => {
     let raw: unknown;

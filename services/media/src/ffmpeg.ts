@@ -22,7 +22,6 @@ export function runFilter(args: string[], input: Buffer, command = FFMPEG): Prom
   });
 }
 
-
 /**
  * Decodes a stream that ffmpeg knows (`format`) into a file of 8 kHz mono 16-bit PCM, feeding it
  * as the stream yields (ffmpeg's pace: what it has not read yet waits here, not in memory).

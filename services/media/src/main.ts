@@ -36,7 +36,12 @@ await runService({
     const notFolders = await Promise.all(
       (['SEMS_ANNOUNCE_PATH', 'SEMS_VOICEBOX_PROMPT_PATH', 'SEMS_ANNRECORDER_PROMPT_PATH'] as const).map(async (variable) => {
         const dir = config[variable];
-        const isFolder = dir === undefined || (await stat(dir).then((s) => s.isDirectory(), () => false));
+        const isFolder =
+          dir === undefined ||
+          (await stat(dir).then(
+            (s) => s.isDirectory(),
+            () => false,
+          ));
         return isFolder ? [] : [`${variable} ("${dir}"): is not a folder`];
       }),
     );
@@ -79,7 +84,7 @@ await runService({
             },
           },
           config.PROMPTS_LOOKUP_TTL_MS,
-          (language, defaultLanguage) => log.warn({ language, defaultLanguage }, 'no prompts in this language; playing the default language\'s'),
+          (language, defaultLanguage) => log.warn({ language, defaultLanguage }, "no prompts in this language; playing the default language's"),
         ),
         staging: getStaging,
         beep: { hz: config.BEEP_HZ, ms: config.BEEP_MS },
@@ -99,7 +104,10 @@ await runService({
       // `sessions` is declared below; the callbacks run only after start-up.
       onMaxDuration: (recording) => sessions.recordingReachedMax(recording),
       silencePollMs: config.MEDIA_SILENCE_POLL_MS,
-      onSilence: (callRef, speech) => void sessions.recordingFellSilent(callRef, speech).catch((error: unknown) => log.error({ callRef, err: String(error) }, 'cannot end the recording on silence')),
+      onSilence: (callRef, speech) =>
+        void sessions
+          .recordingFellSilent(callRef, speech)
+          .catch((error: unknown) => log.error({ callRef, err: String(error) }, 'cannot end the recording on silence')),
     });
     const sessions: Sessions = new Sessions({
       instance: config.INSTANCE_ID,
@@ -117,7 +125,11 @@ await runService({
     });
     const live = sessions;
 
-    const dtmf = await listenForDtmf(config.MEDIA_DTMF_LISTEN, (report) => void live.digit(report).catch((error: unknown) => log.error({ err: String(error) }, 'digit event failed')), log);
+    const dtmf = await listenForDtmf(
+      config.MEDIA_DTMF_LISTEN,
+      (report) => void live.digit(report).catch((error: unknown) => log.error({ err: String(error) }, 'digit event failed')),
+      log,
+    );
     const subscriptions = serveMediaApi(nc, { instance: config.INSTANCE_ID, node: config.MEDIA_NODE }, live, () => rtpengine.up, log, registry);
     // Draining (preStop's POST /drain, or SIGTERM): no new session; the calls in progress keep theirs.
     drain.track(() => live.count);
@@ -141,7 +153,10 @@ await runService({
     sweep();
     const sweeper = setInterval(sweep, 3_600_000);
     sweeper.unref();
-    log.info({ node: config.MEDIA_NODE, rtpengine: rtpengine.description, up: rtpengine.up, dtmf: config.MEDIA_DTMF_LISTEN, sinkPort: sink.address().port }, 'media ready');
+    log.info(
+      { node: config.MEDIA_NODE, rtpengine: rtpengine.description, up: rtpengine.up, dtmf: config.MEDIA_DTMF_LISTEN, sinkPort: sink.address().port },
+      'media ready',
+    );
 
     return {
       async stop() {

@@ -6,7 +6,20 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CallEndedEventSchema, DEFAULT_MEDIA_NODE, decodeJson, isServiceError, MediaApi, openStagedAudio, RecordingFinishedEventSchema, request, stagingBucket, SUBJECTS, type CallEndedEvent, type RecordingFinishedEvent } from '@sipvm/contracts';
+import {
+  CallEndedEventSchema,
+  DEFAULT_MEDIA_NODE,
+  decodeJson,
+  isServiceError,
+  MediaApi,
+  openStagedAudio,
+  RecordingFinishedEventSchema,
+  request,
+  stagingBucket,
+  SUBJECTS,
+  type CallEndedEvent,
+  type RecordingFinishedEvent,
+} from '@sipvm/contracts';
 import { correlation, dominantFrequency, freePort, rms, sleep, toneShare, waitFor, wavSamples } from '@sipvm/harness';
 import { APP, callsInRtpengine, openCall, readStaged, recordTone, startMediaRig, waitForFinished, writePcmuPcap, type MediaRig } from '../test/support.js';
 import { ULAW } from './g711.js';
@@ -92,8 +105,10 @@ describe('playback', () => {
       const received = await call.endpoint.receivedPcm();
       const source = wavSamples(await readFile(join(DEFAULT_PROMPTS_DIR, 'en', 'default_greeting.wav'))).samples;
       const { value, lag } = correlation(received, source, 4000);
-      console.log(`${codec}: prompt default_greeting of ${reply.durationMs} ms, ${source.length} samples sent, ${received.length} received, correlation ${value.toFixed(4)} at lag ${lag}`);
-      assert.ok(Math.abs(reply.durationMs - (source.length / 8)) <= 40, `duration ${reply.durationMs} ms`);
+      console.log(
+        `${codec}: prompt default_greeting of ${reply.durationMs} ms, ${source.length} samples sent, ${received.length} received, correlation ${value.toFixed(4)} at lag ${lag}`,
+      );
+      assert.ok(Math.abs(reply.durationMs - source.length / 8) <= 40, `duration ${reply.durationMs} ms`);
       assert.ok(value > 0.9, `correlation ${value}`);
       await request(rig.nc, api().close, { callRef: call.callRef });
       call.endpoint.close();
@@ -108,9 +123,14 @@ describe('playback', () => {
       const quietFrom = Date.now();
       await sleep(2_000);
       const quiet = call.endpoint.received.filter((p) => p.at >= quietFrom + 200 && p.payloadType === 0);
-      console.log(`in the 1.8 s after the beep: ${quiet.length} packets, ${quiet.filter((p) => p.payload.every((b) => b === 0xff || b === 0x7f)).length} of them silence`);
+      console.log(
+        `in the 1.8 s after the beep: ${quiet.length} packets, ${quiet.filter((p) => p.payload.every((b) => b === 0xff || b === 0x7f)).length} of them silence`,
+      );
       assert.ok(quiet.length >= 80, `${quiet.length} packets in 1.8 s after the beep (50 a second expected)`);
-      assert.ok(quiet.every((p) => p.payload.every((b) => b === 0xff || b === 0x7f)), 'silence, not the beep again');
+      assert.ok(
+        quiet.every((p) => p.payload.every((b) => b === 0xff || b === 0x7f)),
+        'silence, not the beep again',
+      );
       // The next prompt replaces the silence at once: the caller hears it, not a mix of the two.
       const toneFrom = Date.now();
       const second = await request(rig.nc, api().play, { callRef: call.callRef, playbackId: 'gap2', items: [{ kind: 'beep' }] });
@@ -130,7 +150,10 @@ describe('playback', () => {
     const play = (playbackId: string, mode: 'replace' | 'enqueue', items: Parameters<typeof request<ReturnType<typeof MediaApi.play>>>[2]['items']) =>
       request(rig.nc, api().play, { callRef: call.callRef, playbackId, items, mode });
     await play('q1', 'enqueue', [{ kind: 'beep' }]);
-    await play('q2', 'enqueue', [{ kind: 'number', value: 42, language: 'de' }, { kind: 'prompt', name: 'new_messages', language: 'de' }]);
+    await play('q2', 'enqueue', [
+      { kind: 'number', value: 42, language: 'de' },
+      { kind: 'prompt', name: 'new_messages', language: 'de' },
+    ]);
     assert.equal((await waitForFinished(rig, 'q2')).reason, 'completed');
     const order = rig.finished.filter((e) => e.callRef === call.callRef).map((e) => `${e.playbackId}:${e.reason}`);
     assert.deepEqual(order, ['q1:completed', 'q2:completed']);
@@ -157,9 +180,8 @@ describe('playback', () => {
       (e) => isServiceError(e, 'bad-request') && /no_such_prompt/.test(e.message),
     );
     await request(rig.nc, api().close, { callRef: call.callRef });
-    await assert.rejects(
-      request(rig.nc, api().play, { callRef: call.callRef, playbackId: 'x', items: [{ kind: 'beep' }] }),
-      (e) => isServiceError(e, 'bad-request'),
+    await assert.rejects(request(rig.nc, api().play, { callRef: call.callRef, playbackId: 'x', items: [{ kind: 'beep' }] }), (e) =>
+      isServiceError(e, 'bad-request'),
     );
     call.endpoint.close();
   });
@@ -173,7 +195,12 @@ describe('digits', () => {
     await call.endpoint.sendSilence(300);
     const mine = () => rig.digits.filter((d) => d.callRef === call.callRef);
     await rig.nc.flush();
-    assert.deepEqual(mine().map((d) => d.digit).join(''), '0123456789*#');
+    assert.deepEqual(
+      mine()
+        .map((d) => d.digit)
+        .join(''),
+      '0123456789*#',
+    );
     assert.ok(mine().every((d) => d.source === 'rfc4733' && d.callId === call.callId));
     const metrics = await (await fetch(`http://127.0.0.1:${rig.media.httpPort}/metrics`)).text();
     const counted = Number(/^sipvm_media_digits_total\{source="rfc4733"[^}]*\} (\d+)/m.exec(metrics)?.[1]);
@@ -196,7 +223,13 @@ describe('in-band DTMF (MEDIA_INBAND_DTMF=true)', () => {
       await call.endpoint.sendSilence(300);
       await rig.nc.flush();
       // rtpengine reports each RFC 4733 digit a second time from the audio; media drops that echo.
-      assert.equal(rig.digits.filter((d) => d.callRef === call.callRef).map((d) => d.digit).join(''), '159##');
+      assert.equal(
+        rig.digits
+          .filter((d) => d.callRef === call.callRef)
+          .map((d) => d.digit)
+          .join(''),
+        '159##',
+      );
       await request(rig.nc, api().close, { callRef: call.callRef });
       call.endpoint.close();
     } finally {
@@ -209,7 +242,10 @@ describe('in-band DTMF (MEDIA_INBAND_DTMF=true)', () => {
 describe('sessions', () => {
   test('a re-INVITE (new offer) gets an answer and the call goes on', async () => {
     const call = await openCall(rig.nc, 'PCMU');
-    const { sdpAnswer } = await request(rig.nc, MediaApi.updateSession('media-a'), { callRef: call.callRef, sdpOffer: call.endpoint.sdp().replace('a=sendrecv', 'a=sendonly') });
+    const { sdpAnswer } = await request(rig.nc, MediaApi.updateSession('media-a'), {
+      callRef: call.callRef,
+      sdpOffer: call.endpoint.sdp().replace('a=sendrecv', 'a=sendonly'),
+    });
     assert.match(sdpAnswer, /^m=audio \d+ RTP\/AVP 0/m);
     assert.match(sdpAnswer, /^a=recvonly/m);
     call.endpoint.setRemote(sdpAnswer);
@@ -224,14 +260,19 @@ describe('sessions', () => {
   test('the maximum length stops the recording by itself and says so', async () => {
     const call = await openCall(rig.nc, 'PCMU');
     const events: unknown[] = [];
-    const sub = rig.nc.subscribe(SUBJECTS.call.recordingFinished(APP), { callback: (_e, msg) => {
-      events.push(decodeJson(RecordingFinishedEventSchema, msg.data, 'recording-finished'));
-    } });
+    const sub = rig.nc.subscribe(SUBJECTS.call.recordingFinished(APP), {
+      callback: (_e, msg) => {
+        events.push(decodeJson(RecordingFinishedEventSchema, msg.data, 'recording-finished'));
+      },
+    });
     try {
       await request(rig.nc, api().startRecording, { callRef: call.callRef, maxDurationMs: 500 });
       await call.endpoint.sendTone(1000, 900);
       await waitFor(() => events.length > 0, 3000, 'recording-finished');
-      assert.deepEqual(events.map((e) => (e as { callRef: string; reason: string }).reason), ['max-duration']);
+      assert.deepEqual(
+        events.map((e) => (e as { callRef: string; reason: string }).reason),
+        ['max-duration'],
+      );
       const { recording } = await request(rig.nc, api().stopRecording, { callRef: call.callRef });
       assert.ok(recording && recording.durationMs <= 500 && recording.durationMs >= 350, `${recording?.durationMs} ms`);
     } finally {
@@ -245,10 +286,12 @@ describe('sessions', () => {
     test(`sustained silence ends a ${codec} recording, which keeps the speech and not the silence`, async () => {
       const call = await openCall(rig.nc, codec);
       const events: { reason: string; speech?: boolean; at: string }[] = [];
-      const sub = rig.nc.subscribe(SUBJECTS.call.recordingFinished(APP), { callback: (_e, msg) => {
-        const event = decodeJson(RecordingFinishedEventSchema, msg.data, 'recording-finished');
-        if (event.callRef === call.callRef) events.push(event);
-      } });
+      const sub = rig.nc.subscribe(SUBJECTS.call.recordingFinished(APP), {
+        callback: (_e, msg) => {
+          const event = decodeJson(RecordingFinishedEventSchema, msg.data, 'recording-finished');
+          if (event.callRef === call.callRef) events.push(event);
+        },
+      });
       let quiet: Promise<void> | undefined;
       try {
         await request(rig.nc, api().startRecording, { callRef: call.callRef, maxDurationMs: 60_000, endOnSilence: { silenceMs: 1_500, thresholdDbfs: -50 } });
@@ -259,7 +302,10 @@ describe('sessions', () => {
         await waitFor(() => events.length > 0, 4_000, 'recording-finished');
         const after = Date.parse(events[0]!.at) - spoke;
         console.log(`${codec}: silence ended the recording ${after} ms after the caller fell silent (asked: 1500 ms)`);
-        assert.deepEqual(events.map((e) => [e.reason, e.speech]), [['silence', true]]);
+        assert.deepEqual(
+          events.map((e) => [e.reason, e.speech]),
+          [['silence', true]],
+        );
         assert.ok(after >= 1_400 && after <= 2_600, `ended ${after} ms after the speech`);
         const { recording } = await request(rig.nc, api().stopRecording, { callRef: call.callRef });
         assert.ok(recording);
@@ -279,16 +325,21 @@ describe('sessions', () => {
   test('a caller who says nothing: silence ends the recording, which says no speech was heard and is kept whole', async () => {
     const call = await openCall(rig.nc, 'PCMU');
     const events: { reason: string; speech?: boolean }[] = [];
-    const sub = rig.nc.subscribe(SUBJECTS.call.recordingFinished(APP), { callback: (_e, msg) => {
-      const event = decodeJson(RecordingFinishedEventSchema, msg.data, 'recording-finished');
-      if (event.callRef === call.callRef) events.push(event);
-    } });
+    const sub = rig.nc.subscribe(SUBJECTS.call.recordingFinished(APP), {
+      callback: (_e, msg) => {
+        const event = decodeJson(RecordingFinishedEventSchema, msg.data, 'recording-finished');
+        if (event.callRef === call.callRef) events.push(event);
+      },
+    });
     let quiet: Promise<void> | undefined;
     try {
       await request(rig.nc, api().startRecording, { callRef: call.callRef, maxDurationMs: 60_000, endOnSilence: { silenceMs: 1_000, thresholdDbfs: -50 } });
       quiet = call.endpoint.sendSilence(2_500);
       await waitFor(() => events.length > 0, 3_000, 'recording-finished');
-      assert.deepEqual(events.map((e) => [e.reason, e.speech]), [['silence', false]]);
+      assert.deepEqual(
+        events.map((e) => [e.reason, e.speech]),
+        [['silence', false]],
+      );
       const { recording } = await request(rig.nc, api().stopRecording, { callRef: call.callRef });
       assert.ok(recording && recording.durationMs >= 700, `${recording?.durationMs} ms: silence throughout is not cut away`);
       assert.ok(recording.loudestDbfs !== undefined && recording.loudestDbfs < -50, `loudest ${recording.loudestDbfs} dBFS`);
@@ -337,9 +388,11 @@ describe('sessions', () => {
 
   test('rtpengine crashed and came back without its calls: they end, and what was recorded is still delivered', async () => {
     const ended: CallEndedEvent[] = [];
-    const sub = rig.nc.subscribe(SUBJECTS.call.ended(APP), { callback: (_e, msg) => {
-      ended.push(decodeJson(CallEndedEventSchema, msg.data, 'call ended'));
-    } });
+    const sub = rig.nc.subscribe(SUBJECTS.call.ended(APP), {
+      callback: (_e, msg) => {
+        ended.push(decodeJson(CallEndedEventSchema, msg.data, 'call ended'));
+      },
+    });
     const call = await openCall(rig.nc, 'PCMU');
     try {
       await request(rig.nc, api().startRecording, { callRef: call.callRef, maxDurationMs: 60_000 });
@@ -349,13 +402,18 @@ describe('sessions', () => {
       assert.equal(ended.length, 0, 'nothing ends while rtpengine is away (it may come back with its calls)');
       await rig.rtpengine.start();
       await waitFor(() => ended.some((e) => e.callRef === call.callRef), 5000, 'the call to end');
-      assert.deepEqual(ended.map((e) => [e.callRef, e.callId, e.reason]), [[call.callRef, call.callId, 'media-timeout']]);
+      assert.deepEqual(
+        ended.map((e) => [e.callRef, e.callId, e.reason]),
+        [[call.callRef, call.callId, 'media-timeout']],
+      );
       // The pcap rtpengine wrote before it died is on this node's disk: any media instance of the node delivers it.
       const { recording } = await request(rig.nc, MediaApi.stopRecordingOnNode(DEFAULT_MEDIA_NODE), { callRef: call.callRef });
       assert.ok(recording && recording.durationMs >= 600, `${recording?.durationMs} ms`);
       const wav = wavSamples(await readStaged(rig.nc, recording.audio));
       assert.ok(Math.abs(dominantFrequency(wav.samples.subarray(800, 4800)) - 1000) <= 10);
-      await assert.rejects(request(rig.nc, api().play, { callRef: call.callRef, playbackId: 'gone', items: [{ kind: 'beep' }] }), (e) => isServiceError(e, 'bad-request'));
+      await assert.rejects(request(rig.nc, api().play, { callRef: call.callRef, playbackId: 'gone', items: [{ kind: 'beep' }] }), (e) =>
+        isServiceError(e, 'bad-request'),
+      );
     } finally {
       sub.unsubscribe();
       call.endpoint.close();
@@ -458,14 +516,23 @@ describe('sessions', () => {
     const rssMb = async () => Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${rig.media.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
     const before = await rssMb();
     let peak = before;
-    const sampler = setInterval(() => void rssMb().then((mb) => (peak = Math.max(peak, mb)), () => undefined), 20);
+    const sampler = setInterval(
+      () =>
+        void rssMb().then(
+          (mb) => (peak = Math.max(peak, mb)),
+          () => undefined,
+        ),
+      20,
+    );
     let recording;
     try {
       ({ recording } = await request(rig.nc, api().stopRecording, { callRef: call.callRef }, { timeoutMs: 60_000 }));
     } finally {
       clearInterval(sampler);
     }
-    console.log(`an hour-long message: delivered ${recording?.durationMs} ms, ${recording?.audio.size} bytes; media's memory ${before.toFixed(0)} MB, at most ${peak.toFixed(0)} MB while delivering`);
+    console.log(
+      `an hour-long message: delivered ${recording?.durationMs} ms, ${recording?.audio.size} bytes; media's memory ${before.toFixed(0)} MB, at most ${peak.toFixed(0)} MB while delivering`,
+    );
     assert.ok(recording);
     assert.equal(recording.durationMs, HOUR_MS, 'cut at the maximum, every second of it there');
     assert.equal(recording.audio.size, 44 + HOUR_MS * 16);

@@ -19,7 +19,12 @@ export function mediaMetrics(registry: Registry, openSessions: () => number): Me
   return {
     digits: new Counter({ name: 'sipvm_media_digits_total', help: 'Digit events published, by source', labelNames: ['source'], registers: [registry] }),
     playbacks: new Counter({ name: 'sipvm_media_playbacks_total', help: 'Playbacks finished, by reason', labelNames: ['reason'], registers: [registry] }),
-    recordings: new Counter({ name: 'sipvm_media_recordings_total', help: 'Recordings staged as WAV, by caller codec', labelNames: ['codec'], registers: [registry] }),
+    recordings: new Counter({
+      name: 'sipvm_media_recordings_total',
+      help: 'Recordings staged as WAV, by caller codec',
+      labelNames: ['codec'],
+      registers: [registry],
+    }),
   };
 }
 

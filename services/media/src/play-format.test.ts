@@ -12,7 +12,10 @@ const sample = (value: number) => {
 };
 
 test('G.711 encoding is the inverse of decoding: each code comes back, each sample goes to its nearest level', () => {
-  for (const [law, table] of [['µ-law', ULAW], ['A-law', ALAW]] as const) {
+  for (const [law, table] of [
+    ['µ-law', ULAW],
+    ['A-law', ALAW],
+  ] as const) {
     for (let code = 0; code < 256; code++) {
       const again = encodeG711(table, sample(table[code]!))[0]!;
       // µ-law has two codes for zero (0x7f and 0xff); either is zero.

@@ -45,7 +45,8 @@ export async function composePlayFile(items: Playable[], sources: PlayableSource
     for (const [index, item] of items.entries()) {
       if (index > 0 && item.kind !== 'beep') await append(silence(GAP_MS));
       if (item.kind === 'message' || item.kind === 'greeting') {
-        const ref = item.kind === 'message' ? { kind: item.kind, mailbox: item.mailbox, id: item.id } : { kind: item.kind, mailbox: item.mailbox, type: item.type };
+        const ref =
+          item.kind === 'message' ? { kind: item.kind, mailbox: item.mailbox, id: item.id } : { kind: item.kind, mailbox: item.mailbox, type: item.type };
         await streamPcm(readAudio(sources.nc, ref), append, `${item.kind} of ${item.mailbox.uid}@${item.mailbox.did}`);
       } else if (item.kind === 'staged') {
         await streamPcm(await openStagedAudio(await sources.staging(), item.audio), append, `staged audio ${item.audio.name}`);

@@ -26,7 +26,10 @@ function run(command: string, args: string[]): Promise<void> {
 }
 
 async function catalogHash(catalogFile: string): Promise<string> {
-  return createHash('sha256').update(BUILDER_VERSION).update(await readFile(catalogFile)).digest('hex');
+  return createHash('sha256')
+    .update(BUILDER_VERSION)
+    .update(await readFile(catalogFile))
+    .digest('hex');
 }
 
 export async function promptsUpToDate(dir: string, catalogFile = CATALOG_FILE): Promise<boolean> {
@@ -56,7 +59,28 @@ export async function buildPrompts(dir: string, options: { catalogFile?: string;
       await run(ESPEAK, ['-v', job.voice, '-s', '150', '-w', raw, job.text]);
       const converted = `${raw}.8k.wav`;
       // 8 kHz mono 16-bit; leading and trailing silence trimmed so pieces join without holes.
-      await run(SOX, [raw, '-r', '8000', '-c', '1', '-b', '16', converted, 'silence', '1', '0.02', '0.5%', 'reverse', 'silence', '1', '0.02', '0.5%', 'reverse', 'norm', '-3']);
+      await run(SOX, [
+        raw,
+        '-r',
+        '8000',
+        '-c',
+        '1',
+        '-b',
+        '16',
+        converted,
+        'silence',
+        '1',
+        '0.02',
+        '0.5%',
+        'reverse',
+        'silence',
+        '1',
+        '0.02',
+        '0.5%',
+        'reverse',
+        'norm',
+        '-3',
+      ]);
       await rename(converted, job.out);
     }
   };

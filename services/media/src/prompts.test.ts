@@ -71,7 +71,19 @@ it('every piece any number needs, and every language, is in the catalog', async 
     for (let n = 0; n <= 9999; n++) for (const piece of say(n, language)) needed.add(piece);
     for (const piece of needed) assert.ok(catalog.prompts[piece], `${piece} is missing`);
   }
-  for (const name of ['default_greeting', 'enter_pin', 'you_have', 'one_new_message', 'new_messages', 'one_saved_message', 'saved_messages', 'no_messages', 'no_more_messages', 'ann_confirm', 'goodbye']) {
+  for (const name of [
+    'default_greeting',
+    'enter_pin',
+    'you_have',
+    'one_new_message',
+    'new_messages',
+    'one_saved_message',
+    'saved_messages',
+    'no_messages',
+    'no_more_messages',
+    'ann_confirm',
+    'goodbye',
+  ]) {
     assert.ok(catalog.prompts[name], `${name} is missing`);
   }
 });
@@ -89,7 +101,14 @@ describe('finding a prompt', () => {
       override: join(root, 'override'),
       defaultLanguage: 'en',
       ...(sems
-        ? { sems: { announcePath: join(root, 'voicemail'), defaultAnnounce: 'default_en.wav', voiceboxPath: join(root, 'voicebox'), annrecorderPath: join(root, 'annrecorder') } }
+        ? {
+            sems: {
+              announcePath: join(root, 'voicemail'),
+              defaultAnnounce: 'default_en.wav',
+              voiceboxPath: join(root, 'voicebox'),
+              annrecorderPath: join(root, 'annrecorder'),
+            },
+          }
         : {}),
     };
     return { root, dirs };
@@ -103,35 +122,64 @@ describe('finding a prompt', () => {
     const setup = await folders(['built/en/goodbye.wav', 'built/de/goodbye.wav', 'built/de/you_have.wav', 'override/german/goodbye.wav']);
     assert.equal(await found(setup, 'goodbye', 'english'), 'built/en/goodbye.wav');
     assert.equal(await found(setup, 'you_have', 'german'), 'built/de/you_have.wav');
-    assert.equal(await found(setup, 'goodbye', 'de-AT'), 'override/german/goodbye.wav', 'an operator\'s german/ serves de-AT callers');
+    assert.equal(await found(setup, 'goodbye', 'de-AT'), 'override/german/goodbye.wav', "an operator's german/ serves de-AT callers");
     assert.equal(await found(setup, 'goodbye', 'german'), 'override/german/goodbye.wav');
     assert.equal(await found(setup, 'goodbye', 'klingon'), 'built/en/goodbye.wav (fallback)');
   });
 
   it('plays SEMS voicemail default greetings as AnswerMachine.cpp looks them up: did/lng, did, lng, the folder', async () => {
-    const all = ['voicemail/example.org/german/default_en.wav', 'voicemail/example.org/default_en.wav', 'voicemail/german/default_en.wav', 'voicemail/default_en.wav', 'built/de/default_greeting.wav', 'built/en/default_greeting.wav'];
+    const all = [
+      'voicemail/example.org/german/default_en.wav',
+      'voicemail/example.org/default_en.wav',
+      'voicemail/german/default_en.wav',
+      'voicemail/default_en.wav',
+      'built/de/default_greeting.wav',
+      'built/en/default_greeting.wav',
+    ];
     const setup = await folders(all, true);
     assert.equal(await found(setup, 'default_greeting', 'german', 'example.org'), 'voicemail/example.org/german/default_en.wav');
     assert.equal(await found(setup, 'default_greeting', 'de', 'example.org'), 'voicemail/example.org/german/default_en.wav', 'de finds german/');
     assert.equal(await found(setup, 'default_greeting_ann', 'english', 'example.org'), 'voicemail/example.org/default_en.wav');
     assert.equal(await found(setup, 'default_greeting', 'german', 'other.org'), 'voicemail/german/default_en.wav');
-    assert.equal(await found(setup, 'default_greeting', 'klingon', 'other.org'), 'voicemail/default_en.wav', 'SEMS\'s own last resort, not a fallback');
+    assert.equal(await found(setup, 'default_greeting', 'klingon', 'other.org'), 'voicemail/default_en.wav', "SEMS's own last resort, not a fallback");
     const bare = await folders(['voicemail/example.org/default_en.wav', 'built/de/default_greeting.wav', 'built/en/default_greeting.wav'], true);
-    assert.equal(await found(bare, 'default_greeting', 'german', 'other.org'), 'built/de/default_greeting.wav', 'nothing of SEMS\'s for the domain: the platform\'s');
+    assert.equal(
+      await found(bare, 'default_greeting', 'german', 'other.org'),
+      'built/de/default_greeting.wav',
+      "nothing of SEMS's for the domain: the platform's",
+    );
   });
 
   it('plays SEMS voicebox and annrecorder prompt sets under their SEMS names', async () => {
-    const setup = await folders(['voicebox/english/no_msg.wav', 'voicebox/example.org/pin_prompt.wav', 'voicebox/bye.wav', 'annrecorder/your_prompt.wav', 'built/en/help.wav', 'built/de/no_messages.wav'], true);
+    const setup = await folders(
+      [
+        'voicebox/english/no_msg.wav',
+        'voicebox/example.org/pin_prompt.wav',
+        'voicebox/bye.wav',
+        'annrecorder/your_prompt.wav',
+        'built/en/help.wav',
+        'built/de/no_messages.wav',
+      ],
+      true,
+    );
     assert.equal(await found(setup, 'no_messages', 'en'), 'voicebox/english/no_msg.wav');
     assert.equal(await found(setup, 'enter_pin', 'en', 'example.org'), 'voicebox/example.org/pin_prompt.wav');
     assert.equal(await found(setup, 'goodbye', 'german'), 'voicebox/bye.wav');
     assert.equal(await found(setup, 'ann_current_greeting', 'en'), 'annrecorder/your_prompt.wav');
     assert.equal(await found(setup, 'help', 'en'), 'built/en/help.wav', 'SEMS had no help prompt');
-    assert.equal(await found(setup, 'no_messages', 'german'), 'built/de/no_messages.wav', 'the caller\'s language before another language\'s SEMS set');
+    assert.equal(await found(setup, 'no_messages', 'german'), 'built/de/no_messages.wav', "the caller's language before another language's SEMS set");
   });
 
-  it('speaks counts with a SEMS set\'s pieces in the configured digit order, else with the platform\'s', async () => {
-    const setup = await folders(['voicebox/german/x2.wav', 'voicebox/german/40.wav', 'voicebox/german/7.wav', ...['num_2', 'num_40', 'num_100', 'num_hundred', 'num_1'].map((n) => `built/en/${n}.wav`)], true);
+  it("speaks counts with a SEMS set's pieces in the configured digit order, else with the platform's", async () => {
+    const setup = await folders(
+      [
+        'voicebox/german/x2.wav',
+        'voicebox/german/40.wav',
+        'voicebox/german/7.wav',
+        ...['num_2', 'num_40', 'num_100', 'num_hundred', 'num_1'].map((n) => `built/en/${n}.wav`),
+      ],
+      true,
+    );
     const prompts = new PromptFiles({ ...setup.dirs, digitOrders: parseDigitOrders('german(digits=left)').orders });
     const names = async (value: number, language: string) => (await prompts.findNumber(value, language)).map((f) => relative(setup.root, f.path));
     assert.deepEqual(await names(42, 'german'), ['voicebox/german/x2.wav', 'voicebox/german/40.wav']);

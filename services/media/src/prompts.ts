@@ -44,7 +44,11 @@ export interface PromptDirs {
   digitOrders?: ReadonlyMap<string, DigitOrder> | undefined;
 }
 
-const exists = (path: string) => access(path).then(() => true, () => false);
+const exists = (path: string) =>
+  access(path).then(
+    () => true,
+    () => false,
+  );
 
 /** A prompt's file as found, and when it last changed (a new recording is new audio). */
 export interface PromptFile {
@@ -75,7 +79,9 @@ export class PromptFiles {
   ) {}
 
   async find(name: string, language: string, domain?: string): Promise<PromptFile> {
-    const [file] = await this.#cached(`${name}\0${language}\0${domain ?? ''}`, async () => [await this.#file(await findPrompt(this.dirs, name, language, domain), language)]);
+    const [file] = await this.#cached(`${name}\0${language}\0${domain ?? ''}`, async () => [
+      await this.#file(await findPrompt(this.dirs, name, language, domain), language),
+    ]);
     return file as PromptFile;
   }
 

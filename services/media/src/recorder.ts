@@ -135,7 +135,10 @@ export class Recorder {
     if (!recording) return null;
     if (recording.state === 'delivered') return discard ? null : (recording.delivered ?? null);
     if (recording.recorder !== this.#identity) {
-      throw new ServiceError('service-unavailable', `recording of ${callRef} is on ${recording.recorder}; only a media instance beside that rtpengine can deliver it`);
+      throw new ServiceError(
+        'service-unavailable',
+        `recording of ${callRef} is on ${recording.recorder}; only a media instance beside that rtpengine can deliver it`,
+      );
     }
     if (recording.state === 'recording' && !callGone) await this.#stopRtpengine(callRef);
     if (discard) {
@@ -178,7 +181,9 @@ export class Recorder {
    * for silence again where they asked for it. Returns how many.
    */
   async resume(): Promise<number> {
-    const mine = (await this.options.state.recordings()).filter((r) => r.state === 'recording' && r.recorder === this.#identity && !this.#timers.has(r.callRef));
+    const mine = (await this.options.state.recordings()).filter(
+      (r) => r.state === 'recording' && r.recorder === this.#identity && !this.#timers.has(r.callRef),
+    );
     for (const recording of mine) {
       this.#mine.set(recording.callRef, recording);
       this.#armTimer(recording);
@@ -216,19 +221,25 @@ export class Recorder {
         file,
       });
     } catch (error) {
-      this.options.log.warn({ callRef: recording.callRef, callId: recording.callId, err: String(error) }, 'cannot open the new recording; silence will not end it');
+      this.options.log.warn(
+        { callRef: recording.callRef, callId: recording.callId, err: String(error) },
+        'cannot open the new recording; silence will not end it',
+      );
     }
   }
 
   #armTimer(recording: RecordingState): void {
     const left = Date.parse(recording.startedAt) + recording.maxDurationMs - Date.now();
-    const timer = setTimeout(() => {
-      this.#timers.delete(recording.callRef);
-      void this.halt(recording.callRef).then(
-        () => this.options.onMaxDuration(recording),
-        (error: unknown) => this.options.log.error({ callRef: recording.callRef, err: String(error) }, 'cannot stop recording at its maximum length'),
-      );
-    }, Math.max(0, left));
+    const timer = setTimeout(
+      () => {
+        this.#timers.delete(recording.callRef);
+        void this.halt(recording.callRef).then(
+          () => this.options.onMaxDuration(recording),
+          (error: unknown) => this.options.log.error({ callRef: recording.callRef, err: String(error) }, 'cannot stop recording at its maximum length'),
+        );
+      },
+      Math.max(0, left),
+    );
     timer.unref();
     this.#timers.set(recording.callRef, timer);
   }
@@ -262,10 +273,12 @@ export class Recorder {
   }
 
   async #removePcaps(files: string[]): Promise<void> {
-    await Promise.all(files.map(async (file) => {
-      await removeFile(join(this.pcapDir, file));
-      await removeFile(join(this.options.recordingDir, 'metadata', `rtpengine-meta-${file.replace(/\.pcap$/, '.txt')}`));
-    }));
+    await Promise.all(
+      files.map(async (file) => {
+        await removeFile(join(this.pcapDir, file));
+        await removeFile(join(this.options.recordingDir, 'metadata', `rtpengine-meta-${file.replace(/\.pcap$/, '.txt')}`));
+      }),
+    );
   }
 
   async #forget(recording: RecordingState): Promise<void> {

@@ -62,7 +62,9 @@ test('an hour-long recording is staged whole, in memory that does not grow with 
     clearInterval(sampler);
   }
   const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
-  console.log(`an hour of PCMU (${mb(HOUR_MS * 8)} MB of payload) staged as ${mb(staged.audio.size)} MB of WAV in ${Date.now() - started} ms; memory above the start at most ${mb(peak)} MB`);
+  console.log(
+    `an hour of PCMU (${mb(HOUR_MS * 8)} MB of payload) staged as ${mb(staged.audio.size)} MB of WAV in ${Date.now() - started} ms; memory above the start at most ${mb(peak)} MB`,
+  );
   assert.equal(staged.durationMs, HOUR_MS);
   assert.equal(staged.audio.size, 44 + HOUR_MS * 16);
   // What the old recorder held at once (pcap, PCM and WAV: about 150 MB) is far beyond this.

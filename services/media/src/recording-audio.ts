@@ -43,19 +43,23 @@ export async function stageRecording(bucket: StagingBucket, name: string, record
     const maxSamples = Math.floor((recording.maxDurationMs / 1000) * RATE);
     const samples = Math.min(await lengthOf(source, recording.trailingSilenceBelowDbfs), maxSamples);
     const meter = new LoudestFrame(RATE);
-    const audio = await stageAudio(bucket, name, (async function* () {
-      yield wavHeader(samples * 2);
-      let left = samples;
-      for await (const chunk of source.pcm()) {
-        const part = chunk.length > left ? chunk.subarray(0, left) : chunk;
-        left -= part.length;
-        meter.addAll(part);
-        yield new Uint8Array(part.buffer, part.byteOffset, part.byteLength);
-        if (left === 0) break;
-      }
-      // A source never gives fewer samples than it counted; should a file shrink, the WAV stays whole.
-      if (left > 0) yield new Uint8Array(left * 2);
-    })());
+    const audio = await stageAudio(
+      bucket,
+      name,
+      (async function* () {
+        yield wavHeader(samples * 2);
+        let left = samples;
+        for await (const chunk of source.pcm()) {
+          const part = chunk.length > left ? chunk.subarray(0, left) : chunk;
+          left -= part.length;
+          meter.addAll(part);
+          yield new Uint8Array(part.buffer, part.byteOffset, part.byteLength);
+          if (left === 0) break;
+        }
+        // A source never gives fewer samples than it counted; should a file shrink, the WAV stays whole.
+        if (left > 0) yield new Uint8Array(left * 2);
+      })(),
+    );
     return { audio, durationMs: Math.round((samples / RATE) * 1000), loudestDbfs: Math.max(-120, Math.round(meter.dbfs * 10) / 10) };
   } finally {
     await source.dispose();

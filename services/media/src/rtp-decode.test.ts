@@ -58,17 +58,28 @@ const frames = (bytes: number[]) => Array.from({ length: bytes.length / 160 }, (
 
 test('G.711 from a pcap: decoded by timestamp, DTMF packets left out, gaps silent, wrap-around handled', async () => {
   const tone = tonePcm(1000, 200);
-  for (const [codec, encode, pt] of [['PCMU', linearToUlaw, 0], ['PCMA', linearToAlaw, 8]] as const) {
+  for (const [codec, encode, pt] of [
+    ['PCMU', linearToUlaw, 0],
+    ['PCMA', linearToAlaw, 8],
+  ] as const) {
     const payloads = frames(Array.from(tone, encode));
     const start = 0xffffff00; // the timestamp wraps inside the stream
-    const packets: { pt: number; seq: number; ts: number; payload: Buffer }[] = payloads.map((payload, i) => ({ pt: pt as number, seq: (65530 + i) & 0xffff, ts: start + i * 160 + (i >= 5 ? 800 : 0), payload }));
+    const packets: { pt: number; seq: number; ts: number; payload: Buffer }[] = payloads.map((payload, i) => ({
+      pt: pt as number,
+      seq: (65530 + i) & 0xffff,
+      ts: start + i * 160 + (i >= 5 ? 800 : 0),
+      payload,
+    }));
     packets.splice(5, 0, { pt: 101, seq: 1, ts: start + 800, payload: Buffer.from([5, 0x8a, 0, 160]) });
     const parsed: RtpPacket[] = [...rtpPacketsOfPcap(pcapOf(packets))];
     assert.equal(parsed.length, 11);
     const samples = await decodedFile(codec, pt, pcapOf(packets));
     assert.equal(samples.length, 1600 + 800, `${codec}: 200 ms of tone and 100 ms of gap`);
     const gap = samples.subarray(800, 1600);
-    assert.ok(gap.every((s) => s === 0), `${codec}: the gap is silent`);
+    assert.ok(
+      gap.every((s) => s === 0),
+      `${codec}: the gap is silent`,
+    );
     const error = Math.max(...Array.from(samples.subarray(0, 800), (s, i) => Math.abs(s - tone[i]!)));
     assert.ok(error < 1100, `${codec}: decoded within G.711's quantisation (${error})`);
   }
@@ -89,11 +100,17 @@ test('G.711 streamed: packets reordered within the window land where they belong
     const at = i < 500 ? i * 160 : i * 160 + 40_000;
     assert.equal(samples[at + 80], ULAW[level(i)], `packet ${i} in its place`);
   }
-  assert.ok(samples.subarray(500 * 160, 500 * 160 + 40_000).every((s) => s === 0), 'the gap is silent');
+  assert.ok(
+    samples.subarray(500 * 160, 500 * 160 + 40_000).every((s) => s === 0),
+    'the gap is silent',
+  );
 });
 
 test('a pcap cut short by a crash yields the packets before the cut', () => {
-  const file = pcapOf([{ pt: 0, seq: 1, ts: 0, payload: Buffer.alloc(160, 0xff) }, { pt: 0, seq: 2, ts: 160, payload: Buffer.alloc(160, 0xff) }]);
+  const file = pcapOf([
+    { pt: 0, seq: 1, ts: 0, payload: Buffer.alloc(160, 0xff) },
+    { pt: 0, seq: 2, ts: 160, payload: Buffer.alloc(160, 0xff) },
+  ]);
   assert.equal([...rtpPacketsOfPcap(file.subarray(0, file.length - 10))].length, 1);
 });
 
@@ -107,10 +124,17 @@ test('a pcap read in pieces as it grows yields the same packets, each with its r
   const reader = new PcapReader();
   const seen: { seq: number; atMs: number; first: number }[] = [];
   // Pieces of awkward sizes: inside the file header, inside record headers, inside payloads.
-  for (let offset = 0, size = 7; offset < file.length; offset += size, size = (size * 3) % 509 + 1) {
+  for (let offset = 0, size = 7; offset < file.length; offset += size, size = ((size * 3) % 509) + 1) {
     for (const { packet, atMs } of reader.read(file.subarray(offset, offset + size))) seen.push({ seq: packet.sequence, atMs, first: packet.payload[0]! });
   }
-  assert.deepEqual(seen.map((p) => p.seq), packets.map((p) => p.seq));
-  assert.deepEqual(seen.map((p) => p.first), packets.map((_, i) => i), 'payloads survive the reader reusing nothing of the pieces');
+  assert.deepEqual(
+    seen.map((p) => p.seq),
+    packets.map((p) => p.seq),
+  );
+  assert.deepEqual(
+    seen.map((p) => p.first),
+    packets.map((_, i) => i),
+    'payloads survive the reader reusing nothing of the pieces',
+  );
   assert.deepEqual(seen.map((p) => p.atMs).slice(0, 3), [1_800_000_000_000, 1_800_000_000_020, 1_800_000_000_040]);
 });

@@ -8,7 +8,10 @@ const offer = (m: string, ...attributes: string[]) =>
 
 test("the caller's first recordable codec wins; static payload types need no rtpmap", () => {
   const parsed = parseAudioOffer(offer('m=audio 4000 RTP/AVP 18 8 0 101', 'a=rtpmap:101 telephone-event/8000', 'a=fmtp:101 0-16'));
-  assert.deepEqual(parsed.codecs.map((c) => c.name), ['G729', 'PCMA', 'PCMU']);
+  assert.deepEqual(
+    parsed.codecs.map((c) => c.name),
+    ['G729', 'PCMA', 'PCMU'],
+  );
   assert.equal(parsed.telephoneEvent?.payloadType, 101);
   assert.equal(chooseCodec(parsed).name, 'PCMA');
 });
@@ -26,7 +29,16 @@ test('dynamic codecs keep their rtpmap and fmtp lines in the sink answer', () =>
 });
 
 test('offers media cannot record are refused as bad requests naming the problem', () => {
-  assert.throws(() => chooseCodec(parseAudioOffer(offer('m=audio 4000 RTP/AVP 18'))), (e) => isServiceError(e, 'bad-request') && /G729/.test(e.message));
-  assert.throws(() => parseAudioOffer(offer('m=video 4000 RTP/AVP 96')), (e) => isServiceError(e, 'bad-request') && /m=audio/.test(e.message));
-  assert.throws(() => parseAudioOffer(offer('m=audio 0 RTP/AVP 0')), (e) => isServiceError(e, 'bad-request') && /disabled/.test(e.message));
+  assert.throws(
+    () => chooseCodec(parseAudioOffer(offer('m=audio 4000 RTP/AVP 18'))),
+    (e) => isServiceError(e, 'bad-request') && /G729/.test(e.message),
+  );
+  assert.throws(
+    () => parseAudioOffer(offer('m=video 4000 RTP/AVP 96')),
+    (e) => isServiceError(e, 'bad-request') && /m=audio/.test(e.message),
+  );
+  assert.throws(
+    () => parseAudioOffer(offer('m=audio 0 RTP/AVP 0')),
+    (e) => isServiceError(e, 'bad-request') && /disabled/.test(e.message),
+  );
 });

@@ -33,14 +33,20 @@ export const RECORDABLE = ['PCMU', 'PCMA', 'G722', 'opus'] as const;
 export type RecordableCodec = (typeof RECORDABLE)[number];
 
 export function parseAudioOffer(sdp: string): OfferedAudio {
-  const lines = sdp.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
+  const lines = sdp
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0);
   const mIndex = lines.findIndex((l) => l.startsWith('m=audio '));
   if (mIndex < 0) throw new ServiceError('bad-request', 'SDP offer has no audio stream (m=audio)');
   const end = lines.findIndex((l, i) => i > mIndex && l.startsWith('m='));
   const section = lines.slice(mIndex, end < 0 ? undefined : end);
   const fields = section[0]!.split(/\s+/);
   if (fields[1] === '0') throw new ServiceError('bad-request', 'SDP offer has its audio stream disabled (port 0)');
-  const pts = fields.slice(3).map(Number).filter((n) => Number.isInteger(n) && n >= 0 && n < 128);
+  const pts = fields
+    .slice(3)
+    .map(Number)
+    .filter((n) => Number.isInteger(n) && n >= 0 && n < 128);
   const codecs = pts.map((pt): AudioCodec => {
     const own = section.filter((l) => l.startsWith(`a=rtpmap:${pt} `) || l.startsWith(`a=fmtp:${pt} `));
     const rtpmap = own.find((l) => l.startsWith('a=rtpmap:'));

@@ -133,7 +133,13 @@ export class Sessions {
       const session = await this.#session(callRef);
       const offer = parseAudioOffer(sdpOffer);
       const codec = offer.codecs.find((c) => c.payloadType === session.state.payloadType) ?? chooseCodec(offer);
-      await this.options.rtpengine.command('offer', { 'call-id': callRef, 'from-tag': 'caller', sdp: sdpOffer, replace: ['origin', 'session-connection'], ICE: 'remove' });
+      await this.options.rtpengine.command('offer', {
+        'call-id': callRef,
+        'from-tag': 'caller',
+        sdp: sdpOffer,
+        replace: ['origin', 'session-connection'],
+        ICE: 'remove',
+      });
       session.version++;
       const answer = await this.options.rtpengine.command('answer', {
         'call-id': callRef,
@@ -220,7 +226,13 @@ export class Sessions {
   }): Promise<{ playbackId: string; durationMs: number }> {
     const session = await this.#session(req.callRef);
     const file = await this.options.playFiles.fileFor(req.items, `${req.callRef}-${req.playbackId}`, playFormatOf(session.state.codec));
-    const playback = { playbackId: req.playbackId, file: file.path, durationMs: file.durationMs, temporary: file.temporary, ...(req.thenRecord ? { thenRecord: req.thenRecord } : {}) };
+    const playback = {
+      playbackId: req.playbackId,
+      file: file.path,
+      durationMs: file.durationMs,
+      temporary: file.temporary,
+      ...(req.thenRecord ? { thenRecord: req.thenRecord } : {}),
+    };
     await this.#mutex.run(req.callRef, () => session.player.play(playback, req.mode));
     return { playbackId: req.playbackId, durationMs: file.durationMs };
   }
@@ -331,7 +343,12 @@ export class Sessions {
         await live?.player.close();
         this.options.recorder.callEnding(orphan.callRef);
         await this.options.state.deleteSession(orphan.callRef);
-        await publishCallEnded(this.options.nc, orphan.app, { callRef: orphan.callRef, callId: orphan.callId, at: new Date().toISOString(), reason: 'media-timeout' });
+        await publishCallEnded(this.options.nc, orphan.app, {
+          callRef: orphan.callRef,
+          callId: orphan.callId,
+          at: new Date().toISOString(),
+          reason: 'media-timeout',
+        });
         callLogger(this.options.log, orphan.callId).warn({ callRef: orphan.callRef, openedAt: orphan.openedAt }, 'rtpengine lost the call: ended');
         ended++;
       });
@@ -398,5 +415,4 @@ export class Sessions {
       return false;
     }
   }
-
 }

@@ -170,5 +170,7 @@ export class MediaState {
 }
 
 function unavailable(key: string, error: unknown): ServiceError {
-  return new ServiceError('service-unavailable', `media state ${key} cannot be reached in NATS: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  return new ServiceError('service-unavailable', `media state ${key} cannot be reached in NATS: ${error instanceof Error ? error.message : String(error)}`, {
+    cause: error,
+  });
 }

@@ -45,9 +45,13 @@ test('a personal greeting from storage is played to the caller', async () => {
   const mailbox = { did: 'example.com', uid: 'alice' };
   // A sweep from 300 Hz to 1500 Hz: unlike a steady tone, only the right alignment correlates.
   const greeting = Int16Array.from({ length: 12000 }, (_, i) => Math.round(12000 * Math.sin(2 * Math.PI * (300 * (i / 8000) + 600 * (i / 8000) ** 2))));
-  const staged = await stageAudio(await stagingBucket(rig.nc), `greeting-test-${Date.now()}`, (async function* () {
-    yield encodeWav(pcmOf(greeting));
-  })());
+  const staged = await stageAudio(
+    await stagingBucket(rig.nc),
+    `greeting-test-${Date.now()}`,
+    (async function* () {
+      yield encodeWav(pcmOf(greeting));
+    })(),
+  );
   await request(rig.nc, StorageApi.putGreeting, { mailbox, type: 'vm', audio: staged });
   const heard = await hear([{ kind: 'greeting', mailbox, type: 'vm' }]);
   const { value } = correlation(heard, greeting, 4000);

@@ -32,7 +32,11 @@ export async function runConcurrentCalls(rig: MediaRig, calls: number, toneMs = 
       outcome.openMs = performance.now() - t;
       const instance = call.instance;
       const playbackId = `load-${call.callRef}`;
-      await request(rig.nc, MediaApi.play(instance), { callRef: call.callRef, playbackId, items: [{ kind: 'prompt', name: 'goodbye', language: 'en' }, { kind: 'beep' }] });
+      await request(rig.nc, MediaApi.play(instance), {
+        callRef: call.callRef,
+        playbackId,
+        items: [{ kind: 'prompt', name: 'goodbye', language: 'en' }, { kind: 'beep' }],
+      });
       await request(rig.nc, MediaApi.startRecording(instance), { callRef: call.callRef, maxDurationMs: 60_000 });
       await call.endpoint.sendTone(1000, toneMs);
       t = performance.now();
@@ -55,4 +59,3 @@ export async function runConcurrentCalls(rig: MediaRig, calls: number, toneMs = 
   };
   return Promise.all(Array.from({ length: calls }, (_, i) => one(i)));
 }
-

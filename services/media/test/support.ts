@@ -74,9 +74,11 @@ export async function startMediaRig(options: { ports?: number; env?: Record<stri
   const nc = await nats.connect();
   const digits: DigitEvent[] = [];
   const finished: PlaybackFinishedEvent[] = [];
-  nc.subscribe(SUBJECTS.call.digit(APP), { callback: (_e, msg) => {
+  nc.subscribe(SUBJECTS.call.digit(APP), {
+    callback: (_e, msg) => {
       digits.push(decodeJson(DigitEventSchema, msg.data, 'digit'));
-    } });
+    },
+  });
   nc.subscribe(SUBJECTS.call.playbackFinished(APP), {
     callback: (_e, msg) => {
       finished.push(decodeJson(PlaybackFinishedEventSchema, msg.data, 'playback-finished'));
@@ -144,7 +146,13 @@ export async function waitForFinished(rig: MediaRig, playbackId: string, timeout
 /** The calls rtpengine holds right now (ng `list`), asked directly, not through media. */
 export async function callsInRtpengine(rig: MediaRig): Promise<string[]> {
   const [host = '127.0.0.1', port] = rig.rtpengine.ng.split(':');
-  const rtpengine = new Rtpengine({ host, port: Number(port), timeoutMs: 2000, probeIntervalMs: 60_000, log: createLogger('test', 'rtpengine-list', 'silent') });
+  const rtpengine = new Rtpengine({
+    host,
+    port: Number(port),
+    timeoutMs: 2000,
+    probeIntervalMs: 60_000,
+    log: createLogger('test', 'rtpengine-list', 'silent'),
+  });
   try {
     return await rtpengine.callIds();
   } finally {

@@ -94,7 +94,7 @@ it('lets every call through while not overloaded', () => {
   }
 });
 
-it("judges media by the slowest tenth of its answers (as numbers): a tenth slow is enough", async () => {
+it('judges media by the slowest tenth of its answers (as numbers): a tenth slow is enough', async () => {
   const changes: boolean[] = [];
   const admission = new Admission({ ...limits, windowMs: 100 }, (now) => changes.push(now));
   try {
@@ -139,7 +139,8 @@ it('turns overloaded when the event loop runs late, refusing every call (media i
     assert.equal(admission.refusal(0), 'overloaded', 'no call is let through to measure media: its answers are not judged');
     // Free again: a window later it takes calls; an idle loop is measured as (nearly) on time.
     const deadline = Date.now() + 3_000;
-    while ((changes.length < 2 || admission.measurements.loopDelayP99Ms >= 40) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    while ((changes.length < 2 || admission.measurements.loopDelayP99Ms >= 40) && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 50));
     assert.deepEqual(changes, [true, false]);
     assert.ok(admission.measurements.loopDelayP99Ms < 40, `an idle loop measured ${admission.measurements.loopDelayP99Ms} ms late`);
     assert.equal(admission.refusal(0), undefined);

@@ -47,7 +47,10 @@ export class Admission {
   #probeLetThrough = false;
   #last: Measurements = { loopDelayP99Ms: 0, mediaAnswerP90Ms: 0 };
 
-  constructor(limits: AdmissionLimits, private readonly onChange: (overloaded: boolean, m: Measurements) => void = () => undefined) {
+  constructor(
+    limits: AdmissionLimits,
+    private readonly onChange: (overloaded: boolean, m: Measurements) => void = () => undefined,
+  ) {
     this.#limits = limits;
     this.#ticker = setInterval(() => {
       const now = performance.now();

@@ -18,7 +18,7 @@ describe('parseAppParamHeader', () => {
   it('allows spaces around keys, = and values', () => {
     assert.deepEqual(entries('  usr =  alice ;\tdom= example.org  '), { usr: 'alice', dom: 'example.org' });
   });
-  it("protects ; inside '…' and \"…\" quotes, and keeps inner spaces", () => {
+  it('protects ; inside \'…\' and "…" quotes, and keeps inner spaces', () => {
     assert.deepEqual(entries(`snd='"Bob; Jr" <sip:bob@x.org>';eml="a@b.org";lng=de`), {
       snd: '"Bob; Jr" <sip:bob@x.org>',
       eml: 'a@b.org',
@@ -39,17 +39,30 @@ describe('parseAppParamHeader', () => {
   it('keeps empty values (they count as not given later)', () => {
     assert.deepEqual(entries("mod=;eml='';usr=x"), { mod: '', eml: '', usr: 'x' });
   });
-  it('parses the seeds\' examples', () => {
-    assert.deepEqual(
-      entries('usr=sayer;dom=iptel.org;lng=en;uid=3ab0a114-ceff-11da-8607-0002b3abca3a;did=2f2091f5-ceff-11da-8220-0002b338cf3a;'),
-      { usr: 'sayer', dom: 'iptel.org', lng: 'en', uid: '3ab0a114-ceff-11da-8607-0002b3abca3a', did: '2f2091f5-ceff-11da-8220-0002b338cf3a' },
-    );
-    assert.deepEqual(
-      entries("mod=box;eml='alice@example.org';usr=alice;snd='sip:bob@example.net';dom=example.org;uid=u1;did=d1;"),
-      { mod: 'box', eml: 'alice@example.org', usr: 'alice', snd: 'sip:bob@example.net', dom: 'example.org', uid: 'u1', did: 'd1' },
-    );
+  it("parses the seeds' examples", () => {
+    assert.deepEqual(entries('usr=sayer;dom=iptel.org;lng=en;uid=3ab0a114-ceff-11da-8607-0002b3abca3a;did=2f2091f5-ceff-11da-8220-0002b338cf3a;'), {
+      usr: 'sayer',
+      dom: 'iptel.org',
+      lng: 'en',
+      uid: '3ab0a114-ceff-11da-8607-0002b3abca3a',
+      did: '2f2091f5-ceff-11da-8220-0002b338cf3a',
+    });
+    assert.deepEqual(entries("mod=box;eml='alice@example.org';usr=alice;snd='sip:bob@example.net';dom=example.org;uid=u1;did=d1;"), {
+      mod: 'box',
+      eml: 'alice@example.org',
+      usr: 'alice',
+      snd: 'sip:bob@example.net',
+      dom: 'example.org',
+      uid: 'u1',
+      did: 'd1',
+    });
     assert.deepEqual(entries('usr=alice;dom=example.org;lng=en;uid=u1;did=d1;typ=vm;'), {
-      usr: 'alice', dom: 'example.org', lng: 'en', uid: 'u1', did: 'd1', typ: 'vm',
+      usr: 'alice',
+      dom: 'example.org',
+      lng: 'en',
+      uid: 'u1',
+      did: 'd1',
+      typ: 'vm',
     });
   });
   for (const [header, message] of [
@@ -64,7 +77,10 @@ describe('parseAppParamHeader', () => {
     [`x=${'a'.repeat(5000)}`, /longer than 4096/],
   ] as const) {
     it(`refuses ${JSON.stringify(header.slice(0, 20))}`, () => {
-      assert.throws(() => parseAppParamHeader(header), (e: unknown) => e instanceof AppParamError && message.test(e.message));
+      assert.throws(
+        () => parseAppParamHeader(header),
+        (e: unknown) => e instanceof AppParamError && message.test(e.message),
+      );
     });
   }
 });
@@ -116,7 +132,10 @@ describe('resolveAppParams', () => {
     assert.equal(resolveAppParams('mod=box', 'voicemail', request, policy).mode, 'box');
   });
   it('takes the operator URI from opr (or Operator), quoted or not', () => {
-    assert.equal(resolveAppParams("usr=a;opr='sip:+4930123@example.org;user=phone'", 'voicemail', request, { ...policy, defaultMode: 'box' }).operator, 'sip:+4930123@example.org;user=phone');
+    assert.equal(
+      resolveAppParams("usr=a;opr='sip:+4930123@example.org;user=phone'", 'voicemail', request, { ...policy, defaultMode: 'box' }).operator,
+      'sip:+4930123@example.org;user=phone',
+    );
     assert.equal(resolveAppParams('usr=a;Operator=sip:op@pbx.example.org:5080;mod=box', 'voicemail', request, policy).operator, 'sip:op@pbx.example.org:5080');
     assert.equal(resolveAppParams('usr=a;opr=;mod=box', 'voicemail', request, policy).operator, undefined);
   });
@@ -138,7 +157,10 @@ describe('resolveAppParams', () => {
     assert.deepEqual([q.email, q.language], ['alice@mymail.org', 'english']);
     const empty = resolveAppParams('mod=box', 'voicemail', { ...request, emailHeader: '', languageHeader: ' ' }, policy);
     assert.deepEqual(['email' in empty, empty.language], [false, 'en'], 'an unset AVP gives an empty header: not given');
-    assert.throws(() => resolveAppParams(undefined, 'voicemail', { ...request, emailHeader: 'a@b.org, c@d.org' }, policy), /P-Email-Address: must be a single e-mail address/);
+    assert.throws(
+      () => resolveAppParams(undefined, 'voicemail', { ...request, emailHeader: 'a@b.org, c@d.org' }, policy),
+      /P-Email-Address: must be a single e-mail address/,
+    );
     assert.throws(() => resolveAppParams(undefined, 'voicebox', { ...request, languageHeader: '../x' }, policy), /P-Language: must be a language tag/);
     assert.throws(() => resolveAppParams('mod=both', 'voicemail', { ...request, emailHeader: '' }, policy), /eml \(or P-Email-Address\) is required/);
   });
@@ -189,7 +211,7 @@ describe('property: random input', () => {
           } catch (error) {
             if (!(error instanceof AppParamError)) throw error;
             // The message goes into a SIP reason phrase: one line, bounded.
-            assert.ok(!/[\r\n]/.test(error.message) && !error.message.includes("\u0000"), error.message);
+            assert.ok(!/[\r\n]/.test(error.message) && !error.message.includes('\u0000'), error.message);
           }
         }
       }),
@@ -201,7 +223,9 @@ describe('property: random input', () => {
     const value = fc.string({ maxLength: 30 }).filter((s) => !/[\\']/.test(s));
     fc.assert(
       fc.property(fc.dictionary(fc.stringMatching(/^[a-z][a-z0-9_-]{0,10}$/), value, { maxKeys: 6, noNullPrototype: true }), (dict) => {
-        const header = Object.entries(dict).map(([k, v]) => `${k} = '${v}'`).join(' ; ');
+        const header = Object.entries(dict)
+          .map(([k, v]) => `${k} = '${v}'`)
+          .join(' ; ');
         assert.deepEqual(Object.fromEntries(parseAppParamHeader(header)), { ...dict });
       }),
     );

@@ -165,12 +165,7 @@ const MAILING_MODES: ReadonlySet<VoicemailMode> = new Set(['voicemail', 'both'])
  * The validated profile for a call: header values, then the defaults of the docs/behaviour.md §1 table.
  * Throws AppParamError naming the key and what is wrong with it.
  */
-export function resolveAppParams(
-  header: string | undefined,
-  app: Application,
-  request: RequestDefaults,
-  policy: AppParamPolicy,
-): ResolvedParams {
+export function resolveAppParams(header: string | undefined, app: Application, request: RequestDefaults, policy: AppParamPolicy): ResolvedParams {
   const pairs = header === undefined ? new Map<string, string>() : parseAppParamHeader(header);
   const user = pick(pairs, KEYS.user) ?? request.ruriUser;
   const domain = pick(pairs, KEYS.domain) ?? request.ruriHost;
@@ -213,7 +208,11 @@ export function resolveAppParams(
 }
 
 /** A value from P-App-Param, else from a header of its own; the name of where it came from, for errors. */
-function withHeaderDefault(fromParam: string | undefined, header: string | undefined, headerName: string): { value: string | undefined; source: string | undefined } {
+function withHeaderDefault(
+  fromParam: string | undefined,
+  header: string | undefined,
+  headerName: string,
+): { value: string | undefined; source: string | undefined } {
   if (fromParam !== undefined) return { value: fromParam, source: undefined };
   const value = header?.trim();
   return value ? { value, source: headerName } : { value: undefined, source: undefined };

@@ -40,7 +40,11 @@ describe('selectApplication', () => {
     assert.deepEqual(selectApplication({ ...base, ruri: 'sip:1001@h', ruriUser: '1001' }, all, mapping), { ok: true, app: 'annrecorder', by: 'mapping' });
   });
   it('substitutes capture groups from the mapping file', () => {
-    assert.deepEqual(selectApplication({ ...base, ruri: 'sip:voicebox-12@h', ruriUser: 'voicebox-12' }, all, mapping), { ok: true, app: 'voicebox', by: 'mapping' });
+    assert.deepEqual(selectApplication({ ...base, ruri: 'sip:voicebox-12@h', ruriUser: 'voicebox-12' }, all, mapping), {
+      ok: true,
+      app: 'voicebox',
+      by: 'mapping',
+    });
   });
   it('stops at the first matching mapping line even when its result is unknown', () => {
     const s = selectApplication({ ...base, ruri: 'sip:999@h', ruriUser: '999' }, all, mapping);
@@ -57,7 +61,10 @@ describe('selectApplication', () => {
 
 describe('parseMappingFile', () => {
   it('refuses malformed lines with their number', () => {
-    assert.throws(() => parseMappingFile('x => voicemail\nno arrow here'), (e: unknown) => e instanceof MappingFileError && /line 2/.test(e.message));
+    assert.throws(
+      () => parseMappingFile('x => voicemail\nno arrow here'),
+      (e: unknown) => e instanceof MappingFileError && /line 2/.test(e.message),
+    );
     assert.throws(() => parseMappingFile('([ => voicemail'), /line 1: bad regex/);
     assert.throws(() => parseMappingFile('^sip:1 => conference'), /"conference" is not an application/);
   });

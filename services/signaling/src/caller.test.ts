@@ -34,7 +34,11 @@ describe('the caller as a person', () => {
       ['"Anonymous" <sip:anonymous@anonymous.invalid>;tag=1', undefined],
       ['<sip:anonymous@example.org>;tag=1', undefined],
     ] as const) {
-      assert.deepEqual(callerOf({ from, privacy, sender: 'sip:+4930123@example.org' }), { caller: { withheld: true }, sender: ANONYMOUS_SENDER }, `${from} ${privacy}`);
+      assert.deepEqual(
+        callerOf({ from, privacy, sender: 'sip:+4930123@example.org' }),
+        { caller: { withheld: true }, sender: ANONYMOUS_SENDER },
+        `${from} ${privacy}`,
+      );
     }
     assert.deepEqual(callerOf({ from: '"Bob" <sip:+4930123@example.org>;tag=1', privacy: 'none', sender: 'sip:+4930123@example.org' }), {
       caller: { name: 'Bob', number: '+4930123', withheld: false },

@@ -52,8 +52,11 @@ export function displayName(nameAddr: string): string | undefined {
     const angle = text.indexOf('<');
     if (angle > 0) name = text.slice(0, angle);
   }
-  // eslint-disable-next-line no-control-regex -- control characters never reach a mail or a page
-  const clean = name?.replace(/[\x00-\x1f\x7f]/g, ' ').replace(/\s+/g, ' ').trim();
+  const clean = name
+    // eslint-disable-next-line no-control-regex -- control characters never reach a mail or a page
+    ?.replace(/[\x00-\x1f\x7f]/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
   if (!clean) return undefined;
   return [...clean].slice(0, 64).join('');
 }

@@ -261,7 +261,10 @@ export class Calls {
   #logStarted(call: Call, context: RequestContext, earlyMedia: boolean): void {
     const params = need(context.params, 'the parameters');
     const by = need(context.selection, 'the application').by;
-    call.log.info({ mode: params.mode, mailbox: { uid: params.uid, did: params.did }, selectedBy: by, earlyMedia, pin: params.pin !== undefined }, 'call started');
+    call.log.info(
+      { mode: params.mode, mailbox: { uid: params.uid, did: params.did }, selectedBy: by, earlyMedia, pin: params.pin !== undefined },
+      'call started',
+    );
   }
 
   /** The announcement is the early media: 183 first, then the application plays it and asks for the final reply. */
@@ -278,7 +281,14 @@ export class Calls {
    * election, every instance restarting) the caller hears ringback, not silence after the answer,
    * and a call nobody takes is refused, so the proxy may try another node. Then the 200.
    */
-  async #answerOnceTaken(call: Call, req: SipRequest, res: SipResponse, started: CallStartedEventInput, sdpAnswer: string, context: RequestContext): Promise<void> {
+  async #answerOnceTaken(
+    call: Call,
+    req: SipRequest,
+    res: SipResponse,
+    started: CallStartedEventInput,
+    sdpAnswer: string,
+    context: RequestContext,
+  ): Promise<void> {
     if (!(await this.#handToApplication(call, started))) {
       if (isEnded(call)) {
         // Cancelled, or ended by its application.
@@ -326,7 +336,8 @@ export class Calls {
       try {
         return await request(this.#options.nc, CallApi.start(call.app), event, { callId: call.callId });
       } catch (error) {
-        if (attempts === 1 && call.phase !== 'ended') call.log.warn({ err: toServiceError(error).message }, 'the application did not take the call yet; asking again');
+        if (attempts === 1 && call.phase !== 'ended')
+          call.log.warn({ err: toServiceError(error).message }, 'the application did not take the call yet; asking again');
         throw error;
       }
     };
@@ -409,12 +420,15 @@ export class Calls {
       void this.#end(call, 'media-timeout', 'local');
     }, expiryMs(timer));
     if (timer.refresher === 'uas') {
-      call.sessionRefresh = setTimeout(() => {
-        dialog.modify(dialog.local.sdp).then(
-          () => this.#armSessionTimer(call, dialog),
-          (error: unknown) => call.log.warn({ err: String(error) }, 'session refresh failed'),
-        );
-      }, (timer.interval * 1000) / 2);
+      call.sessionRefresh = setTimeout(
+        () => {
+          dialog.modify(dialog.local.sdp).then(
+            () => this.#armSessionTimer(call, dialog),
+            (error: unknown) => call.log.warn({ err: String(error) }, 'session refresh failed'),
+          );
+        },
+        (timer.interval * 1000) / 2,
+      );
     }
   }
 
@@ -499,15 +513,17 @@ export class Calls {
     const bridge = call.bridge;
     if (bridge && !bridge.ended) {
       bridge.ended = true;
-      await new Promise<void>((resolve) => bridge.dialog.destroy({ headers: {} }, () => resolve())).catch((error: unknown) => call.log.warn({ err: String(error) }, 'ending the bridged call failed'));
+      await new Promise<void>((resolve) => bridge.dialog.destroy({ headers: {} }, () => resolve())).catch((error: unknown) =>
+        call.log.warn({ err: String(error) }, 'ending the bridged call failed'),
+      );
     }
     await this.#closeMedia(call);
     this.#ended.inc({ reason });
     // Not waited for here (a hang-up command's reply must not wait out a NATS election), but before shutdown.
     void this.#endsInFlight.track(
-      withinSpan(call.span, () => publishCallEnded(this.#options.nc, call.app, { callRef: call.callRef, callId: call.callId, at: new Date().toISOString(), reason })).catch((error: unknown) =>
-        call.log.error({ err: toServiceError(error).message }, 'the end of the call could not be published'),
-      ),
+      withinSpan(call.span, () =>
+        publishCallEnded(this.#options.nc, call.app, { callRef: call.callRef, callId: call.callId, at: new Date().toISOString(), reason }),
+      ).catch((error: unknown) => call.log.error({ err: toServiceError(error).message }, 'the end of the call could not be published')),
     );
     call.span?.setAttribute('sipvm.end_reason', reason);
     call.span?.end();

@@ -9,7 +9,14 @@ import type { Registry } from 'prom-client';
 import type { Calls } from './calls.js';
 import type { MwiSubscriptions } from './mwi-subscriptions.js';
 
-export function serveCommands(nc: NatsConnection, instanceId: string, calls: Calls, subscriptions: MwiSubscriptions, log: Logger, registry: Registry): Subscription[] {
+export function serveCommands(
+  nc: NatsConnection,
+  instanceId: string,
+  calls: Calls,
+  subscriptions: MwiSubscriptions,
+  log: Logger,
+  registry: Registry,
+): Subscription[] {
   const hooks = requestInstrumentation(registry, log);
   return [
     serve(nc, SignalingApi.hangup(instanceId), async (req) => ({ ended: await calls.hangup(req.callRef, req.reason) }), hooks),

@@ -5,8 +5,7 @@ import { env, mediaNodeShape } from '@sipvm/service';
 import { APP_FALLBACKS, type AppFallback } from './app-selection.js';
 import { TrustedSources } from './trust.js';
 
-const sipUri = (what: string) =>
-  z.string().regex(/^sips?:[^\s<>"]+$/, `must be a SIP URI such as ${what}`);
+const sipUri = (what: string) => z.string().regex(/^sips?:[^\s<>"]+$/, `must be a SIP URI such as ${what}`);
 
 export const signalingConfig = {
   ...mediaNodeShape,
@@ -63,7 +62,10 @@ export const signalingConfig = {
   ANN_EARLY_MEDIA: env.boolean().default(false),
   /** Final reply after an early-media announcement when the proxy sent no P-Final-Reply-Code. */
   ANN_FINAL_REPLY_CODE: env.integer(300, 699).default(480),
-  ANN_FINAL_REPLY_REASON: z.string().regex(/^[\x20-\x7e]{1,128}$/, 'must be printable text').default('Temporarily Unavailable'),
+  ANN_FINAL_REPLY_REASON: z
+    .string()
+    .regex(/^[\x20-\x7e]{1,128}$/, 'must be printable text')
+    .default('Temporarily Unavailable'),
   /** An early-media call not finished by the application within this time gets its final reply. */
   ANN_EARLY_MEDIA_TIMEOUT_MS: env.integer(1_000, 600_000).default(120_000),
   /** How long to wait for media's SDP answer before 503. */
@@ -106,11 +108,22 @@ export const signalingConfig = {
    * Unsolicited NOTIFYs are sent again this often for every mailbox whose lamp is on (or just went
    * out), so a phone that lost its lamp gets it back; 0: only when a mailbox changes or a phone registers.
    */
-  MWI_REFRESH_INTERVAL_MS: env.duration().pipe(z.number().refine((ms) => ms === 0 || ms >= 10_000, 'must be 0 (off) or at least 10s').refine((ms) => ms <= 7 * 86_400_000, 'must be at most 7 days')).default(3_600_000),
+  MWI_REFRESH_INTERVAL_MS: env
+    .duration()
+    .pipe(
+      z
+        .number()
+        .refine((ms) => ms === 0 || ms >= 10_000, 'must be 0 (off) or at least 10s')
+        .refine((ms) => ms <= 7 * 86_400_000, 'must be at most 7 days'),
+    )
+    .default(3_600_000),
   /** Mailbox events handled at once by this instance (1 keeps NOTIFYs in event order). */
   MWI_CONCURRENCY: env.integer(1, 64).default(1),
   /** Name of the durable JetStream consumer shared by all signaling instances. */
-  MWI_CONSUMER: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'may contain only letters, digits, _ and -').default('signaling-mwi'),
+  MWI_CONSUMER: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'may contain only letters, digits, _ and -')
+    .default('signaling-mwi'),
 };
 
 export type SignalingConfig = z.output<z.ZodObject<typeof signalingConfig>>;

@@ -29,7 +29,10 @@ describe('messageSummary', () => {
       messageSummary('sip:alice@example.org', { new: 2, saved: 8, urgentNew: 1, urgentSaved: 0 }),
       'Messages-Waiting: yes\r\nMessage-Account: sip:alice@example.org\r\nVoice-Message: 2/8 (1/0)\r\n',
     );
-    assert.match(messageSummary('sip:a@b', { new: 0, saved: 3, urgentNew: 0, urgentSaved: 1 }), /^Messages-Waiting: no\r\n.*Voice-Message: 0\/3 \(0\/1\)\r\n$/s);
+    assert.match(
+      messageSummary('sip:a@b', { new: 0, saved: 3, urgentNew: 0, urgentSaved: 1 }),
+      /^Messages-Waiting: no\r\n.*Voice-Message: 0\/3 \(0\/1\)\r\n$/s,
+    );
   });
   it('fills the account template', () => {
     assert.equal(mailboxUri('sip:{uid}@{did}', { uid: 'u1', did: 'd.org' }), 'sip:u1@d.org');

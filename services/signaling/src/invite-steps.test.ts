@@ -22,7 +22,15 @@ const SDP = 'v=0\r\no=- 1 1 IN IP4 10.0.0.9\r\ns=-\r\nc=IN IP4 10.0.0.9\r\nt=0 0
 
 /** FAKE drachtio-srf request: a source, a method, a Request-URI, headers and a body. */
 function fakeRequest(options: { source: string; method?: string; uri: string; headers?: Record<string, string>; body?: string }): SipRequest {
-  const headers = new Map(Object.entries({ 'Call-ID': 'abc123@test', Contact: '<sip:caller@10.0.0.9>', 'Content-Type': 'application/sdp', From: '<sip:caller@x.org>;tag=1', ...options.headers }).map(([k, v]) => [k.toLowerCase(), v]));
+  const headers = new Map(
+    Object.entries({
+      'Call-ID': 'abc123@test',
+      Contact: '<sip:caller@10.0.0.9>',
+      'Content-Type': 'application/sdp',
+      From: '<sip:caller@x.org>;tag=1',
+      ...options.headers,
+    }).map(([k, v]) => [k.toLowerCase(), v]),
+  );
   return Object.assign(new EventEmitter(), {
     source_address: options.source,
     method: options.method ?? 'INVITE',
@@ -46,12 +54,16 @@ function fakeResponse(): SipResponse & { sent?: { status: number; reason: string
   return res as unknown as SipResponse & { sent?: { status: number; reason: string; headers: Record<string, string> } };
 }
 
-const config = (env: Record<string, string> = {}): SignalingConfig => loadConfig({ ...commonConfigShape, ...signalingConfig }, { TRUSTED_PROXIES: PROXY, ...env });
+const config = (env: Record<string, string> = {}): SignalingConfig =>
+  loadConfig({ ...commonConfigShape, ...signalingConfig }, { TRUSTED_PROXIES: PROXY, ...env });
 const log = createLogger('signaling-test', 'test', 'silent');
 
 function invite(env: Record<string, string> = {}, calls = { refusal: (): string | undefined => undefined, admitted: 0 }) {
   const settings = config(env);
-  const trust = new TrustPolicy({ sources: new TrustedSources(settings.TRUSTED_PROXIES), untrustedHeaders: settings.UNTRUSTED_APP_HEADERS, untrustedCalls: settings.UNTRUSTED_CALLS }, new Registry());
+  const trust = new TrustPolicy(
+    { sources: new TrustedSources(settings.TRUSTED_PROXIES), untrustedHeaders: settings.UNTRUSTED_APP_HEADERS, untrustedCalls: settings.UNTRUSTED_CALLS },
+    new Registry(),
+  );
   const steps = inviteSteps({
     calls: {
       refusal: () => calls.refusal(),
@@ -65,12 +77,27 @@ function invite(env: Record<string, string> = {}, calls = { refusal: (): string 
     config: settings,
     mapping: parseMappingFile('^sip:8000@ => voicebox\n'),
   });
-  const chain: Step[] = [initContext(log), steps.initInvite, steps.admitCall, steps.checkCallId, trust.trustSource, steps.requireSdpOffer, steps.checkContact, steps.negotiateTimers, steps.selectApplication, trust.trustApplication, steps.resolveParameters];
+  const chain: Step[] = [
+    initContext(log),
+    steps.initInvite,
+    steps.admitCall,
+    steps.checkCallId,
+    trust.trustSource,
+    steps.requireSdpOffer,
+    steps.checkContact,
+    steps.negotiateTimers,
+    steps.selectApplication,
+    trust.trustApplication,
+    steps.resolveParameters,
+  ];
   return { chain, trust, calls };
 }
 
 /** Runs the steps until one replies or all have passed the request on. */
-async function run(chain: readonly Step[], req: SipRequest): Promise<{ reply?: { status: number; reason: string; headers: Record<string, string> }; context: RequestContext }> {
+async function run(
+  chain: readonly Step[],
+  req: SipRequest,
+): Promise<{ reply?: { status: number; reason: string; headers: Record<string, string> }; context: RequestContext }> {
   const res = fakeResponse();
   for (const step of chain) {
     let passed = false;
@@ -100,7 +127,10 @@ describe('the trust steps (one policy for INVITE and SUBSCRIBE)', () => {
 
   it('lets a stranger only leave a message when UNTRUSTED_CALLS=voicemail, its P-App headers ignored (UNTRUSTED_APP_HEADERS=ignore)', async () => {
     const { chain } = invite({ UNTRUSTED_CALLS: 'voicemail', UNTRUSTED_APP_HEADERS: 'ignore', DEFAULT_MODE: 'box' });
-    const voicemail = await run(chain, fakeRequest({ source: STRANGER, uri: 'sip:voicemail@vm.example.org', headers: { 'P-App-Name': 'voicebox', 'P-App-Param': 'usr=victim;pin=1' } }));
+    const voicemail = await run(
+      chain,
+      fakeRequest({ source: STRANGER, uri: 'sip:voicemail@vm.example.org', headers: { 'P-App-Name': 'voicebox', 'P-App-Param': 'usr=victim;pin=1' } }),
+    );
     assert.equal(voicemail.reply, undefined);
     assert.equal(voicemail.context.selection?.app, 'voicemail');
     assert.equal(voicemail.context.params?.uid, 'voicemail', 'P-App-Param ignored');
@@ -114,10 +144,16 @@ describe('the trust steps (one policy for INVITE and SUBSCRIBE)', () => {
     const proxy = await run(invite().chain, fakeRequest({ source: PROXY, uri: 'sip:alex@iptel.org', headers: seedHeaders }));
     assert.equal(proxy.reply, undefined);
     assert.deepEqual([proxy.context.params?.email, proxy.context.params?.language], ['alex@iptel.org', 'german']);
-    const refused = await run(invite({ UNTRUSTED_CALLS: 'voicemail' }).chain, fakeRequest({ source: STRANGER, uri: 'sip:voicemail@vm.example.org', headers: { 'P-Email-Address': 'eve@evil.org' } }));
+    const refused = await run(
+      invite({ UNTRUSTED_CALLS: 'voicemail' }).chain,
+      fakeRequest({ source: STRANGER, uri: 'sip:voicemail@vm.example.org', headers: { 'P-Email-Address': 'eve@evil.org' } }),
+    );
     assert.equal(refused.reply?.status, 403);
     const { chain } = invite({ UNTRUSTED_CALLS: 'voicemail', UNTRUSTED_APP_HEADERS: 'ignore', DEFAULT_MODE: 'box' });
-    const ignored = await run(chain, fakeRequest({ source: STRANGER, uri: 'sip:voicemail@vm.example.org', headers: { 'P-Email-Address': 'eve@evil.org', 'P-Language': 'klingon' } }));
+    const ignored = await run(
+      chain,
+      fakeRequest({ source: STRANGER, uri: 'sip:voicemail@vm.example.org', headers: { 'P-Email-Address': 'eve@evil.org', 'P-Language': 'klingon' } }),
+    );
     assert.equal(ignored.reply, undefined);
     assert.deepEqual([ignored.context.params?.email, ignored.context.params?.language], [undefined, 'en']);
   });
@@ -133,7 +169,8 @@ describe('the trust steps (one policy for INVITE and SUBSCRIBE)', () => {
 });
 
 describe('the INVITE steps', () => {
-  const proxyInvite = (headers: Record<string, string> = {}, uri = 'sip:alice@vm.example.org') => fakeRequest({ source: PROXY, uri, headers: { 'P-App-Name': 'voicebox', ...headers } });
+  const proxyInvite = (headers: Record<string, string> = {}, uri = 'sip:alice@vm.example.org') =>
+    fakeRequest({ source: PROXY, uri, headers: { 'P-App-Name': 'voicebox', ...headers } });
 
   it('seals the PIN where it enters, and keeps the mailbox domain in lower case', async () => {
     const { context } = await run(invite().chain, proxyInvite({ 'P-App-Param': 'usr=Alice;dom=EXAMPLE.org;pin=2468' }));
@@ -146,7 +183,11 @@ describe('the INVITE steps', () => {
 
   it('answers 503 with Retry-After while calls cannot be taken, and gives the place back on every refusal', async () => {
     const down = invite({}, { refusal: () => 'at capacity', admitted: 0 });
-    assert.deepEqual((await run(down.chain, proxyInvite())).reply, { status: 503, reason: 'Service Unavailable (at capacity)', headers: { 'Retry-After': '5' } });
+    assert.deepEqual((await run(down.chain, proxyInvite())).reply, {
+      status: 503,
+      reason: 'Service Unavailable (at capacity)',
+      headers: { 'Retry-After': '5' },
+    });
     const up = invite();
     assert.equal((await run(up.chain, proxyInvite({ 'P-App-Param': 'usr=../x' }))).reply?.status, 400);
     assert.equal(up.calls.admitted, 0, 'released after the refusal');
@@ -159,8 +200,9 @@ describe('the INVITE steps', () => {
     const replyTo = async (req: SipRequest) => (await run(chain, req)).reply;
     assert.equal((await replyTo(proxyInvite({ 'Call-ID': 'has space' })))?.reason, 'Bad Call-ID');
     assert.equal((await replyTo(fakeRequest({ source: PROXY, uri: 'sip:a@b', headers: { 'P-App-Name': 'voicebox' }, body: '' })))?.status, 488);
-    for (const contact of ['tel:+4930123', '*', '<sip:a@b>, <sip:c@d>']) assert.equal((await replyTo(proxyInvite({ Contact: contact })))?.reason, 'Bad Request (Contact must be one SIP URI)', contact);
-    assert.equal((await replyTo(proxyInvite({ Contact: '"Doe, John" <sip:j@x.org>' }))), undefined, 'a quoted comma is one contact');
+    for (const contact of ['tel:+4930123', '*', '<sip:a@b>, <sip:c@d>'])
+      assert.equal((await replyTo(proxyInvite({ Contact: contact })))?.reason, 'Bad Request (Contact must be one SIP URI)', contact);
+    assert.equal(await replyTo(proxyInvite({ Contact: '"Doe, John" <sip:j@x.org>' })), undefined, 'a quoted comma is one contact');
     assert.equal((await replyTo(proxyInvite({ 'Session-Expires': '30', Supported: 'timer' })))?.status, 422);
     assert.equal((await replyTo(proxyInvite({ 'P-App-Name': 'conference' })))?.status, 404);
     assert.match((await replyTo(proxyInvite({ 'P-App-Param': 'pin=12a4' })))?.reason ?? '', /^Bad Request \(P-App-Param pin: must be 1 to 16 digits\)$/);

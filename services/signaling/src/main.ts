@@ -117,7 +117,15 @@ await runService({
       labelNames: ['kind', 'outcome'],
       registers: [registry],
     });
-    const unsolicited = await UnsolicitedMwi.open({ srf: sip.srf, nc, log, config, instanceId: config.INSTANCE_ID, sent, hasSubscriber: (mailbox) => subscriptions.hasSubscriber(mailbox) });
+    const unsolicited = await UnsolicitedMwi.open({
+      srf: sip.srf,
+      nc,
+      log,
+      config,
+      instanceId: config.INSTANCE_ID,
+      sent,
+      hasSubscriber: (mailbox) => subscriptions.hasSubscriber(mailbox),
+    });
     // The proxy's word that a phone registered (a third-party REGISTER): its lamp at once.
     useSteps(sip.srf, 'register', [initLocals, trust.trustSource], failed);
     onRequest(sip.srf, 'register', onRegister({ trust, config, unsolicited }));

@@ -52,8 +52,7 @@ export class MediaAvailability {
       if (status.type === 'disconnect') {
         this.#outages++;
         this.#set(false, 'message bus unreachable');
-      }
-      else if (status.type === 'reconnect') void this.probe();
+      } else if (status.type === 'reconnect') void this.probe();
     }
   }
 

@@ -6,7 +6,12 @@ import { parseUri, uriOf, type SipRequest } from './sip-stack.js';
 import type { TrustPolicy } from './trust.js';
 
 /** Throws AppParamError (fit for a SIP reason) when P-App-Param names no valid mailbox. */
-export function mailboxOfRequest(req: SipRequest, trust: TrustPolicy, config: Pick<SignalingConfig, 'DEFAULT_MODE' | 'DEFAULT_LANGUAGE'>, uri = req.uri): Mailbox {
+export function mailboxOfRequest(
+  req: SipRequest,
+  trust: TrustPolicy,
+  config: Pick<SignalingConfig, 'DEFAULT_MODE' | 'DEFAULT_LANGUAGE'>,
+  uri = req.uri,
+): Mailbox {
   const target = parseUri(uri);
   const params = resolveAppParams(
     trust.appHeader(req, 'P-App-Param'),

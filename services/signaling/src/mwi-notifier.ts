@@ -9,15 +9,7 @@
  */
 import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream';
-import {
-  decodeJson,
-  ensureStreams,
-  MailboxChangedEventSchema,
-  request,
-  StorageApi,
-  STREAMS,
-  SUBJECTS,
-} from '@sipvm/contracts';
+import { decodeJson, ensureStreams, MailboxChangedEventSchema, request, StorageApi, STREAMS, SUBJECTS } from '@sipvm/contracts';
 import { retryDelay, startDurableWorker, type Logger, type WorkOutcome } from '@sipvm/service';
 import type { Counter, Registry } from 'prom-client';
 import type { SignalingConfig } from './config.js';

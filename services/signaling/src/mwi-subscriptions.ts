@@ -48,7 +48,12 @@ import {
 import type { TrustPolicy } from './trust.js';
 
 /** A key for KV: `<mailbox hash>.<subscription hash>`, both safe tokens. */
-const hash = (...parts: string[]) => createHash('sha256').update(parts.join('\0')).digest('base64url').slice(0, 24).replace(/[^A-Za-z0-9]/g, 'x');
+const hash = (...parts: string[]) =>
+  createHash('sha256')
+    .update(parts.join('\0'))
+    .digest('base64url')
+    .slice(0, 24)
+    .replace(/[^A-Za-z0-9]/g, 'x');
 const mailboxKey = (mailbox: Mailbox) => hash(mailbox.did, mailbox.uid);
 const subscriptionKey = (callId: string, remoteTag: string) => hash(callId, remoteTag);
 
@@ -167,7 +172,11 @@ export class MwiSubscriptions {
         const existing = await this.#get(key);
         if (!existing) return reply(res, 481, 'Subscription Does Not Exist');
         const contact = req.has('Contact') ? uriOf(req.get('Contact')) : '';
-        const refreshed = checked({ ...existing.record, expiresAt: new Date(Date.now() + expires * 1000).toISOString(), ...(contact ? { remoteTarget: contact } : {}) });
+        const refreshed = checked({
+          ...existing.record,
+          expiresAt: new Date(Date.now() + expires * 1000).toISOString(),
+          ...(contact ? { remoteTarget: contact } : {}),
+        });
         if (!refreshed) return;
         record = refreshed;
         reply(res, 200, 'OK', { Expires: String(expires) });
@@ -249,7 +258,10 @@ export class MwiSubscriptions {
       } catch (error) {
         const failure = toServiceError(error);
         if (failure.kind !== 'service-unavailable') {
-          callLogger(this.#options.log, record.callId).warn({ instance: record.instance, err: failure.message }, 'MWI NOTIFY not sent by the dialog\'s instance');
+          callLogger(this.#options.log, record.callId).warn(
+            { instance: record.instance, err: failure.message },
+            "MWI NOTIFY not sent by the dialog's instance",
+          );
           return false;
         }
         // Nobody answers for that instance: its node is gone, and the dialog with it.

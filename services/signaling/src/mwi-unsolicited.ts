@@ -15,7 +15,19 @@ import { createHash } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { KV } from '@nats-io/kv';
 import { z } from 'zod';
-import { BUCKETS, isRevisionConflict, MailboxCountsSchema, MailboxSchema, openKv, request, StorageApi, toServiceError, untilAvailable, type Mailbox, type MailboxCounts } from '@sipvm/contracts';
+import {
+  BUCKETS,
+  isRevisionConflict,
+  MailboxCountsSchema,
+  MailboxSchema,
+  openKv,
+  request,
+  StorageApi,
+  toServiceError,
+  untilAvailable,
+  type Mailbox,
+  type MailboxCounts,
+} from '@sipvm/contracts';
 import type { Logger } from '@sipvm/service';
 import type { Counter } from 'prom-client';
 import type { SignalingConfig } from './config.js';
@@ -106,7 +118,9 @@ export class UnsolicitedMwi {
       this.options.log.warn({ mailbox, err: String(error) }, 'unsolicited NOTIFY failed');
       return false;
     }
-    await this.#remember(mailbox, counts).catch((error: unknown) => this.options.log.warn({ mailbox, err: String(error) }, 'cannot keep the lamp for its refresh'));
+    await this.#remember(mailbox, counts).catch((error: unknown) =>
+      this.options.log.warn({ mailbox, err: String(error) }, 'cannot keep the lamp for its refresh'),
+    );
     return ok;
   }
 

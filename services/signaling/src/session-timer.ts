@@ -14,8 +14,7 @@ export interface SessionTimer {
 }
 
 export type TimerNegotiation =
-  | { ok: true; timer: SessionTimer | undefined; headers: Record<string, string> }
-  | { ok: false; status: 422; reason: string; headers: Record<string, string> };
+  { ok: true; timer: SessionTimer | undefined; headers: Record<string, string> } | { ok: false; status: 422; reason: string; headers: Record<string, string> };
 
 /** What to answer to an INVITE's Session-Expires / Min-SE / Supported headers. */
 export function negotiateSessionTimer(

@@ -30,7 +30,9 @@ describe('SIP header helpers', () => {
     assert.equal(withoutSipMessages('SIP/2.0 200 OK\r\nTo: <sip:a@b>'), 'SIP/2.0 200 OK … [rest of the SIP message not logged]');
     assert.equal(withoutSipMessages('no message here'), 'no message here');
     // Found by the fuzzer (SIP_FUZZ_SEED=311911771): a form feed in the Request-URI, a PIN after it.
-    const mangled = withoutSipMessages('unable to parse incoming message: INVITE sip:a\fice@127.\u001c.0.1 SIP/2.0\r\nP-App-Param: usr=a;pin=80417325;\r\n\r\n');
+    const mangled = withoutSipMessages(
+      'unable to parse incoming message: INVITE sip:a\fice@127.\u001c.0.1 SIP/2.0\r\nP-App-Param: usr=a;pin=80417325;\r\n\r\n',
+    );
     assert.ok(!mangled.includes('80417325') && !mangled.includes('P-App-Param'), mangled);
     const noVersion = withoutSipMessages('unable to parse incoming message: INVITE sip:alice@x SIP/2.\u00000\r\nP-App-Param: pin=4711\r\n');
     assert.ok(!noVersion.includes('4711'), noVersion);

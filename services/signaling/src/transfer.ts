@@ -19,17 +19,7 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import { MediaApi, request, SipUriSchema } from '@sipvm/contracts';
 import type { Logger } from '@sipvm/service';
-import {
-  header,
-  placeCall,
-  requestInDialog,
-  statusOfFailure,
-  uriOf,
-  type Srf,
-  type SipDialog,
-  type SipRequest,
-  type SipResponse,
-} from './sip-stack.js';
+import { header, placeCall, requestInDialog, statusOfFailure, uriOf, type Srf, type SipDialog, type SipRequest, type SipResponse } from './sip-stack.js';
 
 export interface TransferOutcome {
   outcome: 'transferred' | 'failed';
@@ -66,7 +56,10 @@ export async function referCaller(dialog: SipDialog, target: string, options: Re
     const response = await requestInDialog(dialog, { method: 'REFER', headers: { 'Refer-To': `<${target}>`, ...referredBy(dialog) } });
     if (response.status >= 300) return { outcome: 'failed', status: response.status, reason: `REFER refused: ${response.reason}` };
     const waited = new Promise<TransferOutcome>((resolve) => {
-      timer = setTimeout(() => resolve({ outcome: 'transferred', reason: `REFER accepted; no final NOTIFY within ${options.timeoutMs} ms` }), options.timeoutMs);
+      timer = setTimeout(
+        () => resolve({ outcome: 'transferred', reason: `REFER accepted; no final NOTIFY within ${options.timeoutMs} ms` }),
+        options.timeoutMs,
+      );
     });
     return await Promise.race([reported, waited]);
   } catch (error) {
@@ -135,7 +128,12 @@ export async function bridgeCaller(dialog: SipDialog, target: string, options: B
   } catch (error) {
     await options.media.restore(callerSdp).catch((e: unknown) => options.log.warn({ err: String(e) }, 'media session not restored after the failed bridge'));
     const sip = statusOfFailure(error);
-    if (sip) return { outcome: 'failed', status: sip.status, reason: sip.status === 487 && !callerGone.signal.aborted ? `no answer within ${options.timeoutMs} ms` : sip.reason };
+    if (sip)
+      return {
+        outcome: 'failed',
+        status: sip.status,
+        reason: sip.status === 487 && !callerGone.signal.aborted ? `no answer within ${options.timeoutMs} ms` : sip.reason,
+      };
     return { outcome: 'failed', reason: `the call to the target failed: ${error instanceof Error ? error.message : String(error)}` };
   } finally {
     dialog.removeListener('destroy', onDestroy);

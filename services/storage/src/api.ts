@@ -21,8 +21,7 @@ export function serveStorageApi(nc: NatsConnection, store: MailboxStore, greetin
   const inFlight = new InFlight();
   const hooks = requestInstrumentation(registry, log);
   const options = { queue: STORAGE_QUEUE, ...hooks };
-  const on = <E extends Endpoint>(ep: E, handler: Handler<E>): Subscription =>
-    serve(nc, ep, (req, context) => inFlight.track(handler(req, context)), options);
+  const on = <E extends Endpoint>(ep: E, handler: Handler<E>): Subscription => serve(nc, ep, (req, context) => inFlight.track(handler(req, context)), options);
 
   /** Who keeps greeting look-ups (voicemail) hears of every change at once. */
   const announce = (event: GreetingChangedEvent) => nc.publish(SUBJECTS.storage.greetingChanged, encodeJson(GreetingChangedEventSchema.parse(event)));

@@ -18,11 +18,7 @@ export interface ForwardedAudio {
   open(): AsyncIterable<Uint8Array>;
 }
 
-export async function forwardedAudio(
-  blobs: BlobStore,
-  messageKey: string,
-  introduction: AsyncIterable<Uint8Array> | undefined,
-): Promise<ForwardedAudio> {
+export async function forwardedAudio(blobs: BlobStore, messageKey: string, introduction: AsyncIterable<Uint8Array> | undefined): Promise<ForwardedAudio> {
   const head = await blobs.read(messageKey, 0, 64 * 1024);
   if (!head) throw new ServiceError('message-not-found', 'the message to forward has no audio');
   const message = scanWav(Buffer.from(head.bytes), 'the message');
@@ -35,8 +31,17 @@ export async function forwardedAudio(
   const intro = await collect(introduction);
   const layout = scanWav(intro, 'the introduction');
   if (!layout) throw new ServiceError('bad-request', 'the introduction is not a whole WAV file');
-  if (layout.sampleRate !== message.sampleRate || layout.channels !== 1 || message.channels !== 1 || layout.bitsPerSample !== 16 || message.bitsPerSample !== 16) {
-    throw new ServiceError('bad-request', `the introduction (${layout.sampleRate} Hz) and the message (${message.sampleRate} Hz) are not both 16-bit mono of one rate`);
+  if (
+    layout.sampleRate !== message.sampleRate ||
+    layout.channels !== 1 ||
+    message.channels !== 1 ||
+    layout.bitsPerSample !== 16 ||
+    message.bitsPerSample !== 16
+  ) {
+    throw new ServiceError(
+      'bad-request',
+      `the introduction (${layout.sampleRate} Hz) and the message (${message.sampleRate} Hz) are not both 16-bit mono of one rate`,
+    );
   }
   const introData = intro.subarray(layout.dataOffset, layout.dataOffset + Math.min(layout.dataSize ?? intro.length, intro.length - layout.dataOffset));
   const data = introData.length + messageData;
@@ -54,7 +59,7 @@ export async function forwardedAudio(
 const durationOf = (layout: WavLayout, dataBytes: number): number => Math.round((dataBytes / (2 * layout.channels) / layout.sampleRate) * 1000);
 
 async function* chunksOf(blobs: BlobStore, key: string, from: number, length: number): AsyncIterable<Uint8Array> {
-  for (let offset = from; offset < from + length; ) {
+  for (let offset = from; offset < from + length;) {
     const part = await blobs.read(key, offset, Math.min(CHUNK, from + length - offset));
     if (!part || part.bytes.length === 0) throw new ServiceError('message-not-found', 'the message to forward vanished while it was copied');
     offset += part.bytes.length;

@@ -44,13 +44,7 @@ import {
 import { KeyedMutex, type Logger } from '@sipvm/service';
 import { bytesOf, type BlobStore } from './blobs.js';
 import type { CountsChange, MailboxCountKeeper } from './mailbox-counts.js';
-import {
-  greetingKey,
-  messageAudioKey,
-  messageMetaKey,
-  readMarkerKey,
-  urgentMarkerKey,
-} from './layout.js';
+import { greetingKey, messageAudioKey, messageMetaKey, readMarkerKey, urgentMarkerKey } from './layout.js';
 import { newMessageId } from './message-id.js';
 import { forwardedAudio } from './forwarded-audio.js';
 import { isNew, selectPage, type ListingQuery } from './listing.js';

@@ -45,7 +45,11 @@ describe('retention, with a clock', () => {
     const blobs = new LocalBlobStore(dir.path);
     await blobs.init();
     const log = createLogger('storage', 'test', 'warn');
-    const policy = retentionPolicies(Domains.parse({ 'short.example': { retentionNewDays: 30, retentionSavedDays: 7, retentionWarnDays: 3 } }), { newDays: 0, savedDays: 0, warnDays: 0 });
+    const policy = retentionPolicies(Domains.parse({ 'short.example': { retentionNewDays: 30, retentionSavedDays: 7, retentionWarnDays: 3 } }), {
+      newDays: 0,
+      savedDays: 0,
+      warnDays: 0,
+    });
     const jsm = await jetstreamManager(nc);
     const schedule: { retention?: Retention } = {};
     store = new MailboxStore(blobs, {
@@ -82,8 +86,21 @@ describe('retention, with a clock', () => {
   });
 
   const leave = (mailbox: Mailbox, recordedAt: number, withOwner = false) =>
-    store.createMessage({ mailbox, sender: 'sip:+4930@example.net', recordedAt: new Date(recordedAt).toISOString(), durationMs: 1000, codec: 'PCMU', urgent: false, audio, admitted: false, ...(withOwner ? { owner } : {}) });
-  const ids = async (mailbox: Mailbox) => (await store.listMailbox(mailbox, { offset: 0, limit: 100, filter: 'all', heard: [], order: 'oldest-first', urgentFirst: false, fromEnd: false })).messages.map((m) => [m.recordedAt.slice(5, 10), m.read]);
+    store.createMessage({
+      mailbox,
+      sender: 'sip:+4930@example.net',
+      recordedAt: new Date(recordedAt).toISOString(),
+      durationMs: 1000,
+      codec: 'PCMU',
+      urgent: false,
+      audio,
+      admitted: false,
+      ...(withOwner ? { owner } : {}),
+    });
+  const ids = async (mailbox: Mailbox) =>
+    (
+      await store.listMailbox(mailbox, { offset: 0, limit: 100, filter: 'all', heard: [], order: 'oldest-first', urgentFirst: false, fromEnd: false })
+    ).messages.map((m) => [m.recordedAt.slice(5, 10), m.read]);
   /** Moves the clock and sweeps; returns the mailboxes the sweep read. */
   const sweepAt = async (time: number) => {
     now = time;
@@ -116,13 +133,19 @@ describe('retention, with a clock', () => {
     assert.deepEqual(await sweepAt(base + 7 * DAY + 2 * HOUR), ['alice@short.example'], 'day 7: the saved message goes');
     assert.equal((await ids(alice)).length, 3);
     assert.ok(!(await ids(alice)).some(([, read]) => read), 'the saved one is the one gone');
-    assert.ok(changes.some((c) => c.change === 'message-expired' && c.messageId === heard.message.id), 'a mailbox event (MWI follows)');
+    assert.ok(
+      changes.some((c) => c.change === 'message-expired' && c.messageId === heard.message.id),
+      'a mailbox event (MWI follows)',
+    );
     assert.equal((await store.countMailbox(alice)).new, 3);
 
     // Day 27: the two unheard since day 0 expire on day 30 — told once.
     notices.length = 0;
     assert.deepEqual(await sweepAt(base + 27 * DAY + 2 * HOUR), ['alice@short.example']);
-    assert.ok(notices.length === 1 && notices[0]!.kind === 'messages-expiring' && notices[0]!.expiring === 2 && near(notices[0]!.expiresAt, base + 30 * DAY - HOUR), JSON.stringify(notices));
+    assert.ok(
+      notices.length === 1 && notices[0]!.kind === 'messages-expiring' && notices[0]!.expiring === 2 && near(notices[0]!.expiresAt, base + 30 * DAY - HOUR),
+      JSON.stringify(notices),
+    );
     notices.length = 0;
     await sweepAt(base + 27 * DAY + 8 * HOUR);
     assert.deepEqual(notices, [], 'told once, not at every sweep');

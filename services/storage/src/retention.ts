@@ -162,7 +162,12 @@ export class Retention {
     const next = Math.min(...upcoming, ...warnings.map((at) => Math.max(at, now + HOUR_MS)));
     await this.options.erase(dueKey);
     if (Number.isFinite(next)) {
-      await this.#schedule(mailbox, { ...(state ?? {}), mailbox, nextDue: new Date(next).toISOString(), ...(warnedUntil > 0 ? { warnedUntil: new Date(warnedUntil).toISOString() } : {}) });
+      await this.#schedule(mailbox, {
+        ...(state ?? {}),
+        mailbox,
+        nextDue: new Date(next).toISOString(),
+        ...(warnedUntil > 0 ? { warnedUntil: new Date(warnedUntil).toISOString() } : {}),
+      });
     } else {
       this.#known.delete(boxKey(mailbox));
       await this.options.erase(boxKey(mailbox));

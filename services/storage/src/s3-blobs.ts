@@ -133,9 +133,7 @@ export class S3BlobStore implements BlobStore {
     let token: string | undefined;
     try {
       do {
-        const res = await this.#client.send(
-          new ListObjectsV2Command({ Bucket: this.#bucket, Prefix: this.#prefix + prefix, ContinuationToken: token }),
-        );
+        const res = await this.#client.send(new ListObjectsV2Command({ Bucket: this.#bucket, Prefix: this.#prefix + prefix, ContinuationToken: token }));
         for (const item of res.Contents ?? []) {
           if (item.Key === undefined) continue;
           found.push({ key: item.Key.slice(this.#prefix.length), size: item.Size ?? 0, modified: item.LastModified ?? new Date(0) });

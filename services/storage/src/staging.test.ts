@@ -28,9 +28,13 @@ const sha = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('he
 
 it('audio of three parts comes back whole; discarded by its sequences, nothing of it stays', async () => {
   const bytes = audio(2_500_000);
-  const staged = await stageAudio(staging, `parts-${Date.now()}`, (async function* () {
-    for (let at = 0; at < bytes.length; at += 100_000) yield bytes.subarray(at, at + 100_000);
-  })());
+  const staged = await stageAudio(
+    staging,
+    `parts-${Date.now()}`,
+    (async function* () {
+      for (let at = 0; at < bytes.length; at += 100_000) yield bytes.subarray(at, at + 100_000);
+    })(),
+  );
   assert.equal(staged.seqs?.length, 3, 'three parts of at most 960 KiB');
   const back: Uint8Array[] = [];
   for await (const chunk of await openStagedAudio(staging, staged)) back.push(chunk);
@@ -43,9 +47,13 @@ it('audio of three parts comes back whole; discarded by its sequences, nothing o
 });
 
 it('a reference without sequences is discarded by name', async () => {
-  const staged = await stageAudio(staging, `named-${Date.now()}`, (async function* () {
-    yield audio(1_000);
-  })());
+  const staged = await stageAudio(
+    staging,
+    `named-${Date.now()}`,
+    (async function* () {
+      yield audio(1_000);
+    })(),
+  );
   await discardStagedAudio(staging, { name: staged.name, size: staged.size });
   assert.equal(await isStaged(staging, staged.name), false);
 });

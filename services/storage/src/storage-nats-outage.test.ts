@@ -31,14 +31,19 @@ it('survives a NATS outage and serves again when NATS returns', async () => {
   await rig.nc.close();
   rig.nc = await rig.nats.connect();
   rig.staging = await stagingBucket(rig.nc);
-  const { created, counts } = await request(rig.nc, StorageApi.createMessage, {
-    mailbox,
-    sender: 'sip:carol@example.org',
-    recordedAt: new Date().toISOString(),
-    durationMs: 1000,
-    codec: 'PCMU',
-    audio: await stage(rig.staging, smallWav()),
-  }, { timeoutMs: 10_000 });
+  const { created, counts } = await request(
+    rig.nc,
+    StorageApi.createMessage,
+    {
+      mailbox,
+      sender: 'sip:carol@example.org',
+      recordedAt: new Date().toISOString(),
+      durationMs: 1000,
+      codec: 'PCMU',
+      audio: await stage(rig.staging, smallWav()),
+    },
+    { timeoutMs: 10_000 },
+  );
   assert.equal(created, true);
   assert.equal(counts.new, 1);
   assert.deepEqual((await lastMailboxEvent(rig.nc))?.mailbox, mailbox);

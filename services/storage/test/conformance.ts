@@ -4,14 +4,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  isServiceError,
-  request,
-  StorageApi,
-  SUBJECTS,
-  type Mailbox,
-  type MessageInfo,
-} from '@sipvm/contracts';
+import { isServiceError, request, StorageApi, SUBJECTS, type Mailbox, type MessageInfo } from '@sipvm/contracts';
 import {
   lastMailboxEvent,
   lastTranscribedEvent,
@@ -60,7 +53,10 @@ export function describeStorageConformance(backend: BackendUnderTest): void {
       await teardown?.();
     });
 
-    const create = async (mailbox: Mailbox, extra: Partial<{ urgent: boolean; sender: string; seconds: number; idempotencyKey: string; maxMessages: number; recordedAt: string }> = {}) => {
+    const create = async (
+      mailbox: Mailbox,
+      extra: Partial<{ urgent: boolean; sender: string; seconds: number; idempotencyKey: string; maxMessages: number; recordedAt: string }> = {},
+    ) => {
       const audio = await stage(rig.staging, smallWav(extra.seconds ?? 1, mailboxCounter));
       return request(rig.nc, StorageApi.createMessage, {
         mailbox,
@@ -221,7 +217,13 @@ export function describeStorageConformance(backend: BackendUnderTest): void {
       const mailbox = freshMailbox();
       const { message } = await create(mailbox);
       const changesBefore = (await mailboxEvents(rig.nc)).length;
-      const transcript = { status: 'done', text: 'Hello, this is Bob — call me back', language: 'en', engine: 'pocketsphinx', at: '2026-11-23T10:11:20.000Z' } as const;
+      const transcript = {
+        status: 'done',
+        text: 'Hello, this is Bob — call me back',
+        language: 'en',
+        engine: 'pocketsphinx',
+        at: '2026-11-23T10:11:20.000Z',
+      } as const;
       const set = await request(rig.nc, StorageApi.setTranscript, { mailbox, id: message.id, transcript });
       assert.deepEqual(set.message, { ...message, transcript });
       assert.deepEqual((await request(rig.nc, StorageApi.getMessage, { mailbox, id: message.id })).message.transcript, transcript);
@@ -238,7 +240,10 @@ export function describeStorageConformance(backend: BackendUnderTest): void {
 
       // Marked "no transcript" instead, it says so; the message is otherwise unchanged.
       const none = { status: 'none', reason: 'timed-out', at: '2026-11-23T10:12:00.000Z' } as const;
-      assert.deepEqual((await request(rig.nc, StorageApi.setTranscript, { mailbox, id: message.id, transcript: none })).message, { ...message, transcript: none });
+      assert.deepEqual((await request(rig.nc, StorageApi.setTranscript, { mailbox, id: message.id, transcript: none })).message, {
+        ...message,
+        transcript: none,
+      });
       await request(rig.nc, StorageApi.deleteMessage, { mailbox, id: message.id });
       await assert.rejects(request(rig.nc, StorageApi.setTranscript, { mailbox, id: message.id, transcript }), (e) => isServiceError(e, 'mailbox-not-found'));
       assert.ok(!(await listAll()).some((key) => key.includes(message.id)), 'a transcript for a deleted message brings nothing back');
@@ -252,7 +257,10 @@ export function describeStorageConformance(backend: BackendUnderTest): void {
       await assert.rejects(request(rig.nc, StorageApi.getMessage, { mailbox, id: gone.message.id }), (e) => isServiceError(e, 'message-not-found'));
       await assert.rejects(readAll(rig.nc, { kind: 'message', mailbox, id: gone.message.id }), (e) => isServiceError(e, 'message-not-found'));
       const objects = await listAll();
-      assert.ok(!objects.some((key) => key.includes(gone.message.id)), `objects of the deleted message remain: ${objects.filter((k) => k.includes(gone.message.id))}`);
+      assert.ok(
+        !objects.some((key) => key.includes(gone.message.id)),
+        `objects of the deleted message remain: ${objects.filter((k) => k.includes(gone.message.id))}`,
+      );
       assert.ok(objects.some((key) => key.includes(kept.message.id)));
     });
 
@@ -300,15 +308,29 @@ export function describeStorageConformance(backend: BackendUnderTest): void {
       for (let i = 0; i < 5; i++) {
         const audio = await stage(rig.staging, smallWav(1, i));
         await request(rig.nc, StorageApi.createMessage, {
-          mailbox, sender: 'sip:bob@example.org', recordedAt: new Date().toISOString(), durationMs: 1000, codec: 'PCMU', audio,
-          maxMessages: 4, admitted: true, quotaWarnPercent: 75, owner,
+          mailbox,
+          sender: 'sip:bob@example.org',
+          recordedAt: new Date().toISOString(),
+          durationMs: 1000,
+          codec: 'PCMU',
+          audio,
+          maxMessages: 4,
+          admitted: true,
+          quotaWarnPercent: 75,
+          owner,
         });
       }
       const { counts } = await request(rig.nc, StorageApi.countMailbox, { mailbox });
       assert.equal(counts.new, 5, 'an admitted message is never dropped');
       await waitForCondition(() => notices.length >= 2);
       sub.unsubscribe();
-      assert.deepEqual(notices.map((n) => [n.kind, n.limit, n.owner?.email]), [['mailbox-almost-full', 4, 'alice@example.org'], ['mailbox-full', 4, 'alice@example.org']]);
+      assert.deepEqual(
+        notices.map((n) => [n.kind, n.limit, n.owner?.email]),
+        [
+          ['mailbox-almost-full', 4, 'alice@example.org'],
+          ['mailbox-full', 4, 'alice@example.org'],
+        ],
+      );
     });
 
     it('forwards a message into another mailbox of the domain, with the introduction before it, counted and announced there', async () => {
@@ -316,26 +338,47 @@ export function describeStorageConformance(backend: BackendUnderTest): void {
       const to = freshMailbox();
       const original = smallWav(2, 3);
       const { message } = await request(rig.nc, StorageApi.createMessage, {
-        mailbox: from, sender: 'sip:+4930@example.net', recordedAt: '2026-11-20T10:00:00.000Z', durationMs: 2000, codec: 'PCMA', urgent: true, audio: await stage(rig.staging, original),
+        mailbox: from,
+        sender: 'sip:+4930@example.net',
+        recordedAt: '2026-11-20T10:00:00.000Z',
+        durationMs: 2000,
+        codec: 'PCMA',
+        urgent: true,
+        audio: await stage(rig.staging, original),
       });
       const introduction = smallWav(1, 9);
-      const forwarded = await request(rig.nc, StorageApi.forwardMessage, { mailbox: from, id: message.id, to, introduction: await stage(rig.staging, introduction) });
+      const forwarded = await request(rig.nc, StorageApi.forwardMessage, {
+        mailbox: from,
+        id: message.id,
+        to,
+        introduction: await stage(rig.staging, introduction),
+      });
       assert.deepEqual(forwarded.counts, { new: 1, saved: 0, urgentNew: 1, urgentSaved: 0 });
       const copy = forwarded.message;
-      assert.deepEqual([copy.sender, copy.recordedAt, copy.codec, copy.urgent, copy.read, copy.forwardedFrom], ['sip:+4930@example.net', '2026-11-20T10:00:00.000Z', 'PCMA', true, false, from]);
+      assert.deepEqual(
+        [copy.sender, copy.recordedAt, copy.codec, copy.urgent, copy.read, copy.forwardedFrom],
+        ['sip:+4930@example.net', '2026-11-20T10:00:00.000Z', 'PCMA', true, false, from],
+      );
       assert.equal(copy.durationMs, 3000, 'the introduction and the message');
       const audio = await readAll(rig.nc, { kind: 'message', mailbox: to, id: copy.id });
-      assert.ok(audio.subarray(44).equals(Buffer.concat([Buffer.from(introduction).subarray(44), Buffer.from(original).subarray(44)])), 'introduction, then the message');
+      assert.ok(
+        audio.subarray(44).equals(Buffer.concat([Buffer.from(introduction).subarray(44), Buffer.from(original).subarray(44)])),
+        'introduction, then the message',
+      );
       assert.equal(audio.readUInt32LE(40), audio.length - 44, 'one WAV with the length of both');
       const event = await lastMailboxEvent(rig.nc);
       assert.deepEqual([event?.mailbox, event?.change, event?.messageId], [to, 'message-created', copy.id]);
       // The original stays; a copy to another domain or to itself is refused; a full mailbox refuses it.
       assert.equal((await request(rig.nc, StorageApi.countMailbox, { mailbox: from })).counts.new, 1);
-      await assert.rejects(request(rig.nc, StorageApi.forwardMessage, { mailbox: from, id: message.id, to: { did: 'other.example', uid: to.uid } }), (e) => isServiceError(e, 'bad-request'));
+      await assert.rejects(request(rig.nc, StorageApi.forwardMessage, { mailbox: from, id: message.id, to: { did: 'other.example', uid: to.uid } }), (e) =>
+        isServiceError(e, 'bad-request'),
+      );
       await assert.rejects(request(rig.nc, StorageApi.forwardMessage, { mailbox: from, id: message.id, to: from }), (e) => isServiceError(e, 'bad-request'));
       const third = freshMailbox();
       await create(third);
-      await assert.rejects(request(rig.nc, StorageApi.forwardMessage, { mailbox: from, id: message.id, to: third, maxMessages: 1 }), (e) => isServiceError(e, 'quota-exceeded'));
+      await assert.rejects(request(rig.nc, StorageApi.forwardMessage, { mailbox: from, id: message.id, to: third, maxMessages: 1 }), (e) =>
+        isServiceError(e, 'quota-exceeded'),
+      );
     });
 
     it('pages new and saved messages, urgent ones first, after and before a place, the messages heard in the session still new', async () => {
@@ -349,23 +392,44 @@ export function describeStorageConformance(backend: BackendUnderTest): void {
       const list = (query: Record<string, unknown>) => request(rig.nc, StorageApi.listMailbox, { mailbox, limit: 2, ...query });
       const fresh = await list({ filter: 'new', heard, urgentFirst: true });
       assert.equal(fresh.total, 5);
-      assert.deepEqual(fresh.messages.map((m) => m.id), [ids[1], ids[5]], 'the urgent one first, then newest first');
+      assert.deepEqual(
+        fresh.messages.map((m) => m.id),
+        [ids[1], ids[5]],
+        'the urgent one first, then newest first',
+      );
       const next = await list({ filter: 'new', heard, urgentFirst: true, after: { id: ids[5]!, urgent: false } });
-      assert.deepEqual(next.messages.map((m) => m.id), [ids[4], ids[3]]);
+      assert.deepEqual(
+        next.messages.map((m) => m.id),
+        [ids[4], ids[3]],
+      );
       assert.equal(next.messages[0]!.read, false, 'reported as it was when the session began');
       const back = await list({ filter: 'new', heard, urgentFirst: true, before: { id: ids[4]!, urgent: false } });
-      assert.deepEqual(back.messages.map((m) => m.id), [ids[1], ids[5]]);
+      assert.deepEqual(
+        back.messages.map((m) => m.id),
+        [ids[1], ids[5]],
+      );
       const last = await list({ filter: 'new', heard, urgentFirst: true, fromEnd: true });
-      assert.deepEqual(last.messages.map((m) => m.id), [ids[3], ids[2]]);
+      assert.deepEqual(
+        last.messages.map((m) => m.id),
+        [ids[3], ids[2]],
+      );
       const saved = await list({ filter: 'saved', heard });
-      assert.deepEqual(saved.messages.map((m) => m.id), [ids[0]]);
+      assert.deepEqual(
+        saved.messages.map((m) => m.id),
+        [ids[0]],
+      );
       const oldest = await list({ filter: 'saved', order: 'oldest-first' });
-      assert.deepEqual(oldest.messages.map((m) => m.id), [ids[0], ids[4]], 'without the session: as it is now');
+      assert.deepEqual(
+        oldest.messages.map((m) => m.id),
+        [ids[0], ids[4]],
+        'without the session: as it is now',
+      );
     });
 
     it('resolves the greeting callers hear: temporary, the type asked for, vm, the name, the default', async () => {
       const mailbox = freshMailbox();
-      const put = async (type: string, until?: string) => request(rig.nc, StorageApi.putGreeting, { mailbox, type, audio: await stage(rig.staging, smallWav(1)), ...(until ? { until } : {}) });
+      const put = async (type: string, until?: string) =>
+        request(rig.nc, StorageApi.putGreeting, { mailbox, type, audio: await stage(rig.staging, smallWav(1)), ...(until ? { until } : {}) });
       const heard = async (type: string) => {
         const { greeting } = await request(rig.nc, StorageApi.resolveGreeting, { mailbox, type });
         return greeting.kind === 'greeting' ? greeting.type : greeting.kind;
@@ -374,13 +438,17 @@ export function describeStorageConformance(backend: BackendUnderTest): void {
       await put('name');
       assert.equal(await heard('busy'), 'name');
       await put('vm');
-      assert.equal(await heard('busy'), 'vm', 'busy falls back to the subscriber\'s own vm greeting');
+      assert.equal(await heard('busy'), 'vm', "busy falls back to the subscriber's own vm greeting");
       await put('busy');
       assert.equal(await heard('busy'), 'busy');
       assert.equal(await heard('unavail'), 'vm');
       await assert.rejects(put('temp'), (e) => isServiceError(e, 'bad-request'), 'a temporary greeting needs its end');
       await assert.rejects(put('temp', new Date(Date.now() - 1000).toISOString()), (e) => isServiceError(e, 'bad-request'), 'an end in the past');
-      await assert.rejects(put('busy', new Date(Date.now() + 60_000).toISOString()), (e) => isServiceError(e, 'bad-request'), 'only the temporary greeting ends');
+      await assert.rejects(
+        put('busy', new Date(Date.now() + 60_000).toISOString()),
+        (e) => isServiceError(e, 'bad-request'),
+        'only the temporary greeting ends',
+      );
       const until = new Date(Date.now() + 2_000).toISOString();
       await put('temp', until);
       assert.equal(await heard('busy'), 'temp', 'the temporary greeting before all others');
@@ -416,7 +484,10 @@ export function describeStorageConformance(backend: BackendUnderTest): void {
       const okId = '20260101T000000000Z-000000000000';
       const attempts: [string, unknown][] = [];
       for (const bad of hostile) {
-        for (const mailbox of [{ ...good, did: bad }, { ...good, uid: bad }]) {
+        for (const mailbox of [
+          { ...good, did: bad },
+          { ...good, uid: bad },
+        ]) {
           attempts.push(
             [SUBJECTS.storage.messageCreate, { mailbox, sender: 's', recordedAt: new Date().toISOString(), durationMs: 1, codec: 'PCMU', audio: staged }],
             [SUBJECTS.storage.messageDelete, { mailbox, id: okId }],
@@ -434,10 +505,16 @@ export function describeStorageConformance(backend: BackendUnderTest): void {
         );
       }
       attempts.push(
-        [SUBJECTS.storage.messageCreate, { mailbox: good, sender: 'evil\r\nBcc: x@y', recordedAt: new Date().toISOString(), durationMs: 1, codec: 'PCMU', audio: staged }],
+        [
+          SUBJECTS.storage.messageCreate,
+          { mailbox: good, sender: 'evil\r\nBcc: x@y', recordedAt: new Date().toISOString(), durationMs: 1, codec: 'PCMU', audio: staged },
+        ],
         [SUBJECTS.storage.messageCreate, { mailbox: good, sender: 's', recordedAt: 'yesterday', durationMs: 1, codec: 'PCMU', audio: staged }],
         [SUBJECTS.storage.messageCreate, { mailbox: good, sender: 's', recordedAt: new Date().toISOString(), durationMs: 1, codec: '../x', audio: staged }],
-        [SUBJECTS.storage.messageCreate, { mailbox: good, sender: 's', recordedAt: new Date().toISOString(), durationMs: 1, codec: 'PCMU', audio: { name: '../staged', size: 1 } }],
+        [
+          SUBJECTS.storage.messageCreate,
+          { mailbox: good, sender: 's', recordedAt: new Date().toISOString(), durationMs: 1, codec: 'PCMU', audio: { name: '../staged', size: 1 } },
+        ],
         [SUBJECTS.storage.messageCreate, 'not an object'],
       );
       for (const [subject, payload] of attempts) {

@@ -60,7 +60,12 @@ let staged = 0;
 
 /** Stages `audio` under a fresh name. */
 export async function stage(staging: StagingBucket, audio: Uint8Array | AsyncIterable<Uint8Array>): Promise<StagedAudio> {
-  const source = audio instanceof Uint8Array ? (async function* () { yield audio; })() : audio;
+  const source =
+    audio instanceof Uint8Array
+      ? (async function* () {
+          yield audio;
+        })()
+      : audio;
   return stageAudio(staging, `test-${process.pid}-${Date.now()}-${staged++}`, source);
 }
 
@@ -97,7 +102,8 @@ async function lastOnMailboxStream<S extends z.ZodType>(nc: NatsConnection, subj
   }
 }
 
-export const lastMailboxEvent = (nc: NatsConnection): Promise<MailboxChangedEvent | null> => lastOnMailboxStream(nc, SUBJECTS.mailbox.changed, MailboxChangedEventSchema);
+export const lastMailboxEvent = (nc: NatsConnection): Promise<MailboxChangedEvent | null> =>
+  lastOnMailboxStream(nc, SUBJECTS.mailbox.changed, MailboxChangedEventSchema);
 
 /** The newest transcript announcement. */
 export const lastTranscribedEvent = (nc: NatsConnection): Promise<MessageTranscribedEvent | null> =>

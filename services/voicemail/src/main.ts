@@ -49,7 +49,9 @@ await runService({
     const claims = await TranscriptClaims.open(nc);
     const transcriptionOf = (did: string) => transcriptionFor(domains.of(did), config);
     const deposits = await startDepositProcessor({ nc, js, jsm, staging, config, transcriptionOf, log, registry });
-    if (engine) for (const problem of await engine.problems()) log.error({ engine: engine.name, problem }, 'the transcription engine cannot work: messages get no transcript');
+    if (engine)
+      for (const problem of await engine.problems())
+        log.error({ engine: engine.name, problem }, 'the transcription engine cannot work: messages get no transcript');
     const transcriber = engine
       ? await startTranscriber({
           nc,

@@ -95,7 +95,14 @@ function callerText(message) {
 function player(src, seconds, label, onPlay) {
   const audio = element('audio', { preload: 'none', src });
   const button = element('button', { type: 'button', class: 'play', 'aria-label': `Play ${label}` }, 'Play');
-  const position = element('input', { type: 'range', min: '0', max: String(Math.max(0.1, seconds)), step: '0.1', value: '0', 'aria-label': `Position in ${label}` });
+  const position = element('input', {
+    type: 'range',
+    min: '0',
+    max: String(Math.max(0.1, seconds)),
+    step: '0.1',
+    value: '0',
+    'aria-label': `Position in ${label}`,
+  });
   const time = element('span', { class: 'time' }, `0:00 / ${clock(seconds)}`);
   let length = seconds;
   const show = () => {
@@ -194,7 +201,11 @@ function messageItem(message) {
       report(error);
     }
   });
-  const download = element('a', { href: `${message.audioUrl}&download=1`, download: `${message.id}.wav`, 'aria-label': `Download the message from ${who}` }, 'Download');
+  const download = element(
+    'a',
+    { href: `${message.audioUrl}&download=1`, download: `${message.id}.wav`, 'aria-label': `Download the message from ${who}` },
+    'Download',
+  );
   item.append(
     title,
     element('p', {}, `${when.toLocaleString()} · ${spoken(message.durationMs / 1000)}`),
@@ -235,7 +246,10 @@ const GREETING_LABELS = {
 };
 
 function greetingLabel(greeting) {
-  const [title, purpose] = GREETING_LABELS[greeting.type] ?? [`Greeting “${greeting.type}”`, `Callers hear it when your provider asks for the ${greeting.type} greeting.`];
+  const [title, purpose] = GREETING_LABELS[greeting.type] ?? [
+    `Greeting “${greeting.type}”`,
+    `Callers hear it when your provider asks for the ${greeting.type} greeting.`,
+  ];
   return { title: greeting.label ?? title, purpose };
 }
 
@@ -252,10 +266,17 @@ function greetingItem(greeting) {
   box.append(
     element('h3', {}, title),
     element('p', {}, `${purpose}${until}`),
-    element('p', {}, greeting.exists ? `Your own recording (${new Date(greeting.updatedAt).toLocaleString()}).` : 'You have not recorded one: callers hear the standard one of your provider.'),
+    element(
+      'p',
+      {},
+      greeting.exists
+        ? `Your own recording (${new Date(greeting.updatedAt).toLocaleString()}).`
+        : 'You have not recorded one: callers hear the standard one of your provider.',
+    ),
   );
   // 8 kHz mono 16-bit WAV: its length follows from its size.
-  if (greeting.exists && greeting.audioUrl) box.append(player(greeting.audioUrl, Math.max(0, (greeting.size ?? 44) - 44) / 16_000, `your ${title.toLowerCase()}`).node);
+  if (greeting.exists && greeting.audioUrl)
+    box.append(player(greeting.audioUrl, Math.max(0, (greeting.size ?? 44) - 44) / 16_000, `your ${title.toLowerCase()}`).node);
   if (!canWrite) return box;
 
   const actions = element('div', { class: 'actions' });

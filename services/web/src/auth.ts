@@ -9,10 +9,7 @@ import { HttpError } from './http/problem.js';
 import { operatorKeyMatches, type AudioLink, type AudioResource, type MailboxToken, type Scope, type TokenSigner } from './tokens.js';
 import type { Revocations } from './revocations.js';
 
-export type Principal =
-  | { kind: 'operator' }
-  | { kind: 'mailbox'; token: MailboxToken }
-  | { kind: 'link'; link: AudioLink };
+export type Principal = { kind: 'operator' } | { kind: 'mailbox'; token: MailboxToken } | { kind: 'link'; link: AudioLink };
 
 /** What a route needs: nothing, the operator, or a mailbox scope (the operator has every scope). */
 export type Access =
@@ -20,7 +17,11 @@ export type Access =
   | { kind: 'operator' }
   /** Anyone with a valid mailbox token or the operator key (not a link). */
   | { kind: 'authenticated' }
-  | { kind: 'mailbox'; scope: Scope; /** The recording a link must name to open this route; links are refused elsewhere. */ audio?: (params: Record<string, string>) => AudioResource };
+  | {
+      kind: 'mailbox';
+      scope: Scope;
+      /** The recording a link must name to open this route; links are refused elsewhere. */ audio?: (params: Record<string, string>) => AudioResource;
+    };
 
 export const OPERATOR_KEY_HEADER = 'X-Operator-Key';
 
@@ -45,7 +46,8 @@ export class Authenticator {
       const bearer = /^Bearer\s+(\S+)\s*$/i.exec(authorization)?.[1];
       const token = bearer === undefined ? undefined : this.signer.verifyToken(bearer);
       if (!token) throw new HttpError(401, 'the token is invalid or has expired', { 'www-authenticate': 'Bearer realm="sipvm", error="invalid_token"' });
-      if (this.revocations.revoked(token)) throw new HttpError(401, 'the token has been withdrawn', { 'www-authenticate': 'Bearer realm="sipvm", error="invalid_token"' });
+      if (this.revocations.revoked(token))
+        throw new HttpError(401, 'the token has been withdrawn', { 'www-authenticate': 'Bearer realm="sipvm", error="invalid_token"' });
       return { kind: 'mailbox', token };
     }
     const linkText = query.get('link');

@@ -33,7 +33,10 @@ export const webConfig = {
   /** Reverse proxies whose X-Forwarded-For names the client (exact addresses). */
   WEB_TRUSTED_PROXIES: env.list().default([]),
   /** The greeting types the inbox offers and the greeting list reports. */
-  WEB_GREETING_TYPES: env.list().pipe(z.array(GreetingTypeSchema).min(1, 'must name at least one greeting type')).default(['vm', 'busy', 'away', 'temp', 'name']),
+  WEB_GREETING_TYPES: env
+    .list()
+    .pipe(z.array(GreetingTypeSchema).min(1, 'must name at least one greeting type'))
+    .default(['vm', 'busy', 'away', 'temp', 'name']),
   /** Longest greeting an upload may hold (8 kHz mono 16-bit: 16 000 bytes a second). */
   WEB_GREETING_MAX_MS: duration(5_000, 600_000, '5s', '10m').default(120_000),
   /** One global webhook target (name `default`) for every domain; more in WEBHOOKS_FILE. */

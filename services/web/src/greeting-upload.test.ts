@@ -18,7 +18,10 @@ function wav(options: { rate?: number; channels?: number; bits?: number; data: B
 }
 
 const refused = (bytes: Buffer, pattern: RegExp) =>
-  assert.throws(() => checkGreetingWav(bytes, 10_000), (error: unknown) => error instanceof HttpError && error.status === 400 && pattern.test(error.detail));
+  assert.throws(
+    () => checkGreetingWav(bytes, 10_000),
+    (error: unknown) => error instanceof HttpError && error.status === 400 && pattern.test(error.detail),
+  );
 
 it('keeps the samples of an 8 kHz mono 16-bit WAV under the canonical header, dropping other chunks', () => {
   const data = samples(1000);

@@ -24,7 +24,10 @@ export function checkGreetingWav(bytes: Buffer, maxMs: number): Buffer {
   }
   if (!layout) throw new HttpError(400, 'the greeting is not a complete WAV file (no data chunk)');
   if (layout.bitsPerSample !== 16 || layout.channels !== 1 || layout.sampleRate !== 8000) {
-    throw new HttpError(400, `the greeting must be 16-bit PCM, mono, 8000 Hz; it is ${layout.bitsPerSample}-bit, ${layout.channels} channel(s), ${layout.sampleRate} Hz`);
+    throw new HttpError(
+      400,
+      `the greeting must be 16-bit PCM, mono, 8000 Hz; it is ${layout.bitsPerSample}-bit, ${layout.channels} channel(s), ${layout.sampleRate} Hz`,
+    );
   }
   const available = bytes.length - layout.dataOffset;
   const dataSize = layout.dataSize ?? available;

@@ -36,8 +36,14 @@ interface Prepared {
 /** Secrets, webhook targets and the inbox's files: all read before anything connects. */
 async function prepare(config: WebConfig): Promise<Prepared> {
   const problems: string[] = [];
-  const operator = await readSecret({ variable: 'WEB_OPERATOR_KEY', value: config.WEB_OPERATOR_KEY, fileVariable: 'WEB_OPERATOR_KEY_FILE', file: config.WEB_OPERATOR_KEY_FILE }, { required: true });
-  const tokenSecret = await readSecret({ variable: 'WEB_TOKEN_SECRET', value: config.WEB_TOKEN_SECRET, fileVariable: 'WEB_TOKEN_SECRET_FILE', file: config.WEB_TOKEN_SECRET_FILE }, { required: true });
+  const operator = await readSecret(
+    { variable: 'WEB_OPERATOR_KEY', value: config.WEB_OPERATOR_KEY, fileVariable: 'WEB_OPERATOR_KEY_FILE', file: config.WEB_OPERATOR_KEY_FILE },
+    { required: true },
+  );
+  const tokenSecret = await readSecret(
+    { variable: 'WEB_TOKEN_SECRET', value: config.WEB_TOKEN_SECRET, fileVariable: 'WEB_TOKEN_SECRET_FILE', file: config.WEB_TOKEN_SECRET_FILE },
+    { required: true },
+  );
   for (const secret of [operator, tokenSecret]) if (secret && 'problem' in secret) problems.push(secret.problem);
   if (operator && 'lines' in operator && operator.lines.length > 1) problems.push('WEB_OPERATOR_KEY(_FILE): must hold one key (one line)');
   if (config.WEB_TOKEN_TTL > config.WEB_TOKEN_MAX_TTL) problems.push('WEB_TOKEN_TTL: must not be longer than WEB_TOKEN_MAX_TTL');
@@ -69,10 +75,24 @@ await runService({
     ];
     // Deliveries are worked off even with no targets left, so leftovers are reported, not stranded.
     const workers = [
-      await startWebhookDelivery({ js, jsm, targets: prepared.targets, retryDelaysMs: config.WEBHOOK_RETRY_DELAYS, timeoutMs: config.WEBHOOK_TIMEOUT_MS, concurrency: config.WEBHOOK_CONCURRENCY, log, registry }),
-      ...(prepared.targets.size > 0 ? [await startWebhookFanout({ nc, js, jsm, targets: prepared.targets, log }), await startNoticeFanout({ js, jsm, targets: prepared.targets, log })] : []),
+      await startWebhookDelivery({
+        js,
+        jsm,
+        targets: prepared.targets,
+        retryDelaysMs: config.WEBHOOK_RETRY_DELAYS,
+        timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+        concurrency: config.WEBHOOK_CONCURRENCY,
+        log,
+        registry,
+      }),
+      ...(prepared.targets.size > 0
+        ? [await startWebhookFanout({ nc, js, jsm, targets: prepared.targets, log }), await startNoticeFanout({ js, jsm, targets: prepared.targets, log })]
+        : []),
     ];
-    log.info({ targets: prepared.targets.describe(), retries: config.WEBHOOK_RETRY_DELAYS.length }, prepared.targets.size > 0 ? 'webhooks on' : 'no webhook targets configured');
+    log.info(
+      { targets: prepared.targets.describe(), retries: config.WEBHOOK_RETRY_DELAYS.length },
+      prepared.targets.size > 0 ? 'webhooks on' : 'no webhook targets configured',
+    );
     const server = await startWebServer({
       host: config.WEB_HOST,
       port: config.WEB_PORT,

@@ -20,10 +20,12 @@ function componentSchemas(): Record<string, Json> {
   for (const [id, schema] of Object.entries(NAMED_SCHEMAS)) registry.add(schema, { id });
   const { schemas } = z.toJSONSchema(registry, { uri: (id) => `#/components/schemas/${id}`, io: 'output' }) as { schemas: Record<string, Json> };
   // Components are plain schemas of the document's dialect: no $schema or $id of their own.
-  return Object.fromEntries(Object.entries(schemas).map(([id, schema]) => {
-    const { $schema: _dialect, $id: _id, ...rest } = schema;
-    return [id, rest];
-  }));
+  return Object.fromEntries(
+    Object.entries(schemas).map(([id, schema]) => {
+      const { $schema: _dialect, $id: _id, ...rest } = schema;
+      return [id, rest];
+    }),
+  );
 }
 
 const inlineSchema = (schema: z.ZodType): Json => {
@@ -31,7 +33,13 @@ const inlineSchema = (schema: z.ZodType): Json => {
   return rest;
 };
 
-const pathParameter = (name: string, description: string, schema: z.ZodType) => ({ name, in: 'path', required: true, description, schema: inlineSchema(schema) });
+const pathParameter = (name: string, description: string, schema: z.ZodType) => ({
+  name,
+  in: 'path',
+  required: true,
+  description,
+  schema: inlineSchema(schema),
+});
 const MAILBOX_PARAMETERS = [
   pathParameter('did', 'The mailbox domain (compared case-insensitively).', MailboxIdSchema),
   pathParameter('uid', 'The mailbox user (URL-encoded when it holds + or @).', MailboxIdSchema),
@@ -65,7 +73,11 @@ const audioResponses = () => {
   const wav = { 'audio/wav': { schema: { type: 'string', contentMediaType: 'audio/wav' } } };
   return {
     '200': { description: 'The whole WAV (8 kHz, mono, 16-bit PCM). HEAD: the same headers, no body.', headers, content: wav },
-    '206': { description: 'The requested byte range.', headers: { ...headers, 'Content-Range': { schema: { type: 'string' }, description: 'bytes first-last/size' } }, content: wav },
+    '206': {
+      description: 'The requested byte range.',
+      headers: { ...headers, 'Content-Range': { schema: { type: 'string' }, description: 'bytes first-last/size' } },
+      content: wav,
+    },
     '304': { description: 'If-None-Match named the current entity tag.' },
     ...failures(...MAILBOX_FAILURES, 'NotFound', 'RangeNotSatisfiable'),
   };
@@ -73,9 +85,27 @@ const audioResponses = () => {
 
 const audioParameters = [
   { name: 'Range', in: 'header', required: false, description: 'One byte range, e.g. bytes=0- or bytes=-1000.', schema: { type: 'string' } },
-  { name: 'If-Range', in: 'header', required: false, description: 'The entity tag the client holds; the Range applies only if it is current.', schema: { type: 'string' } },
-  { name: 'link', in: 'query', required: false, description: 'A signed audio link (from audioUrl) instead of a header: for <audio> elements.', schema: { type: 'string' } },
-  { name: 'download', in: 'query', required: false, description: '1: offered as a file to save (Content-Disposition: attachment).', schema: { type: 'string', enum: ['1'] } },
+  {
+    name: 'If-Range',
+    in: 'header',
+    required: false,
+    description: 'The entity tag the client holds; the Range applies only if it is current.',
+    schema: { type: 'string' },
+  },
+  {
+    name: 'link',
+    in: 'query',
+    required: false,
+    description: 'A signed audio link (from audioUrl) instead of a header: for <audio> elements.',
+    schema: { type: 'string' },
+  },
+  {
+    name: 'download',
+    in: 'query',
+    required: false,
+    description: '1: offered as a file to save (Content-Disposition: attachment).',
+    schema: { type: 'string', enum: ['1'] },
+  },
 ];
 
 /** A webhook receivers get: signed, retried, the same body schema for each event (its `type` says which). */
@@ -107,7 +137,15 @@ export function openApiDocument(): Json {
     tags: [{ name: 'messages' }, { name: 'greetings' }, { name: 'tokens' }],
     paths: {
       '/api/v1/openapi.json': {
-        get: { operationId: 'getOpenApi', summary: 'This document', security: [], responses: { '200': { description: 'The OpenAPI document', content: { 'application/json': { schema: { type: 'object' } } } }, ...failures('TooManyRequests') } },
+        get: {
+          operationId: 'getOpenApi',
+          summary: 'This document',
+          security: [],
+          responses: {
+            '200': { description: 'The OpenAPI document', content: { 'application/json': { schema: { type: 'object' } } } },
+            ...failures('TooManyRequests'),
+          },
+        },
       },
       '/api/v1/tokens': {
         post: {
@@ -116,7 +154,10 @@ export function openApiDocument(): Json {
           summary: 'Issue a mailbox token (operator only)',
           security: [{ operatorKey: [] }],
           requestBody: { required: true, content: json('TokenRequest') },
-          responses: { '201': { description: 'The token; give it (or inboxUrl) to the mailbox owner.', content: json('TokenIssued') }, ...failures('BadRequest', 'Unauthorized', 'Forbidden', 'UnsupportedMediaType', 'TooManyRequests') },
+          responses: {
+            '201': { description: 'The token; give it (or inboxUrl) to the mailbox owner.', content: json('TokenIssued') },
+            ...failures('BadRequest', 'Unauthorized', 'Forbidden', 'UnsupportedMediaType', 'TooManyRequests'),
+          },
         },
       },
       '/api/v1/mailboxes/{did}/{uid}/tokens': {
@@ -124,9 +165,12 @@ export function openApiDocument(): Json {
         delete: {
           operationId: 'withdrawTokens',
           tags: ['tokens'],
-          summary: "Withdraw every token of a mailbox issued so far (operator only)",
+          summary: 'Withdraw every token of a mailbox issued so far (operator only)',
           security: [{ operatorKey: [] }],
-          responses: { '200': { description: 'From now on those tokens are refused, by every instance.', content: json('TokensWithdrawn') }, ...failures('BadRequest', 'Unauthorized', 'Forbidden', 'TooManyRequests', 'Unavailable') },
+          responses: {
+            '200': { description: 'From now on those tokens are refused, by every instance.', content: json('TokensWithdrawn') },
+            ...failures('BadRequest', 'Unauthorized', 'Forbidden', 'TooManyRequests', 'Unavailable'),
+          },
         },
       },
       '/api/v1/me': {
@@ -135,7 +179,10 @@ export function openApiDocument(): Json {
           tags: ['tokens'],
           summary: 'What the presented token (or key) opens',
           security: MAILBOX_SECURITY,
-          responses: { '200': { description: 'The mailbox, scopes and expiry of the token', content: json('WhoAmI') }, ...failures('Unauthorized', 'TooManyRequests') },
+          responses: {
+            '200': { description: 'The mailbox, scopes and expiry of the token', content: json('WhoAmI') },
+            ...failures('Unauthorized', 'TooManyRequests'),
+          },
         },
       },
       '/api/v1/mailboxes/{did}/{uid}/messages': {
@@ -149,7 +196,10 @@ export function openApiDocument(): Json {
             { name: 'offset', in: 'query', required: false, schema: { type: 'integer', minimum: 0, default: 0 } },
             { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
           ],
-          responses: { '200': { description: 'A page of messages; each has a short-lived audioUrl.', content: json('MessageList') }, ...failures(...MAILBOX_FAILURES) },
+          responses: {
+            '200': { description: 'A page of messages; each has a short-lived audioUrl.', content: json('MessageList') },
+            ...failures(...MAILBOX_FAILURES),
+          },
         },
       },
       '/api/v1/mailboxes/{did}/{uid}/messages/{id}': {
@@ -167,7 +217,10 @@ export function openApiDocument(): Json {
           summary: 'Mark a message read (saved) or unread (new); MWI follows',
           security: MAILBOX_SECURITY,
           requestBody: { required: true, content: json('MarkRequest') },
-          responses: { '200': { description: 'The message and the new counts', content: json('MessageChanged') }, ...failures(...MAILBOX_FAILURES, 'NotFound', 'UnsupportedMediaType') },
+          responses: {
+            '200': { description: 'The message and the new counts', content: json('MessageChanged') },
+            ...failures(...MAILBOX_FAILURES, 'NotFound', 'UnsupportedMediaType'),
+          },
         },
         delete: {
           operationId: 'deleteMessage',
@@ -183,15 +236,26 @@ export function openApiDocument(): Json {
           operationId: 'forwardMessage',
           tags: ['messages'],
           summary: 'Forward a message to another mailbox of the same domain; it is a new message there, with MWI',
-          description: "The copy keeps the message's caller, time and urgency. The receiving mailbox's limit (its domain's maxMessages, else VM_MAX_MESSAGES) applies: a full mailbox answers 409. Forwarding one message to one mailbox twice gives one copy.",
+          description:
+            "The copy keeps the message's caller, time and urgency. The receiving mailbox's limit (its domain's maxMessages, else VM_MAX_MESSAGES) applies: a full mailbox answers 409. Forwarding one message to one mailbox twice gives one copy.",
           security: MAILBOX_SECURITY,
           requestBody: { required: true, content: json('ForwardRequest') },
-          responses: { '201': { description: 'The copy in the other mailbox', content: json('MessageForwarded') }, ...failures(...MAILBOX_FAILURES, 'NotFound', 'Conflict', 'UnsupportedMediaType') },
+          responses: {
+            '201': { description: 'The copy in the other mailbox', content: json('MessageForwarded') },
+            ...failures(...MAILBOX_FAILURES, 'NotFound', 'Conflict', 'UnsupportedMediaType'),
+          },
         },
       },
       '/api/v1/mailboxes/{did}/{uid}/messages/{id}/audio': {
         parameters: [...MAILBOX_PARAMETERS, MESSAGE_PARAMETER],
-        get: { operationId: 'getMessageAudio', tags: ['messages'], summary: 'The message as WAV, with byte ranges', security: AUDIO_SECURITY, parameters: audioParameters, responses: audioResponses() },
+        get: {
+          operationId: 'getMessageAudio',
+          tags: ['messages'],
+          summary: 'The message as WAV, with byte ranges',
+          security: AUDIO_SECURITY,
+          parameters: audioParameters,
+          responses: audioResponses(),
+        },
       },
       '/api/v1/mailboxes/{did}/{uid}/greetings': {
         parameters: MAILBOX_PARAMETERS,
@@ -205,16 +269,35 @@ export function openApiDocument(): Json {
       },
       '/api/v1/mailboxes/{did}/{uid}/greetings/{type}': {
         parameters: [...MAILBOX_PARAMETERS, GREETING_PARAMETER],
-        get: { operationId: 'getGreetingAudio', tags: ['greetings'], summary: 'The current personal greeting as WAV, with byte ranges', security: AUDIO_SECURITY, parameters: audioParameters, responses: audioResponses() },
+        get: {
+          operationId: 'getGreetingAudio',
+          tags: ['greetings'],
+          summary: 'The current personal greeting as WAV, with byte ranges',
+          security: AUDIO_SECURITY,
+          parameters: audioParameters,
+          responses: audioResponses(),
+        },
         put: {
           operationId: 'putGreeting',
           tags: ['greetings'],
           summary: 'Upload the personal greeting of this type',
-          description: 'A WAV file of 16-bit PCM, mono, 8000 Hz, from 0.2 s to WEB_GREETING_MAX_MS long. Metadata chunks are dropped. The temporary greeting (type temp) needs ?until= (callers hear it instead of every other greeting until then); name is the recorded name (callers without a greeting hear it and the system phrase).',
+          description:
+            'A WAV file of 16-bit PCM, mono, 8000 Hz, from 0.2 s to WEB_GREETING_MAX_MS long. Metadata chunks are dropped. The temporary greeting (type temp) needs ?until= (callers hear it instead of every other greeting until then); name is the recorded name (callers without a greeting hear it and the system phrase).',
           security: MAILBOX_SECURITY,
-          parameters: [{ name: 'until', in: 'query', required: false, description: 'For type temp only: when it ends (ISO 8601 with offset).', schema: { type: 'string', format: 'date-time' } }],
+          parameters: [
+            {
+              name: 'until',
+              in: 'query',
+              required: false,
+              description: 'For type temp only: when it ends (ISO 8601 with offset).',
+              schema: { type: 'string', format: 'date-time' },
+            },
+          ],
           requestBody: { required: true, content: { 'audio/wav': { schema: { type: 'string', contentMediaType: 'audio/wav' } } } },
-          responses: { '200': { description: 'The stored greeting', content: json('GreetingSaved') }, ...failures(...MAILBOX_FAILURES, 'TooLarge', 'UnsupportedMediaType') },
+          responses: {
+            '200': { description: 'The stored greeting', content: json('GreetingSaved') },
+            ...failures(...MAILBOX_FAILURES, 'TooLarge', 'UnsupportedMediaType'),
+          },
         },
         delete: {
           operationId: 'deleteGreeting',
@@ -228,11 +311,17 @@ export function openApiDocument(): Json {
     webhooks: {
       mailboxNotice: {
         post: {
-          summary: "A mailbox passed its warning share of the most messages it holds (mailbox.almost-full), is full (mailbox.full), or has messages its domain's retention deletes soon (messages.expiring)",
+          summary:
+            "A mailbox passed its warning share of the most messages it holds (mailbox.almost-full), is full (mailbox.full), or has messages its domain's retention deletes soon (messages.expiring)",
           description: `Posted, signed and retried as messageCreated is. ${SIGNATURE_HEADER} as there; Sipvm-Event is the body's type.`,
           parameters: [
             { name: SIGNATURE_HEADER, in: 'header', required: true, schema: { type: 'string' } },
-            { name: 'Sipvm-Event', in: 'header', required: true, schema: { type: 'string', enum: ['mailbox.almost-full', 'mailbox.full', 'messages.expiring'] } },
+            {
+              name: 'Sipvm-Event',
+              in: 'header',
+              required: true,
+              schema: { type: 'string', enum: ['mailbox.almost-full', 'mailbox.full', 'messages.expiring'] },
+            },
             { name: 'Sipvm-Delivery', in: 'header', required: true, schema: { type: 'string' } },
             { name: 'Sipvm-Attempt', in: 'header', required: true, schema: { type: 'integer', minimum: 1 } },
           ],
@@ -253,7 +342,9 @@ export function openApiDocument(): Json {
           name,
           {
             description: name.replace(/([a-z])([A-Z])/g, '$1 $2'),
-            ...(name === 'TooManyRequests' || name === 'Unavailable' ? { headers: { 'Retry-After': { schema: { type: 'integer' }, description: 'Seconds to wait' } } } : {}),
+            ...(name === 'TooManyRequests' || name === 'Unavailable'
+              ? { headers: { 'Retry-After': { schema: { type: 'integer' }, description: 'Seconds to wait' } } }
+              : {}),
             ...(name === 'Unauthorized' ? { headers: { 'WWW-Authenticate': { schema: { type: 'string' } } } } : {}),
             content: { 'application/problem+json': { schema: ref('Problem') } },
           },

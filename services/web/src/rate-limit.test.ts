@@ -2,7 +2,7 @@ import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { RateLimiter } from './rate-limit.js';
 
-it('allows a burst of a minute\'s allowance, then refuses with the wait until the next request', () => {
+it("allows a burst of a minute's allowance, then refuses with the wait until the next request", () => {
   const limiter = new RateLimiter(6); // one every 10 s
   const t0 = 1_000_000;
   for (let i = 0; i < 6; i++) assert.equal(limiter.take('a', t0).allowed, true, `request ${i + 1}`);

@@ -20,7 +20,10 @@ export interface SecretSource {
  * The lines of a secret (a file may hold several: the first is current, the others still
  * accepted during a rotation), or a problem worded for the operator. Empty and `#` lines are skipped.
  */
-export async function readSecret(source: SecretSource, options: { required: boolean; minLength?: number }): Promise<{ lines: string[] } | { problem: string } | undefined> {
+export async function readSecret(
+  source: SecretSource,
+  options: { required: boolean; minLength?: number },
+): Promise<{ lines: string[] } | { problem: string } | undefined> {
   const minLength = options.minLength ?? SECRET_MIN_LENGTH;
   if (source.value !== undefined && source.value !== '' && source.file !== undefined) {
     return { problem: `${source.variable} and ${source.fileVariable}: set one of them, not both` };
@@ -40,7 +43,10 @@ export async function readSecret(source: SecretSource, options: { required: bool
   } else {
     return options.required ? { problem: `${source.fileVariable} (unset): is required (or ${source.variable})` } : undefined;
   }
-  const lines = text.split(/\r?\n/).map((line) => line.trim()).filter((line) => line !== '' && !line.startsWith('#'));
+  const lines = text
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'));
   if (lines.length === 0) return { problem: `${from}: is empty` };
   if (lines.some((line) => line.length < minLength)) return { problem: `${from}: must be at least ${minLength} characters (value not shown)` };
   return { lines };

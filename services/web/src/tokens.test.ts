@@ -13,7 +13,7 @@ it('issues a token that verifies to its mailbox (domain normalised), scopes and 
   assert.deepEqual(claims.mailbox, { did: 'example.org', uid: 'alice' });
   assert.deepEqual(signer.verifyToken(token, 1_000_000_000), claims);
   assert.equal(claims.expiresAt, 1_000_000 + 3600);
-  assert.equal(signer.verifyToken(token, (claims.expiresAt) * 1000), undefined, 'expired at its expiry');
+  assert.equal(signer.verifyToken(token, claims.expiresAt * 1000), undefined, 'expired at its expiry');
 });
 
 it('refuses a token that was altered, signed with another secret, or is a link', () => {

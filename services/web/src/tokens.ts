@@ -53,10 +53,7 @@ const TokenClaimsSchema = z.strictObject({
 
 const LinkClaimsSchema = z.strictObject({
   m: MailboxSchema,
-  r: z.union([
-    z.strictObject({ kind: z.literal('message'), id: MessageIdSchema }),
-    z.strictObject({ kind: z.literal('greeting'), type: GreetingTypeSchema }),
-  ]),
+  r: z.union([z.strictObject({ kind: z.literal('message'), id: MessageIdSchema }), z.strictObject({ kind: z.literal('greeting'), type: GreetingTypeSchema })]),
   exp: z.number().int(),
   tid: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
 });
@@ -94,7 +91,14 @@ export class TokenSigner {
   }
 
   /** A link to one recording, valid for `ttlMs` but never beyond `notAfter` (the token's own expiry). */
-  issueLink(mailbox: Mailbox, resource: AudioResource, tokenId: string, ttlMs: number, notAfter = Number.POSITIVE_INFINITY, now = Date.now()): { link: string; expiresAt: number } {
+  issueLink(
+    mailbox: Mailbox,
+    resource: AudioResource,
+    tokenId: string,
+    ttlMs: number,
+    notAfter = Number.POSITIVE_INFINITY,
+    now = Date.now(),
+  ): { link: string; expiresAt: number } {
     const expiresAt = Math.min(Math.floor((now + ttlMs) / 1000), notAfter);
     const body = { m: normaliseMailbox(mailbox), r: resource, exp: expiresAt, tid: tokenId };
     return { link: sign(LINK_PREFIX, body, this.#linkKeys[0]!), expiresAt };

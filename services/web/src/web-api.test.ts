@@ -18,8 +18,20 @@ const bob = { did: 'example.org', uid: 'bob' };
 const ALICE = mailboxPath(alice);
 const BOB = mailboxPath(bob);
 
-interface MessageView { id: string; read: boolean; audioUrl: string; audioUrlExpiresAt: string; size: number; caller?: unknown; transcript?: unknown }
-interface MessageList { counts: { new: number; saved: number }; total: number; messages: MessageView[] }
+interface MessageView {
+  id: string;
+  read: boolean;
+  audioUrl: string;
+  audioUrlExpiresAt: string;
+  size: number;
+  caller?: unknown;
+  transcript?: unknown;
+}
+interface MessageList {
+  counts: { new: number; saved: number };
+  total: number;
+  messages: MessageView[];
+}
 
 describe('web API', () => {
   let rig: WebRig;
@@ -32,11 +44,13 @@ describe('web API', () => {
 
   before(async () => {
     rig = await startWebRig({ VM_MAX_MESSAGES: '2' });
-    older = (await storeMessage(rig.nc, alice, smallWav(1), {
-      recordedAt: new Date(Date.now() - 60_000),
-      sender: 'sip:carol@example.net',
-      caller: { name: 'Carol Jones', number: '+4930123456', numberText: '030 123456', withheld: false },
-    })).message;
+    older = (
+      await storeMessage(rig.nc, alice, smallWav(1), {
+        recordedAt: new Date(Date.now() - 60_000),
+        sender: 'sip:carol@example.net',
+        caller: { name: 'Carol Jones', number: '+4930123456', numberText: '030 123456', withheld: false },
+      })
+    ).message;
     newer = (await storeMessage(rig.nc, alice, newerWav, { urgent: true })).message;
     bobs = (await storeMessage(rig.nc, bob, smallWav(2))).message;
     aliceToken = await rig.web.issueToken(alice);
@@ -48,7 +62,12 @@ describe('web API', () => {
 
   it('serves a valid OpenAPI 3.1 document describing every route', () => {
     const paths = Object.keys(rig.conformance.document.paths as object);
-    for (const path of ['/api/v1/tokens', '/api/v1/mailboxes/{did}/{uid}/messages', '/api/v1/mailboxes/{did}/{uid}/messages/{id}/audio', '/api/v1/mailboxes/{did}/{uid}/greetings/{type}']) {
+    for (const path of [
+      '/api/v1/tokens',
+      '/api/v1/mailboxes/{did}/{uid}/messages',
+      '/api/v1/mailboxes/{did}/{uid}/messages/{id}/audio',
+      '/api/v1/mailboxes/{did}/{uid}/greetings/{type}',
+    ]) {
       assert.ok(paths.includes(path), path);
     }
     assert.ok((rig.conformance.document.webhooks as Record<string, unknown>).messageCreated);
@@ -60,11 +79,17 @@ describe('web API', () => {
     const list = reply.json as MessageList;
     assert.deepEqual(list.counts, { new: 2, saved: 0, urgentNew: 1, urgentSaved: 0 });
     assert.equal(list.total, 2);
-    assert.deepEqual(list.messages.map((m) => m.id), [newer.id, older.id]);
+    assert.deepEqual(
+      list.messages.map((m) => m.id),
+      [newer.id, older.id],
+    );
     const expires = Date.parse(list.messages[0]!.audioUrlExpiresAt);
     assert.ok(expires > Date.now() && expires <= Date.now() + 600_000 + 1_000, 'the link lives WEB_AUDIO_LINK_TTL (10 min)');
     const page = (await rig.call('GET', `${ALICE}/messages?offset=1&limit=1`, { token: aliceToken })).json as MessageList;
-    assert.deepEqual(page.messages.map((m) => m.id), [older.id]);
+    assert.deepEqual(
+      page.messages.map((m) => m.id),
+      [older.id],
+    );
     // The caller as a person, beside the sender (and the answer checked against the document, as every answer is).
     assert.deepEqual(page.messages[0]?.caller, { name: 'Carol Jones', number: '+4930123456', numberText: '030 123456', withheld: false });
     assert.equal(list.messages[0]?.caller, undefined, 'a message stored without one has none');
@@ -77,7 +102,13 @@ describe('web API', () => {
     // 53 messages: more than storage gives with transcripts in one reply (50).
     const stored: MessageInfo[] = [];
     for (let i = 0; i < 53; i++) stored.push((await storeMessage(rig.nc, carol, smallWav(1), { recordedAt: new Date(Date.now() - (60 - i) * 1000) })).message);
-    const said = { status: 'done', text: 'Hi Carol, it\'s <b>Dan</b>, call me back', language: 'en', engine: 'pocketsphinx', at: new Date().toISOString() } as const;
+    const said = {
+      status: 'done',
+      text: "Hi Carol, it's <b>Dan</b>, call me back",
+      language: 'en',
+      engine: 'pocketsphinx',
+      at: new Date().toISOString(),
+    } as const;
     const none = { status: 'none', reason: 'timed-out', at: new Date().toISOString() } as const;
     await request(rig.nc, StorageApi.setTranscript, { mailbox: carol, id: stored[0]!.id, transcript: said });
     await request(rig.nc, StorageApi.setTranscript, { mailbox: carol, id: stored[52]!.id, transcript: none });
@@ -85,7 +116,10 @@ describe('web API', () => {
     const list = (await rig.call('GET', `${mailboxPath(carol)}/messages?limit=100`, { token })).json as MessageList;
     assert.equal(list.total, 53);
     assert.equal(list.messages.length, 53, 'the whole page, though storage answers 50 at a time');
-    assert.deepEqual(list.messages.map((m) => m.id), stored.map((m) => m.id).reverse());
+    assert.deepEqual(
+      list.messages.map((m) => m.id),
+      stored.map((m) => m.id).reverse(),
+    );
     assert.deepEqual(list.messages.at(-1)?.transcript, said, 'the oldest, from the second part');
     assert.deepEqual(list.messages[0]?.transcript, none);
     assert.equal(list.messages[1]?.transcript, undefined, 'not transcribed: no transcript field');
@@ -145,7 +179,7 @@ describe('web API', () => {
     assert.equal((await rig.call('GET', `${ALICE}/messages/${first.id}/audio?link=${forged}`)).status, 401);
   });
 
-  it('never opens one mailbox to another mailbox\'s token, whatever the route', async () => {
+  it("never opens one mailbox to another mailbox's token, whatever the route", async () => {
     const tries: [string, string, Parameters<WebRig['call']>[2]?][] = [
       ['GET', `${BOB}/messages`],
       ['GET', `${BOB}/messages/${bobs.id}`],
@@ -188,11 +222,12 @@ describe('web API', () => {
     assert.equal((await rig.call('GET', '/api/v1/mailboxes/example.org/..%2Fbob/messages', { token: aliceToken })).status, 400);
   });
 
-  it('withdraws a mailbox\'s tokens at once and on every instance, and issues new ones right after', async () => {
+  it("withdraws a mailbox's tokens at once and on every instance, and issues new ones right after", async () => {
     const carol = { did: 'example.org', uid: 'carol' };
     const CAROL = mailboxPath(carol);
     const sameSecrets = { NATS_URL: rig.nats.url, WEB_OPERATOR_KEY: rig.web.operatorKey, WEB_TOKEN_SECRET: rig.web.tokenSecret };
-    const statusOn = (web: { url: string }, token: string) => fetch(`${web.url}${CAROL}/messages`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.status);
+    const statusOn = (web: { url: string }, token: string) =>
+      fetch(`${web.url}${CAROL}/messages`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.status);
     const old = await rig.web.issueToken(carol);
     const second = await startWebService(sameSecrets);
     try {
@@ -236,7 +271,16 @@ describe('web API', () => {
     const unread = await rig.call('PATCH', `${ALICE}/messages/${older.id}`, { token: aliceToken, json: { read: false } });
     assert.deepEqual((unread.json as { counts: unknown }).counts, { new: 2, saved: 0, urgentNew: 1, urgentSaved: 0 });
     await waitFor(() => rig.events.some((e) => e.change === 'message-unread' && e.messageId === older.id), 5_000, 'the message-unread event');
-    assert.equal((await rig.call('PATCH', `${ALICE}/messages/${older.id}`, { token: aliceToken, body: 'read=true', headers: { 'content-type': 'application/x-www-form-urlencoded' } })).status, 415);
+    assert.equal(
+      (
+        await rig.call('PATCH', `${ALICE}/messages/${older.id}`, {
+          token: aliceToken,
+          body: 'read=true',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        })
+      ).status,
+      415,
+    );
     assert.equal((await rig.call('PATCH', `${ALICE}/messages/${older.id}`, { token: aliceToken, json: { read: 'yes' } })).status, 400);
 
     const deleted = await rig.call('DELETE', `${ALICE}/messages/${older.id}`, { token: aliceToken });
@@ -244,12 +288,24 @@ describe('web API', () => {
     await waitFor(() => rig.events.some((e) => e.change === 'message-deleted' && e.messageId === older.id), 5_000, 'the message-deleted event');
     assert.equal((await rig.call('GET', `${ALICE}/messages/${older.id}`, { token: aliceToken })).status, 404);
     assert.equal((await rig.call('GET', `${ALICE}/messages/${older.id}/audio`, { token: aliceToken })).status, 404);
-    assert.deepEqual((await rig.call('DELETE', `${ALICE}/messages/${older.id}`, { token: aliceToken })).json, { deleted: false, counts: { new: 1, saved: 0, urgentNew: 1, urgentSaved: 0 } });
+    assert.deepEqual((await rig.call('DELETE', `${ALICE}/messages/${older.id}`, { token: aliceToken })).json, {
+      deleted: false,
+      counts: { new: 1, saved: 0, urgentNew: 1, urgentSaved: 0 },
+    });
   });
 
   it('uploads, plays and deletes greetings per type, refusing what is not an 8 kHz mono 16-bit WAV', async () => {
     const before = (await rig.call('GET', `${ALICE}/greetings`, { token: aliceToken })).json as { greetings: { type: string; exists: boolean }[] };
-    assert.deepEqual(before.greetings.map((g) => [g.type, g.exists]), [['vm', false], ['busy', false], ['away', false], ['temp', false], ['name', false]]);
+    assert.deepEqual(
+      before.greetings.map((g) => [g.type, g.exists]),
+      [
+        ['vm', false],
+        ['busy', false],
+        ['away', false],
+        ['temp', false],
+        ['name', false],
+      ],
+    );
     assert.equal((await rig.call('GET', `${ALICE}/greetings/busy`, { token: aliceToken })).status, 404);
 
     const hifi = toneWav(440, 1000);
@@ -257,7 +313,10 @@ describe('web API', () => {
     const refusedFormat = await rig.call('PUT', `${ALICE}/greetings/busy`, { token: aliceToken, body: hifi, headers: { 'content-type': 'audio/wav' } });
     assert.equal(refusedFormat.status, 400);
     assert.match((refusedFormat.json as { detail: string }).detail, /8000 Hz/);
-    assert.equal((await rig.call('PUT', `${ALICE}/greetings/busy`, { token: aliceToken, body: toneWav(440, 1000), headers: { 'content-type': 'audio/mpeg' } })).status, 415);
+    assert.equal(
+      (await rig.call('PUT', `${ALICE}/greetings/busy`, { token: aliceToken, body: toneWav(440, 1000), headers: { 'content-type': 'audio/mpeg' } })).status,
+      415,
+    );
     const huge = Buffer.concat([wavHeader(16_000 * 130), Buffer.alloc(16_000 * 130)]);
     assert.equal((await rig.call('PUT', `${ALICE}/greetings/busy`, { token: aliceToken, body: huge, headers: { 'content-type': 'audio/wav' } })).status, 413);
 
@@ -267,7 +326,9 @@ describe('web API', () => {
     assert.equal((saved.json as { greeting: { size: number } }).greeting.size, greeting.length);
     const played = await rig.call('GET', `${ALICE}/greetings/busy`, { token: aliceToken });
     assert.deepEqual(played.bytes, greeting);
-    const list = (await rig.call('GET', `${ALICE}/greetings`, { token: aliceToken })).json as { greetings: { type: string; exists: boolean; audioUrl?: string }[] };
+    const list = (await rig.call('GET', `${ALICE}/greetings`, { token: aliceToken })).json as {
+      greetings: { type: string; exists: boolean; audioUrl?: string }[];
+    };
     const busy = list.greetings.find((g) => g.type === 'busy')!;
     assert.equal(busy.exists, true);
     assert.deepEqual((await rig.call('GET', busy.audioUrl!)).bytes, greeting, 'the link plays it');
@@ -278,7 +339,8 @@ describe('web API', () => {
   });
 
   it('records the temporary greeting with its end, and refuses one without (or an end for another type)', async () => {
-    const put = (type: string, query = '') => rig.call('PUT', `${ALICE}/greetings/${type}${query}`, { token: aliceToken, body: toneWav(550, 1000), headers: { 'content-type': 'audio/wav' } });
+    const put = (type: string, query = '') =>
+      rig.call('PUT', `${ALICE}/greetings/${type}${query}`, { token: aliceToken, body: toneWav(550, 1000), headers: { 'content-type': 'audio/wav' } });
     assert.equal((await put('temp')).status, 400, 'no end');
     assert.equal((await put('temp', '?until=tomorrow')).status, 400, 'not a time');
     assert.equal((await put('busy', `?until=${new Date(Date.now() + 86_400_000).toISOString()}`)).status, 400, 'an end for another type');
@@ -286,8 +348,13 @@ describe('web API', () => {
     const saved = await put('temp', `?until=${encodeURIComponent(until)}`);
     assert.equal(saved.status, 200);
     assert.equal((saved.json as { greeting: { until: string } }).greeting.until, until);
-    const list = (await rig.call('GET', `${ALICE}/greetings`, { token: aliceToken })).json as { greetings: { type: string; exists: boolean; until?: string }[] };
-    assert.deepEqual(list.greetings.find((g) => g.type === 'temp'), { ...list.greetings.find((g) => g.type === 'temp'), exists: true, until });
+    const list = (await rig.call('GET', `${ALICE}/greetings`, { token: aliceToken })).json as {
+      greetings: { type: string; exists: boolean; until?: string }[];
+    };
+    assert.deepEqual(
+      list.greetings.find((g) => g.type === 'temp'),
+      { ...list.greetings.find((g) => g.type === 'temp'), exists: true, until },
+    );
     // What callers hear: the temporary greeting, whichever type the proxy asks for, until its end.
     const resolved = await request(rig.nc, StorageApi.resolveGreeting, { mailbox: alice, type: 'busy' });
     assert.equal(resolved.greeting.kind === 'greeting' && resolved.greeting.type, 'temp');
@@ -306,7 +373,11 @@ describe('web API', () => {
     assert.equal(message.read, false);
     assert.equal(message.sender, 'sip:carol@example.net');
     assert.deepEqual(message.forwardedFrom, alice);
-    await waitFor(() => rig.events.some((e) => e.mailbox.uid === 'forward-target' && e.change === 'message-created'), 5_000, 'the copy to be a mailbox event (MWI, webhooks)');
+    await waitFor(
+      () => rig.events.some((e) => e.mailbox.uid === 'forward-target' && e.change === 'message-created'),
+      5_000,
+      'the copy to be a mailbox event (MWI, webhooks)',
+    );
     assert.equal((await forward(aliceToken, ALICE, carols.id, 'a/b')).status, 400);
     assert.equal((await forward(aliceToken, ALICE, carols.id, 'alice')).status, 400, 'not to itself');
     assert.equal((await forward(aliceToken, ALICE, older.id, 'forward-target')).status, 404, 'a message that is gone');
@@ -373,7 +444,13 @@ describe('web configuration', () => {
   it('refuses to start on a short secret, naming the variable and never the value', () => {
     const secretValue = 'tooshort-operator-key';
     const result = spawnSync(process.execPath, [join(REPO_ROOT, 'services', 'web', 'dist', 'main.js')], {
-      env: { ...process.env, WEB_OPERATOR_KEY: secretValue, WEB_TOKEN_SECRET_FILE: '/nonexistent/secret', WEBHOOK_URL: 'ftp://x', NATS_URL: 'nats://127.0.0.1:1' },
+      env: {
+        ...process.env,
+        WEB_OPERATOR_KEY: secretValue,
+        WEB_TOKEN_SECRET_FILE: '/nonexistent/secret',
+        WEBHOOK_URL: 'ftp://x',
+        NATS_URL: 'nats://127.0.0.1:1',
+      },
       encoding: 'utf8',
       timeout: 20_000,
     });
@@ -398,8 +475,18 @@ describe('web configuration', () => {
       await writeFile(join(dir.path, 'operator-key'), `${key}\n`);
       // Two token secrets: the first signs, the second (the one before a rotation) still verifies.
       await writeFile(join(dir.path, 'token-secret'), `# rotated\n${'n'.repeat(40)}\n${'o'.repeat(40)}\n`);
-      const web = await startWebService({ NATS_URL: nats.url, WEB_OPERATOR_KEY: '', WEB_TOKEN_SECRET: '', WEB_OPERATOR_KEY_FILE: join(dir.path, 'operator-key'), WEB_TOKEN_SECRET_FILE: join(dir.path, 'token-secret') });
-      const issued = await fetch(`${web.url}/api/v1/tokens`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-operator-key': key }, body: JSON.stringify({ mailbox: alice }) });
+      const web = await startWebService({
+        NATS_URL: nats.url,
+        WEB_OPERATOR_KEY: '',
+        WEB_TOKEN_SECRET: '',
+        WEB_OPERATOR_KEY_FILE: join(dir.path, 'operator-key'),
+        WEB_TOKEN_SECRET_FILE: join(dir.path, 'token-secret'),
+      });
+      const issued = await fetch(`${web.url}/api/v1/tokens`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-operator-key': key },
+        body: JSON.stringify({ mailbox: alice }),
+      });
       assert.equal(issued.status, 201);
       await web.stop();
       const refused = await startWebService({ NATS_URL: nats.url, WEB_OPERATOR_KEY: '' }).catch((error: Error) => error);

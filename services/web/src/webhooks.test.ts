@@ -68,14 +68,17 @@ describe('webhooks on a new message', () => {
     dir = await tempDir('webhooks');
     const file = join(dir.path, 'webhooks.json');
     await writeFile(join(dir.path, 'flaky-secret'), `${SECRETS.flaky}\n`);
-    await writeFile(file, JSON.stringify({
-      targets: [
-        { name: 'crm', url: `${receiver.url}/crm`, secret: SECRETS.crm, domains: ['Example.org'] },
-        { name: 'flaky', url: `${receiver.url}/flaky`, secretFile: join(dir.path, 'flaky-secret'), domains: ['flaky.example'] },
-        { name: 'down', url: `${receiver.url}/down`, secret: SECRETS.down, domains: ['down.example'] },
-        { name: 'restart', url: `${receiver.url}/restart`, secret: SECRETS.down, domains: ['restart.example'] },
-      ],
-    }));
+    await writeFile(
+      file,
+      JSON.stringify({
+        targets: [
+          { name: 'crm', url: `${receiver.url}/crm`, secret: SECRETS.crm, domains: ['Example.org'] },
+          { name: 'flaky', url: `${receiver.url}/flaky`, secretFile: join(dir.path, 'flaky-secret'), domains: ['flaky.example'] },
+          { name: 'down', url: `${receiver.url}/down`, secret: SECRETS.down, domains: ['down.example'] },
+          { name: 'restart', url: `${receiver.url}/restart`, secret: SECRETS.down, domains: ['restart.example'] },
+        ],
+      }),
+    );
     rig = await startWebRig({
       WEBHOOKS_FILE: file,
       // The global target, from the environment.
@@ -91,20 +94,32 @@ describe('webhooks on a new message', () => {
     await dir?.remove();
   });
 
-  it('posts a signed message.created to the global target and to the targets of the mailbox\'s domain', async () => {
-    const { message, counts } = await storeMessage(rig.nc, { did: 'example.org', uid: 'alice' }, smallWav(1.5), { sender: 'sip:bob@example.net', caller: { name: 'Bob', withheld: false } });
+  it("posts a signed message.created to the global target and to the targets of the mailbox's domain", async () => {
+    const { message, counts } = await storeMessage(rig.nc, { did: 'example.org', uid: 'alice' }, smallWav(1.5), {
+      sender: 'sip:bob@example.net',
+      caller: { name: 'Bob', withheld: false },
+    });
     await waitFor(() => receiver.at('/crm').length === 1 && receiver.at('/all').length === 1, 10_000, 'both targets to be posted');
     const [crm, all] = [receiver.at('/crm')[0]!, receiver.at('/all')[0]!];
     assert.ok(verifiedByReceiver(SECRETS.crm, crm.raw, String(crm.headers['sipvm-signature'])), 'signed with the crm secret');
     assert.ok(verifiedByReceiver(SECRETS.all, all.raw, String(all.headers['sipvm-signature'])), 'signed with the global secret');
-    assert.ok(!verifiedByReceiver(SECRETS.all, crm.raw, String(crm.headers['sipvm-signature'])), 'not with another target\'s secret');
+    assert.ok(!verifiedByReceiver(SECRETS.all, crm.raw, String(crm.headers['sipvm-signature'])), "not with another target's secret");
     assert.equal(crm.headers['sipvm-event'], 'message.created');
     assert.equal(crm.headers['content-type'], 'application/json');
     const body = JSON.parse(crm.raw) as MessageWebhookBody;
     rig.conformance.checkWebhook('messageCreated', body);
     assert.equal(crm.headers['sipvm-delivery'], body.deliveryId);
     assert.deepEqual(body.mailbox, { did: 'example.org', uid: 'alice' });
-    assert.deepEqual(body.message, { id: message.id, sender: 'sip:bob@example.net', caller: { name: 'Bob', withheld: false }, recordedAt: message.recordedAt, durationMs: 1500, codec: 'PCMU', urgent: false, size: message.size });
+    assert.deepEqual(body.message, {
+      id: message.id,
+      sender: 'sip:bob@example.net',
+      caller: { name: 'Bob', withheld: false },
+      recordedAt: message.recordedAt,
+      durationMs: 1500,
+      codec: 'PCMU',
+      urgent: false,
+      size: message.size,
+    });
     assert.deepEqual(body.counts, counts);
     assert.notEqual(JSON.parse(all.raw).deliveryId, body.deliveryId, 'one delivery per target');
 
@@ -128,7 +143,16 @@ describe('webhooks on a new message', () => {
     const body = JSON.parse(post.raw) as WebhookBody;
     rig.conformance.checkWebhook('messageTranscribed', body);
     assert.equal(body.type, 'message.transcribed');
-    assert.deepEqual(body.message, { id: message.id, sender: 'sip:bob@example.net', recordedAt: message.recordedAt, durationMs: 1500, codec: 'PCMU', urgent: false, size: message.size, transcript });
+    assert.deepEqual(body.message, {
+      id: message.id,
+      sender: 'sip:bob@example.net',
+      recordedAt: message.recordedAt,
+      durationMs: 1500,
+      codec: 'PCMU',
+      urgent: false,
+      size: message.size,
+      transcript,
+    });
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     assert.equal(transcribed().length, 1, 'posted once');
   });
@@ -137,7 +161,14 @@ describe('webhooks on a new message', () => {
     await storeMessage(rig.nc, { did: 'flaky.example', uid: 'erin' }, smallWav(1));
     await waitFor(() => receiver.at('/flaky').some((r) => r.status === 204), 15_000, 'the flaky receiver to accept');
     const posts = receiver.at('/flaky');
-    assert.deepEqual(posts.map((p) => [p.status, p.headers['sipvm-attempt']]), [[503, '1'], [503, '2'], [204, '3']]);
+    assert.deepEqual(
+      posts.map((p) => [p.status, p.headers['sipvm-attempt']]),
+      [
+        [503, '1'],
+        [503, '2'],
+        [204, '3'],
+      ],
+    );
     assert.equal(new Set(posts.map((p) => p.headers['sipvm-delivery'])).size, 1);
     assert.equal(new Set(posts.map((p) => p.raw)).size, 1, 'the same body every time');
     for (const post of posts) assert.ok(verifiedByReceiver(SECRETS.flaky, post.raw, String(post.headers['sipvm-signature'])));
@@ -149,22 +180,30 @@ describe('webhooks on a new message', () => {
     const { message } = await storeMessage(rig.nc, { did: 'down.example', uid: 'frank' }, smallWav(1));
     const jsm = await jetstreamManager(rig.nc);
     let failed: WebhookFailedEvent | undefined;
-    await waitFor(async () => {
-      try {
-        const stored = await jsm.streams.getMessage(STREAMS.webhooksFailed.name, { last_by_subj: STREAMS.webhooksFailed.subjects[0] });
-        failed = WebhookFailedEventSchema.parse(stored?.json());
-        return failed.messageId === message.id;
-      } catch {
-        return false;
-      }
-    }, 15_000, 'the failure report');
+    await waitFor(
+      async () => {
+        try {
+          const stored = await jsm.streams.getMessage(STREAMS.webhooksFailed.name, { last_by_subj: STREAMS.webhooksFailed.subjects[0] });
+          failed = WebhookFailedEventSchema.parse(stored?.json());
+          return failed.messageId === message.id;
+        } catch {
+          return false;
+        }
+      },
+      15_000,
+      'the failure report',
+    );
     assert.equal(receiver.at('/down').length, 4, 'the first attempt and three retries');
     assert.equal(failed?.outcome, 'budget-spent');
     assert.equal(failed?.attempts, 4);
     assert.equal(failed?.target, 'down');
     assert.match(failed?.reason ?? '', /HTTP 503: busy, try later/);
     // The log line follows the report, so it may still be on its way through the pipe.
-    await waitFor(() => /"msg":"webhook could not be delivered; reported on vm.webhook.failed"/.test(rig.web.process.output()), 5_000, 'the failure to be logged');
+    await waitFor(
+      () => /"msg":"webhook could not be delivered; reported on vm.webhook.failed"/.test(rig.web.process.output()),
+      5_000,
+      'the failure to be logged',
+    );
   });
 
   it('loses nothing when the service restarts in the middle', async () => {
@@ -175,7 +214,10 @@ describe('webhooks on a new message', () => {
     const { message: second } = await storeMessage(rig.nc, { did: 'restart.example', uid: 'grace' }, smallWav(1));
     await rig.web.restart();
     await waitFor(() => receiver.at('/restart').filter((r) => r.status === 204).length === 2, 15_000, 'both deliveries after the restart');
-    const accepted = receiver.at('/restart').filter((r) => r.status === 204).map((r) => JSON.parse(r.raw) as MessageWebhookBody);
+    const accepted = receiver
+      .at('/restart')
+      .filter((r) => r.status === 204)
+      .map((r) => JSON.parse(r.raw) as MessageWebhookBody);
     assert.equal(new Set(accepted.map((b) => b.deliveryId)).size, 2);
     assert.ok(accepted.some((b) => b.message.id === second.id));
   });

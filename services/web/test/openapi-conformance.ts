@@ -77,7 +77,10 @@ export class OpenApiConformance {
     const schema = media.schema as Json;
     // A reference into the document is resolved against the document (added under the id `openapi`).
     const validate = this.#ajv.compile(typeof schema.$ref === 'string' ? { $ref: `openapi${schema.$ref}` } : schema);
-    assert.ok(validate(answer.json), `${method} ${template} ${status}: the body does not match the document: ${this.#ajv.errorsText(validate.errors)}\n${JSON.stringify(answer.json).slice(0, 2000)}`);
+    assert.ok(
+      validate(answer.json),
+      `${method} ${template} ${status}: the body does not match the document: ${this.#ajv.errorsText(validate.errors)}\n${JSON.stringify(answer.json).slice(0, 2000)}`,
+    );
   }
 
   /** Checks a webhook body a receiver got against the document's `webhooks`. */

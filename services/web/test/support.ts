@@ -5,15 +5,7 @@
  */
 import type { NatsConnection } from '@nats-io/nats-core';
 import { decodeJson, MailboxChangedEventSchema, SUBJECTS, type MailboxChangedEvent } from '@sipvm/contracts';
-import {
-  startNats,
-  startService,
-  startWebService,
-  tempDir,
-  type NatsServer,
-  type RunningServiceProcess,
-  type RunningWebService,
-} from '@sipvm/harness';
+import { startNats, startService, startWebService, tempDir, type NatsServer, type RunningServiceProcess, type RunningWebService } from '@sipvm/harness';
 import { OpenApiConformance } from './openapi-conformance.js';
 
 export interface Call {

@@ -24,9 +24,17 @@ export async function callApplication(
   const requestsFrom = rig.mediaRequests.length;
   const sipp = rig.sipp('voicemail-platform-bye.xml', { keys: { app_name: app, app_param: params, rtp_port: String(phone.port) }, timeoutSeconds: 120 });
   const played = (id: string) =>
-    rig.waitFor(() => rig.events.slice(from).some((e: CallEventSeen) => e.subject === `vm.call.${app}.playback-finished` && e.event.playbackId === id), `${app} playback ${id} to finish`, 60_000);
+    rig.waitFor(
+      () => rig.events.slice(from).some((e: CallEventSeen) => e.subject === `vm.call.${app}.playback-finished` && e.event.playbackId === id),
+      `${app} playback ${id} to finish`,
+      60_000,
+    );
   const playing = (id: string) =>
-    rig.waitFor(() => rig.mediaRequests.slice(requestsFrom).some((r) => r.subject.endsWith('.play') && r.request.playbackId === id), `${app} playback ${id} to be asked for`, 60_000);
+    rig.waitFor(
+      () => rig.mediaRequests.slice(requestsFrom).some((r) => r.subject.endsWith('.play') && r.request.playbackId === id),
+      `${app} playback ${id} to be asked for`,
+      60_000,
+    );
   try {
     await phone.latchRemote(15_000);
     await caller(phone, played, playing);
@@ -42,8 +50,19 @@ export async function callApplication(
 let deposited = 0;
 
 /** A message of a 2-second tone, stored the way voicemail stores one. */
-export async function depositTone(rig: SignalingRig, mailbox: Mailbox, frequency: number, options: { recordedAt?: string; urgent?: boolean } = {}): Promise<string> {
-  const audio = await stageAudio(await stagingBucket(rig.nc), `e2e-tone-${process.pid}-${deposited++}`, (async function* () { yield toneWav(frequency, 2_000); })());
+export async function depositTone(
+  rig: SignalingRig,
+  mailbox: Mailbox,
+  frequency: number,
+  options: { recordedAt?: string; urgent?: boolean } = {},
+): Promise<string> {
+  const audio = await stageAudio(
+    await stagingBucket(rig.nc),
+    `e2e-tone-${process.pid}-${deposited++}`,
+    (async function* () {
+      yield toneWav(frequency, 2_000);
+    })(),
+  );
   const { message } = await request(rig.nc, StorageApi.createMessage, {
     mailbox,
     sender: 'sip:+4930555@caller.example.org',

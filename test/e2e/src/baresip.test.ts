@@ -84,7 +84,7 @@ describe('baresip through Kamailio', { skip, timeout: 240_000 }, () => {
   const explain = () => [...phones.map((p) => `--- baresip ${p.host} ---\n${p.output().slice(-4000)}`), cluster.explain()].join('\n');
   const counts = async () => (await request(nc, StorageApi.countMailbox, { mailbox: alice })).counts;
 
-  it('a busy phone sends the caller (opus) to voicemail; the message is stored and mailed with the caller\'s tone; the subscribed phone sees the lamp go on', async () => {
+  it("a busy phone sends the caller (opus) to voicemail; the message is stored and mailed with the caller's tone; the subscribed phone sees the lamp go on", async () => {
     // Alice's phone registers, and so subscribes to her message-summary. It says nothing (its
     // calls last as long as its audio file: 60 s of silence).
     const alicePhone = await phone('alice', 'Alice', ['G722/16000/1', 'opus/48000/2'], toneWav(TONE, 60_000, 0), true);
@@ -94,13 +94,13 @@ describe('baresip through Kamailio', { skip, timeout: 240_000 }, () => {
     // Bob, a Berlin number, speaks 6 s of tone; his phone hangs up when the file ends.
     const bob = await phone('0301234567', 'Bob Smith', ['opus/48000/2'], toneWav(TONE, 6_000));
     await bob.command(`dial sip:alice@${DOMAIN}`);
-    await alicePhone.waitForEvent((e) => e.type === 'CALL_INCOMING', 'the call to ring at Alice\'s phone');
+    await alicePhone.waitForEvent((e) => e.type === 'CALL_INCOMING', "the call to ring at Alice's phone");
     await alicePhone.command('hangup');
     await bob.waitForEvent((e) => e.type === 'CALL_ESTABLISHED', 'voicemail to answer Bob', 15_000);
-    assert.match(bob.output(), /audio: Set audio encoder: opus 48000Hz/, 'Bob\'s call is opus');
+    assert.match(bob.output(), /audio: Set audio encoder: opus 48000Hz/, "Bob's call is opus");
     // Skip the greeting: `#` goes out as an RFC 4733 event.
     assert.equal((await bob.command('sndcode #')).ok, true, explain());
-    await bob.waitForEvent((e) => e.type === 'CALL_CLOSED', 'Bob\'s call to end', 20_000);
+    await bob.waitForEvent((e) => e.type === 'CALL_CLOSED', "Bob's call to end", 20_000);
 
     const [mail] = await smtp.waitForMessages(1, 30_000);
     // The caller as a person, the length in words.
@@ -130,7 +130,10 @@ describe('baresip through Kamailio', { skip, timeout: 240_000 }, () => {
     assert.equal((await alicePhone.command('sndcode 4711#')).ok, true, explain());
     // Hearing the new message begins its playback, which marks it heard: the lamp goes off.
     await alicePhone.waitForEvent(
-      (e) => e.type === 'MWI_NOTIFY' && alicePhone.events.filter((n) => n.type === 'MWI_NOTIFY').indexOf(e) >= notifiesBefore && /Messages-Waiting: no/i.test(e.param ?? ''),
+      (e) =>
+        e.type === 'MWI_NOTIFY' &&
+        alicePhone.events.filter((n) => n.type === 'MWI_NOTIFY').indexOf(e) >= notifiesBefore &&
+        /Messages-Waiting: no/i.test(e.param ?? ''),
       'the lamp to go off once the message is heard',
       30_000,
     );

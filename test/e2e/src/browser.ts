@@ -25,7 +25,10 @@ const FLAGS = [
  * counts a skipped test (scripts/setup.sh installs `chromium`, so this is a machine set up by hand).
  */
 export function browserSkipReason(): string | undefined {
-  return prerequisite('browser tests', isExecutable(CHROMIUM_BIN) ? undefined : `no Chromium at ${CHROMIUM_BIN}: install Debian's chromium (npm run setup) or set CHROMIUM_BIN`);
+  return prerequisite(
+    'browser tests',
+    isExecutable(CHROMIUM_BIN) ? undefined : `no Chromium at ${CHROMIUM_BIN}: install Debian's chromium (npm run setup) or set CHROMIUM_BIN`,
+  );
 }
 
 export interface Browser {

@@ -30,9 +30,11 @@ const ended = (callRef: string): CallEndedEvent => ({ callRef, callId: `${callRe
 it('reaches subscribers where no stream captures the end (no voicemail deployed; voicebox never has one)', async () => {
   const seen: string[] = [];
   for (const app of ['voicemail', 'voicebox'] as const) {
-    nc.subscribe(SUBJECTS.call.ended(app), { callback: (_e, msg) => {
-      seen.push(`${app}:${msg.json<CallEndedEvent>().callRef}`);
-    } });
+    nc.subscribe(SUBJECTS.call.ended(app), {
+      callback: (_e, msg) => {
+        seen.push(`${app}:${msg.json<CallEndedEvent>().callRef}`);
+      },
+    });
   }
   await nc.flush();
   await publishCallEnded(signaling, 'voicemail', ended('nostream0001'));

@@ -35,9 +35,13 @@ function useVoicemail(rig: SignalingRig): { outcomes: DepositOutcome[]; output()
 /** A short personal greeting (a 1.5 s tone) for the mailbox: the callers' messages start soon. */
 async function shortGreeting(rig: SignalingRig, mailbox: Mailbox): Promise<void> {
   const wav = toneWav(500, 1_500);
-  const audio = await stageAudio(await stagingBucket(rig.nc), `load-greeting-${mailbox.uid}-${process.pid}`, (async function* () {
-    yield wav;
-  })());
+  const audio = await stageAudio(
+    await stagingBucket(rig.nc),
+    `load-greeting-${mailbox.uid}-${process.pid}`,
+    (async function* () {
+      yield wav;
+    })(),
+  );
   await request(rig.nc, StorageApi.putGreeting, { mailbox, type: 'vm', audio });
 }
 
@@ -98,7 +102,10 @@ describe('beyond capacity: 503 with Retry-After, and every answered call keeps i
     // A refusal without Retry-After would fail the call in the scenario.
     assert.equal(result.failed, 0, result.failures);
     await rig.waitFor(() => outcomes.length >= CAP, 'an outcome for every answered call', 30_000);
-    assert.deepEqual(outcomes.map((o) => o.outcome), Array(CAP).fill('stored'));
+    assert.deepEqual(
+      outcomes.map((o) => o.outcome),
+      Array(CAP).fill('stored'),
+    );
     assert.equal(await messagesIn(rig, mailbox), CAP);
     assert.match(rig.signaling.output(), /"status":503,"reason":"Service Unavailable \(at capacity\)"/);
   });

@@ -19,17 +19,23 @@ const skip = e2eSkipReason() ?? prerequisite('Kamailio', await kamailioMissingRe
 describe('MWI after a registration, and refreshed, through the shipped Kamailio configuration', { skip }, () => {
   let proxyPort = 0;
   let kamailio: KamailioProxy;
-  const rig = useSignalingRig(async () => {
-    proxyPort = await freeTcpUdpPort(PROXY_HOST);
-    return { MWI_PROXY: `sip:${PROXY_HOST}:${proxyPort}`, TRUSTED_PROXIES: `127.0.0.1,${PROXY_HOST}`, MWI_REFRESH_INTERVAL_MS: '10s' };
-  }, { storage: true, media: 'fake' });
+  const rig = useSignalingRig(
+    async () => {
+      proxyPort = await freeTcpUdpPort(PROXY_HOST);
+      return { MWI_PROXY: `sip:${PROXY_HOST}:${proxyPort}`, TRUSTED_PROXIES: `127.0.0.1,${PROXY_HOST}`, MWI_REFRESH_INTERVAL_MS: '10s' };
+    },
+    { storage: true, media: 'fake' },
+  );
 
   before(async () => {
     kamailio = await startKamailio({
       host: PROXY_HOST,
       port: proxyPort,
       nodes: [rig.target],
-      profiles: [{ username: 'dora', domain: DOMAIN, uid: 'dora', did: DOMAIN }, { username: 'ernie', domain: DOMAIN }],
+      profiles: [
+        { username: 'dora', domain: DOMAIN, uid: 'dora', did: DOMAIN },
+        { username: 'ernie', domain: DOMAIN },
+      ],
     });
   });
   after(async () => {
@@ -38,8 +44,21 @@ describe('MWI after a registration, and refreshed, through the shipped Kamailio 
 
   let staged = 0;
   const deposit = async (mailbox: Mailbox) => {
-    const audio = await stageAudio(await stagingBucket(rig.nc), `mwi-reg-${process.pid}-${staged++}`, (async function* () { yield smallWav(1); })());
-    await request(rig.nc, StorageApi.createMessage, { mailbox, sender: 'sip:bob@example.net', recordedAt: new Date().toISOString(), durationMs: 1000, codec: 'PCMU', audio });
+    const audio = await stageAudio(
+      await stagingBucket(rig.nc),
+      `mwi-reg-${process.pid}-${staged++}`,
+      (async function* () {
+        yield smallWav(1);
+      })(),
+    );
+    await request(rig.nc, StorageApi.createMessage, {
+      mailbox,
+      sender: 'sip:bob@example.net',
+      recordedAt: new Date().toISOString(),
+      durationMs: 1000,
+      codec: 'PCMU',
+      audio,
+    });
   };
 
   /** A phone: registers at Kamailio with its own socket as Contact, and answers (and keeps) what it receives. */

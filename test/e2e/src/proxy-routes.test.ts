@@ -22,16 +22,7 @@ import {
   SUBJECTS,
   type Mailbox,
 } from '@sipvm/contracts';
-import {
-  kamailioMissingReason,
-  prerequisite,
-  sdpOffer,
-  SipUdpClient,
-  smallWav,
-  startKamailio,
-  type KamailioProxy,
-  type SipReply,
-} from '@sipvm/harness';
+import { kamailioMissingReason, prerequisite, sdpOffer, SipUdpClient, smallWav, startKamailio, type KamailioProxy, type SipReply } from '@sipvm/harness';
 import { e2eSkipReason, useSignalingRig } from './rig.js';
 
 const skip = e2eSkipReason() ?? prerequisite('the proxy route test', await kamailioMissingReason());
@@ -58,12 +49,13 @@ describe('in-dialog requests through Kamailio to a phone only the proxy reaches'
     await proxy?.close();
   });
 
-  const explain = () => [
-    `--- phone dropped ---\n${phone.dropped.map((d) => `${d.from}: ${d.text.split('\r\n')[0]}`).join('\n')}`,
-    `--- phone received ---\n${phone.requests.map((r) => r.split('\r\n')[0]).join('\n')}`,
-    rig.explain(),
-    `--- kamailio ---\n${proxy.output().slice(-3000)}`,
-  ].join('\n');
+  const explain = () =>
+    [
+      `--- phone dropped ---\n${phone.dropped.map((d) => `${d.from}: ${d.text.split('\r\n')[0]}`).join('\n')}`,
+      `--- phone received ---\n${phone.requests.map((r) => r.split('\r\n')[0]).join('\n')}`,
+      rig.explain(),
+      `--- kamailio ---\n${proxy.output().slice(-3000)}`,
+    ].join('\n');
 
   const received = (method: string, callId: string) => phone.requests.filter((r) => r.startsWith(`${method} `) && header(r, 'Call-ID') === callId);
 
@@ -86,8 +78,19 @@ describe('in-dialog requests through Kamailio to a phone only the proxy reaches'
     await rig.waitFor(() => received('NOTIFY', callId).length >= 1, 'the first NOTIFY through the proxy');
 
     const staging = await stagingBucket(rig.nc);
-    const audio = await stageAudio(staging, `route-test-${process.pid}`, (async function* () { yield smallWav(1); })());
-    await request(rig.nc, StorageApi.createMessage, { mailbox, sender: 'sip:bob@example.org', recordedAt: new Date().toISOString(), durationMs: 1000, codec: 'PCMU', audio }, { timeoutMs: 10_000 });
+    const audio = await stageAudio(
+      staging,
+      `route-test-${process.pid}`,
+      (async function* () {
+        yield smallWav(1);
+      })(),
+    );
+    await request(
+      rig.nc,
+      StorageApi.createMessage,
+      { mailbox, sender: 'sip:bob@example.org', recordedAt: new Date().toISOString(), durationMs: 1000, codec: 'PCMU', audio },
+      { timeoutMs: 10_000 },
+    );
     await rig.waitFor(() => received('NOTIFY', callId).some((n) => /Voice-Message: 1\/0/.test(n)), 'the NOTIFY of the new message through the proxy');
 
     // What another signaling instance does when it takes a mailbox event: it asks the one whose
@@ -98,7 +101,10 @@ describe('in-dialog requests through Kamailio to a phone only the proxy reaches'
     const record = MwiSubscriptionSchema.parse((await kv.get(key))?.json());
     const asked = await request(rig.nc, MwiApi.notify(record.instance), { key, counts: { new: 7, saved: 2, urgentNew: 0, urgentSaved: 0 } });
     assert.deepEqual(asked, { sent: true });
-    assert.ok(received('NOTIFY', callId).some((n) => /Voice-Message: 7\/2/.test(n)), explain());
+    assert.ok(
+      received('NOTIFY', callId).some((n) => /Voice-Message: 7\/2/.test(n)),
+      explain(),
+    );
 
     assert.deepEqual(phone.dropped, [], explain());
     // On drachtio-server's wire: the NOTIFY carries the proxy's Record-Route as its Route.
@@ -119,8 +125,19 @@ describe('in-dialog requests through Kamailio to a phone only the proxy reaches'
     phone.answerWith = (request) => (request.startsWith('NOTIFY ') ? 481 : 200);
     try {
       const staging = await stagingBucket(rig.nc);
-      const audio = await stageAudio(staging, `route-test-481-${process.pid}`, (async function* () { yield smallWav(1); })());
-      await request(rig.nc, StorageApi.createMessage, { mailbox, sender: 'sip:bob@example.org', recordedAt: new Date().toISOString(), durationMs: 1000, codec: 'PCMU', audio }, { timeoutMs: 10_000 });
+      const audio = await stageAudio(
+        staging,
+        `route-test-481-${process.pid}`,
+        (async function* () {
+          yield smallWav(1);
+        })(),
+      );
+      await request(
+        rig.nc,
+        StorageApi.createMessage,
+        { mailbox, sender: 'sip:bob@example.org', recordedAt: new Date().toISOString(), durationMs: 1000, codec: 'PCMU', audio },
+        { timeoutMs: 10_000 },
+      );
       await rig.waitFor(async () => (await subscriptions()) === 0, 'the subscription to be removed after the 481');
     } finally {
       phone.answerWith = () => 200;
@@ -134,16 +151,22 @@ describe('in-dialog requests through Kamailio to a phone only the proxy reaches'
     const callId = `${randomBytes(8).toString('hex')}@phone`;
     const from = `"Bob Smith" <sip:bob@example.org>;tag=${randomBytes(4).toString('hex')}`;
     const replies = await phone.exchange(
-      message('INVITE', 'sip:alice@example.org', phone.local, {
-        From: from,
-        To: '<sip:alice@example.org>',
-        'Call-ID': callId,
-        CSeq: '1 INVITE',
-        Contact: `<sip:bob@${phone.local}>`,
-        // RFC 3323: the proxy still passes Bob's URI as snd; the platform keeps nothing of him.
-        Privacy: 'id',
-        'Content-Type': 'application/sdp',
-      }, sdpOffer(PHONE_HOST, 40_000)),
+      message(
+        'INVITE',
+        'sip:alice@example.org',
+        phone.local,
+        {
+          From: from,
+          To: '<sip:alice@example.org>',
+          'Call-ID': callId,
+          CSeq: '1 INVITE',
+          Contact: `<sip:bob@${phone.local}>`,
+          // RFC 3323: the proxy still passes Bob's URI as snd; the platform keeps nothing of him.
+          Privacy: 'id',
+          'Content-Type': 'application/sdp',
+        },
+        sdpOffer(PHONE_HOST, 40_000),
+      ),
       8_000,
     );
     const ok = replies.at(-1);
@@ -151,11 +174,20 @@ describe('in-dialog requests through Kamailio to a phone only the proxy reaches'
     phone.send(ackFor(ok, phone.local));
 
     const started = await rig.waitForEvent((e) => e.subject === SUBJECTS.call.started('voicemail') && e.event.callId === callId, 'the call to start');
-    const { callRef, signalingInstance, params } = started.event as { callRef: string; signalingInstance: string; params: { sender: string; caller?: unknown } };
+    const { callRef, signalingInstance, params } = started.event as {
+      callRef: string;
+      signalingInstance: string;
+      params: { sender: string; caller?: unknown };
+    };
     assert.deepEqual([params.sender, params.caller], ['sip:anonymous@anonymous.invalid', { withheld: true }]);
     // With REFER, the caller's side places the call; this phone accepts and never reports, so
     // the platform leaves the dialog after TRANSFER_TIMEOUT_MS: a REFER, then a BYE.
-    const outcome = await request(rig.nc, SignalingApi.transfer(signalingInstance), { callRef, target: 'sip:operator@example.org', method: 'refer' }, { timeoutMs: 15_000 });
+    const outcome = await request(
+      rig.nc,
+      SignalingApi.transfer(signalingInstance),
+      { callRef, target: 'sip:operator@example.org', method: 'refer' },
+      { timeoutMs: 15_000 },
+    );
     assert.equal(outcome.outcome, 'transferred', JSON.stringify(outcome));
     await rig.waitFor(() => received('BYE', callId).length === 1, 'the BYE through the proxy');
     assert.equal(received('REFER', callId).length, 1, explain());

@@ -240,10 +240,7 @@ export async function startSignalingRig(env: Record<string, string> = {}, option
  * returned stands for the rig (it forwards to the one started), so tests use it directly.
  * `env` may be computed when the rig starts (e.g. from a port chosen then).
  */
-export function useSignalingRig(
-  env: Record<string, string> | (() => Promise<Record<string, string>>) = {},
-  options: RigOptions = {},
-): SignalingRig {
+export function useSignalingRig(env: Record<string, string> | (() => Promise<Record<string, string>>) = {}, options: RigOptions = {}): SignalingRig {
   let current: SignalingRig | undefined;
   before(async () => {
     current = await startSignalingRig(typeof env === 'function' ? await env() : env, options);

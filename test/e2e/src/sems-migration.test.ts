@@ -77,7 +77,12 @@ describe('a SEMS installation moved over unchanged', { skip }, () => {
   });
 
   /** A call; `caller` plays the caller's part. Returns what the phone heard and the events of the call. */
-  async function call(scenario: string, keys: Record<string, string>, caller: (phone: RtpEndpoint, events: () => CallEventSeen[]) => Promise<void>, service?: string) {
+  async function call(
+    scenario: string,
+    keys: Record<string, string>,
+    caller: (phone: RtpEndpoint, events: () => CallEventSeen[]) => Promise<void>,
+    service?: string,
+  ) {
     const phone = await RtpEndpoint.create('PCMU');
     const from = rig.events.length;
     const sipp = rig.sipp(scenario, { keys: { ...keys, rtp_port: String(phone.port) }, timeoutSeconds: 90, ...(service ? { service } : {}) });
@@ -127,7 +132,7 @@ describe('a SEMS installation moved over unchanged', { skip }, () => {
     });
   }
 
-  it('SER\'s P-Email-Address and P-Language without eml: answered, greeted in German, mailed there with the German template', async () => {
+  it("SER's P-Email-Address and P-Language without eml: answered, greeted in German, mailed there with the German template", async () => {
     const heard = await call('voicemail-seed-headers.xml', { email: 'alex@iptel.org', language: 'german' }, leaveMessage, 'alex');
     heardGreeting(heard, GREETING_TONE.german);
     const [mail] = await smtp.waitForMessages(1, 30_000);
@@ -139,8 +144,20 @@ describe('a SEMS installation moved over unchanged', { skip }, () => {
   it('imports a msg_storage folder laid out as SEMS writes it; the voicebox plays its messages with the right counts, voicemail its greeting', async () => {
     const spool = join(root, 'voicebox-spool');
     const carol = { domain: 'example.org', user: 'carol' };
-    await writeSemsMessage(spool, { ...carol, ts: 1_700_000_000, sender: 'sip:+4930111@carrier.example', audio: toneWav(IMPORTED.olderNew, 2_000), saved: false });
-    await writeSemsMessage(spool, { ...carol, ts: 1_700_000_600, sender: '"Bob" <sip:bob@example.net>;tag=77', audio: toneWav(IMPORTED.newerNew, 2_000), saved: false });
+    await writeSemsMessage(spool, {
+      ...carol,
+      ts: 1_700_000_000,
+      sender: 'sip:+4930111@carrier.example',
+      audio: toneWav(IMPORTED.olderNew, 2_000),
+      saved: false,
+    });
+    await writeSemsMessage(spool, {
+      ...carol,
+      ts: 1_700_000_600,
+      sender: '"Bob" <sip:bob@example.net>;tag=77',
+      audio: toneWav(IMPORTED.newerNew, 2_000),
+      saved: false,
+    });
     await writeSemsMessage(spool, { ...carol, ts: 1_690_000_000, sender: 'sip:old@example.net', audio: toneWav(IMPORTED.saved, 2_000), saved: true });
     await writeSemsGreeting(spool, { ...carol, type: 'vm', audio: toneWav(IMPORTED.greeting, 2_000) });
 
@@ -163,11 +180,17 @@ describe('a SEMS installation moved over unchanged', { skip }, () => {
     });
     const plays = rig.mediaRequests.slice(requestsFrom).filter((r) => r.subject.endsWith('.play'));
     const summary = (plays[0]?.request as MediaRequestSeen['request'] & { items?: { kind: string; name?: string; value?: number }[] }).items ?? [];
-    assert.deepEqual(summary.map((i) => i.name ?? `${i.kind}:${i.value}`), ['welcome_voicebox', 'you_have', 'number:2', 'new_messages', 'and', 'one_saved_message']);
+    assert.deepEqual(
+      summary.map((i) => i.name ?? `${i.kind}:${i.value}`),
+      ['welcome_voicebox', 'you_have', 'number:2', 'new_messages', 'and', 'one_saved_message'],
+    );
     assert.ok(peakToneShare(heard, IMPORTED.saved) > 0.8);
 
-    const greeted = await call('voicemail-platform-bye.xml', { app_name: 'voicemail', app_param: 'mod=ann;usr=carol;dom=example.org;lng=english;' }, async () => undefined);
+    const greeted = await call(
+      'voicemail-platform-bye.xml',
+      { app_name: 'voicemail', app_param: 'mod=ann;usr=carol;dom=example.org;lng=english;' },
+      async () => undefined,
+    );
     assert.ok(peakToneShare(greeted, IMPORTED.greeting) > 0.8, 'the imported greeting was not played');
   });
-
 });

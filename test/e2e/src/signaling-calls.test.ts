@@ -24,11 +24,16 @@ describe('signaling calls through drachtio-server', { skip }, () => {
   it('answers OPTIONS with 200', async () => {
     const result = await rig.sipp('options.xml');
     assert.equal(result.exitCode, 0, sippReport(result, rig));
-    assert.ok(responsesIn(result.messages).some((r) => r.startsWith('200')), sippReport(result));
+    assert.ok(
+      responsesIn(result.messages).some((r) => r.startsWith('200')),
+      sippReport(result),
+    );
   });
 
-  it('answers a call, passes INFO digits, answers a re-INVITE, and ends everything on the caller\'s BYE', async () => {
-    const result = await rig.sipp('call-info-reinvite-bye.xml', { keys: { app_name: 'voicemail', app_param: PROXY_PARAMS, session_expires: '1800;refresher=uac' } });
+  it("answers a call, passes INFO digits, answers a re-INVITE, and ends everything on the caller's BYE", async () => {
+    const result = await rig.sipp('call-info-reinvite-bye.xml', {
+      keys: { app_name: 'voicemail', app_param: PROXY_PARAMS, session_expires: '1800;refresher=uac' },
+    });
     assert.equal(result.exitCode, 0, sippReport(result, rig));
     // The caller asked for a session timer (RFC 4028) and refreshes it itself.
     const answer = result.messages.split(/-{10,}/).find((m) => /^SIP\/2\.0 200 OK/m.test(m) && /^CSeq: 1 INVITE/m.test(m)) ?? '';
@@ -58,7 +63,13 @@ describe('signaling calls through drachtio-server', { skip }, () => {
     const mine = (e: { event: Record<string, unknown> }) => e.event.callRef === started.callRef;
     await rig.waitForEvent((e) => e.subject === 'vm.call.voicemail.ended' && mine(e), 'call ended');
     const digits = rig.events.filter((e) => e.subject === 'vm.call.voicemail.digit' && mine(e)).map((e) => DigitEventSchema.parse(e.event));
-    assert.deepEqual(digits.map((d) => [d.digit, d.source]), [['5', 'sip-info'], ['#', 'sip-info']]);
+    assert.deepEqual(
+      digits.map((d) => [d.digit, d.source]),
+      [
+        ['5', 'sip-info'],
+        ['#', 'sip-info'],
+      ],
+    );
     const ended = CallEndedEventSchema.parse(rig.events.find((e) => e.subject === 'vm.call.voicemail.ended' && mine(e))?.event);
     assert.equal(ended.reason, 'caller-hangup');
 
@@ -68,14 +79,19 @@ describe('signaling calls through drachtio-server', { skip }, () => {
     assert.match(updates[0]?.request.sdpOffer ?? '', /a=sendonly/);
     const okWithSdp = result.messages.split(/-{10,}/).filter((m) => /^SIP\/2\.0 200 OK/m.test(m) && /^CSeq: 4 INVITE/m.test(m));
     assert.equal(okWithSdp.length >= 1, true, sippReport(result));
-    assert.match(okWithSdp[0] ?? '', /^m=audio \d+ RTP\/AVP 0/m, 'the re-INVITE was answered with media\'s SDP');
+    assert.match(okWithSdp[0] ?? '', /^m=audio \d+ RTP\/AVP 0/m, "the re-INVITE was answered with media's SDP");
     assert.equal(mediaRequests(rig, 'session.close', started.callRef).length, 1, 'the media session was closed');
   });
 
   it('ends the call with BYE when the application hangs up', async () => {
     const running = rig.sipp('call-remote-bye.xml', { keys: { app_name: 'voicebox', app_param: 'usr=carol;dom=example.org' } });
     const started = CallStartedEventSchema.parse(
-      (await rig.waitForEvent((e) => e.subject === 'vm.call.voicebox.started' && (e.event.params as { user?: string }).user === 'carol', 'voicebox call started')).event,
+      (
+        await rig.waitForEvent(
+          (e) => e.subject === 'vm.call.voicebox.started' && (e.event.params as { user?: string }).user === 'carol',
+          'voicebox call started',
+        )
+      ).event,
     );
     const { ended } = await request(rig.nc, SignalingApi.hangup(started.signalingInstance), { callRef: started.callRef, reason: 'goodbye' });
     assert.equal(ended, true);
@@ -97,7 +113,10 @@ describe('signaling calls through drachtio-server', { skip }, () => {
   };
 
   it('refuses an INVITE without SDP with 488', async () => {
-    assert.match(await refused('invite-refused-without-sdp.xml', { app_name: 'voicemail', app_param: PROXY_PARAMS }), /^488 Not Acceptable Here \(SDP offer required\)/);
+    assert.match(
+      await refused('invite-refused-without-sdp.xml', { app_name: 'voicemail', app_param: PROXY_PARAMS }),
+      /^488 Not Acceptable Here \(SDP offer required\)/,
+    );
   });
 
   it('refuses a session interval below Min-SE with 422', async () => {
@@ -144,7 +163,10 @@ describe('CANCEL before the answer (FAKE media that answers late)', { skip }, ()
       args: ['-cid_str', 'slow-%u-%p@%s'],
     });
     assert.equal(result.exitCode, 0, sippReport(result, rig));
-    assert.ok(responsesIn(result.messages).some((r) => r.startsWith('487')), sippReport(result));
+    assert.ok(
+      responsesIn(result.messages).some((r) => r.startsWith('487')),
+      sippReport(result),
+    );
     const opened = mediaRequests(rig, 'session.open').filter((o) => o.request.callId?.startsWith('slow-'));
     assert.equal(opened.length, 1);
     // The slow media answer arrives after the CANCEL: signaling closes that session, and starts no call.
@@ -152,7 +174,6 @@ describe('CANCEL before the answer (FAKE media that answers late)', { skip }, ()
     assert.equal(mediaRequests(rig, 'session.close', opened[0]?.request.callRef).length, 1, 'the late media session was closed once');
     assert.equal(rig.events.slice(before).filter((e) => e.subject.endsWith('.started')).length, 0, 'no call started');
   });
-
 });
 
 describe('a call no application takes (no voicemail instance subscribed)', { skip }, () => {
@@ -180,11 +201,14 @@ describe('P-App headers from an untrusted source', { skip }, () => {
       // sipp calls from 127.0.0.1, which is not the trusted proxy here. Such a caller reaches no
       // mailbox application (hostile/trust.test.ts); to see its headers ignored, it may leave a
       // message here (UNTRUSTED_CALLS=voicemail; mode box needs no e-mail address).
-      const rig = useSignalingRig({
-        TRUSTED_PROXIES: '192.0.2.10',
-        UNTRUSTED_APP_HEADERS: policy,
-        ...(policy === 'ignore' ? { UNTRUSTED_CALLS: 'voicemail', DEFAULT_MODE: 'box' } : {}),
-      }, { applications: 'fake' });
+      const rig = useSignalingRig(
+        {
+          TRUSTED_PROXIES: '192.0.2.10',
+          UNTRUSTED_APP_HEADERS: policy,
+          ...(policy === 'ignore' ? { UNTRUSTED_CALLS: 'voicemail', DEFAULT_MODE: 'box' } : {}),
+        },
+        { applications: 'fake' },
+      );
       if (policy === 'refuse') {
         it('refuses the call with 403', async () => {
           const result = await rig.sipp('invite-refused-with-sdp.xml', { keys: { app_name: 'voicemail', app_param: 'usr=mallory;eml=m@evil.example' } });
@@ -212,18 +236,24 @@ describe('P-App headers from an untrusted source', { skip }, () => {
 
 describe('application from the mapping file (APP_MAPPING_FILE)', { skip }, () => {
   let dir: Awaited<ReturnType<typeof tempDir>> | undefined;
-  const rig = useSignalingRig(async () => {
-    dir = await tempDir('signaling-mapping');
-    const file = join(dir.path, 'apps.map');
-    await writeFile(file, '# access numbers\n^sip:1001@ => annrecorder\n^sip:(voicebox)-[0-9]+@ => \\1\n');
-    return { APP_MAPPING_FILE: file, APP_FALLBACKS: 'mapping' };
-  }, { applications: 'fake' });
+  const rig = useSignalingRig(
+    async () => {
+      dir = await tempDir('signaling-mapping');
+      const file = join(dir.path, 'apps.map');
+      await writeFile(file, '# access numbers\n^sip:1001@ => annrecorder\n^sip:(voicebox)-[0-9]+@ => \\1\n');
+      return { APP_MAPPING_FILE: file, APP_FALLBACKS: 'mapping' };
+    },
+    { applications: 'fake' },
+  );
   after(async () => {
     await dir?.remove();
   });
 
   it('maps the R-URI to an application, capture groups included', async () => {
-    for (const [service, app] of [['1001', 'annrecorder'], ['voicebox-7', 'voicebox']] as const) {
+    for (const [service, app] of [
+      ['1001', 'annrecorder'],
+      ['voicebox-7', 'voicebox'],
+    ] as const) {
       const result = await rig.sipp('call-info-reinvite-bye.xml', { service, keys: { app_param: 'dom=example.org' } });
       assert.equal(result.exitCode, 0, sippReport(result, rig));
       const started = await rig.waitForEvent((e) => e.subject === `vm.call.${app}.started`, `${app} call`);

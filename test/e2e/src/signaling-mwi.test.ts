@@ -37,24 +37,38 @@ const notifySent = (server: { output(): string }, cseq: number) => new RegExp(`^
 
 describe('MWI through drachtio-server', { skip }, () => {
   let proxyPort = 0;
-  const rig = useSignalingRig(async () => {
-    proxyPort = await freeTcpUdpPort();
-    return { MWI_PROXY: `sip:127.0.0.1:${proxyPort}`, MWI_MIN_EXPIRES: '60', MWI_MAX_EXPIRES: '900' };
-  }, { storage: true, media: 'fake', applications: 'fake' });
+  const rig = useSignalingRig(
+    async () => {
+      proxyPort = await freeTcpUdpPort();
+      return { MWI_PROXY: `sip:127.0.0.1:${proxyPort}`, MWI_MIN_EXPIRES: '60', MWI_MAX_EXPIRES: '900' };
+    },
+    { storage: true, media: 'fake', applications: 'fake' },
+  );
 
   let staged = 0;
   const newMessage = async (urgent: boolean, to: Mailbox = mailbox) => {
     const staging = await stagingBucket(rig.nc);
-    const audio = await stageAudio(staging, `mwi-test-${process.pid}-${staged++}`, (async function* () { yield smallWav(1); })());
-    const { counts } = await request(rig.nc, StorageApi.createMessage, {
-      mailbox: to,
-      sender: 'sip:bob@caller.example.org',
-      recordedAt: new Date().toISOString(),
-      durationMs: 1000,
-      codec: 'PCMU',
-      urgent,
-      audio,
-    }, { timeoutMs: 10_000 });
+    const audio = await stageAudio(
+      staging,
+      `mwi-test-${process.pid}-${staged++}`,
+      (async function* () {
+        yield smallWav(1);
+      })(),
+    );
+    const { counts } = await request(
+      rig.nc,
+      StorageApi.createMessage,
+      {
+        mailbox: to,
+        sender: 'sip:bob@caller.example.org',
+        recordedAt: new Date().toISOString(),
+        durationMs: 1000,
+        codec: 'PCMU',
+        urgent,
+        audio,
+      },
+      { timeoutMs: 10_000 },
+    );
     return counts;
   };
 

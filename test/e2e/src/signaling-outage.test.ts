@@ -34,7 +34,10 @@ describe('signaling through outages', { skip }, () => {
     assert.ok(responsesIn(invite.messages).includes('503 Service Unavailable (message bus unreachable)'), sippReport(invite));
     const options = await rig.sipp('options.xml');
     assert.notEqual(options.exitCode, 0, 'OPTIONS must not get 200 while calls are refused');
-    assert.ok(responsesIn(options.messages).some((r) => r.startsWith('503')), sippReport(options));
+    assert.ok(
+      responsesIn(options.messages).some((r) => r.startsWith('503')),
+      sippReport(options),
+    );
 
     await rig.nats.start();
     // Back to normal = signaling would take a call: NATS is back for it and for media, and media
@@ -42,7 +45,16 @@ describe('signaling through outages', { skip }, () => {
     // connection, which watches for the call's events, must be back too.
     await rig.waitFor(async () => (await rig.signaling.readyz()).status === 200, '/readyz to recover after NATS', 20_000);
     assert.deepEqual((await readyChecks()).checks, { accepting: true, started: true, nats: true, drachtio: true, media: true });
-    await rig.waitFor(() => !rig.nc.isClosed() && rig.nc.flush().then(() => true, () => false), 'the test to reconnect to NATS', 20_000);
+    await rig.waitFor(
+      () =>
+        !rig.nc.isClosed() &&
+        rig.nc.flush().then(
+          () => true,
+          () => false,
+        ),
+      'the test to reconnect to NATS',
+      20_000,
+    );
     const optionsBack = await rig.sipp('options.xml');
     assert.equal(optionsBack.exitCode, 0, sippReport(optionsBack, rig));
     await callWorks('after-nats');
@@ -59,10 +71,14 @@ describe('signaling through outages', { skip }, () => {
       at: new Date().toISOString(),
     };
     const { seq } = await jetstream(rig.nc).publish(SUBJECTS.mailbox.changed, encodeJson(event), { msgID: event.eventId });
-    await rig.waitFor(async () => {
-      const info = await jsm.consumers.info(STREAMS.mailbox.name, 'signaling-mwi');
-      return info.ack_floor.stream_seq >= seq;
-    }, 'the MWI consumer to acknowledge the event', 15_000);
+    await rig.waitFor(
+      async () => {
+        const info = await jsm.consumers.info(STREAMS.mailbox.name, 'signaling-mwi');
+        return info.ack_floor.stream_seq >= seq;
+      },
+      'the MWI consumer to acknowledge the event',
+      15_000,
+    );
   });
 
   it('loses media (its rtpengine): not ready, 503 to INVITE and OPTIONS; back when rtpengine returns', async () => {

@@ -15,16 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  DepositOutcomeSchema,
-  request,
-  stageAudio,
-  stagingBucket,
-  StorageApi,
-  SUBJECTS,
-  type DepositOutcome,
-  type Mailbox,
-} from '@sipvm/contracts';
+import { DepositOutcomeSchema, request, stageAudio, stagingBucket, StorageApi, SUBJECTS, type DepositOutcome, type Mailbox } from '@sipvm/contracts';
 import {
   correlation,
   dominantFrequency,
@@ -51,10 +42,13 @@ const appParam = (uid: string, extra = '') => `usr=${uid};dom=${DOMAIN};uid=${ui
 
 describe('what subscribers expect, end to end', { skip }, () => {
   let proxy: SipUdpClient;
-  const rig = useSignalingRig(async () => {
-    proxy = await SipUdpClient.open('127.0.0.1');
-    return { MWI_PROXY: `sip:${proxy.local}` };
-  }, { storage: true });
+  const rig = useSignalingRig(
+    async () => {
+      proxy = await SipUdpClient.open('127.0.0.1');
+      return { MWI_PROXY: `sip:${proxy.local}` };
+    },
+    { storage: true },
+  );
   let smtp: SmtpSink;
   let voicemail: RunningServiceProcess;
   let voicebox: RunningServiceProcess;
@@ -64,7 +58,13 @@ describe('what subscribers expect, end to end', { skip }, () => {
     // The stand-in proxy answers what it receives (NOTIFYs) towards drachtio-server.
     proxy.target = rig.target;
     smtp = await startSmtp();
-    voicemail = await startService('voicemail', { NATS_URL: rig.nats.url, ...smtp.env, VM_MIN_MESSAGE_MS: '1000', VM_URGENT_WAIT_MS: '3s', MAIL_RETRY_DELAYS: '500ms' });
+    voicemail = await startService('voicemail', {
+      NATS_URL: rig.nats.url,
+      ...smtp.env,
+      VM_MIN_MESSAGE_MS: '1000',
+      VM_URGENT_WAIT_MS: '3s',
+      MAIL_RETRY_DELAYS: '500ms',
+    });
     voicebox = await startService('voicebox', { NATS_URL: rig.nats.url, VOICEBOX_INPUT_TIMEOUT_MS: '8s' });
     rig.nc.subscribe(SUBJECTS.voicemail.depositOutcome, { callback: (_e, msg) => void outcomes.push(DepositOutcomeSchema.parse(msg.json())) });
   });
@@ -76,23 +76,35 @@ describe('what subscribers expect, end to end', { skip }, () => {
   });
 
   /** A message of a tone, stored the way voicemail stores one. */
-  const deposit = (mailbox: Mailbox, frequency: number, recordedAt = new Date().toISOString(), urgent = false) => depositTone(rig, mailbox, frequency, { recordedAt, urgent });
+  const deposit = (mailbox: Mailbox, frequency: number, recordedAt = new Date().toISOString(), urgent = false) =>
+    depositTone(rig, mailbox, frequency, { recordedAt, urgent });
 
   /** Places a call to `app`; returns what the phone heard and the play and record requests. */
   async function call(app: 'voicebox' | 'voicemail', params: string, caller: Caller) {
-    const { heard, requests } = await callApplication(rig, app, params, caller, () => `\n--- ${app} ---\n${(app === 'voicebox' ? voicebox : voicemail).output().slice(-4000)}`);
+    const { heard, requests } = await callApplication(
+      rig,
+      app,
+      params,
+      caller,
+      () => `\n--- ${app} ---\n${(app === 'voicebox' ? voicebox : voicemail).output().slice(-4000)}`,
+    );
     return { heard, plays: requests.filter((r) => r.subject.endsWith('.play') || r.subject.includes('.record.')) };
   }
   type Item = { kind: string; name?: string; type?: string; value?: number; language?: string };
-  const itemsOf = (r: { request: unknown }) => ((r.request as { items?: Item[] }).items ?? []);
+  const itemsOf = (r: { request: unknown }) => (r.request as { items?: Item[] }).items ?? [];
   const describePlay = (r: { subject: string; request: unknown }) =>
-    r.subject.includes('.record.') ? 'record' : `${itemsOf(r).map((i) => i.name ?? (i.kind === 'greeting' ? `greeting:${i.type}` : i.kind)).join('+')}${(r.request as { thenRecord?: unknown }).thenRecord ? ' then record' : ''}`;
+    r.subject.includes('.record.')
+      ? 'record'
+      : `${itemsOf(r)
+          .map((i) => i.name ?? (i.kind === 'greeting' ? `greeting:${i.type}` : i.kind))
+          .join('+')}${(r.request as { thenRecord?: unknown }).thenRecord ? ' then record' : ''}`;
   const outcomeFor = async (uid: string, count = 1) => {
     await rig.waitFor(() => outcomes.filter((o) => o.mailbox?.uid === uid).length >= count, `deposit outcome ${count} for ${uid}`, 30_000);
     return outcomes.filter((o) => o.mailbox?.uid === uid)[count - 1]!;
   };
   /** Leaves a message: skips the greeting, waits for the recording, speaks `frequency`, then presses `#`. */
-  const leaveMessage = (frequency: number, after?: (phone: RtpEndpoint, playing: (id: string) => Promise<void>) => Promise<void>) =>
+  const leaveMessage =
+    (frequency: number, after?: (phone: RtpEndpoint, playing: (id: string) => Promise<void>) => Promise<void>) =>
     async (phone: RtpEndpoint, played: (id: string) => Promise<void>, playing: (id: string) => Promise<void>) => {
       await phone.sendDigits('#');
       await played('p2'); // the beep; media records from its end
@@ -128,15 +140,30 @@ describe('what subscribers expect, end to end', { skip }, () => {
   it('urgent: 1 after # marks the message; the voicebox plays it first and says so', async () => {
     const mailbox = { did: DOMAIN, uid: 'urgentuser' };
     const URGENT_TONE = 850;
-    const left = await call('voicemail', appParam('urgentuser', 'mod=box;'), leaveMessage(URGENT_TONE, async (phone, playing) => {
-      await playing('p3'); // "to mark it urgent, press 1"
-      await phone.sendDigits('1');
-    }));
-    assert.deepEqual(left.plays.map(describePlay).filter((p) => p !== 'record').slice(2), ['urgent_offer', 'message_marked_urgent'], 'greeting, beep, then the offer');
+    const left = await call(
+      'voicemail',
+      appParam('urgentuser', 'mod=box;'),
+      leaveMessage(URGENT_TONE, async (phone, playing) => {
+        await playing('p3'); // "to mark it urgent, press 1"
+        await phone.sendDigits('1');
+      }),
+    );
+    assert.deepEqual(
+      left.plays
+        .map(describePlay)
+        .filter((p) => p !== 'record')
+        .slice(2),
+      ['urgent_offer', 'message_marked_urgent'],
+      'greeting, beep, then the offer',
+    );
     assert.equal((await outcomeFor('urgentuser')).outcome, 'stored');
     await deposit(mailbox, 450, new Date(Date.now() + 60_000).toISOString()); // newer, not urgent
     const { messages } = await request(rig.nc, StorageApi.listMailbox, { mailbox });
-    assert.deepEqual(messages.map((m) => m.urgent), [false, true], 'stored urgent');
+    assert.deepEqual(
+      messages.map((m) => m.urgent),
+      [false, true],
+      'stored urgent',
+    );
 
     const listened = await call('voicebox', appParam('urgentuser'), async (phone, played, playing) => {
       await played('p1'); // the summary
@@ -170,13 +197,23 @@ describe('what subscribers expect, end to end', { skip }, () => {
     assert.equal(messages.length, 1);
     assert.deepEqual([messages[0]!.read, messages[0]!.forwardedFrom], [false, from]);
     assert.equal((await request(rig.nc, StorageApi.getMessage, { mailbox: from, id: original })).message.read, true, 'the original stays, heard');
-    await rig.waitFor(() => proxy.requests.slice(notifiesBefore).some((r) => /^NOTIFY sip:2002@example\.org /.test(r) && /Messages-Waiting: yes/.test(r)), 'the other mailbox\'s NOTIFY', 15_000);
+    await rig.waitFor(
+      () => proxy.requests.slice(notifiesBefore).some((r) => /^NOTIFY sip:2002@example\.org /.test(r) && /Messages-Waiting: yes/.test(r)),
+      "the other mailbox's NOTIFY",
+      15_000,
+    );
   });
 
   it('typ=busy for a subscriber who recorded only vm: their own greeting, not the domain default', async () => {
     const mailbox = { did: DOMAIN, uid: 'greetuser' };
     const OWN = 700;
-    const audio = await stageAudio(await stagingBucket(rig.nc), `features-greeting-${process.pid}`, (async function* () { yield toneWav(OWN, 2_000); })());
+    const audio = await stageAudio(
+      await stagingBucket(rig.nc),
+      `features-greeting-${process.pid}`,
+      (async function* () {
+        yield toneWav(OWN, 2_000);
+      })(),
+    );
     await request(rig.nc, StorageApi.putGreeting, { mailbox, type: 'vm', audio });
     const busy = await call('voicemail', appParam('greetuser', 'mod=ann;typ=busy;'), async () => undefined);
     assert.deepEqual(busy.plays.map(describePlay), ['greeting:vm']);
@@ -192,10 +229,15 @@ describe('what subscribers expect, end to end', { skip }, () => {
       await phone.sendDigits('*');
     });
     const summary = itemsOf(french.plays[0]!);
-    assert.deepEqual(summary.map((i) => i.name ?? `${i.kind}:${i.value}`), ['welcome_voicebox', 'you_have', 'number:3', 'new_messages', 'and', 'no_count', 'saved_message'], '"aucun" takes the singular');
+    assert.deepEqual(
+      summary.map((i) => i.name ?? `${i.kind}:${i.value}`),
+      ['welcome_voicebox', 'you_have', 'number:3', 'new_messages', 'and', 'no_count', 'saved_message'],
+      '"aucun" takes the singular',
+    );
     assert.ok(summary.every((i) => i.language === 'fr'));
     // What was heard is the French "trois", not the English "three" or the German "drei".
-    const piece = async (language: string) => wavSamples(await readFile(join(REPO_ROOT, 'services', 'media', 'prompts', 'build', language, 'num_3.wav'))).samples;
+    const piece = async (language: string) =>
+      wavSamples(await readFile(join(REPO_ROOT, 'services', 'media', 'prompts', 'build', language, 'num_3.wav'))).samples;
     const [fr, en, de] = [await piece('fr'), await piece('en'), await piece('de')];
     const found = (reference: Int16Array) => correlation(french.heard, reference, french.heard.length).value;
     const scores = { fr: found(fr), en: found(en), de: found(de) };

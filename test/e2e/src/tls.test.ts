@@ -12,7 +12,21 @@ import { createServer as createTlsServer, type Server as TlsServer } from 'node:
 import { connect } from '@nats-io/transport-node';
 import { nkeyAuthenticator, type NatsConnection } from '@nats-io/nats-core';
 import { readSeed, request, StorageApi } from '@sipvm/contracts';
-import { freePort, makeTestPki, smallWav, startNats, startS3, startService, tempDir, waitFor, type NatsServer, type RunningServiceProcess, type S3Server, type TempDir, type TestPki } from '@sipvm/harness';
+import {
+  freePort,
+  makeTestPki,
+  smallWav,
+  startNats,
+  startS3,
+  startService,
+  tempDir,
+  waitFor,
+  type NatsServer,
+  type RunningServiceProcess,
+  type S3Server,
+  type TempDir,
+  type TestPki,
+} from '@sipvm/harness';
 import { stageAudio, stagingBucket } from '@sipvm/contracts';
 
 describe('NATS over TLS', () => {
@@ -60,7 +74,11 @@ describe('NATS over TLS', () => {
     // TLS 1.3 lets the server's alert race its close: the client sees the alert or a reset.
     await assert.rejects(connect({ servers: nats.url, ...credentials(), tls: { caFile: pki.caFile } }), /bad certificate|certificate required|ECONNRESET/);
     // Either way, the server refused the handshake for the missing certificate.
-    await waitFor(() => /TLS handshake error.*certificate/.test(nats.output().slice(logged)), 5_000, 'nats-server to refuse the handshake for the missing certificate');
+    await waitFor(
+      () => /TLS handshake error.*certificate/.test(nats.output().slice(logged)),
+      5_000,
+      'nats-server to refuse the handshake for the missing certificate',
+    );
   });
 
   it('refuses plain text', async () => {
@@ -116,9 +134,23 @@ describe('S3 over TLS with a private CA', () => {
     services.push(storage);
     const nc = await nats.connect();
     try {
-      const audio = await stageAudio(await stagingBucket(nc), `tls-${process.pid}`, (async function* () { yield smallWav(1); })());
+      const audio = await stageAudio(
+        await stagingBucket(nc),
+        `tls-${process.pid}`,
+        (async function* () {
+          yield smallWav(1);
+        })(),
+      );
       const mailbox = { did: 'example.org', uid: 'tls' };
-      await request(nc, StorageApi.createMessage, { mailbox, sender: 'sip:a@b.org', recordedAt: new Date().toISOString(), durationMs: 1000, codec: 'PCMU', urgent: false, audio });
+      await request(nc, StorageApi.createMessage, {
+        mailbox,
+        sender: 'sip:a@b.org',
+        recordedAt: new Date().toISOString(),
+        durationMs: 1000,
+        codec: 'PCMU',
+        urgent: false,
+        audio,
+      });
       assert.equal((await request(nc, StorageApi.countMailbox, { mailbox })).counts.new, 1);
     } finally {
       await nc.close();
@@ -126,7 +158,11 @@ describe('S3 over TLS with a private CA', () => {
   });
 
   it('does not reach that S3 without the CA', async () => {
-    const storage = await startService('storage', { NATS_URL: nats.url, ...s3.env, S3_ENDPOINT: endpoint, STORAGE_HEALTH_INTERVAL_MS: '500' }, { waitReady: false });
+    const storage = await startService(
+      'storage',
+      { NATS_URL: nats.url, ...s3.env, S3_ENDPOINT: endpoint, STORAGE_HEALTH_INTERVAL_MS: '500' },
+      { waitReady: false },
+    );
     services.push(storage);
     await waitFor(() => /storage backend unreachable/.test(storage.output()), 15_000, 'storage to say the backend is unreachable');
     assert.match(storage.output(), /"msg":"storage backend unreachable"/);

@@ -39,12 +39,18 @@ describe('tracing: one call, one trace across the services', { skip }, () => {
     const phone = await RtpEndpoint.create('PCMU');
     const from = rig.events.length;
     const params = "mod=box;usr=traced;snd='sip:bob@caller.example.org';dom=example.org;";
-    const sipp = rig.sipp('voicemail-platform-bye.xml', { keys: { app_name: 'voicemail', app_param: params, rtp_port: String(phone.port) }, timeoutSeconds: 60 });
+    const sipp = rig.sipp('voicemail-platform-bye.xml', {
+      keys: { app_name: 'voicemail', app_param: params, rtp_port: String(phone.port) },
+      timeoutSeconds: 60,
+    });
     try {
       await phone.latchRemote(15_000);
       await phone.sendDigits('#');
       await rig.waitFor(
-        () => rig.events.slice(from).some((e: CallEventSeen) => e.subject === 'vm.call.voicemail.playback-finished' && typeof e.event.recordingStartedAt === 'string'),
+        () =>
+          rig.events
+            .slice(from)
+            .some((e: CallEventSeen) => e.subject === 'vm.call.voicemail.playback-finished' && typeof e.event.recordingStartedAt === 'string'),
         'the recording to start',
         20_000,
       );
@@ -76,6 +82,10 @@ describe('tracing: one call, one trace across the services', { skip }, () => {
     // One tree: every span but the call's own has its parent in the trace.
     const ids = new Set(inTrace().map((s) => s.spanId));
     const orphans = inTrace().filter((s) => s.parentSpanId !== undefined && !ids.has(s.parentSpanId));
-    assert.deepEqual(orphans.map((s) => `${s.service}: ${s.name}`), [], 'spans whose parent is not in the trace');
+    assert.deepEqual(
+      orphans.map((s) => `${s.service}: ${s.name}`),
+      [],
+      'spans whose parent is not in the trace',
+    );
   });
 });

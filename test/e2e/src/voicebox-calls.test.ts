@@ -8,14 +8,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import {
-  isServiceError,
-  request,
-  stageAudio,
-  stagingBucket,
-  StorageApi,
-  type Mailbox,
-} from '@sipvm/contracts';
+import { isServiceError, request, stageAudio, stagingBucket, StorageApi, type Mailbox } from '@sipvm/contracts';
 import {
   dominantFrequency,
   freeTcpUdpPort,
@@ -45,10 +38,13 @@ const appParam = (uid: string, extra = '') => `usr=${uid};dom=${DOMAIN};uid=${ui
 
 describe('voicebox and annrecorder end to end', { skip }, () => {
   let proxyPort = 0;
-  const rig = useSignalingRig(async () => {
-    proxyPort = await freeTcpUdpPort();
-    return { MWI_PROXY: `sip:127.0.0.1:${proxyPort}` };
-  }, { storage: true });
+  const rig = useSignalingRig(
+    async () => {
+      proxyPort = await freeTcpUdpPort();
+      return { MWI_PROXY: `sip:127.0.0.1:${proxyPort}` };
+    },
+    { storage: true },
+  );
   const voiceboxEnv = () => ({
     NATS_URL: rig.nats.url,
     VOICEBOX_INPUT_TIMEOUT_MS: INPUT_TIMEOUT,
@@ -76,7 +72,10 @@ describe('voicebox and annrecorder end to end', { skip }, () => {
 
   /** The prompt names of the items of every play request of this test so far. */
   const playedPrompts = (from: number) =>
-    rig.mediaRequests.slice(from).filter((r) => r.subject.endsWith('.play')).map((r) => ((r.request as { items?: { kind: string; name?: string }[] }).items ?? []).map((i) => i.name ?? i.kind).join('+'));
+    rig.mediaRequests
+      .slice(from)
+      .filter((r) => r.subject.endsWith('.play'))
+      .map((r) => ((r.request as { items?: { kind: string; name?: string }[] }).items ?? []).map((i) => i.name ?? i.kind).join('+'));
 
   it('three new messages: listen to the first, delete it, save the second, skip the third; storage and NOTIFYs agree', async () => {
     const mailbox = { did: DOMAIN, uid: 'listener' };
@@ -106,7 +105,14 @@ describe('voicebox and annrecorder end to end', { skip }, () => {
     const prompts = playedPrompts(from);
     assert.equal(prompts[0], 'welcome_voicebox+you_have+number+new_messages+and+no_count+saved_messages');
     const { messages } = await request(rig.nc, StorageApi.listMailbox, { mailbox });
-    assert.deepEqual(messages.map((m) => [m.id, m.read]).sort(), [[middle, true], [oldest, false]].sort(), 'the first is gone, the second saved, the third still new');
+    assert.deepEqual(
+      messages.map((m) => [m.id, m.read]).sort(),
+      [
+        [middle, true],
+        [oldest, false],
+      ].sort(),
+      'the first is gone, the second saved, the third still new',
+    );
     assert.ok(!messages.some((m) => m.id === newest));
     assert.deepEqual((await request(rig.nc, StorageApi.countMailbox, { mailbox })).counts, { new: 1, saved: 1, urgentNew: 0, urgentSaved: 0 });
     assert.ok(peakToneShare(heard, 850) > 0.8, 'the first (newest) message was not heard');
@@ -192,25 +198,41 @@ describe('voicebox and annrecorder end to end', { skip }, () => {
   it('a hang-up before confirming keeps the old greeting', async () => {
     const mailbox = { did: DOMAIN, uid: 'hesitant' };
     const wav = toneWav(700, 1_500);
-    const audio = await stageAudio(await stagingBucket(rig.nc), `vb-e2e-greeting-${process.pid}`, (async function* () { yield wav; })());
+    const audio = await stageAudio(
+      await stagingBucket(rig.nc),
+      `vb-e2e-greeting-${process.pid}`,
+      (async function* () {
+        yield wav;
+      })(),
+    );
     const before = (await request(rig.nc, StorageApi.putGreeting, { mailbox, type: 'vm', audio })).greeting;
     const phone = await RtpEndpoint.create('PCMU');
     const from = rig.events.length;
     const requestsFrom = rig.mediaRequests.length;
     const asked = (what: (r: MediaRequestSeen) => boolean) => rig.mediaRequests.slice(requestsFrom).some(what);
-    const result = rig.sipp('voicemail-caller-bye.xml', { keys: { app_name: 'annrecorder', app_param: appParam('hesitant'), rtp_port: String(phone.port) }, args: ['-d', '9000'], timeoutSeconds: 60 });
+    const result = rig.sipp('voicemail-caller-bye.xml', {
+      keys: { app_name: 'annrecorder', app_param: appParam('hesitant'), rtp_port: String(phone.port) },
+      args: ['-d', '9000'],
+      timeoutSeconds: 60,
+    });
     try {
       await phone.latchRemote(15_000);
       await rig.waitFor(() => asked((r) => r.subject.endsWith('.play') && r.request.playbackId === 'p1'), 'the welcome to be played');
       await phone.sendDigits('1');
-      await rig.waitFor(() => rig.events.slice(from).some((e) => e.subject === 'vm.call.annrecorder.playback-finished' && e.event.playbackId === 'p2'), 'the beep');
+      await rig.waitFor(
+        () => rig.events.slice(from).some((e) => e.subject === 'vm.call.annrecorder.playback-finished' && e.event.playbackId === 'p2'),
+        'the beep',
+      );
       await phone.sendTone(450, 2_000); // then the caller hangs up (sipp -d) without a key
       assert.equal((await result).exitCode, 0);
     } finally {
       phone.close();
     }
     // The hang-up was taken: the recording was stopped and thrown away. Only then is "unchanged" a finding.
-    await rig.waitFor(() => asked((r) => r.subject.endsWith('.record.stop') && (r.request as { discard?: boolean }).discard === true), 'the recording to be thrown away');
+    await rig.waitFor(
+      () => asked((r) => r.subject.endsWith('.record.stop') && (r.request as { discard?: boolean }).discard === true),
+      'the recording to be thrown away',
+    );
     assert.deepEqual((await request(rig.nc, StorageApi.getGreeting, { mailbox, type: 'vm' })).greeting, before);
   });
 

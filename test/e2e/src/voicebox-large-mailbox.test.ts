@@ -38,9 +38,21 @@ describe('voicebox into a mailbox of 7,000 messages', { skip }, () => {
     const from = rig.events.length;
     const requestsFrom = rig.mediaRequests.length;
     const played = (id: string) =>
-      rig.waitFor(() => rig.events.slice(from).some((e: CallEventSeen) => e.subject === 'vm.call.voicebox.playback-finished' && e.event.playbackId === id), `playback ${id} to finish`, 60_000);
-    const playing = (id: string) => rig.waitFor(() => rig.mediaRequests.slice(requestsFrom).some((r) => r.subject.endsWith('.play') && r.request.playbackId === id), `playback ${id} to be asked for`, 60_000);
-    const sipp = rig.sipp('voicemail-platform-bye.xml', { keys: { app_name: 'voicebox', app_param: `usr=hoarder;dom=example.org;`, rtp_port: String(phone.port) }, timeoutSeconds: 120 });
+      rig.waitFor(
+        () => rig.events.slice(from).some((e: CallEventSeen) => e.subject === 'vm.call.voicebox.playback-finished' && e.event.playbackId === id),
+        `playback ${id} to finish`,
+        60_000,
+      );
+    const playing = (id: string) =>
+      rig.waitFor(
+        () => rig.mediaRequests.slice(requestsFrom).some((r) => r.subject.endsWith('.play') && r.request.playbackId === id),
+        `playback ${id} to be asked for`,
+        60_000,
+      );
+    const sipp = rig.sipp('voicemail-platform-bye.xml', {
+      keys: { app_name: 'voicebox', app_param: `usr=hoarder;dom=example.org;`, rtp_port: String(phone.port) },
+      timeoutSeconds: 120,
+    });
     try {
       await phone.latchRemote(15_000);
       await played('p1'); // the summary
@@ -57,8 +69,14 @@ describe('voicebox into a mailbox of 7,000 messages', { skip }, () => {
       phone.close();
       watch.stop();
     }
-    const plays = rig.mediaRequests.slice(requestsFrom).filter((r) => r.subject.endsWith('.play')).map((r) => (r.request as { items?: { kind: string; name?: string; value?: number }[] }).items ?? []);
-    assert.deepEqual(plays[0]!.map((i) => i.name ?? i.value), ['welcome_voicebox', 'you_have', counts.new, 'new_messages', 'and', counts.saved, 'saved_messages']);
+    const plays = rig.mediaRequests
+      .slice(requestsFrom)
+      .filter((r) => r.subject.endsWith('.play'))
+      .map((r) => (r.request as { items?: { kind: string; name?: string; value?: number }[] }).items ?? []);
+    assert.deepEqual(
+      plays[0]!.map((i) => i.name ?? i.value),
+      ['welcome_voicebox', 'you_have', counts.new, 'new_messages', 'and', counts.saved, 'saved_messages'],
+    );
     assert.ok(!voicebox.output().includes('technical problem'), 'the session had no failure');
     assert.ok(largest > 0 && largest < 16_000, `the call record reached ${largest} bytes`);
   });

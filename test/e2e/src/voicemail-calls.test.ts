@@ -7,16 +7,7 @@
  */
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  DepositOutcomeSchema,
-  readAudio,
-  request,
-  stageAudio,
-  stagingBucket,
-  StorageApi,
-  SUBJECTS,
-  type DepositOutcome,
-} from '@sipvm/contracts';
+import { DepositOutcomeSchema, readAudio, request, stageAudio, stagingBucket, StorageApi, SUBJECTS, type DepositOutcome } from '@sipvm/contracts';
 import {
   dominantFrequency,
   rms,
@@ -68,7 +59,12 @@ describe('voicemail: leaving a message end to end', { skip }, () => {
   });
 
   /** Places a call; `caller` plays the caller's part once the platform's audio has arrived. */
-  async function call(params: string, caller: (phone: RtpEndpoint, events: () => CallEventSeen[]) => Promise<void>, scenario = 'voicemail-platform-bye.xml', args: string[] = []) {
+  async function call(
+    params: string,
+    caller: (phone: RtpEndpoint, events: () => CallEventSeen[]) => Promise<void>,
+    scenario = 'voicemail-platform-bye.xml',
+    args: string[] = [],
+  ) {
     const phone = await RtpEndpoint.create('PCMU');
     const from = rig.events.length;
     const sipp = rig.sipp(scenario, { keys: { app_name: 'voicemail', app_param: params, rtp_port: String(phone.port) }, timeoutSeconds: 90, args });
@@ -87,18 +83,23 @@ describe('voicemail: leaving a message end to end', { skip }, () => {
   /** Waits until the beep (p2) has ended and media has started recording after it. */
   const recordingStarted = (events: () => CallEventSeen[]) =>
     rig.waitFor(
-      () => events().some((e) => e.subject === 'vm.call.voicemail.playback-finished' && e.event.playbackId === 'p2' && typeof e.event.recordingStartedAt === 'string'),
+      () =>
+        events().some(
+          (e) => e.subject === 'vm.call.voicemail.playback-finished' && e.event.playbackId === 'p2' && typeof e.event.recordingStartedAt === 'string',
+        ),
       'the beep to end and the recording to start',
       30_000,
     );
 
   /** Skips the greeting with #, waits for the recording after the beep, speaks the tone for `ms`. */
-  const leaveMessage = (ms: number, end: 'hash' | 'none' = 'hash') => async (phone: RtpEndpoint, events: () => CallEventSeen[]) => {
-    await phone.sendDigits('#');
-    await recordingStarted(events);
-    await phone.sendTone(TONE, ms);
-    if (end === 'hash') await phone.sendDigits('#');
-  };
+  const leaveMessage =
+    (ms: number, end: 'hash' | 'none' = 'hash') =>
+    async (phone: RtpEndpoint, events: () => CallEventSeen[]) => {
+      await phone.sendDigits('#');
+      await recordingStarted(events);
+      await phone.sendTone(TONE, ms);
+      if (end === 'hash') await phone.sendDigits('#');
+    };
 
   /** The outcome of the message left for `uid` (each test has a mailbox of its own). */
   const outcomeFor = async (uid: string) => {
@@ -258,7 +259,13 @@ describe('voicemail: leaving a message end to end', { skip }, () => {
     // The caller's own "busy" greeting: 2 seconds of 600 Hz, recorded earlier.
     const wav = toneWav(600, 2_000);
     const staging = await stagingBucket(rig.nc);
-    const audio = await stageAudio(staging, `busy-greeting-${Date.now()}`, (async function* () { yield wav; })());
+    const audio = await stageAudio(
+      staging,
+      `busy-greeting-${Date.now()}`,
+      (async function* () {
+        yield wav;
+      })(),
+    );
     await request(rig.nc, StorageApi.putGreeting, { mailbox: { did: 'example.org', uid: 'busyuser' }, type: 'busy', audio });
     const phone = await call(appParam('busyuser', 'ann', 'typ=busy;'), async () => undefined);
     const heard = await phone.receivedPcm();
@@ -273,7 +280,13 @@ describe('voicemail: leaving a message end to end', { skip }, () => {
     assert.ok(rms(before) > 300, 'the first caller heard the default greeting');
     assert.ok(toneShare(before, 750) < 0.2, 'the first caller heard no 750 Hz tone');
     const staging = await stagingBucket(rig.nc);
-    const audio = await stageAudio(staging, `new-greeting-${Date.now()}`, (async function* () { yield toneWav(750, 2_000); })());
+    const audio = await stageAudio(
+      staging,
+      `new-greeting-${Date.now()}`,
+      (async function* () {
+        yield toneWav(750, 2_000);
+      })(),
+    );
     await request(rig.nc, StorageApi.putGreeting, { mailbox: { did: 'example.org', uid: 'newgreeting' }, type: 'vm', audio });
     const next = await call(appParam('newgreeting', 'ann'), async () => undefined);
     const heard = await next.receivedPcm();

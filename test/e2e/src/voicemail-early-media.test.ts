@@ -24,7 +24,7 @@ describe('voicemail: an announcement as early media (ANN_EARLY_MEDIA=true)', { s
     await voicemail?.stop();
   });
 
-  it('183 with the announcement, then the proxy\'s final reply, sent by voicemail when the announcement is over', async () => {
+  it("183 with the announcement, then the proxy's final reply, sent by voicemail when the announcement is over", async () => {
     const t0 = Date.now();
     const result = await rig.sipp('invite-early-media-405.xml', { keys: { app_param: 'usr=erin;dom=example.org;mod=ann' } });
     assert.equal(result.exitCode, 0, sippReport(result, rig));
@@ -36,7 +36,7 @@ describe('voicemail: an announcement as early media (ANN_EARLY_MEDIA=true)', { s
     const played = rig.events.find((e) => e.subject === 'vm.call.voicemail.playback-finished' && e.event.callRef === event.callRef);
     assert.equal(played?.event.reason, 'completed', 'voicemail played the whole announcement');
     const ended = await rig.waitForEvent((e) => e.subject === 'vm.call.voicemail.ended' && e.event.callRef === event.callRef, 'the call to end');
-    assert.equal(ended.event.reason, 'app-hangup', 'ended by voicemail\'s final reply, not by the early-media timeout');
+    assert.equal(ended.event.reason, 'app-hangup', "ended by voicemail's final reply, not by the early-media timeout");
     assert.ok(Date.now() - t0 < 20_000);
   });
 });
@@ -54,7 +54,10 @@ describe('voicemail: a final reply named for a platform without early media (ANN
   it('is answered, hears the announcement, and is ended with BYE', async () => {
     const phone = await RtpEndpoint.create('PCMU');
     try {
-      const result = await rig.sipp('ann-final-reply-answered.xml', { keys: { app_name: 'voicemail', app_param: 'usr=frank;dom=example.org;mod=ann', rtp_port: String(phone.port) }, timeoutSeconds: 40 });
+      const result = await rig.sipp('ann-final-reply-answered.xml', {
+        keys: { app_name: 'voicemail', app_param: 'usr=frank;dom=example.org;mod=ann', rtp_port: String(phone.port) },
+        timeoutSeconds: 40,
+      });
       assert.equal(result.exitCode, 0, sippReport(result, rig));
       assert.ok(!responsesIn(result.messages).includes('405 Prohibited'), 'no final reply to an answered call');
       const event = CallStartedEventSchema.parse((await started(rig, 'frank')).event);

@@ -38,14 +38,20 @@ describe('voicemail: RTP to the caller for the whole call', { skip }, () => {
     const phone = await RtpEndpoint.create('PCMU');
     const from = rig.events.length;
     const params = `mod=box;usr=${uid};snd='sip:bob@caller.example.org';dom=example.org;`;
-    const sipp = rig.sipp('voicemail-platform-bye.xml', { keys: { app_name: 'voicemail', app_param: params, rtp_port: String(phone.port) }, timeoutSeconds: 200 });
+    const sipp = rig.sipp('voicemail-platform-bye.xml', {
+      keys: { app_name: 'voicemail', app_param: params, rtp_port: String(phone.port) },
+      timeoutSeconds: 200,
+    });
     let speakingFrom = 0;
     let speakingUntil = 0;
     try {
       await phone.latchRemote(15_000);
       await phone.sendDigits('#'); // skip the greeting: straight to the beep
       await rig.waitFor(
-        () => rig.events.slice(from).some((e: CallEventSeen) => e.subject === 'vm.call.voicemail.playback-finished' && typeof e.event.recordingStartedAt === 'string'),
+        () =>
+          rig.events
+            .slice(from)
+            .some((e: CallEventSeen) => e.subject === 'vm.call.voicemail.playback-finished' && typeof e.event.recordingStartedAt === 'string'),
         'the recording to start after the beep',
         30_000,
       );
@@ -64,9 +70,14 @@ describe('voicemail: RTP to the caller for the whole call', { skip }, () => {
     const heard = phone.received.filter((p) => p.at >= speakingFrom && p.at <= speakingUntil);
     const arrivals = [speakingFrom, ...heard.map((p) => p.at), speakingUntil];
     const longestGap = Math.max(...arrivals.slice(1).map((at, i) => at - arrivals[i]!));
-    console.log(`while the caller spoke ${((speakingUntil - speakingFrom) / 1000).toFixed(1)} s: ${heard.length} RTP packets reached them, the longest gap ${longestGap} ms`);
+    console.log(
+      `while the caller spoke ${((speakingUntil - speakingFrom) / 1000).toFixed(1)} s: ${heard.length} RTP packets reached them, the longest gap ${longestGap} ms`,
+    );
     assert.ok(longestGap <= LONGEST_GAP_MS, `${longestGap} ms without RTP: an inactivity timer would have ended the call`);
-    assert.ok(heard.every((p) => p.payload.every((byte) => byte === 0xff || byte === 0x7f)), 'what the caller heard while speaking was silence');
+    assert.ok(
+      heard.every((p) => p.payload.every((byte) => byte === 0xff || byte === 0x7f)),
+      'what the caller heard while speaking was silence',
+    );
 
     await rig.waitFor(() => outcomes.some((o) => o.mailbox?.uid === uid), 'the deposit outcome', 30_000);
     assert.equal(outcomes.find((o) => o.mailbox?.uid === uid)?.outcome, 'stored');

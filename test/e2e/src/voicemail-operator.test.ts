@@ -13,7 +13,18 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import { DepositOutcomeSchema, readAudio, request, StorageApi, SUBJECTS, type DepositOutcome } from '@sipvm/contracts';
-import { dominantFrequency, freeTcpUdpPort, RtpEndpoint, runSipp, startService, tempDir, toneShare, wavSamples, type RunningServiceProcess, type SippResult } from '@sipvm/harness';
+import {
+  dominantFrequency,
+  freeTcpUdpPort,
+  RtpEndpoint,
+  runSipp,
+  startService,
+  tempDir,
+  toneShare,
+  wavSamples,
+  type RunningServiceProcess,
+  type SippResult,
+} from '@sipvm/harness';
 import { e2eSkipReason, SCENARIOS, sippReport, useSignalingRig, type CallEventSeen } from './rig.js';
 import { voicemailQueues } from './voicemail-queues.js';
 
@@ -26,10 +37,13 @@ const CALLER_VOICE = 700;
 describe('voicemail: 0 to the operator', { skip }, () => {
   /** The carrier's proxy that `bridge` calls go through: the operator's sipp listens there. */
   let proxyPort = 0;
-  const rig = useSignalingRig(async () => {
-    proxyPort = await freeTcpUdpPort();
-    return { TRANSFER_TIMEOUT_MS: '10000', TRANSFER_PROXY: `sip:127.0.0.1:${proxyPort}` };
-  }, { storage: true });
+  const rig = useSignalingRig(
+    async () => {
+      proxyPort = await freeTcpUdpPort();
+      return { TRANSFER_TIMEOUT_MS: '10000', TRANSFER_PROXY: `sip:127.0.0.1:${proxyPort}` };
+    },
+    { storage: true },
+  );
   let voicemail: RunningServiceProcess;
   let remove: () => Promise<void> = async () => undefined;
   /** The operator named by the domain's configuration (not by P-App-Param) listens here. */
@@ -42,11 +56,14 @@ describe('voicemail: 0 to the operator', { skip }, () => {
     remove = () => dir.remove();
     const domains = join(dir.path, 'domains.json');
     // drop and bridge take no urgent key (the domain says so): `#` after a message ends the call at once.
-    await writeFile(domains, JSON.stringify({
-      'drop.example.org': { operatorRecording: 'drop', offerUrgent: false },
-      'desk.example.org': { operator: `sip:desk@127.0.0.1:${deskPort}` },
-      'bridge.example.org': { operator: 'sip:operator@operator.example.org', operatorTransfer: 'bridge', offerUrgent: false },
-    }));
+    await writeFile(
+      domains,
+      JSON.stringify({
+        'drop.example.org': { operatorRecording: 'drop', offerUrgent: false },
+        'desk.example.org': { operator: `sip:desk@127.0.0.1:${deskPort}` },
+        'bridge.example.org': { operator: 'sip:operator@operator.example.org', operatorTransfer: 'bridge', offerUrgent: false },
+      }),
+    );
     voicemail = await startService('voicemail', { NATS_URL: rig.nats.url, VM_DOMAINS_FILE: domains, VM_MIN_MESSAGE_MS: '1000' });
     rig.nc.subscribe(SUBJECTS.voicemail.depositOutcome, { callback: (_e, msg) => void outcomes.push(DepositOutcomeSchema.parse(msg.json())) });
   });
@@ -62,7 +79,13 @@ describe('voicemail: 0 to the operator', { skip }, () => {
    * A caller on the REFER-taking phone. `caller` plays the caller's part once the platform's audio
    * arrives; the operator's sipp (`operator`) runs meanwhile. Both must end well.
    */
-  async function call(options: { uid: string; domain: string; opr?: number; operator: Promise<SippResult>; caller: (phone: RtpEndpoint, events: () => CallEventSeen[]) => Promise<void> }) {
+  async function call(options: {
+    uid: string;
+    domain: string;
+    opr?: number;
+    operator: Promise<SippResult>;
+    caller: (phone: RtpEndpoint, events: () => CallEventSeen[]) => Promise<void>;
+  }) {
     const phone = await RtpEndpoint.create('PCMU');
     const from = rig.events.length;
     const events = () => rig.events.slice(from);
@@ -85,7 +108,8 @@ describe('voicemail: 0 to the operator', { skip }, () => {
     }
   }
 
-  const operatorAt = (port: number, scenario = 'operator-uas.xml') => runSipp({ scenario: join(SCENARIOS, scenario), port, keys: { rtp_port: '40000' }, timeoutSeconds: 60 });
+  const operatorAt = (port: number, scenario = 'operator-uas.xml') =>
+    runSipp({ scenario: join(SCENARIOS, scenario), port, keys: { rtp_port: '40000' }, timeoutSeconds: 60 });
   const playbackDone = (events: () => CallEventSeen[], id: string) =>
     rig.waitFor(() => events().some((e) => e.subject === 'vm.call.voicemail.playback-finished' && e.event.playbackId === id), `playback ${id}`, 30_000);
   /** # to skip the greeting, the beep, then speech, then 0. */
@@ -140,11 +164,14 @@ describe('voicemail: 0 to the operator', { skip }, () => {
     assert.equal((discard?.request as { discard?: boolean } | undefined)?.discard, true, 'media was told to drop the recording');
     // The call is over and voicemail has handled its end; nothing was handed over for it.
     await queues.settled(endsBefore);
-    assert.equal(outcomes.find((o) => o.depositId.includes(result.callRef)), undefined);
+    assert.equal(
+      outcomes.find((o) => o.depositId.includes(result.callRef)),
+      undefined,
+    );
     assert.deepEqual(await messages('dropper', 'drop.example.org'), []);
   });
 
-  it('0 during the greeting, the operator from the domain\'s configuration: transferred, nothing recorded', async () => {
+  it("0 during the greeting, the operator from the domain's configuration: transferred, nothing recorded", async () => {
     const queues = await voicemailQueues(rig.nc);
     const endsBefore = await queues.lastSeq('voicemailCallEnds');
     const result = await call({
@@ -212,7 +239,13 @@ describe('voicemail: 0 to the operator', { skip }, () => {
   it('bridge: the platform calls the operator through the proxy and connects the caller; both hear each other; the operator hangs up', async () => {
     const operatorPhone = await RtpEndpoint.create('PCMU');
     try {
-      const operator = runSipp({ scenario: join(SCENARIOS, 'operator-hangs-up-uas.xml'), port: proxyPort, keys: { rtp_port: String(operatorPhone.port) }, args: ['-d', '4000'], timeoutSeconds: 60 });
+      const operator = runSipp({
+        scenario: join(SCENARIOS, 'operator-hangs-up-uas.xml'),
+        port: proxyPort,
+        keys: { rtp_port: String(operatorPhone.port) },
+        args: ['-d', '4000'],
+        timeoutSeconds: 60,
+      });
       let heardByOperator: Int16Array = new Int16Array(0);
       let heardByCaller: Int16Array = new Int16Array(0);
       const result = await bridgedCall('bridged', operator, async (phone, events) => {
@@ -230,8 +263,14 @@ describe('voicemail: 0 to the operator', { skip }, () => {
       assert.match(result.operator.messages, /^INVITE sip:operator@operator\.example\.org SIP\/2\.0/m);
       assert.match(result.operator.messages, /^From: <sip:bob@caller\.example\.org>;tag=/m);
       console.log(`bridge: the operator heard ${dominantFrequency(heardByOperator)} Hz, the caller ${dominantFrequency(heardByCaller)} Hz once connected`);
-      assert.ok(toneShare(heardByOperator, CALLER_VOICE) > 0.5, `the operator hears the caller (${CALLER_VOICE} Hz share ${toneShare(heardByOperator, CALLER_VOICE)})`);
-      assert.ok(toneShare(heardByCaller, OPERATOR_VOICE) > 0.5, `the caller hears the operator (${OPERATOR_VOICE} Hz share ${toneShare(heardByCaller, OPERATOR_VOICE)})`);
+      assert.ok(
+        toneShare(heardByOperator, CALLER_VOICE) > 0.5,
+        `the operator hears the caller (${CALLER_VOICE} Hz share ${toneShare(heardByOperator, CALLER_VOICE)})`,
+      );
+      assert.ok(
+        toneShare(heardByCaller, OPERATOR_VOICE) > 0.5,
+        `the caller hears the operator (${OPERATOR_VOICE} Hz share ${toneShare(heardByCaller, OPERATOR_VOICE)})`,
+      );
       assert.equal(await endOf(result), 'transferred');
       assert.equal((await outcomeOf(result.callRef)).outcome, 'stored', 'the message before 0 is kept');
     } finally {
@@ -253,6 +292,9 @@ describe('voicemail: 0 to the operator', { skip }, () => {
     await rig.waitFor(async () => (await messages('bridgebusy', 'bridge.example.org')).length === 2, 'both messages stored', 20_000);
     const stored = await messages('bridgebusy', 'bridge.example.org');
     const later = await Promise.all(stored.map(async (m) => toneShare(await samplesOf('bridgebusy', 'bridge.example.org', m.id), LATER)));
-    assert.ok(later.some((share) => share > 0.6), 'the message after the failed bridge was recorded: the session is the caller\'s again');
+    assert.ok(
+      later.some((share) => share > 0.6),
+      "the message after the failed bridge was recorded: the session is the caller's again",
+    );
   });
 });

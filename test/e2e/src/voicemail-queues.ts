@@ -22,10 +22,12 @@ export async function voicemailQueues(nc: NatsConnection): Promise<VoicemailQueu
   const jsm: JetStreamManager = await jetstreamManager(nc);
   // A stream its service has not created (no mail configured) has had nothing published to it.
   const state = async (stream: keyof typeof STREAMS) =>
-    (await jsm.streams.info(STREAMS[stream].name).catch((error: unknown) => {
-      if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound) return { state: { last_seq: 0, messages: 0 } };
-      throw error;
-    })).state;
+    (
+      await jsm.streams.info(STREAMS[stream].name).catch((error: unknown) => {
+        if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound) return { state: { last_seq: 0, messages: 0 } };
+        throw error;
+      })
+    ).state;
   return {
     lastSeq: async (stream) => (await state(stream)).last_seq,
     settled: (callEndsBefore, timeoutMs = 30_000) =>

@@ -39,7 +39,10 @@ describe('voicemail: sustained silence ends the message', { skip }, () => {
     const phone = await RtpEndpoint.create('PCMU');
     const from = rig.events.length;
     const events = () => rig.events.slice(from);
-    const sipp = rig.sipp('voicemail-platform-bye.xml', { keys: { app_name: 'voicemail', app_param: appParam(uid), rtp_port: String(phone.port) }, timeoutSeconds: 60 });
+    const sipp = rig.sipp('voicemail-platform-bye.xml', {
+      keys: { app_name: 'voicemail', app_param: appParam(uid), rtp_port: String(phone.port) },
+      timeoutSeconds: 60,
+    });
     let ended = false;
     let silent: Promise<void> | undefined;
     try {
@@ -113,11 +116,18 @@ describe('voicemail: sustained silence ends the message', { skip }, () => {
   it('a caller who keeps talking is not cut off (silence detection on, # ends the message)', async () => {
     const phone = await RtpEndpoint.create('PCMU');
     const from = rig.events.length;
-    const sipp = rig.sipp('voicemail-platform-bye.xml', { keys: { app_name: 'voicemail', app_param: appParam('longtalk'), rtp_port: String(phone.port) }, timeoutSeconds: 60 });
+    const sipp = rig.sipp('voicemail-platform-bye.xml', {
+      keys: { app_name: 'voicemail', app_param: appParam('longtalk'), rtp_port: String(phone.port) },
+      timeoutSeconds: 60,
+    });
     try {
       await phone.latchRemote(15_000);
       await phone.sendDigits('#');
-      await rig.waitFor(() => rig.events.slice(from).some((e) => e.subject === 'vm.call.voicemail.playback-finished' && e.event.playbackId === 'p2'), 'the beep', 20_000);
+      await rig.waitFor(
+        () => rig.events.slice(from).some((e) => e.subject === 'vm.call.voicemail.playback-finished' && e.event.playbackId === 'p2'),
+        'the beep',
+        20_000,
+      );
       await phone.sendTone(TONE, 5_000);
       await phone.sendDigits('#');
       assert.equal((await sipp).exitCode, 0);

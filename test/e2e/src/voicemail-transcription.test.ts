@@ -70,12 +70,19 @@ describe('voicemail to text, end to end', { skip }, () => {
     const phone = await RtpEndpoint.create('PCMU');
     const from = rig.events.length;
     const events = () => rig.events.slice(from);
-    const sipp = rig.sipp('voicemail-platform-bye.xml', { keys: { app_name: 'voicemail', app_param: appParam(uid, mode), rtp_port: String(phone.port) }, timeoutSeconds: 90 });
+    const sipp = rig.sipp('voicemail-platform-bye.xml', {
+      keys: { app_name: 'voicemail', app_param: appParam(uid, mode), rtp_port: String(phone.port) },
+      timeoutSeconds: 90,
+    });
     try {
       await phone.latchRemote(15_000);
       await phone.sendDigits('#');
       await rig.waitFor(
-        () => events().some((e: CallEventSeen) => e.subject === 'vm.call.voicemail.playback-finished' && e.event.playbackId === 'p2' && typeof e.event.recordingStartedAt === 'string'),
+        () =>
+          events().some(
+            (e: CallEventSeen) =>
+              e.subject === 'vm.call.voicemail.playback-finished' && e.event.playbackId === 'p2' && typeof e.event.recordingStartedAt === 'string',
+          ),
         'the beep to end and the recording to start',
         30_000,
       );
@@ -104,7 +111,11 @@ describe('voicemail to text, end to end', { skip }, () => {
   const transcriptOf = async (mailbox: Mailbox): Promise<Transcript> => {
     const { id } = await storedMessage(mailbox);
     let transcript: Transcript | undefined;
-    await rig.waitFor(async () => (transcript = (await request(rig.nc, StorageApi.getMessage, { mailbox, id })).message.transcript) !== undefined, 'the transcript in the stored message', 30_000);
+    await rig.waitFor(
+      async () => (transcript = (await request(rig.nc, StorageApi.getMessage, { mailbox, id })).message.transcript) !== undefined,
+      'the transcript in the stored message',
+      30_000,
+    );
     return transcript!;
   };
   const apiMessage = async (mailbox: Mailbox, id: string) => {
@@ -152,8 +163,16 @@ describe('voicemail to text, end to end', { skip }, () => {
 
   it('mails what an OpenAI-compatible endpoint answers for the spoken message', async () => {
     await voicemail.stop();
-    voicemail = await startVoicemail({ TRANSCRIBE_ENGINE: 'openai', TRANSCRIBE_URL: server.url, TRANSCRIBE_MODEL: 'whisper-1', TRANSCRIBE_KEY_FILE: join(dir.path, 'key') });
-    server.answer = (request) => ({ status: 200, body: { text: `Hello, this is John from the garage (${(request.file.bytes.length / 16_000).toFixed(0)} s).` } });
+    voicemail = await startVoicemail({
+      TRANSCRIBE_ENGINE: 'openai',
+      TRANSCRIBE_URL: server.url,
+      TRANSCRIBE_MODEL: 'whisper-1',
+      TRANSCRIBE_KEY_FILE: join(dir.path, 'key'),
+    });
+    server.answer = (request) => ({
+      status: 200,
+      body: { text: `Hello, this is John from the garage (${(request.file.bytes.length / 16_000).toFixed(0)} s).` },
+    });
     const mailbox = await leaveSpokenMessage('whisper');
     const mail = await mailFor(mailbox);
     const seen = server.requests.at(-1);

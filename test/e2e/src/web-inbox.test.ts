@@ -14,7 +14,18 @@ import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Page } from 'playwright-core';
 import axe from 'axe-core';
-import { MWI_SUBSCRIPTIONS_BUCKET, MwiSubscriptionSchema, readAudio, request, scanWav, StorageApi, wavHeader, type AudioRef, type Mailbox, type MessageInfo } from '@sipvm/contracts';
+import {
+  MWI_SUBSCRIPTIONS_BUCKET,
+  MwiSubscriptionSchema,
+  readAudio,
+  request,
+  scanWav,
+  StorageApi,
+  wavHeader,
+  type AudioRef,
+  type Mailbox,
+  type MessageInfo,
+} from '@sipvm/contracts';
 import {
   smallWav,
   startNats,
@@ -52,7 +63,7 @@ async function storedTone(nc: NatsConnection, ref: AudioRef): Promise<{ seconds:
   const from = Math.floor(samples.length * 0.25);
   const to = Math.floor(samples.length * 0.75);
   let crossings = 0;
-  for (let i = from + 1; i < to; i++) if ((samples[i - 1]! < 0) !== (samples[i]! < 0)) crossings++;
+  for (let i = from + 1; i < to; i++) if (samples[i - 1]! < 0 !== samples[i]! < 0) crossings++;
   return { seconds: samples.length / 8000, hz: crossings / 2 / ((to - from) / 8000) };
 }
 
@@ -81,12 +92,25 @@ describe('the web inbox in the browser', { skip: skipBrowser }, () => {
     web = await startWebService({ NATS_URL: nats.url });
     nc = await nats.connect();
     // A sender who tries markup: the page must show it as text.
-    older = (await storeMessage(nc, alice, smallWav(1), { recordedAt: new Date(Date.now() - 3_600_000), sender: '<img src=x onerror="document.body.dataset.owned=1">' })).message;
-    withheld = (await storeMessage(nc, alice, smallWav(2), { recordedAt: new Date(Date.now() - 60_000), sender: 'sip:anonymous@anonymous.invalid', caller: { withheld: true } })).message;
-    newer = (await storeMessage(nc, alice, toneWav(440, 2500), {
-      sender: 'sip:+4930123456@carrier.example',
-      caller: { name: 'Bob Smith', number: '+4930123456', numberText: '030 123456', withheld: false },
-    })).message;
+    older = (
+      await storeMessage(nc, alice, smallWav(1), {
+        recordedAt: new Date(Date.now() - 3_600_000),
+        sender: '<img src=x onerror="document.body.dataset.owned=1">',
+      })
+    ).message;
+    withheld = (
+      await storeMessage(nc, alice, smallWav(2), {
+        recordedAt: new Date(Date.now() - 60_000),
+        sender: 'sip:anonymous@anonymous.invalid',
+        caller: { withheld: true },
+      })
+    ).message;
+    newer = (
+      await storeMessage(nc, alice, toneWav(440, 2500), {
+        sender: 'sip:+4930123456@carrier.example',
+        caller: { name: 'Bob Smith', number: '+4930123456', numberText: '030 123456', withheld: false },
+      })
+    ).message;
     // The fake microphone plays a 440 Hz tone.
     await writeFile(join(dir.path, 'microphone.wav'), toneWav(440, 10_000));
     browser = await openBrowser({ microphoneWav: join(dir.path, 'microphone.wav') });
@@ -100,7 +124,7 @@ describe('the web inbox in the browser', { skip: skipBrowser }, () => {
     await dir?.remove();
   });
 
-  it('opens from the operator\'s link, takes the token out of the address bar and lists the mailbox, markup as text', async () => {
+  it("opens from the operator's link, takes the token out of the address bar and lists the mailbox, markup as text", async () => {
     const page = await browser.context.newPage();
     await openInbox(page, web, await web.issueToken(alice));
     assert.equal(new URL(page.url()).hash, '', 'the token is gone from the address bar');
@@ -132,7 +156,13 @@ describe('the web inbox in the browser', { skip: skipBrowser }, () => {
     const page = await browser.context.newPage();
     await openInbox(page, web, await web.issueToken(alice));
     const titles = await page.locator('.greeting').evaluateAll((boxes) => boxes.map((b) => [b.getAttribute('data-type'), b.querySelector('h3')?.textContent]));
-    assert.deepEqual(titles, [['vm', 'Standard greeting'], ['busy', 'When you are busy'], ['away', 'Greeting “away”'], ['temp', 'Temporary greeting'], ['name', 'Your name']]);
+    assert.deepEqual(titles, [
+      ['vm', 'Standard greeting'],
+      ['busy', 'When you are busy'],
+      ['away', 'Greeting “away”'],
+      ['temp', 'Temporary greeting'],
+      ['name', 'Your name'],
+    ]);
     await page.close();
   });
 
@@ -149,7 +179,7 @@ describe('the web inbox in the browser', { skip: skipBrowser }, () => {
     await page.close();
   });
 
-  it('fits a phone\'s screen and passes an accessibility audit (axe-core), light and dark, signed in and out', async () => {
+  it("fits a phone's screen and passes an accessibility audit (axe-core), light and dark, signed in and out", async () => {
     const page = await browser.context.newPage();
     await page.setViewportSize({ width: 360, height: 740 });
     const audit = async (what: string) => {
@@ -157,7 +187,11 @@ describe('the web inbox in the browser', { skip: skipBrowser }, () => {
       await page.evaluate(`${axe.source}\n;0`);
       const result = (await page.evaluate(`axe.run(document, { resultTypes: ['violations'] })`)) as axe.AxeResults;
       const serious = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-      assert.deepEqual(serious.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => `${n.target.join(' ')}: ${n.failureSummary ?? ''}`).join('; ')})`), [], what);
+      assert.deepEqual(
+        serious.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => `${n.target.join(' ')}: ${n.failureSummary ?? ''}`).join('; ')})`),
+        [],
+        what,
+      );
     };
     for (const colorScheme of ['light', 'dark'] as const) {
       await page.emulateMedia({ colorScheme });
@@ -171,7 +205,9 @@ describe('the web inbox in the browser', { skip: skipBrowser }, () => {
       await page.locator('#sign-out').click();
     }
     await openInbox(page, web, await web.issueToken(alice));
-    const small = await page.locator('button:visible').evaluateAll((buttons) => buttons.filter((b) => b.getBoundingClientRect().height < 44).map((b) => b.textContent));
+    const small = await page
+      .locator('button:visible')
+      .evaluateAll((buttons) => buttons.filter((b) => b.getBoundingClientRect().height < 44).map((b) => b.textContent));
     assert.deepEqual(small, [], 'every button is a 44 px touch target');
     await page.close();
   });
@@ -202,7 +238,9 @@ describe('the web inbox in the browser', { skip: skipBrowser }, () => {
       const timeUpdates: number[] = [];
       audio.addEventListener('timeupdate', () => timeUpdates.push(audio.currentTime));
       (globalThis as unknown as { played: Promise<unknown> }).played = new Promise((resolve) =>
-        audio.addEventListener('ended', () => resolve({ currentTime: audio.currentTime, duration: audio.duration, timeUpdates: timeUpdates.length }), { once: true }),
+        audio.addEventListener('ended', () => resolve({ currentTime: audio.currentTime, duration: audio.duration, timeUpdates: timeUpdates.length }), {
+          once: true,
+        }),
       );
     });
     await item.locator('button.play').click();
@@ -320,7 +358,11 @@ describe('a delete in the browser moves MWI', { skip: skipSip ?? skipBrowser }, 
     const notifies = result.messages.split(/-{10,}/).filter((m) => /^\s*NOTIFY /m.test(m) && /received/.test(m));
     assert.equal(notifies.length, 3, result.messages);
     assert.match(notifies[0] ?? '', /Messages-Waiting: yes\r?\nMessage-Account: sip:grace@example.org\r?\nVoice-Message: 2\/0 \(0\/0\)/);
-    assert.match(notifies[1] ?? '', /Messages-Waiting: yes\r?\nMessage-Account: sip:grace@example.org\r?\nVoice-Message: 1\/0 \(0\/0\)/, 'the NOTIFY after the delete');
+    assert.match(
+      notifies[1] ?? '',
+      /Messages-Waiting: yes\r?\nMessage-Account: sip:grace@example.org\r?\nVoice-Message: 1\/0 \(0\/0\)/,
+      'the NOTIFY after the delete',
+    );
     assert.match(notifies[2] ?? '', /Subscription-State: terminated/);
     await assert.rejects(request(rig.nc, StorageApi.getMessage, { mailbox: grace, id: doomed.id }), /not in mailbox/);
     await page.close();

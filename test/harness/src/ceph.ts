@@ -104,7 +104,11 @@ export async function startCephRgw(bucket = 'voicemail'): Promise<S3Server> {
     const osdUuid = randomUUID();
     // One `ceph` run for every monitor command: it is a Python program, slow to start.
     const [created] = await Promise.all([
-      tool('ceph', ['--connect-timeout', '30'], [`osd new ${osdUuid} 0`, ...RGW_POOLS.flatMap((pool) => [`osd pool create ${pool} 8 8`, `osd pool application enable ${pool} rgw`])].join('\n') + '\n'),
+      tool(
+        'ceph',
+        ['--connect-timeout', '30'],
+        [`osd new ${osdUuid} 0`, ...RGW_POOLS.flatMap((pool) => [`osd pool create ${pool} 8 8`, `osd pool application enable ${pool} rgw`])].join('\n') + '\n',
+      ),
       tool('ceph-osd', ['--mkfs', '-i', '0', '--osd-uuid', osdUuid]),
     ]);
     // In this mode `ceph` exits 0 whatever happened; each failed command says `Error …`.
@@ -119,15 +123,27 @@ export async function startCephRgw(bucket = 'voicemail'): Promise<S3Server> {
     });
     await startRgw();
     await tool('radosgw-admin', [
-      '-n', 'client.admin', 'user', 'create', '--uid', 'sipvm-test', '--display-name', 'sipvm tests',
-      '--access-key', credentials.accessKeyId, '--secret-key', credentials.secretAccessKey,
+      '-n',
+      'client.admin',
+      'user',
+      'create',
+      '--uid',
+      'sipvm-test',
+      '--display-name',
+      'sipvm tests',
+      '--access-key',
+      credentials.accessKeyId,
+      '--secret-key',
+      credentials.secretAccessKey,
     ]);
     await createBucket(endpoint, bucket, credentials);
   } catch (error) {
     const logs = [mon, osd, rgw].filter((p): p is Started => p !== undefined).map((p) => `--- ${p.name}\n${tail(p.output(), 20)}`);
     await shutdown();
     await dir.remove();
-    throw new Error(`Ceph RGW did not start: ${error instanceof Error ? error.message : String(error)}${logs.length ? `\n${logs.join('\n')}` : ''}`, { cause: error });
+    throw new Error(`Ceph RGW did not start: ${error instanceof Error ? error.message : String(error)}${logs.length ? `\n${logs.join('\n')}` : ''}`, {
+      cause: error,
+    });
   }
 
   let closed = false;
@@ -228,7 +244,10 @@ function runTool(command: string, args: string[], env: NodeJS.ProcessEnv, input?
  */
 async function createBucket(endpoint: string, bucket: string, keys: { accessKeyId: string; secretAccessKey: string; region: string }): Promise<void> {
   const url = new URL(`/${bucket}`, endpoint);
-  const amzDate = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  const amzDate = new Date()
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
   const day = amzDate.slice(0, 8);
   const payloadHash = sha256Hex('');
   const headers: Record<string, string> = { host: url.host, 'x-amz-content-sha256': payloadHash, 'x-amz-date': amzDate };

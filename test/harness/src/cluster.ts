@@ -130,10 +130,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   };
   try {
     const natsCount = options.natsServers ?? 3;
-    const [nats, s3] = await Promise.all([
-      startNatsCluster(natsCount),
-      options.storage === 'local' ? Promise.resolve(undefined) : startCephRgw(),
-    ]);
+    const [nats, s3] = await Promise.all([startNatsCluster(natsCount), options.storage === 'local' ? Promise.resolve(undefined) : startCephRgw()]);
     stops.push(() => nats.close().catch((error: unknown) => void (refusedByNats = error)));
     if (s3) stops.push(() => s3.close());
     const natsEnv = { NATS_URL: nats.url, JETSTREAM_REPLICAS: String(Math.min(3, natsCount)), LOG_LEVEL: options.logLevel ?? 'warn' };
@@ -147,10 +144,17 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       voicemail: { ...natsEnv, SMTP_PORT: '9', ...options.voicemailEnv },
       voicebox: { ...natsEnv, ...options.voiceboxEnv },
       // Every instance of web the same secrets, as a Deployment's pods share their Secret.
-      web: { ...natsEnv, WEB_HOST: '127.0.0.1', WEB_OPERATOR_KEY: randomBytes(32).toString('hex'), WEB_TOKEN_SECRET: randomBytes(32).toString('hex'), ...options.webEnv },
+      web: {
+        ...natsEnv,
+        WEB_HOST: '127.0.0.1',
+        WEB_OPERATOR_KEY: randomBytes(32).toString('hex'),
+        WEB_TOKEN_SECRET: randomBytes(32).toString('hex'),
+        ...options.webEnv,
+      },
     };
     // Each instance of web its own API port (in Kubernetes each pod has its own address).
-    const startShared = async (name: SharedService) => startService(name, name === 'web' ? { ...sharedEnv.web, WEB_PORT: String(await freePort()) } : sharedEnv[name]);
+    const startShared = async (name: SharedService) =>
+      startService(name, name === 'web' ? { ...sharedEnv.web, WEB_PORT: String(await freePort()) } : sharedEnv[name]);
     // The instances running now: a rolling upgrade replaces them (rollService).
     const shared: Partial<Record<SharedService, RunningServiceProcess>> = {};
     stops.push(async () => {
@@ -242,7 +246,14 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   }
 }
 
-async function startNode(o: { name: string; drachtio: DrachtioServer; sip: string; natsEnv: Record<string, string>; proxy: KamailioProxy; options: ClusterOptions }): Promise<ClusterNode> {
+async function startNode(o: {
+  name: string;
+  drachtio: DrachtioServer;
+  sip: string;
+  natsEnv: Record<string, string>;
+  proxy: KamailioProxy;
+  options: ClusterOptions;
+}): Promise<ClusterNode> {
   const { name, drachtio, sip, natsEnv, proxy, options } = o;
   const host = drachtio.host;
   const mediaNode = `node-${name}`;
@@ -271,7 +282,8 @@ async function startNode(o: { name: string; drachtio: DrachtioServer; sip: strin
     ...options.signalingEnv,
   };
   let generation = 1;
-  const startMedia = () => startService('media', { ...mediaEnv, INSTANCE_ID: `media-${name}${generation > 1 ? `-${generation}` : ''}` }, { timeoutMs: 180_000 });
+  const startMedia = () =>
+    startService('media', { ...mediaEnv, INSTANCE_ID: `media-${name}${generation > 1 ? `-${generation}` : ''}` }, { timeoutMs: 180_000 });
   const startNodeServices = async () => {
     await Promise.all([rtpengine.start(), drachtio.start()]);
     node.media = await startMedia();

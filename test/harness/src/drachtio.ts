@@ -71,7 +71,16 @@ export async function startDrachtio(options: DrachtioOptions = {}): Promise<Drac
   const tlsPort = options.tls ? await freePort(host) : undefined;
   // drachtio-server takes TLS only as a sips: contact.
   const tlsArgs = options.tls
-    ? ['--contact', `sips:${host}:${tlsPort};transport=tls`, '--key-file', options.tls.keyFile, '--cert-file', options.tls.certFile, '--chain-file', options.tls.caFile]
+    ? [
+        '--contact',
+        `sips:${host}:${tlsPort};transport=tls`,
+        '--key-file',
+        options.tls.keyFile,
+        '--cert-file',
+        options.tls.certFile,
+        '--chain-file',
+        options.tls.caFile,
+      ]
     : [];
   const secret = options.secret ?? 'sipvm-test';
   // notice and above: as in production, no SIP message in the log (sofia-sip silent too).
@@ -92,19 +101,26 @@ export async function startDrachtio(options: DrachtioOptions = {}): Promise<Drac
       name: 'drachtio',
       command: bin,
       args: [
-        '-f', config,
-        '--contact', `sip:${host}:${sipPort};transport=udp,tcp`,
+        '-f',
+        config,
+        '--contact',
+        `sip:${host}:${sipPort};transport=udp,tcp`,
         ...tlsArgs,
-        '--address', host,
-        '--port', String(adminPort),
-        '--secret', secret,
-        '--loglevel', options.logLevel ?? 'info',
+        '--address',
+        host,
+        '--port',
+        String(adminPort),
+        '--secret',
+        secret,
+        '--loglevel',
+        options.logLevel ?? 'info',
         // As in production (deploy/drachtio/entrypoint.sh): with NAT detection, this drachtio-server
         // dies answering an INVITE whose Contact has no host.
         '--disable-nat-detection',
         '--stdout',
       ],
-      ready: async () => (await canConnect(adminPort, host)) && (await canConnect(sipPort, host)) && (tlsPort === undefined || (await canConnect(tlsPort, host))),
+      ready: async () =>
+        (await canConnect(adminPort, host)) && (await canConnect(sipPort, host)) && (tlsPort === undefined || (await canConnect(tlsPort, host))),
       timeoutMs: 15_000,
     },
     dir,

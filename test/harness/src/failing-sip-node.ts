@@ -16,7 +16,13 @@ export interface FailingSipNode {
   close(): Promise<void>;
 }
 
-const REASONS: Record<number, string> = { 480: 'Temporarily Unavailable', 500: 'Server Internal Error', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Server Time-out' };
+const REASONS: Record<number, string> = {
+  480: 'Temporarily Unavailable',
+  500: 'Server Internal Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Server Time-out',
+};
 
 export async function startFailingSipNode(host: string): Promise<FailingSipNode> {
   const socket = createSocket('udp4');

@@ -89,7 +89,13 @@ export async function startKamailio(options: KamailioOptions): Promise<KamailioP
     // The tests' callers all send from 127.0.0.1, at up to 40 calls a second (the cluster benchmark).
     SIPVM_FLOOD_REQUESTS: 600,
     ...(options.tls
-      ? { SIPVM_TLS: 1, SIPVM_TCP_SOURCE: options.host, SIPVM_TLS_CERT: `"${options.tls.certFile}"`, SIPVM_TLS_KEY: `"${options.tls.keyFile}"`, SIPVM_TLS_CA: `"${options.tls.caFile}"` }
+      ? {
+          SIPVM_TLS: 1,
+          SIPVM_TCP_SOURCE: options.host,
+          SIPVM_TLS_CERT: `"${options.tls.certFile}"`,
+          SIPVM_TLS_KEY: `"${options.tls.keyFile}"`,
+          SIPVM_TLS_CA: `"${options.tls.caFile}"`,
+        }
       : {}),
     ...options.defines,
   };
@@ -98,13 +104,21 @@ export async function startKamailio(options: KamailioOptions): Promise<KamailioP
       name: 'kamailio',
       command: KAMAILIO_BIN,
       args: [
-        '-f', KAMAILIO_CONFIG,
-        '-DD', '-E',
-        '-l', `udp:${options.host}:${port}`,
+        '-f',
+        KAMAILIO_CONFIG,
+        '-DD',
+        '-E',
+        '-l',
+        `udp:${options.host}:${port}`,
         ...(tlsPort === undefined ? [] : ['-l', `tls:${options.host}:${tlsPort}`]),
-        '-Y', dir.path,
-        '-P', join(dir.path, 'kamailio.pid'),
-        '-m', '64', '-M', '8',
+        '-Y',
+        dir.path,
+        '-P',
+        join(dir.path, 'kamailio.pid'),
+        '-m',
+        '64',
+        '-M',
+        '8',
         ...Object.entries(defines).flatMap(([name, value]) => ['-A', `${name}=${value}`]),
       ],
       ready: async () => (await sipOptions(options.host, port, 300)) === 200,

@@ -29,7 +29,16 @@ export async function fillMailbox(storageDir: string, mailbox: { did: string; ui
     const recordedAt = new Date(newest - i * 60_000);
     const id = `${recordedAt.toISOString().replace(/[-:.]/g, '')}-${i.toString(16).padStart(12, '0')}`;
     ids.push(id);
-    const meta = { version: 1, id, sender: `sip:+49301${String(i).padStart(6, '0')}@caller.example`, recordedAt: recordedAt.toISOString(), durationMs: (options.seconds ?? 0.5) * 1000, codec: 'PCMU', urgent: false, size: wav.length };
+    const meta = {
+      version: 1,
+      id,
+      sender: `sip:+49301${String(i).padStart(6, '0')}@caller.example`,
+      recordedAt: recordedAt.toISOString(),
+      durationMs: (options.seconds ?? 0.5) * 1000,
+      codec: 'PCMU',
+      urgent: false,
+      size: wav.length,
+    };
     writes.push(
       writeFile(join(root, 'audio', `${id}.wav`), wav).then(async () => {
         if (options.readEvery && i % options.readEvery === 0) await writeFile(join(root, 'read', id), '');

@@ -11,17 +11,28 @@ export async function storeMessage(
   options: { sender?: string; caller?: Caller; urgent?: boolean; recordedAt?: Date } = {},
 ): Promise<{ message: MessageInfo; counts: MailboxCounts }> {
   const staging = await stagingBucket(nc);
-  const audio = await stageAudio(staging, `test-message-${process.pid}-${Date.now()}-${stored++}`, (async function* () { yield wav; })());
-  const { message, counts } = await request(nc, StorageApi.createMessage, {
-    mailbox,
-    sender: options.sender ?? 'sip:+4930123456@carrier.example',
-    ...(options.caller !== undefined ? { caller: options.caller } : {}),
-    recordedAt: (options.recordedAt ?? new Date()).toISOString(),
-    // 8 kHz mono 16-bit after the 44-byte header.
-    durationMs: Math.round(((wav.length - 44) / 16_000) * 1000),
-    codec: 'PCMU',
-    urgent: options.urgent ?? false,
-    audio,
-  }, { timeoutMs: 15_000 });
+  const audio = await stageAudio(
+    staging,
+    `test-message-${process.pid}-${Date.now()}-${stored++}`,
+    (async function* () {
+      yield wav;
+    })(),
+  );
+  const { message, counts } = await request(
+    nc,
+    StorageApi.createMessage,
+    {
+      mailbox,
+      sender: options.sender ?? 'sip:+4930123456@carrier.example',
+      ...(options.caller !== undefined ? { caller: options.caller } : {}),
+      recordedAt: (options.recordedAt ?? new Date()).toISOString(),
+      // 8 kHz mono 16-bit after the 44-byte header.
+      durationMs: Math.round(((wav.length - 44) / 16_000) * 1000),
+      codec: 'PCMU',
+      urgent: options.urgent ?? false,
+      audio,
+    },
+    { timeoutMs: 15_000 },
+  );
   return { message, counts };
 }

@@ -72,7 +72,9 @@ export async function startNats(options: NatsOptions = {}): Promise<NatsServer> 
       `listen: 127.0.0.1:${port}`,
       `jetstream { store_dir: ${JSON.stringify(join(dir.path, 'store'))} }`,
       ...(tls
-        ? [`tls { cert_file: ${JSON.stringify(tls.certFile)}, key_file: ${JSON.stringify(tls.keyFile)}${tls.caFile ? `, ca_file: ${JSON.stringify(tls.caFile)}` : ''}${tls.verifyClients ? ', verify: true' : ''} }`]
+        ? [
+            `tls { cert_file: ${JSON.stringify(tls.certFile)}, key_file: ${JSON.stringify(tls.keyFile)}${tls.caFile ? `, ca_file: ${JSON.stringify(tls.caFile)}` : ''}${tls.verifyClients ? ', verify: true' : ''} }`,
+          ]
         : []),
       INCLUDE_PERMISSIONS,
       '',

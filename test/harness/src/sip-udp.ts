@@ -66,7 +66,18 @@ export function sipRequest(options: SipRequestOptions): string {
 
 /** An SDP offer for PCMU from the given address. */
 export function sdpOffer(address = '127.0.0.1', port = 40_000): string {
-  return ['v=0', `o=hostile 1 1 IN IP4 ${address}`, 's=-', `c=IN IP4 ${address}`, 't=0 0', `m=audio ${port} RTP/AVP 0 101`, 'a=rtpmap:0 PCMU/8000', 'a=rtpmap:101 telephone-event/8000', 'a=sendrecv', ''].join('\r\n');
+  return [
+    'v=0',
+    `o=hostile 1 1 IN IP4 ${address}`,
+    's=-',
+    `c=IN IP4 ${address}`,
+    't=0 0',
+    `m=audio ${port} RTP/AVP 0 101`,
+    'a=rtpmap:0 PCMU/8000',
+    'a=rtpmap:101 telephone-event/8000',
+    'a=sendrecv',
+    '',
+  ].join('\r\n');
 }
 
 export class SipUdpClient {
@@ -164,7 +175,18 @@ export class SipUdpClient {
     const from = ok.header('From') ?? '';
     const cseq = Number((ok.header('CSeq') ?? '1').split(/\s+/)[0]);
     const common = (method: string, n: number) =>
-      [`${method} ${uri} SIP/2.0`, `Via: SIP/2.0/UDP ${this.local};branch=z9hG4bK${randomBytes(8).toString('hex')};rport`, 'Max-Forwards: 70', `From: ${from}`, `To: ${to}`, `Call-ID: ${ok.callId}`, `CSeq: ${n} ${method}`, 'Content-Length: 0', '', ''].join('\r\n');
+      [
+        `${method} ${uri} SIP/2.0`,
+        `Via: SIP/2.0/UDP ${this.local};branch=z9hG4bK${randomBytes(8).toString('hex')};rport`,
+        'Max-Forwards: 70',
+        `From: ${from}`,
+        `To: ${to}`,
+        `Call-ID: ${ok.callId}`,
+        `CSeq: ${n} ${method}`,
+        'Content-Length: 0',
+        '',
+        '',
+      ].join('\r\n');
     this.send(common('ACK', cseq));
     this.send(common('BYE', cseq + 1));
   }

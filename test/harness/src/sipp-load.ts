@@ -69,7 +69,9 @@ export async function runSippLoad(options: SippLoadOptions): Promise<SippLoadRes
   try {
     // sipp reads rtp_stream's file name and a recv's timeout literally (no [keyword]s there): write them in.
     const scenario = join(dir, 'deposit.xml');
-    let text = (await readFile(options.scenario ?? DEPOSIT_SCENARIO, 'utf8')).replaceAll('[speech]', options.speech).replaceAll('[hold_ms]', String(options.holdMs));
+    let text = (await readFile(options.scenario ?? DEPOSIT_SCENARIO, 'utf8'))
+      .replaceAll('[speech]', options.speech)
+      .replaceAll('[hold_ms]', String(options.holdMs));
     const injection: string[] = [];
     if (options.users?.length) {
       text = text.replaceAll('[mailbox_user]', '[field0]');
@@ -79,22 +81,44 @@ export async function runSippLoad(options: SippLoadOptions): Promise<SippLoadRes
     await writeFile(scenario, text);
     const args = [
       options.target,
-      '-sf', scenario,
-      '-i', '127.0.0.1',
-      '-p', String(options.port ?? (await freeTcpUdpPort())),
-      '-r', String(options.rate),
-      '-m', String(options.calls),
-      '-l', String(options.limit ?? 10_000),
-      '-timeout', `${Math.ceil(options.calls / options.rate + options.holdMs / 1000 + 60)}s`,
+      '-sf',
+      scenario,
+      '-i',
+      '127.0.0.1',
+      '-p',
+      String(options.port ?? (await freeTcpUdpPort())),
+      '-r',
+      String(options.rate),
+      '-m',
+      String(options.calls),
+      '-l',
+      String(options.limit ?? 10_000),
+      '-timeout',
+      `${Math.ceil(options.calls / options.rate + options.holdMs / 1000 + 60)}s`,
       '-timeout_error',
       '-nostdin',
-      '-key', 'mailbox_user', options.mailbox.uid,
-      '-key', 'mailbox_domain', options.mailbox.did,
-      '-key', 'mode', options.mode ?? 'box',
-      '-key', 'more_params', options.moreParams ? `${options.moreParams.replace(/;$/, '')};` : '',
-      '-trace_rtt', '-rtt_freq', '1',
-      '-trace_counts', '-trace_stat', '-fd', '1',
-      '-trace_err', '-error_file', join(dir, 'errors.log'),
+      '-key',
+      'mailbox_user',
+      options.mailbox.uid,
+      '-key',
+      'mailbox_domain',
+      options.mailbox.did,
+      '-key',
+      'mode',
+      options.mode ?? 'box',
+      '-key',
+      'more_params',
+      options.moreParams ? `${options.moreParams.replace(/;$/, '')};` : '',
+      '-trace_rtt',
+      '-rtt_freq',
+      '1',
+      '-trace_counts',
+      '-trace_stat',
+      '-fd',
+      '1',
+      '-trace_err',
+      '-error_file',
+      join(dir, 'errors.log'),
       ...injection,
     ];
     // Many concurrent calls: sipp needs a socket per call for its RTP stream.
@@ -137,7 +161,8 @@ export async function runSippLoad(options: SippLoadOptions): Promise<SippLoadRes
 /** About `seconds` of speech as 8 kHz µ-law WAV (espeak-ng and sox), the callers' side of each call. */
 export async function speechWav(file: string, seconds: number): Promise<string> {
   const raw = `${file}.raw.wav`;
-  const text = 'Hello, this is Bob calling about the delivery tomorrow morning. Please call me back when you can, my number is five five five, one two three four. Thanks, bye.';
+  const text =
+    'Hello, this is Bob calling about the delivery tomorrow morning. Please call me back when you can, my number is five five five, one two three four. Thanks, bye.';
   run('espeak-ng', ['-v', 'en', '-s', '150', '-w', raw, text]);
   run('sox', [raw, '-r', '8000', '-c', '1', '-e', 'u-law', file, 'repeat', String(Math.ceil(seconds / 8)), 'trim', '0', String(seconds)]);
   await rm(raw, { force: true });

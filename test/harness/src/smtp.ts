@@ -43,10 +43,27 @@ export async function startSmtp(options: SmtpOptions = {}): Promise<SmtpSink> {
   if (options.tls) {
     const keyFile = join(dir.path, 'key.pem');
     const certFile = join(dir.path, 'cert.pem');
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
-      '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', keyFile, '-out', certFile,
-    ], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=DNS:localhost,IP:127.0.0.1',
+        '-keyout',
+        keyFile,
+        '-out',
+        certFile,
+      ],
+      { stdio: 'ignore' },
+    );
     cert = { key: readFileSync(keyFile), cert: readFileSync(certFile), file: certFile };
   }
   const messages: ParsedMail[] = [];

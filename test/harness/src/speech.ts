@@ -21,10 +21,15 @@ export const TEST_SENTENCES: readonly string[] = [
 
 /** `text` spoken (espeak-ng, American English, 150 words a minute) as 8 kHz mono 16-bit samples. */
 export function spokenPcm(text: string, options: { voice?: string; wordsPerMinute?: number } = {}): Int16Array {
-  const espeak = spawnSync('espeak-ng', ['-v', options.voice ?? 'en-us', '-s', String(options.wordsPerMinute ?? 150), '--stdout', text], { maxBuffer: 64 * 1024 * 1024 });
+  const espeak = spawnSync('espeak-ng', ['-v', options.voice ?? 'en-us', '-s', String(options.wordsPerMinute ?? 150), '--stdout', text], {
+    maxBuffer: 64 * 1024 * 1024,
+  });
   if (espeak.status !== 0) throw new Error(`espeak-ng failed: ${espeak.error?.message ?? espeak.stderr.toString()}`);
   // -R: dithered from a fixed seed, so the same text is always the same audio.
-  const sox = spawnSync('sox', ['-R', '-t', 'wav', '-', '-r', '8000', '-c', '1', '-b', '16', '-e', 'signed-integer', '-t', 'raw', '-'], { input: espeak.stdout, maxBuffer: 64 * 1024 * 1024 });
+  const sox = spawnSync('sox', ['-R', '-t', 'wav', '-', '-r', '8000', '-c', '1', '-b', '16', '-e', 'signed-integer', '-t', 'raw', '-'], {
+    input: espeak.stdout,
+    maxBuffer: 64 * 1024 * 1024,
+  });
   if (sox.status !== 0) throw new Error(`sox failed: ${sox.error?.message ?? sox.stderr.toString()}`);
   const bytes = Buffer.from(sox.stdout);
   return new Int16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2);
@@ -38,7 +43,11 @@ export function spokenWav(text: string, options: { voice?: string; wordsPerMinut
 
 /** Lower case words, punctuation dropped ("it's" stays one word). */
 export function wordsOf(text: string): string[] {
-  return text.toLowerCase().replace(/[^a-z0-9' ]+/g, ' ').split(/\s+/).filter((word) => word !== '');
+  return text
+    .toLowerCase()
+    .replace(/[^a-z0-9' ]+/g, ' ')
+    .split(/\s+/)
+    .filter((word) => word !== '');
 }
 
 /**

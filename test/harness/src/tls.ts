@@ -19,16 +19,58 @@ function openssl(args: string[], cwd: string): void {
 }
 
 export function makeTestPki(dir: string, moreAddresses: string[] = []): TestPki {
-  openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2', '-subj', '/CN=sipvm test CA', '-keyout', 'ca.key', '-out', 'ca.pem'], dir);
+  openssl(
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=sipvm test CA',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.pem',
+    ],
+    dir,
+  );
   const issue = (name: string, subject: string, extensions: string) => {
     writeFileSync(join(dir, `${name}.ext`), extensions);
     openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', subject, '-keyout', `${name}.key`, '-out', `${name}.csr`], dir);
-    openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-extfile', `${name}.ext`, '-out', `${name}.pem`], dir);
+    openssl(
+      [
+        'x509',
+        '-req',
+        '-in',
+        `${name}.csr`,
+        '-CA',
+        'ca.pem',
+        '-CAkey',
+        'ca.key',
+        '-CAcreateserial',
+        '-days',
+        '2',
+        '-extfile',
+        `${name}.ext`,
+        '-out',
+        `${name}.pem`,
+      ],
+      dir,
+    );
     return { certFile: join(dir, `${name}.pem`), keyFile: join(dir, `${name}.key`) };
   };
   return {
     caFile: join(dir, 'ca.pem'),
-    server: issue('server', '/CN=127.0.0.1', `subjectAltName=${['127.0.0.1', ...moreAddresses].map((a) => `IP:${a}`).join(',')},DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n`),
+    server: issue(
+      'server',
+      '/CN=127.0.0.1',
+      `subjectAltName=${['127.0.0.1', ...moreAddresses].map((a) => `IP:${a}`).join(',')},DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n`,
+    ),
     client: issue('client', '/CN=sipvm service', 'extendedKeyUsage=clientAuth\n'),
   };
 }

@@ -75,7 +75,8 @@ export async function startFakeTranscriptionServer(options: { key?: string } = {
       at: Date.now(),
     };
     fake.requests.push(seen);
-    if (seen.file.bytes.subarray(0, 4).toString() !== 'RIFF') return error(400, 'Invalid file format. Supported formats: flac, m4a, mp3, mp4, mpeg, mpga, oga, ogg, wav, webm');
+    if (seen.file.bytes.subarray(0, 4).toString() !== 'RIFF')
+      return error(400, 'Invalid file format. Supported formats: flac, m4a, mp3, mp4, mpeg, mpga, oga, ogg, wav, webm');
     if (fake.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, fake.delayMs));
     return fake.answer(seen);
   }
@@ -86,7 +87,8 @@ export async function startFakeTranscriptionServer(options: { key?: string } = {
         if ('hang' in answer) return; // never answers (a server that is stuck); the client gives up
         res.writeHead(answer.status, { 'content-type': 'application/json' }).end(JSON.stringify(answer.body));
       },
-      (failure: unknown) => res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: String(failure), type: 'server_error' } })),
+      (failure: unknown) =>
+        res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: String(failure), type: 'server_error' } })),
     );
   });
   server.on('connection', (socket) => {

@@ -45,4 +45,3 @@ export function longWav(seconds: number): { chunks: AsyncIterable<Uint8Array>; s
   }
   return { chunks: chunks(), size: 44 + dataBytes, sha256 };
 }
-

@@ -71,7 +71,7 @@ describe('call records', () => {
     assert.deepEqual((await b.get(ref, true))?.record, { callRef: ref, phase: 'greeting' });
   });
 
-  it('a create whose reply was lost is this instance\'s own: taken, with the stored revision', async () => {
+  it("a create whose reply was lost is this instance's own: taken, with the stored revision", async () => {
     const ref = callRef();
     const records = new CallRecords(lostReplyKv(kv, { left: 1 }), RecordSchema, erase);
     assert.equal(await records.create(ref, { callRef: ref, phase: 'greeting' }), true);
@@ -82,7 +82,7 @@ describe('call records', () => {
     assert.equal(await records.replace(ref, { callRef: ref, phase: 'recording' }, stored!.revision), true);
   });
 
-  it('an update whose reply was lost is this instance\'s own; another instance\'s change still wins', async () => {
+  it("an update whose reply was lost is this instance's own; another instance's change still wins", async () => {
     const ref = callRef();
     const plain = new CallRecords(kv, RecordSchema, erase);
     assert.equal(await plain.create(ref, { callRef: ref, phase: 'greeting' }), true);
@@ -101,7 +101,11 @@ describe('call records', () => {
     const other = new CallRecords(kv, RecordSchema, erase);
     assert.equal(await other.create(ref, { callRef: ref, phase: 'greeting' }), true);
     const first = (await other.get(ref, true))!.revision;
-    const records = new CallRecords(lostRequestKv(kv, () => other.replace(ref, { callRef: ref, phase: 'recording' }, first)), RecordSchema, erase);
+    const records = new CallRecords(
+      lostRequestKv(kv, () => other.replace(ref, { callRef: ref, phase: 'recording' }, first)),
+      RecordSchema,
+      erase,
+    );
     assert.equal(await records.replace(ref, { callRef: ref, phase: 'done' }, first), false);
     assert.deepEqual((await other.get(ref, true))?.record, { callRef: ref, phase: 'recording' });
   });

@@ -319,7 +319,14 @@ describe('call runtime', { concurrency: 4 }, () => {
       request: { callRef, playbackId: 'welcome', items: [prompt('welcome')], mode: 'replace' },
       callId: `${callRef}@sip.test`,
     });
-    assert.deepEqual(await r.stored(callRef), { callRef, callId: `${callRef}@sip.test`, signalingInstance: 'sig-1', mediaInstance: 'media-1', mediaNode: 'node-1', heard: ['started'] });
+    assert.deepEqual(await r.stored(callRef), {
+      callRef,
+      callId: `${callRef}@sip.test`,
+      signalingInstance: 'sig-1',
+      mediaInstance: 'media-1',
+      mediaNode: 'node-1',
+      heard: ['started'],
+    });
 
     // Signaling asks again (its first answer was lost): taken, and nothing is done twice.
     assert.deepEqual(await r.offer(callRef), { taken: true });
@@ -522,11 +529,7 @@ describe('call runtime', { concurrency: 4 }, () => {
     const r = await using(t, 'core', { failHangup: true, failStopRecording: true });
     await r.startRuntime({
       reactions: {
-        'digit 1': [
-          { kind: 'hangup', reason: 'bye' },
-          { kind: 'stop-recording', discard: true },
-          { kind: 'stop-playback' },
-        ],
+        'digit 1': [{ kind: 'hangup', reason: 'bye' }, { kind: 'stop-recording', discard: true }, { kind: 'stop-playback' }],
       },
     });
     const callRef = newCallRef();
@@ -589,7 +592,11 @@ describe('call runtime', { concurrency: 4 }, () => {
     for (let i = 0; i < kinds.length; i++) digit(r, callRef, String(i));
     const heard = await heardAtLeast(r, callRef, 10, 'every digit');
     await sleep(200);
-    assert.deepEqual((await r.heard(callRef))?.filter((e) => e.startsWith('failed')), [], `no action failed: ${heard.join(', ')}`);
+    assert.deepEqual(
+      (await r.heard(callRef))?.filter((e) => e.startsWith('failed')),
+      [],
+      `no action failed: ${heard.join(', ')}`,
+    );
     assert.equal((await r.jsm.streams.info(STREAMS.voiceboxTimers.name)).state.messages, 1, 'the timer is armed');
     assert.deepEqual(
       r.commands.filter((c) => c.to !== 'play answered').map((c) => c.to),

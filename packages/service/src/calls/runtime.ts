@@ -115,8 +115,10 @@ export async function startCallRuntime<R extends CallBase, A extends { kind: str
       handlers: {
         started: (e, taken) => runner.start(e, taken),
         digit: (e) => runner.apply(e.callRef, { kind: 'digit', digit: e.digit }),
-        playbackFinished: (e) => runner.apply(e.callRef, { kind: 'playback-finished', playbackId: e.playbackId, reason: e.reason, recordingStartedAt: e.recordingStartedAt }),
-        recordingFinished: (e) => runner.apply(e.callRef, e.reason === 'silence' ? { kind: 'silence', speech: e.speech ?? false } : { kind: 'recording-limit' }),
+        playbackFinished: (e) =>
+          runner.apply(e.callRef, { kind: 'playback-finished', playbackId: e.playbackId, reason: e.reason, recordingStartedAt: e.recordingStartedAt }),
+        recordingFinished: (e) =>
+          runner.apply(e.callRef, e.reason === 'silence' ? { kind: 'silence', speech: e.speech ?? false } : { kind: 'recording-limit' }),
         ...(app.durableEnds ? {} : { ended: (e) => runner.apply(e.callRef, { kind: 'ended' }) }),
       },
     }),
@@ -140,7 +142,10 @@ export async function startCallRuntime<R extends CallBase, A extends { kind: str
             return { kind: 'done' };
           } catch (error) {
             const delayMs = retryDelay(ENDED_RETRY_DELAYS_MS, msg.info.deliveryCount);
-            callLogger(log, event.callId).warn({ callRef: event.callRef, err: toServiceError(error).message, retryInMs: delayMs }, 'end of call not finished; will retry');
+            callLogger(log, event.callId).warn(
+              { callRef: event.callRef, err: toServiceError(error).message, retryInMs: delayMs },
+              'end of call not finished; will retry',
+            );
             return { kind: 'retry', delayMs };
           }
         },
@@ -249,7 +254,11 @@ class Runner<R extends CallBase, A extends { kind: string }, E extends { kind: s
     const results: (CallEvent | E)[] = [];
     for (const action of actions) {
       try {
-        results.push(...(isCallAction(action) ? await performWith(CALL_ACTIONS, action, record, context) : await performWith(this.options.app.actions, action as A, record, context)));
+        results.push(
+          ...(isCallAction(action)
+            ? await performWith(CALL_ACTIONS, action, record, context)
+            : await performWith(this.options.app.actions, action as A, record, context)),
+        );
       } catch (error) {
         const policy = this.options.app.onFailure?.(action, error) ?? defaultPolicy(action);
         const err = toServiceError(error).message;

@@ -11,9 +11,7 @@ Environment: NATS_URL, NATS_NKEY_FILE (the admin key), NATS_USER/NATS_PASSWORD_F
 `;
 
 export type ImportArguments =
-  | { ok: true; help: true }
-  | { ok: true; help: false; from: string; dryRun: boolean; concurrency: number }
-  | { ok: false; problem: string };
+  { ok: true; help: true } | { ok: true; help: false; from: string; dryRun: boolean; concurrency: number } | { ok: false; problem: string };
 
 export function parseImportArguments(argv: readonly string[]): ImportArguments {
   let from: string | undefined;

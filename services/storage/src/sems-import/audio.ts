@@ -53,7 +53,8 @@ export async function prepareAudio(file: SemsFile, options: AudioOptions): Promi
   if (layout === undefined) return { ok: false, reason: 'damaged: no fmt and data chunk where a WAV header has them' };
   if (layout.dataSize === undefined) return { ok: false, reason: 'damaged: the header announces no length (SEMS never finished writing it)' };
   const held = file.size - layout.dataOffset;
-  if (layout.dataSize > held) return { ok: false, reason: `damaged: truncated (the header announces ${layout.dataSize} bytes of audio, the file holds ${Math.max(0, held)})` };
+  if (layout.dataSize > held)
+    return { ok: false, reason: `damaged: truncated (the header announces ${layout.dataSize} bytes of audio, the file holds ${Math.max(0, held)})` };
   if (layout.dataSize === 0) return { ok: false, reason: 'no audio in it' };
   const codec = codecOf(layout.format);
   if (!isPlatformFormat(layout)) return convert(file, options, codec);
@@ -67,7 +68,12 @@ export async function prepareAudio(file: SemsFile, options: AudioOptions): Promi
 }
 
 function isPlatformFormat(layout: WavLayout): boolean {
-  return (layout.format === 1 || layout.format === 0xfffe) && layout.sampleRate === PLATFORM_FORMAT.sampleRate && layout.channels === 1 && layout.bitsPerSample === 16;
+  return (
+    (layout.format === 1 || layout.format === 0xfffe) &&
+    layout.sampleRate === PLATFORM_FORMAT.sampleRate &&
+    layout.channels === 1 &&
+    layout.bitsPerSample === 16
+  );
 }
 
 function codecOf(format: number): string {
@@ -93,7 +99,25 @@ async function convert(file: SemsFile, options: AudioOptions, codec: string): Pr
 }
 
 function runFfmpeg(ffmpeg: string, input: Readable, out: string): Promise<string | undefined> {
-  const args = ['-hide_banner', '-loglevel', 'error', '-nostdin', '-i', 'pipe:0', '-vn', '-ar', '8000', '-ac', '1', '-c:a', 'pcm_s16le', '-f', 'wav', '-y', out];
+  const args = [
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-nostdin',
+    '-i',
+    'pipe:0',
+    '-vn',
+    '-ar',
+    '8000',
+    '-ac',
+    '1',
+    '-c:a',
+    'pcm_s16le',
+    '-f',
+    'wav',
+    '-y',
+    out,
+  ];
   return new Promise((resolve) => {
     const child = spawn(ffmpeg, args, { stdio: ['pipe', 'ignore', 'pipe'] });
     let errors = '';

@@ -9,17 +9,7 @@ import assert from 'node:assert/strict';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { isServiceError, request, STREAMS, StorageApi, type Mailbox } from '@sipvm/contracts';
-import {
-  alawWav,
-  dominantFrequency,
-  runSemsImport,
-  tempDir,
-  toneWav,
-  wavHeader,
-  wavSamples,
-  writeSemsGreeting,
-  writeSemsMessage,
-} from '@sipvm/harness';
+import { alawWav, dominantFrequency, runSemsImport, tempDir, toneWav, wavHeader, wavSamples, writeSemsGreeting, writeSemsMessage } from '@sipvm/harness';
 import { mailboxEvents, readAll, startStorageRig, type StorageRig } from '../../test/support.js';
 
 const ALICE: Mailbox = { did: 'iptel.org', uid: 'alice' };
@@ -36,12 +26,48 @@ describe('importing a SEMS msg_storage folder', () => {
     sems = await tempDir('sems-spool');
     storageDir = await tempDir('sems-import-storage');
     rig = await startStorageRig({ STORAGE_BACKEND: 'local', STORAGE_DIR: storageDir.path });
-    const message = (name: string, fixture: Parameters<typeof writeSemsMessage>[1]) => writeSemsMessage(sems.path, fixture).then((path) => (files[name] = path));
-    await message('saved', { domain: 'iptel.org', user: 'alice', ts: 1_700_000_000, sender: '"Bob" <sip:bob@example.net>;tag=1f2e', audio: toneWav(tones.saved, 1_500), saved: true });
-    await message('fresh', { domain: 'iptel.org', user: 'alice', ts: 1_700_000_100, sender: 'sip:+4930123@carrier.example', audio: toneWav(tones.fresh, 2_000), saved: false });
-    await message('alaw', { domain: 'iptel.org', user: 'alice', ts: 1_700_000_200, sender: 'sip:carol@example.net', audio: alawWav(toneWav(tones.alaw, 1_000)), saved: false });
-    await message('rex', { domain: 'example.org', user: 'rex', ts: 1_700_000_500, sender: 'sip:alice@iptel.org', audio: toneWav(tones.rex, 1_000), saved: true });
-    await message('garbage', { domain: 'iptel.org', user: 'alice', ts: 1_700_000_300, sender: 'sip:eve@x.org', audio: Buffer.from('this is no recording'), saved: false });
+    const message = (name: string, fixture: Parameters<typeof writeSemsMessage>[1]) =>
+      writeSemsMessage(sems.path, fixture).then((path) => (files[name] = path));
+    await message('saved', {
+      domain: 'iptel.org',
+      user: 'alice',
+      ts: 1_700_000_000,
+      sender: '"Bob" <sip:bob@example.net>;tag=1f2e',
+      audio: toneWav(tones.saved, 1_500),
+      saved: true,
+    });
+    await message('fresh', {
+      domain: 'iptel.org',
+      user: 'alice',
+      ts: 1_700_000_100,
+      sender: 'sip:+4930123@carrier.example',
+      audio: toneWav(tones.fresh, 2_000),
+      saved: false,
+    });
+    await message('alaw', {
+      domain: 'iptel.org',
+      user: 'alice',
+      ts: 1_700_000_200,
+      sender: 'sip:carol@example.net',
+      audio: alawWav(toneWav(tones.alaw, 1_000)),
+      saved: false,
+    });
+    await message('rex', {
+      domain: 'example.org',
+      user: 'rex',
+      ts: 1_700_000_500,
+      sender: 'sip:alice@iptel.org',
+      audio: toneWav(tones.rex, 1_000),
+      saved: true,
+    });
+    await message('garbage', {
+      domain: 'iptel.org',
+      user: 'alice',
+      ts: 1_700_000_300,
+      sender: 'sip:eve@x.org',
+      audio: Buffer.from('this is no recording'),
+      saved: false,
+    });
     const truncated = Buffer.concat([wavHeader(16_000), Buffer.alloc(100)]);
     await message('truncated', { domain: 'iptel.org', user: 'alice', ts: 1_700_000_400, sender: 'sip:eve@x.org', audio: truncated, saved: false });
     files.greeting = await writeSemsGreeting(sems.path, { domain: 'iptel.org', user: 'alice', type: 'vm', audio: toneWav(tones.greeting, 1_000) });
@@ -54,7 +80,8 @@ describe('importing a SEMS msg_storage folder', () => {
 
   const importer = (...args: string[]) => runSemsImport(rig.nats, ['--from', sems.path, ...args]);
   const counts = async (mailbox: Mailbox) => (await request(rig.nc, StorageApi.countMailbox, { mailbox })).counts;
-  const times = async () => Object.fromEntries(await Promise.all(Object.entries(files).map(async ([name, path]) => [name, (await stat(path)).atimeMs] as const)));
+  const times = async () =>
+    Object.fromEntries(await Promise.all(Object.entries(files).map(async ([name, path]) => [name, (await stat(path)).atimeMs] as const)));
   const lastEventSeq = async () => (await (await jetstreamManager(rig.nc)).streams.info(STREAMS.mailbox.name).catch(() => undefined))?.state.last_seq ?? 0;
 
   it('a dry run reports what it would do and writes nothing', async () => {
@@ -71,7 +98,7 @@ describe('importing a SEMS msg_storage folder', () => {
     assert.deepEqual(await times(), before, 'reading the SEMS folder changed an access time, which says new or saved');
   });
 
-  it('imports messages with sender, time and SEMS\'s new/saved state, the greeting, and tells MWI', async () => {
+  it("imports messages with sender, time and SEMS's new/saved state, the greeting, and tells MWI", async () => {
     const before = await times();
     const run = await importer();
     assert.equal(run.code, 0, run.output);
@@ -122,7 +149,14 @@ describe('importing a SEMS msg_storage folder', () => {
 
   it('does not overwrite a greeting recorded since, and brings over a message SEMS took later', async () => {
     await writeFile(files.greeting!, toneWav(900, 500));
-    await writeSemsMessage(sems.path, { domain: 'iptel.org', user: 'alice', ts: 1_700_001_000, sender: 'sip:late@example.net', audio: toneWav(700, 1_000), saved: false });
+    await writeSemsMessage(sems.path, {
+      domain: 'iptel.org',
+      user: 'alice',
+      ts: 1_700_001_000,
+      sender: 'sip:late@example.net',
+      audio: toneWav(700, 1_000),
+      saved: false,
+    });
     const run = await importer();
     assert.equal(run.code, 0, run.output);
     assert.match(run.stdout, /messages: {2}1 imported \(1 new, 0 saved\), 4 already there/);

@@ -150,7 +150,8 @@ async function importGreeting(context: Context, mailbox: Mailbox, greeting: Sems
     if (!isServiceError(error, 'greeting-not-found')) throw error;
   }
   await withAudio(context, greeting, async (_audio, staged) => {
-    if (staged !== undefined) await retrying(context, () => request(context.options.nc, StorageApi.putGreeting, { mailbox, type: greeting.type, audio: staged }));
+    if (staged !== undefined)
+      await retrying(context, () => request(context.options.nc, StorageApi.putGreeting, { mailbox, type: greeting.type, audio: staged }));
     context.report.greetings.imported++;
   });
 }
@@ -159,7 +160,11 @@ async function importGreeting(context: Context, mailbox: Mailbox, greeting: Sems
  * Checks (and if need be converts) a file's audio, stages it unless this is a dry run, and hands
  * both on; a file that is not usable audio is skipped, and staged audio is always discarded.
  */
-async function withAudio(context: Context, file: SemsMessage | SemsGreeting, use: (audio: Extract<PreparedAudio, { ok: true }>, staged: StagedAudio | undefined) => Promise<void>): Promise<void> {
+async function withAudio(
+  context: Context,
+  file: SemsMessage | SemsGreeting,
+  use: (audio: Extract<PreparedAudio, { ok: true }>, staged: StagedAudio | undefined) => Promise<void>,
+): Promise<void> {
   const audio = await prepareAudio(file, context.options.audio);
   if (!audio.ok) {
     context.report.skipped.push({ name: file.name, reason: audio.reason });
@@ -186,7 +191,7 @@ async function settle(context: Context, name: string, work: () => Promise<void>)
 
 async function existingMessageIds(context: Context, mailbox: Mailbox): Promise<Set<string>> {
   const ids = new Set<string>();
-  for (let offset = 0; ; ) {
+  for (let offset = 0; ;) {
     const page = await retrying(context, () => request(context.options.nc, StorageApi.listMailbox, { mailbox, offset }));
     for (const message of page.messages) ids.add(message.id);
     offset += page.messages.length;

@@ -46,7 +46,13 @@ if (args.help) {
   process.stdout.write(USAGE);
   process.exit(0);
 }
-if (!(await stat(args.from).then((s) => s.isDirectory(), () => false))) fail(EXIT.noInput, `--from ${args.from}: no such folder`);
+if (
+  !(await stat(args.from).then(
+    (s) => s.isDirectory(),
+    () => false,
+  ))
+)
+  fail(EXIT.noInput, `--from ${args.from}: no such folder`);
 
 let config;
 let security;

@@ -7,12 +7,19 @@ import { tempDir, toneWav, writeSemsGreeting, writeSemsMessage } from '@sipvm/ha
 import { parseImportArguments } from './arguments.js';
 import { parseMessageName, readSemsFolder, savedBySems } from './sems-folder.js';
 
-it('finds mailboxes, messages (new or saved by SEMS\'s access-time rule) and greetings, and says what else it saw', async () => {
+it("finds mailboxes, messages (new or saved by SEMS's access-time rule) and greetings, and says what else it saw", async () => {
   const dir = await tempDir('sems-folder');
   try {
     const audio = toneWav(440, 500);
     await writeSemsMessage(dir.path, { domain: 'iptel.org', user: 'alice', ts: 1_700_000_100, sender: 'sip:+4930123@carrier.example', audio, saved: false });
-    await writeSemsMessage(dir.path, { domain: 'iptel.org', user: 'alice', ts: 1_700_000_000, sender: '"Bob" <sip:bob@example.net>;tag=a83f', audio, saved: true });
+    await writeSemsMessage(dir.path, {
+      domain: 'iptel.org',
+      user: 'alice',
+      ts: 1_700_000_000,
+      sender: '"Bob" <sip:bob@example.net>;tag=a83f',
+      audio,
+      saved: true,
+    });
     await writeSemsGreeting(dir.path, { domain: 'iptel.org', user: 'alice', type: 'busy', audio });
     await writeSemsMessage(dir.path, { domain: 'Example.ORG', user: 'Rco', ts: 1_600_000_000, sender: 'sip:x@y', audio, saved: false });
     // What SEMS would never call a message or a greeting:
@@ -28,7 +35,10 @@ it('finds mailboxes, messages (new or saved by SEMS\'s access-time rule) and gre
     await writeFile(Buffer.concat([Buffer.from(`${alice}/1700000400+"`), Buffer.from('Jürgen', 'latin1'), Buffer.from('" <sip:j@x.org>.wav')]), audio);
 
     const folder = await readSemsFolder(dir.path);
-    assert.deepEqual(folder.mailboxes.map((m) => `${m.mailbox.did}/${m.mailbox.uid}`), ['example.org/Rco', 'iptel.org/alice']);
+    assert.deepEqual(
+      folder.mailboxes.map((m) => `${m.mailbox.did}/${m.mailbox.uid}`),
+      ['example.org/Rco', 'iptel.org/alice'],
+    );
     const inbox = folder.mailboxes[1]!;
     assert.deepEqual(
       inbox.messages.map((m) => [m.recordedAt.toISOString(), m.sender, m.saved]),
@@ -38,7 +48,10 @@ it('finds mailboxes, messages (new or saved by SEMS\'s access-time rule) and gre
         ['2023-11-14T22:20:00.000Z', 'sip:j@x.org', false],
       ],
     );
-    assert.deepEqual(inbox.greetings.map((g) => g.type), ['busy']);
+    assert.deepEqual(
+      inbox.greetings.map((g) => g.type),
+      ['busy'],
+    );
     assert.deepEqual(folder.skipped.map((s) => `${s.name}: ${s.reason.split(' (')[0]}`).sort(), [
       'iptel.org-prompts/alice/Away.wav: not a greeting',
       'iptel.org/alice/1700000200+sip:empty@x.wav: empty',
@@ -54,7 +67,7 @@ it('finds mailboxes, messages (new or saved by SEMS\'s access-time rule) and gre
   }
 });
 
-it('calls a message saved exactly when SEMS\'s userdir_open would', () => {
+it("calls a message saved exactly when SEMS's userdir_open would", () => {
   assert.equal(savedBySems({ atimeMs: 1_700_000_020_000, mtimeMs: 1_700_000_020_000 }), false);
   assert.equal(savedBySems({ atimeMs: 1_700_000_021_000, mtimeMs: 1_700_000_020_000 }), true, 'msg_markread: one second later');
   assert.equal(savedBySems({ atimeMs: 1_700_000_020_900, mtimeMs: 1_700_000_020_100 }), false, 'the same second');
@@ -69,7 +82,13 @@ it('reads SEMS message names: time, and the URI of a whole From header', () => {
 });
 
 it('reads its command line', () => {
-  assert.deepEqual(parseImportArguments(['--from', '/var/spool/voicebox', '--dry-run']), { ok: true, help: false, from: '/var/spool/voicebox', dryRun: true, concurrency: 4 });
+  assert.deepEqual(parseImportArguments(['--from', '/var/spool/voicebox', '--dry-run']), {
+    ok: true,
+    help: false,
+    from: '/var/spool/voicebox',
+    dryRun: true,
+    concurrency: 4,
+  });
   assert.deepEqual(parseImportArguments(['--from=/x', '--concurrency=8']), { ok: true, help: false, from: '/x', dryRun: false, concurrency: 8 });
   assert.match((parseImportArguments(['--dry-run']) as { problem: string }).problem, /--from .* is required/);
   assert.match((parseImportArguments(['--from', '/x', '--concurrency', '0']) as { problem: string }).problem, /1 to 32/);

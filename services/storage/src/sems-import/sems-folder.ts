@@ -127,7 +127,7 @@ async function filesIn(dir: Buffer, where: string, skipped: Skipped[]): Promise<
 function addMessage(mailbox: SemsMailbox, { file, fileName }: { file: SemsFile; fileName: string }, skipped: Skipped[]): void {
   const parsed = parseMessageName(fileName);
   if (!parsed) return void skipped.push({ name: file.name, reason: 'not a SEMS message name (<unix time>+<sender>.<ext>)' });
-  if (file.size === 0) return void skipped.push({ name: file.name, reason: 'empty (SEMS\'s voicebox never played it)' });
+  if (file.size === 0) return void skipped.push({ name: file.name, reason: "empty (SEMS's voicebox never played it)" });
   mailbox.messages.push({ ...file, recordedAt: parsed.recordedAt, sender: parsed.sender, saved: savedBySems(file) });
 }
 
@@ -162,7 +162,10 @@ export function parseMessageName(fileName: string): { recordedAt: Date; sender: 
   const seconds = Number(match[1]);
   const raw = match[2] ?? '';
   const uri = /<([^<>]*)>/.exec(raw)?.[1] ?? raw;
-  // eslint-disable-next-line no-control-regex -- control characters are what is replaced
-  const sender = uri.trim().replace(/[\x00-\x1f\x7f]/g, '?').slice(0, SENDER_MAX);
+  const sender = uri
+    .trim()
+    // eslint-disable-next-line no-control-regex -- control characters are what is replaced
+    .replace(/[\x00-\x1f\x7f]/g, '?')
+    .slice(0, SENDER_MAX);
   return { recordedAt: new Date(seconds * 1000), sender };
 }

@@ -6,13 +6,31 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { isServiceError, PlayableSchema, request, StorageApi, SUBJECTS, toServiceError, type CallStartedEvent, type Mailbox, type Playable, type StagingBucket } from '@sipvm/contracts';
+import {
+  isServiceError,
+  PlayableSchema,
+  request,
+  StorageApi,
+  SUBJECTS,
+  toServiceError,
+  type CallStartedEvent,
+  type Mailbox,
+  type Playable,
+  type StagingBucket,
+} from '@sipvm/contracts';
 import type { CallAction, CallApplication, Step } from '@sipvm/service';
 import type { VoiceboxConfig } from '../config.js';
 import { CALLS_BUCKET, commonOf, CommonShape, voiceOf, VOICEBOX_QUEUE, type Common } from '../call/record.js';
 import { discardStaged } from '../call/discard-staged.js';
 import { prompt } from '../voicebox/speech.js';
-import { AnnrecorderStateSchema, onAnnrecorderEvent, startAnnrecorder, type AnnrecorderAction, type AnnrecorderEvent, type AnnrecorderSettings } from './flow.js';
+import {
+  AnnrecorderStateSchema,
+  onAnnrecorderEvent,
+  startAnnrecorder,
+  type AnnrecorderAction,
+  type AnnrecorderEvent,
+  type AnnrecorderSettings,
+} from './flow.js';
 import { deleteGreeting, keepGreeting } from './actions/greetings.js';
 
 export const AnnrecorderCallSchema = z.object({
@@ -71,12 +89,20 @@ export function annrecorderApplication(options: AnnrecorderApplicationOptions): 
 }
 
 /** The personal greeting of the type, else the default callers hear (the default chain is media's). */
-async function currentGreeting(nc: NatsConnection, mailbox: Mailbox, type: string, language: string, callId: string, log: Logger): Promise<{ personal: boolean; greeting: Playable }> {
+async function currentGreeting(
+  nc: NatsConnection,
+  mailbox: Mailbox,
+  type: string,
+  language: string,
+  callId: string,
+  log: Logger,
+): Promise<{ personal: boolean; greeting: Playable }> {
   try {
     await request(nc, StorageApi.getGreeting, { mailbox, type }, { callId, timeoutMs: 2_000 });
     return { personal: true, greeting: PlayableSchema.parse({ kind: 'greeting', mailbox, type }) };
   } catch (error) {
-    if (!isServiceError(error, 'greeting-not-found')) log.warn({ err: toServiceError(error).message }, 'cannot look up the personal greeting; describing the default');
+    if (!isServiceError(error, 'greeting-not-found'))
+      log.warn({ err: toServiceError(error).message }, 'cannot look up the personal greeting; describing the default');
     return { personal: false, greeting: prompt({ language, domain: mailbox.did }, 'default_greeting') };
   }
 }

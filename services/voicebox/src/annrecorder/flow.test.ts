@@ -6,9 +6,19 @@ import { onAnnrecorderEvent, startAnnrecorder, type AnnrecorderAction, type Annr
 import { eventFor, type ScriptStep } from '../../test/steps.js';
 
 type Action = CallAction | AnnrecorderAction;
-const settings: AnnrecorderSettings = { voice: { language: 'en' }, greetingType: 'busy', inputTimeoutMs: 10_000, maxGreetingMs: 120_000, minGreetingMs: 1_000, maxTemporaryDays: 365 };
+const settings: AnnrecorderSettings = {
+  voice: { language: 'en' },
+  greetingType: 'busy',
+  inputTimeoutMs: 10_000,
+  maxGreetingMs: 120_000,
+  minGreetingMs: 1_000,
+  maxTemporaryDays: 365,
+};
 const audio: StagedAudio = { name: 'greeting-1', size: 32_044 };
-const recorded = (durationMs: number): CallEvent => ({ kind: 'recorded', recording: { audio, durationMs, startedAt: '2026-11-28T10:00:00.000Z', codec: 'PCMU' } });
+const recorded = (durationMs: number): CallEvent => ({
+  kind: 'recorded',
+  recording: { audio, durationMs, startedAt: '2026-11-28T10:00:00.000Z', codec: 'PCMU' },
+});
 const personal = { personal: true, greeting: { kind: 'greeting' as const, mailbox: { did: 'example.org', uid: 'alice' }, type: 'busy' } };
 
 function run(steps: ScriptStep[], current: Parameters<typeof startAnnrecorder>[0] = personal, s: AnnrecorderSettings = settings) {
@@ -18,7 +28,11 @@ function run(steps: ScriptStep[], current: Parameters<typeof startAnnrecorder>[0
     ({ state, actions } = onAnnrecorderEvent(state, eventFor(step, state), s));
     all.push(...actions);
   }
-  return { state, actions: all, said: all.map((a) => (a.kind === 'play' ? `play:${a.items.map((i) => (i.kind === 'prompt' ? i.name : i.kind)).join('+')}` : a.kind)) };
+  return {
+    state,
+    actions: all,
+    said: all.map((a) => (a.kind === 'play' ? `play:${a.items.map((i) => (i.kind === 'prompt' ? i.name : i.kind)).join('+')}` : a.kind)),
+  };
 }
 
 describe('annrecorder flow', () => {
@@ -58,7 +72,17 @@ describe('annrecorder flow', () => {
 
   it('2 records again, 3 deletes the greeting (back to the default)', () => {
     const again = run(['1', 'finish', '1', recorded(3_000), '2', 'finish', '1', recorded(2_000), '3', 'finish']).said;
-    assert.deepEqual(again.slice(5), ['discard-staged', 'play:beep', 'start-recording', 'stop-recording', 'play:ann_you_recorded+staged+ann_confirm', 'delete-greeting', 'discard-staged', 'play:ann_deleted+goodbye', 'hangup']);
+    assert.deepEqual(again.slice(5), [
+      'discard-staged',
+      'play:beep',
+      'start-recording',
+      'stop-recording',
+      'play:ann_you_recorded+staged+ann_confirm',
+      'delete-greeting',
+      'discard-staged',
+      'play:ann_deleted+goodbye',
+      'hangup',
+    ]);
   });
 
   it('the maximum length ends the recording like a key does', () => {
@@ -79,7 +103,11 @@ describe('annrecorder flow', () => {
 
   it('hang-up while recording or deciding changes nothing and throws the recording away', () => {
     assert.deepEqual(run(['1', 'finish', { kind: 'ended' }]).said.slice(-1), ['stop-recording']);
-    assert.deepEqual(onAnnrecorderEvent(run(['1', 'finish']).state, { kind: 'ended' }, settings).actions, [{ kind: 'stop-recording', discard: true }], 'dropped, not staged');
+    assert.deepEqual(
+      onAnnrecorderEvent(run(['1', 'finish']).state, { kind: 'ended' }, settings).actions,
+      [{ kind: 'stop-recording', discard: true }],
+      'dropped, not staged',
+    );
     const deciding = run(['1', 'finish', '1', recorded(3_000), { kind: 'ended' }]).said;
     assert.deepEqual(deciding.slice(-1), ['discard-staged']);
     assert.ok(!deciding.includes('keep-greeting') && !deciding.includes('delete-greeting'));
@@ -93,7 +121,11 @@ describe('annrecorder flow', () => {
   it('the temporary greeting: 1 asks for how many days, a wrong number is refused, then it is kept for those days', () => {
     const temporary = { ...settings, greetingType: 'temp', maxTemporaryDays: 30 };
     const none = { personal: false, greeting: { kind: 'prompt' as const, name: 'default_greeting', language: 'en' } };
-    const { said, actions, state } = run(['finish', '5', 'finish', '#', recorded(3_000), '1', '9', '9', '#', 'finish', '1', '4', '#', 'finish'], none, temporary);
+    const { said, actions, state } = run(
+      ['finish', '5', 'finish', '#', recorded(3_000), '1', '9', '9', '#', 'finish', '1', '4', '#', 'finish'],
+      none,
+      temporary,
+    );
     assert.equal(said[0], 'play:ann_welcome_temporary+ann_no_temporary+ann_press_any_key', 'no default greeting is described: the temporary one has none');
     assert.deepEqual(said.slice(-11), [
       'play:ann_temporary_days',
@@ -115,7 +147,11 @@ describe('annrecorder flow', () => {
 
   it('the name: described as the name, kept like a greeting, no end asked', () => {
     const name = { ...settings, greetingType: 'name' };
-    const { said, actions } = run(['finish', '5', 'finish', '#', recorded(2_000), '1', 'finish'], { personal: false, greeting: { kind: 'prompt', name: 'default_greeting', language: 'en' } }, name);
+    const { said, actions } = run(
+      ['finish', '5', 'finish', '#', recorded(2_000), '1', 'finish'],
+      { personal: false, greeting: { kind: 'prompt', name: 'default_greeting', language: 'en' } },
+      name,
+    );
     assert.equal(said[0], 'play:ann_welcome_name+ann_no_name+ann_press_any_key');
     const kept = actions.find((a): a is Extract<Action, { kind: 'keep-greeting' }> => a.kind === 'keep-greeting');
     assert.equal(kept?.days, undefined);

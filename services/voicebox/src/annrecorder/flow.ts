@@ -29,9 +29,7 @@ export type AnnrecorderState = z.infer<typeof AnnrecorderStateSchema>;
 /** annrecorder's own actions (actions/); the runtime carries out the common ones. */
 export type AnnrecorderAction =
   /** Keeps the new greeting; the temporary one for `days` from now. */
-  | { kind: 'keep-greeting'; audio: StagedAudio; days?: number | undefined }
-  | { kind: 'delete-greeting' }
-  | { kind: 'discard-staged'; audio: StagedAudio };
+  { kind: 'keep-greeting'; audio: StagedAudio; days?: number | undefined } | { kind: 'delete-greeting' } | { kind: 'discard-staged'; audio: StagedAudio };
 export type AnnrecorderEvent = CallEvent;
 type Action = CallAction | AnnrecorderAction;
 type AnnrecorderStep = Step<AnnrecorderState, Action>;
@@ -71,12 +69,19 @@ export function onAnnrecorderEvent(state: AnnrecorderState, event: AnnrecorderEv
   const discard: Action[] = state.recording ? [{ kind: 'discard-staged', audio: state.recording.audio }] : [];
   // The beep ends in the recording (media starts it then: no round trip before the first word).
   const recordAgain = (s: AnnrecorderState, items: Playable[], before: Action[] = []) =>
-    say<AnnrecorderState, Action>({ ...s, recording: undefined }, 'beep', [...items, { kind: 'beep' }], before, { thenRecord: { maxDurationMs: settings.maxGreetingMs } });
+    say<AnnrecorderState, Action>({ ...s, recording: undefined }, 'beep', [...items, { kind: 'beep' }], before, {
+      thenRecord: { maxDurationMs: settings.maxGreetingMs },
+    });
   const keep = (audio: StagedAudio, days?: number) =>
-    say<AnnrecorderState, Action>({ ...state, recording: undefined, entered: '' }, 'goodbye', [p('ann_saved'), p('goodbye')], [
-      { kind: 'keep-greeting', audio, ...(days !== undefined ? { days } : {}) },
-      { kind: 'discard-staged', audio },
-    ]);
+    say<AnnrecorderState, Action>(
+      { ...state, recording: undefined, entered: '' },
+      'goodbye',
+      [p('ann_saved'), p('goodbye')],
+      [
+        { kind: 'keep-greeting', audio, ...(days !== undefined ? { days } : {}) },
+        { kind: 'discard-staged', audio },
+      ],
+    );
 
   switch (event.kind) {
     case 'ended': {
@@ -91,7 +96,12 @@ export function onAnnrecorderEvent(state: AnnrecorderState, event: AnnrecorderEv
       return say({ ...state, recording: undefined }, 'goodbye', [p('technical_problem')], discard);
     case 'timeout':
       if (!timesOut(state, event)) return unchanged;
-      return say({ ...state, recording: undefined }, 'goodbye', [p(state.recording ? 'ann_not_saved' : 'no_input_goodbye'), ...(state.recording ? [p('goodbye')] : [])], discard);
+      return say(
+        { ...state, recording: undefined },
+        'goodbye',
+        [p(state.recording ? 'ann_not_saved' : 'no_input_goodbye'), ...(state.recording ? [p('goodbye')] : [])],
+        discard,
+      );
     default:
       break;
   }
@@ -134,7 +144,12 @@ export function onAnnrecorderEvent(state: AnnrecorderState, event: AnnrecorderEv
         case '2':
           return recordAgain(state, [], [{ kind: 'discard-staged', audio }]);
         case '3':
-          return say({ ...state, recording: undefined }, 'goodbye', [p('ann_deleted'), p('goodbye')], [{ kind: 'delete-greeting' }, { kind: 'discard-staged', audio }]);
+          return say(
+            { ...state, recording: undefined },
+            'goodbye',
+            [p('ann_deleted'), p('goodbye')],
+            [{ kind: 'delete-greeting' }, { kind: 'discard-staged', audio }],
+          );
         default:
           return say(state, 'confirm', [p('invalid_key'), p('ann_confirm')]);
       }

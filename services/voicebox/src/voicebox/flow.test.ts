@@ -49,7 +49,13 @@ function loaded(...messages: MessageInfo[]): VoiceboxEvent {
     more: first.length > PAGE_SIZE,
   };
 }
-const page = (segment: 'new' | 'saved', direction: 'after' | 'before', messages: MessageInfo[], more = false): VoiceboxEvent => ({ kind: 'page-loaded', segment, direction, page: entries(messages), more });
+const page = (segment: 'new' | 'saved', direction: 'after' | 'before', messages: MessageInfo[], more = false): VoiceboxEvent => ({
+  kind: 'page-loaded',
+  segment,
+  direction,
+  page: entries(messages),
+  more,
+});
 
 /** Runs a call through steps ('finish' = the current playback ends), describing every action. */
 function run(steps: ScriptStep<VoiceboxEvent>[], situation = { pinRequired: false, locked: false }, s: VoiceboxSettings = settings) {
@@ -110,7 +116,14 @@ describe('voicebox flow', () => {
       'load-page:saved:start',
       'play:no_more_messages',
     ]);
-    assert.deepEqual(state.page.map((m) => [n(m.id), m.read, m.deleted]), [['3', true, true], ['2', true, false], ['1', false, false]]);
+    assert.deepEqual(
+      state.page.map((m) => [n(m.id), m.read, m.deleted]),
+      [
+        ['3', true, true],
+        ['2', true, false],
+        ['1', false, false],
+      ],
+    );
   });
 
   it('singular counts and the saved messages after the new ones, from a page of their own', () => {
@@ -158,7 +171,15 @@ describe('voicebox flow', () => {
   });
 
   it('going back from the first saved message reaches the last new one, from its listing', () => {
-    const { said } = run([loaded(message(1, true), message(2, false)), 'finish', 'finish', '6', page('saved', 'after', [message(1, true)]), '7', page('new', 'before', [message(2, false)])]);
+    const { said } = run([
+      loaded(message(1, true), message(2, false)),
+      'finish',
+      'finish',
+      '6',
+      page('saved', 'after', [message(1, true)]),
+      '7',
+      page('new', 'before', [message(2, false)]),
+    ]);
     assert.equal(said[said.length - 2], 'load-page:new:end');
     assert.equal(said[said.length - 1], 'play:first_new_message');
   });
@@ -166,7 +187,19 @@ describe('voicebox flow', () => {
   it('PIN: digits then #; the first digit cuts the prompt short; wrong replays the prompt; the third wrong says goodbye', () => {
     const pin = { pinRequired: true, locked: false };
     const { said } = run(
-      ['1', 'finish', '2', '#', { kind: 'pin-checked', outcome: 'wrong' }, '9', '#', { kind: 'pin-checked', outcome: 'wrong' }, '#', { kind: 'pin-checked', outcome: 'wrong' }, 'finish'],
+      [
+        '1',
+        'finish',
+        '2',
+        '#',
+        { kind: 'pin-checked', outcome: 'wrong' },
+        '9',
+        '#',
+        { kind: 'pin-checked', outcome: 'wrong' },
+        '#',
+        { kind: 'pin-checked', outcome: 'wrong' },
+        'finish',
+      ],
       pin,
     );
     assert.deepEqual(said, [
@@ -193,7 +226,11 @@ describe('voicebox flow', () => {
   });
 
   it('every wait times out with goodbye: PIN entry, the menu, the end of the messages', () => {
-    assert.deepEqual(run(['finish', 'timeout', 'finish'], { pinRequired: true, locked: false }).said.slice(-3), ['arm-timer', 'play:no_input_goodbye', 'hangup']);
+    assert.deepEqual(run(['finish', 'timeout', 'finish'], { pinRequired: true, locked: false }).said.slice(-3), [
+      'arm-timer',
+      'play:no_input_goodbye',
+      'hangup',
+    ]);
     const menu = run([loaded(message(1, false)), 'finish', 'finish', 'finish', 'finish', 'timeout']).said;
     assert.deepEqual(menu.slice(-3), ['play:message_menu', 'arm-timer', 'play:no_input_goodbye']);
     const end = run([loaded(message(1, false)), 'finish', 'finish', 'finish', '6', page('saved', 'after', []), 'finish', 'timeout']).said;
@@ -276,7 +313,13 @@ describe('voicebox flow', () => {
       { kind: 'recorded', recording: { audio, durationMs: 1_000, startedAt: '2026-12-01T00:00:01.000Z', codec: 'PCMU' } },
       { kind: 'forwarded', outcome: 'full' },
     ]);
-    assert.deepEqual(said.slice(-5), ['play:beep', 'stop-recording', 'forward-message:1->7+introduction', 'discard-staged', 'play:forward_mailbox_full+message_menu']);
+    assert.deepEqual(said.slice(-5), [
+      'play:beep',
+      'stop-recording',
+      'forward-message:1->7+introduction',
+      'discard-staged',
+      'play:forward_mailbox_full+message_menu',
+    ]);
     assert.equal(state.forward, undefined);
   });
 

@@ -32,7 +32,20 @@ export function entryOf(message: MessageInfo, asNew: boolean): MailboxEntry {
 const PIN_MAX = 16;
 
 export function startVoicebox(situation: { pinRequired: boolean; locked: boolean }, settings: VoiceboxSettings): VoiceboxStep {
-  const state: VoiceboxState = { ...FIRST_TURN, phase: 'loading', entered: '', tries: 0, welcome: true, heard: [], segment: 'new', page: [], cursor: 0, before: 0, more: false, prefix: [] };
+  const state: VoiceboxState = {
+    ...FIRST_TURN,
+    phase: 'loading',
+    entered: '',
+    tries: 0,
+    welcome: true,
+    heard: [],
+    segment: 'new',
+    page: [],
+    cursor: 0,
+    before: 0,
+    more: false,
+    prefix: [],
+  };
   const p = (name: string) => prompt(settings.voice, name);
   if (situation.locked) return say(state, 'goodbye', [p('mailbox_locked')]);
   if (situation.pinRequired) return say({ ...state, welcome: false }, 'pin', [p('welcome_voicebox'), p('enter_pin')]);
@@ -51,7 +64,10 @@ export function onVoiceboxEvent(state: VoiceboxState, event: VoiceboxEvent, sett
       const introduction = state.forward?.introduction;
       return {
         state: { ...state, phase: 'done' },
-        actions: [...(recording ? [{ kind: 'stop-recording' as const, discard: true }] : []), ...(introduction ? [{ kind: 'discard-staged' as const, audio: introduction.audio }] : [])],
+        actions: [
+          ...(recording ? [{ kind: 'stop-recording' as const, discard: true }] : []),
+          ...(introduction ? [{ kind: 'discard-staged' as const, audio: introduction.audio }] : []),
+        ],
       };
     }
     case 'failed':
@@ -82,7 +98,17 @@ export function onVoiceboxEvent(state: VoiceboxState, event: VoiceboxEvent, sett
     case 'loading': {
       if (event.kind !== 'mailbox-loaded') return unchanged;
       const welcome = state.welcome ? [p('welcome_voicebox')] : [];
-      const next: VoiceboxState = { ...state, welcome: false, heard: [], segment: event.segment, page: event.page, cursor: 0, before: 0, more: event.more, prefix: [] };
+      const next: VoiceboxState = {
+        ...state,
+        welcome: false,
+        heard: [],
+        segment: event.segment,
+        page: event.page,
+        cursor: 0,
+        before: 0,
+        more: event.more,
+        prefix: [],
+      };
       if (event.page.length === 0) return say(next, 'goodbye', [...welcome, p('no_messages'), p('goodbye')]);
       return say(next, 'summary', [...welcome, ...summary(settings.voice, event.counts)]);
     }
@@ -128,7 +154,10 @@ function pinEntry(state: VoiceboxState, event: VoiceboxEvent, settings: Voicebox
   if (finishes(state, event)) return wait(state, settings.inputTimeoutMs);
   if (event.kind !== 'digit') return { state, actions: [] };
   if (event.digit === '#') {
-    return { state: { ...state, phase: 'checking-pin', entered: '', waiting: false, timerId: state.timerId + 1 }, actions: [{ kind: 'check-pin', entered: state.entered }] };
+    return {
+      state: { ...state, phase: 'checking-pin', entered: '', waiting: false, timerId: state.timerId + 1 },
+      actions: [{ kind: 'check-pin', entered: state.entered }],
+    };
   }
   if (event.digit === '*') return say({ ...state, entered: '' }, 'pin', [prompt(settings.voice, 'enter_pin')]);
   if (!/^[0-9]$/.test(event.digit)) return { state, actions: [] };
@@ -159,10 +188,17 @@ function messageMenu(state: VoiceboxState, event: VoiceboxEvent, settings: Voice
       return hear(state, settings);
     case 'save': {
       if (current.read) return advance(state, [p('message_saved')], settings);
-      return advance({ ...state, page: withEntry(state.page, state.cursor, { read: true }), heard: heardNow(state, current.id) }, [p('message_saved')], settings, [{ kind: 'mark-read', id: current.id }]);
+      return advance(
+        { ...state, page: withEntry(state.page, state.cursor, { read: true }), heard: heardNow(state, current.id) },
+        [p('message_saved')],
+        settings,
+        [{ kind: 'mark-read', id: current.id }],
+      );
     }
     case 'delete':
-      return advance({ ...state, page: withEntry(state.page, state.cursor, { deleted: true }) }, [p('message_deleted')], settings, [{ kind: 'delete-message', id: current.id }]);
+      return advance({ ...state, page: withEntry(state.page, state.cursor, { deleted: true }) }, [p('message_deleted')], settings, [
+        { kind: 'delete-message', id: current.id },
+      ]);
     case 'next':
       return advance(state, [], settings);
     case 'previous':

@@ -78,7 +78,10 @@ export function onForward(state: VoiceboxState, event: VoiceboxEvent, settings: 
     }
     case 'forwarding':
       if (event.kind !== 'forwarded') return unchanged;
-      return back([event.outcome === 'forwarded' ? 'message_forwarded' : event.outcome === 'full' ? 'forward_mailbox_full' : 'forward_invalid_mailbox'], discard);
+      return back(
+        [event.outcome === 'forwarded' ? 'message_forwarded' : event.outcome === 'full' ? 'forward_mailbox_full' : 'forward_invalid_mailbox'],
+        discard,
+      );
     default:
       return unchanged;
   }

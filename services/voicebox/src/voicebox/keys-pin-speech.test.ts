@@ -6,7 +6,10 @@ import { callerDigits, envelope, summary } from './speech.js';
 
 describe('key map', () => {
   it('keeps SEMS defaults and takes single overrides', () => {
-    assert.deepEqual([commandFor(DEFAULT_KEYS, '1'), commandFor(DEFAULT_KEYS, '2'), commandFor(DEFAULT_KEYS, '3'), commandFor(DEFAULT_KEYS, '4')], ['repeat', 'save', 'delete', 'startOver']);
+    assert.deepEqual(
+      [commandFor(DEFAULT_KEYS, '1'), commandFor(DEFAULT_KEYS, '2'), commandFor(DEFAULT_KEYS, '3'), commandFor(DEFAULT_KEYS, '4')],
+      ['repeat', 'save', 'delete', 'startOver'],
+    );
     const keys = parseKeyMap('previous=9, Next = 7, forward=6');
     assert.equal(commandFor(keys, '9'), 'previous');
     assert.equal(commandFor(keys, '7'), 'next');
@@ -41,7 +44,11 @@ describe('what the voicebox says', () => {
     );
   });
   it('each language its form after "no" and after a number', () => {
-    assert.deepEqual(names(summary({ language: 'fr' }, { new: 0, saved: 3 })), ['you_have', 'no_count', 'new_message', 'and', 3, 'saved_messages'], 'aucun nouveau message');
+    assert.deepEqual(
+      names(summary({ language: 'fr' }, { new: 0, saved: 3 })),
+      ['you_have', 'no_count', 'new_message', 'and', 3, 'saved_messages'],
+      'aucun nouveau message',
+    );
     assert.deepEqual(names(summary({ language: 'spanish' }, { new: 0, saved: 1 })), ['you_have', 'no_count', 'new_message', 'and', 'one_saved_message']);
     assert.deepEqual(names(summary({ language: 'it' }, { new: 2, saved: 0 })), ['you_have', 2, 'new_messages', 'and', 'no_count', 'saved_message']);
     // A language with more forms than one and many (CLDR's rules): Polish "2 nowe", "5 nowych".
@@ -51,15 +58,45 @@ describe('what the voicebox says', () => {
     const message = { recordedAt: '2026-11-23T14:05:00.000Z', sender: 'sip:+4930@example.org' };
     assert.deepEqual(names(envelope({ language: 'fr' }, message, 'UTC')).slice(1, 8), ['day_1', 23, 'month_11', 'envelope_at', 14, 'envelope_oclock', 5]);
     assert.deepEqual(names(envelope({ language: 'es' }, message, 'UTC')).slice(1, 7), ['day_1', 23, 'month_11', 'envelope_at', 14, 5]);
-    assert.deepEqual(names(envelope({ language: 'it' }, { ...message, recordedAt: '2026-11-23T14:00:00.000Z' }, 'UTC')).slice(1, 7), ['day_1', 23, 'month_11', 'envelope_at', 14, 'envelope_oclock']);
+    assert.deepEqual(names(envelope({ language: 'it' }, { ...message, recordedAt: '2026-11-23T14:00:00.000Z' }, 'UTC')).slice(1, 7), [
+      'day_1',
+      23,
+      'month_11',
+      'envelope_at',
+      14,
+      'envelope_oclock',
+    ]);
   });
   it('the envelope in the configured time zone, German word order, caller digits or unknown', () => {
     const message = { recordedAt: '2026-11-23T22:30:00.000Z', sender: 'sip:+4930123@example.org' };
     assert.deepEqual(names(envelope({ language: 'de' }, message, 'Europe/Berlin')), [
-      'envelope_received', 'day_1', 23, 'month_11', 'envelope_at', 23, 'envelope_oclock', 30, 'envelope_from', 'num_4', 'num_9', 'num_3', 'num_0', 'num_1', 'num_2', 'num_3',
+      'envelope_received',
+      'day_1',
+      23,
+      'month_11',
+      'envelope_at',
+      23,
+      'envelope_oclock',
+      30,
+      'envelope_from',
+      'num_4',
+      'num_9',
+      'num_3',
+      'num_0',
+      'num_1',
+      'num_2',
+      'num_3',
     ]);
-    assert.deepEqual(names(envelope({ language: 'german' }, message, 'Europe/Berlin')).slice(2, 4), [23, 'month_11'], 'SEMS\'s lng=german is German too');
-    assert.deepEqual(names(envelope({ language: 'en' }, { ...message, sender: 'sip:alice@example.org' }, 'UTC')).slice(-7), ['month_11', 23, 'envelope_at', 22, 30, 'envelope_from', 'envelope_unknown_caller']);
+    assert.deepEqual(names(envelope({ language: 'german' }, message, 'Europe/Berlin')).slice(2, 4), [23, 'month_11'], "SEMS's lng=german is German too");
+    assert.deepEqual(names(envelope({ language: 'en' }, { ...message, sender: 'sip:alice@example.org' }, 'UTC')).slice(-7), [
+      'month_11',
+      23,
+      'envelope_at',
+      22,
+      30,
+      'envelope_from',
+      'envelope_unknown_caller',
+    ]);
     assert.deepEqual(callerDigits('tel:+49301'), ['4', '9', '3', '0', '1']);
     assert.equal(callerDigits('"Bob" <sip:bob@x>'), undefined);
   });

@@ -39,7 +39,10 @@ export function commandFor(keys: KeyMap, digit: string): MenuCommand | undefined
  */
 export function parseKeyMap(overrides: string): KeyMap {
   const keys: Record<MenuCommand, Digit> = { ...DEFAULT_KEYS };
-  for (const part of overrides.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of overrides
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const match = /^([A-Za-z]+)\s*=\s*(\S)$/.exec(part);
     if (!match) throw new Error(`"${part}" is not command=key`);
     const command = MENU_COMMANDS.find((c) => c.toLowerCase() === match[1]!.toLowerCase());

@@ -22,7 +22,12 @@ export function announce(state: VoiceboxState, index: number, prefix: Playable[]
   const first = state.before === 0 && index === 0;
   const kind = entry.wasNew ? (entry.urgent ? 'urgent' : 'new') : 'saved';
   const label = `${first ? 'first' : 'next'}_${kind}_message`;
-  const items = [...state.prefix, ...prefix, prompt(settings.voice, label), ...(settings.envelope === 'always' ? envelope(settings.voice, entry, settings.timeZone) : [])];
+  const items = [
+    ...state.prefix,
+    ...prefix,
+    prompt(settings.voice, label),
+    ...(settings.envelope === 'always' ? envelope(settings.voice, entry, settings.timeZone) : []),
+  ];
   return say({ ...state, cursor: index, prefix: [] }, 'announce', items, before);
 }
 
@@ -70,7 +75,12 @@ export function pageLoaded(state: VoiceboxState, event: Extract<VoiceboxEvent, {
 }
 
 /** Asks for a page; the flow waits for it (`paging`), saying nothing new meanwhile. */
-export function loadPage(state: VoiceboxState, segment: VoiceboxState['segment'], start: Extract<Action, { kind: 'load-page' }>['start'], before: Action[] = []): VoiceboxStep {
+export function loadPage(
+  state: VoiceboxState,
+  segment: VoiceboxState['segment'],
+  start: Extract<Action, { kind: 'load-page' }>['start'],
+  before: Action[] = [],
+): VoiceboxStep {
   return {
     state: { ...state, phase: 'paging', waiting: false },
     actions: [...before, { kind: 'load-page', segment, heard: state.heard, start }],

@@ -47,9 +47,7 @@ export class PinLockout {
     const next = await this.change(mailbox, (current) => {
       const recent = current && now - current.lastFailureAt < this.policy.lockMs && !(current.lockedUntil && current.lockedUntil <= now);
       const failures = (recent ? current.failures : 0) + 1;
-      return failures >= this.policy.lockAfter
-        ? { failures: 0, lastFailureAt: now, lockedUntil: now + this.policy.lockMs }
-        : { failures, lastFailureAt: now };
+      return failures >= this.policy.lockAfter ? { failures: 0, lastFailureAt: now, lockedUntil: now + this.policy.lockMs } : { failures, lastFailureAt: now };
     });
     return next.lockedUntil !== undefined;
   }

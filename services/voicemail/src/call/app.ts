@@ -50,7 +50,6 @@ export const VoicemailCallSchema = z.object({
 });
 export type VoicemailCall = z.infer<typeof VoicemailCallSchema>;
 
-
 export interface VoicemailApplicationOptions {
   nc: NatsConnection;
   config: CallConfig & { VM_SILENCE_THRESHOLD_DBFS: number };
@@ -100,7 +99,10 @@ export function voicemailApplication(options: VoicemailApplicationOptions): Call
       const requested = event.params.mode ?? 'voicemail';
       const mailbox = { did: event.params.did, uid: event.params.uid };
       const quota = requested === 'box' || requested === 'both' ? quotaOf(event) : undefined;
-      const [greeting, full] = await Promise.all([greetingFor(options.greetings, event, requested, log), quota ? isFull(options.nc, mailbox, quota.maxMessages, event.callId, log) : false]);
+      const [greeting, full] = await Promise.all([
+        greetingFor(options.greetings, event, requested, log),
+        quota ? isFull(options.nc, mailbox, quota.maxMessages, event.callId, log) : false,
+      ]);
       // A full mailbox takes no message: mode both still mails it; mode box says so instead of the beep.
       const mode = full && requested === 'both' ? 'voicemail' : requested;
       const call = {
@@ -117,7 +119,11 @@ export function voicemailApplication(options: VoicemailApplicationOptions): Call
         ...(quota && mode !== 'voicemail' ? { quota } : {}),
       };
       const first = startCall(mode, settingsOf(call, mode), { full });
-      if (full) log.info({ mailbox: `${mailbox.uid}@${mailbox.did}`, maxMessages: quota?.maxMessages, mode: requested }, mode === 'box' ? 'mailbox full; caller told, nothing recorded' : 'mailbox full; the message is mailed only');
+      if (full)
+        log.info(
+          { mailbox: `${mailbox.uid}@${mailbox.did}`, maxMessages: quota?.maxMessages, mode: requested },
+          mode === 'box' ? 'mailbox full; caller told, nothing recorded' : 'mailbox full; the message is mailed only',
+        );
       log.debug({ mode, greeting: greeting[0].kind, mailbox: `${event.params.uid}@${event.params.did}` }, 'voicemail call started');
       return { record: { ...call, state: first.record }, actions: first.actions };
     },
@@ -153,7 +159,10 @@ async function greetingFor(greetings: Greetings, event: CallStartedEvent, mode: 
     // Its version lets media play the copy it fetched for an earlier caller.
     if (found.kind === 'greeting') return [{ kind: 'greeting', mailbox, type: found.type, version: found.version }];
     if (found.kind === 'name') {
-      return [{ kind: 'greeting', mailbox, type: 'name', version: found.version }, { kind: 'prompt', name: ann ? 'name_not_available_ann' : 'name_not_available', language, domain: event.params.did }];
+      return [
+        { kind: 'greeting', mailbox, type: 'name', version: found.version },
+        { kind: 'prompt', name: ann ? 'name_not_available_ann' : 'name_not_available', language, domain: event.params.did },
+      ];
     }
   } catch (error) {
     log.warn({ err: toServiceError(error).message }, 'cannot look up the personal greeting; playing the default');

@@ -17,7 +17,12 @@ const describe = (a: Action): string => {
 };
 
 /** Runs a call through events, collecting every action. */
-function run(mode: Parameters<typeof startCall>[0], events: (Event | ((s: VoicemailState) => Event))[], s: FlowSettings = settings, situation = { full: false }) {
+function run(
+  mode: Parameters<typeof startCall>[0],
+  events: (Event | ((s: VoicemailState) => Event))[],
+  s: FlowSettings = settings,
+  situation = { full: false },
+) {
   let { record: state, actions } = startCall(mode, s, situation);
   const all: Action[] = [...actions];
   for (const e of events) {
@@ -85,7 +90,10 @@ it('a greeting that cannot be played: the beep at least, then the recording', ()
 
 it('ann plays the greeting and hangs up, recording nothing; # does not skip it', () => {
   assert.deepEqual(run('ann', [{ kind: 'digit', digit: '#' }, finishedOnly, { kind: 'ended' }]).actions, ['play:greeting', 'hangup']);
-  assert.deepEqual(run('ann', [finishedOnly], { ...settings, earlyMedia: { finalReply: { code: 480, reason: 'Temporarily Unavailable' } } }).actions, ['play:greeting', 'final-reply']);
+  assert.deepEqual(run('ann', [finishedOnly], { ...settings, earlyMedia: { finalReply: { code: 480, reason: 'Temporarily Unavailable' } } }).actions, [
+    'play:greeting',
+    'final-reply',
+  ]);
 });
 
 it('does nothing once the call is done', () => {
@@ -99,13 +107,23 @@ const withSilence: FlowSettings = { ...settings, endOnSilence: silence };
 
 it('with silence detection on, every recording asks media to end it on silence', () => {
   const { record, actions } = startCall('box', withSilence);
-  assert.deepEqual(actions, [{ kind: 'play', playbackId: 'p1', items: [...withSilence.greeting, { kind: 'beep' }], thenRecord: { maxDurationMs: 120_000, endOnSilence: silence } }]);
+  assert.deepEqual(actions, [
+    { kind: 'play', playbackId: 'p1', items: [...withSilence.greeting, { kind: 'beep' }], thenRecord: { maxDurationMs: 120_000, endOnSilence: silence } },
+  ]);
   const skipped = onEvent(record, { kind: 'digit', digit: '#' }, withSilence);
-  assert.deepEqual(skipped.actions[0], { kind: 'play', playbackId: 'p2', items: [{ kind: 'beep' }], thenRecord: { maxDurationMs: 120_000, endOnSilence: silence } });
+  assert.deepEqual(skipped.actions[0], {
+    kind: 'play',
+    playbackId: 'p2',
+    items: [{ kind: 'beep' }],
+    thenRecord: { maxDurationMs: 120_000, endOnSilence: silence },
+  });
   const notStarted = onEvent(skipped.record, { kind: 'playback-finished', playbackId: 'p2' }, withSilence);
   assert.deepEqual(notStarted.actions, [{ kind: 'start-recording', maxMs: 120_000, endOnSilence: silence }]);
   // Off: nothing about silence goes to media.
-  assert.deepEqual(startCall('box', settings).actions.map((a) => (a.kind === 'play' ? a.thenRecord : undefined)), [{ maxDurationMs: 120_000 }]);
+  assert.deepEqual(
+    startCall('box', settings).actions.map((a) => (a.kind === 'play' ? a.thenRecord : undefined)),
+    [{ maxDurationMs: 120_000 }],
+  );
 });
 
 it('sustained silence after speech: "message recorded", the message is handed over, then the call ends', () => {
@@ -151,13 +169,21 @@ it('0 while recording: "connecting", the message so far is kept, then the transf
 
 it('0 while recording with the message dropped: the recording is discarded, nothing is handed over, not even at the end', () => {
   const drop: FlowSettings = { ...settings, operator: { ...operator, recording: 'drop' } };
-  const { state, actions } = run('box', [finished, { kind: 'digit', digit: '0' }, finishedOnly, { kind: 'transfer', outcome: 'transferred' }, { kind: 'ended' }], drop);
+  const { state, actions } = run(
+    'box',
+    [finished, { kind: 'digit', digit: '0' }, finishedOnly, { kind: 'transfer', outcome: 'transferred' }, { kind: 'ended' }],
+    drop,
+  );
   assert.deepEqual(actions, ['play:greeting+beep then record', 'play:connecting_operator', 'stop-recording', 'transfer']);
   assert.equal(state.phase, 'done');
 });
 
 it('0 during the greeting: nothing recorded yet (a recording media may just have started is dropped), then the transfer', () => {
-  const { actions } = run('voicemail', [{ kind: 'digit', digit: '0' }, { kind: 'playback-finished', playbackId: 'p1', reason: 'stopped' }, finishedOnly], withOperator);
+  const { actions } = run(
+    'voicemail',
+    [{ kind: 'digit', digit: '0' }, { kind: 'playback-finished', playbackId: 'p1', reason: 'stopped' }, finishedOnly],
+    withOperator,
+  );
   assert.deepEqual(actions, ['play:greeting+beep then record', 'play:connecting_operator', 'stop-recording', 'transfer']);
   // The caller hangs up while being transferred: nothing to hand over.
   const transferring = run('voicemail', [{ kind: 'digit', digit: '0' }, finishedOnly], withOperator).state;
@@ -165,7 +191,11 @@ it('0 during the greeting: nothing recorded yet (a recording media may just have
 });
 
 it('a transfer that fails: "cannot be reached", then the caller may leave a message after the tone', () => {
-  const failed = run('box', [finished, { kind: 'digit', digit: '0' }, finishedOnly, { kind: 'transfer', outcome: 'failed', status: 486 }, finished, { kind: 'digit', digit: '#' }], withOperator);
+  const failed = run(
+    'box',
+    [finished, { kind: 'digit', digit: '0' }, finishedOnly, { kind: 'transfer', outcome: 'failed', status: 486 }, finished, { kind: 'digit', digit: '#' }],
+    withOperator,
+  );
   assert.deepEqual(failed.actions, [
     'play:greeting+beep then record',
     'play:connecting_operator',
@@ -181,14 +211,25 @@ it('a transfer that fails: "cannot be reached", then the caller may leave a mess
 });
 
 it('ann: 0 transfers too (nothing is recorded); a failed transfer says so and goodbye; not in early media', () => {
-  assert.deepEqual(run('ann', [{ kind: 'digit', digit: '0' }, finishedOnly, { kind: 'transfer', outcome: 'transferred' }], withOperator).actions, ['play:greeting', 'play:connecting_operator', 'transfer']);
+  assert.deepEqual(run('ann', [{ kind: 'digit', digit: '0' }, finishedOnly, { kind: 'transfer', outcome: 'transferred' }], withOperator).actions, [
+    'play:greeting',
+    'play:connecting_operator',
+    'transfer',
+  ]);
   const failed = run('ann', [{ kind: 'digit', digit: '0' }, finishedOnly, { kind: 'transfer', outcome: 'failed' }, finishedOnly], withOperator);
   assert.deepEqual(failed.actions, ['play:greeting', 'play:connecting_operator', 'transfer', 'play:operator_unavailable+goodbye', 'hangup']);
-  assert.deepEqual(run('ann', [{ kind: 'digit', digit: '0' }], { ...withOperator, earlyMedia: { finalReply: { code: 480, reason: 'Temporarily Unavailable' } } }).actions, ['play:greeting']);
+  assert.deepEqual(
+    run('ann', [{ kind: 'digit', digit: '0' }], { ...withOperator, earlyMedia: { finalReply: { code: 480, reason: 'Temporarily Unavailable' } } }).actions,
+    ['play:greeting'],
+  );
 });
 
 it('keys other than the operator key are ignored while connecting and transferring', () => {
-  const { state, actions } = run('box', [finished, { kind: 'digit', digit: '0' }, { kind: 'digit', digit: '#' }, { kind: 'digit', digit: '0' }, { kind: 'silence', speech: true }], withOperator);
+  const { state, actions } = run(
+    'box',
+    [finished, { kind: 'digit', digit: '0' }, { kind: 'digit', digit: '#' }, { kind: 'digit', digit: '0' }, { kind: 'silence', speech: true }],
+    withOperator,
+  );
   assert.deepEqual(actions, ['play:greeting+beep then record', 'play:connecting_operator', 'hand-over']);
   assert.equal(state.phase, 'operator');
 });
@@ -196,7 +237,15 @@ it('keys other than the operator key are ignored while connecting and transferri
 it('urgent offered: # stops the recording and asks; 1 marks the message urgent, says so, hands it over and hangs up', () => {
   const offering = { ...settings, offerUrgent: true };
   const { state, actions } = run('box', [finished, { kind: 'digit', digit: '#' }, finishedOnly, { kind: 'digit', digit: '1' }, finishedOnly], offering);
-  assert.deepEqual(actions, ['play:greeting+beep then record', 'stop-recording', 'play:urgent_offer', 'arm-timer', 'play:message_marked_urgent', 'hand-over', 'hangup']);
+  assert.deepEqual(actions, [
+    'play:greeting+beep then record',
+    'stop-recording',
+    'play:urgent_offer',
+    'arm-timer',
+    'play:message_marked_urgent',
+    'hand-over',
+    'hangup',
+  ]);
   assert.equal(state.urgent, true);
 });
 
@@ -221,6 +270,12 @@ it('a full mailbox (mode box): "mailbox full" instead of the greeting and the be
 });
 
 it('the recorded name and the system phrase play as the greeting, then the beep', () => {
-  const name = { ...settings, greeting: [{ kind: 'greeting' as const, mailbox: { did: 'example.org', uid: 'alice' }, type: 'name' }, { kind: 'prompt' as const, name: 'name_not_available', language: 'en' }] };
+  const name = {
+    ...settings,
+    greeting: [
+      { kind: 'greeting' as const, mailbox: { did: 'example.org', uid: 'alice' }, type: 'name' },
+      { kind: 'prompt' as const, name: 'name_not_available', language: 'en' },
+    ],
+  };
   assert.deepEqual(run('box', [], name).actions, ['play:greeting+name_not_available+beep then record']);
 });

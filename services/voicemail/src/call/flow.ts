@@ -90,7 +90,10 @@ function recordingLimits(settings: FlowSettings): { maxDurationMs: number; endOn
 export function startCall(mode: VoicemailMode, settings: FlowSettings, situation: { full: boolean } = { full: false }): Step<VoicemailState, Action> {
   const state: VoicemailState = { phase: 'greeting', mode, playbackId: 'p1', playbacks: 1, handOverPending: false, urgent: false, timerId: 0 };
   if (situation.full && mode === 'box') {
-    return { record: { ...state, phase: 'full' }, actions: [{ kind: 'play', playbackId: 'p1', items: [{ kind: 'prompt', name: 'mailbox_full', language: settings.language }] }] };
+    return {
+      record: { ...state, phase: 'full' },
+      actions: [{ kind: 'play', playbackId: 'p1', items: [{ kind: 'prompt', name: 'mailbox_full', language: settings.language }] }],
+    };
   }
   if (mode === 'ann') return { record: state, actions: [{ kind: 'play', playbackId: 'p1', items: settings.greeting }] };
   return { record: state, actions: [{ kind: 'play', playbackId: 'p1', items: [...settings.greeting, BEEP], thenRecord: recordingLimits(settings) }] };
@@ -119,7 +122,11 @@ export function onEvent(state: VoicemailState, event: Event, settings: FlowSetti
     return { ...next, record: { ...next.record, goodbyeReason: reason } };
   };
   const record = recordingLimits(settings);
-  const startRecording: Action = { kind: 'start-recording', maxMs: record.maxDurationMs, ...(record.endOnSilence ? { endOnSilence: record.endOnSilence } : {}) };
+  const startRecording: Action = {
+    kind: 'start-recording',
+    maxMs: record.maxDurationMs,
+    ...(record.endOnSilence ? { endOnSilence: record.endOnSilence } : {}),
+  };
   const { operator } = settings;
   // `0` with an operator, while the greeting plays or the caller records: "connecting", then the
   // transfer. What was recorded is handed over or dropped now; during the greeting media may have
@@ -187,11 +194,14 @@ export function onEvent(state: VoicemailState, event: Event, settings: FlowSetti
       }
       const timedOut = event.kind === 'timeout' && event.timerId === state.timerId;
       const failed = event.kind === 'failed' && event.action === 'play';
-      if (event.kind === 'digit' || timedOut || failed) return handOver({ ...state, timerId: state.timerId + 1 }, 'done', [{ kind: 'hangup', reason: 'message recorded' }]);
+      if (event.kind === 'digit' || timedOut || failed)
+        return handOver({ ...state, timerId: state.timerId + 1 }, 'done', [{ kind: 'hangup', reason: 'message recorded' }]);
       return stay;
     }
     case 'goodbye':
-      return finishedCurrent || (event.kind === 'failed' && event.action === 'play') ? end(state, { kind: 'hangup', reason: state.goodbyeReason ?? 'goodbye played' }) : stay;
+      return finishedCurrent || (event.kind === 'failed' && event.action === 'play')
+        ? end(state, { kind: 'hangup', reason: state.goodbyeReason ?? 'goodbye played' })
+        : stay;
     case 'operator':
       if (!operator || !(finishedCurrent || (event.kind === 'failed' && event.action === 'play'))) return stay;
       return { record: { ...state, phase: 'transferring' }, actions: [{ kind: 'transfer', target: operator.uri, method: operator.method }] };

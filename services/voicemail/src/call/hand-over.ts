@@ -10,7 +10,12 @@ import { withNumberForPeople } from './caller-number.js';
 import type { DepositProcessor } from '../deposit/processor.js';
 
 /** `country`: the domain's, for the caller's number as people read it. */
-export async function handOver(call: VoicemailCall, context: ActionContext, deposits: Pick<DepositProcessor, 'hand'>, country: string | undefined): Promise<void> {
+export async function handOver(
+  call: VoicemailCall,
+  context: ActionContext,
+  deposits: Pick<DepositProcessor, 'hand'>,
+  country: string | undefined,
+): Promise<void> {
   const recording = await recordingOf(context);
   if (!recording) {
     context.log.info('nothing was recorded');

@@ -82,10 +82,25 @@ describe('deposits: recordings become messages', () => {
 
   const deposit = async (mode: 'box' | 'voicemail' | 'both', wav: Uint8Array, uid: string): Promise<DepositInput> => {
     const depositId = `dep-${process.pid}-${n++}`;
-    const audio = await stageAudio(staging, depositId, (async function* () { yield wav; })());
+    const audio = await stageAudio(
+      staging,
+      depositId,
+      (async function* () {
+        yield wav;
+      })(),
+    );
     return {
-      depositId, mode, user: uid, domain: 'example.org', uid, did: 'example.org', sender: 'sip:bob@example.net',
-      recordedAt: new Date().toISOString(), durationMs: 4000, codec: 'PCMU', audio,
+      depositId,
+      mode,
+      user: uid,
+      domain: 'example.org',
+      uid,
+      did: 'example.org',
+      sender: 'sip:bob@example.net',
+      recordedAt: new Date().toISOString(),
+      durationMs: 4000,
+      codec: 'PCMU',
+      audio,
       ...(mode === 'box' ? {} : { email: `${uid}@mymail.org` }),
     };
   };
@@ -180,7 +195,11 @@ describe('deposits: recordings become messages', () => {
     const d = await deposit('both', wav, 'crash');
     const retries = await voicemail.metric('sipvm_deposit_retries_total');
     await publishDeposit(jetstream(nc), d);
-    await waitFor(async () => (await voicemail.metric('sipvm_deposit_retries_total')) > retries, 10_000, 'the voicemail service to retry against the missing storage service');
+    await waitFor(
+      async () => (await voicemail.metric('sipvm_deposit_retries_total')) > retries,
+      10_000,
+      'the voicemail service to retry against the missing storage service',
+    );
     await voicemail.kill();
     assert.equal((await publishDeposit(jetstream(nc), d)).duplicate, true, 'the repeated hand-over is recognised');
     storage = await startService('storage', storageEnv);

@@ -249,7 +249,13 @@ async function checkAudio(deposit: Deposit, options: DepositProcessorOptions): P
       // Not analysable (a codec the recorder kept as is): trust the recorder's duration, keep it.
       options.log.warn({ depositId: deposit.depositId, err: error.message }, 'recording is not 16-bit PCM WAV; not checked for silence');
       return deposit.durationMs < options.config.VM_MIN_MESSAGE_MS
-        ? { kind: 'discard', outcome: 'discarded-short', reason: `${deposit.durationMs} ms is shorter than the ${options.config.VM_MIN_MESSAGE_MS} ms minimum`, durationMs: deposit.durationMs, loudestDbfs: NaN }
+        ? {
+            kind: 'discard',
+            outcome: 'discarded-short',
+            reason: `${deposit.durationMs} ms is shorter than the ${options.config.VM_MIN_MESSAGE_MS} ms minimum`,
+            durationMs: deposit.durationMs,
+            loudestDbfs: NaN,
+          }
         : { kind: 'keep', durationMs: deposit.durationMs };
     }
     // Staged audio gone on a retry: an earlier attempt stored or queued it already.
@@ -258,10 +264,22 @@ async function checkAudio(deposit: Deposit, options: DepositProcessorOptions): P
   }
   const loudestDbfs = Math.round(result.loudestFrameDbfs * 10) / 10;
   if (result.durationMs < options.config.VM_MIN_MESSAGE_MS) {
-    return { kind: 'discard', outcome: 'discarded-short', reason: `${result.durationMs} ms is shorter than the ${options.config.VM_MIN_MESSAGE_MS} ms minimum`, durationMs: result.durationMs, loudestDbfs };
+    return {
+      kind: 'discard',
+      outcome: 'discarded-short',
+      reason: `${result.durationMs} ms is shorter than the ${options.config.VM_MIN_MESSAGE_MS} ms minimum`,
+      durationMs: result.durationMs,
+      loudestDbfs,
+    };
   }
   if (result.loudestFrameDbfs < options.config.VM_SILENCE_THRESHOLD_DBFS) {
-    return { kind: 'discard', outcome: 'discarded-silent', reason: `no sound above ${options.config.VM_SILENCE_THRESHOLD_DBFS} dBFS (loudest ${loudestDbfs} dBFS)`, durationMs: result.durationMs, loudestDbfs };
+    return {
+      kind: 'discard',
+      outcome: 'discarded-silent',
+      reason: `no sound above ${options.config.VM_SILENCE_THRESHOLD_DBFS} dBFS (loudest ${loudestDbfs} dBFS)`,
+      durationMs: result.durationMs,
+      loudestDbfs,
+    };
   }
   return { kind: 'keep', durationMs: result.durationMs };
 }

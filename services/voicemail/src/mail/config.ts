@@ -37,7 +37,5 @@ export const mailConfig = {
 export type MailConfig = z.output<z.ZodObject<typeof mailConfig>>;
 
 export function checkMailConfig(config: MailConfig): string[] {
-  return Boolean(config.SMTP_USER) !== Boolean(config.SMTP_PASSWORD)
-    ? ['SMTP_USER / SMTP_PASSWORD: set both for SMTP AUTH, or neither']
-    : [];
+  return Boolean(config.SMTP_USER) !== Boolean(config.SMTP_PASSWORD) ? ['SMTP_USER / SMTP_PASSWORD: set both for SMTP AUTH, or neither'] : [];
 }

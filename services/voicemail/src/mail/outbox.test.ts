@@ -22,23 +22,19 @@ import {
   type MailJobInput,
   type StagingBucket,
 } from '@sipvm/contracts';
-import {
-  REPO_ROOT,
-  smallWav,
-  startNats,
-  startService,
-  startSmtp,
-  waitFor,
-  type NatsServer,
-  type RunningServiceProcess,
-  type SmtpSink,
-} from '@sipvm/harness';
+import { REPO_ROOT, smallWav, startNats, startService, startSmtp, waitFor, type NatsServer, type RunningServiceProcess, type SmtpSink } from '@sipvm/harness';
 
 const RETRIES = '400ms,400ms,400ms,400ms,400ms';
 let counter = 0;
 
 async function stage(staging: StagingBucket, wav: Uint8Array) {
-  return stageAudio(staging, `mail-test-${process.pid}-${counter++}`, (async function* () { yield wav; })());
+  return stageAudio(
+    staging,
+    `mail-test-${process.pid}-${counter++}`,
+    (async function* () {
+      yield wav;
+    })(),
+  );
 }
 
 function job(overrides: Partial<MailJobInput> = {}): MailJobInput {
@@ -91,7 +87,14 @@ describe('mail outbox', () => {
       join(templates, 'example.org_de.template'),
       'subject: Neue Sprachnachricht von %from_user% (%duration%)\nfrom: Sprachbox <sprachbox@example.org>\nto: %email%\n\nHallo %user%, die Nachricht ist angehängt. Kunde: %company%\n',
     );
-    env = { NATS_URL: nats.url, ...smtp.env, MAIL_RETRY_DELAYS: RETRIES, MAIL_TEMPLATE_DIR: templates, MAIL_EXTRA_VARIABLES: 'company', MAIL_TIME_ZONE: 'Europe/Berlin' };
+    env = {
+      NATS_URL: nats.url,
+      ...smtp.env,
+      MAIL_RETRY_DELAYS: RETRIES,
+      MAIL_TEMPLATE_DIR: templates,
+      MAIL_EXTRA_VARIABLES: 'company',
+      MAIL_TIME_ZONE: 'Europe/Berlin',
+    };
     sender = await startService('voicemail', env);
     nc = await nats.connect();
     staging = await stagingBucket(nc);
@@ -108,12 +111,20 @@ describe('mail outbox', () => {
 
   it('mails the recording as a WAV attachment, from the domain and language template, with proper MIME', async () => {
     const wav = smallWav(2, 3);
-    const mail = job({ language: 'de', attachment: await stage(staging, wav), extra: { company: 'Müller & Söhne' }, messageId: '20261123T081847000Z-0123456789ab' });
+    const mail = job({
+      language: 'de',
+      attachment: await stage(staging, wav),
+      extra: { company: 'Müller & Söhne' },
+      messageId: '20261123T081847000Z-0123456789ab',
+    });
     await enqueueMail(jetstream(nc), mail);
     const [received] = await smtp.waitForMessages(1);
     assert.ok(received);
     assert.equal(received.subject, 'Neue Sprachnachricht von +4930123 (1:23)');
-    assert.deepEqual(received.from?.value.map((a) => [a.name, a.address]), [['Sprachbox', 'sprachbox@example.org']]);
+    assert.deepEqual(
+      received.from?.value.map((a) => [a.name, a.address]),
+      [['Sprachbox', 'sprachbox@example.org']],
+    );
     assert.equal((Array.isArray(received.to) ? received.to[0] : received.to)?.text, 'alice@mymail.org');
     assert.equal(received.text?.trim(), 'Hallo alice, die Nachricht ist angehängt. Kunde: Müller & Söhne');
     assert.equal(received.messageId, `<${mail.mailId}@example.org>`);

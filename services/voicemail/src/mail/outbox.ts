@@ -156,11 +156,13 @@ async function send(job: MailJob, options: OutboxOptions): Promise<string> {
   const mail = renderTemplate(template, mailVariables(job, { timeZone: options.timeZone, extraKeys: options.extraKeys }));
   const fromDomain = /@([^>\s]+)>?\s*$/.exec(mail.from)?.[1] ?? 'sipvm.invalid';
   const attachment = job.attachment
-    ? [{
-        filename: `voicemail-${job.messageId ?? job.mailId}.wav`,
-        contentType: 'audio/wav',
-        content: Readable.fromWeb((await openStagedAudio(options.staging, job.attachment)) as NodeReadableStream<Uint8Array>),
-      }]
+    ? [
+        {
+          filename: `voicemail-${job.messageId ?? job.mailId}.wav`,
+          contentType: 'audio/wav',
+          content: Readable.fromWeb((await openStagedAudio(options.staging, job.attachment)) as NodeReadableStream<Uint8Array>),
+        },
+      ]
     : [];
   const result = await options.transport.sendMail({
     from: mail.from,
@@ -225,7 +227,7 @@ async function alreadySent(ledger: KV, mailId: string): Promise<boolean> {
 /** Failures of the job itself (its audio expired or broken): retrying cannot help. */
 function isUnsendable(error: unknown): boolean {
   const failure = toServiceError(error);
-  return failure.kind === 'bad-request' || error instanceof Error && error.name === 'TemplateError';
+  return failure.kind === 'bad-request' || (error instanceof Error && error.name === 'TemplateError');
 }
 
 function describe(error: unknown): string {

@@ -53,7 +53,10 @@ export function parseTemplate(source: string, content: string, html?: string): M
     const value = line.slice(colon + 1).trim();
     if (key === 'header') {
       // SEMS (EmailTemplate.cpp) turns every two-character `\n` of the line into a line break.
-      for (const one of value.split('\\n').map((h) => h.trim()).filter((h) => h !== '')) {
+      for (const one of value
+        .split('\\n')
+        .map((h) => h.trim())
+        .filter((h) => h !== '')) {
         if (!/^[A-Za-z0-9-]+:\s*\S/.test(one)) throw new TemplateError(`${source}:${index + 1}: header must be "Name: value" (several separated by \\n)`);
         headers.push(one);
       }
@@ -91,7 +94,9 @@ export function variablesOf(template: MailTemplate): Set<string> {
 export function checkVariables(template: MailTemplate, known: ReadonlySet<string>): void {
   const unknown = [...variablesOf(template)].filter((name) => !known.has(name));
   if (unknown.length > 0) {
-    throw new TemplateError(`${template.source}: unknown variable${unknown.length > 1 ? 's' : ''} ${unknown.map((n) => `%${n}%`).join(', ')} (known: ${[...known].sort().join(', ')})`);
+    throw new TemplateError(
+      `${template.source}: unknown variable${unknown.length > 1 ? 's' : ''} ${unknown.map((n) => `%${n}%`).join(', ')} (known: ${[...known].sort().join(', ')})`,
+    );
   }
 }
 

@@ -6,16 +6,35 @@ import { primaryLanguage, type MailJob } from '@sipvm/contracts';
 import { callerText, lengthInWords } from './caller-words.js';
 
 export const STANDARD_VARIABLES = [
-  'user', 'domain', 'uid', 'did', 'email',
-  'sender', 'from', 'from_user', 'from_domain', 'to',
-  'ts', 'date', 'vmsg_length', 'duration', 'msgid',
+  'user',
+  'domain',
+  'uid',
+  'did',
+  'email',
+  'sender',
+  'from',
+  'from_user',
+  'from_domain',
+  'to',
+  'ts',
+  'date',
+  'vmsg_length',
+  'duration',
+  'msgid',
   // The caller as a person and the length in words, in the mail's language (caller-words.ts).
-  'caller', 'caller_name', 'caller_number', 'length',
-  'transcript', 'no_transcript',
+  'caller',
+  'caller_name',
+  'caller_number',
+  'length',
+  'transcript',
+  'no_transcript',
   // an urgent message: the word and a space ("Urgent: "), else empty
   'urgent',
   // notices: messages in the mailbox, its limit, how many expire and when the first one does
-  'messages', 'limit', 'expiring', 'expires',
+  'messages',
+  'limit',
+  'expiring',
+  'expires',
 ] as const;
 
 /** What `%urgent%` says, by the mail's language (primary tag); English for the others. */
@@ -54,7 +73,8 @@ export function mailVariables(job: MailJob, options: { timeZone: string; extraKe
     length: lengthInWords(job.durationMs, language),
     // What the caller said; or, for a mail that waited for it in vain, why there is none (a code: timed-out, …).
     transcript: job.transcript?.status === 'done' ? job.transcript.text : '',
-    no_transcript: job.transcript?.status === 'none' ? job.transcript.reason : job.transcript === undefined && job.awaitTranscriptUntil !== undefined ? 'timed-out' : '',
+    no_transcript:
+      job.transcript?.status === 'none' ? job.transcript.reason : job.transcript === undefined && job.awaitTranscriptUntil !== undefined ? 'timed-out' : '',
     urgent: job.urgent ? (URGENT[primaryLanguage(job.language ?? 'en') ?? 'en'] ?? URGENT.en!) : '',
     messages: String(job.notice?.messages ?? ''),
     limit: String(job.notice?.limit ?? ''),
@@ -71,9 +91,14 @@ export function formatDate(time: Date, timeZone: string): string {
   const parts = Object.fromEntries(
     new Intl.DateTimeFormat('en-GB', {
       timeZone,
-      year: 'numeric', month: '2-digit', day: '2-digit',
-      hour: '2-digit', minute: '2-digit', second: '2-digit',
-      hourCycle: 'h23', timeZoneName: 'short',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+      hourCycle: 'h23',
+      timeZoneName: 'short',
     })
       .formatToParts(time)
       .map((p) => [p.type, p.value]),

@@ -23,7 +23,9 @@ export class TranscriptClaims {
   private constructor(private readonly kv: KV) {}
 
   static async open(nc: NatsConnection): Promise<TranscriptClaims> {
-    return new TranscriptClaims(await openKv(nc, BUCKETS.transcriptClaims, { ttl: CLAIM_TTL_MS, history: 1, description: 'who settled each mail that waits for its transcript' }));
+    return new TranscriptClaims(
+      await openKv(nc, BUCKETS.transcriptClaims, { ttl: CLAIM_TTL_MS, history: 1, description: 'who settled each mail that waits for its transcript' }),
+    );
   }
 
   /** Claims the mail for `claim`'s side unless it is claimed already; the claim that holds. */

@@ -42,8 +42,12 @@ async function readKey(file: string): Promise<string> {
   } catch (error) {
     throw new ConfigError([`TRANSCRIBE_KEY_FILE ("${file}"): cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`]);
   }
-  const key = text.split(/\r?\n/).map((line) => line.trim()).find((line) => line !== '' && !line.startsWith('#'));
+  const key = text
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .find((line) => line !== '' && !line.startsWith('#'));
   if (key === undefined) throw new ConfigError([`TRANSCRIBE_KEY_FILE ("${file}"): is empty`]);
-  if (/[^\x21-\x7e]/.test(key)) throw new ConfigError([`TRANSCRIBE_KEY_FILE ("${file}"): the key holds characters an HTTP header cannot carry (value not shown)`]);
+  if (/[^\x21-\x7e]/.test(key))
+    throw new ConfigError([`TRANSCRIBE_KEY_FILE ("${file}"): the key holds characters an HTTP header cannot carry (value not shown)`]);
   return key;
 }

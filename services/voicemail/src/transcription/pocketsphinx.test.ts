@@ -49,7 +49,10 @@ describe('the pocketsphinx engine', () => {
   it('stops its process when the time is up', async () => {
     const engine = pocketsphinxEngine({ bin: 'pocketsphinx_batch', sox: 'sox', modelDir: MODEL, nice: 19 });
     const started = Date.now();
-    await assert.rejects(engine.hear({ wavFile, workDir: await workDir(), language: 'en', signal: AbortSignal.timeout(150) }), (error: Error) => error.name === 'TimeoutError');
+    await assert.rejects(
+      engine.hear({ wavFile, workDir: await workDir(), language: 'en', signal: AbortSignal.timeout(150) }),
+      (error: Error) => error.name === 'TimeoutError',
+    );
     assert.ok(Date.now() - started < 2_000, 'not left to finish');
     const left = spawnSync('pgrep', ['-f', `-cepdir ${dir.path}`], { encoding: 'utf8' }).stdout.trim();
     assert.equal(left, '', 'no pocketsphinx of this job still runs');
@@ -60,7 +63,10 @@ describe('the pocketsphinx engine', () => {
     const problems = await engine.problems();
     assert.equal(problems.length, 3);
     assert.match(problems[0] ?? '', /no-model\/en-us is missing \(Debian package pocketsphinx-en-us\)/);
-    await assert.rejects(engine.hear({ wavFile, workDir: await workDir(), language: 'en', signal: AbortSignal.timeout(30_000) }), (error) => error instanceof EngineError && /pocketsphinx_batch failed/.test(error.message));
+    await assert.rejects(
+      engine.hear({ wavFile, workDir: await workDir(), language: 'en', signal: AbortSignal.timeout(30_000) }),
+      (error) => error instanceof EngineError && /pocketsphinx_batch failed/.test(error.message),
+    );
     const absent = pocketsphinxEngine({ bin: 'no-such-pocketsphinx', sox: 'sox', modelDir: MODEL, nice: 0 });
     assert.deepEqual(await absent.problems(), ['no-such-pocketsphinx is not installed (Debian package pocketsphinx)']);
   });

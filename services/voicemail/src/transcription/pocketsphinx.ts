@@ -44,10 +44,32 @@ export function pocketsphinxEngine(options: PocketsphinxOptions): TranscriptionE
       await writeFile(join(workDir, 'ctl'), 'message\n');
       const hypFile = join(workDir, 'hyp');
       const logFile = join(workDir, 'log');
-      await run(options, options.bin, [
-        '-adcin', 'yes', '-cepdir', workDir, '-cepext', '.raw', '-ctl', join(workDir, 'ctl'), '-hyp', hypFile,
-        '-hmm', model.hmm, '-lm', model.lm, '-dict', model.dict, '-logfn', logFile,
-      ], signal, logFile);
+      await run(
+        options,
+        options.bin,
+        [
+          '-adcin',
+          'yes',
+          '-cepdir',
+          workDir,
+          '-cepext',
+          '.raw',
+          '-ctl',
+          join(workDir, 'ctl'),
+          '-hyp',
+          hypFile,
+          '-hmm',
+          model.hmm,
+          '-lm',
+          model.lm,
+          '-dict',
+          model.dict,
+          '-logfn',
+          logFile,
+        ],
+        signal,
+        logFile,
+      );
       // One line per utterance: `<words> (<utterance id> <score>)`; none when it could not decode.
       const line = (await readFile(hypFile, 'utf8').catch(() => '')).split('\n')[0] ?? '';
       const words = /^(.*) \(message -?\d+\)$/.exec(line);
@@ -93,15 +115,30 @@ function run(options: PocketsphinxOptions, command: string, args: string[], sign
 /** The errors pocketsphinx logged (its log says far more than that, at every start). */
 async function logTail(logFile: string): Promise<string> {
   const log = await readFile(logFile, 'utf8').catch(() => '');
-  const errors = log.split('\n').filter((line) => line.startsWith('ERROR')).slice(-2);
+  const errors = log
+    .split('\n')
+    .filter((line) => line.startsWith('ERROR'))
+    .slice(-2);
   return errors.length > 0 ? `: ${errors.join(' | ')}` : '';
 }
 
 /** Whether `command` (a path, or a name looked up on PATH) can be run. */
 async function executable(command: string): Promise<boolean> {
-  const candidates = isAbsolute(command) || command.includes('/') ? [command] : (process.env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, command));
+  const candidates =
+    isAbsolute(command) || command.includes('/')
+      ? [command]
+      : (process.env.PATH ?? '')
+          .split(delimiter)
+          .filter(Boolean)
+          .map((dir) => join(dir, command));
   for (const candidate of candidates) {
-    if (await access(candidate, constants.X_OK).then(() => true, () => false)) return true;
+    if (
+      await access(candidate, constants.X_OK).then(
+        () => true,
+        () => false,
+      )
+    )
+      return true;
   }
   return false;
 }

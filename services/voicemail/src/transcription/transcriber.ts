@@ -71,9 +71,19 @@ interface Metrics {
 export async function startTranscriber(options: TranscriberOptions): Promise<{ stop(): Promise<void> }> {
   await ensureStreams(options.jsm, ['transcriptions', 'mail']);
   const metrics: Metrics = {
-    outcomes: new Counter({ name: 'sipvm_transcriptions_total', help: 'Messages the transcriber settled: done, or why there is no transcript', labelNames: ['outcome'], registers: [options.registry] }),
+    outcomes: new Counter({
+      name: 'sipvm_transcriptions_total',
+      help: 'Messages the transcriber settled: done, or why there is no transcript',
+      labelNames: ['outcome'],
+      registers: [options.registry],
+    }),
     audioSeconds: new Counter({ name: 'sipvm_transcription_audio_seconds_total', help: 'Seconds of messages the engine heard', registers: [options.registry] }),
-    engineSeconds: new Histogram({ name: 'sipvm_transcription_engine_seconds', help: 'How long the engine took per message', buckets: [0.5, 1, 2, 5, 10, 30, 60, 120, 300], registers: [options.registry] }),
+    engineSeconds: new Histogram({
+      name: 'sipvm_transcription_engine_seconds',
+      help: 'How long the engine took per message',
+      buckets: [0.5, 1, 2, 5, 10, 30, 60, 120, 300],
+      registers: [options.registry],
+    }),
   };
   childCpuCounter(options.registry);
   const worker = await startDurableWorker({
@@ -108,7 +118,11 @@ async function transcribe(msg: JsMsg, options: TranscriberOptions, metrics: Metr
     if (job.mail) {
       const held = await options.claims.claim(job.mail.mailId, { by: 'transcriber', transcript });
       if (held.by === 'transcriber') {
-        await enqueueMail(options.js, { ...job.mail, transcript: held.transcript, awaitTranscriptUntil: undefined }, { queueId: transcribedMailQueueId(job.mail.mailId) });
+        await enqueueMail(
+          options.js,
+          { ...job.mail, transcript: held.transcript, awaitTranscriptUntil: undefined },
+          { queueId: transcribedMailQueueId(job.mail.mailId) },
+        );
         log.info({ status: held.transcript.status }, 'mail queued with the transcript');
       } else {
         log.info('the mail went at its deadline, without the transcript');
@@ -122,7 +136,10 @@ async function transcribe(msg: JsMsg, options: TranscriberOptions, metrics: Metr
         log.info('message deleted before its transcript arrived');
       }
     }
-    log.info(transcript.status === 'done' ? { status: 'done', words: transcript.text.split(' ').length } : { status: 'none', reason: transcript.reason }, 'transcription settled');
+    log.info(
+      transcript.status === 'done' ? { status: 'done', words: transcript.text.split(' ').length } : { status: 'none', reason: transcript.reason },
+      'transcription settled',
+    );
     return { kind: 'done' };
   } catch (error) {
     const delayMs = retryDelay(RETRY_DELAYS_MS, msg.info.deliveryCount);
@@ -143,7 +160,7 @@ async function hear(job: TranscriptionJob, options: TranscriberOptions, metrics:
   }
   const language = engineLanguage(options.engine, job.language);
   if (language === undefined) {
-    log.info({ language: job.language, engineLanguages: options.engine.languages }, 'no model for the message\'s language; not heard');
+    log.info({ language: job.language, engineLanguages: options.engine.languages }, "no model for the message's language; not heard");
     return none('language-not-supported');
   }
   const workDir = await mkdtemp(join(options.tmpDir, 'sipvm-transcribe-'));
@@ -154,7 +171,7 @@ async function hear(job: TranscriptionJob, options: TranscriberOptions, metrics:
     } catch (error) {
       // Deleted meanwhile, or (mail only) its mail went and took the staged audio with it.
       if (isServiceError(error, 'message-not-found') || isServiceError(error, 'mailbox-not-found') || isServiceError(error, 'bad-request')) {
-        log.info({ err: toServiceError(error).message }, 'the message\'s audio is gone; not heard');
+        log.info({ err: toServiceError(error).message }, "the message's audio is gone; not heard");
         return none('audio-unavailable');
       }
       throw error;
@@ -201,7 +218,7 @@ function childCpuCounter(registry: Registry): void {
   let reported = 0;
   new Counter({
     name: 'sipvm_transcription_engine_cpu_seconds_total',
-    help: 'CPU seconds used by the engine\'s child processes (pocketsphinx, sox)',
+    help: "CPU seconds used by the engine's child processes (pocketsphinx, sox)",
     registers: [registry],
     async collect() {
       const total = await childCpuSeconds();

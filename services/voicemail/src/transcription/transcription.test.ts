@@ -96,14 +96,33 @@ function useTranscriptionRig(engineEnv: () => Record<string, string>) {
   const helpers = {
     rig,
     /** Hands over a spoken message for a fresh mailbox of `did`. */
-    async leave(did: string, mode: 'box' | 'voicemail' | 'both', options: { language?: string; wav?: Buffer } = {}): Promise<{ mailbox: Mailbox; depositId: string; wav: Buffer }> {
+    async leave(
+      did: string,
+      mode: 'box' | 'voicemail' | 'both',
+      options: { language?: string; wav?: Buffer } = {},
+    ): Promise<{ mailbox: Mailbox; depositId: string; wav: Buffer }> {
       const uid = `user${++counter}`;
       const depositId = `tr-${process.pid}-${counter}`;
       const wav = options.wav ?? spokenWav(SAID);
-      const audio = await stageAudio(rig.staging, depositId, (async function* () { yield wav; })());
+      const audio = await stageAudio(
+        rig.staging,
+        depositId,
+        (async function* () {
+          yield wav;
+        })(),
+      );
       const deposit: DepositInput = {
-        depositId, mode, user: uid, domain: did, uid, did, sender: 'sip:john@garage.example',
-        recordedAt: new Date().toISOString(), durationMs: Math.round(((wav.length - 44) / 16_000) * 1000), codec: 'PCMU', audio,
+        depositId,
+        mode,
+        user: uid,
+        domain: did,
+        uid,
+        did,
+        sender: 'sip:john@garage.example',
+        recordedAt: new Date().toISOString(),
+        durationMs: Math.round(((wav.length - 44) / 16_000) * 1000),
+        codec: 'PCMU',
+        audio,
         ...(options.language ? { language: options.language } : { language: 'en' }),
         ...(mode === 'box' ? {} : { email: `${uid}@mymail.org` }),
       };
@@ -120,14 +139,22 @@ function useTranscriptionRig(engineEnv: () => Record<string, string>) {
     mailsTo: (mailbox: Mailbox) => rig.smtp.messages.filter((m) => (Array.isArray(m.to) ? m.to[0] : m.to)?.text === `${mailbox.uid}@mymail.org`).length,
     async stored(mailbox: Mailbox): Promise<MessageInfo> {
       let message: MessageInfo | undefined;
-      await waitFor(async () => (message = (await request(rig.nc, StorageApi.listMailbox, { mailbox })).messages[0]) !== undefined, 15_000, 'the stored message');
+      await waitFor(
+        async () => (message = (await request(rig.nc, StorageApi.listMailbox, { mailbox })).messages[0]) !== undefined,
+        15_000,
+        'the stored message',
+      );
       return message!;
     },
     /** The message's transcript, once the transcriber has settled it. */
     async transcriptOf(mailbox: Mailbox, timeoutMs = 30_000): Promise<Transcript> {
       const { id } = await helpers.stored(mailbox);
       let transcript: Transcript | undefined;
-      await waitFor(async () => (transcript = (await request(rig.nc, StorageApi.getMessage, { mailbox, id })).message.transcript) !== undefined, timeoutMs, 'the transcript in the stored message');
+      await waitFor(
+        async () => (transcript = (await request(rig.nc, StorageApi.getMessage, { mailbox, id })).message.transcript) !== undefined,
+        timeoutMs,
+        'the transcript in the stored message',
+      );
       return transcript!;
     },
     async storedAudio(mailbox: Mailbox): Promise<Buffer> {
@@ -149,10 +176,10 @@ const outcome = (transcript: Transcript) => (transcript.status === 'done' ? `don
 /** The quoted transcript in a mail from the default English template. */
 const quoted = (mail: ParsedMail) => /The caller said \(transcribed by machine, so it may be wrong\):\n"(.*)"\n/.exec(mail.text ?? '')?.[1];
 
-describe('transcription with Debian\'s pocketsphinx', () => {
+describe("transcription with Debian's pocketsphinx", () => {
   const t = useTranscriptionRig(() => ({}));
 
-  it('mails the engine\'s text when the domain\'s mail waits for it, and keeps it in the message', async () => {
+  it("mails the engine's text when the domain's mail waits for it, and keeps it in the message", async () => {
     const { mailbox } = await t.leave('wait.example', 'both');
     const mail = await t.mailFor(mailbox);
     const transcript = await t.transcriptOf(mailbox);
@@ -237,10 +264,10 @@ describe('transcription through an OpenAI-compatible /v1/audio/transcriptions en
     assert.match(mail.text ?? '', /„Hello, this is John from the garage\. Please call me back\.“/, 'one line, in the German template');
     const seen = server.requests.at(-1)!;
     assert.equal(seen.model, 'whisper-large-v3');
-    assert.equal(seen.language, 'de', 'the message\'s language, as ISO 639-1');
+    assert.equal(seen.language, 'de', "the message's language, as ISO 639-1");
     assert.equal(seen.responseFormat, 'json');
     assert.equal(seen.file.type, 'audio/wav');
-    assert.ok(seen.file.bytes.equals(wav), 'the message\'s audio, as stored');
+    assert.ok(seen.file.bytes.equals(wav), "the message's audio, as stored");
     assert.ok(seen.file.bytes.equals(await t.storedAudio(mailbox)));
     const transcript = await t.transcriptOf(mailbox);
     assert.equal(outcome(transcript), 'done: Hello, this is John from the garage. Please call me back.');

@@ -65,9 +65,16 @@ export function greetingRoutes(deps: ApiDeps): Route[] {
         if (!WAV_TYPES.has(mediaType(context.req))) throw new HttpError(415, 'a greeting is uploaded as audio/wav (16-bit PCM, mono, 8000 Hz)');
         // The temporary greeting's end comes as ?until= (the body is the audio).
         const until = context.query.get('until') ?? undefined;
-        if (until !== undefined && !IsoTimeSchema.safeParse(until).success) throw new HttpError(400, 'until must be a date and time (ISO 8601, with its offset)');
+        if (until !== undefined && !IsoTimeSchema.safeParse(until).success)
+          throw new HttpError(400, 'until must be a date and time (ISO 8601, with its offset)');
         const wav = checkGreetingWav(await readBytes(context.req, uploadLimit(deps.config.WEB_GREETING_MAX_MS)), deps.config.WEB_GREETING_MAX_MS);
-        const staged = await stageAudio(deps.staging, `web-greeting-${randomUUID()}`, (async function* () { yield wav; })());
+        const staged = await stageAudio(
+          deps.staging,
+          `web-greeting-${randomUUID()}`,
+          (async function* () {
+            yield wav;
+          })(),
+        );
         const { greeting } = await request(nc, StorageApi.putGreeting, { mailbox, type, audio: staged, ...(until !== undefined ? { until } : {}) });
         // Stored: the staged copy has done its job (it would expire by itself otherwise).
         await discardStagedAudio(deps.staging, staged).catch(() => undefined);

@@ -111,7 +111,12 @@ async function listWithTranscripts(nc: NatsConnection, mailbox: Mailbox, offset:
   const messages: MessageInfo[] = [];
   let total = 0;
   for (let from = offset; from < offset + limit; from += LIST_PAGE_MAX_WITH_TRANSCRIPTS) {
-    const part = await request(nc, StorageApi.listMailbox, { mailbox, offset: from, limit: Math.min(LIST_PAGE_MAX_WITH_TRANSCRIPTS, offset + limit - from), transcripts: true });
+    const part = await request(nc, StorageApi.listMailbox, {
+      mailbox,
+      offset: from,
+      limit: Math.min(LIST_PAGE_MAX_WITH_TRANSCRIPTS, offset + limit - from),
+      transcripts: true,
+    });
     messages.push(...part.messages);
     total = part.total;
     if (from + LIST_PAGE_MAX_WITH_TRANSCRIPTS >= total) break;

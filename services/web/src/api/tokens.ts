@@ -24,9 +24,18 @@ export function tokenRoutes(signer: TokenSigner, revocations: Revocations, confi
         // Issued after any withdrawal of the mailbox's tokens, even one made in this same second.
         const { token, claims } = signer.issueToken(body.mailbox, body.scopes ?? SCOPES, ttlMs, revocations.issueSecond(body.mailbox) * 1000);
         // The token id, never the token: logs are read by more people than mailbox owners.
-        context.log.info({ tokenId: claims.id, tokenMailbox: `${claims.mailbox.uid}@${claims.mailbox.did}`, scopes: claims.scopes, expiresAt: claims.expiresAt }, 'mailbox token issued');
+        context.log.info(
+          { tokenId: claims.id, tokenMailbox: `${claims.mailbox.uid}@${claims.mailbox.did}`, scopes: claims.scopes, expiresAt: claims.expiresAt },
+          'mailbox token issued',
+        );
         const inboxUrl = `${config.WEB_PUBLIC_URL?.replace(/\/+$/, '') ?? ''}/#token=${token}`;
-        sendJson(context.res, 201, { token, mailbox: claims.mailbox, scopes: claims.scopes, expiresAt: new Date(claims.expiresAt * 1000).toISOString(), inboxUrl });
+        sendJson(context.res, 201, {
+          token,
+          mailbox: claims.mailbox,
+          scopes: claims.scopes,
+          expiresAt: new Date(claims.expiresAt * 1000).toISOString(),
+          inboxUrl,
+        });
       },
     },
     {
@@ -48,7 +57,12 @@ export function tokenRoutes(signer: TokenSigner, revocations: Revocations, confi
         const principal = context.principal;
         if (principal?.kind === 'mailbox') {
           const { token } = principal;
-          sendJson(context.res, 200, { kind: 'mailbox', mailbox: token.mailbox, scopes: token.scopes, expiresAt: new Date(token.expiresAt * 1000).toISOString() });
+          sendJson(context.res, 200, {
+            kind: 'mailbox',
+            mailbox: token.mailbox,
+            scopes: token.scopes,
+            expiresAt: new Date(token.expiresAt * 1000).toISOString(),
+          });
         } else {
           sendJson(context.res, 200, { kind: 'operator' });
         }

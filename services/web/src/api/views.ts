@@ -129,7 +129,10 @@ export function mailboxPath(mailbox: Mailbox): string {
   return `/api/v1/mailboxes/${segment(mailbox.did)}/${segment(mailbox.uid)}`;
 }
 
-export type LinkMaker = (path: string, resource: { kind: 'message'; id: string } | { kind: 'greeting'; type: string }) => { audioUrl: string; audioUrlExpiresAt: string };
+export type LinkMaker = (
+  path: string,
+  resource: { kind: 'message'; id: string } | { kind: 'greeting'; type: string },
+) => { audioUrl: string; audioUrlExpiresAt: string };
 
 export function messageView(info: MessageInfo, link: LinkMaker): MessageView {
   return {

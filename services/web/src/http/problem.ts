@@ -57,7 +57,12 @@ export function sendProblem(res: ServerResponse, error: HttpError): void {
     return;
   }
   const body = JSON.stringify({ type: 'about:blank', title: TITLES[error.status] ?? 'Error', status: error.status, detail: error.detail });
-  res.writeHead(error.status, { ...error.headers, 'content-type': 'application/problem+json', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+  res.writeHead(error.status, {
+    ...error.headers,
+    'content-type': 'application/problem+json',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+  });
   res.end(body);
 }
 

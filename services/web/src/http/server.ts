@@ -92,9 +92,25 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
   const routes = options.routes.map(compile);
   const trusted = new Set(options.trustedProxies);
   const inFlight = new InFlight();
-  const requests = new Counter({ name: 'sipvm_http_requests_total', help: 'HTTP requests by route, method and status', labelNames: ['route', 'method', 'status'], registers: [options.registry] });
-  const duration = new Histogram({ name: 'sipvm_http_request_duration_seconds', help: 'Time to answer an HTTP request (to the end of the body), by route', labelNames: ['route'], buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30], registers: [options.registry] });
-  const limited = new Counter({ name: 'sipvm_http_rate_limited_total', help: 'Requests refused by a rate limit', labelNames: ['limit'], registers: [options.registry] });
+  const requests = new Counter({
+    name: 'sipvm_http_requests_total',
+    help: 'HTTP requests by route, method and status',
+    labelNames: ['route', 'method', 'status'],
+    registers: [options.registry],
+  });
+  const duration = new Histogram({
+    name: 'sipvm_http_request_duration_seconds',
+    help: 'Time to answer an HTTP request (to the end of the body), by route',
+    labelNames: ['route'],
+    buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+    registers: [options.registry],
+  });
+  const limited = new Counter({
+    name: 'sipvm_http_rate_limited_total',
+    help: 'Requests refused by a rate limit',
+    labelNames: ['limit'],
+    registers: [options.registry],
+  });
 
   /** `seen` collects what the log line names: the route template and the mailbox. */
   const dispatch = async (req: IncomingMessage, res: ServerResponse, seen: { route: string; mailbox?: Mailbox }): Promise<void> => {
@@ -146,7 +162,14 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
       requests.inc({ route: seen.route, method: req.method ?? '?', status: String(res.statusCode) });
       duration.observe({ route: seen.route }, seconds);
       const { mailbox } = seen;
-      const line = { method: req.method, route: seen.route, status: res.statusCode, ms: Math.round(seconds * 1000), ...(mailbox ? { mailbox: `${mailbox.uid}@${mailbox.did}` } : {}), ...(res.writableFinished ? {} : { aborted: true }) };
+      const line = {
+        method: req.method,
+        route: seen.route,
+        status: res.statusCode,
+        ms: Math.round(seconds * 1000),
+        ...(mailbox ? { mailbox: `${mailbox.uid}@${mailbox.did}` } : {}),
+        ...(res.writableFinished ? {} : { aborted: true }),
+      };
       if (res.statusCode >= 500) options.log.warn(line, 'http request failed');
       else options.log.info(line, 'http request');
     });

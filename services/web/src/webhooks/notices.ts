@@ -23,7 +23,12 @@ import type { WebhookTargets } from './targets.js';
 export const NOTICE_FANOUT_CONSUMER = 'web-notice-fanout';
 const RETRY_MS = 5_000;
 
-export async function startNoticeFanout(options: { js: JetStreamClient; jsm: JetStreamManager; targets: WebhookTargets; log: Logger }): Promise<{ stop(): Promise<void> }> {
+export async function startNoticeFanout(options: {
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  targets: WebhookTargets;
+  log: Logger;
+}): Promise<{ stop(): Promise<void> }> {
   await ensureStreams(options.jsm, ['mailboxNotices', 'webhooks']);
   return startDurableWorker({
     js: options.js,
@@ -63,7 +68,13 @@ async function fanOutNotice(msg: JsMsg, options: { js: JetStreamClient; targets:
 }
 
 function noticeBody(notice: MailboxNotice, target: string): NoticeWebhookBody {
-  const base = { deliveryId: `${notice.noticeId}-${target}`.slice(0, 160), eventId: notice.noticeId, occurredAt: notice.at, mailbox: notice.mailbox, counts: notice.counts };
+  const base = {
+    deliveryId: `${notice.noticeId}-${target}`.slice(0, 160),
+    eventId: notice.noticeId,
+    occurredAt: notice.at,
+    mailbox: notice.mailbox,
+    counts: notice.counts,
+  };
   switch (notice.kind) {
     case 'mailbox-almost-full':
       return { type: 'mailbox.almost-full', ...base, limit: notice.limit };

@@ -102,7 +102,10 @@ export async function loadWebhookTargets(config: TargetSources): Promise<{ targe
     for (const entry of parsed.data.targets) {
       let targetSecret = entry.secret;
       if (entry.secretFile !== undefined) {
-        const fromFile = await readSecret({ variable: `target ${entry.name} secret`, value: undefined, fileVariable: `${where} target ${entry.name} secretFile`, file: entry.secretFile }, { required: true, minLength: WEBHOOK_SECRET_MIN });
+        const fromFile = await readSecret(
+          { variable: `target ${entry.name} secret`, value: undefined, fileVariable: `${where} target ${entry.name} secretFile`, file: entry.secretFile },
+          { required: true, minLength: WEBHOOK_SECRET_MIN },
+        );
         if (fromFile && 'problem' in fromFile) problems.push(fromFile.problem);
         else targetSecret = fromFile?.lines[0];
       }

@@ -128,7 +128,8 @@ describe('sipvm behind Kamailio: two nodes, a NATS cluster, Ceph RGW', { skip },
     assert.deepEqual(counts(result), { created: 40, answered: 40, refused: 0, failed: 0 }, result.failures);
     const byNode = tally(seen.callsOf(mailbox), (c) => c.signalingInstance);
     console.log(`calls per node: ${JSON.stringify(byNode)}`);
-    for (const node of cluster.nodes) assert.ok((byNode[node.signalingInstance] ?? 0) >= 12, `${node.signalingInstance} took ${byNode[node.signalingInstance] ?? 0} of 40`);
+    for (const node of cluster.nodes)
+      assert.ok((byNode[node.signalingInstance] ?? 0) >= 12, `${node.signalingInstance} took ${byNode[node.signalingInstance] ?? 0} of 40`);
     for (const call of seen.callsOf(mailbox)) assert.equal(call.mediaNode, `node-${call.signalingInstance.slice(-1)}`, 'a node answers with its own media');
     const stored = await storedOnce(mailbox, 40);
     assert.equal(stored.size, 40);
@@ -152,7 +153,11 @@ describe('sipvm behind Kamailio: two nodes, a NATS cluster, Ceph RGW', { skip },
         // The PIN came from the proxy's profile in P-App-Param, over TLS; the caller types it.
         await phone.sendDigits('4321#');
         let played: { instance: string; playbackId: string } | undefined;
-        await waitFor(() => (played = seen.plays.find((p) => p.callRef === call.callRef && p.items.some((i) => i.kind === 'message'))) !== undefined, 30_000, 'the message to be played');
+        await waitFor(
+          () => (played = seen.plays.find((p) => p.callRef === call.callRef && p.items.some((i) => i.kind === 'message'))) !== undefined,
+          30_000,
+          'the message to be played',
+        );
         await waitFor(() => seen.finished.has(`voicebox/${call.callRef}/${played!.playbackId}`), 30_000, 'the message to end');
         assert.equal(played!.instance, 'media-b', 'node B plays it');
         await phone.sendDigits('*');
@@ -172,7 +177,11 @@ describe('sipvm behind Kamailio: two nodes, a NATS cluster, Ceph RGW', { skip },
     const phone = runSipp({ scenario: join(SCENARIOS, 'phone-busy-mwi.xml'), port: phonePort, calls: 3, timeoutSeconds: 60 });
     // The phone listens before it registers: the lamp its registration brings comes at once.
     await waitFor(() => udpPortBound(phonePort), 10_000, 'the phone (sipp) to listen');
-    const registered = await runSipp({ scenario: join(SCENARIOS, 'phone-register.xml'), target: cluster.proxy.target, keys: { user: 'dave', domain: DOMAIN, contact_port: String(phonePort) } });
+    const registered = await runSipp({
+      scenario: join(SCENARIOS, 'phone-register.xml'),
+      target: cluster.proxy.target,
+      keys: { user: 'dave', domain: DOMAIN, contact_port: String(phonePort) },
+    });
     assert.equal(registered.exitCode, 0, registered.errors);
     const caller = await phoneCall('erin', 'dave', async (rtp, call) => {
       await waitFor(() => call.recordingStartedAt !== undefined, 20_000, 'the beep');
@@ -210,14 +219,30 @@ describe('sipvm behind Kamailio: two nodes, a NATS cluster, Ceph RGW', { skip },
         '',
       ].join('\r\n');
       assert.equal((await phone.exchange(register)).at(-1)?.status, 200, 'frank registered');
-      const audio = await stageAudio(await stagingBucket(nc), `cluster-mwi-${process.pid}`, (async function* () {
-        yield toneWav(MESSAGE_HZ, 1_000);
-      })());
-      await request(nc, StorageApi.createMessage, { mailbox: mailboxOf('frank'), sender: `sip:erin@${DOMAIN}`, recordedAt: new Date().toISOString(), durationMs: 1_000, codec: 'PCMU', urgent: false, audio });
+      const audio = await stageAudio(
+        await stagingBucket(nc),
+        `cluster-mwi-${process.pid}`,
+        (async function* () {
+          yield toneWav(MESSAGE_HZ, 1_000);
+        })(),
+      );
+      await request(nc, StorageApi.createMessage, {
+        mailbox: mailboxOf('frank'),
+        sender: `sip:erin@${DOMAIN}`,
+        recordedAt: new Date().toISOString(),
+        durationMs: 1_000,
+        codec: 'PCMU',
+        urgent: false,
+        audio,
+      });
       // The platform addresses sip:frank-0001@example-net (MWI_TARGET_TEMPLATE's default); the proxy
       // finds the profile with that uid and did, and the phone registered for it.
       let notify: string | undefined;
-      await waitFor(() => (notify = phone.requests.find((r) => r.startsWith('NOTIFY ') && /^Messages-Waiting: yes/m.test(r))) !== undefined, 20_000, 'the MWI NOTIFY at the phone');
+      await waitFor(
+        () => (notify = phone.requests.find((r) => r.startsWith('NOTIFY ') && /^Messages-Waiting: yes/m.test(r))) !== undefined,
+        20_000,
+        'the MWI NOTIFY at the phone',
+      );
       assert.match(notify!, /^Voice-Message: 1\/0/m);
       assert.match(notify!, /^Message-Account: sip:frank-0001@example-net/m);
       assert.match(notify!, /^Via: SIP\/2\.0\/TLS 127\.0\.1\.\d+/m, 'the node sent it over TLS (from an ephemeral port)');
@@ -226,7 +251,7 @@ describe('sipvm behind Kamailio: two nodes, a NATS cluster, Ceph RGW', { skip },
     }
   });
 
-  it('a node that fails calls with 500 or 504 is passed over, and one phone\'s failing SUBSCRIBEs never take a node out', async () => {
+  it("a node that fails calls with 500 or 504 is passed over, and one phone's failing SUBSCRIBEs never take a node out", async () => {
     const [a, b] = cluster.nodes as [Cluster['nodes'][0], Cluster['nodes'][0]];
     // B and the failing node share the calls, round robin.
     await cluster.proxy.rpc('dispatcher.set_state', 'a', '1', `sip:${failing.address}`);
@@ -238,8 +263,12 @@ describe('sipvm behind Kamailio: two nodes, a NATS cluster, Ceph RGW', { skip },
       phone.target = cluster.proxy.target;
       try {
         for (let i = 0; i < 6; i++) {
-          const subscribe = sipRequest({ method: 'SUBSCRIBE', uri: `sip:failover@${DOMAIN}`, local: phone.local, headers: { Event: 'message-summary', Expires: '60', Accept: 'application/simple-message-summary' } })
-            .replace(/^From: .*$/m, `From: <sip:failover@${DOMAIN}>;tag=s${i}`);
+          const subscribe = sipRequest({
+            method: 'SUBSCRIBE',
+            uri: `sip:failover@${DOMAIN}`,
+            local: phone.local,
+            headers: { Event: 'message-summary', Expires: '60', Accept: 'application/simple-message-summary' },
+          }).replace(/^From: .*$/m, `From: <sip:failover@${DOMAIN}>;tag=s${i}`);
           assert.equal((await phone.exchange(subscribe, 8_000)).at(-1)?.status, 200, `SUBSCRIBE ${i} was taken by B`);
         }
       } finally {
@@ -311,9 +340,14 @@ describe('sipvm behind Kamailio: two nodes, a NATS cluster, Ceph RGW', { skip },
     const onA = calls.filter((c) => c.signalingInstance === a.signalingInstance);
     // An INVITE that reached A just before the drain is still answered there.
     const later = calls.filter((c) => c.startedAt > drainedAt + 1_000);
-    console.log(`drain: ${onA.length} calls on A (${onA.filter((c) => c.startedAt > drainedAt).length} of them after SIGTERM), ${later.length} started later, all on ${JSON.stringify(tally(later, (c) => c.signalingInstance))}`);
+    console.log(
+      `drain: ${onA.length} calls on A (${onA.filter((c) => c.startedAt > drainedAt).length} of them after SIGTERM), ${later.length} started later, all on ${JSON.stringify(tally(later, (c) => c.signalingInstance))}`,
+    );
     assert.ok(later.length >= 5, `calls after the drain: ${later.length}`);
-    assert.ok(later.every((c) => c.signalingInstance === b.signalingInstance), 'a call went to the draining node');
+    assert.ok(
+      later.every((c) => c.signalingInstance === b.signalingInstance),
+      'a call went to the draining node',
+    );
     const stored = await storedOnce(mailbox, 24);
     for (const call of onA) assert.equal(stored.get(call.sender), 1, `${call.sender} (on A, in progress while it drained) has no message`);
 
@@ -326,7 +360,10 @@ describe('sipvm behind Kamailio: two nodes, a NATS cluster, Ceph RGW', { skip },
     const mailbox = mailboxOf('crash');
     const running = load(mailbox, { rate: 5, calls: 30, holdMs: 6_000 });
     // Recording on A when it dies, for long enough to be messages (1 s is the minimum): they are on A's disk only.
-    const recordingOnA = () => seen.callsOf(mailbox).filter((c) => c.signalingInstance === a.signalingInstance && c.recordingStartedAt !== undefined && Date.now() - c.recordingStartedAt > 2_000);
+    const recordingOnA = () =>
+      seen
+        .callsOf(mailbox)
+        .filter((c) => c.signalingInstance === a.signalingInstance && c.recordingStartedAt !== undefined && Date.now() - c.recordingStartedAt > 2_000);
     await waitFor(() => recordingOnA().length >= 2, 20_000, 'node A to record callers');
     const killedAt = Date.now();
     await a.killAll();
@@ -363,11 +400,17 @@ describe('sipvm behind Kamailio: two nodes, a NATS cluster, Ceph RGW', { skip },
         assert.equal(stored.get(call.sender), undefined, what);
       }
     }
-    assert.ok(onA().some((c) => c.recordingStartedAt !== undefined && c.recordingStartedAt < killedAt - 1_000 && c.outcome === 'stored'), "a message recorded on A before the kill was recovered from A's disk");
-    assert.ok(calls().some((c) => c.signalingInstance === b.signalingInstance && c.startedAt > killedAt), 'B took calls after the kill');
+    assert.ok(
+      onA().some((c) => c.recordingStartedAt !== undefined && c.recordingStartedAt < killedAt - 1_000 && c.outcome === 'stored'),
+      "a message recorded on A before the kill was recovered from A's disk",
+    );
+    assert.ok(
+      calls().some((c) => c.signalingInstance === b.signalingInstance && c.startedAt > killedAt),
+      'B took calls after the kill',
+    );
   });
 
-  it('the NATS server that leads media\'s state killed during load: nothing lost, nothing doubled', async () => {
+  it("the NATS server that leads media's state killed during load: nothing lost, nothing doubled", async () => {
     const mailbox = mailboxOf('natsdown');
     const running = load(mailbox, { rate: 5, calls: 30, holdMs: 5_000 });
     await waitFor(() => seen.callsOf(mailbox).filter((c) => c.recordingStartedAt !== undefined).length >= 5, 20_000, 'callers recording');
@@ -382,7 +425,9 @@ describe('sipvm behind Kamailio: two nodes, a NATS cluster, Ceph RGW', { skip },
     // Every answered caller spoke past the beep: each is one message.
     const stored = await storedOnce(mailbox, result.answered);
     const afterKill = seen.callsOf(mailbox).filter((c) => c.startedAt > killedAt);
-    console.log(`NATS server killed (${victim.name}, leader of media's state): sipp ${JSON.stringify(counts(result))}, ${stored.size} messages; ${afterKill.length} calls started after the kill`);
+    console.log(
+      `NATS server killed (${victim.name}, leader of media's state): sipp ${JSON.stringify(counts(result))}, ${stored.size} messages; ${afterKill.length} calls started after the kill`,
+    );
     assert.equal(result.created, 30);
     assert.equal(result.failed, 0, result.failures);
     assert.equal(result.answered + result.refused, 30);
@@ -402,8 +447,27 @@ describe('sipvm behind Kamailio: two nodes, a NATS cluster, Ceph RGW', { skip },
       const rogueDir = await tempDir('nats-rogue');
       const [port, monitorPort, routePort] = [await freeTcpUdpPort(), await freeTcpUdpPort(), await freeTcpUdpPort()];
       const config = join(rogueDir.path, 'rogue.conf');
-      await writeFile(config, [`server_name: rogue`, `listen: 127.0.0.1:${port}`, `http: 127.0.0.1:${monitorPort}`, 'cluster {', '  name: sipvm-test', `  listen: 127.0.0.1:${routePort}`, `  routes: ${JSON.stringify(urls)}`, `  ${tls}`, '}', ''].join('\n'));
-      const rogue = await startProcess({ name: 'rogue nats-server', command: NATS_BIN, args: ['-c', config], ready: (output) => output().includes('Server is ready') });
+      await writeFile(
+        config,
+        [
+          `server_name: rogue`,
+          `listen: 127.0.0.1:${port}`,
+          `http: 127.0.0.1:${monitorPort}`,
+          'cluster {',
+          '  name: sipvm-test',
+          `  listen: 127.0.0.1:${routePort}`,
+          `  routes: ${JSON.stringify(urls)}`,
+          `  ${tls}`,
+          '}',
+          '',
+        ].join('\n'),
+      );
+      const rogue = await startProcess({
+        name: 'rogue nats-server',
+        command: NATS_BIN,
+        args: ['-c', config],
+        ready: (output) => output().includes('Server is ready'),
+      });
       try {
         const routesOf = async (url: string) => ((await (await fetch(`${url}/routez`)).json()) as { num_routes: number }).num_routes;
         if (expected > 0) await waitFor(async () => (await routesOf(`http://127.0.0.1:${monitorPort}`)) >= 1, 10_000, 'the control server to join');
@@ -412,7 +476,8 @@ describe('sipvm behind Kamailio: two nodes, a NATS cluster, Ceph RGW', { skip },
         console.log(`NATS route with ${what}: ${joined} routes`);
         if (expected === 0) {
           assert.equal(joined, 0, `a server with ${what} joined the cluster`);
-          for (const server of cluster.nats.servers) assert.equal(await routesOf(server.monitorUrl), cluster.nats.servers.length - 1, `${server.name} took a route from a server with ${what}`);
+          for (const server of cluster.nats.servers)
+            assert.equal(await routesOf(server.monitorUrl), cluster.nats.servers.length - 1, `${server.name} took a route from a server with ${what}`);
         }
       } finally {
         await rogue.stop();
@@ -425,7 +490,13 @@ describe('sipvm behind Kamailio: two nodes, a NATS cluster, Ceph RGW', { skip },
 
   async function load(mailbox: Mailbox, o: { rate: number; calls: number; holdMs: number }): Promise<SippLoadResult> {
     const profile = PROFILES.find((p) => mailboxOf(p.username).uid === mailbox.uid)!;
-    return runSippLoad({ target: cluster.proxy.target, ...o, speech, mailbox: { uid: profile.username, did: profile.domain }, scenario: PROXIED_DEPOSIT_SCENARIO });
+    return runSippLoad({
+      target: cluster.proxy.target,
+      ...o,
+      speech,
+      mailbox: { uid: profile.username, did: profile.domain },
+      scenario: PROXIED_DEPOSIT_SCENARIO,
+    });
   }
 
   function counts(result: SippLoadResult) {
@@ -443,10 +514,14 @@ describe('sipvm behind Kamailio: two nodes, a NATS cluster, Ceph RGW', { skip },
   async function storedOnce(mailbox: Mailbox, expected: number): Promise<Map<string, number>> {
     let stored = new Map<string, number>();
     const total = () => [...stored.values()].reduce((a, b) => a + b, 0);
-    await waitFor(async () => {
-      stored = await messagesBySender(nc, mailbox);
-      return total() >= expected;
-    }, HAND_OVER_DEADLINE_MS, `${expected} messages in ${mailbox.uid}`).catch((error: unknown) => {
+    await waitFor(
+      async () => {
+        stored = await messagesBySender(nc, mailbox);
+        return total() >= expected;
+      },
+      HAND_OVER_DEADLINE_MS,
+      `${expected} messages in ${mailbox.uid}`,
+    ).catch((error: unknown) => {
       throw new Error(`${(error as Error).message} (${total()} there)\n${cluster.explain()}`);
     });
     for (const [sender, count] of stored) assert.equal(count, 1, `${sender} stored ${count} times`);
@@ -459,7 +534,11 @@ describe('sipvm behind Kamailio: two nodes, a NATS cluster, Ceph RGW', { skip },
    * number), the project's RTP endpoint is the phone, `during` plays the caller's part once the
    * platform took the call; the platform hangs up. Returns what the phone heard and the call.
    */
-  async function phoneCall(caller: string, callee: string, during: (phone: RtpEndpoint, call: CallSeen) => Promise<void>): Promise<{ heard: Int16Array; call: CallSeen }> {
+  async function phoneCall(
+    caller: string,
+    callee: string,
+    during: (phone: RtpEndpoint, call: CallSeen) => Promise<void>,
+  ): Promise<{ heard: Int16Array; call: CallSeen }> {
     const phone = await RtpEndpoint.create('PCMU');
     const known = new Set(seen.calls.keys());
     const sipp = runSipp({
@@ -470,7 +549,11 @@ describe('sipvm behind Kamailio: two nodes, a NATS cluster, Ceph RGW', { skip },
     });
     try {
       let call: CallSeen | undefined;
-      await waitFor(() => (call = [...seen.calls.values()].find((c) => !known.has(c.callRef) && c.sender === `sip:${caller}@${DOMAIN}`)) !== undefined, 15_000, `the call from ${caller} to ${callee}`);
+      await waitFor(
+        () => (call = [...seen.calls.values()].find((c) => !known.has(c.callRef) && c.sender === `sip:${caller}@${DOMAIN}`)) !== undefined,
+        15_000,
+        `the call from ${caller} to ${callee}`,
+      );
       await phone.latchRemote(15_000);
       await during(phone, call!);
       const result = await sipp;

@@ -125,7 +125,15 @@ describe('a rolling upgrade of every component under load', { skip }, () => {
           await server.lameDuck();
           await server.start();
           // Current again (its streams caught up) before the next server goes.
-          await waitFor(async () => (await fetch(`${server.monitorUrl}/healthz`).then((r) => r.ok, () => false)), 60_000, `${server.name} current`);
+          await waitFor(
+            async () =>
+              await fetch(`${server.monitorUrl}/healthz`).then(
+                (r) => r.ok,
+                () => false,
+              ),
+            60_000,
+            `${server.name} current`,
+          );
         });
       }
       // Calls placed after the last restart, on the upgraded platform.
@@ -144,7 +152,10 @@ describe('a rolling upgrade of every component under load', { skip }, () => {
     const total = [...stored.values()].reduce((a, b) => a + b, 0);
     await waitFor(() => deliveries.size >= total, 60_000, `a webhook for each of ${total} messages`).catch(() => undefined);
     // What the proxy retried: each node refusal it logged, with its status.
-    const retried = [...cluster.proxy.output().matchAll(/sipvm node sip:(\S+) did not take INVITE \S+ \((\d+)\)/g)].map((m) => ({ node: m[1]!, status: m[2]! }));
+    const retried = [...cluster.proxy.output().matchAll(/sipvm node sip:(\S+) did not take INVITE \S+ \((\d+)\)/g)].map((m) => ({
+      node: m[1]!,
+      status: m[2]!,
+    }));
     /** Calls in progress at some moment of a phase: the restart happened under load. */
     const during = (p: (typeof phases)[0]) => calls.filter((c) => c.startedAt < p.ended && (c.endedAt ?? Infinity) > p.began).length;
     console.log(
@@ -153,13 +164,21 @@ describe('a rolling upgrade of every component under load', { skip }, () => {
         `calls per node ${JSON.stringify(tally(calls, (c) => c.signalingInstance))}; ` +
         `INVITEs a node refused and the proxy retried on the other: ${retried.length} ${JSON.stringify(tally(retried, (r) => `${r.status}`))}; ` +
         `webhooks ${deliveries.size} (${[...deliveries.values()].filter((n) => n > 1).length} delivered twice); ${loadSeconds.toFixed(0)} s of load\n  ` +
-        phases.map((p) => `${p.what}: ${((p.ended - p.began) / 1000).toFixed(1)} s, ${during(p)} calls in progress${p.detail ? ` ${JSON.stringify(p.detail)}` : ''}`).join('\n  '),
+        phases
+          .map(
+            (p) => `${p.what}: ${((p.ended - p.began) / 1000).toFixed(1)} s, ${during(p)} calls in progress${p.detail ? ` ${JSON.stringify(p.detail)}` : ''}`,
+          )
+          .join('\n  '),
     );
 
     // A steady load, and every restart under it.
     assert.ok(result.created >= RATE * loadSeconds * 0.7, `${result.created} calls in ${loadSeconds.toFixed(0)} s at ${RATE} a second`);
     for (const p of phases) assert.ok(during(p) >= 5, `${p.what} was replaced with ${during(p)} calls in progress`);
-    assert.deepEqual({ refused: result.refused, failed: result.failed }, { refused: 0, failed: 0 }, `callers saw a refusal or a failure: ${result.failures}\n${cluster.explain()}`);
+    assert.deepEqual(
+      { refused: result.refused, failed: result.failed },
+      { refused: 0, failed: 0 },
+      `callers saw a refusal or a failure: ${result.failures}\n${cluster.explain()}`,
+    );
     assert.equal(result.answered, result.created, 'every call was answered');
     assert.equal(calls.length, result.answered, 'every answered call is a call of the platform');
     for (const call of calls) {
@@ -168,7 +187,10 @@ describe('a rolling upgrade of every component under load', { skip }, () => {
       assert.equal(stored.get(call.sender), 1, `${call.sender}: ${stored.get(call.sender) ?? 0} messages`);
     }
     assert.equal(total, result.answered, 'one message per answered call');
-    assert.ok(retried.every((r) => r.status === '503'), `a node refused with something other than 503: ${JSON.stringify(retried)}`);
+    assert.ok(
+      retried.every((r) => r.status === '503'),
+      `a node refused with something other than 503: ${JSON.stringify(retried)}`,
+    );
     assert.equal(deliveries.size, total, 'one webhook per message');
   });
 });

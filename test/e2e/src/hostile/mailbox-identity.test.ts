@@ -30,13 +30,23 @@ describe('mailbox identities', () => {
 
   /** A request as any client could send it: JSON as written, no schema in between. */
   const raw = async (subject: string, body: unknown) => {
-    const reply = (await nc.request(subject, JSON.stringify(body), { timeout: 10_000 })).json<{ ok: boolean; result?: { counts?: unknown }; error?: unknown }>();
+    const reply = (await nc.request(subject, JSON.stringify(body), { timeout: 10_000 })).json<{
+      ok: boolean;
+      result?: { counts?: unknown };
+      error?: unknown;
+    }>();
     assert.ok(reply.ok, JSON.stringify(reply.error));
     return reply.result;
   };
 
   it('counts a message left for EXAMPLE.ORG in example.org’s mailbox, and not in Alice’s', async () => {
-    const audio = await stageAudio(await stagingBucket(nc), `identity-${process.pid}`, (async function* () { yield smallWav(1); })());
+    const audio = await stageAudio(
+      await stagingBucket(nc),
+      `identity-${process.pid}`,
+      (async function* () {
+        yield smallWav(1);
+      })(),
+    );
     await raw(SUBJECTS.storage.messageCreate, {
       mailbox: { did: 'EXAMPLE.ORG', uid: 'alice' },
       sender: 'sip:bob@example.net',

@@ -78,7 +78,9 @@ describe('NATS with the platform’s permissions', () => {
 
   it('refuses a key it does not know', async () => {
     const stranger = nkeys.createUser().getSeed();
-    await assert.rejects(connect({ servers: nats.url, authenticator: nkeyAuthenticator(stranger) }), (error: Error) => /Authorization Violation/i.test(error.message));
+    await assert.rejects(connect({ servers: nats.url, authenticator: nkeyAuthenticator(stranger) }), (error: Error) =>
+      /Authorization Violation/i.test(error.message),
+    );
   });
 
   /** Whether the server refused `identity` the check, or let it through (a delivery proves it). */

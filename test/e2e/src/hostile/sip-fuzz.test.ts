@@ -37,7 +37,8 @@ describe(`SIP mutation fuzzing (${SECONDS} s, SIP_FUZZ_SEED=${SEED})`, { skip },
   });
 
   /** A clean OPTIONS from the proxy: any final reply means drachtio-server and signaling are alive. */
-  const options = async () => (await proxy.exchange(sipRequest({ method: 'OPTIONS', uri: `sip:${rig.target}`, local: proxy.local }), 5_000)).find((r) => r.status >= 200);
+  const options = async () =>
+    (await proxy.exchange(sipRequest({ method: 'OPTIONS', uri: `sip:${rig.target}`, local: proxy.local }), 5_000)).find((r) => r.status >= 200);
 
   it('survives mutated requests and never lets a stranger in', async () => {
     console.log(`SIP fuzzing for ${SECONDS} s with SIP_FUZZ_SEED=${SEED}`);
@@ -79,8 +80,13 @@ describe(`SIP mutation fuzzing (${SECONDS} s, SIP_FUZZ_SEED=${SEED})`, { skip },
       }
       // Signaling's own 500 (a step that threw) says "Server Internal Error"; drachtio-server's
       // 500 to a message its client library could not parse is a refusal like any other.
-      assert.notEqual(final?.reason, 'Server Internal Error', `${final?.text.slice(0, 500)}\nin answer to:\n${JSON.stringify(message.slice(0, 2_000))}\n${rig.explain()}`);
-      if ((sent.stranger + sent.proxy) % 100 === 0) assert.ok(await options(), `no answer to OPTIONS after ${sent.stranger + sent.proxy} requests\n${lastSent()}\n${rig.explain()}`);
+      assert.notEqual(
+        final?.reason,
+        'Server Internal Error',
+        `${final?.text.slice(0, 500)}\nin answer to:\n${JSON.stringify(message.slice(0, 2_000))}\n${rig.explain()}`,
+      );
+      if ((sent.stranger + sent.proxy) % 100 === 0)
+        assert.ok(await options(), `no answer to OPTIONS after ${sent.stranger + sent.proxy} requests\n${lastSent()}\n${rig.explain()}`);
       assert.equal(signalingDied, false, `signaling died\n${lastSent()}\n${rig.explain()}`);
       assert.ok(rig.drachtio.alive(), `drachtio-server died\n${lastSent()}\n${rig.explain()}`);
     }
@@ -88,13 +94,27 @@ describe(`SIP mutation fuzzing (${SECONDS} s, SIP_FUZZ_SEED=${SEED})`, { skip },
     console.log(`sent ${sent.stranger} requests as a stranger and ${sent.proxy} as the proxy; final replies:`);
     for (const [key, n] of [...byStatus].sort()) console.log(`  ${String(n).padStart(5)}  ${key}`);
     assert.ok(sent.stranger > 100 && sent.proxy > 50, 'enough requests went out');
-    assert.ok([...byStatus.keys()].some((key) => /^stranger 403 INVITE/.test(key)), 'strangers reached the trust step');
-    assert.ok([...byStatus.keys()].some((key) => /^proxy 400 INVITE/.test(key)), 'the proxy reached the parameter parser');
+    assert.ok(
+      [...byStatus.keys()].some((key) => /^stranger 403 INVITE/.test(key)),
+      'strangers reached the trust step',
+    );
+    assert.ok(
+      [...byStatus.keys()].some((key) => /^proxy 400 INVITE/.test(key)),
+      'the proxy reached the parameter parser',
+    );
     assert.deepEqual(strangerStarted, [], 'no call started for a stranger');
     const logLines = rig.signaling.output().split('\n');
-    assert.deepEqual(logLines.filter((line) => /handling failed/.test(line)), [], 'no step threw');
+    assert.deepEqual(
+      logLines.filter((line) => /handling failed/.test(line)),
+      [],
+      'no step threw',
+    );
     // Refusals name a bad P-App-Param key; a header line or a PIN is what must not show.
-    assert.deepEqual(logLines.filter((line) => /P-App-[A-Za-z-]*\s*:|pin\s*=\s*\d|80417325/i.test(line)), [], 'no header of the proxy and no PIN in the log, even of a message that could not be parsed');
+    assert.deepEqual(
+      logLines.filter((line) => /P-App-[A-Za-z-]*\s*:|pin\s*=\s*\d|80417325/i.test(line)),
+      [],
+      'no header of the proxy and no PIN in the log, even of a message that could not be parsed',
+    );
     await rig.waitFor(async () => (await options())?.status === 200, 'OPTIONS 200 once the fuzzing stopped', 30_000);
     assert.equal(signalingDied, false);
   });

@@ -21,20 +21,116 @@ export function prng(seed: number): () => number {
 }
 
 const HOSTILE = [
-  '', ' ', '"', "'", ';', ';;;;', '=', '==', '\\', '<', '>', '<sip:', 'a'.repeat(5_000), '../../../etc/passwd', '..', '%00', '\0', '\r', '\n',
-  '\r\nP-App-Name: voicebox', '${jndi:ldap://x/a}', '<script>alert(1)</script>', 'voicebox', 'annrecorder', 'voicemail', 'VOICEBOX', 'sip:voicebox@127.0.0.1',
-  '-1', '0', '99999999999999999999', '4294967296', '1e309', 'NaN', '\u00ff\u00fe', '\u2028', '\u{1F642}', 'pin=1234', "usr='a;b", 'usr=..;dom=..', 'uid=/;did=\\',
-  'mod=9', 'mod=both', "eml='a@b.org\r\nBcc: x@y.z'", 'eml=a@b.org,c@d.org', 'typ=../x', 'lng=xx-XXXXXXXXXXXXX', '"unterminated', "'unterminated", 'usr=a\\', ';usr=;dom=;',
-  'Forbidden', 'SIP/2.0', 'sip:%41@host', 'sips:a@b', 'tel:+4930123', '*', 'x'.repeat(300),
+  '',
+  ' ',
+  '"',
+  "'",
+  ';',
+  ';;;;',
+  '=',
+  '==',
+  '\\',
+  '<',
+  '>',
+  '<sip:',
+  'a'.repeat(5_000),
+  '../../../etc/passwd',
+  '..',
+  '%00',
+  '\0',
+  '\r',
+  '\n',
+  '\r\nP-App-Name: voicebox',
+  '${jndi:ldap://x/a}',
+  '<script>alert(1)</script>',
+  'voicebox',
+  'annrecorder',
+  'voicemail',
+  'VOICEBOX',
+  'sip:voicebox@127.0.0.1',
+  '-1',
+  '0',
+  '99999999999999999999',
+  '4294967296',
+  '1e309',
+  'NaN',
+  '\u00ff\u00fe',
+  '\u2028',
+  '\u{1F642}',
+  'pin=1234',
+  "usr='a;b",
+  'usr=..;dom=..',
+  'uid=/;did=\\',
+  'mod=9',
+  'mod=both',
+  "eml='a@b.org\r\nBcc: x@y.z'",
+  'eml=a@b.org,c@d.org',
+  'typ=../x',
+  'lng=xx-XXXXXXXXXXXXX',
+  '"unterminated',
+  "'unterminated",
+  'usr=a\\',
+  ';usr=;dom=;',
+  'Forbidden',
+  'SIP/2.0',
+  'sip:%41@host',
+  'sips:a@b',
+  'tel:+4930123',
+  '*',
+  'x'.repeat(300),
 ];
-const APP_PARAM_KEYS = ['usr', 'user', 'dom', 'domain', 'uid', 'userid', 'did', 'domainid', 'snd', 'sender', 'eml', 'email-address', 'mod', 'mode', 'lng', 'language', 'typ', 'type', 'pin', 'PIN', 'x', 'a b', ''];
-const METHODS = ['INVITE', 'SUBSCRIBE', 'OPTIONS', 'BYE', 'INFO', 'NOTIFY', 'CANCEL', 'ACK', 'UPDATE', 'PRACK', 'REFER', 'MESSAGE', 'REGISTER', 'FOO', 'invite', ''];
+const APP_PARAM_KEYS = [
+  'usr',
+  'user',
+  'dom',
+  'domain',
+  'uid',
+  'userid',
+  'did',
+  'domainid',
+  'snd',
+  'sender',
+  'eml',
+  'email-address',
+  'mod',
+  'mode',
+  'lng',
+  'language',
+  'typ',
+  'type',
+  'pin',
+  'PIN',
+  'x',
+  'a b',
+  '',
+];
+const METHODS = [
+  'INVITE',
+  'SUBSCRIBE',
+  'OPTIONS',
+  'BYE',
+  'INFO',
+  'NOTIFY',
+  'CANCEL',
+  'ACK',
+  'UPDATE',
+  'PRACK',
+  'REFER',
+  'MESSAGE',
+  'REGISTER',
+  'FOO',
+  'invite',
+  '',
+];
 const APPS = ['voicebox', 'annrecorder', 'voicemail', 'VoiceBox', 'conference', ''];
 
 export class SipMutator {
   readonly #random: () => number;
 
-  constructor(seed: number, private readonly target: string) {
+  constructor(
+    seed: number,
+    private readonly target: string,
+  ) {
     this.#random = prng(seed);
   }
 
@@ -56,19 +152,48 @@ export class SipMutator {
     const sdp = { 'Content-Type': 'application/sdp' };
     switch (this.#int(7)) {
       case 0:
-        return sipRequest({ method: 'INVITE', uri: `sip:alice@${host}`, local, headers: { ...sdp, 'P-App-Name': 'voicebox', 'P-App-Param': 'usr=alice;dom=example.org;pin=80417325;' }, body: sdpOffer() });
+        return sipRequest({
+          method: 'INVITE',
+          uri: `sip:alice@${host}`,
+          local,
+          headers: { ...sdp, 'P-App-Name': 'voicebox', 'P-App-Param': 'usr=alice;dom=example.org;pin=80417325;' },
+          body: sdpOffer(),
+        });
       case 1:
-        return sipRequest({ method: 'INVITE', uri: `sip:bob@${host}`, local, headers: { ...sdp, 'P-App-Name': 'voicemail', 'P-App-Param': "mod=box;usr=bob;dom=example.org;snd='sip:c@x.org';" }, body: sdpOffer() });
+        return sipRequest({
+          method: 'INVITE',
+          uri: `sip:bob@${host}`,
+          local,
+          headers: { ...sdp, 'P-App-Name': 'voicemail', 'P-App-Param': "mod=box;usr=bob;dom=example.org;snd='sip:c@x.org';" },
+          body: sdpOffer(),
+        });
       case 2:
         return sipRequest({ method: 'INVITE', uri: `sip:alice@${host};app=${this.#pick(APPS)}`, local, headers: sdp, body: sdpOffer() });
       case 3:
-        return sipRequest({ method: 'INVITE', uri: `sip:${this.#pick(APPS)}@${host}`, local, headers: { ...sdp, 'Session-Expires': '1800;refresher=uac', Supported: 'timer' }, body: sdpOffer() });
+        return sipRequest({
+          method: 'INVITE',
+          uri: `sip:${this.#pick(APPS)}@${host}`,
+          local,
+          headers: { ...sdp, 'Session-Expires': '1800;refresher=uac', Supported: 'timer' },
+          body: sdpOffer(),
+        });
       case 4:
-        return sipRequest({ method: 'SUBSCRIBE', uri: `sip:alice@${host}`, local, headers: { Event: 'message-summary', Expires: '600', 'P-App-Param': 'uid=alice;did=example.org' } });
+        return sipRequest({
+          method: 'SUBSCRIBE',
+          uri: `sip:alice@${host}`,
+          local,
+          headers: { Event: 'message-summary', Expires: '600', 'P-App-Param': 'uid=alice;did=example.org' },
+        });
       case 5:
         return sipRequest({ method: 'OPTIONS', uri: `sip:${host}`, local });
       default:
-        return sipRequest({ method: this.#pick(['BYE', 'INFO', 'NOTIFY', 'CANCEL']), uri: `sip:alice@${host}`, local, headers: { 'Content-Type': 'application/dtmf-relay' }, body: 'Signal=5\r\nDuration=160\r\n' });
+        return sipRequest({
+          method: this.#pick(['BYE', 'INFO', 'NOTIFY', 'CANCEL']),
+          uri: `sip:alice@${host}`,
+          local,
+          headers: { 'Content-Type': 'application/dtmf-relay' },
+          body: 'Signal=5\r\nDuration=160\r\n',
+        });
     }
   }
 
@@ -107,7 +232,10 @@ export class SipMutator {
         return join();
       }
       case 4: {
-        const pairs = Array.from({ length: 1 + this.#int(6) }, () => `${this.#pick(APP_PARAM_KEYS)}${this.#pick(['=', ' = ', '', '=='])}${this.#pick(HOSTILE)}`);
+        const pairs = Array.from(
+          { length: 1 + this.#int(6) },
+          () => `${this.#pick(APP_PARAM_KEYS)}${this.#pick(['=', ' = ', '', '=='])}${this.#pick(HOSTILE)}`,
+        );
         const value = pairs.join(this.#pick([';', ' ; ', ';;', ',']));
         const i = lines.findIndex((l) => /^P-App-Param:/i.test(l));
         if (i >= 0) lines[i] = `P-App-Param: ${value}`;
@@ -117,7 +245,13 @@ export class SipMutator {
       case 5: {
         const [method = 'INVITE', , version = 'SIP/2.0'] = (lines[0] ?? '').split(' ');
         const user = this.#pick([...APPS, this.#pick(HOSTILE), '8000']);
-        const uri = this.#pick([`sip:${user}@${this.target}`, `sip:a@${this.target};app=${this.#pick(APPS)}`, `sip:${this.target};app=${this.#pick(HOSTILE)}`, this.#pick(HOSTILE), `sips:${user}@x`]);
+        const uri = this.#pick([
+          `sip:${user}@${this.target}`,
+          `sip:a@${this.target};app=${this.#pick(APPS)}`,
+          `sip:${this.target};app=${this.#pick(HOSTILE)}`,
+          this.#pick(HOSTILE),
+          `sips:${user}@x`,
+        ]);
         lines[0] = `${method} ${uri} ${version}`;
         return join();
       }

@@ -89,7 +89,14 @@ describe('a source that is not a trusted proxy', { skip }, () => {
   });
 
   const subscribe = (client: SipUdpClient, user: string) =>
-    client.exchange(sipRequest({ method: 'SUBSCRIBE', uri: `sip:${user}@example.org`, local: client.local, headers: { Event: 'message-summary', Expires: '60', Accept: 'application/simple-message-summary' } }));
+    client.exchange(
+      sipRequest({
+        method: 'SUBSCRIBE',
+        uri: `sip:${user}@example.org`,
+        local: client.local,
+        headers: { Event: 'message-summary', Expires: '60', Accept: 'application/simple-message-summary' },
+      }),
+    );
 
   it('learns nothing about a mailbox: SUBSCRIBE gets 403 and no NOTIFY, where the proxy gets 200 and a NOTIFY', async () => {
     const asked = Date.now();
@@ -101,22 +108,35 @@ describe('a source that is not a trusted proxy', { skip }, () => {
     assert.equal(reply?.status, 403, reply?.text ?? 'no reply');
     // Three times as long as the proxy's NOTIFY took: none comes.
     await new Promise((resolve) => setTimeout(resolve, Math.max(500, 3 * notifyMs)));
-    assert.deepEqual(stranger.requests.filter((r) => r.startsWith('NOTIFY ')), []);
+    assert.deepEqual(
+      stranger.requests.filter((r) => r.startsWith('NOTIFY ')),
+      [],
+    );
   });
 
   it('never sees a PIN: not on the bus, not in the voicebox call record, not in any log', async () => {
     const replies = await invite(proxy, `sip:pinuser@${rig.target}`, { 'P-App-Name': 'voicebox', 'P-App-Param': `usr=pinuser;dom=example.org;pin=${PIN};` });
     const ok = final(replies);
     assert.equal(ok?.status, 200, ok?.text ?? 'no reply');
-    const event = CallStartedEventSchema.parse((await rig.waitForEvent((e) => e.subject === SUBJECTS.call.started('voicebox') && e.event.callId === ok?.callId, 'the call')).event);
+    const event = CallStartedEventSchema.parse(
+      (await rig.waitForEvent((e) => e.subject === SUBJECTS.call.started('voicebox') && e.event.callId === ok?.callId, 'the call')).event,
+    );
     assert.match(event.params.pin?.kdf ?? '', /^scrypt:/, 'the event carries the verifier');
     // The voicebox wrote the call's record (with the verifier) to KV: that write passed the bus too.
     await rig.waitFor(() => bus.some((m) => m.startsWith(`$KV.vm-voicebox-calls.${event.callRef}`) && m.includes('"kdf"')), 'the call record in KV');
     proxy.hangUp(ok, `sip:pinuser@${rig.target}`);
     await rig.waitForEvent((e) => e.subject === SUBJECTS.call.ended('voicebox') && e.event.callRef === event.callRef, 'the end of the call');
 
-    assert.deepEqual(bus.filter((m) => m.includes(PIN)), [], 'the PIN on the bus');
-    for (const [name, output] of [['signaling', rig.signaling.output()], ['drachtio-server', rig.drachtio.output()], ['voicebox', voicebox?.output() ?? '']] as const) {
+    assert.deepEqual(
+      bus.filter((m) => m.includes(PIN)),
+      [],
+      'the PIN on the bus',
+    );
+    for (const [name, output] of [
+      ['signaling', rig.signaling.output()],
+      ['drachtio-server', rig.drachtio.output()],
+      ['voicebox', voicebox?.output() ?? ''],
+    ] as const) {
       assert.ok(output.length > 0, `${name} logged something`);
       assert.ok(!output.includes(PIN), `the PIN in the ${name} log`);
       assert.ok(!/P-App-Param/i.test(output), `a P-App-Param header in the ${name} log`);
@@ -132,14 +152,23 @@ describe('a source that is not a trusted proxy', { skip }, () => {
     const lines = { signaling: rig.signaling.output().split('\n').length, drachtio: rig.drachtio.output().split('\n').length };
     for (let i = 0; i < 200; i++) assert.equal(final(await invite(stranger, `sip:user${i}@example.org;app=voicebox`))?.status, 403);
     assert.equal((await metric()) - counted, 200, 'every refusal counted');
-    const more = { signaling: rig.signaling.output().split('\n').length - lines.signaling, drachtio: rig.drachtio.output().split('\n').length - lines.drachtio };
+    const more = {
+      signaling: rig.signaling.output().split('\n').length - lines.signaling,
+      drachtio: rig.drachtio.output().split('\n').length - lines.drachtio,
+    };
     assert.ok(more.signaling <= 2, `signaling wrote ${more.signaling} lines`);
     assert.ok(more.drachtio <= 2, `drachtio-server wrote ${more.drachtio} lines`);
   });
 
   it('refuses an INVITE whose Contact is not one SIP URI, which drachtio-server could not survive answering', async () => {
     for (const contact of ['tel:+4930123', '<tel:+4930123>', '*', undefined, '<sip:a@127.0.0.1>, <sip:b@127.0.0.1>']) {
-      const message = sipRequest({ method: 'INVITE', uri: `sip:alice@${rig.target};app=voicebox`, local: proxy.local, headers: { 'Content-Type': 'application/sdp' }, body: sdpOffer() });
+      const message = sipRequest({
+        method: 'INVITE',
+        uri: `sip:alice@${rig.target};app=voicebox`,
+        local: proxy.local,
+        headers: { 'Content-Type': 'application/sdp' },
+        body: sdpOffer(),
+      });
       const bent = contact === undefined ? message.replace(/^Contact: .*\r\n/m, '') : message.replace(/^Contact: .*$/m, `Contact: ${contact}`);
       const reply = final(await proxy.exchange(bent));
       assert.equal(`${reply?.status} ${reply?.reason}`, '400 Bad Request (Contact must be one SIP URI)', `Contact ${contact}`);

@@ -205,7 +205,9 @@ export class RtpEndpoint {
     }
     const sorted = [...audio].sort((a, b) => ((a.sequence - audio[0]!.sequence + 0x18000) % 0x10000) - ((b.sequence - audio[0]!.sequence + 0x18000) % 0x10000));
     if (this.codec === 'G722') {
-      return toInt16(await ffmpeg(['-f', 'g722', '-i', 'pipe:0', '-ar', '8000', '-ac', '1', '-f', 's16le', 'pipe:1'], Buffer.concat(sorted.map((p) => p.payload))));
+      return toInt16(
+        await ffmpeg(['-f', 'g722', '-i', 'pipe:0', '-ar', '8000', '-ac', '1', '-f', 's16le', 'pipe:1'], Buffer.concat(sorted.map((p) => p.payload))),
+      );
     }
     throw new Error('decoding received Opus is not supported by the test endpoint');
   }
@@ -226,9 +228,35 @@ export class RtpEndpoint {
       case 'PCMA':
         return frames(Buffer.from(Array.from(pcm, linearToAlaw)), 160);
       case 'G722':
-        return frames(await ffmpeg(['-f', 's16le', '-ar', '8000', '-ac', '1', '-i', 'pipe:0', '-ar', '16000', '-c:a', 'g722', '-f', 'g722', 'pipe:1'], pcmBytes(pcm)), 160);
+        return frames(
+          await ffmpeg(['-f', 's16le', '-ar', '8000', '-ac', '1', '-i', 'pipe:0', '-ar', '16000', '-c:a', 'g722', '-f', 'g722', 'pipe:1'], pcmBytes(pcm)),
+          160,
+        );
       case 'opus': {
-        const ogg = await ffmpeg(['-f', 's16le', '-ar', '8000', '-ac', '1', '-i', 'pipe:0', '-ar', '48000', '-c:a', 'libopus', '-b:a', '32k', '-frame_duration', '20', '-f', 'ogg', 'pipe:1'], pcmBytes(pcm));
+        const ogg = await ffmpeg(
+          [
+            '-f',
+            's16le',
+            '-ar',
+            '8000',
+            '-ac',
+            '1',
+            '-i',
+            'pipe:0',
+            '-ar',
+            '48000',
+            '-c:a',
+            'libopus',
+            '-b:a',
+            '32k',
+            '-frame_duration',
+            '20',
+            '-f',
+            'ogg',
+            'pipe:1',
+          ],
+          pcmBytes(pcm),
+        );
         return oggPackets(ogg).slice(2); // OpusHead and OpusTags are not audio
       }
     }
@@ -243,7 +271,7 @@ export class RtpEndpoint {
   }
 
   #send(payloadType: number, payload: Buffer, marker: boolean): void {
-    if (!this.#remote) throw new Error('no remote address: call setRemote() with the other side\'s SDP first');
+    if (!this.#remote) throw new Error("no remote address: call setRemote() with the other side's SDP first");
     const header = Buffer.alloc(12);
     header[0] = 0x80;
     header[1] = (marker ? 0x80 : 0) | payloadType;

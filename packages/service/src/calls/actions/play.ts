@@ -8,7 +8,13 @@ export async function play(action: Extract<CallAction, { kind: 'play' }>, contex
   await request(
     context.nc,
     MediaApi.play(call.mediaInstance),
-    { callRef: call.callRef, playbackId: action.playbackId, items: action.items, mode: 'replace', ...(action.thenRecord ? { thenRecord: action.thenRecord } : {}) },
+    {
+      callRef: call.callRef,
+      playbackId: action.playbackId,
+      items: action.items,
+      mode: 'replace',
+      ...(action.thenRecord ? { thenRecord: action.thenRecord } : {}),
+    },
     callOptions(context),
   );
 }

@@ -8,7 +8,15 @@ import { callOptions, type ActionContext } from './context.js';
  */
 export async function transfer(action: Extract<CallAction, { kind: 'transfer' }>, context: ActionContext): Promise<CallEvent[]> {
   const { call } = context;
-  const result = await request(context.nc, SignalingApi.transfer(call.signalingInstance), { callRef: call.callRef, target: action.target, method: action.method }, callOptions(context));
-  context.log.info({ target: action.target, method: action.method, outcome: result.outcome, status: result.status, reason: result.reason }, 'transfer to the operator');
+  const result = await request(
+    context.nc,
+    SignalingApi.transfer(call.signalingInstance),
+    { callRef: call.callRef, target: action.target, method: action.method },
+    callOptions(context),
+  );
+  context.log.info(
+    { target: action.target, method: action.method, outcome: result.outcome, status: result.status, reason: result.reason },
+    'transfer to the operator',
+  );
   return [{ kind: 'transfer', outcome: result.outcome, status: result.status }];
 }

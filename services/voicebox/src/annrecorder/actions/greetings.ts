@@ -14,7 +14,12 @@ export const keepGreeting =
   (nc: NatsConnection) =>
   async (action: Extract<AnnrecorderAction, { kind: 'keep-greeting' }>, call: AnnrecorderCall, context: ActionContext): Promise<[]> => {
     const until = action.days === undefined ? undefined : new Date(Date.now() + action.days * DAY_MS).toISOString();
-    await request(nc, StorageApi.putGreeting, { mailbox: call.mailbox, type: call.greetingType, audio: action.audio, ...(until ? { until } : {}) }, { callId: call.callId });
+    await request(
+      nc,
+      StorageApi.putGreeting,
+      { mailbox: call.mailbox, type: call.greetingType, audio: action.audio, ...(until ? { until } : {}) },
+      { callId: call.callId },
+    );
     context.log.info({ type: call.greetingType, until }, 'greeting kept');
     return [];
   };

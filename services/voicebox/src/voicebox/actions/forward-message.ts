@@ -21,7 +21,13 @@ export const forwardMessage =
       const { message } = await request(
         nc,
         StorageApi.forwardMessage,
-        { mailbox: call.mailbox, id: action.id, to, ...(action.introduction ? { introduction: action.introduction } : {}), ...(maxMessages > 0 ? { maxMessages } : {}) },
+        {
+          mailbox: call.mailbox,
+          id: action.id,
+          to,
+          ...(action.introduction ? { introduction: action.introduction } : {}),
+          ...(maxMessages > 0 ? { maxMessages } : {}),
+        },
         { callId: call.callId },
       );
       context.log.info({ messageId: action.id, to: `${to.uid}@${to.did}`, copy: message.id }, 'message forwarded');
