@@ -16,6 +16,29 @@ export default tseslint.config(
     },
   },
   {
+    // Type-checked: a promise nobody awaits or handles, or one passed where nothing waits for it
+    // (an async callback of an event emitter or a timer), is an error, not a review comment.
+    files: ['packages/**/*.ts', 'services/**/*.ts', 'test/**/*.ts'],
+    languageOptions: {
+      parserOptions: {
+        project: ['./packages/*/tsconfig.test.json', './services/*/tsconfig.test.json', './test/*/tsconfig.json'],
+        tsconfigRootDir: import.meta.dirname,
+      },
+    },
+    rules: {
+      // node:test's describe and it return promises the runner itself awaits.
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        {
+          allowForKnownSafeCalls: [
+            { from: 'package', package: 'node:test', name: ['describe', 'it', 'test', 'suite', 'before', 'after', 'beforeEach', 'afterEach'] },
+          ],
+        },
+      ],
+      '@typescript-eslint/no-misused-promises': 'error',
+    },
+  },
+  {
     files: ['**/*.mjs'],
     languageOptions: { globals: globals.node },
   },

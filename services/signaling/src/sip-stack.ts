@@ -23,7 +23,8 @@ export function connectDrachtio(options: { host: string; port: number; secret: s
   consoleIntoLog(options.log);
   const srf = new Srf();
   let up = false;
-  srf.connect({
+  // The package's types promise a Promise; it returns none and reports through the events below.
+  void srf.connect({
     host: options.host,
     port: options.port,
     secret: options.secret,
@@ -63,7 +64,10 @@ export function connectDrachtio(options: { host: string; port: number; secret: s
  * to its first line: headers and bodies — P-App-Param with its PIN — never reach a log.
  */
 export function consoleIntoLog(log: Logger): void {
-  const write = (level: 'error' | 'warn' | 'info') => (...args: unknown[]) => log[level]({ from: 'drachtio-srf' }, withoutSipMessages(format(...args)));
+  const write =
+    (level: 'error' | 'warn' | 'info') =>
+    (...args: unknown[]) =>
+      log[level]({ from: 'drachtio-srf' }, withoutSipMessages(format(...args)));
   console.error = write('error');
   console.warn = write('warn');
   console.log = write('info');
@@ -155,7 +159,12 @@ export function requestInStackDialog(
   const send = srf.request as unknown as (uri: string, opts: Record<string, unknown>, callback: (error: unknown, sent: SentRequest) => void) => void;
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no final response to ${request.method} within ${timeoutMs} ms`)), timeoutMs);
-    const options = { method: request.method, stackDialogId: dialogId, headers: request.headers, ...(request.body !== undefined ? { body: request.body } : {}) };
+    const options = {
+      method: request.method,
+      stackDialogId: dialogId,
+      headers: request.headers,
+      ...(request.body !== undefined ? { body: request.body } : {}),
+    };
     send.call(srf, target, options, (error, sent) => {
       if (error) {
         clearTimeout(timer);
