@@ -15,7 +15,7 @@ import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor } from '@
 import { setTracingEnabled, withTraceHeaders } from '@sipvm/contracts';
 import { startNats, waitFor, type NatsServer } from '@sipvm/harness';
 import { pino } from 'pino';
-import { Slots, startDurableWorker, type WorkOutcome } from './durable-worker.js';
+import { Slots, startDurableWorker, type DurableWorkerOptions, type WorkOutcome } from './durable-worker.js';
 
 const log = pino({ level: 'silent' });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -35,6 +35,11 @@ describe('durable worker', { concurrency: true }, () => {
     await jsm.streams.add({ name, subjects: [subject], retention, storage: StorageType.File });
     return { name, subject, consumer: `workers-${n}`, publish: (job: string) => js.publish(subject, job) };
   };
+  type Queue = Awaited<ReturnType<typeof queue>>;
+
+  /** A worker on a test's queue; the test says how it works. */
+  const workerOn = (q: Queue, options: Omit<DurableWorkerOptions, 'js' | 'jsm' | 'stream' | 'consumer' | 'filterSubject'>) =>
+    startDurableWorker({ js, jsm, stream: q.name, consumer: q.consumer, filterSubject: q.subject, ...options });
 
   before(async () => {
     nats = await startNats();
@@ -51,12 +56,7 @@ describe('durable worker', { concurrency: true }, () => {
     const q = await queue();
     const done: string[] = [];
     let slowDone = false;
-    const worker = await startDurableWorker({
-      js,
-      jsm,
-      stream: q.name,
-      consumer: q.consumer,
-      filterSubject: q.subject,
+    const worker = await workerOn(q, {
       concurrency: 3,
       ackWaitMs: 30_000,
       log,
@@ -87,12 +87,7 @@ describe('durable worker', { concurrency: true }, () => {
     let running = 0;
     let most = 0;
     let done = 0;
-    const worker = await startDurableWorker({
-      js,
-      jsm,
-      stream: q.name,
-      consumer: q.consumer,
-      filterSubject: q.subject,
+    const worker = await workerOn(q, {
       concurrency: 4,
       ackWaitMs: 30_000,
       log,
@@ -138,12 +133,7 @@ describe('durable worker', { concurrency: true }, () => {
     await waitFor(() => started, 5_000, 'the first worker to take the job');
     await crashing.close(); // gone, without an answer: like a killed process
     const taken: number[] = [];
-    const next = await startDurableWorker({
-      js,
-      jsm,
-      stream: q.name,
-      consumer: q.consumer,
-      filterSubject: q.subject,
+    const next = await workerOn(q, {
       concurrency: 2,
       ackWaitMs: 2_000,
       log,
@@ -164,12 +154,7 @@ describe('durable worker', { concurrency: true }, () => {
   it('a job that runs longer than the ack wait is kept alive, not delivered twice', async () => {
     const q = await queue();
     const deliveries: number[] = [];
-    const worker = await startDurableWorker({
-      js,
-      jsm,
-      stream: q.name,
-      consumer: q.consumer,
-      filterSubject: q.subject,
+    const worker = await workerOn(q, {
       concurrency: 2,
       ackWaitMs: 1_500,
       log,
@@ -191,12 +176,7 @@ describe('durable worker', { concurrency: true }, () => {
   it('stopping waits for the jobs running; those waiting go to the next worker at once', async () => {
     const q = await queue();
     const finished: string[] = [];
-    const first = await startDurableWorker({
-      js,
-      jsm,
-      stream: q.name,
-      consumer: q.consumer,
-      filterSubject: q.subject,
+    const first = await workerOn(q, {
       concurrency: 1,
       ackWaitMs: 60_000,
       log,
@@ -211,12 +191,7 @@ describe('durable worker', { concurrency: true }, () => {
     await first.stop();
     assert.deepEqual(finished, ['job-0'], 'the running job finished before stop returned');
     const rest: string[] = [];
-    const second = await startDurableWorker({
-      js,
-      jsm,
-      stream: q.name,
-      consumer: q.consumer,
-      filterSubject: q.subject,
+    const second = await workerOn(q, {
       concurrency: 4,
       ackWaitMs: 60_000,
       log,
@@ -239,12 +214,7 @@ describe('durable worker', { concurrency: true }, () => {
     let release = () => undefined as void;
     const held = new Promise<void>((resolve) => (release = resolve));
     const first: string[] = [];
-    const busy = await startDurableWorker({
-      js,
-      jsm,
-      stream: q.name,
-      consumer: q.consumer,
-      filterSubject: q.subject,
+    const busy = await workerOn(q, {
       concurrency: 1,
       ackWaitMs: 30_000,
       log,
@@ -259,12 +229,7 @@ describe('durable worker', { concurrency: true }, () => {
     try {
       for (let i = 0; i < 4; i++) await q.publish(`job-${i}`);
       await waitFor(() => first.length === 1, 5_000, 'the first instance to begin a job');
-      other = await startDurableWorker({
-        js,
-        jsm,
-        stream: q.name,
-        consumer: q.consumer,
-        filterSubject: q.subject,
+      other = await workerOn(q, {
         concurrency: 4,
         ackWaitMs: 30_000,
         log,
@@ -288,12 +253,7 @@ describe('durable worker', { concurrency: true }, () => {
     let kept = 0;
     let doneAt = 0;
     let keptWhenDone = 0;
-    const worker = await startDurableWorker({
-      js,
-      jsm,
-      stream: q.name,
-      consumer: q.consumer,
-      filterSubject: q.subject,
+    const worker = await workerOn(q, {
       concurrency: 2,
       ackWaitMs: 1_500,
       log,
@@ -323,12 +283,7 @@ describe('durable worker', { concurrency: true }, () => {
   it('a job asked to be retried comes back after its delay, not before; once done it is gone', async () => {
     const q = await queue();
     const deliveries: { count: number; at: number }[] = [];
-    const worker = await startDurableWorker({
-      js,
-      jsm,
-      stream: q.name,
-      consumer: q.consumer,
-      filterSubject: q.subject,
+    const worker = await workerOn(q, {
       concurrency: 2,
       ackWaitMs: 30_000,
       log,
@@ -354,12 +309,7 @@ describe('durable worker', { concurrency: true }, () => {
   it('a dropped job is removed for good: never delivered again', async () => {
     const q = await queue();
     const deliveries: number[] = [];
-    const worker = await startDurableWorker({
-      js,
-      jsm,
-      stream: q.name,
-      consumer: q.consumer,
-      filterSubject: q.subject,
+    const worker = await workerOn(q, {
       concurrency: 2,
       ackWaitMs: 1_000,
       log,
@@ -381,12 +331,7 @@ describe('durable worker', { concurrency: true }, () => {
   it('a job whose handler crashed is kept, and comes back ten seconds later, not at once', async () => {
     const q = await queue();
     const deliveries: number[] = [];
-    const worker = await startDurableWorker({
-      js,
-      jsm,
-      stream: q.name,
-      consumer: q.consumer,
-      filterSubject: q.subject,
+    const worker = await workerOn(q, {
       concurrency: 2,
       ackWaitMs: 60_000,
       log,
@@ -412,12 +357,7 @@ describe('durable worker', { concurrency: true }, () => {
       const q = await queue(RetentionPolicy.Limits);
       await q.publish('old');
       const taken: string[] = [];
-      const worker = await startDurableWorker({
-        js,
-        jsm,
-        stream: q.name,
-        consumer: q.consumer,
-        filterSubject: q.subject,
+      const worker = await workerOn(q, {
         concurrency: 2,
         ackWaitMs: 30_000,
         log,
@@ -446,12 +386,7 @@ describe('durable worker', { concurrency: true }, () => {
     setTracingEnabled(true);
     let worker: { stop(): Promise<void> } | undefined;
     try {
-      worker = await startDurableWorker({
-        js,
-        jsm,
-        stream: q.name,
-        consumer: q.consumer,
-        filterSubject: q.subject,
+      worker = await workerOn(q, {
         concurrency: 2,
         ackWaitMs: 30_000,
         log,
