@@ -169,12 +169,24 @@ export class SipUdpClient {
     return seen;
   }
 
-  /** Ends a dialog a 2xx to an INVITE opened: ACK, then BYE. */
+  /** Acknowledges a 2xx to an INVITE at once, as a phone does (its retransmissions stop). */
+  ack(ok: SipReply, uri: string): void {
+    this.send(this.#inDialog(ok, uri)('ACK', Number((ok.header('CSeq') ?? '1').split(/\s+/)[0])));
+  }
+
+  /** Ends a dialog a 2xx to an INVITE opened: ACK (again, if it was acknowledged already: harmless), then BYE. */
   hangUp(ok: SipReply, uri: string): void {
+    const cseq = Number((ok.header('CSeq') ?? '1').split(/\s+/)[0]);
+    const request = this.#inDialog(ok, uri);
+    this.send(request('ACK', cseq));
+    this.send(request('BYE', cseq + 1));
+  }
+
+  /** Requests of the dialog a 2xx to an INVITE opened, by method and CSeq number. */
+  #inDialog(ok: SipReply, uri: string): (method: string, n: number) => string {
     const to = ok.header('To') ?? '';
     const from = ok.header('From') ?? '';
-    const cseq = Number((ok.header('CSeq') ?? '1').split(/\s+/)[0]);
-    const common = (method: string, n: number) =>
+    return (method: string, n: number) =>
       [
         `${method} ${uri} SIP/2.0`,
         `Via: SIP/2.0/UDP ${this.local};branch=z9hG4bK${randomBytes(8).toString('hex')};rport`,
@@ -187,8 +199,6 @@ export class SipUdpClient {
         '',
         '',
       ].join('\r\n');
-    this.send(common('ACK', cseq));
-    this.send(common('BYE', cseq + 1));
   }
 
   close(): Promise<void> {

@@ -118,6 +118,9 @@ describe('a source that is not a trusted proxy', { skip }, () => {
     const replies = await invite(proxy, `sip:pinuser@${rig.target}`, { 'P-App-Name': 'voicebox', 'P-App-Param': `usr=pinuser;dom=example.org;pin=${PIN};` });
     const ok = final(replies);
     assert.equal(ok?.status, 200, ok?.text ?? 'no reply');
+    // Acknowledged at once, as a phone does: the BYE below then finds a confirmed dialog, not one
+    // whose 200 drachtio-server is still retransmitting.
+    proxy.ack(ok, `sip:pinuser@${rig.target}`);
     const event = CallStartedEventSchema.parse(
       (await rig.waitForEvent((e) => e.subject === SUBJECTS.call.started('voicebox') && e.event.callId === ok?.callId, 'the call')).event,
     );
