@@ -5,7 +5,7 @@
  * is logged and counted the same way, whichever step refuses.
  */
 import type { AppParams } from '@sipvm/contracts';
-import { callLogger, type Logger } from '@sipvm/service';
+import { callLogger, withoutPins, type Logger } from '@sipvm/service';
 import { reply, type SipRequest, type SipResponse, type Step } from './sip-stack.js';
 import type { TimerNegotiation } from './session-timer.js';
 import type { Selection } from './app-selection.js';
@@ -48,7 +48,7 @@ export function initContext(log: Logger): Step {
  * never reach a log.
  */
 export function callIdForLog(callId: string | undefined): string | undefined {
-  return callId?.replace(/(pin\s*=\s*)[0-9]+/gi, '$1#');
+  return callId === undefined ? undefined : withoutPins(callId);
 }
 
 export function contextOf(req: SipRequest): RequestContext {
