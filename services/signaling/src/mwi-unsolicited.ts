@@ -81,15 +81,11 @@ export class UnsolicitedMwi {
     return this.options.config.MWI_PROXY !== undefined;
   }
 
-  /**
-   * Sends the mailbox's lamp; true when it went out (or there is no proxy to send it to). Not to a
-   * mailbox a phone subscribed to — unless `registered`: a phone that registers again may be one
-   * that restarted and lost the dialog its subscription record still names, and its lamp must come.
-   */
-  async notify(mailbox: Mailbox, counts: MailboxCounts, registered = false): Promise<boolean> {
+  /** Sends the mailbox's lamp; true when it went out (or there is no proxy to send it to). */
+  async notify(mailbox: Mailbox, counts: MailboxCounts): Promise<boolean> {
     const proxy = this.options.config.MWI_PROXY;
     if (proxy === undefined) return true;
-    if (!registered && this.options.hasSubscriber(mailbox)) {
+    if (this.options.hasSubscriber(mailbox)) {
       this.options.sent.inc({ kind: 'unsolicited', outcome: 'subscribed' });
       return true;
     }
@@ -137,7 +133,7 @@ export class UnsolicitedMwi {
       log.warn({ mailbox, err: toServiceError(error).message }, 'mailbox counts unavailable; no NOTIFY');
       return;
     }
-    await this.notify(mailbox, counts, true);
+    await this.notify(mailbox, counts);
   }
 
   /**
