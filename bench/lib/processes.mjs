@@ -96,14 +96,7 @@ export function sampleProcesses(processes, intervalMs = 250) {
  * children, and a parent's CPU figure does not include its running children.
  */
 export function withDescendants(processes) {
-  const children = new Map();
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const stat = readProc(name, 'stat');
-    if (!stat) continue;
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
-  }
+  const children = childrenByParent();
   const found = [];
   const visit = (pid, role) => {
     found.push({ pid, role });
@@ -115,23 +108,27 @@ export function withDescendants(processes) {
 
 /** A process and all its descendants, each under its own role (processes of no known role left out). */
 export function processTree(rootPid) {
+  const children = childrenByParent();
+  const found = [];
+  const visit = (pid) => {
+    const argv = readProc(String(pid), 'cmdline')?.split('\0').filter(Boolean);
+    const role = argv && roleOf(argv);
+    if (role) found.push({ pid, role });
+    for (const child of children.get(pid) ?? []) visit(child);
+  };
+  visit(rootPid);
+  return found;
+}
+
+/** Every process's children, by parent pid, as /proc shows them now. */
+function childrenByParent() {
   const children = new Map();
-  const roles = new Map();
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     const stat = readProc(name, 'stat');
     if (!stat) continue;
     const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
     children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
-    const argv = readProc(name, 'cmdline')?.split('\0').filter(Boolean);
-    const role = argv && roleOf(argv);
-    if (role) roles.set(Number(name), role);
   }
-  const found = [];
-  const visit = (pid) => {
-    if (roles.has(pid)) found.push({ pid, role: roles.get(pid) });
-    for (const child of children.get(pid) ?? []) visit(child);
-  };
-  visit(rootPid);
-  return found;
+  return children;
 }
