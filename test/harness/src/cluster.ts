@@ -178,7 +178,9 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     }
     const overTls = (name: string) => tls !== undefined && (options.tlsNodes ?? []).includes(name);
     // SIP first: the proxy's dispatcher list needs the nodes' SIP ports, the nodes its address.
-    const drachtios = await Promise.all(names.map((name, i) => startDrachtio({ host: nodeHost(i), logLevel: 'warning', ...(overTls(name) ? { tls } : {}) })));
+    // Every node can speak TLS when the proxy does (its NOTIFYs go to the proxy's TLS port); the
+    // proxy reaches over TLS only the nodes in tlsNodes.
+    const drachtios = await Promise.all(names.map((_, i) => startDrachtio({ host: nodeHost(i), logLevel: 'warning', ...(tls ? { tls } : {}) })));
     stops.push(...drachtios.map((d) => () => d.close()));
     const dispatcherEntry = (name: string, d: DrachtioServer) => (overTls(name) ? `${d.host}:${d.tlsPort};transport=tls` : `${d.host}:${d.sipPort}`);
     const proxy = await startKamailio({
@@ -277,8 +279,9 @@ async function startNode(o: {
     MEDIA_NODE: mediaNode,
     INSTANCE_ID: `signaling-${name}`,
     TRUSTED_PROXIES: proxy.host,
-    // Over TLS when the proxy speaks it: NOTIFYs then leave from an ephemeral port.
-    MWI_PROXY: proxy.tlsPort === undefined ? `sip:${proxy.target}` : `sip:${proxy.host}:${proxy.tlsPort};transport=tls`,
+    // Over TLS from a node that speaks it (NOTIFYs then leave from an ephemeral port); a node
+    // without a TLS transport could not send them there at all.
+    MWI_PROXY: proxy.tlsPort === undefined || drachtio.tlsPort === undefined ? `sip:${proxy.target}` : `sip:${proxy.host}:${proxy.tlsPort};transport=tls`,
     ...options.signalingEnv,
   };
   let generation = 1;
