@@ -153,6 +153,13 @@ export const MediaApi = {
    */
   stopRecording: instanceEndpoint(SUBJECTS.media.recordStop, StopRecordingRequestSchema, StopRecordingResultSchema, 60_000),
   /**
+   * The call is over and whatever it recorded was handed over (its record is gone): no stop will be
+   * asked again, so a media instance of the node erases the call's recording instead of keeping it
+   * until its state expires. Sent without waiting for the answer (`send`): a release that is lost costs
+   * an entry kept until RECORDING_STATE_TTL_MS, nothing else.
+   */
+  releaseRecording: instanceEndpoint(SUBJECTS.media.recordRelease, SessionRefSchema, z.strictObject({ released: z.boolean() })),
+  /**
    * Connecting the caller to another party (a transfer by `bridge`, see call.ts): an SDP offer for
    * the call the platform places to it — rtpengine's side that faces away from the caller, in the
    * caller's codec. `callerSdp` is the caller's current SDP. If that call fails, `updateSession`

@@ -77,6 +77,7 @@ export const SUBJECT_RULES: readonly SubjectRule[] = [
   rule(SUBJECTS.media.stopPlayback(ANY), ['voicemail', 'voicebox'], ['media']),
   rule(SUBJECTS.media.recordStart(ANY), ['voicemail', 'voicebox'], ['media']),
   rule(SUBJECTS.media.recordStop(ANY), ['voicemail', 'voicebox'], ['media']),
+  rule(SUBJECTS.media.recordRelease(ANY), ['voicemail', 'voicebox'], ['media']),
   rule(SUBJECTS.media.sessionClose(ANY), ['signaling'], ['media']),
   rule(SUBJECTS.media.recordStopOnNode(ANY), ['voicemail', 'voicebox'], ['media']),
   rule(SUBJECTS.media.bridgeOffer(ANY), ['signaling'], ['media']),

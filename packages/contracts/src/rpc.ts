@@ -99,6 +99,17 @@ export async function request<E extends Endpoint>(nc: NatsConnection, ep: E, pay
   return decodeReply(ep, msg.data);
 }
 
+/**
+ * Sends a validated request nobody waits for (no reply subject): for what may be lost at a known,
+ * small cost, where a round trip per call would cost more than the loss.
+ */
+export function send<E extends Endpoint>(nc: NatsConnection, ep: E, payload: RequestOf<E>, options: Pick<RequestOptions, 'callId'> = {}): void {
+  const checked = ep.request.safeParse(payload);
+  if (!checked.success) throw new ServiceError('bad-request', `${ep.subject}: ${describeIssues(checked.error)}`);
+  const headers = withTraceHeaders(correlationHeaders(options.callId));
+  nc.publish(ep.subject, encodeJson(checked.data), headers ? { headers } : undefined);
+}
+
 function correlationHeaders(callId: string | undefined): MsgHdrs | undefined {
   if (callId === undefined) return undefined;
   const h = natsHeaders();

@@ -66,6 +66,8 @@ export const SUBJECTS = {
      * lives in NATS KV; the pcap only on the node's disk.
      */
     recordStopOnNode: (node: string) => `vm.media.node.${node}.record.stop`,
+    /** Any media instance of the node (queue group): the call is over, its delivered recording may go. */
+    recordRelease: (node: string) => `vm.media.node.${node}.record.release`,
   },
   /** Requests to the signaling instance that holds a call's dialog (payloads in call.ts). */
   signaling: {

@@ -33,6 +33,7 @@ export function serveMediaApi(
     serve(nc, MediaApi.bridgeOffer(instance), (req) => sessions.bridgeOffer(req.callRef, req.callerSdp), hooks),
     serve(nc, MediaApi.bridge(instance), (req) => sessions.bridge(req.callRef, req.sdpAnswer), hooks),
     serve(nc, MediaApi.stopRecordingOnNode(node), (req) => sessions.stopRecording(req.callRef, req.discard), { ...hooks, queue: MEDIA_QUEUE }),
+    serve(nc, MediaApi.releaseRecording(node), (req) => sessions.releaseRecording(req.callRef), { ...hooks, queue: MEDIA_QUEUE }),
   ];
   return { intake, calls };
 }

@@ -6,7 +6,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Kvm } from '@nats-io/kv';
 import {
+  BUCKETS,
   CallEndedEventSchema,
   DEFAULT_MEDIA_NODE,
   decodeJson,
@@ -72,6 +74,28 @@ describe('recording', () => {
     assert.deepEqual(await request(rig.nc, api().stopRecording, { callRef: call.callRef, discard: true }), { recording: null });
     await request(rig.nc, api().close, { callRef: call.callRef });
     call.endpoint.close();
+  });
+
+  test('a delivered recording is there for a stop asked again until the call is released; then nothing of the call stays in NATS', async () => {
+    const call = await openCall(rig.nc, 'PCMU');
+    await request(rig.nc, api().startRecording, { callRef: call.callRef, maxDurationMs: 60_000 });
+    await call.endpoint.sendTone(1000, 400);
+    await request(rig.nc, api().close, { callRef: call.callRef });
+    call.endpoint.close();
+    const first = await request(rig.nc, api().stopRecording, { callRef: call.callRef });
+    assert.ok(first.recording, 'the recording');
+    // A hand-over taken again by another application instance, its media instance gone.
+    assert.deepEqual(await request(rig.nc, MediaApi.stopRecordingOnNode(DEFAULT_MEDIA_NODE), { callRef: call.callRef }), first);
+    const kv = await new Kvm(rig.nc).open(BUCKETS.mediaState);
+    const keysOfCall = async () => {
+      const keys: string[] = [];
+      for await (const key of await kv.keys()) if (key.endsWith(call.callRef)) keys.push(key);
+      return keys;
+    };
+    assert.deepEqual(await keysOfCall(), [`recording.${call.callRef}`], 'the delivered recording, and nothing else of the call');
+    assert.deepEqual(await request(rig.nc, MediaApi.releaseRecording(DEFAULT_MEDIA_NODE), { callRef: call.callRef }), { released: true });
+    assert.deepEqual(await keysOfCall(), []);
+    assert.deepEqual(await request(rig.nc, api().stopRecording, { callRef: call.callRef }), { recording: null });
   });
 
   test('a caller who hangs up first still leaves the recording, cut at the maximum length', async () => {

@@ -169,6 +169,17 @@ export class Recorder {
     return delivered;
   }
 
+  /**
+   * The application is done with the call (its record is gone): nothing will ask for the
+   * recording again. False when it was still being recorded — an application that ended the call
+   * without stopping it; its pcap is then left to the sweep.
+   */
+  async release(callRef: string): Promise<boolean> {
+    if (this.#mine.has(callRef)) return false;
+    await this.options.state.releaseRecording(callRef);
+    return true;
+  }
+
   #unwatch(callRef: string): void {
     clearTimeout(this.#timers.get(callRef));
     this.#timers.delete(callRef);

@@ -259,6 +259,11 @@ export class Sessions {
     });
   }
 
+  /** The call is over and its recording handed over: its state goes (recorder.ts `release`). */
+  async releaseRecording(callRef: string): Promise<{ released: boolean }> {
+    return this.#mutex.run(callRef, async () => ({ released: await this.options.recorder.release(callRef) }));
+  }
+
   /** A DTMF report from rtpengine becomes a digit event for the call's application. */
   async digit(report: DtmfReport): Promise<void> {
     if (this.#isEcho(report)) return;

@@ -32,7 +32,7 @@ import { RECORDABLE } from './sdp.js';
 
 export const MEDIA_STATE_BUCKET = BUCKETS.mediaState;
 const PATIENCE_MS = 10_000;
-/** How long a delivered recording is remembered: far longer than an application's hand-over retries. */
+/** How long the bucket of delivered recordings (read only, see getRecording) keeps what an earlier version put there. */
 const DELIVERED_TTL_MS = 15 * 60 * 1000;
 /** Elections measured here take 1 to 6 s; most new calls get through, none waits past signaling's 5 s. */
 export const SESSION_OPEN_PATIENCE_MS = 3_000;
@@ -110,17 +110,22 @@ export class MediaState {
     return this.#all('session', SessionStateSchema);
   }
   /**
-   * A recording in progress (or stopped and not yet delivered) is `recording.<callRef>`; once
-   * delivered it moves to the bucket of delivered recordings, whose entries NATS removes after
-   * DELIVERED_TTL_MS (a stop asked again comes within seconds: the application's hand-over retries).
+   * A recording is `recording.<callRef>` from its start until its call is over: delivered, it
+   * stays (a stop asked again, by a hand-over retried on another application instance, returns the
+   * same recording) until the application releases it (`releaseRecording`, once the call's record
+   * is gone) or, should that release be lost, until the bucket's TTL. Erased, not left to expire:
+   * expiring 50 entries a second costs nats-server more than the calls themselves (BENCHMARKS.md, soak).
    */
-  async putRecording(r: RecordingState): Promise<void> {
-    if (r.state !== 'delivered') return this.#put(this.kv, `recording.${r.callRef}`, r);
-    await this.#put(this.delivered, r.callRef, r);
-    await this.#erase(MEDIA_STATE_BUCKET, `recording.${r.callRef}`);
+  putRecording(r: RecordingState): Promise<void> {
+    return this.#put(this.kv, `recording.${r.callRef}`, r);
   }
+  /** The recording of a call; one an earlier version delivered is in the bucket it kept those in, for its TTL. */
   async getRecording(callRef: string): Promise<RecordingState | undefined> {
     return (await this.#get(this.kv, `recording.${callRef}`, RecordingStateSchema)) ?? this.#get(this.delivered, callRef, RecordingStateSchema);
+  }
+  /** A delivered recording nobody will ask for again. */
+  releaseRecording(callRef: string): Promise<void> {
+    return this.#erase(MEDIA_STATE_BUCKET, `recording.${callRef}`);
   }
   async deleteRecording(callRef: string): Promise<void> {
     await this.#erase(MEDIA_STATE_BUCKET, `recording.${callRef}`);

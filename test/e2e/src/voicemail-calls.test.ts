@@ -7,7 +7,8 @@
  */
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { DepositOutcomeSchema, readAudio, request, stageAudio, stagingBucket, StorageApi, SUBJECTS, type DepositOutcome } from '@sipvm/contracts';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { BUCKETS, DepositOutcomeSchema, readAudio, request, stageAudio, stagingBucket, StorageApi, SUBJECTS, type DepositOutcome } from '@sipvm/contracts';
 import {
   dominantFrequency,
   rms,
@@ -129,6 +130,13 @@ describe('voicemail: leaving a message end to end', { skip }, () => {
     // The outcome is announced after the mail would have been queued: none was.
     assert.equal(await queues.lastSeq('mail'), mailsBefore, 'a mail was queued');
     assert.equal(smtp.messages.length, 0);
+    // The call is over and its message stored: nothing of it stays in NATS, not even for a TTL.
+    const jsm = await jetstreamManager(rig.nc);
+    const entries = async () =>
+      Object.fromEntries(
+        await Promise.all([BUCKETS.mediaState, BUCKETS.voicemailCalls].map(async (b) => [b, (await jsm.streams.info(`KV_${b}`)).state.messages] as const)),
+      );
+    await rig.waitFor(async () => Object.values(await entries()).every((n) => n === 0), "the call's state to go", 5_000);
   });
 
   it('voicemail (SEMS mode 0): mails the message with the tone attached and stores nothing', async () => {

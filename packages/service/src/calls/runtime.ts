@@ -36,7 +36,7 @@ import { retryDelay, startDurableWorker } from '../durable-worker.js';
 import { KeyedMutex } from '../keyed-mutex.js';
 import { callLogger } from '../logger.js';
 import type { CallAction, CallBase, CallEvent, Step } from './call.js';
-import { CALL_ACTIONS, isCallAction, performWith, type ActionContext, type Performers } from './actions/index.js';
+import { CALL_ACTIONS, isCallAction, performWith, releaseRecordings, type ActionContext, type Performers } from './actions/index.js';
 import { CallRecords } from './records.js';
 
 /** A call outlives its record in KV by at most this (a record whose end was never seen expires). */
@@ -234,6 +234,7 @@ class Runner<R extends CallBase, A extends { kind: string }, E extends { kind: s
       if (event.kind === 'ended') {
         await this.#execute(step.record, step.actions, log, { last: true });
         await this.records.delete(callRef).catch(() => undefined);
+        releaseRecordings({ nc: this.options.nc, call: current.record });
         return;
       }
       if (step.actions.length === 0 && step.record === current.record) return;

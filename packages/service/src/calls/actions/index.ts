@@ -16,7 +16,7 @@ import { stopRecording } from './stop-recording.js';
 import { transfer } from './transfer.js';
 
 export type { ActionContext } from './context.js';
-export { recordingOf } from './stop-recording.js';
+export { recordingOf, releaseRecordings } from './stop-recording.js';
 
 /**
  * One performer per kind of `A`: carries the action out and returns what it found out, as events

@@ -1,4 +1,4 @@
-import { isServiceError, MediaApi, request, type Recording } from '@sipvm/contracts';
+import { isServiceError, MediaApi, request, send, type Recording } from '@sipvm/contracts';
 import type { CallAction, CallEvent } from '../call.js';
 import { callOptions, type ActionContext } from './context.js';
 
@@ -21,4 +21,13 @@ export async function recordingOf(context: ActionContext, discard = false): Prom
     if (!isServiceError(error, 'service-unavailable')) throw error;
     return (await request(context.nc, MediaApi.stopRecordingOnNode(call.mediaNode), req, callOptions(context))).recording;
   }
+}
+
+/**
+ * The call is over and its record gone: nothing will ask for its recording again, so media may
+ * erase it now rather than keep it until its state expires.
+ */
+export function releaseRecordings(context: Pick<ActionContext, 'nc' | 'call'>): void {
+  const { call } = context;
+  send(context.nc, MediaApi.releaseRecording(call.mediaNode), { callRef: call.callRef }, { callId: call.callId });
 }
