@@ -149,6 +149,29 @@ it('turns overloaded when the event loop runs late, refusing every call (media i
   }
 });
 
+it('judges each window by its own ticks: the window after a stall sees nothing of it', async () => {
+  const changes: boolean[] = [];
+  const admission = new Admission({ maxCalls: 0, maxLoopDelayMs: 100, maxMediaAnswerMs: 0, windowMs: 200 }, (now) => changes.push(now));
+  const until = async (done: () => boolean, what: string) => {
+    for (let waited = 0; !done(); waited += 10) {
+      if (waited > 1_000) assert.fail(`${what} within 1 s`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  };
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const blockedUntil = performance.now() + 300;
+    while (performance.now() < blockedUntil); // one stall
+    await until(() => changes.length === 1, 'the verdict of the stalled window');
+    const stalled = admission.measurements;
+    assert.ok(stalled.loopDelayP99Ms >= 250, `measured ${stalled.loopDelayP99Ms} ms`);
+    await until(() => admission.measurements !== stalled, 'the next window');
+    assert.ok(admission.measurements.loopDelayP99Ms < 100, `the next window still counted the stall: ${admission.measurements.loopDelayP99Ms} ms`);
+  } finally {
+    admission.stop();
+  }
+});
+
 it('its timers keep no process alive, and stop() clears them', (t) => {
   const set = t.mock.method(globalThis, 'setInterval');
   const cleared = t.mock.method(globalThis, 'clearInterval');
