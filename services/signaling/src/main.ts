@@ -21,7 +21,7 @@ import { onRegister } from './mwi-registrations.js';
 import { Counter } from 'prom-client';
 import { inviteSteps } from './invite-steps.js';
 import { contextOf, initContext, refuse } from './request-context.js';
-import { connectDrachtio, onRequest, reply, SDP_TYPE, useSteps, type SipRequest, type SipResponse } from './sip-stack.js';
+import { connectDrachtio, onRequest, reply, SDP_TYPE, transportOfUri, useSteps, type SipRequest, type SipResponse } from './sip-stack.js';
 import { TrustedSources, TrustPolicy } from './trust.js';
 
 await runService({
@@ -38,7 +38,21 @@ await runService({
     }
   },
   async start({ config, log, nc, natsConnected, registry, readiness, drain, prepared }) {
-    const sip = connectDrachtio({ host: config.DRACHTIO_HOST, port: config.DRACHTIO_PORT, secret: config.DRACHTIO_SECRET, log });
+    const sip = connectDrachtio({
+      host: config.DRACHTIO_HOST,
+      port: config.DRACHTIO_PORT,
+      secret: config.DRACHTIO_SECRET,
+      log,
+      // A proxy drachtio-server cannot reach would lose every unsolicited NOTIFY, one warning each: say why once.
+      onConnect: (transports) => {
+        const needed = config.MWI_PROXY === undefined ? undefined : transportOfUri(config.MWI_PROXY);
+        if (needed !== undefined && !transports.has(needed))
+          log.error(
+            { MWI_PROXY: config.MWI_PROXY, transports: [...transports] },
+            `MWI_PROXY is reached over ${needed}, which drachtio-server does not listen on: no unsolicited NOTIFY can go out (give drachtio-server a ${needed} contact, or MWI_PROXY another transport)`,
+          );
+      },
+    });
     readiness.add('drachtio', () => sip.connected());
     const media = new MediaAvailability({ nc, node: config.MEDIA_NODE, log, intervalMs: config.MEDIA_PROBE_INTERVAL_MS });
     await media.start();

@@ -1,9 +1,17 @@
 /** The header helpers that MWI dialogs and caller identities depend on. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseUri, splitHeaderList, tagOf, uriOf, withoutSipMessages, withoutTag } from './sip-stack.js';
+import { parseUri, splitHeaderList, tagOf, transportOfUri, transportsOf, uriOf, withoutSipMessages, withoutTag } from './sip-stack.js';
 
 describe('SIP header helpers', () => {
+  it("reads drachtio-server's transports and the transport a URI asks for", () => {
+    assert.deepEqual([...transportsOf('tcp/127.0.0.1:5060,udp/127.0.0.1:5060')], ['tcp', 'udp']);
+    assert.deepEqual([...transportsOf('udp/10.0.0.1:5060, TLS/10.0.0.1:5061')], ['udp', 'tls']);
+    assert.equal(transportOfUri('sip:proxy.example.org:5061;transport=TLS'), 'tls');
+    assert.equal(transportOfUri('sip:10.0.0.5;lr;transport=tcp'), 'tcp');
+    assert.equal(transportOfUri('sips:proxy.example.org'), 'tls');
+    assert.equal(transportOfUri('sip:proxy.example.org:5060'), 'udp');
+  });
   it('takes the URI out of a name-addr or an addr-spec', () => {
     assert.equal(uriOf('"Bob; Jr" <sip:bob@example.org;transport=tcp>;tag=abc'), 'sip:bob@example.org;transport=tcp');
     assert.equal(uriOf('sip:bob@example.org;tag=abc'), 'sip:bob@example.org');

@@ -19,7 +19,34 @@ export interface SipStack {
   close(): void;
 }
 
-export function connectDrachtio(options: { host: string; port: number; secret: string; log: Logger }): SipStack {
+/**
+ * The transports of drachtio-server's SIP contacts, from what it says when it connects
+ * (`tcp/10.0.0.1:5060,udp/10.0.0.1:5060,tls/10.0.0.1:5061`), lower case.
+ */
+export function transportsOf(hostPort: string): Set<string> {
+  return new Set(
+    hostPort
+      .split(',')
+      .map((contact) => contact.trim().split('/')[0]?.toLowerCase() ?? '')
+      .filter(Boolean),
+  );
+}
+
+/** The transport a request to this SIP URI leaves on: its `transport` parameter, TLS for `sips:`, else UDP (RFC 3263 without DNS). */
+export function transportOfUri(uri: string): string {
+  const param = /;transport=([A-Za-z]+)/i.exec(uri)?.[1];
+  if (param) return param.toLowerCase();
+  return /^sips:/i.test(uri) ? 'tls' : 'udp';
+}
+
+export function connectDrachtio(options: {
+  host: string;
+  port: number;
+  secret: string;
+  log: Logger;
+  /** Told the transports drachtio-server has, each time it connects. */
+  onConnect?: (transports: Set<string>) => void;
+}): SipStack {
   consoleIntoLog(options.log);
   const srf = new Srf();
   let up = false;
@@ -38,6 +65,7 @@ export function connectDrachtio(options: { host: string; port: number; secret: s
     }
     up = true;
     options.log.info({ drachtio: `${options.host}:${options.port}`, sip: hostPort }, 'drachtio-server connected');
+    options.onConnect?.(transportsOf(hostPort));
   });
   srf.on('error', (error: Error) => {
     if (up) options.log.warn({ err: error.message }, 'drachtio-server connection error');
