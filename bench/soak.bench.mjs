@@ -2,7 +2,8 @@
 // of its own, half of them into one mailbox that grows all along and half spread over many, and
 // every minute what it looked like: calls answered and refused, how soon messages were stored
 // (hang-up→stored), how many hand-overs waited, CPU per call, the memory of every process, and
-// how many entries NATS holds for calls (a call's state must go when the call ends).
+// how many entries NATS holds for calls (a call's state must go when the call ends); after the
+// minutes, the CPU per call of each process minute by minute (where a change of cost happened).
 //
 //   npm run bench -- soak                          48 calls/s (80 % of 60) for 30 minutes
 //   npm run bench -- soak --rate 40 --minutes 10
@@ -82,18 +83,22 @@ try {
   const runs = [];
   const started = Date.now();
   /** Every process's CPU at each minute's start, and at the end: a minute's CPU is what it used meanwhile. */
-  const cpuAt = [totalCpu(processes)];
+  const cpuAt = [cpuByRole(processes)];
+  /** Each minute's CPU s/call by process, for the table after the minutes (which process a change of cost is in). */
+  const perCallByMinute = [];
   /** One table row: the calls of minute `m` (placed from `from`), once its sipp run is over. */
   const report = async (m) => {
     const { from, sipp } = await runs[m - 1];
-    if (cpuAt[m] === undefined) cpuAt[m] = totalCpu(processes);
+    if (cpuAt[m] === undefined) cpuAt[m] = cpuByRole(processes);
     const answeredThen = [...seen.calls.values()].filter((c) => c.answeredAt >= from && c.answeredAt < from + 60_000);
     const stored = answeredThen.filter((c) => c.storedAt && c.endedAt);
     const delays = stored.map((c) => c.storedAt - c.endedAt);
     const rss = Object.fromEntries(roles.map((role) => [role, rssOf(processes, role)]));
     rssByMinute.push(rss);
+    const used = (role) => (cpuAt[m].get(role) ?? 0) - (cpuAt[m - 1].get(role) ?? 0);
+    perCallByMinute.push(new Map([...cpuAt[m].keys()].map((role) => [role, answeredThen.length ? used(role) / answeredThen.length : NaN])));
     console.log(
-      `| ${m} | ${sipp.created} | ${sipp.answered} | ${sipp.refused} | ${sipp.failed} | ${stored.length} | ${fmt(pct(sipp.inviteToAnswerMs, 99))} | ${fmt(pct(delays, 50))} / ${fmt(pct(delays, 99))} | ${queuedMost} | ${answeredThen.length ? ((cpuAt[m] - cpuAt[m - 1]) / answeredThen.length).toFixed(4) : '—'} | ${roles.map((r) => rss[r].toFixed(0)).join(' ')} | ${await callEntries()} |`,
+      `| ${m} | ${sipp.created} | ${sipp.answered} | ${sipp.refused} | ${sipp.failed} | ${stored.length} | ${fmt(pct(sipp.inviteToAnswerMs, 99))} | ${fmt(pct(delays, 50))} / ${fmt(pct(delays, 99))} | ${queuedMost} | ${answeredThen.length ? (used('total') / answeredThen.length).toFixed(4) : '—'} | ${roles.map((r) => rss[r].toFixed(0)).join(' ')} | ${await callEntries()} |`,
     );
     queuedMost = 0;
   };
@@ -113,7 +118,7 @@ try {
     );
     // The next minute's callers start as this minute's have been placed; the minute before is over by then.
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, started + minute * 60_000 - Date.now())));
-    cpuAt[minute] = totalCpu(processes);
+    cpuAt[minute] = cpuByRole(processes);
     if (minute > 1) await report(minute - 1);
   }
   await report(minutes);
@@ -138,6 +143,10 @@ try {
   const last = rssByMinute.at(-1);
   console.log(`memory after warm-up → at the end (MB): ${roles.map((r) => `${r} ${warm[r].toFixed(0)} → ${last[r].toFixed(0)}`).join(', ')}`);
   console.log(`NATS entries of calls at the end (KV and work queues): ${await callEntries()}`);
+  const shown = [...perCallByMinute[0].keys()].filter((role) => role !== 'total');
+  console.log(`\nCPU s/call by process, minute by minute:\n\n| minute | ${shown.join(' | ')} | total |\n|---|${shown.map(() => '---|').join('')}---|`);
+  for (const [i, row] of perCallByMinute.entries())
+    console.log(`| ${i + 1} | ${[...shown, 'total'].map((role) => (row.get(role) ?? NaN).toFixed(4)).join(' | ')} |`);
 } finally {
   await nc.close();
   await platform.stop();
@@ -169,8 +178,15 @@ async function callEntries() {
   return (await count(`KV_${BUCKETS.mediaState}`)) + (await count(`KV_${BUCKETS.voicemailCalls}`));
 }
 
-function totalCpu(processes) {
-  return processes.reduce((n, p) => n + (cpuSeconds(p.pid) ?? 0), 0);
+/** CPU seconds so far by role (processes of one role added up), and `total`. */
+function cpuByRole(processes) {
+  const byRole = new Map([['total', 0]]);
+  for (const p of processes) {
+    const s = cpuSeconds(p.pid) ?? 0;
+    byRole.set(p.role, (byRole.get(p.role) ?? 0) + s);
+    byRole.set('total', byRole.get('total') + s);
+  }
+  return byRole;
 }
 
 function rssOf(processes, role) {
