@@ -79,6 +79,8 @@ describe('what subscribers expect, end to end', { skip }, () => {
   const deposit = (mailbox: Mailbox, frequency: number, recordedAt = new Date().toISOString(), urgent = false) =>
     depositTone(rig, mailbox, frequency, { recordedAt, urgent });
 
+  /** A recording's start or stop (not its release, which follows the call's end at a moment of its own). */
+  const RECORDING_STEP = /\.record\.(start|stop)$/;
   /** Places a call to `app`; returns what the phone heard and the play and record requests. */
   async function call(app: 'voicebox' | 'voicemail', params: string, caller: Caller) {
     const { heard, requests } = await callApplication(
@@ -88,12 +90,12 @@ describe('what subscribers expect, end to end', { skip }, () => {
       caller,
       () => `\n--- ${app} ---\n${(app === 'voicebox' ? voicebox : voicemail).output().slice(-4000)}`,
     );
-    return { heard, plays: requests.filter((r) => r.subject.endsWith('.play') || r.subject.includes('.record.')) };
+    return { heard, plays: requests.filter((r) => r.subject.endsWith('.play') || RECORDING_STEP.test(r.subject)) };
   }
   type Item = { kind: string; name?: string; type?: string; value?: number; language?: string };
   const itemsOf = (r: { request: unknown }) => (r.request as { items?: Item[] }).items ?? [];
   const describePlay = (r: { subject: string; request: unknown }) =>
-    r.subject.includes('.record.')
+    RECORDING_STEP.test(r.subject)
       ? 'record'
       : `${itemsOf(r)
           .map((i) => i.name ?? (i.kind === 'greeting' ? `greeting:${i.type}` : i.kind))
