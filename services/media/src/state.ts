@@ -114,7 +114,7 @@ export class MediaState {
    * stays (a stop asked again, by a hand-over retried on another application instance, returns the
    * same recording) until the application releases it (`releaseRecording`, once the call's record
    * is gone) or, should that release be lost, until the bucket's TTL. Erased, not left to expire:
-   * expiring 50 entries a second costs nats-server more than the calls themselves (BENCHMARKS.md, soak).
+   * expiring 50 entries a second nearly doubled nats-server's CPU per call (BENCHMARKS.md, soak).
    */
   putRecording(r: RecordingState): Promise<void> {
     return this.#put(this.kv, `recording.${r.callRef}`, r);
