@@ -84,12 +84,11 @@ export function natsFailure(error: unknown, subject: string, timeoutMs: number):
 
 /** Sends a validated request and returns the validated result, or throws a ServiceError. */
 export async function request<E extends Endpoint>(nc: NatsConnection, ep: E, payload: RequestOf<E>, options: RequestOptions = {}): Promise<ResultOf<E>> {
-  const checked = ep.request.safeParse(payload);
-  if (!checked.success) throw new ServiceError('bad-request', `${ep.subject}: ${describeIssues(checked.error)}`);
+  const checked = checkedRequest(ep, payload);
   const timeoutMs = options.timeoutMs ?? ep.timeoutMs;
   let msg: Msg;
   try {
-    msg = await nc.request(ep.subject, encodeJson(checked.data), {
+    msg = await nc.request(ep.subject, encodeJson(checked), {
       timeout: timeoutMs,
       headers: withTraceHeaders(correlationHeaders(options.callId)),
     });
@@ -104,10 +103,15 @@ export async function request<E extends Endpoint>(nc: NatsConnection, ep: E, pay
  * small cost, where a round trip per call would cost more than the loss.
  */
 export function send<E extends Endpoint>(nc: NatsConnection, ep: E, payload: RequestOf<E>, options: Pick<RequestOptions, 'callId'> = {}): void {
+  const headers = withTraceHeaders(correlationHeaders(options.callId));
+  nc.publish(ep.subject, encodeJson(checkedRequest(ep, payload)), headers ? { headers } : undefined);
+}
+
+/** The payload as the endpoint's schema makes it, or a `bad-request` naming what was wrong. */
+function checkedRequest<E extends Endpoint>(ep: E, payload: RequestOf<E>): ParsedRequestOf<E> {
   const checked = ep.request.safeParse(payload);
   if (!checked.success) throw new ServiceError('bad-request', `${ep.subject}: ${describeIssues(checked.error)}`);
-  const headers = withTraceHeaders(correlationHeaders(options.callId));
-  nc.publish(ep.subject, encodeJson(checked.data), headers ? { headers } : undefined);
+  return checked.data as ParsedRequestOf<E>;
 }
 
 function correlationHeaders(callId: string | undefined): MsgHdrs | undefined {
