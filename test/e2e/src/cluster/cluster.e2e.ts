@@ -107,14 +107,14 @@ describe('sipvm behind Kamailio: two nodes, a NATS cluster, Ceph RGW', { skip },
     // This process stages greetings too: its streams must have the cluster's replicas (it would
     // otherwise update them to one copy, on whichever server it talks to).
     setJetStreamReplicas(Number(cluster.natsEnv.JETSTREAM_REPLICAS));
-    seen = observe(nc);
+    seen = await observe(cluster.nats);
     await nc.flush();
     for (const username of ['spread', 'carol', 'dave', 'drain', 'crash', 'natsdown', 'fail500', 'fail504']) await shortGreeting(mailboxOf(username));
     await nodesInRotation();
   });
 
   after(async () => {
-    seen?.stop();
+    await seen?.stop();
     await nc?.close().catch(() => undefined);
     await cluster?.close();
     await failing?.close();

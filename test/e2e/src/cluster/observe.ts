@@ -2,6 +2,12 @@
  * What the cluster test learns from the platform itself: the calls it took (from the call events on
  * NATS: which node answered, who called, whether the recording started, whether it ended), the
  * media requests it made, and the messages a mailbox holds (from storage), by sender.
+ *
+ * The events are core NATS messages: a subscriber moving to another server (its server restarted,
+ * killed or in lame duck mode) misses what is published until its interest reaches the cluster
+ * again. So the observer listens through one connection per server, each held to its server, and
+ * merges what they hear: while one server is away, the others still deliver every event (the
+ * upgrade test once lost one call.started this way, with the caller's message stored).
  */
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import {
@@ -14,6 +20,7 @@ import {
   SUBJECTS,
   type Mailbox,
 } from '@sipvm/contracts';
+import type { NatsCluster } from '@sipvm/harness';
 
 export interface CallSeen {
   readonly callRef: string;
@@ -49,19 +56,23 @@ export interface Observer {
   readonly finished: Set<string>;
   /** The calls of one mailbox. */
   callsOf(mailbox: Mailbox): CallSeen[];
-  stop(): void;
+  stop(): Promise<void>;
 }
 
-export function observe(nc: NatsConnection): Observer {
+/** Listens through one connection to each server of `nats`; each event counts once. */
+export async function observe(nats: NatsCluster): Promise<Observer> {
+  const connections = await Promise.all(nats.servers.map((server) => server.connect({ maxReconnectAttempts: -1, reconnectTimeWait: 100 })));
   const calls = new Map<string, CallSeen>();
   const plays: MediaPlaySeen[] = [];
+  const playsSeen = new Set<string>();
   const finished = new Set<string>();
-  const subs: Subscription[] = [
+  const subs: Subscription[] = connections.flatMap((nc) => [
     nc.subscribe(SUBJECTS.call.all, {
       callback: (_error, msg) => {
         const [, , app, kind] = msg.subject.split('.');
         if (kind === 'started') {
           const e = CallStartedEventSchema.parse(msg.json());
+          if (calls.has(e.callRef)) return;
           calls.set(e.callRef, {
             callRef: e.callRef,
             callId: e.callId,
@@ -99,16 +110,25 @@ export function observe(nc: NatsConnection): Observer {
     nc.subscribe('vm.media.*.play', {
       callback: (_error, msg) => {
         const req = msg.json<{ callRef: string; playbackId: string; items: { kind: string; id?: string }[] }>();
-        plays.push({ instance: msg.subject.split('.')[2] ?? '', callRef: req.callRef, playbackId: req.playbackId, items: req.items });
+        const instance = msg.subject.split('.')[2] ?? '';
+        const key = `${instance}/${req.callRef}/${req.playbackId}`;
+        if (playsSeen.has(key)) return;
+        playsSeen.add(key);
+        plays.push({ instance, callRef: req.callRef, playbackId: req.playbackId, items: req.items });
       },
     }),
-  ];
+  ]);
+  // Every server knows of every subscription before the first call.
+  await Promise.all(connections.map((nc) => nc.flush()));
   return {
     calls,
     plays,
     finished,
     callsOf: (mailbox) => [...calls.values()].filter((c) => c.mailbox.uid === mailbox.uid && c.mailbox.did === mailbox.did),
-    stop: () => subs.forEach((s) => s.unsubscribe()),
+    stop: async () => {
+      subs.forEach((s) => s.unsubscribe());
+      await Promise.all(connections.map((nc) => nc.close().catch(() => undefined)));
+    },
   };
 }
 

@@ -75,14 +75,14 @@ describe('a rolling upgrade of every component under load', { skip }, () => {
     });
     nc = await cluster.nats.connect({ maxReconnectAttempts: -1, reconnectTimeWait: 100 });
     setJetStreamReplicas(Number(cluster.natsEnv.JETSTREAM_REPLICAS));
-    seen = observe(nc);
+    seen = await observe(cluster.nats);
     await nc.flush();
     await toneGreeting(nc, MAILBOX, 400);
     await nodesInRotation(cluster);
   });
 
   after(async () => {
-    seen?.stop();
+    await seen?.stop();
     await nc?.close().catch(() => undefined);
     await cluster?.close();
     await new Promise((resolve) => hooks?.close(resolve));
