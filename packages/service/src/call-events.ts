@@ -58,6 +58,13 @@ export function subscribeCallEvents(nc: NatsConnection, options: CallEventOption
   const { app, log, handlers } = options;
   const perCall = options.perCall ?? new KeyedMutex();
   /**
+   * Calls this instance took whose start is still running its first actions. Signaling offers a
+   * start again when its answer was lost (a NATS server left between the two); that offer is
+   * answered at once, not queued behind the first actions: a play whose request was lost with the
+   * server waits out its timeout, and the proxy would give the call to another node meanwhile.
+   */
+  const starting = new Set<string>();
+  /**
    * `answer`: the event is a request (the call's start), answered once: when the handler says the
    * call is taken, or else when the handler is done (or failed).
    */
@@ -66,6 +73,7 @@ export function subscribeCallEvents(nc: NatsConnection, options: CallEventOption
     parse: (data: Uint8Array) => T,
     handle: (event: T, taken: () => void) => Promise<void>,
     answer?: (msg: Msg, outcome: StartOutcome) => void,
+    takenAlready?: (event: T) => boolean,
   ): Subscription =>
     nc.subscribe(subject, {
       queue: options.queue,
@@ -85,6 +93,10 @@ export function subscribeCallEvents(nc: NatsConnection, options: CallEventOption
           once({ error });
           return;
         }
+        if (takenAlready?.(event)) {
+          taken();
+          return;
+        }
         const traced = () => inSpan(subject, traceOf(msg.headers), { 'sipvm.call_ref': event.callRef }, () => handle(event, taken), SpanKind.CONSUMER);
         void perCall.run(event.callRef, traced).then(taken, (error: unknown) => {
           log.error({ subject, err: String(error) }, 'call event failed');
@@ -98,8 +110,18 @@ export function subscribeCallEvents(nc: NatsConnection, options: CallEventOption
     on(
       SUBJECTS.call.started(app),
       (d) => decodeJson(CallStartedEventSchema, d, 'call started'),
-      (e, taken) => handlers.started(e, taken),
+      async (e, taken) => {
+        try {
+          await handlers.started(e, () => {
+            starting.add(e.callRef);
+            taken();
+          });
+        } finally {
+          starting.delete(e.callRef);
+        }
+      },
       (msg, outcome) => respond(msg, start, outcome),
+      (e) => starting.has(e.callRef),
     ),
     on(
       SUBJECTS.call.digit(app),

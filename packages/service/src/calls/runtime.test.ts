@@ -346,6 +346,24 @@ describe('call runtime', { concurrency: 4 }, () => {
     assert.equal((await r.jsm.streams.info(`KV_${r.bucket}`)).config.max_age, 4 * 3600 * 1e9);
   });
 
+  it('a start offered again while the first actions still run is answered at once, not after them', async (t) => {
+    // The first answer was lost (a NATS server left): signaling asks again within its 3 s, while
+    // the call's first prompt is still being started (here for longer than signaling waits).
+    const r = await using(t, 'core', { playDelayMs: 4_000 });
+    await r.startRuntime({ reactions: { started: [{ kind: 'play', playbackId: 'welcome', items: [prompt('welcome')] }] } });
+    const callRef = newCallRef();
+    assert.deepEqual(await r.offer(callRef), { taken: true });
+    await waitFor(() => r.commands.some((c) => c.to === 'play'), 2_000, 'the first prompt to be asked for');
+    assert.deepEqual(await r.offer(callRef), { taken: true });
+    assert.deepEqual(
+      r.commands.map((c) => c.to),
+      ['play'],
+      'answered while the prompt is still being started, and nothing done twice',
+    );
+    await waitFor(() => r.commands.some((c) => c.to === 'play answered'), 6_000, 'the first prompt');
+    assert.deepEqual(await r.heard(callRef), ['started']);
+  });
+
   it('leaves alone a call its application declines, and a start that names another application', async (t) => {
     const r = await using(t, 'core');
     await r.startRuntime({ declines: true, reactions: { started: [{ kind: 'play', playbackId: 'welcome', items: [prompt('welcome')] }] } });
