@@ -2,9 +2,10 @@
  * The work-queue worker every durable job runs on (mail, deposits, call ends, timers, MWI,
  * webhooks), against a real nats-server: a slow job holds up no other, a job whose worker died is
  * delivered again, a long job is kept alive past the ack wait (and no longer), an instance takes no
- * more jobs than it can run and stopping waits for those running; a job asked to be retried comes
- * back after its delay, a dropped one never, one whose handler crashed after a pause; a notification
- * consumer starts with what is new; a job runs in the trace it was sent in.
+ * more jobs than it can run and stopping waits for those running (giving back at once those it
+ * holds); a job asked to be retried comes back after its delay, a done or dropped one never, one
+ * whose handler crashed after a pause; a notification consumer starts with what is new; a job runs
+ * in the trace it was sent in. And the retry schedule a handler picks its delay from.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,7 +16,7 @@ import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor } from '@
 import { setTracingEnabled, withTraceHeaders } from '@sipvm/contracts';
 import { startNats, waitFor, type NatsServer } from '@sipvm/harness';
 import { pino } from 'pino';
-import { Slots, startDurableWorker, type DurableWorkerOptions, type WorkOutcome } from './durable-worker.js';
+import { retryDelay, Slots, startDurableWorker, type DurableWorkerOptions, type WorkOutcome } from './durable-worker.js';
 
 const log = pino({ level: 'silent' });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -209,6 +210,78 @@ describe('durable worker', { concurrency: true }, () => {
     }
   });
 
+  it('stopping with every slot busy: it waits for each job running, and gives the jobs it holds back at once', async () => {
+    const q = await queue();
+    // Each job the first worker begins runs until the test lets it finish.
+    const gates = new Map<string, () => void>();
+    let open = false;
+    const finish = (job: string) => gates.get(job)?.();
+    const begun: string[] = [];
+    const finished: string[] = [];
+    const first = await workerOn(q, {
+      concurrency: 2,
+      ackWaitMs: 60_000,
+      log,
+      handle: async (msg): Promise<WorkOutcome> => {
+        const job = msg.string();
+        begun.push(job);
+        if (!open) await new Promise<void>((resolve) => gates.set(job, resolve));
+        finished.push(job);
+        return { kind: 'done' };
+      },
+    });
+    const jobs = ['job-0', 'job-1', 'job-2', 'job-3', 'job-4', 'job-5'];
+    const rest: { job: string; count: number }[] = [];
+    let second: { stop(): Promise<void> } | undefined;
+    let stopping: Promise<void> | undefined;
+    try {
+      for (const job of jobs) await q.publish(job);
+      // Both slots busy, and more delivered to this instance than it runs: a job it holds, not begun.
+      await waitFor(
+        async () => begun.length === 2 && gates.size === 2 && (await jsm.consumers.info(q.name, q.consumer)).num_ack_pending > 2,
+        5_000,
+        'two jobs running and one more held by the first worker',
+      );
+      await nc.flush(); // the job it holds is in its hands, not still on the wire
+      let stopped = false;
+      let finishedWhenStopped: string[] = [];
+      stopping = first.stop().then(() => {
+        stopped = true;
+        finishedWhenStopped = [...finished];
+      });
+      second = await workerOn(q, {
+        concurrency: 4,
+        ackWaitMs: 60_000,
+        log,
+        handle: async (msg): Promise<WorkOutcome> => {
+          rest.push({ job: msg.string(), count: msg.info.deliveryCount });
+          return { kind: 'done' };
+        },
+      });
+      // One running job finishes: its slot goes to a held job, which must go back, not run.
+      finish(begun[0]!);
+      // Not after the 60 s ack wait: the held job was given back at once.
+      await waitFor(() => rest.length === jobs.length - 2, 5_000, 'the jobs the first worker did not begin, on the second');
+      assert.equal(stopped, false, 'stop() still waits for the job running');
+      finish(begun[1]!);
+      await stopping;
+      assert.deepEqual([...finishedWhenStopped].sort(), [...begun].sort(), 'each job running finished before stop() returned');
+    } finally {
+      open = true;
+      for (const release of gates.values()) release();
+      await (stopping ?? first.stop());
+      await second?.stop();
+    }
+    assert.equal(begun.length, 2, 'the first worker began no job once stopping');
+    assert.ok(
+      rest.some((r) => r.count > 1),
+      `a job the first worker held came back to the second: ${JSON.stringify(rest)}`,
+    );
+    assert.deepEqual([...begun, ...rest.map((r) => r.job)].sort(), jobs, 'every job run, once');
+    // The stream removes a job acknowledged a moment after the acknowledgement, not with it.
+    await waitFor(async () => (await jsm.streams.info(q.name)).state.messages === 0, 5_000, 'every job acknowledged');
+  });
+
   it('takes no more jobs than it has slots: the rest stay with JetStream for the other instances', async () => {
     const q = await queue();
     let release = () => undefined as void;
@@ -328,6 +401,36 @@ describe('durable worker', { concurrency: true }, () => {
     assert.deepEqual(deliveries, [1]);
   });
 
+  it('a job done is acknowledged: not delivered again after its ack wait', async () => {
+    // A stream that keeps its messages: a job not acknowledged would come back from it.
+    const q = await queue(RetentionPolicy.Limits);
+    const deliveries: number[] = [];
+    const worker = await workerOn(q, {
+      concurrency: 2,
+      ackWaitMs: 1_000,
+      log,
+      handle: async (msg): Promise<WorkOutcome> => {
+        deliveries.push(msg.info.deliveryCount);
+        return { kind: 'done' };
+      },
+    });
+    try {
+      const { seq } = await q.publish('the job');
+      await waitFor(
+        async () => {
+          const info = await jsm.consumers.info(q.name, q.consumer);
+          return info.ack_floor.stream_seq >= seq && info.num_ack_pending === 0;
+        },
+        5_000,
+        'the job acknowledged',
+      );
+      await sleep(1_500); // past the ack wait: a job not acknowledged would be back by now
+    } finally {
+      await worker.stop();
+    }
+    assert.deepEqual(deliveries, [1]);
+  });
+
   it('a job whose handler crashed is kept, and comes back ten seconds later, not at once', async () => {
     const q = await queue();
     const deliveries: number[] = [];
@@ -432,4 +535,15 @@ it('slots: each release lets one waiter in; a freed slot wakes who watches', asy
   slots.release();
   slots.release();
   assert.equal(slots.free, 2);
+});
+
+it('retry delays: attempt n waits the n-th delay of the schedule, and its last repeats once it runs out', () => {
+  const schedule = [1_000, 5_000, 30_000];
+  assert.deepEqual(
+    [1, 2, 3, 4, 10].map((attempt) => retryDelay(schedule, attempt)),
+    [1_000, 5_000, 30_000, 30_000, 30_000],
+  );
+  assert.equal(retryDelay([60_000], 1), 60_000);
+  assert.equal(retryDelay([60_000], 7), 60_000);
+  assert.equal(retryDelay([], 1), 0, 'no schedule: no delay');
 });

@@ -85,11 +85,10 @@ export async function startDurableWorker(options: DurableWorkerOptions): Promise
         () => options.handle(msg),
         SpanKind.CONSUMER,
       );
-      if (outcome.kind === 'done') msg.ack();
-      else if (outcome.kind === 'retry') msg.nak(outcome.delayMs);
-      // Dropped jobs are acknowledged, not terminated: on a work-queue stream a terminated
-      // message is never delivered again but stays stored until its maximum age (14 days of
-      // undeliverable mail); the handler has reported it already.
+      // Done and dropped jobs alike are acknowledged. A dropped one is not terminated: on a
+      // work-queue stream a terminated message is never delivered again but stays stored until
+      // its maximum age (14 days of undeliverable mail); the handler has reported it already.
+      if (outcome.kind === 'retry') msg.nak(outcome.delayMs);
       else msg.ack();
     } catch (error) {
       options.log.error({ err: String(error), stack: (error as Error).stack, stream: options.stream, seq: msg.seq }, 'job handler failed; will retry');
