@@ -2,12 +2,15 @@
  * Typed request/reply over core NATS.
  *
  * An endpoint is declared once (subject + request schema + result schema + default timeout).
- * `request()` validates what it sends and what it gets back; `serve()` validates what arrives,
- * answers with the one error envelope, and never lets a bad message take the service down.
+ * What travels is validated once, where it is received: `serve()` validates the request, answers
+ * with the one error envelope, and never lets a bad message take the service down; `request()`
+ * validates the reply. Neither side checks what it sends as well (zod took 6 to 16 % of each
+ * service's CPU under load, a third of it on such second checks: BENCHMARKS.md, profiles).
  */
 import { z } from 'zod';
 import { errors as natsErrors, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/nats-core';
 import { describeIssues, ErrorBodySchema, ServiceError, toServiceError } from './errors.js';
+import { replyInbox, type ReplyOutcome } from './replies.js';
 import { inSpan, traceOf, withTraceHeaders } from './tracing.js';
 
 export interface Endpoint<Req extends z.ZodType = z.ZodType, Res extends z.ZodType = z.ZodType> {
@@ -82,36 +85,33 @@ export function natsFailure(error: unknown, subject: string, timeoutMs: number):
   return toServiceError(error);
 }
 
-/** Sends a validated request and returns the validated result, or throws a ServiceError. */
+/**
+ * Sends a request and returns the validated result, or throws a ServiceError: `bad-request` from
+ * the service when it refused the payload, `service-unavailable` when no answer came (nobody
+ * serves it, it did not answer in time, or the connection to NATS broke meanwhile).
+ */
 export async function request<E extends Endpoint>(nc: NatsConnection, ep: E, payload: RequestOf<E>, options: RequestOptions = {}): Promise<ResultOf<E>> {
-  const checked = checkedRequest(ep, payload);
   const timeoutMs = options.timeoutMs ?? ep.timeoutMs;
-  let msg: Msg;
+  let outcome: ReplyOutcome;
   try {
-    msg = await nc.request(ep.subject, encodeJson(checked), {
-      timeout: timeoutMs,
-      headers: withTraceHeaders(correlationHeaders(options.callId)),
-    });
+    outcome = await replyInbox(nc).ask(ep.subject, encodeJson(payload), withTraceHeaders(correlationHeaders(options.callId)), timeoutMs);
   } catch (error) {
     throw natsFailure(error, ep.subject, timeoutMs);
   }
-  return decodeReply(ep, msg.data);
+  if ('error' in outcome) throw outcome.error;
+  return decodeReply(ep, outcome.msg.data);
 }
 
 /**
- * Sends a validated request nobody waits for (no reply subject): for what may be lost at a known,
- * small cost, where a round trip per call would cost more than the loss.
+ * Sends a request nobody waits for (no reply subject): for what may be lost at a known, small
+ * cost, where a round trip per call would cost more than the loss. Checked here, as nobody could
+ * tell the sender that the receiver refused it: a `bad-request` naming what was wrong.
  */
 export function send<E extends Endpoint>(nc: NatsConnection, ep: E, payload: RequestOf<E>, options: Pick<RequestOptions, 'callId'> = {}): void {
-  const headers = withTraceHeaders(correlationHeaders(options.callId));
-  nc.publish(ep.subject, encodeJson(checkedRequest(ep, payload)), headers ? { headers } : undefined);
-}
-
-/** The payload as the endpoint's schema makes it, or a `bad-request` naming what was wrong. */
-function checkedRequest<E extends Endpoint>(ep: E, payload: RequestOf<E>): ParsedRequestOf<E> {
   const checked = ep.request.safeParse(payload);
   if (!checked.success) throw new ServiceError('bad-request', `${ep.subject}: ${describeIssues(checked.error)}`);
-  return checked.data as ParsedRequestOf<E>;
+  const headers = withTraceHeaders(correlationHeaders(options.callId));
+  nc.publish(ep.subject, encodeJson(checked.data), headers ? { headers } : undefined);
 }
 
 function correlationHeaders(callId: string | undefined): MsgHdrs | undefined {
@@ -178,7 +178,7 @@ export function serve<E extends Endpoint>(nc: NatsConnection, ep: E, handler: Ha
  */
 export function respond<E extends Endpoint>(msg: Msg, ep: E, outcome: { result: ResultOf<E> } | { error: unknown }): void {
   if (!msg.reply) return;
-  const reply = 'result' in outcome ? { ok: true, result: ep.result.parse(outcome.result) } : { ok: false, error: toServiceError(outcome.error).toBody() };
+  const reply = 'result' in outcome ? { ok: true, result: outcome.result } : { ok: false, error: toServiceError(outcome.error).toBody() };
   msg.respond(encodeJson(reply));
 }
 
@@ -190,7 +190,7 @@ async function answer<E extends Endpoint>(ep: E, msg: Msg, handler: Handler<E>, 
   try {
     const req = decodeJson(ep.request, msg.data, ep.subject) as ParsedRequestOf<E>;
     const result = await inSpan(ep.subject, traceOf(msg.headers), { 'sipvm.call_id': context.callId }, () => handler(req, context));
-    reply = { ok: true, result: ep.result.parse(result) };
+    reply = { ok: true, result };
   } catch (error) {
     const failure = toServiceError(error);
     outcome = failure.kind;

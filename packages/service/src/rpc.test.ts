@@ -1,0 +1,100 @@
+/**
+ * Request/reply between services (contracts' rpc.ts and replies.ts) against a real nats-server:
+ * each answer reaches the request it belongs to, and every way of getting no answer is told
+ * apart, as `service-unavailable`, without waiting longer than it must.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { z } from 'zod';
+import { encodeJson, endpoint, request, serve, ServiceError } from '@sipvm/contracts';
+import { startNats, type NatsServer } from '@sipvm/harness';
+
+const Echo = endpoint(
+  'vm.test.echo',
+  z.strictObject({ text: z.string().max(20), times: z.number().int().min(1).default(1) }),
+  z.strictObject({ echoed: z.string() }),
+);
+const Silent = endpoint('vm.test.silent', z.strictObject({}), z.strictObject({}), 30_000);
+const Nobody = endpoint('vm.test.nobody', z.strictObject({}), z.strictObject({}));
+const Broken = endpoint('vm.test.broken', z.strictObject({}), z.strictObject({ count: z.number() }));
+
+const failure = (kind: ServiceError['kind'], message: RegExp) => (error: unknown) =>
+  error instanceof ServiceError && error.kind === kind && message.test(error.message);
+
+describe('request and serve', () => {
+  let nats: NatsServer;
+  let server: NatsConnection;
+  let client: NatsConnection;
+
+  before(async () => {
+    nats = await startNats();
+    server = await nats.connect({ maxReconnectAttempts: -1, reconnectTimeWait: 50 });
+    client = await nats.connect({ maxReconnectAttempts: -1, reconnectTimeWait: 50 });
+    serve(server, Echo, async ({ text, times }) => ({ echoed: text.repeat(times) }));
+    // Takes every request and never answers.
+    server.subscribe(Silent.subject, { callback: () => undefined });
+    // Answers with what the endpoint's result schema does not allow.
+    server.subscribe(Broken.subject, { callback: (_e, msg) => void msg.respond(encodeJson({ ok: true, result: { count: 'many' } })) });
+    await server.flush();
+  });
+
+  after(async () => {
+    await client?.close();
+    await server?.close();
+    await nats?.close();
+  });
+
+  it('gives each of many requests in flight its own answer, with the defaults the service applied', async () => {
+    const texts = Array.from({ length: 300 }, (_, i) => `t${i}`);
+    const results = await Promise.all(texts.map((text, i) => request(client, Echo, { text, ...(i % 2 ? { times: 2 } : {}) })));
+    assert.deepEqual(
+      results.map((r) => r.echoed),
+      texts.map((text, i) => text.repeat(i % 2 ? 2 : 1)),
+    );
+  });
+
+  it('a payload the service refuses comes back as bad-request naming the field', async () => {
+    await assert.rejects(request(client, Echo, { text: 'x'.repeat(21) }), failure('bad-request', /^vm\.test\.echo: .*text/));
+  });
+
+  it('an answer that breaks the contract is internal, not the asker’s fault', async () => {
+    await assert.rejects(request(client, Broken, {}), failure('internal', /reply from vm\.test\.broken: .*count/));
+  });
+
+  it('nobody serving, or nobody answering in time, is service-unavailable and says which', async () => {
+    await assert.rejects(request(client, Nobody, {}), failure('service-unavailable', /^nobody is serving vm\.test\.nobody$/));
+    await assert.rejects(request(client, Silent, {}, { timeoutMs: 300 }), failure('service-unavailable', /^vm\.test\.silent did not answer within 300 ms$/));
+  });
+
+  it('a request whose connection breaks fails then, not at its timeout, and the next one is answered', async () => {
+    const began = Date.now();
+    const refused = assert.rejects(
+      request(client, Silent, {}), // 30 s
+      failure('service-unavailable', /^vm\.test\.silent was not answered: the connection to the NATS server was lost$/),
+    );
+    await client.flush();
+    await nats.stop();
+    await refused;
+    assert.ok(Date.now() - began < 10_000, `failed after ${Date.now() - began} ms, its timeout is 30 s`);
+    await nats.start();
+    // Both clients reconnect and subscribe again on their own.
+    let answer: { echoed: string } | undefined;
+    for (let tries = 0; answer === undefined && tries < 100; tries++) {
+      answer = await request(client, Echo, { text: 'back' }, { timeoutMs: 500 }).catch(() => undefined);
+    }
+    assert.deepEqual(answer, { echoed: 'back' });
+  });
+
+  it('a connection that closes fails what waits on it, and refuses what is asked after', async () => {
+    const own = await nats.connect();
+    const refused = assert.rejects(
+      request(own, Silent, {}),
+      failure('service-unavailable', /vm\.test\.silent was not answered: the NATS connection is closed/),
+    );
+    await own.flush();
+    await own.close();
+    await refused;
+    await assert.rejects(request(own, Echo, { text: 'late' }), failure('service-unavailable', /NATS connection is closed \(vm\.test\.echo\)/));
+  });
+});
