@@ -4,10 +4,11 @@
  *
  * nats.js's own `request()` does the same, but builds an `Error` (a stack trace) for every
  * request that succeeds, when it cancels the request's promise after resolving it: measured at
- * 0.0008 CPU s per deposit over the four services (BENCHMARKS.md, profiles). It also leaves a
- * request whose connection broke waiting out its whole timeout, though its reply can no longer
- * come: here such a request fails at once, so that a caller who asks again does so on the new
- * connection (a NATS server in lame duck mode moves its clients one by one).
+ * 0.0008 CPU s per deposit over the four services (BENCHMARKS.md, profiles).
+ *
+ * A request whose connection breaks keeps waiting, as with nats.js: the client subscribes again
+ * on the server it reconnects to (tens of milliseconds when a NATS server leaves in lame duck
+ * mode), and a reply the answering service sends after that still arrives.
  */
 import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/nats-core';
 import { ServiceError } from './errors.js';
@@ -47,7 +48,6 @@ class ReplyInbox {
       onGone();
       this.#failAll('the NATS connection is closed');
     });
-    void this.#watchConnection();
   }
 
   /** Publishes the request with a reply subject of this inbox; settles with the reply, a timeout, or why no reply can come. */
@@ -87,12 +87,6 @@ class ReplyInbox {
       this.#pending.delete(token);
       clearTimeout(waiting.timer);
       waiting.settle({ error: new ServiceError('service-unavailable', `${waiting.subject} was not answered: ${why}`), why: 'gone' });
-    }
-  }
-
-  async #watchConnection(): Promise<void> {
-    for await (const status of this.nc.status()) {
-      if (status.type === 'disconnect') this.#failAll('the connection to the NATS server was lost');
     }
   }
 }

@@ -88,7 +88,7 @@ export function natsFailure(error: unknown, subject: string, timeoutMs: number):
 /**
  * Sends a request and returns the validated result, or throws a ServiceError: `bad-request` from
  * the service when it refused the payload, `service-unavailable` when no answer came (nobody
- * serves it, it did not answer in time, or the connection to NATS broke meanwhile).
+ * serves it, it did not answer in time, or the connection to NATS was closed).
  */
 export async function request<E extends Endpoint>(nc: NatsConnection, ep: E, payload: RequestOf<E>, options: RequestOptions = {}): Promise<ResultOf<E>> {
   const timeoutMs = options.timeoutMs ?? ep.timeoutMs;
