@@ -16,6 +16,7 @@ import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import {
   BUCKETS,
   CallApi,
+  CORRELATION_HEADER,
   CallStartedEventSchema,
   encodeJson,
   MediaApi,
@@ -673,19 +674,37 @@ describe('call runtime', { concurrency: 4 }, () => {
     await r.offer(callRef);
     digit(r, callRef, '1');
     await heardAtLeast(r, callRef, 2, 'the digit');
+    // Media is told it may erase the call's recordings once the record is gone (a send: no reply).
+    const released: { request: unknown; callId: string | undefined }[] = [];
+    r.peer.subscribe(MediaApi.releaseRecording('node-1').subject, {
+      callback: (_error, msg) => void released.push({ request: msg.json(), callId: msg.headers?.get(CORRELATION_HEADER) }),
+    });
+    await r.peer.flush();
     r.event(SUBJECTS.call.ended, callRef, { reason: 'caller-hangup' });
     await waitFor(async () => (await r.stored(callRef)) === null, 5_000, 'the record to go');
+    await waitFor(() => released.length > 0, 5_000, 'the release of its recordings');
     await sleep(200);
     assert.deepEqual(
       r.commands.map((c) => c.to),
       ['stop-recording'],
       'the recording stopped, and nothing played into a call that is over',
     );
+    assert.deepEqual(released, [{ request: { callRef }, callId: `${callRef}@sip.test` }], 'released once, to the media node of the call');
     // Nothing is kept: not even a delete marker.
     assert.equal((await r.jsm.streams.info(`KV_${r.bucket}`)).state.messages, 0);
     digit(r, callRef, '2');
     await sleep(200);
     assert.equal(await r.stored(callRef), null, 'an event after the end finds no call');
+  });
+
+  it("refuses an application that declares one of the runtime's own actions as its own", async (t) => {
+    const r = await using(t, 'core');
+    const app = scriptedApplication({}, 'core');
+    const shadowing = { ...app, actions: { ...app.actions, play: async () => [], 'stop-recording': async () => [] } };
+    await assert.rejects(
+      startCallRuntime({ nc: r.nc, js: r.js, jsm: r.jsm, log, registry: new Registry(), app: shadowing }),
+      /^Error: scripted: its actions play, stop-recording are the runtime's own$/,
+    );
   });
 
   it('times out on JetStream: a timer fires when it is due, not before', async (t) => {
