@@ -61,9 +61,26 @@ export interface DrachtioOptions {
   tls?: { certFile: string; keyFile: string; caFile: string };
 }
 
+/**
+ * Its ports are free when chosen, but another process (a test file running beside this one, any
+ * outgoing socket given an ephemeral port) may bind one before drachtio-server does; it then exits
+ * with "Address already in use", and is started again on other ports.
+ */
 export async function startDrachtio(options: DrachtioOptions = {}): Promise<DrachtioServer> {
   const bin = drachtioBinary();
   if (bin === undefined) throw new Error(drachtioMissingReason());
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startDrachtioOnFreePorts(bin, options);
+    } catch (error) {
+      if (attempt >= PORT_ATTEMPTS || !/Address already in use/.test(String(error))) throw error;
+    }
+  }
+}
+
+const PORT_ATTEMPTS = 3;
+
+async function startDrachtioOnFreePorts(bin: string, options: DrachtioOptions): Promise<DrachtioServer> {
   const host = options.host ?? '127.0.0.1';
   const dir = await tempDir('drachtio');
   const sipPort = await freeTcpUdpPort(host);
@@ -124,7 +141,10 @@ export async function startDrachtio(options: DrachtioOptions = {}): Promise<Drac
       timeoutMs: 15_000,
     },
     dir,
-  );
+  ).catch(async (error: unknown) => {
+    await dir.remove();
+    throw error;
+  });
   return {
     host,
     sipPort,
