@@ -10,8 +10,8 @@ import { z } from 'zod';
 import { headers as natsHeaders, type NatsConnection, type Subscription } from '@nats-io/nats-core';
 import { GreetingTypeSchema, MailboxSchema, MessageIdSchema } from './ids.js';
 import { ErrorBodySchema, ServiceError, toServiceError } from './errors.js';
-import { replyInbox, type ReplyOutcome } from './replies.js';
-import { decodeJson, encodeJson, natsFailure } from './rpc.js';
+import { ask } from './replies.js';
+import { decodeJson, encodeJson } from './rpc.js';
 import { SUBJECTS } from './subjects.js';
 
 // ---------------------------------------------------------------- the platform's audio format
@@ -220,14 +220,7 @@ export async function* readAudio(nc: NatsConnection, audio: AudioRef, options: R
 }
 
 async function requestChunk(nc: NatsConnection, req: AudioChunkRequest, timeoutMs: number): Promise<AudioChunk> {
-  let outcome: ReplyOutcome;
-  try {
-    outcome = await replyInbox(nc).ask(SUBJECTS.storage.audioRead, encodeJson(req), undefined, timeoutMs);
-  } catch (error) {
-    throw natsFailure(error, SUBJECTS.storage.audioRead, timeoutMs);
-  }
-  if ('error' in outcome) throw outcome.error;
-  const { msg } = outcome;
+  const msg = await ask(nc, SUBJECTS.storage.audioRead, encodeJson(req), undefined, timeoutMs);
   const failure = msg.headers?.get(ERROR_HEADER);
   if (failure) {
     const body = ErrorBodySchema.safeParse(JSON.parse(failure));

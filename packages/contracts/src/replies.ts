@@ -10,16 +10,15 @@
  * on the server it reconnects to (tens of milliseconds when a NATS server leaves in lame duck
  * mode), and a reply the answering service sends after that still arrives.
  */
-import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/nats-core';
-import { ServiceError } from './errors.js';
-
-/** A reply, or why none came: no answer in time, nobody subscribed, or the connection broke or closed. */
-export type ReplyOutcome = { msg: Msg } | { error: ServiceError; why: 'timeout' | 'no-responders' | 'gone' };
+import { createInbox, errors as natsErrors, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/nats-core';
+import { ServiceError, toServiceError } from './errors.js';
 
 interface Waiting {
   readonly subject: string;
   readonly timer: NodeJS.Timeout;
-  readonly settle: (outcome: ReplyOutcome) => void;
+  readonly resolve: (msg: Msg) => void;
+  /** Why no reply came, always `service-unavailable`: no answer in time, nobody subscribed, the connection closed. */
+  readonly reject: (error: ServiceError) => void;
 }
 
 class ReplyInbox {
@@ -50,15 +49,18 @@ class ReplyInbox {
     });
   }
 
-  /** Publishes the request with a reply subject of this inbox; settles with the reply, a timeout, or why no reply can come. */
-  ask(subject: string, data: Uint8Array, headers: MsgHdrs | undefined, timeoutMs: number): Promise<ReplyOutcome> {
-    return new Promise((resolve) => {
+  /**
+   * Publishes the request with a reply subject of this inbox; resolves with the reply, rejects with
+   * a `service-unavailable` ServiceError saying why no reply came (or what publishing threw).
+   */
+  ask(subject: string, data: Uint8Array, headers: MsgHdrs | undefined, timeoutMs: number): Promise<Msg> {
+    return new Promise((resolve, reject) => {
       const token = (this.#next++).toString(36);
       const timer = setTimeout(() => {
         this.#pending.delete(token);
-        resolve({ error: new ServiceError('service-unavailable', `${subject} did not answer within ${timeoutMs} ms`), why: 'timeout' });
+        reject(new ServiceError('service-unavailable', `${subject} did not answer within ${timeoutMs} ms`));
       }, timeoutMs);
-      this.#pending.set(token, { subject, timer, settle: resolve });
+      this.#pending.set(token, { subject, timer, resolve, reject });
       try {
         this.nc.publish(subject, data, { reply: `${this.#prefix}${token}`, ...(headers ? { headers } : {}) });
       } catch (error) {
@@ -76,9 +78,9 @@ class ReplyInbox {
     clearTimeout(waiting.timer);
     // NATS answers 503 with no body when no subscriber took the request.
     if (msg.data.length === 0 && msg.headers?.code === 503) {
-      waiting.settle({ error: new ServiceError('service-unavailable', `nobody is serving ${waiting.subject}`), why: 'no-responders' });
+      waiting.reject(new ServiceError('service-unavailable', `nobody is serving ${waiting.subject}`));
     } else {
-      waiting.settle({ msg });
+      waiting.resolve(msg);
     }
   }
 
@@ -86,15 +88,30 @@ class ReplyInbox {
     for (const [token, waiting] of this.#pending) {
       this.#pending.delete(token);
       clearTimeout(waiting.timer);
-      waiting.settle({ error: new ServiceError('service-unavailable', `${waiting.subject} was not answered: ${why}`), why: 'gone' });
+      waiting.reject(new ServiceError('service-unavailable', `${waiting.subject} was not answered: ${why}`));
     }
+  }
+}
+
+/**
+ * Publishes a request and waits for its reply, or rejects with a `service-unavailable` ServiceError
+ * saying why none came: no answer within `timeoutMs`, nobody serving `subject`, the connection closed.
+ */
+export async function ask(nc: NatsConnection, subject: string, data: Uint8Array, headers: MsgHdrs | undefined, timeoutMs: number): Promise<Msg> {
+  try {
+    return await replyInbox(nc).ask(subject, data, headers, timeoutMs);
+  } catch (error) {
+    if (error instanceof natsErrors.ClosedConnectionError || error instanceof natsErrors.DrainingConnectionError) {
+      throw new ServiceError('service-unavailable', `NATS connection is closed (${subject})`, { cause: error });
+    }
+    throw toServiceError(error);
   }
 }
 
 const inboxes = new WeakMap<NatsConnection, ReplyInbox>();
 
 /** The reply inbox of a connection, made on its first request (under the connection's inbox prefix, which permissions allow it). */
-export function replyInbox(nc: NatsConnection): ReplyInbox {
+function replyInbox(nc: NatsConnection): ReplyInbox {
   let inbox = inboxes.get(nc);
   if (!inbox) {
     inbox = new ReplyInbox(nc, inboxPrefixOf(nc), () => inboxes.delete(nc));

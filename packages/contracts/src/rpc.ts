@@ -8,9 +8,9 @@
  * service's CPU under load, a third of it on such second checks: BENCHMARKS.md, profiles).
  */
 import { z } from 'zod';
-import { errors as natsErrors, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/nats-core';
+import { headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/nats-core';
 import { describeIssues, ErrorBodySchema, ServiceError, toServiceError } from './errors.js';
-import { replyInbox, type ReplyOutcome } from './replies.js';
+import { ask } from './replies.js';
 import { inSpan, traceOf, withTraceHeaders } from './tracing.js';
 
 export interface Endpoint<Req extends z.ZodType = z.ZodType, Res extends z.ZodType = z.ZodType> {
@@ -72,19 +72,6 @@ export interface RequestOptions {
   callId?: string;
 }
 
-/** Maps NATS transport failures to the envelope's kinds. */
-export function natsFailure(error: unknown, subject: string, timeoutMs: number): ServiceError {
-  const noResponders = error instanceof natsErrors.NoRespondersError || (error instanceof natsErrors.RequestError && error.isNoResponders());
-  if (noResponders) return new ServiceError('service-unavailable', `nobody is serving ${subject}`, { cause: error });
-  if (error instanceof natsErrors.TimeoutError || (error instanceof Error && error.cause instanceof natsErrors.TimeoutError)) {
-    return new ServiceError('service-unavailable', `${subject} did not answer within ${timeoutMs} ms`, { cause: error });
-  }
-  if (error instanceof natsErrors.ClosedConnectionError || error instanceof natsErrors.DrainingConnectionError) {
-    return new ServiceError('service-unavailable', `NATS connection is closed (${subject})`, { cause: error });
-  }
-  return toServiceError(error);
-}
-
 /**
  * Sends a request and returns the validated result, or throws a ServiceError: `bad-request` from
  * the service when it refused the payload, `service-unavailable` when no answer came (nobody
@@ -92,14 +79,8 @@ export function natsFailure(error: unknown, subject: string, timeoutMs: number):
  */
 export async function request<E extends Endpoint>(nc: NatsConnection, ep: E, payload: RequestOf<E>, options: RequestOptions = {}): Promise<ResultOf<E>> {
   const timeoutMs = options.timeoutMs ?? ep.timeoutMs;
-  let outcome: ReplyOutcome;
-  try {
-    outcome = await replyInbox(nc).ask(ep.subject, encodeJson(payload), withTraceHeaders(correlationHeaders(options.callId)), timeoutMs);
-  } catch (error) {
-    throw natsFailure(error, ep.subject, timeoutMs);
-  }
-  if ('error' in outcome) throw outcome.error;
-  return decodeReply(ep, outcome.msg.data);
+  const msg = await ask(nc, ep.subject, encodeJson(payload), withTraceHeaders(correlationHeaders(options.callId)), timeoutMs);
+  return decodeReply(ep, msg.data);
 }
 
 /**
