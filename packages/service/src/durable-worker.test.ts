@@ -42,6 +42,21 @@ describe('durable worker', { concurrency: true }, () => {
   const workerOn = (q: Queue, options: Omit<DurableWorkerOptions, 'js' | 'jsm' | 'stream' | 'consumer' | 'filterSubject'>) =>
     startDurableWorker({ js, jsm, stream: q.name, consumer: q.consumer, filterSubject: q.subject, ...options });
 
+  /** A worker (ack wait 1 s) that ends every job with `outcome`, noting each delivery's count (1 the first time). */
+  const countingDeliveries = async (q: Queue, outcome: WorkOutcome) => {
+    const deliveries: number[] = [];
+    const worker = await workerOn(q, {
+      concurrency: 2,
+      ackWaitMs: 1_000,
+      log,
+      handle: async (msg) => {
+        deliveries.push(msg.info.deliveryCount);
+        return outcome;
+      },
+    });
+    return { worker, deliveries };
+  };
+
   before(async () => {
     nats = await startNats();
     nc = await nats.connect();
@@ -381,16 +396,7 @@ describe('durable worker', { concurrency: true }, () => {
 
   it('a dropped job is removed for good: never delivered again', async () => {
     const q = await queue();
-    const deliveries: number[] = [];
-    const worker = await workerOn(q, {
-      concurrency: 2,
-      ackWaitMs: 1_000,
-      log,
-      handle: async (msg): Promise<WorkOutcome> => {
-        deliveries.push(msg.info.deliveryCount);
-        return { kind: 'drop', reason: 'the mailbox is gone' };
-      },
-    });
+    const { worker, deliveries } = await countingDeliveries(q, { kind: 'drop', reason: 'the mailbox is gone' });
     try {
       await q.publish('undeliverable');
       await waitFor(async () => (await jsm.streams.info(q.name)).state.messages === 0, 5_000, 'the job removed');
@@ -404,16 +410,7 @@ describe('durable worker', { concurrency: true }, () => {
   it('a job done is acknowledged: not delivered again after its ack wait', async () => {
     // A stream that keeps its messages: a job not acknowledged would come back from it.
     const q = await queue(RetentionPolicy.Limits);
-    const deliveries: number[] = [];
-    const worker = await workerOn(q, {
-      concurrency: 2,
-      ackWaitMs: 1_000,
-      log,
-      handle: async (msg): Promise<WorkOutcome> => {
-        deliveries.push(msg.info.deliveryCount);
-        return { kind: 'done' };
-      },
-    });
+    const { worker, deliveries } = await countingDeliveries(q, { kind: 'done' });
     try {
       const { seq } = await q.publish('the job');
       await waitFor(
