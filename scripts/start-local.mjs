@@ -10,7 +10,9 @@
 // it SIP is not started and the rest runs), RTP_PORT_MIN/RTP_PORT_MAX (rtpengine's range,
 // 20000–29999), RTPENGINE_LOG_LEVEL (5, notice; 6 logs every ng command), RTPENGINE_THREADS
 // (its packet threads; default half the cores, at least one), RTPENGINE_MEDIA_THREADS (its
-// playback threads, default 1: see deploy/rtpengine/entrypoint.sh), DRACHTIO_LOG_LEVEL
+// playback threads, default 1: see deploy/rtpengine/entrypoint.sh), TIMER_SLACK_NS (how late
+// the kernel may wake rtpengine, nats-server and drachtio-server from a timed sleep; 2000000,
+// 2 ms, by default, 0 for the kernel's 50 µs: see deploy/rtpengine/entrypoint.sh), DRACHTIO_LOG_LEVEL
 // (notice: no SIP messages in the log, which carry PINs; info or debug print them),
 // SIPVM_NODE_ARGS (extra node arguments for the services, e.g. for profiling), SIPVM_PORT_OFFSET
 // (added to the fixed local ports — health 9101–9106, drachtio's 9022, rtpengine's 22222/22223 —
@@ -37,6 +39,11 @@ const natsUrl = `nats://127.0.0.1:${natsPort}`;
 const nodeArgs = (process.env.SIPVM_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 const service = (name) => [process.execPath, ...nodeArgs, join(root, 'services', name, 'dist', 'main.js')];
 const sipPort = process.env.SIP_PORT ?? '5060';
+const timerSlackNs = process.env.TIMER_SLACK_NS ?? '2000000';
+if (!/^\d{1,10}$/.test(timerSlackNs)) {
+  console.error(`TIMER_SLACK_NS must be a whole number of nanoseconds (2000000 is 2 ms), not ${JSON.stringify(timerSlackNs)}`);
+  process.exit(64);
+}
 const portOffset = Number(process.env.SIPVM_PORT_OFFSET ?? 0);
 /** One of the fixed local ports, moved by SIPVM_PORT_OFFSET. */
 const port = (base) => String(base + portOffset);
@@ -133,6 +140,7 @@ const components = [
   {
     name: 'nats',
     command: ['nats-server', '-c', join(home, 'nats', 'nats.conf')],
+    timerSlack: true,
     ready: /Server is ready/,
   },
   {
@@ -153,6 +161,7 @@ const components = [
       '--config-section=rtpengine',
       `--pidfile=${join(home, 'rtpengine', 'rtpengine.pid')}`,
     ],
+    timerSlack: true,
     // At log level notice rtpengine prints nothing when it is up: ask it (ng `ping`).
     ready: () => ngPing(media.ng),
   },
@@ -187,6 +196,7 @@ const components = [
             port(9022),
             '--disable-nat-detection',
           ],
+          timerSlack: true,
           ready: /Starting|listening|drachtio/i,
         },
         {
@@ -247,7 +257,9 @@ function start(component) {
   return new Promise((resolveStart, rejectStart) => {
     // Every component may open as many files as the system allows this user (rtpengine holds
     // about five per call; a default soft limit of 1024 would end near 200 calls).
-    const child = spawn('sh', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"', ...component.command], {
+    // Timer slack is the shell's own (no privilege needed), kept across exec and by every thread.
+    const slack = component.timerSlack ? `{ echo ${timerSlackNs} > /proc/self/timerslack_ns; } 2>/dev/null; ` : '';
+    const child = spawn('sh', ['-c', `ulimit -n "$(ulimit -Hn)" 2>/dev/null; ${slack}exec "$0" "$@"`, ...component.command], {
       env: { NATS_URL: natsUrl, HTTP_HOST: '127.0.0.1', ...process.env, ...component.env },
       stdio: ['ignore', 'pipe', 'pipe'],
       // Own process group and working folder: Ctrl-C reaches only this script, which stops media
