@@ -17,11 +17,11 @@
 # timer queue and wake each other for every packet of every prompt) cost 0.0101 CPU s per call;
 # one playback thread 0.0084; one packet thread as well 0.0079. The services beside it need the
 # other cores; a media node of its own may give rtpengine more packet threads.
-# Timer slack: rtpengine's send timer sleeps until the next packet of any call is due, so with
-# 300 calls playing it woke about 15,000 times a second, one packet each; with 2 ms of slack the
-# kernel wakes it once for the packets due within 2 ms (jitter a phone's buffer absorbs, RTP
-# timestamps unchanged). Measured at 40 deposits a second: rtpengine 0.0123 -> 0.0110 CPU s per
-# call, nats-server (same setting) 0.0060 -> 0.0046 (BENCHMARKS.md, "Timer slack").
+# Timer slack: rtpengine's send timer sleeps until the next packet of any call is due. At 40
+# deposits a second (320 calls sending 16,000 packets a second) it woke 4,900 times a second;
+# with 2 ms of slack the kernel wakes it once for the packets due within 2 ms, 1,400 times
+# (jitter a phone's buffer absorbs; RTP timestamps unchanged). rtpengine's CPU per call fell
+# 0.0112 -> 0.0094, nats-server's (same setting) 0.0056 -> 0.0041 (BENCHMARKS.md, "Timer slack").
 # Extra arguments are passed to rtpengine.
 set -euo pipefail
 # Four sockets and a pcap per call: use the whole file-descriptor allowance the container was given.
