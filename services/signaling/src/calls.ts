@@ -53,6 +53,11 @@ interface Call {
   dialog?: SipDialog;
   /** The INVITE's response, while the call is in early media. */
   res?: SipResponse;
+  /**
+   * While the 200 OK is on its way: settles once the call is answered or is not. The caller (and
+   * so its application) may have the 200 before drachtio-server has confirmed sending it here.
+   */
+  answering?: Promise<unknown>;
   finalReply?: { code: number; reason: string };
   earlyTimer?: NodeJS.Timeout;
   /** RFC 4028, when the caller asked for it. */
@@ -304,7 +309,9 @@ export class Calls {
     const timers = need(context.timers, 'the session timer');
     let dialog: SipDialog;
     try {
-      dialog = await this.#options.srf.createUAS(req, res, { localSdp: sdpAnswer, headers: { 'Content-Type': SDP_TYPE, ...timers.headers } });
+      const answering = this.#options.srf.createUAS(req, res, { localSdp: sdpAnswer, headers: { 'Content-Type': SDP_TYPE, ...timers.headers } });
+      call.answering = answering.catch(() => undefined);
+      dialog = await answering;
     } catch (error) {
       // CANCEL (drachtio-server answers it with 487) or the caller went away.
       this.#invites.inc({ outcome: context.canceled ? '487' : 'failed' });
@@ -454,6 +461,7 @@ export class Calls {
    */
   async transfer(callRef: string, target: string, method: TransferMethod): Promise<TransferOutcome> {
     const call = this.#calls.get(callRef);
+    await call?.answering;
     if (!call?.dialog || call.phase !== 'answered') return { outcome: 'failed', reason: 'no answered call to transfer' };
     call.log.info({ target, method }, 'transfer requested');
     const { TRANSFER_TIMEOUT_MS: timeoutMs, TRANSFER_PROXY: proxy } = this.#options.config;
