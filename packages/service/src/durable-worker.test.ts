@@ -42,12 +42,12 @@ describe('durable worker', { concurrency: true }, () => {
   const workerOn = (q: Queue, options: Omit<DurableWorkerOptions, 'js' | 'jsm' | 'stream' | 'consumer' | 'filterSubject'>) =>
     startDurableWorker({ js, jsm, stream: q.name, consumer: q.consumer, filterSubject: q.subject, ...options });
 
-  /** A worker (ack wait 1 s) that ends every job with `outcome`, noting each delivery's count (1 the first time). */
-  const countingDeliveries = async (q: Queue, outcome: WorkOutcome) => {
+  /** A worker that ends every job with `outcome`, noting each delivery's count (1 the first time). */
+  const countingDeliveries = async (q: Queue, outcome: WorkOutcome, ackWaitMs = 1_000) => {
     const deliveries: number[] = [];
     const worker = await workerOn(q, {
       concurrency: 2,
-      ackWaitMs: 1_000,
+      ackWaitMs,
       log,
       handle: async (msg) => {
         deliveries.push(msg.info.deliveryCount);
@@ -148,16 +148,7 @@ describe('durable worker', { concurrency: true }, () => {
     await q.publish('the job');
     await waitFor(() => started, 5_000, 'the first worker to take the job');
     await crashing.close(); // gone, without an answer: like a killed process
-    const taken: number[] = [];
-    const next = await workerOn(q, {
-      concurrency: 2,
-      ackWaitMs: 2_000,
-      log,
-      handle: async (msg) => {
-        taken.push(msg.info.deliveryCount);
-        return { kind: 'done' };
-      },
-    });
+    const { worker: next, deliveries: taken } = await countingDeliveries(q, { kind: 'done' }, 2_000);
     try {
       await waitFor(() => taken.length > 0, 10_000, 'the job to come back');
       assert.deepEqual(taken, [2], 'delivered a second time, once');
