@@ -49,6 +49,15 @@ export const MailboxCountsSchema = z.strictObject({
 });
 export type MailboxCounts = z.infer<typeof MailboxCountsSchema>;
 
+/**
+ * A mailbox's counts as storage keeps them in KV (services/storage/src/mailbox-counts.ts), with the
+ * token of the listing that last set them (0: none, or kept before tokens existed).
+ */
+export const KeptMailboxCountsSchema = MailboxCountsSchema.extend({
+  recount: z.number().int().nonnegative().default(0),
+});
+export type KeptMailboxCounts = z.infer<typeof KeptMailboxCountsSchema>;
+
 /** The longest transcript kept: about five minutes of speech (the transcriber cuts a longer one, marked with "…"). */
 export const TRANSCRIPT_MAX_CHARS = 5_000;
 

@@ -2,7 +2,8 @@
  * Mailbox counts kept as they change (mailbox-counts.ts), against the real storage service on a
  * real nats-server: two storage instances sharing one mailbox keep them exact, and where the kept
  * counts and the mailbox part (a lost entry, a deposit done again after a crash before it was
- * counted), the mailbox is counted afresh.
+ * counted), the mailbox is counted afresh; a change and another instance's listing that cross
+ * count the change once.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,6 +11,7 @@ import type { KV } from '@nats-io/kv';
 import { BUCKETS, openKv, request, StorageApi, type Mailbox } from '@sipvm/contracts';
 import { startService, tempDir, type RunningServiceProcess, type TempDir } from '@sipvm/harness';
 import { smallWav, stage, startStorageRig, type StorageRig } from '../test/support.js';
+import { MailboxCountKeeper } from './mailbox-counts.js';
 
 describe('mailbox counts', () => {
   let rig: StorageRig;
@@ -65,6 +67,57 @@ describe('mailbox counts', () => {
     const listed = await request(rig.nc, StorageApi.listMailbox, { mailbox: m, limit: 100 });
     assert.equal(listed.total, expected.new + expected.saved);
     assert.deepEqual(await count(m), expected);
+  });
+
+  describe('a change and a listing on two instances crossing', () => {
+    // Two keepers on the same bucket, as two storage instances; the mailbox is a set of ids that
+    // each "instance" changes before it counts the change, as the store does with its objects.
+    const zero = { new: 0, saved: 0, urgentNew: 0, urgentSaved: 0 };
+    const holding = () => {
+      const ids = new Set<string>();
+      return { ids, list: async () => ({ ...zero, new: ids.size }) };
+    };
+
+    it('a deposit the other instance already listed is not counted twice', async () => {
+      const m = mailbox();
+      const [a, b] = [new MailboxCountKeeper(kv), new MailboxCountKeeper(kv)];
+      const box = holding();
+      const bTicket = await b.ticket(m);
+      box.ids.add('b1'); // stored by b, not yet counted
+      const aTicket = await a.ticket(m);
+      box.ids.add('a1');
+      assert.deepEqual(await a.change(m, { new: 1 }, aTicket, box.list), { ...zero, new: 2 }, 'no counts kept yet: a lists, and sees b1 too');
+      assert.deepEqual(await b.change(m, { new: 1 }, bTicket, box.list), { ...zero, new: 2 });
+      assert.deepEqual(await count(m), { ...zero, new: 2 });
+    });
+
+    it('a delete the other instance listed already is not taken off twice', async () => {
+      const m = mailbox();
+      const [a, b] = [new MailboxCountKeeper(kv), new MailboxCountKeeper(kv)];
+      const box = holding();
+      for (const id of ['m1', 'm2', 'm3']) {
+        const ticket = await a.ticket(m);
+        box.ids.add(id);
+        await a.change(m, { new: 1 }, ticket, box.list);
+      }
+      const bTicket = await b.ticket(m);
+      box.ids.delete('m2'); // deleted by b, not yet counted
+      assert.deepEqual(await a.recount(m, box.list), { ...zero, new: 2 }, "a's listing no longer finds m2");
+      assert.deepEqual(await b.change(m, { new: -1 }, bTicket, box.list), { ...zero, new: 2 });
+      assert.deepEqual(await count(m), { ...zero, new: 2 });
+    });
+
+    it('a listing that finds what is kept writes nothing, so changes in flight stay cheap', async () => {
+      const m = mailbox();
+      const keeper = new MailboxCountKeeper(kv);
+      const box = holding();
+      const ticket = await keeper.ticket(m);
+      box.ids.add('m1');
+      await keeper.change(m, { new: 1 }, ticket, box.list);
+      const before = await kv.get(keyOf(m));
+      assert.deepEqual(await keeper.recount(m, box.list), { ...zero, new: 1 });
+      assert.equal((await kv.get(keyOf(m)))?.revision, before?.revision);
+    });
   });
 
   it('counts lost with NATS are counted afresh, once, from the mailbox', async () => {

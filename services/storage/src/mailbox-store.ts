@@ -43,7 +43,7 @@ import {
 } from '@sipvm/contracts';
 import { KeyedMutex, type Logger } from '@sipvm/service';
 import { bytesOf, type BlobStore } from './blobs.js';
-import type { CountsChange, MailboxCountKeeper } from './mailbox-counts.js';
+import type { CountsChange, CountsTicket, MailboxCountKeeper } from './mailbox-counts.js';
 import { greetingKey, messageAudioKey, messageMetaKey, readMarkerKey, urgentMarkerKey } from './layout.js';
 import { newMessageId } from './message-id.js';
 import { forwardedAudio } from './forwarded-audio.js';
@@ -215,9 +215,10 @@ export class MailboxStore {
           if (kept.new + kept.saved >= limit) return 'quota' as const;
         }
         const metaBytes = new TextEncoder().encode(JSON.stringify(stored));
+        const ticket = await this.#options.counts.ticket(mailbox);
         const written = await this.#blobs.put(messageMetaKey(mailbox, id), bytesOf(metaBytes), metaBytes.length, { ifAbsent: true });
         if (!written) return 'exists' as const;
-        const counts = await this.#counted(mailbox, { new: 1, urgentNew: add.fields.urgent ? 1 : 0 });
+        const counts = await this.#counted(mailbox, { new: 1, urgentNew: add.fields.urgent ? 1 : 0 }, ticket);
         await this.#options.onChange({ mailbox, change: 'message-created', messageId: id, counts });
         if (limit > 0) await this.#tellFill(mailbox, id, add, counts);
         return { counts };
@@ -275,9 +276,14 @@ export class MailboxStore {
     return this.#locks.run(lockKey(mailbox), async () => {
       const stored = await this.#readMeta(mailbox, id);
       const heard = stored !== null && (await this.#blobs.head(readMarkerKey(mailbox, id))) !== null;
+      const ticket = await this.#options.counts.ticket(mailbox);
       await this.#removeMessageObjects(mailbox, id);
       if (!stored) return { deleted: false, counts: await this.#countLocked(mailbox) };
-      const counts = await this.#counted(mailbox, heard ? { saved: -1, urgentSaved: stored.urgent ? -1 : 0 } : { new: -1, urgentNew: stored.urgent ? -1 : 0 });
+      const counts = await this.#counted(
+        mailbox,
+        heard ? { saved: -1, urgentSaved: stored.urgent ? -1 : 0 } : { new: -1, urgentNew: stored.urgent ? -1 : 0 },
+        ticket,
+      );
       await this.#options.onChange({ mailbox, change: 'message-deleted', messageId: id, counts });
       return { deleted: true, counts };
     });
@@ -289,11 +295,12 @@ export class MailboxStore {
       if (!stored) throw await this.#notFound(mailbox, id);
       const wasRead = (await this.#blobs.head(readMarkerKey(mailbox, id))) !== null;
       if (read === wasRead) return { message: { ...toInfo(mailbox, stored), read }, counts: await this.#countLocked(mailbox) };
+      const ticket = await this.#options.counts.ticket(mailbox);
       if (read) await this.#blobs.put(readMarkerKey(mailbox, id), bytesOf(EMPTY), 0);
       else await this.#blobs.delete(readMarkerKey(mailbox, id));
       const moved = read ? 1 : -1;
       const urgent = stored.urgent ? moved : 0;
-      const counts = await this.#counted(mailbox, { new: -moved, saved: moved, urgentNew: -urgent, urgentSaved: urgent });
+      const counts = await this.#counted(mailbox, { new: -moved, saved: moved, urgentNew: -urgent, urgentSaved: urgent }, ticket);
       await this.#options.onChange({ mailbox, change: read ? 'message-read' : 'message-unread', messageId: id, counts });
       return { message: { ...toInfo(mailbox, stored), read }, counts };
     });
@@ -331,11 +338,10 @@ export class MailboxStore {
    * transcripts only when asked.
    */
   async listMailbox(mailbox: Mailbox, query: ListQuery): Promise<{ messages: MessageInfo[]; total: number }> {
-    // The listing counts the mailbox anyway: what is kept is set to it.
-    const { scan } = await this.#locks.run(lockKey(mailbox), async () => {
-      const listed = await this.#scanLocked(mailbox);
-      await this.#options.counts.set(mailbox, listed.counts);
-      return listed;
+    // The listing counts the mailbox anyway: what is kept is set to it, unless changes are landing.
+    const scan = await this.#locks.run(lockKey(mailbox), async () => {
+      const listed = await this.#recountLocked(mailbox, { unlessBusy: true });
+      return listed.scan;
     });
     const { ids, total } = selectPage(scan, query);
     const heard = new Set(query.heard);
@@ -374,8 +380,7 @@ export class MailboxStore {
    */
   async sweep(mailbox: Mailbox): Promise<{ expired: number; counts: MailboxCounts; expiries: number[] }> {
     return this.#locks.run(lockKey(mailbox), async () => {
-      const { scan, counts, expired } = await this.#scanLocked(mailbox, { readTimes: true });
-      await this.#options.counts.set(mailbox, counts);
+      const { scan, counts, expired } = await this.#recountLocked(mailbox, { readTimes: true });
       const policy = this.#retentionOf(mailbox);
       const expiries: number[] = [];
       for (const id of scan.messages) {
@@ -390,7 +395,7 @@ export class MailboxStore {
    * One listing: applies retention, reports expired messages, and counts. Every listing goes
    * through here (the mailbox's messages asked for, its counts in doubt, retention due).
    */
-  async #scanLocked(mailbox: Mailbox, options: { readTimes?: boolean } = {}): Promise<{ scan: Scan; counts: MailboxCounts; expired: MessageId[] }> {
+  async #scanLocked(mailbox: Mailbox, options: { readTimes?: boolean } = {}): Promise<Listed> {
     const policy = this.#retentionOf(mailbox);
     const scan = await scanMailbox(this.#blobs, mailbox, { readTimes: options.readTimes === true || policy.savedDays > 0 });
     const expired = await this.#expire(mailbox, scan, policy);
@@ -402,19 +407,39 @@ export class MailboxStore {
     return { scan, counts, expired };
   }
 
+  /**
+   * A listing whose counts are kept (mailbox-counts.ts: listed again when changes land meanwhile).
+   * `unlessBusy`: a listing for its own sake leaves busy counts to the changes — unless it expired
+   * messages, which only it can count.
+   */
+  async #recountLocked(mailbox: Mailbox, options: { readTimes?: boolean; unlessBusy?: boolean } = {}): Promise<Listed> {
+    let listed: Listed | undefined;
+    const expired: MessageId[] = [];
+    const counts = await this.#options.counts.recount(
+      mailbox,
+      async () => {
+        listed = await this.#scanLocked(mailbox, options);
+        expired.push(...listed.expired);
+        return listed.counts;
+      },
+      { unlessBusy: () => options.unlessBusy === true && expired.length === 0 },
+    );
+    return { scan: listed!.scan, counts, expired };
+  }
+
   /** The kept counts (a listing only when none are kept). */
   async #countLocked(mailbox: Mailbox): Promise<MailboxCounts> {
     return this.#options.counts.get(mailbox, async () => (await this.#scanLocked(mailbox)).counts);
   }
 
   /** The kept counts after a change the mailbox has just undergone. */
-  async #counted(mailbox: Mailbox, change: CountsChange): Promise<MailboxCounts> {
-    return this.#options.counts.change(mailbox, change, async () => (await this.#scanLocked(mailbox)).counts);
+  async #counted(mailbox: Mailbox, change: CountsChange, ticket: CountsTicket): Promise<MailboxCounts> {
+    return this.#options.counts.change(mailbox, change, ticket, async () => (await this.#scanLocked(mailbox)).counts);
   }
 
   /** Counts the mailbox by listing it, and keeps what it found. */
   async #recount(mailbox: Mailbox): Promise<MailboxCounts> {
-    return this.#locks.run(lockKey(mailbox), async () => this.#options.counts.set(mailbox, (await this.#scanLocked(mailbox)).counts));
+    return this.#locks.run(lockKey(mailbox), async () => (await this.#recountLocked(mailbox)).counts);
   }
 
   /** Retention: deletes the messages whose time is up, and drops them from `scan`. */
@@ -492,6 +517,13 @@ function quotaExceeded(mailbox: Mailbox, limit: number): ServiceError {
 
 function audioKey(ref: AudioRef): string {
   return ref.kind === 'message' ? messageAudioKey(ref.mailbox, ref.id) : greetingKey(ref.mailbox, ref.type);
+}
+
+/** One listing of a mailbox: what it holds, its counts, and what retention took from it on the way. */
+interface Listed {
+  scan: Scan;
+  counts: MailboxCounts;
+  expired: MessageId[];
 }
 
 const lockKey = (m: Mailbox): string => `${m.did}/${m.uid}`;
