@@ -4,10 +4,14 @@ import type { ServeOptions } from '@sipvm/contracts';
 import type { Logger } from 'pino';
 import { callLogger } from './logger.js';
 
+const LOOP_SAMPLE_MS = 100;
+
 export function createRegistry(service: string, instance: string): Registry {
   const registry = new Registry();
   registry.setDefaultLabels({ service, instance });
-  collectDefaultMetrics({ register: registry });
+  // The event loop's delay sampled every 100 ms, not prom-client's 10: each sample wakes an idle
+  // process, and 100 wake-ups a second cost each service 0.005–0.013 CPU s/s doing nothing.
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: LOOP_SAMPLE_MS });
   return registry;
 }
 

@@ -9,6 +9,7 @@
  * 70 % of it means not, so that the state does not flap call by call. A fixed cap on the calls
  * this instance holds can be configured on top.
  */
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 
 export interface AdmissionLimits {
   /** Calls held by this instance at most; 0: no cap. */
@@ -32,15 +33,17 @@ export function overloaded(limits: AdmissionLimits, m: Measurements, before: boo
   return over(m.loopDelayP99Ms, limits.maxLoopDelayMs) || over(m.mediaAnswerP90Ms, limits.maxMediaAnswerMs);
 }
 
-/** How often the event loop is sampled: a tick that comes late by more than this says how late. */
+/**
+ * How often the event loop is sampled: a tick that comes late by more than this says how late.
+ * Sampled by Node itself (perf_hooks), not a JavaScript timer: a callback 50 times a second cost an
+ * idle signaling more CPU than everything else it does while idle.
+ */
 const TICK_MS = 20;
 
 export class Admission {
   readonly #limits: AdmissionLimits;
   readonly #timer: NodeJS.Timeout;
-  readonly #ticker: NodeJS.Timeout;
-  #lastTick = performance.now();
-  #delays: number[] = [];
+  readonly #loop: IntervalHistogram = monitorEventLoopDelay({ resolution: TICK_MS });
   #answers: number[] = [];
   #overloaded = false;
   /** While overloaded, one call per window is let through: its answer says whether media recovered. */
@@ -52,12 +55,7 @@ export class Admission {
     private readonly onChange: (overloaded: boolean, m: Measurements) => void = () => undefined,
   ) {
     this.#limits = limits;
-    this.#ticker = setInterval(() => {
-      const now = performance.now();
-      this.#delays.push(Math.max(0, now - this.#lastTick - TICK_MS));
-      this.#lastTick = now;
-    }, TICK_MS);
-    this.#ticker.unref();
+    this.#loop.enable();
     this.#timer = setInterval(() => this.#measure(), limits.windowMs);
     this.#timer.unref();
   }
@@ -92,14 +90,19 @@ export class Admission {
 
   stop(): void {
     clearInterval(this.#timer);
-    clearInterval(this.#ticker);
+    this.#loop.disable();
+  }
+
+  /** Node's samples are the time from one tick to the next, in ns: a tick on time is TICK_MS. None yet: on time. */
+  #loopDelayP99Ms(): number {
+    return this.#loop.count === 0 ? 0 : Math.max(0, this.#loop.percentile(99) / 1e6 - TICK_MS);
   }
 
   #measure(): void {
     // A window without answers from media says nothing of media: what the last one said stands.
     const mediaAnswerP90Ms = this.#answers.length > 0 ? percentile(this.#answers, 90) : this.#last.mediaAnswerP90Ms;
-    this.#last = { loopDelayP99Ms: percentile(this.#delays, 99), mediaAnswerP90Ms };
-    this.#delays = [];
+    this.#last = { loopDelayP99Ms: this.#loopDelayP99Ms(), mediaAnswerP90Ms };
+    this.#loop.reset();
     this.#answers = [];
     this.#probeLetThrough = false;
     const now = overloaded(this.#limits, this.#last, this.#overloaded);
