@@ -20,7 +20,15 @@
  */
 import { randomInt } from 'node:crypto';
 import type { KV } from '@nats-io/kv';
-import { isRevisionConflict, KeptMailboxCountsSchema, untilAvailable, type KeptMailboxCounts, type Mailbox, type MailboxCounts } from '@sipvm/contracts';
+import {
+  isRevisionConflict,
+  KeptMailboxCountsSchema,
+  ServiceError,
+  untilAvailable,
+  type KeptMailboxCounts,
+  type Mailbox,
+  type MailboxCounts,
+} from '@sipvm/contracts';
 
 const PATIENCE_MS = 10_000;
 const REMEMBERED = 10_000;
@@ -158,7 +166,9 @@ const jsonOf = (text: string): unknown => {
 const sameCounts = (a: MailboxCounts, b: MailboxCounts) =>
   a.new === b.new && a.saved === b.saved && a.urgentNew === b.urgentNew && a.urgentSaved === b.urgentSaved;
 
-const busy = (mailbox: Mailbox) => new Error(`the counts of ${mailbox.uid}@${mailbox.did} kept changing for ${PATIENCE_MS / 1000} s while being counted`);
+/** Unavailable, not failed: the change is done and its caller tries again (a deposit is redelivered). */
+const busy = (mailbox: Mailbox) =>
+  new ServiceError('service-unavailable', `the counts of ${mailbox.uid}@${mailbox.did} kept changing for ${PATIENCE_MS / 1000} s while being counted`);
 
 /** KV keys allow fewer characters than mailbox ids: the mailbox, base64url-encoded. */
 const keyOf = (mailbox: Mailbox) => Buffer.from(`${mailbox.did}/${mailbox.uid}`).toString('base64url');
