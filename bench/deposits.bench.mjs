@@ -233,6 +233,12 @@ async function runRate(platform, rate, calls, runNumber) {
     });
     console.log(`rtpengine ng, mean per command and commands per call: ${lines.filter(Boolean).join(', ')}`);
   }
+  for (const change of platform.admissionChanges?.(started) ?? []) {
+    const measured = `media answer p90 ${Math.round(change.mediaAnswerP90Ms)} ms, event loop delay p99 ${Math.round(change.loopDelayP99Ms)} ms`;
+    console.log(
+      `admission at +${((change.at - started) / 1000).toFixed(1)} s: ${change.overloaded ? 'overloaded, refusing new calls' : 'taking calls again'} (${measured})`,
+    );
+  }
   const perCall = (s) => (answered.length > 0 ? s / answered.length : NaN);
   let total = 0;
   console.log('process                  CPU s/call   mean % core   peak RSS MB   KB per call in progress');

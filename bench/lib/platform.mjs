@@ -47,11 +47,13 @@ export async function startPlatform(env = {}) {
     detached: true,
   });
   let output = '';
+  const admission = admissionRecorder();
   const exited = new Promise((resolve) => child.once('exit', resolve));
   await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`the platform did not start within 90 s:\n${output.slice(-3000)}`)), 90_000);
     const onData = (chunk) => {
       output = (output + chunk).slice(-20_000);
+      admission.read(chunk);
       if (output.includes('sipvm is running')) {
         clearTimeout(timer);
         resolve();
@@ -75,6 +77,8 @@ export async function startPlatform(env = {}) {
     processes: () => processTree(child.pid),
     /** What it printed lately (for a failure's report). */
     output: () => output,
+    /** When signaling turned overloaded and back since `since` (ms), and what it measured. */
+    admissionChanges: (since) => admission.since(since),
     /** Stops it as Ctrl-C would, and removes its state. */
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
@@ -91,5 +95,38 @@ export async function startPlatform(env = {}) {
       }
       await rm(home, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * Signaling's admission changes, from the log lines it prints ("overloaded: …", "no longer
+ * overloaded: …"): a run that refused calls says which limit refused them (media's answer time or
+ * the event loop's delay) and when. The last 100 are kept.
+ */
+function admissionRecorder() {
+  const changes = [];
+  let partial = '';
+  return {
+    read(chunk) {
+      const lines = (partial + chunk).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) {
+        if (!line.startsWith('signaling|') || !line.includes('overloaded')) continue;
+        try {
+          const entry = JSON.parse(line.slice(line.indexOf('{')));
+          if (typeof entry.msg !== 'string' || !/^(no longer )?overloaded/.test(entry.msg)) continue;
+          changes.push({
+            at: Date.parse(entry.time),
+            overloaded: entry.msg.startsWith('overloaded'),
+            loopDelayP99Ms: entry.loopDelayP99Ms,
+            mediaAnswerP90Ms: entry.mediaAnswerP90Ms,
+          });
+          if (changes.length > 100) changes.shift();
+        } catch {
+          // not a log line of signaling's: nothing to record
+        }
+      }
+    },
+    since: (since) => changes.filter((change) => change.at >= since),
   };
 }
