@@ -7,7 +7,7 @@ import { createSocket } from 'node:dgram';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { freePort } from './ports.js';
-import { startRestartable } from './process.js';
+import { startRestartable, type Restartable } from './process.js';
 import { tempDir } from './tmp.js';
 
 export const RTPENGINE_BIN = process.env.RTPENGINE_BIN ?? 'rtpengine';
@@ -66,51 +66,70 @@ export async function startRtpengine(options: RtpengineOptions): Promise<Rtpengi
   await mkdir(recordingDir, { recursive: true });
   await mkdir(playDir, { recursive: true });
   const host = options.host ?? '127.0.0.1';
-  const ngPort = await freePort(host);
-  const range = await portRange(options.ports ?? 400, host);
   const config = join(dir.path, 'rtpengine.conf');
-  await writeFile(
-    config,
-    [
-      '[rtpengine]',
-      'table = -1',
-      `interface = ${host}`,
-      `listen-ng = ${host}:${ngPort}`,
-      `port-min = ${range.min}`,
-      `port-max = ${range.max}`,
-      `recording-dir = ${recordingDir}`,
-      'recording-method = pcap',
-      'recording-format = raw',
-      `dtmf-log-dest = ${options.dtmfLogDest.host}:${options.dtmfLogDest.port}`,
-      'delete-delay = 0',
-      'log-level = 6',
-      'log-stderr = true',
-      'foreground = true',
-      '',
-    ].join('\n'),
-  );
-  const server = await startRestartable(
-    {
-      name: 'rtpengine',
-      command: RTPENGINE_BIN,
-      args: [`--config-file=${config}`, '--config-section=rtpengine', `--pidfile=${join(dir.path, 'rtpengine.pid')}`],
-      // A core file, should rtpengine dump one, lands in its temporary folder, not in the checkout.
-      cwd: dir.path,
-      ready: (output) => output().includes('Startup complete'),
-    },
-    dir,
-  );
-  return {
-    ng: `${host}:${ngPort}`,
-    ngPort,
-    recordingDir,
-    playDir,
-    portRange: range,
-    output: server.output,
-    start: server.start,
-    stop: server.stop,
-    kill: server.kill,
-    pid: server.pid,
-    close: server.close,
-  };
+  // The ports are free when picked, but another test's rtpengine may bind one of them before this
+  // one does (its RTP ports come and go with its calls): a port found taken is picked again.
+  for (let attempt = 1; ; attempt++) {
+    const ngPort = await freeUdpPort(host);
+    const range = await portRange(options.ports ?? 400, host);
+    await writeFile(
+      config,
+      [
+        '[rtpengine]',
+        'table = -1',
+        `interface = ${host}`,
+        `listen-ng = ${host}:${ngPort}`,
+        `port-min = ${range.min}`,
+        `port-max = ${range.max}`,
+        `recording-dir = ${recordingDir}`,
+        'recording-method = pcap',
+        'recording-format = raw',
+        `dtmf-log-dest = ${options.dtmfLogDest.host}:${options.dtmfLogDest.port}`,
+        'delete-delay = 0',
+        'log-level = 6',
+        'log-stderr = true',
+        'foreground = true',
+        '',
+      ].join('\n'),
+    );
+    let server: Restartable;
+    try {
+      server = await startRestartable(
+        {
+          name: 'rtpengine',
+          command: RTPENGINE_BIN,
+          args: [`--config-file=${config}`, '--config-section=rtpengine', `--pidfile=${join(dir.path, 'rtpengine.pid')}`],
+          // A core file, should rtpengine dump one, lands in its temporary folder, not in the checkout.
+          cwd: dir.path,
+          ready: (output) => output().includes('Startup complete'),
+        },
+        dir,
+      );
+    } catch (error) {
+      if (attempt < 5 && String(error).includes('Address already in use')) continue;
+      throw error;
+    }
+    return {
+      ng: `${host}:${ngPort}`,
+      ngPort,
+      recordingDir,
+      playDir,
+      portRange: range,
+      output: server.output,
+      start: server.start,
+      stop: server.stop,
+      kill: server.kill,
+      pid: server.pid,
+      close: server.close,
+    };
+  }
+}
+
+/** A port free now for UDP (rtpengine's ng port) as well as TCP. */
+async function freeUdpPort(host: string): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = await freePort(host);
+    if (await udpFree(port, host)) return port;
+  }
+  throw new Error('no free UDP port for rtpengine');
 }
