@@ -34,3 +34,12 @@ export interface BlobStore {
 export async function* bytesOf(data: Uint8Array): AsyncIterable<Uint8Array> {
   yield data;
 }
+
+/** What the bytes say as JSON, or undefined when they are not JSON (a schema then says what is wrong). */
+export function safeJson(bytes: Uint8Array): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    return undefined;
+  }
+}

@@ -29,6 +29,7 @@ import {
   type Mailbox,
   type MailboxCounts,
 } from '@sipvm/contracts';
+import { safeJson } from './blobs.js';
 
 const PATIENCE_MS = 10_000;
 const REMEMBERED = 10_000;
@@ -51,7 +52,7 @@ export class MailboxCountKeeper {
   /** The counts as kept (read afresh: another instance may have changed them); listed when there are none. */
   async get(mailbox: Mailbox, list: () => Promise<MailboxCounts>): Promise<MailboxCounts> {
     const entry = await this.#read(keyOf(mailbox));
-    return entry?.kept ? countsOf(entry.kept) : this.recount(mailbox, list);
+    return entry?.kept ? withoutToken(entry.kept) : this.recount(mailbox, list);
   }
 
   /** Taken before a change touches the mailbox's objects, handed to `change` after. */
@@ -73,7 +74,7 @@ export class MailboxCountKeeper {
     while (current?.kept && current.kept.recount === ticket.recount) {
       const next = applied(current.kept, change);
       if (!next) break;
-      if (await this.#write(key, next, current.revision)) return countsOf(next);
+      if (await this.#write(key, next, current.revision)) return withoutToken(next);
       // Another instance changed it meanwhile: again, on what it wrote. Each refusal is another's progress.
       if (Date.now() > deadline) throw busy(mailbox);
       current = await this.#read(key);
@@ -107,7 +108,7 @@ export class MailboxCountKeeper {
       return undefined;
     }
     // An entry that does not parse is still an entry: a listing replaces it at its revision.
-    const parsed = KeptMailboxCountsSchema.safeParse(jsonOf(stored.string()));
+    const parsed = KeptMailboxCountsSchema.safeParse(safeJson(stored.value));
     return this.#remember(key, { kept: parsed.success ? parsed.data : undefined, revision: stored.revision });
   }
 
@@ -153,15 +154,8 @@ function applied(kept: KeptMailboxCounts, change: CountsChange): KeptMailboxCoun
   return Object.values(next).every((n) => n >= 0) ? { ...next, recount: kept.recount } : undefined;
 }
 
-const countsOf = ({ new: fresh, saved, urgentNew, urgentSaved }: MailboxCounts): MailboxCounts => ({ new: fresh, saved, urgentNew, urgentSaved });
-
-const jsonOf = (text: string): unknown => {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-};
+/** The counts alone, as callers get them (their schema has no token). */
+const withoutToken = ({ new: fresh, saved, urgentNew, urgentSaved }: MailboxCounts): MailboxCounts => ({ new: fresh, saved, urgentNew, urgentSaved });
 
 const sameCounts = (a: MailboxCounts, b: MailboxCounts) =>
   a.new === b.new && a.saved === b.saved && a.urgentNew === b.urgentNew && a.urgentSaved === b.urgentSaved;

@@ -42,7 +42,7 @@ import {
   ListCursorSchema,
 } from '@sipvm/contracts';
 import { KeyedMutex, type Logger } from '@sipvm/service';
-import { bytesOf, type BlobStore } from './blobs.js';
+import { bytesOf, safeJson, type BlobStore } from './blobs.js';
 import type { CountsChange, CountsTicket, MailboxCountKeeper } from './mailbox-counts.js';
 import { greetingKey, messageAudioKey, messageMetaKey, readMarkerKey, urgentMarkerKey } from './layout.js';
 import { newMessageId } from './message-id.js';
@@ -527,11 +527,3 @@ interface Listed {
 }
 
 const lockKey = (m: Mailbox): string => `${m.did}/${m.uid}`;
-
-function safeJson(bytes: Uint8Array): unknown {
-  try {
-    return JSON.parse(new TextDecoder().decode(bytes));
-  } catch {
-    return undefined;
-  }
-}
