@@ -6,7 +6,7 @@
 import { createSocket } from 'node:dgram';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { freePort } from './ports.js';
+import { freeTcpUdpPort } from './ports.js';
 import { startRestartable, type Restartable } from './process.js';
 import { tempDir } from './tmp.js';
 
@@ -70,7 +70,7 @@ export async function startRtpengine(options: RtpengineOptions): Promise<Rtpengi
   // The ports are free when picked, but another test's rtpengine may bind one of them before this
   // one does (its RTP ports come and go with its calls): a port found taken is picked again.
   for (let attempt = 1; ; attempt++) {
-    const ngPort = await freeUdpPort(host);
+    const ngPort = await freeTcpUdpPort(host);
     const range = await portRange(options.ports ?? 400, host);
     await writeFile(
       config,
@@ -123,13 +123,4 @@ export async function startRtpengine(options: RtpengineOptions): Promise<Rtpengi
       close: server.close,
     };
   }
-}
-
-/** A port free now for UDP (rtpengine's ng port) as well as TCP. */
-async function freeUdpPort(host: string): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const port = await freePort(host);
-    if (await udpFree(port, host)) return port;
-  }
-  throw new Error('no free UDP port for rtpengine');
 }
