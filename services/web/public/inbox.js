@@ -149,7 +149,9 @@ function playing() {
 // ------------------------------------------------------------------ messages
 
 async function loadMessages() {
+  const asked = session;
   const list = await api(`${mailboxPath()}/messages?limit=200`);
+  if (session !== asked) return; // signed out, or another mailbox opened, while it loaded
   counts = list.counts;
   showCounts();
   $('message-list').replaceChildren(...list.messages.map(messageItem));
@@ -254,7 +256,9 @@ function greetingLabel(greeting) {
 }
 
 async function loadGreetings() {
+  const asked = session;
   const { greetings } = await api(`${mailboxPath()}/greetings`);
+  if (session !== asked) return;
   $('greeting-list').replaceChildren(...greetings.map(greetingItem));
 }
 
@@ -376,12 +380,19 @@ function report(error) {
 function signOut(message) {
   sessionStorage.removeItem(TOKEN_KEY);
   session = undefined;
+  counts = undefined;
+  delete document.body.dataset.ready;
   for (const id of ['messages', 'greetings', 'sign-out', 'mailbox']) $(id).hidden = true;
+  // Nothing of the mailbox stays in the page: not for the next person at this device, and not
+  // on show for a moment when another mailbox's link opens in this tab.
+  for (const id of ['message-list', 'greeting-list']) $(id).replaceChildren();
+  for (const id of ['mailbox', 'counts']) $(id).textContent = '';
   $('sign-in').hidden = false;
   say(message ?? 'Signed out.');
 }
 
 async function openInbox(token) {
+  delete document.body.dataset.ready;
   session = { token };
   const me = await api('/api/v1/me');
   if (me.kind !== 'mailbox') throw new Error('this page needs a mailbox token');

@@ -179,6 +179,23 @@ describe('the web inbox in the browser', { skip: skipBrowser }, () => {
     await page.close();
   });
 
+  it('signs out leaving nothing of the mailbox in the page, and a link opened in the same tab lists it again', async () => {
+    const page = await browser.context.newPage();
+    await openInbox(page, web, await web.issueToken(alice));
+    assert.equal(await page.locator('#message-list > li').count(), 3);
+    await page.locator('#sign-out').click();
+    await page.locator('#sign-in:not([hidden])').waitFor();
+    assert.equal(await page.locator('#message-list > li').count(), 0, 'no message is kept, even hidden');
+    assert.equal(await page.locator('.greeting').count(), 0, 'no greeting is kept');
+    assert.equal(await page.locator('#mailbox').textContent(), '');
+    assert.equal(await page.locator('#counts').textContent(), '');
+    assert.equal(await page.evaluate('sessionStorage.length'), 0, 'the token is gone from the tab');
+    assert.equal(await page.locator('body').getAttribute('data-ready'), null, 'the inbox is not shown as ready');
+    await openInbox(page, web, await web.issueToken(alice));
+    assert.equal(await page.locator('#message-list > li').count(), 3);
+    await page.close();
+  });
+
   it("fits a phone's screen and passes an accessibility audit (axe-core), light and dark, signed in and out", async () => {
     const page = await browser.context.newPage();
     await page.setViewportSize({ width: 360, height: 740 });
