@@ -8,7 +8,8 @@
 // Options: --base REV (a commit, tag or branch; default HEAD~1)  --rounds N (3)  and the deposit
 //   benchmark's own (--rate R, one rate; --calls, --hold, --greeting-ms, --silence, --speech, --limit).
 // The base is checked out into a temporary git worktree beside this one, with this checkout's
-// node_modules copied in (workspace links stay relative) and built with its own tsc; the worktree
+// node_modules copied in (workspace links stay relative; a base whose dependencies differ runs on
+// these, so compare across a dependency change with care) and built with its own tsc; the worktree
 // goes when the comparison ends. Nothing is fetched: REV must be in this clone.
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
