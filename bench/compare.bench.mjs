@@ -16,6 +16,7 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
+import { pct } from './lib/deposits.mjs';
 
 const CHECKOUT = new URL('..', import.meta.url).pathname.replace(/\/$/, '');
 const PASSED = ['rate', 'calls', 'hold', 'greeting-ms', 'silence', 'speech', 'limit'];
@@ -110,9 +111,10 @@ async function deposits(tree) {
   const row = output.split('\n').find((line) => line.startsWith(`| ${options.rate} |`));
   if (!row) throw new Error(`no result row in the deposit benchmark's output:\n${output}`);
   const cells = row.split('|').map((c) => c.trim());
+  // Every process the benchmark lists by a one-word name (not its total, sipp or npm start's log relay).
   const processes = {};
   for (const line of output.split('\n')) {
-    const m = /^(rtpengine|media|storage|nats-server|signaling|voicemail|drachtio|voicebox|web)\s+(\d+\.\d+)\s/.exec(line);
+    const m = /^([a-z][\w-]*)\s{2,}(\d+\.\d+)\s/.exec(line);
     if (m) processes[m[1]] = Number(m[2]);
   }
   return {
@@ -124,11 +126,8 @@ async function deposits(tree) {
 }
 
 function report(runs) {
-  const median = (values) => {
-    const sorted = [...values].sort((a, b) => a - b);
-    const mid = sorted.length >> 1;
-    return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-  };
+  // The deposit benchmark's own median (the lower of the middle two for an even count).
+  const median = (values) => pct(values, 50);
   const names = ['platform', ...Object.keys(runs.here[0].processes)];
   const of = (run, name) => (name === 'platform' ? run.cpu : (run.processes[name] ?? 0));
   console.log('\nMedians, CPU s/call (base → this checkout):\n');
