@@ -149,7 +149,8 @@ export const TRANSFER_REPLY_TIMEOUT_MS = 75_000;
  * that are not the application may see it and never answer.
  */
 export const CallApi = {
-  start: instanceEndpoint(SUBJECTS.call.started, CallStartedEventSchema, z.strictObject({ taken: z.literal(true) }), 3_000),
+  // Shared by the application's instances; signaling offers the call again itself until one takes it.
+  start: instanceEndpoint(SUBJECTS.call.started, CallStartedEventSchema, z.strictObject({ taken: z.literal(true) }), 3_000, 'once'),
 };
 
 /** Commands to the signaling instance that holds a call's dialog. */

@@ -100,6 +100,9 @@ export const MediaApi = {
        */
       natsWaitMs: z.number().int().min(0).optional(),
     }),
+    undefined,
+    // A repeat could reach another instance of the node and open a second session.
+    'once',
   ),
   /**
    * Whether a media instance of the node can open a session now (its rtpengine answers).
@@ -180,7 +183,14 @@ export const MediaApi = {
     z.strictObject({ sdpAnswer: z.string() }),
   ),
   /** The same, answered by any media instance of the node whose rtpengine recorded (after a restart). */
-  stopRecordingOnNode: instanceEndpoint(SUBJECTS.media.recordStopOnNode, StopRecordingRequestSchema, StopRecordingResultSchema, 60_000),
+  stopRecordingOnNode: instanceEndpoint(
+    SUBJECTS.media.recordStopOnNode,
+    StopRecordingRequestSchema,
+    StopRecordingResultSchema,
+    60_000,
+    // Shared by the node's instances: a repeat could start a second stop beside the first.
+    'once',
+  ),
 } as const;
 
 /**

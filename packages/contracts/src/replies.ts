@@ -9,13 +9,27 @@
  * A request whose connection breaks keeps waiting, as with nats.js: the client subscribes again
  * on the server it reconnects to (tens of milliseconds when a NATS server leaves in lame duck
  * mode), and a reply the answering service sends after that still arrives.
+ *
+ * Core NATS delivers at most once: a request, or its reply, that reaches a server while the other
+ * side's connection moves to another server (a NATS server leaving in lame duck mode, a network
+ * blip) is gone, and so is the answer a caller waits for. A request of an endpoint that may be
+ * asked again (`repeatAfterMs`, see rpc.ts) is published again with the same reply subject while
+ * no answer came, and once more after "nobody is serving it" (the answering service's interest
+ * may not have reached this server yet); the service recognises a repeat by that reply subject
+ * and answers it without doing the work twice (`serve`).
  */
 import { createInbox, errors as natsErrors, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/nats-core';
 import { ServiceError, toServiceError } from './errors.js';
 
 interface Waiting {
   readonly subject: string;
-  readonly timer: NodeJS.Timeout;
+  timer: NodeJS.Timeout;
+  /** Publishes the request (again); undefined for an endpoint that must not be asked twice. */
+  readonly repeat: (() => void) | undefined;
+  /** How many times it was published. */
+  asked: number;
+  /** Whether "nobody is serving it" was answered once already (a second one is final). */
+  unserved: boolean;
   readonly resolve: (msg: Msg) => void;
   /** Why no reply came, always `service-unavailable`: no answer in time, nobody subscribed, the connection closed. */
   readonly reject: (error: ServiceError) => void;
@@ -53,31 +67,74 @@ class ReplyInbox {
    * Publishes the request with a reply subject of this inbox; resolves with the reply, rejects with
    * a `service-unavailable` ServiceError saying why no reply came (or what publishing threw).
    */
-  ask(subject: string, data: Uint8Array, headers: MsgHdrs | undefined, timeoutMs: number): Promise<Msg> {
+  ask(subject: string, data: Uint8Array, headers: MsgHdrs | undefined, timeoutMs: number, repeatAfterMs?: number): Promise<Msg> {
     return new Promise((resolve, reject) => {
       const token = (this.#next++).toString(36);
-      const timer = setTimeout(() => {
-        this.#pending.delete(token);
-        reject(new ServiceError('service-unavailable', `${subject} did not answer within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.#pending.set(token, { subject, timer, resolve, reject });
+      const options = { reply: `${this.#prefix}${token}`, ...(headers ? { headers } : {}) };
+      const publish = () => this.nc.publish(subject, data, options);
+      const deadline = Date.now() + timeoutMs;
+      // One timer a request: it fires at each repeat, the last time at the deadline.
+      const wake = (): NodeJS.Timeout => {
+        const left = deadline - Date.now();
+        return setTimeout(
+          () => {
+            if (deadline - Date.now() > 0 && waiting.repeat) {
+              this.#askAgain(token, waiting);
+              waiting.timer = wake();
+              return;
+            }
+            this.#pending.delete(token);
+            const asked = waiting.asked > 1 ? ` (asked ${waiting.asked} times)` : '';
+            reject(new ServiceError('service-unavailable', `${subject} did not answer within ${timeoutMs} ms${asked}`));
+          },
+          repeatAfterMs !== undefined ? Math.min(repeatAfterMs, left) : left,
+        );
+      };
+      const waiting: Waiting = {
+        subject,
+        timer: wake(),
+        repeat: repeatAfterMs !== undefined ? publish : undefined,
+        asked: 1,
+        unserved: false,
+        resolve,
+        reject,
+      };
+      this.#pending.set(token, waiting);
       try {
-        this.nc.publish(subject, data, { reply: `${this.#prefix}${token}`, ...(headers ? { headers } : {}) });
+        publish();
       } catch (error) {
         this.#pending.delete(token);
-        clearTimeout(timer);
+        clearTimeout(waiting.timer);
         throw error;
       }
     });
   }
 
+  /** Publishes a request again; a failure to (the connection closing) is left to its deadline. */
+  #askAgain(token: string, waiting: Waiting): void {
+    if (!this.#pending.has(token)) return;
+    waiting.asked++;
+    try {
+      waiting.repeat?.();
+    } catch {
+      // closed or draining: #failAll or the deadline answers the caller
+    }
+  }
+
   #settle(token: string, msg: Msg): void {
     const waiting = this.#pending.get(token);
     if (!waiting) return; // timed out already, or an answer repeated
+    // NATS answers 503 with no body when no subscriber took the request.
+    const unserved = msg.data.length === 0 && msg.headers?.code === 503;
+    if (unserved && waiting.repeat && !waiting.unserved) {
+      // Asked again at the next repeat: a service that just moved to another NATS server may
+      // not be known on this one yet. A second "nobody" is final.
+      waiting.unserved = true;
+      return;
+    }
     this.#pending.delete(token);
     clearTimeout(waiting.timer);
-    // NATS answers 503 with no body when no subscriber took the request.
-    if (msg.data.length === 0 && msg.headers?.code === 503) {
+    if (unserved) {
       waiting.reject(new ServiceError('service-unavailable', `nobody is serving ${waiting.subject}`));
     } else {
       waiting.resolve(msg);
@@ -96,10 +153,18 @@ class ReplyInbox {
 /**
  * Publishes a request and waits for its reply, or rejects with a `service-unavailable` ServiceError
  * saying why none came: no answer within `timeoutMs`, nobody serving `subject`, the connection closed.
+ * With `repeatAfterMs`, published again after each such pause without an answer (see above).
  */
-export async function ask(nc: NatsConnection, subject: string, data: Uint8Array, headers: MsgHdrs | undefined, timeoutMs: number): Promise<Msg> {
+export async function ask(
+  nc: NatsConnection,
+  subject: string,
+  data: Uint8Array,
+  headers: MsgHdrs | undefined,
+  timeoutMs: number,
+  repeatAfterMs?: number,
+): Promise<Msg> {
   try {
-    return await replyInbox(nc).ask(subject, data, headers, timeoutMs);
+    return await replyInbox(nc).ask(subject, data, headers, timeoutMs, repeatAfterMs);
   } catch (error) {
     if (error instanceof natsErrors.ClosedConnectionError || error instanceof natsErrors.DrainingConnectionError) {
       throw new ServiceError('service-unavailable', `NATS connection is closed (${subject})`, { cause: error });

@@ -10,6 +10,7 @@
 import { z } from 'zod';
 import { headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/nats-core';
 import { describeIssues, ErrorBodySchema, ServiceError, toServiceError } from './errors.js';
+import { RecentAnswers } from './recent-answers.js';
 import { ask } from './replies.js';
 import { inSpan, traceOf, withTraceHeaders } from './tracing.js';
 
@@ -19,24 +20,50 @@ export interface Endpoint<Req extends z.ZodType = z.ZodType, Res extends z.ZodTy
   readonly result: Res;
   /** How long a caller waits by default before `service-unavailable`. */
   readonly timeoutMs: number;
+  /**
+   * Asked again after this long without an answer, until `timeoutMs` (replies.ts): a request or a
+   * reply lost while a NATS server hands its clients to the others costs this delay, not the call.
+   * Only where asking twice does the work once: `serve` answers a repeat of a request it has seen
+   * with the first answer, so a repeat is safe when the same instance gets it (an instance's own
+   * endpoint) or when the request changes nothing (a read). Undefined: asked once.
+   */
+  readonly repeatAfterMs?: number;
 }
 
-export function endpoint<Req extends z.ZodType, Res extends z.ZodType>(subject: string, request: Req, result: Res, timeoutMs = 5_000): Endpoint<Req, Res> {
-  return { subject, request, result, timeoutMs };
+/**
+ * The pause before a request is asked again. Every endpoint that may be repeated answers within
+ * milliseconds (rtpengine's commands, a dialog's command, a read): a caller that waited this long
+ * has most likely lost the request, and a repeat of one still running only waits for its answer.
+ */
+export const REPEAT_AFTER_MS = 2_000;
+
+/** Whether a request may be asked again when no answer came: see `Endpoint.repeatAfterMs`. */
+export type Repeat = 'repeat' | 'once';
+
+export function endpoint<Req extends z.ZodType, Res extends z.ZodType>(
+  subject: string,
+  request: Req,
+  result: Res,
+  timeoutMs = 5_000,
+  repeat: Repeat = 'once',
+): Endpoint<Req, Res> {
+  return { subject, request, result, timeoutMs, ...(repeat === 'repeat' ? { repeatAfterMs: REPEAT_AFTER_MS } : {}) };
 }
 
 /**
  * An endpoint served by one named instance (the one holding a call's dialog or rtpengine
  * session), or by the instances of one media node: `api(name)` gives its endpoint. The schemas
- * are built once, here, not per call.
+ * are built once, here, not per call. Asked again when no answer came, unless `once` (a request
+ * a queue group shares, which another instance would take again as new work).
  */
 export function instanceEndpoint<Req extends z.ZodType, Res extends z.ZodType>(
   subject: (instance: string) => string,
   request: Req,
   result: Res,
   timeoutMs?: number,
+  repeat: Repeat = 'repeat',
 ): (instance: string) => Endpoint<Req, Res> {
-  return (instance) => endpoint(subject(instance), request, result, timeoutMs);
+  return (instance) => endpoint(subject(instance), request, result, timeoutMs, repeat);
 }
 
 export type RequestOf<E extends Endpoint> = z.input<E['request']>;
@@ -79,7 +106,7 @@ export interface RequestOptions {
  */
 export async function request<E extends Endpoint>(nc: NatsConnection, ep: E, payload: RequestOf<E>, options: RequestOptions = {}): Promise<ResultOf<E>> {
   const timeoutMs = options.timeoutMs ?? ep.timeoutMs;
-  const msg = await ask(nc, ep.subject, encodeJson(payload), withTraceHeaders(correlationHeaders(options.callId)), timeoutMs);
+  const msg = await ask(nc, ep.subject, encodeJson(payload), withTraceHeaders(correlationHeaders(options.callId)), timeoutMs, ep.repeatAfterMs);
   return decodeReply(ep, msg.data);
 }
 
@@ -142,13 +169,24 @@ export interface ServeOptions {
 
 export type Handler<E extends Endpoint> = (req: ParsedRequestOf<E>, context: ServeContext) => Promise<ResultOf<E>>;
 
-/** Serves an endpoint: each message is handled concurrently and always answered. */
+/**
+ * Serves an endpoint: each message is handled concurrently and always answered. A request of an
+ * endpoint that may be asked again is recognised by its reply subject when it is: it gets the
+ * answer of the first, which it waits for if the work still runs.
+ */
 export function serve<E extends Endpoint>(nc: NatsConnection, ep: E, handler: Handler<E>, options: ServeOptions = {}): Subscription {
+  const answered = ep.repeatAfterMs !== undefined ? new RecentAnswers(ep.timeoutMs) : undefined;
   return nc.subscribe(ep.subject, {
     ...(options.queue !== undefined ? { queue: options.queue } : {}),
     callback: (subError, msg) => {
       if (subError) return; // the subscription itself failed (permissions); nothing to answer
-      void answer(ep, msg, handler, options);
+      if (!answered || !msg.reply) {
+        void answer(ep, msg, handler, options);
+        return;
+      }
+      const earlier = answered.get(msg.reply);
+      if (earlier) void earlier.then((body) => msg.respond(body));
+      else answered.add(msg.reply, answer(ep, msg, handler, options));
     },
   });
 }
@@ -163,7 +201,8 @@ export function respond<E extends Endpoint>(msg: Msg, ep: E, outcome: { result: 
   msg.respond(encodeJson(reply));
 }
 
-async function answer<E extends Endpoint>(ep: E, msg: Msg, handler: Handler<E>, options: ServeOptions): Promise<void> {
+/** Handles a request and answers it; resolves with the answer sent. Never rejects. */
+async function answer<E extends Endpoint>(ep: E, msg: Msg, handler: Handler<E>, options: ServeOptions): Promise<Uint8Array> {
   const started = process.hrtime.bigint();
   const context: ServeContext = { subject: msg.subject, callId: msg.headers?.get(CORRELATION_HEADER) || undefined, headers: msg.headers };
   let reply: unknown;
@@ -179,5 +218,7 @@ async function answer<E extends Endpoint>(ep: E, msg: Msg, handler: Handler<E>, 
     reply = { ok: false, error: failure.toBody() };
   }
   options.onDone?.(outcome, Number(process.hrtime.bigint() - started) / 1e9, context);
-  if (msg.reply) msg.respond(encodeJson(reply));
+  const body = encodeJson(reply);
+  if (msg.reply) msg.respond(body);
+  return body;
 }

@@ -217,6 +217,10 @@ export const ForwardMessageRequestSchema = z.strictObject({
 });
 export type ForwardMessageRequest = z.input<typeof ForwardMessageRequestSchema>;
 
+/**
+ * Storage's requests, taken by any of its instances (queue group). A read is asked again when no
+ * answer came (`repeat`, rpc.ts); a change is asked once, as another instance would make it again.
+ */
 export const StorageApi = {
   createMessage: endpoint(
     SUBJECTS.storage.messageCreate,
@@ -225,7 +229,7 @@ export const StorageApi = {
     // Ingesting an hour of audio from staging takes a while on a slow store.
     120_000,
   ),
-  getMessage: endpoint(SUBJECTS.storage.messageGet, MessageRefSchema, z.strictObject({ message: MessageInfoSchema })),
+  getMessage: endpoint(SUBJECTS.storage.messageGet, MessageRefSchema, z.strictObject({ message: MessageInfoSchema }), undefined, 'repeat'),
   deleteMessage: endpoint(SUBJECTS.storage.messageDelete, MessageRefSchema, z.strictObject({ deleted: z.boolean(), counts: MailboxCountsSchema })),
   markMessage: endpoint(
     SUBJECTS.storage.messageMark,
@@ -276,6 +280,7 @@ export const StorageApi = {
       }),
     z.strictObject({ messages: z.array(MessageInfoSchema), total: z.number().int().nonnegative() }),
     15_000,
+    'repeat',
   ),
   /**
    * Puts the transcriber's result into a stored message (its metadata), and announces it on
@@ -286,7 +291,13 @@ export const StorageApi = {
     z.strictObject({ mailbox: MailboxSchema, id: MessageIdSchema, transcript: TranscriptSchema }),
     z.strictObject({ message: MessageInfoSchema }),
   ),
-  countMailbox: endpoint(SUBJECTS.storage.mailboxCount, z.strictObject({ mailbox: MailboxSchema }), z.strictObject({ counts: MailboxCountsSchema })),
+  countMailbox: endpoint(
+    SUBJECTS.storage.mailboxCount,
+    z.strictObject({ mailbox: MailboxSchema }),
+    z.strictObject({ counts: MailboxCountsSchema }),
+    undefined,
+    'repeat',
+  ),
   putGreeting: endpoint(
     SUBJECTS.storage.greetingPut,
     z.strictObject({
@@ -299,8 +310,8 @@ export const StorageApi = {
     z.strictObject({ greeting: GreetingInfoSchema }),
     60_000,
   ),
-  getGreeting: endpoint(SUBJECTS.storage.greetingGet, GreetingRefSchema, z.strictObject({ greeting: GreetingInfoSchema })),
+  getGreeting: endpoint(SUBJECTS.storage.greetingGet, GreetingRefSchema, z.strictObject({ greeting: GreetingInfoSchema }), undefined, 'repeat'),
   /** Which of the mailbox's greetings callers hear for the type the proxy asked for (ResolvedGreetingSchema). */
-  resolveGreeting: endpoint(SUBJECTS.storage.greetingResolve, GreetingRefSchema, ResolvedGreetingSchema),
+  resolveGreeting: endpoint(SUBJECTS.storage.greetingResolve, GreetingRefSchema, ResolvedGreetingSchema, undefined, 'repeat'),
   deleteGreeting: endpoint(SUBJECTS.storage.greetingDelete, GreetingRefSchema, z.strictObject({ deleted: z.boolean() })),
 } as const;

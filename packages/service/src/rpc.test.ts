@@ -1,7 +1,8 @@
 /**
  * Request/reply between services (contracts' rpc.ts and replies.ts) against a real nats-server:
  * each answer reaches the request it belongs to, and every way of getting no answer is told
- * apart, as `service-unavailable`; a connection that moves keeps its requests waiting for their answers.
+ * apart, as `service-unavailable`; a connection that moves keeps its requests waiting for their answers;
+ * a request that may be asked again survives its loss, and its repeats do the work once.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -83,6 +84,105 @@ describe('request and serve', () => {
     await nats.stop();
     await nats.start();
     assert.deepEqual(await answer, { echoed: 'across' });
+  });
+
+  describe('an endpoint that may be asked again', () => {
+    /** Asked again every 150 ms (instead of REPEAT_AFTER_MS), for 3 s. */
+    const repeated = (subject: string) => ({
+      ...endpoint(subject, z.strictObject({ text: z.string() }), z.strictObject({ echoed: z.string(), run: z.number() }), 3_000, 'repeat'),
+      repeatAfterMs: 150,
+    });
+
+    it('gets the answer when the request was lost on its way, and the work is done once', async () => {
+      const Lossy = repeated('vm.test.lossy');
+      let runs = 0;
+      // The first copy goes to a subscriber that drops it, as a server does whose client just left;
+      // the service subscribes only then, as on the server it moved to.
+      const lost = new Promise<void>((resolve) =>
+        server.subscribe(Lossy.subject, {
+          max: 1,
+          callback: () => {
+            serve(server, Lossy, async ({ text }) => ({ echoed: text, run: ++runs }));
+            resolve();
+          },
+        }),
+      );
+      await server.flush();
+      const began = Date.now();
+      const answer = await request(client, Lossy, { text: 'again' });
+      await lost;
+      assert.deepEqual(answer, { echoed: 'again', run: 1 });
+      assert.ok(Date.now() - began >= 150, 'answered by a repeat');
+      assert.equal(runs, 1);
+    });
+
+    it('a repeat of a request still running waits for its answer instead of running it again', async () => {
+      const Busy = repeated('vm.test.busy');
+      let runs = 0;
+      serve(server, Busy, async ({ text }) => {
+        runs++;
+        await new Promise((done) => setTimeout(done, 800));
+        return { echoed: text, run: runs };
+      });
+      let copies = 0;
+      server.subscribe(Busy.subject, { callback: () => void copies++ });
+      await server.flush();
+      assert.deepEqual(await request(client, Busy, { text: 'patient' }), { echoed: 'patient', run: 1 });
+      assert.ok(copies >= 4, `asked ${copies} times while it ran`);
+      assert.equal(runs, 1, 'the work was done once');
+    });
+
+    it('a repeat that comes after the answer was sent (the answer was lost) gets the same answer', async () => {
+      const Done = repeated('vm.test.done');
+      let runs = 0;
+      serve(server, Done, async ({ text }) => ({ echoed: text, run: ++runs }));
+      await server.flush();
+      const inbox = `_INBOX.repeat-test.${Date.now()}`;
+      const answers: string[] = [];
+      const twice = new Promise<void>((resolve) =>
+        client.subscribe(inbox, {
+          max: 2,
+          callback: (_e, msg) => {
+            answers.push(msg.string());
+            if (answers.length === 2) resolve();
+          },
+        }),
+      );
+      client.publish(Done.subject, encodeJson({ text: 'once' }), { reply: inbox });
+      await client.flush();
+      await new Promise((done) => setTimeout(done, 100));
+      client.publish(Done.subject, encodeJson({ text: 'once' }), { reply: inbox });
+      await twice;
+      assert.deepEqual(
+        answers.map((a) => JSON.parse(a) as unknown),
+        [
+          { ok: true, result: { echoed: 'once', run: 1 } },
+          { ok: true, result: { echoed: 'once', run: 1 } },
+        ],
+      );
+      assert.equal(runs, 1);
+    });
+
+    it('nobody serving is asked once more (the service may be moving), then final', async () => {
+      const Moving = repeated('vm.test.moving');
+      const answer = request(client, Moving, { text: 'late' });
+      await new Promise((done) => setTimeout(done, 50));
+      serve(server, Moving, async ({ text }) => ({ echoed: text, run: 1 }));
+      await server.flush();
+      assert.deepEqual(await answer, { echoed: 'late', run: 1 });
+
+      const began = Date.now();
+      await assert.rejects(request(client, repeated('vm.test.gone'), { text: 'x' }), failure('service-unavailable', /^nobody is serving vm\.test\.gone$/));
+      assert.ok(Date.now() - began >= 150, 'asked again before it was final');
+    });
+
+    it('a request that is never answered says how often it was asked', async () => {
+      const Mute = { ...repeated(Silent.subject), timeoutMs: 500 };
+      await assert.rejects(
+        request(client, Mute, { text: 'x' }),
+        failure('service-unavailable', /^vm\.test\.silent did not answer within 500 ms \(asked 4 times\)$/),
+      );
+    });
   });
 
   it('a connection that closes fails what waits on it, and refuses what is asked after', async () => {
