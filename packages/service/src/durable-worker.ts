@@ -108,6 +108,10 @@ export async function startDurableWorker(options: DurableWorkerOptions): Promise
     async stop() {
       stopping = true;
       await messages.close();
+      // The server must have seen the end of the pull before stop() returns: a job published just
+      // after (another connection) would otherwise go to this pull's inbox and wait out ack-wait
+      // before another instance got it. A request on this connection comes after its UNSUB.
+      await consumer.info().catch(() => undefined);
       await loop;
       await inFlight.idle();
     },
