@@ -114,6 +114,7 @@ class ReplyInbox {
   #askAgain(token: string, waiting: Waiting): void {
     if (!this.#pending.has(token)) return;
     waiting.asked++;
+    repeats.set(waiting.subject, (repeats.get(waiting.subject) ?? 0) + 1);
     try {
       waiting.repeat?.();
     } catch {
@@ -171,6 +172,14 @@ export async function ask(
     }
     throw toServiceError(error);
   }
+}
+
+/** Requests published again in this process, by subject: `sipvm_requests_repeated_total`. */
+const repeats = new Map<string, number>();
+
+/** How many times requests were asked again since the process started, by subject. */
+export function repeatedRequests(): ReadonlyMap<string, number> {
+  return repeats;
 }
 
 const inboxes = new WeakMap<NatsConnection, ReplyInbox>();

@@ -12,6 +12,8 @@ import { headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, ty
 import { describeIssues, ErrorBodySchema, ServiceError, toServiceError } from './errors.js';
 import { RecentAnswers } from './recent-answers.js';
 import { ask } from './replies.js';
+
+export { repeatedRequests } from './replies.js';
 import { inSpan, traceOf, withTraceHeaders } from './tracing.js';
 
 export interface Endpoint<Req extends z.ZodType = z.ZodType, Res extends z.ZodType = z.ZodType> {

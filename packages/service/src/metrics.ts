@@ -1,6 +1,6 @@
 /** Prometheus metrics: one registry per service with the process defaults and request metrics. */
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
-import type { ServeOptions } from '@sipvm/contracts';
+import { repeatedRequests, type ServeOptions } from '@sipvm/contracts';
 import type { Logger } from 'pino';
 import { callLogger } from './logger.js';
 
@@ -12,6 +12,16 @@ export function createRegistry(service: string, instance: string): Registry {
   // The event loop's delay sampled every 100 ms, not prom-client's 10: each sample wakes an idle
   // process, and 100 wake-ups a second cost each service 0.005–0.013 CPU s/s doing nothing.
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: LOOP_SAMPLE_MS });
+  new Counter({
+    name: 'sipvm_requests_repeated_total',
+    help: 'NATS requests published again because no answer came in time: a request or its answer lost while a NATS server handed its clients over, or a service too slow to answer',
+    labelNames: ['subject'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [subject, times] of repeatedRequests()) this.inc({ subject }, times);
+    },
+  });
   return registry;
 }
 

@@ -10,6 +10,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { z } from 'zod';
 import { encodeJson, endpoint, request, serve, ServiceError } from '@sipvm/contracts';
 import { startNats, type NatsServer } from '@sipvm/harness';
+import { createRegistry } from './metrics.js';
 
 const Echo = endpoint(
   'vm.test.echo',
@@ -182,6 +183,9 @@ describe('request and serve', () => {
         request(client, Mute, { text: 'x' }),
         failure('service-unavailable', /^vm\.test\.silent did not answer within 500 ms \(asked 4 times\)$/),
       );
+      // What an operator sees: the repeats on /metrics, by subject.
+      const metrics = await createRegistry('test', 'rpc-test').metrics();
+      assert.match(metrics, /^sipvm_requests_repeated_total\{subject="vm\.test\.silent",service="test",instance="rpc-test"\} 3$/m);
     });
   });
 
