@@ -10,7 +10,7 @@
 import { z } from 'zod';
 import { headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/nats-core';
 import { describeIssues, ErrorBodySchema, ServiceError, toServiceError } from './errors.js';
-import { RecentAnswers } from './recent-answers.js';
+import { RecentAnswers, type Answer } from './recent-answers.js';
 import { ask } from './replies.js';
 
 export { repeatedRequests } from './replies.js';
@@ -173,8 +173,11 @@ export type Handler<E extends Endpoint> = (req: ParsedRequestOf<E>, context: Ser
 
 /**
  * Serves an endpoint: each message is handled concurrently and always answered. A request of an
- * endpoint that may be asked again is recognised by its reply subject when it is: it gets the
- * answer of the first, which it waits for if the work still runs.
+ * endpoint that may be asked again is recognised by its reply subject when it is: a repeat that
+ * comes while the work runs needs nothing (the answer goes to that same reply subject), one that
+ * comes after the answer was sent (it was lost) gets it again. Never two answers to one request:
+ * NATS lets a service answer each request it received once (`allow_responses`), and repeats of
+ * one reply subject count as one request there.
  */
 export function serve<E extends Endpoint>(nc: NatsConnection, ep: E, handler: Handler<E>, options: ServeOptions = {}): Subscription {
   const answered = ep.repeatAfterMs !== undefined ? new RecentAnswers(ep.timeoutMs) : undefined;
@@ -183,12 +186,12 @@ export function serve<E extends Endpoint>(nc: NatsConnection, ep: E, handler: Ha
     callback: (subError, msg) => {
       if (subError) return; // the subscription itself failed (permissions); nothing to answer
       if (!answered || !msg.reply) {
-        void answer(ep, msg, handler, options);
+        answer(ep, msg, handler, options);
         return;
       }
       const earlier = answered.get(msg.reply);
-      if (earlier) void earlier.then((body) => msg.respond(body));
-      else answered.add(msg.reply, answer(ep, msg, handler, options));
+      if (!earlier) answered.add(msg.reply, answer(ep, msg, handler, options));
+      else if (earlier.sent) msg.respond(earlier.sent);
     },
   });
 }
@@ -203,8 +206,17 @@ export function respond<E extends Endpoint>(msg: Msg, ep: E, outcome: { result: 
   msg.respond(encodeJson(reply));
 }
 
-/** Handles a request and answers it; resolves with the answer sent. Never rejects. */
-async function answer<E extends Endpoint>(ep: E, msg: Msg, handler: Handler<E>, options: ServeOptions): Promise<Uint8Array> {
+/** Handles a request and answers it; `sent` is the answer once it went. */
+function answer<E extends Endpoint>(ep: E, msg: Msg, handler: Handler<E>, options: ServeOptions): Answer {
+  const held: Answer = { sent: undefined };
+  void work(ep, msg, handler, options).then((body) => {
+    held.sent = body;
+    if (msg.reply) msg.respond(body);
+  });
+  return held;
+}
+
+async function work<E extends Endpoint>(ep: E, msg: Msg, handler: Handler<E>, options: ServeOptions): Promise<Uint8Array> {
   const started = process.hrtime.bigint();
   const context: ServeContext = { subject: msg.subject, callId: msg.headers?.get(CORRELATION_HEADER) || undefined, headers: msg.headers };
   let reply: unknown;
@@ -220,7 +232,5 @@ async function answer<E extends Endpoint>(ep: E, msg: Msg, handler: Handler<E>, 
     reply = { ok: false, error: failure.toBody() };
   }
   options.onDone?.(outcome, Number(process.hrtime.bigint() - started) / 1e9, context);
-  const body = encodeJson(reply);
-  if (msg.reply) msg.respond(body);
-  return body;
+  return encodeJson(reply);
 }

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { z } from 'zod';
-import { encodeJson, endpoint, request, serve, ServiceError } from '@sipvm/contracts';
+import { encodeJson, endpoint, inboxPrefix, MediaApi, request, serve, ServiceError } from '@sipvm/contracts';
 import { startNats, type NatsServer } from '@sipvm/harness';
 import { createRegistry } from './metrics.js';
 
@@ -175,6 +175,49 @@ describe('request and serve', () => {
       const began = Date.now();
       await assert.rejects(request(client, repeated('vm.test.gone'), { text: 'x' }), failure('service-unavailable', /^nobody is serving vm\.test\.gone$/));
       assert.ok(Date.now() - began >= 150, 'asked again before it was final');
+    });
+
+    it('answers once under the platform’s NATS permissions, however often it was asked', async () => {
+      // NATS lets a service answer a request it received once, and repeats of one reply subject
+      // count as one request there: a second answer would be refused as a violation.
+      const media = await nats.connect({ identity: 'media' });
+      const voicemail = await nats.connect({ identity: 'voicemail' });
+      const Stop = { ...MediaApi.stopPlayback('media-perm'), repeatAfterMs: 100 };
+      let runs = 0;
+      serve(media, Stop, async () => {
+        runs++;
+        await new Promise((done) => setTimeout(done, 450));
+        return { stopped: true };
+      });
+      await media.flush();
+      const callRef = 'c0ffee00c0ffee00c0ffee00';
+      assert.deepEqual(await request(voicemail, Stop, { callRef }), { stopped: true });
+      assert.equal(runs, 1, 'asked about five times, done once');
+      // Its answer lost: the same request comes again after it was answered, and is answered again.
+      const inbox = `${inboxPrefix('voicemail')}.lost-answer`;
+      const answers: unknown[] = [];
+      let answered = () => undefined as void;
+      voicemail.subscribe(inbox, {
+        callback: (_e, msg) => {
+          answers.push(JSON.parse(msg.string()));
+          answered();
+        },
+      });
+      const ask = async () => {
+        const arrived = new Promise<void>((resolve) => (answered = resolve));
+        voicemail.publish(Stop.subject, encodeJson({ callRef }), { reply: inbox });
+        await arrived;
+      };
+      await ask();
+      await ask();
+      assert.deepEqual(answers, [
+        { ok: true, result: { stopped: true } },
+        { ok: true, result: { stopped: true } },
+      ]);
+      assert.equal(runs, 2, 'the repeat after the answer was answered, not done again');
+      await voicemail.close();
+      await media.close();
+      assert.deepEqual(nats.violations(), []);
     });
 
     it('a request that is never answered says how often it was asked', async () => {

@@ -156,6 +156,12 @@ describe('a rolling upgrade of every component under load', { skip }, () => {
       node: m[1]!,
       status: m[2]!,
     }));
+    // Requests asked again for want of an answer (replies.ts), by the processes that began after
+    // the last restart of their own: how often NATS lost one while its servers were replaced.
+    const repeated = {
+      voicemail: await cluster.voicemail.metric('sipvm_requests_repeated_total'),
+      signaling: (await Promise.all(cluster.nodes.map((n) => n.signaling.metric('sipvm_requests_repeated_total')))).reduce((a, b) => a + b, 0),
+    };
     /** Calls in progress at some moment of a phase: the restart happened under load. */
     const during = (p: (typeof phases)[0]) => calls.filter((c) => c.startedAt < p.ended && (c.endedAt ?? Infinity) > p.began).length;
     console.log(
@@ -163,7 +169,8 @@ describe('a rolling upgrade of every component under load', { skip }, () => {
         `${total} messages stored (${stored.size} callers); outcomes ${JSON.stringify(tally(calls, (c) => c.outcome ?? 'none'))}; ` +
         `calls per node ${JSON.stringify(tally(calls, (c) => c.signalingInstance))}; ` +
         `INVITEs a node refused and the proxy retried on the other: ${retried.length} ${JSON.stringify(tally(retried, (r) => `${r.status}`))}; ` +
-        `webhooks ${deliveries.size} (${[...deliveries.values()].filter((n) => n > 1).length} delivered twice); ${loadSeconds.toFixed(0)} s of load\n  ` +
+        `webhooks ${deliveries.size} (${[...deliveries.values()].filter((n) => n > 1).length} delivered twice); ` +
+        `requests asked again ${JSON.stringify(repeated)}; ${loadSeconds.toFixed(0)} s of load\n  ` +
         phases
           .map(
             (p) => `${p.what}: ${((p.ended - p.began) / 1000).toFixed(1)} s, ${during(p)} calls in progress${p.detail ? ` ${JSON.stringify(p.detail)}` : ''}`,
