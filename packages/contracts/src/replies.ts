@@ -13,10 +13,11 @@
  * Core NATS delivers at most once: a request, or its reply, that reaches a server while the other
  * side's connection moves to another server (a NATS server leaving in lame duck mode, a network
  * blip) is gone, and so is the answer a caller waits for. A request of an endpoint that may be
- * asked again (`repeatAfterMs`, see rpc.ts) is published again with the same reply subject while
- * no answer came, and once more after "nobody is serving it" (the answering service's interest
- * may not have reached this server yet); the service recognises a repeat by that reply subject
- * and answers it without doing the work twice (`serve`).
+ * asked again (`repeatAfterMs`, see rpc.ts) is published again while no answer came, and once
+ * more after "nobody is serving it" (the answering service's interest may not have reached this
+ * server yet). Each repeat has a reply subject of its own, the first one's with `-<n>` after it:
+ * NATS lets a service answer each reply subject it received once (`allow_responses`), and the
+ * service answers every copy it got while doing the work once (`serve`, `firstReplyOf`).
  */
 import { createInbox, errors as natsErrors, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/nats-core';
 import { ServiceError, toServiceError } from './errors.js';
@@ -24,8 +25,8 @@ import { ServiceError, toServiceError } from './errors.js';
 interface Waiting {
   readonly subject: string;
   timer: NodeJS.Timeout;
-  /** Publishes the request (again); undefined for an endpoint that must not be asked twice. */
-  readonly repeat: (() => void) | undefined;
+  /** Publishes the request again; undefined for an endpoint that must not be asked twice. */
+  readonly repeat: ((n: number) => void) | undefined;
   /** How many times it was published. */
   asked: number;
   /** Whether "nobody is serving it" was answered once already (a second one is final). */
@@ -54,7 +55,7 @@ class ReplyInbox {
           this.#failAll(`replies cannot be received: ${error.message}`);
           return;
         }
-        this.#settle(msg.subject.slice(this.#prefix.length), msg);
+        this.#settle(firstReplyOf(msg.subject).slice(this.#prefix.length), msg);
       },
     });
     void this.#subscription.closed.then(() => {
@@ -70,8 +71,8 @@ class ReplyInbox {
   ask(subject: string, data: Uint8Array, headers: MsgHdrs | undefined, timeoutMs: number, repeatAfterMs?: number): Promise<Msg> {
     return new Promise((resolve, reject) => {
       const token = (this.#next++).toString(36);
-      const options = { reply: `${this.#prefix}${token}`, ...(headers ? { headers } : {}) };
-      const publish = () => this.nc.publish(subject, data, options);
+      const reply = `${this.#prefix}${token}`;
+      const publish = (n = 1) => this.nc.publish(subject, data, { reply: n === 1 ? reply : `${reply}${REPEAT_MARK}${n}`, ...(headers ? { headers } : {}) });
       const deadline = Date.now() + timeoutMs;
       // One timer a request: it fires at each repeat, the last time at the deadline.
       const wake = (): NodeJS.Timeout => {
@@ -116,7 +117,7 @@ class ReplyInbox {
     waiting.asked++;
     repeats.set(waiting.subject, (repeats.get(waiting.subject) ?? 0) + 1);
     try {
-      waiting.repeat?.();
+      waiting.repeat?.(waiting.asked);
     } catch {
       // closed or draining: #failAll or the deadline answers the caller
     }
@@ -172,6 +173,15 @@ export async function ask(
     }
     throw toServiceError(error);
   }
+}
+
+/** Between a request's reply subject and the number of a repeat (inbox tokens are base 36 or nuids: no `-`). */
+const REPEAT_MARK = '-';
+
+/** The reply subject of the first copy of a request, given any copy's (itself when not a repeat). */
+export function firstReplyOf(reply: string): string {
+  const mark = reply.lastIndexOf(REPEAT_MARK);
+  return mark > reply.lastIndexOf('.') && /^\d+$/.test(reply.slice(mark + 1)) ? reply.slice(0, mark) : reply;
 }
 
 /** Requests published again in this process, by subject: `sipvm_requests_repeated_total`. */

@@ -10,8 +10,8 @@
 import { z } from 'zod';
 import { headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/nats-core';
 import { describeIssues, ErrorBodySchema, ServiceError, toServiceError } from './errors.js';
-import { RecentAnswers, type Answer } from './recent-answers.js';
-import { ask } from './replies.js';
+import { Answer, RecentAnswers } from './recent-answers.js';
+import { ask, firstReplyOf } from './replies.js';
 
 export { repeatedRequests } from './replies.js';
 import { inSpan, traceOf, withTraceHeaders } from './tracing.js';
@@ -173,11 +173,10 @@ export type Handler<E extends Endpoint> = (req: ParsedRequestOf<E>, context: Ser
 
 /**
  * Serves an endpoint: each message is handled concurrently and always answered. A request of an
- * endpoint that may be asked again is recognised by its reply subject when it is: a repeat that
- * comes while the work runs needs nothing (the answer goes to that same reply subject), one that
- * comes after the answer was sent (it was lost) gets it again. Never two answers to one request:
- * NATS lets a service answer each request it received once (`allow_responses`), and repeats of
- * one reply subject count as one request there.
+ * endpoint that may be asked again is recognised when it is (its reply subject is the first one's
+ * with a repeat's number, replies.ts): its work is done once, and each copy gets one answer, on
+ * its own reply subject, as NATS's `allow_responses` permits — a copy that came while the work
+ * ran when it is done, one that came after (the answer was lost) at once.
  */
 export function serve<E extends Endpoint>(nc: NatsConnection, ep: E, handler: Handler<E>, options: ServeOptions = {}): Subscription {
   const answered = ep.repeatAfterMs !== undefined ? new RecentAnswers(ep.timeoutMs) : undefined;
@@ -186,12 +185,19 @@ export function serve<E extends Endpoint>(nc: NatsConnection, ep: E, handler: Ha
     callback: (subError, msg) => {
       if (subError) return; // the subscription itself failed (permissions); nothing to answer
       if (!answered || !msg.reply) {
-        answer(ep, msg, handler, options);
+        void answer(ep, msg, handler, options);
         return;
       }
-      const earlier = answered.get(msg.reply);
-      if (!earlier) answered.add(msg.reply, answer(ep, msg, handler, options));
-      else if (earlier.sent) msg.respond(earlier.sent);
+      const first = firstReplyOf(msg.reply);
+      const earlier = answered.get(first);
+      if (earlier) {
+        earlier.copy(msg);
+        return;
+      }
+      const held = new Answer();
+      held.copy(msg);
+      answered.add(first, held);
+      void work(ep, msg, handler, options).then((body) => held.send(body));
     },
   });
 }
@@ -206,16 +212,13 @@ export function respond<E extends Endpoint>(msg: Msg, ep: E, outcome: { result: 
   msg.respond(encodeJson(reply));
 }
 
-/** Handles a request and answers it; `sent` is the answer once it went. */
-function answer<E extends Endpoint>(ep: E, msg: Msg, handler: Handler<E>, options: ServeOptions): Answer {
-  const held: Answer = { sent: undefined };
-  void work(ep, msg, handler, options).then((body) => {
-    held.sent = body;
-    if (msg.reply) msg.respond(body);
-  });
-  return held;
+/** Handles a request and answers it, if it has a reply subject. */
+async function answer<E extends Endpoint>(ep: E, msg: Msg, handler: Handler<E>, options: ServeOptions): Promise<void> {
+  const body = await work(ep, msg, handler, options);
+  if (msg.reply) msg.respond(body);
 }
 
+/** Handles a request: the answer to send, the result or the error envelope. Never rejects. */
 async function work<E extends Endpoint>(ep: E, msg: Msg, handler: Handler<E>, options: ServeOptions): Promise<Uint8Array> {
   const started = process.hrtime.bigint();
   const context: ServeContext = { subject: msg.subject, callId: msg.headers?.get(CORRELATION_HEADER) || undefined, headers: msg.headers };
