@@ -294,6 +294,36 @@ describe('web API', () => {
     });
   });
 
+  it('answers 413 to an upload too large while its client is still sending it, announced or not, and stays up', async () => {
+    // 64 MB: more than loopback's socket buffers hold, so the client is still writing when the
+    // answer comes. A connection closed at once would reset it (fetch: EPIPE) and hide the 413.
+    const huge = Buffer.concat([wavHeader(64 * 1024 * 1024), Buffer.alloc(64 * 1024 * 1024)]);
+    const put = (body: Buffer | ReadableStream<Uint8Array>) =>
+      fetch(`${rig.web.url}${ALICE}/greetings/away`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${aliceToken}`, 'content-type': 'audio/wav' },
+        body,
+        duplex: 'half',
+      } as RequestInit);
+    const announced = await put(huge);
+    assert.equal(announced.status, 413);
+    assert.match(((await announced.json()) as { detail: string }).detail, /larger than/);
+    // Chunked, without Content-Length: refused when the limit is passed, mid-body.
+    let offset = 0;
+    const streamed = await put(
+      new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (offset >= huge.length) return controller.close();
+          controller.enqueue(huge.subarray(offset, offset + 256 * 1024));
+          offset += 256 * 1024;
+        },
+      }),
+    );
+    assert.equal(streamed.status, 413);
+    await streamed.arrayBuffer();
+    assert.equal((await rig.call('GET', `${ALICE}/greetings/away`, { token: aliceToken })).status, 404, 'nothing was kept');
+  });
+
   it('uploads, plays and deletes greetings per type, refusing what is not an 8 kHz mono 16-bit WAV', async () => {
     const before = (await rig.call('GET', `${ALICE}/greetings`, { token: aliceToken })).json as { greetings: { type: string; exists: boolean }[] };
     assert.deepEqual(

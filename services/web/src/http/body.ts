@@ -4,23 +4,33 @@ import { z } from 'zod';
 import { describeIssues } from '@sipvm/contracts';
 import { HttpError } from './problem.js';
 
-/** Reads the whole body, refusing more than `limit` bytes (413) whether or not Content-Length says so. */
-export async function readBytes(req: IncomingMessage, limit: number): Promise<Buffer> {
+/**
+ * Reads the whole body, refusing more than `limit` bytes (413) whether or not Content-Length says
+ * so. What follows a refusal is left to the server, which drops it for a while so that the client
+ * reads the answer (server.ts, `lingerAfterAnswer`); the request is not destroyed here.
+ */
+export function readBytes(req: IncomingMessage, limit: number): Promise<Buffer> {
   const announced = Number(req.headers['content-length']);
-  if (Number.isFinite(announced) && announced > limit) throw tooLarge(limit);
-  const parts: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw tooLarge(limit);
-    parts.push(chunk);
-  }
-  return Buffer.concat(parts);
+  if (Number.isFinite(announced) && announced > limit) return Promise.reject(tooLarge(limit));
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limit) {
+        parts.push(chunk);
+        return;
+      }
+      req.off('data', onData).off('end', onEnd);
+      reject(tooLarge(limit));
+    };
+    const onEnd = () => resolve(Buffer.concat(parts));
+    req.on('data', onData).once('end', onEnd).once('error', reject);
+  });
 }
 
 function tooLarge(limit: number): HttpError {
-  // The rest of the body is not read: the connection closes after the answer.
-  return new HttpError(413, `the body is larger than ${limit} bytes`, { connection: 'close' });
+  return new HttpError(413, `the body is larger than ${limit} bytes`);
 }
 
 /** The media type of the body without parameters, lower-case ('' when absent). */

@@ -157,6 +157,7 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
   const server: Server = createServer((req, res) => {
     const started = process.hrtime.bigint();
     const seen: { route: string; mailbox?: Mailbox } = { route: 'unmatched' };
+    res.once('finish', () => lingerAfterAnswer(req));
     res.once('close', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       requests.inc({ route: seen.route, method: req.method ?? '?', status: String(res.statusCode) });
@@ -214,4 +215,20 @@ function readParams(route: CompiledRoute, pathname: string): Record<string, stri
     params[name] = checked.data;
   });
   return params;
+}
+
+/** How long the rest of a body answered before it was read may still come: see `lingerAfterAnswer`. */
+const LINGER_MS = 5_000;
+
+/**
+ * A request answered before its body was read (413, 401, 429 to an upload) still has its client
+ * sending. Node reads and drops the rest, as long as the connection is kept; closing it at once
+ * would make the client's next write fail and hide the answer behind a reset (undici: EPIPE),
+ * which is why nginx lingers too. The rest gets LINGER_MS, then the connection closes.
+ */
+function lingerAfterAnswer(req: IncomingMessage): void {
+  if (req.complete) return;
+  const timer = setTimeout(() => req.socket.destroy(), LINGER_MS);
+  timer.unref();
+  req.once('end', () => clearTimeout(timer)).once('close', () => clearTimeout(timer));
 }
