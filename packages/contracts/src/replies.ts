@@ -74,6 +74,8 @@ class ReplyInbox {
       const reply = `${this.#prefix}${token}`;
       const publish = (n = 1) => this.nc.publish(subject, data, { reply: n === 1 ? reply : `${reply}${REPEAT_MARK}${n}`, ...(headers ? { headers } : {}) });
       const deadline = Date.now() + timeoutMs;
+      // An endpoint whose patience is shorter than the pause is asked once (a status question).
+      const pauseMs = repeatAfterMs !== undefined && repeatAfterMs < timeoutMs ? repeatAfterMs : undefined;
       // One timer a request: it fires at each repeat, the last time at the deadline.
       const wake = (): NodeJS.Timeout => {
         const left = deadline - Date.now();
@@ -86,15 +88,16 @@ class ReplyInbox {
             }
             this.#pending.delete(token);
             const asked = waiting.asked > 1 ? ` (asked ${waiting.asked} times)` : '';
-            reject(new ServiceError('service-unavailable', `${subject} did not answer within ${timeoutMs} ms${asked}`));
+            const why = waiting.unserved ? `nobody is serving ${subject}` : `${subject} did not answer within ${timeoutMs} ms`;
+            reject(new ServiceError('service-unavailable', `${why}${asked}`));
           },
-          repeatAfterMs !== undefined ? Math.min(repeatAfterMs, left) : left,
+          pauseMs !== undefined ? Math.min(pauseMs, left) : left,
         );
       };
       const waiting: Waiting = {
         subject,
         timer: wake(),
-        repeat: repeatAfterMs !== undefined ? publish : undefined,
+        repeat: pauseMs !== undefined ? publish : undefined,
         asked: 1,
         unserved: false,
         resolve,

@@ -175,6 +175,14 @@ describe('request and serve', () => {
       const began = Date.now();
       await assert.rejects(request(client, repeated('vm.test.gone'), { text: 'x' }), failure('service-unavailable', /^nobody is serving vm\.test\.gone$/));
       assert.ok(Date.now() - began >= 150, 'asked again before it was final');
+
+      // Patience shorter than the pause (a status question): asked once, and told at once.
+      const quick = Date.now();
+      await assert.rejects(
+        request(client, { ...repeated('vm.test.gone'), timeoutMs: 100 }, { text: 'x' }),
+        failure('service-unavailable', /^nobody is serving vm\.test\.gone$/),
+      );
+      assert.ok(Date.now() - quick < 100, 'not kept waiting for a repeat that cannot come');
     });
 
     it('answers once under the platform’s NATS permissions, however often it was asked', async () => {
