@@ -1,26 +1,28 @@
 /**
  * The requests an instance took lately, by the reply subject of their first copy: a request asked
- * again (replies.ts, `repeatAfterMs`) is recognised, its work is done once, and every copy gets
- * the answer (rpc.ts, `serve`).
+ * again (replies.ts, `repeatAfterMs`) is recognised, and its work is done once (rpc.ts, `serve`).
  */
 import type { Msg } from '@nats-io/nats-core';
 
-/** One request and the copies of it that came while its work ran. */
+/** One request: the copy that came first, and its answer once the work is done. */
 export class Answer {
   #sent: Uint8Array | undefined;
-  #copies: Msg[] = [];
 
-  /** A copy of the request: answered now if the work is done, else with the others when it is. */
+  constructor(private readonly first: Msg) {}
+
+  /**
+   * Another copy of the request. One that comes while the work runs needs nothing: the first
+   * copy's answer reaches the same caller (replies.ts maps every copy to its request). One that
+   * comes after the answer went is answered again, on its own reply subject: the answer was lost.
+   */
   copy(msg: Msg): void {
     if (this.#sent) msg.respond(this.#sent);
-    else this.#copies.push(msg);
   }
 
-  /** The work is done: the answer goes to every copy received, each on its own reply subject. */
+  /** The work is done: the answer goes to the first copy. */
   send(body: Uint8Array): void {
     this.#sent = body;
-    for (const msg of this.#copies) msg.respond(body);
-    this.#copies = [];
+    this.first.respond(body);
   }
 }
 

@@ -75,7 +75,9 @@ class ReplyInbox {
       const publish = (n = 1) => this.nc.publish(subject, data, { reply: n === 1 ? reply : `${reply}${REPEAT_MARK}${n}`, ...(headers ? { headers } : {}) });
       const deadline = Date.now() + timeoutMs;
       // An endpoint whose patience is shorter than the pause is asked once (a status question).
-      const pauseMs = repeatAfterMs !== undefined && repeatAfterMs < timeoutMs ? repeatAfterMs : undefined;
+      // The pause doubles after each repeat: a service that is slow, not unreachable, gets a few
+      // copies of a request, not one every REPEAT_AFTER_MS while it is overloaded.
+      let pauseMs = repeatAfterMs !== undefined && repeatAfterMs < timeoutMs ? repeatAfterMs : undefined;
       // One timer a request: it fires at each repeat, the last time at the deadline.
       const wake = (): NodeJS.Timeout => {
         const left = deadline - Date.now();
@@ -83,6 +85,7 @@ class ReplyInbox {
           () => {
             if (deadline - Date.now() > 0 && waiting.repeat) {
               this.#askAgain(token, waiting);
+              if (pauseMs !== undefined) pauseMs *= 2;
               waiting.timer = wake();
               return;
             }

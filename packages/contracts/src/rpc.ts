@@ -23,8 +23,9 @@ export interface Endpoint<Req extends z.ZodType = z.ZodType, Res extends z.ZodTy
   /** How long a caller waits by default before `service-unavailable`. */
   readonly timeoutMs: number;
   /**
-   * Asked again after this long without an answer, until `timeoutMs` (replies.ts): a request or a
-   * reply lost while a NATS server hands its clients to the others costs this delay, not the call.
+   * Asked again after this long without an answer, then after twice as long each time, until
+   * `timeoutMs` (replies.ts): a request or a reply lost while a NATS server hands its clients to
+   * the others costs this delay, not the call.
    * Only where asking twice does the work once: `serve` answers a repeat of a request it has seen
    * with the first answer, so a repeat is safe when the same instance gets it (an instance's own
    * endpoint) or when the request changes nothing (a read). Undefined: asked once.
@@ -174,9 +175,9 @@ export type Handler<E extends Endpoint> = (req: ParsedRequestOf<E>, context: Ser
 /**
  * Serves an endpoint: each message is handled concurrently and always answered. A request of an
  * endpoint that may be asked again is recognised when it is (its reply subject is the first one's
- * with a repeat's number, replies.ts): its work is done once, and each copy gets one answer, on
- * its own reply subject, as NATS's `allow_responses` permits — a copy that came while the work
- * ran when it is done, one that came after (the answer was lost) at once.
+ * with a repeat's number, replies.ts): its work is done once and answered to the copy that came
+ * first; a copy that comes after the answer went (it was lost) is answered on its own reply
+ * subject. Never twice on one: NATS's `allow_responses` permits one answer per subject received.
  */
 export function serve<E extends Endpoint>(nc: NatsConnection, ep: E, handler: Handler<E>, options: ServeOptions = {}): Subscription {
   const answered = ep.repeatAfterMs !== undefined ? new RecentAnswers(ep.timeoutMs) : undefined;
@@ -194,8 +195,7 @@ export function serve<E extends Endpoint>(nc: NatsConnection, ep: E, handler: Ha
         earlier.copy(msg);
         return;
       }
-      const held = new Answer();
-      held.copy(msg);
+      const held = new Answer(msg);
       answered.add(first, held);
       void work(ep, msg, handler, options).then((body) => held.send(body));
     },
