@@ -6,9 +6,17 @@ import type { Msg } from '@nats-io/nats-core';
 
 /** One request: the copy that came first, and its answer once the work is done. */
 export class Answer {
+  /**
+   * Held only until it is answered: a received message's data is a view into the socket read it
+   * came in, and holding it for the whole `keepMs` held those reads (media's memory per call in
+   * progress doubled).
+   */
+  #first: Msg | undefined;
   #sent: Uint8Array | undefined;
 
-  constructor(private readonly first: Msg) {}
+  constructor(first: Msg) {
+    this.#first = first;
+  }
 
   /**
    * Another copy of the request. One that comes while the work runs needs nothing: the first
@@ -22,7 +30,8 @@ export class Answer {
   /** The work is done: the answer goes to the first copy. */
   send(body: Uint8Array): void {
     this.#sent = body;
-    this.first.respond(body);
+    this.#first?.respond(body);
+    this.#first = undefined;
   }
 }
 
