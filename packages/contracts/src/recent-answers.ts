@@ -8,8 +8,7 @@ import type { Msg } from '@nats-io/nats-core';
 export class Answer {
   /**
    * Held only until it is answered: a received message's data is a view into the socket read it
-   * came in, and holding it for the whole `keepMs` held those reads (media's memory per call in
-   * progress doubled).
+   * came in, and holding it for the whole `keepMs` would hold those reads.
    */
   #first: Msg | undefined;
   #sent: Uint8Array | undefined;

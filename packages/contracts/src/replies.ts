@@ -16,8 +16,9 @@
  * asked again (`repeatAfterMs`, see rpc.ts) is published again while no answer came, and once
  * more after "nobody is serving it" (the answering service's interest may not have reached this
  * server yet). Each repeat has a reply subject of its own, the first one's with `-<n>` after it:
- * NATS lets a service answer each reply subject it received once (`allow_responses`), and the
- * service answers every copy it got while doing the work once (`serve`, `firstReplyOf`).
+ * NATS lets a service answer each reply subject it received once (`allow_responses`). The
+ * service does the work once and answers the copy it got first, and a copy that comes after its
+ * answer went (`serve`, `firstReplyOf`); whichever answer arrives settles the request.
  */
 import { createInbox, errors as natsErrors, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/nats-core';
 import { ServiceError, toServiceError } from './errors.js';
@@ -84,7 +85,7 @@ class ReplyInbox {
         return setTimeout(
           () => {
             if (deadline - Date.now() > 0 && waiting.repeat) {
-              this.#askAgain(token, waiting);
+              this.#askAgain(waiting);
               if (pauseMs !== undefined) pauseMs *= 2;
               waiting.timer = wake();
               return;
@@ -118,8 +119,7 @@ class ReplyInbox {
   }
 
   /** Publishes a request again; a failure to (the connection closing) is left to its deadline. */
-  #askAgain(token: string, waiting: Waiting): void {
-    if (!this.#pending.has(token)) return;
+  #askAgain(waiting: Waiting): void {
     waiting.asked++;
     repeats.set(waiting.subject, (repeats.get(waiting.subject) ?? 0) + 1);
     try {
