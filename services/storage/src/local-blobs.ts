@@ -30,6 +30,8 @@ export class LocalBlobStore implements BlobStore {
     const target = this.#path(key);
     const temp = join(this.root, TMP, `${randomBytes(8).toString('hex')}.part`);
     let written = 0;
+    // A rename takes the temporary name away; a hard link leaves it to remove.
+    let renamed = false;
     try {
       await this.#guard(`write ${key}`, async () => {
         await this.#folder(dirname(target));
@@ -47,7 +49,11 @@ export class LocalBlobStore implements BlobStore {
       });
       if (written !== size) throw new ServiceError('bad-request', `${key}: got ${written} bytes, expected ${size}`);
       // Into place: a hard link refuses an existing name (ifAbsent), a rename replaces it.
-      const place = () => (options.ifAbsent ? link(temp, target) : rename(temp, target));
+      const place = async () => {
+        if (options.ifAbsent) return link(temp, target);
+        await rename(temp, target);
+        renamed = true;
+      };
       try {
         await place().catch(async (error: unknown) => {
           if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
@@ -62,7 +68,7 @@ export class LocalBlobStore implements BlobStore {
       }
       return true;
     } finally {
-      await unlink(temp).catch(() => undefined);
+      if (!renamed) await unlink(temp).catch(() => undefined);
     }
   }
 
