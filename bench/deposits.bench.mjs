@@ -19,6 +19,8 @@
 // (p50/p99; from the silence that ended a message, where one did); rtpengine's ng commands (mean
 // time, count per call); NATS messages per call; CPU seconds per call and peak RSS of every
 // process of the platform (and of sipp). Then, per rate, the median and the worst of the runs.
+// First of all, the machine it ran on and what a wake-up costs there (lib/machine.mjs): the same
+// code costs twice as much CPU per call on some 2-core VMs as on others.
 //
 // Options: --rate 20,40,60  --calls N (default 40 s worth)  --runs N (3)  --limit N (calls at once, sipp -l)
 //   --hold S (8)  --greeting-ms MS (0: the platform's default greeting)  --user alice  --domain example.org
@@ -44,6 +46,7 @@ import { nkeyAuthenticator } from '@nats-io/nats-core';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { inboxPrefix, readSeed, request, stageAudio, stagingBucket, StorageApi, wavHeader } from '@sipvm/contracts';
 import { speechWav } from '@sipvm/harness';
+import { describeMachine } from './lib/machine.mjs';
 import { platformProcesses, sampleProcesses } from './lib/processes.mjs';
 import { startPlatform } from './lib/platform.mjs';
 import { fmt, notStored, observeCalls, p50p99 as p, pct, percentiles, putGreeting, run, runSippLoadMeasured, waitForDrain } from './lib/deposits.mjs';
@@ -98,6 +101,7 @@ const work = await mkdtemp(join(tmpdir(), 'sipvm-bench-deposits-'));
 let speechFile;
 try {
   await speech();
+  console.log(await describeMachine());
   console.log(
     `${fresh ? `a fresh platform for each run (${runs} per rate)` : `the running platform at ${options.target}`}, hold ${holdS} s, greeting ${greetingMs > 0 ? `${greetingMs} ms (personal)` : "the platform's default"}`,
   );
