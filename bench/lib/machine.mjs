@@ -4,8 +4,8 @@
 // The platform's cost is dominated by waking processes: every NATS message, ng command and RTP
 // packet wakes another process or thread. What one wake-up costs differs between machines far more
 // than their CPUs' speed: on a 2-core VM under a PVM hypervisor with page-table isolation (`pti=on`),
-// the same commit cost 1.8 times the CPU per call it cost on a KVM VM of the same size, every process
-// alike (BENCHMARKS.md, "This machine's kind"). So each run prints the round trip of a wake-up
+// each process cost 1.6 to 2 times the CPU per call it cost on a KVM VM of the same size, rtpengine
+// included (BENCHMARKS.md, "This machine's kind"). So each run prints the round trip of a wake-up
 // between two threads (futex wait and wake, as a NATS hand-over between processes costs), and
 // the kernel's Meltdown mitigation, which puts a page-table switch on every kernel entry.
 import { availableParallelism, cpus } from 'node:os';
