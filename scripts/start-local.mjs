@@ -8,7 +8,8 @@
 // (8222, on 127.0.0.1), SIP_PORT (5060, on
 // 127.0.0.1: point your proxy there), DRACHTIO_BIN (drachtio-server, else found on PATH; without
 // it SIP is not started and the rest runs), RTP_PORT_MIN/RTP_PORT_MAX (rtpengine's range,
-// 20000–29999), RTPENGINE_LOG_LEVEL (5, notice; 6 logs every ng command), RTPENGINE_THREADS
+// 20000–29999), RTPENGINE_LOG_LEVEL (5, notice; 6 logs every ng command), RTPENGINE_LOG_LEVEL_CORE
+// (rtpengine's core subsystem: 4, warning, unless RTPENGINE_LOG_LEVEL is above 5), RTPENGINE_THREADS
 // (its packet threads; default half the cores, at least one), RTPENGINE_MEDIA_THREADS (its
 // playback threads, default 1: see deploy/rtpengine/entrypoint.sh), TIMER_SLACK_NS (how late
 // the kernel may wake rtpengine, nats-server and drachtio-server from a timed sleep; 2000000,
@@ -59,6 +60,7 @@ const media = {
   recordings: join(home, 'rtpengine', 'recordings'),
   play: join(home, 'media', 'play'),
 };
+const rtpengineLogLevel = process.env.RTPENGINE_LOG_LEVEL ?? '5';
 mkdirSync(media.recordings, { recursive: true });
 mkdirSync(media.play, { recursive: true });
 writeFileSync(
@@ -76,7 +78,10 @@ writeFileSync(
     `dtmf-log-dest = ${media.dtmf}`,
     'delete-delay = 0',
     // notice: no line per ng command (media pings every second); `info` logs every command and SDP.
-    `log-level = ${process.env.RTPENGINE_LOG_LEVEL ?? '5'}`,
+    `log-level = ${rtpengineLogLevel}`,
+    // Its core notices are two lines per call ("Creating new call", "Turning on call recording")
+    // that the services' own call lines already say: deploy/rtpengine/entrypoint.sh.
+    `log-level-core = ${process.env.RTPENGINE_LOG_LEVEL_CORE ?? (Number(rtpengineLogLevel) > 5 ? rtpengineLogLevel : '4')}`,
     // Threads: deploy/rtpengine/entrypoint.sh says why these defaults.
     `num-threads = ${process.env.RTPENGINE_THREADS ?? Math.max(1, Math.floor(availableParallelism() / 2))}`,
     `media-num-threads = ${process.env.RTPENGINE_MEDIA_THREADS ?? 1}`,

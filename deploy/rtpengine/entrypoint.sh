@@ -8,6 +8,12 @@
 #   RTPENGINE_DTMF_LOG_DEST   where DTMF reports go (media's MEDIA_DTMF_LISTEN)
 #   RTPENGINE_RECORDING_DIR   pcaps for media (its RTPENGINE_RECORDING_DIR, a shared folder)
 #   RTPENGINE_LOG_LEVEL       syslog level, 5 (notice) by default; 7 for debug
+#   RTPENGINE_LOG_LEVEL_CORE  level of rtpengine's core subsystem: 4 (warning) unless
+#                             RTPENGINE_LOG_LEVEL is above 5 (then the same). At notice it logs two
+#                             lines per call, "Creating new call" and "Turning on call recording",
+#                             that the services' own call lines already say; every line costs the
+#                             log collector a wake-up (npm start's relay: about 0.25 ms of CPU each
+#                             on a 2-core VM, BENCHMARKS.md)
 #   RTPENGINE_THREADS         packet threads (--num-threads); default half the cores, at least one
 #   RTPENGINE_MEDIA_THREADS   playback threads (--media-num-threads); default 1
 #   TIMER_SLACK_NS            how late the kernel may wake rtpengine from a timed sleep; default
@@ -33,10 +39,14 @@ ulimit -c 0
 slack="${TIMER_SLACK_NS:-2000000}"
 [[ "$slack" =~ ^[0-9]{1,10}$ ]] || { echo "rtpengine-entrypoint: TIMER_SLACK_NS must be a whole number of nanoseconds, not '$slack'" >&2; exit 64; }
 { echo "$slack" > /proc/self/timerslack_ns; } 2>/dev/null || echo "rtpengine-entrypoint: /proc/self/timerslack_ns is not writable; the kernel's timer slack stays" >&2
+for level in RTPENGINE_LOG_LEVEL RTPENGINE_LOG_LEVEL_CORE; do
+  [[ -z "${!level:-}" || "${!level}" =~ ^[0-7]$ ]] || { echo "rtpengine-entrypoint: $level must be a syslog level from 0 to 7, not '${!level}'" >&2; exit 64; }
+done
+core_level="${RTPENGINE_LOG_LEVEL_CORE:-$(( RTPENGINE_LOG_LEVEL > 5 ? RTPENGINE_LOG_LEVEL : 4 ))}"
 exec rtpengine --config-file=none --foreground --log-stderr --pidfile=none --table=-1 \
   --interface="$RTP_INTERFACE" --port-min="$RTP_PORT_MIN" --port-max="$RTP_PORT_MAX" \
   --listen-ng="$RTPENGINE_NG" --listen-cli="$RTPENGINE_CLI" --dtmf-log-dest="$RTPENGINE_DTMF_LOG_DEST" \
   --recording-dir="$RTPENGINE_RECORDING_DIR" --recording-method=pcap --recording-format=raw \
   --num-threads="${RTPENGINE_THREADS:-$(( $(nproc) / 2 > 0 ? $(nproc) / 2 : 1 ))}" \
   --media-num-threads="${RTPENGINE_MEDIA_THREADS:-1}" \
-  --delete-delay=0 --log-level="$RTPENGINE_LOG_LEVEL" "$@"
+  --delete-delay=0 --log-level="$RTPENGINE_LOG_LEVEL" --log-level-core="$core_level" "$@"
