@@ -39,14 +39,17 @@ ulimit -c 0
 slack="${TIMER_SLACK_NS:-2000000}"
 [[ "$slack" =~ ^[0-9]{1,10}$ ]] || { echo "rtpengine-entrypoint: TIMER_SLACK_NS must be a whole number of nanoseconds, not '$slack'" >&2; exit 64; }
 { echo "$slack" > /proc/self/timerslack_ns; } 2>/dev/null || echo "rtpengine-entrypoint: /proc/self/timerslack_ns is not writable; the kernel's timer slack stays" >&2
-for level in RTPENGINE_LOG_LEVEL RTPENGINE_LOG_LEVEL_CORE; do
-  [[ -z "${!level:-}" || "${!level}" =~ ^[0-7]$ ]] || { echo "rtpengine-entrypoint: $level must be a syslog level from 0 to 7, not '${!level}'" >&2; exit 64; }
-done
-core_level="${RTPENGINE_LOG_LEVEL_CORE:-$(( RTPENGINE_LOG_LEVEL > 5 ? RTPENGINE_LOG_LEVEL : 4 ))}"
+syslog_level() {
+  [[ "$2" =~ ^[0-7]$ ]] || { echo "rtpengine-entrypoint: $1 must be a syslog level from 0 to 7, not '$2'" >&2; exit 64; }
+}
+log_level="${RTPENGINE_LOG_LEVEL:-5}"
+syslog_level RTPENGINE_LOG_LEVEL "$log_level"
+core_level="${RTPENGINE_LOG_LEVEL_CORE:-$(( log_level > 5 ? log_level : 4 ))}"
+syslog_level RTPENGINE_LOG_LEVEL_CORE "$core_level"
 exec rtpengine --config-file=none --foreground --log-stderr --pidfile=none --table=-1 \
   --interface="$RTP_INTERFACE" --port-min="$RTP_PORT_MIN" --port-max="$RTP_PORT_MAX" \
   --listen-ng="$RTPENGINE_NG" --listen-cli="$RTPENGINE_CLI" --dtmf-log-dest="$RTPENGINE_DTMF_LOG_DEST" \
   --recording-dir="$RTPENGINE_RECORDING_DIR" --recording-method=pcap --recording-format=raw \
   --num-threads="${RTPENGINE_THREADS:-$(( $(nproc) / 2 > 0 ? $(nproc) / 2 : 1 ))}" \
   --media-num-threads="${RTPENGINE_MEDIA_THREADS:-1}" \
-  --delete-delay=0 --log-level="$RTPENGINE_LOG_LEVEL" --log-level-core="$core_level" "$@"
+  --delete-delay=0 --log-level="$log_level" --log-level-core="$core_level" "$@"
