@@ -6,7 +6,8 @@
 //   npm run bench -- compare --base 0d571b0 --rate 40 --calls 1600 --hold 8 --rounds 4
 //
 // Options: --base REV (a commit, tag or branch; default HEAD~1)  --rounds N (3)  and the deposit
-//   benchmark's own (--rate R, one rate; --calls, --hold, --greeting-ms, --silence, --speech, --limit).
+//   benchmark's own (--rate R, one rate; --calls, --hold, --greeting-ms, --silence, --speech, --limit,
+//   --warm-up: a base from before that option refuses it).
 // The base is checked out into a temporary git worktree beside this one, with this checkout's
 // node_modules copied in (workspace links stay relative; a base whose dependencies differ runs on
 // these, so compare across a dependency change with care) and built with its own tsc; the worktree
@@ -19,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { pct } from './lib/deposits.mjs';
 
 const CHECKOUT = new URL('..', import.meta.url).pathname.replace(/\/$/, '');
-const PASSED = ['rate', 'calls', 'hold', 'greeting-ms', 'silence', 'speech', 'limit'];
+const PASSED = ['rate', 'calls', 'hold', 'greeting-ms', 'silence', 'speech', 'limit', 'warm-up'];
 const { values: options } = parseArgs({
   options: {
     base: { type: 'string', default: 'HEAD~1' },

@@ -28,6 +28,9 @@
 //     recording live)  --speech S (the callers speak S seconds from the answer, then stay silent
 //     until the platform or the hold time ends the call; default: they speak the whole call)
 //   --prefill N (N messages stored into the mailbox before the calls: a deposit into a full mailbox)
+//   --warm-up N (N calls at the same rate into another mailbox before the measured ones, on the same
+//     platform, not measured: what a platform that has carried calls for a while costs, against the
+//     cold start a fresh platform measures — Node compiles each service's call path as it runs it)
 //   --platform fresh|running (fresh: started here for each run; running: the one at --target/--nats)
 //   --drain-s S (how long to wait for the queue to empty, 120)
 //   With --platform running: --target host:port (127.0.0.1:$SIP_PORT or :5060)  --nats URL
@@ -60,6 +63,7 @@ const { values: options } = parseArgs({
     hold: { type: 'string', default: '8' },
     'greeting-ms': { type: 'string', default: '0' },
     prefill: { type: 'string', default: '0' },
+    'warm-up': { type: 'string', default: '0' },
     platform: { type: 'string', default: 'fresh' },
     target: { type: 'string', default: `127.0.0.1:${process.env.SIP_PORT ?? '5060'}` },
     nats: { type: 'string', default: process.env.NATS_URL ?? 'nats://127.0.0.1:4222' },
@@ -86,6 +90,11 @@ const greetingMs = Number(options['greeting-ms']);
 const SPEECH_S = holdS + 4; // the caller's audio lasts the whole call
 const speakingS = options.speech === undefined ? SPEECH_S : Number(options.speech);
 const silenceS = options.silence === undefined ? undefined : Number(options.silence);
+const warmUpCalls = Number(options['warm-up']);
+if (!Number.isInteger(warmUpCalls) || warmUpCalls < 0) {
+  console.error(`deposits: --warm-up is a number of calls, not ${options['warm-up']}`);
+  process.exit(64);
+}
 const CHECKOUT = new URL('..', import.meta.url).pathname.replace(/\/$/, '');
 
 if (spawnSync('sipp', ['-v']).error) {
@@ -105,6 +114,7 @@ try {
   console.log(
     `${fresh ? `a fresh platform for each run (${runs} per rate)` : `the running platform at ${options.target}`}, hold ${holdS} s, greeting ${greetingMs > 0 ? `${greetingMs} ms (personal)` : "the platform's default"}`,
   );
+  if (warmUpCalls > 0) console.log(`before each run, ${warmUpCalls} calls at its rate into another mailbox, not measured (--warm-up)`);
   console.log(
     `callers speak ${speakingS >= SPEECH_S ? 'the whole call' : `${speakingS} s, then stay silent`}; ${silenceS === undefined ? 'silence does not end messages (no sil)' : `sil=${silenceS}: ${silenceS} s of silence end a message`}`,
   );
@@ -172,6 +182,7 @@ async function runRate(platform, rate, calls, runNumber) {
   const mailbox = { did: options.domain, uid: fresh ? options.user : `${options.user}-${Date.now().toString(36)}-${runNumber}` };
   if (greetingMs > 0) await putGreeting(nc, [mailbox], greetingMs, work);
   if (Number(options.prefill) > 0) await prefill(nc, mailbox, Number(options.prefill));
+  if (warmUpCalls > 0) await warmUp(platform, rate, { did: mailbox.did, uid: `${mailbox.uid}-warm-up` });
   const before = (await request(nc, StorageApi.countMailbox, { mailbox })).counts;
   const seen = observeCalls(nc);
   const natsBefore = await natsTraffic(platform);
@@ -275,6 +286,32 @@ async function runRate(platform, rate, calls, runNumber) {
     ...result,
     markdown: `| ${rate} | ${sipp.created} | ${sipp.answered} | ${sipp.refused} | ${sipp.failed} | ${stored} | ${lost.length} | ${p(sipp.inviteToAnswerMs)} | ${p(answerToRecording)} | ${p(hangupToStored)} | ${perCall(total).toFixed(4)} |`,
   };
+}
+
+/**
+ * The same calls into another mailbox, before the measured ones: the platform runs every step of a
+ * deposit a few thousand times before the figures are taken. Its greeting is the measured mailbox's.
+ */
+async function warmUp(platform, rate, mailbox) {
+  if (greetingMs > 0) await putGreeting(platform.nc, [mailbox], greetingMs, work);
+  const seen = observeCalls(platform.nc);
+  const started = Date.now();
+  const sipp = await runSippLoadMeasured({
+    target: platform.target,
+    rate,
+    calls: warmUpCalls,
+    limit: Number(options.limit),
+    holdMs: holdS * 1000,
+    speech: await speech(),
+    mailbox,
+    mode: 'box',
+    ...(silenceS !== undefined ? { moreParams: `sil=${silenceS}` } : {}),
+  });
+  const drained = await waitForDrain(platform.jsm, seen, Number(options['drain-s']) * 1000);
+  seen.stop();
+  console.log(
+    `warm-up: ${sipp.created} calls in ${((Date.now() - started) / 1000).toFixed(0)} s, ${sipp.answered} answered, ${sipp.refused} refused, ${sipp.failed} failed${drained ? '' : ' — QUEUE DID NOT EMPTY in time'} (not measured)`,
+  );
 }
 
 /** The most calls answered and not yet ended at one moment. */
