@@ -189,17 +189,7 @@ async function runRate(platform, rate, calls, runNumber) {
   const ngBefore = await ngLatency(platform);
   const sampler = sampleProcesses(platform.processes());
   const started = Date.now();
-  const sipp = await runSippLoadMeasured({
-    target: platform.target,
-    rate,
-    calls,
-    limit: Number(options.limit),
-    holdMs: holdS * 1000,
-    speech: await speech(),
-    mailbox,
-    mode: 'box',
-    ...(silenceS !== undefined ? { moreParams: `sil=${silenceS}` } : {}),
-  });
+  const sipp = await placeCalls(platform, rate, calls, mailbox);
   const sippDone = Date.now();
   const drained = await waitForDrain(jsm, seen, Number(options['drain-s']) * 1000);
   const costs = sampler.stop();
@@ -296,10 +286,20 @@ async function warmUp(platform, rate, mailbox) {
   if (greetingMs > 0) await putGreeting(platform.nc, [mailbox], greetingMs, work);
   const seen = observeCalls(platform.nc);
   const started = Date.now();
-  const sipp = await runSippLoadMeasured({
+  const sipp = await placeCalls(platform, rate, warmUpCalls, mailbox);
+  const drained = await waitForDrain(platform.jsm, seen, Number(options['drain-s']) * 1000);
+  seen.stop();
+  console.log(
+    `warm-up: ${sipp.created} calls in ${((Date.now() - started) / 1000).toFixed(0)} s, ${sipp.answered} answered, ${sipp.refused} refused, ${sipp.failed} failed${drained ? '' : ' — QUEUE DID NOT EMPTY in time'} (not measured)`,
+  );
+}
+
+/** sipp's callers: `calls` box-mode deposits into `mailbox` at `rate` a second, as the options say. */
+async function placeCalls(platform, rate, calls, mailbox) {
+  return runSippLoadMeasured({
     target: platform.target,
     rate,
-    calls: warmUpCalls,
+    calls,
     limit: Number(options.limit),
     holdMs: holdS * 1000,
     speech: await speech(),
@@ -307,11 +307,6 @@ async function warmUp(platform, rate, mailbox) {
     mode: 'box',
     ...(silenceS !== undefined ? { moreParams: `sil=${silenceS}` } : {}),
   });
-  const drained = await waitForDrain(platform.jsm, seen, Number(options['drain-s']) * 1000);
-  seen.stop();
-  console.log(
-    `warm-up: ${sipp.created} calls in ${((Date.now() - started) / 1000).toFixed(0)} s, ${sipp.answered} answered, ${sipp.refused} refused, ${sipp.failed} failed${drained ? '' : ' — QUEUE DID NOT EMPTY in time'} (not measured)`,
-  );
 }
 
 /** The most calls answered and not yet ended at one moment. */
