@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { connect } from '@nats-io/transport-node';
 import { nkeyAuthenticator } from '@nats-io/nats-core';
 import { inboxPrefix, readAudio, request, StorageApi, SUBJECTS } from '@sipvm/contracts';
-import { freePort, freeTcpUdpPort, RtpEndpoint, runSipp, sleep, toneShare, waitFor, wavSamples } from '@sipvm/harness';
+import { freePortBelowEphemeral, RtpEndpoint, runSipp, sleep, toneShare, waitFor, wavSamples } from '@sipvm/harness';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { buildImages } from './build-images.mjs';
 
@@ -27,7 +27,7 @@ const S3_KEYS = { accessKeyId: 'SIPVMCOMPOSETEST', secretAccessKey: 'compose-tes
 /** `docker compose` (v2) when there, else docker-compose 1.29: the file must work with both. */
 const composeCli = spawnSync('docker', ['compose', 'version'], { stdio: 'ignore' }).status === 0 ? ['docker', 'compose'] : ['docker-compose'];
 
-/** A block of `count` consecutive free UDP ports below the ephemeral range, clear of `npm start`'s 30000–30399. */
+/** A block of `count` consecutive free UDP ports below the ephemeral range, clear of `npm start`'s 20000–29999. */
 async function freeUdpRange(count) {
   const udpFree = (port) =>
     new Promise((done) => {
@@ -80,27 +80,28 @@ describe('docker compose: the platform in containers takes a voicemail call', ()
       spawnSync('docker', ['run', '--rm', '--entrypoint', 'sh', 'sipvm/rtpengine:10.5.3.5', '-c', 'ulimit -Hn'], { encoding: 'utf8' }).stdout.trim(),
     );
     const fdLimit = (wanted) => String(Number.isFinite(engineLimit) && engineLimit > 0 ? Math.min(wanted, engineLimit) : wanted);
+    // Published ports are bound seconds from now, by docker: below the ephemeral range (ports.ts).
     Object.assign(env, {
-      NATS_PORT: String(await freePort()),
-      NATS_MONITOR_PORT: String(await freePort()),
-      SIP_PORT: String(await freeTcpUdpPort()),
-      DRACHTIO_ADMIN_PORT: String(await freePort()),
+      NATS_PORT: String(await freePortBelowEphemeral()),
+      NATS_MONITOR_PORT: String(await freePortBelowEphemeral()),
+      SIP_PORT: String(await freePortBelowEphemeral(undefined, { udp: true })),
+      DRACHTIO_ADMIN_PORT: String(await freePortBelowEphemeral()),
       DRACHTIO_SECRET: `compose-test-${process.pid}`,
-      RTPENGINE_NG_PORT: String(await freeTcpUdpPort()),
-      RTPENGINE_CLI_PORT: String(await freePort()),
-      MEDIA_DTMF_PORT: String(await freeTcpUdpPort()),
-      MEDIA_HTTP_PORT: String(await freePort()),
-      SIGNALING_HTTP_PORT: String(await freePort()),
-      MAILDEV_WEB_PORT: String(await freePort()),
-      WEB_PORT: String(await freePort()),
-      STORAGE_HTTP_PORT: String(await freePort()),
-      VOICEMAIL_HTTP_PORT: String(await freePort()),
-      VOICEBOX_HTTP_PORT: String(await freePort()),
-      WEB_HTTP_PORT: String(await freePort()),
-      NATS_EXPORTER_PORT: String(await freePort()),
-      PROMETHEUS_PORT: String(await freePort()),
+      RTPENGINE_NG_PORT: String(await freePortBelowEphemeral(undefined, { udp: true })),
+      RTPENGINE_CLI_PORT: String(await freePortBelowEphemeral()),
+      MEDIA_DTMF_PORT: String(await freePortBelowEphemeral(undefined, { udp: true })),
+      MEDIA_HTTP_PORT: String(await freePortBelowEphemeral()),
+      SIGNALING_HTTP_PORT: String(await freePortBelowEphemeral()),
+      MAILDEV_WEB_PORT: String(await freePortBelowEphemeral()),
+      WEB_PORT: String(await freePortBelowEphemeral()),
+      STORAGE_HTTP_PORT: String(await freePortBelowEphemeral()),
+      VOICEMAIL_HTTP_PORT: String(await freePortBelowEphemeral()),
+      VOICEBOX_HTTP_PORT: String(await freePortBelowEphemeral()),
+      WEB_HTTP_PORT: String(await freePortBelowEphemeral()),
+      NATS_EXPORTER_PORT: String(await freePortBelowEphemeral()),
+      PROMETHEUS_PORT: String(await freePortBelowEphemeral()),
       SCRAPE_INTERVAL: '2s',
-      S3_PORT: String(await freePort()),
+      S3_PORT: String(await freePortBelowEphemeral()),
       S3_ACCESS_KEY: S3_KEYS.accessKeyId,
       S3_SECRET_KEY: S3_KEYS.secretAccessKey,
       RTP_PORT_MIN: String(rtp.min),

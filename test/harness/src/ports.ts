@@ -37,14 +37,45 @@ function kernelPort(host: string): Promise<number> {
 export async function freeTcpUdpPort(host = '127.0.0.1'): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const port = await freePort(host);
-    const free = await new Promise<boolean>((resolve) => {
-      const socket = createSocket('udp4');
-      socket.once('error', () => resolve(false));
-      socket.bind(port, host, () => socket.close(() => resolve(true)));
-    });
-    if (free) return port;
+    if (await udpFree(port, host)) return port;
   }
   throw new Error('no port free for both TCP and UDP');
+}
+
+/**
+ * A free port below the kernel's ephemeral range (32768 on), for a port bound seconds after it is
+ * picked — a container's published port. freePort's ports are ephemeral ones, which the kernel also
+ * gives to outgoing connections at any moment: one taken in between fails the later bind (CI saw
+ * docker refuse to publish 127.0.0.1:42879, "address already in use"). 10000–19999 is clear of the
+ * ephemeral range and of the RTP ranges the harness and `npm start` use (20000 on). With `udp`, the
+ * port is free for UDP as well (SIP, rtpengine's ng port).
+ */
+export async function freePortBelowEphemeral(host = '127.0.0.1', options: { udp?: boolean } = {}): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 10_000 + Math.floor(Math.random() * 10_000);
+    if (handedOut.has(port)) continue;
+    if (!(await tcpFree(port, host)) || (options.udp && !(await udpFree(port, host)))) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error('no free port in 10000–19999');
+}
+
+function tcpFree(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen(port, host, () => server.close(() => resolve(true)));
+  });
+}
+
+function udpFree(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createSocket('udp4');
+    socket.once('error', () => resolve(false));
+    socket.bind(port, host, () => socket.close(() => resolve(true)));
+  });
 }
 
 /** Whether something accepts TCP connections on the port now (a server's readiness probe). */
