@@ -9,13 +9,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect } from '@nats-io/transport-node';
 import { nkeyAuthenticator } from '@nats-io/nats-core';
 import { inboxPrefix, readAudio, request, StorageApi, SUBJECTS } from '@sipvm/contracts';
-import { freePortBelowEphemeral, RtpEndpoint, runSipp, sleep, toneShare, waitFor, wavSamples } from '@sipvm/harness';
+import { freePortBelowEphemeral, RtpEndpoint, udpFree, runSipp, sleep, toneShare, waitFor, wavSamples } from '@sipvm/harness';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { buildImages } from './build-images.mjs';
 
@@ -29,12 +28,6 @@ const composeCli = spawnSync('docker', ['compose', 'version'], { stdio: 'ignore'
 
 /** A block of `count` consecutive free UDP ports below the ephemeral range, clear of `npm start`'s 20000–29999. */
 async function freeUdpRange(count) {
-  const udpFree = (port) =>
-    new Promise((done) => {
-      const socket = createSocket('udp4');
-      socket.once('error', () => done(false));
-      socket.bind(port, '127.0.0.1', () => socket.close(() => done(true)));
-    });
   for (let start = 31000 + Math.floor(Math.random() * 40) * count; start + count < 32700; start += count) {
     let ok = true;
     for (let port = start; port < start + count && ok; port++) ok = await udpFree(port);

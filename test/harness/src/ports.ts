@@ -70,7 +70,8 @@ function tcpFree(port: number, host: string): Promise<boolean> {
   });
 }
 
-function udpFree(port: number, host: string): Promise<boolean> {
+/** Whether a UDP socket can bind the port now. */
+export function udpFree(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = createSocket('udp4');
     socket.once('error', () => resolve(false));

@@ -3,10 +3,9 @@
  * (`table = -1`), pcap recording into a folder of the test, DTMF reports to the media service,
  * the ng port and an RTP port range on loopback, configured by a file the test writes.
  */
-import { createSocket } from 'node:dgram';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { freeTcpUdpPort } from './ports.js';
+import { freeTcpUdpPort, udpFree } from './ports.js';
 import { startRestartable, type Restartable } from './process.js';
 import { tempDir } from './tmp.js';
 
@@ -39,14 +38,6 @@ export interface RtpengineProcess {
   pid(): number | undefined;
   /** Stops it for good and removes its folders. */
   close(): Promise<void>;
-}
-
-async function udpFree(port: number, host: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createSocket('udp4');
-    socket.once('error', () => resolve(false));
-    socket.bind(port, host, () => socket.close(() => resolve(true)));
-  });
 }
 
 /** A range of `count` UDP ports that are free now (sampled), at a random place above 20000. */
