@@ -5,15 +5,9 @@
  *
  * Overload is measured where it shows first: how late this process's event loop runs (the machine
  * or the process is short of CPU) and how long media takes to open a session (NATS, media and
- * rtpengine together). Either above its limit for `windows` measuring windows in a row means
- * overloaded; back under 70 % of it means not, so that the state does not flap call by call.
- *
- * One window over is not enough by default: a burst the platform absorbs by itself — the first
- * hang-ups of a freshly started node, while V8 still compiles their path, or one long GC — puts media's
- * answer time over its limit for a second and is gone the next, and refusing then turned away a
- * second or two of callers (30–70) whose calls would have been answered a few hundred ms late.
- * Overload that lasts is still refused a window later. A fixed cap on the calls this instance holds
- * can be configured on top.
+ * rtpengine together). Either above its limit for a measuring window means overloaded; back under
+ * 70 % of it means not, so that the state does not flap call by call. A fixed cap on the calls
+ * this instance holds can be configured on top.
  */
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 
@@ -26,8 +20,6 @@ export interface AdmissionLimits {
   maxMediaAnswerMs: number;
   /** The measuring window. */
   windowMs: number;
-  /** Windows in a row over a limit before new calls are refused (1: the first one). */
-  windows: number;
 }
 
 export interface Measurements {
@@ -54,8 +46,6 @@ export class Admission {
   readonly #loop: IntervalHistogram = monitorEventLoopDelay({ resolution: TICK_MS });
   #answers: number[] = [];
   #overloaded = false;
-  /** Windows in a row over a limit while not overloaded (see `windows`). */
-  #windowsOver = 0;
   /** While overloaded, one call per window is let through: its answer says whether media recovered. */
   #probeLetThrough = false;
   #last: Measurements = { loopDelayP99Ms: 0, mediaAnswerP90Ms: 0 };
@@ -110,30 +100,16 @@ export class Admission {
 
   #measure(): void {
     // A window without answers from media says nothing of media: what the last one said stands.
-    const mediaAnswered = this.#answers.length > 0;
-    const mediaAnswerP90Ms = mediaAnswered ? percentile(this.#answers, 90) : this.#last.mediaAnswerP90Ms;
+    const mediaAnswerP90Ms = this.#answers.length > 0 ? percentile(this.#answers, 90) : this.#last.mediaAnswerP90Ms;
     this.#last = { loopDelayP99Ms: this.#loopDelayP99Ms(), mediaAnswerP90Ms };
     this.#loop.reset();
     this.#answers = [];
     this.#probeLetThrough = false;
-    const now = this.#overloaded ? overloaded(this.#limits, this.#last, true) : this.#confirmed(mediaAnswered);
+    const now = overloaded(this.#limits, this.#last, this.#overloaded);
     if (now !== this.#overloaded) {
-      this.#windowsOver = 0;
       this.#overloaded = now;
       this.onChange(now, this.#last);
     }
-  }
-
-  /**
-   * Whether this window makes `windows` in a row over a limit. A window whose only sign is media's
-   * answer time of an earlier window (no answers in this one) brings no news: it neither adds to
-   * the count nor clears it.
-   */
-  #confirmed(mediaAnswered: boolean): boolean {
-    const overNow = overloaded(this.#limits, mediaAnswered ? this.#last : { ...this.#last, mediaAnswerP90Ms: 0 }, false);
-    if (overNow) this.#windowsOver++;
-    else if (!overloaded(this.#limits, this.#last, false)) this.#windowsOver = 0;
-    return this.#windowsOver >= this.#limits.windows;
   }
 }
 

@@ -84,8 +84,6 @@ export const signalingConfig = {
   OVERLOAD_MEDIA_ANSWER_MS: env.integer(0, 60_000).default(250),
   /** The window of both measurements. */
   OVERLOAD_WINDOW_MS: env.integer(100, 60_000).default(1_000),
-  /** Windows in a row over a limit before new calls are refused (1: the first; admission.ts says why 2). */
-  OVERLOAD_WINDOWS: env.integer(1, 60).default(2),
   /** Retry-After of every 503 to a new call (outage, overload, capacity). */
   RETRY_AFTER_S: env.integer(1, 3_600).default(5),
   /** How often to ask whether media can take a call (readiness and OPTIONS follow the answer). */

@@ -67,7 +67,6 @@ await runService({
         maxLoopDelayMs: config.OVERLOAD_LOOP_DELAY_MS,
         maxMediaAnswerMs: config.OVERLOAD_MEDIA_ANSWER_MS,
         windowMs: config.OVERLOAD_WINDOW_MS,
-        windows: config.OVERLOAD_WINDOWS,
       },
       (overloaded, measured) =>
         overloaded ? log.warn(measured, 'overloaded: new calls get 503 until it passes') : log.info(measured, 'no longer overloaded: taking calls'),
