@@ -8,6 +8,11 @@
  * rtpengine together). Either above its limit for a measuring window means overloaded; back under
  * 70 % of it means not, so that the state does not flap call by call. A fixed cap on the calls
  * this instance holds can be configured on top.
+ *
+ * One window over is enough on purpose. Waiting for a second one spares the callers of a burst
+ * that passes by itself, but at the edge a window over is the start of lasting overload often
+ * enough, and the second of callers let in then got their greeting so late that some hung up
+ * before their recording began (BENCHMARKS.md, "One window over is enough").
  */
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 
