@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { connect } from '@nats-io/transport-node';
 import { nkeyAuthenticator } from '@nats-io/nats-core';
 import { inboxPrefix, readAudio, request, StorageApi, SUBJECTS } from '@sipvm/contracts';
-import { freePortBelowEphemeral, RtpEndpoint, udpFree, runSipp, sleep, toneShare, waitFor, wavSamples } from '@sipvm/harness';
+import { freePort, freeTcpUdpPort, RtpEndpoint, udpFree, runSipp, sleep, toneShare, waitFor, wavSamples } from '@sipvm/harness';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { buildImages } from './build-images.mjs';
 
@@ -75,26 +75,26 @@ describe('docker compose: the platform in containers takes a voicemail call', ()
     const fdLimit = (wanted) => String(Number.isFinite(engineLimit) && engineLimit > 0 ? Math.min(wanted, engineLimit) : wanted);
     // Published ports are bound seconds from now, by docker: below the ephemeral range (ports.ts).
     Object.assign(env, {
-      NATS_PORT: String(await freePortBelowEphemeral()),
-      NATS_MONITOR_PORT: String(await freePortBelowEphemeral()),
-      SIP_PORT: String(await freePortBelowEphemeral(undefined, { udp: true })),
-      DRACHTIO_ADMIN_PORT: String(await freePortBelowEphemeral()),
+      NATS_PORT: String(await freePort()),
+      NATS_MONITOR_PORT: String(await freePort()),
+      SIP_PORT: String(await freeTcpUdpPort()),
+      DRACHTIO_ADMIN_PORT: String(await freePort()),
       DRACHTIO_SECRET: `compose-test-${process.pid}`,
-      RTPENGINE_NG_PORT: String(await freePortBelowEphemeral(undefined, { udp: true })),
-      RTPENGINE_CLI_PORT: String(await freePortBelowEphemeral()),
-      MEDIA_DTMF_PORT: String(await freePortBelowEphemeral(undefined, { udp: true })),
-      MEDIA_HTTP_PORT: String(await freePortBelowEphemeral()),
-      SIGNALING_HTTP_PORT: String(await freePortBelowEphemeral()),
-      MAILDEV_WEB_PORT: String(await freePortBelowEphemeral()),
-      WEB_PORT: String(await freePortBelowEphemeral()),
-      STORAGE_HTTP_PORT: String(await freePortBelowEphemeral()),
-      VOICEMAIL_HTTP_PORT: String(await freePortBelowEphemeral()),
-      VOICEBOX_HTTP_PORT: String(await freePortBelowEphemeral()),
-      WEB_HTTP_PORT: String(await freePortBelowEphemeral()),
-      NATS_EXPORTER_PORT: String(await freePortBelowEphemeral()),
-      PROMETHEUS_PORT: String(await freePortBelowEphemeral()),
+      RTPENGINE_NG_PORT: String(await freeTcpUdpPort()),
+      RTPENGINE_CLI_PORT: String(await freePort()),
+      MEDIA_DTMF_PORT: String(await freeTcpUdpPort()),
+      MEDIA_HTTP_PORT: String(await freePort()),
+      SIGNALING_HTTP_PORT: String(await freePort()),
+      MAILDEV_WEB_PORT: String(await freePort()),
+      WEB_PORT: String(await freePort()),
+      STORAGE_HTTP_PORT: String(await freePort()),
+      VOICEMAIL_HTTP_PORT: String(await freePort()),
+      VOICEBOX_HTTP_PORT: String(await freePort()),
+      WEB_HTTP_PORT: String(await freePort()),
+      NATS_EXPORTER_PORT: String(await freePort()),
+      PROMETHEUS_PORT: String(await freePort()),
       SCRAPE_INTERVAL: '2s',
-      S3_PORT: String(await freePortBelowEphemeral()),
+      S3_PORT: String(await freePort()),
       S3_ACCESS_KEY: S3_KEYS.accessKeyId,
       S3_SECRET_KEY: S3_KEYS.secretAccessKey,
       RTP_PORT_MIN: String(rtp.min),

@@ -50,8 +50,7 @@ export async function startCephRgw(bucket = 'voicemail'): Promise<S3Server> {
   const dir = await tempDir('ceph');
   const conf = join(dir.path, 'ceph.conf');
   const monPort = await freePort();
-  let port = await freePort();
-  while (port === monPort) port = await freePort();
+  const port = await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
   const credentials = {
     accessKeyId: `SIPVM${randomBytes(8).toString('hex').toUpperCase()}`,

@@ -1,56 +1,26 @@
-/** Free loopback ports, asked of the kernel (bind to port 0), never guessed. */
+/**
+ * Free loopback ports for the servers the tests start, below the kernel's ephemeral range.
+ *
+ * Not the kernel's port 0: that hands out ephemeral ports (32768–60999), which the kernel also gives
+ * to outgoing connections at any moment. A server bound seconds after its port was picked (a
+ * container's published port: CI saw docker refuse 127.0.0.1:42879, "address already in use"), or
+ * stopped and started again on it (the outage tests), may find it taken — even by a client of its
+ * own: a connect to a loopback port nobody listens on can pick that very port as its local one and
+ * connect to itself. 10000–19999 is clear of the ephemeral range and of the RTP ranges the harness
+ * and `npm start` use (20000 on).
+ */
 import { connect, createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { readFile } from 'node:fs/promises';
 
 /**
- * Ports handed out by this process. The kernel may give the same free port to two binds in a row
- * (each socket is closed before the next ask), and two components told the same port collide when
- * they start (CI saw signaling's HTTP port equal to compose's published NATS port); so a port is
- * handed out once.
+ * Ports handed out by this process: two components told the same port collide when they start (CI
+ * saw signaling's HTTP port equal to compose's published NATS port), so a port is handed out once.
  */
 const handedOut = new Set<number>();
 
-export async function freePort(host = '127.0.0.1'): Promise<number> {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const port = await kernelPort(host);
-    if (handedOut.has(port)) continue;
-    handedOut.add(port);
-    return port;
-  }
-  throw new Error('no free port that was not handed out already');
-}
-
-function kernelPort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, host, () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
-/** A port free for both TCP and UDP (SIP listens on both). */
-export async function freeTcpUdpPort(host = '127.0.0.1'): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const port = await freePort(host);
-    if (await udpFree(port, host)) return port;
-  }
-  throw new Error('no port free for both TCP and UDP');
-}
-
-/**
- * A free port below the kernel's ephemeral range (32768 on), for a port bound seconds after it is
- * picked — a container's published port. freePort's ports are ephemeral ones, which the kernel also
- * gives to outgoing connections at any moment: one taken in between fails the later bind (CI saw
- * docker refuse to publish 127.0.0.1:42879, "address already in use"). 10000–19999 is clear of the
- * ephemeral range and of the RTP ranges the harness and `npm start` use (20000 on). With `udp`, the
- * port is free for UDP as well (SIP, rtpengine's ng port).
- */
-export async function freePortBelowEphemeral(host = '127.0.0.1', options: { udp?: boolean } = {}): Promise<number> {
+/** A port free for TCP now, and with `udp` for UDP as well (SIP, rtpengine's ng port). */
+export async function freePort(host = '127.0.0.1', options: { udp?: boolean } = {}): Promise<number> {
   for (let attempt = 0; attempt < 200; attempt++) {
     const port = 10_000 + Math.floor(Math.random() * 10_000);
     if (handedOut.has(port)) continue;
@@ -58,7 +28,12 @@ export async function freePortBelowEphemeral(host = '127.0.0.1', options: { udp?
     handedOut.add(port);
     return port;
   }
-  throw new Error('no free port in 10000–19999');
+  throw new Error(`no free port in 10000–19999 on ${host}`);
+}
+
+/** A port free for both TCP and UDP (SIP listens on both). */
+export function freeTcpUdpPort(host = '127.0.0.1'): Promise<number> {
+  return freePort(host, { udp: true });
 }
 
 function tcpFree(port: number, host: string): Promise<boolean> {
