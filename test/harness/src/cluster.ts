@@ -259,7 +259,7 @@ async function startNode(o: {
   const { name, drachtio, sip, natsEnv, proxy, options } = o;
   const host = drachtio.host;
   const mediaNode = `node-${name}`;
-  const dtmfPort = await freePort(host);
+  const dtmfPort = await freePort(host, { udp: true }); // media listens on UDP
   const rtpengine = await startRtpengine({ host, dtmfLogDest: { host, port: dtmfPort }, ports: options.rtpPorts ?? 400 });
   const mediaEnv = {
     ...natsEnv,
