@@ -74,27 +74,29 @@ describe('docker compose: the platform in containers takes a voicemail call', ()
     );
     const fdLimit = (wanted) => String(Number.isFinite(engineLimit) && engineLimit > 0 ? Math.min(wanted, engineLimit) : wanted);
     // Published ports are bound seconds from now, by docker: below the ephemeral range (ports.ts).
+    for (const name of [
+      'NATS_PORT',
+      'NATS_MONITOR_PORT',
+      'DRACHTIO_ADMIN_PORT',
+      'RTPENGINE_CLI_PORT',
+      'MEDIA_HTTP_PORT',
+      'SIGNALING_HTTP_PORT',
+      'MAILDEV_WEB_PORT',
+      'WEB_PORT',
+      'STORAGE_HTTP_PORT',
+      'VOICEMAIL_HTTP_PORT',
+      'VOICEBOX_HTTP_PORT',
+      'WEB_HTTP_PORT',
+      'NATS_EXPORTER_PORT',
+      'PROMETHEUS_PORT',
+      'S3_PORT',
+    ])
+      env[name] = String(await freePort());
+    // SIP, rtpengine's ng port and media's DTMF port take UDP.
+    for (const name of ['SIP_PORT', 'RTPENGINE_NG_PORT', 'MEDIA_DTMF_PORT']) env[name] = String(await freeTcpUdpPort());
     Object.assign(env, {
-      NATS_PORT: String(await freePort()),
-      NATS_MONITOR_PORT: String(await freePort()),
-      SIP_PORT: String(await freeTcpUdpPort()),
-      DRACHTIO_ADMIN_PORT: String(await freePort()),
       DRACHTIO_SECRET: `compose-test-${process.pid}`,
-      RTPENGINE_NG_PORT: String(await freeTcpUdpPort()),
-      RTPENGINE_CLI_PORT: String(await freePort()),
-      MEDIA_DTMF_PORT: String(await freeTcpUdpPort()),
-      MEDIA_HTTP_PORT: String(await freePort()),
-      SIGNALING_HTTP_PORT: String(await freePort()),
-      MAILDEV_WEB_PORT: String(await freePort()),
-      WEB_PORT: String(await freePort()),
-      STORAGE_HTTP_PORT: String(await freePort()),
-      VOICEMAIL_HTTP_PORT: String(await freePort()),
-      VOICEBOX_HTTP_PORT: String(await freePort()),
-      WEB_HTTP_PORT: String(await freePort()),
-      NATS_EXPORTER_PORT: String(await freePort()),
-      PROMETHEUS_PORT: String(await freePort()),
       SCRAPE_INTERVAL: '2s',
-      S3_PORT: String(await freePort()),
       S3_ACCESS_KEY: S3_KEYS.accessKeyId,
       S3_SECRET_KEY: S3_KEYS.secretAccessKey,
       RTP_PORT_MIN: String(rtp.min),
