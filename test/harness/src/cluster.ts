@@ -19,6 +19,7 @@ import { startDrachtio, type DrachtioServer } from './drachtio.js';
 import { startKamailio, type KamailioProxy, type VoicemailProfile } from './kamailio.js';
 import { startNatsCluster, type NatsCluster } from './nats.js';
 import { freePort } from './ports.js';
+import { waitFor } from './process.js';
 import { startRtpengine, type RtpengineProcess } from './rtpengine.js';
 import type { S3Server } from './s3.js';
 import { REPO_ROOT, startService, type RunningServiceProcess } from './service.js';
@@ -197,6 +198,17 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       stops.push(() => node.stop());
       nodes.push(node);
     }
+    // Started is not yet reachable: the proxy probed the nodes before their signaling was up, and
+    // takes a node that failed its probes back only after two good ones (a phone's SUBSCRIBE
+    // meanwhile gets the proxy's own 503). A cluster is returned once every node is in rotation.
+    await waitFor(
+      async () => {
+        const states = await proxy.nodeStates();
+        return nodes.every((node) => states[node.sip]?.startsWith('A'));
+      },
+      20_000,
+      'the proxy to have every node in its rotation',
+    );
     const cluster: Cluster = {
       nats,
       s3,
