@@ -11,8 +11,9 @@
  *
  * One window over is enough on purpose. Waiting for a second one spares the callers of a burst
  * that passes by itself, but at the edge a window over is the start of lasting overload often
- * enough, and the second of callers let in then got their greeting so late that some hung up
- * before their recording began (BENCHMARKS.md, "One window over is enough").
+ * enough, and the second of callers let in then got their greeting so late that some had too
+ * little recorded before they hung up, and lost their message (BENCHMARKS.md, "One window over
+ * is enough").
  */
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 

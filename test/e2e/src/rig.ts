@@ -10,7 +10,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { SUBJECTS } from '@sipvm/contracts';
 import {
   drachtioMissingReason,
-  freePort,
+  freeTcpUdpPort,
   prerequisite,
   REPO_ROOT,
   startRtpengine,
@@ -125,7 +125,7 @@ export async function startSignalingRig(env: Record<string, string> = {}, option
   if (options.media === 'fake') {
     mediaFake = startMediaResponderFake(nc);
   } else {
-    const dtmfPort = await freePort('127.0.0.1', { udp: true }); // media listens on UDP
+    const dtmfPort = await freeTcpUdpPort(); // media listens on UDP
     rtpengine = await startRtpengine({ dtmfLogDest: { host: '127.0.0.1', port: dtmfPort }, ports: options.rtpPorts ?? 40 });
     mediaService = await startService(
       'media',

@@ -18,7 +18,7 @@ import { startCephRgw } from './ceph.js';
 import { startDrachtio, type DrachtioServer } from './drachtio.js';
 import { startKamailio, type KamailioProxy, type VoicemailProfile } from './kamailio.js';
 import { startNatsCluster, type NatsCluster } from './nats.js';
-import { freePort } from './ports.js';
+import { freePort, freeTcpUdpPort } from './ports.js';
 import { waitFor } from './process.js';
 import { startRtpengine, type RtpengineProcess } from './rtpengine.js';
 import type { S3Server } from './s3.js';
@@ -271,7 +271,7 @@ async function startNode(o: {
   const { name, drachtio, sip, natsEnv, proxy, options } = o;
   const host = drachtio.host;
   const mediaNode = `node-${name}`;
-  const dtmfPort = await freePort(host, { udp: true }); // media listens on UDP
+  const dtmfPort = await freeTcpUdpPort(host); // media listens on UDP
   const rtpengine = await startRtpengine({ host, dtmfLogDest: { host, port: dtmfPort }, ports: options.rtpPorts ?? 400 });
   const mediaEnv = {
     ...natsEnv,
